@@ -1,0 +1,185 @@
+/*
+ * internal.h - lure's private structures and the functions the core files
+ * share.  Never installed.  Internal functions are named lure__*.
+ */
+#ifndef LURE_INTERNAL_H
+#define LURE_INTERNAL_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <pthread.h>
+#include "lure.h"
+#include "queue.h"
+#include "heap.h"
+#include "backend.h"
+
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
+
+/* Handle flags. */
+enum {
+  LURE__HANDLE_CLOSING = 0x01,  /* lure_close() called */
+  LURE__HANDLE_CLOSED = 0x02,   /* close callback ran */
+  LURE__HANDLE_ACTIVE = 0x04,
+  LURE__HANDLE_REF = 0x08,
+  LURE__HANDLE_INTERNAL = 0x10, /* lure's own; not walked, not counted */
+  LURE__SIGNAL_ONESHOT = 0x100,
+  LURE__SIGNAL_ONESHOT_FIRED = 0x200
+};
+
+/* lure__io flags. */
+enum {
+  /* The owner drains the fd on every event, so an edge-style (multishot)
+   * registration loses nothing. */
+  LURE__IO_DRAINS = 0x01
+};
+
+/* Executors, as lure_req_executor() names them. */
+enum {
+  LURE__EXEC_NONE = 0,
+  LURE__EXEC_URING,
+  LURE__EXEC_AIO,
+  LURE__EXEC_THREADPOOL,
+  LURE__EXEC_INLINE,
+  LURE__EXEC_EPOLL
+};
+
+/* Request flags. */
+enum {
+  LURE__REQ_ACTIVE = 0x01,
+  LURE__REQ_CANCELED = 0x02
+};
+
+/* Backend choice. */
+enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
+
+/* A callback deferred to the next tick's pending phase. */
+struct lure__pending {
+  void (*cb)(lure_loop_t *loop, struct lure__pending *p);
+  struct lure__queue queue;
+};
+
+struct lure__loop_priv {
+  lure_loop_t *loop;
+  unsigned int active_handles; /* active and referenced */
+  unsigned int active_reqs;
+  struct lure__queue handle_queue;
+  struct lure__queue pending_queue;
+  struct lure__queue idle_handles;
+  struct lure__queue prepare_handles;
+  struct lure__queue check_handles;
+  struct lure__queue async_handles;
+  struct lure__queue watchers;  /* io watchers with events != 0 */
+  lure_handle_t *closing_handles;
+  struct lure__heap timer_heap;
+  uint64_t timer_counter;
+  uint64_t time;                /* ms, CLOCK_MONOTONIC, updated per tick */
+  int stop_flag;
+
+  const struct lure__backend_ops *backend;
+  void *backend_data;
+
+  /* One eventfd wakes the loop for every async handle of the loop,
+   * including the thread pool's completion handle. */
+  int async_fd;
+  struct lure__io async_io;
+
+  /* Thread-pool completions waiting for the loop thread. */
+  pthread_mutex_t wq_mutex;
+  struct lure__queue wq;
+  lure_async_t wq_async;
+
+  /* Signals: the process-wide handler writes to this pipe. */
+  int signal_pipe[2];
+  struct lure__io signal_io;
+
+  /* Options. */
+  int forced_backend;
+  int forced_strict;            /* a forced backend that fails is an error */
+  unsigned int ring_entries;
+  unsigned char uring_disabled[32]; /* bitmap of IORING_OP_* masked */
+
+  lure_loop_stats_t stats;
+};
+
+#define lure__priv(loop) ((loop)->priv)
+
+/* ---- handles (handle.c) ---- */
+void lure__handle_init(lure_loop_t *loop, lure_handle_t *h,
+                       lure_handle_type type);
+void lure__handle_start(lure_handle_t *h);
+void lure__handle_stop(lure_handle_t *h);
+/* Validate a handle pointer handed to an API call of the given type. */
+int lure__handle_check(const lure_handle_t *h, lure_handle_type type);
+void lure__run_closing_handles(lure_loop_t *loop);
+
+static inline int lure__handle_is_active(const lure_handle_t *h) {
+  return (h->flags & LURE__HANDLE_ACTIVE) != 0;
+}
+static inline int lure__handle_is_closing(const lure_handle_t *h) {
+  return (h->flags & (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED)) != 0;
+}
+
+static inline void lure__req_register(lure_loop_t *loop, lure_req_t *req) {
+  req->req_flags |= LURE__REQ_ACTIVE;
+  loop->priv->active_reqs++;
+}
+static inline void lure__req_unregister(lure_loop_t *loop, lure_req_t *req) {
+  req->req_flags &= (unsigned char) ~LURE__REQ_ACTIVE;
+  loop->priv->active_reqs--;
+}
+
+/* ---- per-type close/fork hooks ---- */
+void lure__timer_close(lure_timer_t *h);
+void lure__idle_close(lure_idle_t *h);
+void lure__prepare_close(lure_prepare_t *h);
+void lure__check_close(lure_check_t *h);
+void lure__async_close(lure_async_t *h);
+void lure__signal_close(lure_signal_t *h);
+void lure__poll_close(lure_poll_t *h);
+
+/* ---- phases ---- */
+void lure__run_timers(lure_loop_t *loop);
+int lure__next_timeout(const lure_loop_t *loop);
+void lure__run_idle(lure_loop_t *loop);
+void lure__run_prepare(lure_loop_t *loop);
+void lure__run_check(lure_loop_t *loop);
+void lure__update_time(lure_loop_t *loop);
+void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
+
+/* ---- io watchers (loop.c) ---- */
+void lure__io_init(struct lure__io *w, lure__io_cb cb, int fd);
+int lure__io_start(lure_loop_t *loop, struct lure__io *w, unsigned events);
+void lure__io_stop(lure_loop_t *loop, struct lure__io *w, unsigned events);
+void lure__io_close(lure_loop_t *loop, struct lure__io *w);
+
+/* ---- async (async.c) ---- */
+int lure__async_loop_init(lure_loop_t *loop);
+void lure__async_loop_close(lure_loop_t *loop);
+int lure__async_loop_fork(lure_loop_t *loop);
+
+/* ---- signals (signal.c) ---- */
+void lure__signal_loop_close(lure_loop_t *loop);
+int lure__signal_loop_fork(lure_loop_t *loop);
+
+/* ---- thread pool (threadpool.c) ---- */
+int lure__wq_loop_init(lure_loop_t *loop);
+void lure__wq_loop_close(lure_loop_t *loop);
+int lure__wq_loop_fork(lure_loop_t *loop);
+void lure__work_submit(lure_loop_t *loop, struct lure__work *w,
+                       void (*work)(struct lure__work *w),
+                       void (*done)(struct lure__work *w, int status));
+/* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
+int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);
+unsigned int lure__threadpool_size(void);
+
+/* ---- misc ---- */
+uint64_t lure__hrtime_ns(void);
+int lure__cloexec(int fd, int set);
+int lure__nonblock(int fd, int set);
+/* Environment and option parsing shared by loop.c and lure-info. */
+int lure__parse_uring_disable(const char *list, unsigned char mask[32]);
+int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict);
+
+#endif /* LURE_INTERNAL_H */
