@@ -167,8 +167,8 @@ int lure__signal_loop_fork(lure_loop_t *loop);
 int lure__wq_loop_init(lure_loop_t *loop);
 void lure__wq_loop_close(lure_loop_t *loop);
 int lure__wq_loop_fork(lure_loop_t *loop);
-void lure__work_submit(lure_loop_t *loop, struct lure__work *w,
-                       void (*work)(struct lure__work *w),
+int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
+                      void (*work)(struct lure__work *w),
                        void (*done)(struct lure__work *w, int status));
 /* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);

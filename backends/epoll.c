@@ -1,0 +1,133 @@
+/*
+ * epoll.c - the wait point when there is no ring.
+ *
+ * Field notes:
+ * - Chosen when io_uring_setup fails (ENOSYS on old kernels or with
+ *   CONFIG_IO_URING=n; EPERM from seccomp profiles such as Docker >= 25's
+ *   default or kernel.io_uring_disabled=2; EOPNOTSUPP in some sandboxes;
+ *   ENOMEM with a small RLIMIT_MEMLOCK before 5.12), when the ring lacks
+ *   POLL_ADD, or when LURE_BACKEND=epoll forces it.
+ * - Level-triggered registrations, as libuv's, so a poll handle whose owner
+ *   does not drain the fd is told again on the next tick.
+ * - The poll(2) bits lure uses internally (POLLIN, POLLOUT, POLLPRI,
+ *   POLLERR, POLLHUP, POLLRDHUP) have the same values as their EPOLL*
+ *   counterparts on Linux, so masks pass through unchanged.
+ * - A watcher stopped by a callback while later events of the same
+ *   epoll_wait batch still name it must not be called: io_stop() clears its
+ *   entries in the batch being dispatched.
+ * - Two watchers on one fd are refused (EEXIST) as libuv refuses them.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include "internal.h"
+
+#define LURE__EPOLL_BATCH 1024
+
+struct lure__epoll {
+  int epfd;
+  int nready;   /* events of the batch being dispatched */
+  int cursor;   /* next index to dispatch */
+  struct epoll_event events[LURE__EPOLL_BATCH];
+};
+
+/* Marks a watcher as registered with epoll (the backend data needs no
+ * memory of its own). */
+static char lure__epoll_registered;
+
+static int lure__epoll_init(lure_loop_t *loop) {
+  struct lure__epoll *ep = calloc(1, sizeof(*ep));
+
+  if (ep == NULL)
+    return LURE_ENOMEM;
+  ep->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (ep->epfd < 0) {
+    int rc = -errno;
+    free(ep);
+    return rc;
+  }
+  loop->priv->backend_data = ep;
+  return 0;
+}
+
+static void lure__epoll_destroy(lure_loop_t *loop, int in_child) {
+  struct lure__epoll *ep = loop->priv->backend_data;
+
+  if (ep == NULL)
+    return;
+  close(ep->epfd);
+  free(ep);
+  loop->priv->backend_data = NULL;
+}
+
+static int lure__epoll_io_start(lure_loop_t *loop, struct lure__io *w) {
+  struct lure__epoll *ep = loop->priv->backend_data;
+  struct epoll_event ev;
+  int op = w->bdata != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+  ev.events = w->events;
+  ev.data.ptr = w;
+  if (epoll_ctl(ep->epfd, op, w->fd, &ev) != 0)
+    return -errno;
+  w->bdata = &lure__epoll_registered;
+  return 0;
+}
+
+static void lure__epoll_io_stop(lure_loop_t *loop, struct lure__io *w) {
+  struct lure__epoll *ep = loop->priv->backend_data;
+  struct epoll_event ev;
+  int i;
+
+  if (w->bdata == NULL)
+    return;
+  /* The fd may be closed already (EBADF) or reused: nothing to undo then. */
+  (void) epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w->fd, &ev);
+  w->bdata = NULL;
+  for (i = ep->cursor; i < ep->nready; i++)
+    if (ep->events[i].data.ptr == w)
+      ep->events[i].data.ptr = NULL;
+}
+
+static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
+  struct lure__epoll *ep = loop->priv->backend_data;
+  struct lure__io *w;
+  unsigned revents;
+  int n;
+
+  loop->priv->stats.wait_calls++;
+  n = epoll_wait(ep->epfd, ep->events, LURE__EPOLL_BATCH, timeout);
+  if (n <= 0)
+    return; /* timeout, or EINTR: the next tick polls again */
+  loop->priv->stats.epoll_events += (uint64_t) n;
+  ep->nready = n;
+  for (ep->cursor = 0; ep->cursor < ep->nready;) {
+    struct epoll_event *e = &ep->events[ep->cursor++];
+
+    w = e->data.ptr;
+    if (w == NULL)
+      continue;
+    revents = e->events & (w->events | POLLERR | POLLHUP);
+    if (revents != 0)
+      w->cb(loop, w, revents);
+    /* The callback may have closed the loop's backend (lure_loop_configure
+     * is refused while watchers are busy, so ep is still ours). */
+  }
+  ep->nready = 0;
+  ep->cursor = 0;
+}
+
+static int lure__epoll_fd(const lure_loop_t *loop) {
+  const struct lure__epoll *ep = loop->priv->backend_data;
+
+  return ep->epfd;
+}
+
+const struct lure__backend_ops lure__backend_epoll = {
+  "epoll",
+  lure__epoll_init,
+  lure__epoll_destroy,
+  lure__epoll_io_start,
+  lure__epoll_io_stop,
+  lure__epoll_poll,
+  lure__epoll_fd,
+};

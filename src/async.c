@@ -1,0 +1,125 @@
+/*
+ * async.c - async handles: wake a loop from any thread.
+ *
+ * Each loop owns one eventfd, watched by the wait point (POLL_ADD through
+ * the ring, or epoll).  lure_async_send() sets the handle's pending flag and
+ * writes the eventfd only when the flag was clear, so a burst of sends costs
+ * one write and yields one callback (coalescing).  The loop reads the
+ * eventfd with a plain read(2), never through the ring (see the eventfd
+ * notes in backends/uring.c), and only then clears each handle's flag: a
+ * send that finds the flag already set knows that the loop has yet to
+ * clear it, so no wake-up is lost.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include "internal.h"
+
+static void lure__async_io(lure_loop_t *loop, struct lure__io *w,
+                           unsigned revents) {
+  struct lure__queue snapshot;
+  struct lure__queue *q;
+  lure_async_t *h;
+  uint64_t val;
+
+  while (read(w->fd, &val, sizeof(val)) < 0 && errno == EINTR)
+    ;
+  /* Walk a snapshot: callbacks may close (unlink) any async handle. */
+  lure__queue_move(&loop->priv->async_handles, &snapshot);
+  while (!lure__queue_empty(&snapshot)) {
+    q = lure__queue_head(&snapshot);
+    h = lure__container_of(q, lure_async_t, queue);
+    lure__queue_remove(q);
+    lure__queue_insert_tail(&loop->priv->async_handles, q);
+    if (__atomic_exchange_n(&h->pending, 0, __ATOMIC_ACQ_REL) == 0)
+      continue;
+    if (h->async_cb != NULL)
+      h->async_cb(h);
+  }
+}
+
+static int lure__async_open(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  if (fd < 0)
+    return -errno;
+  p->async_fd = fd;
+  lure__io_init(&p->async_io, lure__async_io, fd);
+  p->async_io.flags = LURE__IO_DRAINS;
+  return 0;
+}
+
+int lure__async_loop_init(lure_loop_t *loop) {
+  int rc = lure__async_open(loop);
+
+  if (rc != 0)
+    return rc;
+  rc = lure__io_start(loop, &loop->priv->async_io, POLLIN);
+  if (rc != 0) {
+    close(loop->priv->async_fd);
+    loop->priv->async_fd = -1;
+  }
+  return rc;
+}
+
+void lure__async_loop_close(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+
+  if (p->async_fd < 0)
+    return;
+  lure__io_close(loop, &p->async_io);
+  close(p->async_fd);
+  p->async_fd = -1;
+}
+
+/* In the child after fork: the eventfd is shared with the parent. */
+int lure__async_loop_fork(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  if (fd < 0)
+    return -errno;
+  if (p->async_fd >= 0)
+    close(p->async_fd);
+  p->async_fd = fd;
+  p->async_io.fd = fd;
+  return 0;
+}
+
+LURE_EXTERN int lure_async_init(lure_loop_t *loop, lure_async_t *h,
+                                lure_async_cb async_cb) {
+  if (loop == NULL || loop->priv == NULL || h == NULL)
+    return LURE_EINVAL;
+  lure__handle_init(loop, (lure_handle_t *) h, LURE_ASYNC);
+  h->async_cb = async_cb;
+  h->pending = 0;
+  lure__queue_insert_tail(&loop->priv->async_handles, &h->queue);
+  /* An async handle is active from init to close, as in libuv. */
+  lure__handle_start((lure_handle_t *) h);
+  return 0;
+}
+
+LURE_EXTERN int lure_async_send(lure_async_t *h) {
+  static const uint64_t one = 1;
+  lure_loop_t *loop;
+  ssize_t n;
+
+  if (h == NULL || h->type != LURE_ASYNC || h->loop == NULL)
+    return LURE_EINVAL;
+  if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) &
+      (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED))
+    return LURE_EINVAL;
+  if (__atomic_exchange_n(&h->pending, 1, __ATOMIC_ACQ_REL) != 0)
+    return 0;
+  loop = h->loop;
+  do
+    n = write(loop->priv->async_fd, &one, sizeof(one));
+  while (n < 0 && errno == EINTR);
+  /* EAGAIN means the counter is saturated: the loop is already woken. */
+  return 0;
+}
+
+void lure__async_close(lure_async_t *h) {
+  lure__queue_remove(&h->queue);
+}

@@ -1,0 +1,193 @@
+/*
+ * handle.c - what every handle shares: initialisation, the active and
+ * referenced states that keep a loop alive, closing and the closing phase,
+ * and walking.
+ *
+ * A handle counts towards lure_loop_alive() while it is both active and
+ * referenced; loop->priv->active_handles is that count, kept exact by the
+ * four transitions below (start, stop, ref, unref).
+ */
+#include <stdlib.h>
+#include "internal.h"
+
+void lure__handle_init(lure_loop_t *loop, lure_handle_t *h,
+                       lure_handle_type type) {
+  h->loop = loop;
+  h->type = type;
+  h->flags = LURE__HANDLE_REF;
+  h->close_cb = NULL;
+  h->next_closing = NULL;
+  lure__queue_insert_tail(&loop->priv->handle_queue, &h->handle_queue);
+}
+
+void lure__handle_start(lure_handle_t *h) {
+  if (h->flags & LURE__HANDLE_ACTIVE)
+    return;
+  h->flags |= LURE__HANDLE_ACTIVE;
+  if (h->flags & LURE__HANDLE_REF)
+    h->loop->priv->active_handles++;
+}
+
+void lure__handle_stop(lure_handle_t *h) {
+  if (!(h->flags & LURE__HANDLE_ACTIVE))
+    return;
+  h->flags &= ~LURE__HANDLE_ACTIVE;
+  if (h->flags & LURE__HANDLE_REF)
+    h->loop->priv->active_handles--;
+}
+
+int lure__handle_check(const lure_handle_t *h, lure_handle_type type) {
+  if (h == NULL || h->type != type || h->loop == NULL ||
+      h->loop->priv == NULL)
+    return LURE_EINVAL;
+  if (lure__handle_is_closing(h))
+    return LURE_EINVAL;
+  return 0;
+}
+
+LURE_EXTERN void lure_ref(lure_handle_t *h) {
+  if (h == NULL || (h->flags & LURE__HANDLE_REF))
+    return;
+  h->flags |= LURE__HANDLE_REF;
+  if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
+    h->loop->priv->active_handles++;
+}
+
+LURE_EXTERN void lure_unref(lure_handle_t *h) {
+  if (h == NULL || !(h->flags & LURE__HANDLE_REF))
+    return;
+  h->flags &= ~LURE__HANDLE_REF;
+  if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
+    h->loop->priv->active_handles--;
+}
+
+LURE_EXTERN int lure_has_ref(const lure_handle_t *h) {
+  return h != NULL && (h->flags & LURE__HANDLE_REF) != 0;
+}
+
+LURE_EXTERN int lure_is_active(const lure_handle_t *h) {
+  return h != NULL && lure__handle_is_active(h);
+}
+
+LURE_EXTERN int lure_is_closing(const lure_handle_t *h) {
+  return h != NULL && lure__handle_is_closing(h);
+}
+
+LURE_EXTERN lure_handle_type lure_handle_get_type(const lure_handle_t *h) {
+  return h == NULL ? LURE_UNKNOWN_HANDLE : h->type;
+}
+
+LURE_EXTERN lure_loop_t *lure_handle_get_loop(const lure_handle_t *h) {
+  return h == NULL ? NULL : h->loop;
+}
+
+LURE_EXTERN void *lure_handle_get_data(const lure_handle_t *h) {
+  return h == NULL ? NULL : h->data;
+}
+
+LURE_EXTERN void lure_handle_set_data(lure_handle_t *h, void *data) {
+  if (h != NULL)
+    h->data = data;
+}
+
+LURE_EXTERN const char *lure_handle_type_name(lure_handle_type type) {
+  switch (type) {
+    case LURE_ASYNC: return "async";
+    case LURE_CHECK: return "check";
+    case LURE_FS_EVENT: return "fs_event";
+    case LURE_FS_POLL: return "fs_poll";
+    case LURE_HANDLE: return "handle";
+    case LURE_IDLE: return "idle";
+    case LURE_NAMED_PIPE: return "pipe";
+    case LURE_POLL: return "poll";
+    case LURE_PREPARE: return "prepare";
+    case LURE_PROCESS: return "process";
+    case LURE_STREAM: return "stream";
+    case LURE_TCP: return "tcp";
+    case LURE_TIMER: return "timer";
+    case LURE_TTY: return "tty";
+    case LURE_UDP: return "udp";
+    case LURE_SIGNAL: return "signal";
+    case LURE_FILE: return "file";
+    default: return NULL;
+  }
+}
+
+LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
+  switch (type) {
+    case LURE_ASYNC: return sizeof(lure_async_t);
+    case LURE_CHECK: return sizeof(lure_check_t);
+    case LURE_HANDLE: return sizeof(lure_handle_t);
+    case LURE_IDLE: return sizeof(lure_idle_t);
+    case LURE_POLL: return sizeof(lure_poll_t);
+    case LURE_PREPARE: return sizeof(lure_prepare_t);
+    case LURE_TIMER: return sizeof(lure_timer_t);
+    case LURE_SIGNAL: return sizeof(lure_signal_t);
+    default: return (size_t) -1;
+  }
+}
+
+LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
+  if (h == NULL || h->loop == NULL || h->loop->priv == NULL)
+    return LURE_EINVAL;
+  if (h->flags & (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED))
+    return LURE_EINVAL;
+
+  h->flags |= LURE__HANDLE_CLOSING;
+  h->close_cb = close_cb;
+
+  switch (h->type) {
+    case LURE_TIMER: lure__timer_close((lure_timer_t *) h); break;
+    case LURE_IDLE: lure__idle_close((lure_idle_t *) h); break;
+    case LURE_PREPARE: lure__prepare_close((lure_prepare_t *) h); break;
+    case LURE_CHECK: lure__check_close((lure_check_t *) h); break;
+    case LURE_ASYNC: lure__async_close((lure_async_t *) h); break;
+    case LURE_SIGNAL: lure__signal_close((lure_signal_t *) h); break;
+    case LURE_POLL: lure__poll_close((lure_poll_t *) h); break;
+    default: break;
+  }
+  lure__handle_stop(h);
+
+  /* The close callback runs in the closing phase, never from inside
+   * lure_close(): the caller may still be using the handle. */
+  h->next_closing = h->loop->priv->closing_handles;
+  h->loop->priv->closing_handles = h;
+  return 0;
+}
+
+/* The closing phase.  Handles closed by these callbacks wait for the next
+ * tick, as in libuv. */
+void lure__run_closing_handles(lure_loop_t *loop) {
+  lure_handle_t *h = loop->priv->closing_handles;
+  lure_handle_t *next;
+
+  loop->priv->closing_handles = NULL;
+  while (h != NULL) {
+    next = h->next_closing;
+    h->flags &= ~LURE__HANDLE_CLOSING;
+    h->flags |= LURE__HANDLE_CLOSED;
+    lure__queue_remove(&h->handle_queue);
+    if (h->close_cb != NULL)
+      h->close_cb(h);
+    h = next;
+  }
+}
+
+LURE_EXTERN void lure_walk(lure_loop_t *loop, lure_walk_cb walk_cb, void *arg) {
+  struct lure__queue snapshot;
+  struct lure__queue *q;
+  lure_handle_t *h;
+
+  if (loop == NULL || loop->priv == NULL || walk_cb == NULL)
+    return;
+  /* Walk a private copy so that the callback may close handles. */
+  lure__queue_move(&loop->priv->handle_queue, &snapshot);
+  while (!lure__queue_empty(&snapshot)) {
+    q = lure__queue_head(&snapshot);
+    h = lure__container_of(q, lure_handle_t, handle_queue);
+    lure__queue_remove(q);
+    lure__queue_insert_tail(&loop->priv->handle_queue, q);
+    if (!(h->flags & LURE__HANDLE_INTERNAL))
+      walk_cb(h, arg);
+  }
+}

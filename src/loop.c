@@ -1,0 +1,560 @@
+/*
+ * loop.c - loop init/close, lure_run and its phases, liveness, stop, the
+ * choice of the wait point and the fd watchers the backends serve.
+ *
+ * lure_run() below reads as lure(7) lists the phases; keep them in step.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static lure_loop_t lure__default_loop_storage;
+static lure_loop_t *lure__default_loop_ptr;
+
+/* ---- time ---------------------------------------------------------------- */
+
+void lure__update_time(lure_loop_t *loop) {
+  loop->priv->time = lure__hrtime_ns() / 1000000u;
+}
+
+LURE_EXTERN void lure_update_time(lure_loop_t *loop) {
+  if (loop != NULL && loop->priv != NULL)
+    lure__update_time(loop);
+}
+
+LURE_EXTERN uint64_t lure_now(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return 0;
+  return loop->priv->time;
+}
+
+/* ---- fd watchers ----------------------------------------------------------- */
+
+void lure__io_init(struct lure__io *w, lure__io_cb cb, int fd) {
+  w->cb = cb;
+  w->fd = fd;
+  w->events = 0;
+  w->flags = 0;
+  w->bdata = NULL;
+  lure__queue_init(&w->queue);
+}
+
+int lure__io_start(lure_loop_t *loop, struct lure__io *w, unsigned events) {
+  unsigned old = w->events;
+  int rc;
+
+  if ((old | events) == old && !lure__queue_empty(&w->queue))
+    return 0;
+  w->events = old | events;
+  rc = loop->priv->backend->io_start(loop, w);
+  if (rc != 0) {
+    w->events = old;
+    return rc;
+  }
+  if (lure__queue_empty(&w->queue))
+    lure__queue_insert_tail(&loop->priv->watchers, &w->queue);
+  return 0;
+}
+
+void lure__io_stop(lure_loop_t *loop, struct lure__io *w, unsigned events) {
+  unsigned now = w->events & ~events;
+
+  if (lure__queue_empty(&w->queue))
+    return;
+  if (now == w->events)
+    return;
+  w->events = now;
+  if (now == 0) {
+    loop->priv->backend->io_stop(loop, w);
+    lure__queue_remove(&w->queue);
+  } else if (loop->priv->backend->io_start(loop, w) != 0) {
+    /* Could not narrow the mask: stop entirely rather than report events
+     * nobody asked for. */
+    w->events = 0;
+    loop->priv->backend->io_stop(loop, w);
+    lure__queue_remove(&w->queue);
+  }
+}
+
+void lure__io_close(lure_loop_t *loop, struct lure__io *w) {
+  lure__io_stop(loop, w, ~0u);
+}
+
+/* ---- pending --------------------------------------------------------------- */
+
+void lure__pending_add(lure_loop_t *loop, struct lure__pending *p) {
+  lure__queue_insert_tail(&loop->priv->pending_queue, &p->queue);
+}
+
+static int lure__run_pending(lure_loop_t *loop) {
+  struct lure__queue snapshot;
+  struct lure__queue *q;
+  struct lure__pending *p;
+
+  if (lure__queue_empty(&loop->priv->pending_queue))
+    return 0;
+  lure__queue_move(&loop->priv->pending_queue, &snapshot);
+  while (!lure__queue_empty(&snapshot)) {
+    q = lure__queue_head(&snapshot);
+    lure__queue_remove(q);
+    p = lure__container_of(q, struct lure__pending, queue);
+    p->cb(loop, p);
+  }
+  return 1;
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+int lure__parse_uring_disable(const char *list, unsigned char mask[32]) {
+  const char *s = list;
+  const char *e;
+  int op;
+
+  memset(mask, 0, 32);
+  if (list == NULL)
+    return 0;
+  while (*s != '\0') {
+    while (*s == ',' || *s == ' ')
+      s++;
+    if (*s == '\0')
+      break;
+    e = s;
+    while (*e != '\0' && *e != ',' && *e != ' ')
+      e++;
+    op = lure__uring_op_by_name(s, (size_t) (e - s));
+    if (op < 0)
+      return LURE_EINVAL;
+    mask[op / 8] |= (unsigned char) (1u << (op % 8));
+    s = e;
+  }
+  return 0;
+}
+
+static int lure__parse_backend(const char *name) {
+  if (name == NULL)
+    return -1;
+  if (strcmp(name, "uring") == 0 || strcmp(name, "io_uring") == 0)
+    return LURE__BACKEND_URING;
+  if (strcmp(name, "epoll") == 0)
+    return LURE__BACKEND_EPOLL;
+  return -1;
+}
+
+static void lure__read_env(struct lure__loop_priv *p) {
+  const char *s;
+  unsigned char mask[32];
+  long n;
+  int which;
+
+  s = getenv("LURE_BACKEND");
+  which = lure__parse_backend(s);
+  if (which > 0) {
+    p->forced_backend = which;
+    p->forced_strict = 1;
+  }
+  /* An unknown opcode name in the environment cannot be reported to anyone;
+   * the known names of the list still apply. */
+  s = getenv("LURE_URING_DISABLE");
+  if (s != NULL && lure__parse_uring_disable(s, mask) == 0)
+    memcpy(p->uring_disabled, mask, sizeof(mask));
+  else if (s != NULL) {
+    char buf[256];
+    char *tok;
+    char *save = NULL;
+    int op;
+
+    strncpy(buf, s, sizeof(buf) - 1);
+    buf[sizeof(buf) - 1] = '\0';
+    for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save)) {
+      op = lure__uring_op_by_name(tok, strlen(tok));
+      if (op >= 0)
+        p->uring_disabled[op / 8] |= (unsigned char) (1u << (op % 8));
+    }
+  }
+  s = getenv("LURE_RING_ENTRIES");
+  if (s != NULL) {
+    n = strtol(s, NULL, 10);
+    if (n >= 1 && n <= 32768)
+      p->ring_entries = (unsigned) n;
+  }
+}
+
+/* ---- the wait point ------------------------------------------------------------ */
+
+/* Open the wait point: the ring unless epoll is asked for; epoll when the ring
+ * refuses, unless the ring was demanded (strict). */
+static int lure__backend_open(lure_loop_t *loop, int which, int strict) {
+  struct lure__loop_priv *p = loop->priv;
+  int rc;
+
+  if (which != LURE__BACKEND_EPOLL) {
+    rc = lure__backend_uring.init(loop);
+    if (rc == 0) {
+      p->backend = &lure__backend_uring;
+      return 0;
+    }
+    if (which == LURE__BACKEND_URING && strict)
+      return rc;
+  }
+  rc = lure__backend_epoll.init(loop);
+  if (rc == 0)
+    p->backend = &lure__backend_epoll;
+  return rc;
+}
+
+/* Register every started watcher with a freshly opened backend. */
+static void lure__watchers_restart(lure_loop_t *loop) {
+  struct lure__queue *q;
+  struct lure__io *w;
+
+  lure__queue_foreach(q, &loop->priv->watchers) {
+    w = lure__container_of(q, struct lure__io, queue);
+    w->bdata = NULL;
+    /* A watcher the new backend refuses is reported as an error event to
+     * its owner on the next poll of the same fd; here it stays listed. */
+    (void) loop->priv->backend->io_start(loop, w);
+  }
+}
+
+static int lure__loop_busy(const lure_loop_t *loop) {
+  const struct lure__queue *q;
+  const struct lure__io *w;
+
+  if (loop->priv->active_reqs != 0)
+    return 1;
+  lure__queue_foreach(q, &loop->priv->watchers) {
+    w = lure__container_of(q, const struct lure__io, queue);
+    if (w != &loop->priv->async_io && w != &loop->priv->signal_io)
+      return 1;
+  }
+  return 0;
+}
+
+int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
+  struct lure__loop_priv *p = loop->priv;
+  const struct lure__backend_ops *old = p->backend;
+  struct lure__queue *q;
+  int rc;
+
+  if (lure__loop_busy(loop))
+    return LURE_EBUSY;
+  lure__queue_foreach(q, &p->watchers)
+    old->io_stop(loop, lure__container_of(q, struct lure__io, queue));
+  old->destroy(loop, 0);
+  p->backend = NULL;
+  rc = lure__backend_open(loop, which, strict);
+  if (rc != 0) {
+    /* Put back a working wait point; epoll needs no privilege. */
+    if (lure__backend_open(loop, LURE__BACKEND_AUTO, 0) != 0)
+      (void) lure__backend_open(loop, LURE__BACKEND_EPOLL, 0);
+  }
+  if (p->backend != NULL)
+    lure__watchers_restart(loop);
+  return rc;
+}
+
+/* ---- init and close ---------------------------------------------------------------- */
+
+LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
+  struct lure__loop_priv *p;
+  int rc;
+
+  if (loop == NULL)
+    return LURE_EINVAL;
+  p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return LURE_ENOMEM;
+  loop->priv = p;
+  p->loop = loop;
+  lure__queue_init(&p->handle_queue);
+  lure__queue_init(&p->pending_queue);
+  lure__queue_init(&p->idle_handles);
+  lure__queue_init(&p->prepare_handles);
+  lure__queue_init(&p->check_handles);
+  lure__queue_init(&p->async_handles);
+  lure__queue_init(&p->watchers);
+  lure__heap_init(&p->timer_heap);
+  p->async_fd = -1;
+  p->signal_pipe[0] = -1;
+  p->signal_pipe[1] = -1;
+  p->ring_entries = 256;
+  lure__read_env(p);
+  lure__update_time(loop);
+
+  rc = lure__backend_open(loop, p->forced_backend, p->forced_strict);
+  if (rc != 0)
+    goto fail;
+  rc = lure__async_loop_init(loop);
+  if (rc != 0)
+    goto fail_backend;
+  rc = lure__wq_loop_init(loop);
+  if (rc != 0)
+    goto fail_async;
+  return 0;
+
+fail_async:
+  lure__async_loop_close(loop);
+fail_backend:
+  p->backend->destroy(loop, 0);
+fail:
+  free(p);
+  loop->priv = NULL;
+  return rc;
+}
+
+LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
+  struct lure__loop_priv *p;
+  struct lure__queue *q;
+  lure_handle_t *h;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  p = loop->priv;
+  if (p->active_reqs != 0 || p->closing_handles != NULL)
+    return LURE_EBUSY;
+  lure__queue_foreach(q, &p->handle_queue) {
+    h = lure__container_of(q, lure_handle_t, handle_queue);
+    if (!(h->flags & LURE__HANDLE_INTERNAL))
+      return LURE_EBUSY;
+  }
+  lure__signal_loop_close(loop);
+  lure__wq_loop_close(loop);
+  lure__async_loop_close(loop);
+  p->backend->destroy(loop, 0);
+  free(p);
+  loop->priv = NULL;
+  if (loop == lure__default_loop_ptr)
+    lure__default_loop_ptr = NULL;
+  return 0;
+}
+
+LURE_EXTERN lure_loop_t *lure_default_loop(void) {
+  if (lure__default_loop_ptr != NULL)
+    return lure__default_loop_ptr;
+  if (lure_loop_init(&lure__default_loop_storage) != 0)
+    return NULL;
+  lure__default_loop_ptr = &lure__default_loop_storage;
+  return lure__default_loop_ptr;
+}
+
+LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
+                                    ...) {
+  struct lure__loop_priv *p;
+  unsigned char mask[32];
+  unsigned char saved[32];
+  const char *s;
+  unsigned n;
+  unsigned old_entries;
+  int which;
+  int rc = 0;
+  va_list ap;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  p = loop->priv;
+  va_start(ap, option);
+  switch (option) {
+    case LURE_LOOP_BACKEND:
+      s = va_arg(ap, const char *);
+      which = lure__parse_backend(s);
+      if (which < 0) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      if ((which == LURE__BACKEND_URING) == (p->backend == &lure__backend_uring))
+        break; /* already there */
+      rc = lure__loop_switch_backend(loop, which, 1);
+      if (rc == 0) {
+        p->forced_backend = which;
+        p->forced_strict = 1;
+      }
+      break;
+
+    case LURE_LOOP_URING_DISABLE:
+      s = va_arg(ap, const char *);
+      rc = lure__parse_uring_disable(s, mask);
+      if (rc != 0)
+        break;
+      if (lure__loop_busy(loop)) {
+        rc = LURE_EBUSY;
+        break;
+      }
+      memcpy(saved, p->uring_disabled, sizeof(saved));
+      memcpy(p->uring_disabled, mask, sizeof(mask));
+      /* The ring applies the mask to its probe when it is set up, so a new
+       * mask takes effect by setting the wait point up again.  Without
+       * poll_add the ring declines to be the wait point and epoll serves. */
+      if (p->forced_backend != LURE__BACKEND_EPOLL) {
+        rc = lure__loop_switch_backend(loop, p->forced_backend,
+                                       p->forced_strict);
+        if (rc != 0) {
+          memcpy(p->uring_disabled, saved, sizeof(saved));
+          (void) lure__loop_switch_backend(loop, p->forced_backend,
+                                           p->forced_strict);
+        }
+      }
+      break;
+
+    case LURE_LOOP_RING_ENTRIES:
+      n = va_arg(ap, unsigned);
+      if (n < 1 || n > 32768) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      old_entries = p->ring_entries;
+      p->ring_entries = n;
+      if (p->backend == &lure__backend_uring) {
+        rc = lure__loop_switch_backend(loop, LURE__BACKEND_URING, 1);
+        if (rc != 0)
+          p->ring_entries = old_entries;
+      }
+      break;
+
+    default:
+      rc = LURE_EINVAL;
+      break;
+  }
+  va_end(ap);
+  return rc;
+}
+
+/* ---- fork ------------------------------------------------------------------------- */
+
+LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
+  struct lure__loop_priv *p;
+  int rc;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  p = loop->priv;
+  /* The ring, the epoll instance, the eventfd and the signal pipe are the
+   * parent's kernel objects: drop our references and make new ones. */
+  p->backend->destroy(loop, 1);
+  p->backend = NULL;
+  rc = lure__backend_open(loop, p->forced_backend, p->forced_strict);
+  if (rc != 0) {
+    if (lure__backend_open(loop, LURE__BACKEND_EPOLL, 0) != 0)
+      return rc;
+  }
+  rc = lure__async_loop_fork(loop);
+  if (rc == 0)
+    rc = lure__signal_loop_fork(loop);
+  if (rc == 0)
+    rc = lure__wq_loop_fork(loop);
+  lure__watchers_restart(loop);
+  return rc;
+}
+
+/* ---- liveness and the run loop ---------------------------------------------------- */
+
+static int lure__loop_alive(const lure_loop_t *loop) {
+  const struct lure__loop_priv *p = loop->priv;
+
+  return p->active_handles != 0 || p->active_reqs != 0 ||
+         p->closing_handles != NULL;
+}
+
+LURE_EXTERN int lure_loop_alive(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return 0;
+  return lure__loop_alive(loop);
+}
+
+LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
+  const struct lure__loop_priv *p;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  p = loop->priv;
+  if (p->stop_flag != 0)
+    return 0;
+  if (p->active_handles == 0 && p->active_reqs == 0)
+    return 0;
+  if (!lure__queue_empty(&p->idle_handles))
+    return 0;
+  if (!lure__queue_empty(&p->pending_queue))
+    return 0;
+  if (p->closing_handles != NULL)
+    return 0;
+  return lure__next_timeout(loop);
+}
+
+LURE_EXTERN int lure_backend_fd(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  return loop->priv->backend->fd(loop);
+}
+
+LURE_EXTERN const char *lure_loop_backend(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return NULL;
+  return loop->priv->backend->name;
+}
+
+LURE_EXTERN int lure_loop_stats(const lure_loop_t *loop,
+                                lure_loop_stats_t *stats) {
+  if (loop == NULL || loop->priv == NULL || stats == NULL)
+    return LURE_EINVAL;
+  *stats = loop->priv->stats;
+  return 0;
+}
+
+LURE_EXTERN void lure_stop(lure_loop_t *loop) {
+  if (loop != NULL && loop->priv != NULL)
+    loop->priv->stop_flag = 1;
+}
+
+/*
+ * One tick per iteration, phases in the order lure(7) lists them:
+ *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll,
+ *   7 check, 8 closing; then the alive test.
+ */
+LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
+  struct lure__loop_priv *p;
+  int timeout;
+  int ran_pending;
+  int r;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  if (mode != LURE_RUN_DEFAULT && mode != LURE_RUN_ONCE &&
+      mode != LURE_RUN_NOWAIT)
+    return LURE_EINVAL;
+  p = loop->priv;
+
+  r = lure__loop_alive(loop);
+  if (!r)
+    lure__update_time(loop);
+
+  while (r != 0 && p->stop_flag == 0) {
+    p->stats.ticks++;
+    lure__update_time(loop);                 /* 1 */
+    lure__run_timers(loop);                  /* 2 */
+    ran_pending = lure__run_pending(loop);   /* 3 */
+    lure__run_idle(loop);                    /* 4 */
+    lure__run_prepare(loop);                 /* 5 */
+
+    timeout = 0;
+    if ((mode == LURE_RUN_ONCE && !ran_pending) || mode == LURE_RUN_DEFAULT)
+      timeout = lure_backend_timeout(loop);
+    p->backend->poll(loop, timeout);         /* 6 */
+
+    lure__run_check(loop);                   /* 7 */
+    lure__run_closing_handles(loop);         /* 8 */
+
+    if (mode == LURE_RUN_ONCE) {
+      /* ONCE promises progress: timers that fell due while we waited run
+       * now, as in libuv. */
+      lure__update_time(loop);
+      lure__run_timers(loop);
+    }
+    r = lure__loop_alive(loop);
+    if (mode == LURE_RUN_ONCE || mode == LURE_RUN_NOWAIT)
+      break;
+  }
+  /* lure_stop() applies to one lure_run() call. */
+  p->stop_flag = 0;
+  return r;
+}

@@ -1,0 +1,315 @@
+/*
+ * threadpool.c - the process-wide thread pool and lure_queue_work().
+ *
+ * The pool is the executor of last resort: user work always, and (once the
+ * file requests exist) every file operation that neither the ring nor AIO
+ * can take.  It starts on first use with LURE_THREADPOOL_SIZE threads
+ * (default 4, clamped to 1..1024).  A finished job is queued on its loop and
+ * the loop is woken through an internal async handle, so completions are
+ * delivered in that loop's poll phase like any other I/O.
+ *
+ * Fork: pthread_atfork() holds the pool lock across fork(); the child gets
+ * an empty, stopped pool that restarts on its first job (jobs queued in the
+ * parent are the parent's).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include "internal.h"
+
+enum {
+  LURE__WORK_QUEUED = 1,
+  LURE__WORK_RUNNING,
+  LURE__WORK_DONE,
+  LURE__WORK_CANCELED
+};
+
+static pthread_once_t lure__tp_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lure__tp_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lure__tp_cond = PTHREAD_COND_INITIALIZER;
+static struct lure__queue lure__tp_queue;
+static unsigned int lure__tp_nthreads;
+static unsigned int lure__tp_generation; /* bumped in a forked child */
+
+static void lure__tp_prepare(void) {
+  pthread_mutex_lock(&lure__tp_mutex);
+}
+
+static void lure__tp_parent(void) {
+  pthread_mutex_unlock(&lure__tp_mutex);
+}
+
+static void lure__tp_child(void) {
+  /* The threads do not exist in the child; start over. */
+  pthread_mutex_init(&lure__tp_mutex, NULL);
+  pthread_cond_init(&lure__tp_cond, NULL);
+  lure__queue_init(&lure__tp_queue);
+  lure__tp_nthreads = 0;
+  lure__tp_generation++;
+}
+
+static void lure__tp_once_init(void) {
+  lure__queue_init(&lure__tp_queue);
+  pthread_atfork(lure__tp_prepare, lure__tp_parent, lure__tp_child);
+}
+
+unsigned int lure__threadpool_size(void) {
+  const char *s = getenv("LURE_THREADPOOL_SIZE");
+  long n;
+
+  if (s == NULL || *s == '\0')
+    return 4;
+  n = strtol(s, NULL, 10);
+  if (n < 1)
+    n = 1;
+  if (n > 1024)
+    n = 1024;
+  return (unsigned int) n;
+}
+
+static void *lure__tp_worker(void *arg) {
+  unsigned int generation = (unsigned int) (uintptr_t) arg;
+  struct lure__work *w;
+  struct lure__queue *q;
+  lure_loop_t *loop;
+
+  for (;;) {
+    pthread_mutex_lock(&lure__tp_mutex);
+    while (lure__queue_empty(&lure__tp_queue))
+      pthread_cond_wait(&lure__tp_cond, &lure__tp_mutex);
+    (void) generation;
+    q = lure__queue_head(&lure__tp_queue);
+    lure__queue_remove(q);
+    w = lure__container_of(q, struct lure__work, queue);
+    w->state = LURE__WORK_RUNNING;
+    pthread_mutex_unlock(&lure__tp_mutex);
+
+    w->work(w);
+
+    loop = w->loop;
+    pthread_mutex_lock(&loop->priv->wq_mutex);
+    /* Only the loop thread reads state after this, under wq_mutex. */
+    w->state = LURE__WORK_DONE;
+    lure__queue_insert_tail(&loop->priv->wq, &w->queue);
+    pthread_mutex_unlock(&loop->priv->wq_mutex);
+    lure_async_send(&loop->priv->wq_async);
+  }
+  return NULL;
+}
+
+/* Start the threads; called with the pool lock held. */
+static int lure__tp_start(void) {
+  unsigned int n = lure__threadpool_size();
+  unsigned int i;
+  pthread_attr_t attr;
+  pthread_t tid;
+  sigset_t all;
+  sigset_t old;
+  int err = 0;
+
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* Workers inherit a full signal mask: signals are the loops' business. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (i = 0; i < n; i++) {
+    err = pthread_create(&tid, &attr, lure__tp_worker,
+                         (void *) (uintptr_t) lure__tp_generation);
+    if (err != 0)
+      break;
+    lure__tp_nthreads++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  return lure__tp_nthreads > 0 ? 0 : -err;
+}
+
+int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
+                      void (*work)(struct lure__work *w),
+                      void (*done)(struct lure__work *w, int status)) {
+  int rc = 0;
+
+  pthread_once(&lure__tp_once, lure__tp_once_init);
+  w->loop = loop;
+  w->work = work;
+  w->done = done;
+  pthread_mutex_lock(&lure__tp_mutex);
+  if (lure__tp_nthreads == 0)
+    rc = lure__tp_start();
+  if (rc == 0) {
+    w->state = LURE__WORK_QUEUED;
+    lure__queue_insert_tail(&lure__tp_queue, &w->queue);
+    pthread_cond_signal(&lure__tp_cond);
+  }
+  pthread_mutex_unlock(&lure__tp_mutex);
+  return rc;
+}
+
+int lure__work_cancel(lure_loop_t *loop, struct lure__work *w) {
+  int canceled = 0;
+
+  pthread_once(&lure__tp_once, lure__tp_once_init);
+  pthread_mutex_lock(&lure__tp_mutex);
+  if (w->state == LURE__WORK_QUEUED) {
+    lure__queue_remove(&w->queue);
+    w->state = LURE__WORK_CANCELED;
+    canceled = 1;
+  }
+  pthread_mutex_unlock(&lure__tp_mutex);
+  if (!canceled)
+    return LURE_EBUSY;
+  /* Deliver the cancellation through the loop like a completion, so that
+   * the callback never runs from inside lure_cancel(). */
+  pthread_mutex_lock(&loop->priv->wq_mutex);
+  lure__queue_insert_tail(&loop->priv->wq, &w->queue);
+  pthread_mutex_unlock(&loop->priv->wq_mutex);
+  lure_async_send(&loop->priv->wq_async);
+  return 0;
+}
+
+/* Loop side: run the after-callbacks of finished jobs. */
+static void lure__wq_async_cb(lure_async_t *h) {
+  lure_loop_t *loop = h->loop;
+  struct lure__queue done;
+  struct lure__queue *q;
+  struct lure__work *w;
+  int status;
+
+  pthread_mutex_lock(&loop->priv->wq_mutex);
+  lure__queue_move(&loop->priv->wq, &done);
+  pthread_mutex_unlock(&loop->priv->wq_mutex);
+  while (!lure__queue_empty(&done)) {
+    q = lure__queue_head(&done);
+    lure__queue_remove(q);
+    w = lure__container_of(q, struct lure__work, queue);
+    status = w->state == LURE__WORK_CANCELED ? LURE_ECANCELED : 0;
+    if (status == 0)
+      loop->priv->stats.threadpool_jobs++;
+    w->done(w, status);
+  }
+}
+
+int lure__wq_loop_init(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+  int rc;
+
+  rc = pthread_mutex_init(&p->wq_mutex, NULL);
+  if (rc != 0)
+    return -rc;
+  lure__queue_init(&p->wq);
+  lure_async_init(loop, &p->wq_async, lure__wq_async_cb);
+  p->wq_async.flags |= LURE__HANDLE_INTERNAL;
+  lure_unref((lure_handle_t *) &p->wq_async);
+  return 0;
+}
+
+void lure__wq_loop_close(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+
+  lure__handle_stop((lure_handle_t *) &p->wq_async);
+  lure__queue_remove(&p->wq_async.queue);
+  lure__queue_remove(&p->wq_async.handle_queue);
+  pthread_mutex_destroy(&p->wq_mutex);
+}
+
+int lure__wq_loop_fork(lure_loop_t *loop) {
+  int rc = pthread_mutex_init(&loop->priv->wq_mutex, NULL);
+
+  return -rc;
+}
+
+/* ---- lure_queue_work ---- */
+
+static void lure__work_run(struct lure__work *w) {
+  lure_work_t *req = lure__container_of(w, lure_work_t, work_req);
+
+  req->work_cb(req);
+}
+
+static void lure__work_done(struct lure__work *w, int status) {
+  lure_work_t *req = lure__container_of(w, lure_work_t, work_req);
+
+  lure__req_unregister(req->loop, (lure_req_t *) req);
+  req->executor = LURE__EXEC_THREADPOOL;
+  if (req->after_work_cb != NULL)
+    req->after_work_cb(req, status);
+}
+
+LURE_EXTERN int lure_queue_work(lure_loop_t *loop, lure_work_t *req,
+                                lure_work_cb work_cb,
+                                lure_after_work_cb after_work_cb) {
+  int rc;
+
+  if (loop == NULL || loop->priv == NULL || req == NULL || work_cb == NULL)
+    return LURE_EINVAL;
+  req->type = LURE_WORK;
+  req->loop = loop;
+  req->work_cb = work_cb;
+  req->after_work_cb = after_work_cb;
+  req->executor = LURE__EXEC_NONE;
+  req->req_flags = 0;
+  lure__req_register(loop, (lure_req_t *) req);
+  rc = lure__work_submit(loop, &req->work_req, lure__work_run,
+                         lure__work_done);
+  if (rc != 0)
+    lure__req_unregister(loop, (lure_req_t *) req);
+  return rc;
+}
+
+/* ---- requests in general ---- */
+
+LURE_EXTERN int lure_cancel(lure_req_t *req) {
+  lure_work_t *work;
+
+  if (req == NULL)
+    return LURE_EINVAL;
+  switch (req->type) {
+    case LURE_WORK:
+      work = (lure_work_t *) req;
+      if (work->loop == NULL || work->loop->priv == NULL)
+        return LURE_EINVAL;
+      if (!(req->req_flags & LURE__REQ_ACTIVE))
+        return LURE_EBUSY;
+      return lure__work_cancel(work->loop, &work->work_req);
+    default:
+      return LURE_EINVAL;
+  }
+}
+
+LURE_EXTERN const char *lure_req_executor(const lure_req_t *req) {
+  if (req == NULL)
+    return NULL;
+  switch (req->executor) {
+    case LURE__EXEC_URING: return "io_uring";
+    case LURE__EXEC_AIO: return "aio";
+    case LURE__EXEC_THREADPOOL: return "threadpool";
+    case LURE__EXEC_INLINE: return "inline";
+    case LURE__EXEC_EPOLL: return "epoll";
+    default: return NULL;
+  }
+}
+
+LURE_EXTERN const char *lure_req_type_name(lure_req_type type) {
+  switch (type) {
+    case LURE_REQ: return "req";
+    case LURE_CONNECT: return "connect";
+    case LURE_WRITE: return "write";
+    case LURE_SHUTDOWN: return "shutdown";
+    case LURE_UDP_SEND: return "udp_send";
+    case LURE_FS: return "fs";
+    case LURE_WORK: return "work";
+    case LURE_GETADDRINFO: return "getaddrinfo";
+    case LURE_GETNAMEINFO: return "getnameinfo";
+    case LURE_RANDOM: return "random";
+    default: return NULL;
+  }
+}
+
+LURE_EXTERN size_t lure_req_size(lure_req_type type) {
+  switch (type) {
+    case LURE_REQ: return sizeof(lure_req_t);
+    case LURE_WORK: return sizeof(lure_work_t);
+    default: return (size_t) -1;
+  }
+}
