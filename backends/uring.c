@@ -49,9 +49,12 @@
  * - liburing 2.3 (Debian 12) predates some opcodes the running kernel has;
  *   the opcode table below names them by number.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <liburing.h>
 #include "internal.h"
@@ -59,9 +62,21 @@
 /* CQEs with this user_data carry nothing for us (POLL_REMOVE results, and
  * liburing's internal timeout on kernels without EXT_ARG). */
 #define LURE__UD_IGNORE 0
+/* The low bits of user_data say what it points to (all are 8-aligned). */
+#define LURE__UD_TAG_MASK 7u
+#define LURE__UD_POLL 0u
+#define LURE__UD_FS 1u
+
+/* Opcodes newer than liburing 2.3's header. */
+#ifndef LURE__IORING_OP_FTRUNCATE
+#define LURE__IORING_OP_FTRUNCATE 55
+#endif
 
 struct lure__uring {
   struct io_uring ring;
+  unsigned fs_inflight;   /* fs requests whose CQE is pending */
+  unsigned fs_cap;        /* at most this many, so the CQ cannot overflow */
+  struct lure__queue fs_waiting; /* accepted, waiting for room (FIFO) */
   unsigned setup_flags;
   unsigned features;
   int enabled;            /* R_DISABLED rings need enabling by the issuer */
@@ -238,6 +253,10 @@ static int lure__uring_init(lure_loop_t *loop) {
   st->enabled = !(st->setup_flags & IORING_SETUP_R_DISABLED);
   lure__queue_init(&st->polls);
   lure__queue_init(&st->parked);
+  lure__queue_init(&st->fs_waiting);
+  st->fs_cap = st->ring.cq.ring_entries / 2;
+  if (st->fs_cap == 0)
+    st->fs_cap = 1;
   p->backend_data = st;
   return 0;
 }
@@ -415,6 +434,179 @@ static void lure__upoll_complete(lure_loop_t *loop, struct lure__uring *st,
   w->cb(loop, w, revents);
 }
 
+
+/* ---- file requests ------------------------------------------------------------------ */
+
+/* The opcode that serves req, or -1 when the ring has no way to. */
+static int lure__uring_fs_opcode(const lure_fs_t *req) {
+  switch (req->fs_type) {
+    case LURE_FS_OPEN: return IORING_OP_OPENAT;
+    case LURE_FS_CLOSE: return IORING_OP_CLOSE;
+    case LURE_FS_READ:
+    case LURE_FS_WRITE:
+      if (req->nbufs > IOV_MAX)
+        return -1; /* the pool splits it; the ring would say EINVAL */
+      if (req->nbufs == 1)
+        return req->fs_type == LURE_FS_READ ? IORING_OP_READ : IORING_OP_WRITE;
+      return req->fs_type == LURE_FS_READ ? IORING_OP_READV : IORING_OP_WRITEV;
+    case LURE_FS_FSYNC:
+    case LURE_FS_FDATASYNC: return IORING_OP_FSYNC;
+    case LURE_FS_STAT:
+    case LURE_FS_LSTAT:
+    case LURE_FS_FSTAT: return IORING_OP_STATX;
+    case LURE_FS_UNLINK:
+    case LURE_FS_RMDIR: return IORING_OP_UNLINKAT;
+    case LURE_FS_MKDIR: return IORING_OP_MKDIRAT;
+    case LURE_FS_RENAME: return IORING_OP_RENAMEAT;
+    case LURE_FS_SYMLINK: return IORING_OP_SYMLINKAT;
+    case LURE_FS_LINK: return IORING_OP_LINKAT;
+    case LURE_FS_FTRUNCATE: return LURE__IORING_OP_FTRUNCATE;
+    default: return -1;
+  }
+}
+
+static void lure__uring_fs_prep(struct io_uring_sqe *sqe, lure_fs_t *req) {
+  /* -1 asks for the file position (IORING_FEAT_RW_CUR_POS, 5.6). */
+  __u64 off = req->off < 0 ? (__u64) -1 : (__u64) req->off;
+  struct statx *stx = (struct statx *) (void *) req->kbuf.bytes;
+
+  switch (req->fs_type) {
+    case LURE_FS_OPEN:
+      io_uring_prep_openat(sqe, AT_FDCWD, req->path, req->flags | O_CLOEXEC,
+                           req->mode);
+      break;
+    case LURE_FS_CLOSE:
+      io_uring_prep_close(sqe, req->file);
+      break;
+    case LURE_FS_READ:
+      if (req->nbufs == 1)
+        io_uring_prep_read(sqe, req->file, req->bufs[0].base,
+                           (unsigned) req->bufs[0].len, off);
+      else
+        io_uring_prep_readv(sqe, req->file, (const struct iovec *) req->bufs,
+                            req->nbufs, off);
+      break;
+    case LURE_FS_WRITE:
+      if (req->nbufs == 1)
+        io_uring_prep_write(sqe, req->file, req->bufs[0].base,
+                            (unsigned) req->bufs[0].len, off);
+      else
+        io_uring_prep_writev(sqe, req->file, (const struct iovec *) req->bufs,
+                             req->nbufs, off);
+      break;
+    case LURE_FS_FSYNC:
+      io_uring_prep_fsync(sqe, req->file, 0);
+      break;
+    case LURE_FS_FDATASYNC:
+      io_uring_prep_fsync(sqe, req->file, IORING_FSYNC_DATASYNC);
+      break;
+    case LURE_FS_STAT:
+      io_uring_prep_statx(sqe, AT_FDCWD, req->path, 0,
+                          STATX_BASIC_STATS | STATX_BTIME, stx);
+      break;
+    case LURE_FS_LSTAT:
+      io_uring_prep_statx(sqe, AT_FDCWD, req->path, AT_SYMLINK_NOFOLLOW,
+                          STATX_BASIC_STATS | STATX_BTIME, stx);
+      break;
+    case LURE_FS_FSTAT:
+      io_uring_prep_statx(sqe, req->file, "", AT_EMPTY_PATH,
+                          STATX_BASIC_STATS | STATX_BTIME, stx);
+      break;
+    case LURE_FS_UNLINK:
+      io_uring_prep_unlinkat(sqe, AT_FDCWD, req->path, 0);
+      break;
+    case LURE_FS_RMDIR:
+      io_uring_prep_unlinkat(sqe, AT_FDCWD, req->path, AT_REMOVEDIR);
+      break;
+    case LURE_FS_MKDIR:
+      io_uring_prep_mkdirat(sqe, AT_FDCWD, req->path, req->mode);
+      break;
+    case LURE_FS_RENAME:
+      io_uring_prep_renameat(sqe, AT_FDCWD, req->path, AT_FDCWD,
+                             req->new_path, 0);
+      break;
+    case LURE_FS_SYMLINK:
+      io_uring_prep_symlinkat(sqe, req->path, AT_FDCWD, req->new_path);
+      break;
+    case LURE_FS_LINK:
+      io_uring_prep_linkat(sqe, AT_FDCWD, req->path, AT_FDCWD, req->new_path,
+                           0);
+      break;
+    case LURE_FS_FTRUNCATE:
+      /* No helper in liburing 2.3: the length travels in the offset. */
+      io_uring_prep_rw(LURE__IORING_OP_FTRUNCATE, sqe, req->file, NULL, 0,
+                       (__u64) req->off);
+      break;
+    default:
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, (__u64) (uintptr_t) req | LURE__UD_FS);
+}
+
+/* Move waiting requests into the SQ while there is room in flight. */
+static void lure__uring_fs_flush_waiting(lure_loop_t *loop,
+                                         struct lure__uring *st) {
+  struct io_uring_sqe *sqe;
+  lure_fs_t *req;
+
+  while (!lure__queue_empty(&st->fs_waiting) && st->fs_inflight < st->fs_cap) {
+    sqe = lure__uring_sqe(loop, st);
+    if (sqe == NULL)
+      return;
+    req = lure__container_of(lure__queue_head(&st->fs_waiting), lure_fs_t,
+                             queue);
+    lure__queue_remove(&req->queue);
+    lure__uring_fs_prep(sqe, req);
+    st->fs_inflight++;
+  }
+}
+
+int lure__uring_fs_submit(lure_loop_t *loop, lure_fs_t *req) {
+  struct lure__uring *st = loop->priv->backend_data;
+  struct io_uring_sqe *sqe;
+  int op = lure__uring_fs_opcode(req);
+
+  if (op < 0 || !lure__has_op(st->ops, op))
+    return LURE_ENOTSUP;
+  req->executor = LURE__EXEC_URING;
+  /* FIFO: behind anything already waiting, and never more in flight than
+   * the CQ can hold. */
+  if (!lure__queue_empty(&st->fs_waiting) || st->fs_inflight >= st->fs_cap ||
+      (sqe = lure__uring_sqe(loop, st)) == NULL) {
+    lure__queue_insert_tail(&st->fs_waiting, &req->queue);
+    return 0;
+  }
+  lure__uring_fs_prep(sqe, req);
+  st->fs_inflight++;
+  return 0;
+}
+
+static void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
+                                    lure_fs_t *req, int res) {
+  st->fs_inflight--;
+  lure__fs_done(loop, req, res, LURE__EXEC_URING);
+}
+
+int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
+  struct lure__uring *st = loop->priv->backend_data;
+  struct io_uring_sqe *sqe;
+
+  if (!lure__queue_empty(&req->queue)) {
+    /* Still in user space: it never reaches the kernel. */
+    lure__queue_remove(&req->queue);
+    lure__fs_done_later(loop, req, LURE_ECANCELED, LURE__EXEC_URING);
+    return 0;
+  }
+  sqe = lure__uring_sqe(loop, st);
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  /* The target's own CQE reports the outcome (-ECANCELED, -EINTR, or its
+   * real result when it won the race); the cancel's CQE is ignored. */
+  io_uring_prep_cancel64(sqe, (__u64) (uintptr_t) req | LURE__UD_FS, 0);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  return 0;
+}
+
 /* ---- the poll phase ---------------------------------------------------------------- */
 
 struct lure__cqe_copy {
@@ -457,9 +649,19 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
       if (copy[i].user_data == LURE__UD_IGNORE ||
           copy[i].user_data == LIBURING_UDATA_TIMEOUT)
         continue;
-      lure__upoll_complete(loop, st,
-                           (struct lure__upoll *) (uintptr_t) copy[i].user_data,
-                           copy[i].res, copy[i].flags);
+      switch (copy[i].user_data & LURE__UD_TAG_MASK) {
+        case LURE__UD_FS:
+          lure__uring_fs_complete(
+              loop, st,
+              (lure_fs_t *) (uintptr_t) (copy[i].user_data & ~(__u64) LURE__UD_TAG_MASK),
+              copy[i].res);
+          break;
+        default:
+          lure__upoll_complete(
+              loop, st, (struct lure__upoll *) (uintptr_t) copy[i].user_data,
+              copy[i].res, copy[i].flags);
+          break;
+      }
     }
     if (n < LURE__CQE_BATCH && !io_uring_cq_has_overflow(&st->ring))
       break;
@@ -484,6 +686,8 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     if (up->parked)
       break; /* still no room */
   }
+
+  lure__uring_fs_flush_waiting(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&

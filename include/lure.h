@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sys/types.h>
+#include <dirent.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -173,6 +175,7 @@ typedef struct lure_poll_s lure_poll_t;
 typedef struct lure_req_s lure_req_t;
 typedef struct lure_work_s lure_work_t;
 typedef struct lure_loop_stats_s lure_loop_stats_t;
+typedef struct lure_fs_s lure_fs_t;
 
 typedef void (*lure_close_cb)(lure_handle_t *handle);
 typedef void (*lure_walk_cb)(lure_handle_t *handle, void *arg);
@@ -185,6 +188,7 @@ typedef void (*lure_signal_cb)(lure_signal_t *handle, int signum);
 typedef void (*lure_poll_cb)(lure_poll_t *handle, int status, int events);
 typedef void (*lure_work_cb)(lure_work_t *req);
 typedef void (*lure_after_work_cb)(lure_work_t *req, int status);
+typedef void (*lure_fs_cb)(lure_fs_t *req);
 
 /* ---- private building blocks (layout only; not API) -------------------- */
 
@@ -210,6 +214,12 @@ struct lure__io {
   unsigned events;  /* poll(2) mask wanted; 0 = stopped */
   unsigned flags;
   void *bdata;      /* the backend's per-watcher state */
+  struct lure__queue queue;
+};
+
+/* A callback deferred to the next tick's pending phase. */
+struct lure__pending {
+  void (*cb)(lure_loop_t *loop, struct lure__pending *p);
   struct lure__queue queue;
 };
 
@@ -325,6 +335,161 @@ struct lure_work_s {
   struct lure__work work_req;
 };
 
+
+/* ---- file system requests ---------------------------------------------- */
+
+/* A buffer: the same layout as struct iovec, as libuv's uv_buf_t on Unix. */
+typedef struct lure_buf_s {
+  char *base;
+  size_t len;
+} lure_buf_t;
+
+typedef int lure_file;
+
+typedef enum {
+  LURE_FS_UNKNOWN = -1,
+  LURE_FS_CUSTOM,
+  LURE_FS_OPEN,
+  LURE_FS_CLOSE,
+  LURE_FS_READ,
+  LURE_FS_WRITE,
+  LURE_FS_SENDFILE,
+  LURE_FS_STAT,
+  LURE_FS_LSTAT,
+  LURE_FS_FSTAT,
+  LURE_FS_FTRUNCATE,
+  LURE_FS_UTIME,
+  LURE_FS_FUTIME,
+  LURE_FS_ACCESS,
+  LURE_FS_CHMOD,
+  LURE_FS_FCHMOD,
+  LURE_FS_FSYNC,
+  LURE_FS_FDATASYNC,
+  LURE_FS_UNLINK,
+  LURE_FS_RMDIR,
+  LURE_FS_MKDIR,
+  LURE_FS_MKDTEMP,
+  LURE_FS_RENAME,
+  LURE_FS_SCANDIR,
+  LURE_FS_LINK,
+  LURE_FS_SYMLINK,
+  LURE_FS_READLINK,
+  LURE_FS_CHOWN,
+  LURE_FS_FCHOWN,
+  LURE_FS_REALPATH,
+  LURE_FS_COPYFILE,
+  LURE_FS_LCHOWN,
+  LURE_FS_OPENDIR,
+  LURE_FS_READDIR,
+  LURE_FS_CLOSEDIR,
+  LURE_FS_STATFS,
+  LURE_FS_MKSTEMP,
+  LURE_FS_LUTIME
+} lure_fs_type;
+
+typedef struct {
+  long tv_sec;
+  long tv_nsec;
+} lure_timespec_t;
+
+typedef struct {
+  uint64_t st_dev;
+  uint64_t st_mode;
+  uint64_t st_nlink;
+  uint64_t st_uid;
+  uint64_t st_gid;
+  uint64_t st_rdev;
+  uint64_t st_ino;
+  uint64_t st_size;
+  uint64_t st_blksize;
+  uint64_t st_blocks;
+  uint64_t st_flags;
+  uint64_t st_gen;
+  lure_timespec_t st_atim;
+  lure_timespec_t st_mtim;
+  lure_timespec_t st_ctim;
+  lure_timespec_t st_birthtim;
+} lure_stat_t;
+
+typedef struct {
+  uint64_t f_type;
+  uint64_t f_bsize;
+  uint64_t f_blocks;
+  uint64_t f_bfree;
+  uint64_t f_bavail;
+  uint64_t f_files;
+  uint64_t f_ffree;
+  uint64_t f_spare[4];
+} lure_statfs_t;
+
+typedef enum {
+  LURE_DIRENT_UNKNOWN,
+  LURE_DIRENT_FILE,
+  LURE_DIRENT_DIR,
+  LURE_DIRENT_LINK,
+  LURE_DIRENT_FIFO,
+  LURE_DIRENT_SOCKET,
+  LURE_DIRENT_CHAR,
+  LURE_DIRENT_BLOCK
+} lure_dirent_type_t;
+
+typedef struct {
+  const char *name;
+  lure_dirent_type_t type;
+} lure_dirent_t;
+
+typedef struct {
+  lure_dirent_t *dirents;  /* set by the caller: room for nentries */
+  size_t nentries;
+  /* private */
+  void *reserved[4];
+  DIR *dir;
+} lure_dir_t;
+
+/* lure_fs_copyfile() flags, libuv's values. */
+#define LURE_FS_COPYFILE_EXCL 0x0001
+#define LURE_FS_COPYFILE_FICLONE 0x0002
+#define LURE_FS_COPYFILE_FICLONE_FORCE 0x0004
+/* lure_fs_symlink() flags (ignored on Linux, as in libuv). */
+#define LURE_FS_SYMLINK_DIR 0x0001
+#define LURE_FS_SYMLINK_JUNCTION 0x0002
+
+struct lure_fs_s {
+  LURE_REQ_FIELDS
+  lure_fs_type fs_type;
+  lure_loop_t *loop;
+  lure_fs_cb cb;
+  ssize_t result;
+  void *ptr;
+  const char *path;
+  lure_stat_t statbuf;
+  /* private */
+  const char *new_path;
+  lure_file file;
+  int flags;
+  unsigned int mode;
+  unsigned int nbufs;
+  lure_buf_t *bufs;
+  int64_t off;
+  int64_t len;
+  unsigned int uid;
+  unsigned int gid;
+  double atime;
+  double mtime;
+  lure_file out_file;
+  int cancel_state;
+  struct lure__work work_req;
+  struct lure__queue queue;
+  struct lure__pending pending;
+  lure_buf_t bufsml[4];
+  /* Space for the kernel's answer (struct statx) or an AIO control block
+   * while the request is in flight. */
+  union {
+    unsigned char bytes[256];
+    uint64_t align;
+  } kbuf;
+};
+
 /* ---- functions ---------------------------------------------------------- */
 
 /* Version and time. */
@@ -419,6 +584,109 @@ LURE_EXTERN int lure_cancel(lure_req_t *req);
 LURE_EXTERN const char *lure_req_executor(const lure_req_t *req);
 LURE_EXTERN const char *lure_req_type_name(lure_req_type type);
 LURE_EXTERN size_t lure_req_size(lure_req_type type);
+
+
+/* Buffers. */
+LURE_EXTERN lure_buf_t lure_buf_init(char *base, unsigned int len);
+
+/* File system requests.  A NULL cb runs the request synchronously. */
+LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req);
+LURE_EXTERN int lure_fs_open(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, int flags, int mode,
+                             lure_fs_cb cb);
+LURE_EXTERN int lure_fs_close(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_read(lure_loop_t *loop, lure_fs_t *req, lure_file file,
+                             const lure_buf_t bufs[], unsigned int nbufs,
+                             int64_t offset, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_write(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, const lure_buf_t bufs[],
+                              unsigned int nbufs, int64_t offset,
+                              lure_fs_cb cb);
+LURE_EXTERN int lure_fs_unlink(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_mkdir(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, int mode, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_mkdtemp(lure_loop_t *loop, lure_fs_t *req,
+                                const char *tpl, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_mkstemp(lure_loop_t *loop, lure_fs_t *req,
+                                const char *tpl, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_rmdir(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_scandir(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, int flags, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_scandir_next(lure_fs_t *req, lure_dirent_t *ent);
+LURE_EXTERN int lure_fs_opendir(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_readdir(lure_loop_t *loop, lure_fs_t *req,
+                                lure_dir_t *dir, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_closedir(lure_loop_t *loop, lure_fs_t *req,
+                                 lure_dir_t *dir, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_stat(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_fstat(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_lstat(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_statfs(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_rename(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, const char *new_path,
+                               lure_fs_cb cb);
+LURE_EXTERN int lure_fs_fsync(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_fdatasync(lure_loop_t *loop, lure_fs_t *req,
+                                  lure_file file, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_ftruncate(lure_loop_t *loop, lure_fs_t *req,
+                                  lure_file file, int64_t offset,
+                                  lure_fs_cb cb);
+LURE_EXTERN int lure_fs_copyfile(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, const char *new_path,
+                                 int flags, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_sendfile(lure_loop_t *loop, lure_fs_t *req,
+                                 lure_file out_fd, lure_file in_fd,
+                                 int64_t in_offset, size_t length,
+                                 lure_fs_cb cb);
+LURE_EXTERN int lure_fs_access(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, int mode, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_chmod(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, int mode, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_fchmod(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, int mode, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_utime(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, double atime, double mtime,
+                              lure_fs_cb cb);
+LURE_EXTERN int lure_fs_futime(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, double atime, double mtime,
+                               lure_fs_cb cb);
+LURE_EXTERN int lure_fs_lutime(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, double atime, double mtime,
+                               lure_fs_cb cb);
+LURE_EXTERN int lure_fs_link(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, const char *new_path,
+                             lure_fs_cb cb);
+LURE_EXTERN int lure_fs_symlink(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, const char *new_path,
+                                int flags, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_readlink(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_realpath(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, lure_fs_cb cb);
+LURE_EXTERN int lure_fs_chown(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, uid_t uid, gid_t gid,
+                              lure_fs_cb cb);
+LURE_EXTERN int lure_fs_fchown(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, uid_t uid, gid_t gid,
+                               lure_fs_cb cb);
+LURE_EXTERN int lure_fs_lchown(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, uid_t uid, gid_t gid,
+                               lure_fs_cb cb);
+LURE_EXTERN lure_fs_type lure_fs_get_type(const lure_fs_t *req);
+LURE_EXTERN ssize_t lure_fs_get_result(const lure_fs_t *req);
+LURE_EXTERN int lure_fs_get_system_error(const lure_fs_t *req);
+LURE_EXTERN void *lure_fs_get_ptr(const lure_fs_t *req);
+LURE_EXTERN const char *lure_fs_get_path(const lure_fs_t *req);
+LURE_EXTERN lure_stat_t *lure_fs_get_statbuf(lure_fs_t *req);
 
 #ifdef __cplusplus
 }

@@ -54,12 +54,6 @@ enum {
 /* Backend choice. */
 enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
 
-/* A callback deferred to the next tick's pending phase. */
-struct lure__pending {
-  void (*cb)(lure_loop_t *loop, struct lure__pending *p);
-  struct lure__queue queue;
-};
-
 struct lure__loop_priv {
   lure_loop_t *loop;
   unsigned int active_handles; /* active and referenced */
@@ -99,6 +93,10 @@ struct lure__loop_priv {
   int forced_strict;            /* a forced backend that fails is an error */
   unsigned int ring_entries;
   unsigned char uring_disabled[32]; /* bitmap of IORING_OP_* masked */
+
+  /* Linux AIO context for O_DIRECT files when there is no ring
+   * (backends/aio.c); NULL until first used. */
+  void *aio_data;
 
   lure_loop_stats_t stats;
 };
@@ -173,6 +171,53 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
 /* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);
 unsigned int lure__threadpool_size(void);
+
+/* ---- file system requests (fs.c) ---- */
+
+/* fs request cancel_state values. */
+enum {
+  LURE__FS_CANCEL_NONE = 0,
+  LURE__FS_CANCEL_REQUESTED = 1
+};
+
+/* Called by an executor, on the loop thread, when an fs request it accepted
+ * has finished: result is the syscall's return value or a negative errno.
+ * Post-processes (stat conversion, cancelled opens), unregisters the
+ * request and runs its callback. */
+void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
+                   int executor);
+/* The same, deferred to the next pending phase: for executors that settle a
+ * request inside the call that made it (the callback must not run there). */
+void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
+                         int executor);
+/* lure_cancel() for fs requests. */
+int lure__fs_cancel(lure_fs_t *req);
+/* Run an fs request's system call(s) on the calling thread, setting
+ * req->result (and ptr/statbuf).  Used by the thread pool and sync mode. */
+void lure__fs_exec(lure_fs_t *req);
+/* Fill a lure_stat_t from the struct statx the kernel wrote into buf. */
+void lure__fs_statx_to_stat(const void *statx_buf, lure_stat_t *st);
+
+/* The ring (backends/uring.c), when it is the loop's backend.
+ * submit: 0 when the ring took the request (lure__fs_done follows), or
+ *   LURE_ENOTSUP when it cannot serve this request (opcode not probed or
+ *   masked, nbufs > IOV_MAX, ...): the caller routes it elsewhere.
+ * cancel: 0 when a cancellation was issued or the request was removed from
+ *   the user-space queue (lure__fs_done follows, with LURE_ECANCELED unless
+ *   it finished first), LURE_EBUSY when it is too late. */
+int lure__uring_fs_submit(lure_loop_t *loop, lure_fs_t *req);
+int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req);
+
+/* Linux native AIO (backends/aio.c), for O_DIRECT files when the loop has
+ * no ring.  Same contract as the ring's pair above; submit declines
+ * (LURE_ENOTSUP) anything but read/write/fsync/fdatasync with an explicit
+ * offset on an O_DIRECT fd.  loop_close releases the context (the loop has
+ * no requests left by then); loop_fork drops the parent's context in a
+ * forked child. */
+int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req);
+int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req);
+void lure__aio_loop_close(lure_loop_t *loop);
+void lure__aio_loop_fork(lure_loop_t *loop);
 
 /* ---- misc ---- */
 uint64_t lure__hrtime_ns(void);

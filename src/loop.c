@@ -319,6 +319,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
     if (!(h->flags & LURE__HANDLE_INTERNAL))
       return LURE_EBUSY;
   }
+  lure__aio_loop_close(loop);
   lure__signal_loop_close(loop);
   lure__wq_loop_close(loop);
   lure__async_loop_close(loop);
@@ -438,6 +439,7 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
     if (lure__backend_open(loop, LURE__BACKEND_EPOLL, 0) != 0)
       return rc;
   }
+  lure__aio_loop_fork(loop);
   rc = lure__async_loop_fork(loop);
   if (rc == 0)
     rc = lure__signal_loop_fork(loop);

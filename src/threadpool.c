@@ -272,13 +272,16 @@ LURE_EXTERN int lure_cancel(lure_req_t *req) {
       if (!(req->req_flags & LURE__REQ_ACTIVE))
         return LURE_EBUSY;
       return lure__work_cancel(work->loop, &work->work_req);
+    case LURE_FS:
+      return lure__fs_cancel((lure_fs_t *) req);
     default:
       return LURE_EINVAL;
   }
 }
 
 LURE_EXTERN const char *lure_req_executor(const lure_req_t *req) {
-  if (req == NULL)
+  /* Named once the request has been served, as the man page promises. */
+  if (req == NULL || (req->req_flags & LURE__REQ_ACTIVE))
     return NULL;
   switch (req->executor) {
     case LURE__EXEC_URING: return "io_uring";
@@ -310,6 +313,7 @@ LURE_EXTERN size_t lure_req_size(lure_req_type type) {
   switch (type) {
     case LURE_REQ: return sizeof(lure_req_t);
     case LURE_WORK: return sizeof(lure_work_t);
+    case LURE_FS: return sizeof(lure_fs_t);
     default: return (size_t) -1;
   }
 }

@@ -1,0 +1,1186 @@
+/*
+ * fs.c - file system requests: argument checks, routing, the synchronous
+ * implementation shared by the thread pool and sync mode, and completion.
+ *
+ * Routing, per request (DESIGN.md, lure(7)):
+ *   1. cb == NULL: run here, now ("inline"), as libuv's sync mode.
+ *   2. The loop's wait point is the ring: offer the request to the ring,
+ *      which takes it when the probe has the opcode and the mask allows.
+ *   3. No ring: offer it to Linux AIO, which takes O_DIRECT reads/writes at
+ *      explicit offsets and fsyncs.
+ *   4. Everything that was declined runs on the thread pool.
+ * Every executor reports through lure__fs_done() on the loop thread.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <linux/fs.h>
+#include "internal.h"
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+/* ---- results ------------------------------------------------------------ */
+
+void lure__fs_statx_to_stat(const void *buf, lure_stat_t *st) {
+  const struct statx *x = buf;
+
+  memset(st, 0, sizeof(*st));
+  st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+  st->st_mode = x->stx_mode;
+  st->st_nlink = x->stx_nlink;
+  st->st_uid = x->stx_uid;
+  st->st_gid = x->stx_gid;
+  st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+  st->st_ino = x->stx_ino;
+  st->st_size = x->stx_size;
+  st->st_blksize = x->stx_blksize;
+  st->st_blocks = x->stx_blocks;
+  st->st_flags = 0;
+  st->st_gen = 0;
+  st->st_atim.tv_sec = (long) x->stx_atime.tv_sec;
+  st->st_atim.tv_nsec = (long) x->stx_atime.tv_nsec;
+  st->st_mtim.tv_sec = (long) x->stx_mtime.tv_sec;
+  st->st_mtim.tv_nsec = (long) x->stx_mtime.tv_nsec;
+  st->st_ctim.tv_sec = (long) x->stx_ctime.tv_sec;
+  st->st_ctim.tv_nsec = (long) x->stx_ctime.tv_nsec;
+  if (x->stx_mask & STATX_BTIME) {
+    st->st_birthtim.tv_sec = (long) x->stx_btime.tv_sec;
+    st->st_birthtim.tv_nsec = (long) x->stx_btime.tv_nsec;
+  } else {
+    /* As libuv: without a birth time, report the change time. */
+    st->st_birthtim = st->st_ctim;
+  }
+}
+
+static int lure__fs_is_stat(const lure_fs_t *req) {
+  return req->fs_type == LURE_FS_STAT || req->fs_type == LURE_FS_LSTAT ||
+         req->fs_type == LURE_FS_FSTAT;
+}
+
+void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
+                   int executor) {
+  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED) {
+    /* A cancelled open that succeeded anyway: the fd is nobody's, close it
+     * and report the cancellation the caller asked for. */
+    if (req->fs_type == LURE_FS_OPEN && result >= 0) {
+      close((int) result);
+      result = LURE_ECANCELED;
+    } else if (result == -EINTR) {
+      result = LURE_ECANCELED;
+    }
+  }
+  if (executor == LURE__EXEC_URING && lure__fs_is_stat(req) && result == 0) {
+    lure__fs_statx_to_stat(req->kbuf.bytes, &req->statbuf);
+    req->ptr = &req->statbuf;
+  }
+  req->result = result;
+  req->executor = (unsigned char) executor;
+  lure__req_unregister(loop, (lure_req_t *) req);
+  req->cb(req);
+}
+
+static void lure__fs_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
+  lure_fs_t *req = lure__container_of(p, lure_fs_t, pending);
+
+  lure__fs_done(loop, req, req->result, req->executor);
+}
+
+void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
+                         int executor) {
+  req->result = result;
+  req->executor = (unsigned char) executor;
+  req->pending.cb = lure__fs_pending_cb;
+  lure__pending_add(loop, &req->pending);
+}
+
+/* ---- the synchronous implementation -------------------------------------- */
+
+static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
+  struct iovec *iov = (struct iovec *) req->bufs;
+  unsigned int left = req->nbufs;
+  int64_t off = req->off;
+  ssize_t total = 0;
+  ssize_t n;
+  size_t want;
+  unsigned int chunk;
+  unsigned int i;
+
+  /* Chunks of IOV_MAX buffers; stop at the first short transfer, which is
+   * what one readv/writev would have returned. */
+  while (left > 0) {
+    chunk = left > IOV_MAX ? IOV_MAX : left;
+    want = 0;
+    for (i = 0; i < chunk; i++)
+      want += iov[i].iov_len;
+    do {
+      if (is_write)
+        n = off < 0 ? writev(req->file, iov, (int) chunk)
+                    : pwritev(req->file, iov, (int) chunk, off);
+      else
+        n = off < 0 ? readv(req->file, iov, (int) chunk)
+                    : preadv(req->file, iov, (int) chunk, off);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+      return total > 0 ? total : -errno;
+    total += n;
+    if (off >= 0)
+      off += n;
+    if ((size_t) n < want)
+      break;
+    iov += chunk;
+    left -= chunk;
+  }
+  return total;
+}
+
+static ssize_t lure__fs_stat_sync(lure_fs_t *req, int dirfd, const char *path,
+                                  int flags) {
+  struct statx x;
+
+  if (statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &x) != 0)
+    return -errno;
+  lure__fs_statx_to_stat(&x, &req->statbuf);
+  req->ptr = &req->statbuf;
+  return 0;
+}
+
+static int lure__fs_scandir_filter(const struct dirent *d) {
+  return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+}
+
+static int lure__fs_scandir_sort(const struct dirent **a,
+                                 const struct dirent **b) {
+  return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static lure_dirent_type_t lure__dirent_type(unsigned char t) {
+  switch (t) {
+    case DT_REG: return LURE_DIRENT_FILE;
+    case DT_DIR: return LURE_DIRENT_DIR;
+    case DT_LNK: return LURE_DIRENT_LINK;
+    case DT_FIFO: return LURE_DIRENT_FIFO;
+    case DT_SOCK: return LURE_DIRENT_SOCKET;
+    case DT_CHR: return LURE_DIRENT_CHAR;
+    case DT_BLK: return LURE_DIRENT_BLOCK;
+    default: return LURE_DIRENT_UNKNOWN;
+  }
+}
+
+static ssize_t lure__fs_readdir_sync(lure_fs_t *req) {
+  lure_dir_t *dir = req->ptr;
+  struct dirent *d;
+  size_t n = 0;
+  char *name;
+
+  if (dir == NULL || dir->dir == NULL || dir->dirents == NULL)
+    return LURE_EINVAL;
+  while (n < dir->nentries) {
+    errno = 0;
+    d = readdir(dir->dir);
+    if (d == NULL) {
+      if (errno != 0) {
+        int err = -errno;
+        while (n > 0)
+          free((char *) dir->dirents[--n].name);
+        return err;
+      }
+      break;
+    }
+    if (!lure__fs_scandir_filter(d))
+      continue;
+    name = strdup(d->d_name);
+    if (name == NULL) {
+      while (n > 0)
+        free((char *) dir->dirents[--n].name);
+      return LURE_ENOMEM;
+    }
+    dir->dirents[n].name = name;
+    dir->dirents[n].type = lure__dirent_type(d->d_type);
+    n++;
+  }
+  return (ssize_t) n;
+}
+
+static ssize_t lure__fs_copy_data(int in, int out, uint64_t size) {
+  char buf[65536];
+  ssize_t n;
+  ssize_t w;
+  ssize_t off;
+  uint64_t done = 0;
+
+  /* copy_file_range first (in-kernel, may reflink); plain copy otherwise. */
+  while (done < size) {
+    n = copy_file_range(in, NULL, out, NULL, (size_t) (size - done), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      break;
+    if (n == 0)
+      return 0;
+    done += (uint64_t) n;
+  }
+  if (done >= size)
+    return 0;
+  if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+      errno != EOPNOTSUPP && errno != EPERM)
+    return -errno;
+  for (;;) {
+    n = read(in, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      return 0;
+    for (off = 0; off < n; off += w) {
+      w = write(out, buf + off, (size_t) (n - off));
+      if (w < 0 && errno == EINTR) {
+        w = 0;
+        continue;
+      }
+      if (w < 0)
+        return -errno;
+    }
+  }
+}
+
+static ssize_t lure__fs_copyfile_sync(lure_fs_t *req) {
+  struct stat sst;
+  struct stat dst_st;
+  int in;
+  int out;
+  int oflags;
+  ssize_t rc = 0;
+
+  in = open(req->path, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    return -errno;
+  if (fstat(in, &sst) != 0) {
+    rc = -errno;
+    close(in);
+    return rc;
+  }
+  oflags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  if (req->flags & LURE_FS_COPYFILE_EXCL)
+    oflags |= O_EXCL;
+  out = open(req->new_path, oflags, sst.st_mode & 07777);
+  if (out < 0) {
+    rc = -errno;
+    close(in);
+    return rc;
+  }
+  /* Copying a file onto itself is a no-op, as in libuv. */
+  if (fstat(out, &dst_st) == 0 && dst_st.st_dev == sst.st_dev &&
+      dst_st.st_ino == sst.st_ino) {
+    close(in);
+    close(out);
+    return 0;
+  }
+  if (ftruncate(out, 0) != 0) {
+    rc = -errno;
+    goto out;
+  }
+  if (req->flags & (LURE_FS_COPYFILE_FICLONE | LURE_FS_COPYFILE_FICLONE_FORCE)) {
+    if (ioctl(out, FICLONE, in) == 0)
+      goto mode;
+    if (req->flags & LURE_FS_COPYFILE_FICLONE_FORCE) {
+      rc = (errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL)
+               ? LURE_ENOTSUP : -errno;
+      goto out;
+    }
+  }
+  rc = lure__fs_copy_data(in, out, (uint64_t) sst.st_size);
+  if (rc != 0)
+    goto out;
+mode:
+  if (fchmod(out, sst.st_mode & 07777) != 0)
+    rc = -errno;
+out:
+  close(in);
+  if (close(out) != 0 && rc == 0)
+    rc = -errno;
+  if (rc != 0)
+    unlink(req->new_path);
+  return rc;
+}
+
+static void lure__fs_timespec(double t, struct timespec *ts) {
+  ts->tv_sec = (time_t) t;
+  ts->tv_nsec = (long) ((t - (double) ts->tv_sec) * 1e9);
+  if (ts->tv_nsec < 0) {
+    ts->tv_sec--;
+    ts->tv_nsec += 1000000000L;
+  }
+}
+
+static ssize_t lure__fs_utime_sync(lure_fs_t *req) {
+  struct timespec ts[2];
+  int rc;
+
+  lure__fs_timespec(req->atime, &ts[0]);
+  lure__fs_timespec(req->mtime, &ts[1]);
+  if (req->fs_type == LURE_FS_FUTIME)
+    rc = futimens(req->file, ts);
+  else
+    rc = utimensat(AT_FDCWD, req->path, ts,
+                   req->fs_type == LURE_FS_LUTIME ? AT_SYMLINK_NOFOLLOW : 0);
+  return rc == 0 ? 0 : -errno;
+}
+
+#define LURE__SYSRET(expr) ((expr) < 0 ? (ssize_t) -errno : 0)
+
+void lure__fs_exec(lure_fs_t *req) {
+  ssize_t r;
+  struct dirent **dents;
+  struct statfs sfs;
+  lure_statfs_t *out;
+  lure_dir_t *dir;
+  char *s;
+  off_t off;
+  int n;
+
+  switch (req->fs_type) {
+    case LURE_FS_OPEN:
+      r = open(req->path, req->flags | O_CLOEXEC, req->mode);
+      r = r < 0 ? -errno : r;
+      break;
+    case LURE_FS_CLOSE:
+      r = close(req->file);
+      /* EINTR after close(2) still closed the fd on Linux. */
+      r = (r < 0 && errno != EINTR && errno != EINPROGRESS) ? -errno : 0;
+      break;
+    case LURE_FS_READ:
+      r = lure__fs_rw(req, 0);
+      break;
+    case LURE_FS_WRITE:
+      r = lure__fs_rw(req, 1);
+      break;
+    case LURE_FS_SENDFILE:
+      off = (off_t) req->off;
+      do
+        r = sendfile(req->out_file, req->file, &off, (size_t) req->len);
+      while (r < 0 && errno == EINTR);
+      r = r < 0 ? -errno : r;
+      break;
+    case LURE_FS_STAT:
+      r = lure__fs_stat_sync(req, AT_FDCWD, req->path, 0);
+      break;
+    case LURE_FS_LSTAT:
+      r = lure__fs_stat_sync(req, AT_FDCWD, req->path, AT_SYMLINK_NOFOLLOW);
+      break;
+    case LURE_FS_FSTAT:
+      r = lure__fs_stat_sync(req, req->file, "", AT_EMPTY_PATH);
+      break;
+    case LURE_FS_FTRUNCATE:
+      r = LURE__SYSRET(ftruncate(req->file, (off_t) req->off));
+      break;
+    case LURE_FS_UTIME:
+    case LURE_FS_FUTIME:
+    case LURE_FS_LUTIME:
+      r = lure__fs_utime_sync(req);
+      break;
+    case LURE_FS_ACCESS:
+      r = LURE__SYSRET(access(req->path, req->flags));
+      break;
+    case LURE_FS_CHMOD:
+      r = LURE__SYSRET(chmod(req->path, req->mode));
+      break;
+    case LURE_FS_FCHMOD:
+      r = LURE__SYSRET(fchmod(req->file, req->mode));
+      break;
+    case LURE_FS_FSYNC:
+      r = LURE__SYSRET(fsync(req->file));
+      break;
+    case LURE_FS_FDATASYNC:
+      r = LURE__SYSRET(fdatasync(req->file));
+      break;
+    case LURE_FS_UNLINK:
+      r = LURE__SYSRET(unlink(req->path));
+      break;
+    case LURE_FS_RMDIR:
+      r = LURE__SYSRET(rmdir(req->path));
+      break;
+    case LURE_FS_MKDIR:
+      r = LURE__SYSRET(mkdir(req->path, req->mode));
+      break;
+    case LURE_FS_MKDTEMP:
+      r = mkdtemp((char *) req->path) == NULL ? -errno : 0;
+      break;
+    case LURE_FS_MKSTEMP:
+      r = mkostemp((char *) req->path, O_CLOEXEC);
+      r = r < 0 ? -errno : r;
+      break;
+    case LURE_FS_RENAME:
+      r = LURE__SYSRET(rename(req->path, req->new_path));
+      break;
+    case LURE_FS_SCANDIR:
+      n = scandir(req->path, &dents, lure__fs_scandir_filter,
+                  lure__fs_scandir_sort);
+      if (n < 0) {
+        r = -errno;
+      } else {
+        req->ptr = dents;
+        req->nbufs = 0; /* scandir_next's cursor */
+        r = n;
+      }
+      break;
+    case LURE_FS_LINK:
+      r = LURE__SYSRET(link(req->path, req->new_path));
+      break;
+    case LURE_FS_SYMLINK:
+      r = LURE__SYSRET(symlink(req->path, req->new_path));
+      break;
+    case LURE_FS_READLINK: {
+      size_t cap = 256;
+
+      for (;;) {
+        s = malloc(cap);
+        if (s == NULL) {
+          r = LURE_ENOMEM;
+          break;
+        }
+        r = readlink(req->path, s, cap);
+        if (r < 0) {
+          r = -errno;
+          free(s);
+          break;
+        }
+        if ((size_t) r < cap) {
+          s[r] = '\0';
+          req->ptr = s;
+          r = 0;
+          break;
+        }
+        free(s);
+        cap *= 2;
+        if (cap > (size_t) 1 << 20) {
+          r = LURE_ENAMETOOLONG;
+          break;
+        }
+      }
+      break;
+    }
+    case LURE_FS_REALPATH:
+      s = realpath(req->path, NULL);
+      if (s == NULL) {
+        r = -errno;
+      } else {
+        req->ptr = s;
+        r = 0;
+      }
+      break;
+    case LURE_FS_CHOWN:
+      r = LURE__SYSRET(chown(req->path, req->uid, req->gid));
+      break;
+    case LURE_FS_FCHOWN:
+      r = LURE__SYSRET(fchown(req->file, req->uid, req->gid));
+      break;
+    case LURE_FS_LCHOWN:
+      r = LURE__SYSRET(lchown(req->path, req->uid, req->gid));
+      break;
+    case LURE_FS_COPYFILE:
+      r = lure__fs_copyfile_sync(req);
+      break;
+    case LURE_FS_OPENDIR:
+      dir = malloc(sizeof(*dir));
+      if (dir == NULL) {
+        r = LURE_ENOMEM;
+        break;
+      }
+      memset(dir, 0, sizeof(*dir));
+      dir->dir = opendir(req->path);
+      if (dir->dir == NULL) {
+        r = -errno;
+        free(dir);
+        break;
+      }
+      req->ptr = dir;
+      r = 0;
+      break;
+    case LURE_FS_READDIR:
+      r = lure__fs_readdir_sync(req);
+      break;
+    case LURE_FS_CLOSEDIR:
+      dir = req->ptr;
+      r = LURE__SYSRET(closedir(dir->dir));
+      free(dir);
+      req->ptr = NULL;
+      break;
+    case LURE_FS_STATFS:
+      if (statfs(req->path, &sfs) != 0) {
+        r = -errno;
+        break;
+      }
+      out = calloc(1, sizeof(*out));
+      if (out == NULL) {
+        r = LURE_ENOMEM;
+        break;
+      }
+      out->f_type = (uint64_t) sfs.f_type;
+      out->f_bsize = (uint64_t) sfs.f_bsize;
+      out->f_blocks = sfs.f_blocks;
+      out->f_bfree = sfs.f_bfree;
+      out->f_bavail = sfs.f_bavail;
+      out->f_files = sfs.f_files;
+      out->f_ffree = sfs.f_ffree;
+      req->ptr = out;
+      r = 0;
+      break;
+    default:
+      r = LURE_ENOSYS;
+      break;
+  }
+  req->result = r;
+}
+
+/* ---- thread pool glue -------------------------------------------------------- */
+
+static void lure__fs_work(struct lure__work *w) {
+  lure__fs_exec(lure__container_of(w, lure_fs_t, work_req));
+}
+
+static void lure__fs_work_done(struct lure__work *w, int status) {
+  lure_fs_t *req = lure__container_of(w, lure_fs_t, work_req);
+
+  lure__fs_done(req->loop, req,
+                status == LURE_ECANCELED ? LURE_ECANCELED : req->result,
+                LURE__EXEC_THREADPOOL);
+}
+
+/* ---- request setup and routing ------------------------------------------------ */
+
+static void lure__fs_init(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
+                          lure_fs_cb cb) {
+  req->type = LURE_FS;
+  req->fs_type = type;
+  req->loop = loop;
+  req->cb = cb;
+  req->result = 0;
+  req->ptr = NULL;
+  req->path = NULL;
+  req->new_path = NULL;
+  req->bufs = NULL;
+  req->nbufs = 0;
+  req->off = 0;
+  req->len = 0;
+  req->file = -1;
+  req->out_file = -1;
+  req->flags = 0;
+  req->mode = 0;
+  req->executor = LURE__EXEC_NONE;
+  req->req_flags = 0;
+  req->cancel_state = LURE__FS_CANCEL_NONE;
+  lure__queue_init(&req->queue);
+}
+
+/* Copy path (and new_path) into one allocation owned by the request. */
+static int lure__fs_paths(lure_fs_t *req, const char *path,
+                          const char *new_path) {
+  size_t a;
+  size_t b = 0;
+  char *m;
+
+  if (path == NULL)
+    return LURE_EINVAL;
+  a = strlen(path) + 1;
+  if (new_path != NULL)
+    b = strlen(new_path) + 1;
+  m = malloc(a + b);
+  if (m == NULL)
+    return LURE_ENOMEM;
+  memcpy(m, path, a);
+  req->path = m;
+  if (new_path != NULL) {
+    memcpy(m + a, new_path, b);
+    req->new_path = m + a;
+  }
+  return 0;
+}
+
+static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
+                         unsigned int nbufs) {
+  if (bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
+    req->bufs = req->bufsml;
+  } else {
+    req->bufs = malloc(sizeof(*bufs) * nbufs);
+    if (req->bufs == NULL)
+      return LURE_ENOMEM;
+  }
+  memcpy(req->bufs, bufs, sizeof(*bufs) * nbufs);
+  req->nbufs = nbufs;
+  return 0;
+}
+
+/* Undo what setup allocated when the call itself fails. */
+static void lure__fs_setup_failed(lure_fs_t *req) {
+  free((void *) req->path);
+  req->path = NULL;
+  req->new_path = NULL;
+  if (req->bufs != NULL && req->bufs != req->bufsml)
+    free(req->bufs);
+  req->bufs = NULL;
+}
+
+static int lure__fs_submit(lure_loop_t *loop, lure_fs_t *req) {
+  int rc;
+
+  if (req->cb == NULL) {
+    lure__fs_exec(req);
+    req->executor = LURE__EXEC_INLINE;
+    return (int) req->result;
+  }
+
+  lure__req_register(loop, (lure_req_t *) req);
+  if (loop->priv->backend == &lure__backend_uring) {
+    if (lure__uring_fs_submit(loop, req) == 0)
+      return 0;
+  } else if (lure__aio_submit(loop, req) == 0) {
+    return 0;
+  }
+  req->executor = LURE__EXEC_THREADPOOL;
+  rc = lure__work_submit(loop, &req->work_req, lure__fs_work,
+                         lure__fs_work_done);
+  if (rc != 0) {
+    lure__req_unregister(loop, (lure_req_t *) req);
+    lure__fs_setup_failed(req);
+  }
+  return rc;
+}
+
+#define LURE__FS_CHECK(loop, req)                                            \
+  do {                                                                        \
+    if ((loop) == NULL || (loop)->priv == NULL || (req) == NULL)              \
+      return LURE_EINVAL;                                                     \
+  } while (0)
+
+/* Requests that take a path (and maybe a second one). */
+static int lure__fs_path_req(lure_loop_t *loop, lure_fs_t *req,
+                             lure_fs_type type, const char *path,
+                             const char *new_path, int need_new,
+                             lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (path == NULL || (need_new && new_path == NULL))
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, type, cb);
+  rc = lure__fs_paths(req, path, new_path);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+/* Requests that take a file descriptor. */
+static int lure__fs_fd_req(lure_loop_t *loop, lure_fs_t *req,
+                           lure_fs_type type, lure_file file, lure_fs_cb cb) {
+  LURE__FS_CHECK(loop, req);
+  if (file < 0)
+    return LURE_EBADF;
+  lure__fs_init(loop, req, type, cb);
+  req->file = file;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN lure_buf_t lure_buf_init(char *base, unsigned int len) {
+  lure_buf_t b;
+
+  b.base = base;
+  b.len = len;
+  return b;
+}
+
+LURE_EXTERN int lure_fs_open(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, int flags, int mode,
+                             lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (path == NULL)
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, LURE_FS_OPEN, cb);
+  req->flags = flags;
+  req->mode = (unsigned int) mode;
+  rc = lure__fs_paths(req, path, NULL);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_close(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb) {
+  return lure__fs_fd_req(loop, req, LURE_FS_CLOSE, file, cb);
+}
+
+static int lure__fs_rw_req(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
+                           lure_file file, const lure_buf_t bufs[],
+                           unsigned int nbufs, int64_t offset, lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (file < 0)
+    return LURE_EBADF;
+  lure__fs_init(loop, req, type, cb);
+  req->file = file;
+  req->off = offset < 0 ? -1 : offset;
+  rc = lure__fs_bufs(req, bufs, nbufs);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_read(lure_loop_t *loop, lure_fs_t *req, lure_file file,
+                             const lure_buf_t bufs[], unsigned int nbufs,
+                             int64_t offset, lure_fs_cb cb) {
+  return lure__fs_rw_req(loop, req, LURE_FS_READ, file, bufs, nbufs, offset,
+                         cb);
+}
+
+LURE_EXTERN int lure_fs_write(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, const lure_buf_t bufs[],
+                              unsigned int nbufs, int64_t offset,
+                              lure_fs_cb cb) {
+  return lure__fs_rw_req(loop, req, LURE_FS_WRITE, file, bufs, nbufs, offset,
+                         cb);
+}
+
+LURE_EXTERN int lure_fs_unlink(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_UNLINK, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_mkdir(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, int mode, lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (path == NULL)
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, LURE_FS_MKDIR, cb);
+  req->mode = (unsigned int) mode;
+  rc = lure__fs_paths(req, path, NULL);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_mkdtemp(lure_loop_t *loop, lure_fs_t *req,
+                                const char *tpl, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_MKDTEMP, tpl, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_mkstemp(lure_loop_t *loop, lure_fs_t *req,
+                                const char *tpl, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_MKSTEMP, tpl, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_rmdir(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_RMDIR, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_scandir(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, int flags, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_SCANDIR, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_scandir_next(lure_fs_t *req, lure_dirent_t *ent) {
+  struct dirent **dents;
+  struct dirent *d;
+
+  if (req == NULL || ent == NULL || req->fs_type != LURE_FS_SCANDIR)
+    return LURE_EINVAL;
+  if (req->result < 0)
+    return (int) req->result;
+  dents = req->ptr;
+  if (dents == NULL)
+    return LURE_EOF;
+  /* The previous entry is done with. */
+  if (req->nbufs > 0)
+    free(dents[req->nbufs - 1]);
+  if (req->nbufs == (unsigned int) req->result) {
+    free(dents);
+    req->ptr = NULL;
+    return LURE_EOF;
+  }
+  d = dents[req->nbufs++];
+  ent->name = d->d_name;
+  ent->type = lure__dirent_type(d->d_type);
+  return 0;
+}
+
+LURE_EXTERN int lure_fs_opendir(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_OPENDIR, path, NULL, 0, cb);
+}
+
+static int lure__fs_dir_req(lure_loop_t *loop, lure_fs_t *req,
+                            lure_fs_type type, lure_dir_t *dir,
+                            lure_fs_cb cb) {
+  LURE__FS_CHECK(loop, req);
+  if (dir == NULL || dir->dir == NULL)
+    return LURE_EINVAL;
+  if (type == LURE_FS_READDIR && (dir->dirents == NULL || dir->nentries == 0))
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, type, cb);
+  req->ptr = dir;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_readdir(lure_loop_t *loop, lure_fs_t *req,
+                                lure_dir_t *dir, lure_fs_cb cb) {
+  return lure__fs_dir_req(loop, req, LURE_FS_READDIR, dir, cb);
+}
+
+LURE_EXTERN int lure_fs_closedir(lure_loop_t *loop, lure_fs_t *req,
+                                 lure_dir_t *dir, lure_fs_cb cb) {
+  return lure__fs_dir_req(loop, req, LURE_FS_CLOSEDIR, dir, cb);
+}
+
+LURE_EXTERN int lure_fs_stat(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_STAT, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_fstat(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb) {
+  return lure__fs_fd_req(loop, req, LURE_FS_FSTAT, file, cb);
+}
+
+LURE_EXTERN int lure_fs_lstat(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_LSTAT, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_statfs(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_STATFS, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_rename(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, const char *new_path,
+                               lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_RENAME, path, new_path, 1, cb);
+}
+
+LURE_EXTERN int lure_fs_fsync(lure_loop_t *loop, lure_fs_t *req,
+                              lure_file file, lure_fs_cb cb) {
+  return lure__fs_fd_req(loop, req, LURE_FS_FSYNC, file, cb);
+}
+
+LURE_EXTERN int lure_fs_fdatasync(lure_loop_t *loop, lure_fs_t *req,
+                                  lure_file file, lure_fs_cb cb) {
+  return lure__fs_fd_req(loop, req, LURE_FS_FDATASYNC, file, cb);
+}
+
+LURE_EXTERN int lure_fs_ftruncate(lure_loop_t *loop, lure_fs_t *req,
+                                  lure_file file, int64_t offset,
+                                  lure_fs_cb cb) {
+  LURE__FS_CHECK(loop, req);
+  if (file < 0)
+    return LURE_EBADF;
+  if (offset < 0)
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, LURE_FS_FTRUNCATE, cb);
+  req->file = file;
+  req->off = offset;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_copyfile(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, const char *new_path,
+                                 int flags, lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (path == NULL || new_path == NULL)
+    return LURE_EINVAL;
+  if (flags & ~(LURE_FS_COPYFILE_EXCL | LURE_FS_COPYFILE_FICLONE |
+                LURE_FS_COPYFILE_FICLONE_FORCE))
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, LURE_FS_COPYFILE, cb);
+  req->flags = flags;
+  rc = lure__fs_paths(req, path, new_path);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_sendfile(lure_loop_t *loop, lure_fs_t *req,
+                                 lure_file out_fd, lure_file in_fd,
+                                 int64_t in_offset, size_t length,
+                                 lure_fs_cb cb) {
+  LURE__FS_CHECK(loop, req);
+  if (out_fd < 0 || in_fd < 0)
+    return LURE_EBADF;
+  if (in_offset < 0)
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, LURE_FS_SENDFILE, cb);
+  req->file = in_fd;
+  req->out_file = out_fd;
+  req->off = in_offset;
+  req->len = (int64_t) length;
+  return lure__fs_submit(loop, req);
+}
+
+static int lure__fs_path_mode_req(lure_loop_t *loop, lure_fs_t *req,
+                                  lure_fs_type type, const char *path,
+                                  int mode, lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (path == NULL)
+    return LURE_EINVAL;
+  lure__fs_init(loop, req, type, cb);
+  req->flags = mode;
+  req->mode = (unsigned int) mode;
+  rc = lure__fs_paths(req, path, NULL);
+  if (rc != 0)
+    return rc;
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_access(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, int mode, lure_fs_cb cb) {
+  return lure__fs_path_mode_req(loop, req, LURE_FS_ACCESS, path, mode, cb);
+}
+
+LURE_EXTERN int lure_fs_chmod(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, int mode, lure_fs_cb cb) {
+  return lure__fs_path_mode_req(loop, req, LURE_FS_CHMOD, path, mode, cb);
+}
+
+LURE_EXTERN int lure_fs_fchmod(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, int mode, lure_fs_cb cb) {
+  LURE__FS_CHECK(loop, req);
+  if (file < 0)
+    return LURE_EBADF;
+  lure__fs_init(loop, req, LURE_FS_FCHMOD, cb);
+  req->file = file;
+  req->mode = (unsigned int) mode;
+  return lure__fs_submit(loop, req);
+}
+
+static int lure__fs_utime_req(lure_loop_t *loop, lure_fs_t *req,
+                              lure_fs_type type, const char *path,
+                              lure_file file, double atime, double mtime,
+                              lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (type == LURE_FS_FUTIME) {
+    if (file < 0)
+      return LURE_EBADF;
+  } else if (path == NULL) {
+    return LURE_EINVAL;
+  }
+  lure__fs_init(loop, req, type, cb);
+  req->file = file;
+  req->atime = atime;
+  req->mtime = mtime;
+  if (path != NULL) {
+    rc = lure__fs_paths(req, path, NULL);
+    if (rc != 0)
+      return rc;
+  }
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_utime(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, double atime, double mtime,
+                              lure_fs_cb cb) {
+  return lure__fs_utime_req(loop, req, LURE_FS_UTIME, path, -1, atime, mtime,
+                            cb);
+}
+
+LURE_EXTERN int lure_fs_futime(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, double atime, double mtime,
+                               lure_fs_cb cb) {
+  return lure__fs_utime_req(loop, req, LURE_FS_FUTIME, NULL, file, atime,
+                            mtime, cb);
+}
+
+LURE_EXTERN int lure_fs_lutime(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, double atime, double mtime,
+                               lure_fs_cb cb) {
+  return lure__fs_utime_req(loop, req, LURE_FS_LUTIME, path, -1, atime, mtime,
+                            cb);
+}
+
+LURE_EXTERN int lure_fs_link(lure_loop_t *loop, lure_fs_t *req,
+                             const char *path, const char *new_path,
+                             lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_LINK, path, new_path, 1, cb);
+}
+
+LURE_EXTERN int lure_fs_symlink(lure_loop_t *loop, lure_fs_t *req,
+                                const char *path, const char *new_path,
+                                int flags, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_SYMLINK, path, new_path, 1, cb);
+}
+
+LURE_EXTERN int lure_fs_readlink(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_READLINK, path, NULL, 0, cb);
+}
+
+LURE_EXTERN int lure_fs_realpath(lure_loop_t *loop, lure_fs_t *req,
+                                 const char *path, lure_fs_cb cb) {
+  return lure__fs_path_req(loop, req, LURE_FS_REALPATH, path, NULL, 0, cb);
+}
+
+static int lure__fs_chown_req(lure_loop_t *loop, lure_fs_t *req,
+                              lure_fs_type type, const char *path,
+                              lure_file file, uid_t uid, gid_t gid,
+                              lure_fs_cb cb) {
+  int rc;
+
+  LURE__FS_CHECK(loop, req);
+  if (type == LURE_FS_FCHOWN) {
+    if (file < 0)
+      return LURE_EBADF;
+  } else if (path == NULL) {
+    return LURE_EINVAL;
+  }
+  lure__fs_init(loop, req, type, cb);
+  req->file = file;
+  req->uid = uid;
+  req->gid = gid;
+  if (path != NULL) {
+    rc = lure__fs_paths(req, path, NULL);
+    if (rc != 0)
+      return rc;
+  }
+  return lure__fs_submit(loop, req);
+}
+
+LURE_EXTERN int lure_fs_chown(lure_loop_t *loop, lure_fs_t *req,
+                              const char *path, uid_t uid, gid_t gid,
+                              lure_fs_cb cb) {
+  return lure__fs_chown_req(loop, req, LURE_FS_CHOWN, path, -1, uid, gid, cb);
+}
+
+LURE_EXTERN int lure_fs_fchown(lure_loop_t *loop, lure_fs_t *req,
+                               lure_file file, uid_t uid, gid_t gid,
+                               lure_fs_cb cb) {
+  return lure__fs_chown_req(loop, req, LURE_FS_FCHOWN, NULL, file, uid, gid,
+                            cb);
+}
+
+LURE_EXTERN int lure_fs_lchown(lure_loop_t *loop, lure_fs_t *req,
+                               const char *path, uid_t uid, gid_t gid,
+                               lure_fs_cb cb) {
+  return lure__fs_chown_req(loop, req, LURE_FS_LCHOWN, path, -1, uid, gid, cb);
+}
+
+LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
+  struct dirent **dents;
+  lure_dir_t *dir;
+  size_t i;
+
+  if (req == NULL || req->type != LURE_FS)
+    return;
+  /* mkdtemp/mkstemp results live in the path buffer until now. */
+  free((void *) req->path);
+  req->path = NULL;
+  req->new_path = NULL;
+  if (req->fs_type == LURE_FS_SCANDIR && req->ptr != NULL && req->result > 0) {
+    dents = req->ptr;
+    /* Entries before the cursor were freed by scandir_next. */
+    for (i = req->nbufs > 0 ? req->nbufs - 1 : 0; i < (size_t) req->result; i++)
+      free(dents[i]);
+    free(dents);
+    req->ptr = NULL;
+  }
+  if (req->fs_type == LURE_FS_READDIR && req->ptr != NULL && req->result > 0) {
+    dir = req->ptr;
+    for (i = 0; i < (size_t) req->result; i++) {
+      free((char *) dir->dirents[i].name);
+      dir->dirents[i].name = NULL;
+    }
+  }
+  if (req->bufs != NULL && req->bufs != req->bufsml)
+    free(req->bufs);
+  req->bufs = NULL;
+  /* ptr owns memory for readlink, realpath and statfs; opendir's belongs
+   * to closedir, readdir's to the caller, stat's is statbuf. */
+  if (req->fs_type == LURE_FS_READLINK || req->fs_type == LURE_FS_REALPATH ||
+      req->fs_type == LURE_FS_STATFS)
+    free(req->ptr);
+  if (req->fs_type != LURE_FS_OPENDIR)
+    req->ptr = NULL;
+}
+
+/* ---- getters ------------------------------------------------------------------ */
+
+LURE_EXTERN lure_fs_type lure_fs_get_type(const lure_fs_t *req) {
+  return req == NULL ? LURE_FS_UNKNOWN : req->fs_type;
+}
+
+LURE_EXTERN ssize_t lure_fs_get_result(const lure_fs_t *req) {
+  return req == NULL ? 0 : req->result;
+}
+
+LURE_EXTERN int lure_fs_get_system_error(const lure_fs_t *req) {
+  if (req == NULL || req->result >= 0)
+    return 0;
+  return (int) -req->result;
+}
+
+LURE_EXTERN void *lure_fs_get_ptr(const lure_fs_t *req) {
+  return req == NULL ? NULL : req->ptr;
+}
+
+LURE_EXTERN const char *lure_fs_get_path(const lure_fs_t *req) {
+  return req == NULL ? NULL : req->path;
+}
+
+LURE_EXTERN lure_stat_t *lure_fs_get_statbuf(lure_fs_t *req) {
+  return req == NULL ? NULL : &req->statbuf;
+}
+
+/* ---- cancellation ---------------------------------------------------------------- */
+
+int lure__fs_cancel(lure_fs_t *req) {
+  lure_loop_t *loop = req->loop;
+  int rc;
+
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  if (!(req->req_flags & LURE__REQ_ACTIVE))
+    return LURE_EBUSY;
+  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED)
+    return LURE_EBUSY;
+  switch (req->executor) {
+    case LURE__EXEC_URING:
+      rc = lure__uring_fs_cancel(loop, req);
+      break;
+    case LURE__EXEC_AIO:
+      rc = lure__aio_cancel(loop, req);
+      break;
+    case LURE__EXEC_THREADPOOL:
+      rc = lure__work_cancel(loop, &req->work_req);
+      break;
+    default:
+      rc = LURE_EBUSY;
+      break;
+  }
+  if (rc == 0)
+    req->cancel_state = LURE__FS_CANCEL_REQUESTED;
+  return rc;
+}
