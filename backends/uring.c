@@ -730,3 +730,17 @@ const struct lure__backend_ops lure__backend_uring = {
   lure__uring_poll,
   lure__uring_fd,
 };
+
+/* ---- sockets ------------------------------------------------------------------------- */
+
+#include "stream.h"
+
+int lure__uring_stream_usable(const lure_loop_t *loop) {
+  return 0;
+}
+int lure__uring_stream_accept(lure_stream_t *s) { return LURE_ENOTSUP; }
+int lure__uring_stream_read(lure_stream_t *s) { return LURE_ENOTSUP; }
+void lure__uring_stream_read_stop(lure_stream_t *s) {}
+void lure__uring_stream_write(lure_stream_t *s) {}
+int lure__uring_stream_shutdown(lure_stream_t *s) { return LURE_ENOTSUP; }
+void lure__uring_stream_close(lure_stream_t *s) {}

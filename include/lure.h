@@ -18,6 +18,10 @@
 #include <pthread.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +99,19 @@ extern "C" {
 #define LURE__ERRNO_ENUM(name, _) LURE_##name = -name,
 typedef enum {
   LURE_ERRNO_MAP(LURE__ERRNO_ENUM)
+  /* getaddrinfo(3) errors, libuv's values. */
+  LURE_EAI_ADDRFAMILY = -3000,
+  LURE_EAI_AGAIN = -3001,
+  LURE_EAI_BADFLAGS = -3002,
+  LURE_EAI_CANCELED = -3003,
+  LURE_EAI_FAIL = -3004,
+  LURE_EAI_FAMILY = -3005,
+  LURE_EAI_MEMORY = -3006,
+  LURE_EAI_NODATA = -3007,
+  LURE_EAI_NONAME = -3008,
+  LURE_EAI_OVERFLOW = -3009,
+  LURE_EAI_SERVICE = -3010,
+  LURE_EAI_SOCKTYPE = -3011,
   /* End of file: not an errno, the same value as libuv's UV_EOF. */
   LURE_EOF = -4095
 } lure_errno_t;
@@ -176,6 +193,17 @@ typedef struct lure_req_s lure_req_t;
 typedef struct lure_work_s lure_work_t;
 typedef struct lure_loop_stats_s lure_loop_stats_t;
 typedef struct lure_fs_s lure_fs_t;
+typedef struct lure_stream_s lure_stream_t;
+typedef struct lure_tcp_s lure_tcp_t;
+typedef struct lure_pipe_s lure_pipe_t;
+typedef struct lure_udp_s lure_udp_t;
+typedef struct lure_write_s lure_write_t;
+typedef struct lure_connect_s lure_connect_t;
+typedef struct lure_shutdown_s lure_shutdown_t;
+typedef struct lure_udp_send_s lure_udp_send_t;
+typedef struct lure_getaddrinfo_s lure_getaddrinfo_t;
+typedef struct lure_getnameinfo_s lure_getnameinfo_t;
+typedef struct lure_buf_s lure_buf_t;
 
 typedef void (*lure_close_cb)(lure_handle_t *handle);
 typedef void (*lure_walk_cb)(lure_handle_t *handle, void *arg);
@@ -189,6 +217,22 @@ typedef void (*lure_poll_cb)(lure_poll_t *handle, int status, int events);
 typedef void (*lure_work_cb)(lure_work_t *req);
 typedef void (*lure_after_work_cb)(lure_work_t *req, int status);
 typedef void (*lure_fs_cb)(lure_fs_t *req);
+typedef void (*lure_alloc_cb)(lure_handle_t *handle, size_t suggested_size,
+                              lure_buf_t *buf);
+typedef void (*lure_read_cb)(lure_stream_t *stream, ssize_t nread,
+                             const lure_buf_t *buf);
+typedef void (*lure_write_cb)(lure_write_t *req, int status);
+typedef void (*lure_connect_cb)(lure_connect_t *req, int status);
+typedef void (*lure_shutdown_cb)(lure_shutdown_t *req, int status);
+typedef void (*lure_connection_cb)(lure_stream_t *server, int status);
+typedef void (*lure_udp_send_cb)(lure_udp_send_t *req, int status);
+typedef void (*lure_udp_recv_cb)(lure_udp_t *handle, ssize_t nread,
+                                 const lure_buf_t *buf,
+                                 const struct sockaddr *addr, unsigned flags);
+typedef void (*lure_getaddrinfo_cb)(lure_getaddrinfo_t *req, int status,
+                                    struct addrinfo *res);
+typedef void (*lure_getnameinfo_cb)(lure_getnameinfo_t *req, int status,
+                                    const char *hostname, const char *service);
 
 /* ---- private building blocks (layout only; not API) -------------------- */
 
@@ -339,10 +383,10 @@ struct lure_work_s {
 /* ---- file system requests ---------------------------------------------- */
 
 /* A buffer: the same layout as struct iovec, as libuv's uv_buf_t on Unix. */
-typedef struct lure_buf_s {
+struct lure_buf_s {
   char *base;
   size_t len;
-} lure_buf_t;
+};
 
 typedef int lure_file;
 
@@ -488,6 +532,141 @@ struct lure_fs_s {
     unsigned char bytes[256];
     uint64_t align;
   } kbuf;
+};
+
+/* ---- streams, TCP, pipes, UDP, DNS --------------------------------------- */
+
+/* lure_tcp_bind() flags. */
+#define LURE_TCP_IPV6ONLY 1
+/* lure_udp_bind() / lure_udp_init_ex() flags. */
+#define LURE_UDP_IPV6ONLY 1
+#define LURE_UDP_PARTIAL 2
+#define LURE_UDP_REUSEADDR 4
+typedef enum { LURE_LEAVE_GROUP = 0, LURE_JOIN_GROUP } lure_membership;
+
+#define LURE_STREAM_FIELDS                                                    \
+  size_t write_queue_size;                                                    \
+  lure_alloc_cb alloc_cb;                                                     \
+  lure_read_cb read_cb;                                                       \
+  /* private */                                                               \
+  struct lure__io io_watcher;                                                 \
+  struct lure__queue write_queue;      /* not yet fully written */            \
+  struct lure__queue write_done_queue; /* written, callback due */            \
+  struct lure__pending write_pending;                                         \
+  lure_connect_t *connect_req;                                                \
+  lure_shutdown_t *shutdown_req;                                              \
+  lure_connection_cb connection_cb;                                           \
+  int *accepted_fds;                                                          \
+  unsigned int accepted_count;                                                \
+  unsigned int accepted_cap;                                                  \
+  unsigned int stream_flags;                                                  \
+  unsigned int ring_ops;               /* ring operations in flight */        \
+  void *ring;                          /* the ring's per-stream state */      \
+  int delayed_error;                                                          \
+  int *pending_fds;                    /* fds received (pipes with ipc) */    \
+  unsigned int pending_count;                                                 \
+  unsigned int pending_cap;
+
+struct lure_stream_s {
+  LURE_HANDLE_FIELDS
+  LURE_STREAM_FIELDS
+};
+
+struct lure_tcp_s {
+  LURE_HANDLE_FIELDS
+  LURE_STREAM_FIELDS
+};
+
+struct lure_pipe_s {
+  LURE_HANDLE_FIELDS
+  LURE_STREAM_FIELDS
+  int ipc;
+  /* private */
+  const char *pipe_fname;
+};
+
+struct lure_write_s {
+  LURE_REQ_FIELDS
+  lure_write_cb cb;
+  lure_stream_t *send_handle;
+  lure_stream_t *handle;
+  /* private */
+  struct lure__queue queue;
+  unsigned int write_index;
+  unsigned int nbufs;
+  lure_buf_t *bufs;
+  size_t offset;   /* bytes of bufs[write_index] already written */
+  int error;
+  lure_buf_t bufsml[4];
+};
+
+struct lure_connect_s {
+  LURE_REQ_FIELDS
+  lure_connect_cb cb;
+  lure_stream_t *handle;
+  /* private */
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+};
+
+struct lure_shutdown_s {
+  LURE_REQ_FIELDS
+  lure_stream_t *handle;
+  lure_shutdown_cb cb;
+};
+
+struct lure_udp_s {
+  LURE_HANDLE_FIELDS
+  size_t send_queue_size;
+  size_t send_queue_count;
+  /* private */
+  lure_alloc_cb alloc_cb;
+  lure_udp_recv_cb recv_cb;
+  struct lure__io io_watcher;
+  struct lure__queue write_queue;
+  struct lure__queue write_done_queue;
+  struct lure__pending write_pending;
+  unsigned int udp_flags;
+};
+
+struct lure_udp_send_s {
+  LURE_REQ_FIELDS
+  lure_udp_t *handle;
+  lure_udp_send_cb cb;
+  /* private */
+  struct lure__queue queue;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  unsigned int nbufs;
+  lure_buf_t *bufs;
+  ssize_t status;
+  lure_buf_t bufsml[4];
+};
+
+struct lure_getaddrinfo_s {
+  LURE_REQ_FIELDS
+  lure_loop_t *loop;
+  /* private */
+  lure_getaddrinfo_cb cb;
+  struct addrinfo *hints;
+  char *hostname;
+  char *service;
+  struct addrinfo *addrinfo;
+  int retcode;
+  struct lure__work work_req;
+};
+
+struct lure_getnameinfo_s {
+  LURE_REQ_FIELDS
+  lure_loop_t *loop;
+  /* private */
+  lure_getnameinfo_cb getnameinfo_cb;
+  struct sockaddr_storage storage;
+  int flags;
+  char host[NI_MAXHOST];
+  char service[NI_MAXSERV];
+  int retcode;
+  struct lure__work work_req;
 };
 
 /* ---- functions ---------------------------------------------------------- */
@@ -687,6 +866,113 @@ LURE_EXTERN int lure_fs_get_system_error(const lure_fs_t *req);
 LURE_EXTERN void *lure_fs_get_ptr(const lure_fs_t *req);
 LURE_EXTERN const char *lure_fs_get_path(const lure_fs_t *req);
 LURE_EXTERN lure_stat_t *lure_fs_get_statbuf(lure_fs_t *req);
+
+/* Streams (TCP and pipes). */
+LURE_EXTERN int lure_listen(lure_stream_t *stream, int backlog,
+                            lure_connection_cb cb);
+LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client);
+LURE_EXTERN int lure_read_start(lure_stream_t *stream, lure_alloc_cb alloc_cb,
+                                lure_read_cb read_cb);
+LURE_EXTERN int lure_read_stop(lure_stream_t *stream);
+LURE_EXTERN int lure_write(lure_write_t *req, lure_stream_t *handle,
+                           const lure_buf_t bufs[], unsigned int nbufs,
+                           lure_write_cb cb);
+LURE_EXTERN int lure_write2(lure_write_t *req, lure_stream_t *handle,
+                            const lure_buf_t bufs[], unsigned int nbufs,
+                            lure_stream_t *send_handle, lure_write_cb cb);
+LURE_EXTERN int lure_try_write(lure_stream_t *handle, const lure_buf_t bufs[],
+                               unsigned int nbufs);
+LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *handle,
+                              lure_shutdown_cb cb);
+LURE_EXTERN int lure_is_readable(const lure_stream_t *handle);
+LURE_EXTERN int lure_is_writable(const lure_stream_t *handle);
+LURE_EXTERN size_t lure_stream_get_write_queue_size(const lure_stream_t *stream);
+LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *handle, int blocking);
+
+/* TCP. */
+LURE_EXTERN int lure_tcp_init(lure_loop_t *loop, lure_tcp_t *handle);
+LURE_EXTERN int lure_tcp_init_ex(lure_loop_t *loop, lure_tcp_t *handle,
+                                 unsigned int flags);
+LURE_EXTERN int lure_tcp_open(lure_tcp_t *handle, int sock);
+LURE_EXTERN int lure_tcp_bind(lure_tcp_t *handle, const struct sockaddr *addr,
+                              unsigned int flags);
+LURE_EXTERN int lure_tcp_connect(lure_connect_t *req, lure_tcp_t *handle,
+                                 const struct sockaddr *addr,
+                                 lure_connect_cb cb);
+LURE_EXTERN int lure_tcp_nodelay(lure_tcp_t *handle, int enable);
+LURE_EXTERN int lure_tcp_keepalive(lure_tcp_t *handle, int enable,
+                                   unsigned int delay);
+LURE_EXTERN int lure_tcp_getsockname(const lure_tcp_t *handle,
+                                     struct sockaddr *name, int *namelen);
+LURE_EXTERN int lure_tcp_getpeername(const lure_tcp_t *handle,
+                                     struct sockaddr *name, int *namelen);
+LURE_EXTERN int lure_tcp_close_reset(lure_tcp_t *handle, lure_close_cb close_cb);
+
+/* Pipes (Unix domain sockets). */
+LURE_EXTERN int lure_pipe_init(lure_loop_t *loop, lure_pipe_t *handle, int ipc);
+LURE_EXTERN int lure_pipe_open(lure_pipe_t *handle, int fd);
+LURE_EXTERN int lure_pipe_bind(lure_pipe_t *handle, const char *name);
+LURE_EXTERN int lure_pipe_connect(lure_connect_t *req, lure_pipe_t *handle,
+                                  const char *name, lure_connect_cb cb);
+LURE_EXTERN int lure_pipe_getsockname(const lure_pipe_t *handle, char *buffer,
+                                      size_t *size);
+LURE_EXTERN int lure_pipe_getpeername(const lure_pipe_t *handle, char *buffer,
+                                      size_t *size);
+LURE_EXTERN int lure_pipe_pending_count(lure_pipe_t *handle);
+LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *handle);
+
+/* UDP. */
+LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *handle);
+LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *handle,
+                                 unsigned int flags);
+LURE_EXTERN int lure_udp_bind(lure_udp_t *handle, const struct sockaddr *addr,
+                              unsigned int flags);
+LURE_EXTERN int lure_udp_connect(lure_udp_t *handle,
+                                 const struct sockaddr *addr);
+LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *handle,
+                              const lure_buf_t bufs[], unsigned int nbufs,
+                              const struct sockaddr *addr,
+                              lure_udp_send_cb send_cb);
+LURE_EXTERN int lure_udp_try_send(lure_udp_t *handle, const lure_buf_t bufs[],
+                                  unsigned int nbufs,
+                                  const struct sockaddr *addr);
+LURE_EXTERN int lure_udp_recv_start(lure_udp_t *handle, lure_alloc_cb alloc_cb,
+                                    lure_udp_recv_cb recv_cb);
+LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *handle);
+LURE_EXTERN int lure_udp_set_broadcast(lure_udp_t *handle, int on);
+LURE_EXTERN int lure_udp_set_ttl(lure_udp_t *handle, int ttl);
+LURE_EXTERN int lure_udp_set_multicast_ttl(lure_udp_t *handle, int ttl);
+LURE_EXTERN int lure_udp_set_multicast_loop(lure_udp_t *handle, int on);
+LURE_EXTERN int lure_udp_set_multicast_interface(lure_udp_t *handle,
+                                                 const char *interface_addr);
+LURE_EXTERN int lure_udp_set_membership(lure_udp_t *handle,
+                                        const char *multicast_addr,
+                                        const char *interface_addr,
+                                        lure_membership membership);
+LURE_EXTERN int lure_udp_getsockname(const lure_udp_t *handle,
+                                     struct sockaddr *name, int *namelen);
+LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *handle,
+                                     struct sockaddr *name, int *namelen);
+
+/* Name resolution (thread pool) and addresses. */
+LURE_EXTERN int lure_getaddrinfo(lure_loop_t *loop, lure_getaddrinfo_t *req,
+                                 lure_getaddrinfo_cb cb, const char *node,
+                                 const char *service,
+                                 const struct addrinfo *hints);
+LURE_EXTERN void lure_freeaddrinfo(struct addrinfo *ai);
+LURE_EXTERN int lure_getnameinfo(lure_loop_t *loop, lure_getnameinfo_t *req,
+                                 lure_getnameinfo_cb cb,
+                                 const struct sockaddr *addr, int flags);
+LURE_EXTERN int lure_ip4_addr(const char *ip, int port,
+                              struct sockaddr_in *addr);
+LURE_EXTERN int lure_ip6_addr(const char *ip, int port,
+                              struct sockaddr_in6 *addr);
+LURE_EXTERN int lure_ip4_name(const struct sockaddr_in *src, char *dst,
+                              size_t size);
+LURE_EXTERN int lure_ip6_name(const struct sockaddr_in6 *src, char *dst,
+                              size_t size);
+LURE_EXTERN int lure_inet_pton(int af, const char *src, void *dst);
+LURE_EXTERN int lure_inet_ntop(int af, const void *src, char *dst, size_t size);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include "internal.h"
+#include "stream.h"
 
 void lure__handle_init(lure_loop_t *loop, lure_handle_t *h,
                        lure_handle_type type) {
@@ -123,6 +124,10 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
     case LURE_PREPARE: return sizeof(lure_prepare_t);
     case LURE_TIMER: return sizeof(lure_timer_t);
     case LURE_SIGNAL: return sizeof(lure_signal_t);
+    case LURE_STREAM: return sizeof(lure_stream_t);
+    case LURE_TCP: return sizeof(lure_tcp_t);
+    case LURE_NAMED_PIPE: return sizeof(lure_pipe_t);
+    case LURE_UDP: return sizeof(lure_udp_t);
     default: return (size_t) -1;
   }
 }
@@ -144,15 +149,37 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
     case LURE_ASYNC: lure__async_close((lure_async_t *) h); break;
     case LURE_SIGNAL: lure__signal_close((lure_signal_t *) h); break;
     case LURE_POLL: lure__poll_close((lure_poll_t *) h); break;
+    case LURE_TCP:
+    case LURE_NAMED_PIPE: lure__stream_close((lure_stream_t *) h); break;
+    case LURE_UDP: lure__udp_close((lure_udp_t *) h); break;
     default: break;
   }
   lure__handle_stop(h);
+
+  /* Ring operations still name this handle's fd and memory: the close
+   * completes when the last of them has posted its CQE.  Until then the
+   * loop stays alive (counted as a request). */
+  if (lure__is_stream(h) && ((lure_stream_t *) h)->ring_ops > 0) {
+    h->flags |= LURE__HANDLE_CLOSE_WAIT;
+    h->loop->priv->active_reqs++;
+    return 0;
+  }
 
   /* The close callback runs in the closing phase, never from inside
    * lure_close(): the caller may still be using the handle. */
   h->next_closing = h->loop->priv->closing_handles;
   h->loop->priv->closing_handles = h;
   return 0;
+}
+
+/* The ring's last operation on a closing handle finished. */
+void lure__handle_close_ready(lure_handle_t *h) {
+  if (!(h->flags & LURE__HANDLE_CLOSE_WAIT))
+    return;
+  h->flags &= ~LURE__HANDLE_CLOSE_WAIT;
+  h->loop->priv->active_reqs--;
+  h->next_closing = h->loop->priv->closing_handles;
+  h->loop->priv->closing_handles = h;
 }
 
 /* The closing phase.  Handles closed by these callbacks wait for the next
@@ -166,6 +193,10 @@ void lure__run_closing_handles(lure_loop_t *loop) {
     next = h->next_closing;
     h->flags &= ~LURE__HANDLE_CLOSING;
     h->flags |= LURE__HANDLE_CLOSED;
+    if (lure__is_stream(h))
+      lure__stream_finish_close((lure_stream_t *) h);
+    else if (h->type == LURE_UDP)
+      lure__udp_finish_close((lure_udp_t *) h);
     lure__queue_remove(&h->handle_queue);
     if (h->close_cb != NULL)
       h->close_cb(h);

@@ -24,6 +24,7 @@ enum {
   LURE__HANDLE_ACTIVE = 0x04,
   LURE__HANDLE_REF = 0x08,
   LURE__HANDLE_INTERNAL = 0x10, /* lure's own; not walked, not counted */
+  LURE__HANDLE_CLOSE_WAIT = 0x20, /* closing, ring operations outstanding */
   LURE__SIGNAL_ONESHOT = 0x100,
   LURE__SIGNAL_ONESHOT_FIRED = 0x200
 };
@@ -111,6 +112,7 @@ void lure__handle_stop(lure_handle_t *h);
 /* Validate a handle pointer handed to an API call of the given type. */
 int lure__handle_check(const lure_handle_t *h, lure_handle_type type);
 void lure__run_closing_handles(lure_loop_t *loop);
+void lure__handle_close_ready(lure_handle_t *h);
 
 static inline int lure__handle_is_active(const lure_handle_t *h) {
   return (h->flags & LURE__HANDLE_ACTIVE) != 0;
@@ -136,6 +138,8 @@ void lure__check_close(lure_check_t *h);
 void lure__async_close(lure_async_t *h);
 void lure__signal_close(lure_signal_t *h);
 void lure__poll_close(lure_poll_t *h);
+void lure__udp_close(lure_udp_t *h);
+void lure__udp_finish_close(lure_udp_t *h);
 
 /* ---- phases ---- */
 void lure__run_timers(lure_loop_t *loop);

@@ -274,6 +274,18 @@ LURE_EXTERN int lure_cancel(lure_req_t *req) {
       return lure__work_cancel(work->loop, &work->work_req);
     case LURE_FS:
       return lure__fs_cancel((lure_fs_t *) req);
+    case LURE_GETADDRINFO: {
+      lure_getaddrinfo_t *g = (lure_getaddrinfo_t *) req;
+      if (!(req->req_flags & LURE__REQ_ACTIVE) || g->loop == NULL)
+        return LURE_EBUSY;
+      return lure__work_cancel(g->loop, &g->work_req);
+    }
+    case LURE_GETNAMEINFO: {
+      lure_getnameinfo_t *g = (lure_getnameinfo_t *) req;
+      if (!(req->req_flags & LURE__REQ_ACTIVE) || g->loop == NULL)
+        return LURE_EBUSY;
+      return lure__work_cancel(g->loop, &g->work_req);
+    }
     default:
       return LURE_EINVAL;
   }
@@ -314,6 +326,12 @@ LURE_EXTERN size_t lure_req_size(lure_req_type type) {
     case LURE_REQ: return sizeof(lure_req_t);
     case LURE_WORK: return sizeof(lure_work_t);
     case LURE_FS: return sizeof(lure_fs_t);
+    case LURE_CONNECT: return sizeof(lure_connect_t);
+    case LURE_WRITE: return sizeof(lure_write_t);
+    case LURE_SHUTDOWN: return sizeof(lure_shutdown_t);
+    case LURE_UDP_SEND: return sizeof(lure_udp_send_t);
+    case LURE_GETADDRINFO: return sizeof(lure_getaddrinfo_t);
+    case LURE_GETNAMEINFO: return sizeof(lure_getnameinfo_t);
     default: return (size_t) -1;
   }
 }

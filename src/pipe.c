@@ -1,0 +1,231 @@
+/*
+ * pipe.c - pipe handles: Unix domain stream sockets (and adopted pipe(2)
+ * descriptors), with descriptor passing when the handle is made with ipc.
+ *
+ * A name that starts with '@' is bound in Linux's abstract namespace (the
+ * '@' becomes the leading NUL byte), since a C string cannot start with one.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "internal.h"
+#include "stream.h"
+
+LURE_EXTERN int lure_pipe_init(lure_loop_t *loop, lure_pipe_t *h, int ipc) {
+  if (loop == NULL || loop->priv == NULL || h == NULL)
+    return LURE_EINVAL;
+  lure__stream_init(loop, (lure_stream_t *) h, LURE_NAMED_PIPE);
+  h->ipc = ipc != 0;
+  h->pipe_fname = NULL;
+  return 0;
+}
+
+#define LURE__PIPE_CHECK(h)                                                   \
+  do {                                                                        \
+    if ((h) == NULL || (h)->type != LURE_NAMED_PIPE || (h)->loop == NULL ||   \
+        (h)->loop->priv == NULL)                                              \
+      return LURE_EINVAL;                                                     \
+    if (lure__handle_is_closing((const lure_handle_t *) (h)))                 \
+      return LURE_EINVAL;                                                     \
+  } while (0)
+
+LURE_EXTERN int lure_pipe_open(lure_pipe_t *h, int fd) {
+  int mode;
+
+  LURE__PIPE_CHECK(h);
+  mode = fcntl(fd, F_GETFL);
+  if (fd < 0 || mode < 0)
+    return LURE_EBADF;
+  if (h->io_watcher.fd >= 0)
+    return LURE_EBUSY;
+  mode &= O_ACCMODE;
+  return lure__stream_open(
+      (lure_stream_t *) h, fd,
+      (mode != O_WRONLY ? LURE__STREAM_READABLE : 0) |
+          (mode != O_RDONLY ? LURE__STREAM_WRITABLE : 0));
+}
+
+/* Fill sun from name; returns the address length or a negative errno. */
+static int lure__pipe_addr(const char *name, struct sockaddr_un *sun) {
+  size_t len = strlen(name);
+
+  if (len == 0)
+    return LURE_EINVAL;
+  memset(sun, 0, sizeof(*sun));
+  sun->sun_family = AF_UNIX;
+  if (name[0] == '@') {
+    if (len > sizeof(sun->sun_path))
+      return LURE_ENAMETOOLONG;
+    memcpy(sun->sun_path + 1, name + 1, len - 1);
+    return (int) (offsetof(struct sockaddr_un, sun_path) + len);
+  }
+  if (len >= sizeof(sun->sun_path))
+    return LURE_ENAMETOOLONG;
+  memcpy(sun->sun_path, name, len);
+  return (int) (offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+static int lure__pipe_socket(lure_pipe_t *h) {
+  int fd;
+  int rc;
+
+  if (h->io_watcher.fd >= 0)
+    return 0;
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  rc = lure__stream_open((lure_stream_t *) h, fd, 0);
+  if (rc != 0)
+    close(fd);
+  return rc;
+}
+
+LURE_EXTERN int lure_pipe_bind(lure_pipe_t *h, const char *name) {
+  struct sockaddr_un sun;
+  int len;
+  int rc;
+  char *copy;
+
+  LURE__PIPE_CHECK(h);
+  if (name == NULL)
+    return LURE_EINVAL;
+  if (h->stream_flags & LURE__STREAM_BOUND)
+    return LURE_EINVAL;
+  len = lure__pipe_addr(name, &sun);
+  if (len < 0)
+    return len;
+  copy = strdup(name);
+  if (copy == NULL)
+    return LURE_ENOMEM;
+  rc = lure__pipe_socket(h);
+  if (rc != 0) {
+    free(copy);
+    return rc;
+  }
+  if (bind(h->io_watcher.fd, (struct sockaddr *) &sun, (socklen_t) len) != 0) {
+    rc = errno == ENOENT ? LURE_EACCES : -errno; /* as libuv */
+    free(copy);
+    return rc;
+  }
+  h->pipe_fname = copy;
+  h->stream_flags |= LURE__STREAM_BOUND;
+  return 0;
+}
+
+int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb) {
+  if (h->io_watcher.fd < 0)
+    return LURE_EINVAL;
+  if (h->ipc)
+    return LURE_EINVAL;
+  if (listen(h->io_watcher.fd, backlog) != 0)
+    return -errno;
+  return lure__stream_listen_start((lure_stream_t *) h, cb);
+}
+
+LURE_EXTERN int lure_pipe_connect(lure_connect_t *req, lure_pipe_t *h,
+                                  const char *name, lure_connect_cb cb) {
+  struct sockaddr_un sun;
+  int len;
+  int rc;
+
+  LURE__PIPE_CHECK(h);
+  if (req == NULL || name == NULL)
+    return LURE_EINVAL;
+  len = lure__pipe_addr(name, &sun);
+  if (len < 0)
+    return len;
+  rc = lure__pipe_socket(h);
+  if (rc != 0)
+    return rc;
+  memcpy(&req->addr, &sun, (size_t) len);
+  req->addrlen = (socklen_t) len;
+  /* Every failure reaches the callback, as with libuv's uv_pipe_connect. */
+  return lure__stream_connect((lure_stream_t *) h, req,
+                              (struct sockaddr *) &sun, (socklen_t) len, cb, 1);
+}
+
+static int lure__pipe_name(const lure_pipe_t *h, char *buffer, size_t *size,
+                           int peer) {
+  struct sockaddr_un sun;
+  socklen_t len = sizeof(sun);
+  size_t n;
+
+  if (h == NULL || h->type != LURE_NAMED_PIPE || buffer == NULL ||
+      size == NULL)
+    return LURE_EINVAL;
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
+  memset(&sun, 0, sizeof(sun));
+  if ((peer ? getpeername(h->io_watcher.fd, (struct sockaddr *) &sun, &len)
+            : getsockname(h->io_watcher.fd, (struct sockaddr *) &sun, &len)) != 0)
+    return -errno;
+  if (len <= offsetof(struct sockaddr_un, sun_path)) {
+    n = 0;
+  } else if (sun.sun_path[0] == '\0') {
+    n = len - offsetof(struct sockaddr_un, sun_path);
+    sun.sun_path[0] = '@';
+  } else {
+    n = strnlen(sun.sun_path, sizeof(sun.sun_path));
+  }
+  if (n + 1 > *size) {
+    *size = n + 1;
+    return LURE_ENOBUFS;
+  }
+  memcpy(buffer, sun.sun_path, n);
+  buffer[n] = '\0';
+  *size = n;
+  return 0;
+}
+
+LURE_EXTERN int lure_pipe_getsockname(const lure_pipe_t *h, char *buffer,
+                                      size_t *size) {
+  return lure__pipe_name(h, buffer, size, 0);
+}
+
+LURE_EXTERN int lure_pipe_getpeername(const lure_pipe_t *h, char *buffer,
+                                      size_t *size) {
+  return lure__pipe_name(h, buffer, size, 1);
+}
+
+LURE_EXTERN int lure_pipe_pending_count(lure_pipe_t *h) {
+  if (h == NULL || h->type != LURE_NAMED_PIPE || !h->ipc)
+    return 0;
+  return (int) h->pending_count;
+}
+
+LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *h) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  struct stat st;
+  int type = 0;
+  socklen_t tlen = sizeof(type);
+  int fd;
+
+  if (h == NULL || h->type != LURE_NAMED_PIPE || !h->ipc ||
+      h->pending_count == 0)
+    return LURE_UNKNOWN_HANDLE;
+  fd = h->pending_fds[0];
+  if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0) {
+    if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+      return LURE_NAMED_PIPE;
+    return LURE_FILE;
+  }
+  if (ss.ss_family == AF_UNIX)
+    return LURE_NAMED_PIPE;
+  if (type == SOCK_DGRAM)
+    return LURE_UDP;
+  return LURE_TCP;
+}
+
+void lure__pipe_finish_close(lure_pipe_t *h) {
+  /* libuv removes the socket file of a bound pipe when it closes. */
+  if (h->pipe_fname != NULL) {
+    if (h->pipe_fname[0] != '@')
+      unlink(h->pipe_fname);
+    free((void *) h->pipe_fname);
+    h->pipe_fname = NULL;
+  }
+}

@@ -1,0 +1,862 @@
+/*
+ * stream.c - streams (TCP and Unix sockets): listen/accept, reads, writes,
+ * shutdown and close, with libuv's semantics.
+ *
+ * Two ways to move the bytes, chosen per stream when its socket is adopted
+ * (lure__stream_open):
+ *   - readiness: an fd watcher on the wait point (POLL_ADD through the ring,
+ *     or epoll) plus non-blocking syscalls, as libuv does everywhere;
+ *   - the ring (backends/uring.c, lure__uring_stream_*): multishot accept,
+ *     multishot recv into a provided-buffer ring, SEND/SENDMSG, when the
+ *     loop's wait point is the ring and its probe has those opcodes.
+ * Both deliver through the same functions here (lure__stream_deliver_read,
+ * lure__stream_write_progress, ...), so callbacks, order and errors are the
+ * same whichever path serves a stream.
+ *
+ * Write callbacks never run inside lure_write(): finished writes wait on
+ * write_done_queue and run from the pending phase, from the I/O callback
+ * that finished them, or (LURE_ECANCELED) when the handle closes, just
+ * before its close callback.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include "internal.h"
+#include "stream.h"
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
+                            unsigned revents);
+static void lure__stream_write_all(lure_stream_t *s);
+
+int lure__is_stream(const lure_handle_t *h) {
+  return h != NULL && (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE);
+}
+
+void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
+                       lure_handle_type type) {
+  lure__handle_init(loop, (lure_handle_t *) s, type);
+  s->write_queue_size = 0;
+  s->alloc_cb = NULL;
+  s->read_cb = NULL;
+  lure__io_init(&s->io_watcher, lure__stream_io, -1);
+  lure__queue_init(&s->write_queue);
+  lure__queue_init(&s->write_done_queue);
+  lure__queue_init(&s->write_pending.queue);
+  s->write_pending.cb = NULL;
+  s->connect_req = NULL;
+  s->shutdown_req = NULL;
+  s->connection_cb = NULL;
+  s->accepted_fds = NULL;
+  s->accepted_count = 0;
+  s->accepted_cap = 0;
+  s->stream_flags = 0;
+  s->ring_ops = 0;
+  s->ring = NULL;
+  s->delayed_error = 0;
+  s->pending_fds = NULL;
+  s->pending_count = 0;
+  s->pending_cap = 0;
+}
+
+/* Adopt fd as the stream's socket. */
+int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  int rc;
+
+  if (s->io_watcher.fd >= 0 && s->io_watcher.fd != fd)
+    return LURE_EBUSY;
+  rc = lure__nonblock(fd, 1);
+  if (rc != 0)
+    return rc;
+  (void) lure__cloexec(fd, 1);
+  s->io_watcher.fd = fd;
+  s->stream_flags |= flags;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    s->stream_flags |= LURE__STREAM_NOT_SOCKET;
+  if (!(s->stream_flags & LURE__STREAM_NOT_SOCKET) &&
+      lure__uring_stream_usable(s->loop))
+    s->stream_flags |= LURE__STREAM_RING;
+  return 0;
+}
+
+int lure__stream_fd(const lure_stream_t *s) {
+  return s->io_watcher.fd;
+}
+
+/* ---- write completions ---------------------------------------------------- */
+
+static void lure__stream_run_write_cbs(lure_stream_t *s) {
+  struct lure__queue *q;
+  lure_write_t *req;
+
+  while (!lure__queue_empty(&s->write_done_queue)) {
+    q = lure__queue_head(&s->write_done_queue);
+    lure__queue_remove(q);
+    req = lure__container_of(q, lure_write_t, queue);
+    lure__req_unregister(s->loop, (lure_req_t *) req);
+    if (req->bufs != req->bufsml)
+      free(req->bufs);
+    req->bufs = NULL;
+    if (req->cb != NULL)
+      req->cb(req, req->error);
+  }
+}
+
+static void lure__stream_shutdown_done(lure_stream_t *s, int status) {
+  lure_shutdown_t *req = s->shutdown_req;
+
+  s->shutdown_req = NULL;
+  s->stream_flags |= LURE__STREAM_SHUT;
+  lure__req_unregister(s->loop, (lure_req_t *) req);
+  if (req->cb != NULL)
+    req->cb(req, status);
+}
+
+/* Shut the write side once every queued write has gone. */
+static void lure__stream_maybe_shutdown(lure_stream_t *s) {
+  int status = 0;
+
+  if (s->shutdown_req == NULL || !lure__queue_empty(&s->write_queue) ||
+      (s->stream_flags & LURE__STREAM_SHUT_ISSUED))
+    return;
+  s->stream_flags |= LURE__STREAM_SHUT_ISSUED;
+  if (s->stream_flags & LURE__STREAM_RING) {
+    if (lure__uring_stream_shutdown(s) == 0)
+      return; /* the ring reports through lure__stream_shutdown_complete */
+  }
+  if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
+    status = -errno;
+  lure__stream_shutdown_complete(s, status);
+}
+
+/* The shutdown(2) finished (here or on the ring); this runs from the
+ * pending phase or an I/O callback, never inside lure_shutdown(). */
+void lure__stream_shutdown_complete(lure_stream_t *s, int status) {
+  if (s->shutdown_req != NULL)
+    lure__stream_shutdown_done(s, status);
+}
+
+static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
+  lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
+
+  lure__stream_run_write_cbs(s);
+  lure__stream_maybe_shutdown(s);
+}
+
+/* Run write callbacks (and a due shutdown) in the next pending phase. */
+void lure__stream_schedule(lure_stream_t *s) {
+  if (!lure__queue_empty(&s->write_pending.queue))
+    return;
+  s->write_pending.cb = lure__stream_pending_cb;
+  lure__pending_add(s->loop, &s->write_pending);
+}
+
+/* Account n bytes written for the head request; returns 1 when the request
+ * is complete (and moved to the done queue). */
+int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n) {
+  s->write_queue_size -= n;
+  while (n > 0 && req->write_index < req->nbufs) {
+    size_t left = req->bufs[req->write_index].len - req->offset;
+
+    if (n < left) {
+      req->offset += n;
+      n = 0;
+      break;
+    }
+    n -= left;
+    req->write_index++;
+    req->offset = 0;
+  }
+  /* Zero-length buffers at the end count as written. */
+  while (req->write_index < req->nbufs && req->bufs[req->write_index].len == 0)
+    req->write_index++;
+  if (req->write_index < req->nbufs)
+    return 0;
+  lure__queue_remove(&req->queue);
+  lure__queue_insert_tail(&s->write_done_queue, &req->queue);
+  return 1;
+}
+
+/* Fail the head request with err (its remaining bytes are dropped). */
+void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
+  size_t left = 0;
+  unsigned i;
+
+  for (i = req->write_index; i < req->nbufs; i++)
+    left += req->bufs[i].len;
+  left -= req->offset;
+  s->write_queue_size -= left;
+  req->error = err;
+  lure__queue_remove(&req->queue);
+  lure__queue_insert_tail(&s->write_done_queue, &req->queue);
+}
+
+/* ---- readiness path: writes ---------------------------------------------------- */
+
+static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
+  struct iovec iov[64];
+  struct msghdr msg;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct cmsghdr *cm;
+  unsigned n = 0;
+  unsigned i;
+  ssize_t r;
+
+  for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+    iov[n].iov_base = req->bufs[i].base;
+    iov[n].iov_len = req->bufs[i].len;
+  }
+  iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
+  iov[0].iov_len -= req->offset;
+
+  if (s->stream_flags & LURE__STREAM_NOT_SOCKET) {
+    do
+      r = writev(s->io_watcher.fd, iov, (int) n);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+  }
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  if (req->send_handle != NULL && req->write_index == 0 && req->offset == 0) {
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
+  }
+  do
+    r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+/* Write as much of the queue as the socket takes now. */
+static void lure__stream_write_all(lure_stream_t *s) {
+  lure_write_t *req;
+  ssize_t r;
+
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    r = lure__stream_send(s, req);
+    if (r == LURE_EAGAIN) {
+      (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
+      return;
+    }
+    if (r < 0) {
+      lure__stream_write_fail(s, req, (int) r);
+      continue;
+    }
+    if (!lure__stream_write_progress(s, req, (size_t) r) && r > 0)
+      continue; /* short: try again; EAGAIN next time if it is full */
+  }
+  lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
+}
+
+/* ---- readiness path: reads ------------------------------------------------------- */
+
+static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
+  struct cmsghdr *cm;
+  int fds[16];
+  size_t n;
+  size_t i;
+
+  for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+      continue;
+    n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    if (n > 16)
+      n = 16;
+    memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+    for (i = 0; i < n; i++) {
+      if (s->pending_count == s->pending_cap) {
+        unsigned cap = s->pending_cap ? s->pending_cap * 2 : 4;
+        int *p = realloc(s->pending_fds, cap * sizeof(int));
+        if (p == NULL) {
+          close(fds[i]);
+          continue;
+        }
+        s->pending_fds = p;
+        s->pending_cap = cap;
+      }
+      s->pending_fds[s->pending_count++] = fds[i];
+    }
+  }
+}
+
+/* Hand nread bytes (or an error/EOF) to the user, stopping reads at EOF or
+ * on error as libuv does. */
+void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
+                          const lure_buf_t *buf) {
+  if (nread < 0) {
+    if (nread == LURE_EOF)
+      s->stream_flags |= LURE__STREAM_EOF;
+    lure__stream_read_stop_internal(s);
+  }
+  s->read_cb(s, nread, buf);
+}
+
+static void lure__stream_read(lure_stream_t *s) {
+  union {
+    char buf[CMSG_SPACE(16 * sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr msg;
+  struct iovec iov;
+  lure_buf_t buf;
+  ssize_t n;
+  int count = 32;
+  int ipc = s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc;
+
+  while ((s->stream_flags & LURE__STREAM_READING) && count-- > 0) {
+    buf.base = NULL;
+    buf.len = 0;
+    s->alloc_cb((lure_handle_t *) s, 65536, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      s->read_cb(s, LURE_ENOBUFS, &buf);
+      return;
+    }
+    if (ipc) {
+      memset(&msg, 0, sizeof(msg));
+      iov.iov_base = buf.base;
+      iov.iov_len = buf.len;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = ctl.buf;
+      msg.msg_controllen = sizeof(ctl.buf);
+      do
+        n = recvmsg(s->io_watcher.fd, &msg, MSG_CMSG_CLOEXEC);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0)
+        lure__stream_take_fds(s, &msg);
+    } else {
+      do
+        n = read(s->io_watcher.fd, buf.base, buf.len);
+      while (n < 0 && errno == EINTR);
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->read_cb(s, 0, &buf); /* gives the buffer back */
+        return;
+      }
+      lure__stream_deliver(s, -errno, &buf);
+      return;
+    }
+    if (n == 0) {
+      lure__stream_deliver(s, LURE_EOF, &buf);
+      return;
+    }
+    s->read_cb(s, n, &buf);
+    if ((size_t) n < buf.len)
+      return; /* drained */
+  }
+}
+
+/* ---- readiness path: accept and connect ------------------------------------------- */
+
+static int lure__stream_push_accepted(lure_stream_t *s, int fd) {
+  if (s->accepted_count == s->accepted_cap) {
+    unsigned cap = s->accepted_cap ? s->accepted_cap * 2 : 8;
+    int *p = realloc(s->accepted_fds, cap * sizeof(int));
+
+    if (p == NULL)
+      return LURE_ENOMEM;
+    s->accepted_fds = p;
+    s->accepted_cap = cap;
+  }
+  s->accepted_fds[s->accepted_count++] = fd;
+  return 0;
+}
+
+/* A connection arrived (from accept4 or the ring's multishot accept). */
+void lure__stream_connection(lure_stream_t *s, int fd_or_error) {
+  if (fd_or_error < 0) {
+    s->connection_cb(s, fd_or_error);
+    return;
+  }
+  if (lure__stream_push_accepted(s, fd_or_error) != 0) {
+    close(fd_or_error);
+    s->connection_cb(s, LURE_ENOMEM);
+    return;
+  }
+  s->connection_cb(s, 0);
+}
+
+static void lure__stream_accept_ready(lure_stream_t *s) {
+  int fd;
+
+  while (s->stream_flags & LURE__STREAM_LISTENING) {
+    /* Like libuv, stop taking connections while the user has not accepted
+     * the last one. */
+    if (s->accepted_count > 0) {
+      lure__io_stop(s->loop, &s->io_watcher, POLLIN);
+      return;
+    }
+    fd = accept4(s->io_watcher.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      if (errno == ECONNABORTED)
+        continue;
+      s->connection_cb(s, -errno);
+      return;
+    }
+    lure__stream_connection(s, fd);
+  }
+}
+
+void lure__stream_connect_done(lure_stream_t *s, int status) {
+  lure_connect_t *req = s->connect_req;
+
+  s->connect_req = NULL;
+  s->stream_flags &= ~LURE__STREAM_CONNECTING;
+  if (status == 0)
+    s->stream_flags |= LURE__STREAM_READABLE | LURE__STREAM_WRITABLE;
+  lure__req_unregister(s->loop, (lure_req_t *) req);
+  if (req->cb != NULL)
+    req->cb(req, status);
+  /* Writes queued while connecting can go now. */
+  if (status == 0 && !lure__queue_empty(&s->write_queue) &&
+      !lure__handle_is_closing((lure_handle_t *) s))
+    lure__stream_kick_writes(s);
+}
+
+static void lure__stream_connect_ready(lure_stream_t *s) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+
+  if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    err = errno;
+  if (err == EINPROGRESS)
+    return;
+  if (lure__queue_empty(&s->write_queue))
+    lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
+  lure__stream_connect_done(s, -err);
+}
+
+static void lure__stream_connect_pending(lure_loop_t *loop,
+                                         struct lure__pending *p) {
+  lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
+  int err = s->delayed_error;
+
+  s->delayed_error = 0;
+  lure__stream_connect_done(s, err);
+  lure__stream_pending_cb(loop, p);
+}
+
+/* Start a non-blocking connect of the stream's socket to addr. */
+int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
+                         const struct sockaddr *addr, socklen_t addrlen,
+                         lure_connect_cb cb, int defer_errors) {
+  int r;
+
+  if (s->connect_req != NULL)
+    return LURE_EALREADY;
+  if (s->stream_flags & (LURE__STREAM_READABLE | LURE__STREAM_WRITABLE))
+    return LURE_EISCONN;
+  do
+    r = connect(s->io_watcher.fd, addr, addrlen);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+    /* Refused (and for pipes, every error) reach the callback, as in libuv. */
+    if (errno != ECONNREFUSED && !defer_errors)
+      return -errno;
+  }
+  req->type = LURE_CONNECT;
+  req->cb = cb;
+  req->handle = s;
+  req->executor = LURE__EXEC_EPOLL;
+  req->req_flags = 0;
+  lure__req_register(s->loop, (lure_req_t *) req);
+  s->connect_req = req;
+  s->stream_flags |= LURE__STREAM_CONNECTING;
+  if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN)) {
+    s->delayed_error = r == 0 ? 0 : -errno;
+    lure__queue_remove(&s->write_pending.queue);
+    s->write_pending.cb = lure__stream_connect_pending;
+    lure__pending_add(s->loop, &s->write_pending);
+    return 0;
+  }
+  return lure__io_start(s->loop, &s->io_watcher, POLLOUT);
+}
+
+/* ---- readiness dispatch ---------------------------------------------------------- */
+
+static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
+                            unsigned revents) {
+  lure_stream_t *s = lure__container_of(w, lure_stream_t, io_watcher);
+
+  if (s->connect_req != NULL && !(s->stream_flags & LURE__STREAM_RING)) {
+    lure__stream_connect_ready(s);
+    if (lure__handle_is_closing((lure_handle_t *) s))
+      return;
+    revents &= ~POLLOUT;
+  }
+  if (s->stream_flags & LURE__STREAM_LISTENING) {
+    if (revents & (POLLIN | POLLERR | POLLHUP))
+      lure__stream_accept_ready(s);
+    return;
+  }
+  if ((revents & (POLLIN | POLLERR | POLLHUP)) &&
+      (s->stream_flags & LURE__STREAM_READING))
+    lure__stream_read(s);
+  if (lure__handle_is_closing((lure_handle_t *) s) || s->io_watcher.fd < 0)
+    return;
+  if ((revents & (POLLOUT | POLLERR | POLLHUP)) &&
+      !lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
+    lure__stream_write_all(s);
+    lure__stream_run_write_cbs(s);
+    if (!lure__handle_is_closing((lure_handle_t *) s))
+      lure__stream_maybe_shutdown(s);
+  }
+}
+
+/* Get queued writes moving, on whichever path serves the stream. */
+void lure__stream_kick_writes(lure_stream_t *s) {
+  if (s->stream_flags & LURE__STREAM_RING) {
+    lure__uring_stream_write(s);
+  } else {
+    lure__stream_write_all(s);
+  }
+  if (!lure__queue_empty(&s->write_done_queue) ||
+      (s->shutdown_req != NULL && lure__queue_empty(&s->write_queue)))
+    lure__stream_schedule(s);
+}
+
+/* ---- the public stream calls -------------------------------------------------------- */
+
+#define LURE__STREAM_CHECK(s)                                                 \
+  do {                                                                        \
+    if (!lure__is_stream((const lure_handle_t *) (s)) ||                      \
+        (s)->loop == NULL || (s)->loop->priv == NULL)                         \
+      return LURE_EINVAL;                                                     \
+    if (lure__handle_is_closing((const lure_handle_t *) (s)))                 \
+      return LURE_EINVAL;                                                     \
+  } while (0)
+
+LURE_EXTERN int lure_listen(lure_stream_t *s, int backlog,
+                            lure_connection_cb cb) {
+  LURE__STREAM_CHECK(s);
+  if (cb == NULL)
+    return LURE_EINVAL;
+  if (s->type == LURE_TCP)
+    return lure__tcp_listen((lure_tcp_t *) s, backlog, cb);
+  return lure__pipe_listen((lure_pipe_t *) s, backlog, cb);
+}
+
+/* Begin accepting: shared by TCP and pipes once listen(2) succeeded. */
+int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
+  s->connection_cb = cb;
+  s->stream_flags |= LURE__STREAM_LISTENING;
+  lure__handle_start((lure_handle_t *) s);
+  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_accept(s) == 0)
+    return 0;
+  s->stream_flags &= ~LURE__STREAM_RING;
+  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+}
+
+LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
+  int fd;
+  int rc;
+
+  LURE__STREAM_CHECK(server);
+  LURE__STREAM_CHECK(client);
+  if (server->type == LURE_NAMED_PIPE && ((lure_pipe_t *) server)->ipc &&
+      server->pending_count > 0) {
+    /* A descriptor received over an IPC pipe. */
+    fd = server->pending_fds[0];
+    rc = lure__stream_open(client, fd,
+                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+    if (rc != 0)
+      return rc;
+    memmove(server->pending_fds, server->pending_fds + 1,
+            (server->pending_count - 1) * sizeof(int));
+    server->pending_count--;
+    return 0;
+  }
+  if (server->accepted_count == 0)
+    return LURE_EAGAIN;
+  if (client->type != server->type)
+    return LURE_EINVAL;
+  fd = server->accepted_fds[0];
+  rc = lure__stream_open(client, fd,
+                         LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+  if (rc != 0)
+    return rc;
+  memmove(server->accepted_fds, server->accepted_fds + 1,
+          (server->accepted_count - 1) * sizeof(int));
+  server->accepted_count--;
+  /* The readiness path paused while this one waited. */
+  if (server->accepted_count == 0 &&
+      !(server->stream_flags & LURE__STREAM_RING) &&
+      (server->stream_flags & LURE__STREAM_LISTENING))
+    (void) lure__io_start(server->loop, &server->io_watcher, POLLIN);
+  return 0;
+}
+
+LURE_EXTERN int lure_read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
+                                lure_read_cb read_cb) {
+  LURE__STREAM_CHECK(s);
+  if (alloc_cb == NULL || read_cb == NULL)
+    return LURE_EINVAL;
+  if (s->io_watcher.fd < 0)
+    return LURE_ENOTCONN;
+  if (!(s->stream_flags & LURE__STREAM_READABLE))
+    return LURE_ENOTCONN;
+  s->alloc_cb = alloc_cb;
+  s->read_cb = read_cb;
+  if (s->stream_flags & LURE__STREAM_READING)
+    return 0;
+  s->stream_flags |= LURE__STREAM_READING;
+  lure__handle_start((lure_handle_t *) s);
+  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_read(s) == 0)
+    return 0;
+  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+}
+
+void lure__stream_read_stop_internal(lure_stream_t *s) {
+  if (!(s->stream_flags & LURE__STREAM_READING))
+    return;
+  s->stream_flags &= ~LURE__STREAM_READING;
+  if (s->stream_flags & LURE__STREAM_RING)
+    lure__uring_stream_read_stop(s);
+  else
+    lure__io_stop(s->loop, &s->io_watcher, POLLIN);
+  if (lure__queue_empty(&s->write_queue) && s->connect_req == NULL &&
+      s->shutdown_req == NULL)
+    lure__handle_stop((lure_handle_t *) s);
+}
+
+LURE_EXTERN int lure_read_stop(lure_stream_t *s) {
+  if (!lure__is_stream((const lure_handle_t *) s) || s->loop == NULL)
+    return LURE_EINVAL;
+  lure__stream_read_stop_internal(s);
+  return 0;
+}
+
+static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
+                             const lure_buf_t bufs[], unsigned nbufs,
+                             lure_stream_t *send_handle, lure_write_cb cb) {
+  size_t total = 0;
+  unsigned i;
+
+  if (req == NULL || bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (s->io_watcher.fd < 0)
+    return LURE_EBADF;
+  if (!(s->stream_flags & (LURE__STREAM_WRITABLE | LURE__STREAM_CONNECTING)) ||
+      (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) ||
+      s->shutdown_req != NULL)
+    return s->shutdown_req != NULL || (s->stream_flags & LURE__STREAM_SHUT)
+               ? LURE_EPIPE : LURE_ENOTCONN;
+  if (send_handle != NULL) {
+    if (s->type != LURE_NAMED_PIPE || !((lure_pipe_t *) s)->ipc ||
+        !lure__is_stream((lure_handle_t *) send_handle) ||
+        send_handle->io_watcher.fd < 0)
+      return LURE_EINVAL;
+  }
+  req->type = LURE_WRITE;
+  req->cb = cb;
+  req->handle = s;
+  req->send_handle = send_handle;
+  req->write_index = 0;
+  req->offset = 0;
+  req->error = 0;
+  req->nbufs = nbufs;
+  req->req_flags = 0;
+  req->executor = (s->stream_flags & LURE__STREAM_RING) ? LURE__EXEC_URING
+                                                        : LURE__EXEC_EPOLL;
+  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
+    req->bufs = req->bufsml;
+  } else {
+    req->bufs = malloc(nbufs * sizeof(*bufs));
+    if (req->bufs == NULL)
+      return LURE_ENOMEM;
+  }
+  memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
+  for (i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  s->write_queue_size += total;
+  lure__req_register(s->loop, (lure_req_t *) req);
+  return 0;
+}
+
+LURE_EXTERN int lure_write2(lure_write_t *req, lure_stream_t *s,
+                            const lure_buf_t bufs[], unsigned int nbufs,
+                            lure_stream_t *send_handle, lure_write_cb cb) {
+  int was_empty;
+  int rc;
+
+  LURE__STREAM_CHECK(s);
+  rc = lure__write_setup(req, s, bufs, nbufs, send_handle, cb);
+  if (rc != 0)
+    return rc;
+  was_empty = lure__queue_empty(&s->write_queue);
+  lure__queue_insert_tail(&s->write_queue, &req->queue);
+  lure__handle_start((lure_handle_t *) s);
+  if (s->connect_req != NULL)
+    return 0; /* goes out once connected */
+  if (was_empty)
+    lure__stream_kick_writes(s);
+  return 0;
+}
+
+LURE_EXTERN int lure_write(lure_write_t *req, lure_stream_t *s,
+                           const lure_buf_t bufs[], unsigned int nbufs,
+                           lure_write_cb cb) {
+  return lure_write2(req, s, bufs, nbufs, NULL, cb);
+}
+
+LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
+                               unsigned int nbufs) {
+  struct iovec iov[IOV_MAX];
+  struct msghdr msg;
+  unsigned n = nbufs > IOV_MAX ? IOV_MAX : nbufs;
+  unsigned i;
+  ssize_t r;
+
+  LURE__STREAM_CHECK(s);
+  if (bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE))
+    return LURE_ENOTCONN;
+  /* Bytes must not overtake queued writes. */
+  if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
+    return LURE_EAGAIN;
+  for (i = 0; i < n; i++) {
+    iov[i].iov_base = bufs[i].base;
+    iov[i].iov_len = bufs[i].len;
+  }
+  if (s->stream_flags & LURE__STREAM_NOT_SOCKET) {
+    r = writev(s->io_watcher.fd, iov, (int) n);
+  } else {
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL);
+  }
+  if (r < 0)
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? LURE_EAGAIN : -errno;
+  return (int) r;
+}
+
+LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
+                              lure_shutdown_cb cb) {
+  LURE__STREAM_CHECK(s);
+  if (req == NULL)
+    return LURE_EINVAL;
+  if (s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE) ||
+      (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) ||
+      s->shutdown_req != NULL)
+    return LURE_ENOTCONN;
+  req->type = LURE_SHUTDOWN;
+  req->handle = s;
+  req->cb = cb;
+  req->req_flags = 0;
+  req->executor = (s->stream_flags & LURE__STREAM_RING) ? LURE__EXEC_URING
+                                                        : LURE__EXEC_EPOLL;
+  lure__req_register(s->loop, (lure_req_t *) req);
+  s->shutdown_req = req;
+  lure__handle_start((lure_handle_t *) s);
+  if (lure__queue_empty(&s->write_queue))
+    lure__stream_schedule(s);
+  return 0;
+}
+
+LURE_EXTERN int lure_is_readable(const lure_stream_t *s) {
+  return lure__is_stream((const lure_handle_t *) s) &&
+         (s->stream_flags & LURE__STREAM_READABLE) &&
+         !(s->stream_flags & LURE__STREAM_EOF);
+}
+
+LURE_EXTERN int lure_is_writable(const lure_stream_t *s) {
+  return lure__is_stream((const lure_handle_t *) s) &&
+         (s->stream_flags & LURE__STREAM_WRITABLE) &&
+         !(s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) &&
+         s->shutdown_req == NULL;
+}
+
+LURE_EXTERN size_t lure_stream_get_write_queue_size(const lure_stream_t *s) {
+  return lure__is_stream((const lure_handle_t *) s) ? s->write_queue_size : 0;
+}
+
+LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
+  LURE__STREAM_CHECK(s);
+  if (s->io_watcher.fd < 0)
+    return LURE_EBADF;
+  /* A blocking socket cannot be served by readiness without stalling the
+   * loop; like libuv, the caller takes that responsibility. */
+  return lure__nonblock(s->io_watcher.fd, !blocking);
+}
+
+/* ---- close ---------------------------------------------------------------------------- */
+
+/* Called from lure_close(): stop everything and cancel what is pending.
+ * Callbacks (ECANCELED) run in the closing phase, before close_cb. */
+void lure__stream_close(lure_stream_t *s) {
+  lure_write_t *req;
+  unsigned i;
+
+  lure__stream_read_stop_internal(s);
+  s->stream_flags &= ~LURE__STREAM_LISTENING;
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    lure__stream_write_fail(s, req, LURE_ECANCELED);
+  }
+  if (s->stream_flags & LURE__STREAM_RING)
+    lure__uring_stream_close(s);
+  lure__io_close(s->loop, &s->io_watcher);
+  lure__queue_remove(&s->write_pending.queue);
+  for (i = 0; i < s->accepted_count; i++)
+    close(s->accepted_fds[i]);
+  s->accepted_count = 0;
+  for (i = 0; i < s->pending_count; i++)
+    close(s->pending_fds[i]);
+  s->pending_count = 0;
+}
+
+/* The closing phase, just before close_cb: cancelled callbacks, then the
+ * descriptor goes (only now, once no ring operation can name it). */
+void lure__stream_finish_close(lure_stream_t *s) {
+  lure_connect_t *creq = s->connect_req;
+
+  if (creq != NULL) {
+    s->connect_req = NULL;
+    lure__req_unregister(s->loop, (lure_req_t *) creq);
+    if (creq->cb != NULL)
+      creq->cb(creq, LURE_ECANCELED);
+  }
+  lure__stream_run_write_cbs(s);
+  if (s->shutdown_req != NULL)
+    lure__stream_shutdown_done(s, LURE_ECANCELED);
+  if (s->io_watcher.fd >= 0) {
+    close(s->io_watcher.fd);
+    s->io_watcher.fd = -1;
+  }
+  free(s->accepted_fds);
+  s->accepted_fds = NULL;
+  s->accepted_cap = 0;
+  free(s->pending_fds);
+  s->pending_fds = NULL;
+  s->pending_cap = 0;
+  if (s->type == LURE_NAMED_PIPE)
+    lure__pipe_finish_close((lure_pipe_t *) s);
+}

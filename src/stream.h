@@ -1,0 +1,66 @@
+/*
+ * stream.h - what stream.c shares with tcp.c, pipe.c and the ring's socket
+ * path in backends/uring.c.
+ */
+#ifndef LURE_STREAM_H
+#define LURE_STREAM_H
+
+#include "internal.h"
+
+/* stream_flags */
+enum {
+  LURE__STREAM_READING = 0x01,
+  LURE__STREAM_READABLE = 0x02,
+  LURE__STREAM_WRITABLE = 0x04,
+  LURE__STREAM_LISTENING = 0x08,
+  LURE__STREAM_CONNECTING = 0x10,
+  LURE__STREAM_SHUT_ISSUED = 0x20, /* shutdown(2) under way */
+  LURE__STREAM_SHUT = 0x40,        /* write side shut */
+  LURE__STREAM_EOF = 0x80,         /* read side saw EOF */
+  LURE__STREAM_RING = 0x100,       /* bytes move through ring operations */
+  LURE__STREAM_NOT_SOCKET = 0x200, /* a pipe(2) or tty: writev, not sendmsg */
+  LURE__STREAM_BOUND = 0x400
+};
+
+int lure__is_stream(const lure_handle_t *h);
+void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
+                       lure_handle_type type);
+int lure__stream_open(lure_stream_t *s, int fd, unsigned flags);
+int lure__stream_fd(const lure_stream_t *s);
+int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb);
+int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
+                         const struct sockaddr *addr, socklen_t addrlen,
+                         lure_connect_cb cb, int defer_errors);
+void lure__stream_close(lure_stream_t *s);
+void lure__stream_finish_close(lure_stream_t *s);
+void lure__stream_read_stop_internal(lure_stream_t *s);
+void lure__stream_kick_writes(lure_stream_t *s);
+void lure__stream_schedule(lure_stream_t *s);
+
+/* Completion entry points shared by both paths. */
+void lure__stream_connection(lure_stream_t *s, int fd_or_error);
+void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
+                          const lure_buf_t *buf);
+int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
+void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
+void lure__stream_connect_done(lure_stream_t *s, int status);
+void lure__stream_shutdown_complete(lure_stream_t *s, int status);
+
+/* tcp.c / pipe.c */
+int lure__tcp_listen(lure_tcp_t *h, int backlog, lure_connection_cb cb);
+int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
+void lure__pipe_finish_close(lure_pipe_t *h);
+
+/* The ring's socket path (backends/uring.c).  usable: the loop's wait point
+ * is the ring and its probe has every opcode the path needs.  The others
+ * return 0 when the ring took the operation, or a negative errno when it
+ * cannot (the caller then uses readiness). */
+int lure__uring_stream_usable(const lure_loop_t *loop);
+int lure__uring_stream_accept(lure_stream_t *s);
+int lure__uring_stream_read(lure_stream_t *s);
+void lure__uring_stream_read_stop(lure_stream_t *s);
+void lure__uring_stream_write(lure_stream_t *s);
+int lure__uring_stream_shutdown(lure_stream_t *s);
+void lure__uring_stream_close(lure_stream_t *s);
+
+#endif /* LURE_STREAM_H */

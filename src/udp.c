@@ -1,0 +1,608 @@
+/*
+ * udp.c - UDP handles: readiness plus recvmsg/sendmsg, on any wait point.
+ *
+ * Sends go out in request order: a send that cannot go now waits on
+ * write_queue behind the others, so datagrams never overtake each other.
+ * Send callbacks never run inside lure_udp_send(); they run from the pending
+ * phase or from the I/O callback that sent them.
+ */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "internal.h"
+
+enum {
+  LURE__UDP_RECEIVING = 0x1,
+  LURE__UDP_BOUND = 0x2,
+  LURE__UDP_CONNECTED = 0x4
+};
+
+static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
+                         unsigned revents);
+
+static socklen_t lure__udp_addrlen(const struct sockaddr *addr) {
+  if (addr->sa_family == AF_INET)
+    return sizeof(struct sockaddr_in);
+  if (addr->sa_family == AF_INET6)
+    return sizeof(struct sockaddr_in6);
+  return 0;
+}
+
+static int lure__udp_socket(lure_udp_t *h, int family) {
+  int fd;
+
+  if (h->io_watcher.fd >= 0)
+    return 0;
+  fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  h->io_watcher.fd = fd;
+  return 0;
+}
+
+LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
+                                 unsigned int flags) {
+  int family = (int) (flags & 0xFF);
+  int rc;
+
+  if (loop == NULL || loop->priv == NULL || h == NULL)
+    return LURE_EINVAL;
+  if (flags & ~0xFFu)
+    return LURE_EINVAL;
+  if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
+    return LURE_EINVAL;
+  lure__handle_init(loop, (lure_handle_t *) h, LURE_UDP);
+  h->send_queue_size = 0;
+  h->send_queue_count = 0;
+  h->alloc_cb = NULL;
+  h->recv_cb = NULL;
+  h->udp_flags = 0;
+  lure__io_init(&h->io_watcher, lure__udp_io, -1);
+  lure__queue_init(&h->write_queue);
+  lure__queue_init(&h->write_done_queue);
+  lure__queue_init(&h->write_pending.queue);
+  if (family != AF_UNSPEC) {
+    rc = lure__udp_socket(h, family);
+    if (rc != 0) {
+      lure__queue_remove(&h->handle_queue);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *h) {
+  return lure_udp_init_ex(loop, h, AF_UNSPEC);
+}
+
+#define LURE__UDP_CHECK(h)                                                    \
+  do {                                                                        \
+    if ((h) == NULL || (h)->type != LURE_UDP || (h)->loop == NULL ||          \
+        (h)->loop->priv == NULL)                                              \
+      return LURE_EINVAL;                                                     \
+    if (lure__handle_is_closing((const lure_handle_t *) (h)))                 \
+      return LURE_EINVAL;                                                     \
+  } while (0)
+
+LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
+                              unsigned int flags) {
+  socklen_t len;
+  int on = 1;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (addr == NULL ||
+      (flags & ~(unsigned) (LURE_UDP_IPV6ONLY | LURE_UDP_REUSEADDR)))
+    return LURE_EINVAL;
+  len = lure__udp_addrlen(addr);
+  if (len == 0)
+    return LURE_EINVAL;
+  if ((flags & LURE_UDP_IPV6ONLY) && addr->sa_family != AF_INET6)
+    return LURE_EINVAL;
+  rc = lure__udp_socket(h, addr->sa_family);
+  if (rc != 0)
+    return rc;
+  if ((flags & LURE_UDP_REUSEADDR) &&
+      setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
+    return -errno;
+  if (addr->sa_family == AF_INET6) {
+    on = (flags & LURE_UDP_IPV6ONLY) != 0;
+    if (setsockopt(h->io_watcher.fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+                   sizeof(on)) != 0)
+      return -errno;
+  }
+  if (bind(h->io_watcher.fd, addr, len) != 0)
+    return -errno;
+  h->udp_flags |= LURE__UDP_BOUND;
+  return 0;
+}
+
+/* Sending or receiving on an unbound socket binds it to the wildcard
+ * address, as libuv does. */
+static int lure__udp_autobind(lure_udp_t *h, int family) {
+  struct sockaddr_in6 a6;
+  struct sockaddr_in a4;
+  int rc;
+
+  if (h->udp_flags & LURE__UDP_BOUND)
+    return 0;
+  if (h->io_watcher.fd >= 0) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(h->io_watcher.fd, (struct sockaddr *) &ss, &len) == 0)
+      family = ss.ss_family;
+  }
+  if (family == AF_INET6) {
+    memset(&a6, 0, sizeof(a6));
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_any;
+    rc = lure_udp_bind(h, (struct sockaddr *) &a6, 0);
+  } else {
+    memset(&a4, 0, sizeof(a4));
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_ANY);
+    rc = lure_udp_bind(h, (struct sockaddr *) &a4, 0);
+  }
+  return rc;
+}
+
+LURE_EXTERN int lure_udp_connect(lure_udp_t *h, const struct sockaddr *addr) {
+  struct sockaddr sa;
+  socklen_t len;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (addr == NULL) {
+    /* Disconnect. */
+    if (!(h->udp_flags & LURE__UDP_CONNECTED))
+      return LURE_ENOTCONN;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNSPEC;
+    if (connect(h->io_watcher.fd, &sa, sizeof(sa)) != 0 && errno != EAFNOSUPPORT)
+      return -errno;
+    h->udp_flags &= ~LURE__UDP_CONNECTED;
+    return 0;
+  }
+  len = lure__udp_addrlen(addr);
+  if (len == 0)
+    return LURE_EINVAL;
+  if (h->udp_flags & LURE__UDP_CONNECTED)
+    return LURE_EISCONN;
+  rc = lure__udp_autobind(h, addr->sa_family);
+  if (rc != 0)
+    return rc;
+  if (connect(h->io_watcher.fd, addr, len) != 0)
+    return -errno;
+  h->udp_flags |= LURE__UDP_CONNECTED;
+  return 0;
+}
+
+/* ---- sending ---- */
+
+static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
+                                 unsigned nbufs, const struct sockaddr *addr,
+                                 socklen_t addrlen) {
+  struct msghdr msg;
+  ssize_t r;
+
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_name = (void *) addr;
+  msg.msg_namelen = addr != NULL ? addrlen : 0;
+  msg.msg_iov = (struct iovec *) bufs;
+  msg.msg_iovlen = nbufs;
+  do
+    r = sendmsg(h->io_watcher.fd, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+static void lure__udp_run_send_cbs(lure_udp_t *h) {
+  lure_udp_send_t *req;
+  struct lure__queue *q;
+
+  while (!lure__queue_empty(&h->write_done_queue)) {
+    q = lure__queue_head(&h->write_done_queue);
+    lure__queue_remove(q);
+    req = lure__container_of(q, lure_udp_send_t, queue);
+    lure__req_unregister(h->loop, (lure_req_t *) req);
+    if (req->bufs != req->bufsml)
+      free(req->bufs);
+    req->bufs = NULL;
+    if (req->cb != NULL)
+      req->cb(req, (int) (req->status < 0 ? req->status : 0));
+  }
+}
+
+static void lure__udp_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
+  lure__udp_run_send_cbs(lure__container_of(p, lure_udp_t, write_pending));
+}
+
+static void lure__udp_schedule(lure_udp_t *h) {
+  if (!lure__queue_empty(&h->write_pending.queue))
+    return;
+  h->write_pending.cb = lure__udp_pending_cb;
+  lure__pending_add(h->loop, &h->write_pending);
+}
+
+static size_t lure__udp_bytes(const lure_buf_t *bufs, unsigned nbufs) {
+  size_t n = 0;
+  unsigned i;
+
+  for (i = 0; i < nbufs; i++)
+    n += bufs[i].len;
+  return n;
+}
+
+/* Send queued datagrams while the socket takes them. */
+static void lure__udp_flush(lure_udp_t *h) {
+  lure_udp_send_t *req;
+  ssize_t r;
+
+  while (!lure__queue_empty(&h->write_queue)) {
+    req = lure__container_of(lure__queue_head(&h->write_queue),
+                             lure_udp_send_t, queue);
+    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
+                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
+                          req->addrlen);
+    if (r == LURE_EAGAIN || r == LURE_ENOBUFS) {
+      (void) lure__io_start(h->loop, &h->io_watcher, POLLOUT);
+      return;
+    }
+    req->status = r;
+    h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
+    h->send_queue_count--;
+    lure__queue_remove(&req->queue);
+    lure__queue_insert_tail(&h->write_done_queue, &req->queue);
+  }
+  lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
+  if (!(h->udp_flags & LURE__UDP_RECEIVING))
+    lure__handle_stop((lure_handle_t *) h);
+}
+
+LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
+                              const lure_buf_t bufs[], unsigned int nbufs,
+                              const struct sockaddr *addr,
+                              lure_udp_send_cb send_cb) {
+  socklen_t len = 0;
+  int was_empty;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (req == NULL || bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (addr != NULL) {
+    if (h->udp_flags & LURE__UDP_CONNECTED)
+      return LURE_EISCONN;
+    len = lure__udp_addrlen(addr);
+    if (len == 0)
+      return LURE_EINVAL;
+  } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
+    return LURE_EDESTADDRREQ;
+  }
+  rc = lure__udp_autobind(h, addr != NULL ? addr->sa_family : AF_INET);
+  if (rc != 0)
+    return rc;
+  req->type = LURE_UDP_SEND;
+  req->handle = h;
+  req->cb = send_cb;
+  req->addrlen = len;
+  if (addr != NULL)
+    memcpy(&req->addr, addr, len);
+  req->status = 0;
+  req->nbufs = nbufs;
+  req->req_flags = 0;
+  req->executor = LURE__EXEC_EPOLL;
+  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
+    req->bufs = req->bufsml;
+  } else {
+    req->bufs = malloc(nbufs * sizeof(*bufs));
+    if (req->bufs == NULL)
+      return LURE_ENOMEM;
+  }
+  memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
+  lure__req_register(h->loop, (lure_req_t *) req);
+  h->send_queue_size += lure__udp_bytes(bufs, nbufs);
+  h->send_queue_count++;
+  was_empty = lure__queue_empty(&h->write_queue);
+  lure__queue_insert_tail(&h->write_queue, &req->queue);
+  lure__handle_start((lure_handle_t *) h);
+  if (was_empty) {
+    lure__udp_flush(h);
+    if (!lure__queue_empty(&h->write_done_queue))
+      lure__udp_schedule(h);
+  }
+  return 0;
+}
+
+LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
+                                  unsigned int nbufs,
+                                  const struct sockaddr *addr) {
+  socklen_t len = 0;
+  ssize_t r;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (bufs == NULL || nbufs == 0)
+    return LURE_EINVAL;
+  if (addr != NULL) {
+    if (h->udp_flags & LURE__UDP_CONNECTED)
+      return LURE_EISCONN;
+    len = lure__udp_addrlen(addr);
+    if (len == 0)
+      return LURE_EINVAL;
+  } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
+    return LURE_EDESTADDRREQ;
+  }
+  if (!lure__queue_empty(&h->write_queue))
+    return LURE_EAGAIN;
+  rc = lure__udp_autobind(h, addr != NULL ? addr->sa_family : AF_INET);
+  if (rc != 0)
+    return rc;
+  r = lure__udp_sendmsg(h, (lure_buf_t *) bufs, nbufs, addr, len);
+  return (int) r;
+}
+
+/* ---- receiving ---- */
+
+static void lure__udp_recv(lure_udp_t *h) {
+  struct sockaddr_storage peer;
+  struct msghdr msg;
+  lure_buf_t buf;
+  ssize_t n;
+  int count = 32;
+
+  while ((h->udp_flags & LURE__UDP_RECEIVING) && count-- > 0) {
+    buf.base = NULL;
+    buf.len = 0;
+    h->alloc_cb((lure_handle_t *) h, 65536, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
+      return;
+    }
+    memset(&msg, 0, sizeof(msg));
+    memset(&peer, 0, sizeof(peer));
+    msg.msg_name = &peer;
+    msg.msg_namelen = sizeof(peer);
+    msg.msg_iov = (struct iovec *) &buf;
+    msg.msg_iovlen = 1;
+    do
+      n = recvmsg(h->io_watcher.fd, &msg, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        h->recv_cb(h, 0, &buf, NULL, 0); /* nothing more: buffer back */
+      else
+        h->recv_cb(h, -errno, &buf, NULL, 0);
+      return;
+    }
+    h->recv_cb(h, n, &buf, (struct sockaddr *) &peer,
+               (msg.msg_flags & MSG_TRUNC) ? LURE_UDP_PARTIAL : 0);
+  }
+}
+
+static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
+                         unsigned revents) {
+  lure_udp_t *h = lure__container_of(w, lure_udp_t, io_watcher);
+
+  if (revents & (POLLIN | POLLERR))
+    lure__udp_recv(h);
+  if (lure__handle_is_closing((lure_handle_t *) h))
+    return;
+  if ((revents & (POLLOUT | POLLERR)) && !lure__queue_empty(&h->write_queue)) {
+    lure__udp_flush(h);
+    lure__udp_run_send_cbs(h);
+  }
+}
+
+LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
+                                    lure_udp_recv_cb recv_cb) {
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (alloc_cb == NULL || recv_cb == NULL)
+    return LURE_EINVAL;
+  if (h->udp_flags & LURE__UDP_RECEIVING)
+    return LURE_EALREADY;
+  rc = lure__udp_autobind(h, AF_INET);
+  if (rc != 0)
+    return rc;
+  h->alloc_cb = alloc_cb;
+  h->recv_cb = recv_cb;
+  rc = lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  if (rc != 0)
+    return rc;
+  h->udp_flags |= LURE__UDP_RECEIVING;
+  lure__handle_start((lure_handle_t *) h);
+  return 0;
+}
+
+LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *h) {
+  if (h == NULL || h->type != LURE_UDP || h->loop == NULL)
+    return LURE_EINVAL;
+  if (!(h->udp_flags & LURE__UDP_RECEIVING))
+    return 0;
+  h->udp_flags &= ~LURE__UDP_RECEIVING;
+  lure__io_stop(h->loop, &h->io_watcher, POLLIN);
+  if (lure__queue_empty(&h->write_queue))
+    lure__handle_stop((lure_handle_t *) h);
+  return 0;
+}
+
+/* ---- options ---- */
+
+static int lure__udp_family(const lure_udp_t *h) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+
+  if (getsockname(h->io_watcher.fd, (struct sockaddr *) &ss, &len) != 0)
+    return AF_INET;
+  return ss.ss_family;
+}
+
+static int lure__udp_opt(lure_udp_t *h, int v4level, int v4opt, int v6level,
+                         int v6opt, int val) {
+  int rc;
+
+  if (h->io_watcher.fd < 0) {
+    rc = lure__udp_socket(h, AF_INET);
+    if (rc != 0)
+      return rc;
+  }
+  if (lure__udp_family(h) == AF_INET6)
+    rc = setsockopt(h->io_watcher.fd, v6level, v6opt, &val, sizeof(val));
+  else
+    rc = setsockopt(h->io_watcher.fd, v4level, v4opt, &val, sizeof(val));
+  return rc == 0 ? 0 : -errno;
+}
+
+LURE_EXTERN int lure_udp_set_broadcast(lure_udp_t *h, int on) {
+  int v = on != 0;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (h->io_watcher.fd < 0 && (rc = lure__udp_socket(h, AF_INET)) != 0)
+    return rc;
+  return setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_BROADCAST, &v, sizeof(v))
+             ? -errno : 0;
+}
+
+LURE_EXTERN int lure_udp_set_ttl(lure_udp_t *h, int ttl) {
+  LURE__UDP_CHECK(h);
+  if (ttl < 1 || ttl > 255)
+    return LURE_EINVAL;
+  return lure__udp_opt(h, IPPROTO_IP, IP_TTL, IPPROTO_IPV6,
+                       IPV6_UNICAST_HOPS, ttl);
+}
+
+LURE_EXTERN int lure_udp_set_multicast_ttl(lure_udp_t *h, int ttl) {
+  LURE__UDP_CHECK(h);
+  if (ttl < 0 || ttl > 255)
+    return LURE_EINVAL;
+  return lure__udp_opt(h, IPPROTO_IP, IP_MULTICAST_TTL, IPPROTO_IPV6,
+                       IPV6_MULTICAST_HOPS, ttl);
+}
+
+LURE_EXTERN int lure_udp_set_multicast_loop(lure_udp_t *h, int on) {
+  LURE__UDP_CHECK(h);
+  return lure__udp_opt(h, IPPROTO_IP, IP_MULTICAST_LOOP, IPPROTO_IPV6,
+                       IPV6_MULTICAST_LOOP, on != 0);
+}
+
+LURE_EXTERN int lure_udp_set_multicast_interface(lure_udp_t *h,
+                                                 const char *interface_addr) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  unsigned idx = 0;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (h->io_watcher.fd < 0 && (rc = lure__udp_socket(h, AF_INET)) != 0)
+    return rc;
+  if (lure__udp_family(h) == AF_INET6) {
+    if (interface_addr != NULL && inet_pton(AF_INET6, interface_addr, &a6) != 1)
+      return LURE_EINVAL;
+    return setsockopt(h->io_watcher.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx,
+                      sizeof(idx)) ? -errno : 0;
+  }
+  a4.s_addr = htonl(INADDR_ANY);
+  if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &a4) != 1)
+    return LURE_EINVAL;
+  return setsockopt(h->io_watcher.fd, IPPROTO_IP, IP_MULTICAST_IF, &a4,
+                    sizeof(a4)) ? -errno : 0;
+}
+
+LURE_EXTERN int lure_udp_set_membership(lure_udp_t *h,
+                                        const char *multicast_addr,
+                                        const char *interface_addr,
+                                        lure_membership membership) {
+  struct ip_mreq m4;
+  struct ipv6_mreq m6;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (multicast_addr == NULL ||
+      (membership != LURE_JOIN_GROUP && membership != LURE_LEAVE_GROUP))
+    return LURE_EINVAL;
+  memset(&m4, 0, sizeof(m4));
+  memset(&m6, 0, sizeof(m6));
+  if (inet_pton(AF_INET, multicast_addr, &m4.imr_multiaddr) == 1) {
+    rc = lure__udp_autobind(h, AF_INET);
+    if (rc != 0)
+      return rc;
+    m4.imr_interface.s_addr = htonl(INADDR_ANY);
+    if (interface_addr != NULL &&
+        inet_pton(AF_INET, interface_addr, &m4.imr_interface) != 1)
+      return LURE_EINVAL;
+    return setsockopt(h->io_watcher.fd, IPPROTO_IP,
+                      membership == LURE_JOIN_GROUP ? IP_ADD_MEMBERSHIP
+                                                    : IP_DROP_MEMBERSHIP,
+                      &m4, sizeof(m4)) ? -errno : 0;
+  }
+  if (inet_pton(AF_INET6, multicast_addr, &m6.ipv6mr_multiaddr) == 1) {
+    rc = lure__udp_autobind(h, AF_INET6);
+    if (rc != 0)
+      return rc;
+    return setsockopt(h->io_watcher.fd, IPPROTO_IPV6,
+                      membership == LURE_JOIN_GROUP ? IPV6_ADD_MEMBERSHIP
+                                                    : IPV6_DROP_MEMBERSHIP,
+                      &m6, sizeof(m6)) ? -errno : 0;
+  }
+  return LURE_EINVAL;
+}
+
+static int lure__udp_name(const lure_udp_t *h, struct sockaddr *name,
+                          int *namelen, int peer) {
+  socklen_t len;
+
+  if (h == NULL || h->type != LURE_UDP || name == NULL || namelen == NULL ||
+      *namelen < 0)
+    return LURE_EINVAL;
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
+  len = (socklen_t) *namelen;
+  if ((peer ? getpeername(h->io_watcher.fd, name, &len)
+            : getsockname(h->io_watcher.fd, name, &len)) != 0)
+    return -errno;
+  *namelen = (int) len;
+  return 0;
+}
+
+LURE_EXTERN int lure_udp_getsockname(const lure_udp_t *h, struct sockaddr *name,
+                                     int *namelen) {
+  return lure__udp_name(h, name, namelen, 0);
+}
+
+LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *h, struct sockaddr *name,
+                                     int *namelen) {
+  return lure__udp_name(h, name, namelen, 1);
+}
+
+/* ---- close ---- */
+
+void lure__udp_close(lure_udp_t *h) {
+  lure_udp_send_t *req;
+
+  h->udp_flags &= ~LURE__UDP_RECEIVING;
+  lure__io_close(h->loop, &h->io_watcher);
+  lure__queue_remove(&h->write_pending.queue);
+  while (!lure__queue_empty(&h->write_queue)) {
+    req = lure__container_of(lure__queue_head(&h->write_queue),
+                             lure_udp_send_t, queue);
+    req->status = LURE_ECANCELED;
+    h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
+    h->send_queue_count--;
+    lure__queue_remove(&req->queue);
+    lure__queue_insert_tail(&h->write_done_queue, &req->queue);
+  }
+}
+
+void lure__udp_finish_close(lure_udp_t *h) {
+  lure__udp_run_send_cbs(h);
+  if (h->io_watcher.fd >= 0) {
+    close(h->io_watcher.fd);
+    h->io_watcher.fd = -1;
+  }
+}
