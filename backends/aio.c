@@ -7,12 +7,13 @@
  *   blocks the loop as long as a plain pread would (and RWF_NOWAIT, 4.14,
  *   only turns that into EAGAIN).  O_DIRECT reads and writes go to the block
  *   layer as bios and complete from the interrupt, which is what lets an
- *   event loop overlap them.  Hence the route: no ring and O_DIRECT (looked
- *   up with fcntl(F_GETFL) per request, since fds are reused) -> AIO;
- *   everything else -> the thread pool.  Even O_DIRECT io_submit can sleep:
- *   block allocation for writes into holes or past EOF (ext4 and xfs
- *   serialise extending writes), a full block-layer tag set, pinning user
- *   pages.  That is the price of AIO; io_uring punts such work to its
+ *   event loop overlap them.  Hence the route: no ring, O_DIRECT and a
+ *   regular file or block device (fcntl(F_GETFL) and fstat per request,
+ *   since fds are reused; O_DIRECT on a pipe is packet mode, and io_submit
+ *   of a read on an empty one blocks) -> AIO; everything else -> the
+ *   thread pool.  Even O_DIRECT io_submit can sleep: block allocation for
+ *   writes into holes or past EOF (ext4 and xfs serialise extending
+ *   writes), a full block-layer tag set, pinning user pages.  That is the price of AIO; io_uring punts such work to its
  *   kernel workers instead.
  * - Raw syscalls, no libaio: io_setup, io_submit, io_getevents, io_cancel,
  *   io_destroy.  The ABI is <linux/aio_abi.h>; the iocb (64 bytes) lives in
@@ -24,6 +25,8 @@
  *   fsync refused that way is declined (the thread pool runs fsync(2)) and
  *   the context stops offering fsyncs; one refused after fsyncs have worked
  *   is a file without ->fsync, also declined so that fsync(2) reports it.
+ *   Only once one has worked may an fsync wait in the user-space FIFO (a
+ *   queued request can no longer be declined).
  *   IOCB_CMD_POLL (4.18) is not used: epoll is the wait point.
  * - Completions: every iocb carries IOCB_FLAG_RESFD with one non-blocking
  *   eventfd per context, watched by epoll like any fd.  Its callback
@@ -39,22 +42,31 @@
  *   max(nr_events, 4 * possible CPUs) * 2, so io_setup(256) costs 512 and
  *   about 128 loops fit.  io_setup failures (ENOSYS without CONFIG_AIO,
  *   EPERM from seccomp, EAGAIN past aio-max-nr, ENOMEM) decline requests to
- *   the thread pool; EAGAIN and ENOMEM are retried a second later.  At most
- *   256 iocbs are in flight per context (well within the ring, so io_submit
- *   should never say EAGAIN for space); more wait in a user-space FIFO and
- *   go in as completions free slots.
- * - Alignment: O_DIRECT wants the buffer address, the file offset and the
- *   length aligned to the device's logical block size (512 or 4096; statx
- *   STATX_DIOALIGN reports it since 6.1).  Misaligned requests fail with
- *   EINVAL, nothing is lost, and that is what the caller sees.  Short
- *   transfers at EOF are returned as is.
+ *   the thread pool; EAGAIN and ENOMEM (and EMFILE/ENFILE for the eventfd)
+ *   are retried a second later.  At most 256 iocbs are in flight per
+ *   context (well within the ring, so io_submit should never say EAGAIN
+ *   for space; if it does, the request waits for the next completion, or
+ *   is declined when nothing is in flight); more wait in a user-space FIFO
+ *   and go in, in order, as completions free slots.
+ * - One iocb per io_submit for new requests: io_submit plugs the block
+ *   queue for batches of three or more, holding the first bio back until
+ *   the last is built; gathering a tick's requests into one call measured
+ *   10-20% fewer IOPS at queue depth 32 here.  Only the FIFO is drained in
+ *   batches (the device is busy with the other 256 then).
+ * - Alignment: O_DIRECT wants the file offset and the length aligned to
+ *   the device's logical block size (512 or 4096), and the buffer address
+ *   to its DMA alignment (statx STATX_DIOALIGN reports both since 6.1;
+ *   6.18 on virtio-blk took an odd buffer address although it reports 512).
+ *   Misaligned requests fail with EINVAL as the event's res, nothing is
+ *   lost, and that is what the caller sees.  Short transfers at EOF are
+ *   returned as is.
  * - Cancellation: io_cancel only finds iocbs whose driver registered a
  *   cancel callback (USB functionfs, IOCB_CMD_POLL); file reads and writes
  *   never do, so it fails with EINVAL and lure_cancel says EBUSY: the real
  *   result arrives normally.  A successful io_cancel returns EINPROGRESS
- *   and still posts the event to the ring (since 3.11, "aio: io_cancel() no
- *   longer returns the io_event"); before that it returned 0 and wrote the
- *   event to its third argument instead.  Both are handled.  Requests still
+ *   and still posts the event to the ring (since Kent Overstreet's 2013
+ *   rework, 3.11: "aio: io_cancel() no longer returns the io_event");
+ *   before, it returned 0 and wrote the event to its third argument.  Both are handled.  Requests still
  *   in the user-space FIFO are always cancellable.
  * - Stale events: aio_data is (generation << 32 | slot), not the request's
  *   address, so an event for a slot that was released (a pre-3.11 style
@@ -85,7 +97,8 @@
 
 #define LURE__AIO_DEPTH 256     /* io_setup size and in-flight cap */
 #define LURE__AIO_BATCH 64      /* events reaped per io_getevents */
-#define LURE__AIO_RETRY_MS 1000 /* wait before retrying a transient failure */
+/* Wait before retrying a transient io_setup failure. */
+#define LURE__AIO_RETRY_NS 1000000000ull
 
 /* Per-request state, kept in req->kbuf while the request is ours. */
 enum {
@@ -117,7 +130,7 @@ struct lure__aio {
   int efd;              /* -1 when none */
   struct lure__io io;
   int setup_err;        /* last io_setup failure, 0 if none */
-  uint64_t retry_at;    /* loop time after which setup may be retried */
+  uint64_t retry_at;    /* lure__hrtime_ns() after which to retry setup */
   int fsync_state;
   unsigned inflight;
   unsigned nfree;
@@ -289,8 +302,8 @@ static void lure__aio_drain(lure_loop_t *loop, struct lure__aio *a) {
         continue;
       }
       if (r == 0)
-        r = -1, errno = EAGAIN;
-      if (r < 0 && errno == EINTR)
+        errno = EAGAIN;  /* not expected: treat as "no resources" */
+      else if (errno == EINTR)
         continue;
       if (errno == EAGAIN && a->inflight > (unsigned) (n - i)) {
         /* Out of kernel resources with others in flight: put the rest
@@ -321,8 +334,7 @@ static int lure__aio_open(lure_loop_t *loop, struct lure__aio *a) {
     if (a->setup_err != -EAGAIN && a->setup_err != -ENOMEM &&
         a->setup_err != -EMFILE && a->setup_err != -ENFILE)
       return a->setup_err;
-    lure__update_time(loop);
-    if (loop->priv->time < a->retry_at)
+    if (lure__hrtime_ns() < a->retry_at)
       return a->setup_err;
   }
   if (a->efd < 0) {
@@ -343,7 +355,7 @@ static int lure__aio_open(lure_loop_t *loop, struct lure__aio *a) {
 
 fail:
   a->setup_err = rc;
-  a->retry_at = loop->priv->time + LURE__AIO_RETRY_MS;
+  a->retry_at = lure__hrtime_ns() + LURE__AIO_RETRY_NS;
   return rc;
 }
 
@@ -374,7 +386,7 @@ static struct lure__aio *lure__aio_get(lure_loop_t *loop) {
     (void) lure__io_destroy(a->ctx);
     a->ctx = 0;
     a->setup_err = -EAGAIN;
-    a->retry_at = loop->priv->time + LURE__AIO_RETRY_MS;
+    a->retry_at = lure__hrtime_ns() + LURE__AIO_RETRY_NS;
     return NULL;
   }
   return a;
@@ -418,10 +430,7 @@ int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req) {
   if (a == NULL)
     return LURE_ENOTSUP;
 
-  /* Submitted at once, one iocb per io_submit: io_submit plugs the block
-   * queue for batches of three or more, which holds the first bio back
-   * until the last is built; gathering a tick's requests into one call
-   * measured ~15% fewer IOPS at queue depth 32. */
+  /* Submitted at once, alone (see the notes on plugging). */
   if (a->nfree == 0 || !lure__queue_empty(&a->fifo)) {
     /* Queue behind the others; an fsync only once we know the kernel
      * takes it, since a queued request can no longer be declined. */

@@ -80,6 +80,8 @@ struct lure__uring {
   unsigned setup_flags;
   unsigned features;
   int enabled;            /* R_DISABLED rings need enabling by the issuer */
+  int no_sockets;         /* no buffer ring here: sockets use readiness */
+  struct lure__bufring *bufring;
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
@@ -96,6 +98,8 @@ struct lure__upoll {
   struct lure__queue link;        /* st->polls */
   struct lure__queue park_link;   /* st->parked */
 };
+
+static void lure__bufring_free(struct lure__uring *st);
 
 /* ---- opcode names ---------------------------------------------------------- */
 
@@ -275,6 +279,7 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
       up->w->bdata = NULL;
     free(up);
   }
+  lure__bufring_free(st);
   if (in_child)
     close(st->ring.ring_fd); /* the mappings were not inherited */
   else
@@ -609,6 +614,12 @@ int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
 
 /* ---- the poll phase ---------------------------------------------------------------- */
 
+struct lure__sop;
+static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
+                                struct lure__sop *op, int res,
+                                unsigned flags);
+#define LURE__UD_SOCK 2u
+
 struct lure__cqe_copy {
   __u64 user_data;
   __s32 res;
@@ -650,6 +661,12 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
           copy[i].user_data == LIBURING_UDATA_TIMEOUT)
         continue;
       switch (copy[i].user_data & LURE__UD_TAG_MASK) {
+        case LURE__UD_SOCK:
+          lure__sock_complete(
+              loop, st,
+              (struct lure__sop *) (uintptr_t) (copy[i].user_data & ~(__u64) LURE__UD_TAG_MASK),
+              copy[i].res, copy[i].flags);
+          break;
         case LURE__UD_FS:
           lure__uring_fs_complete(
               loop, st,
@@ -733,14 +750,537 @@ const struct lure__backend_ops lure__backend_uring = {
 
 /* ---- sockets ------------------------------------------------------------------------- */
 
+/*
+ * Field notes for the socket path:
+ * - Accept is multishot (5.19); a CQE without IORING_CQE_F_MORE ends it and
+ *   it is re-armed while the stream listens.
+ * - Reads are multishot RECV (6.0) selecting buffers from one loop-owned
+ *   provided-buffer ring (PBUF_RING, 5.19).  libuv's contract is kept:
+ *   alloc_cb is called when bytes have arrived, the bytes are copied into
+ *   the caller's buffer, and the ring buffer goes straight back, so
+ *   connections never hold ring buffers between CQEs.  When the ring runs
+ *   dry the kernel ends the multishot with -ENOBUFS; we re-arm once the
+ *   CQEs before it were consumed (their buffers are back by then).
+ * - Bytes that arrive after lure_read_stop() (the multishot is being
+ *   cancelled) or that did not fit the caller's buffer before it stopped
+ *   reading are kept in a per-stream stash and delivered first on the next
+ *   lure_read_start(): nothing is lost or reordered.
+ * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
+ *   pass) in flight per stream, always for the head of the write queue, so
+ *   bytes leave in submission order; short sends continue from where they
+ *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ * - Closing cancels each operation of the stream by its user_data, and the
+ *   handle's close completes (and its fd is closed) only when the last CQE
+ *   arrived: the fd number cannot be reused under a live operation, and no
+ *   CQE can name freed memory.
+ */
+
+#include <sys/mman.h>
 #include "stream.h"
 
+#define LURE__BGID 7
+#define LURE__BR_ENTRIES 256
+#define LURE__BR_BUFSIZE 16384
+
+enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT,
+       LURE__SOP_SHUTDOWN };
+
+struct lure__sop {
+  int kind;
+  int armed;
+  struct lure__ustream *us;
+} __attribute__((aligned(8)));
+
+struct lure__ustream {
+  lure_stream_t *s;
+  struct lure__sop accept_op;
+  struct lure__sop recv_op;
+  struct lure__sop send_op;
+  struct lure__sop connect_op;
+  struct lure__sop shut_op;
+  int recv_canceling;
+  /* SENDMSG arguments must stay put until the CQE. */
+  struct msghdr msg;
+  struct iovec iov[64];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  /* Bytes received but not yet handed to the user. */
+  char *stash;
+  size_t stash_len;
+  size_t stash_off;
+  struct lure__pending stash_pending;
+};
+
+/* The loop's provided-buffer ring, made on first use. */
+struct lure__bufring {
+  struct io_uring_buf_ring *br;
+  char *bufs;
+  unsigned entries;
+  unsigned size;
+};
+
+static struct lure__bufring *lure__bufring_get(struct lure__uring *st);
+
 int lure__uring_stream_usable(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+  static const int need[] = { IORING_OP_RECV, IORING_OP_SEND,
+                              IORING_OP_SENDMSG, IORING_OP_ACCEPT,
+                              IORING_OP_CONNECT, IORING_OP_SHUTDOWN,
+                              IORING_OP_ASYNC_CANCEL };
+  size_t i;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  if (st->no_sockets)
+    return 0;
+  for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+    if (!lure__has_op(st->ops, need[i]))
+      return 0;
+  return 1;
+}
+
+static struct lure__ustream *lure__ustream(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us != NULL)
+    return us;
+  us = calloc(1, sizeof(*us));
+  if (us == NULL)
+    return NULL;
+  us->s = s;
+  us->accept_op.kind = LURE__SOP_ACCEPT;
+  us->recv_op.kind = LURE__SOP_RECV;
+  us->send_op.kind = LURE__SOP_SEND;
+  us->connect_op.kind = LURE__SOP_CONNECT;
+  us->shut_op.kind = LURE__SOP_SHUTDOWN;
+  us->accept_op.us = us->recv_op.us = us->send_op.us = us->connect_op.us =
+      us->shut_op.us = us;
+  lure__queue_init(&us->stash_pending.queue);
+  s->ring = us;
+  return us;
+}
+
+static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
+                                          struct lure__sop *op) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+
+  if (sqe == NULL)
+    return NULL;
+  op->armed = 1;
+  s->ring_ops++;
+  return sqe;
+}
+
+static void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op) {
+  io_uring_sqe_set_data64(sqe, (__u64) (uintptr_t) op | LURE__UD_SOCK);
+}
+
+static void lure__sop_cancel(lure_stream_t *s, struct lure__sop *op) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct io_uring_sqe *sqe;
+
+  if (!op->armed)
+    return;
+  sqe = lure__uring_sqe(s->loop, st);
+  if (sqe == NULL)
+    return; /* it completes eventually on its own */
+  io_uring_prep_cancel64(sqe, (__u64) (uintptr_t) op | LURE__UD_SOCK, 0);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+}
+
+/* ---- accept ---- */
+
+static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
+  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_multishot_accept(sqe, s->io_watcher.fd, NULL, NULL,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  lure__sop_set(sqe, &us->accept_op);
   return 0;
 }
-int lure__uring_stream_accept(lure_stream_t *s) { return LURE_ENOTSUP; }
-int lure__uring_stream_read(lure_stream_t *s) { return LURE_ENOTSUP; }
-void lure__uring_stream_read_stop(lure_stream_t *s) {}
-void lure__uring_stream_write(lure_stream_t *s) {}
-int lure__uring_stream_shutdown(lure_stream_t *s) { return LURE_ENOTSUP; }
-void lure__uring_stream_close(lure_stream_t *s) {}
+
+int lure__uring_stream_accept(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+
+  if (us == NULL)
+    return LURE_ENOMEM;
+  if (us->accept_op.armed)
+    return 0;
+  return lure__sop_arm_accept(s, us);
+}
+
+/* ---- reads ---- */
+
+static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
+  struct io_uring_buf_reg reg;
+  struct lure__bufring *b = st->bufring;
+  unsigned i;
+
+  if (b != NULL || st->no_sockets)
+    return b;
+  b = calloc(1, sizeof(*b));
+  if (b == NULL)
+    return NULL;
+  b->entries = LURE__BR_ENTRIES;
+  b->size = LURE__BR_BUFSIZE;
+  b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
+               PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  b->bufs = malloc((size_t) b->entries * b->size);
+  if (b->br == MAP_FAILED || b->bufs == NULL)
+    goto fail;
+  io_uring_buf_ring_init(b->br);
+  memset(&reg, 0, sizeof(reg));
+  reg.ring_addr = (unsigned long) b->br;
+  reg.ring_entries = b->entries;
+  reg.bgid = LURE__BGID;
+  if (io_uring_register_buf_ring(&st->ring, &reg, 0) != 0)
+    goto fail;
+  for (i = 0; i < b->entries; i++)
+    io_uring_buf_ring_add(b->br, b->bufs + (size_t) i * b->size, b->size,
+                          (unsigned short) i,
+                          io_uring_buf_ring_mask(b->entries), (int) i);
+  io_uring_buf_ring_advance(b->br, (int) b->entries);
+  st->bufring = b;
+  return b;
+
+fail:
+  /* Buffer rings are 5.19+: sockets use readiness on this kernel. */
+  if (b->br != MAP_FAILED && b->br != NULL)
+    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+  free(b->bufs);
+  free(b);
+  st->no_sockets = 1;
+  return NULL;
+}
+
+static void lure__bufring_free(struct lure__uring *st) {
+  struct lure__bufring *b = st->bufring;
+
+  if (b == NULL)
+    return;
+  munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+  free(b->bufs);
+  free(b);
+  st->bufring = NULL;
+}
+
+static void lure__bufring_put(struct lure__bufring *b, unsigned bid) {
+  io_uring_buf_ring_add(b->br, b->bufs + (size_t) bid * b->size, b->size,
+                        (unsigned short) bid,
+                        io_uring_buf_ring_mask(b->entries), 0);
+  io_uring_buf_ring_advance(b->br, 1);
+}
+
+static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
+  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = LURE__BGID;
+  lure__sop_set(sqe, &us->recv_op);
+  return 0;
+}
+
+static int lure__stash_add(struct lure__ustream *us, const char *p, size_t n) {
+  char *m;
+
+  if (us->stash_off > 0 && us->stash_off == us->stash_len) {
+    us->stash_off = us->stash_len = 0;
+  }
+  m = realloc(us->stash, us->stash_len + n);
+  if (m == NULL)
+    return LURE_ENOMEM;
+  memcpy(m + us->stash_len, p, n);
+  us->stash = m;
+  us->stash_len += n;
+  return 0;
+}
+
+/* Hand bytes to the user through alloc_cb/read_cb while they read; keep
+ * the rest.  Returns 0 when all was delivered or kept. */
+static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
+                              const char *p, size_t n) {
+  lure_buf_t buf;
+  size_t k;
+
+  while (n > 0) {
+    if (!(s->stream_flags & LURE__STREAM_READING) ||
+        lure__handle_is_closing((lure_handle_t *) s)) {
+      if (!lure__handle_is_closing((lure_handle_t *) s))
+        (void) lure__stash_add(us, p, n);
+      return;
+    }
+    buf.base = NULL;
+    buf.len = 0;
+    s->alloc_cb((lure_handle_t *) s, n, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      (void) lure__stash_add(us, p, n);
+      s->read_cb(s, LURE_ENOBUFS, &buf);
+      return;
+    }
+    k = buf.len < n ? buf.len : n;
+    memcpy(buf.base, p, k);
+    p += k;
+    n -= k;
+    s->read_cb(s, (ssize_t) k, &buf);
+  }
+}
+
+static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
+  struct lure__ustream *us =
+      lure__container_of(pe, struct lure__ustream, stash_pending);
+  char *mem = us->stash;
+  size_t off = us->stash_off;
+  size_t len = us->stash_len;
+
+  if (mem == NULL || off >= len)
+    return;
+  /* Take the stash out first: feeding it may stash again. */
+  us->stash = NULL;
+  us->stash_len = 0;
+  us->stash_off = 0;
+  lure__stream_feed(us->s, us, mem + off, len - off);
+  free(mem);
+}
+
+int lure__uring_stream_read(lure_stream_t *s) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct lure__ustream *us = lure__ustream(s);
+
+  if (us == NULL || lure__bufring_get(st) == NULL)
+    return LURE_ENOTSUP;
+  if (us->stash_len > us->stash_off &&
+      lure__queue_empty(&us->stash_pending.queue)) {
+    us->stash_pending.cb = lure__stash_deliver;
+    lure__pending_add(s->loop, &us->stash_pending);
+  }
+  if (us->recv_op.armed)
+    return 0; /* still armed, or its cancellation is under way: re-armed
+                 from its final CQE if we are reading by then */
+  return lure__sop_arm_recv(s, us);
+}
+
+void lure__uring_stream_read_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  lure__io_stop(s->loop, &s->io_watcher, POLLIN);
+  if (us == NULL)
+    return;
+  lure__queue_remove(&us->stash_pending.queue);
+  if (us->recv_op.armed && !us->recv_canceling) {
+    us->recv_canceling = 1;
+    lure__sop_cancel(s, &us->recv_op);
+  }
+}
+
+static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
+                                int res, unsigned flags) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct lure__bufring *b = st->bufring;
+  int reading;
+
+  if (!(flags & IORING_CQE_F_MORE)) {
+    us->recv_op.armed = 0;
+    us->recv_canceling = 0;
+  }
+  if (res > 0) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    const char *data = b->bufs + (size_t) bid * b->size;
+
+    lure__stream_feed(s, us, data, (size_t) res);
+    lure__bufring_put(b, bid);
+  } else if (flags & IORING_CQE_F_BUFFER) {
+    lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) s))
+    return;
+  reading = (s->stream_flags & LURE__STREAM_READING) != 0;
+  if (res == 0) {
+    if (reading)
+      lure__stream_deliver(s, LURE_EOF, NULL);
+    return;
+  }
+  if (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EINTR) {
+    if (reading)
+      lure__stream_deliver(s, res, NULL);
+    return;
+  }
+  /* Data, an empty buffer ring, or a cancelled read: go on if still
+   * reading and the multishot ended. */
+  if (!us->recv_op.armed && (s->stream_flags & LURE__STREAM_READING))
+    (void) lure__sop_arm_recv(s, us);
+}
+
+/* ---- writes ---- */
+
+void lure__uring_stream_write(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_sqe *sqe;
+  struct cmsghdr *cm;
+  lure_write_t *req;
+  unsigned n = 0;
+  unsigned i;
+
+  if (us == NULL || us->send_op.armed)
+    return;
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    /* Skip empty buffers; a request of nothing but is complete. */
+    if (lure__stream_write_progress(s, req, 0))
+      continue;
+    sqe = lure__sop_sqe(s, &us->send_op);
+    if (sqe == NULL)
+      return; /* cannot happen short of a CQ backlog; retried on next write */
+    if (req->nbufs - req->write_index == 1 &&
+        !(req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0)) {
+      io_uring_prep_send(sqe, s->io_watcher.fd,
+                         req->bufs[req->write_index].base + req->offset,
+                         req->bufs[req->write_index].len - req->offset,
+                         MSG_NOSIGNAL);
+    } else {
+      for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+        us->iov[n].iov_base = req->bufs[i].base;
+        us->iov[n].iov_len = req->bufs[i].len;
+      }
+      us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
+      us->iov[0].iov_len -= req->offset;
+      memset(&us->msg, 0, sizeof(us->msg));
+      us->msg.msg_iov = us->iov;
+      us->msg.msg_iovlen = n;
+      if (req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0) {
+        memset(&us->ctl, 0, sizeof(us->ctl));
+        us->msg.msg_control = us->ctl.buf;
+        us->msg.msg_controllen = sizeof(us->ctl.buf);
+        cm = CMSG_FIRSTHDR(&us->msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
+      }
+      io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+    }
+    lure__sop_set(sqe, &us->send_op);
+    return;
+  }
+}
+
+static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
+                                int res) {
+  lure_write_t *req;
+
+  us->send_op.armed = 0;
+  if (lure__queue_empty(&s->write_queue))
+    return; /* closed meanwhile: the requests were cancelled */
+  req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                           queue);
+  if (res < 0) {
+    lure__stream_write_fail(s, req, res == -EAGAIN ? LURE_EAGAIN : res);
+  } else {
+    /* A descriptor rides on the first byte only. */
+    if (res > 0 && req->send_handle != NULL)
+      req->send_handle = NULL;
+    (void) lure__stream_write_progress(s, req, (size_t) res);
+  }
+  lure__uring_stream_write(s);
+  lure__stream_schedule(s);
+}
+
+/* ---- connect and shutdown ---- */
+
+int lure__uring_stream_shutdown(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_sqe *sqe;
+
+  if (us == NULL)
+    return LURE_ENOMEM;
+  sqe = lure__sop_sqe(s, &us->shut_op);
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_shutdown(sqe, s->io_watcher.fd, SHUT_WR);
+  lure__sop_set(sqe, &us->shut_op);
+  return 0;
+}
+
+/* ---- close ---- */
+
+void lure__uring_stream_close(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us == NULL)
+    return;
+  lure__queue_remove(&us->stash_pending.queue);
+  lure__sop_cancel(s, &us->accept_op);
+  if (!us->recv_canceling)
+    lure__sop_cancel(s, &us->recv_op);
+  lure__sop_cancel(s, &us->send_op);
+  lure__sop_cancel(s, &us->connect_op);
+  lure__sop_cancel(s, &us->shut_op);
+}
+
+void lure__uring_stream_free(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us == NULL)
+    return;
+  free(us->stash);
+  free(us);
+  s->ring = NULL;
+}
+
+/* ---- completions ---- */
+
+static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
+                                struct lure__sop *op, int res,
+                                unsigned flags) {
+  struct lure__ustream *us = op->us;
+  lure_stream_t *s = us->s;
+  int final = !(flags & IORING_CQE_F_MORE);
+
+  switch (op->kind) {
+    case LURE__SOP_ACCEPT:
+      if (final)
+        op->armed = 0;
+      if (!lure__handle_is_closing((lure_handle_t *) s)) {
+        if (res >= 0)
+          lure__stream_connection(s, res);
+        else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN)
+          lure__stream_connection(s, res);
+        if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
+            (s->stream_flags & LURE__STREAM_LISTENING))
+          (void) lure__sop_arm_accept(s, us);
+      } else if (res >= 0) {
+        close(res);
+      }
+      break;
+    case LURE__SOP_RECV:
+      lure__sop_recv_done(s, us, res, flags);
+      break;
+    case LURE__SOP_SEND:
+      lure__sop_send_done(s, us, res);
+      break;
+    case LURE__SOP_SHUTDOWN:
+      op->armed = 0;
+      if (!lure__handle_is_closing((lure_handle_t *) s))
+        lure__stream_shutdown_complete(s, res < 0 ? res : 0);
+      break;
+    default:
+      op->armed = 0;
+      break;
+  }
+  if (final) {
+    s->ring_ops--;
+    if (s->ring_ops == 0 && (s->flags & LURE__HANDLE_CLOSE_WAIT))
+      lure__handle_close_ready((lure_handle_t *) s);
+  }
+}

@@ -503,7 +503,7 @@ static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
                             unsigned revents) {
   lure_stream_t *s = lure__container_of(w, lure_stream_t, io_watcher);
 
-  if (s->connect_req != NULL && !(s->stream_flags & LURE__STREAM_RING)) {
+  if (s->connect_req != NULL) {
     lure__stream_connect_ready(s);
     if (lure__handle_is_closing((lure_handle_t *) s))
       return;
@@ -636,7 +636,7 @@ void lure__stream_read_stop_internal(lure_stream_t *s) {
     return;
   s->stream_flags &= ~LURE__STREAM_READING;
   if (s->stream_flags & LURE__STREAM_RING)
-    lure__uring_stream_read_stop(s);
+    lure__uring_stream_read_stop(s); /* also stops a readiness fallback */
   else
     lure__io_stop(s->loop, &s->io_watcher, POLLIN);
   if (lure__queue_empty(&s->write_queue) && s->connect_req == NULL &&
@@ -851,6 +851,7 @@ void lure__stream_finish_close(lure_stream_t *s) {
     close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
+  lure__uring_stream_free(s);
   free(s->accepted_fds);
   s->accepted_fds = NULL;
   s->accepted_cap = 0;

@@ -62,5 +62,6 @@ void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);
 int lure__uring_stream_shutdown(lure_stream_t *s);
 void lure__uring_stream_close(lure_stream_t *s);
+void lure__uring_stream_free(lure_stream_t *s);
 
 #endif /* LURE_STREAM_H */
