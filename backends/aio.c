@@ -13,8 +13,8 @@
  *   of a read on an empty one blocks) -> AIO; everything else -> the
  *   thread pool.  Even O_DIRECT io_submit can sleep: block allocation for
  *   writes into holes or past EOF (ext4 and xfs serialise extending
- *   writes), a full block-layer tag set, pinning user pages.  That is the price of AIO; io_uring punts such work to its
- *   kernel workers instead.
+ *   writes), a full block-layer tag set, pinning user pages.  That is the
+ *   price of AIO; io_uring punts such work to its kernel workers instead.
  * - Raw syscalls, no libaio: io_setup, io_submit, io_getevents, io_cancel,
  *   io_destroy.  The ABI is <linux/aio_abi.h>; the iocb (64 bytes) lives in
  *   the request's kbuf while the request is ours, and the kernel writes its
@@ -66,8 +66,9 @@
  *   result arrives normally.  A successful io_cancel returns EINPROGRESS
  *   and still posts the event to the ring (since Kent Overstreet's 2013
  *   rework, 3.11: "aio: io_cancel() no longer returns the io_event");
- *   before, it returned 0 and wrote the event to its third argument.  Both are handled.  Requests still
- *   in the user-space FIFO are always cancellable.
+ *   before, it returned 0 and wrote the event to its third argument.
+ *   Both are handled.  Requests still in the user-space FIFO are always
+ *   cancellable.
  * - Stale events: aio_data is (generation << 32 | slot), not the request's
  *   address, so an event for a slot that was released (a pre-3.11 style
  *   cancel) can never reach a request that has been reused.
@@ -337,17 +338,18 @@ static int lure__aio_open(lure_loop_t *loop, struct lure__aio *a) {
     if (lure__hrtime_ns() < a->retry_at)
       return a->setup_err;
   }
+  if (lure__io_setup(LURE__AIO_DEPTH, &ctx) != 0) {
+    rc = -errno;
+    goto fail;
+  }
   if (a->efd < 0) {
     a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->efd < 0) {
       rc = -errno;
+      (void) lure__io_destroy(ctx);
       goto fail;
     }
     lure__io_init(&a->io, NULL, a->efd);
-  }
-  if (lure__io_setup(LURE__AIO_DEPTH, &ctx) != 0) {
-    rc = -errno;
-    goto fail;
   }
   a->ctx = ctx;
   a->setup_err = 0;
@@ -423,7 +425,8 @@ int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req) {
     return LURE_ENOTSUP;  /* a bad fd is the thread pool's to report */
   /* O_DIRECT is also "packet mode" on pipes (3.4), and character devices
    * may take it: AIO would ignore the offset and block in io_submit. */
-  if (fstat(req->file, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+  if (fstat(req->file, &st) != 0 ||
+      !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
     return LURE_ENOTSUP;
 
   a = lure__aio_get(loop);

@@ -451,6 +451,14 @@ static int lure__uring_fs_opcode(const lure_fs_t *req) {
     case LURE_FS_WRITE:
       if (req->nbufs > IOV_MAX)
         return -1; /* the pool splits it; the ring would say EINVAL */
+      /* O_DIRECT at the file position: ext4 completes the I/O
+       * asynchronously and the ring then leaves the position where it was
+       * (seen on 6.18), so the pool does these. */
+      if (req->off < 0) {
+        int fl = fcntl(req->file, F_GETFL);
+        if (fl >= 0 && (fl & O_DIRECT))
+          return -1;
+      }
       if (req->nbufs == 1)
         return req->fs_type == LURE_FS_READ ? IORING_OP_READ : IORING_OP_WRITE;
       return req->fs_type == LURE_FS_READ ? IORING_OP_READV : IORING_OP_WRITEV;
@@ -479,6 +487,15 @@ static void lure__uring_fs_prep(struct io_uring_sqe *sqe, lure_fs_t *req) {
     case LURE_FS_OPEN:
       io_uring_prep_openat(sqe, AT_FDCWD, req->path, req->flags | O_CLOEXEC,
                            req->mode);
+      /* The ring first tries an open with O_NONBLOCK added, which for a
+       * FIFO returns at once instead of waiting for the other end as
+       * open(2) does.  Opens that could be such a FIFO open (read-only or
+       * write-only, blocking, not creating a new file) go straight to the
+       * ring's workers, where the open blocks like open(2). */
+      if (!(req->flags & O_NONBLOCK) && (req->flags & O_ACCMODE) != O_RDWR &&
+          !((req->flags & O_CREAT) && (req->flags & O_EXCL)) &&
+          !(req->flags & (O_DIRECTORY | O_PATH)))
+        sqe->flags |= IOSQE_ASYNC;
       break;
     case LURE_FS_CLOSE:
       io_uring_prep_close(sqe, req->file);
@@ -1081,6 +1098,10 @@ void lure__uring_stream_read_stop(lure_stream_t *s) {
   }
 }
 
+/* libuv's rule: read_cb never sees a NULL buf; one with a NULL base means
+ * no buffer was allocated for this call. */
+static const lure_buf_t lure__null_buf = { NULL, 0 };
+
 static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res, unsigned flags) {
   struct lure__uring *st = s->loop->priv->backend_data;
@@ -1105,12 +1126,12 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   reading = (s->stream_flags & LURE__STREAM_READING) != 0;
   if (res == 0) {
     if (reading)
-      lure__stream_deliver(s, LURE_EOF, NULL);
+      lure__stream_deliver(s, LURE_EOF, &lure__null_buf);
     return;
   }
   if (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EINTR) {
     if (reading)
-      lure__stream_deliver(s, res, NULL);
+      lure__stream_deliver(s, res, &lure__null_buf);
     return;
   }
   /* Data, an empty buffer ring, or a cancelled read: go on if still
@@ -1120,6 +1141,29 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
 }
 
 /* ---- writes ---- */
+
+/* One non-blocking send(2) before falling back to a ring SEND: when the
+ * socket has room (the common case for replies) the bytes leave now and the
+ * next io_uring_enter only has to wait for input, instead of being woken by
+ * the SEND's own completion.  Returns 1 when req finished (or failed). */
+static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
+  ssize_t r;
+
+  if (req->send_handle != NULL || req->nbufs - req->write_index != 1)
+    return 0;
+  do
+    r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
+             req->bufs[req->write_index].len - req->offset,
+             MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    lure__stream_write_fail(s, req, -errno);
+    return 1;
+  }
+  return lure__stream_write_progress(s, req, (size_t) r);
+}
 
 void lure__uring_stream_write(lure_stream_t *s) {
   struct lure__ustream *us = lure__ustream(s);
@@ -1136,6 +1180,8 @@ void lure__uring_stream_write(lure_stream_t *s) {
                              queue);
     /* Skip empty buffers; a request of nothing but is complete. */
     if (lure__stream_write_progress(s, req, 0))
+      continue;
+    if (lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
     if (sqe == NULL)
@@ -1192,8 +1238,9 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
       req->send_handle = NULL;
     (void) lure__stream_write_progress(s, req, (size_t) res);
   }
+  /* Next request out first, then the callbacks (they may close us). */
   lure__uring_stream_write(s);
-  lure__stream_schedule(s);
+  lure__stream_write_done_now(s);
 }
 
 /* ---- connect and shutdown ---- */
@@ -1226,6 +1273,22 @@ void lure__uring_stream_close(lure_stream_t *s) {
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
   lure__sop_cancel(s, &us->shut_op);
+}
+
+/* In a forked child: the parent's ring operations are not ours. */
+void lure__uring_stream_forget(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  s->ring_ops = 0;
+  if (us == NULL)
+    return;
+  us->accept_op.armed = 0;
+  us->recv_op.armed = 0;
+  us->send_op.armed = 0;
+  us->connect_op.armed = 0;
+  us->shut_op.armed = 0;
+  us->recv_canceling = 0;
+  lure__queue_init(&us->stash_pending.queue);
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {

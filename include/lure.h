@@ -646,12 +646,12 @@ struct lure_udp_send_s {
 struct lure_getaddrinfo_s {
   LURE_REQ_FIELDS
   lure_loop_t *loop;
+  struct addrinfo *addrinfo; /* the result in synchronous mode */
   /* private */
   lure_getaddrinfo_cb cb;
   struct addrinfo *hints;
   char *hostname;
   char *service;
-  struct addrinfo *addrinfo;
   int retcode;
   struct lure__work work_req;
 };
@@ -659,12 +659,12 @@ struct lure_getaddrinfo_s {
 struct lure_getnameinfo_s {
   LURE_REQ_FIELDS
   lure_loop_t *loop;
+  char host[NI_MAXHOST];     /* the results in synchronous mode */
+  char service[NI_MAXSERV];
   /* private */
   lure_getnameinfo_cb getnameinfo_cb;
   struct sockaddr_storage storage;
   int flags;
-  char host[NI_MAXHOST];
-  char service[NI_MAXSERV];
   int retcode;
   struct lure__work work_req;
 };

@@ -58,10 +58,8 @@ void lure__fs_statx_to_stat(const void *buf, lure_stat_t *st) {
   if (x->stx_mask & STATX_BTIME) {
     st->st_birthtim.tv_sec = (long) x->stx_btime.tv_sec;
     st->st_birthtim.tv_nsec = (long) x->stx_btime.tv_nsec;
-  } else {
-    /* As libuv: without a birth time, report the change time. */
-    st->st_birthtim = st->st_ctim;
   }
+  /* Without STATX_BTIME the birth time stays 0, as libuv reports it. */
 }
 
 static int lure__fs_is_stat(const lure_fs_t *req) {
@@ -77,9 +75,13 @@ void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
     if (req->fs_type == LURE_FS_OPEN && result >= 0) {
       close((int) result);
       result = LURE_ECANCELED;
-    } else if (result == -EINTR) {
+    } else if (result == -EINTR || (result <= -512 && result >= -516)) {
+      /* A worker interrupted by the cancellation (the kernel's internal
+       * ERESTART* codes can leak out of a signalled ring worker). */
       result = LURE_ECANCELED;
     }
+  } else if (result <= -512 && result >= -516) {
+    result = LURE_EINTR;
   }
   if (executor == LURE__EXEC_URING && lure__fs_is_stat(req) && result == 0) {
     lure__fs_statx_to_stat(req->kbuf.bytes, &req->statbuf);
@@ -892,11 +894,11 @@ LURE_EXTERN int lure_fs_ftruncate(lure_loop_t *loop, lure_fs_t *req,
                                   lure_file file, int64_t offset,
                                   lure_fs_cb cb) {
   LURE__FS_CHECK(loop, req);
-  if (file < 0)
-    return LURE_EBADF;
-  if (offset < 0)
-    return LURE_EINVAL;
   lure__fs_init(loop, req, LURE_FS_FTRUNCATE, cb);
+  if (file < 0)
+    return (int) (req->result = LURE_EBADF);
+  if (offset < 0)
+    return (int) (req->result = LURE_EINVAL);
   req->file = file;
   req->off = offset;
   return lure__fs_submit(loop, req);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "stream.h"
 
 static lure_loop_t lure__default_loop_storage;
 static lure_loop_t *lure__default_loop_ptr;
@@ -238,6 +239,10 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
   struct lure__queue *q;
   int rc;
 
+  /* An idle AIO context holds a watcher; with no request left it can go
+   * (it is made again on demand). */
+  if (p->active_reqs == 0)
+    lure__aio_loop_close(loop);
   if (lure__loop_busy(loop))
     return LURE_EBUSY;
   lure__queue_foreach(q, &p->watchers)
@@ -252,6 +257,11 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
   }
   if (p->backend != NULL)
     lure__watchers_restart(loop);
+  lure__queue_foreach(q, &p->handle_queue) {
+    lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
+    if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
+      lure__stream_after_fork((lure_stream_t *) h);
+  }
   return rc;
 }
 
@@ -425,6 +435,7 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
 
 LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
   struct lure__loop_priv *p;
+  struct lure__queue *q;
   int rc;
 
   if (loop == NULL || loop->priv == NULL)
@@ -446,6 +457,11 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
   if (rc == 0)
     rc = lure__wq_loop_fork(loop);
   lure__watchers_restart(loop);
+  lure__queue_foreach(q, &p->handle_queue) {
+    lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
+    if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
+      lure__stream_after_fork((lure_stream_t *) h);
+  }
   return rc;
 }
 

@@ -151,6 +151,14 @@ static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) 
   lure__stream_maybe_shutdown(s);
 }
 
+/* Run finished writes' callbacks now (the caller is an I/O completion in
+ * the poll phase), then a shutdown that was waiting for them. */
+void lure__stream_write_done_now(lure_stream_t *s) {
+  lure__stream_run_write_cbs(s);
+  if (!lure__handle_is_closing((lure_handle_t *) s))
+    lure__stream_maybe_shutdown(s);
+}
+
 /* Run write callbacks (and a due shutdown) in the next pending phase. */
 void lure__stream_schedule(lure_stream_t *s) {
   if (!lure__queue_empty(&s->write_pending.queue))
@@ -474,7 +482,9 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
   do
     r = connect(s->io_watcher.fd, addr, addrlen);
   while (r < 0 && errno == EINTR);
-  if (r < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+  /* EAGAIN is not "in progress": a Unix socket's listener has a full
+   * queue, or TCP ran out of local ports. */
+  if (r < 0 && errno != EINPROGRESS) {
     /* Refused (and for pipes, every error) reach the callback, as in libuv. */
     if (errno != ECONNREFUSED && !defer_errors)
       return -errno;
@@ -487,7 +497,7 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
   lure__req_register(s->loop, (lure_req_t *) req);
   s->connect_req = req;
   s->stream_flags |= LURE__STREAM_CONNECTING;
-  if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN)) {
+  if (r == 0 || errno != EINPROGRESS) {
     s->delayed_error = r == 0 ? 0 : -errno;
     lure__queue_remove(&s->write_pending.queue);
     s->write_pending.cb = lure__stream_connect_pending;
@@ -804,6 +814,40 @@ LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
   /* A blocking socket cannot be served by readiness without stalling the
    * loop; like libuv, the caller takes that responsibility. */
   return lure__nonblock(s->io_watcher.fd, !blocking);
+}
+
+/* ---- fork ------------------------------------------------------------------------------ */
+
+/* In the child after lure_loop_fork(): the new wait point knows nothing of
+ * the parent's ring operations; set the stream going again on whichever
+ * path the new loop offers. */
+void lure__stream_after_fork(lure_stream_t *s) {
+  if (s->stream_flags & LURE__STREAM_RING) {
+    lure__uring_stream_forget(s);
+    if (s->flags & LURE__HANDLE_CLOSE_WAIT) {
+      lure__handle_close_ready((lure_handle_t *) s);
+      return;
+    }
+    if (!lure__uring_stream_usable(s->loop))
+      s->stream_flags &= ~LURE__STREAM_RING;
+  }
+  if (s->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) s))
+    return;
+  if (s->stream_flags & LURE__STREAM_LISTENING) {
+    if (!(s->stream_flags & LURE__STREAM_RING) ||
+        lure__uring_stream_accept(s) != 0) {
+      s->stream_flags &= ~LURE__STREAM_RING;
+      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+    }
+    return;
+  }
+  if (s->stream_flags & LURE__STREAM_READING) {
+    if (!(s->stream_flags & LURE__STREAM_RING) ||
+        lure__uring_stream_read(s) != 0)
+      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+  }
+  if (!lure__queue_empty(&s->write_queue) && s->connect_req == NULL)
+    lure__stream_kick_writes(s);
 }
 
 /* ---- close ---------------------------------------------------------------------------- */

@@ -36,6 +36,7 @@ void lure__stream_finish_close(lure_stream_t *s);
 void lure__stream_read_stop_internal(lure_stream_t *s);
 void lure__stream_kick_writes(lure_stream_t *s);
 void lure__stream_schedule(lure_stream_t *s);
+void lure__stream_write_done_now(lure_stream_t *s);
 
 /* Completion entry points shared by both paths. */
 void lure__stream_connection(lure_stream_t *s, int fd_or_error);
@@ -63,5 +64,7 @@ void lure__uring_stream_write(lure_stream_t *s);
 int lure__uring_stream_shutdown(lure_stream_t *s);
 void lure__uring_stream_close(lure_stream_t *s);
 void lure__uring_stream_free(lure_stream_t *s);
+void lure__uring_stream_forget(lure_stream_t *s);
+void lure__stream_after_fork(lure_stream_t *s);
 
 #endif /* LURE_STREAM_H */

@@ -1,1 +1,49 @@
 # tests rules
+#
+# One Check program, tests/lure-tests, runs whole once per executor set
+# (libevent's test.sh model).  Each set is a driver script in TESTS:
+#   tests/uring.test           io_uring as the wait point (SKIP without it)
+#   tests/epoll.test           LURE_BACKEND=epoll
+#   tests/nouring-enosys.test  io_uring_setup fails with ENOSYS (seccomp)
+#   tests/nouring-eperm.test   io_uring_setup fails with EPERM (seccomp)
+# The scripts run from the top build directory and find the programs under
+# ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
+# tests/nouring installs the seccomp filter and execs its arguments.
+
+LURE_TEST_SETS = \
+	tests/uring.test \
+	tests/epoll.test \
+	tests/nouring-enosys.test \
+	tests/nouring-eperm.test
+
+EXTRA_DIST += $(LURE_TEST_SETS)
+
+# .test is automake's default test extension; run the scripts with the
+# configured shell so that they need no execute bit in a tarball.
+TEST_LOG_COMPILER = $(SHELL)
+
+if HAVE_CHECK
+TESTS += $(LURE_TEST_SETS)
+check_PROGRAMS += tests/lure-tests tests/lure-backend tests/nouring
+
+tests_lure_tests_SOURCES = \
+	tests/lure-tests.h \
+	tests/lure-tests.c \
+	tests/test-loop.c \
+	tests/test-timer.c \
+	tests/test-handle.c \
+	tests/test-async.c \
+	tests/test-signal.c \
+	tests/test-poll.c \
+	tests/test-work.c \
+	tests/test-fork.c \
+	tests/test-errors.c \
+	tests/test-heap.c
+tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+
+tests_lure_backend_SOURCES = tests/lure-backend.c
+tests_lure_backend_LDADD = liblure-core.la $(PTHREAD_LIBS)
+
+tests_nouring_SOURCES = tests/nouring.c
+endif

@@ -1,1 +1,15 @@
 # tools rules
+
+# lure-info: what lure does on this machine (io_uring, opcodes, executors).
+# It links the convenience library rather than liblure.la so that it may
+# call internal functions such as lure__uring_probe().
+bin_PROGRAMS += tools/lure-info
+tools_lure_info_SOURCES = tools/lure-info.c
+tools_lure_info_LDADD = liblure-core.la
+dist_man1_MANS += man/lure-info.1
+
+# The README's main job: build lure-info and run it.
+demo: tools/lure-info$(EXEEXT)
+	./tools/lure-info$(EXEEXT)
+
+.PHONY: demo

@@ -1,0 +1,153 @@
+#!/bin/sh
+# bench-smoke.sh - lure-bench is a benchmark, not a test; this only proves
+# that each subcommand runs and that its JSON parses with the fields of
+# issue 4: tool, version, kernel, suite, params, and per result executor,
+# ops, ops_per_s and lat_us (p50, p90, p99, p999, max).
+#
+# Run by `make check` from the build directory.  Exit 77 (skipped) when
+# lure-bench was not built.
+
+bench=./tools/lure-bench
+if [ ! -x "$bench" ]; then
+  echo "bench-smoke: $bench was not built: skipped"
+  exit 77
+fi
+
+# The data file goes in the build tree rather than /tmp, which may be a
+# tmpfs without O_DIRECT.
+tmp=$(mktemp -d ./bench-smoke.XXXXXX) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+fails=0
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+if command -v python3 >/dev/null 2>&1; then
+  have_python=1
+else
+  have_python=0
+fi
+
+# check_json FILE SUITE: one document of the issue's format (or, for SUITE
+# "quick", a {"tool":..., "runs":[...]} holding such documents).
+check_json() {
+  if [ "$have_python" = 1 ]; then
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+
+path, suite = sys.argv[1], sys.argv[2]
+executors = {"io_uring", "aio", "threadpool", "epoll", "libuv"}
+
+def check(doc, want):
+    assert doc["tool"] == "lure-bench", "tool"
+    assert isinstance(doc["version"], str) and doc["version"], "version"
+    assert isinstance(doc["kernel"], str) and doc["kernel"], "kernel"
+    assert doc["suite"] == want, "suite %r, not %r" % (doc["suite"], want)
+    assert isinstance(doc["params"], dict), "params"
+    assert doc["results"], "no results"
+    for r in doc["results"]:
+        assert r["executor"] in executors, "executor %r" % r["executor"]
+        assert isinstance(r["ops"], int) and r["ops"] > 0, "ops"
+        assert r["ops_per_s"] > 0, "ops_per_s"
+        lat = r["lat_us"]
+        for k in ("p50", "p90", "p99", "p999", "max"):
+            assert lat[k] >= 0, k
+        assert lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"]
+        if r["executor"] == "libuv":
+            assert "syscalls_per_op" not in r, "libuv has no syscall count"
+        else:
+            assert r["syscalls_per_op"] >= 0, "syscalls_per_op"
+
+with open(path) as f:
+    doc = json.load(f)
+if suite == "quick":
+    assert doc["tool"] == "lure-bench"
+    seen = set()
+    for run in doc["runs"]:
+        assert "error" not in run, run.get("error")
+        check(run, run["suite"])
+        seen.add(run["suite"])
+    for s in ("fs", "timers", "loop", "async", "work"):
+        assert s in seen, "no %s run" % s
+else:
+    check(doc, suite)
+EOF
+  else
+    # Without python: the fields must at least be there.
+    for key in '"tool":"lure-bench"' '"version":' '"kernel":' \
+               "\"suite\":\"$2\"" '"params":{' '"results":[' '"executor":' \
+               '"ops":' '"ops_per_s":' '"lat_us":{' '"p50":' '"p90":' \
+               '"p99":' '"p999":' '"max":'; do
+      grep -qF "$key" "$1" || { echo "no $key in $1"; return 1; }
+    done
+  fi
+}
+
+# run NAME SUITE ARGS...: run lure-bench ARGS, then check its JSON.
+run() {
+  name=$1
+  suite=$2
+  shift 2
+  echo "== lure-bench $*"
+  if ! "$bench" "$@" --json "$tmp/$name.json"; then
+    fail "lure-bench $*"
+    return
+  fi
+  check_json "$tmp/$name.json" "$suite" || fail "JSON of lure-bench $*"
+}
+
+few="--ops 200 --warmup 20"
+data="--file $tmp/data --size 1M"
+
+run timers timers timers --ops 500 --spread 5
+run loop loop loop $few
+run async async async $few
+run work1 work work $few
+run work8 work work $few --depth 8
+run fs-read fs fs $few $data
+run fs-write fs fs $few $data --op write
+run fs-randrw fs fs $few $data --op randrw --depth 4
+run fs-repeat fs fs --ops 50 --warmup 5 $data --repeat 2
+
+# O_DIRECT needs a file system that has it (an old tmpfs does not); quick
+# has an O_DIRECT suite too.
+if dd if=/dev/zero of="$tmp/probe" bs=4096 count=1 oflag=direct \
+     >/dev/null 2>&1; then
+  rm -f "$tmp/probe"
+  run fs-direct fs fs $few $data --direct --depth 8
+  run quick quick quick --ops 100 --warmup 10 --repeat 1 $data \
+    --plot "$tmp/latency.svg"
+  if command -v gnuplot >/dev/null 2>&1 && [ ! -s "$tmp/latency.svg" ]; then
+    fail "quick --plot drew nothing"
+  fi
+else
+  echo "bench-smoke: no O_DIRECT in $tmp: fs --direct and quick not run"
+fi
+if [ -e "$tmp/data" ]; then
+  fail "the data file lure-bench created was left behind"
+fi
+
+# Bad usage and the subcommand still to come exit 2.
+"$bench" net >/dev/null 2>&1
+[ $? = 2 ] || fail "lure-bench net should exit 2"
+"$bench" fs --executors aio $data >/dev/null 2>&1
+[ $? = 2 ] || fail "aio without --direct should exit 2"
+"$bench" nosuch >/dev/null 2>&1
+[ $? = 2 ] || fail "an unknown subcommand should exit 2"
+
+# A file that is not lure-bench's is never written to.
+echo precious >"$tmp/precious"
+"$bench" fs --ops 10 --op write --file "$tmp/precious" --size 1M \
+  >/dev/null 2>&1
+[ $? = 1 ] || fail "lure-bench should refuse a foreign --file"
+[ "$(cat "$tmp/precious")" = precious ] || fail "a foreign --file was changed"
+
+if [ "$fails" -ne 0 ]; then
+  echo "bench-smoke: $fails failure(s)"
+  exit 1
+fi
+echo "bench-smoke: all subcommands ran and their JSON has the fields"
+exit 0

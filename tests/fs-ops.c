@@ -1,0 +1,1261 @@
+/*
+ * fs-ops.c - every lure_fs_* operation, synchronous (_i == 0) and
+ * asynchronous (_i == 1), with libuv's results: return values, req->result,
+ * req->ptr, req->path, req->statbuf, and the effect on the file system as
+ * seen through plain system calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include "fs-tests.h"
+
+static int popen_fd(const char *path, int flags) {
+  int fd = open(path, flags | O_CLOEXEC, 0644);
+
+  ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+  return fd;
+}
+
+static struct stat pstat(const char *path) {
+  struct stat st;
+
+  ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+  return st;
+}
+
+static struct stat plstat(const char *path) {
+  struct stat st;
+
+  ck_assert_msg(lstat(path, &st) == 0, "lstat %s: %s", path,
+                strerror(errno));
+  return st;
+}
+
+static off_t fpos(int fd) {
+  return lseek(fd, 0, SEEK_CUR);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+START_TEST(fs_open_close) {
+  lure_fs_t req;
+  int fd;
+  struct stat st;
+  char buf[16];
+
+  fst_begin(_i, 20000);
+  memset(&req, 0, sizeof(req));
+  req.data = &fd;
+  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_RDWR | O_CREAT, 0640,
+                                   FST_CB));
+  ck_assert_int_ge(fd, 0);
+  ck_assert_ptr_eq(req.data, &fd);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_OPEN);
+  ck_assert_ptr_nonnull(lure_fs_get_path(&req));
+  ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+  lure_fs_req_cleanup(&req);
+  /* libuv opens with O_CLOEXEC. */
+  ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+  ck_assert_int_eq(fstat(fd, &st), 0);
+  ck_assert(S_ISREG(st.st_mode));
+  ck_assert_int_eq(st.st_mode & 07777, 0640);
+  ck_assert_int_eq(write(fd, "abcdef", 6), 6);
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CLOSE);
+  ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+  ck_assert_int_eq(errno, EBADF);
+
+  /* O_RDONLY of the file: reads the data; O_TRUNC empties it. */
+  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_RDONLY, 0, FST_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(read(fd, buf, sizeof(buf)), 6);
+  ck_assert_int_eq(memcmp(buf, "abcdef", 6), 0);
+  ck_assert_int_lt(write(fd, "x", 1), 0);
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+
+  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_WRONLY | O_TRUNC, 0,
+                                   FST_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(pstat(P("f")).st_size, 0);
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+
+  /* O_APPEND: a write at the current position lands at the end. */
+  fst_write_file(P("f"), "12345", 5);
+  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_WRONLY | O_APPEND, 0,
+                                   FST_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+  {
+    lure_buf_t b = lure_buf_init((char *) "678", 3);
+
+    FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 3);
+  }
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 8);
+  ck_assert_int_eq(memcmp(buf, "12345678", 8), 0);
+
+  /* A directory opens read-only (O_DIRECTORY). */
+  fd = (int) FS(&req, lure_fs_open(L, &req, fst.dir, O_RDONLY | O_DIRECTORY,
+                                   0, FST_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  fst_end();
+}
+END_TEST
+
+/* open(2) of a FIFO for reading waits for a writer, whatever serves it (the
+ * pool blocks in open(2); the ring must not answer before a writer either).
+ */
+static int fifo_writer = -1;
+static int fifo_open_calls;
+static int fifo_writer_was_open;
+
+static void fifo_open_cb(lure_fs_t *req) {
+  fifo_open_calls++;
+  fifo_writer_was_open = fifo_writer >= 0;
+  fst_cb(req);
+}
+
+static void fifo_writer_cb(lure_timer_t *t) {
+  fifo_writer = open((const char *) t->data, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  ck_assert_int_ge(fifo_writer, 0);
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+START_TEST(fs_open_fifo_waits_for_writer) {
+  lure_fs_t req;
+  lure_timer_t t;
+  char path[PATH_MAX];
+  ssize_t r;
+
+  fst_begin(1, 20000);
+  snprintf(path, sizeof(path), "%s", P("fifo"));
+  ck_assert_int_eq(mkfifo(path, 0644), 0);
+  ck_assert_int_eq(lure_fs_open(L, &req, path, O_RDONLY, 0, fifo_open_cb), 0);
+  ck_assert_int_eq(lure_timer_init(L, &t), 0);
+  t.data = path;
+  ck_assert_int_eq(lure_timer_start(&t, fifo_writer_cb, 100, 0), 0);
+  ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(fifo_open_calls, 1);
+  r = req.result;
+  ck_assert_msg(r >= 0, "open of a FIFO: %s", fst_err(r));
+  ck_assert_msg(fifo_writer_was_open,
+                "open(O_RDONLY) of a FIFO completed before any writer (%s)",
+                lure_req_executor((lure_req_t *) &req));
+  /* Blocking mode, as asked (no O_NONBLOCK left over). */
+  ck_assert_int_eq(fcntl((int) r, F_GETFL) & O_NONBLOCK, 0);
+  lure_fs_req_cleanup(&req);
+  close((int) r);
+  close(fifo_writer);
+  fst_end();
+}
+END_TEST
+
+/* ---- read / write -------------------------------------------------------- */
+
+START_TEST(fs_read_write_positional) {
+  lure_fs_t req;
+  lure_buf_t b;
+  char buf[64];
+  int fd;
+
+  fst_begin(_i, 20000);
+  fd = popen_fd(P("f"), O_RDWR | O_CREAT);
+  b = lure_buf_init((char *) "hello, world", 12);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 12);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_WRITE);
+  /* A positional write leaves the file position alone. */
+  ck_assert_int_eq(fpos(fd), 0);
+
+  memset(buf, 0, sizeof(buf));
+  b = lure_buf_init(buf, 5);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 7, FST_CB), 5);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READ);
+  ck_assert_int_eq(memcmp(buf, "world", 5), 0);
+  ck_assert_int_eq(fpos(fd), 0);
+
+  /* Short read at the end, 0 at and beyond EOF. */
+  b = lure_buf_init(buf, sizeof(buf));
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 12);
+  ck_assert_int_eq(memcmp(buf, "hello, world", 12), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 12, FST_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 100000, FST_CB), 0);
+
+  /* A write past the end leaves a hole of zeros. */
+  b = lure_buf_init((char *) "Z", 1);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 20, FST_CB), 1);
+  ck_assert_int_eq(pstat(P("f")).st_size, 21);
+  memset(buf, 'x', sizeof(buf));
+  b = lure_buf_init(buf, sizeof(buf));
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 10, FST_CB), 11);
+  ck_assert_int_eq(memcmp(buf, "ld\0\0\0\0\0\0\0\0Z", 11), 0);
+
+  /* A zero-length write and read. */
+  b = lure_buf_init(buf, 0);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 0);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_read_write_current_position) {
+  lure_fs_t req;
+  lure_buf_t b;
+  char buf[64];
+  int fd;
+
+  fst_begin(_i, 20000);
+  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_TRUNC);
+  b = lure_buf_init((char *) "abc", 3);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 3);
+  ck_assert_int_eq(fpos(fd), 3);
+  b = lure_buf_init((char *) "defg", 4);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 4);
+  ck_assert_int_eq(fpos(fd), 7);
+  b = lure_buf_init((char *) "XY", 2);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 2);
+  ck_assert_int_eq(fpos(fd), 7);
+  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 7);
+  ck_assert_int_eq(memcmp(buf, "XYcdefg", 7), 0);
+
+  ck_assert_int_eq(lseek(fd, 2, SEEK_SET), 2);
+  b = lure_buf_init(buf, 3);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 3);
+  ck_assert_int_eq(memcmp(buf, "cde", 3), 0);
+  ck_assert_int_eq(fpos(fd), 5);
+  b = lure_buf_init(buf, 2);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 2);
+  ck_assert_int_eq(memcmp(buf, "XY", 2), 0);
+  ck_assert_int_eq(fpos(fd), 5);
+  b = lure_buf_init(buf, sizeof(buf));
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 2);
+  ck_assert_int_eq(memcmp(buf, "fg", 2), 0);
+  ck_assert_int_eq(fpos(fd), 7);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 0);
+  ck_assert_int_eq(fpos(fd), 7);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_read_write_vectored) {
+  lure_fs_t req;
+  lure_buf_t w[3];
+  lure_buf_t r[4];
+  lure_buf_t many[7];
+  char a[5], b[1], c[3], d[10];
+  char big[7][3];
+  char out[64];
+  int fd;
+  int k;
+
+  fst_begin(_i, 20000);
+  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_TRUNC);
+  w[0] = lure_buf_init((char *) "0123", 4);
+  w[1] = lure_buf_init((char *) "45", 2);
+  w[2] = lure_buf_init((char *) "6789ab", 6);
+  FS_OK(&req, lure_fs_write(L, &req, fd, w, 3, 10, FST_CB), 12);
+  ck_assert_int_eq(fpos(fd), 0);
+  ck_assert_int_eq(fst_read_file(P("f"), out, sizeof(out)), 22);
+  ck_assert_int_eq(memcmp(out + 10, "0123456789ab", 12), 0);
+
+  memset(a, 0, 5); memset(b, 0, 1); memset(c, 0, 3); memset(d, 0, 10);
+  r[0] = lure_buf_init(a, 5);
+  r[1] = lure_buf_init(b, 1);
+  r[2] = lure_buf_init(c, 3);
+  r[3] = lure_buf_init(d, 10);
+  FS_OK(&req, lure_fs_read(L, &req, fd, r, 4, 10, FST_CB), 12);
+  ck_assert_int_eq(memcmp(a, "01234", 5), 0);
+  ck_assert_int_eq(memcmp(b, "5", 1), 0);
+  ck_assert_int_eq(memcmp(c, "678", 3), 0);
+  ck_assert_int_eq(memcmp(d, "9ab", 3), 0);
+
+  /* Vectored at the current position. */
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  w[0] = lure_buf_init((char *) "AB", 2);
+  w[1] = lure_buf_init((char *) "CD", 2);
+  FS_OK(&req, lure_fs_write(L, &req, fd, w, 2, -1, FST_CB), 4);
+  ck_assert_int_eq(fpos(fd), 4);
+  ck_assert_int_eq(lseek(fd, 1, SEEK_SET), 1);
+  r[0] = lure_buf_init(a, 2);
+  r[1] = lure_buf_init(c, 2);
+  FS_OK(&req, lure_fs_read(L, &req, fd, r, 2, -1, FST_CB), 4);
+  ck_assert_int_eq(memcmp(a, "BC", 2), 0);
+  ck_assert_int_eq(memcmp(c, "D\0", 2), 0);
+  ck_assert_int_eq(fpos(fd), 5);
+
+  /* More buffers than the request keeps inline (libuv: 4), and the caller
+   * may reuse its array as soon as the call returns. */
+  for (k = 0; k < 7; k++) {
+    big[k][0] = (char) ('a' + k);
+    big[k][1] = (char) ('A' + k);
+    big[k][2] = (char) ('0' + k);
+    many[k] = lure_buf_init(big[k], 3);
+  }
+  ck_assert_int_eq(lure_fs_write(L, &req, fd, many, 7, 100, FST_CB),
+                   fst.async ? 0 : 21);
+  for (k = 0; k < 7; k++)
+    many[k] = lure_buf_init(NULL, 0);
+  if (fst.async) {
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+    ck_assert_ptr_eq(fst.last, &req);
+  }
+  ck_assert_int_eq(req.result, 21);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(fst_read_file(P("f"), out, sizeof(out)), 64);
+  ck_assert_int_eq(pstat(P("f")).st_size, 121);
+  memset(big, 0, sizeof(big));
+  for (k = 0; k < 7; k++)
+    many[k] = lure_buf_init(big[6 - k], 3);
+  ck_assert_int_eq(lure_fs_read(L, &req, fd, many, 7, 100, FST_CB),
+                   fst.async ? 0 : 21);
+  for (k = 0; k < 7; k++)
+    many[k] = lure_buf_init(NULL, 0);
+  if (fst.async)
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(req.result, 21);
+  lure_fs_req_cleanup(&req);
+  for (k = 0; k < 7; k++) {
+    ck_assert_int_eq(big[6 - k][0], 'a' + k);
+    ck_assert_int_eq(big[6 - k][2], '0' + k);
+  }
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+/* ---- unlink, mkdir, rmdir, mkdtemp, mkstemp ------------------------------ */
+
+START_TEST(fs_unlink) {
+  lure_fs_t req;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+  FS_OK(&req, lure_fs_unlink(L, &req, P("l"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_UNLINK);
+  ck_assert(!fst_exists(P("l")));
+  ck_assert(fst_exists(P("f")));
+  FS_OK(&req, lure_fs_unlink(L, &req, P("f"), FST_CB), 0);
+  ck_assert(!fst_exists(P("f")));
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_mkdir_rmdir) {
+  lure_fs_t req;
+  struct stat st;
+
+  fst_begin(_i, 20000);
+  FS_OK(&req, lure_fs_mkdir(L, &req, P("d"), 0755, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKDIR);
+  st = pstat(P("d"));
+  ck_assert(S_ISDIR(st.st_mode));
+  ck_assert_int_eq(st.st_mode & 07777, 0755);
+  FS_OK(&req, lure_fs_mkdir(L, &req, P("d/e"), 0700, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("d/e")).st_mode & 07777, 0700);
+  /* The umask (022) applies. */
+  FS_OK(&req, lure_fs_mkdir(L, &req, P("d/u"), 0777, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("d/u")).st_mode & 07777, 0755);
+  FS_OK(&req, lure_fs_rmdir(L, &req, P("d/e"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_RMDIR);
+  ck_assert(!fst_exists(P("d/e")));
+  FS_OK(&req, lure_fs_rmdir(L, &req, P("d/u"), FST_CB), 0);
+  FS_OK(&req, lure_fs_rmdir(L, &req, P("d"), FST_CB), 0);
+  ck_assert(!fst_exists(P("d")));
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_mkdtemp) {
+  lure_fs_t req;
+  char tpl[PATH_MAX];
+  char made[PATH_MAX];
+  const char *path;
+  struct stat st;
+  size_t n;
+
+  fst_begin(_i, 20000);
+  snprintf(tpl, sizeof(tpl), "%s", P("tmp-XXXXXX"));
+  n = strlen(tpl);
+  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKDTEMP);
+  /* The name made is in req->path; the template is left alone (libuv
+   * copies it). */
+  path = lure_fs_get_path(&req);
+  ck_assert_ptr_nonnull(path);
+  ck_assert_ptr_eq(path, req.path);
+  ck_assert_uint_eq(strlen(path), n);
+  ck_assert_int_eq(strncmp(path, tpl, n - 6), 0);
+  ck_assert_str_ne(path + n - 6, "XXXXXX");
+  ck_assert_str_eq(tpl + n - 6, "XXXXXX");
+  st = pstat(path);
+  ck_assert(S_ISDIR(st.st_mode));
+  ck_assert_int_eq(st.st_mode & 07777, 0700);
+  snprintf(made, sizeof(made), "%s", path);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.path);
+  /* A second one gets another name. */
+  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, FST_CB), 0);
+  ck_assert_str_ne(req.path, made);
+  ck_assert(fst_exists(req.path));
+  lure_fs_req_cleanup(&req);
+  ck_assert(fst_exists(made));
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_mkstemp) {
+  lure_fs_t req;
+  char tpl[PATH_MAX];
+  const char *path;
+  struct stat st;
+  size_t n;
+  int fd;
+  char buf[8];
+
+  fst_begin(_i, 20000);
+  snprintf(tpl, sizeof(tpl), "%s", P("tmpf-XXXXXX"));
+  n = strlen(tpl);
+  fd = (int) FS(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB));
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKSTEMP);
+  path = lure_fs_get_path(&req);
+  ck_assert_ptr_nonnull(path);
+  ck_assert_uint_eq(strlen(path), n);
+  ck_assert_int_eq(strncmp(path, tpl, n - 6), 0);
+  ck_assert_str_ne(path + n - 6, "XXXXXX");
+  ck_assert_str_eq(tpl + n - 6, "XXXXXX");
+  st = pstat(path);
+  ck_assert(S_ISREG(st.st_mode));
+  ck_assert_int_eq(st.st_mode & 07777, 0600);
+  ck_assert_int_eq(st.st_size, 0);
+  ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+  ck_assert_int_eq(write(fd, "abc", 3), 3);
+  ck_assert_int_eq(fst_read_file(path, buf, sizeof(buf)), 3);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.path);
+  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  fst_end();
+}
+END_TEST
+
+/* ---- directories --------------------------------------------------------- */
+
+static void make_tree(void) {
+  ck_assert_int_eq(mkdir(P("sd"), 0755), 0);
+  fst_write_file(P("sd/b"), "b", 1);
+  fst_write_file(P("sd/a"), "a", 1);
+  ck_assert_int_eq(mkdir(P("sd/c"), 0755), 0);
+  ck_assert_int_eq(symlink("a", P("sd/l")), 0);
+}
+
+static lure_dirent_type_t tree_type(const char *name) {
+  if (strcmp(name, "c") == 0) return LURE_DIRENT_DIR;
+  if (strcmp(name, "l") == 0) return LURE_DIRENT_LINK;
+  return LURE_DIRENT_FILE;
+}
+
+START_TEST(fs_scandir) {
+  static const char *want[] = { "a", "b", "c", "l" };
+  lure_fs_t req;
+  lure_dirent_t ent;
+  int k;
+
+  fst_begin(_i, 20000);
+  make_tree();
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd"), 0, FST_CB), 4);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SCANDIR);
+  /* Entries come sorted, without "." and "..", as libuv's. */
+  for (k = 0; k < 4; k++) {
+    ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), 0);
+    ck_assert_ptr_nonnull(ent.name);
+    ck_assert_str_eq(ent.name, want[k]);
+    ck_assert_int_eq(ent.type, tree_type(ent.name));
+  }
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+
+  /* An empty directory. */
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd/c"), 0, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  lure_fs_req_cleanup(&req);
+
+  /* Cleaned up without reading every entry: no leak (LSan). */
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd"), 0, FST_CB), 4);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), 0);
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_opendir_readdir_closedir) {
+  lure_fs_t req;
+  lure_dirent_t ents[3];
+  lure_dir_t *dir;
+  char seen[8] = { 0 };
+  int total = 0;
+  int calls = 0;
+  ssize_t n;
+  int k;
+
+  fst_begin(_i, 20000);
+  make_tree();
+  FS_EQ(&req, lure_fs_opendir(L, &req, P("sd"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_OPENDIR);
+  dir = req.ptr;
+  ck_assert_ptr_nonnull(dir);
+  lure_fs_req_cleanup(&req);
+  dir->dirents = ents;
+  dir->nentries = 3;
+  for (;;) {
+    n = FS(&req, lure_fs_readdir(L, &req, dir, FST_CB));
+    ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READDIR);
+    ck_assert_int_ge(n, 0);
+    ck_assert_int_le(n, 3);
+    calls++;
+    ck_assert_int_le(calls, 10);
+    if (n == 0) {
+      lure_fs_req_cleanup(&req);
+      break;
+    }
+    for (k = 0; k < n; k++) {
+      const char *name = ents[k].name;
+
+      ck_assert_ptr_nonnull(name);
+      ck_assert_msg(strlen(name) == 1 && strchr("abcl", name[0]) != NULL,
+                    "readdir gave \"%s\"", name);
+      ck_assert_msg(!seen[strchr("abcl", name[0]) - "abcl"],
+                    "readdir gave \"%s\" twice", name);
+      seen[strchr("abcl", name[0]) - "abcl"] = 1;
+      ck_assert_int_eq(ents[k].type, tree_type(name));
+      total++;
+    }
+    lure_fs_req_cleanup(&req);
+  }
+  ck_assert_int_eq(total, 4);
+  ck_assert_int_ge(calls, 3); /* 3 + 1 + the end */
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CLOSEDIR);
+
+  /* Open and close without reading. */
+  FS_EQ(&req, lure_fs_opendir(L, &req, P("sd/c"), FST_CB), 0);
+  dir = req.ptr;
+  lure_fs_req_cleanup(&req);
+  dir->dirents = ents;
+  dir->nentries = 3;
+  FS_OK(&req, lure_fs_readdir(L, &req, dir, FST_CB), 0);
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
+  fst_end();
+}
+END_TEST
+
+/* ---- stat ---------------------------------------------------------------- */
+
+static void same_stat(const lure_stat_t *l, const struct stat *s) {
+  ck_assert_uint_eq(l->st_dev, (uint64_t) s->st_dev);
+  ck_assert_uint_eq(l->st_ino, (uint64_t) s->st_ino);
+  ck_assert_uint_eq(l->st_mode, (uint64_t) s->st_mode);
+  ck_assert_uint_eq(l->st_nlink, (uint64_t) s->st_nlink);
+  ck_assert_uint_eq(l->st_uid, (uint64_t) s->st_uid);
+  ck_assert_uint_eq(l->st_gid, (uint64_t) s->st_gid);
+  ck_assert_uint_eq(l->st_size, (uint64_t) s->st_size);
+  ck_assert_uint_eq(l->st_blocks, (uint64_t) s->st_blocks);
+  ck_assert_uint_eq(l->st_blksize, (uint64_t) s->st_blksize);
+  ck_assert_int_eq(l->st_mtim.tv_sec, s->st_mtim.tv_sec);
+  ck_assert_int_eq(l->st_mtim.tv_nsec, s->st_mtim.tv_nsec);
+  ck_assert_int_eq(l->st_atim.tv_sec, s->st_atim.tv_sec);
+  ck_assert_int_eq(l->st_ctim.tv_sec, s->st_ctim.tv_sec);
+  ck_assert_int_eq(l->st_ctim.tv_nsec, s->st_ctim.tv_nsec);
+}
+
+START_TEST(fs_stat_fstat_lstat) {
+  lure_fs_t req;
+  char data[1234];
+  struct stat st;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_pattern(data, sizeof(data), 1);
+  fst_write_file(P("f"), data, sizeof(data));
+  ck_assert_int_eq(chmod(P("f"), 0640), 0);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+
+  memset(&req.statbuf, 0xa5, sizeof(req.statbuf));
+  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STAT);
+  st = pstat(P("f"));
+  ck_assert_uint_eq(req.statbuf.st_size, 1234);
+  ck_assert_uint_eq(req.statbuf.st_mode, S_IFREG | 0640);
+  ck_assert_uint_eq(req.statbuf.st_nlink, 1);
+  ck_assert_uint_eq(req.statbuf.st_uid, getuid());
+  same_stat(&req.statbuf, &st);
+  ck_assert_ptr_eq(lure_fs_get_statbuf(&req), &req.statbuf);
+  ck_assert_ptr_eq(req.ptr, &req.statbuf);
+  lure_fs_req_cleanup(&req);
+
+  /* stat follows the link; lstat does not. */
+  FS_EQ(&req, lure_fs_stat(L, &req, P("l"), FST_CB), 0);
+  same_stat(&req.statbuf, &st);
+  lure_fs_req_cleanup(&req);
+  FS_EQ(&req, lure_fs_lstat(L, &req, P("l"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LSTAT);
+  ck_assert(S_ISLNK(req.statbuf.st_mode));
+  ck_assert_uint_eq(req.statbuf.st_size, 1); /* strlen("f") */
+  {
+    struct stat ls = plstat(P("l"));
+
+    same_stat(&req.statbuf, &ls);
+  }
+  lure_fs_req_cleanup(&req);
+  /* lstat of a plain file is its stat. */
+  FS_EQ(&req, lure_fs_lstat(L, &req, P("f"), FST_CB), 0);
+  same_stat(&req.statbuf, &st);
+  lure_fs_req_cleanup(&req);
+
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_EQ(&req, lure_fs_fstat(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FSTAT);
+  same_stat(&req.statbuf, &st);
+  lure_fs_req_cleanup(&req);
+  close(fd);
+
+  FS_EQ(&req, lure_fs_stat(L, &req, fst.dir, FST_CB), 0);
+  ck_assert(S_ISDIR(req.statbuf.st_mode));
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_statfs) {
+  lure_fs_t req;
+  lure_statfs_t *s;
+  struct statfs sf;
+
+  fst_begin(_i, 20000);
+  FS_EQ(&req, lure_fs_statfs(L, &req, fst.dir, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STATFS);
+  s = lure_fs_get_ptr(&req);
+  ck_assert_ptr_nonnull(s);
+  ck_assert_int_eq(statfs(fst.dir, &sf), 0);
+  ck_assert_uint_eq(s->f_type, (uint64_t) sf.f_type);
+  ck_assert_uint_eq(s->f_bsize, (uint64_t) sf.f_bsize);
+  ck_assert_uint_eq(s->f_blocks, (uint64_t) sf.f_blocks);
+  ck_assert_uint_eq(s->f_files, (uint64_t) sf.f_files);
+  ck_assert_uint_gt(s->f_bfree, 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  fst_end();
+}
+END_TEST
+
+/* ---- rename, fsync, ftruncate -------------------------------------------- */
+
+START_TEST(fs_rename) {
+  lure_fs_t req;
+  char buf[8];
+  ino_t ino;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("a"), "aaa", 3);
+  ino = pstat(P("a")).st_ino;
+  FS_OK(&req, lure_fs_rename(L, &req, P("a"), P("b"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_RENAME);
+  ck_assert(!fst_exists(P("a")));
+  ck_assert_int_eq(pstat(P("b")).st_ino, ino);
+  ck_assert_int_eq(fst_read_file(P("b"), buf, sizeof(buf)), 3);
+  /* Over an existing file: replaced. */
+  fst_write_file(P("c"), "cccccc", 6);
+  FS_OK(&req, lure_fs_rename(L, &req, P("b"), P("c"), FST_CB), 0);
+  ck_assert(!fst_exists(P("b")));
+  ck_assert_int_eq(fst_read_file(P("c"), buf, sizeof(buf)), 3);
+  ck_assert_int_eq(memcmp(buf, "aaa", 3), 0);
+  /* Directories, with their contents. */
+  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
+  fst_write_file(P("d/x"), "x", 1);
+  FS_OK(&req, lure_fs_rename(L, &req, P("d"), P("e"), FST_CB), 0);
+  ck_assert(fst_exists(P("e/x")));
+  ck_assert(!fst_exists(P("d")));
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_fsync_fdatasync) {
+  lure_fs_t req;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fd = popen_fd(P("f"), O_RDWR | O_CREAT);
+  ck_assert_int_eq(write(fd, "data", 4), 4);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FSYNC);
+  ck_assert_int_eq(write(fd, "more", 4), 4);
+  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FDATASYNC);
+  close(fd);
+  /* A read-only fd and a directory fd sync too. */
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
+  close(fd);
+  fd = popen_fd(fst.dir, O_RDONLY | O_DIRECTORY);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
+  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, FST_CB), 0);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_ftruncate) {
+  lure_fs_t req;
+  char data[100];
+  char buf[6000];
+  int fd;
+  int k;
+
+  fst_begin(_i, 20000);
+  fst_pattern(data, sizeof(data), 2);
+  fst_write_file(P("f"), data, sizeof(data));
+  fd = popen_fd(P("f"), O_RDWR);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 10, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FTRUNCATE);
+  ck_assert_int_eq(pstat(P("f")).st_size, 10);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 5000, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("f")).st_size, 5000);
+  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 5000);
+  ck_assert_int_eq(memcmp(buf, data, 10), 0);
+  for (k = 10; k < 5000; k++)
+    ck_assert_int_eq(buf[k], 0);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 0, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("f")).st_size, 0);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+/* ---- copyfile, sendfile -------------------------------------------------- */
+
+static void same_content(const char *a, const char *b, size_t cap) {
+  char *x = malloc(cap);
+  char *y = malloc(cap);
+  size_t nx = fst_read_file(a, x, cap);
+  size_t ny = fst_read_file(b, y, cap);
+
+  ck_assert_msg(nx == ny, "%s has %zu bytes, %s %zu", a, nx, b, ny);
+  ck_assert_msg(memcmp(x, y, nx) == 0, "%s and %s differ", a, b);
+  free(x);
+  free(y);
+}
+
+START_TEST(fs_copyfile) {
+  enum { N = 300000 };
+  lure_fs_t req;
+  char *data = malloc(N);
+  char buf[16];
+  ssize_t r;
+
+  fst_begin(_i, 20000);
+  fst_pattern(data, N, 3);
+  fst_write_file(P("src"), data, N);
+  ck_assert_int_eq(chmod(P("src"), 0640), 0);
+
+  /* Plain: content and mode. */
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("dst"), 0, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_COPYFILE);
+  same_content(P("src"), P("dst"), N + 16);
+  ck_assert_int_eq(pstat(P("dst")).st_mode & 07777, 0640);
+
+  /* Over a bigger existing file: truncated to the source. */
+  fst_write_file(P("big"), data, N);
+  fst_write_file(P("big2"), data, 100);
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("big2"), P("big"), 0, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("big")).st_size, 100);
+
+  /* EXCL on an existing file: EEXIST, the file untouched. */
+  fst_write_file(P("keep"), "keep", 4);
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("keep"),
+                               LURE_FS_COPYFILE_EXCL, FST_CB), LURE_EEXIST);
+  ck_assert_int_eq(fst_read_file(P("keep"), buf, sizeof(buf)), 4);
+  ck_assert_int_eq(memcmp(buf, "keep", 4), 0);
+  /* EXCL on a new name works. */
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("new"),
+                               LURE_FS_COPYFILE_EXCL, FST_CB), 0);
+  same_content(P("src"), P("new"), N + 16);
+
+  /* FICLONE falls back to copying where the file system cannot clone. */
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("clone"),
+                               LURE_FS_COPYFILE_FICLONE, FST_CB), 0);
+  same_content(P("src"), P("clone"), N + 16);
+  /* FICLONE_FORCE: clones, or says it cannot. */
+  r = FS(&req, lure_fs_copyfile(L, &req, P("src"), P("forced"),
+                                LURE_FS_COPYFILE_FICLONE_FORCE, FST_CB));
+  lure_fs_req_cleanup(&req);
+  ck_assert_msg(r == 0 || r == LURE_ENOTSUP || r == LURE_EXDEV,
+                "copyfile FICLONE_FORCE: %s", fst_err(r));
+  if (r == 0)
+    same_content(P("src"), P("forced"), N + 16);
+
+  /* An empty file. */
+  fst_write_file(P("empty"), "", 0);
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("empty"), P("empty2"), 0, FST_CB),
+        0);
+  ck_assert_int_eq(pstat(P("empty2")).st_size, 0);
+
+  /* Onto itself: a no-op that keeps the data (libuv). */
+  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("src"), 0, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("src")).st_size, N);
+  free(data);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_sendfile) {
+  enum { N = 10000 };
+  lure_fs_t req;
+  char *data = malloc(N);
+  char *buf = malloc(N);
+  int in;
+  int out;
+
+  fst_begin(_i, 20000);
+  fst_pattern(data, N, 4);
+  fst_write_file(P("in"), data, N);
+  in = popen_fd(P("in"), O_RDONLY);
+  out = popen_fd(P("out"), O_WRONLY | O_CREAT | O_TRUNC);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 100, 5000, FST_CB), 5000);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SENDFILE);
+  /* in_offset is explicit: the input's position does not move; the output
+   * is written at its position. */
+  ck_assert_int_eq(fpos(in), 0);
+  ck_assert_int_eq(fpos(out), 5000);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, N), 5000);
+  ck_assert_int_eq(memcmp(buf, data + 100, 5000), 0);
+  /* Short at the end of the input, 0 beyond it. */
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 9000, 5000, FST_CB), 1000);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, N), 6000);
+  ck_assert_int_eq(memcmp(buf + 5000, data + 9000, 1000), 0);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, N + 10, 100, FST_CB), 0);
+  close(in);
+  close(out);
+  free(data);
+  free(buf);
+  fst_end();
+}
+END_TEST
+
+/* ---- access, chmod, utime ------------------------------------------------ */
+
+START_TEST(fs_access) {
+  lure_fs_t req;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(chmod(P("f"), 0644), 0);
+  FS_OK(&req, lure_fs_access(L, &req, P("f"), F_OK, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_ACCESS);
+  FS_OK(&req, lure_fs_access(L, &req, P("f"), R_OK | W_OK, FST_CB), 0);
+  /* No execute bit: EACCES, even for root. */
+  FS_OK(&req, lure_fs_access(L, &req, P("f"), X_OK, FST_CB), LURE_EACCES);
+  ck_assert_int_eq(chmod(P("f"), 0755), 0);
+  FS_OK(&req, lure_fs_access(L, &req, P("f"), X_OK, FST_CB), 0);
+  FS_OK(&req, lure_fs_access(L, &req, P("nope"), F_OK, FST_CB), LURE_ENOENT);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_chmod_fchmod) {
+  lure_fs_t req;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  FS_OK(&req, lure_fs_chmod(L, &req, P("f"), 0600, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CHMOD);
+  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0600);
+  FS_OK(&req, lure_fs_chmod(L, &req, P("f"), 0751, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0751);
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0640, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FCHMOD);
+  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0640);
+  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0400, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0400);
+  close(fd);
+  /* A directory. */
+  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
+  FS_OK(&req, lure_fs_chmod(L, &req, P("d"), 0700, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("d")).st_mode & 07777, 0700);
+  fst_end();
+}
+END_TEST
+
+static void check_time(lure_timespec_t got, long sec, long nsec) {
+  long d = got.tv_nsec - nsec;
+
+  ck_assert_int_eq(got.tv_sec, sec);
+  ck_assert_msg(d > -2000 && d < 2000, "tv_nsec %ld, want %ld", got.tv_nsec,
+                nsec);
+}
+
+static void check_ptime(struct timespec got, long sec, long nsec) {
+  lure_timespec_t t;
+
+  t.tv_sec = got.tv_sec;
+  t.tv_nsec = got.tv_nsec;
+  check_time(t, sec, nsec);
+}
+
+START_TEST(fs_utime_futime_lutime) {
+  lure_fs_t req;
+  struct stat st;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+
+  FS_OK(&req, lure_fs_utime(L, &req, P("f"), 1000000000.25, 1234567890.5,
+                            FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_UTIME);
+  st = pstat(P("f"));
+  check_ptime(st.st_atim, 1000000000, 250000000);
+  check_ptime(st.st_mtim, 1234567890, 500000000);
+  /* And as lure's stat reports it. */
+  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  check_time(req.statbuf.st_mtim, 1234567890, 500000000);
+  check_time(req.statbuf.st_atim, 1000000000, 250000000);
+  lure_fs_req_cleanup(&req);
+  /* utime through the link changes the target. */
+  FS_OK(&req, lure_fs_utime(L, &req, P("l"), 1300000000, 1300000001, FST_CB),
+        0);
+  check_ptime(pstat(P("f")).st_mtim, 1300000001, 0);
+
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_futime(L, &req, fd, 1500000000.0, 1600000000.75,
+                             FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FUTIME);
+  close(fd);
+  st = pstat(P("f"));
+  check_ptime(st.st_atim, 1500000000, 0);
+  check_ptime(st.st_mtim, 1600000000, 750000000);
+
+  /* lutime changes the link, not its target. */
+  FS_OK(&req, lure_fs_lutime(L, &req, P("l"), 1111111111.0, 1222222222.0,
+                             FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LUTIME);
+  st = plstat(P("l"));
+  check_ptime(st.st_mtim, 1222222222, 0);
+  check_ptime(st.st_atim, 1111111111, 0);
+  check_ptime(pstat(P("f")).st_mtim, 1600000000, 750000000);
+  FS_EQ(&req, lure_fs_lstat(L, &req, P("l"), FST_CB), 0);
+  check_time(req.statbuf.st_mtim, 1222222222, 0);
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+/* ---- links --------------------------------------------------------------- */
+
+START_TEST(fs_link_symlink_readlink_realpath) {
+  lure_fs_t req;
+  char want[PATH_MAX];
+  struct stat st;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  FS_OK(&req, lure_fs_link(L, &req, P("f"), P("g"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LINK);
+  st = pstat(P("f"));
+  ck_assert_int_eq(st.st_nlink, 2);
+  ck_assert_int_eq(pstat(P("g")).st_ino, st.st_ino);
+
+  FS_OK(&req, lure_fs_symlink(L, &req, "f", P("s"), 0, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SYMLINK);
+  ck_assert(S_ISLNK(plstat(P("s")).st_mode));
+  ck_assert_int_eq(pstat(P("s")).st_ino, st.st_ino);
+  /* The DIR flag is ignored on Linux. */
+  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
+  FS_OK(&req, lure_fs_symlink(L, &req, "d", P("sd"), LURE_FS_SYMLINK_DIR,
+                              FST_CB), 0);
+  ck_assert(S_ISDIR(pstat(P("sd")).st_mode));
+  /* A dangling link. */
+  FS_OK(&req, lure_fs_symlink(L, &req, "nowhere/x", P("dang"), 0, FST_CB), 0);
+  ck_assert(S_ISLNK(plstat(P("dang")).st_mode));
+
+  FS_EQ(&req, lure_fs_readlink(L, &req, P("s"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READLINK);
+  ck_assert_ptr_nonnull(req.ptr);
+  ck_assert_str_eq((char *) req.ptr, "f");
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  FS_EQ(&req, lure_fs_readlink(L, &req, P("dang"), FST_CB), 0);
+  ck_assert_str_eq((char *) req.ptr, "nowhere/x");
+  lure_fs_req_cleanup(&req);
+
+  ck_assert_ptr_nonnull(realpath(P("f"), want));
+  FS_EQ(&req, lure_fs_realpath(L, &req, P("s"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_REALPATH);
+  ck_assert_ptr_nonnull(req.ptr);
+  ck_assert_str_eq((char *) req.ptr, want);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_nonnull(realpath(P("d"), want));
+  FS_EQ(&req, lure_fs_realpath(L, &req, P("d/../sd/./"), FST_CB), 0);
+  ck_assert_str_eq((char *) req.ptr, want);
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+START_TEST(fs_chown_fchown_lchown) {
+  lure_fs_t req;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+  FS_OK(&req, lure_fs_chown(L, &req, P("f"), getuid(), getgid(), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CHOWN);
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fchown(L, &req, fd, getuid(), getgid(), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FCHOWN);
+  FS_OK(&req, lure_fs_lchown(L, &req, P("l"), getuid(), getgid(), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LCHOWN);
+  ck_assert_int_eq(pstat(P("f")).st_uid, getuid());
+  ck_assert_int_eq(pstat(P("f")).st_gid, getgid());
+  if (fst_is_root()) {
+    /* Root can give files away: the change must show. */
+    FS_OK(&req, lure_fs_chown(L, &req, P("f"), 65534, 65534, FST_CB), 0);
+    ck_assert_int_eq(pstat(P("f")).st_uid, 65534);
+    ck_assert_int_eq(pstat(P("f")).st_gid, 65534);
+    FS_OK(&req, lure_fs_fchown(L, &req, fd, 0, (gid_t) -1, FST_CB), 0);
+    ck_assert_int_eq(pstat(P("f")).st_uid, 0);
+    ck_assert_int_eq(pstat(P("f")).st_gid, 65534);
+    FS_OK(&req, lure_fs_lchown(L, &req, P("l"), 65534, 65534, FST_CB), 0);
+    ck_assert_int_eq(plstat(P("l")).st_uid, 65534);
+    ck_assert_int_eq(pstat(P("f")).st_uid, 0);
+  }
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+/* ---- cleanup and getters ------------------------------------------------- */
+
+START_TEST(fs_getters_cleanup) {
+  lure_fs_t req;
+  int marker;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "abc", 3);
+
+  memset(&req, 0, sizeof(req));
+  req.data = &marker;
+  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  ck_assert_ptr_eq(req.data, &marker);
+  ck_assert_int_eq(req.type, LURE_FS);
+  ck_assert_ptr_eq(req.loop, L);
+  ck_assert_int_eq(req.fs_type, LURE_FS_STAT);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STAT);
+  ck_assert_int_eq(lure_fs_get_result(&req), 0);
+  ck_assert_int_eq(lure_fs_get_system_error(&req), 0);
+  ck_assert_ptr_eq(lure_fs_get_statbuf(&req), &req.statbuf);
+  ck_assert_ptr_eq(lure_fs_get_ptr(&req), &req.statbuf);
+  ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+  ck_assert_uint_eq(lure_fs_get_statbuf(&req)->st_size, 3);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.path);
+  /* Twice is harmless; so is NULL. */
+  lure_fs_req_cleanup(&req);
+  lure_fs_req_cleanup(NULL);
+
+  FS_EQ(&req, lure_fs_stat(L, &req, P("missing"), FST_CB), LURE_ENOENT);
+  ck_assert_int_eq(lure_fs_get_result(&req), LURE_ENOENT);
+  ck_assert_int_eq(lure_fs_get_system_error(&req), ENOENT);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STAT);
+  lure_fs_req_cleanup(&req);
+
+  /* The caller's path buffer may change after the call returns. */
+  {
+    char path[PATH_MAX];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s", P("f"));
+    rc = lure_fs_stat(L, &req, path, FST_CB);
+    ck_assert_int_eq(rc, 0);
+    memset(path, 'z', 40);
+    if (fst.async) {
+      ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+      ck_assert_ptr_eq(fst.last, &req);
+    }
+    ck_assert_int_eq(req.result, 0);
+    ck_assert_uint_eq(req.statbuf.st_size, 3);
+    ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+    lure_fs_req_cleanup(&req);
+  }
+
+  /* Requests that allocate: readlink, realpath, scandir, statfs, mkdtemp.
+   * After cleanup ptr (and path) are NULL; LSan checks the rest. */
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+  FS_EQ(&req, lure_fs_readlink(L, &req, P("l"), FST_CB), 0);
+  ck_assert_ptr_eq(lure_fs_get_ptr(&req), req.ptr);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(req.path);
+  FS_EQ(&req, lure_fs_realpath(L, &req, P("l"), FST_CB), 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  FS_EQ(&req, lure_fs_scandir(L, &req, fst.dir, 0, FST_CB), 2);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  FS_EQ(&req, lure_fs_statfs(L, &req, fst.dir, FST_CB), 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  fst_end();
+}
+END_TEST
+
+/* ---- O_DIRECT ------------------------------------------------------------ */
+
+START_TEST(fs_direct_read_write) {
+  lure_fs_t req;
+  lure_buf_t b[2];
+  unsigned char *w;
+  unsigned char *r;
+  int fd;
+
+  if (!fst_facts.direct_ok)
+    return;
+  fst_begin(_i, 20000);
+  w = fst_aligned(4096, 16384);
+  r = fst_aligned(4096, 16384);
+  fst_pattern(w, 16384, 5);
+  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_DIRECT);
+  b[0] = lure_buf_init((char *) w, 8192);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT,
+                       lure_fs_write(L, &req, fd, b, 1, 4096, FST_CB)), 8192);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(pstat(P("f")).st_size, 12288);
+  memset(r, 0, 16384);
+  b[0] = lure_buf_init((char *) r, 8192);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT,
+                       lure_fs_read(L, &req, fd, b, 1, 4096, FST_CB)), 8192);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(memcmp(r, w, 8192), 0);
+  /* Vectored, both ways. */
+  b[0] = lure_buf_init((char *) w + 8192, 4096);
+  b[1] = lure_buf_init((char *) w + 12288, 4096);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT,
+                       lure_fs_write(L, &req, fd, b, 2, 0, FST_CB)), 8192);
+  lure_fs_req_cleanup(&req);
+  memset(r, 0, 16384);
+  b[0] = lure_buf_init((char *) r + 8192, 4096);
+  b[1] = lure_buf_init((char *) r, 8192);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT,
+                       lure_fs_read(L, &req, fd, b, 2, 0, FST_CB)), 12288);
+  lure_fs_req_cleanup(&req);
+  /* The file is now w[8192..16384) then w[4096..8192). */
+  ck_assert_int_eq(memcmp(r + 8192, w + 8192, 4096), 0);
+  ck_assert_int_eq(memcmp(r, w + 12288, 4096), 0);
+  ck_assert_int_eq(memcmp(r + 4096, w + 4096, 4096), 0);
+  /* At and past the end: 0. */
+  b[0] = lure_buf_init((char *) r, 4096);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT,
+                       lure_fs_read(L, &req, fd, b, 1, 12288, FST_CB)), 0);
+  lure_fs_req_cleanup(&req);
+  /* At the current position: not AIO's (no offset), but it works. */
+  ck_assert_int_eq(lseek(fd, 4096, SEEK_SET), 4096);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT_CUR,
+                       lure_fs_read(L, &req, fd, b, 1, -1, FST_CB)), 4096);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(fpos(fd), 8192);
+  ck_assert_int_eq(memcmp(r, w + 12288, 4096), 0);
+  /* A write at the current position moves it too. */
+  ck_assert_int_eq(lseek(fd, 12288, SEEK_SET), 12288);
+  b[0] = lure_buf_init((char *) w, 4096);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT_CUR,
+                       lure_fs_write(L, &req, fd, b, 1, -1, FST_CB)), 4096);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(fpos(fd), 16384);
+  ck_assert_int_eq(pstat(P("f")).st_size, 16384);
+  /* fsync and fdatasync of an O_DIRECT fd. */
+  ck_assert_int_eq(FSK(&req, FX_DIRECT_SYNC,
+                       lure_fs_fsync(L, &req, fd, FST_CB)), 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(FSK(&req, FX_DIRECT_SYNC,
+                       lure_fs_fdatasync(L, &req, fd, FST_CB)), 0);
+  lure_fs_req_cleanup(&req);
+  close(fd);
+  free(w);
+  free(r);
+  fst_end();
+}
+END_TEST
+
+/* ---- the executor table on a kernel that has every opcode ---------------- */
+
+/* On the uring set, the ring must serve every file opcode the kernel
+ * probes; this check is not relative to lure's own probe. */
+START_TEST(fs_uring_set_has_file_opcodes) {
+  static const int ops[] = { FST_OP_OPENAT, FST_OP_CLOSE, FST_OP_READ,
+                             FST_OP_WRITE, FST_OP_READV, FST_OP_WRITEV,
+                             FST_OP_FSYNC, FST_OP_STATX, FST_OP_UNLINKAT,
+                             FST_OP_RENAMEAT, FST_OP_MKDIRAT,
+                             FST_OP_SYMLINKAT, FST_OP_LINKAT };
+  size_t k;
+
+  if (!fst_set_is("uring"))
+    return;
+  fst_begin(1, 20000);
+  ck_assert_msg(fst_facts.kernel_ring, "uring set without a kernel ring");
+  for (k = 0; k < FST_ARRAY_SIZE(ops); k++)
+    ck_assert_msg(fst_ring_has(ops[k]), "kernel lacks io_uring opcode %d",
+                  ops[k]);
+  fst_end();
+}
+END_TEST
+
+Suite *fs_ops_suite(void) {
+  Suite *s = suite_create("ops");
+  TCase *tc = fst_tcase("ops", 60);
+
+  /* _i: 0 synchronous, 1 asynchronous. */
+  tcase_add_loop_test(tc, fs_open_close, 0, 2);
+  tcase_add_test(tc, fs_open_fifo_waits_for_writer);
+  tcase_add_loop_test(tc, fs_read_write_positional, 0, 2);
+  tcase_add_loop_test(tc, fs_read_write_current_position, 0, 2);
+  tcase_add_loop_test(tc, fs_read_write_vectored, 0, 2);
+  tcase_add_loop_test(tc, fs_unlink, 0, 2);
+  tcase_add_loop_test(tc, fs_mkdir_rmdir, 0, 2);
+  tcase_add_loop_test(tc, fs_mkdtemp, 0, 2);
+  tcase_add_loop_test(tc, fs_mkstemp, 0, 2);
+  tcase_add_loop_test(tc, fs_scandir, 0, 2);
+  tcase_add_loop_test(tc, fs_opendir_readdir_closedir, 0, 2);
+  tcase_add_loop_test(tc, fs_stat_fstat_lstat, 0, 2);
+  tcase_add_loop_test(tc, fs_statfs, 0, 2);
+  tcase_add_loop_test(tc, fs_rename, 0, 2);
+  tcase_add_loop_test(tc, fs_fsync_fdatasync, 0, 2);
+  tcase_add_loop_test(tc, fs_ftruncate, 0, 2);
+  tcase_add_loop_test(tc, fs_copyfile, 0, 2);
+  tcase_add_loop_test(tc, fs_sendfile, 0, 2);
+  tcase_add_loop_test(tc, fs_access, 0, 2);
+  tcase_add_loop_test(tc, fs_chmod_fchmod, 0, 2);
+  tcase_add_loop_test(tc, fs_utime_futime_lutime, 0, 2);
+  tcase_add_loop_test(tc, fs_link_symlink_readlink_realpath, 0, 2);
+  tcase_add_loop_test(tc, fs_chown_fchown_lchown, 0, 2);
+  tcase_add_loop_test(tc, fs_getters_cleanup, 0, 2);
+  tcase_add_loop_test(tc, fs_direct_read_write, 0, 2);
+  tcase_add_test(tc, fs_uring_set_has_file_opcodes);
+  suite_add_tcase(s, tc);
+  return s;
+}

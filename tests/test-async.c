@@ -1,0 +1,256 @@
+/*
+ * test-async.c - async handles: coalescing, wake-ups from other threads,
+ * no lost wake-up under contention.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include "lure-tests.h"
+
+static int calls;
+
+static void count_cb(lure_async_t *h) { calls++; }
+
+static void close_cb_async(lure_async_t *h) {
+  calls++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+/* Sends before the loop runs coalesce into one callback. */
+START_TEST(async_coalesce_before_run) {
+  lure_loop_t loop;
+  lure_async_t a;
+  lure_async_t b;
+  int i;
+
+  calls = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &a, count_cb), 0);
+  ck_assert_int_eq(lure_async_init(&loop, &b, count_cb), 0);
+  /* An async handle is active (keeps the loop alive) from init on. */
+  ck_assert_int_ne(lure_is_active((lure_handle_t *) &a), 0);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  for (i = 0; i < 100; i++)
+    ck_assert_int_eq(lure_async_send(&a), 0);
+  /* Nothing runs inside lure_async_send(). */
+  ck_assert_int_eq(calls, 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(calls, 1);
+  /* b was never sent: its callback does not run. */
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(calls, 1);
+  /* A send after the callback gives another callback. */
+  ck_assert_int_eq(lure_async_send(&b), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(calls, 2);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* A NULL callback is accepted (as in libuv): sends just wake the loop. */
+START_TEST(async_null_callback) {
+  lure_loop_t loop;
+  lure_async_t a;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &a, NULL), 0);
+  ck_assert_int_eq(lure_async_send(&a), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void *sleep_send_thread(void *arg) {
+  test_sleep_ms(30);
+  lure_async_send(arg);
+  return NULL;
+}
+
+/* A send from another thread wakes a loop blocked in its wait point. */
+START_TEST(async_wakes_blocked_loop) {
+  lure_loop_t loop;
+  lure_async_t a;
+  lure_timer_t wd;
+  pthread_t tid;
+
+  calls = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the async send did not wake the loop");
+  ck_assert_int_eq(lure_async_init(&loop, &a, close_cb_async), 0);
+  ck_assert_int_eq(pthread_create(&tid, NULL, sleep_send_thread, &a), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(calls, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* ---- 4 threads x 10000 sends ---------------------------------------------- */
+
+enum { NTHREADS = 4, NSENDS = 10000 };
+
+static atomic_int sent;
+static atomic_int send_errors;
+static int stress_calls;
+static int stress_seen_all;
+static pthread_t stress_tids[NTHREADS];
+static atomic_int go;
+
+static void *stress_thread(void *arg) {
+  lure_async_t *h = arg;
+  int i;
+
+  while (!atomic_load(&go))
+    ;
+  for (i = 0; i < NSENDS; i++) {
+    /* Publish first, then send: a callback that follows this send must
+     * see this increment. */
+    atomic_fetch_add(&sent, 1);
+    if (lure_async_send(h) != 0)
+      atomic_fetch_add(&send_errors, 1);
+    /* Let the loop thread in now and then, so that sends and callbacks
+     * interleave instead of all sends landing before the first callback. */
+    if (i % 64 == 63)
+      sched_yield();
+  }
+  return NULL;
+}
+
+static void stress_cb(lure_async_t *h) {
+  struct timespec ts = { 0, 50000 };
+  int i;
+
+  stress_calls++;
+  if (atomic_load(&sent) != NTHREADS * NSENDS) {
+    /* Linger (sleep 50 us, so that the senders run even on one CPU): sends
+     * that land while the callback runs must still give a later callback. */
+    nanosleep(&ts, NULL);
+    return;
+  }
+  stress_seen_all = 1;
+  /* Every thread has published its last increment, so every thread is at
+   * or past its last send: join them (briefly blocking) before closing the
+   * handle they send to. */
+  for (i = 0; i < NTHREADS; i++)
+    ck_assert_int_eq(pthread_join(stress_tids[i], NULL), 0);
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(async_threads_no_lost_wakeup) {
+  lure_loop_t loop;
+  lure_async_t a;
+  lure_timer_t wd;
+  int i;
+
+  atomic_store(&sent, 0);
+  atomic_store(&send_errors, 0);
+  atomic_store(&go, 0);
+  stress_calls = 0;
+  stress_seen_all = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 20000,
+                "lost wake-up: the final async sends never gave a callback");
+  ck_assert_int_eq(lure_async_init(&loop, &a, stress_cb), 0);
+  for (i = 0; i < NTHREADS; i++)
+    ck_assert_int_eq(pthread_create(&stress_tids[i], NULL, stress_thread, &a), 0);
+  atomic_store(&go, 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(stress_seen_all, 1);
+  ck_assert_int_eq(atomic_load(&send_errors), 0);
+  ck_assert_int_ge(stress_calls, 1);
+  ck_assert_int_le(stress_calls, NTHREADS * NSENDS);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* Many handles on one loop, each sent from its own thread: every handle
+ * gets at least one callback after its last send. */
+enum { NHANDLES = 8 };
+static lure_async_t multi[NHANDLES];
+static atomic_int multi_sent[NHANDLES];
+static int multi_done[NHANDLES];
+static pthread_t multi_tids[NHANDLES];
+static int multi_open;
+
+static void *multi_thread(void *arg) {
+  int i = (int) (intptr_t) arg;
+  int k;
+
+  for (k = 0; k < 1000; k++) {
+    atomic_fetch_add(&multi_sent[i], 1);
+    lure_async_send(&multi[i]);
+  }
+  return NULL;
+}
+
+static void multi_cb(lure_async_t *h) {
+  int i = (int) (h - multi);
+
+  ck_assert_int_ge(i, 0);
+  ck_assert_int_lt(i, NHANDLES);
+  ck_assert_int_eq(multi_done[i], 0);
+  if (atomic_load(&multi_sent[i]) == 1000) {
+    multi_done[i] = 1;
+    ck_assert_int_eq(pthread_join(multi_tids[i], NULL), 0);
+    lure_close((lure_handle_t *) h, NULL);
+    multi_open--;
+  }
+}
+
+START_TEST(async_many_handles) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  int i;
+
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 20000, "an async handle missed its last send");
+  multi_open = NHANDLES;
+  for (i = 0; i < NHANDLES; i++) {
+    atomic_store(&multi_sent[i], 0);
+    multi_done[i] = 0;
+    ck_assert_int_eq(lure_async_init(&loop, &multi[i], multi_cb), 0);
+  }
+  for (i = 0; i < NHANDLES; i++)
+    ck_assert_int_eq(pthread_create(&multi_tids[i], NULL, multi_thread,
+                                    (void *) (intptr_t) i), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(multi_open, 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+START_TEST(async_closed) {
+  lure_loop_t loop;
+  lure_async_t a;
+
+  calls = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &a, count_cb), 0);
+  ck_assert_int_eq(lure_async_send(&a), 0);
+  /* Closed with a send pending: the callback never runs. */
+  ck_assert_int_eq(lure_close((lure_handle_t *) &a, NULL), 0);
+  ck_assert_int_eq(lure_async_send(&a), LURE_EINVAL);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(calls, 0);
+  ck_assert_int_eq(lure_async_send(&a), LURE_EINVAL);
+  ck_assert_int_eq(lure_async_send(NULL), LURE_EINVAL);
+  ck_assert_int_eq(lure_async_init(NULL, &a, count_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_async_init(&loop, NULL, count_cb), LURE_EINVAL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+Suite *async_suite(void) {
+  Suite *s = suite_create("async");
+  TCase *tc = test_tcase("async", 60);
+
+  tcase_add_test(tc, async_coalesce_before_run);
+  tcase_add_test(tc, async_null_callback);
+  tcase_add_test(tc, async_wakes_blocked_loop);
+  tcase_add_test(tc, async_threads_no_lost_wakeup);
+  tcase_add_test(tc, async_many_handles);
+  tcase_add_test(tc, async_closed);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,311 @@
+/*
+ * test-fork.c - a loop used before fork() works in the child after
+ * lure_loop_fork(), and goes on working in the parent.
+ *
+ * The child cannot use Check's assertions (they report to the parent's
+ * runner); it runs the same session as the parent and writes a bit mask of
+ * what failed into a pipe, which the parent asserts is 0.  alarm() bounds
+ * the child.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "lure-tests.h"
+
+enum {
+  F_TIMER = 1,
+  F_ASYNC = 2,
+  F_POLL = 4,
+  F_WORK = 8,
+  F_SIGNAL = 16,
+  F_WATCHDOG = 32,
+  F_SETUP = 64,
+  F_CLOSE = 128,
+  F_BACKEND = 256
+};
+
+struct session {
+  lure_timer_t timer;
+  lure_async_t async;
+  lure_poll_t poll;
+  lure_work_t work;
+  lure_timer_t watchdog;
+  pthread_t sender;
+  pthread_t loop_thread;
+  int fds[2];
+  int timer_fired;
+  int async_fired;
+  int poll_fired;
+  int work_done;
+  int work_other_thread;
+  int timed_out;
+};
+
+static void s_timer_cb(lure_timer_t *h) {
+  struct session *s = h->data;
+
+  s->timer_fired++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void s_async_cb(lure_async_t *h) {
+  struct session *s = h->data;
+
+  s->async_fired++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void s_poll_cb(lure_poll_t *h, int status, int events) {
+  struct session *s = h->data;
+
+  if (status == 0 && (events & LURE_READABLE))
+    s->poll_fired++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void s_work_cb(lure_work_t *req) {
+  struct session *s = req->data;
+
+  s->work_other_thread = !pthread_equal(pthread_self(), s->loop_thread);
+}
+
+static void s_after_cb(lure_work_t *req, int status) {
+  struct session *s = req->data;
+
+  if (status == 0)
+    s->work_done++;
+}
+
+static void s_watchdog_cb(lure_timer_t *h) {
+  struct session *s = h->data;
+
+  s->timed_out = 1;
+  lure_stop(h->loop);
+}
+
+static void *s_sender(void *arg) {
+  struct session *s = arg;
+
+  test_sleep_ms(10);
+  lure_async_send(&s->async);
+  return NULL;
+}
+
+/* A timer, an async sent from another thread, a poll on a fresh pipe and a
+ * work request, all in one lure_run(); returns a mask of what failed. */
+static int session_run(lure_loop_t *loop) {
+  struct session s;
+  int bad = 0;
+
+  memset(&s, 0, sizeof(s));
+  s.loop_thread = pthread_self();
+  if (pipe(s.fds) != 0)
+    return F_SETUP;
+  if (lure_timer_init(loop, &s.watchdog) != 0 ||
+      lure_timer_start(&s.watchdog, s_watchdog_cb, 10000, 0) != 0)
+    return F_SETUP;
+  s.watchdog.data = &s;
+  lure_unref((lure_handle_t *) &s.watchdog);
+  if (lure_timer_init(loop, &s.timer) != 0 ||
+      lure_timer_start(&s.timer, s_timer_cb, 5, 0) != 0)
+    bad |= F_TIMER;
+  s.timer.data = &s;
+  if (lure_async_init(loop, &s.async, s_async_cb) != 0)
+    bad |= F_ASYNC;
+  s.async.data = &s;
+  if (lure_poll_init(loop, &s.poll, s.fds[0]) != 0 ||
+      lure_poll_start(&s.poll, LURE_READABLE, s_poll_cb) != 0)
+    bad |= F_POLL;
+  s.poll.data = &s;
+  s.work.data = &s;
+  if (lure_queue_work(loop, &s.work, s_work_cb, s_after_cb) != 0)
+    bad |= F_WORK;
+  if (write(s.fds[1], "x", 1) != 1)
+    bad |= F_POLL;
+  if (pthread_create(&s.sender, NULL, s_sender, &s) != 0)
+    return bad | F_SETUP;
+  lure_run(loop, LURE_RUN_DEFAULT);
+  pthread_join(s.sender, NULL);
+  if (s.timed_out)
+    bad |= F_WATCHDOG;
+  if (s.timer_fired != 1)
+    bad |= F_TIMER;
+  if (s.async_fired != 1)
+    bad |= F_ASYNC;
+  if (s.poll_fired != 1)
+    bad |= F_POLL;
+  if (s.work_done != 1 || !s.work_other_thread)
+    bad |= F_WORK;
+  /* Close what is left (the watchdog, anything that failed). */
+  if (!lure_is_closing((lure_handle_t *) &s.watchdog))
+    lure_close((lure_handle_t *) &s.watchdog, NULL);
+  if (!lure_is_closing((lure_handle_t *) &s.timer))
+    lure_close((lure_handle_t *) &s.timer, NULL);
+  if (!lure_is_closing((lure_handle_t *) &s.async))
+    lure_close((lure_handle_t *) &s.async, NULL);
+  if (!lure_is_closing((lure_handle_t *) &s.poll))
+    lure_close((lure_handle_t *) &s.poll, NULL);
+  lure_run(loop, LURE_RUN_DEFAULT);
+  close(s.fds[0]);
+  close(s.fds[1]);
+  return bad;
+}
+
+static void describe(int bad, char *buf, size_t len) {
+  snprintf(buf, len, "%s%s%s%s%s%s%s%s%s",
+           bad & F_TIMER ? " timer" : "", bad & F_ASYNC ? " async" : "",
+           bad & F_POLL ? " poll" : "", bad & F_WORK ? " work" : "",
+           bad & F_SIGNAL ? " signal" : "",
+           bad & F_WATCHDOG ? " watchdog(timed out)" : "",
+           bad & F_SETUP ? " setup" : "", bad & F_CLOSE ? " loop_close" : "",
+           bad & F_BACKEND ? " backend" : "");
+}
+
+/* Run in the child: report mask through fd and exit. */
+static void child_report(int fd, int bad) {
+  ssize_t n = write(fd, &bad, sizeof(bad));
+
+  _exit(n == (ssize_t) sizeof(bad) ? 0 : 1);
+}
+
+/* In the parent: wait for the child and fail with what it reports. */
+static void child_wait(pid_t pid, int fd) {
+  char what[160];
+  int status;
+  int bad = -1;
+  ssize_t n;
+
+  n = read(fd, &bad, sizeof(bad));
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status), "the child died of signal %d",
+                WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  ck_assert_int_eq(n, (ssize_t) sizeof(bad));
+  describe(bad, what, sizeof(what));
+  ck_assert_msg(bad == 0, "in the child, failed:%s", what);
+}
+
+static int child_sig_count;
+static void child_sig_cb(lure_signal_t *h, int signum) {
+  child_sig_count++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+/* The parent's loop has run a full session (so its ring or epoll, eventfd,
+ * thread pool and signal pipe exist); the child re-initialises it and runs
+ * the session again, plus a signal. */
+START_TEST(fork_child_loop) {
+  lure_loop_t loop;
+  lure_signal_t sig;
+  char what[160];
+  pid_t pid;
+  int report[2];
+  int bad;
+
+  ck_assert_int_eq(pipe(report), 0);
+  test_loop_init(&loop);
+  bad = session_run(&loop);
+  describe(bad, what, sizeof(what));
+  ck_assert_msg(bad == 0, "parent before fork failed:%s", what);
+  ck_assert_int_eq(lure_signal_init(&loop, &sig), 0);
+  ck_assert_int_eq(lure_signal_start(&sig, child_sig_cb, SIGUSR1), 0);
+  lure_unref((lure_handle_t *) &sig);
+
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    const char *want = test_expected_backend();
+    int rc;
+
+    close(report[0]);
+    alarm(20);
+    bad = 0;
+    if (lure_loop_fork(&loop) != 0)
+      child_report(report[1], F_SETUP);
+    if (want != NULL && strcmp(lure_loop_backend(&loop), want) != 0)
+      bad |= F_BACKEND;
+    bad |= session_run(&loop);
+    /* The signal handle inherited from the parent's loop still works. */
+    lure_ref((lure_handle_t *) &sig);
+    kill(getpid(), SIGUSR1);
+    lure_run(&loop, LURE_RUN_DEFAULT);
+    if (child_sig_count != 1)
+      bad |= F_SIGNAL;
+    rc = lure_loop_close(&loop);
+    if (rc != 0)
+      bad |= F_CLOSE;
+    child_report(report[1], bad);
+  }
+  close(report[1]);
+  child_wait(pid, report[0]);
+  close(report[0]);
+
+  /* The parent's loop goes on working, its signal handle too. */
+  bad = session_run(&loop);
+  describe(bad, what, sizeof(what));
+  ck_assert_msg(bad == 0, "parent after fork failed:%s", what);
+  child_sig_count = 0;
+  lure_ref((lure_handle_t *) &sig);
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(child_sig_count, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* A loop made in the child from scratch works too, while the parent's loop
+ * is left alone (the child never touches it beyond not using it). */
+START_TEST(fork_new_loop_in_child) {
+  lure_loop_t parent;
+  pid_t pid;
+  int report[2];
+  int bad;
+  char what[160];
+
+  ck_assert_int_eq(pipe(report), 0);
+  test_loop_init(&parent);
+  ck_assert_int_eq(session_run(&parent), 0);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_t loop;
+
+    close(report[0]);
+    alarm(20);
+    if (lure_loop_init(&loop) != 0)
+      child_report(report[1], F_SETUP);
+    bad = session_run(&loop);
+    if (lure_loop_close(&loop) != 0)
+      bad |= F_CLOSE;
+    child_report(report[1], bad);
+  }
+  close(report[1]);
+  child_wait(pid, report[0]);
+  close(report[0]);
+  bad = session_run(&parent);
+  describe(bad, what, sizeof(what));
+  ck_assert_msg(bad == 0, "parent after fork failed:%s", what);
+  test_loop_finish(&parent);
+}
+END_TEST
+
+START_TEST(fork_bad_arguments) {
+  ck_assert_int_eq(lure_loop_fork(NULL), LURE_EINVAL);
+}
+END_TEST
+
+Suite *fork_suite(void) {
+  Suite *s = suite_create("fork");
+  TCase *tc = test_tcase("fork", 60);
+
+  tcase_add_test(tc, fork_child_loop);
+  tcase_add_test(tc, fork_new_loop_in_child);
+  tcase_add_test(tc, fork_bad_arguments);
+  suite_add_tcase(s, tc);
+  return s;
+}

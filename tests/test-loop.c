@@ -1,0 +1,993 @@
+/*
+ * test-loop.c - the loop: phases of a tick, run modes, liveness, stop,
+ * sleeping, configuration, statistics, the default loop and the executor
+ * the set promises.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/io_uring.h>
+#include "lure-tests.h"
+
+/* ---- a record of what ran, in order --------------------------------------- */
+
+static char seq[256];
+static int nseq;
+
+static void rec(char c) {
+  ck_assert_int_lt(nseq, (int) sizeof(seq) - 1);
+  seq[nseq++] = c;
+  seq[nseq] = '\0';
+}
+
+static void rec_reset(void) {
+  nseq = 0;
+  seq[0] = '\0';
+}
+
+/* ---- the executor set -------------------------------------------------------- */
+
+START_TEST(loop_backend_of_set) {
+  lure_loop_t loop;
+  const char *want = test_expected_backend();
+  const char *got;
+
+  test_loop_init(&loop);
+  got = lure_loop_backend(&loop);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_msg(strcmp(got, "io_uring") == 0 || strcmp(got, "epoll") == 0,
+                "unknown backend name \"%s\"", got);
+  if (want != NULL)
+    ck_assert_str_eq(got, want);
+  ck_assert_int_ge(lure_backend_fd(&loop), 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* Under the nouring wrapper, io_uring_setup itself must fail the way the
+ * wrapper says: proof that the fallback was tested for real. */
+START_TEST(loop_nouring_filter_active) {
+  const char *set = test_set();
+  const char *want = getenv("LURE_NOURING_ERRNO");
+  struct io_uring_params params;
+  long rc;
+  int err;
+
+  if (set == NULL || strcmp(set, "nouring") != 0)
+    return; /* only meaningful under tests/nouring */
+  ck_assert_ptr_nonnull(want);
+  memset(&params, 0, sizeof(params));
+  errno = 0;
+  rc = syscall(__NR_io_uring_setup, 4, &params);
+  err = errno;
+  if (rc >= 0)
+    close((int) rc);
+  ck_assert_msg(rc < 0, "io_uring_setup succeeded under the nouring filter");
+  if (strcmp(want, "ENOSYS") == 0)
+    ck_assert_int_eq(err, ENOSYS);
+  else if (strcmp(want, "EPERM") == 0)
+    ck_assert_int_eq(err, EPERM);
+  else
+    ck_abort_msg("LURE_NOURING_ERRNO=%s", want);
+}
+END_TEST
+
+/* ---- phases -------------------------------------------------------------------- */
+
+static void ph_timer_cb(lure_timer_t *h) { rec('T'); }
+static void ph_idle_cb(lure_idle_t *h) { rec('I'); lure_idle_stop(h); }
+static void ph_prepare_cb(lure_prepare_t *h) { rec('P'); lure_prepare_stop(h); }
+static void ph_check_cb(lure_check_t *h) { rec('C'); lure_check_stop(h); }
+static void ph_close_cb(lure_handle_t *h) { rec('X'); }
+static void ph_async_cb(lure_async_t *h) {
+  rec('A');
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+/* One tick runs: timers, (pending), idle, prepare, poll, check, closing.
+ * A 0 ms timer (T), an idle (I), a prepare (P), an async sent before the run
+ * (A, reaped by the poll phase), a check (C) and a handle closed before the
+ * run (X) must all happen in the first tick, in that order. */
+START_TEST(loop_phase_order) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  lure_prepare_t prepare;
+  lure_check_t check;
+  lure_async_t async;
+  lure_idle_t doomed;
+  lure_loop_stats_t st;
+
+  rec_reset();
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  ck_assert_int_eq(lure_async_init(&loop, &async, ph_async_cb), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &doomed), 0);
+
+  /* Started in the reverse of the order they must run in. */
+  ck_assert_int_eq(lure_close((lure_handle_t *) &doomed, ph_close_cb), 0);
+  ck_assert_int_eq(lure_check_start(&check, ph_check_cb), 0);
+  ck_assert_int_eq(lure_async_send(&async), 0);
+  ck_assert_int_eq(lure_prepare_start(&prepare, ph_prepare_cb), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, ph_idle_cb), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, ph_timer_cb, 0, 0), 0);
+
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_str_eq(seq, "TIPACX");
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_uint_eq(st.ticks, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* The same order tick after tick: prepare, the poll phase's completions,
+ * check, with a thread-pool completion arriving in whichever tick it does. */
+static int pw_done;
+static void pw_prepare_cb(lure_prepare_t *h) { rec('P'); }
+static void pw_check_cb(lure_check_t *h) {
+  rec('C');
+  if (pw_done) {
+    lure_check_stop(h);
+    lure_prepare_stop((lure_prepare_t *) h->data);
+  }
+}
+static void pw_work_cb(lure_work_t *req) { test_sleep_ms(5); }
+static void pw_after_cb(lure_work_t *req, int status) {
+  ck_assert_int_eq(status, 0);
+  rec('W');
+  pw_done = 1;
+}
+
+START_TEST(loop_phase_order_work) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  lure_prepare_t prepare;
+  lure_check_t check;
+  lure_idle_t doomed;
+  lure_work_t work;
+  int i;
+
+  rec_reset();
+  pw_done = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &doomed), 0);
+  check.data = &prepare;
+
+  ck_assert_int_eq(lure_queue_work(&loop, &work, pw_work_cb, pw_after_cb), 0);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &doomed, ph_close_cb), 0);
+  ck_assert_int_eq(lure_check_start(&check, pw_check_cb), 0);
+  ck_assert_int_eq(lure_prepare_start(&prepare, pw_prepare_cb), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, ph_idle_cb), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, ph_timer_cb, 0, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+
+  /* seq = "TIP" [W] "CX" ("P" [W] "C")*, with exactly one W in all. */
+  ck_assert_msg(strncmp(seq, "TIP", 3) == 0, "sequence %s", seq);
+  i = 3;
+  if (seq[i] == 'W')
+    i++;
+  ck_assert_msg(strncmp(seq + i, "CX", 2) == 0, "sequence %s", seq);
+  i += 2;
+  while (seq[i] != '\0') {
+    ck_assert_msg(seq[i] == 'P', "sequence %s at %d", seq, i);
+    i++;
+    if (seq[i] == 'W')
+      i++;
+    ck_assert_msg(seq[i] == 'C', "sequence %s at %d", seq, i);
+    i++;
+  }
+  ck_assert_msg(strchr(seq, 'W') != NULL && strchr(seq, 'W') == strrchr(seq, 'W'),
+                "sequence %s", seq);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* ---- setImmediate vs setTimeout inside an I/O callback ------------------------- */
+
+static lure_check_t io_check;
+static lure_timer_t io_timer;
+
+static void io_check_cb(lure_check_t *h) {
+  rec('C');
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void io_timer_cb(lure_timer_t *h) {
+  rec('T');
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+/* From inside an I/O callback, start a check and a 0 ms timer. */
+static void io_start_both(lure_loop_t *loop) {
+  /* The timer first: order of starting must not matter. */
+  ck_assert_int_eq(lure_timer_init(loop, &io_timer), 0);
+  ck_assert_int_eq(lure_timer_start(&io_timer, io_timer_cb, 0, 0), 0);
+  ck_assert_int_eq(lure_check_init(loop, &io_check), 0);
+  ck_assert_int_eq(lure_check_start(&io_check, io_check_cb), 0);
+}
+
+static void io_work_cb(lure_work_t *req) {}
+static void io_after_work_cb(lure_work_t *req, int status) {
+  ck_assert_int_eq(status, 0);
+  rec('W');
+  io_start_both(req->loop);
+}
+
+START_TEST(loop_check_before_timer_in_work_cb) {
+  lure_loop_t loop;
+  lure_work_t work;
+
+  rec_reset();
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_queue_work(&loop, &work, io_work_cb, io_after_work_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_str_eq(seq, "WCT");
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void io_poll_cb(lure_poll_t *h, int status, int events) {
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  rec('R');
+  lure_close((lure_handle_t *) h, NULL);
+  io_start_both(h->loop);
+}
+
+START_TEST(loop_check_before_timer_in_poll_cb) {
+  lure_loop_t loop;
+  lure_poll_t poll;
+  int fds[2];
+
+  rec_reset();
+  test_loop_init(&loop);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, io_poll_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_str_eq(seq, "RCT");
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+/* ---- sleeping -------------------------------------------------------------------- */
+
+static int sl_fired;
+static void sl_timer_cb(lure_timer_t *h) { sl_fired++; }
+
+/* With one 50 ms timer the loop sleeps in its wait point until the timer is
+ * due: a handful of ticks, not a spin. */
+START_TEST(loop_sleeps_until_timer) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_loop_stats_t before;
+  lure_loop_stats_t after;
+  uint64_t start;
+  uint64_t ms;
+
+  sl_fired = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_loop_stats(&loop, &before), 0);
+  start = lure_hrtime();
+  lure_update_time(&loop);
+  ck_assert_int_eq(lure_timer_start(&timer, sl_timer_cb, 50, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ms = test_ms_since(start);
+  ck_assert_int_eq(lure_loop_stats(&loop, &after), 0);
+  ck_assert_int_eq(sl_fired, 1);
+  ck_assert_msg(ms >= 45, "the 50 ms timer fired after %llu ms",
+                (unsigned long long) ms);
+  ck_assert_msg(after.ticks - before.ticks <= 5, "%llu ticks for one timer",
+                (unsigned long long) (after.ticks - before.ticks));
+  ck_assert_msg(after.wait_calls - before.wait_calls <= 10,
+                "%llu wait calls for one timer",
+                (unsigned long long) (after.wait_calls - before.wait_calls));
+  ck_assert_uint_ge(after.wait_calls - before.wait_calls, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static int ib_count;
+static void ib_idle_cb(lure_idle_t *h) {
+  if (++ib_count == 100) {
+    lure_idle_stop(h);
+    lure_close((lure_handle_t *) h->data, NULL);
+  }
+}
+static void ib_timer_cb(lure_timer_t *h) {
+  ck_abort_msg("the 10 s timer fired: the loop blocked");
+}
+
+/* An active idle handle makes the poll phase non-blocking, even with a 10 s
+ * timer pending. */
+START_TEST(loop_idle_does_not_block) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  uint64_t start;
+  int i;
+
+  ib_count = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, ib_timer_cb, 10000, 0), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  idle.data = &timer;
+  ck_assert_int_eq(lure_idle_start(&idle, ib_idle_cb), 0);
+
+  start = lure_hrtime();
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(ib_count, 1);
+  for (i = 0; i < 10; i++)
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(ib_count, 11);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(ib_count, 100);
+  ck_assert_msg(test_ms_since(start) < 5000, "idle runs took %llu ms",
+                (unsigned long long) test_ms_since(start));
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* ---- run modes ---------------------------------------------------------------------- */
+
+START_TEST(loop_run_empty) {
+  lure_loop_t loop;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_run(&loop, (lure_run_mode) 42), LURE_EINVAL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static int once_count;
+static void once_timer_cb(lure_timer_t *h) { once_count++; }
+
+/* ONCE blocks for the timer and runs it before returning (forward
+ * progress); it returns 0 once nothing is left, nonzero otherwise. */
+START_TEST(loop_run_once) {
+  lure_loop_t loop;
+  lure_timer_t t1;
+  lure_timer_t t2;
+  int i;
+
+  once_count = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &t1), 0);
+  ck_assert_int_eq(lure_timer_start(&t1, once_timer_cb, 20, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(once_count, 1);
+
+  /* A repeating timer: each ONCE runs it once more and says "alive". */
+  ck_assert_int_eq(lure_timer_init(&loop, &t2), 0);
+  ck_assert_int_eq(lure_timer_start(&t2, once_timer_cb, 20, 20), 0);
+  for (i = 0; i < 3; i++) {
+    int before = once_count;
+
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+    /* At least the one it waited for; two if the machine stalled us past
+     * the next due time before the wait. */
+    ck_assert_int_ge(once_count, before + 1);
+    ck_assert_int_le(once_count, before + 2);
+  }
+  /* NOWAIT does not wait for a timer that is not due. */
+  ck_assert_int_eq(lure_timer_start(&t2, once_timer_cb, 10000, 0), 0);
+  i = once_count;
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(once_count, i);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static int stop_count;
+static void stop_timer_cb(lure_timer_t *h) {
+  stop_count++;
+  if (stop_count == 3)
+    lure_stop(h->loop);
+  if (stop_count == 6)
+    lure_close((lure_handle_t *) h, NULL);
+}
+
+/* lure_stop() from a callback ends this lure_run() (nonzero: still alive);
+ * the next lure_run() carries on. */
+START_TEST(loop_stop) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+
+  stop_count = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, stop_timer_cb, 1, 1), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(stop_count, 3);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(stop_count, 6);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void unref_timer_cb(lure_timer_t *h) {
+  ck_abort_msg("an unreferenced timer kept the loop alive");
+}
+
+static void never_idle_cb(lure_idle_t *h) {
+  ck_abort_msg("this idle callback must not run");
+}
+
+/* Unreferenced handles do not keep the loop alive. */
+START_TEST(loop_unref) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  uint64_t start;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, unref_timer_cb, 10000, 0), 0);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  lure_unref((lure_handle_t *) &timer);
+  ck_assert_int_eq(lure_has_ref((lure_handle_t *) &timer), 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  ck_assert_int_ne(lure_is_active((lure_handle_t *) &timer), 0);
+
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  lure_unref((lure_handle_t *) &idle);
+  ck_assert_int_eq(lure_idle_start(&idle, never_idle_cb), 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+
+  start = lure_hrtime();
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_msg(test_ms_since(start) < 5000, "run took %llu ms",
+                (unsigned long long) test_ms_since(start));
+
+  /* ref again: alive again; unref twice then ref once: referenced. */
+  lure_ref((lure_handle_t *) &timer);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  lure_unref((lure_handle_t *) &timer);
+  lure_unref((lure_handle_t *) &timer);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  lure_ref((lure_handle_t *) &timer);
+  ck_assert_int_ne(lure_has_ref((lure_handle_t *) &timer), 0);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_timer_stop(&timer), 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void noop_close_cb(lure_handle_t *h) { (*(int *) h->data)++; }
+
+/* lure_loop_alive() follows active handles, requests and closing handles. */
+START_TEST(loop_alive) {
+  lure_loop_t loop;
+  lure_idle_t idle;
+  int closed = 0;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0); /* initialised, not active */
+  ck_assert_int_eq(lure_idle_start(&idle, never_idle_cb), 0);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_idle_stop(&idle), 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  idle.data = &closed;
+  ck_assert_int_eq(lure_close((lure_handle_t *) &idle, noop_close_cb), 0);
+  ck_assert_int_ne(lure_loop_alive(&loop), 0); /* a close callback is due */
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(closed, 1);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* lure_loop_close() refuses while a handle is open, even an inactive one. */
+START_TEST(loop_close_busy) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  int closed = 0;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_loop_close(&loop), LURE_EBUSY);
+  timer.data = &closed;
+  ck_assert_int_eq(lure_close((lure_handle_t *) &timer, noop_close_cb), 0);
+  /* Closing but its callback has not run yet. */
+  ck_assert_int_eq(lure_loop_close(&loop), LURE_EBUSY);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(closed, 1);
+  ck_assert_int_eq(lure_loop_close(&loop), 0);
+}
+END_TEST
+
+/* A loop can be closed and initialised again in the same memory, many
+ * times (no leak of descriptors: the count of open fds stays put). */
+START_TEST(loop_init_close_repeat) {
+  lure_loop_t loop;
+  int fd_before;
+  int fd_after;
+  int i;
+
+  fd_before = dup(0);
+  ck_assert_int_ge(fd_before, 0);
+  close(fd_before);
+  for (i = 0; i < 50; i++) {
+    test_loop_init(&loop);
+    ck_assert_int_eq(lure_loop_close(&loop), 0);
+  }
+  fd_after = dup(0);
+  ck_assert_int_ge(fd_after, 0);
+  close(fd_after);
+  ck_assert_int_eq(fd_after, fd_before);
+}
+END_TEST
+
+/* ---- the default loop ------------------------------------------------------------------- */
+
+static int dl_fired;
+static void dl_timer_cb(lure_timer_t *h) { dl_fired++; }
+
+START_TEST(loop_default_loop) {
+  lure_loop_t *a = lure_default_loop();
+  lure_loop_t *b = lure_default_loop();
+  lure_timer_t timer;
+
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_eq(a, b);
+  dl_fired = 0;
+  ck_assert_int_eq(lure_timer_init(a, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, dl_timer_cb, 1, 0), 0);
+  ck_assert_int_eq(lure_run(a, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(dl_fired, 1);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &timer, NULL), 0);
+  ck_assert_int_eq(lure_run(a, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_loop_close(a), 0);
+  /* After closing it, the default loop can be had again. */
+  b = lure_default_loop();
+  ck_assert_ptr_nonnull(b);
+  ck_assert_int_eq(lure_run(b, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(lure_loop_close(b), 0);
+}
+END_TEST
+
+/* ---- walk -------------------------------------------------------------------------------- */
+
+struct walk_count {
+  int n;
+  int types[LURE_HANDLE_TYPE_MAX];
+};
+
+static void walk_cb(lure_handle_t *h, void *arg) {
+  struct walk_count *c = arg;
+
+  c->n++;
+  ck_assert_int_gt(h->type, LURE_UNKNOWN_HANDLE);
+  ck_assert_int_lt(h->type, LURE_HANDLE_TYPE_MAX);
+  c->types[h->type]++;
+}
+
+static int walk_work_done;
+static void walk_after_cb(lure_work_t *req, int status) { walk_work_done++; }
+
+static void walk_close_cb(lure_handle_t *h, void *arg) {
+  if (!lure_is_closing(h))
+    lure_close(h, NULL);
+}
+
+/* lure_walk() visits the user's handles, not lure's own (the thread pool's
+ * async handle, for one). */
+START_TEST(loop_walk) {
+  lure_loop_t loop;
+  lure_timer_t timers[3];
+  lure_idle_t idle;
+  lure_async_t async;
+  lure_check_t check;
+  lure_work_t work;
+  struct walk_count c;
+  int i;
+
+  test_loop_init(&loop);
+  memset(&c, 0, sizeof(c));
+  lure_walk(&loop, walk_cb, &c);
+  ck_assert_int_eq(c.n, 0);
+
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(lure_timer_init(&loop, &timers[i]), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_async_init(&loop, &async, NULL), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  /* Use the thread pool so that its internals certainly exist (the async
+   * handle keeps the loop alive: run it ONCE at a time). */
+  walk_work_done = 0;
+  ck_assert_int_eq(lure_queue_work(&loop, &work, io_work_cb, walk_after_cb), 0);
+  for (i = 0; i < 1000 && !walk_work_done; i++)
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(walk_work_done, 1);
+
+  memset(&c, 0, sizeof(c));
+  lure_walk(&loop, walk_cb, &c);
+  ck_assert_int_eq(c.n, 6);
+  ck_assert_int_eq(c.types[LURE_TIMER], 3);
+  ck_assert_int_eq(c.types[LURE_IDLE], 1);
+  ck_assert_int_eq(c.types[LURE_ASYNC], 1);
+  ck_assert_int_eq(c.types[LURE_CHECK], 1);
+
+  /* The walk callback may close the handles it is given. */
+  lure_walk(&loop, walk_close_cb, NULL);
+  memset(&c, 0, sizeof(c));
+  lure_walk(&loop, walk_cb, &c);
+  ck_assert_int_eq(c.n, 6); /* closing, still listed until their close cb */
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  memset(&c, 0, sizeof(c));
+  lure_walk(&loop, walk_cb, &c);
+  ck_assert_int_eq(c.n, 0);
+  ck_assert_int_eq(lure_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+START_TEST(loop_time) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  uint64_t t0;
+  uint64_t t1;
+  uint64_t h0;
+  int to;
+
+  test_loop_init(&loop);
+  h0 = lure_hrtime();
+  ck_assert_uint_gt(h0, 0);
+  t0 = lure_now(&loop);
+  test_sleep_ms(20);
+  ck_assert_uint_eq(lure_now(&loop), t0); /* cached until updated */
+  lure_update_time(&loop);
+  t1 = lure_now(&loop);
+  ck_assert_uint_ge(t1, t0 + 15);
+  ck_assert_uint_ge(lure_hrtime() - h0, 15000000u);
+
+  /* The poll timeout: -1 with nothing to wait for, the nearest timer's
+   * distance, 0 with an idle handle. */
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, once_timer_cb, 1000, 0), 0);
+  to = lure_backend_timeout(&loop);
+  ck_assert_int_gt(to, 0);
+  ck_assert_int_le(to, 1000);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, never_idle_cb), 0);
+  ck_assert_int_eq(lure_backend_timeout(&loop), 0);
+  ck_assert_int_eq(lure_idle_stop(&idle), 0);
+  ck_assert_int_eq(lure_timer_stop(&timer), 0);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+START_TEST(loop_version) {
+  char want[32];
+
+  ck_assert_uint_eq(lure_version(), LURE_VERSION_HEX);
+  snprintf(want, sizeof(want), "%d.%d.%d", LURE_VERSION_MAJOR,
+           LURE_VERSION_MINOR, LURE_VERSION_PATCH);
+  ck_assert_ptr_nonnull(lure_version_string());
+  ck_assert_msg(strncmp(lure_version_string(), want, strlen(want)) == 0,
+                "version string %s", lure_version_string());
+}
+END_TEST
+
+/* ---- configure --------------------------------------------------------------------------- */
+
+static int cf_fired;
+static void cf_timer_cb(lure_timer_t *h) { cf_fired++; }
+static void cf_poll_cb(lure_poll_t *h, int status, int events) {
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  cf_fired++;
+  lure_poll_stop(h);
+}
+
+/* The loop still serves timers and fd watchers (on the new wait point). */
+static void cf_exercise(lure_loop_t *loop) {
+  lure_timer_t timer;
+  lure_poll_t poll;
+  int fds[2];
+
+  cf_fired = 0;
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(lure_timer_init(loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, cf_timer_cb, 1, 0), 0);
+  ck_assert_int_eq(lure_poll_init(loop, &poll, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, cf_poll_cb), 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(cf_fired, 2);
+  lure_close((lure_handle_t *) &timer, NULL);
+  lure_close((lure_handle_t *) &poll, NULL);
+  ck_assert_int_eq(lure_run(loop, LURE_RUN_DEFAULT), 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+START_TEST(loop_configure_backend) {
+  lure_loop_t loop;
+  lure_poll_t poll;
+  int fds[2];
+  int had_ring;
+
+  test_loop_init(&loop);
+  had_ring = strcmp(lure_loop_backend(&loop), "io_uring") == 0;
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
+  cf_exercise(&loop);
+  if (had_ring) {
+    /* And back to the ring, under both of its names. */
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "uring"), 0);
+    ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+    cf_exercise(&loop);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "io_uring"), 0);
+    ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+  }
+
+  /* With an active fd watcher the wait point cannot change. */
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, cf_poll_cb), 0);
+  if (strcmp(lure_loop_backend(&loop), "epoll") == 0)
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "uring"),
+                     LURE_EBUSY);
+  else
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"),
+                     LURE_EBUSY);
+  ck_assert_int_eq(lure_poll_stop(&poll), 0);
+  lure_close((lure_handle_t *) &poll, NULL);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+START_TEST(loop_configure_bad) {
+  lure_loop_t loop;
+  const char *before;
+
+  test_loop_init(&loop);
+  before = lure_loop_backend(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, (lure_loop_option) 0), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, (lure_loop_option) 999), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "kqueue"),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, ""), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, (const char *) NULL),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
+                                       "no_such_op"), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
+                                       "read,no_such_op"), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 0u),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 32769u),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(NULL, LURE_LOOP_BACKEND, "epoll"),
+                   LURE_EINVAL);
+  /* A refused option changes nothing. */
+  ck_assert_str_eq(lure_loop_backend(&loop), before);
+  /* An empty or NULL mask clears it, and is fine on any loop. */
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, ""), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
+                                       (const char *) NULL), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), before);
+  cf_exercise(&loop);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* Masking poll_add takes away what the ring needs to be the wait point:
+ * a loop that was not forced onto the ring falls back to epoll, and still
+ * works.  Clearing the mask brings the ring back. */
+START_TEST(loop_configure_uring_disable) {
+  lure_loop_t loop;
+  const char *forced = getenv("LURE_BACKEND");
+
+  /* This process only: make the uring set's loop an unforced one (it still
+   * gets the ring), the case the fallback is for. */
+  if (forced != NULL && strcmp(forced, "epoll") != 0)
+    unsetenv("LURE_BACKEND");
+  test_loop_init(&loop);
+  if (strcmp(lure_loop_backend(&loop), "io_uring") != 0) {
+    /* Without a ring the mask is accepted and changes nothing. */
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
+                                         "poll_add"), 0);
+    ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
+    cf_exercise(&loop);
+    test_loop_finish(&loop);
+    return;
+  }
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "statx"), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+  cf_exercise(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
+                                       "read,poll_add"), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
+  cf_exercise(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, ""), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+  cf_exercise(&loop);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* A loop forced onto the ring cannot lose it: masking poll_add is refused
+ * with an error, and the loop keeps its ring, working.  (Asking for the
+ * backend already in use does nothing, so the loop goes to epoll and back
+ * to be forced for certain.) */
+START_TEST(loop_configure_uring_disable_forced) {
+  lure_loop_t loop;
+  int rc;
+
+  test_loop_init(&loop);
+  if (strcmp(lure_loop_backend(&loop), "io_uring") != 0) {
+    test_loop_finish(&loop);
+    return; /* no ring here */
+  }
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "uring"), 0);
+  ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+  rc = lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "poll_add");
+  ck_assert_msg(rc < 0, "masking poll_add on a forced ring returned %d", rc);
+  ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+  cf_exercise(&loop);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+START_TEST(loop_configure_ring_entries) {
+  lure_loop_t loop;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 8u), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 1u), 0);
+  if (test_expected_backend() != NULL)
+    ck_assert_str_eq(lure_loop_backend(&loop), test_expected_backend());
+  cf_exercise(&loop);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+static void st_async_cb(lure_async_t *h) {
+  (*(int *) h->data)++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void *st_thread(void *arg) {
+  test_sleep_ms(20);
+  lure_async_send(arg);
+  return NULL;
+}
+
+START_TEST(loop_stats) {
+  lure_loop_t loop;
+  lure_async_t async;
+  lure_loop_stats_t st;
+  pthread_t tid;
+  int called = 0;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_uint_eq(st.ticks, 0);
+  ck_assert_int_eq(lure_async_init(&loop, &async, st_async_cb), 0);
+  async.data = &called;
+  ck_assert_int_eq(pthread_create(&tid, NULL, st_thread, &async), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(called, 1);
+
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_uint_gt(st.ticks, 0);
+  ck_assert_uint_gt(st.wait_calls, 0);
+  if (strcmp(lure_loop_backend(&loop), "io_uring") == 0) {
+    ck_assert_uint_gt(st.sqes_submitted, 0);
+    ck_assert_uint_gt(st.cqes_reaped, 0);
+  } else {
+    ck_assert_uint_gt(st.epoll_events, 0);
+    ck_assert_uint_eq(st.sqes_submitted, 0);
+    ck_assert_uint_eq(st.cqes_reaped, 0);
+  }
+  ck_assert_int_eq(lure_loop_stats(&loop, NULL), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_stats(NULL, &st), LURE_EINVAL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void st_work_cb(lure_work_t *req) {}
+
+START_TEST(loop_stats_threadpool_jobs) {
+  lure_loop_t loop;
+  lure_work_t work[10];
+  lure_loop_stats_t st;
+  int i;
+
+  test_loop_init(&loop);
+  for (i = 0; i < 10; i++)
+    ck_assert_int_eq(lure_queue_work(&loop, &work[i], st_work_cb, NULL), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_uint_eq(st.threadpool_jobs, 10);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+Suite *loop_suite(void) {
+  Suite *s = suite_create("loop");
+  TCase *tc;
+
+  tc = test_tcase("backend", 20);
+  tcase_add_test(tc, loop_backend_of_set);
+  tcase_add_test(tc, loop_nouring_filter_active);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("phases", 20);
+  tcase_add_test(tc, loop_phase_order);
+  tcase_add_test(tc, loop_phase_order_work);
+  tcase_add_test(tc, loop_check_before_timer_in_work_cb);
+  tcase_add_test(tc, loop_check_before_timer_in_poll_cb);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("sleep", 30);
+  tcase_add_test(tc, loop_sleeps_until_timer);
+  tcase_add_test(tc, loop_idle_does_not_block);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("run", 20);
+  tcase_add_test(tc, loop_run_empty);
+  tcase_add_test(tc, loop_run_once);
+  tcase_add_test(tc, loop_stop);
+  tcase_add_test(tc, loop_unref);
+  tcase_add_test(tc, loop_alive);
+  tcase_add_test(tc, loop_close_busy);
+  tcase_add_test(tc, loop_init_close_repeat);
+  tcase_add_test(tc, loop_default_loop);
+  tcase_add_test(tc, loop_walk);
+  tcase_add_test(tc, loop_time);
+  tcase_add_test(tc, loop_version);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("configure", 20);
+  tcase_add_test(tc, loop_configure_backend);
+  tcase_add_test(tc, loop_configure_bad);
+  tcase_add_test(tc, loop_configure_uring_disable);
+  tcase_add_test(tc, loop_configure_uring_disable_forced);
+  tcase_add_test(tc, loop_configure_ring_entries);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("stats", 20);
+  tcase_add_test(tc, loop_stats);
+  tcase_add_test(tc, loop_stats_threadpool_jobs);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,462 @@
+/*
+ * test-poll.c - poll handles: readiness of pipes and sockets, level
+ * triggering, stop, hang-ups, and the descriptors lure refuses.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "lure-tests.h"
+
+struct poll_rec {
+  int count;
+  int status;
+  int events;
+  int all_events;
+  int stop_on;  /* stop the handle when count reaches this (0: never) */
+};
+
+static void rec_cb(lure_poll_t *h, int status, int events) {
+  struct poll_rec *r = h->data;
+
+  r->count++;
+  r->status = status;
+  r->events = events;
+  r->all_events |= events;
+  if (r->stop_on != 0 && r->count == r->stop_on)
+    ck_assert_int_eq(lure_poll_stop(h), 0);
+}
+
+static void make_pipe(int fds[2]) {
+  ck_assert_int_eq(pipe(fds), 0);
+}
+
+START_TEST(poll_readable) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the readable pipe was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_ne(lure_is_active((lure_handle_t *) &p), 0);
+  /* Nothing to read yet: NOWAIT reports nothing. */
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(r.count, 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_int_eq(r.events, LURE_READABLE);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+START_TEST(poll_writable) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the writable pipe was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[1]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_WRITABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_int_eq(r.events, LURE_WRITABLE);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+/* Level-triggered: data left unread is reported again on every tick. */
+START_TEST(poll_level_triggered) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 0 };
+  int fds[2];
+  char buf[8];
+  int i;
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 5000,
+                "unread data was reported once only (edge-triggered?)");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_eq(write(fds[1], "xy", 2), 2);
+  for (i = 1; i <= 5; i++) {
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+    ck_assert_int_eq(r.count, i);
+    ck_assert_int_eq(r.events, LURE_READABLE);
+  }
+  /* Drained: no more callbacks. */
+  ck_assert_int_eq(read(fds[0], buf, sizeof(buf)), 2);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_le(r.count, 6); /* a readiness harvested before the read */
+  i = r.count;
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(r.count, i);
+  /* New data: reported again. */
+  ck_assert_int_eq(write(fds[1], "z", 1), 1);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(r.count, i + 1);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+static void never_poll_cb(lure_poll_t *h, int status, int events) {
+  ck_abort_msg("a stopped poll handle got a callback (status %d, events %d)",
+               status, events);
+}
+
+START_TEST(poll_stop) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, never_poll_cb), 0);
+  ck_assert_int_eq(lure_poll_stop(&p), 0);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
+  ck_assert_int_eq(lure_poll_stop(&p), 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  /* Starting with no events stops too. */
+  ck_assert_int_eq(lure_poll_start(&p, LURE_WRITABLE, never_poll_cb), 0);
+  ck_assert_int_eq(lure_poll_start(&p, 0, never_poll_cb), 0);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+/* Two ready handles; whichever is reported first stops the other: the
+ * other gets no callback, even if its readiness was already harvested in
+ * the same batch. */
+struct stopper {
+  int *fired;
+  lure_poll_t *other;
+};
+
+static void stopper_cb(lure_poll_t *h, int status, int events) {
+  struct stopper *st = h->data;
+
+  (*st->fired)++;
+  ck_assert_int_eq(lure_poll_stop(st->other), 0);
+  ck_assert_int_eq(lure_poll_stop(h), 0);
+}
+
+START_TEST(poll_stop_other_same_tick) {
+  lure_loop_t loop;
+  lure_poll_t a;
+  lure_poll_t b;
+  struct stopper sa;
+  struct stopper sb;
+  int fa[2];
+  int fb[2];
+  int fired = 0;
+
+  make_pipe(fa);
+  make_pipe(fb);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &a, fa[0]), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &b, fb[0]), 0);
+  sa.fired = sb.fired = &fired;
+  sa.other = &b;
+  sb.other = &a;
+  a.data = &sa;
+  b.data = &sb;
+  ck_assert_int_eq(write(fa[1], "x", 1), 1);
+  ck_assert_int_eq(write(fb[1], "x", 1), 1);
+  ck_assert_int_eq(lure_poll_start(&a, LURE_READABLE, stopper_cb), 0);
+  ck_assert_int_eq(lure_poll_start(&b, LURE_READABLE, stopper_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(fired, 1);
+  test_loop_finish(&loop);
+  close(fa[0]);
+  close(fa[1]);
+  close(fb[0]);
+  close(fb[1]);
+}
+END_TEST
+
+/* The write end closed: the reader is told (readable, for EOF, or
+ * disconnect when it asked for that). */
+START_TEST(poll_pipe_hangup) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the hang-up was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE | LURE_DISCONNECT, rec_cb), 0);
+  close(fds[1]);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert(r.events & (LURE_READABLE | LURE_DISCONNECT));
+  ck_assert_int_eq(r.events & ~(LURE_READABLE | LURE_DISCONNECT), 0);
+  test_loop_finish(&loop);
+  close(fds[0]);
+}
+END_TEST
+
+/* A stream socket whose peer shut down its writing side reports
+ * LURE_DISCONNECT when asked. */
+START_TEST(poll_socket_disconnect) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int sv[2];
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the peer's shutdown was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE | LURE_DISCONNECT, rec_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(r.count, 0);
+  ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert(r.events & LURE_DISCONNECT);
+  test_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
+/* Changing the events of a started handle takes effect. */
+START_TEST(poll_change_events) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int sv[2];
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "a poll event was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
+  p.data = &r;
+  /* Writable, not readable. */
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE | LURE_WRITABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.events, LURE_WRITABLE);
+  /* Readable only: nothing until data comes. */
+  r.count = 0;
+  r.events = 0;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_WRITABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(r.count, 0);
+  ck_assert_int_eq(write(sv[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.events, LURE_READABLE);
+  test_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
+/* A handle closed while watching, then a new handle on the same fd: the
+ * new one gets the events, the old one nothing. */
+START_TEST(poll_close_and_reuse_fd) {
+  lure_loop_t loop;
+  lure_poll_t old;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the new poll handle got nothing");
+  ck_assert_int_eq(lure_poll_init(&loop, &old, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&old, LURE_READABLE, never_poll_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* armed */
+  ck_assert_int_eq(lure_close((lure_handle_t *) &old, NULL), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+/* Many ready descriptors at once, more than a small ring's submission
+ * queue holds: every one is reported, once. */
+enum { NPIPES = 200 };
+static int many_count[NPIPES];
+
+static void many_cb(lure_poll_t *h, int status, int events) {
+  int i = (int) (intptr_t) h->data;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  many_count[i]++;
+  lure_poll_stop(h);
+}
+
+START_TEST(poll_many) {
+  lure_loop_t loop;
+  lure_poll_t *p = calloc(NPIPES, sizeof(*p));
+  int (*fds)[2] = calloc(NPIPES, sizeof(*fds));
+  lure_timer_t wd;
+  int i;
+
+  ck_assert_ptr_nonnull(p);
+  ck_assert_ptr_nonnull(fds);
+  test_loop_init(&loop);
+  /* A small ring, so the submission queue fills and must be flushed. */
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 8u), 0);
+  test_watchdog(&loop, &wd, 10000, "a ready descriptor was never reported");
+  for (i = 0; i < NPIPES; i++) {
+    many_count[i] = 0;
+    make_pipe(fds[i]);
+    ck_assert_int_eq(write(fds[i][1], "x", 1), 1);
+    ck_assert_int_eq(lure_poll_init(&loop, &p[i], fds[i][0]), 0);
+    p[i].data = (void *) (intptr_t) i;
+    ck_assert_int_eq(lure_poll_start(&p[i], LURE_READABLE, many_cb), 0);
+  }
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  for (i = 0; i < NPIPES; i++)
+    ck_assert_msg(many_count[i] == 1, "pipe %d reported %d times", i,
+                  many_count[i]);
+  test_loop_finish(&loop);
+  for (i = 0; i < NPIPES; i++) {
+    close(fds[i][0]);
+    close(fds[i][1]);
+  }
+  free(fds);
+  free(p);
+}
+END_TEST
+
+START_TEST(poll_bad_fds) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  FILE *f;
+  int fd;
+  int rc;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, -1), LURE_EBADF);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, -12345), LURE_EBADF);
+  /* A number that is not an open descriptor. */
+  fd = open("/dev/null", O_RDONLY);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fd), LURE_EBADF);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, 1 << 20), LURE_EBADF);
+
+  /* A regular file is always ready: refused with EPERM, as epoll does,
+   * whichever executor serves the loop (at init or at start). */
+  f = tmpfile();
+  ck_assert_ptr_nonnull(f);
+  rc = lure_poll_init(&loop, &p, fileno(f));
+  if (rc == 0) {
+    rc = lure_poll_start(&p, LURE_READABLE, never_poll_cb);
+    lure_close((lure_handle_t *) &p, NULL);
+  }
+  ck_assert_int_eq(rc, LURE_EPERM);
+  fclose(f);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+START_TEST(poll_bad_arguments) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_idle_t idle;
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(NULL, &p, fds[0]), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_init(&loop, NULL, fds[0]), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, NULL), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_start(&p, 0x100, never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_start(&p, -1, never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
+  ck_assert_int_eq(lure_poll_start(NULL, LURE_READABLE, never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_stop(NULL), LURE_EINVAL);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_poll_start((lure_poll_t *) &idle, LURE_READABLE,
+                                   never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &p, NULL), 0);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, never_poll_cb), LURE_EINVAL);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+Suite *poll_suite(void) {
+  Suite *s = suite_create("poll");
+  TCase *tc = test_tcase("poll", 30);
+
+  tcase_add_test(tc, poll_readable);
+  tcase_add_test(tc, poll_writable);
+  tcase_add_test(tc, poll_level_triggered);
+  tcase_add_test(tc, poll_stop);
+  tcase_add_test(tc, poll_stop_other_same_tick);
+  tcase_add_test(tc, poll_pipe_hangup);
+  tcase_add_test(tc, poll_socket_disconnect);
+  tcase_add_test(tc, poll_change_events);
+  tcase_add_test(tc, poll_close_and_reuse_fd);
+  tcase_add_test(tc, poll_many);
+  tcase_add_test(tc, poll_bad_fds);
+  tcase_add_test(tc, poll_bad_arguments);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,32 @@
+# lure-bench rules (issue 4): included from Makefile.am with
+#   include tools/bench.mk
+
+# lure-bench measures lure's executors (io_uring, Linux AIO, the thread pool,
+# epoll) and libuv side by side in one process.  It links the convenience
+# library like the other tools.  The libuv side lives in its own translation
+# unit and is built only when configure found libuv (HAVE_LIBUV); without it
+# lure-bench still runs, with lure's executors only.
+noinst_PROGRAMS += tools/lure-bench
+tools_lure_bench_SOURCES = tools/lure-bench.c tools/lure-bench.h \
+	tools/bench-hist.c tools/bench-lure.c tools/bench-fs.c
+if HAVE_LIBUV
+tools_lure_bench_SOURCES += tools/bench-libuv.c
+endif
+tools_lure_bench_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
+tools_lure_bench_LDADD = liblure-core.la $(LIBUV_LIBS) $(PTHREAD_LIBS)
+dist_man1_MANS += man/lure-bench.1
+
+# `make check` runs every subcommand with a tiny --ops and checks its JSON.
+TESTS += tests/bench-smoke.sh
+EXTRA_DIST += tests/bench-smoke.sh
+
+# The quick suite (under two minutes on two cores): tables on stdout,
+# bench/results.json and bench/latency.svg.  The data file lives in bench/
+# too and is removed afterwards.  Extra options: make bench BENCH_FLAGS=...
+BENCH_FLAGS =
+bench: tools/lure-bench$(EXEEXT)
+	@$(MKDIR_P) bench
+	./tools/lure-bench$(EXEEXT) quick --file bench/lure-bench.dat \
+	  --size 64M --json bench/results.json --plot bench/latency.svg $(BENCH_FLAGS)
+
+.PHONY: bench

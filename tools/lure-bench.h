@@ -1,0 +1,187 @@
+/*
+ * lure-bench.h - what the parts of lure-bench share.
+ *
+ * lure-bench is split by what each part links against:
+ *
+ *   lure-bench.c   options, the runner (alternation, repeats, medians),
+ *                  tables, JSON, gnuplot; neither lure nor libuv specific
+ *   bench-hist.c   the log-linear latency histogram and small helpers
+ *   bench-lure.c   timers, loop, async and work on lure
+ *   bench-fs.c     the fs suite on lure, and the benchmark file itself
+ *   bench-libuv.c  every suite on libuv (built only when libuv is found)
+ *
+ * lure.h and uv.h never meet in one translation unit: this header includes
+ * neither.
+ */
+#ifndef LURE_BENCH_H
+#define LURE_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- histogram ----------------------------------------------------------- */
+
+/*
+ * Log-linear buckets, as HdrHistogram: values below 2*SUB are exact; above,
+ * each power of two [2^e, 2^(e+1)) is cut into SUB equal sub-buckets, so a
+ * value is known to within 1/SUB (about 3%) of itself, from 1 ns to 2^64 ns.
+ */
+#define BENCH_HIST_SUB_BITS 5
+#define BENCH_HIST_SUB (1u << BENCH_HIST_SUB_BITS)
+#define BENCH_HIST_BUCKETS \
+  (2 * BENCH_HIST_SUB + (64 - BENCH_HIST_SUB_BITS - 1) * BENCH_HIST_SUB)
+
+struct bench_hist {
+  uint64_t count;
+  uint64_t min;
+  uint64_t max;
+  double sum;
+  uint64_t b[BENCH_HIST_BUCKETS];
+};
+
+void bench_hist_reset(struct bench_hist *h);
+void bench_hist_record(struct bench_hist *h, uint64_t ns);
+/* The value (ns) below which a fraction q of the recorded values fall,
+ * reported as the middle of its bucket, never above max. */
+double bench_hist_quantile(const struct bench_hist *h, double q);
+/* Bucket i's range [lo, hi] in ns. */
+void bench_hist_bucket_range(unsigned i, uint64_t *lo, uint64_t *hi);
+
+/* ---- parameters and results ---------------------------------------------- */
+
+enum bench_fs_op { BENCH_OP_READ = 0, BENCH_OP_WRITE, BENCH_OP_RANDRW };
+
+struct bench_params {
+  const char *suite;       /* "fs", "timers", "loop", "async", "work" */
+  uint64_t ops;            /* stop after this many measured ops (0: no cap) */
+  double duration;         /* stop after this many seconds (0: no cap) */
+  uint64_t warmup;         /* ops run before measuring starts */
+  unsigned repeat;
+  unsigned depth;          /* requests in flight (fs, work) */
+  uint64_t seed;
+  /* timers */
+  unsigned spread_ms;      /* due times are uniform in [0, spread_ms] */
+  /* fs */
+  size_t bs;
+  int op;                  /* enum bench_fs_op */
+  const char *file;
+  uint64_t size;
+  int cold;
+  int direct;
+};
+
+struct bench_result {
+  const char *executor;
+  uint64_t ops;
+  double seconds;          /* wall time of the measured part */
+  double cpu_seconds;      /* process CPU time (user + system, all threads) */
+  uint64_t wait_calls;     /* wait-point syscalls (lure_loop_stats) */
+  int has_wait_calls;      /* lure only */
+  uint64_t mismatches;     /* requests served by another executor */
+  char mismatch_name[32];  /* the executor that served one of them */
+  char error[256];         /* non-empty: the run failed */
+  struct bench_hist *hist;
+};
+
+/* A runner: one run of one suite through one executor.  Returns 0, or -1
+ * with r->error set. */
+typedef int (*bench_run_fn)(const struct bench_params *p, const char *executor,
+                            struct bench_result *r);
+
+/* ---- the measuring loop shared by every request-driven suite ------------- */
+
+/*
+ * A run issues requests while bench_drive_may_issue() says so and reports
+ * each completion to bench_drive_complete(), which records its latency once
+ * the warm-up is over.  The run ends when the last request in flight is in.
+ */
+struct bench_drive {
+  const struct bench_params *p;
+  struct bench_result *r;
+  uint64_t issued;
+  uint64_t completed;
+  uint64_t t_start;       /* ns, when the warm-up ended */
+  uint64_t t_end;         /* ns, the last measured completion */
+  double cpu_start;
+  int measuring;
+  int stop;               /* set on error: issue nothing more */
+};
+
+void bench_drive_init(struct bench_drive *d, const struct bench_params *p,
+                      struct bench_result *r, uint64_t now);
+int bench_drive_may_issue(struct bench_drive *d, uint64_t now);
+/* Returns 1 when this completion ended the warm-up (the caller snapshots
+ * its own counters then), else 0. */
+int bench_drive_complete(struct bench_drive *d, uint64_t t_issue,
+                         uint64_t now);
+/* Fill r->ops, r->seconds and r->cpu_seconds after the run. */
+void bench_drive_finish(struct bench_drive *d);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+uint64_t bench_now_ns(void);
+double bench_cpu_seconds(void);
+uint64_t bench_rand(uint64_t *state);
+void bench_set_error(struct bench_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- the benchmark file (bench-fs.c) ------------------------------------- */
+
+/* Create or check the file; 0 or -1 with a message in err. */
+int bench_fs_prepare(const struct bench_params *p, char *err, size_t errlen);
+/* Before every run: warm the page cache, or drop it with --cold. */
+int bench_fs_before_run(const struct bench_params *p, char *err,
+                        size_t errlen);
+/* Remove the file if this process created it (and --keep was not given). */
+void bench_fs_cleanup(void);
+/* The file this process created, or NULL: for a signal handler's unlink. */
+const char *bench_fs_created_path(void);
+/* The offset of the next request: a random block, never block 0 (which
+ * holds the file's signature). */
+uint64_t bench_fs_offset(const struct bench_params *p, uint64_t *rng);
+/* Whether the next request of a randrw run writes. */
+int bench_fs_is_write(const struct bench_params *p, uint64_t *rng);
+/* A buffer of bs bytes aligned for O_DIRECT, filled with data. */
+void *bench_fs_buffer(size_t bs);
+
+/* ---- lure side (bench-lure.c, bench-fs.c) -------------------------------- */
+
+const char *bench_lure_version(void);
+struct lure_loop_s;
+/* lure_loop_init() the loop and point it at the executor: "io_uring" or
+ * "epoll" (the wait point), "threadpool" (the ring with its file opcodes
+ * masked, else epoll), "aio" (epoll).  0, or -1 with r->error set. */
+int bench_lure_open(struct lure_loop_s *loop, const char *executor,
+                    struct bench_result *r);
+/* Run what is left (close callbacks) and close the loop. */
+void bench_lure_close(struct lure_loop_s *loop);
+/* Whether a lure loop can be set up with an io_uring wait point here. */
+int bench_lure_has_uring(void);
+int bench_lure_timers(const struct bench_params *, const char *,
+                      struct bench_result *);
+int bench_lure_loop(const struct bench_params *, const char *,
+                    struct bench_result *);
+int bench_lure_async(const struct bench_params *, const char *,
+                     struct bench_result *);
+int bench_lure_work(const struct bench_params *, const char *,
+                    struct bench_result *);
+int bench_lure_fs(const struct bench_params *, const char *,
+                  struct bench_result *);
+
+/* ---- libuv side (bench-libuv.c) ------------------------------------------ */
+
+#ifdef HAVE_LIBUV
+const char *bench_uv_version(void);
+int bench_uv_timers(const struct bench_params *, const char *,
+                    struct bench_result *);
+int bench_uv_loop(const struct bench_params *, const char *,
+                  struct bench_result *);
+int bench_uv_async(const struct bench_params *, const char *,
+                   struct bench_result *);
+int bench_uv_work(const struct bench_params *, const char *,
+                  struct bench_result *);
+int bench_uv_fs(const struct bench_params *, const char *,
+                struct bench_result *);
+#endif
+
+#endif /* LURE_BENCH_H */
