@@ -13,3 +13,11 @@ demo: tools/lure-info$(EXEEXT)
 	./tools/lure-info$(EXEEXT)
 
 .PHONY: demo
+
+# lure-echo: the example echo server (TCP and Unix sockets).
+bin_PROGRAMS += tools/lure-echo
+tools_lure_echo_SOURCES = tools/lure-echo.c
+tools_lure_echo_LDADD = liblure-core.la $(PTHREAD_LIBS)
+dist_man1_MANS += man/lure-echo.1
+TESTS += tests/echo-smoke.sh
+EXTRA_DIST += tests/echo-smoke.sh
