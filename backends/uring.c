@@ -816,6 +816,9 @@ struct lure__ustream {
   struct lure__sop connect_op;
   struct lure__sop shut_op;
   int recv_canceling;
+  int send_zc;               /* the send in flight is a SEND_ZC */
+  int zc_res;                /* its result, applied at the notification */
+  struct lure__queue starved_link;
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -836,6 +839,8 @@ struct lure__bufring {
   char *bufs;
   unsigned entries;
   unsigned size;
+  unsigned lent;               /* buffers held by borrowed reads */
+  struct lure__queue starved;  /* streams waiting for a lent buffer back */
 };
 
 static struct lure__bufring *lure__bufring_get(struct lure__uring *st);
@@ -876,6 +881,7 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->accept_op.us = us->recv_op.us = us->send_op.us = us->connect_op.us =
       us->shut_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
+  lure__queue_init(&us->starved_link);
   s->ring = us;
   return us;
 }
@@ -946,6 +952,7 @@ static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
     return NULL;
   b->entries = LURE__BR_ENTRIES;
   b->size = LURE__BR_BUFSIZE;
+  lure__queue_init(&b->starved);
   b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
                PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   b->bufs = malloc((size_t) b->entries * b->size);
@@ -1037,7 +1044,13 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
     }
     buf.base = NULL;
     buf.len = 0;
-    s->alloc_cb((lure_handle_t *) s, n, &buf);
+    if (s->stream_flags & LURE__STREAM_BORROW) {
+      /* Stashed bytes are lent in a buffer of their own. */
+      buf.base = lure__borrow_alloc(n);
+      buf.len = buf.base != NULL ? n : 0;
+    } else {
+      s->alloc_cb((lure_handle_t *) s, n, &buf);
+    }
     if (buf.base == NULL || buf.len == 0) {
       (void) lure__stash_add(us, p, n);
       s->read_cb(s, LURE_ENOBUFS, &buf);
@@ -1114,10 +1127,23 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-    const char *data = b->bufs + (size_t) bid * b->size;
+    char *data = b->bufs + (size_t) bid * b->size;
 
-    lure__stream_feed(s, us, data, (size_t) res);
-    lure__bufring_put(b, bid);
+    if ((s->stream_flags & LURE__STREAM_BORROW) &&
+        (s->stream_flags & LURE__STREAM_READING) &&
+        !lure__handle_is_closing((lure_handle_t *) s)) {
+      /* Zero copy: the ring buffer itself is lent until
+       * lure_buf_release(). */
+      lure_buf_t lent;
+
+      lent.base = data;
+      lent.len = (size_t) res;
+      b->lent++;
+      s->read_cb(s, res, &lent);
+    } else {
+      lure__stream_feed(s, us, data, (size_t) res);
+      lure__bufring_put(b, bid);
+    }
   } else if (flags & IORING_CQE_F_BUFFER) {
     lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
   }
@@ -1135,9 +1161,47 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
     return;
   }
   /* Data, an empty buffer ring, or a cancelled read: go on if still
-   * reading and the multishot ended. */
-  if (!us->recv_op.armed && (s->stream_flags & LURE__STREAM_READING))
+   * reading and the multishot ended.  A ring emptied by borrowed buffers
+   * is refilled only by lure_buf_release(): wait for that instead of
+   * spinning on -ENOBUFS. */
+  if (!us->recv_op.armed && (s->stream_flags & LURE__STREAM_READING)) {
+    if (res == -ENOBUFS && b->lent > 0) {
+      if (lure__queue_empty(&us->starved_link))
+        lure__queue_insert_tail(&b->starved, &us->starved_link);
+      return;
+    }
     (void) lure__sop_arm_recv(s, us);
+  }
+}
+
+int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
+  struct lure__uring *st;
+  struct lure__bufring *b;
+  struct lure__ustream *us;
+  size_t off;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return LURE_EINVAL;
+  st = loop->priv->backend_data;
+  b = st->bufring;
+  if (b == NULL || base < b->bufs ||
+      base >= b->bufs + (size_t) b->entries * b->size)
+    return LURE_EINVAL;
+  off = (size_t) (base - b->bufs);
+  if (off % b->size != 0 || b->lent == 0)
+    return LURE_EINVAL;
+  b->lent--;
+  lure__bufring_put(b, (unsigned) (off / b->size));
+  /* Streams that ran dry may read again. */
+  while (!lure__queue_empty(&b->starved)) {
+    us = lure__container_of(lure__queue_head(&b->starved),
+                            struct lure__ustream, starved_link);
+    lure__queue_remove(&us->starved_link);
+    if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        !lure__handle_is_closing((lure_handle_t *) us->s))
+      (void) lure__sop_arm_recv(us->s, us);
+  }
+  return 0;
 }
 
 /* ---- writes ---- */
@@ -1172,6 +1236,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
   lure_write_t *req;
   unsigned n = 0;
   unsigned i;
+  int zc;
 
   if (us == NULL || us->send_op.armed)
     return;
@@ -1181,12 +1246,22 @@ void lure__uring_stream_write(lure_stream_t *s) {
     /* Skip empty buffers; a request of nothing but is complete. */
     if (lure__stream_write_progress(s, req, 0))
       continue;
-    if (lure__ustream_try_send(s, req))
+    zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
+         lure__has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
+                      req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
+                                                         : IORING_OP_SENDMSG_ZC);
+    if (!zc && lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
     if (sqe == NULL)
       return; /* cannot happen short of a CQ backlog; retried on next write */
-    if (req->nbufs - req->write_index == 1 &&
+    us->send_zc = zc;
+    if (zc && req->nbufs - req->write_index == 1) {
+      io_uring_prep_send_zc(sqe, s->io_watcher.fd,
+                            req->bufs[req->write_index].base + req->offset,
+                            req->bufs[req->write_index].len - req->offset,
+                            MSG_NOSIGNAL, 0);
+    } else if (req->nbufs - req->write_index == 1 &&
         !(req->send_handle != NULL && req->write_index == 0 &&
           req->offset == 0)) {
       io_uring_prep_send(sqe, s->io_watcher.fd,
@@ -1214,7 +1289,10 @@ void lure__uring_stream_write(lure_stream_t *s) {
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
       }
-      io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+      if (zc)
+        io_uring_prep_sendmsg_zc(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+      else
+        io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
     }
     lure__sop_set(sqe, &us->send_op);
     return;
@@ -1288,7 +1366,9 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->connect_op.armed = 0;
   us->shut_op.armed = 0;
   us->recv_canceling = 0;
+  us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
+  lure__queue_init(&us->starved_link);
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {
@@ -1296,6 +1376,7 @@ void lure__uring_stream_free(lure_stream_t *s) {
 
   if (us == NULL)
     return;
+  lure__queue_remove(&us->starved_link);
   free(us->stash);
   free(us);
   s->ring = NULL;
@@ -1330,6 +1411,19 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
       lure__sop_recv_done(s, us, res, flags);
       break;
     case LURE__SOP_SEND:
+      if (us->send_zc) {
+        /* SEND_ZC posts the result (with F_MORE when a notification
+         * follows), then IORING_CQE_F_NOTIF once the kernel let go of the
+         * pages: only then may the caller reuse the buffer. */
+        if (!(flags & IORING_CQE_F_NOTIF)) {
+          us->zc_res = res;
+          if (flags & IORING_CQE_F_MORE)
+            break;
+        }
+        us->send_zc = 0;
+        lure__sop_send_done(s, us, us->zc_res);
+        break;
+      }
       lure__sop_send_done(s, us, res);
       break;
     case LURE__SOP_SHUTDOWN:

@@ -889,6 +889,14 @@ LURE_EXTERN int lure_is_writable(const lure_stream_t *handle);
 LURE_EXTERN size_t lure_stream_get_write_queue_size(const lure_stream_t *stream);
 LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *handle, int blocking);
 
+/* Beyond libuv: zero-copy stream I/O. */
+LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *handle,
+                              const lure_buf_t bufs[], unsigned int nbufs,
+                              lure_write_cb cb);
+LURE_EXTERN int lure_read_start_borrowed(lure_stream_t *stream,
+                                         lure_read_cb read_cb);
+LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf);
+
 /* TCP. */
 LURE_EXTERN int lure_tcp_init(lure_loop_t *loop, lure_tcp_t *handle);
 LURE_EXTERN int lure_tcp_init_ex(lure_loop_t *loop, lure_tcp_t *handle,

@@ -334,7 +334,12 @@ static void lure__stream_read(lure_stream_t *s) {
   while ((s->stream_flags & LURE__STREAM_READING) && count-- > 0) {
     buf.base = NULL;
     buf.len = 0;
-    s->alloc_cb((lure_handle_t *) s, 65536, &buf);
+    if (s->stream_flags & LURE__STREAM_BORROW) {
+      buf.base = lure__borrow_alloc(LURE__BORROW_SIZE);
+      buf.len = buf.base != NULL ? LURE__BORROW_SIZE : 0;
+    } else {
+      s->alloc_cb((lure_handle_t *) s, 65536, &buf);
+    }
     if (buf.base == NULL || buf.len == 0) {
       s->read_cb(s, LURE_ENOBUFS, &buf);
       return;
@@ -356,6 +361,18 @@ static void lure__stream_read(lure_stream_t *s) {
       do
         n = read(s->io_watcher.fd, buf.base, buf.len);
       while (n < 0 && errno == EINTR);
+    }
+    if (n <= 0 && (s->stream_flags & LURE__STREAM_BORROW)) {
+      /* Nothing lent: the buffer goes back here and the callback sees
+       * none (a borrowed read never reports 0 bytes). */
+      int err = n < 0 ? errno : 0;
+      static const lure_buf_t none = { NULL, 0 };
+
+      lure_buf_release(s->loop, &buf);
+      if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+        return;
+      lure__stream_deliver(s, n == 0 ? LURE_EOF : -err, &none);
+      return;
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -621,11 +638,61 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
   return 0;
 }
 
+/* ---- borrowed buffers ---------------------------------------------------------------- */
+
+char *lure__borrow_alloc(size_t len) {
+  char *m = malloc(LURE__BORROW_HDR + len);
+  uint64_t magic = LURE__BORROW_MAGIC;
+
+  if (m == NULL)
+    return NULL;
+  memcpy(m, &magic, sizeof(magic));
+  return m + LURE__BORROW_HDR;
+}
+
+LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf) {
+  uint64_t magic;
+  char *m;
+
+  if (loop == NULL || loop->priv == NULL || buf == NULL || buf->base == NULL)
+    return LURE_EINVAL;
+  if (lure__uring_buf_release(loop, buf->base) == 0)
+    return 0;
+  m = buf->base - LURE__BORROW_HDR;
+  memcpy(&magic, m, sizeof(magic));
+  if (magic != LURE__BORROW_MAGIC)
+    return LURE_EINVAL;
+  magic = 0; /* a second release of the same buffer is refused */
+  memcpy(m, &magic, sizeof(magic));
+  free(m);
+  return 0;
+}
+
+static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
+                            lure_read_cb read_cb, int borrow);
+
+LURE_EXTERN int lure_read_start_borrowed(lure_stream_t *s,
+                                         lure_read_cb read_cb) {
+  return lure__read_start(s, NULL, read_cb, 1);
+}
+
 LURE_EXTERN int lure_read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
                                 lure_read_cb read_cb) {
+  return lure__read_start(s, alloc_cb, read_cb, 0);
+}
+
+static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
+                            lure_read_cb read_cb, int borrow) {
   LURE__STREAM_CHECK(s);
-  if (alloc_cb == NULL || read_cb == NULL)
+  if ((alloc_cb == NULL && !borrow) || read_cb == NULL)
     return LURE_EINVAL;
+  /* Descriptors passed over an IPC pipe need recvmsg(2) per read. */
+  if (borrow && s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc)
+    return LURE_ENOTSUP;
+  if (borrow)
+    s->stream_flags |= LURE__STREAM_BORROW;
+  else
+    s->stream_flags &= ~LURE__STREAM_BORROW;
   if (s->io_watcher.fd < 0)
     return LURE_ENOTCONN;
   if (!(s->stream_flags & LURE__STREAM_READABLE))
@@ -732,6 +799,27 @@ LURE_EXTERN int lure_write(lure_write_t *req, lure_stream_t *s,
                            const lure_buf_t bufs[], unsigned int nbufs,
                            lure_write_cb cb) {
   return lure_write2(req, s, bufs, nbufs, NULL, cb);
+}
+
+LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *s,
+                              const lure_buf_t bufs[], unsigned int nbufs,
+                              lure_write_cb cb) {
+  int was_empty;
+  int rc;
+
+  LURE__STREAM_CHECK(s);
+  rc = lure__write_setup(req, s, bufs, nbufs, NULL, cb);
+  if (rc != 0)
+    return rc;
+  /* The ring sends it with SEND_ZC and calls back once the kernel is done
+   * with the pages; elsewhere it is an ordinary (copying) write. */
+  req->req_flags |= LURE__REQ_ZC;
+  was_empty = lure__queue_empty(&s->write_queue);
+  lure__queue_insert_tail(&s->write_queue, &req->queue);
+  lure__handle_start((lure_handle_t *) s);
+  if (s->connect_req == NULL && was_empty)
+    lure__stream_kick_writes(s);
+  return 0;
 }
 
 LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],

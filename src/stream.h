@@ -19,8 +19,19 @@ enum {
   LURE__STREAM_EOF = 0x80,         /* read side saw EOF */
   LURE__STREAM_RING = 0x100,       /* bytes move through ring operations */
   LURE__STREAM_NOT_SOCKET = 0x200, /* a pipe(2) or tty: writev, not sendmsg */
-  LURE__STREAM_BOUND = 0x400
+  LURE__STREAM_BOUND = 0x400,
+  LURE__STREAM_BORROW = 0x800     /* read_cb gets lure's buffers */
 };
+
+/* lure_write_t req_flags: send with zero copy when the ring can. */
+#define LURE__REQ_ZC 0x10
+
+/* Borrowed buffers outside the ring: malloc'd with this header in front. */
+#define LURE__BORROW_MAGIC 0x6c75726542756621ull
+#define LURE__BORROW_HDR 16
+#define LURE__BORROW_SIZE 65536
+char *lure__borrow_alloc(size_t len);
+int lure__uring_buf_release(lure_loop_t *loop, const char *base);
 
 int lure__is_stream(const lure_handle_t *h);
 void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
