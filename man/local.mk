@@ -168,6 +168,9 @@ dist_man3_MANS += \
 	man/lure_version_string.3 \
 	man/lure_walk.3 \
 	man/lure_write.3 \
+	man/lure_write_zc.3 \
+	man/lure_read_start_borrowed.3 \
+	man/lure_buf_release.3 \
 	man/lure_write2.3
 
 dist_man7_MANS += man/lure.7
