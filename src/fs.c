@@ -978,14 +978,14 @@ LURE_EXTERN int lure_fs_fchmod(lure_loop_t *loop, lure_fs_t *req,
   return lure__fs_submit(loop, req);
 }
 
-static int lure__fs_utime_req(lure_loop_t *loop, lure_fs_t *req,
-                              lure_fs_type type, const char *path,
-                              lure_file file, double atime, double mtime,
-                              lure_fs_cb cb) {
-  int rc;
-
+/* Requests that name their file by descriptor (type is one of the f*
+ * calls) or by path: check, initialise, copy the path. */
+static int lure__fs_fd_or_path_req(lure_loop_t *loop, lure_fs_t *req,
+                                   lure_fs_type type, int by_fd,
+                                   const char *path, lure_file file,
+                                   lure_fs_cb cb) {
   LURE__FS_CHECK(loop, req);
-  if (type == LURE_FS_FUTIME) {
+  if (by_fd) {
     if (file < 0)
       return LURE_EBADF;
   } else if (path == NULL) {
@@ -993,13 +993,20 @@ static int lure__fs_utime_req(lure_loop_t *loop, lure_fs_t *req,
   }
   lure__fs_init(loop, req, type, cb);
   req->file = file;
+  return by_fd ? 0 : lure__fs_paths(req, path, NULL);
+}
+
+static int lure__fs_utime_req(lure_loop_t *loop, lure_fs_t *req,
+                              lure_fs_type type, const char *path,
+                              lure_file file, double atime, double mtime,
+                              lure_fs_cb cb) {
+  int rc = lure__fs_fd_or_path_req(loop, req, type, type == LURE_FS_FUTIME,
+                                   path, file, cb);
+
+  if (rc != 0)
+    return rc;
   req->atime = atime;
   req->mtime = mtime;
-  if (path != NULL) {
-    rc = lure__fs_paths(req, path, NULL);
-    if (rc != 0)
-      return rc;
-  }
   return lure__fs_submit(loop, req);
 }
 
@@ -1050,24 +1057,13 @@ static int lure__fs_chown_req(lure_loop_t *loop, lure_fs_t *req,
                               lure_fs_type type, const char *path,
                               lure_file file, uid_t uid, gid_t gid,
                               lure_fs_cb cb) {
-  int rc;
+  int rc = lure__fs_fd_or_path_req(loop, req, type, type == LURE_FS_FCHOWN,
+                                   path, file, cb);
 
-  LURE__FS_CHECK(loop, req);
-  if (type == LURE_FS_FCHOWN) {
-    if (file < 0)
-      return LURE_EBADF;
-  } else if (path == NULL) {
-    return LURE_EINVAL;
-  }
-  lure__fs_init(loop, req, type, cb);
-  req->file = file;
+  if (rc != 0)
+    return rc;
   req->uid = uid;
   req->gid = gid;
-  if (path != NULL) {
-    rc = lure__fs_paths(req, path, NULL);
-    if (rc != 0)
-      return rc;
-  }
   return lure__fs_submit(loop, req);
 }
 

@@ -29,7 +29,6 @@ static pthread_mutex_t lure__tp_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lure__tp_cond = PTHREAD_COND_INITIALIZER;
 static struct lure__queue lure__tp_queue;
 static unsigned int lure__tp_nthreads;
-static unsigned int lure__tp_generation; /* bumped in a forked child */
 
 static void lure__tp_prepare(void) {
   pthread_mutex_lock(&lure__tp_mutex);
@@ -45,7 +44,6 @@ static void lure__tp_child(void) {
   pthread_cond_init(&lure__tp_cond, NULL);
   lure__queue_init(&lure__tp_queue);
   lure__tp_nthreads = 0;
-  lure__tp_generation++;
 }
 
 static void lure__tp_once_init(void) {
@@ -68,7 +66,6 @@ unsigned int lure__threadpool_size(void) {
 }
 
 static void *lure__tp_worker(void *arg) {
-  unsigned int generation = (unsigned int) (uintptr_t) arg;
   struct lure__work *w;
   struct lure__queue *q;
   lure_loop_t *loop;
@@ -77,7 +74,6 @@ static void *lure__tp_worker(void *arg) {
     pthread_mutex_lock(&lure__tp_mutex);
     while (lure__queue_empty(&lure__tp_queue))
       pthread_cond_wait(&lure__tp_cond, &lure__tp_mutex);
-    (void) generation;
     q = lure__queue_head(&lure__tp_queue);
     lure__queue_remove(q);
     w = lure__container_of(q, struct lure__work, queue);
@@ -114,8 +110,7 @@ static int lure__tp_start(void) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   for (i = 0; i < n; i++) {
-    err = pthread_create(&tid, &attr, lure__tp_worker,
-                         (void *) (uintptr_t) lure__tp_generation);
+    err = pthread_create(&tid, &attr, lure__tp_worker, NULL);
     if (err != 0)
       break;
     lure__tp_nthreads++;
