@@ -365,6 +365,18 @@ static const struct op_row op_rows[] = {
   {"fs_symlink", "lure_fs_symlink", ROUTE_FILE, "symlinkat", NULL, 0, NULL},
   {"fs_link", "lure_fs_link", ROUTE_FILE, "linkat", NULL, 0, NULL},
   /* No io_uring opcode does these: always the pool. */
+  {"tcp_accept", "lure_listen", ROUTE_SOCKET, "accept", NULL, 0, NULL},
+  {"stream_read", "lure_read_start", ROUTE_SOCKET, "recv", NULL, 0, NULL},
+  {"stream_write", "lure_write", ROUTE_SOCKET, "send", NULL, 0, NULL},
+  {"stream_write_zc", "lure_write_zc", ROUTE_SOCKET, "send_zc", NULL, 0, NULL},
+  {"stream_shutdown", "lure_shutdown", ROUTE_SOCKET, "shutdown", NULL, 0,
+   NULL},
+  {"tcp_connect", "lure_tcp_connect", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "connect(2) + readiness"},
+  {"udp", "lure_udp_send", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "readiness + sendmsg/recvmsg"},
+  {"getaddrinfo", "lure_getaddrinfo", ROUTE_POOL, NULL, NULL, 0,
+   "blocking libc call"},
   {"fs_scandir", "lure_fs_scandir", ROUTE_POOL, NULL, NULL, 0,
    "no io_uring opcode"},
   {"fs_readdir", "lure_fs_readdir", ROUTE_POOL, NULL, NULL, 0,
@@ -440,13 +452,33 @@ static void place(const struct machine *m, const struct op_row *row,
       if ((row->flags & ROW_AIO) && !m->has_ring && m->aio_error == 0)
         p->odirect = "aio";
       return;
-    case ROUTE_SOCKET:
+    case ROUTE_SOCKET: {
+      /* A stream takes the ring only when every opcode of the socket path
+       * is there (src/stream.c, lure__uring_stream_usable); otherwise it
+       * uses readiness on the wait point. */
+      static const char *const need[] = { "recv", "send", "sendmsg", "accept",
+                                          "connect", "shutdown",
+                                          "async_cancel" };
+      char why[64];
+      size_t i;
+
+      for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (!ring_serves(m, need[i], why, sizeof(why))) {
+          p->executor = ring_serves(m, "poll_add", p->why, sizeof(p->why))
+                            ? "io_uring" : "epoll";
+          p->via = "readiness";
+          snprintf(p->why, sizeof(p->why), "%s", why);
+          return;
+        }
+      }
       if (ring_serves(m, row->opcode, p->why, sizeof(p->why))) {
         p->executor = "io_uring";
         return;
       }
-      p->executor = "epoll";
+      p->executor = "io_uring";
+      p->via = "copying fallback";
       return;
+    }
   }
 }
 
@@ -552,7 +584,7 @@ static void print_text(const struct machine *m) {
   }
 
   printf("\noperations and the executor that serves them here\n");
-  printf("  %-14s %-28s %s\n", "operation", "executor", "why");
+  printf("  %-16s %-28s %s\n", "operation", "executor", "why");
   for (i = 0; i < COUNT(op_rows); i++) {
     const struct op_row *row = &op_rows[i];
     struct placement p;
@@ -566,7 +598,7 @@ static void print_text(const struct machine *m) {
                p.odirect);
     else
       snprintf(exec, sizeof(exec), "%s", p.executor);
-    printf("  %-14s %-28s %s%s\n", row->name, exec, p.why,
+    printf("  %-16s %-28s %s%s\n", row->name, exec, p.why,
            (row->flags & ROW_PLANNED) ? " [planned: not implemented yet]"
                                       : "");
   }
