@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <liburing.h>
@@ -81,6 +82,7 @@ struct lure__uring {
   unsigned features;
   int enabled;            /* R_DISABLED rings need enabling by the issuer */
   int no_sockets;         /* no buffer ring here: sockets use readiness */
+  int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
   struct lure__bufring *bufring;
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
   unsigned char ops[32];  /* supported and not masked */
@@ -91,7 +93,8 @@ struct lure__uring {
 /* One POLL_ADD in flight (or parked). */
 struct lure__upoll {
   struct lure__io *w;     /* NULL once the watcher let go */
-  unsigned mask;
+  unsigned want;          /* the watcher's mask */
+  unsigned mask;          /* the mask armed (may add POLLIN, see io_start) */
   int armed;              /* an SQE was queued; its final CQE is pending */
   int multishot;
   int parked;
@@ -255,6 +258,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   }
   (void) io_uring_ring_dontfork(&st->ring);
   st->enabled = !(st->setup_flags & IORING_SETUP_R_DISABLED);
+  st->notify_fd = -1;
   lure__queue_init(&st->polls);
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
@@ -280,6 +284,8 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
     free(up);
   }
   lure__bufring_free(st);
+  if (st->notify_fd >= 0)
+    close(st->notify_fd);
   if (in_child)
     close(st->ring.ring_fd); /* the mappings were not inherited */
   else
@@ -375,7 +381,7 @@ static int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w) {
   struct lure__upoll *up = w->bdata;
 
   if (up != NULL) {
-    if (up->mask == w->events)
+    if (up->want == w->events)
       return 0;
     lure__upoll_release(loop, st, up);
     w->bdata = NULL;
@@ -384,8 +390,17 @@ static int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w) {
   if (up == NULL)
     return LURE_ENOMEM;
   up->w = w;
+  up->want = w->events;
   up->mask = w->events;
   up->multishot = (w->flags & LURE__IO_DRAINS) != 0;
+  /* A poll for POLLPRI alone is never woken on this kernel (6.18): the
+   * socket's wake-up names POLLIN, which the request's mask filters out.
+   * Arm it with POLLIN too, as multishot so that unread ordinary data does
+   * not make it fire in a loop, and drop the POLLIN-only completions. */
+  if ((up->mask & POLLPRI) && !(up->mask & POLLIN)) {
+    up->mask |= POLLIN;
+    up->multishot = 1;
+  }
   lure__queue_insert_tail(&st->polls, &up->link);
   w->bdata = up;
   lure__upoll_arm(loop, st, up);
@@ -430,11 +445,13 @@ static void lure__upoll_complete(lure_loop_t *loop, struct lure__uring *st,
     }
     revents = res == -EBADF ? POLLNVAL : POLLERR;
   } else {
-    revents = (unsigned) res;
+    revents = (unsigned) res & (up->want | POLLERR | POLLHUP | POLLNVAL);
     /* Re-arm before the callback, so that a callback that stops or changes
      * the watcher finds a live request to remove. */
     if (!up->armed)
       lure__upoll_arm(loop, st, up);
+    if (revents == 0)
+      return; /* only the POLLIN we added for a POLLPRI watcher */
   }
   w->cb(loop, w, revents);
 }
@@ -711,6 +728,10 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   int rc;
 
   lure__uring_enable(st);
+  if (st->notify_fd >= 0) {
+    uint64_t v;
+    (void) read(st->notify_fd, &v, sizeof(v)); /* we are looking now */
+  }
   while (!lure__queue_empty(&st->parked)) {
     up = lure__container_of(lure__queue_head(&st->parked), struct lure__upoll,
                             park_link);
@@ -749,10 +770,28 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   lure__uring_reap(loop, st);
 }
 
+/* lure_backend_fd(): the ring fd polls readable when completions wait,
+ * except with DEFER_TASKRUN, where completions only exist once the issuer
+ * enters the ring: a waiter on the fd would sleep through them.  Such a
+ * ring gets an eventfd registered on first request (the kernel signals it
+ * for each completion it queues) and the poll phase drains it. */
 static int lure__uring_fd(const lure_loop_t *loop) {
-  const struct lure__uring *st = loop->priv->backend_data;
+  struct lure__uring *st = loop->priv->backend_data;
+  int fd;
 
-  return st->ring.ring_fd;
+  if (!(st->setup_flags & IORING_SETUP_DEFER_TASKRUN))
+    return st->ring.ring_fd;
+  if (st->notify_fd >= 0)
+    return st->notify_fd;
+  fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0)
+    return -errno;
+  if (io_uring_register_eventfd(&st->ring, fd) != 0) {
+    close(fd);
+    return st->ring.ring_fd;
+  }
+  st->notify_fd = fd;
+  return fd;
 }
 
 const struct lure__backend_ops lure__backend_uring = {

@@ -374,8 +374,13 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
         rc = LURE_EINVAL;
         break;
       }
-      if ((which == LURE__BACKEND_URING) == (p->backend == &lure__backend_uring))
-        break; /* already there */
+      if ((which == LURE__BACKEND_URING) ==
+          (p->backend == &lure__backend_uring)) {
+        /* Already there: it is forced from now on all the same. */
+        p->forced_backend = which;
+        p->forced_strict = 1;
+        break;
+      }
       rc = lure__loop_switch_backend(loop, which, 1);
       if (rc == 0) {
         p->forced_backend = which;
@@ -388,7 +393,10 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
       rc = lure__parse_uring_disable(s, mask);
       if (rc != 0)
         break;
-      if (lure__loop_busy(loop)) {
+      /* With epoll forced the mask only matters if the ring comes back:
+       * store it.  Otherwise the ring is set up again, which needs a loop
+       * with nothing in flight. */
+      if (p->forced_backend != LURE__BACKEND_EPOLL && lure__loop_busy(loop)) {
         rc = LURE_EBUSY;
         break;
       }

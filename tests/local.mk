@@ -22,6 +22,11 @@ EXTRA_DIST += $(LURE_TEST_SETS)
 # configured shell so that they need no execute bit in a tarball.
 TEST_LOG_COMPILER = $(SHELL)
 
+# fd 9 of a test reaches the terminal: the set scripts have lure-tests
+# write its total line ("set S, N suites: NN%: Checks: ...") there, so that
+# "make check" shows the counts of each executor set, not only PASS/FAIL.
+AM_TESTS_FD_REDIRECT = 9>&2
+
 if HAVE_CHECK
 TESTS += $(LURE_TEST_SETS)
 check_PROGRAMS += tests/lure-tests tests/lure-backend tests/nouring

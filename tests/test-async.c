@@ -241,6 +241,35 @@ START_TEST(async_closed) {
 }
 END_TEST
 
+/* A send from the handle's own callback gives one more callback, on a later
+ * pass, not a loop inside this one. */
+static int self_calls;
+static void self_send_cb(lure_async_t *h) {
+  self_calls++;
+  if (self_calls < 3)
+    ck_assert_int_eq(lure_async_send(h), 0);
+  else
+    lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(async_send_from_callback) {
+  lure_loop_t loop;
+  lure_async_t a;
+  lure_timer_t wd;
+
+  self_calls = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "a send from the callback was lost");
+  ck_assert_int_eq(lure_async_init(&loop, &a, self_send_cb), 0);
+  ck_assert_int_eq(lure_async_send(&a), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(self_calls, 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(self_calls, 3);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 Suite *async_suite(void) {
   Suite *s = suite_create("async");
   TCase *tc = test_tcase("async", 60);
@@ -250,6 +279,7 @@ Suite *async_suite(void) {
   tcase_add_test(tc, async_wakes_blocked_loop);
   tcase_add_test(tc, async_threads_no_lost_wakeup);
   tcase_add_test(tc, async_many_handles);
+  tcase_add_test(tc, async_send_from_callback);
   tcase_add_test(tc, async_closed);
   suite_add_tcase(s, tc);
   return s;

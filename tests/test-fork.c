@@ -24,7 +24,8 @@ enum {
   F_WATCHDOG = 32,
   F_SETUP = 64,
   F_CLOSE = 128,
-  F_BACKEND = 256
+  F_BACKEND = 256,
+  F_INHERITED_POLL = 512
 };
 
 struct session {
@@ -155,13 +156,14 @@ static int session_run(lure_loop_t *loop) {
 }
 
 static void describe(int bad, char *buf, size_t len) {
-  snprintf(buf, len, "%s%s%s%s%s%s%s%s%s",
+  snprintf(buf, len, "%s%s%s%s%s%s%s%s%s%s",
            bad & F_TIMER ? " timer" : "", bad & F_ASYNC ? " async" : "",
            bad & F_POLL ? " poll" : "", bad & F_WORK ? " work" : "",
            bad & F_SIGNAL ? " signal" : "",
            bad & F_WATCHDOG ? " watchdog(timed out)" : "",
            bad & F_SETUP ? " setup" : "", bad & F_CLOSE ? " loop_close" : "",
-           bad & F_BACKEND ? " backend" : "");
+           bad & F_BACKEND ? " backend" : "",
+           bad & F_INHERITED_POLL ? " inherited-poll" : "");
 }
 
 /* Run in the child: report mask through fd and exit. */
@@ -188,6 +190,20 @@ static void child_wait(pid_t pid, int fd) {
   ck_assert_msg(bad == 0, "in the child, failed:%s", what);
 }
 
+/* A poll handle started (and armed) in the parent before fork: the child
+ * and the parent each get its events on their own loop.  It reads one byte
+ * per event; a wake-up without data (the other process took it) is not
+ * counted. */
+static int inherited_count;
+static void inherited_poll_cb(lure_poll_t *h, int status, int events) {
+  char c;
+
+  if (status != 0 || read((int) (intptr_t) h->data, &c, 1) != 1)
+    return;
+  inherited_count++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
 static int child_sig_count;
 static void child_sig_cb(lure_signal_t *h, int signum) {
   child_sig_count++;
@@ -200,12 +216,15 @@ static void child_sig_cb(lure_signal_t *h, int signum) {
 START_TEST(fork_child_loop) {
   lure_loop_t loop;
   lure_signal_t sig;
+  lure_poll_t inherited;
   char what[160];
   pid_t pid;
   int report[2];
+  int pp[2];
   int bad;
 
   ck_assert_int_eq(pipe(report), 0);
+  ck_assert_int_eq(pipe(pp), 0);
   test_loop_init(&loop);
   bad = session_run(&loop);
   describe(bad, what, sizeof(what));
@@ -213,6 +232,11 @@ START_TEST(fork_child_loop) {
   ck_assert_int_eq(lure_signal_init(&loop, &sig), 0);
   ck_assert_int_eq(lure_signal_start(&sig, child_sig_cb, SIGUSR1), 0);
   lure_unref((lure_handle_t *) &sig);
+  ck_assert_int_eq(lure_poll_init(&loop, &inherited, pp[0]), 0);
+  inherited.data = (void *) (intptr_t) pp[0];
+  ck_assert_int_eq(lure_poll_start(&inherited, LURE_READABLE, inherited_poll_cb), 0);
+  lure_unref((lure_handle_t *) &inherited);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* arm it */
 
   fflush(NULL);
   pid = fork();
@@ -222,6 +246,9 @@ START_TEST(fork_child_loop) {
     int rc;
 
     close(report[0]);
+    /* Check's own SIGALRM handler would kill the whole process group: take
+     * the default action (this process dies) for our alarm. */
+    signal(SIGALRM, SIG_DFL);
     alarm(20);
     bad = 0;
     if (lure_loop_fork(&loop) != 0)
@@ -235,6 +262,14 @@ START_TEST(fork_child_loop) {
     lure_run(&loop, LURE_RUN_DEFAULT);
     if (child_sig_count != 1)
       bad |= F_SIGNAL;
+    /* The poll handle inherited from the parent's loop still works. */
+    inherited_count = 0;
+    lure_ref((lure_handle_t *) &inherited);
+    if (write(pp[1], "c", 1) != 1)
+      bad |= F_SETUP;
+    lure_run(&loop, LURE_RUN_DEFAULT);
+    if (inherited_count != 1)
+      bad |= F_INHERITED_POLL;
     rc = lure_loop_close(&loop);
     if (rc != 0)
       bad |= F_CLOSE;
@@ -253,7 +288,15 @@ START_TEST(fork_child_loop) {
   ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(child_sig_count, 1);
+  /* And the parent's poll handle, armed before the fork. */
+  inherited_count = 0;
+  lure_ref((lure_handle_t *) &inherited);
+  ck_assert_int_eq(write(pp[1], "p", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(inherited_count, 1);
   test_loop_finish(&loop);
+  close(pp[0]);
+  close(pp[1]);
 }
 END_TEST
 
@@ -276,6 +319,9 @@ START_TEST(fork_new_loop_in_child) {
     lure_loop_t loop;
 
     close(report[0]);
+    /* Check's own SIGALRM handler would kill the whole process group: take
+     * the default action (this process dies) for our alarm. */
+    signal(SIGALRM, SIG_DFL);
     alarm(20);
     if (lure_loop_init(&loop) != 0)
       child_report(report[1], F_SETUP);

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/io_uring.h>
@@ -424,6 +426,17 @@ START_TEST(loop_stop) {
   ck_assert_int_ne(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(stop_count, 6);
+
+  /* Stopped before it runs: lure_run() returns at once, nothing runs, and
+   * the stop is used up. */
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, stop_timer_cb, 0, 1), 0);
+  stop_count = 100;
+  lure_stop(&loop);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(stop_count, 100);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_ge(stop_count, 101);
   test_loop_finish(&loop);
 }
 END_TEST
@@ -877,6 +890,165 @@ START_TEST(loop_configure_ring_entries) {
 }
 END_TEST
 
+/* Switching the wait point keeps timers, async and signal handles working
+ * (they do not prevent the switch).  Where the ring cannot be had (the
+ * nouring set), forcing it fails with the ring's setup error and the loop
+ * keeps epoll. */
+static int sw_timer;
+static int sw_async;
+static int sw_signal;
+static void sw_timer_cb(lure_timer_t *h) { sw_timer++; }
+static void sw_async_cb(lure_async_t *h) { sw_async++; }
+static void sw_signal_cb(lure_signal_t *h, int signum) { sw_signal++; }
+static void *sw_thread(void *arg) {
+  test_sleep_ms(10);
+  lure_async_send(arg);
+  return NULL;
+}
+
+START_TEST(loop_configure_switch_keeps_handles) {
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_timer_t wd;
+  lure_async_t async;
+  lure_signal_t sig;
+  const char *before;
+  const char *other;
+  const char *nouring = getenv("LURE_NOURING_ERRNO");
+  pthread_t tid;
+  int rc;
+  int i;
+
+  sw_timer = sw_async = sw_signal = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "a handle stopped working after the switch");
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(lure_timer_start(&timer, sw_timer_cb, 5, 5), 0);
+  ck_assert_int_eq(lure_async_init(&loop, &async, sw_async_cb), 0);
+  ck_assert_int_eq(lure_signal_init(&loop, &sig), 0);
+  ck_assert_int_eq(lure_signal_start(&sig, sw_signal_cb, SIGUSR1), 0);
+  /* Let everything be registered with the first wait point. */
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+
+  before = lure_loop_backend(&loop);
+  other = strcmp(before, "io_uring") == 0 ? "epoll" : "uring";
+  rc = lure_loop_configure(&loop, LURE_LOOP_BACKEND, other);
+  if (nouring != NULL) {
+    ck_assert_int_eq(rc, strcmp(nouring, "EPERM") == 0 ? LURE_EPERM : LURE_ENOSYS);
+    ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
+  } else if (rc == 0) {
+    ck_assert_str_eq(lure_loop_backend(&loop),
+                     strcmp(other, "uring") == 0 ? "io_uring" : "epoll");
+  } else {
+    /* The epoll set on a host without a ring. */
+    ck_assert_int_lt(rc, 0);
+    ck_assert_str_eq(lure_loop_backend(&loop), before);
+  }
+
+  ck_assert_int_eq(pthread_create(&tid, NULL, sw_thread, &async), 0);
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  for (i = 0; i < 1000 && (sw_timer < 2 || sw_async < 1 || sw_signal < 1); i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_ge(sw_timer, 2);
+  ck_assert_int_eq(sw_async, 1);
+  ck_assert_int_eq(sw_signal, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* What an active fd watcher prevents, per lure_loop_configure(3): anything
+ * that sets the ring or the wait point up again (another backend, a ring
+ * size while the ring is in use, a new mask unless epoll is forced); and
+ * what it does not prevent (a ring size or a mask that need no set-up). */
+static void busy_poll_cb(lure_poll_t *h, int status, int events) {
+  ck_abort_msg("the busy test's poll handle fired");
+}
+
+START_TEST(loop_configure_busy) {
+  lure_loop_t loop;
+  lure_poll_t poll;
+  const char *forced = getenv("LURE_BACKEND");
+  int fds[2];
+
+  ck_assert_int_eq(pipe(fds), 0);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, fds[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, busy_poll_cb), 0);
+
+  if (strcmp(lure_loop_backend(&loop), "io_uring") == 0) {
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 16u),
+                     LURE_EBUSY);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "read"),
+                     LURE_EBUSY);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"),
+                     LURE_EBUSY);
+    ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
+    /* Force epoll (a real switch), then the same calls need no set-up. */
+    ck_assert_int_eq(lure_poll_stop(&poll), 0);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
+    ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, busy_poll_cb), 0);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "read"), 0);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 16u), 0);
+  } else if (forced != NULL && strcmp(forced, "epoll") == 0) {
+    /* Epoll forced by the environment: no ring to set up. */
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "read"), 0);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 16u), 0);
+  } else {
+    /* Epoll because the ring failed, not forced: a new mask would try the
+     * ring again. */
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "read"),
+                     LURE_EBUSY);
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 16u), 0);
+  }
+  ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
+  ck_assert_int_ne(lure_is_active((lure_handle_t *) &poll), 0);
+  test_loop_finish(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+/* lure_backend_fd() becomes readable when the loop has work, so that the
+ * loop can be embedded in another one (libuv's uv_backend_fd). */
+static int bf_calls;
+static void bf_async_cb(lure_async_t *h) { bf_calls++; }
+
+START_TEST(loop_backend_fd_readable) {
+  lure_loop_t loop;
+  lure_async_t async;
+  struct pollfd pfd;
+  pthread_t tid;
+  uint64_t start;
+  uint64_t ms;
+  int i;
+
+  bf_calls = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &async, bf_async_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* arm everything */
+  pfd.fd = lure_backend_fd(&loop);
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  ck_assert_int_ge(pfd.fd, 0);
+  start = lure_hrtime();
+  ck_assert_int_eq(pthread_create(&tid, NULL, sw_thread, &async), 0);
+  /* The send comes after 10 ms; a poller must be woken then, not find the
+   * descriptor readable only when its own timeout runs out. */
+  ck_assert_int_eq(poll(&pfd, 1, 3000), 1);
+  ms = test_ms_since(start);
+  ck_assert(pfd.revents & POLLIN);
+  ck_assert_msg(ms < 2000, "the backend fd woke its poller only after %llu ms "
+                "(the poll timeout), not when the async send came",
+                (unsigned long long) ms);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  for (i = 0; i < 10 && bf_calls == 0; i++)
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(bf_calls, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- statistics ------------------------------------------------------------------------ */
 
 static void st_async_cb(lure_async_t *h) {
@@ -983,6 +1155,9 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_configure_uring_disable);
   tcase_add_test(tc, loop_configure_uring_disable_forced);
   tcase_add_test(tc, loop_configure_ring_entries);
+  tcase_add_test(tc, loop_configure_switch_keeps_handles);
+  tcase_add_test(tc, loop_configure_busy);
+  tcase_add_test(tc, loop_backend_fd_readable);
   suite_add_tcase(s, tc);
 
   tc = test_tcase("stats", 20);

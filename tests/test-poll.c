@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include "lure-tests.h"
 
 struct poll_rec {
@@ -329,7 +331,8 @@ START_TEST(poll_close_and_reuse_fd) {
 END_TEST
 
 /* Many ready descriptors at once, more than a small ring's submission
- * queue holds: every one is reported, once. */
+ * queue (and completion queue) holds: every one is reported, once; the
+ * ring counts its early flushes. */
 enum { NPIPES = 200 };
 static int many_count[NPIPES];
 
@@ -346,6 +349,8 @@ START_TEST(poll_many) {
   lure_loop_t loop;
   lure_poll_t *p = calloc(NPIPES, sizeof(*p));
   int (*fds)[2] = calloc(NPIPES, sizeof(*fds));
+  static const unsigned entries[] = { 1, 8, 256 };
+  lure_loop_stats_t st;
   lure_timer_t wd;
   int i;
 
@@ -353,7 +358,8 @@ START_TEST(poll_many) {
   ck_assert_ptr_nonnull(fds);
   test_loop_init(&loop);
   /* A small ring, so the submission queue fills and must be flushed. */
-  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 8u), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES,
+                                       entries[_i]), 0);
   test_watchdog(&loop, &wd, 10000, "a ready descriptor was never reported");
   for (i = 0; i < NPIPES; i++) {
     many_count[i] = 0;
@@ -367,6 +373,9 @@ START_TEST(poll_many) {
   for (i = 0; i < NPIPES; i++)
     ck_assert_msg(many_count[i] == 1, "pipe %d reported %d times", i,
                   many_count[i]);
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  if (strcmp(lure_loop_backend(&loop), "io_uring") == 0 && entries[_i] < NPIPES)
+    ck_assert_uint_gt(st.sq_full, 0);
   test_loop_finish(&loop);
   for (i = 0; i < NPIPES; i++) {
     close(fds[i][0]);
@@ -441,6 +450,80 @@ START_TEST(poll_bad_arguments) {
 }
 END_TEST
 
+/* The read end closed under a writer: an error condition, reported as
+ * LURE_EBADF with no events, and the handle stops (as libuv does). */
+START_TEST(poll_error_condition) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 0 };
+  int fds[2];
+
+  make_pipe(fds);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the error condition was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, fds[1]), 0);
+  p.data = &r;
+  close(fds[0]);
+  ck_assert_int_eq(lure_poll_start(&p, LURE_WRITABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, LURE_EBADF);
+  ck_assert_int_eq(r.events, 0);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
+  test_loop_finish(&loop);
+  close(fds[1]);
+}
+END_TEST
+
+/* Out-of-band data on a TCP connection is LURE_PRIORITIZED. */
+START_TEST(poll_prioritized) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  int lfd;
+  int cfd;
+  int afd;
+
+  lfd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(lfd, 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+    close(lfd);
+    return; /* no loopback here: nothing to test */
+  }
+  ck_assert_int_eq(listen(lfd, 1), 0);
+  ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &sa, &len), 0);
+  cfd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(cfd, 0);
+  ck_assert_int_eq(connect(cfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+  afd = accept(lfd, NULL, NULL);
+  ck_assert_int_ge(afd, 0);
+
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 3000, "out-of-band data was not reported");
+  ck_assert_int_eq(lure_poll_init(&loop, &p, afd), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_PRIORITIZED, rec_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_int_eq(r.count, 0);
+  ck_assert_int_eq(send(cfd, "!", 1, MSG_OOB), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert(r.events & LURE_PRIORITIZED);
+  test_loop_finish(&loop);
+  close(afd);
+  close(cfd);
+  close(lfd);
+}
+END_TEST
+
 Suite *poll_suite(void) {
   Suite *s = suite_create("poll");
   TCase *tc = test_tcase("poll", 30);
@@ -453,8 +536,10 @@ Suite *poll_suite(void) {
   tcase_add_test(tc, poll_pipe_hangup);
   tcase_add_test(tc, poll_socket_disconnect);
   tcase_add_test(tc, poll_change_events);
+  tcase_add_test(tc, poll_error_condition);
+  tcase_add_test(tc, poll_prioritized);
   tcase_add_test(tc, poll_close_and_reuse_fd);
-  tcase_add_test(tc, poll_many);
+  tcase_add_loop_test(tc, poll_many, 0, 3);
   tcase_add_test(tc, poll_bad_fds);
   tcase_add_test(tc, poll_bad_arguments);
   suite_add_tcase(s, tc);

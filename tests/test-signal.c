@@ -260,6 +260,85 @@ START_TEST(signal_bad_arguments) {
 }
 END_TEST
 
+/* A loop running in another thread gets the signal too (the handler runs
+ * on whichever thread the kernel picks). */
+static void *thread_loop_run(void *arg) {
+  lure_run(arg, LURE_RUN_DEFAULT);
+  return NULL;
+}
+
+START_TEST(signal_loop_in_thread) {
+  lure_loop_t main_loop;
+  lure_loop_t thread_loop;
+  lure_signal_t hm;
+  lure_signal_t ht;
+  lure_timer_t wdm;
+  lure_timer_t wdt;
+  struct sig_rec rm = { 0, 0, 1 };
+  struct sig_rec rt = { 0, 0, 1 };
+  pthread_t tid;
+
+  test_loop_init(&main_loop);
+  test_loop_init(&thread_loop);
+  test_watchdog(&main_loop, &wdm, 10000, "the main loop never got SIGUSR1");
+  test_watchdog(&thread_loop, &wdt, 10000, "the thread's loop never got SIGUSR1");
+  ck_assert_int_eq(lure_signal_init(&main_loop, &hm), 0);
+  ck_assert_int_eq(lure_signal_init(&thread_loop, &ht), 0);
+  hm.data = &rm;
+  ht.data = &rt;
+  ck_assert_int_eq(lure_signal_start(&hm, sig_cb, SIGUSR1), 0);
+  ck_assert_int_eq(lure_signal_start(&ht, sig_cb, SIGUSR1), 0);
+  ck_assert_int_eq(pthread_create(&tid, NULL, thread_loop_run, &thread_loop), 0);
+  test_sleep_ms(10); /* most likely blocked in its wait point by now */
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(lure_run(&main_loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(rm.count, 1);
+  ck_assert_int_eq(rt.count, 1);
+  test_loop_finish(&main_loop);
+  test_loop_finish(&thread_loop);
+}
+END_TEST
+
+/* A loop that watched a signal and was closed is out of the picture: the
+ * signal still reaches the other loop, and nothing writes to the closed
+ * loop's descriptors. */
+START_TEST(signal_after_loop_close) {
+  lure_loop_t a;
+  lure_loop_t b;
+  lure_signal_t ha;
+  lure_signal_t hb;
+  lure_timer_t wd;
+  struct sig_rec ra = { 0, 0, 0 };
+  struct sig_rec rb = { 0, 0, 1 };
+
+  test_loop_init(&a);
+  test_loop_init(&b);
+  ck_assert_int_eq(lure_signal_init(&a, &ha), 0);
+  ha.data = &ra;
+  ck_assert_int_eq(lure_signal_start(&ha, sig_cb, SIGUSR1), 0);
+  test_loop_finish(&a); /* closes ha, then the loop */
+  test_watchdog(&b, &wd, 10000, "loop B never got SIGUSR1");
+  ck_assert_int_eq(lure_signal_init(&b, &hb), 0);
+  hb.data = &rb;
+  ck_assert_int_eq(lure_signal_start(&hb, sig_cb, SIGUSR1), 0);
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(lure_run(&b, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(rb.count, 1);
+  ck_assert_int_eq(ra.count, 0);
+  /* The same memory as a new loop, with a new handle: works. */
+  test_loop_init(&a);
+  ra.close_on = 1;
+  ck_assert_int_eq(lure_signal_init(&a, &ha), 0);
+  ck_assert_int_eq(lure_signal_start(&ha, sig_cb, SIGUSR1), 0);
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(lure_run(&a, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(ra.count, 1);
+  test_loop_finish(&a);
+  test_loop_finish(&b);
+}
+END_TEST
+
 Suite *signal_suite(void) {
   Suite *s = suite_create("signal");
   TCase *tc = test_tcase("signal", 30);
@@ -269,6 +348,8 @@ Suite *signal_suite(void) {
   tcase_add_test(tc, signal_oneshot);
   tcase_add_test(tc, signal_stop);
   tcase_add_test(tc, signal_close_pending);
+  tcase_add_test(tc, signal_loop_in_thread);
+  tcase_add_test(tc, signal_after_loop_close);
   tcase_add_test(tc, signal_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

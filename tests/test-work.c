@@ -345,6 +345,93 @@ START_TEST(work_bad_arguments) {
 }
 END_TEST
 
+/* Several loops, each in its own thread, share the pool at once: every
+ * completion comes back to the loop (and thread) that queued it. */
+enum { NLOOPS = 4, PER_LOOP = 2000 };
+
+struct loop_thread {
+  lure_loop_t loop;
+  lure_work_t reqs[PER_LOOP];
+  pthread_t tid;
+  pthread_t self; /* as the thread sees itself */
+  int after;
+  int wrong;
+  int ok;
+};
+
+static void lt_work_cb(lure_work_t *req) {}
+
+static void lt_after_cb(lure_work_t *req, int status) {
+  struct loop_thread *lt = req->data;
+
+  if (status != 0 || req->loop != &lt->loop ||
+      !pthread_equal(pthread_self(), lt->self))
+    lt->wrong++;
+  lt->after++;
+}
+
+static void *lt_main(void *arg) {
+  struct loop_thread *lt = arg;
+  int i;
+
+  lt->self = pthread_self();
+  for (i = 0; i < PER_LOOP; i++) {
+    lt->reqs[i].data = lt;
+    if (lure_queue_work(&lt->loop, &lt->reqs[i], lt_work_cb, lt_after_cb) != 0)
+      lt->wrong++;
+  }
+  lt->ok = lure_run(&lt->loop, LURE_RUN_DEFAULT) == 0;
+  return NULL;
+}
+
+START_TEST(work_loops_in_threads) {
+  struct loop_thread *lts = calloc(NLOOPS, sizeof(*lts));
+  int i;
+
+  ck_assert_ptr_nonnull(lts);
+  for (i = 0; i < NLOOPS; i++)
+    test_loop_init(&lts[i].loop);
+  for (i = 0; i < NLOOPS; i++)
+    ck_assert_int_eq(pthread_create(&lts[i].tid, NULL, lt_main, &lts[i]), 0);
+  for (i = 0; i < NLOOPS; i++)
+    ck_assert_int_eq(pthread_join(lts[i].tid, NULL), 0);
+  for (i = 0; i < NLOOPS; i++) {
+    ck_assert_int_eq(lts[i].ok, 1);
+    ck_assert_int_eq(lts[i].wrong, 0);
+    ck_assert_int_eq(lts[i].after, PER_LOOP);
+    test_loop_finish(&lts[i].loop);
+  }
+  free(lts);
+}
+END_TEST
+
+/* Out-of-range LURE_THREADPOOL_SIZE values are clamped (1..1024), never a
+ * pool of no threads: the work still completes. */
+static const char *pool_sizes[] = { "0", "-3", "abc", "", "99999", "1" };
+static int ps_after;
+static void ps_after_cb(lure_work_t *req, int status) {
+  ck_assert_int_eq(status, 0);
+  ps_after++;
+}
+
+START_TEST(work_pool_size_env) {
+  lure_loop_t loop;
+  lure_work_t reqs[20];
+  lure_timer_t wd;
+  int i;
+
+  ck_assert_int_eq(setenv("LURE_THREADPOOL_SIZE", pool_sizes[_i], 1), 0);
+  ps_after = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 20000, "work never completed");
+  for (i = 0; i < 20; i++)
+    ck_assert_int_eq(lure_queue_work(&loop, &reqs[i], chain_work_cb, ps_after_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(ps_after, 20);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 Suite *work_suite(void) {
   Suite *s = suite_create("work");
   TCase *tc = test_tcase("work", 60);
@@ -352,9 +439,12 @@ Suite *work_suite(void) {
   tcase_add_test(tc, work_10k);
   tcase_add_test(tc, work_chain);
   tcase_add_test(tc, work_two_loops);
+  tcase_add_test(tc, work_loops_in_threads);
   tcase_add_test(tc, work_cancel);
   tcase_add_test(tc, work_loop_close_busy);
   tcase_add_test(tc, work_null_after_cb);
+  tcase_add_loop_test(tc, work_pool_size_env, 0,
+                      (int) TEST_ARRAY_SIZE(pool_sizes));
   tcase_add_test(tc, work_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

@@ -1,0 +1,844 @@
+/*
+ * net-stream.c - suite "stream": what the stream API promises beyond moving
+ * bytes: write after close and cancelled writes, read_stop/read_start under
+ * load, read_stop really stopping, alloc_cb giving no buffer, back-pressure
+ * through write_queue_size, lure_try_write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net-tests.h"
+
+#define MIB ((size_t) 1 << 20)
+
+/* The peer does not read: this many MiB is far more than loopback socket
+ * buffers hold (4 MiB send, up to 32 MiB receive with autotuning, which
+ * does not grow a window nobody reads). */
+#define FILL_WRITES 48
+
+/* ---- write after close, cancelled writes -------------------------------------- */
+
+struct wac {
+  struct nt_pair p;
+  lure_write_t wr[FILL_WRITES];
+  int cbs[FILL_WRITES];
+  int status[FILL_WRITES];
+  int cb_event[FILL_WRITES];   /* event number of the callback */
+  int next;
+  int order_bad;
+  int events;
+  int close_event;
+  int closes;
+  size_t wqs_at_close_cb;
+  lure_shutdown_t sreq;
+  int shut_cbs;
+  int shut_status;
+  int shut_event;
+  lure_write_t extra;
+  int extra_cbs;
+};
+
+static void wac_write_cb(lure_write_t *req, int status) {
+  struct wac *w = req->data;
+  int i = (int) (req - w->wr);
+
+  if (i != w->next)
+    w->order_bad = 1;
+  w->next = i + 1;
+  w->cbs[i]++;
+  w->status[i] = status;
+  w->cb_event[i] = ++w->events;
+}
+
+static void wac_shut_cb(lure_shutdown_t *req, int status) {
+  struct wac *w = req->data;
+
+  w->shut_cbs++;
+  w->shut_status = status;
+  w->shut_event = ++w->events;
+}
+
+static void wac_close_cb(lure_handle_t *h) {
+  struct wac *w = h->data;
+
+  w->closes++;
+  w->close_event = ++w->events;
+  w->wqs_at_close_cb =
+      lure_stream_get_write_queue_size((lure_stream_t *) h);
+}
+
+static void wac_extra_cb(lure_write_t *req, int status) {
+  struct wac *w = req->data;
+
+  w->extra_cbs++;
+}
+
+START_TEST(stream_write_after_close) {
+  struct wac *w = calloc(1, sizeof(*w));
+  lure_stream_t *cs;
+  lure_buf_t b = lure_buf_init((char *) nt_pat(1, 0), (unsigned int) MIB);
+  int done_before;
+  int cancelled = 0;
+  int rc;
+  int i;
+
+  nt_pair_open(&w->p, NT_WATCHDOG_MS, "write after close");
+  cs = (lure_stream_t *) &w->p.client;
+  w->p.client.data = w;
+  /* The server never reads: the writes back up. */
+  for (i = 0; i < FILL_WRITES; i++) {
+    w->wr[i].data = w;
+    ck_assert_int_eq(lure_write(&w->wr[i], cs, &b, 1, wac_write_cb), 0);
+  }
+  ck_assert_int_eq(w->events, 0); /* never from inside lure_write */
+  nt_run_for(&w->p.loop, 200);
+  done_before = w->next;
+  ck_assert_msg(done_before < FILL_WRITES,
+                "all %d writes of 1 MiB completed with a peer that does not "
+                "read", FILL_WRITES);
+  ck_assert_uint_gt(lure_stream_get_write_queue_size(cs), 0);
+  /* A shutdown queued behind the writes, then close. */
+  w->sreq.data = w;
+  ck_assert_int_eq(lure_shutdown(&w->sreq, cs, wac_shut_cb), 0);
+  ck_assert_int_eq(lure_close((lure_handle_t *) cs, wac_close_cb), 0);
+  ck_assert_int_ne(lure_is_closing((lure_handle_t *) cs), 0);
+  /* Calls on a closing handle. */
+  w->extra.data = w;
+  rc = lure_write(&w->extra, cs, &b, 1, wac_extra_cb);
+  ck_assert_msg(rc == LURE_EINVAL, "lure_write on a closing handle: %s, want "
+                "EINVAL", nt_err(rc));
+  rc = lure_try_write(cs, &b, 1);
+  ck_assert_msg(rc == LURE_EINVAL, "lure_try_write on a closing handle: %s",
+                nt_err(rc));
+  rc = lure_close((lure_handle_t *) cs, wac_close_cb);
+  ck_assert_msg(rc == LURE_EINVAL || rc == 0, "second lure_close: %s",
+                nt_err(rc));
+  lure_close((lure_handle_t *) &w->p.server, NULL);
+  nt_run(&w->p.loop);
+
+  ck_assert_int_eq(w->closes, 1);
+  ck_assert_int_eq(w->extra_cbs, 0);
+  ck_assert_msg(!w->order_bad, "write callbacks out of submission order");
+  for (i = 0; i < FILL_WRITES; i++) {
+    ck_assert_msg(w->cbs[i] == 1, "write %d: %d callbacks", i, w->cbs[i]);
+    ck_assert_msg(w->cb_event[i] < w->close_event,
+                  "write %d: callback after the close callback", i);
+    if (i < done_before)
+      ck_assert_msg(w->status[i] == 0, "write %d (done before close): %s", i,
+                    nt_err(w->status[i]));
+    else
+      ck_assert_msg(w->status[i] == 0 || w->status[i] == LURE_ECANCELED,
+                    "write %d (pending at close): %s, want ECANCELED", i,
+                    nt_err(w->status[i]));
+    if (w->status[i] == LURE_ECANCELED)
+      cancelled++;
+    else if (cancelled > 0)
+      ck_abort_msg("write %d succeeded after an earlier one was cancelled", i);
+  }
+  ck_assert_msg(cancelled > 0, "no write was cancelled by the close");
+  ck_assert_int_eq(w->shut_cbs, 1);
+  ck_assert_msg(w->shut_status == LURE_ECANCELED, "shutdown pending at close: "
+                "%s, want ECANCELED", nt_err(w->shut_status));
+  ck_assert_int_lt(w->shut_event, w->close_event);
+  ck_assert_uint_eq(w->wqs_at_close_cb, 0);
+  nt_loop_finish(&w->p.loop);
+  free(w);
+}
+END_TEST
+
+/* ---- read_stop / read_start under load ------------------------------------------ */
+
+#define TG_TOTAL ((size_t) 4 << 20)
+#define TG_CHUNK ((size_t) 64 * 1024)
+#define TG_WINDOW 8
+#define TG_RBUF 3000   /* reads smaller than a ring buffer (16 KiB) */
+
+enum { TG_TIMER0, TG_TIMER1, TG_IDLE, TG_PREPARE, TG_CHECK, TG_SAME_CB,
+       TG_MODES };
+static const char *const tg_names[TG_MODES] = {
+  "0 ms timer", "1 ms timer", "idle handle", "prepare handle",
+  "check handle", "the same read_cb"
+};
+
+struct tg {
+  struct nt_pair p;
+  int mode;
+  /* writer */
+  lure_write_t wr[TG_WINDOW];
+  uint64_t writes;
+  uint64_t wcbs;
+  size_t queued;
+  int write_err;
+  lure_shutdown_t sreq;
+  int shut;
+  /* reader */
+  char rbuf[TG_RBUF];
+  size_t received;
+  uint64_t sum_tx;
+  uint64_t sum_rx;
+  long bad_at;
+  unsigned long reads;
+  unsigned long stops;
+  unsigned long starts;
+  int stopped;
+  unsigned long while_stopped;
+  int eof;
+  int read_err;
+  lure_timer_t timer;
+  lure_idle_t idle;
+  lure_prepare_t prepare;
+  lure_check_t check;
+};
+
+static void tg_pump(struct tg *t);
+
+static void tg_write_cb(lure_write_t *req, int status) {
+  struct tg *t = req->data;
+
+  t->wcbs++;
+  if (status != 0 && t->write_err == 0)
+    t->write_err = status;
+  if (status == 0)
+    tg_pump(t);
+}
+
+static void tg_pump(struct tg *t) {
+  lure_stream_t *cs = (lure_stream_t *) &t->p.client;
+  lure_buf_t b;
+
+  while (t->queued < TG_TOTAL && t->writes - t->wcbs < TG_WINDOW) {
+    unsigned i = (unsigned) (t->writes % TG_WINDOW);
+
+    b = lure_buf_init((char *) nt_pat(8, t->queued), (unsigned int) TG_CHUNK);
+    t->sum_tx = nt_sum(t->sum_tx, b.base, b.len);
+    t->wr[i].data = t;
+    ck_assert_int_eq(lure_write(&t->wr[i], cs, &b, 1, tg_write_cb), 0);
+    t->queued += TG_CHUNK;
+    t->writes++;
+  }
+  if (t->queued == TG_TOTAL && !t->shut) {
+    t->shut = 1;
+    ck_assert_int_eq(lure_shutdown(&t->sreq, cs, NULL), 0);
+  }
+}
+
+static void tg_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct tg *t = h->data;
+
+  buf->base = t->rbuf;
+  buf->len = sizeof(t->rbuf);
+}
+
+static void tg_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf);
+
+static void tg_restart(struct tg *t) {
+  int rc;
+
+  t->stopped = 0;
+  t->starts++;
+  rc = lure_read_start((lure_stream_t *) &t->p.server, tg_alloc, tg_read);
+  ck_assert_msg(rc == 0, "lure_read_start: %s", nt_err(rc));
+}
+
+static void tg_timer_cb(lure_timer_t *h) {
+  tg_restart(h->data);
+}
+
+static void tg_idle_cb(lure_idle_t *h) {
+  lure_idle_stop(h);
+  tg_restart(h->data);
+}
+
+static void tg_prepare_cb(lure_prepare_t *h) {
+  lure_prepare_stop(h);
+  tg_restart(h->data);
+}
+
+static void tg_check_cb(lure_check_t *h) {
+  lure_check_stop(h);
+  tg_restart(h->data);
+}
+
+static void tg_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct tg *t = s->data;
+
+  if (t->stopped) {
+    t->while_stopped++;
+    return;
+  }
+  if (nread > 0) {
+    if (t->bad_at < 0) {
+      long bad = nt_pat_check(8, t->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        t->bad_at = (long) t->received + bad;
+    }
+    t->sum_rx = nt_sum(t->sum_rx, buf->base, (size_t) nread);
+    t->received += (size_t) nread;
+    if (++t->reads % 3 != 0)
+      return;
+    /* Every third read: stop, and start again from somewhere else. */
+    t->stops++;
+    t->stopped = 1;
+    ck_assert_int_eq(lure_read_stop(s), 0);
+    switch (t->mode) {
+      case TG_TIMER0:
+        lure_timer_start(&t->timer, tg_timer_cb, 0, 0);
+        break;
+      case TG_TIMER1:
+        lure_timer_start(&t->timer, tg_timer_cb, 1, 0);
+        break;
+      case TG_IDLE:
+        lure_idle_start(&t->idle, tg_idle_cb);
+        break;
+      case TG_PREPARE:
+        lure_prepare_start(&t->prepare, tg_prepare_cb);
+        break;
+      case TG_CHECK:
+        lure_check_start(&t->check, tg_check_cb);
+        break;
+      default:
+        tg_restart(t);
+        break;
+    }
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_EOF)
+    t->eof++;
+  else
+    t->read_err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &t->p.client, NULL);
+  lure_close((lure_handle_t *) &t->timer, NULL);
+  lure_close((lure_handle_t *) &t->idle, NULL);
+  lure_close((lure_handle_t *) &t->prepare, NULL);
+  lure_close((lure_handle_t *) &t->check, NULL);
+}
+
+START_TEST(stream_read_toggle) {
+  struct tg *t = calloc(1, sizeof(*t));
+  char what[128];
+
+  t->mode = _i;
+  t->bad_at = -1;
+  t->sum_tx = t->sum_rx = NT_SUM_INIT;
+  snprintf(what, sizeof(what), "read_stop/read_start from %s",
+           tg_names[t->mode]);
+  nt_pair_open(&t->p, NT_WATCHDOG_MS, what);
+  t->p.client.data = t;
+  t->p.server.data = t;
+  ck_assert_int_eq(lure_timer_init(&t->p.loop, &t->timer), 0);
+  ck_assert_int_eq(lure_idle_init(&t->p.loop, &t->idle), 0);
+  ck_assert_int_eq(lure_prepare_init(&t->p.loop, &t->prepare), 0);
+  ck_assert_int_eq(lure_check_init(&t->p.loop, &t->check), 0);
+  t->timer.data = t->idle.data = t->prepare.data = t->check.data = t;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &t->p.server, tg_alloc,
+                                   tg_read), 0);
+  tg_pump(t);
+  nt_run(&t->p.loop);
+
+  printf("stream_read_toggle: set %s: restart from %s: %lu reads, %lu "
+         "stops\n", nt_set() ? nt_set() : "(none)", tg_names[t->mode],
+         t->reads, t->stops);
+  ck_assert_msg(t->while_stopped == 0, "restart from %s: %lu read_cb calls "
+                "while stopped", tg_names[t->mode], t->while_stopped);
+  ck_assert_msg(t->read_err == 0, "read: %s", nt_err(t->read_err));
+  ck_assert_msg(t->write_err == 0, "write: %s", nt_err(t->write_err));
+  ck_assert_msg(t->bad_at < 0,
+                "set %s: restart from %s: data differs at byte %ld (lost, "
+                "duplicated or reordered; %zu bytes received)",
+                nt_set() ? nt_set() : "(none)", tg_names[t->mode], t->bad_at,
+                t->received);
+  ck_assert_msg(t->received == TG_TOTAL, "restart from %s: received %zu of "
+                "%zu bytes", tg_names[t->mode], t->received, TG_TOTAL);
+  ck_assert(t->sum_rx == t->sum_tx);
+  ck_assert_int_eq(t->eof, 1);
+  ck_assert_uint_gt(t->stops, 10);
+  nt_loop_finish(&t->p.loop);
+  free(t);
+}
+END_TEST
+
+/* ---- read_stop holds data that already arrived -------------------------------- */
+
+struct hold {
+  struct nt_pair p;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  int stopped;
+  unsigned long while_stopped;
+  int eof;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+};
+
+static void hold_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct hold *d = h->data;
+
+  buf->base = d->rbuf;
+  buf->len = sizeof(d->rbuf);
+}
+
+static void hold_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct hold *d = s->data;
+
+  if (d->stopped) {
+    d->while_stopped++;
+    return;
+  }
+  if (nread > 0) {
+    if (d->bad_at < 0) {
+      long bad = nt_pat_check(4, d->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        d->bad_at = (long) d->received + bad;
+    }
+    d->received += (size_t) nread;
+    return;
+  }
+  if (nread == LURE_EOF) {
+    d->eof++;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &d->p.client, NULL);
+  }
+}
+
+START_TEST(stream_read_stop_holds) {
+  struct hold *d = calloc(1, sizeof(*d));
+  lure_stream_t *ss;
+  lure_buf_t b = lure_buf_init((char *) nt_pat(4, 0), 1 << 20);
+  int i;
+
+  d->bad_at = -1;
+  nt_pair_open(&d->p, NT_WATCHDOG_MS, "read_stop holding data");
+  ss = (lure_stream_t *) &d->p.server;
+  d->p.server.data = d;
+  d->p.client.data = d;
+  /* Start reading, and stop before anything arrived. */
+  ck_assert_int_eq(lure_read_start(ss, hold_alloc, hold_read), 0);
+  for (i = 0; i < 3; i++)
+    lure_run(&d->p.loop, LURE_RUN_NOWAIT);
+  d->stopped = 1;
+  ck_assert_int_eq(lure_read_stop(ss), 0);
+  ck_assert_int_eq(lure_read_stop(ss), 0); /* again: nothing */
+  ck_assert_int_eq(lure_write(&d->wr, (lure_stream_t *) &d->p.client, &b, 1,
+                              NULL), 0);
+  ck_assert_int_eq(lure_shutdown(&d->sreq, (lure_stream_t *) &d->p.client,
+                                 NULL), 0);
+  /* 1 MiB and the EOF arrive while the reader is stopped. */
+  nt_run_for(&d->p.loop, 150);
+  ck_assert_msg(d->while_stopped == 0, "set %s: %lu read_cb calls after "
+                "lure_read_stop", nt_set() ? nt_set() : "(none)",
+                d->while_stopped);
+  ck_assert_uint_eq(d->received, 0);
+  d->stopped = 0;
+  ck_assert_int_eq(lure_read_start(ss, hold_alloc, hold_read), 0);
+  nt_run(&d->p.loop);
+  ck_assert_msg(d->bad_at < 0, "data differs at byte %ld", d->bad_at);
+  ck_assert_uint_eq(d->received, 1 << 20);
+  ck_assert_int_eq(d->eof, 1);
+  nt_loop_finish(&d->p.loop);
+  free(d);
+}
+END_TEST
+
+/* ---- alloc_cb with no buffer ------------------------------------------------------- */
+
+struct nob {
+  struct nt_pair p;
+  char rbuf[8192];
+  int allocs;
+  int enobufs;
+  int other_err;
+  size_t received;
+  long bad_at;
+  int eof;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+};
+
+static void nob_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct nob *n = h->data;
+
+  /* The first three calls give nothing (alternately a NULL base and a
+   * zero length). */
+  if (n->allocs++ < 3) {
+    buf->base = n->allocs % 2 ? NULL : n->rbuf;
+    buf->len = n->allocs % 2 ? sizeof(n->rbuf) : 0;
+    return;
+  }
+  buf->base = n->rbuf;
+  buf->len = sizeof(n->rbuf);
+}
+
+static void nob_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct nob *n = s->data;
+
+  if (nread > 0) {
+    if (n->bad_at < 0) {
+      long bad = nt_pat_check(6, n->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        n->bad_at = (long) n->received + bad;
+    }
+    n->received += (size_t) nread;
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_ENOBUFS) {
+    n->enobufs++;
+    return; /* reading goes on */
+  }
+  if (nread == LURE_EOF)
+    n->eof++;
+  else
+    n->other_err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &n->p.client, NULL);
+}
+
+START_TEST(stream_alloc_enobufs) {
+  struct nob *n = calloc(1, sizeof(*n));
+  lure_buf_t b = lure_buf_init((char *) nt_pat(6, 0), 256 * 1024);
+
+  n->bad_at = -1;
+  nt_pair_open(&n->p, NT_WATCHDOG_MS, "alloc_cb without a buffer");
+  n->p.server.data = n;
+  ck_assert_int_eq(lure_write(&n->wr, (lure_stream_t *) &n->p.client, &b, 1,
+                              NULL), 0);
+  ck_assert_int_eq(lure_shutdown(&n->sreq, (lure_stream_t *) &n->p.client,
+                                 NULL), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &n->p.server, nob_alloc,
+                                   nob_read), 0);
+  nt_run(&n->p.loop);
+  ck_assert_msg(n->other_err == 0, "read: %s", nt_err(n->other_err));
+  ck_assert_int_eq(n->enobufs, 3);
+  ck_assert_msg(n->bad_at < 0, "data differs at byte %ld (lost around the "
+                "ENOBUFS?)", n->bad_at);
+  ck_assert_uint_eq(n->received, 256 * 1024);
+  ck_assert_int_eq(n->eof, 1);
+  nt_loop_finish(&n->p.loop);
+  free(n);
+}
+END_TEST
+
+/* ---- back-pressure ------------------------------------------------------------------ */
+
+struct bp {
+  struct nt_pair p;
+  lure_write_t wr[FILL_WRITES];
+  int cbs;
+  int err;
+  size_t last_wqs;
+  int wqs_grew;
+  char rbuf[65536];
+  size_t received;
+  int eof;
+  lure_shutdown_t sreq;
+};
+
+static void bp_write_cb(lure_write_t *req, int status) {
+  struct bp *b = req->data;
+  size_t wqs = lure_stream_get_write_queue_size(req->handle);
+
+  b->cbs++;
+  if (status != 0 && b->err == 0)
+    b->err = status;
+  if (wqs > b->last_wqs)
+    b->wqs_grew = 1;
+  b->last_wqs = wqs;
+}
+
+static void bp_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct bp *b = h->data;
+
+  buf->base = b->rbuf;
+  buf->len = sizeof(b->rbuf);
+}
+
+static void bp_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct bp *b = s->data;
+
+  if (nread > 0) {
+    b->received += (size_t) nread;
+    return;
+  }
+  if (nread < 0) {
+    b->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &b->p.client, NULL);
+  }
+}
+
+START_TEST(stream_backpressure) {
+  struct bp *b = calloc(1, sizeof(*b));
+  lure_stream_t *cs;
+  lure_buf_t buf = lure_buf_init((char *) nt_pat(2, 0), (unsigned int) MIB);
+  size_t wqs;
+  size_t prev = 0;
+  int i;
+
+  nt_pair_open(&b->p, NT_WATCHDOG_MS, "back-pressure");
+  cs = (lure_stream_t *) &b->p.client;
+  b->p.server.data = b;
+  b->last_wqs = (size_t) -1;
+  ck_assert_uint_eq(lure_stream_get_write_queue_size(cs), 0);
+  for (i = 0; i < FILL_WRITES; i++) {
+    b->wr[i].data = b;
+    ck_assert_int_eq(lure_write(&b->wr[i], cs, &buf, 1, bp_write_cb), 0);
+    wqs = lure_stream_get_write_queue_size(cs);
+    ck_assert_uint_eq(wqs, cs->write_queue_size);
+    ck_assert_uint_le(wqs, (size_t) (i + 1) * MIB);
+    ck_assert_msg(i < 8 || wqs > prev, "write %d: write_queue_size %zu did "
+                  "not grow (was %zu) with a peer that does not read", i, wqs,
+                  prev);
+    prev = wqs;
+  }
+  nt_run_for(&b->p.loop, 200);
+  wqs = lure_stream_get_write_queue_size(cs);
+  ck_assert_msg(wqs > 0, "write_queue_size is 0 with %d MiB written to a "
+                "peer that does not read", FILL_WRITES);
+  ck_assert_uint_le(wqs, (size_t) (FILL_WRITES - b->cbs) * MIB);
+  ck_assert_int_lt(b->cbs, FILL_WRITES);
+  /* The peer reads: the queue drains. */
+  b->last_wqs = wqs;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &b->p.server, bp_alloc,
+                                   bp_read), 0);
+  ck_assert_int_eq(lure_shutdown(&b->sreq, cs, NULL), 0);
+  nt_run(&b->p.loop);
+  ck_assert_msg(b->err == 0, "write: %s", nt_err(b->err));
+  ck_assert_int_eq(b->cbs, FILL_WRITES);
+  ck_assert_msg(!b->wqs_grew, "write_queue_size grew while draining");
+  ck_assert_uint_eq(b->last_wqs, 0);
+  ck_assert_uint_eq(b->received, (size_t) FILL_WRITES * MIB);
+  ck_assert_int_eq(b->eof, 1);
+  nt_loop_finish(&b->p.loop);
+  free(b);
+}
+END_TEST
+
+/* ---- lure_try_write --------------------------------------------------------------- */
+
+struct tw {
+  struct nt_pair p;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  int eof;
+};
+
+static void tw_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct tw *t = h->data;
+
+  buf->base = t->rbuf;
+  buf->len = sizeof(t->rbuf);
+}
+
+static void tw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct tw *t = s->data;
+
+  if (nread > 0) {
+    if (t->bad_at < 0) {
+      long bad = nt_pat_check(12, t->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        t->bad_at = (long) t->received + bad;
+    }
+    t->received += (size_t) nread;
+    return;
+  }
+  if (nread < 0) {
+    t->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    /* The client stays open for the checks that follow. */
+    lure_stop(s->loop);
+  }
+}
+
+START_TEST(stream_try_write) {
+  struct tw *t = calloc(1, sizeof(*t));
+  lure_stream_t *cs;
+  lure_buf_t b[2];
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  size_t sent = 0;
+  int rc;
+  int i;
+
+  t->bad_at = -1;
+  nt_pair_open(&t->p, NT_WATCHDOG_MS, "lure_try_write");
+  cs = (lure_stream_t *) &t->p.client;
+  t->p.server.data = t;
+  /* Two buffers at once. */
+  b[0] = lure_buf_init((char *) nt_pat(12, 0), 10);
+  b[1] = lure_buf_init((char *) nt_pat(12, 10), 20);
+  rc = lure_try_write(cs, b, 2);
+  ck_assert_msg(rc == 30, "lure_try_write of 30 bytes: %s", nt_err(rc));
+  sent = 30;
+  /* Until the socket is full (the peer does not read yet). */
+  for (i = 0; i < 100000; i++) {
+    b[0] = lure_buf_init((char *) nt_pat(12, sent), 65536);
+    rc = lure_try_write(cs, b, 1);
+    if (rc == LURE_EAGAIN)
+      break;
+    ck_assert_msg(rc > 0 && rc <= 65536, "lure_try_write: %s", nt_err(rc));
+    sent += (size_t) rc;
+  }
+  ck_assert_msg(rc == LURE_EAGAIN, "lure_try_write never reported EAGAIN "
+                "(%zu bytes sent)", sent);
+  /* A queued write makes lure_try_write refuse, to keep the order. */
+  b[0] = lure_buf_init((char *) nt_pat(12, sent), 65536);
+  ck_assert_int_eq(lure_write(&wr, cs, b, 1, NULL), 0);
+  sent += 65536;
+  b[0] = lure_buf_init((char *) nt_pat(12, sent), 100);
+  rc = lure_try_write(cs, b, 1);
+  ck_assert_msg(rc == LURE_EAGAIN, "lure_try_write behind a queued write: %s, "
+                "want EAGAIN", nt_err(rc));
+  ck_assert_int_eq(lure_shutdown(&sreq, cs, NULL), 0);
+  rc = lure_try_write(cs, b, 1);
+  ck_assert_msg(rc == LURE_EPIPE || rc == LURE_EAGAIN,
+                "lure_try_write after lure_shutdown: %s, want EPIPE (or "
+                "EAGAIN while writes are queued)", nt_err(rc));
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &t->p.server, tw_alloc,
+                                   tw_read), 0);
+  nt_run(&t->p.loop);
+  ck_assert_msg(t->bad_at < 0, "data differs at byte %ld", t->bad_at);
+  ck_assert_uint_eq(t->received, sent);
+  ck_assert_int_eq(t->eof, 1);
+  /* Once the write side is shut: EPIPE. */
+  rc = lure_try_write(cs, b, 1);
+  ck_assert_msg(rc == LURE_EPIPE, "lure_try_write on a shut-down stream: %s, "
+                "want EPIPE", nt_err(rc));
+  nt_loop_finish(&t->p.loop);
+  free(t);
+}
+END_TEST
+
+/* lure_try_write right after lure_shutdown, with nothing queued: the
+ * writing side "has been shut down with lure_shutdown(3)" (EPIPE), as
+ * lure_write returns EPIPE from the call on. */
+START_TEST(stream_try_write_after_shutdown_call) {
+  struct nt_pair *p = calloc(1, sizeof(*p));
+  lure_stream_t *cs;
+  lure_shutdown_t sreq;
+  lure_buf_t b = lure_buf_init("x", 1);
+  int rc;
+
+  nt_pair_open(p, NT_WATCHDOG_MS, "lure_try_write after lure_shutdown");
+  cs = (lure_stream_t *) &p->client;
+  ck_assert_int_eq(lure_shutdown(&sreq, cs, NULL), 0);
+  rc = lure_try_write(cs, &b, 1);
+  ck_assert_msg(rc == LURE_EPIPE, "set %s: lure_try_write after "
+                "lure_shutdown: %s, want EPIPE (the byte would go out "
+                "although lure_write refuses)",
+                nt_set() ? nt_set() : "(none)", nt_err(rc));
+  nt_loop_finish(&p->loop);
+  free(p);
+}
+END_TEST
+
+/* ---- a stream that only wrote lets the loop end ------------------------------------- */
+
+/* As in libuv, what keeps a loop alive is a reading (or listening)
+ * stream and pending requests; a connected stream whose writes and
+ * shutdown have completed, and that does not read, is not active. */
+struct wo {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  int write_cbs;
+  int shut_cbs;
+  char rbuf[256];
+  size_t received;
+  int eof;
+};
+
+static void wo_write_cb(lure_write_t *req, int status) {
+  struct wo *w = req->data;
+
+  ck_assert_int_eq(status, 0);
+  w->write_cbs++;
+}
+
+static void wo_shut_cb(lure_shutdown_t *req, int status) {
+  struct wo *w = req->data;
+
+  ck_assert_int_eq(status, 0);
+  w->shut_cbs++;
+}
+
+static void wo_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct wo *w = h->data;
+
+  buf->base = w->rbuf;
+  buf->len = sizeof(w->rbuf);
+}
+
+static void wo_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct wo *w = s->data;
+
+  if (nread > 0)
+    w->received += (size_t) nread;
+  else if (nread < 0) {
+    w->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+  }
+}
+
+START_TEST(stream_written_not_reading_is_inactive) {
+  struct wo *w = calloc(1, sizeof(*w));
+  lure_stream_t *cs;
+  lure_buf_t b = lure_buf_init("hello", 5);
+
+  nt_pair_open(&w->p, 3000,
+               "lure_run with only a stream left whose write and shutdown "
+               "completed and that does not read (it stays active)");
+  cs = (lure_stream_t *) &w->p.client;
+  w->p.server.data = w;
+  w->wr.data = w;
+  w->sreq.data = w;
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) cs), 0);
+  ck_assert_int_eq(lure_write(&w->wr, cs, &b, 1, wo_write_cb), 0);
+  ck_assert_int_eq(lure_shutdown(&w->sreq, cs, wo_shut_cb), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wo_alloc,
+                                   wo_read), 0);
+  nt_run(&w->p.loop);
+  ck_assert_int_eq(w->write_cbs, 1);
+  ck_assert_int_eq(w->shut_cbs, 1);
+  ck_assert_uint_eq(w->received, 5);
+  ck_assert_int_eq(w->eof, 1);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) cs), 0);
+  nt_loop_finish(&w->p.loop);
+  free(w);
+}
+END_TEST
+
+Suite *net_stream_suite(void) {
+  Suite *s = suite_create("stream");
+  TCase *tc;
+
+  tc = tcase_create("close");
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_test(tc, stream_write_after_close);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("read");
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_loop_test(tc, stream_read_toggle, 0, TG_MODES);
+  tcase_add_test(tc, stream_read_stop_holds);
+  tcase_add_test(tc, stream_alloc_enobufs);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("write");
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_test(tc, stream_backpressure);
+  tcase_add_test(tc, stream_try_write);
+  tcase_add_test(tc, stream_try_write_after_shutdown_call);
+  tcase_add_test(tc, stream_written_not_reading_is_inactive);
+  suite_add_tcase(s, tc);
+  return s;
+}
