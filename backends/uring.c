@@ -869,6 +869,7 @@ struct lure__ustream {
   char *stash;
   size_t stash_len;
   size_t stash_off;
+  int stash_status;          /* EOF or error seen while not reading */
   struct lure__pending stash_pending;
 };
 
@@ -879,6 +880,7 @@ struct lure__bufring {
   unsigned entries;
   unsigned size;
   unsigned lent;               /* buffers held by borrowed reads */
+  unsigned char *lent_map;     /* which ones */
   struct lure__queue starved;  /* streams waiting for a lent buffer back */
 };
 
@@ -995,7 +997,8 @@ static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
   b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
                PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   b->bufs = malloc((size_t) b->entries * b->size);
-  if (b->br == MAP_FAILED || b->bufs == NULL)
+  b->lent_map = calloc(b->entries, 1);
+  if (b->br == MAP_FAILED || b->bufs == NULL || b->lent_map == NULL)
     goto fail;
   io_uring_buf_ring_init(b->br);
   memset(&reg, 0, sizeof(reg));
@@ -1017,6 +1020,7 @@ fail:
   if (b->br != MAP_FAILED && b->br != NULL)
     munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   free(b->bufs);
+  free(b->lent_map);
   free(b);
   st->no_sockets = 1;
   return NULL;
@@ -1029,6 +1033,7 @@ static void lure__bufring_free(struct lure__uring *st) {
     return;
   munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   free(b->bufs);
+  free(b->lent_map);
   free(b);
   st->bufring = NULL;
 }
@@ -1069,11 +1074,36 @@ static int lure__stash_add(struct lure__ustream *us, const char *p, size_t n) {
 
 /* Hand bytes to the user through alloc_cb/read_cb while they read; keep
  * the rest.  Returns 0 when all was delivered or kept. */
+static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe);
+
+/* libuv's rule: read_cb never sees a NULL buf; one with a NULL base means
+ * no buffer was allocated for this call. */
+static const lure_buf_t lure__null_buf = { NULL, 0 };
+
+/* Deliver the stash from the next pending phase, if anyone reads. */
+static void lure__stash_schedule(lure_stream_t *s, struct lure__ustream *us) {
+  if ((us->stash_len <= us->stash_off && us->stash_status == 0) ||
+      !(s->stream_flags & LURE__STREAM_READING) ||
+      lure__handle_is_closing((lure_handle_t *) s) ||
+      !lure__queue_empty(&us->stash_pending.queue))
+    return;
+  us->stash_pending.cb = lure__stash_deliver;
+  lure__pending_add(s->loop, &us->stash_pending);
+}
+
 static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
                               const char *p, size_t n) {
   lure_buf_t buf;
   size_t k;
 
+  /* Bytes already waiting go first: newer ones queue behind them. */
+  if (us->stash_len > us->stash_off) {
+    if (!lure__handle_is_closing((lure_handle_t *) s)) {
+      (void) lure__stash_add(us, p, n);
+      lure__stash_schedule(s, us);
+    }
+    return;
+  }
   while (n > 0) {
     if (!(s->stream_flags & LURE__STREAM_READING) ||
         lure__handle_is_closing((lure_handle_t *) s)) {
@@ -1085,7 +1115,7 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
     buf.len = 0;
     if (s->stream_flags & LURE__STREAM_BORROW) {
       /* Stashed bytes are lent in a buffer of their own. */
-      buf.base = lure__borrow_alloc(n);
+      buf.base = lure__borrow_alloc(s->loop, n);
       buf.len = buf.base != NULL ? n : 0;
     } else {
       s->alloc_cb((lure_handle_t *) s, n, &buf);
@@ -1093,6 +1123,7 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
     if (buf.base == NULL || buf.len == 0) {
       (void) lure__stash_add(us, p, n);
       s->read_cb(s, LURE_ENOBUFS, &buf);
+      lure__stash_schedule(s, us);
       return;
     }
     k = buf.len < n ? buf.len : n;
@@ -1110,14 +1141,25 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
   size_t off = us->stash_off;
   size_t len = us->stash_len;
 
-  if (mem == NULL || off >= len)
+  if (!(us->s->stream_flags & LURE__STREAM_READING))
     return;
-  /* Take the stash out first: feeding it may stash again. */
-  us->stash = NULL;
-  us->stash_len = 0;
-  us->stash_off = 0;
-  lure__stream_feed(us->s, us, mem + off, len - off);
-  free(mem);
+  if (mem != NULL && off < len) {
+    /* Take the stash out first: feeding it may stash again. */
+    us->stash = NULL;
+    us->stash_len = 0;
+    us->stash_off = 0;
+    lure__stream_feed(us->s, us, mem + off, len - off);
+    free(mem);
+  }
+  /* The end of the stream comes after its bytes. */
+  if (us->stash_status != 0 && us->stash_len <= us->stash_off &&
+      (us->s->stream_flags & LURE__STREAM_READING) &&
+      !lure__handle_is_closing((lure_handle_t *) us->s)) {
+    int status = us->stash_status;
+
+    us->stash_status = 0;
+    lure__stream_deliver(us->s, status, &lure__null_buf);
+  }
 }
 
 int lure__uring_stream_read(lure_stream_t *s) {
@@ -1126,11 +1168,7 @@ int lure__uring_stream_read(lure_stream_t *s) {
 
   if (us == NULL || lure__bufring_get(st) == NULL)
     return LURE_ENOTSUP;
-  if (us->stash_len > us->stash_off &&
-      lure__queue_empty(&us->stash_pending.queue)) {
-    us->stash_pending.cb = lure__stash_deliver;
-    lure__pending_add(s->loop, &us->stash_pending);
-  }
+  lure__stash_schedule(s, us);
   if (us->recv_op.armed)
     return 0; /* still armed, or its cancellation is under way: re-armed
                  from its final CQE if we are reading by then */
@@ -1150,10 +1188,6 @@ void lure__uring_stream_read_stop(lure_stream_t *s) {
   }
 }
 
-/* libuv's rule: read_cb never sees a NULL buf; one with a NULL base means
- * no buffer was allocated for this call. */
-static const lure_buf_t lure__null_buf = { NULL, 0 };
-
 static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res, unsigned flags) {
   struct lure__uring *st = s->loop->priv->backend_data;
@@ -1170,6 +1204,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
 
     if ((s->stream_flags & LURE__STREAM_BORROW) &&
         (s->stream_flags & LURE__STREAM_READING) &&
+        us->stash_len <= us->stash_off &&
         !lure__handle_is_closing((lure_handle_t *) s)) {
       /* Zero copy: the ring buffer itself is lent until
        * lure_buf_release(). */
@@ -1178,6 +1213,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       lent.base = data;
       lent.len = (size_t) res;
       b->lent++;
+      b->lent_map[bid] = 1;
       s->read_cb(s, res, &lent);
     } else {
       lure__stream_feed(s, us, data, (size_t) res);
@@ -1189,14 +1225,16 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   if (lure__handle_is_closing((lure_handle_t *) s))
     return;
   reading = (s->stream_flags & LURE__STREAM_READING) != 0;
-  if (res == 0) {
-    if (reading)
-      lure__stream_deliver(s, LURE_EOF, &lure__null_buf);
-    return;
-  }
-  if (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EINTR) {
-    if (reading)
-      lure__stream_deliver(s, res, &lure__null_buf);
+  if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
+                   res != -EINTR)) {
+    int status = res == 0 ? LURE_EOF : res;
+
+    /* Not now if the reader stopped or bytes still wait: keep it for
+     * after them. */
+    if (!reading || us->stash_len > us->stash_off)
+      us->stash_status = status;
+    else
+      lure__stream_deliver(s, status, &lure__null_buf);
     return;
   }
   /* Data, an empty buffer ring, or a cancelled read: go on if still
@@ -1227,8 +1265,9 @@ int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
       base >= b->bufs + (size_t) b->entries * b->size)
     return LURE_EINVAL;
   off = (size_t) (base - b->bufs);
-  if (off % b->size != 0 || b->lent == 0)
+  if (off % b->size != 0 || b->lent == 0 || !b->lent_map[off / b->size])
     return LURE_EINVAL;
+  b->lent_map[off / b->size] = 0;
   b->lent--;
   lure__bufring_put(b, (unsigned) (off / b->size));
   /* Streams that ran dry may read again. */
@@ -1362,18 +1401,12 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
 
 /* ---- connect and shutdown ---- */
 
+/* IORING_OP_SHUTDOWN always goes to the ring's workers, so its CQE can
+ * arrive after the peer already answered the FIN it sent (a read_cb with
+ * the peer's EOF before the shutdown callback).  shutdown(2) never blocks:
+ * the stream code calls it directly, which keeps the order. */
 int lure__uring_stream_shutdown(lure_stream_t *s) {
-  struct lure__ustream *us = lure__ustream(s);
-  struct io_uring_sqe *sqe;
-
-  if (us == NULL)
-    return LURE_ENOMEM;
-  sqe = lure__sop_sqe(s, &us->shut_op);
-  if (sqe == NULL)
-    return LURE_EAGAIN;
-  io_uring_prep_shutdown(sqe, s->io_watcher.fd, SHUT_WR);
-  lure__sop_set(sqe, &us->shut_op);
-  return 0;
+  return LURE_ENOTSUP;
 }
 
 /* ---- close ---- */

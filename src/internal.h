@@ -99,6 +99,9 @@ struct lure__loop_priv {
    * (backends/aio.c); NULL until first used. */
   void *aio_data;
 
+  /* Buffers lent by borrowed reads on the readiness path. */
+  struct lure__queue borrowed;
+
   lure_loop_stats_t stats;
 };
 

@@ -285,6 +285,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   lure__queue_init(&p->check_handles);
   lure__queue_init(&p->async_handles);
   lure__queue_init(&p->watchers);
+  lure__queue_init(&p->borrowed);
   lure__heap_init(&p->timer_heap);
   p->async_fd = -1;
   p->signal_pipe[0] = -1;
@@ -330,6 +331,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
       return LURE_EBUSY;
   }
   lure__aio_loop_close(loop);
+  lure__borrow_free_all(loop);
   lure__signal_loop_close(loop);
   lure__wq_loop_close(loop);
   lure__async_loop_close(loop);

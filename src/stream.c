@@ -81,7 +81,10 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
   s->stream_flags |= flags;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
     s->stream_flags |= LURE__STREAM_NOT_SOCKET;
+  /* IPC pipes receive descriptors with recvmsg(2) per read, which the
+   * ring's multishot receive cannot carry: they use readiness. */
   if (!(s->stream_flags & LURE__STREAM_NOT_SOCKET) &&
+      !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc) &&
       lure__uring_stream_usable(s->loop))
     s->stream_flags |= LURE__STREAM_RING;
   return 0;
@@ -335,7 +338,7 @@ static void lure__stream_read(lure_stream_t *s) {
     buf.base = NULL;
     buf.len = 0;
     if (s->stream_flags & LURE__STREAM_BORROW) {
-      buf.base = lure__borrow_alloc(LURE__BORROW_SIZE);
+      buf.base = lure__borrow_alloc(s->loop, LURE__BORROW_SIZE);
       buf.len = buf.base != NULL ? LURE__BORROW_SIZE : 0;
     } else {
       s->alloc_cb((lure_handle_t *) s, 65536, &buf);
@@ -457,6 +460,16 @@ void lure__stream_connect_done(lure_stream_t *s, int status) {
   lure__req_unregister(s->loop, (lure_req_t *) req);
   if (req->cb != NULL)
     req->cb(req, status);
+  if (status < 0) {
+    /* As libuv: writes queued behind a failed connect are cancelled. */
+    while (!lure__queue_empty(&s->write_queue))
+      lure__stream_write_fail(
+          s, lure__container_of(lure__queue_head(&s->write_queue),
+                                lure_write_t, queue),
+          LURE_ECANCELED);
+    lure__stream_run_write_cbs(s);
+    return;
+  }
   /* Writes queued while connecting can go now. */
   if (status == 0 && !lure__queue_empty(&s->write_queue) &&
       !lure__handle_is_closing((lure_handle_t *) s))
@@ -640,32 +653,50 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
 
 /* ---- borrowed buffers ---------------------------------------------------------------- */
 
-char *lure__borrow_alloc(size_t len) {
-  char *m = malloc(LURE__BORROW_HDR + len);
-  uint64_t magic = LURE__BORROW_MAGIC;
+struct lure__borrow_hdr {
+  struct lure__queue link;
+  uint64_t pad; /* keeps the data 16-byte aligned */
+};
 
-  if (m == NULL)
+char *lure__borrow_alloc(lure_loop_t *loop, size_t len) {
+  struct lure__borrow_hdr *h = malloc(sizeof(*h) + len);
+
+  if (h == NULL)
     return NULL;
-  memcpy(m, &magic, sizeof(magic));
-  return m + LURE__BORROW_HDR;
+  lure__queue_insert_tail(&loop->priv->borrowed, &h->link);
+  return (char *) (h + 1);
+}
+
+void lure__borrow_free_all(lure_loop_t *loop) {
+  struct lure__borrow_hdr *h;
+
+  while (!lure__queue_empty(&loop->priv->borrowed)) {
+    h = lure__container_of(lure__queue_head(&loop->priv->borrowed),
+                           struct lure__borrow_hdr, link);
+    lure__queue_remove(&h->link);
+    free(h);
+  }
 }
 
 LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf) {
-  uint64_t magic;
-  char *m;
+  struct lure__borrow_hdr *h;
+  struct lure__queue *q;
 
   if (loop == NULL || loop->priv == NULL || buf == NULL || buf->base == NULL)
     return LURE_EINVAL;
   if (lure__uring_buf_release(loop, buf->base) == 0)
     return 0;
-  m = buf->base - LURE__BORROW_HDR;
-  memcpy(&magic, m, sizeof(magic));
-  if (magic != LURE__BORROW_MAGIC)
-    return LURE_EINVAL;
-  magic = 0; /* a second release of the same buffer is refused */
-  memcpy(m, &magic, sizeof(magic));
-  free(m);
-  return 0;
+  /* Only buffers on the loop's list are ours to free; anything else (a
+   * second release included) is refused without being dereferenced. */
+  lure__queue_foreach(q, &loop->priv->borrowed) {
+    h = lure__container_of(q, struct lure__borrow_hdr, link);
+    if ((char *) (h + 1) == buf->base) {
+      lure__queue_remove(&h->link);
+      free(h);
+      return 0;
+    }
+  }
+  return LURE_EINVAL;
 }
 
 static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
@@ -716,8 +747,7 @@ void lure__stream_read_stop_internal(lure_stream_t *s) {
     lure__uring_stream_read_stop(s); /* also stops a readiness fallback */
   else
     lure__io_stop(s->loop, &s->io_watcher, POLLIN);
-  if (lure__queue_empty(&s->write_queue) && s->connect_req == NULL &&
-      s->shutdown_req == NULL)
+  if (!(s->stream_flags & LURE__STREAM_LISTENING))
     lure__handle_stop((lure_handle_t *) s);
 }
 
@@ -785,9 +815,9 @@ LURE_EXTERN int lure_write2(lure_write_t *req, lure_stream_t *s,
   rc = lure__write_setup(req, s, bufs, nbufs, send_handle, cb);
   if (rc != 0)
     return rc;
+  /* The request, not the handle, keeps the loop alive (as in libuv). */
   was_empty = lure__queue_empty(&s->write_queue);
   lure__queue_insert_tail(&s->write_queue, &req->queue);
-  lure__handle_start((lure_handle_t *) s);
   if (s->connect_req != NULL)
     return 0; /* goes out once connected */
   if (was_empty)
@@ -816,7 +846,6 @@ LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *s,
   req->req_flags |= LURE__REQ_ZC;
   was_empty = lure__queue_empty(&s->write_queue);
   lure__queue_insert_tail(&s->write_queue, &req->queue);
-  lure__handle_start((lure_handle_t *) s);
   if (s->connect_req == NULL && was_empty)
     lure__stream_kick_writes(s);
   return 0;
@@ -835,6 +864,9 @@ LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
     return LURE_EINVAL;
   if (s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE))
     return LURE_ENOTCONN;
+  if (s->shutdown_req != NULL ||
+      (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)))
+    return LURE_EPIPE;
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
@@ -872,7 +904,6 @@ LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
                                                         : LURE__EXEC_EPOLL;
   lure__req_register(s->loop, (lure_req_t *) req);
   s->shutdown_req = req;
-  lure__handle_start((lure_handle_t *) s);
   if (lure__queue_empty(&s->write_queue))
     lure__stream_schedule(s);
   return 0;

@@ -26,11 +26,12 @@ enum {
 /* lure_write_t req_flags: send with zero copy when the ring can. */
 #define LURE__REQ_ZC 0x10
 
-/* Borrowed buffers outside the ring: malloc'd with this header in front. */
-#define LURE__BORROW_MAGIC 0x6c75726542756621ull
-#define LURE__BORROW_HDR 16
+/* Borrowed buffers outside the ring: malloc'd with a header in front that
+ * links them on the loop's list of lent buffers (which is how a release is
+ * checked without touching memory that may already be freed). */
 #define LURE__BORROW_SIZE 65536
-char *lure__borrow_alloc(size_t len);
+char *lure__borrow_alloc(lure_loop_t *loop, size_t len);
+void lure__borrow_free_all(lure_loop_t *loop);
 int lure__uring_buf_release(lure_loop_t *loop, const char *base);
 
 int lure__is_stream(const lure_handle_t *h);

@@ -121,10 +121,6 @@ void nt_loop_finish(lure_loop_t *loop) {
   ck_assert_msg(rc == 0, "lure_loop_close: %s", nt_err(rc));
 }
 
-struct nt_wd {
-  const char *what;
-};
-
 static void nt_watchdog_cb(lure_timer_t *t) {
   ck_abort_msg("watchdog: %s did not finish in time (set %s)",
                (const char *) t->data, nt_set() ? nt_set() : "(none)");

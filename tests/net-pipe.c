@@ -298,8 +298,6 @@ struct fp {
   int w2_cbs;
   lure_write_t cw[4];
   lure_shutdown_t csreq;
-  size_t cqueued;
-  int ccbs;
   /* receiver */
   int pb_reads;
   int pb_bytes;
@@ -309,7 +307,6 @@ struct fp {
   int accept_rc;
   int accept_again_rc;
   int pending_after;
-  int passed_ok;
   /* echo through the passed handle */
   size_t echoed;
   int passed_eof;
@@ -418,7 +415,6 @@ static void fp_pb_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
   lure_close((lure_handle_t *) &f->extra, NULL);
   if (f->accept_rc != 0)
     return;
-  f->passed_ok = 1;
   rc = lure_read_start((lure_stream_t *) &f->passed, fp_echo_alloc,
                        fp_passed_read);
   ck_assert_msg(rc == 0, "read_start on the passed handle: %s", nt_err(rc));
