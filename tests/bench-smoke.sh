@@ -2,7 +2,9 @@
 # bench-smoke.sh - lure-bench is a benchmark, not a test; this only proves
 # that each subcommand runs and that its JSON parses with the fields of
 # issue 4: tool, version, kernel, suite, params, and per result executor,
-# ops, ops_per_s and lat_us (p50, p90, p99, p999, max).
+# ops, ops_per_s and lat_us (p50, p90, p99, p999, max); for net also the
+# connection count, message size and mode, MB/s of bulk runs and the
+# server process's figures.
 #
 # Run by `make check` from the build directory.  Exit 77 (skipped) when
 # lure-bench was not built.
@@ -60,6 +62,20 @@ def check(doc, want):
             assert "syscalls_per_op" not in r, "libuv has no syscall count"
         else:
             assert r["syscalls_per_op"] >= 0, "syscalls_per_op"
+        if want == "net":
+            p = doc["params"]
+            assert p["conns"] >= 1 and p["size"] >= 1, "net params"
+            assert isinstance(p["bulk"], bool), "bulk"
+            assert r["executor"] in ("io_uring", "epoll", "libuv"), "net executor"
+            if p["bulk"]:
+                assert r["mb_per_s"] > 0, "mb_per_s"
+            else:
+                assert "mb_per_s" not in r, "mb_per_s without --bulk"
+            srv = r["server"]
+            assert srv["ops"] >= r["ops"], "server ops"
+            assert srv["cpu_us_per_op"] >= 0, "server cpu"
+            assert ("syscalls_per_op" in srv) == (r["executor"] != "libuv"), \
+                "server syscalls_per_op"
 
 with open(path) as f:
     doc = json.load(f)
@@ -70,7 +86,7 @@ if suite == "quick":
         assert "error" not in run, run.get("error")
         check(run, run["suite"])
         seen.add(run["suite"])
-    for s in ("fs", "timers", "loop", "async", "work"):
+    for s in ("fs", "net", "timers", "loop", "async", "work"):
         assert s in seen, "no %s run" % s
 else:
     check(doc, suite)
@@ -111,6 +127,9 @@ run fs-read fs fs $few $data
 run fs-write fs fs $few $data --op write
 run fs-randrw fs fs $few $data --op randrw --depth 4
 run fs-repeat fs fs --ops 50 --warmup 5 $data --repeat 2
+run net1 net net $few
+run net8 net net $few --conns 8 --size 100
+run net-bulk net net $few --bulk --conns 2 --size 16K
 
 # O_DIRECT needs a file system that has it (an old tmpfs does not); quick
 # has an O_DIRECT suite too.
@@ -130,9 +149,9 @@ if [ -e "$tmp/data" ]; then
   fail "the data file lure-bench created was left behind"
 fi
 
-# Bad usage and the subcommand still to come exit 2.
-"$bench" net >/dev/null 2>&1
-[ $? = 2 ] || fail "lure-bench net should exit 2"
+# Bad usage exits 2.
+"$bench" net --conns 0 >/dev/null 2>&1
+[ $? = 2 ] || fail "net --conns 0 should exit 2"
 "$bench" fs --executors aio $data >/dev/null 2>&1
 [ $? = 2 ] || fail "aio without --direct should exit 2"
 "$bench" nosuch >/dev/null 2>&1

@@ -2,15 +2,17 @@
 #   include tools/bench.mk
 
 # lure-bench measures lure's executors (io_uring, Linux AIO, the thread pool,
-# epoll) and libuv side by side in one process.  It links the convenience
-# library like the other tools.  The libuv side lives in its own translation
-# unit and is built only when configure found libuv (HAVE_LIBUV); without it
-# lure-bench still runs, with lure's executors only.
+# epoll) and libuv side by side in one process (the net suite forks its
+# server).  It links the convenience library like the other tools.  The
+# libuv side lives in its own translation units and is built only when
+# configure found libuv (HAVE_LIBUV); without it lure-bench still runs, with
+# lure's executors only.
 noinst_PROGRAMS += tools/lure-bench
 tools_lure_bench_SOURCES = tools/lure-bench.c tools/lure-bench.h \
-	tools/bench-hist.c tools/bench-lure.c tools/bench-fs.c
+	tools/bench-hist.c tools/bench-lure.c tools/bench-fs.c \
+	tools/bench-net.c tools/bench-net-lure.c
 if HAVE_LIBUV
-tools_lure_bench_SOURCES += tools/bench-libuv.c
+tools_lure_bench_SOURCES += tools/bench-libuv.c tools/bench-net-uv.c
 endif
 tools_lure_bench_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
 tools_lure_bench_LDADD = liblure-core.la $(LIBUV_LIBS) $(PTHREAD_LIBS)
@@ -20,7 +22,8 @@ dist_man1_MANS += man/lure-bench.1
 TESTS += tests/bench-smoke.sh
 EXTRA_DIST += tests/bench-smoke.sh
 
-# The quick suite (under two minutes on two cores): tables on stdout,
+# The quick suite (under two minutes on two cores; the net runs need both
+# cores, one for the client and one for the server): tables on stdout,
 # bench/results.json and bench/latency.svg.  The data file lives in bench/
 # too and is removed afterwards.  Extra options: make bench BENCH_FLAGS=...
 BENCH_FLAGS =

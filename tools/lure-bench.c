@@ -4,14 +4,16 @@
  *
  *   lure-bench fs [--op read|write|randrw] [--bs N] [--depth N] [--direct]
  *                 [--cold] [--file F] [--size N] ...
+ *   lure-bench net [--conns N] [--size B] [--bulk [--depth N]] ...
  *   lure-bench timers | loop | async | work [--depth N] ...
  *   lure-bench quick            the suite `make bench` runs
  *
  * This file holds what is common to every suite: the options, the runner
  * (executors alternate A B A B within each repeat so that drift favours
  * none; --repeat N keeps each executor's median run), the table, the JSON
- * and the gnuplot CDFs.  The suites live in bench-lure.c, bench-fs.c and
- * bench-libuv.c; lure-bench(1) explains how to read the output.
+ * and the gnuplot CDFs.  The suites live in bench-lure.c, bench-fs.c,
+ * bench-net*.c and bench-libuv.c; lure-bench(1) explains how to read the
+ * output.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -55,6 +57,8 @@ struct suite {
 static const struct suite suites[] = {
   {"fs", bench_lure_fs, UV(bench_uv_fs), "io_uring,aio,threadpool", 0,
    "request"},
+  {"net", bench_lure_net, UV(bench_uv_net), "io_uring,epoll", 0,
+   "round trip"},
   {"timers", bench_lure_timers, UV(bench_uv_timers), "io_uring,epoll", 1,
    "timer"},
   {"loop", bench_lure_loop, UV(bench_uv_loop), "io_uring,epoll", 0, "tick"},
@@ -104,7 +108,7 @@ static void usage(FILE *f) {
 "  loop     idle ticks per second\n"
 "  async    cross-thread wake-ups: a thread pings, the loop answers\n"
 "  work     lure_queue_work round trips, --depth in flight\n"
-"  net      TCP ping-pong (not implemented yet: sockets are issue 5)\n"
+"  net      TCP ping-pong over loopback with a forked server, or --bulk\n"
 "  quick    the short suite `make bench` runs\n"
 "\n"
 "options:\n"
@@ -116,7 +120,8 @@ static void usage(FILE *f) {
 "  --json FILE        write the results as JSON\n"
 "  --plot FILE        latency CDFs with gnuplot (.svg or .png)\n"
 "  --seed N           random offsets and due times (same for every executor)\n"
-"  --depth N          requests in flight (fs, work)\n"
+"  --depth N          requests in flight (fs, work; net --bulk: writes per\n"
+"                     connection, default 4)\n"
 "  --op OP            fs: read, write or randrw\n"
 "  --bs N             fs: block size (suffixes K, M)\n"
 "  --file PATH        fs: the data file (default /var/tmp/lure-bench.PID.dat)\n"
@@ -125,6 +130,9 @@ static void usage(FILE *f) {
 "  --cold             fs: drop the file's pages before each run\n"
 "  --keep             fs: keep a data file this run created\n"
 "  --spread MS        timers: latest due time (default 100)\n"
+"  --conns N          net: connections (default 1)\n"
+"  --size B           net: message size (default 64; --bulk: 64K)\n"
+"  --bulk             net: one-way transfer of --size writes, MB/s\n"
 "  -h, --help         this text\n"
 "  -V, --version      lure's and libuv's versions\n",
           prog);
@@ -310,6 +318,22 @@ static double ops_per_s(const struct job *j, const struct bench_result *r) {
   return t > 0 ? (double) r->ops / t : 0.0;
 }
 
+static int is_net(const struct job *j) {
+  return strcmp(j->s->name, "net") == 0;
+}
+
+/* What one op is: bulk net runs count writes, not round trips. */
+static const char *unit_of(const struct job *j) {
+  return is_net(j) && j->p.bulk ? "write" : j->s->unit;
+}
+
+/* net --bulk: payload throughput in MB/s (10^6 bytes). */
+static double mb_per_s(const struct job *j, const struct bench_result *r) {
+  return r->seconds > 0 ? (double) r->ops * (double) j->p.msg_size /
+                              r->seconds / 1e6
+                        : 0.0;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *) a;
   double y = *(const double *) b;
@@ -447,6 +471,17 @@ static void describe(const struct job *j, char *buf, size_t len) {
              p->direct ? "O_DIRECT" : p->cold ? "buffered, cache cold"
                                              : "buffered, cache warm",
              b, p->file, stop);
+  } else if (is_net(j) && p->bulk) {
+    size_text(a, sizeof(a), p->msg_size);
+    snprintf(buf, len, "net bulk: %u connection%s, %s writes, %u in flight "
+             "each, server (own process) discards; latency = write to "
+             "callback; %s per run", p->conns, p->conns == 1 ? "" : "s", a,
+             p->depth, stop);
+  } else if (is_net(j)) {
+    size_text(a, sizeof(a), p->msg_size);
+    snprintf(buf, len, "net ping-pong: %u connection%s, %s messages, "
+             "TCP_NODELAY, echo server in its own process; latency = round "
+             "trip; %s per run", p->conns, p->conns == 1 ? "" : "s", a, stop);
   } else if (strcmp(j->s->name, "timers") == 0) {
     snprintf(buf, len, "timers: %llu timers due at random in 0..%u ms; "
              "latency = lateness, ops/s = timers per CPU second",
@@ -547,8 +582,33 @@ static void print_table(const struct job *j) {
              j->med[e]->seconds * 1e3);
     printf("\n");
   }
+  if (is_net(j) && j->p.bulk) {
+    printf("throughput (MB/s):");
+    for (e = 0; e < j->nex; e++)
+      printf("%s %s %.0f", e ? "," : "", j->med[e]->executor,
+             mb_per_s(j, j->med[e]));
+    printf("\n");
+  }
+  if (is_net(j)) {
+    printf("server process, whole run, per %s:", unit_of(j));
+    for (e = 0; e < j->nex; e++) {
+      r = j->med[e];
+      if (!r->has_server || r->server_ops == 0)
+        continue;
+      printf("%s %s", e ? ";" : "", r->executor);
+      if (r->has_server_wait_calls) {
+        fmt_ratio(num, sizeof(num),
+                  (double) r->server_wait_calls / (double) r->server_ops);
+        printf(" sys %s", num);
+      }
+      fmt_us(num, sizeof(num),
+             r->server_cpu_seconds * 1e9 / (double) r->server_ops);
+      printf(" cpu %s", num);
+    }
+    printf("\n");
+  }
   printf("(p50..max and cpu/op in microseconds; sys/op = wait-point syscalls "
-         "per %s; vs = ops/s ratio)\n\n", j->s->unit);
+         "per %s; vs = ops/s ratio)\n\n", unit_of(j));
   fflush(stdout);
 }
 
@@ -580,6 +640,7 @@ static const char *kernel_release(void) {
 static void json_job(FILE *f, const struct job *j, const char *indent) {
   const struct bench_params *p = &j->p;
   const struct bench_result *r;
+  unsigned rep;
   int e;
 
   fprintf(f, "%s{\"tool\":\"lure-bench\",\"version\":", indent);
@@ -599,6 +660,11 @@ static void json_job(FILE *f, const struct job *j, const char *indent) {
             (unsigned long long) p->ops, p->spread_ms);
   } else if (strcmp(j->s->name, "work") == 0) {
     fprintf(f, "\"depth\":%u,", p->depth);
+  } else if (is_net(j)) {
+    fprintf(f, "\"conns\":%u,\"size\":%zu,\"bulk\":%s,", p->conns,
+            p->msg_size, p->bulk ? "true" : "false");
+    if (p->bulk)
+      fprintf(f, "\"depth\":%u,", p->depth);
   }
   if (strcmp(j->s->name, "timers") != 0) {
     if (p->ops)
@@ -630,8 +696,28 @@ static void json_job(FILE *f, const struct job *j, const char *indent) {
     if (r->has_wait_calls)
       fprintf(f, ",\"syscalls_per_op\":%.4f",
               (double) r->wait_calls / (double) r->ops);
-    fprintf(f, ",\"cpu_us_per_op\":%.3f}",
+    fprintf(f, ",\"cpu_us_per_op\":%.3f",
             r->cpu_seconds * 1e6 / (double) r->ops);
+    if (is_net(j) && j->p.bulk)
+      fprintf(f, ",\"mb_per_s\":%.1f", mb_per_s(j, r));
+    if (p->repeat > 1) {
+      /* Every run's rate, in run order: how much the median hides. */
+      fprintf(f, ",\"runs_ops_per_s\":[");
+      for (rep = 0; rep < p->repeat; rep++)
+        fprintf(f, "%s%.1f", rep ? "," : "",
+                ops_per_s(j, &j->runs[rep * (unsigned) j->nex + (unsigned) e]));
+      fprintf(f, "]");
+    }
+    if (r->has_server && r->server_ops > 0) {
+      fprintf(f, ",\"server\":{\"ops\":%llu,\"cpu_us_per_op\":%.3f",
+              (unsigned long long) r->server_ops,
+              r->server_cpu_seconds * 1e6 / (double) r->server_ops);
+      if (r->has_server_wait_calls)
+        fprintf(f, ",\"syscalls_per_op\":%.4f",
+                (double) r->server_wait_calls / (double) r->server_ops);
+      fprintf(f, "}");
+    }
+    fprintf(f, "}");
   }
   fprintf(f, "]}");
 }
@@ -752,7 +838,7 @@ static int plot_job(const struct job *j, const char *out) {
           "log scale)\"\n"
           "set ylabel \"fraction of %ss at or below\"\n"
           "set logscale x 10\nset grid xtics mxtics ytics\n"
-          "set yrange [0:1]\nset key bottom right\n", j->s->unit);
+          "set yrange [0:1]\nset key bottom right\n", unit_of(j));
   fprintf(f, "plot ");
   for (e = 0; e < j->nex; e++) {
     fprintf(f, "%s", e ? ", \\\n     " : "");
@@ -812,6 +898,12 @@ static void apply_defaults(struct job *j, const struct options *o,
     if (!o->warmup_set)
       p->warmup = fs ? (p->depth * 4 > 100 ? p->depth * 4 : 100) : 1000;
   }
+  if (strcmp(j->s->name, "net") == 0) {
+    p->msg_size = o->size_set ? (size_t) o->p.size
+                              : p->bulk ? (size_t) 65536 : (size_t) 64;
+    if (p->bulk && !o->depth_set)
+      p->depth = 4;
+  }
   if (!o->file_set)
     p->file = default_file;
 }
@@ -824,21 +916,24 @@ struct quick_item {
   unsigned depth;
   int op;
   int direct;
+  unsigned conns;     /* net */
+  int bulk;           /* net */
+  size_t msg_size;    /* net */
 };
 
 static const struct quick_item quick_items[] = {
   {"fs", 1.0, 1, BENCH_OP_READ, 0},
   {"fs", 1.0, 32, BENCH_OP_READ, 1},
   {"fs", 1.0, 1, BENCH_OP_WRITE, 0},
-  {"net", 0, 1, 0, 0},
+  {"net", 2.0, 1, 0, 0, 1, 0, 64},
+  {"net", 2.0, 1, 0, 0, 100, 0, 64},
+  {"net", 1.0, 4, 0, 0, 1, 1, 65536},
   {"timers", 0, 1, 0, 0},
   {"loop", 0.5, 1, 0, 0},
   {"async", 0.5, 1, 0, 0},
   {"work", 0.5, 1, 0, 0},
   {"work", 0.5, 32, 0, 0},
 };
-
-#define NOT_NET "net: not implemented yet (sockets are issue 5)"
 
 /* quick applies --executors to each suite as far as the suite has them. */
 static const char *quick_executors(const struct job *j, const char *list) {
@@ -897,16 +992,18 @@ static int run_quick(struct options *o) {
     const struct quick_item *q = &quick_items[i];
 
     j = &jobs[i];
-    if (strcmp(q->suite, "net") == 0) {
-      printf("%s\n\n", NOT_NET);
-      fflush(stdout);
-      continue;
-    }
     j->s = find_suite(q->suite);
     o->p.depth = q->depth;
     o->p.op = q->op;
     o->p.direct = q->direct;
+    o->p.conns = q->conns ? q->conns : 1;
+    o->p.bulk = q->bulk;
     apply_defaults(j, o, q->duration);
+    if (is_net(j)) {
+      /* --size is the fs file's here. */
+      j->p.msg_size = q->msg_size;
+      j->p.depth = q->depth;
+    }
     j->nex = pick_executors(j->s, &j->p, quick_executors(j, o->executors),
                             j->ex);
     if (j->nex < 0) {
@@ -935,7 +1032,7 @@ static int run_quick(struct options *o) {
     }
     free_job(j);
   }
-  fprintf(f, "],\n \"skipped\":[\"" NOT_NET "\"]}\n");
+  fprintf(f, "]}\n");
   fclose(f);
   if (o->json != NULL && write_file(o->json, doc) != 0)
     failed = 1;
@@ -974,6 +1071,8 @@ int main(int argc, char **argv) {
     {"cold", no_argument, NULL, 'C'},
     {"keep", no_argument, NULL, 'k'},
     {"spread", required_argument, NULL, 'P'},
+    {"conns", required_argument, NULL, 'c'},
+    {"bulk", no_argument, NULL, 'B'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}
@@ -996,6 +1095,7 @@ int main(int argc, char **argv) {
   o.p.size = 256u << 20;
   o.p.spread_ms = 100;
   o.p.op = BENCH_OP_READ;
+  o.p.conns = 1;
   snprintf(default_file, sizeof(default_file), "/var/tmp/lure-bench.%ld.dat",
            (long) getpid());
 
@@ -1066,6 +1166,12 @@ int main(int argc, char **argv) {
           die_usage("--spread wants milliseconds, not \"%s\"", optarg);
         o.p.spread_ms = (unsigned) v;
         break;
+      case 'c':
+        if (parse_u64(optarg, &v, 0) != 0 || v < 1 || v > 10000)
+          die_usage("--conns wants 1 to 10000, not \"%s\"", optarg);
+        o.p.conns = (unsigned) v;
+        break;
+      case 'B': o.p.bulk = 1; break;
       case 'h': usage(stdout); return 0;
       case 'V':
 #ifdef HAVE_LIBUV
@@ -1086,8 +1192,12 @@ int main(int argc, char **argv) {
   if (optind + 1 < argc)
     die_usage("one subcommand at a time: unexpected \"%s\"", argv[optind + 1]);
   cmd = argv[optind];
-  if (o.p.size % o.p.bs != 0)
+  if (strcmp(cmd, "net") == 0) {
+    if (o.size_set && o.p.size > (16u << 20))
+      die_usage("net: --size wants a message size up to 16M");
+  } else if (o.p.size % o.p.bs != 0) {
     die_usage("--size must be a multiple of --bs");
+  }
   progress = isatty(2);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -1095,10 +1205,6 @@ int main(int argc, char **argv) {
   if (!o.keep)
     atexit(bench_fs_cleanup);
 
-  if (strcmp(cmd, "net") == 0) {
-    fprintf(stderr, "%s\n", NOT_NET);
-    return 2;
-  }
   if (strcmp(cmd, "quick") == 0)
     return run_quick(&o);
 
@@ -1106,7 +1212,9 @@ int main(int argc, char **argv) {
   job.s = find_suite(cmd);
   if (job.s == NULL)
     die_usage("no subcommand \"%s\"", cmd);
-  apply_defaults(&job, &o, strcmp(cmd, "fs") == 0 ? 2.0 : 1.0);
+  apply_defaults(&job, &o,
+                 strcmp(cmd, "fs") == 0 || strcmp(cmd, "net") == 0 ? 2.0
+                                                                 : 1.0);
   job.nex = pick_executors(job.s, &job.p, o.executors, job.ex);
   if (job.nex < 0)
     return 2;

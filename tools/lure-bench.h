@@ -8,7 +8,12 @@
  *   bench-hist.c   the log-linear latency histogram and small helpers
  *   bench-lure.c   timers, loop, async and work on lure
  *   bench-fs.c     the fs suite on lure, and the benchmark file itself
- *   bench-libuv.c  every suite on libuv (built only when libuv is found)
+ *   bench-libuv.c  every suite but net on libuv (built only when libuv is
+ *                  found)
+ *   bench-net.c    the net suite's plumbing: the forked server process, the
+ *                  pipe that carries its port and its figures back
+ *   bench-net-lure.c  the net suite's client and server on lure
+ *   bench-net-uv.c    the same on libuv (built only when libuv is found)
  *
  * lure.h and uv.h never meet in one translation unit: this header includes
  * neither.
@@ -52,12 +57,13 @@ void bench_hist_bucket_range(unsigned i, uint64_t *lo, uint64_t *hi);
 enum bench_fs_op { BENCH_OP_READ = 0, BENCH_OP_WRITE, BENCH_OP_RANDRW };
 
 struct bench_params {
-  const char *suite;       /* "fs", "timers", "loop", "async", "work" */
+  const char *suite;       /* "fs", "net", "timers", "loop", "async", "work" */
   uint64_t ops;            /* stop after this many measured ops (0: no cap) */
   double duration;         /* stop after this many seconds (0: no cap) */
   uint64_t warmup;         /* ops run before measuring starts */
   unsigned repeat;
-  unsigned depth;          /* requests in flight (fs, work) */
+  unsigned depth;          /* requests in flight (fs, work; net --bulk:
+                              writes per connection) */
   uint64_t seed;
   /* timers */
   unsigned spread_ms;      /* due times are uniform in [0, spread_ms] */
@@ -68,6 +74,10 @@ struct bench_params {
   uint64_t size;
   int cold;
   int direct;
+  /* net */
+  unsigned conns;          /* connections */
+  size_t msg_size;         /* bytes per message (ping-pong) or write (bulk) */
+  int bulk;                /* one-way bulk transfer instead of ping-pong */
 };
 
 struct bench_result {
@@ -81,6 +91,12 @@ struct bench_result {
   char mismatch_name[32];  /* the executor that served one of them */
   char error[256];         /* non-empty: the run failed */
   struct bench_hist *hist;
+  /* net: the server process, over its whole life (warm-up included) */
+  int has_server;
+  uint64_t server_ops;     /* messages it echoed (bulk: --size'd chunks read) */
+  double server_cpu_seconds; /* its user + system time, from wait4() */
+  uint64_t server_wait_calls;
+  int has_server_wait_calls; /* lure servers only */
 };
 
 /* A runner: one run of one suite through one executor.  Returns 0, or -1
@@ -144,7 +160,51 @@ int bench_fs_is_write(const struct bench_params *p, uint64_t *rng);
 /* A buffer of bs bytes aligned for O_DIRECT, filled with data. */
 void *bench_fs_buffer(size_t bs);
 
-/* ---- lure side (bench-lure.c, bench-fs.c) -------------------------------- */
+/* ---- the net suite's server process (bench-net.c) ------------------------ */
+
+/*
+ * Each net run forks a server that uses the same library and executor as
+ * the client, so that the two ends never share a loop (nor a CPU, on a
+ * machine with two).  The server listens on 127.0.0.1 port 0, reports the
+ * port through a pipe, serves until every connection the client made has
+ * closed, then writes its figures to the pipe and exits.
+ */
+struct bench_net_report {     /* what the server writes when it is done */
+  uint64_t ops;               /* messages echoed, or chunks read (bulk) */
+  uint64_t bytes;
+  uint64_t wait_calls;
+  int has_wait_calls;
+  char error[256];            /* non-empty: the server failed */
+};
+
+/* The server's body, run in the child: set up, call ready(fd, port) once
+ * listening (or with port 0 after a failure, with rep->error set), serve,
+ * fill rep.  Returns the exit status. */
+typedef int (*bench_net_serve_fn)(const struct bench_params *p,
+                                  const char *executor, int fd,
+                                  struct bench_net_report *rep);
+void bench_net_ready(int fd, int port);
+
+struct bench_net_server {
+  int pid;
+  int fd;                     /* the pipe's read end */
+  int port;
+};
+
+/* Fork the server; 0 with srv->port set, or -1 with r->error set. */
+int bench_net_start(const struct bench_params *p, const char *executor,
+                    bench_net_serve_fn serve, struct bench_net_server *srv,
+                    struct bench_result *r);
+/* Wait for the server to finish (killing it after a few seconds, or at once
+ * with abort set, after the client failed), and put its report into r.
+ * 0, or -1 with r->error set. */
+int bench_net_finish(struct bench_net_server *srv, struct bench_result *r,
+                     int abort);
+/* Allow this process conns connections (raise RLIMIT_NOFILE if need be).
+ * 0, or -1 with r->error set. */
+int bench_net_fd_limit(unsigned conns, struct bench_result *r);
+
+/* ---- lure side (bench-lure.c, bench-fs.c, bench-net-lure.c) -------------- */
 
 const char *bench_lure_version(void);
 struct lure_loop_s;
@@ -167,8 +227,10 @@ int bench_lure_work(const struct bench_params *, const char *,
                     struct bench_result *);
 int bench_lure_fs(const struct bench_params *, const char *,
                   struct bench_result *);
+int bench_lure_net(const struct bench_params *, const char *,
+                   struct bench_result *);
 
-/* ---- libuv side (bench-libuv.c) ------------------------------------------ */
+/* ---- libuv side (bench-libuv.c, bench-net-uv.c) -------------------------- */
 
 #ifdef HAVE_LIBUV
 const char *bench_uv_version(void);
@@ -182,6 +244,8 @@ int bench_uv_work(const struct bench_params *, const char *,
                   struct bench_result *);
 int bench_uv_fs(const struct bench_params *, const char *,
                 struct bench_result *);
+int bench_uv_net(const struct bench_params *, const char *,
+                 struct bench_result *);
 #endif
 
 #endif /* LURE_BENCH_H */

@@ -1,0 +1,619 @@
+/*
+ * bench-net-lure.c - the net suite on lure: a client in this process, an
+ * echo (or discard) server in a forked one, both on the executor measured.
+ *
+ * Ping-pong: each of --conns connections sends a --size byte message, the
+ * server echoes it, and the connection sends the next one once the whole
+ * echo is in and its write callback has run (a lure_write_t is never
+ * reused before its callback).  Latency runs from the lure_write() call to
+ * the read callback that completes the echo; ops are round trips.
+ *
+ * Bulk: each connection keeps --depth writes of --size bytes in flight,
+ * back to back; the server reads and discards.  Latency runs from the
+ * lure_write() call to its callback; ops are writes.
+ *
+ * bench-net-uv.c is the same program on libuv, kept alike line for line.
+ * Every write must have been served by the executor named ("io_uring": the
+ * ring's SEND/RECV path; "epoll": readiness and send/recv syscalls), as
+ * lure_req_executor() reports it; otherwise the run fails.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lure.h"
+#include "lure-bench.h"
+
+#define NET_RBUF 65536
+#define NET_STALL_S 10 /* a run with no progress this long has failed */
+
+/* ---- the server (in the forked process) ---------------------------------- */
+
+struct srv_slot {               /* one echo in flight */
+  lure_write_t req;
+  struct srv_slot *next;        /* the connection's free list */
+  size_t cap;
+  char *buf;
+};
+
+struct srv_conn {
+  lure_tcp_t tcp;
+  struct srv_ctx *s;
+  struct srv_slot *free;
+};
+
+struct srv_ctx {
+  const struct bench_params *p;
+  lure_loop_t *loop;
+  lure_tcp_t listener;
+  unsigned accepted;
+  uint64_t bytes;
+  char *rbuf;
+  struct bench_net_report *rep;
+};
+
+static void srv_close_walk(lure_handle_t *h, void *arg);
+
+static void srv_error(struct srv_ctx *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void srv_error(struct srv_ctx *s, const char *fmt, ...) {
+  va_list ap;
+
+  if (s->rep->error[0] == '\0') {
+    va_start(ap, fmt);
+    vsnprintf(s->rep->error, sizeof(s->rep->error), fmt, ap);
+    va_end(ap);
+  }
+  lure_walk(s->loop, srv_close_walk, s);
+}
+
+static void srv_conn_closed(lure_handle_t *h) {
+  struct srv_conn *k = h->data;
+  struct srv_slot *w;
+
+  while ((w = k->free) != NULL) {
+    k->free = w->next;
+    free(w->buf);
+    free(w);
+  }
+  free(k);
+}
+
+static void srv_close_walk(lure_handle_t *h, void *arg) {
+  struct srv_ctx *s = arg;
+
+  if (lure_is_closing(h))
+    return;
+  lure_close(h, h == (lure_handle_t *) &s->listener ? NULL : srv_conn_closed);
+}
+
+static void srv_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  struct srv_conn *k = h->data;
+
+  (void) suggested;
+  buf->base = k->s->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void srv_written(lure_write_t *req, int status) {
+  struct srv_slot *w = (struct srv_slot *) req;
+  struct srv_conn *k = req->data;
+
+  w->next = k->free;
+  k->free = w;
+  if (status < 0 && status != LURE_ECANCELED)
+    srv_error(k->s, "write: %s", lure_strerror(status));
+}
+
+static void srv_read(lure_stream_t *st, ssize_t nread, const lure_buf_t *buf) {
+  struct srv_conn *k = st->data;
+  struct srv_ctx *s = k->s;
+  struct srv_slot *w;
+  lure_buf_t out;
+  int rc;
+
+  if (nread < 0) {
+    if (nread != LURE_EOF)
+      srv_error(s, "read: %s", lure_strerror((int) nread));
+    else if (!lure_is_closing((lure_handle_t *) st))
+      lure_close((lure_handle_t *) st, srv_conn_closed);
+    return;
+  }
+  s->bytes += (uint64_t) nread;
+  if (nread == 0 || s->p->bulk)
+    return;
+  /* Echo a copy: the read buffer is the next read's too. */
+  w = k->free;
+  if (w != NULL) {
+    k->free = w->next;
+  } else {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+      srv_error(s, "out of memory");
+      return;
+    }
+  }
+  if (w->cap < (size_t) nread) {
+    char *nb = realloc(w->buf, (size_t) nread);
+
+    if (nb == NULL) {
+      free(w->buf);
+      free(w);
+      srv_error(s, "out of memory");
+      return;
+    }
+    w->buf = nb;
+    w->cap = (size_t) nread;
+  }
+  memcpy(w->buf, buf->base, (size_t) nread);
+  out = lure_buf_init(w->buf, (unsigned int) nread);
+  w->req.data = k;
+  rc = lure_write(&w->req, st, &out, 1, srv_written);
+  if (rc != 0) {
+    w->next = k->free;
+    k->free = w;
+    srv_error(s, "lure_write: %s", lure_strerror(rc));
+  }
+}
+
+static void srv_connection(lure_stream_t *server, int status) {
+  struct srv_ctx *s = server->data;
+  struct srv_conn *k;
+  int rc;
+
+  if (status < 0) {
+    srv_error(s, "accept: %s", lure_strerror(status));
+    return;
+  }
+  k = calloc(1, sizeof(*k));
+  if (k == NULL) {
+    srv_error(s, "out of memory");
+    return;
+  }
+  k->s = s;
+  lure_tcp_init(s->loop, &k->tcp);
+  k->tcp.data = k;
+  rc = lure_accept(server, (lure_stream_t *) &k->tcp);
+  if (rc == 0)
+    rc = lure_tcp_nodelay(&k->tcp, 1);
+  if (rc == 0)
+    rc = lure_read_start((lure_stream_t *) &k->tcp, srv_alloc, srv_read);
+  if (rc != 0) {
+    lure_close((lure_handle_t *) &k->tcp, srv_conn_closed);
+    srv_error(s, "accept: %s", lure_strerror(rc));
+    return;
+  }
+  /* Every connection is in: the loop ends when they have all closed. */
+  if (++s->accepted == s->p->conns)
+    lure_close((lure_handle_t *) &s->listener, NULL);
+}
+
+static int lure_net_serve(const struct bench_params *p, const char *executor,
+                          int fd, struct bench_net_report *rep) {
+  struct srv_ctx s;
+  struct bench_result r;
+  struct sockaddr_in addr;
+  lure_loop_t loop;
+  lure_loop_stats_t s0;
+  lure_loop_stats_t s1;
+  int namelen = sizeof(addr);
+  int rc;
+
+  memset(&s, 0, sizeof(s));
+  memset(&r, 0, sizeof(r));
+  s.p = p;
+  s.rep = rep;
+  s.loop = &loop;
+  s.rbuf = malloc(NET_RBUF);
+  if (s.rbuf == NULL) {
+    snprintf(rep->error, sizeof(rep->error), "out of memory");
+    return 1;
+  }
+  if (bench_lure_open(&loop, executor, &r) != 0) {
+    snprintf(rep->error, sizeof(rep->error), "%s", r.error);
+    return 1;
+  }
+  lure_tcp_init(&loop, &s.listener);
+  s.listener.data = &s;
+  lure_ip4_addr("127.0.0.1", 0, &addr);
+  rc = lure_tcp_bind(&s.listener, (const struct sockaddr *) &addr, 0);
+  if (rc == 0)
+    rc = lure_listen((lure_stream_t *) &s.listener, 1024, srv_connection);
+  if (rc == 0)
+    rc = lure_tcp_getsockname(&s.listener, (struct sockaddr *) &addr,
+                              &namelen);
+  if (rc != 0) {
+    snprintf(rep->error, sizeof(rep->error), "listen on 127.0.0.1: %s",
+             lure_strerror(rc));
+    lure_close((lure_handle_t *) &s.listener, NULL);
+    bench_lure_close(&loop);
+    return 1;
+  }
+  lure_loop_stats(&loop, &s0);
+  bench_net_ready(fd, ntohs(addr.sin_port));
+  lure_run(&loop, LURE_RUN_DEFAULT);
+  if (lure_loop_stats(&loop, &s1) == 0) {
+    rep->wait_calls = s1.wait_calls - s0.wait_calls;
+    rep->has_wait_calls = 1;
+  }
+  rep->bytes = s.bytes;
+  rep->ops = s.bytes / p->msg_size;
+  bench_lure_close(&loop);
+  free(s.rbuf);
+  return rep->error[0] ? 1 : 0;
+}
+
+/* ---- the client ---------------------------------------------------------- */
+
+struct net_ctx;
+
+struct net_write {              /* bulk: one write in flight */
+  lure_write_t req;
+  struct net_conn *k;
+  uint64_t t;
+};
+
+struct net_conn {
+  lure_tcp_t tcp;
+  lure_connect_t creq;
+  struct net_ctx *c;
+  /* ping-pong */
+  lure_write_t wreq;
+  uint64_t t;                   /* when the message went out */
+  size_t got;                   /* bytes of its echo in */
+  int writing;                  /* wreq's callback is due */
+  int waiting;                  /* the echo is not all in */
+  /* bulk */
+  struct net_write *w;          /* [depth] */
+  unsigned inflight;
+  int done;                     /* sends no more */
+};
+
+struct net_ctx {
+  struct bench_drive d;
+  const struct bench_params *p;
+  struct bench_result *r;
+  lure_loop_t *loop;
+  struct net_conn *conns;
+  lure_timer_t watchdog;
+  uint64_t seen;                /* progress at the watchdog's last look */
+  unsigned stalled;             /* its looks without progress */
+  unsigned connected;
+  unsigned done;
+  int finished;
+  char *msg;
+  char *rbuf;
+  const char *want;             /* the executor every write must name */
+  lure_loop_stats_t s0;
+};
+
+static void net_close_all(struct net_ctx *c) {
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++)
+    if (c->conns[i].c != NULL && !lure_is_closing((lure_handle_t *) &c->conns[i].tcp))
+      lure_close((lure_handle_t *) &c->conns[i].tcp, NULL);
+  if (!lure_is_closing((lure_handle_t *) &c->watchdog))
+    lure_close((lure_handle_t *) &c->watchdog, NULL);
+}
+
+static void net_fail(struct net_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void net_fail(struct net_ctx *c, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  bench_set_error(c->r, "%s", msg);
+  c->d.stop = 1;
+  net_close_all(c);
+}
+
+/* The measured part is over when the last connection stops sending. */
+static void net_conn_done(struct net_conn *k) {
+  struct net_ctx *c = k->c;
+  lure_loop_stats_t s1;
+
+  if (k->done)
+    return;
+  k->done = 1;
+  if (++c->done < c->p->conns || c->finished)
+    return;
+  c->finished = 1;
+  bench_drive_finish(&c->d);
+  if (lure_loop_stats(c->loop, &s1) == 0) {
+    c->r->wait_calls = s1.wait_calls - c->s0.wait_calls;
+    c->r->has_wait_calls = 1;
+  }
+  net_close_all(c);
+}
+
+static void net_check_executor(struct net_ctx *c, const lure_write_t *req) {
+  const char *ex = lure_req_executor((const lure_req_t *) req);
+
+  if (ex == NULL || strcmp(ex, c->want) != 0) {
+    if (c->r->mismatches++ == 0)
+      snprintf(c->r->mismatch_name, sizeof(c->r->mismatch_name), "%s",
+               ex ? ex : "none");
+    c->d.stop = 1;
+  }
+}
+
+static void net_started(struct net_ctx *c);
+
+/* ---- ping-pong ---- */
+
+static void pp_written(lure_write_t *req, int status);
+
+static void pp_send(struct net_conn *k) {
+  struct net_ctx *c = k->c;
+  uint64_t now = bench_now_ns();
+  lure_buf_t buf;
+  int rc;
+
+  if (!bench_drive_may_issue(&c->d, now)) {
+    net_conn_done(k);
+    return;
+  }
+  c->d.issued++;
+  k->t = now;
+  k->got = 0;
+  k->waiting = 1;
+  k->writing = 1;
+  buf = lure_buf_init(c->msg, (unsigned int) c->p->msg_size);
+  rc = lure_write(&k->wreq, (lure_stream_t *) &k->tcp, &buf, 1, pp_written);
+  if (rc != 0) {
+    k->writing = 0;
+    net_fail(c, "lure_write: %s", lure_strerror(rc));
+  }
+}
+
+static void pp_written(lure_write_t *req, int status) {
+  struct net_conn *k = req->data;
+  struct net_ctx *c = k->c;
+
+  k->writing = 0;
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "write: %s", lure_strerror(status));
+    return;
+  }
+  net_check_executor(c, req);
+  if (!k->waiting && !c->d.stop)
+    pp_send(k);
+  else if (c->d.stop && !k->waiting)
+    net_conn_done(k);
+}
+
+static void pp_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  struct net_conn *k = h->data;
+
+  (void) suggested;
+  buf->base = k->c->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void pp_read(lure_stream_t *st, ssize_t nread, const lure_buf_t *buf) {
+  struct net_conn *k = st->data;
+  struct net_ctx *c = k->c;
+  uint64_t now;
+
+  (void) buf;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    if (!c->finished && !c->d.stop)
+      net_fail(c, "read: %s", nread == LURE_EOF ? "the server hung up"
+                                                 : lure_strerror((int) nread));
+    return;
+  }
+  k->got += (size_t) nread;
+  if (!k->waiting || k->got > c->p->msg_size) {
+    net_fail(c, "the server sent more than the echo");
+    return;
+  }
+  if (k->got < c->p->msg_size)
+    return;
+  now = bench_now_ns();
+  k->waiting = 0;
+  if (bench_drive_complete(&c->d, k->t, now))
+    lure_loop_stats(c->loop, &c->s0);
+  if (c->d.stop)
+    net_conn_done(k);
+  else if (!k->writing)
+    pp_send(k);
+}
+
+/* ---- bulk ---- */
+
+static void bulk_written(lure_write_t *req, int status);
+
+static void bulk_issue(struct net_write *w) {
+  struct net_conn *k = w->k;
+  struct net_ctx *c = k->c;
+  lure_buf_t buf;
+  int rc;
+
+  c->d.issued++;
+  k->inflight++;
+  w->t = bench_now_ns();
+  w->req.data = w;
+  buf = lure_buf_init(c->msg, (unsigned int) c->p->msg_size);
+  rc = lure_write(&w->req, (lure_stream_t *) &k->tcp, &buf, 1, bulk_written);
+  if (rc != 0) {
+    k->inflight--;
+    net_fail(c, "lure_write: %s", lure_strerror(rc));
+  }
+}
+
+static void bulk_written(lure_write_t *req, int status) {
+  struct net_write *w = req->data;
+  struct net_conn *k = w->k;
+  struct net_ctx *c = k->c;
+  uint64_t now = bench_now_ns();
+
+  k->inflight--;
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "write: %s", lure_strerror(status));
+    return;
+  }
+  net_check_executor(c, req);
+  if (bench_drive_complete(&c->d, w->t, now))
+    lure_loop_stats(c->loop, &c->s0);
+  if (bench_drive_may_issue(&c->d, now))
+    bulk_issue(w);
+  else if (k->inflight == 0)
+    net_conn_done(k);
+}
+
+/* ---- setting up ---- */
+
+static void net_watchdog(lure_timer_t *t) {
+  struct net_ctx *c = t->data;
+
+  uint64_t progress = c->d.completed + c->connected;
+
+  if (progress != c->seen) {
+    c->seen = progress;
+    c->stalled = 0;
+  } else if (++c->stalled >= NET_STALL_S) {
+    net_fail(c, "no progress for %d s (%u of %u connected, %llu of %llu "
+             "messages answered)", NET_STALL_S, c->connected, c->p->conns,
+             (unsigned long long) c->d.completed,
+             (unsigned long long) c->d.issued);
+  }
+}
+
+static void net_connected(lure_connect_t *req, int status) {
+  struct net_conn *k = req->data;
+  struct net_ctx *c = k->c;
+  int rc;
+
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "connect: %s", lure_strerror(status));
+    return;
+  }
+  rc = lure_tcp_nodelay(&k->tcp, 1);
+  if (rc == 0 && !c->p->bulk)
+    rc = lure_read_start((lure_stream_t *) &k->tcp, pp_alloc, pp_read);
+  if (rc != 0) {
+    net_fail(c, "%s", lure_strerror(rc));
+    return;
+  }
+  if (++c->connected == c->p->conns && !c->d.stop)
+    net_started(c);
+}
+
+/* Every connection is up: start the clock and the traffic. */
+static void net_started(struct net_ctx *c) {
+  struct net_conn *k;
+  unsigned i;
+  unsigned j;
+
+  bench_drive_init(&c->d, c->p, c->r, bench_now_ns());
+  lure_loop_stats(c->loop, &c->s0);
+  for (i = 0; i < c->p->conns && !c->d.stop; i++) {
+    k = &c->conns[i];
+    if (!c->p->bulk) {
+      pp_send(k);
+      continue;
+    }
+    for (j = 0; j < c->p->depth && bench_drive_may_issue(&c->d, bench_now_ns());
+         j++)
+      bulk_issue(&k->w[j]);
+    if (k->inflight == 0)
+      net_conn_done(k);
+  }
+}
+
+int bench_lure_net(const struct bench_params *p, const char *executor,
+                   struct bench_result *r) {
+  struct bench_net_server srv;
+  struct net_ctx c;
+  struct sockaddr_in addr;
+  lure_loop_t loop;
+  struct net_conn *k;
+  unsigned i;
+  unsigned j;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  c.p = p;
+  c.r = r;
+  c.d.p = p;
+  c.d.r = r;
+  c.loop = &loop;
+  c.want = executor;
+  c.conns = calloc(p->conns, sizeof(*c.conns));
+  c.msg = malloc(p->msg_size);
+  c.rbuf = malloc(NET_RBUF);
+  if (c.conns == NULL || c.msg == NULL || c.rbuf == NULL) {
+    bench_set_error(r, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < p->msg_size; i++)
+    c.msg[i] = (char) ('a' + i % 26);
+  if (p->bulk)
+    for (i = 0; i < p->conns; i++) {
+      c.conns[i].w = calloc(p->depth, sizeof(*c.conns[i].w));
+      if (c.conns[i].w == NULL) {
+        bench_set_error(r, "out of memory");
+        goto out;
+      }
+      for (j = 0; j < p->depth; j++)
+        c.conns[i].w[j].k = &c.conns[i];
+    }
+  if (bench_net_start(p, executor, lure_net_serve, &srv, r) != 0)
+    goto out;
+  if (bench_lure_open(&loop, executor, r) != 0) {
+    bench_net_finish(&srv, r, 1);
+    goto out;
+  }
+  lure_timer_init(&loop, &c.watchdog);
+  c.watchdog.data = &c;
+  lure_timer_start(&c.watchdog, net_watchdog, 1000, 1000);
+  lure_ip4_addr("127.0.0.1", srv.port, &addr);
+  for (i = 0; i < p->conns; i++) {
+    k = &c.conns[i];
+    k->c = &c;
+    lure_tcp_init(&loop, &k->tcp);
+    k->tcp.data = k;
+    k->creq.data = k;
+    k->wreq.data = k;
+    rc = lure_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *) &addr,
+                          net_connected);
+    if (rc != 0) {
+      net_fail(&c, "lure_tcp_connect: %s", lure_strerror(rc));
+      break;
+    }
+  }
+  lure_run(&loop, LURE_RUN_DEFAULT);
+  if (!c.finished)
+    bench_drive_finish(&c.d);
+  bench_lure_close(&loop);
+  bench_net_finish(&srv, r, r->error[0] != '\0');
+  if (r->mismatches != 0)
+    bench_set_error(r, "lure served %llu write(s) with %s instead of %s",
+                    (unsigned long long) r->mismatches, r->mismatch_name,
+                    executor);
+
+out:
+  if (c.conns != NULL)
+    for (i = 0; i < p->conns; i++)
+      free(c.conns[i].w);
+  free(c.conns);
+  free(c.msg);
+  free(c.rbuf);
+  return r->error[0] ? -1 : 0;
+}

@@ -1,0 +1,594 @@
+/*
+ * bench-net-uv.c - the net suite on libuv: the program of bench-net-lure.c
+ * line for line, with uv_ for lure_, so that a difference in the figures is
+ * a difference in the libraries.  The server is forked (bench-net.c) and
+ * is a libuv server too.  libuv keeps no wait-point counter and says
+ * nothing of how a write was served: its rows have no syscalls per op and
+ * no executor check.
+ *
+ * Compiled only when configure found libuv.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "lure-bench.h"
+
+#define NET_RBUF 65536
+#define NET_STALL_S 10 /* a run with no progress this long has failed */
+
+/* ---- the server (in the forked process) ---------------------------------- */
+
+struct srv_slot {               /* one echo in flight */
+  uv_write_t req;
+  struct srv_slot *next;        /* the connection's free list */
+  size_t cap;
+  char *buf;
+};
+
+struct srv_conn {
+  uv_tcp_t tcp;
+  struct srv_ctx *s;
+  struct srv_slot *free;
+};
+
+struct srv_ctx {
+  const struct bench_params *p;
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  unsigned accepted;
+  uint64_t bytes;
+  char *rbuf;
+  struct bench_net_report *rep;
+};
+
+static void srv_close_walk(uv_handle_t *h, void *arg);
+
+static void srv_error(struct srv_ctx *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void srv_error(struct srv_ctx *s, const char *fmt, ...) {
+  va_list ap;
+
+  if (s->rep->error[0] == '\0') {
+    va_start(ap, fmt);
+    vsnprintf(s->rep->error, sizeof(s->rep->error), fmt, ap);
+    va_end(ap);
+  }
+  uv_walk(s->loop, srv_close_walk, s);
+}
+
+static void srv_conn_closed(uv_handle_t *h) {
+  struct srv_conn *k = h->data;
+  struct srv_slot *w;
+
+  while ((w = k->free) != NULL) {
+    k->free = w->next;
+    free(w->buf);
+    free(w);
+  }
+  free(k);
+}
+
+static void srv_close_walk(uv_handle_t *h, void *arg) {
+  struct srv_ctx *s = arg;
+
+  if (uv_is_closing(h))
+    return;
+  uv_close(h, h == (uv_handle_t *) &s->listener ? NULL : srv_conn_closed);
+}
+
+static void srv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct srv_conn *k = h->data;
+
+  (void) suggested;
+  buf->base = k->s->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void srv_written(uv_write_t *req, int status) {
+  struct srv_slot *w = (struct srv_slot *) req;
+  struct srv_conn *k = req->data;
+
+  w->next = k->free;
+  k->free = w;
+  if (status < 0 && status != UV_ECANCELED)
+    srv_error(k->s, "write: %s", uv_strerror(status));
+}
+
+static void srv_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  struct srv_conn *k = st->data;
+  struct srv_ctx *s = k->s;
+  struct srv_slot *w;
+  uv_buf_t out;
+  int rc;
+
+  if (nread < 0) {
+    if (nread != UV_EOF)
+      srv_error(s, "read: %s", uv_strerror((int) nread));
+    else if (!uv_is_closing((uv_handle_t *) st))
+      uv_close((uv_handle_t *) st, srv_conn_closed);
+    return;
+  }
+  s->bytes += (uint64_t) nread;
+  if (nread == 0 || s->p->bulk)
+    return;
+  /* Echo a copy: the read buffer is the next read's too. */
+  w = k->free;
+  if (w != NULL) {
+    k->free = w->next;
+  } else {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+      srv_error(s, "out of memory");
+      return;
+    }
+  }
+  if (w->cap < (size_t) nread) {
+    char *nb = realloc(w->buf, (size_t) nread);
+
+    if (nb == NULL) {
+      free(w->buf);
+      free(w);
+      srv_error(s, "out of memory");
+      return;
+    }
+    w->buf = nb;
+    w->cap = (size_t) nread;
+  }
+  memcpy(w->buf, buf->base, (size_t) nread);
+  out = uv_buf_init(w->buf, (unsigned int) nread);
+  w->req.data = k;
+  rc = uv_write(&w->req, st, &out, 1, srv_written);
+  if (rc != 0) {
+    w->next = k->free;
+    k->free = w;
+    srv_error(s, "uv_write: %s", uv_strerror(rc));
+  }
+}
+
+static void srv_connection(uv_stream_t *server, int status) {
+  struct srv_ctx *s = server->data;
+  struct srv_conn *k;
+  int rc;
+
+  if (status < 0) {
+    srv_error(s, "accept: %s", uv_strerror(status));
+    return;
+  }
+  k = calloc(1, sizeof(*k));
+  if (k == NULL) {
+    srv_error(s, "out of memory");
+    return;
+  }
+  k->s = s;
+  uv_tcp_init(s->loop, &k->tcp);
+  k->tcp.data = k;
+  rc = uv_accept(server, (uv_stream_t *) &k->tcp);
+  if (rc == 0)
+    rc = uv_tcp_nodelay(&k->tcp, 1);
+  if (rc == 0)
+    rc = uv_read_start((uv_stream_t *) &k->tcp, srv_alloc, srv_read);
+  if (rc != 0) {
+    uv_close((uv_handle_t *) &k->tcp, srv_conn_closed);
+    srv_error(s, "accept: %s", uv_strerror(rc));
+    return;
+  }
+  /* Every connection is in: the loop ends when they have all closed. */
+  if (++s->accepted == s->p->conns)
+    uv_close((uv_handle_t *) &s->listener, NULL);
+}
+
+static int uv_open_loop(uv_loop_t *loop, char *err, size_t errlen) {
+  int rc = uv_loop_init(loop);
+
+  if (rc != 0)
+    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
+  return rc;
+}
+
+static void uv_close_loop(uv_loop_t *loop) {
+  int rc;
+
+  uv_run(loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(loop);
+  if (rc != 0)
+    fprintf(stderr, "lure-bench: uv_loop_close: %s\n", uv_strerror(rc));
+}
+
+static int uv_net_serve(const struct bench_params *p, const char *executor,
+                          int fd, struct bench_net_report *rep) {
+  struct srv_ctx s;
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  int namelen = sizeof(addr);
+  int rc;
+
+  memset(&s, 0, sizeof(s));
+  s.p = p;
+  s.rep = rep;
+  s.loop = &loop;
+  s.rbuf = malloc(NET_RBUF);
+  if (s.rbuf == NULL) {
+    snprintf(rep->error, sizeof(rep->error), "out of memory");
+    return 1;
+  }
+  (void) executor;
+  if (uv_open_loop(&loop, rep->error, sizeof(rep->error)) != 0)
+    return 1;
+  uv_tcp_init(&loop, &s.listener);
+  s.listener.data = &s;
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  rc = uv_tcp_bind(&s.listener, (const struct sockaddr *) &addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *) &s.listener, 1024, srv_connection);
+  if (rc == 0)
+    rc = uv_tcp_getsockname(&s.listener, (struct sockaddr *) &addr,
+                              &namelen);
+  if (rc != 0) {
+    snprintf(rep->error, sizeof(rep->error), "listen on 127.0.0.1: %s",
+             uv_strerror(rc));
+    uv_close((uv_handle_t *) &s.listener, NULL);
+    uv_close_loop(&loop);
+    return 1;
+  }
+  bench_net_ready(fd, ntohs(addr.sin_port));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  rep->bytes = s.bytes;
+  rep->ops = s.bytes / p->msg_size;
+  uv_close_loop(&loop);
+  free(s.rbuf);
+  return rep->error[0] ? 1 : 0;
+}
+
+/* ---- the client ---------------------------------------------------------- */
+
+struct net_ctx;
+
+struct net_write {              /* bulk: one write in flight */
+  uv_write_t req;
+  struct net_conn *k;
+  uint64_t t;
+};
+
+struct net_conn {
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  struct net_ctx *c;
+  /* ping-pong */
+  uv_write_t wreq;
+  uint64_t t;                   /* when the message went out */
+  size_t got;                   /* bytes of its echo in */
+  int writing;                  /* wreq's callback is due */
+  int waiting;                  /* the echo is not all in */
+  /* bulk */
+  struct net_write *w;          /* [depth] */
+  unsigned inflight;
+  int done;                     /* sends no more */
+};
+
+struct net_ctx {
+  struct bench_drive d;
+  const struct bench_params *p;
+  struct bench_result *r;
+  uv_loop_t *loop;
+  struct net_conn *conns;
+  uv_timer_t watchdog;
+  uint64_t seen;                /* progress at the watchdog's last look */
+  unsigned stalled;             /* its looks without progress */
+  unsigned connected;
+  unsigned done;
+  int finished;
+  char *msg;
+  char *rbuf;
+};
+
+static void net_close_all(struct net_ctx *c) {
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++)
+    if (c->conns[i].c != NULL && !uv_is_closing((uv_handle_t *) &c->conns[i].tcp))
+      uv_close((uv_handle_t *) &c->conns[i].tcp, NULL);
+  if (!uv_is_closing((uv_handle_t *) &c->watchdog))
+    uv_close((uv_handle_t *) &c->watchdog, NULL);
+}
+
+static void net_fail(struct net_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void net_fail(struct net_ctx *c, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  bench_set_error(c->r, "%s", msg);
+  c->d.stop = 1;
+  net_close_all(c);
+}
+
+/* The measured part is over when the last connection stops sending. */
+static void net_conn_done(struct net_conn *k) {
+  struct net_ctx *c = k->c;
+
+  if (k->done)
+    return;
+  k->done = 1;
+  if (++c->done < c->p->conns || c->finished)
+    return;
+  c->finished = 1;
+  bench_drive_finish(&c->d);
+  net_close_all(c);
+}
+
+static void net_started(struct net_ctx *c);
+
+/* ---- ping-pong ---- */
+
+static void pp_written(uv_write_t *req, int status);
+
+static void pp_send(struct net_conn *k) {
+  struct net_ctx *c = k->c;
+  uint64_t now = bench_now_ns();
+  uv_buf_t buf;
+  int rc;
+
+  if (!bench_drive_may_issue(&c->d, now)) {
+    net_conn_done(k);
+    return;
+  }
+  c->d.issued++;
+  k->t = now;
+  k->got = 0;
+  k->waiting = 1;
+  k->writing = 1;
+  buf = uv_buf_init(c->msg, (unsigned int) c->p->msg_size);
+  rc = uv_write(&k->wreq, (uv_stream_t *) &k->tcp, &buf, 1, pp_written);
+  if (rc != 0) {
+    k->writing = 0;
+    net_fail(c, "uv_write: %s", uv_strerror(rc));
+  }
+}
+
+static void pp_written(uv_write_t *req, int status) {
+  struct net_conn *k = req->data;
+  struct net_ctx *c = k->c;
+
+  k->writing = 0;
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "write: %s", uv_strerror(status));
+    return;
+  }
+  if (!k->waiting && !c->d.stop)
+    pp_send(k);
+  else if (c->d.stop && !k->waiting)
+    net_conn_done(k);
+}
+
+static void pp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct net_conn *k = h->data;
+
+  (void) suggested;
+  buf->base = k->c->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void pp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  struct net_conn *k = st->data;
+  struct net_ctx *c = k->c;
+  uint64_t now;
+
+  (void) buf;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    if (!c->finished && !c->d.stop)
+      net_fail(c, "read: %s", nread == UV_EOF ? "the server hung up"
+                                                 : uv_strerror((int) nread));
+    return;
+  }
+  k->got += (size_t) nread;
+  if (!k->waiting || k->got > c->p->msg_size) {
+    net_fail(c, "the server sent more than the echo");
+    return;
+  }
+  if (k->got < c->p->msg_size)
+    return;
+  now = bench_now_ns();
+  k->waiting = 0;
+  bench_drive_complete(&c->d, k->t, now);
+  if (c->d.stop)
+    net_conn_done(k);
+  else if (!k->writing)
+    pp_send(k);
+}
+
+/* ---- bulk ---- */
+
+static void bulk_written(uv_write_t *req, int status);
+
+static void bulk_issue(struct net_write *w) {
+  struct net_conn *k = w->k;
+  struct net_ctx *c = k->c;
+  uv_buf_t buf;
+  int rc;
+
+  c->d.issued++;
+  k->inflight++;
+  w->t = bench_now_ns();
+  w->req.data = w;
+  buf = uv_buf_init(c->msg, (unsigned int) c->p->msg_size);
+  rc = uv_write(&w->req, (uv_stream_t *) &k->tcp, &buf, 1, bulk_written);
+  if (rc != 0) {
+    k->inflight--;
+    net_fail(c, "uv_write: %s", uv_strerror(rc));
+  }
+}
+
+static void bulk_written(uv_write_t *req, int status) {
+  struct net_write *w = req->data;
+  struct net_conn *k = w->k;
+  struct net_ctx *c = k->c;
+  uint64_t now = bench_now_ns();
+
+  k->inflight--;
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "write: %s", uv_strerror(status));
+    return;
+  }
+  bench_drive_complete(&c->d, w->t, now);
+  if (bench_drive_may_issue(&c->d, now))
+    bulk_issue(w);
+  else if (k->inflight == 0)
+    net_conn_done(k);
+}
+
+/* ---- setting up ---- */
+
+static void net_watchdog(uv_timer_t *t) {
+  struct net_ctx *c = t->data;
+
+  uint64_t progress = c->d.completed + c->connected;
+
+  if (progress != c->seen) {
+    c->seen = progress;
+    c->stalled = 0;
+  } else if (++c->stalled >= NET_STALL_S) {
+    net_fail(c, "no progress for %d s (%u of %u connected, %llu of %llu "
+             "messages answered)", NET_STALL_S, c->connected, c->p->conns,
+             (unsigned long long) c->d.completed,
+             (unsigned long long) c->d.issued);
+  }
+}
+
+static void net_connected(uv_connect_t *req, int status) {
+  struct net_conn *k = req->data;
+  struct net_ctx *c = k->c;
+  int rc;
+
+  if (status < 0) {
+    if (!c->d.stop)
+      net_fail(c, "connect: %s", uv_strerror(status));
+    return;
+  }
+  rc = uv_tcp_nodelay(&k->tcp, 1);
+  if (rc == 0 && !c->p->bulk)
+    rc = uv_read_start((uv_stream_t *) &k->tcp, pp_alloc, pp_read);
+  if (rc != 0) {
+    net_fail(c, "%s", uv_strerror(rc));
+    return;
+  }
+  if (++c->connected == c->p->conns && !c->d.stop)
+    net_started(c);
+}
+
+/* Every connection is up: start the clock and the traffic. */
+static void net_started(struct net_ctx *c) {
+  struct net_conn *k;
+  unsigned i;
+  unsigned j;
+
+  bench_drive_init(&c->d, c->p, c->r, bench_now_ns());
+  for (i = 0; i < c->p->conns && !c->d.stop; i++) {
+    k = &c->conns[i];
+    if (!c->p->bulk) {
+      pp_send(k);
+      continue;
+    }
+    for (j = 0; j < c->p->depth && bench_drive_may_issue(&c->d, bench_now_ns());
+         j++)
+      bulk_issue(&k->w[j]);
+    if (k->inflight == 0)
+      net_conn_done(k);
+  }
+}
+
+int bench_uv_net(const struct bench_params *p, const char *executor,
+                   struct bench_result *r) {
+  struct bench_net_server srv;
+  struct net_ctx c;
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  struct net_conn *k;
+  unsigned i;
+  unsigned j;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  c.p = p;
+  c.r = r;
+  c.d.p = p;
+  c.d.r = r;
+  c.loop = &loop;
+  c.conns = calloc(p->conns, sizeof(*c.conns));
+  c.msg = malloc(p->msg_size);
+  c.rbuf = malloc(NET_RBUF);
+  if (c.conns == NULL || c.msg == NULL || c.rbuf == NULL) {
+    bench_set_error(r, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < p->msg_size; i++)
+    c.msg[i] = (char) ('a' + i % 26);
+  if (p->bulk)
+    for (i = 0; i < p->conns; i++) {
+      c.conns[i].w = calloc(p->depth, sizeof(*c.conns[i].w));
+      if (c.conns[i].w == NULL) {
+        bench_set_error(r, "out of memory");
+        goto out;
+      }
+      for (j = 0; j < p->depth; j++)
+        c.conns[i].w[j].k = &c.conns[i];
+    }
+  if (strcmp(executor, "libuv") != 0) {
+    bench_set_error(r, "libuv has no executor \"%s\"", executor);
+    goto out;
+  }
+  if (bench_net_start(p, executor, uv_net_serve, &srv, r) != 0)
+    goto out;
+  if (uv_open_loop(&loop, r->error, sizeof(r->error)) != 0) {
+    bench_net_finish(&srv, r, 1);
+    goto out;
+  }
+  uv_timer_init(&loop, &c.watchdog);
+  c.watchdog.data = &c;
+  uv_timer_start(&c.watchdog, net_watchdog, 1000, 1000);
+  uv_ip4_addr("127.0.0.1", srv.port, &addr);
+  for (i = 0; i < p->conns; i++) {
+    k = &c.conns[i];
+    k->c = &c;
+    uv_tcp_init(&loop, &k->tcp);
+    k->tcp.data = k;
+    k->creq.data = k;
+    k->wreq.data = k;
+    rc = uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *) &addr,
+                          net_connected);
+    if (rc != 0) {
+      net_fail(&c, "uv_tcp_connect: %s", uv_strerror(rc));
+      break;
+    }
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (!c.finished)
+    bench_drive_finish(&c.d);
+  uv_close_loop(&loop);
+  bench_net_finish(&srv, r, r->error[0] != '\0');
+
+out:
+  if (c.conns != NULL)
+    for (i = 0; i < p->conns; i++)
+      free(c.conns[i].w);
+  free(c.conns);
+  free(c.msg);
+  free(c.rbuf);
+  return r->error[0] ? -1 : 0;
+}
