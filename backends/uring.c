@@ -996,7 +996,12 @@ static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
   lure__queue_init(&b->starved);
   b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
                PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  b->bufs = malloc((size_t) b->entries * b->size);
+  /* Page-aligned and populated: the kernel copies into these on every
+   * receive. */
+  b->bufs = mmap(NULL, (size_t) b->entries * b->size, PROT_READ | PROT_WRITE,
+                 MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0);
+  if (b->bufs == MAP_FAILED)
+    b->bufs = NULL;
   b->lent_map = calloc(b->entries, 1);
   if (b->br == MAP_FAILED || b->bufs == NULL || b->lent_map == NULL)
     goto fail;
@@ -1019,7 +1024,8 @@ fail:
   /* Buffer rings are 5.19+: sockets use readiness on this kernel. */
   if (b->br != MAP_FAILED && b->br != NULL)
     munmap(b->br, b->entries * sizeof(struct io_uring_buf));
-  free(b->bufs);
+  if (b->bufs != NULL)
+    munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
   free(b);
   st->no_sockets = 1;
@@ -1032,7 +1038,7 @@ static void lure__bufring_free(struct lure__uring *st) {
   if (b == NULL)
     return;
   munmap(b->br, b->entries * sizeof(struct io_uring_buf));
-  free(b->bufs);
+  munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
   free(b);
   st->bufring = NULL;
