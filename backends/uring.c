@@ -835,8 +835,8 @@ const struct lure__backend_ops lure__backend_uring = {
 #include "stream.h"
 
 #define LURE__BGID 7
-#define LURE__BR_ENTRIES 256
-#define LURE__BR_BUFSIZE 16384
+#define LURE__BR_ENTRIES 64
+#define LURE__BR_BUFSIZE 65536
 
 enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT,
        LURE__SOP_SHUTDOWN };
