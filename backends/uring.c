@@ -83,6 +83,7 @@ struct lure__uring {
   int enabled;            /* R_DISABLED rings need enabling by the issuer */
   int no_sockets;         /* no buffer ring here: sockets use readiness */
   int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
+  unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
   struct lure__bufring *bufring;
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
   unsigned char ops[32];  /* supported and not masked */
@@ -690,6 +691,7 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
     }
     io_uring_cq_advance(&st->ring, n);
     loop->priv->stats.cqes_reaped += n;
+    st->batch = n;
     for (i = 0; i < n; i++) {
       if (copy[i].user_data == LURE__UD_IGNORE ||
           copy[i].user_data == LIBURING_UDATA_TIMEOUT)
@@ -743,6 +745,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   }
 
   lure__uring_fs_flush_waiting(loop, st);
+  st->batch = 0;
 
   before = io_uring_sq_ready(&st->ring);
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
@@ -768,6 +771,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
    * there; the next tick submits what is left. */
   (void) rc;
   lure__uring_reap(loop, st);
+  st->batch = 0;
 }
 
 /* lure_backend_fd(): the ring fd polls readable when completions wait,
@@ -1295,9 +1299,15 @@ int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
  * next io_uring_enter only has to wait for input, instead of being woken by
  * the SEND's own completion.  Returns 1 when req finished (or failed). */
 static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
+  struct lure__uring *st = s->loop->priv->backend_data;
   ssize_t r;
 
   if (req->send_handle != NULL || req->nbufs - req->write_index != 1)
+    return 0;
+  /* Replies made while a batch of several completions is dispatched go
+   * through the ring instead: they leave together with the next wait, one
+   * io_uring_enter for the whole batch instead of a send(2) each. */
+  if (st->batch > 2)
     return 0;
   do
     r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
