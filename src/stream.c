@@ -484,7 +484,10 @@ static void lure__stream_connect_ready(lure_stream_t *s) {
     err = errno;
   if (err == EINPROGRESS)
     return;
-  if (lure__queue_empty(&s->write_queue))
+  /* POLLOUT stays only for a readiness stream with writes to make; a ring
+   * stream sends through its own SEND requests. */
+  if (lure__queue_empty(&s->write_queue) ||
+      (s->stream_flags & LURE__STREAM_RING))
     lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
   lure__stream_connect_done(s, -err);
 }
@@ -560,6 +563,7 @@ static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
   if (lure__handle_is_closing((lure_handle_t *) s) || s->io_watcher.fd < 0)
     return;
   if ((revents & (POLLOUT | POLLERR | POLLHUP)) &&
+      !(s->stream_flags & LURE__STREAM_RING) &&
       !lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
     lure__stream_write_all(s);
     lure__stream_run_write_cbs(s);
