@@ -842,8 +842,11 @@ const struct lure__backend_ops lure__backend_uring = {
 #define LURE__BR_ENTRIES 64
 #define LURE__BR_BUFSIZE 65536
 
-enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT,
-       LURE__SOP_SHUTDOWN };
+/* Connect and shutdown are not ring operations: connect(2) reports some
+ * errors synchronously, as libuv does, and IORING_OP_SHUTDOWN always runs
+ * on the ring's workers, so its CQE can arrive after the peer answered the
+ * FIN (shutdown(2) never blocks; stream.c calls it directly). */
+enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND };
 
 struct lure__sop {
   int kind;
@@ -856,8 +859,6 @@ struct lure__ustream {
   struct lure__sop accept_op;
   struct lure__sop recv_op;
   struct lure__sop send_op;
-  struct lure__sop connect_op;
-  struct lure__sop shut_op;
   int recv_canceling;
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
@@ -921,10 +922,7 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->accept_op.kind = LURE__SOP_ACCEPT;
   us->recv_op.kind = LURE__SOP_RECV;
   us->send_op.kind = LURE__SOP_SEND;
-  us->connect_op.kind = LURE__SOP_CONNECT;
-  us->shut_op.kind = LURE__SOP_SHUTDOWN;
-  us->accept_op.us = us->recv_op.us = us->send_op.us = us->connect_op.us =
-      us->shut_op.us = us;
+  us->accept_op.us = us->recv_op.us = us->send_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
   s->ring = us;
@@ -1415,16 +1413,6 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
   lure__stream_write_done_now(s);
 }
 
-/* ---- connect and shutdown ---- */
-
-/* IORING_OP_SHUTDOWN always goes to the ring's workers, so its CQE can
- * arrive after the peer already answered the FIN it sent (a read_cb with
- * the peer's EOF before the shutdown callback).  shutdown(2) never blocks:
- * the stream code calls it directly, which keeps the order. */
-int lure__uring_stream_shutdown(lure_stream_t *s) {
-  return LURE_ENOTSUP;
-}
-
 /* ---- close ---- */
 
 void lure__uring_stream_close(lure_stream_t *s) {
@@ -1437,8 +1425,6 @@ void lure__uring_stream_close(lure_stream_t *s) {
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
-  lure__sop_cancel(s, &us->connect_op);
-  lure__sop_cancel(s, &us->shut_op);
 }
 
 /* In a forked child: the parent's ring operations are not ours. */
@@ -1451,8 +1437,6 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->accept_op.armed = 0;
   us->recv_op.armed = 0;
   us->send_op.armed = 0;
-  us->connect_op.armed = 0;
-  us->shut_op.armed = 0;
   us->recv_canceling = 0;
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
@@ -1513,14 +1497,6 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
         break;
       }
       lure__sop_send_done(s, us, res);
-      break;
-    case LURE__SOP_SHUTDOWN:
-      op->armed = 0;
-      if (!lure__handle_is_closing((lure_handle_t *) s))
-        lure__stream_shutdown_complete(s, res < 0 ? res : 0);
-      break;
-    default:
-      op->armed = 0;
       break;
   }
   if (final) {

@@ -227,6 +227,15 @@ void lure__aio_loop_close(lure_loop_t *loop);
 void lure__aio_loop_fork(lure_loop_t *loop);
 
 /* ---- misc ---- */
+
+/* The length of an AF_INET or AF_INET6 address, 0 for any other family. */
+static inline socklen_t lure__inet_addrlen(const struct sockaddr *addr) {
+  if (addr->sa_family == AF_INET)
+    return sizeof(struct sockaddr_in);
+  if (addr->sa_family == AF_INET6)
+    return sizeof(struct sockaddr_in6);
+  return 0;
+}
 uint64_t lure__hrtime_ns(void);
 int lure__cloexec(int fd, int set);
 int lure__nonblock(int fd, int set);

@@ -131,20 +131,12 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
       (s->stream_flags & LURE__STREAM_SHUT_ISSUED))
     return;
   s->stream_flags |= LURE__STREAM_SHUT_ISSUED;
-  if (s->stream_flags & LURE__STREAM_RING) {
-    if (lure__uring_stream_shutdown(s) == 0)
-      return; /* the ring reports through lure__stream_shutdown_complete */
-  }
+  /* shutdown(2) never blocks, on either path (see backends/uring.c on why
+   * not IORING_OP_SHUTDOWN).  This runs from the pending phase or an I/O
+   * callback, never inside lure_shutdown(). */
   if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
     status = -errno;
-  lure__stream_shutdown_complete(s, status);
-}
-
-/* The shutdown(2) finished (here or on the ring); this runs from the
- * pending phase or an I/O callback, never inside lure_shutdown(). */
-void lure__stream_shutdown_complete(lure_stream_t *s, int status) {
-  if (s->shutdown_req != NULL)
-    lure__stream_shutdown_done(s, status);
+  lure__stream_shutdown_done(s, status);
 }
 
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {

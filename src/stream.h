@@ -57,7 +57,6 @@ void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
 void lure__stream_connect_done(lure_stream_t *s, int status);
-void lure__stream_shutdown_complete(lure_stream_t *s, int status);
 
 /* tcp.c / pipe.c */
 int lure__tcp_listen(lure_tcp_t *h, int backlog, lure_connection_cb cb);
@@ -73,7 +72,6 @@ int lure__uring_stream_accept(lure_stream_t *s);
 int lure__uring_stream_read(lure_stream_t *s);
 void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);
-int lure__uring_stream_shutdown(lure_stream_t *s);
 void lure__uring_stream_close(lure_stream_t *s);
 void lure__uring_stream_free(lure_stream_t *s);
 void lure__uring_stream_forget(lure_stream_t *s);

@@ -9,14 +9,6 @@
 #include "internal.h"
 #include "stream.h"
 
-static socklen_t lure__addrlen(const struct sockaddr *addr) {
-  if (addr->sa_family == AF_INET)
-    return sizeof(struct sockaddr_in);
-  if (addr->sa_family == AF_INET6)
-    return sizeof(struct sockaddr_in6);
-  return 0;
-}
-
 /* Create the socket on first need, in the family of the first address. */
 static int lure__tcp_socket(lure_tcp_t *h, int family) {
   lure_stream_t *s = (lure_stream_t *) h;
@@ -94,7 +86,7 @@ LURE_EXTERN int lure_tcp_bind(lure_tcp_t *h, const struct sockaddr *addr,
   LURE__TCP_CHECK(h);
   if (addr == NULL || (flags & ~(unsigned) LURE_TCP_IPV6ONLY))
     return LURE_EINVAL;
-  len = lure__addrlen(addr);
+  len = lure__inet_addrlen(addr);
   if (len == 0)
     return LURE_EINVAL;
   if ((flags & LURE_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
@@ -146,7 +138,7 @@ LURE_EXTERN int lure_tcp_connect(lure_connect_t *req, lure_tcp_t *h,
   LURE__TCP_CHECK(h);
   if (req == NULL || addr == NULL)
     return LURE_EINVAL;
-  len = lure__addrlen(addr);
+  len = lure__inet_addrlen(addr);
   if (len == 0)
     return LURE_EINVAL;
   if (h->delayed_error != 0)

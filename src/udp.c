@@ -22,14 +22,6 @@ enum {
 static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
                          unsigned revents);
 
-static socklen_t lure__udp_addrlen(const struct sockaddr *addr) {
-  if (addr->sa_family == AF_INET)
-    return sizeof(struct sockaddr_in);
-  if (addr->sa_family == AF_INET6)
-    return sizeof(struct sockaddr_in6);
-  return 0;
-}
-
 static int lure__udp_socket(lure_udp_t *h, int family) {
   int fd;
 
@@ -96,7 +88,7 @@ LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
   if (addr == NULL ||
       (flags & ~(unsigned) (LURE_UDP_IPV6ONLY | LURE_UDP_REUSEADDR)))
     return LURE_EINVAL;
-  len = lure__udp_addrlen(addr);
+  len = lure__inet_addrlen(addr);
   if (len == 0)
     return LURE_EINVAL;
   if ((flags & LURE_UDP_IPV6ONLY) && addr->sa_family != AF_INET6)
@@ -166,7 +158,7 @@ LURE_EXTERN int lure_udp_connect(lure_udp_t *h, const struct sockaddr *addr) {
     h->udp_flags &= ~LURE__UDP_CONNECTED;
     return 0;
   }
-  len = lure__udp_addrlen(addr);
+  len = lure__inet_addrlen(addr);
   if (len == 0)
     return LURE_EINVAL;
   if (h->udp_flags & LURE__UDP_CONNECTED)
@@ -276,7 +268,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   if (addr != NULL) {
     if (h->udp_flags & LURE__UDP_CONNECTED)
       return LURE_EISCONN;
-    len = lure__udp_addrlen(addr);
+    len = lure__inet_addrlen(addr);
     if (len == 0)
       return LURE_EINVAL;
   } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
@@ -330,7 +322,7 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
   if (addr != NULL) {
     if (h->udp_flags & LURE__UDP_CONNECTED)
       return LURE_EISCONN;
-    len = lure__udp_addrlen(addr);
+    len = lure__inet_addrlen(addr);
     if (len == 0)
       return LURE_EINVAL;
   } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
