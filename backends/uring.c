@@ -84,7 +84,10 @@ struct lure__uring {
   int no_sockets;         /* no buffer ring here: sockets use readiness */
   int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
   unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
-  struct lure__bufring *bufring;
+  struct lure__bufring *bufring;      /* streams' receives */
+  struct lure__bufring *udp_bufring;  /* datagrams' receives */
+  int no_udp;             /* no datagram buffer ring: UDP uses readiness */
+  struct lure__queue udp_dirty;  /* UDP handles with sends to chain */
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
@@ -103,7 +106,7 @@ struct lure__upoll {
   struct lure__queue park_link;   /* st->parked */
 };
 
-static void lure__bufring_free(struct lure__uring *st);
+static void lure__bufring_free(struct lure__bufring **bp);
 
 /* ---- opcode names ---------------------------------------------------------- */
 
@@ -263,6 +266,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->polls);
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
+  lure__queue_init(&st->udp_dirty);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -284,7 +288,8 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
       up->w->bdata = NULL;
     free(up);
   }
-  lure__bufring_free(st);
+  lure__bufring_free(&st->bufring);
+  lure__bufring_free(&st->udp_bufring);
   if (st->notify_fd >= 0)
     close(st->notify_fd);
   if (in_child)
@@ -654,6 +659,13 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
                                 struct lure__sop *op, int res,
                                 unsigned flags);
 #define LURE__UD_SOCK 2u
+#define LURE__UD_UDP 3u       /* a UDP handle's multishot RECVMSG */
+#define LURE__UD_UDPSEND 4u   /* a lure_udp_send_t's SENDMSG */
+struct lure__uudp;
+static void lure__uudp_recv_cqe(struct lure__uudp *uu, int res,
+                                unsigned flags);
+static void lure__uudp_send_complete(lure_udp_send_t *req, int res);
+static void lure__uudp_build_chains(lure_loop_t *loop, struct lure__uring *st);
 
 struct lure__cqe_copy {
   __u64 user_data;
@@ -703,6 +715,16 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
               (struct lure__sop *) (uintptr_t) (copy[i].user_data & ~(__u64) LURE__UD_TAG_MASK),
               copy[i].res, copy[i].flags);
           break;
+        case LURE__UD_UDP:
+          lure__uudp_recv_cqe(
+              (struct lure__uudp *) (uintptr_t) (copy[i].user_data & ~(__u64) LURE__UD_TAG_MASK),
+              copy[i].res, copy[i].flags);
+          break;
+        case LURE__UD_UDPSEND:
+          lure__uudp_send_complete(
+              (lure_udp_send_t *) (uintptr_t) (copy[i].user_data & ~(__u64) LURE__UD_TAG_MASK),
+              copy[i].res);
+          break;
         case LURE__UD_FS:
           lure__uring_fs_complete(
               loop, st,
@@ -746,6 +768,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
 
   lure__uring_fs_flush_waiting(loop, st);
   st->batch = 0;
+  lure__uudp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
@@ -884,6 +907,7 @@ struct lure__bufring {
   char *bufs;
   unsigned entries;
   unsigned size;
+  unsigned bgid;
   unsigned lent;               /* buffers held by borrowed reads */
   unsigned char *lent_map;     /* which ones */
   struct lure__queue starved;  /* streams waiting for a lent buffer back */
@@ -983,25 +1007,29 @@ int lure__uring_stream_accept(lure_stream_t *s) {
 
 /* ---- reads ---- */
 
-static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
+/* Make and register a provided-buffer ring of entries x size bytes.  NULL
+ * when this kernel has none (PBUF_RING is 5.19+) or memory is short. */
+static struct lure__bufring *lure__bufring_new(struct lure__uring *st,
+                                               unsigned bgid, unsigned entries,
+                                               unsigned size, int populate) {
   struct io_uring_buf_reg reg;
-  struct lure__bufring *b = st->bufring;
+  struct lure__bufring *b;
   unsigned i;
 
-  if (b != NULL || st->no_sockets)
-    return b;
   b = calloc(1, sizeof(*b));
   if (b == NULL)
     return NULL;
-  b->entries = LURE__BR_ENTRIES;
-  b->size = LURE__BR_BUFSIZE;
+  b->entries = entries;
+  b->size = size;
+  b->bgid = bgid;
   lure__queue_init(&b->starved);
   b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
                PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  /* Page-aligned and populated: the kernel copies into these on every
-   * receive. */
+  /* Page-aligned (and, for streams, populated): the kernel copies into
+   * these on every receive. */
   b->bufs = mmap(NULL, (size_t) b->entries * b->size, PROT_READ | PROT_WRITE,
-                 MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0);
+                 MAP_ANONYMOUS | MAP_PRIVATE | (populate ? MAP_POPULATE : 0),
+                 -1, 0);
   if (b->bufs == MAP_FAILED)
     b->bufs = NULL;
   b->lent_map = calloc(b->entries, 1);
@@ -1011,7 +1039,7 @@ static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
   memset(&reg, 0, sizeof(reg));
   reg.ring_addr = (unsigned long) b->br;
   reg.ring_entries = b->entries;
-  reg.bgid = LURE__BGID;
+  reg.bgid = (__u16) bgid;
   if (io_uring_register_buf_ring(&st->ring, &reg, 0) != 0)
     goto fail;
   for (i = 0; i < b->entries; i++)
@@ -1019,23 +1047,31 @@ static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
                           (unsigned short) i,
                           io_uring_buf_ring_mask(b->entries), (int) i);
   io_uring_buf_ring_advance(b->br, (int) b->entries);
-  st->bufring = b;
   return b;
 
 fail:
-  /* Buffer rings are 5.19+: sockets use readiness on this kernel. */
   if (b->br != MAP_FAILED && b->br != NULL)
     munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   if (b->bufs != NULL)
     munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
   free(b);
-  st->no_sockets = 1;
   return NULL;
 }
 
-static void lure__bufring_free(struct lure__uring *st) {
-  struct lure__bufring *b = st->bufring;
+static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
+  if (st->bufring == NULL && !st->no_sockets) {
+    st->bufring = lure__bufring_new(st, LURE__BGID, LURE__BR_ENTRIES,
+                                    LURE__BR_BUFSIZE, 1);
+    /* No buffer rings here: sockets use readiness. */
+    if (st->bufring == NULL)
+      st->no_sockets = 1;
+  }
+  return st->bufring;
+}
+
+static void lure__bufring_free(struct lure__bufring **bp) {
+  struct lure__bufring *b = *bp;
 
   if (b == NULL)
     return;
@@ -1043,7 +1079,7 @@ static void lure__bufring_free(struct lure__uring *st) {
   munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
   free(b);
-  st->bufring = NULL;
+  *bp = NULL;
 }
 
 static void lure__bufring_put(struct lure__bufring *b, unsigned bid) {
@@ -1452,6 +1488,488 @@ void lure__uring_stream_free(lure_stream_t *s) {
   free(us->stash);
   free(us);
   s->ring = NULL;
+}
+
+/* ---- UDP ----------------------------------------------------------------------------- */
+
+/*
+ * Field notes for the UDP path:
+ * - Receives are one multishot RECVMSG per handle (6.0) selecting buffers
+ *   from a second provided-buffer ring: a datagram takes a whole buffer
+ *   (io_uring_recvmsg_out, the peer's address, then the payload), so each
+ *   holds 64 KiB of payload, more than any UDP datagram carries.  The
+ *   datagram is copied into the alloc_cb buffer (LURE_UDP_PARTIAL when it
+ *   does not fit, as recvmsg(2) would truncate it) and the ring buffer goes
+ *   straight back.
+ * - Datagrams that complete after lure_udp_recv_stop() (the multishot is
+ *   being cancelled) wait in a per-handle list and are delivered first on
+ *   the next lure_udp_recv_start(), so none is lost, repeated or reordered.
+ * - Sends: the head of the queue goes out at once with sendmsg(2) when
+ *   nothing is in the ring; otherwise (socket full, or replies made while a
+ *   batch of completions is dispatched) the queue goes to the ring as a
+ *   chain of SENDMSGs built just before the next wait.  The chain uses
+ *   IOSQE_IO_HARDLINK: each starts after the previous one finished, so
+ *   datagrams leave in order, and an error (EMSGSIZE, ECONNREFUSED) fails
+ *   only its own send.  One chain per handle at a time.
+ * - Closing cancels the receive and each send in the ring; the handle's
+ *   close completes (and its fd is closed) after the last CQE.  Sends the
+ *   kernel already took report their real result; the rest LURE_ECANCELED.
+ */
+
+#include "udp.h"
+
+#define LURE__UDP_BGID 8
+#define LURE__UDP_BR_ENTRIES 64
+#define LURE__UDP_BR_BUFSIZE (65536 + 4096)
+#define LURE__UDP_CHAIN 64
+
+struct lure__udgram {
+  struct lure__udgram *next;
+  ssize_t nread;             /* bytes, or a negative errno to report */
+  unsigned flags;
+  socklen_t addrlen;
+  struct sockaddr_storage addr;
+  char data[];
+};
+
+struct lure__uudp {
+  lure_udp_t *h;
+  int recv_armed;            /* its final CQE is pending */
+  int recv_canceling;
+  unsigned sends;            /* SENDMSGs in the ring */
+  struct msghdr rmsg;        /* the multishot RECVMSG's layout */
+  struct lure__udgram *stash;        /* received, not yet delivered */
+  struct lure__udgram **stash_tail;
+  struct lure__pending stash_pending;
+  struct lure__queue dirty_link;     /* st->udp_dirty */
+} __attribute__((aligned(8)));
+
+int lure__uring_udp_usable(lure_loop_t *loop) {
+  struct lure__uring *st;
+  static const int need[] = { IORING_OP_RECVMSG, IORING_OP_SENDMSG,
+                              IORING_OP_ASYNC_CANCEL };
+  size_t i;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  if (st->no_udp)
+    return 0;
+  for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+    if (!lure__has_op(st->ops, need[i]))
+      return 0;
+  if (st->udp_bufring == NULL) {
+    st->udp_bufring = lure__bufring_new(st, LURE__UDP_BGID,
+                                        LURE__UDP_BR_ENTRIES,
+                                        LURE__UDP_BR_BUFSIZE, 0);
+    if (st->udp_bufring == NULL) {
+      st->no_udp = 1;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static struct lure__uudp *lure__uudp(lure_udp_t *h) {
+  struct lure__uudp *uu = h->ring;
+
+  if (uu != NULL)
+    return uu;
+  uu = calloc(1, sizeof(*uu));
+  if (uu == NULL)
+    return NULL;
+  uu->h = h;
+  uu->stash_tail = &uu->stash;
+  uu->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
+  lure__queue_init(&uu->stash_pending.queue);
+  lure__queue_init(&uu->dirty_link);
+  h->ring = uu;
+  return uu;
+}
+
+/* ---- receiving ---- */
+
+static int lure__uudp_arm_recv(lure_udp_t *h, struct lure__uudp *uu) {
+  struct lure__uring *st = h->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(h->loop, st);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_recvmsg_multishot(sqe, h->io_watcher.fd, &uu->rmsg, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = LURE__UDP_BGID;
+  io_uring_sqe_set_data64(sqe, (__u64) (uintptr_t) uu | LURE__UD_UDP);
+  uu->recv_armed = 1;
+  h->ring_ops++;
+  return 0;
+}
+
+static int lure__uudp_receiving(const lure_udp_t *h) {
+  return (h->udp_flags & LURE__UDP_RECEIVING) &&
+         !lure__handle_is_closing((const lure_handle_t *) h);
+}
+
+static void lure__uudp_stash_add(struct lure__uudp *uu, ssize_t nread,
+                                 const char *data, size_t len,
+                                 const void *addr, socklen_t addrlen,
+                                 unsigned flags) {
+  struct lure__udgram *d = malloc(sizeof(*d) + len);
+
+  if (d == NULL)
+    return; /* out of memory: the datagram is dropped, as a full socket
+               buffer would */
+  d->next = NULL;
+  d->nread = nread;
+  d->flags = flags;
+  if (addrlen > sizeof(d->addr))
+    addrlen = sizeof(d->addr);
+  d->addrlen = addrlen;
+  if (addrlen > 0)
+    memcpy(&d->addr, addr, addrlen);
+  if (len > 0)
+    memcpy(d->data, data, len);
+  *uu->stash_tail = d;
+  uu->stash_tail = &d->next;
+}
+
+static void lure__uudp_stash_deliver(lure_loop_t *loop,
+                                     struct lure__pending *pe);
+
+static void lure__uudp_stash_schedule(struct lure__uudp *uu) {
+  if (uu->stash == NULL || !lure__uudp_receiving(uu->h) ||
+      !lure__queue_empty(&uu->stash_pending.queue))
+    return;
+  uu->stash_pending.cb = lure__uudp_stash_deliver;
+  lure__pending_add(uu->h->loop, &uu->stash_pending);
+}
+
+/* Hand one datagram (or an error) to recv_cb.  Returns 0, or -1 when the
+ * caller had no buffer (recv_cb got LURE_ENOBUFS; the datagram stays). */
+static int lure__uudp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
+                              const struct sockaddr *addr, unsigned flags) {
+  lure_buf_t buf = { NULL, 0 };
+
+  if (nread < 0) {
+    h->recv_cb(h, nread, &buf, NULL, 0);
+    return 0;
+  }
+  h->alloc_cb((lure_handle_t *) h, 65536, &buf);
+  if (buf.base == NULL || buf.len == 0) {
+    h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
+    return -1;
+  }
+  if ((size_t) nread > buf.len) {
+    nread = (ssize_t) buf.len;
+    flags |= LURE_UDP_PARTIAL;
+  }
+  if (nread > 0)
+    memcpy(buf.base, data, (size_t) nread);
+  h->recv_cb(h, nread, &buf, addr, flags);
+  return 0;
+}
+
+static void lure__uudp_stash_deliver(lure_loop_t *loop,
+                                     struct lure__pending *pe) {
+  struct lure__uudp *uu =
+      lure__container_of(pe, struct lure__uudp, stash_pending);
+  struct lure__udgram *d;
+
+  (void) loop;
+  while ((d = uu->stash) != NULL && lure__uudp_receiving(uu->h)) {
+    if (lure__uudp_deliver(uu->h, d->nread, d->data,
+                           d->addrlen ? (struct sockaddr *) &d->addr : NULL,
+                           d->flags) != 0) {
+      lure__uudp_stash_schedule(uu); /* try again next tick */
+      return;
+    }
+    /* recv_cb may have closed the handle; the stash lives until free. */
+    if (uu->stash != d)
+      return;
+    uu->stash = d->next;
+    if (uu->stash == NULL)
+      uu->stash_tail = &uu->stash;
+    free(d);
+  }
+}
+
+static void lure__uudp_feed(lure_udp_t *h, struct lure__uudp *uu,
+                            ssize_t nread, const char *data,
+                            const struct sockaddr *addr, socklen_t addrlen,
+                            unsigned flags) {
+  if (lure__handle_is_closing((lure_handle_t *) h))
+    return;
+  /* Behind datagrams already waiting, or while the reader stopped. */
+  if (uu->stash != NULL || !(h->udp_flags & LURE__UDP_RECEIVING)) {
+    lure__uudp_stash_add(uu, nread, data, nread > 0 ? (size_t) nread : 0,
+                         addr, addrlen, flags);
+    lure__uudp_stash_schedule(uu);
+    return;
+  }
+  if (lure__uudp_deliver(h, nread, data, addr, flags) != 0) {
+    lure__uudp_stash_add(uu, nread, data, (size_t) nread, addr, addrlen,
+                         flags);
+    lure__uudp_stash_schedule(uu);
+  }
+}
+
+static void lure__uudp_recv_done(lure_udp_t *h, struct lure__uudp *uu,
+                                 int res, unsigned flags) {
+  struct lure__uring *st = h->loop->priv->backend_data;
+  struct lure__bufring *b = st->udp_bufring;
+  struct io_uring_recvmsg_out *out;
+
+  if (!(flags & IORING_CQE_F_MORE)) {
+    uu->recv_armed = 0;
+    uu->recv_canceling = 0;
+  }
+  if (flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    char *mem = b->bufs + (size_t) bid * b->size;
+
+    if (res >= 0 &&
+        (out = io_uring_recvmsg_validate(mem, res, &uu->rmsg)) != NULL) {
+      socklen_t alen = out->namelen;
+      unsigned uflags = (out->flags & MSG_TRUNC) ? LURE_UDP_PARTIAL : 0;
+
+      if (alen > uu->rmsg.msg_namelen)
+        alen = uu->rmsg.msg_namelen;
+      lure__uudp_feed(h, uu,
+                      (ssize_t) io_uring_recvmsg_payload_length(
+                          out, res, &uu->rmsg),
+                      io_uring_recvmsg_payload(out, &uu->rmsg),
+                      (const struct sockaddr *) io_uring_recvmsg_name(out),
+                      alen, uflags);
+    }
+    lure__bufring_put(b, bid);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) h))
+    return;
+  /* An error (ECONNREFUSED on a connected socket after an ICMP) ends the
+   * multishot: report it in order, then go on receiving. */
+  if (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EINTR)
+    lure__uudp_feed(h, uu, res, NULL, NULL, 0, 0);
+  if (!uu->recv_armed && lure__uudp_receiving(h))
+    (void) lure__uudp_arm_recv(h, uu);
+}
+
+int lure__uring_udp_recv(lure_udp_t *h) {
+  struct lure__uudp *uu = lure__uudp(h);
+
+  if (uu == NULL)
+    return LURE_ENOMEM;
+  lure__uudp_stash_schedule(uu);
+  if (uu->recv_armed)
+    return 0; /* still armed, or its cancellation is under way: re-armed
+                 from its final CQE if we are receiving by then */
+  return lure__uudp_arm_recv(h, uu);
+}
+
+static void lure__uudp_cancel(lure_udp_t *h, __u64 user_data) {
+  struct lure__uring *st = h->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(h->loop, st);
+
+  if (sqe == NULL)
+    return; /* it completes eventually on its own */
+  io_uring_prep_cancel64(sqe, user_data, 0);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+}
+
+void lure__uring_udp_recv_stop(lure_udp_t *h) {
+  struct lure__uudp *uu = h->ring;
+
+  if (uu == NULL)
+    return;
+  lure__queue_remove(&uu->stash_pending.queue);
+  if (uu->recv_armed && !uu->recv_canceling) {
+    uu->recv_canceling = 1;
+    lure__uudp_cancel(h, (__u64) (uintptr_t) uu | LURE__UD_UDP);
+  }
+}
+
+/* ---- sending ---- */
+
+void lure__uring_udp_send(lure_udp_t *h) {
+  struct lure__uring *st = h->loop->priv->backend_data;
+  struct lure__uudp *uu = lure__uudp(h);
+  lure_udp_send_t *req;
+  ssize_t r;
+
+  if (uu == NULL || uu->sends > 0)
+    return; /* the chain in the ring goes first; its end sends the rest */
+  /* While a batch of completions is dispatched, replies wait for the chain
+   * built before the next wait: one io_uring_enter for them all. */
+  while (!lure__queue_empty(&h->write_queue) && st->batch <= 2) {
+    req = lure__container_of(lure__queue_head(&h->write_queue),
+                             lure_udp_send_t, queue);
+    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
+                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
+                          req->addrlen);
+    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
+      break;
+    lure__udp_send_done(h, req, r);
+  }
+  if (!lure__queue_empty(&h->write_queue) &&
+      lure__queue_empty(&uu->dirty_link))
+    lure__queue_insert_tail(&st->udp_dirty, &uu->dirty_link);
+}
+
+/* Just before a wait: queued sends go to the ring as one ordered chain per
+ * handle. */
+static void lure__uudp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
+  struct io_uring_sqe *sqe;
+  struct io_uring_sqe *prev;
+  struct lure__queue *q;
+  struct lure__uudp *uu;
+  lure_udp_send_t *req;
+  lure_udp_t *h;
+  unsigned room;
+
+  while (!lure__queue_empty(&st->udp_dirty)) {
+    uu = lure__container_of(lure__queue_head(&st->udp_dirty),
+                            struct lure__uudp, dirty_link);
+    lure__queue_remove(&uu->dirty_link);
+    h = uu->h;
+    if (uu->sends > 0 || lure__handle_is_closing((lure_handle_t *) h))
+      continue;
+    prev = NULL;
+    room = 0;
+    lure__queue_foreach(q, &h->write_queue) {
+      req = lure__container_of(q, lure_udp_send_t, queue);
+      if (prev == NULL) {
+        /* The whole chain goes in one submission: a chain split by an
+         * early flush would be two chains, free to overtake each other. */
+        sqe = lure__uring_sqe(loop, st);
+        room = io_uring_sq_space_left(&st->ring);
+      } else {
+        sqe = room > 0 && uu->sends < LURE__UDP_CHAIN
+                  ? io_uring_get_sqe(&st->ring) : NULL;
+        room--;
+      }
+      if (sqe == NULL)
+        break;
+      memset(&req->msg, 0, sizeof(req->msg));
+      req->msg.msg_name = req->addrlen ? &req->addr : NULL;
+      req->msg.msg_namelen = req->addrlen;
+      req->msg.msg_iov = (struct iovec *) req->bufs;
+      req->msg.msg_iovlen = req->nbufs;
+      io_uring_prep_sendmsg(sqe, h->io_watcher.fd, &req->msg, MSG_NOSIGNAL);
+      io_uring_sqe_set_data64(sqe, (__u64) (uintptr_t) req | LURE__UD_UDPSEND);
+      if (prev != NULL)
+        prev->flags |= IOSQE_IO_HARDLINK;
+      prev = sqe;
+      req->req_flags |= LURE__REQ_UDP_RING;
+      uu->sends++;
+      h->ring_ops++;
+    }
+  }
+}
+
+unsigned lure__uring_udp_sends(const lure_udp_t *h) {
+  const struct lure__uudp *uu = h->ring;
+
+  return uu != NULL ? uu->sends : 0;
+}
+
+static void lure__uudp_op_done(lure_udp_t *h) {
+  h->ring_ops--;
+  if (h->ring_ops == 0 && (h->flags & LURE__HANDLE_CLOSE_WAIT))
+    lure__handle_close_ready((lure_handle_t *) h);
+}
+
+/* Cancel the sends the ring holds (a send still waiting behind its chain
+ * is not found yet; it is cancelled again when it starts). */
+static void lure__uudp_cancel_sends(lure_udp_t *h) {
+  struct lure__queue *q;
+  lure_udp_send_t *req;
+
+  lure__queue_foreach(q, &h->write_queue) {
+    req = lure__container_of(q, lure_udp_send_t, queue);
+    if (req->req_flags & LURE__REQ_UDP_RING)
+      lure__uudp_cancel(h, (__u64) (uintptr_t) req | LURE__UD_UDPSEND);
+  }
+}
+
+static void lure__uudp_send_complete(lure_udp_send_t *req, int res) {
+  lure_udp_t *h = req->handle;
+  struct lure__uudp *uu = h->ring;
+
+  req->req_flags &= (unsigned char) ~LURE__REQ_UDP_RING;
+  uu->sends--;
+  lure__udp_send_done(h, req, res == -EINTR ? LURE_ECANCELED : res);
+  if (lure__handle_is_closing((lure_handle_t *) h)) {
+    /* Callbacks run in the closing phase, in order: those the kernel had,
+     * then the never-submitted ones, cancelled.  The chain's next send
+     * only started now: cancel it too (it may wait for room). */
+    if (uu->sends == 0)
+      lure__udp_cancel_queued(h);
+    else
+      lure__uudp_cancel_sends(h);
+  } else {
+    if (uu->sends == 0)
+      lure__uring_udp_send(h); /* the rest of the queue */
+    lure__udp_run_send_cbs(h);  /* they may close the handle */
+  }
+  lure__uudp_op_done(h);
+}
+
+static void lure__uudp_recv_cqe(struct lure__uudp *uu, int res,
+                                unsigned flags) {
+  lure_udp_t *h = uu->h;
+
+  lure__uudp_recv_done(h, uu, res, flags);
+  if (!(flags & IORING_CQE_F_MORE))
+    lure__uudp_op_done(h);
+}
+
+/* ---- close, fork, free ---- */
+
+void lure__uring_udp_close(lure_udp_t *h) {
+  struct lure__uudp *uu = h->ring;
+
+  if (uu == NULL)
+    return;
+  lure__queue_remove(&uu->stash_pending.queue);
+  lure__queue_remove(&uu->dirty_link);
+  if (uu->recv_armed && !uu->recv_canceling) {
+    uu->recv_canceling = 1;
+    lure__uudp_cancel(h, (__u64) (uintptr_t) uu | LURE__UD_UDP);
+  }
+  lure__uudp_cancel_sends(h);
+}
+
+void lure__uring_udp_forget(lure_udp_t *h) {
+  struct lure__uudp *uu = h->ring;
+  struct lure__queue *q;
+  lure_udp_send_t *req;
+
+  h->ring_ops = 0;
+  if (uu == NULL)
+    return;
+  uu->recv_armed = 0;
+  uu->recv_canceling = 0;
+  uu->sends = 0;
+  lure__queue_init(&uu->stash_pending.queue);
+  lure__queue_init(&uu->dirty_link);
+  lure__queue_foreach(q, &h->write_queue) {
+    req = lure__container_of(q, lure_udp_send_t, queue);
+    req->req_flags &= (unsigned char) ~LURE__REQ_UDP_RING;
+  }
+}
+
+void lure__uring_udp_free(lure_udp_t *h) {
+  struct lure__uudp *uu = h->ring;
+  struct lure__udgram *d;
+
+  if (uu == NULL)
+    return;
+  lure__queue_remove(&uu->stash_pending.queue);
+  lure__queue_remove(&uu->dirty_link);
+  while ((d = uu->stash) != NULL) {
+    uu->stash = d->next;
+    free(d);
+  }
+  free(uu);
+  h->ring = NULL;
 }
 
 /* ---- completions ---- */

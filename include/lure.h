@@ -627,6 +627,8 @@ struct lure_udp_s {
   struct lure__queue write_done_queue;
   struct lure__pending write_pending;
   unsigned int udp_flags;
+  unsigned int ring_ops;               /* ring operations in flight */
+  void *ring;                          /* the ring's per-handle state */
 };
 
 struct lure_udp_send_s {
@@ -640,6 +642,7 @@ struct lure_udp_send_s {
   unsigned int nbufs;
   lure_buf_t *bufs;
   ssize_t status;
+  struct msghdr msg;                   /* a ring SENDMSG's, until its CQE */
   lure_buf_t bufsml[4];
 };
 

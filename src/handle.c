@@ -159,7 +159,8 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
   /* Ring operations still name this handle's fd and memory: the close
    * completes when the last of them has posted its CQE.  Until then the
    * loop stays alive (counted as a request). */
-  if (lure__is_stream(h) && ((lure_stream_t *) h)->ring_ops > 0) {
+  if ((lure__is_stream(h) && ((lure_stream_t *) h)->ring_ops > 0) ||
+      (h->type == LURE_UDP && ((lure_udp_t *) h)->ring_ops > 0)) {
     h->flags |= LURE__HANDLE_CLOSE_WAIT;
     h->loop->priv->active_reqs++;
     return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "internal.h"
 #include "stream.h"
+#include "udp.h"
 
 static lure_loop_t lure__default_loop_storage;
 static lure_loop_t *lure__default_loop_ptr;
@@ -261,6 +262,8 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
     lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
     if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
       lure__stream_after_fork((lure_stream_t *) h);
+    else if (h->type == LURE_UDP)
+      lure__udp_after_fork((lure_udp_t *) h);
   }
   return rc;
 }
@@ -471,6 +474,8 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
     lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
     if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
       lure__stream_after_fork((lure_stream_t *) h);
+    else if (h->type == LURE_UDP)
+      lure__udp_after_fork((lure_udp_t *) h);
   }
   return rc;
 }

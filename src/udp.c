@@ -1,23 +1,20 @@
 /*
- * udp.c - UDP handles: readiness plus recvmsg/sendmsg, on any wait point.
+ * udp.c - UDP handles.  On a ring loop datagrams move through the ring
+ * (backends/uring.c: multishot RECVMSG into a buffer ring, ordered SENDMSG
+ * chains); otherwise, or when the ring lacks an opcode, by readiness plus
+ * recvmsg/sendmsg, on any wait point.
  *
  * Sends go out in request order: a send that cannot go now waits on
  * write_queue behind the others, so datagrams never overtake each other.
  * Send callbacks never run inside lure_udp_send(); they run from the pending
- * phase or from the I/O callback that sent them.
+ * phase or from the completion that sent them.
  */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "internal.h"
-
-enum {
-  LURE__UDP_RECEIVING = 0x1,
-  LURE__UDP_BOUND = 0x2,
-  LURE__UDP_CONNECTED = 0x4
-};
+#include "udp.h"
 
 static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
                          unsigned revents);
@@ -51,6 +48,8 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
   h->alloc_cb = NULL;
   h->recv_cb = NULL;
   h->udp_flags = 0;
+  h->ring_ops = 0;
+  h->ring = NULL;
   lure__io_init(&h->io_watcher, lure__udp_io, -1);
   lure__queue_init(&h->write_queue);
   lure__queue_init(&h->write_done_queue);
@@ -174,9 +173,8 @@ LURE_EXTERN int lure_udp_connect(lure_udp_t *h, const struct sockaddr *addr) {
 
 /* ---- sending ---- */
 
-static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
-                                 unsigned nbufs, const struct sockaddr *addr,
-                                 socklen_t addrlen) {
+ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs, unsigned nbufs,
+                          const struct sockaddr *addr, socklen_t addrlen) {
   struct msghdr msg;
   ssize_t r;
 
@@ -191,7 +189,7 @@ static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
   return r < 0 ? -errno : r;
 }
 
-static void lure__udp_run_send_cbs(lure_udp_t *h) {
+void lure__udp_run_send_cbs(lure_udp_t *h) {
   lure_udp_send_t *req;
   struct lure__queue *q;
 
@@ -228,7 +226,31 @@ static size_t lure__udp_bytes(const lure_buf_t *bufs, unsigned nbufs) {
   return n;
 }
 
-/* Send queued datagrams while the socket takes them. */
+void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req,
+                         ssize_t status) {
+  req->status = status;
+  h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
+  h->send_queue_count--;
+  lure__queue_remove(&req->queue);
+  lure__queue_insert_tail(&h->write_done_queue, &req->queue);
+  if (lure__queue_empty(&h->write_queue) &&
+      !(h->udp_flags & LURE__UDP_RECEIVING))
+    lure__handle_stop((lure_handle_t *) h);
+}
+
+void lure__udp_cancel_queued(lure_udp_t *h) {
+  struct lure__queue *q = lure__queue_head(&h->write_queue);
+  lure_udp_send_t *req;
+
+  while (q != &h->write_queue) {
+    req = lure__container_of(q, lure_udp_send_t, queue);
+    q = q->next;
+    if (!(req->req_flags & LURE__REQ_UDP_RING))
+      lure__udp_send_done(h, req, LURE_ECANCELED);
+  }
+}
+
+/* Readiness: send queued datagrams while the socket takes them. */
 static void lure__udp_flush(lure_udp_t *h) {
   lure_udp_send_t *req;
   ssize_t r;
@@ -243,15 +265,20 @@ static void lure__udp_flush(lure_udp_t *h) {
       (void) lure__io_start(h->loop, &h->io_watcher, POLLOUT);
       return;
     }
-    req->status = r;
-    h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
-    h->send_queue_count--;
-    lure__queue_remove(&req->queue);
-    lure__queue_insert_tail(&h->write_done_queue, &req->queue);
+    lure__udp_send_done(h, req, r);
   }
   lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
-  if (!(h->udp_flags & LURE__UDP_RECEIVING))
-    lure__handle_stop((lure_handle_t *) h);
+}
+
+/* Whether this handle's datagrams go through the ring: settled on first
+ * use, for the handle's life (until a fork or a backend switch). */
+static int lure__udp_on_ring(lure_udp_t *h) {
+  if (!(h->udp_flags & LURE__UDP_DECIDED)) {
+    h->udp_flags |= LURE__UDP_DECIDED;
+    if (lure__uring_udp_usable(h->loop))
+      h->udp_flags |= LURE__UDP_RING;
+  }
+  return (h->udp_flags & LURE__UDP_RING) != 0;
 }
 
 LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
@@ -286,7 +313,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   req->status = 0;
   req->nbufs = nbufs;
   req->req_flags = 0;
-  req->executor = LURE__EXEC_EPOLL;
+  req->executor = lure__udp_on_ring(h) ? LURE__EXEC_URING : LURE__EXEC_EPOLL;
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
@@ -301,11 +328,12 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   was_empty = lure__queue_empty(&h->write_queue);
   lure__queue_insert_tail(&h->write_queue, &req->queue);
   lure__handle_start((lure_handle_t *) h);
-  if (was_empty) {
+  if (h->udp_flags & LURE__UDP_RING)
+    lure__uring_udp_send(h);
+  else if (was_empty)
     lure__udp_flush(h);
-    if (!lure__queue_empty(&h->write_done_queue))
-      lure__udp_schedule(h);
-  }
+  if (!lure__queue_empty(&h->write_done_queue))
+    lure__udp_schedule(h);
   return 0;
 }
 
@@ -403,10 +431,14 @@ LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
     return rc;
   h->alloc_cb = alloc_cb;
   h->recv_cb = recv_cb;
-  rc = lure__io_start(h->loop, &h->io_watcher, POLLIN);
-  if (rc != 0)
-    return rc;
   h->udp_flags |= LURE__UDP_RECEIVING;
+  if (!lure__udp_on_ring(h) || lure__uring_udp_recv(h) != 0) {
+    rc = lure__io_start(h->loop, &h->io_watcher, POLLIN);
+    if (rc != 0) {
+      h->udp_flags &= ~LURE__UDP_RECEIVING;
+      return rc;
+    }
+  }
   lure__handle_start((lure_handle_t *) h);
   return 0;
 }
@@ -418,6 +450,8 @@ LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *h) {
     return 0;
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_stop(h->loop, &h->io_watcher, POLLIN);
+  if (h->udp_flags & LURE__UDP_RING)
+    lure__uring_udp_recv_stop(h);
   if (lure__queue_empty(&h->write_queue))
     lure__handle_stop((lure_handle_t *) h);
   return 0;
@@ -575,20 +609,15 @@ LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *h, struct sockaddr *name,
 /* ---- close ---- */
 
 void lure__udp_close(lure_udp_t *h) {
-  lure_udp_send_t *req;
-
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_close(h->loop, &h->io_watcher);
   lure__queue_remove(&h->write_pending.queue);
-  while (!lure__queue_empty(&h->write_queue)) {
-    req = lure__container_of(lure__queue_head(&h->write_queue),
-                             lure_udp_send_t, queue);
-    req->status = LURE_ECANCELED;
-    h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
-    h->send_queue_count--;
-    lure__queue_remove(&req->queue);
-    lure__queue_insert_tail(&h->write_done_queue, &req->queue);
-  }
+  if (h->udp_flags & LURE__UDP_RING)
+    lure__uring_udp_close(h);
+  /* Sends the ring holds report their own result when their CQE comes
+   * (the close waits for it); the others are cancelled behind them. */
+  if (lure__uring_udp_sends(h) == 0)
+    lure__udp_cancel_queued(h);
 }
 
 void lure__udp_finish_close(lure_udp_t *h) {
@@ -596,5 +625,35 @@ void lure__udp_finish_close(lure_udp_t *h) {
   if (h->io_watcher.fd >= 0) {
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
+  }
+  lure__uring_udp_free(h);
+}
+
+/* After lure_loop_fork() or a backend switch: the ring operations belonged
+ * to the old wait point; start again on whichever path the new one offers. */
+void lure__udp_after_fork(lure_udp_t *h) {
+  if (h->udp_flags & LURE__UDP_RING) {
+    lure__uring_udp_forget(h);
+    if (h->flags & LURE__HANDLE_CLOSE_WAIT) {
+      lure__udp_cancel_queued(h);
+      lure__handle_close_ready((lure_handle_t *) h);
+      return;
+    }
+  }
+  h->udp_flags &= ~(unsigned) (LURE__UDP_RING | LURE__UDP_DECIDED);
+  if (h->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) h))
+    return;
+  if (lure__udp_on_ring(h))
+    lure__io_stop(h->loop, &h->io_watcher, POLLIN | POLLOUT);
+  if ((h->udp_flags & LURE__UDP_RECEIVING) &&
+      (!(h->udp_flags & LURE__UDP_RING) || lure__uring_udp_recv(h) != 0))
+    (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  if (!lure__queue_empty(&h->write_queue)) {
+    if (h->udp_flags & LURE__UDP_RING)
+      lure__uring_udp_send(h);
+    else
+      lure__udp_flush(h);
+    if (!lure__queue_empty(&h->write_done_queue))
+      lure__udp_schedule(h);
   }
 }

@@ -1,0 +1,47 @@
+/*
+ * udp.h - what udp.c shares with the ring's UDP path in backends/uring.c.
+ */
+#ifndef LURE_UDP_H
+#define LURE_UDP_H
+
+#include "internal.h"
+
+/* udp_flags */
+enum {
+  LURE__UDP_RECEIVING = 0x1,
+  LURE__UDP_BOUND = 0x2,
+  LURE__UDP_CONNECTED = 0x4,
+  LURE__UDP_RING = 0x8,     /* datagrams move through ring operations */
+  LURE__UDP_DECIDED = 0x10  /* LURE__UDP_RING was settled */
+};
+
+/* lure_udp_send_t req_flags: a SENDMSG for it is in the ring. */
+#define LURE__REQ_UDP_RING 0x20
+
+/* udp.c */
+ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs, unsigned nbufs,
+                          const struct sockaddr *addr, socklen_t addrlen);
+/* req left the queue with status (bytes or a negative errno); its callback
+ * is due. */
+void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req, ssize_t status);
+void lure__udp_run_send_cbs(lure_udp_t *h);
+/* Fail every queued send the ring does not hold (closing). */
+void lure__udp_cancel_queued(lure_udp_t *h);
+void lure__udp_after_fork(lure_udp_t *h);
+
+/* The ring's UDP path (backends/uring.c).  usable: the loop's wait point is
+ * the ring, RECVMSG/SENDMSG/ASYNC_CANCEL are probed and not masked, and the
+ * datagram buffer ring could be registered.  recv returns 0 when the ring
+ * took the multishot receive or a negative errno (the caller then uses
+ * readiness).  send hands the queue to the ring: the head may go out now
+ * with sendmsg(2), the rest as ordered SENDMSGs with the next wait. */
+int lure__uring_udp_usable(lure_loop_t *loop);
+int lure__uring_udp_recv(lure_udp_t *h);
+void lure__uring_udp_recv_stop(lure_udp_t *h);
+void lure__uring_udp_send(lure_udp_t *h);
+unsigned lure__uring_udp_sends(const lure_udp_t *h);
+void lure__uring_udp_close(lure_udp_t *h);
+void lure__uring_udp_forget(lure_udp_t *h);
+void lure__uring_udp_free(lure_udp_t *h);
+
+#endif /* LURE_UDP_H */
