@@ -919,7 +919,6 @@ int lure__uring_stream_usable(const lure_loop_t *loop) {
   const struct lure__uring *st;
   static const int need[] = { IORING_OP_RECV, IORING_OP_SEND,
                               IORING_OP_SENDMSG, IORING_OP_ACCEPT,
-                              IORING_OP_CONNECT, IORING_OP_SHUTDOWN,
                               IORING_OP_ASYNC_CANCEL };
   size_t i;
 

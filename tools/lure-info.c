@@ -307,7 +307,8 @@ enum route {
   ROUTE_WAITPOINT, /* an fd (or eventfd) watched by the loop's wait point */
   ROUTE_POOL,      /* always the thread pool */
   ROUTE_FILE,      /* ring opcode, else thread pool (O_DIRECT: aio, no ring) */
-  ROUTE_SOCKET     /* ring opcode, else epoll readiness + plain syscall */
+  ROUTE_SOCKET,    /* ring opcode, else epoll readiness + plain syscall */
+  ROUTE_DGRAM      /* the same for UDP handles, with their own opcodes */
 };
 
 enum {
@@ -319,7 +320,7 @@ struct op_row {
   const char *name;    /* the operation, as the API names it */
   const char *api;     /* the lure call that starts it */
   enum route route;
-  const char *opcode;  /* io_uring opcode, for ROUTE_FILE and ROUTE_SOCKET */
+  const char *opcode;  /* io_uring opcode, for ROUTE_FILE/SOCKET/DGRAM */
   const char *opcode_v; /* the vectored opcode used for several buffers */
   unsigned flags;
   const char *note;    /* why, for the fixed routes */
@@ -330,7 +331,8 @@ struct op_row {
  * (the ring takes what its opcode table in backends/uring.c maps and the
  * loop's ring has; without a ring backends/aio.c takes O_DIRECT reads,
  * writes and syncs at explicit offsets; the pool takes the rest).  Socket
- * rows go here as ROUTE_SOCKET when the stream API routes to the ring.
+ * rows are ROUTE_SOCKET (streams) or ROUTE_DGRAM (UDP) where the ring
+ * serves them.
  */
 static const struct op_row op_rows[] = {
   {"timer", "lure_timer_start", ROUTE_LOOP, NULL, NULL, 0,
@@ -369,12 +371,12 @@ static const struct op_row op_rows[] = {
   {"stream_read", "lure_read_start", ROUTE_SOCKET, "recv", NULL, 0, NULL},
   {"stream_write", "lure_write", ROUTE_SOCKET, "send", NULL, 0, NULL},
   {"stream_write_zc", "lure_write_zc", ROUTE_SOCKET, "send_zc", NULL, 0, NULL},
-  {"stream_shutdown", "lure_shutdown", ROUTE_SOCKET, "shutdown", NULL, 0,
-   NULL},
+  {"stream_shutdown", "lure_shutdown", ROUTE_LOOP, NULL, NULL, 0,
+   "shutdown(2) once the writes are out"},
   {"tcp_connect", "lure_tcp_connect", ROUTE_WAITPOINT, NULL, NULL, 0,
    "connect(2) + readiness"},
-  {"udp", "lure_udp_send", ROUTE_WAITPOINT, NULL, NULL, 0,
-   "readiness + sendmsg/recvmsg"},
+  {"udp_recv", "lure_udp_recv_start", ROUTE_DGRAM, "recvmsg", NULL, 0, NULL},
+  {"udp_send", "lure_udp_send", ROUTE_DGRAM, "sendmsg", NULL, 0, NULL},
   {"getaddrinfo", "lure_getaddrinfo", ROUTE_POOL, NULL, NULL, 0,
    "blocking libc call"},
   {"fs_scandir", "lure_fs_scandir", ROUTE_POOL, NULL, NULL, 0,
@@ -452,17 +454,23 @@ static void place(const struct machine *m, const struct op_row *row,
       if ((row->flags & ROW_AIO) && !m->has_ring && m->aio_error == 0)
         p->odirect = "aio";
       return;
-    case ROUTE_SOCKET: {
-      /* A stream takes the ring only when every opcode of the socket path
-       * is there (src/stream.c, lure__uring_stream_usable); otherwise it
-       * uses readiness on the wait point. */
-      static const char *const need[] = { "recv", "send", "sendmsg", "accept",
-                                          "connect", "shutdown",
-                                          "async_cancel" };
+    case ROUTE_SOCKET:
+    case ROUTE_DGRAM: {
+      /* A stream (UDP handle) takes the ring only when every opcode of its
+       * path is there (backends/uring.c, lure__uring_stream_usable and
+       * lure__uring_udp_usable); otherwise it uses readiness on the wait
+       * point. */
+      static const char *const need_stream[] = { "recv", "send", "sendmsg",
+                                                 "accept", "async_cancel",
+                                                 NULL };
+      static const char *const need_dgram[] = { "recvmsg", "sendmsg",
+                                                "async_cancel", NULL };
+      const char *const *need =
+          row->route == ROUTE_DGRAM ? need_dgram : need_stream;
       char why[64];
       size_t i;
 
-      for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+      for (i = 0; need[i] != NULL; i++) {
         if (!ring_serves(m, need[i], why, sizeof(why))) {
           p->executor = ring_serves(m, "poll_add", p->why, sizeof(p->why))
                             ? "io_uring" : "epoll";
