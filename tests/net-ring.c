@@ -204,12 +204,190 @@ START_TEST(ring_pingpong_stats) {
 }
 END_TEST
 
+/* ---- UDP: a burst answered from one batch of completions ---- */
+
+/*
+ * 96 datagrams reach the server before its loop runs, so the ring
+ * completes many receives in one batch; the server answers each from its
+ * recv_cb.  On the ring those answers leave as SENDMSG chains (HARDLINK):
+ * in order, one of them (seq UB_BIG) too large for UDP (LURE_EMSGSIZE for
+ * that send only).  Every set checks the order and the results; the set
+ * "uring" also checks that the answers went through the ring (SQEs
+ * submitted for them, sends reported as "io_uring").
+ */
+/* 96 small datagrams fit the default receive buffer (rmem_default). */
+#define UB_COUNT 96
+#define UB_BIG 30
+#define UB_BIGSIZE 70000
+
+struct ub_slot {
+  lure_udp_send_t req;
+  uint32_t seq;
+  struct sockaddr_storage to;
+};
+
+struct ub {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t srv;
+  lure_udp_t cli;
+  struct sockaddr_storage srv_addr;
+  struct ub_slot slot[UB_COUNT];
+  unsigned char big[UB_BIGSIZE];
+  unsigned char rbuf[2048];
+  uint32_t srv_got;
+  uint32_t srv_bad;
+  uint32_t cbs;
+  uint32_t cb_order_bad;
+  uint32_t next_cb;
+  int big_status;
+  uint32_t other_err;
+  uint32_t cli_got;
+  uint32_t cli_next;
+  uint32_t cli_bad;
+  int executor_checked;
+  lure_loop_stats_t s0;
+  lure_loop_stats_t s1;
+};
+
+static void ub_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ub *u = h->data;
+
+  (void) sz;
+  buf->base = (char *) u->rbuf;
+  buf->len = sizeof(u->rbuf);
+}
+
+static void ub_send_cb(lure_udp_send_t *req, int status) {
+  struct ub *u = req->handle->data;
+  struct ub_slot *sl = (struct ub_slot *) req;
+
+  if (sl->seq != u->next_cb)
+    u->cb_order_bad++;
+  u->next_cb = sl->seq + 1;
+  if (sl->seq == UB_BIG)
+    u->big_status = status;
+  else if (status != 0)
+    u->other_err++;
+  if (!u->executor_checked) {
+    u->executor_checked = 1;
+    NT_CHECK_EXECUTOR(req, "a UDP answer");
+  }
+  if (++u->cbs == UB_COUNT) {
+    lure_loop_stats(&u->loop, &u->s1);
+    lure_close((lure_handle_t *) &u->srv, NULL);
+  }
+}
+
+static void ub_srv_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct ub *u = h->data;
+  struct ub_slot *sl;
+  lure_buf_t b;
+  uint32_t seq;
+
+  if (nread == 0 && addr == NULL)
+    return;
+  if (nread != 64 || addr == NULL || (flags & LURE_UDP_PARTIAL)) {
+    u->srv_bad++;
+    return;
+  }
+  memcpy(&seq, buf->base, 4);
+  if (seq != u->srv_got || seq >= UB_COUNT) {
+    u->srv_bad++;
+    return;
+  }
+  if (u->srv_got++ == 0)
+    lure_loop_stats(&u->loop, &u->s0);
+  sl = &u->slot[seq];
+  sl->seq = seq;
+  memcpy(&sl->to, addr, sizeof(struct sockaddr_in));
+  if (seq == UB_BIG)
+    b = lure_buf_init((char *) u->big, UB_BIGSIZE);
+  else
+    b = lure_buf_init((char *) nt_pat(seq, 0), 64);
+  ck_assert_int_eq(lure_udp_send(&sl->req, h, &b, 1,
+                                 (struct sockaddr *) &sl->to, ub_send_cb), 0);
+}
+
+static void ub_cli_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct ub *u = h->data;
+
+  (void) flags;
+  if (nread == 0 && addr == NULL)
+    return;
+  if (u->cli_next == UB_BIG)
+    u->cli_next++; /* never sent */
+  if (nread != 64 || nt_pat_check(u->cli_next, 0, buf->base, 64) >= 0)
+    u->cli_bad++;
+  u->cli_next++;
+  if (++u->cli_got == UB_COUNT - 1)
+    lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(ring_udp_burst_chain) {
+  struct ub *u = calloc(1, sizeof(*u));
+  struct sockaddr_in a4;
+  uint64_t sqes;
+  uint32_t i;
+
+  ck_assert_ptr_nonnull(u);
+  nt_loop_init(&u->loop);
+  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "udp burst");
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->srv), 0);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->cli), 0);
+  u->srv.data = u;
+  u->cli.data = u;
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&u->srv, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&u->cli, (struct sockaddr *) &a4, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&u->srv), &u->srv_addr);
+  ck_assert_int_eq(lure_udp_recv_start(&u->srv, ub_alloc,
+                                       ub_srv_recv), 0);
+  ck_assert_int_eq(lure_udp_recv_start(&u->cli, ub_alloc, ub_cli_recv), 0);
+  for (i = 0; i < UB_COUNT; i++) {
+    unsigned char m[64];
+    lure_buf_t b;
+
+    memcpy(m, &i, 4);
+    memset(m + 4, 0x11, sizeof(m) - 4);
+    b = lure_buf_init((char *) m, sizeof(m));
+    ck_assert_int_eq(lure_udp_try_send(&u->cli, &b, 1,
+                                       (struct sockaddr *) &u->srv_addr), 64);
+  }
+  nt_run(&u->loop);
+
+  ck_assert_uint_eq(u->srv_bad, 0);
+  ck_assert_uint_eq(u->srv_got, UB_COUNT);
+  ck_assert_uint_eq(u->cbs, UB_COUNT);
+  ck_assert_uint_eq(u->cb_order_bad, 0);
+  ck_assert_int_eq(u->big_status, LURE_EMSGSIZE);
+  ck_assert_uint_eq(u->other_err, 0);
+  ck_assert_uint_eq(u->cli_got, UB_COUNT - 1);
+  ck_assert_uint_eq(u->cli_bad, 0);
+  sqes = u->s1.sqes_submitted - u->s0.sqes_submitted;
+  printf("ring_udp_burst_chain: set %s (%s): %u answers, %llu SQEs, "
+         "%llu CQEs, %llu wait calls\n", nt_set() ? nt_set() : "(none)",
+         lure_loop_backend(&u->loop), UB_COUNT, (unsigned long long) sqes,
+         (unsigned long long) (u->s1.cqes_reaped - u->s0.cqes_reaped),
+         (unsigned long long) (u->s1.wait_calls - u->s0.wait_calls));
+  if (nt_set_is("uring"))
+    ck_assert_msg(sqes >= UB_COUNT / 2, "set uring: %llu SQEs for %u answers "
+                  "made inside batches: the ring's send chains were not used",
+                  (unsigned long long) sqes, UB_COUNT);
+  nt_loop_finish(&u->loop);
+  free(u);
+}
+END_TEST
+
 Suite *net_ring_suite(void) {
   Suite *s = suite_create("ring");
   TCase *tc = tcase_create("ring");
 
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
+  tcase_add_test(tc, ring_udp_burst_chain);
   suite_add_tcase(s, tc);
   return s;
 }
