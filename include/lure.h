@@ -389,6 +389,7 @@ struct lure_buf_s {
 };
 
 typedef int lure_file;
+typedef int lure_os_fd_t;
 
 typedef enum {
   LURE_FS_UNKNOWN = -1,
@@ -717,6 +718,9 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type);
 LURE_EXTERN lure_loop_t *lure_handle_get_loop(const lure_handle_t *handle);
 LURE_EXTERN void *lure_handle_get_data(const lure_handle_t *handle);
 LURE_EXTERN void lure_handle_set_data(lure_handle_t *handle, void *data);
+LURE_EXTERN int lure_fileno(const lure_handle_t *handle, lure_os_fd_t *fd);
+LURE_EXTERN int lure_send_buffer_size(lure_handle_t *handle, int *value);
+LURE_EXTERN int lure_recv_buffer_size(lure_handle_t *handle, int *value);
 
 /* Timers. */
 LURE_EXTERN int lure_timer_init(lure_loop_t *loop, lure_timer_t *handle);

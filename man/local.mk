@@ -19,6 +19,7 @@ dist_man3_MANS += \
 	man/lure_default_loop.3 \
 	man/lure_err_name.3 \
 	man/lure_err_name_r.3 \
+	man/lure_fileno.3 \
 	man/lure_freeaddrinfo.3 \
 	man/lure_fs_access.3 \
 	man/lure_fs_chmod.3 \
@@ -113,11 +114,13 @@ dist_man3_MANS += \
 	man/lure_queue_work.3 \
 	man/lure_read_start.3 \
 	man/lure_read_stop.3 \
+	man/lure_recv_buffer_size.3 \
 	man/lure_ref.3 \
 	man/lure_req_executor.3 \
 	man/lure_req_size.3 \
 	man/lure_req_type_name.3 \
 	man/lure_run.3 \
+	man/lure_send_buffer_size.3 \
 	man/lure_shutdown.3 \
 	man/lure_signal_init.3 \
 	man/lure_signal_start.3 \

@@ -91,6 +91,61 @@ LURE_EXTERN void lure_handle_set_data(lure_handle_t *h, void *data) {
     h->data = data;
 }
 
+/* The descriptor behind a TCP, pipe, UDP or poll handle, or -1. */
+static int lure__handle_fd(const lure_handle_t *h) {
+  switch (h->type) {
+    case LURE_TCP:
+    case LURE_NAMED_PIPE:
+      return ((const lure_stream_t *) h)->io_watcher.fd;
+    case LURE_UDP:
+      return ((const lure_udp_t *) h)->io_watcher.fd;
+    case LURE_POLL:
+      return ((const lure_poll_t *) h)->io_watcher.fd;
+    default:
+      return -2;
+  }
+}
+
+LURE_EXTERN int lure_fileno(const lure_handle_t *h, lure_os_fd_t *fd) {
+  int f;
+
+  if (h == NULL || fd == NULL || h->loop == NULL)
+    return LURE_EINVAL;
+  f = lure__handle_fd(h);
+  if (f == -2)
+    return LURE_EINVAL;
+  if (f < 0 || (h->flags & (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED)))
+    return LURE_EBADF;
+  *fd = f;
+  return 0;
+}
+
+/* SO_SNDBUF / SO_RCVBUF: *value 0 reads the size (Linux reports twice what
+ * was set: the kernel's bookkeeping is included), anything else sets it. */
+static int lure__sockbuf(lure_handle_t *h, int *value, int opt) {
+  socklen_t len = sizeof(*value);
+  int f;
+
+  if (h == NULL || value == NULL || h->loop == NULL || *value < 0)
+    return LURE_EINVAL;
+  f = lure__handle_fd(h);
+  if (f == -2 || h->type == LURE_POLL)
+    return LURE_EINVAL;
+  if (f < 0 || (h->flags & (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED)))
+    return LURE_EBADF;
+  if (*value == 0)
+    return getsockopt(f, SOL_SOCKET, opt, value, &len) != 0 ? -errno : 0;
+  return setsockopt(f, SOL_SOCKET, opt, value, len) != 0 ? -errno : 0;
+}
+
+LURE_EXTERN int lure_send_buffer_size(lure_handle_t *h, int *value) {
+  return lure__sockbuf(h, value, SO_SNDBUF);
+}
+
+LURE_EXTERN int lure_recv_buffer_size(lure_handle_t *h, int *value) {
+  return lure__sockbuf(h, value, SO_RCVBUF);
+}
+
 LURE_EXTERN const char *lure_handle_type_name(lure_handle_type type) {
   switch (type) {
     case LURE_ASYNC: return "async";

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "net-tests.h"
 
 static int cb_calls;
@@ -427,6 +428,110 @@ START_TEST(errors_states) {
 }
 END_TEST
 
+/* lure_fileno, lure_send_buffer_size, lure_recv_buffer_size: every error,
+ * and that a size set is the size the socket has. */
+START_TEST(errors_fileno_bufsize) {
+  lure_loop_t loop;
+  lure_tcp_t tcp;
+  lure_udp_t udp;
+  lure_timer_t timer;
+  lure_pipe_t pipe_h;
+  lure_poll_t poll_h;
+  struct sockaddr_in a4;
+  lure_os_fd_t fd = -7;
+  int fds[2];
+  int v;
+  int got;
+  socklen_t len = sizeof(got);
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  ck_assert_int_eq(lure_udp_init(&loop, &udp), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+
+  /* Bad arguments. */
+  ck_assert_int_eq(lure_fileno(NULL, &fd), LURE_EINVAL);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &tcp, NULL), LURE_EINVAL);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &timer, &fd), LURE_EINVAL);
+  v = 0;
+  ck_assert_int_eq(lure_send_buffer_size(NULL, &v), LURE_EINVAL);
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &udp, NULL),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &timer, &v),
+                   LURE_EINVAL);
+  v = -1;
+  ck_assert_int_eq(lure_send_buffer_size((lure_handle_t *) &udp, &v),
+                   LURE_EINVAL);
+  ck_assert_int_eq(fd, -7);
+
+  /* No socket yet. */
+  v = 0;
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &tcp, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &udp, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_send_buffer_size((lure_handle_t *) &tcp, &v),
+                   LURE_EBADF);
+  ck_assert_int_eq(fd, -7);
+
+  /* With a socket: the descriptor is the socket, sizes round-trip (Linux
+   * doubles what it is given). */
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&udp, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &udp, &fd), 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+  v = 0;
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &udp, &v), 0);
+  ck_assert_int_eq(v, got);
+  v = 65536;
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &udp, &v), 0);
+  ck_assert_int_eq(v, 65536);
+  v = 0;
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &udp, &v), 0);
+  ck_assert_int_eq(v, 2 * 65536);
+  v = 32768;
+  ck_assert_int_eq(lure_send_buffer_size((lure_handle_t *) &udp, &v), 0);
+  v = 0;
+  ck_assert_int_eq(lure_send_buffer_size((lure_handle_t *) &udp, &v), 0);
+  ck_assert_int_eq(v, 2 * 32768);
+  ck_assert_int_eq(lure_tcp_bind(&tcp, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &tcp, &fd), 0);
+  len = sizeof(got);
+  ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_TYPE, &got, &len), 0);
+  ck_assert_int_eq(got, SOCK_STREAM);
+
+  /* A pipe handle on a pipe(2): a descriptor, but no socket options; a poll
+   * handle: a descriptor, no buffer sizes. */
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &pipe_h, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&pipe_h, fds[0]), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &pipe_h, &fd), 0);
+  ck_assert_int_eq(fd, fds[0]);
+  v = 0;
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &pipe_h, &v),
+                   LURE_ENOTSOCK);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll_h, fds[1]), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &poll_h, &fd), 0);
+  ck_assert_int_eq(fd, fds[1]);
+  ck_assert_int_eq(lure_send_buffer_size((lure_handle_t *) &poll_h, &v),
+                   LURE_EINVAL);
+
+  /* Closing: EBADF. */
+  lure_close((lure_handle_t *) &udp, NULL);
+  lure_close((lure_handle_t *) &tcp, NULL);
+  lure_close((lure_handle_t *) &pipe_h, NULL);
+  lure_close((lure_handle_t *) &poll_h, NULL);
+  lure_close((lure_handle_t *) &timer, NULL);
+  fd = -7;
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &udp, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &poll_h, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &tcp, &v),
+                   LURE_EBADF);
+  ck_assert_int_eq(fd, -7);
+  nt_loop_finish(&loop);
+  close(fds[1]);
+}
+END_TEST
+
 Suite *net_errors_suite(void) {
   Suite *s = suite_create("errors");
   TCase *tc = tcase_create("errors");
@@ -434,6 +539,7 @@ Suite *net_errors_suite(void) {
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, errors_null_arguments);
   tcase_add_test(tc, errors_states);
+  tcase_add_test(tc, errors_fileno_bufsize);
   suite_add_tcase(s, tc);
   return s;
 }
