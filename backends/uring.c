@@ -56,7 +56,9 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <liburing.h>
 #include "internal.h"
 
@@ -125,11 +127,24 @@ static const char *const lure__op_names[] = {
   "writev_fixed", "pipe"
 };
 
+/* Kernel features that the probe cannot report, kept as bits above the
+ * opcodes so that LURE_URING_DISABLE can mask them like opcodes and make
+ * lure take the paths of the kernels that lack them. */
+static const char *const lure__feat_names[] = {
+  "recv_multishot",   /* multishot RECV/RECVMSG, Linux 6.0 */
+  "accept_multishot", /* multishot ACCEPT, 5.19 */
+  "pbuf_ring"         /* provided-buffer rings, 5.19 (else PROVIDE_BUFFERS) */
+};
+
 int lure__uring_op_count(void) {
   return (int) (sizeof(lure__op_names) / sizeof(lure__op_names[0]));
 }
 
 const char *lure__uring_op_name(int op) {
+  if (op >= LURE__FEAT_BASE &&
+      op < LURE__FEAT_BASE + (int) (sizeof(lure__feat_names) /
+                                    sizeof(lure__feat_names[0])))
+    return lure__feat_names[op - LURE__FEAT_BASE];
   if (op < 0 || op >= lure__uring_op_count())
     return NULL;
   return lure__op_names[op];
@@ -144,6 +159,11 @@ int lure__uring_op_by_name(const char *name, size_t len) {
     if (strlen(lure__op_names[i]) == len &&
         strncmp(lure__op_names[i], name, len) == 0)
       return i;
+  for (i = 0; i < (int) (sizeof(lure__feat_names) / sizeof(lure__feat_names[0]));
+       i++)
+    if (strlen(lure__feat_names[i]) == len &&
+        strncmp(lure__feat_names[i], name, len) == 0)
+      return LURE__FEAT_BASE + i;
   return -1;
 }
 
@@ -161,6 +181,30 @@ static const unsigned lure__setup_ladder[] = {
   IORING_SETUP_CQSIZE,
   0,
 };
+
+static void lure__set_bit(unsigned char ops[32], int op) {
+  ops[op / 8] |= (unsigned char) (1u << (op % 8));
+}
+
+/* The probe does not report features; the kernel's version says which it
+ * should have, and a feature the kernel refuses anyway (a backport, an odd
+ * build) is dropped at run time when its first use fails with EINVAL. */
+static void lure__feat_guess(unsigned char ops[32]) {
+  struct utsname u;
+  unsigned major = 0;
+  unsigned minor = 0;
+  unsigned v;
+
+  if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+    return;
+  v = major * 100 + minor;
+  if (v >= 600)
+    lure__set_bit(ops, LURE__FEAT_RECV_MULTISHOT);
+  if (v >= 519) {
+    lure__set_bit(ops, LURE__FEAT_ACCEPT_MULTISHOT);
+    lure__set_bit(ops, LURE__FEAT_PBUF_RING);
+  }
+}
 
 /* Set up ring with the best flags this kernel takes; fill ops with the
  * probe.  Returns 0 or the negative errno of the last attempt. */
@@ -192,6 +236,7 @@ static int lure__ring_setup(struct io_uring *ring, unsigned entries,
   *features_out = params.features;
 
   memset(ops, 0, 32);
+  lure__feat_guess(ops);
   probe = io_uring_get_probe_ring(ring);
   if (probe != NULL) {
     for (op = 0; op <= probe->last_op && op < 256; op++)
@@ -874,6 +919,7 @@ enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND };
 struct lure__sop {
   int kind;
   int armed;
+  int multi;                 /* armed as a multishot */
   struct lure__ustream *us;
 } __attribute__((aligned(8)));
 
@@ -908,12 +954,14 @@ struct lure__bufring {
   unsigned entries;
   unsigned size;
   unsigned bgid;
+  int legacy;                  /* IORING_OP_PROVIDE_BUFFERS, no br */
+  lure_loop_t *loop;
   unsigned lent;               /* buffers held by borrowed reads */
   unsigned char *lent_map;     /* which ones */
   struct lure__queue starved;  /* streams waiting for a lent buffer back */
 };
 
-static struct lure__bufring *lure__bufring_get(struct lure__uring *st);
+static struct lure__bufring *lure__bufring_get(lure_loop_t *loop);
 
 int lure__uring_stream_usable(const lure_loop_t *loop) {
   const struct lure__uring *st;
@@ -983,13 +1031,24 @@ static void lure__sop_cancel(lure_stream_t *s, struct lure__sop *op) {
 
 /* ---- accept ---- */
 
+static void lure__feat_drop(struct lure__uring *st, int feat) {
+  st->ops[feat / 8] &= (unsigned char) ~(1u << (feat % 8));
+}
+
 static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
+  struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
 
   if (sqe == NULL)
     return LURE_EAGAIN;
-  io_uring_prep_multishot_accept(sqe, s->io_watcher.fd, NULL, NULL,
-                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  /* Before 5.19: one accept at a time, armed again after each. */
+  us->accept_op.multi = lure__has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
+  if (us->accept_op.multi)
+    io_uring_prep_multishot_accept(sqe, s->io_watcher.fd, NULL, NULL,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  else
+    io_uring_prep_accept(sqe, s->io_watcher.fd, NULL, NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
   lure__sop_set(sqe, &us->accept_op);
   return 0;
 }
@@ -1006,11 +1065,31 @@ int lure__uring_stream_accept(lure_stream_t *s) {
 
 /* ---- reads ---- */
 
-/* Make and register a provided-buffer ring of entries x size bytes.  NULL
- * when this kernel has none (PBUF_RING is 5.19+) or memory is short. */
-static struct lure__bufring *lure__bufring_new(struct lure__uring *st,
+/* Hand buffers [bid, bid + n) back to the kernel the pre-5.19 way: one
+ * IORING_OP_PROVIDE_BUFFERS, submitted with the next wait, ahead of any
+ * receive queued after it. */
+static int lure__bufring_provide(struct lure__bufring *b, unsigned bid,
+                                 unsigned n) {
+  struct lure__uring *st = b->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(b->loop, st);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_provide_buffers(sqe, b->bufs + (size_t) bid * b->size,
+                                (int) b->size, (int) n, (int) b->bgid,
+                                (int) bid);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  return 0;
+}
+
+/* Make and register a provided-buffer ring of entries x size bytes (5.19),
+ * or, where the kernel has none (or the mask hides pbuf_ring), provide the
+ * same buffers with IORING_OP_PROVIDE_BUFFERS (5.7).  NULL when neither
+ * works or memory is short. */
+static struct lure__bufring *lure__bufring_new(lure_loop_t *loop,
                                                unsigned bgid, unsigned entries,
                                                unsigned size, int populate) {
+  struct lure__uring *st = loop->priv->backend_data;
   struct io_uring_buf_reg reg;
   struct lure__bufring *b;
   unsigned i;
@@ -1021,9 +1100,8 @@ static struct lure__bufring *lure__bufring_new(struct lure__uring *st,
   b->entries = entries;
   b->size = size;
   b->bgid = bgid;
+  b->loop = loop;
   lure__queue_init(&b->starved);
-  b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
-               PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   /* Page-aligned (and, for streams, populated): the kernel copies into
    * these on every receive. */
   b->bufs = mmap(NULL, (size_t) b->entries * b->size, PROT_READ | PROT_WRITE,
@@ -1032,25 +1110,38 @@ static struct lure__bufring *lure__bufring_new(struct lure__uring *st,
   if (b->bufs == MAP_FAILED)
     b->bufs = NULL;
   b->lent_map = calloc(b->entries, 1);
-  if (b->br == MAP_FAILED || b->bufs == NULL || b->lent_map == NULL)
+  if (b->bufs == NULL || b->lent_map == NULL)
     goto fail;
-  io_uring_buf_ring_init(b->br);
-  memset(&reg, 0, sizeof(reg));
-  reg.ring_addr = (unsigned long) b->br;
-  reg.ring_entries = b->entries;
-  reg.bgid = (__u16) bgid;
-  if (io_uring_register_buf_ring(&st->ring, &reg, 0) != 0)
-    goto fail;
-  for (i = 0; i < b->entries; i++)
-    io_uring_buf_ring_add(b->br, b->bufs + (size_t) i * b->size, b->size,
-                          (unsigned short) i,
-                          io_uring_buf_ring_mask(b->entries), (int) i);
-  io_uring_buf_ring_advance(b->br, (int) b->entries);
-  return b;
+  if (lure__has_op(st->ops, LURE__FEAT_PBUF_RING)) {
+    b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
+                 PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (b->br == MAP_FAILED)
+      b->br = NULL;
+  }
+  if (b->br != NULL) {
+    io_uring_buf_ring_init(b->br);
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long) b->br;
+    reg.ring_entries = b->entries;
+    reg.bgid = (__u16) bgid;
+    if (io_uring_register_buf_ring(&st->ring, &reg, 0) == 0) {
+      for (i = 0; i < b->entries; i++)
+        io_uring_buf_ring_add(b->br, b->bufs + (size_t) i * b->size, b->size,
+                              (unsigned short) i,
+                              io_uring_buf_ring_mask(b->entries), (int) i);
+      io_uring_buf_ring_advance(b->br, (int) b->entries);
+      return b;
+    }
+    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+    b->br = NULL;
+  }
+  if (lure__has_op(st->ops, IORING_OP_PROVIDE_BUFFERS) &&
+      lure__bufring_provide(b, 0, b->entries) == 0) {
+    b->legacy = 1;
+    return b;
+  }
 
 fail:
-  if (b->br != MAP_FAILED && b->br != NULL)
-    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   if (b->bufs != NULL)
     munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
@@ -1058,9 +1149,11 @@ fail:
   return NULL;
 }
 
-static struct lure__bufring *lure__bufring_get(struct lure__uring *st) {
+static struct lure__bufring *lure__bufring_get(lure_loop_t *loop) {
+  struct lure__uring *st = loop->priv->backend_data;
+
   if (st->bufring == NULL && !st->no_sockets) {
-    st->bufring = lure__bufring_new(st, LURE__BGID, LURE__BR_ENTRIES,
+    st->bufring = lure__bufring_new(loop, LURE__BGID, LURE__BR_ENTRIES,
                                     LURE__BR_BUFSIZE, 1);
     /* No buffer rings here: sockets use readiness. */
     if (st->bufring == NULL)
@@ -1074,7 +1167,8 @@ static void lure__bufring_free(struct lure__bufring **bp) {
 
   if (b == NULL)
     return;
-  munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+  if (b->br != NULL)
+    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   munmap(b->bufs, (size_t) b->entries * b->size);
   free(b->lent_map);
   free(b);
@@ -1082,6 +1176,10 @@ static void lure__bufring_free(struct lure__bufring **bp) {
 }
 
 static void lure__bufring_put(struct lure__bufring *b, unsigned bid) {
+  if (b->legacy) {
+    (void) lure__bufring_provide(b, bid, 1);
+    return;
+  }
   io_uring_buf_ring_add(b->br, b->bufs + (size_t) bid * b->size, b->size,
                         (unsigned short) bid,
                         io_uring_buf_ring_mask(b->entries), 0);
@@ -1089,11 +1187,21 @@ static void lure__bufring_put(struct lure__bufring *b, unsigned bid) {
 }
 
 static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
+  struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
 
   if (sqe == NULL)
     return LURE_EAGAIN;
-  io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
+  /* Before 6.0: one receive at a time, armed again after each; the buffer
+   * is still the kernel's pick from the group, taken only when bytes
+   * arrive, so idle connections hold none.  The length is explicit:
+   * kernels before 5.16 read at most sqe->len bytes even with a selected
+   * buffer. */
+  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  if (us->recv_op.multi)
+    io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
+  else
+    io_uring_prep_recv(sqe, s->io_watcher.fd, NULL, st->bufring->size, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = LURE__BGID;
   lure__sop_set(sqe, &us->recv_op);
@@ -1206,10 +1314,9 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
 }
 
 int lure__uring_stream_read(lure_stream_t *s) {
-  struct lure__uring *st = s->loop->priv->backend_data;
   struct lure__ustream *us = lure__ustream(s);
 
-  if (us == NULL || lure__bufring_get(st) == NULL)
+  if (us == NULL || lure__bufring_get(s->loop) == NULL)
     return LURE_ENOTSUP;
   lure__stash_schedule(s, us);
   if (us->recv_op.armed)
@@ -1240,6 +1347,14 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   if (!(flags & IORING_CQE_F_MORE)) {
     us->recv_op.armed = 0;
     us->recv_canceling = 0;
+    if (res == -EINVAL && us->recv_op.multi) {
+      /* A kernel without multishot receive: one at a time from now on. */
+      lure__feat_drop(st, LURE__FEAT_RECV_MULTISHOT);
+      if ((s->stream_flags & LURE__STREAM_READING) &&
+          !lure__handle_is_closing((lure_handle_t *) s))
+        (void) lure__sop_arm_recv(s, us);
+      return;
+    }
   }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
@@ -1535,8 +1650,14 @@ struct lure__uudp {
   lure_udp_t *h;
   int recv_armed;            /* its final CQE is pending */
   int recv_canceling;
+  int recv_multi;            /* armed as a multishot */
   unsigned sends;            /* SENDMSGs in the ring */
   struct msghdr rmsg;        /* the multishot RECVMSG's layout */
+  /* A one-shot RECVMSG (before 6.0): the kernel writes the peer's address
+   * and the flags here, the payload into the selected buffer. */
+  struct msghdr omsg;
+  struct iovec oiov;
+  struct sockaddr_storage oaddr;
   struct lure__udgram *stash;        /* received, not yet delivered */
   struct lure__udgram **stash_tail;
   struct lure__pending stash_pending;
@@ -1558,7 +1679,7 @@ int lure__uring_udp_usable(lure_loop_t *loop) {
     if (!lure__has_op(st->ops, need[i]))
       return 0;
   if (st->udp_bufring == NULL) {
-    st->udp_bufring = lure__bufring_new(st, LURE__UDP_BGID,
+    st->udp_bufring = lure__bufring_new(loop, LURE__UDP_BGID,
                                         LURE__UDP_BR_ENTRIES,
                                         LURE__UDP_BR_BUFSIZE, 0);
     if (st->udp_bufring == NULL) {
@@ -1594,7 +1715,19 @@ static int lure__uudp_arm_recv(lure_udp_t *h, struct lure__uudp *uu) {
 
   if (sqe == NULL)
     return LURE_EAGAIN;
-  io_uring_prep_recvmsg_multishot(sqe, h->io_watcher.fd, &uu->rmsg, 0);
+  uu->recv_multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  if (uu->recv_multi) {
+    io_uring_prep_recvmsg_multishot(sqe, h->io_watcher.fd, &uu->rmsg, 0);
+  } else {
+    memset(&uu->omsg, 0, sizeof(uu->omsg));
+    uu->oiov.iov_base = NULL;
+    uu->oiov.iov_len = st->udp_bufring->size;
+    uu->omsg.msg_name = &uu->oaddr;
+    uu->omsg.msg_namelen = sizeof(uu->oaddr);
+    uu->omsg.msg_iov = &uu->oiov;
+    uu->omsg.msg_iovlen = 1;
+    io_uring_prep_recvmsg(sqe, h->io_watcher.fd, &uu->omsg, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = LURE__UDP_BGID;
   io_uring_sqe_set_data64(sqe, (__u64) (uintptr_t) uu | LURE__UD_UDP);
@@ -1720,8 +1853,28 @@ static void lure__uudp_recv_done(lure_udp_t *h, struct lure__uudp *uu,
   if (!(flags & IORING_CQE_F_MORE)) {
     uu->recv_armed = 0;
     uu->recv_canceling = 0;
+    if (res == -EINVAL && uu->recv_multi) {
+      /* A kernel without multishot receive: one at a time from now on. */
+      lure__feat_drop(st, LURE__FEAT_RECV_MULTISHOT);
+      if (lure__uudp_receiving(h))
+        (void) lure__uudp_arm_recv(h, uu);
+      return;
+    }
   }
-  if (flags & IORING_CQE_F_BUFFER) {
+  if (!uu->recv_multi) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+    /* An empty datagram may come without a buffer. */
+    if (res >= 0)
+      lure__uudp_feed(h, uu, res,
+                      (flags & IORING_CQE_F_BUFFER)
+                          ? b->bufs + (size_t) bid * b->size : NULL,
+                      (const struct sockaddr *) &uu->oaddr,
+                      uu->omsg.msg_namelen,
+                      (uu->omsg.msg_flags & MSG_TRUNC) ? LURE_UDP_PARTIAL : 0);
+    if (flags & IORING_CQE_F_BUFFER)
+      lure__bufring_put(b, bid);
+  } else if (flags & IORING_CQE_F_BUFFER) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     char *mem = b->bufs + (size_t) bid * b->size;
 
@@ -1984,6 +2137,11 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
     case LURE__SOP_ACCEPT:
       if (final)
         op->armed = 0;
+      if (final && res == -EINVAL && op->multi) {
+        /* A kernel without multishot accept: one at a time from now on. */
+        lure__feat_drop(st, LURE__FEAT_ACCEPT_MULTISHOT);
+        res = -EAGAIN;
+      }
       if (!lure__handle_is_closing((lure_handle_t *) s)) {
         if (res >= 0)
           lure__stream_connection(s, res);

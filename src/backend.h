@@ -71,6 +71,12 @@ int lure__uring_probe(struct lure__uring_info *info);
 /* Opcode names (lower case, without IORING_OP_) for the mask and lure-info.
  * Returns the opcode, or -1 for an unknown name. */
 int lure__uring_op_by_name(const char *name, size_t len);
+/* Features the probe cannot report, as pseudo-opcodes above the real ones
+ * (names recv_multishot, accept_multishot, pbuf_ring). */
+#define LURE__FEAT_BASE 248
+#define LURE__FEAT_RECV_MULTISHOT (LURE__FEAT_BASE + 0)
+#define LURE__FEAT_ACCEPT_MULTISHOT (LURE__FEAT_BASE + 1)
+#define LURE__FEAT_PBUF_RING (LURE__FEAT_BASE + 2)
 const char *lure__uring_op_name(int op);
 int lure__uring_op_count(void);
 

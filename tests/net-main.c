@@ -42,8 +42,15 @@ int nt_set_is(const char *name) {
   return s != NULL && strcmp(s, name) == 0;
 }
 
+/* The sets whose sockets take the ring's path: "uring", and "uring-old",
+ * which masks the 5.19/6.0 features to run the older kernels' path
+ * (single accepts, one-shot receives, PROVIDE_BUFFERS). */
+int nt_set_ring_path(void) {
+  return nt_set_is("uring") || nt_set_is("uring-old");
+}
+
 const char *nt_set_backend(void) {
-  if (nt_set_is("uring") || nt_set_is("uring-masked"))
+  if (nt_set_ring_path() || nt_set_is("uring-masked"))
     return "io_uring";
   if (nt_set_is("epoll") || nt_set_is("nouring"))
     return "epoll";
@@ -51,7 +58,7 @@ const char *nt_set_backend(void) {
 }
 
 const char *nt_stream_executor(void) {
-  if (nt_set_is("uring"))
+  if (nt_set_ring_path())
     return "io_uring";
   if (nt_set_is("uring-masked") || nt_set_is("epoll") || nt_set_is("nouring"))
     return "epoll";

@@ -51,6 +51,7 @@ Suite *net_ring_suite(void);
 /* LURE_TEST_SET, or NULL when run by hand. */
 const char *nt_set(void);
 int nt_set_is(const char *name);
+int nt_set_ring_path(void);
 /* The wait point the set promises ("io_uring", "epoll"), NULL by hand. */
 const char *nt_set_backend(void);
 /* The executor name lure_req_executor() must give for stream writes and

@@ -6,6 +6,8 @@
 #                                its socket path (SKIP without io_uring)
 #   tests/net-uring-masked.test  the ring is the wait point, the socket
 #                                opcodes are masked: readiness path
+#   tests/net-uring-old.test     the ring's socket path as older kernels
+#                                take it (5.19/6.0 features masked)
 #   tests/net-epoll.test         LURE_BACKEND=epoll
 #   tests/net-nouring.test       io_uring_setup fails (tests/nouring ENOSYS)
 #
@@ -15,6 +17,7 @@
 NET_TEST_DRIVERS = \
 	tests/net-uring.test \
 	tests/net-uring-masked.test \
+	tests/net-uring-old.test \
 	tests/net-epoll.test \
 	tests/net-nouring.test
 
