@@ -12,10 +12,20 @@
  * back to back; the server reads and discards.  Latency runs from the
  * lure_write() call to its callback; ops are writes.
  *
+ * UDP ping-pong (--udp): the server has one UDP socket and sends every
+ * datagram back to its sender; the client has --conns sockets ("flows"),
+ * each connected to the server and keeping one --size byte datagram in
+ * flight, the next one sent once the echo is in and the send callback has
+ * run.  Latency runs from the lure_udp_send() call to the receive callback
+ * of the echo; ops are round trips.  Each echo must carry its flow's number
+ * and the sequence number due (bench-net.c); one that does not, or does not
+ * come back within BENCH_UDP_LOSS_MS, fails the run.
+ *
  * bench-net-uv.c is the same program on libuv, kept alike line for line.
  * Every write must have been served by the executor named ("io_uring": the
  * ring's SEND/RECV path; "epoll": readiness and send/recv syscalls), as
- * lure_req_executor() reports it; otherwise the run fails.
+ * lure_req_executor() reports it; otherwise the run fails.  UDP sends are
+ * checked the same way, with one allowance (see udp_check_executor()).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -31,6 +41,10 @@
 
 #define NET_RBUF 65536
 #define NET_STALL_S 10 /* a run with no progress this long has failed */
+#define UDP_WATCH_MS 250 /* how often the UDP client looks for lost datagrams */
+
+static int lure_udp_net(const struct bench_params *p, const char *executor,
+                        struct bench_result *r);
 
 /* ---- the server (in the forked process) ---------------------------------- */
 
@@ -548,6 +562,8 @@ int bench_lure_net(const struct bench_params *p, const char *executor,
   unsigned j;
   int rc;
 
+  if (p->udp)
+    return lure_udp_net(p, executor, r);
   memset(&c, 0, sizeof(c));
   c.p = p;
   c.r = r;
@@ -615,5 +631,497 @@ out:
   free(c.conns);
   free(c.msg);
   free(c.rbuf);
+  return r->error[0] ? -1 : 0;
+}
+
+/* ---- UDP ping-pong: the server (in the forked process) ------------------- */
+
+struct usrv_slot {              /* one echo in flight */
+  lure_udp_send_t req;
+  struct usrv_slot *next;       /* the free list */
+  char *buf;                    /* msg_size bytes */
+};
+
+struct usrv_ctx {
+  const struct bench_params *p;
+  lure_loop_t *loop;
+  lure_udp_t udp;
+  unsigned byes;                /* flows that are done */
+  uint64_t echoed;
+  uint64_t bytes;
+  char *rbuf;
+  struct usrv_slot *free;
+  struct bench_net_report *rep;
+};
+
+static void usrv_error(struct usrv_ctx *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void usrv_error(struct usrv_ctx *s, const char *fmt, ...) {
+  va_list ap;
+
+  if (s->rep->error[0] == '\0') {
+    va_start(ap, fmt);
+    vsnprintf(s->rep->error, sizeof(s->rep->error), fmt, ap);
+    va_end(ap);
+  }
+  if (!lure_is_closing((lure_handle_t *) &s->udp))
+    lure_close((lure_handle_t *) &s->udp, NULL);
+}
+
+static void usrv_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  struct usrv_ctx *s = h->data;
+
+  (void) suggested;
+  buf->base = s->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void usrv_sent(lure_udp_send_t *req, int status) {
+  struct usrv_slot *w = (struct usrv_slot *) req;
+  struct usrv_ctx *s = req->data;
+
+  w->next = s->free;
+  s->free = w;
+  if (status < 0 && status != LURE_ECANCELED)
+    usrv_error(s, "send: %s", lure_strerror(status));
+}
+
+static void usrv_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                      const struct sockaddr *addr, unsigned flags) {
+  struct usrv_ctx *s = h->data;
+  struct usrv_slot *w;
+  lure_buf_t out;
+  uint32_t flow;
+  uint64_t seq;
+  int rc;
+
+  if (nread < 0) {
+    usrv_error(s, "recv: %s", lure_strerror((int) nread));
+    return;
+  }
+  if (addr == NULL)
+    return; /* nothing more for now */
+  if ((flags & LURE_UDP_PARTIAL) || (size_t) nread < BENCH_UDP_HDR) {
+    usrv_error(s, "a datagram of %zd bytes%s", nread,
+               (flags & LURE_UDP_PARTIAL) ? " or more" : "");
+    return;
+  }
+  bench_udp_peek(buf->base, &flow, &seq);
+  if (seq == BENCH_UDP_BYE) {
+    /* Every flow is done: the loop ends once the socket has closed. */
+    if (++s->byes == s->p->conns)
+      lure_close((lure_handle_t *) &s->udp, NULL);
+    return;
+  }
+  if ((size_t) nread != s->p->msg_size) {
+    usrv_error(s, "a datagram of %zd bytes, not %zu", nread, s->p->msg_size);
+    return;
+  }
+  s->bytes += (uint64_t) nread;
+  /* Echo a copy: the receive buffer is the next datagram's too. */
+  w = s->free;
+  if (w != NULL) {
+    s->free = w->next;
+  } else {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->buf = malloc(s->p->msg_size)) == NULL) {
+      free(w);
+      usrv_error(s, "out of memory");
+      return;
+    }
+  }
+  memcpy(w->buf, buf->base, (size_t) nread);
+  out = lure_buf_init(w->buf, (unsigned int) nread);
+  w->req.data = s;
+  rc = lure_udp_send(&w->req, h, &out, 1, addr, usrv_sent);
+  if (rc != 0) {
+    w->next = s->free;
+    s->free = w;
+    usrv_error(s, "lure_udp_send: %s", lure_strerror(rc));
+    return;
+  }
+  s->echoed++;
+}
+
+static int lure_udp_serve(const struct bench_params *p, const char *executor,
+                          int fd, struct bench_net_report *rep) {
+  struct usrv_ctx s;
+  struct usrv_slot *w;
+  struct bench_result r;
+  struct sockaddr_in addr;
+  lure_loop_t loop;
+  lure_loop_stats_t s0;
+  lure_loop_stats_t s1;
+  int namelen = sizeof(addr);
+  int rc;
+
+  memset(&s, 0, sizeof(s));
+  memset(&r, 0, sizeof(r));
+  s.p = p;
+  s.rep = rep;
+  s.loop = &loop;
+  s.rbuf = malloc(NET_RBUF);
+  if (s.rbuf == NULL) {
+    snprintf(rep->error, sizeof(rep->error), "out of memory");
+    return 1;
+  }
+  if (bench_lure_open(&loop, executor, &r) != 0) {
+    snprintf(rep->error, sizeof(rep->error), "%s", r.error);
+    free(s.rbuf);
+    return 1;
+  }
+  lure_udp_init(&loop, &s.udp);
+  s.udp.data = &s;
+  lure_ip4_addr("127.0.0.1", 0, &addr);
+  rc = lure_udp_bind(&s.udp, (const struct sockaddr *) &addr, 0);
+  if (rc == 0)
+    rc = lure_udp_getsockname(&s.udp, (struct sockaddr *) &addr, &namelen);
+  if (rc == 0)
+    rc = lure_udp_recv_start(&s.udp, usrv_alloc, usrv_recv);
+  if (rc != 0) {
+    snprintf(rep->error, sizeof(rep->error), "UDP on 127.0.0.1: %s",
+             lure_strerror(rc));
+    lure_close((lure_handle_t *) &s.udp, NULL);
+    bench_lure_close(&loop);
+    free(s.rbuf);
+    return 1;
+  }
+  lure_loop_stats(&loop, &s0);
+  bench_net_ready(fd, ntohs(addr.sin_port));
+  lure_run(&loop, LURE_RUN_DEFAULT);
+  if (lure_loop_stats(&loop, &s1) == 0) {
+    rep->wait_calls = s1.wait_calls - s0.wait_calls;
+    rep->has_wait_calls = 1;
+  }
+  rep->bytes = s.bytes;
+  rep->ops = s.echoed;
+  bench_lure_close(&loop);
+  /* Every send has called back by now (the close cancels what is left). */
+  while ((w = s.free) != NULL) {
+    s.free = w->next;
+    free(w->buf);
+    free(w);
+  }
+  free(s.rbuf);
+  return rep->error[0] ? 1 : 0;
+}
+
+/* ---- UDP ping-pong: the client ------------------------------------------- */
+
+struct udp_ctx;
+
+struct udp_flow {
+  lure_udp_t udp;
+  lure_udp_send_t sreq;
+  struct udp_ctx *c;
+  uint32_t id;
+  uint64_t seq;                 /* the datagram in flight, or the next one */
+  uint64_t t;                   /* when it (or the bye) went out */
+  int sending;                  /* sreq's callback is due */
+  int waiting;                  /* the echo is not in */
+  int done;                     /* sends no more datagrams */
+  int bye;                      /* sreq carries the bye */
+  char *sbuf;                   /* msg_size bytes: what goes out */
+  char *rbuf;                   /* msg_size bytes: the echo */
+};
+
+struct udp_ctx {
+  struct bench_drive d;
+  const struct bench_params *p;
+  struct bench_result *r;
+  lure_loop_t *loop;
+  struct udp_flow *flows;
+  lure_timer_t watchdog;
+  unsigned done;
+  unsigned byes;                /* bye sends called back */
+  int finished;
+  int port;                     /* the server's */
+  char *bufs;
+  const char *want;             /* the executors every send may name */
+  const char *also;
+  lure_loop_stats_t s0;
+};
+
+static void udp_close_all(struct udp_ctx *c) {
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++)
+    if (c->flows[i].c != NULL && !lure_is_closing((lure_handle_t *) &c->flows[i].udp))
+      lure_close((lure_handle_t *) &c->flows[i].udp, NULL);
+  if (!lure_is_closing((lure_handle_t *) &c->watchdog))
+    lure_close((lure_handle_t *) &c->watchdog, NULL);
+}
+
+static void udp_fail(struct udp_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void udp_fail(struct udp_ctx *c, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  bench_set_error(c->r, "%s", msg);
+  c->d.stop = 1;
+  udp_close_all(c);
+}
+
+/*
+ * The TCP mode expects the row's executor, the loop's wait point, for every
+ * write: ring streams send with the ring.  UDP sockets wait for readiness
+ * and send with sendmsg(2) whatever the wait point, and so report "epoll"
+ * on a ring loop too; a change moving them onto the ring will make them
+ * report "io_uring" there.  Until that has landed, a ring loop's sends may
+ * name either; an epoll loop's must name "epoll".
+ */
+static void udp_check_executor(struct udp_ctx *c, const lure_udp_send_t *req) {
+  const char *ex = lure_req_executor((const lure_req_t *) req);
+
+  if (ex == NULL || (strcmp(ex, c->want) != 0 &&
+                     (c->also == NULL || strcmp(ex, c->also) != 0))) {
+    if (c->r->mismatches++ == 0)
+      snprintf(c->r->mismatch_name, sizeof(c->r->mismatch_name), "%s",
+               ex ? ex : "none");
+    c->d.stop = 1;
+  }
+}
+
+static void udp_sent(lure_udp_send_t *req, int status);
+
+static void udp_send(struct udp_flow *f, size_t len) {
+  lure_buf_t buf = lure_buf_init(f->sbuf, (unsigned int) len);
+  int rc;
+
+  f->sending = 1;
+  /* Connected: no address. */
+  rc = lure_udp_send(&f->sreq, &f->udp, &buf, 1, NULL, udp_sent);
+  if (rc != 0) {
+    f->sending = 0;
+    udp_fail(f->c, "lure_udp_send: %s", lure_strerror(rc));
+  }
+}
+
+/* A flow is done: the measured part is over when the last one is.  Then it
+ * says bye to the server, and closes once the bye has gone. */
+static void udp_flow_done(struct udp_flow *f) {
+  struct udp_ctx *c = f->c;
+  lure_loop_stats_t s1;
+
+  if (f->done)
+    return;
+  f->done = 1;
+  if (++c->done == c->p->conns && !c->finished) {
+    c->finished = 1;
+    bench_drive_finish(&c->d);
+    if (lure_loop_stats(c->loop, &s1) == 0) {
+      c->r->wait_calls = s1.wait_calls - c->s0.wait_calls;
+      c->r->has_wait_calls = 1;
+    }
+  }
+  if (c->r->error[0] != '\0')
+    return; /* everything is closing */
+  f->bye = 1;
+  f->t = bench_now_ns();
+  bench_udp_stamp(f->sbuf, f->id, BENCH_UDP_BYE);
+  udp_send(f, BENCH_UDP_HDR);
+}
+
+static void udp_ping(struct udp_flow *f) {
+  struct udp_ctx *c = f->c;
+  uint64_t now = bench_now_ns();
+
+  if (!bench_drive_may_issue(&c->d, now)) {
+    udp_flow_done(f);
+    return;
+  }
+  c->d.issued++;
+  f->t = now;
+  f->waiting = 1;
+  bench_udp_stamp(f->sbuf, f->id, f->seq);
+  udp_send(f, c->p->msg_size);
+}
+
+static void udp_sent(lure_udp_send_t *req, int status) {
+  struct udp_flow *f = req->data;
+  struct udp_ctx *c = f->c;
+
+  f->sending = 0;
+  if (status < 0) {
+    if (!c->d.stop)
+      udp_fail(c, "send: %s", lure_strerror(status));
+    return;
+  }
+  udp_check_executor(c, req);
+  if (f->bye) {
+    lure_close((lure_handle_t *) &f->udp, NULL);
+    if (++c->byes == c->p->conns)
+      lure_close((lure_handle_t *) &c->watchdog, NULL);
+    return;
+  }
+  if (!f->waiting && !c->d.stop)
+    udp_ping(f);
+  else if (c->d.stop && !f->waiting)
+    udp_flow_done(f);
+}
+
+static void udp_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  struct udp_flow *f = h->data;
+
+  (void) suggested;
+  /* Each flow its own buffer, so that no two receives ever share one. */
+  buf->base = f->rbuf;
+  buf->len = f->c->p->msg_size;
+}
+
+static void udp_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+  struct udp_flow *f = h->data;
+  struct udp_ctx *c = f->c;
+  char err[160];
+  uint64_t now;
+
+  if (nread < 0) {
+    if (!c->d.stop)
+      udp_fail(c, "recv on flow %u: %s", f->id, lure_strerror((int) nread));
+    return;
+  }
+  if (addr == NULL)
+    return; /* nothing more for now */
+  if (!f->waiting) {
+    udp_fail(c, "flow %u: a datagram of %zd bytes when no echo was due",
+             f->id, nread);
+    return;
+  }
+  if (bench_udp_check(buf->base, (size_t) nread,
+                      (flags & LURE_UDP_PARTIAL) != 0, c->p->msg_size, f->id,
+                      f->seq, err, sizeof(err)) != 0) {
+    udp_fail(c, "flow %u: %s", f->id, err);
+    return;
+  }
+  now = bench_now_ns();
+  f->waiting = 0;
+  f->seq++;
+  if (bench_drive_complete(&c->d, f->t, now))
+    lure_loop_stats(c->loop, &c->s0);
+  if (f->sending)
+    return; /* udp_sent() goes on */
+  if (c->d.stop)
+    udp_flow_done(f);
+  else
+    udp_ping(f);
+}
+
+/* A datagram or its echo lost ends the run, with what the kernel knows. */
+static void udp_watchdog(lure_timer_t *t) {
+  struct udp_ctx *c = t->data;
+  uint64_t now = bench_now_ns();
+  uint64_t limit = (uint64_t) BENCH_UDP_LOSS_MS * 1000000u;
+  struct udp_flow *f;
+  char msg[256];
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++) {
+    f = &c->flows[i];
+    if ((!f->sending && !f->waiting) || now - f->t < limit)
+      continue;
+    if (f->sending)
+      snprintf(msg, sizeof(msg), "flow %u: the send of %s did not call back "
+               "within %d ms", f->id, f->bye ? "its bye" : "a datagram",
+               BENCH_UDP_LOSS_MS);
+    else
+      snprintf(msg, sizeof(msg), "flow %u: no echo of datagram %llu within "
+               "%d ms: lost", f->id, (unsigned long long) f->seq,
+               BENCH_UDP_LOSS_MS);
+    bench_udp_explain_loss(c->port, msg, sizeof(msg));
+    udp_fail(c, "%s", msg);
+    return;
+  }
+}
+
+static int lure_udp_net(const struct bench_params *p, const char *executor,
+                        struct bench_result *r) {
+  struct bench_net_server srv;
+  struct udp_ctx c;
+  struct sockaddr_in local;
+  struct sockaddr_in addr;
+  lure_loop_t loop;
+  struct udp_flow *f;
+  unsigned i;
+  size_t j;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  c.p = p;
+  c.r = r;
+  c.d.p = p;
+  c.d.r = r;
+  c.loop = &loop;
+  c.flows = calloc(p->conns, sizeof(*c.flows));
+  c.bufs = malloc(2 * p->msg_size * p->conns);
+  if (c.flows == NULL || c.bufs == NULL) {
+    bench_set_error(r, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < p->conns; i++) {
+    f = &c.flows[i];
+    f->id = i;
+    f->sbuf = c.bufs + 2 * p->msg_size * i;
+    f->rbuf = f->sbuf + p->msg_size;
+    for (j = BENCH_UDP_HDR; j < p->msg_size; j++)
+      f->sbuf[j] = (char) ('a' + j % 26);
+  }
+  if (bench_net_start(p, executor, lure_udp_serve, &srv, r) != 0)
+    goto out;
+  if (bench_lure_open(&loop, executor, r) != 0) {
+    bench_net_finish(&srv, r, 1);
+    goto out;
+  }
+  /* bench_lure_open() made the wait point the row's executor. */
+  c.want = lure_loop_backend(&loop);
+  c.also = strcmp(c.want, "io_uring") == 0 ? "epoll" : NULL;
+  c.port = srv.port;
+  lure_timer_init(&loop, &c.watchdog);
+  c.watchdog.data = &c;
+  lure_timer_start(&c.watchdog, udp_watchdog, UDP_WATCH_MS, UDP_WATCH_MS);
+  lure_ip4_addr("127.0.0.1", 0, &local);
+  lure_ip4_addr("127.0.0.1", srv.port, &addr);
+  for (i = 0; i < p->conns; i++) {
+    f = &c.flows[i];
+    f->c = &c;
+    lure_udp_init(&loop, &f->udp);
+    f->udp.data = f;
+    f->sreq.data = f;
+    rc = lure_udp_bind(&f->udp, (const struct sockaddr *) &local, 0);
+    if (rc == 0)
+      rc = lure_udp_connect(&f->udp, (const struct sockaddr *) &addr);
+    if (rc == 0)
+      rc = lure_udp_recv_start(&f->udp, udp_alloc, udp_recv);
+    if (rc != 0) {
+      udp_fail(&c, "UDP flow %u: %s", i, lure_strerror(rc));
+      break;
+    }
+  }
+  if (r->error[0] == '\0') {
+    /* Every flow is ready: start the clock and the traffic. */
+    bench_drive_init(&c.d, p, r, bench_now_ns());
+    lure_loop_stats(&loop, &c.s0);
+    for (i = 0; i < p->conns && !c.d.stop; i++)
+      udp_ping(&c.flows[i]);
+  }
+  lure_run(&loop, LURE_RUN_DEFAULT);
+  if (!c.finished)
+    bench_drive_finish(&c.d);
+  bench_lure_close(&loop);
+  bench_net_finish(&srv, r, r->error[0] != '\0');
+  if (r->mismatches != 0)
+    bench_set_error(r, "lure served %llu send(s) with %s instead of %s%s%s",
+                    (unsigned long long) r->mismatches, r->mismatch_name,
+                    c.want, c.also ? " or " : "", c.also ? c.also : "");
+
+out:
+  free(c.flows);
+  free(c.bufs);
   return r->error[0] ? -1 : 0;
 }

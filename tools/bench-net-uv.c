@@ -2,9 +2,9 @@
  * bench-net-uv.c - the net suite on libuv: the program of bench-net-lure.c
  * line for line, with uv_ for lure_, so that a difference in the figures is
  * a difference in the libraries.  The server is forked (bench-net.c) and
- * is a libuv server too.  libuv keeps no wait-point counter and says
- * nothing of how a write was served: its rows have no syscalls per op and
- * no executor check.
+ * is a libuv server too; with --udp both ends use uv_udp_t.  libuv keeps no
+ * wait-point counter and says nothing of how a write was served: its rows
+ * have no syscalls per op and no executor check.
  *
  * Compiled only when configure found libuv.
  */
@@ -23,6 +23,10 @@
 
 #define NET_RBUF 65536
 #define NET_STALL_S 10 /* a run with no progress this long has failed */
+#define UDP_WATCH_MS 250 /* how often the UDP client looks for lost datagrams */
+
+static int uv_udp_net(const struct bench_params *p, const char *executor,
+                      struct bench_result *r);
 
 /* ---- the server (in the forked process) ---------------------------------- */
 
@@ -524,6 +528,8 @@ int bench_uv_net(const struct bench_params *p, const char *executor,
   unsigned j;
   int rc;
 
+  if (p->udp)
+    return uv_udp_net(p, executor, r);
   memset(&c, 0, sizeof(c));
   c.p = p;
   c.r = r;
@@ -590,5 +596,454 @@ out:
   free(c.conns);
   free(c.msg);
   free(c.rbuf);
+  return r->error[0] ? -1 : 0;
+}
+
+/* ---- UDP ping-pong: the server (in the forked process) ------------------- */
+
+struct usrv_slot {              /* one echo in flight */
+  uv_udp_send_t req;
+  struct usrv_slot *next;       /* the free list */
+  char *buf;                    /* msg_size bytes */
+};
+
+struct usrv_ctx {
+  const struct bench_params *p;
+  uv_loop_t *loop;
+  uv_udp_t udp;
+  unsigned byes;                /* flows that are done */
+  uint64_t echoed;
+  uint64_t bytes;
+  char *rbuf;
+  struct usrv_slot *free;
+  struct bench_net_report *rep;
+};
+
+static void usrv_error(struct usrv_ctx *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void usrv_error(struct usrv_ctx *s, const char *fmt, ...) {
+  va_list ap;
+
+  if (s->rep->error[0] == '\0') {
+    va_start(ap, fmt);
+    vsnprintf(s->rep->error, sizeof(s->rep->error), fmt, ap);
+    va_end(ap);
+  }
+  if (!uv_is_closing((uv_handle_t *) &s->udp))
+    uv_close((uv_handle_t *) &s->udp, NULL);
+}
+
+static void usrv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct usrv_ctx *s = h->data;
+
+  (void) suggested;
+  buf->base = s->rbuf;
+  buf->len = NET_RBUF;
+}
+
+static void usrv_sent(uv_udp_send_t *req, int status) {
+  struct usrv_slot *w = (struct usrv_slot *) req;
+  struct usrv_ctx *s = req->data;
+
+  w->next = s->free;
+  s->free = w;
+  if (status < 0 && status != UV_ECANCELED)
+    usrv_error(s, "send: %s", uv_strerror(status));
+}
+
+static void usrv_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                      const struct sockaddr *addr, unsigned flags) {
+  struct usrv_ctx *s = h->data;
+  struct usrv_slot *w;
+  uv_buf_t out;
+  uint32_t flow;
+  uint64_t seq;
+  int rc;
+
+  if (nread < 0) {
+    usrv_error(s, "recv: %s", uv_strerror((int) nread));
+    return;
+  }
+  if (addr == NULL)
+    return; /* nothing more for now */
+  if ((flags & UV_UDP_PARTIAL) || (size_t) nread < BENCH_UDP_HDR) {
+    usrv_error(s, "a datagram of %zd bytes%s", nread,
+               (flags & UV_UDP_PARTIAL) ? " or more" : "");
+    return;
+  }
+  bench_udp_peek(buf->base, &flow, &seq);
+  if (seq == BENCH_UDP_BYE) {
+    /* Every flow is done: the loop ends once the socket has closed. */
+    if (++s->byes == s->p->conns)
+      uv_close((uv_handle_t *) &s->udp, NULL);
+    return;
+  }
+  if ((size_t) nread != s->p->msg_size) {
+    usrv_error(s, "a datagram of %zd bytes, not %zu", nread, s->p->msg_size);
+    return;
+  }
+  s->bytes += (uint64_t) nread;
+  /* Echo a copy: the receive buffer is the next datagram's too. */
+  w = s->free;
+  if (w != NULL) {
+    s->free = w->next;
+  } else {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->buf = malloc(s->p->msg_size)) == NULL) {
+      free(w);
+      usrv_error(s, "out of memory");
+      return;
+    }
+  }
+  memcpy(w->buf, buf->base, (size_t) nread);
+  out = uv_buf_init(w->buf, (unsigned int) nread);
+  w->req.data = s;
+  rc = uv_udp_send(&w->req, h, &out, 1, addr, usrv_sent);
+  if (rc != 0) {
+    w->next = s->free;
+    s->free = w;
+    usrv_error(s, "uv_udp_send: %s", uv_strerror(rc));
+    return;
+  }
+  s->echoed++;
+}
+
+static int uv_udp_serve(const struct bench_params *p, const char *executor,
+                        int fd, struct bench_net_report *rep) {
+  struct usrv_ctx s;
+  struct usrv_slot *w;
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  int namelen = sizeof(addr);
+  int rc;
+
+  memset(&s, 0, sizeof(s));
+  s.p = p;
+  s.rep = rep;
+  s.loop = &loop;
+  s.rbuf = malloc(NET_RBUF);
+  if (s.rbuf == NULL) {
+    snprintf(rep->error, sizeof(rep->error), "out of memory");
+    return 1;
+  }
+  (void) executor;
+  if (uv_open_loop(&loop, rep->error, sizeof(rep->error)) != 0) {
+    free(s.rbuf);
+    return 1;
+  }
+  uv_udp_init(&loop, &s.udp);
+  s.udp.data = &s;
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  rc = uv_udp_bind(&s.udp, (const struct sockaddr *) &addr, 0);
+  if (rc == 0)
+    rc = uv_udp_getsockname(&s.udp, (struct sockaddr *) &addr, &namelen);
+  if (rc == 0)
+    rc = uv_udp_recv_start(&s.udp, usrv_alloc, usrv_recv);
+  if (rc != 0) {
+    snprintf(rep->error, sizeof(rep->error), "UDP on 127.0.0.1: %s",
+             uv_strerror(rc));
+    uv_close((uv_handle_t *) &s.udp, NULL);
+    uv_close_loop(&loop);
+    free(s.rbuf);
+    return 1;
+  }
+  bench_net_ready(fd, ntohs(addr.sin_port));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  rep->bytes = s.bytes;
+  rep->ops = s.echoed;
+  uv_close_loop(&loop);
+  /* Every send has called back by now (the close cancels what is left). */
+  while ((w = s.free) != NULL) {
+    s.free = w->next;
+    free(w->buf);
+    free(w);
+  }
+  free(s.rbuf);
+  return rep->error[0] ? 1 : 0;
+}
+
+/* ---- UDP ping-pong: the client ------------------------------------------- */
+
+struct udp_ctx;
+
+struct udp_flow {
+  uv_udp_t udp;
+  uv_udp_send_t sreq;
+  struct udp_ctx *c;
+  uint32_t id;
+  uint64_t seq;                 /* the datagram in flight, or the next one */
+  uint64_t t;                   /* when it (or the bye) went out */
+  int sending;                  /* sreq's callback is due */
+  int waiting;                  /* the echo is not in */
+  int done;                     /* sends no more datagrams */
+  int bye;                      /* sreq carries the bye */
+  char *sbuf;                   /* msg_size bytes: what goes out */
+  char *rbuf;                   /* msg_size bytes: the echo */
+};
+
+struct udp_ctx {
+  struct bench_drive d;
+  const struct bench_params *p;
+  struct bench_result *r;
+  uv_loop_t *loop;
+  struct udp_flow *flows;
+  uv_timer_t watchdog;
+  unsigned done;
+  unsigned byes;                /* bye sends called back */
+  int finished;
+  int port;                     /* the server's */
+  char *bufs;
+};
+
+static void udp_close_all(struct udp_ctx *c) {
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++)
+    if (c->flows[i].c != NULL && !uv_is_closing((uv_handle_t *) &c->flows[i].udp))
+      uv_close((uv_handle_t *) &c->flows[i].udp, NULL);
+  if (!uv_is_closing((uv_handle_t *) &c->watchdog))
+    uv_close((uv_handle_t *) &c->watchdog, NULL);
+}
+
+static void udp_fail(struct udp_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void udp_fail(struct udp_ctx *c, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  bench_set_error(c->r, "%s", msg);
+  c->d.stop = 1;
+  udp_close_all(c);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status);
+
+static void udp_send(struct udp_flow *f, size_t len) {
+  uv_buf_t buf = uv_buf_init(f->sbuf, (unsigned int) len);
+  int rc;
+
+  f->sending = 1;
+  /* Connected: no address. */
+  rc = uv_udp_send(&f->sreq, &f->udp, &buf, 1, NULL, udp_sent);
+  if (rc != 0) {
+    f->sending = 0;
+    udp_fail(f->c, "uv_udp_send: %s", uv_strerror(rc));
+  }
+}
+
+/* A flow is done: the measured part is over when the last one is.  Then it
+ * says bye to the server, and closes once the bye has gone. */
+static void udp_flow_done(struct udp_flow *f) {
+  struct udp_ctx *c = f->c;
+
+  if (f->done)
+    return;
+  f->done = 1;
+  if (++c->done == c->p->conns && !c->finished) {
+    c->finished = 1;
+    bench_drive_finish(&c->d);
+  }
+  if (c->r->error[0] != '\0')
+    return; /* everything is closing */
+  f->bye = 1;
+  f->t = bench_now_ns();
+  bench_udp_stamp(f->sbuf, f->id, BENCH_UDP_BYE);
+  udp_send(f, BENCH_UDP_HDR);
+}
+
+static void udp_ping(struct udp_flow *f) {
+  struct udp_ctx *c = f->c;
+  uint64_t now = bench_now_ns();
+
+  if (!bench_drive_may_issue(&c->d, now)) {
+    udp_flow_done(f);
+    return;
+  }
+  c->d.issued++;
+  f->t = now;
+  f->waiting = 1;
+  bench_udp_stamp(f->sbuf, f->id, f->seq);
+  udp_send(f, c->p->msg_size);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status) {
+  struct udp_flow *f = req->data;
+  struct udp_ctx *c = f->c;
+
+  f->sending = 0;
+  if (status < 0) {
+    if (!c->d.stop)
+      udp_fail(c, "send: %s", uv_strerror(status));
+    return;
+  }
+  if (f->bye) {
+    uv_close((uv_handle_t *) &f->udp, NULL);
+    if (++c->byes == c->p->conns)
+      uv_close((uv_handle_t *) &c->watchdog, NULL);
+    return;
+  }
+  if (!f->waiting && !c->d.stop)
+    udp_ping(f);
+  else if (c->d.stop && !f->waiting)
+    udp_flow_done(f);
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct udp_flow *f = h->data;
+
+  (void) suggested;
+  /* Each flow its own buffer, so that no two receives ever share one. */
+  buf->base = f->rbuf;
+  buf->len = f->c->p->msg_size;
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+  struct udp_flow *f = h->data;
+  struct udp_ctx *c = f->c;
+  char err[160];
+  uint64_t now;
+
+  if (nread < 0) {
+    if (!c->d.stop)
+      udp_fail(c, "recv on flow %u: %s", f->id, uv_strerror((int) nread));
+    return;
+  }
+  if (addr == NULL)
+    return; /* nothing more for now */
+  if (!f->waiting) {
+    udp_fail(c, "flow %u: a datagram of %zd bytes when no echo was due",
+             f->id, nread);
+    return;
+  }
+  if (bench_udp_check(buf->base, (size_t) nread,
+                      (flags & UV_UDP_PARTIAL) != 0, c->p->msg_size, f->id,
+                      f->seq, err, sizeof(err)) != 0) {
+    udp_fail(c, "flow %u: %s", f->id, err);
+    return;
+  }
+  now = bench_now_ns();
+  f->waiting = 0;
+  f->seq++;
+  bench_drive_complete(&c->d, f->t, now);
+  if (f->sending)
+    return; /* udp_sent() goes on */
+  if (c->d.stop)
+    udp_flow_done(f);
+  else
+    udp_ping(f);
+}
+
+/* A datagram or its echo lost ends the run, with what the kernel knows. */
+static void udp_watchdog(uv_timer_t *t) {
+  struct udp_ctx *c = t->data;
+  uint64_t now = bench_now_ns();
+  uint64_t limit = (uint64_t) BENCH_UDP_LOSS_MS * 1000000u;
+  struct udp_flow *f;
+  char msg[256];
+  unsigned i;
+
+  for (i = 0; i < c->p->conns; i++) {
+    f = &c->flows[i];
+    if ((!f->sending && !f->waiting) || now - f->t < limit)
+      continue;
+    if (f->sending)
+      snprintf(msg, sizeof(msg), "flow %u: the send of %s did not call back "
+               "within %d ms", f->id, f->bye ? "its bye" : "a datagram",
+               BENCH_UDP_LOSS_MS);
+    else
+      snprintf(msg, sizeof(msg), "flow %u: no echo of datagram %llu within "
+               "%d ms: lost", f->id, (unsigned long long) f->seq,
+               BENCH_UDP_LOSS_MS);
+    bench_udp_explain_loss(c->port, msg, sizeof(msg));
+    udp_fail(c, "%s", msg);
+    return;
+  }
+}
+
+static int uv_udp_net(const struct bench_params *p, const char *executor,
+                      struct bench_result *r) {
+  struct bench_net_server srv;
+  struct udp_ctx c;
+  struct sockaddr_in local;
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  struct udp_flow *f;
+  unsigned i;
+  size_t j;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  c.p = p;
+  c.r = r;
+  c.d.p = p;
+  c.d.r = r;
+  c.loop = &loop;
+  c.flows = calloc(p->conns, sizeof(*c.flows));
+  c.bufs = malloc(2 * p->msg_size * p->conns);
+  if (c.flows == NULL || c.bufs == NULL) {
+    bench_set_error(r, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < p->conns; i++) {
+    f = &c.flows[i];
+    f->id = i;
+    f->sbuf = c.bufs + 2 * p->msg_size * i;
+    f->rbuf = f->sbuf + p->msg_size;
+    for (j = BENCH_UDP_HDR; j < p->msg_size; j++)
+      f->sbuf[j] = (char) ('a' + j % 26);
+  }
+  if (strcmp(executor, "libuv") != 0) {
+    bench_set_error(r, "libuv has no executor \"%s\"", executor);
+    goto out;
+  }
+  if (bench_net_start(p, executor, uv_udp_serve, &srv, r) != 0)
+    goto out;
+  if (uv_open_loop(&loop, r->error, sizeof(r->error)) != 0) {
+    bench_net_finish(&srv, r, 1);
+    goto out;
+  }
+  c.port = srv.port;
+  uv_timer_init(&loop, &c.watchdog);
+  c.watchdog.data = &c;
+  uv_timer_start(&c.watchdog, udp_watchdog, UDP_WATCH_MS, UDP_WATCH_MS);
+  uv_ip4_addr("127.0.0.1", 0, &local);
+  uv_ip4_addr("127.0.0.1", srv.port, &addr);
+  for (i = 0; i < p->conns; i++) {
+    f = &c.flows[i];
+    f->c = &c;
+    uv_udp_init(&loop, &f->udp);
+    f->udp.data = f;
+    f->sreq.data = f;
+    rc = uv_udp_bind(&f->udp, (const struct sockaddr *) &local, 0);
+    if (rc == 0)
+      rc = uv_udp_connect(&f->udp, (const struct sockaddr *) &addr);
+    if (rc == 0)
+      rc = uv_udp_recv_start(&f->udp, udp_alloc, udp_recv);
+    if (rc != 0) {
+      udp_fail(&c, "UDP flow %u: %s", i, uv_strerror(rc));
+      break;
+    }
+  }
+  if (r->error[0] == '\0') {
+    /* Every flow is ready: start the clock and the traffic. */
+    bench_drive_init(&c.d, p, r, bench_now_ns());
+    for (i = 0; i < p->conns && !c.d.stop; i++)
+      udp_ping(&c.flows[i]);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (!c.finished)
+    bench_drive_finish(&c.d);
+  uv_close_loop(&loop);
+  bench_net_finish(&srv, r, r->error[0] != '\0');
+
+out:
+  free(c.flows);
+  free(c.bufs);
   return r->error[0] ? -1 : 0;
 }

@@ -7,6 +7,9 @@
  * port (an int; 0 when setting up failed), then, when the server is done, a
  * struct bench_net_report.  The server's CPU time comes from wait4(), so it
  * is exactly that process's, whatever ran before in this one.
+ *
+ * The header of the net --udp datagrams lives here too, so that the lure
+ * and libuv programs check their echoes with the same code.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,6 +26,8 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "lure-bench.h"
@@ -232,4 +237,76 @@ int bench_net_finish(struct bench_net_server *srv, struct bench_result *r,
         (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
         (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
   return 0;
+}
+
+/* ---- net --udp ----------------------------------------------------------- */
+
+void bench_udp_stamp(char *buf, uint32_t flow, uint64_t seq) {
+  memcpy(buf, &flow, sizeof(flow));
+  memcpy(buf + sizeof(flow), &seq, sizeof(seq));
+}
+
+void bench_udp_peek(const char *buf, uint32_t *flow, uint64_t *seq) {
+  memcpy(flow, buf, sizeof(*flow));
+  memcpy(seq, buf + sizeof(*flow), sizeof(*seq));
+}
+
+int bench_udp_check(const char *buf, size_t len, int partial, size_t want,
+                    uint32_t flow, uint64_t seq, char *err, size_t errlen) {
+  uint32_t f;
+  uint64_t q;
+
+  if (partial || len > want) {
+    snprintf(err, errlen, "an echo longer than the %zu bytes sent", want);
+    return -1;
+  }
+  if (len != want) {
+    snprintf(err, errlen, "an echo of %zu bytes, not %zu", len, want);
+    return -1;
+  }
+  bench_udp_peek(buf, &f, &q);
+  if (f != flow) {
+    snprintf(err, errlen, "the echo of flow %u's datagram %llu", f,
+             (unsigned long long) q);
+    return -1;
+  }
+  if (q != seq) {
+    snprintf(err, errlen, "the echo of datagram %llu where %llu was due "
+             "(late, duplicated or corrupted)", (unsigned long long) q,
+             (unsigned long long) seq);
+    return -1;
+  }
+  return 0;
+}
+
+/* /proc/net/udp has a line per socket: "sl: local rem st tx:rx tr:when
+ * retrnsmt uid timeout inode ref pointer drops", addresses in hex as the
+ * kernel holds them (so 127.0.0.1 reads as htonl(INADDR_LOOPBACK)). */
+void bench_udp_explain_loss(int port, char *err, size_t errlen) {
+  FILE *f = fopen("/proc/net/udp", "r");
+  char line[512];
+  unsigned addr;
+  unsigned lport;
+  unsigned rxq;
+  unsigned long long drops;
+  size_t n = strlen(err);
+
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof(line), f) != NULL) {
+    if (sscanf(line, " %*u: %x:%x %*x:%*x %*x %*x:%x %*x:%*x %*x %*u %*u "
+               "%*u %*d %*s %llu", &addr, &lport, &rxq, &drops) != 4 ||
+        addr != htonl(INADDR_LOOPBACK) || (int) lport != port)
+      continue;
+    if (drops > 0)
+      snprintf(err + n, errlen - n, "; the server's socket dropped %llu "
+               "datagram%s (receive buffer full, see net.core.rmem_default): "
+               "try fewer --conns or a smaller --size", drops,
+               drops == 1 ? "" : "s");
+    else
+      snprintf(err + n, errlen - n, "; the server's socket dropped none "
+               "(%u bytes wait in it)", rxq);
+    break;
+  }
+  fclose(f);
 }

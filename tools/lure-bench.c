@@ -4,7 +4,7 @@
  *
  *   lure-bench fs [--op read|write|randrw] [--bs N] [--depth N] [--direct]
  *                 [--cold] [--file F] [--size N] ...
- *   lure-bench net [--conns N] [--size B] [--bulk [--depth N]] ...
+ *   lure-bench net [--conns N] [--size B] [--bulk [--depth N] | --udp] ...
  *   lure-bench timers | loop | async | work [--depth N] ...
  *   lure-bench quick            the suite `make bench` runs
  *
@@ -108,7 +108,8 @@ static void usage(FILE *f) {
 "  loop     idle ticks per second\n"
 "  async    cross-thread wake-ups: a thread pings, the loop answers\n"
 "  work     lure_queue_work round trips, --depth in flight\n"
-"  net      TCP ping-pong over loopback with a forked server, or --bulk\n"
+"  net      TCP ping-pong over loopback with a forked server, or --bulk,\n"
+"           or UDP ping-pong with --udp\n"
 "  quick    the short suite `make bench` runs\n"
 "\n"
 "options:\n"
@@ -130,9 +131,11 @@ static void usage(FILE *f) {
 "  --cold             fs: drop the file's pages before each run\n"
 "  --keep             fs: keep a data file this run created\n"
 "  --spread MS        timers: latest due time (default 100)\n"
-"  --conns N          net: connections (default 1)\n"
-"  --size B           net: message size (default 64; --bulk: 64K)\n"
+"  --conns N          net: connections, or --udp flows (default 1)\n"
+"  --size B           net: message size (default 64; --bulk: 64K; --udp:\n"
+"                     12 to 65507)\n"
 "  --bulk             net: one-way transfer of --size writes, MB/s\n"
+"  --udp              net: UDP ping-pong, one datagram in flight per flow\n"
 "  -h, --help         this text\n"
 "  -V, --version      lure's and libuv's versions\n",
           prog);
@@ -477,6 +480,12 @@ static void describe(const struct job *j, char *buf, size_t len) {
              "each, server (own process) discards; latency = write to "
              "callback; %s per run", p->conns, p->conns == 1 ? "" : "s", a,
              p->depth, stop);
+  } else if (is_net(j) && p->udp) {
+    size_text(a, sizeof(a), p->msg_size);
+    snprintf(buf, len, "net UDP ping-pong: %u flow%s (a socket each, one "
+             "datagram in flight), %s datagrams, echo server (one socket) in "
+             "its own process; latency = round trip; %s per run", p->conns,
+             p->conns == 1 ? "" : "s", a, stop);
   } else if (is_net(j)) {
     size_text(a, sizeof(a), p->msg_size);
     snprintf(buf, len, "net ping-pong: %u connection%s, %s messages, "
@@ -661,8 +670,9 @@ static void json_job(FILE *f, const struct job *j, const char *indent) {
   } else if (strcmp(j->s->name, "work") == 0) {
     fprintf(f, "\"depth\":%u,", p->depth);
   } else if (is_net(j)) {
-    fprintf(f, "\"conns\":%u,\"size\":%zu,\"bulk\":%s,", p->conns,
-            p->msg_size, p->bulk ? "true" : "false");
+    fprintf(f, "\"conns\":%u,\"size\":%zu,\"bulk\":%s,\"udp\":%s,",
+            p->conns, p->msg_size, p->bulk ? "true" : "false",
+            p->udp ? "true" : "false");
     if (p->bulk)
       fprintf(f, "\"depth\":%u,", p->depth);
   }
@@ -1073,6 +1083,7 @@ int main(int argc, char **argv) {
     {"spread", required_argument, NULL, 'P'},
     {"conns", required_argument, NULL, 'c'},
     {"bulk", no_argument, NULL, 'B'},
+    {"udp", no_argument, NULL, 'U'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}
@@ -1172,6 +1183,7 @@ int main(int argc, char **argv) {
         o.p.conns = (unsigned) v;
         break;
       case 'B': o.p.bulk = 1; break;
+      case 'U': o.p.udp = 1; break;
       case 'h': usage(stdout); return 0;
       case 'V':
 #ifdef HAVE_LIBUV
@@ -1192,7 +1204,19 @@ int main(int argc, char **argv) {
   if (optind + 1 < argc)
     die_usage("one subcommand at a time: unexpected \"%s\"", argv[optind + 1]);
   cmd = argv[optind];
-  if (strcmp(cmd, "net") == 0) {
+  if (o.p.udp && strcmp(cmd, "net") != 0)
+    die_usage("--udp is an option of net");
+  if (strcmp(cmd, "net") == 0 && o.p.udp) {
+    if (o.p.bulk)
+      die_usage("net: --udp is ping-pong, not --bulk");
+    if (o.size_set && (o.p.size < BENCH_UDP_HDR || o.p.size > BENCH_UDP_MAX))
+      die_usage("net --udp: --size wants %d to %d bytes (its flow and "
+                "sequence number, up to the largest UDP datagram)",
+                BENCH_UDP_HDR, BENCH_UDP_MAX);
+    /* Each flow has a buffer for its datagram and one for the echo. */
+    if ((uint64_t) o.p.conns * (o.size_set ? o.p.size : 64) > (64u << 20))
+      die_usage("net --udp: --conns times --size may not pass 64M");
+  } else if (strcmp(cmd, "net") == 0) {
     if (o.size_set && o.p.size > (16u << 20))
       die_usage("net: --size wants a message size up to 16M");
   } else if (o.p.size % o.p.bs != 0) {

@@ -11,7 +11,8 @@
  *   bench-libuv.c  every suite but net on libuv (built only when libuv is
  *                  found)
  *   bench-net.c    the net suite's plumbing: the forked server process, the
- *                  pipe that carries its port and its figures back
+ *                  pipe that carries its port and its figures back, the
+ *                  header of the --udp datagrams
  *   bench-net-lure.c  the net suite's client and server on lure
  *   bench-net-uv.c    the same on libuv (built only when libuv is found)
  *
@@ -78,6 +79,7 @@ struct bench_params {
   unsigned conns;          /* connections */
   size_t msg_size;         /* bytes per message (ping-pong) or write (bulk) */
   int bulk;                /* one-way bulk transfer instead of ping-pong */
+  int udp;                 /* UDP ping-pong: conns is the number of flows */
 };
 
 struct bench_result {
@@ -203,6 +205,33 @@ int bench_net_finish(struct bench_net_server *srv, struct bench_result *r,
 /* Allow this process conns connections (raise RLIMIT_NOFILE if need be).
  * 0, or -1 with r->error set. */
 int bench_net_fd_limit(unsigned conns, struct bench_result *r);
+
+/* ---- net --udp: what the datagrams carry (bench-net.c) ------------------- */
+
+/*
+ * Every datagram starts with its flow's number and its sequence number in
+ * that flow (host order: both ends are on this machine), so that the client
+ * can tell the echo it waits for from a stray, late or duplicated one.
+ * When a flow has sent its last datagram it sends a "bye", the header alone
+ * with the sequence number BENCH_UDP_BYE; the server stops once every flow
+ * has said it, as the TCP server stops once every connection has closed.
+ */
+#define BENCH_UDP_HDR 12          /* uint32_t flow, uint64_t seq */
+#define BENCH_UDP_MAX 65507       /* the largest UDP payload over IPv4 */
+#define BENCH_UDP_BYE UINT64_MAX
+/* A datagram whose echo has not come back after this long was lost (or the
+ * machine is stalled that long): the run fails rather than hang. */
+#define BENCH_UDP_LOSS_MS 2000
+
+void bench_udp_stamp(char *buf, uint32_t flow, uint64_t seq);
+void bench_udp_peek(const char *buf, uint32_t *flow, uint64_t *seq);
+/* Whether the echo of len bytes in buf (partial: cut to fit the buffer) is
+ * the want-byte datagram seq of flow: 0, or -1 with a message in err. */
+int bench_udp_check(const char *buf, size_t len, int partial, size_t want,
+                    uint32_t flow, uint64_t seq, char *err, size_t errlen);
+/* After a loss: append to err (of errlen bytes, holding a message) what
+ * the kernel says of the server's socket, bound to 127.0.0.1:port. */
+void bench_udp_explain_loss(int port, char *err, size_t errlen);
 
 /* ---- lure side (bench-lure.c, bench-fs.c, bench-net-lure.c) -------------- */
 
