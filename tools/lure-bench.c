@@ -929,6 +929,7 @@ struct quick_item {
   unsigned conns;     /* net */
   int bulk;           /* net */
   size_t msg_size;    /* net */
+  int udp;            /* net */
 };
 
 static const struct quick_item quick_items[] = {
@@ -938,6 +939,7 @@ static const struct quick_item quick_items[] = {
   {"net", 2.0, 1, 0, 0, 1, 0, 64},
   {"net", 2.0, 1, 0, 0, 100, 0, 64},
   {"net", 1.0, 4, 0, 0, 1, 1, 65536},
+  {"net", 0.5, 1, 0, 0, 32, 0, 64, 1},
   {"timers", 0, 1, 0, 0},
   {"loop", 0.5, 1, 0, 0},
   {"async", 0.5, 1, 0, 0},
@@ -1008,6 +1010,7 @@ static int run_quick(struct options *o) {
     o->p.direct = q->direct;
     o->p.conns = q->conns ? q->conns : 1;
     o->p.bulk = q->bulk;
+    o->p.udp = q->udp;
     apply_defaults(j, o, q->duration);
     if (is_net(j)) {
       /* --size is the fs file's here. */
