@@ -3,8 +3,8 @@
 # that each subcommand runs and that its JSON parses with the fields of
 # issue 4: tool, version, kernel, suite, params, and per result executor,
 # ops, ops_per_s and lat_us (p50, p90, p99, p999, max); for net also the
-# connection count, message size and mode, MB/s of bulk runs and the
-# server process's figures.
+# connection count, message size and mode (bulk, udp), MB/s of bulk runs
+# and the server process's figures.
 #
 # Run by `make check` from the build directory.  Exit 77 (skipped) when
 # lure-bench was not built.
@@ -34,7 +34,8 @@ else
 fi
 
 # check_json FILE SUITE: one document of the issue's format (or, for SUITE
-# "quick", a {"tool":..., "runs":[...]} holding such documents).
+# "quick", a {"tool":..., "runs":[...]} holding such documents).  SUITE
+# "net" is a TCP run, "net-udp" a net --udp run.
 check_json() {
   if [ "$have_python" = 1 ]; then
     python3 - "$1" "$2" <<'EOF'
@@ -43,7 +44,7 @@ import json, sys
 path, suite = sys.argv[1], sys.argv[2]
 executors = {"io_uring", "aio", "threadpool", "epoll", "libuv"}
 
-def check(doc, want):
+def check(doc, want, udp=None):
     assert doc["tool"] == "lure-bench", "tool"
     assert isinstance(doc["version"], str) and doc["version"], "version"
     assert isinstance(doc["kernel"], str) and doc["kernel"], "kernel"
@@ -66,6 +67,11 @@ def check(doc, want):
             p = doc["params"]
             assert p["conns"] >= 1 and p["size"] >= 1, "net params"
             assert isinstance(p["bulk"], bool), "bulk"
+            assert isinstance(p["udp"], bool), "udp"
+            if udp is not None:
+                assert p["udp"] == udp, "udp %r, not %r" % (p["udp"], udp)
+            if p["udp"]:
+                assert not p["bulk"], "udp and bulk"
             assert r["executor"] in ("io_uring", "epoll", "libuv"), "net executor"
             if p["bulk"]:
                 assert r["mb_per_s"] > 0, "mb_per_s"
@@ -86,15 +92,26 @@ if suite == "quick":
         assert "error" not in run, run.get("error")
         check(run, run["suite"])
         seen.add(run["suite"])
-    for s in ("fs", "net", "timers", "loop", "async", "work"):
+        if run["suite"] == "net" and run["params"]["udp"]:
+            seen.add("net-udp")
+    for s in ("fs", "net", "net-udp", "timers", "loop", "async", "work"):
         assert s in seen, "no %s run" % s
+elif suite == "net-udp":
+    check(doc, "net", udp=True)
+elif suite == "net":
+    check(doc, suite, udp=False)
 else:
     check(doc, suite)
 EOF
   else
     # Without python: the fields must at least be there.
-    for key in '"tool":"lure-bench"' '"version":' '"kernel":' \
-               "\"suite\":\"$2\"" '"params":{' '"results":[' '"executor":' \
+    case $2 in
+      net-udp) want='"suite":"net"' mode='"udp":true' ;;
+      net) want='"suite":"net"' mode='"udp":false' ;;
+      *) want="\"suite\":\"$2\"" mode='"tool":"lure-bench"' ;;
+    esac
+    for key in '"tool":"lure-bench"' '"version":' '"kernel":' "$want" \
+               "$mode" '"params":{' '"results":[' '"executor":' \
                '"ops":' '"ops_per_s":' '"lat_us":{' '"p50":' '"p90":' \
                '"p99":' '"p999":' '"max":'; do
       grep -qF "$key" "$1" || { echo "no $key in $1"; return 1; }
@@ -130,6 +147,8 @@ run fs-repeat fs fs --ops 50 --warmup 5 $data --repeat 2
 run net1 net net $few
 run net8 net net $few --conns 8 --size 100
 run net-bulk net net $few --bulk --conns 2 --size 16K
+run net-udp net-udp net $few --udp
+run net-udp8 net-udp net $few --udp --conns 8 --size 100
 
 # O_DIRECT needs a file system that has it (an old tmpfs does not); quick
 # has an O_DIRECT suite too.
@@ -152,6 +171,10 @@ fi
 # Bad usage exits 2.
 "$bench" net --conns 0 >/dev/null 2>&1
 [ $? = 2 ] || fail "net --conns 0 should exit 2"
+"$bench" net --udp --bulk >/dev/null 2>&1
+[ $? = 2 ] || fail "net --udp --bulk should exit 2"
+"$bench" net --udp --size 8 >/dev/null 2>&1
+[ $? = 2 ] || fail "net --udp --size 8 (below the header) should exit 2"
 "$bench" fs --executors aio $data >/dev/null 2>&1
 [ $? = 2 ] || fail "aio without --direct should exit 2"
 "$bench" nosuch >/dev/null 2>&1
