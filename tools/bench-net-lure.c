@@ -25,7 +25,7 @@
  * Every write must have been served by the executor named ("io_uring": the
  * ring's SEND/RECV path; "epoll": readiness and send/recv syscalls), as
  * lure_req_executor() reports it; otherwise the run fails.  UDP sends are
- * checked the same way, with one allowance (see udp_check_executor()).
+ * checked the same way.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -839,7 +839,6 @@ struct udp_ctx {
   int port;                     /* the server's */
   char *bufs;
   const char *want;             /* the executors every send may name */
-  const char *also;
   lure_loop_stats_t s0;
 };
 
@@ -868,19 +867,12 @@ static void udp_fail(struct udp_ctx *c, const char *fmt, ...) {
   udp_close_all(c);
 }
 
-/*
- * The TCP mode expects the row's executor, the loop's wait point, for every
- * write: ring streams send with the ring.  UDP sockets wait for readiness
- * and send with sendmsg(2) whatever the wait point, and so report "epoll"
- * on a ring loop too; a change moving them onto the ring will make them
- * report "io_uring" there.  Until that has landed, a ring loop's sends may
- * name either; an epoll loop's must name "epoll".
- */
+/* As in the TCP mode: every send is served by the row's executor, the
+ * loop's wait point (UDP handles take the ring's path on a ring loop). */
 static void udp_check_executor(struct udp_ctx *c, const lure_udp_send_t *req) {
   const char *ex = lure_req_executor((const lure_req_t *) req);
 
-  if (ex == NULL || (strcmp(ex, c->want) != 0 &&
-                     (c->also == NULL || strcmp(ex, c->also) != 0))) {
+  if (ex == NULL || strcmp(ex, c->want) != 0) {
     if (c->r->mismatches++ == 0)
       snprintf(c->r->mismatch_name, sizeof(c->r->mismatch_name), "%s",
                ex ? ex : "none");
@@ -1080,7 +1072,6 @@ static int lure_udp_net(const struct bench_params *p, const char *executor,
   }
   /* bench_lure_open() made the wait point the row's executor. */
   c.want = lure_loop_backend(&loop);
-  c.also = strcmp(c.want, "io_uring") == 0 ? "epoll" : NULL;
   c.port = srv.port;
   lure_timer_init(&loop, &c.watchdog);
   c.watchdog.data = &c;
@@ -1116,9 +1107,9 @@ static int lure_udp_net(const struct bench_params *p, const char *executor,
   bench_lure_close(&loop);
   bench_net_finish(&srv, r, r->error[0] != '\0');
   if (r->mismatches != 0)
-    bench_set_error(r, "lure served %llu send(s) with %s instead of %s%s%s",
+    bench_set_error(r, "lure served %llu send(s) with %s instead of %s",
                     (unsigned long long) r->mismatches, r->mismatch_name,
-                    c.want, c.also ? " or " : "", c.also ? c.also : "");
+                    c.want);
 
 out:
   free(c.flows);
