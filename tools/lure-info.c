@@ -98,12 +98,13 @@ static const char *bit_label(const struct bit_name *tab, size_t n,
  * such instead of silently vanishing.
  */
 static const char *const used_opcodes[] = {
-  "nop", "readv", "writev", "fsync", "read_fixed", "poll_add",
-  "poll_remove", "timeout", "accept", "async_cancel", "connect", "openat",
-  "close", "statx", "read", "write", "fadvise", "send", "recv", "openat2",
-  "epoll_ctl", "splice", "provide_buffers", "shutdown", "renameat",
-  "unlinkat", "mkdirat", "symlinkat", "linkat", "msg_ring", "socket",
-  "send_zc", "sendmsg_zc", "sendmsg", "recvmsg", "fallocate", "ftruncate",
+  "poll_add", "poll_remove", "async_cancel", "read", "write", "readv",
+  "writev", "fsync", "openat", "close", "statx", "unlinkat", "renameat",
+  "mkdirat", "symlinkat", "linkat", "ftruncate", "accept", "recv", "send",
+  "sendmsg", "recvmsg", "send_zc", "sendmsg_zc", "provide_buffers",
+  /* Kernel features the probe cannot report: lure infers them from the
+   * kernel's version (LURE__FEAT_* in src/backend.h). */
+  "recv_multishot", "accept_multishot", "pbuf_ring",
 };
 
 /* ---- what the machine said ---------------------------------------------- */
@@ -581,7 +582,8 @@ static void print_text(const struct machine *m) {
   printf("  LURE_THREADPOOL_SIZE  %s\n",
          env_or("LURE_THREADPOOL_SIZE", "(unset)"));
 
-  printf("\nio_uring opcodes lure uses (kernel probe)\n");
+  printf("\nio_uring opcodes lure uses (kernel probe; the last three are "
+         "features, from the kernel's version)\n");
   if (!m->probe.usable)
     printf("  (none: no ring to probe)\n");
   for (i = 0; m->probe.usable && i < COUNT(used_opcodes); i++) {
