@@ -582,8 +582,8 @@ static void print_text(const struct machine *m) {
   printf("  LURE_THREADPOOL_SIZE  %s\n",
          env_or("LURE_THREADPOOL_SIZE", "(unset)"));
 
-  printf("\nio_uring opcodes lure uses (kernel probe; the last three are "
-         "features, from the kernel's version)\n");
+  printf("\nio_uring opcodes lure uses (probe), then features (kernel "
+         "version)\n");
   if (!m->probe.usable)
     printf("  (none: no ring to probe)\n");
   for (i = 0; m->probe.usable && i < COUNT(used_opcodes); i++) {
