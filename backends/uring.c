@@ -1409,6 +1409,15 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   }
 }
 
+int lure__uring_buffers_lent(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return st->bufring != NULL && st->bufring->lent > 0;
+}
+
 int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
   struct lure__uring *st;
   struct lure__bufring *b;

@@ -231,7 +231,50 @@ static int lure__loop_busy(const lure_loop_t *loop) {
     if (w != &loop->priv->async_io && w != &loop->priv->signal_io)
       return 1;
   }
+  /* Sockets that read, listen or receive on the ring's path keep
+   * operations in it, and lent ring buffers must stay mapped. */
+  if (lure__uring_buffers_lent(loop))
+    return 1;
+  lure__queue_foreach(q, &loop->priv->handle_queue) {
+    const lure_handle_t *h =
+        lure__container_of(q, const lure_handle_t, handle_queue);
+
+    if ((h->type == LURE_TCP || h->type == LURE_NAMED_PIPE) &&
+        (((const lure_stream_t *) h)->stream_flags & LURE__STREAM_RING) &&
+        (((const lure_stream_t *) h)->stream_flags &
+         (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
+      return 1;
+    if (h->type == LURE_UDP &&
+        (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RING) &&
+        (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RECEIVING))
+      return 1;
+  }
   return 0;
+}
+
+/* Sockets that stopped reading may still have a cancelled operation in the
+ * ring; let the ring finish them (their bytes are kept for the next read,
+ * no callback runs) before it goes. */
+static void lure__loop_drain_ring(lure_loop_t *loop) {
+  struct lure__queue *q;
+  int left;
+  int i;
+
+  for (i = 0; i < 100; i++) {
+    left = 0;
+    lure__queue_foreach(q, &loop->priv->handle_queue) {
+      const lure_handle_t *h =
+          lure__container_of(q, const lure_handle_t, handle_queue);
+
+      if (((h->type == LURE_TCP || h->type == LURE_NAMED_PIPE) &&
+           ((const lure_stream_t *) h)->ring_ops > 0) ||
+          (h->type == LURE_UDP && ((const lure_udp_t *) h)->ring_ops > 0))
+        left = 1;
+    }
+    if (!left)
+      return;
+    loop->priv->backend->poll(loop, i < 10 ? 0 : 1);
+  }
 }
 
 int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
@@ -246,6 +289,7 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
     lure__aio_loop_close(loop);
   if (lure__loop_busy(loop))
     return LURE_EBUSY;
+  lure__loop_drain_ring(loop);
   lure__queue_foreach(q, &p->watchers)
     old->io_stop(loop, lure__container_of(q, struct lure__io, queue));
   old->destroy(loop, 0);

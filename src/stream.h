@@ -33,6 +33,8 @@ enum {
 char *lure__borrow_alloc(lure_loop_t *loop, size_t len);
 void lure__borrow_free_all(lure_loop_t *loop);
 int lure__uring_buf_release(lure_loop_t *loop, const char *base);
+/* Whether ring buffers are lent out (the ring cannot go away). */
+int lure__uring_buffers_lent(const lure_loop_t *loop);
 
 int lure__is_stream(const lure_handle_t *h);
 void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,

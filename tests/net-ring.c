@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "net-tests.h"
 
 #define PP_CONNS 10
@@ -382,6 +384,131 @@ START_TEST(ring_udp_burst_chain) {
 }
 END_TEST
 
+/* ---- UDP across a fork and a backend switch ---- */
+
+struct uf {
+  lure_loop_t loop;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  struct sockaddr_storage dst;
+  char rbuf[256];
+  int got;
+  char last[64];
+};
+
+static void uf_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct uf *u = h->data;
+
+  (void) sz;
+  buf->base = u->rbuf;
+  buf->len = sizeof(u->rbuf);
+}
+
+static void uf_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  struct uf *u = h->data;
+
+  (void) flags;
+  if (addr == NULL || nread <= 0 || (size_t) nread >= sizeof(u->last))
+    return;
+  memcpy(u->last, buf->base, (size_t) nread);
+  u->last[nread] = '\0';
+  u->got++;
+}
+
+/* Send text to rx and run the loop until it arrived (or 2 s passed). */
+static int uf_roundtrip(struct uf *u, const char *text) {
+  lure_buf_t b = lure_buf_init((char *) text, (unsigned int) strlen(text));
+  int want = u->got + 1;
+  uint64_t t0 = lure_hrtime();
+
+  if (lure_udp_try_send(&u->tx, &b, 1, (struct sockaddr *) &u->dst) !=
+      (int) strlen(text))
+    return -1;
+  while (u->got < want && lure_hrtime() - t0 < 2000000000ull)
+    lure_run(&u->loop, LURE_RUN_NOWAIT);
+  return u->got == want && strcmp(u->last, text) == 0 ? 0 : -1;
+}
+
+static void uf_open(struct uf *u) {
+  struct sockaddr_in a4;
+
+  nt_loop_init(&u->loop);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
+  u->rx.data = u;
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&u->rx, (struct sockaddr *) &a4, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&u->rx), &u->dst);
+  ck_assert_int_eq(lure_udp_recv_start(&u->rx, uf_alloc, uf_recv), 0);
+}
+
+/* A receiving UDP handle keeps working in a forked child after
+ * lure_loop_fork(), on the child's own ring (or epoll), and in the parent. */
+START_TEST(ring_udp_fork) {
+  struct uf *u = calloc(1, sizeof(*u));
+  pid_t pid;
+  int status;
+
+  ck_assert_ptr_nonnull(u);
+  uf_open(u);
+  ck_assert_int_eq(uf_roundtrip(u, "before fork"), 0);
+  pid = fork();
+  ck_assert_int_ne(pid, -1);
+  if (pid == 0) {
+    int rc = lure_loop_fork(&u->loop);
+
+    /* No Check assertions in the child: the exit status says it all. */
+    if (rc != 0)
+      _exit(10);
+    if (uf_roundtrip(u, "in the child") != 0)
+      _exit(11);
+    if (uf_roundtrip(u, "in the child again") != 0)
+      _exit(12);
+    _exit(0);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "child: status %d (10 fork, 11/12 no datagram)", status);
+  /* The child read the datagrams it sent; the parent still receives. */
+  ck_assert_int_eq(uf_roundtrip(u, "parent after"), 0);
+  lure_close((lure_handle_t *) &u->rx, NULL);
+  lure_close((lure_handle_t *) &u->tx, NULL);
+  nt_loop_finish(&u->loop);
+  free(u);
+}
+END_TEST
+
+/* The wait point cannot be switched under a socket with an operation in the
+ * ring; once it stopped, it can, and the handle receives on the new one. */
+START_TEST(ring_udp_switch_backend) {
+  struct uf *u = calloc(1, sizeof(*u));
+  int i;
+
+  ck_assert_ptr_nonnull(u);
+  uf_open(u);
+  ck_assert_int_eq(uf_roundtrip(u, "first"), 0);
+  if (nt_set_ring_path())
+    ck_assert_int_eq(lure_loop_configure(&u->loop, LURE_LOOP_BACKEND, "epoll"),
+                     LURE_EBUSY);
+  ck_assert_int_eq(lure_udp_recv_stop(&u->rx), 0);
+  /* The cancelled receive completes within a few turns. */
+  for (i = 0; i < 100; i++) {
+    if (lure_loop_configure(&u->loop, LURE_LOOP_BACKEND, "epoll") == 0)
+      break;
+    lure_run(&u->loop, LURE_RUN_NOWAIT);
+  }
+  ck_assert_int_lt(i, 100);
+  ck_assert_str_eq(lure_loop_backend(&u->loop), "epoll");
+  ck_assert_int_eq(lure_udp_recv_start(&u->rx, uf_alloc, uf_recv), 0);
+  ck_assert_int_eq(uf_roundtrip(u, "on epoll"), 0);
+  lure_close((lure_handle_t *) &u->rx, NULL);
+  lure_close((lure_handle_t *) &u->tx, NULL);
+  nt_loop_finish(&u->loop);
+  free(u);
+}
+END_TEST
+
 Suite *net_ring_suite(void) {
   Suite *s = suite_create("ring");
   TCase *tc = tcase_create("ring");
@@ -389,6 +516,8 @@ Suite *net_ring_suite(void) {
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
   tcase_add_test(tc, ring_udp_burst_chain);
+  tcase_add_test(tc, ring_udp_fork);
+  tcase_add_test(tc, ring_udp_switch_backend);
   suite_add_tcase(s, tc);
   return s;
 }
