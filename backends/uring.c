@@ -171,6 +171,16 @@ static int lure__has_op(const unsigned char ops[32], int op) {
   return (ops[op / 8] >> (op % 8)) & 1;
 }
 
+static int lure__has_ops(const unsigned char ops[32], const int *need,
+                         size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (!lure__has_op(ops, need[i]))
+      return 0;
+  return 1;
+}
+
 /* ---- setup ------------------------------------------------------------------- */
 
 static const unsigned lure__setup_ladder[] = {
@@ -968,17 +978,12 @@ int lure__uring_stream_usable(const lure_loop_t *loop) {
   static const int need[] = { IORING_OP_RECV, IORING_OP_SEND,
                               IORING_OP_SENDMSG, IORING_OP_ACCEPT,
                               IORING_OP_ASYNC_CANCEL };
-  size_t i;
 
   if (loop->priv->backend != &lure__backend_uring)
     return 0;
   st = loop->priv->backend_data;
-  if (st->no_sockets)
-    return 0;
-  for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-    if (!lure__has_op(st->ops, need[i]))
-      return 0;
-  return 1;
+  return !st->no_sockets &&
+         lure__has_ops(st->ops, need, sizeof(need) / sizeof(need[0]));
 }
 
 static struct lure__ustream *lure__ustream(lure_stream_t *s) {
@@ -1677,16 +1682,13 @@ int lure__uring_udp_usable(lure_loop_t *loop) {
   struct lure__uring *st;
   static const int need[] = { IORING_OP_RECVMSG, IORING_OP_SENDMSG,
                               IORING_OP_ASYNC_CANCEL };
-  size_t i;
 
   if (loop->priv->backend != &lure__backend_uring)
     return 0;
   st = loop->priv->backend_data;
-  if (st->no_udp)
+  if (st->no_udp ||
+      !lure__has_ops(st->ops, need, sizeof(need) / sizeof(need[0])))
     return 0;
-  for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-    if (!lure__has_op(st->ops, need[i]))
-      return 0;
   if (st->udp_bufring == NULL) {
     st->udp_bufring = lure__bufring_new(loop, LURE__UDP_BGID,
                                         LURE__UDP_BR_ENTRIES,
