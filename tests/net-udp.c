@@ -531,7 +531,7 @@ static void us_one(int family) {
   struct sockaddr_storage ss;
   struct sockaddr_storage dst;
   lure_buf_t b;
-  char msg[16];
+  char msg[24];
   int i;
 
   s->family = family;
