@@ -2,11 +2,16 @@
  * net-udp.c - suite "udp": 10,000 datagrams over loopback with a window of
  * 64 in flight, lure_udp_try_send, connect/disconnect and what a connected
  * handle refuses, ICMP errors on a connected handle, recv_stop, truncated
- * and empty datagrams, IPv6.
+ * and empty datagrams, IPv6; then (test case "contract") libuv's UDP
+ * contract where an io_uring executor could drift - see the comment
+ * before udp_recv_toggle_under_load.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include "net-tests.h"
@@ -595,9 +600,396 @@ START_TEST(udp_recv_stop_partial_empty) {
 }
 END_TEST
 
+/* ---- shared by the contract tests below ----------------------------------------- */
+
+/*
+ * The tests from here on pin down libuv's UDP contract where an executor
+ * that receives ahead of the caller (multishot RECVMSG into a provided-
+ * buffer ring) or sends behind it (queued or linked SENDMSG) could drift:
+ * stop/start, truncation, empty datagrams, per-send errors, close with work
+ * in flight, alloc failures, where callbacks run, try_send and ordering,
+ * sender addresses.
+ */
+
+#define UT_WATCHDOG_MS 10000
+
+/* A watchdog whose failure message says how far the test got. */
+typedef void (*ut_describe_fn)(char *buf, size_t size, void *arg);
+
+static const char *ut_wd_what;
+static ut_describe_fn ut_wd_describe;
+static void *ut_wd_arg;
+
+static void ut_wd_cb(lure_timer_t *t) {
+  char d[512] = "";
+
+  if (ut_wd_describe != NULL)
+    ut_wd_describe(d, sizeof(d), ut_wd_arg);
+  ck_abort_msg("watchdog (set %s): %s did not finish in %u ms: %s",
+               nt_set() ? nt_set() : "(none)", ut_wd_what,
+               (unsigned) UT_WATCHDOG_MS, d);
+  (void) t;
+}
+
+static void ut_watchdog(lure_loop_t *loop, lure_timer_t *t, const char *what,
+                        ut_describe_fn describe, void *arg) {
+  ut_wd_what = what;
+  ut_wd_describe = describe;
+  ut_wd_arg = arg;
+  ck_assert_int_eq(lure_timer_init(loop, t), 0);
+  ck_assert_int_eq(lure_timer_start(t, ut_wd_cb, UT_WATCHDOG_MS, 0), 0);
+  lure_unref((lure_handle_t *) t);
+}
+
+/* A datagram: seq (4 bytes), its length (2 bytes LE), a tag, 0xa5, then
+ * nt_pat(seq) bytes.  At least 8 bytes. */
+static void ut_fill(unsigned char *b, uint32_t seq, size_t n, unsigned tag) {
+  ck_assert(n >= 8 && n <= 65535);
+  memcpy(b, &seq, 4);
+  b[4] = (unsigned char) n;
+  b[5] = (unsigned char) (n >> 8);
+  b[6] = (unsigned char) tag;
+  b[7] = 0xa5;
+  memcpy(b + 8, nt_pat(seq, 0), n - 8);
+}
+
+/* 0 when p[0..n) is a whole datagram made by ut_fill, -1 otherwise. */
+static int ut_parse(const void *p, ssize_t n, uint32_t *seq, unsigned *tag) {
+  const unsigned char *b = p;
+
+  if (n < 8 || b[7] != 0xa5)
+    return -1;
+  memcpy(seq, b, 4);
+  if ((size_t) b[4] + 256u * b[5] != (size_t) n)
+    return -1;
+  if (tag != NULL)
+    *tag = b[6];
+  return nt_pat_check(*seq, 0, b + 8, (size_t) n - 8) >= 0 ? -1 : 0;
+}
+
+static int ut_port(const struct sockaddr *a) {
+  if (a->sa_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *) a)->sin6_port);
+  return ntohs(((const struct sockaddr_in *) a)->sin_port);
+}
+
+static long ut_rmem_default(void) {
+  FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
+  long rmem = 0;
+
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &rmem) != 1)
+      rmem = 0;
+    fclose(f);
+  }
+  return rmem;
+}
+
+/* ---- 1. recv_stop/recv_start toggled under load ------------------------------------ */
+
+/*
+ * A sender keeps up to `window` sequence-numbered datagrams in flight
+ * while the receiver is stopped and started again and again: from inside
+ * recv_cb (stop, and stop plus start at once with other callbacks) and
+ * from a 1 ms timer.  Each datagram must come exactly once, in order,
+ * never while stopped, to the callbacks installed last, in the caller's
+ * buffer.  An executor that receives ahead of the caller (multishot
+ * RECVMSG) must hold what it has when stopped and hand it over first when
+ * started again.
+ */
+#define UT_TOG_COUNT 4000
+#define UT_TOG_MAXWIN 128
+
+struct ut_tog_slot {
+  lure_udp_send_t req;
+  unsigned char buf[64];
+  int busy;
+};
+
+struct ut_tog {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t toggle;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  struct sockaddr_storage rx_addr;
+  int tx_port;
+  struct ut_tog_slot slot[UT_TOG_MAXWIN];
+  unsigned window;
+  uint32_t next_send;
+  uint32_t next_expect;
+  uint32_t delivered;
+  uint32_t send_cbs;
+  int send_err;
+  int receiving;      /* what the test last asked for */
+  int cur;            /* callbacks installed: 0 (a) or 1 (b) */
+  int done;
+  unsigned flips_cb;  /* stop + start inside recv_cb */
+  unsigned stops_cb;  /* stop inside recv_cb (the timer starts again) */
+  unsigned stops_timer;
+  unsigned starts_timer;
+  unsigned while_stopped;
+  unsigned after_done;
+  unsigned wrong_cb;
+  unsigned wrong_alloc;
+  unsigned bad_buf;
+  unsigned bad_addr;
+  unsigned bad_data;
+  unsigned lost;
+  unsigned dups;
+  unsigned recv_errs;
+  int first_recv_err;
+  uint32_t first_gap_want;
+  uint32_t first_gap_got;
+  unsigned char rbuf[2048];
+};
+
+static size_t ut_tog_size(uint32_t seq) {
+  return 12 + (seq * 7u) % 52u;
+}
+
+static void ut_tog_pump(struct ut_tog *t);
+
+static void ut_tog_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_tog *t = req->handle->data;
+  struct ut_tog_slot *s = (struct ut_tog_slot *) req;
+
+  s->busy = 0;
+  t->send_cbs++;
+  if (status != 0 && t->send_err == 0)
+    t->send_err = status;
+  if (t->done && t->send_cbs == UT_TOG_COUNT)
+    lure_close((lure_handle_t *) &t->tx, NULL);
+  ut_tog_pump(t);
+}
+
+static void ut_tog_pump(struct ut_tog *t) {
+  while (!t->done && t->next_send < UT_TOG_COUNT &&
+         t->next_send - t->next_expect < t->window) {
+    struct ut_tog_slot *s = &t->slot[t->next_send % UT_TOG_MAXWIN];
+    size_t n = ut_tog_size(t->next_send);
+    lure_buf_t b;
+    int rc;
+
+    if (s->busy)
+      return;
+    ut_fill(s->buf, t->next_send, n, 0);
+    b = lure_buf_init((char *) s->buf, (unsigned int) n);
+    s->busy = 1;
+    rc = lure_udp_send(&s->req, &t->tx, &b, 1, (struct sockaddr *) &t->rx_addr,
+                       ut_tog_send_cb);
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", t->next_send, nt_err(rc));
+    t->next_send++;
+  }
+}
+
+static void ut_tog_alloc(struct ut_tog *t, int which, lure_buf_t *buf) {
+  if (which != t->cur)
+    t->wrong_alloc++;
+  buf->base = (char *) t->rbuf;
+  buf->len = sizeof(t->rbuf);
+}
+
+static void ut_tog_alloc_a(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  ut_tog_alloc(h->data, 0, buf);
+}
+
+static void ut_tog_alloc_b(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  ut_tog_alloc(h->data, 1, buf);
+}
+
+static void ut_tog_recv_a(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags);
+static void ut_tog_recv_b(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags);
+
+static void ut_tog_start(struct ut_tog *t) {
+  int rc;
+
+  t->cur ^= 1;
+  rc = t->cur ? lure_udp_recv_start(&t->rx, ut_tog_alloc_b, ut_tog_recv_b)
+              : lure_udp_recv_start(&t->rx, ut_tog_alloc_a, ut_tog_recv_a);
+  ck_assert_msg(rc == 0, "lure_udp_recv_start after a stop: %s", nt_err(rc));
+  t->receiving = 1;
+}
+
+static void ut_tog_stop(struct ut_tog *t) {
+  ck_assert_int_eq(lure_udp_recv_stop(&t->rx), 0);
+  t->receiving = 0;
+}
+
+/* All received: close the receiver and the timer; the sender once its
+ * last callback came (a datagram that arrived was sent: status 0). */
+static void ut_tog_finish(struct ut_tog *t) {
+  t->done = 1;
+  lure_close((lure_handle_t *) &t->rx, NULL);
+  lure_close((lure_handle_t *) &t->toggle, NULL);
+  if (t->send_cbs == UT_TOG_COUNT)
+    lure_close((lure_handle_t *) &t->tx, NULL);
+}
+
+static void ut_tog_recv(struct ut_tog *t, int which, ssize_t nread,
+                        const lure_buf_t *buf, const struct sockaddr *addr,
+                        unsigned flags) {
+  uint32_t seq;
+
+  if (t->done) {
+    t->after_done++;
+    return;
+  }
+  if (!t->receiving) {
+    t->while_stopped++;
+    return;
+  }
+  if (which != t->cur)
+    t->wrong_cb++;
+  if (nread == 0 && addr == NULL)
+    return;
+  if (nread < 0) {
+    if (t->recv_errs++ == 0)
+      t->first_recv_err = (int) nread;
+    return;
+  }
+  if (buf->base != (char *) t->rbuf)
+    t->bad_buf++;
+  if (addr == NULL || addr->sa_family != AF_INET ||
+      ut_port(addr) != t->tx_port)
+    t->bad_addr++;
+  if ((flags & LURE_UDP_PARTIAL) || ut_parse(buf->base, nread, &seq, NULL) ||
+      (size_t) nread != ut_tog_size(seq)) {
+    t->bad_data++;
+    return;
+  }
+  if (seq != t->next_expect && t->first_gap_want == 0) {
+    t->first_gap_want = t->next_expect + 1;
+    t->first_gap_got = seq;
+  }
+  if (seq < t->next_expect) {
+    t->dups++; /* again, or late */
+    return;
+  }
+  t->lost += seq - t->next_expect;
+  t->next_expect = seq + 1;
+  t->delivered++;
+  if (t->next_expect == UT_TOG_COUNT) {
+    ut_tog_finish(t);
+    return;
+  }
+  if (t->delivered % 17 == 0) {
+    /* Stop and start again at once, with the other callbacks: the rest of
+     * what is pending goes to them. */
+    ut_tog_stop(t);
+    ut_tog_start(t);
+    t->flips_cb++;
+  } else if (t->delivered % 97 == 0) {
+    ut_tog_stop(t);
+    t->stops_cb++;
+  }
+  ut_tog_pump(t);
+}
+
+static void ut_tog_recv_a(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  ut_tog_recv(h->data, 0, nread, buf, addr, flags);
+}
+
+static void ut_tog_recv_b(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  ut_tog_recv(h->data, 1, nread, buf, addr, flags);
+}
+
+static void ut_tog_timer(lure_timer_t *timer) {
+  struct ut_tog *t = timer->data;
+
+  if (t->receiving) {
+    ut_tog_stop(t);
+    ck_assert_int_eq(lure_udp_recv_stop(&t->rx), 0); /* stopped: no-op */
+    t->stops_timer++;
+  } else {
+    ut_tog_start(t);
+    ck_assert_int_eq(lure_udp_recv_start(&t->rx, ut_tog_alloc_a,
+                                         ut_tog_recv_a), LURE_EALREADY);
+    t->starts_timer++;
+  }
+}
+
+static void ut_tog_describe(char *d, size_t size, void *arg) {
+  struct ut_tog *t = arg;
+
+  snprintf(d, size, "sent %u, send_cbs %u, expecting #%u, delivered %u, "
+           "receiving %d, lost %u, dups %u, while stopped %u, flips %u, "
+           "stops %u+%u, starts %u",
+           t->next_send, t->send_cbs, t->next_expect, t->delivered,
+           t->receiving, t->lost, t->dups, t->while_stopped, t->flips_cb,
+           t->stops_cb, t->stops_timer, t->starts_timer);
+}
+
+START_TEST(udp_recv_toggle_under_load) {
+  struct ut_tog *t = calloc(1, sizeof(*t));
+  struct sockaddr_storage ss;
+  long rmem = ut_rmem_default();
+  uint64_t start;
+
+  ck_assert_ptr_nonnull(t);
+  /* Datagrams of up to 64 bytes take ~832 bytes of receive buffer each:
+   * the window stays within the default so the kernel never drops. */
+  t->window = UT_TOG_MAXWIN;
+  if (rmem > 0 && (unsigned long) rmem / 1024u < t->window)
+    t->window = rmem / 1024 > 8 ? (unsigned) (rmem / 1024) : 8;
+  nt_loop_init(&t->loop);
+  ut_watchdog(&t->loop, &t->wd, "recv_stop/recv_start under load",
+              ut_tog_describe, t);
+  ck_assert_int_eq(lure_udp_init(&t->loop, &t->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&t->loop, &t->tx), 0);
+  t->rx.data = t->tx.data = t;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&t->rx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&t->tx, (struct sockaddr *) &ss, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&t->rx), &t->rx_addr);
+  t->tx_port = nt_udp_port(&t->tx);
+  t->cur = 1;
+  ut_tog_start(t); /* with the "a" callbacks */
+  ck_assert_int_eq(lure_timer_init(&t->loop, &t->toggle), 0);
+  t->toggle.data = t;
+  ck_assert_int_eq(lure_timer_start(&t->toggle, ut_tog_timer, 1, 1), 0);
+  start = lure_hrtime();
+  ut_tog_pump(t);
+  nt_run(&t->loop);
+  printf("udp_recv_toggle_under_load: set %s: %u datagrams, window %u, "
+         "%u flips and %u stops in recv_cb, %u timer stops, %u ms\n",
+         nt_set() ? nt_set() : "(none)", t->delivered, t->window, t->flips_cb,
+         t->stops_cb, t->stops_timer,
+         (unsigned) ((lure_hrtime() - start) / 1000000u));
+  ck_assert_msg(t->while_stopped == 0,
+                "recv_cb called %u times while stopped", t->while_stopped);
+  ck_assert_msg(t->wrong_cb == 0 && t->wrong_alloc == 0,
+                "%u recv_cb and %u alloc_cb calls went to the callbacks of "
+                "before the last recv_start", t->wrong_cb, t->wrong_alloc);
+  ck_assert_msg(t->recv_errs == 0, "%u receive errors, first %s",
+                t->recv_errs, nt_err(t->first_recv_err));
+  ck_assert_msg(t->bad_data == 0, "%u datagrams with wrong contents",
+                t->bad_data);
+  ck_assert_msg(t->first_gap_want == 0,
+                "out of sequence: expected #%u, got #%u (lost %u, "
+                "duplicated or late %u)", t->first_gap_want - 1,
+                t->first_gap_got, t->lost, t->dups);
+  ck_assert_uint_eq(t->delivered, UT_TOG_COUNT);
+  ck_assert_msg(t->bad_buf == 0, "%u datagrams not in the alloc_cb buffer",
+                t->bad_buf);
+  ck_assert_msg(t->bad_addr == 0, "%u datagrams from the wrong address",
+                t->bad_addr);
+  ck_assert_uint_eq(t->after_done, 0);
+  ck_assert_msg(t->send_err == 0, "send status %s", nt_err(t->send_err));
+  ck_assert_uint_eq(t->send_cbs, UT_TOG_COUNT);
+  ck_assert(t->flips_cb > 0 && t->stops_cb > 0 && t->stops_timer > 0);
+  nt_loop_finish(&t->loop);
+  free(t);
+}
+END_TEST
 Suite *net_udp_suite(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
+  TCase *tc2 = tcase_create("contract");
 
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, udp_10k_datagrams);
@@ -605,5 +997,8 @@ Suite *net_udp_suite(void) {
   tcase_add_test(tc, udp_connected_refused);
   tcase_add_test(tc, udp_recv_stop_partial_empty);
   suite_add_tcase(s, tc);
+  tcase_set_timeout(tc2, NT_TCASE_TIMEOUT);
+  tcase_add_test(tc2, udp_recv_toggle_under_load);
+  suite_add_tcase(s, tc2);
   return s;
 }
