@@ -641,6 +641,32 @@ static void ut_watchdog(lure_loop_t *loop, lure_timer_t *t, const char *what,
   lure_unref((lure_handle_t *) t);
 }
 
+/* A soft deadline: when a test that waits for datagrams has not seen
+ * them all after UT_DEADLINE_MS, give_up closes its handles so that its
+ * assertions say what is missing (the watchdog stays as the last resort). */
+#define UT_DEADLINE_MS 3000
+
+static void (*ut_give_up)(void *arg);
+
+static void ut_deadline_cb(lure_timer_t *t) {
+  if (ut_give_up != NULL)
+    ut_give_up(t->data);
+}
+
+static void ut_deadline(lure_loop_t *loop, lure_timer_t *t,
+                        void (*give_up)(void *arg), void *arg) {
+  ut_give_up = give_up;
+  ck_assert_int_eq(lure_timer_init(loop, t), 0);
+  t->data = arg;
+  ck_assert_int_eq(lure_timer_start(t, ut_deadline_cb, UT_DEADLINE_MS, 0), 0);
+  lure_unref((lure_handle_t *) t);
+}
+
+static void ut_close_open(void *h) {
+  if (!lure_is_closing((lure_handle_t *) h))
+    lure_close((lure_handle_t *) h, NULL);
+}
+
 /* A datagram: seq (4 bytes), its length (2 bytes LE), a tag, 0xa5, then
  * nt_pat(seq) bytes.  At least 8 bytes. */
 static void ut_fill(unsigned char *b, uint32_t seq, size_t n, unsigned tag) {
@@ -986,6 +1012,382 @@ START_TEST(udp_recv_toggle_under_load) {
   free(t);
 }
 END_TEST
+/* ---- 2. truncation: the rest of a datagram is gone ---------------------------------- */
+
+/*
+ * Datagrams wait in the socket, then each meets a buffer of a given size:
+ * recv_cb must get min(size, buffer) bytes of that datagram, in the
+ * buffer alloc_cb gave, with LURE_UDP_PARTIAL exactly when it was cut,
+ * and not one byte written outside the buffer; the next datagram starts
+ * afresh (an executor that receives into its own buffers and copies out
+ * must not hand the cut-off tail over as the next datagram, nor cut a
+ * datagram that fits the caller's buffer to the size of its own).
+ */
+struct ut_part_step {
+  size_t dlen;  /* datagram */
+  size_t blen;  /* the buffer alloc_cb gives for it */
+};
+
+static const struct ut_part_step ut_part_steps[] = {
+  { 100, 10 }, { 30, 64 }, { 100, 99 }, { 0, 10 }, { 64, 64 }, { 1000, 1 },
+  { 60000, 100 }, { 5, 2048 }, { 65507, 65536 }, { 1, 1 }, { 200, 199 },
+  { 17, 65536 },
+};
+
+#define UT_PART_N NT_ARRAY_SIZE(ut_part_steps)
+#define UT_PART_PAD 64
+#define UT_PART_BUF (65536 + 2 * UT_PART_PAD)
+
+struct ut_part {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t dl;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  int tx_port;
+  size_t dlen[UT_PART_N];
+  unsigned got;         /* datagrams (recv_cb with an address) */
+  char *given;          /* what alloc_cb gave last */
+  size_t given_len;
+  ssize_t nread[UT_PART_N];
+  unsigned flags[UT_PART_N];
+  long bad_at[UT_PART_N];
+  int outside[UT_PART_N];  /* bytes written outside the buffer */
+  int not_given[UT_PART_N];
+  int bad_addr[UT_PART_N];
+  unsigned recv_errs;
+  int first_recv_err;
+  unsigned char rbuf[UT_PART_BUF];
+};
+
+static void ut_part_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_part *p = h->data;
+  size_t blen = p->got < UT_PART_N ? ut_part_steps[p->got].blen : 2048;
+
+  memset(p->rbuf, 0xee, sizeof(p->rbuf));
+  p->given = (char *) p->rbuf + UT_PART_PAD;
+  p->given_len = blen;
+  buf->base = p->given;
+  buf->len = blen;
+}
+
+static int ut_part_outside(const struct ut_part *p, size_t blen) {
+  size_t i;
+
+  for (i = 0; i < UT_PART_PAD; i++)
+    if (p->rbuf[i] != 0xee)
+      return 1;
+  for (i = UT_PART_PAD + blen; i < sizeof(p->rbuf); i++)
+    if (p->rbuf[i] != 0xee)
+      return 1;
+  return 0;
+}
+
+static void ut_part_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  struct ut_part *p = h->data;
+  unsigned i;
+
+  if (addr == NULL) {
+    if (nread < 0 && p->recv_errs++ == 0)
+      p->first_recv_err = (int) nread;
+    return;
+  }
+  i = p->got++;
+  if (i >= UT_PART_N)
+    return;
+  p->nread[i] = nread;
+  p->flags[i] = flags;
+  p->not_given[i] = buf->base != p->given;
+  p->bad_addr[i] = addr->sa_family != AF_INET || ut_port(addr) != p->tx_port;
+  p->bad_at[i] = -1;
+  if (nread > 0 && (size_t) nread <= p->dlen[i])
+    p->bad_at[i] = nt_pat_check(i + 1, 0, buf->base, (size_t) nread);
+  p->outside[i] = ut_part_outside(p, p->given_len);
+  if (p->got == UT_PART_N) {
+    ut_close_open(&p->rx);
+    ut_close_open(&p->tx);
+  }
+}
+
+static void ut_part_give_up(void *arg) {
+  struct ut_part *p = arg;
+
+  ut_close_open(&p->rx);
+  ut_close_open(&p->tx);
+}
+
+static void ut_part_describe(char *d, size_t size, void *arg) {
+  struct ut_part *p = arg;
+
+  snprintf(d, size, "%u of %u datagrams received", p->got,
+           (unsigned) UT_PART_N);
+}
+
+START_TEST(udp_partial_then_intact) {
+  struct ut_part *p = calloc(1, sizeof(*p));
+  struct sockaddr_storage ss;
+  struct sockaddr_storage dst;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(p);
+  /* The two big datagrams take ~71 KiB of receive buffer each; with a
+   * small default, make them 8000 bytes (still cut by the 100-byte
+   * buffer, still whole in the 64 KiB one). */
+  for (i = 0; i < UT_PART_N; i++) {
+    p->dlen[i] = ut_part_steps[i].dlen;
+    if (p->dlen[i] > 8000 && ut_rmem_default() < 200000)
+      p->dlen[i] = 8000;
+  }
+  nt_loop_init(&p->loop);
+  ut_watchdog(&p->loop, &p->wd, "truncated datagrams", ut_part_describe, p);
+  ut_deadline(&p->loop, &p->dl, ut_part_give_up, p);
+  ck_assert_int_eq(lure_udp_init(&p->loop, &p->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&p->loop, &p->tx), 0);
+  p->rx.data = p;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&p->rx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&p->tx, (struct sockaddr *) &ss, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&p->rx), &dst);
+  p->tx_port = nt_udp_port(&p->tx);
+  /* All of them wait in the socket before receiving starts. */
+  for (i = 0; i < UT_PART_N; i++) {
+    lure_buf_t b = lure_buf_init((char *) nt_pat(i + 1, 0),
+                                 (unsigned int) p->dlen[i]);
+
+    ck_assert_int_eq(lure_udp_try_send(&p->tx, &b, 1,
+                                       (struct sockaddr *) &dst),
+                     (int) p->dlen[i]);
+  }
+  ck_assert_int_eq(lure_udp_recv_start(&p->rx, ut_part_alloc, ut_part_recv),
+                   0);
+  nt_run(&p->loop);
+  ck_assert_msg(p->recv_errs == 0, "%u receive errors, first %s",
+                p->recv_errs, nt_err(p->first_recv_err));
+  for (i = 0; i < UT_PART_N && i < p->got; i++) {
+    size_t d = p->dlen[i];
+    size_t b = ut_part_steps[i].blen;
+    ssize_t want = (ssize_t) (d < b ? d : b);
+    int cut = d > b;
+
+    ck_assert_msg(p->nread[i] == want,
+                  "datagram %u (%zu bytes, buffer %zu): nread %zd, want %zd",
+                  i, d, b, p->nread[i], want);
+    ck_assert_msg(((p->flags[i] & LURE_UDP_PARTIAL) != 0) == cut,
+                  "datagram %u (%zu bytes, buffer %zu): flags %#x, "
+                  "LURE_UDP_PARTIAL %s", i, d, b, p->flags[i],
+                  cut ? "missing" : "set but nothing was cut");
+    ck_assert_msg(p->bad_at[i] < 0,
+                  "datagram %u (%zu bytes, buffer %zu): wrong byte at %ld",
+                  i, d, b, p->bad_at[i]);
+    ck_assert_msg(!p->outside[i],
+                  "datagram %u (%zu bytes, buffer %zu): bytes written "
+                  "outside the buffer", i, d, b);
+    ck_assert_msg(!p->not_given[i],
+                  "datagram %u: recv_cb's buf is not alloc_cb's", i);
+    ck_assert_msg(!p->bad_addr[i], "datagram %u: wrong sender address", i);
+  }
+  ck_assert_msg(p->got == UT_PART_N, "%u of %u datagrams came", p->got,
+                (unsigned) UT_PART_N);
+  nt_loop_finish(&p->loop);
+  free(p);
+}
+END_TEST
+
+/* ---- 3. empty datagrams ---------------------------------------------------------- */
+
+/*
+ * Empty datagrams (one, two and five zero-length buffers, lure_udp_send
+ * and lure_udp_try_send) between non-empty ones: each comes as nread 0
+ * with the sender's address, in its place; "nothing to read" (nread 0,
+ * addr NULL) never stands for one.  An executor whose completion carries
+ * 0 bytes of payload must not take it for "nothing".
+ */
+#define UT_EMPTY_OPS 8
+
+static const char *const ut_empty_ops[UT_EMPTY_OPS][6] = {
+  { "", NULL },
+  { "a", NULL },
+  { "", "", NULL },
+  { "", NULL },
+  { "", "bb", "", NULL },
+  { "", "", "", "", "", NULL },
+  { "ccc", NULL },
+  { "", NULL },
+};
+
+struct ut_empty {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t dl;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  int family;
+  int tx_port;
+  struct sockaddr_storage dst;
+  lure_udp_send_t req[UT_EMPTY_OPS];
+  unsigned send_cbs;
+  int send_order_bad;
+  int send_err;
+  int tried;
+  int try_rc;
+  unsigned got;
+  ssize_t nread[UT_EMPTY_OPS + 1];
+  char data[UT_EMPTY_OPS + 1][8];
+  unsigned flags_bad;
+  unsigned bad_addr;
+  unsigned nothing;     /* nread 0, addr NULL */
+  unsigned recv_errs;
+  char rbuf[256];
+};
+
+static void ut_empty_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_empty *e = h->data;
+
+  buf->base = e->rbuf;
+  buf->len = sizeof(e->rbuf);
+}
+
+/* The last one goes with lure_udp_try_send once nothing is queued. */
+static void ut_empty_maybe_try(struct ut_empty *e) {
+  lure_buf_t b = lure_buf_init("", 0);
+
+  if (e->tried || e->got < UT_EMPTY_OPS || e->send_cbs < UT_EMPTY_OPS)
+    return;
+  e->tried = 1;
+  e->try_rc = lure_udp_try_send(&e->tx, &b, 1, (struct sockaddr *) &e->dst);
+  if (e->try_rc != 0) {
+    ut_close_open(&e->rx);
+    ut_close_open(&e->tx);
+  }
+}
+
+static void ut_empty_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_empty *e = req->handle->data;
+
+  if (req != &e->req[e->send_cbs])
+    e->send_order_bad = 1;
+  e->send_cbs++;
+  if (status != 0 && e->send_err == 0)
+    e->send_err = status;
+  ut_empty_maybe_try(e);
+}
+
+static void ut_empty_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  struct ut_empty *e = h->data;
+  unsigned i;
+
+  if (addr == NULL) {
+    if (nread == 0)
+      e->nothing++;
+    else
+      e->recv_errs++;
+    return;
+  }
+  if (flags != 0)
+    e->flags_bad++;
+  if (addr->sa_family != e->family || ut_port(addr) != e->tx_port)
+    e->bad_addr++;
+  i = e->got++;
+  if (i <= UT_EMPTY_OPS) {
+    e->nread[i] = nread;
+    if (nread > 0 && (size_t) nread < sizeof(e->data[i]))
+      memcpy(e->data[i], buf->base, (size_t) nread);
+  }
+  if (e->got == UT_EMPTY_OPS + 1) {
+    ut_close_open(&e->rx);
+    ut_close_open(&e->tx);
+    return;
+  }
+  ut_empty_maybe_try(e);
+}
+
+static void ut_empty_give_up(void *arg) {
+  struct ut_empty *e = arg;
+
+  ut_close_open(&e->rx);
+  ut_close_open(&e->tx);
+}
+
+static void ut_empty_describe(char *d, size_t size, void *arg) {
+  struct ut_empty *e = arg;
+
+  snprintf(d, size, "%u datagrams received, %u send callbacks, try_send %s",
+           e->got, e->send_cbs, e->tried ? nt_err(e->try_rc) : "not yet");
+}
+
+static void ut_empty_one(int family) {
+  struct ut_empty *e = calloc(1, sizeof(*e));
+  struct sockaddr_storage ss;
+  unsigned i;
+  unsigned j;
+
+  ck_assert_ptr_nonnull(e);
+  e->family = family;
+  nt_loop_init(&e->loop);
+  ut_watchdog(&e->loop, &e->wd, "empty datagrams", ut_empty_describe, e);
+  ut_deadline(&e->loop, &e->dl, ut_empty_give_up, e);
+  ck_assert_int_eq(lure_udp_init(&e->loop, &e->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&e->loop, &e->tx), 0);
+  e->rx.data = e->tx.data = e;
+  nt_loopback(family, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&e->rx, (struct sockaddr *) &ss,
+                                 family == AF_INET6 ? LURE_UDP_IPV6ONLY : 0),
+                   0);
+  ck_assert_int_eq(lure_udp_bind(&e->tx, (struct sockaddr *) &ss,
+                                 family == AF_INET6 ? LURE_UDP_IPV6ONLY : 0),
+                   0);
+  nt_loopback(family, nt_udp_port(&e->rx), &e->dst);
+  e->tx_port = nt_udp_port(&e->tx);
+  ck_assert_int_eq(lure_udp_recv_start(&e->rx, ut_empty_alloc, ut_empty_recv),
+                   0);
+  for (i = 0; i < UT_EMPTY_OPS; i++) {
+    lure_buf_t b[6];
+
+    for (j = 0; ut_empty_ops[i][j] != NULL; j++)
+      b[j] = lure_buf_init((char *) ut_empty_ops[i][j],
+                           (unsigned int) strlen(ut_empty_ops[i][j]));
+    ck_assert_int_eq(lure_udp_send(&e->req[i], &e->tx, b, j,
+                                   (struct sockaddr *) &e->dst,
+                                   ut_empty_send_cb), 0);
+  }
+  nt_run(&e->loop);
+  ck_assert_msg(e->recv_errs == 0, "%u receive errors", e->recv_errs);
+  ck_assert_msg(e->send_err == 0, "send status %s", nt_err(e->send_err));
+  ck_assert_uint_eq(e->send_cbs, UT_EMPTY_OPS);
+  ck_assert_int_eq(e->send_order_bad, 0);
+  ck_assert_msg(e->got == UT_EMPTY_OPS + 1,
+                "%u datagrams received, want %u (%u \"nothing to read\" "
+                "calls)", e->got, UT_EMPTY_OPS + 1, e->nothing);
+  for (i = 0; i < UT_EMPTY_OPS + 1; i++) {
+    char want[8] = "";
+
+    if (i < UT_EMPTY_OPS)
+      for (j = 0; ut_empty_ops[i][j] != NULL; j++)
+        strcat(want, ut_empty_ops[i][j]);
+    ck_assert_msg(e->nread[i] == (ssize_t) strlen(want) &&
+                  memcmp(e->data[i], want, strlen(want)) == 0,
+                  "datagram %u: %zd bytes \"%.*s\", want %zu \"%s\"", i,
+                  e->nread[i], e->nread[i] > 0 ? (int) e->nread[i] : 0,
+                  e->data[i], strlen(want), want);
+  }
+  ck_assert_msg(e->try_rc == 0, "lure_udp_try_send of an empty datagram: %s",
+                nt_err(e->try_rc));
+  ck_assert_uint_eq(e->flags_bad, 0);
+  ck_assert_uint_eq(e->bad_addr, 0);
+  nt_loop_finish(&e->loop);
+  free(e);
+}
+
+START_TEST(udp_empty_datagrams) {
+  ut_empty_one(AF_INET);
+  if (nt_have_ipv6())
+    ut_empty_one(AF_INET6);
+  else
+    printf("udp_empty_datagrams: no ::1 here, IPv4 only\n");
+}
+END_TEST
 Suite *net_udp_suite(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
@@ -999,6 +1401,8 @@ Suite *net_udp_suite(void) {
   suite_add_tcase(s, tc);
   tcase_set_timeout(tc2, NT_TCASE_TIMEOUT);
   tcase_add_test(tc2, udp_recv_toggle_under_load);
+  tcase_add_test(tc2, udp_partial_then_intact);
+  tcase_add_test(tc2, udp_empty_datagrams);
   suite_add_tcase(s, tc2);
   return s;
 }
