@@ -699,6 +699,11 @@ static int ut_port(const struct sockaddr *a) {
   return ntohs(((const struct sockaddr_in *) a)->sin_port);
 }
 
+static socklen_t ut_addrlen(int family) {
+  return family == AF_INET6 ? (socklen_t) sizeof(struct sockaddr_in6)
+                            : (socklen_t) sizeof(struct sockaddr_in);
+}
+
 static long ut_rmem_default(void) {
   FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
   long rmem = 0;
@@ -709,6 +714,82 @@ static long ut_rmem_default(void) {
     fclose(f);
   }
   return rmem;
+}
+
+/* A plain non-blocking socket on loopback that receives what a lure
+ * handle sends, with as large a receive buffer as rmem_max allows: the
+ * send tests read it only once the sends are done. */
+static int ut_raw_open(int family, struct sockaddr_storage *addr) {
+  socklen_t len = ut_addrlen(family);
+  int rb = 1 << 20;
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+  (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+  nt_loopback(family, 0, addr);
+  ck_assert_msg(bind(fd, (struct sockaddr *) addr, len) == 0, "bind: %s",
+                strerror(errno));
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *) addr, &len), 0);
+  return fd;
+}
+
+/* Datagrams of up to 64 bytes the raw socket holds (each takes ~832
+ * bytes of receive buffer; count 1 KiB). */
+static unsigned ut_raw_capacity(int fd) {
+  int rb = 0;
+  socklen_t len = sizeof(rb);
+
+  ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, &len), 0);
+  return (unsigned) rb / 1024u;
+}
+
+/* One datagram within ms milliseconds: its length, or -1 if none came. */
+static ssize_t ut_raw_recv(int fd, void *buf, size_t size, unsigned ms) {
+  struct pollfd p;
+  ssize_t n;
+
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  if (poll(&p, 1, (int) ms) <= 0)
+    return -1;
+  do
+    n = recv(fd, buf, size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -1 : n;
+}
+
+/* Read the raw socket until want datagrams came (or 2 s of silence), then
+ * 20 ms more for extras; check each is a ut_fill datagram and record its
+ * seq.  Returns how many came. */
+static unsigned ut_raw_drain(int fd, uint32_t *seqs, unsigned max,
+                             unsigned want, unsigned *bad) {
+  static unsigned char b[65536];
+  unsigned got = 0;
+  ssize_t n;
+  uint32_t seq;
+
+  *bad = 0;
+  for (;;) {
+    n = ut_raw_recv(fd, b, sizeof(b), got < want ? 2000 : 20);
+    if (n < 0)
+      break;
+    if (ut_parse(b, n, &seq, NULL) != 0) {
+      (*bad)++;
+      continue;
+    }
+    if (got < max)
+      seqs[got] = seq;
+    got++;
+  }
+  return got;
+}
+
+/* Poison a handle the test owns before freeing it in its close callback:
+ * whatever lure touches afterwards is garbage (or, under ASan, freed). */
+static void ut_poison_free(lure_handle_t *h) {
+  memset(h, 0x5a, sizeof(lure_udp_t));
+  free(h);
 }
 
 /* ---- 1. recv_stop/recv_start toggled under load ------------------------------------ */
@@ -1388,6 +1469,377 @@ START_TEST(udp_empty_datagrams) {
     printf("udp_empty_datagrams: no ::1 here, IPv4 only\n");
 }
 END_TEST
+/* ---- 4. many sends at once, some failing ----------------------------------------- */
+
+/*
+ * 200 sends queued in one go (1 to 6 buffers each); the first, the middle
+ * and the last are 70,000 bytes, too large for UDP.  Those three callbacks
+ * get LURE_EMSGSIZE and every other one 0; the callbacks come once each,
+ * in submission order, never inside lure_udp_send(), with the request
+ * already off send_queue_count; the receiver gets the other 197 in order.
+ * A chain of linked SENDMSGs would cancel what follows a failure.
+ */
+#define UT_ORD_MAX 200
+#define UT_BIG 70000
+
+static unsigned char ut_big[UT_BIG];
+
+struct ut_ord {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t tx;
+  int rxfd;
+  struct sockaddr_storage rx_addr;
+  unsigned n;
+  lure_udp_send_t req[UT_ORD_MAX];
+  unsigned char data[UT_ORD_MAX][64];
+  int big[UT_ORD_MAX];
+  int status[UT_ORD_MAX];
+  int cbs[UT_ORD_MAX];
+  unsigned ncb;
+  unsigned order_bad;
+  unsigned count_bad;
+  unsigned wrong_handle;
+  unsigned inside;
+  int in_send;
+  size_t left_size;
+  size_t left_count;
+};
+
+static void ut_ord_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_ord *o = req->handle->data;
+  unsigned i = (unsigned) (req - o->req);
+
+  if (o->in_send)
+    o->inside++;
+  if (req->handle != &o->tx)
+    o->wrong_handle++;
+  if (i != o->ncb)
+    o->order_bad++;
+  o->cbs[i]++;
+  o->status[i] = status;
+  o->ncb++;
+  /* The request is off the queue by the time its callback runs. */
+  if (o->tx.send_queue_count > o->n - o->ncb)
+    o->count_bad++;
+  if (o->ncb == o->n) {
+    o->left_size = o->tx.send_queue_size;
+    o->left_count = o->tx.send_queue_count;
+    lure_close((lure_handle_t *) &o->tx, NULL);
+  }
+}
+
+static void ut_ord_describe(char *d, size_t size, void *arg) {
+  struct ut_ord *o = arg;
+
+  snprintf(d, size, "%u of %u send callbacks, send_queue_count %zu",
+           o->ncb, o->n, o->tx.send_queue_count);
+}
+
+START_TEST(udp_send_order_errors) {
+  struct ut_ord *o = calloc(1, sizeof(*o));
+  struct sockaddr_storage ss;
+  uint32_t seqs[UT_ORD_MAX];
+  unsigned want = 0;
+  unsigned got;
+  unsigned bad;
+  unsigned i;
+  unsigned k;
+
+  ck_assert_ptr_nonnull(o);
+  nt_loop_init(&o->loop);
+  ut_watchdog(&o->loop, &o->wd, "200 sends at once", ut_ord_describe, o);
+  o->rxfd = ut_raw_open(AF_INET, &o->rx_addr);
+  o->n = UT_ORD_MAX;
+  if (ut_raw_capacity(o->rxfd) < o->n) {
+    o->n = ut_raw_capacity(o->rxfd);
+    printf("udp_send_order_errors: small receive buffer, %u sends\n", o->n);
+  }
+  ck_assert_uint_ge(o->n, 16);
+  ck_assert_int_eq(lure_udp_init(&o->loop, &o->tx), 0);
+  o->tx.data = o;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&o->tx, (struct sockaddr *) &ss, 0), 0);
+  o->big[0] = o->big[o->n / 2] = o->big[o->n - 1] = 1;
+  for (i = 0; i < o->n; i++) {
+    lure_buf_t b[6];
+    unsigned nb = 1 + i % 6;
+    size_t len = 8 + (i * 5u) % 56u;
+    size_t off = 0;
+    int rc;
+
+    if (o->big[i]) {
+      nb = 2;
+      b[0] = lure_buf_init((char *) ut_big, UT_BIG / 2);
+      b[1] = lure_buf_init((char *) ut_big + UT_BIG / 2, UT_BIG / 2);
+    } else {
+      ut_fill(o->data[i], i, len, 0);
+      for (k = 0; k < nb; k++) {
+        size_t piece = k + 1 < nb ? len / nb : len - off;
+
+        b[k] = lure_buf_init((char *) o->data[i] + off, (unsigned int) piece);
+        off += piece;
+      }
+      want++;
+    }
+    o->in_send = 1;
+    rc = lure_udp_send(&o->req[i], &o->tx, b, nb,
+                       (struct sockaddr *) &o->rx_addr, ut_ord_send_cb);
+    o->in_send = 0;
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, nt_err(rc));
+  }
+  ck_assert_uint_le(o->tx.send_queue_count, o->n);
+  nt_run(&o->loop);
+  ck_assert_uint_eq(o->ncb, o->n);
+  ck_assert_msg(o->inside == 0, "%u send callbacks inside lure_udp_send()",
+                o->inside);
+  ck_assert_msg(o->order_bad == 0, "%u send callbacks out of order",
+                o->order_bad);
+  ck_assert_uint_eq(o->wrong_handle, 0);
+  ck_assert_msg(o->count_bad == 0, "%u send callbacks ran with their request "
+                "still in send_queue_count", o->count_bad);
+  ck_assert_uint_eq(o->left_count, 0);
+  ck_assert_uint_eq(o->left_size, 0);
+  for (i = 0; i < o->n; i++) {
+    ck_assert_msg(o->cbs[i] == 1, "send #%u: %d callbacks", i, o->cbs[i]);
+    ck_assert_msg(o->status[i] == (o->big[i] ? LURE_EMSGSIZE : 0),
+                  "send #%u (%s): status %s", i,
+                  o->big[i] ? "70,000 bytes" : "small", nt_err(o->status[i]));
+  }
+  got = ut_raw_drain(o->rxfd, seqs, UT_ORD_MAX, want, &bad);
+  ck_assert_msg(bad == 0, "%u datagrams with wrong contents", bad);
+  ck_assert_msg(got == want, "received %u datagrams, want %u", got, want);
+  for (i = 0, k = 0; i < o->n; i++) {
+    if (o->big[i])
+      continue;
+    ck_assert_msg(seqs[k] == i, "datagram %u is #%u, want #%u", k, seqs[k],
+                  i);
+    k++;
+  }
+  close(o->rxfd);
+  nt_loop_finish(&o->loop);
+  free(o);
+}
+END_TEST
+
+/* ---- 5. close with sends queued --------------------------------------------------- */
+
+/*
+ * 256 sends, then lure_close at once (or from the first send callback):
+ * every callback comes exactly once, in order, with 0 or LURE_ECANCELED -
+ * 0s first, as datagrams leave in order - all before the close callback,
+ * nothing after it; the queue counters are back to 0 when it runs; the
+ * receiver gets exactly the datagrams that reported 0, in order.  The
+ * handle is poisoned and freed in its close callback, the requests and
+ * their data are poisoned once all is done, and the loop runs on a while:
+ * a late completion that touches them shows (under ASan certainly).
+ */
+#define UT_CLS_N 256
+
+struct ut_cls {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t kick;
+  lure_udp_t *tx;
+  int mode;             /* 0 close after queueing, in a timer callback;
+                           1 close from the first send callback;
+                           2 queue and close before the loop runs */
+  int rxfd;
+  struct sockaddr_storage rx_addr;
+  unsigned n;
+  lure_udp_send_t *req;
+  unsigned char (*data)[64];
+  int status[UT_CLS_N];
+  int cbs[UT_CLS_N];
+  unsigned ncb;
+  unsigned order_bad;
+  unsigned bad_status;
+  unsigned not_prefix;  /* a 0 after an ECANCELED */
+  unsigned after_close;
+  unsigned close_cbs;
+  unsigned cbs_at_close;
+  int close_called;
+  lure_udp_send_t late;
+  int rc_send_closing;
+  int rc_try_closing;
+  size_t count_at_close;
+  size_t size_at_close;
+};
+
+static struct ut_cls *ut_cls_cur;
+
+static void ut_cls_close_cb(lure_handle_t *h) {
+  struct ut_cls *c = ut_cls_cur;
+
+  c->close_cbs++;
+  c->cbs_at_close = c->ncb;
+  c->count_at_close = c->tx->send_queue_count;
+  c->size_at_close = c->tx->send_queue_size;
+  c->tx = NULL;
+  ut_poison_free(h);
+}
+
+static void ut_cls_close(struct ut_cls *c) {
+  lure_buf_t b = lure_buf_init("late", 4);
+
+  lure_close((lure_handle_t *) c->tx, ut_cls_close_cb);
+  c->close_called = 1;
+  c->rc_send_closing = lure_udp_send(&c->late, c->tx, &b, 1,
+                                     (struct sockaddr *) &c->rx_addr, NULL);
+  c->rc_try_closing = lure_udp_try_send(c->tx, &b, 1,
+                                        (struct sockaddr *) &c->rx_addr);
+}
+
+static void ut_cls_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_cls *c = ut_cls_cur;
+  unsigned i = (unsigned) (req - c->req);
+
+  if (c->close_cbs > 0) {
+    c->after_close++;
+    return;
+  }
+  if (i != c->ncb)
+    c->order_bad++;
+  if (i < c->n) {
+    c->cbs[i]++;
+    c->status[i] = status;
+  }
+  if (status != 0 && status != LURE_ECANCELED)
+    c->bad_status++;
+  if (status == 0 && c->ncb > 0 && c->status[c->ncb - 1] != 0)
+    c->not_prefix++;
+  c->ncb++;
+  if (c->mode == 1 && !c->close_called)
+    ut_cls_close(c);
+}
+
+static void ut_cls_queue(struct ut_cls *c) {
+  unsigned i;
+
+  for (i = 0; i < c->n; i++) {
+    size_t len = 8 + (i * 11u) % 56u;
+    lure_buf_t b;
+    int rc;
+
+    ut_fill(c->data[i], i, len, 0);
+    b = lure_buf_init((char *) c->data[i], (unsigned int) len);
+    rc = lure_udp_send(&c->req[i], c->tx, &b, 1,
+                       (struct sockaddr *) &c->rx_addr, ut_cls_send_cb);
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, nt_err(rc));
+  }
+}
+
+static void ut_cls_kick(lure_timer_t *t) {
+  struct ut_cls *c = t->data;
+
+  ut_cls_queue(c);
+  if (c->mode == 0)
+    ut_cls_close(c);
+}
+
+static void ut_cls_describe(char *d, size_t size, void *arg) {
+  struct ut_cls *c = arg;
+
+  snprintf(d, size, "mode %d: %u of %u send callbacks, close_cb x%u",
+           c->mode, c->ncb, c->n, c->close_cbs);
+}
+
+static void ut_cls_one(int mode) {
+  struct ut_cls *c = calloc(1, sizeof(*c));
+  struct sockaddr_storage ss;
+  uint32_t seqs[UT_CLS_N];
+  unsigned sent = 0;
+  unsigned got;
+  unsigned bad;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(c);
+  ut_cls_cur = c;
+  c->mode = mode;
+  nt_loop_init(&c->loop);
+  ut_watchdog(&c->loop, &c->wd, "close with sends queued", ut_cls_describe,
+              c);
+  c->rxfd = ut_raw_open(AF_INET, &c->rx_addr);
+  c->n = UT_CLS_N;
+  if (ut_raw_capacity(c->rxfd) < c->n)
+    c->n = ut_raw_capacity(c->rxfd);
+  c->req = calloc(c->n, sizeof(*c->req));
+  c->data = calloc(c->n, sizeof(*c->data));
+  c->tx = calloc(1, sizeof(*c->tx));
+  ck_assert(c->req != NULL && c->data != NULL && c->tx != NULL);
+  ck_assert_int_eq(lure_udp_init(&c->loop, c->tx), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(c->tx, (struct sockaddr *) &ss, 0), 0);
+  if (mode == 2) {
+    ut_cls_queue(c);
+    ut_cls_close(c);
+  } else {
+    ck_assert_int_eq(lure_timer_init(&c->loop, &c->kick), 0);
+    c->kick.data = c;
+    ck_assert_int_eq(lure_timer_start(&c->kick, ut_cls_kick, 0, 0), 0);
+  }
+  nt_run(&c->loop);
+  ck_assert_msg(c->close_cbs == 1, "mode %d: close_cb x%u", mode,
+                c->close_cbs);
+  ck_assert_msg(c->cbs_at_close == c->n,
+                "mode %d: %u of %u send callbacks before the close callback",
+                mode, c->cbs_at_close, c->n);
+  ck_assert_msg(c->rc_send_closing == LURE_EINVAL &&
+                c->rc_try_closing == LURE_EINVAL,
+                "mode %d: on a closing handle lure_udp_send gave %s and "
+                "lure_udp_try_send %s, want EINVAL", mode,
+                nt_err(c->rc_send_closing), nt_err(c->rc_try_closing));
+  ck_assert_msg(c->count_at_close == 0 && c->size_at_close == 0,
+                "mode %d: at close_cb send_queue_count %zu, "
+                "send_queue_size %zu", mode, c->count_at_close,
+                c->size_at_close);
+  /* Whatever is still due would come now. */
+  nt_run_for(&c->loop, 30);
+  /* Poison the requests too, and give late completions another chance. */
+  memset(c->req, 0x5a, c->n * sizeof(*c->req));
+  memset(c->data, 0x5a, c->n * sizeof(*c->data));
+  nt_run_for(&c->loop, 20);
+  ck_assert_msg(c->after_close == 0,
+                "mode %d: %u send callbacks after the close callback", mode,
+                c->after_close);
+  ck_assert_msg(c->order_bad == 0, "mode %d: send callbacks out of order",
+                mode);
+  ck_assert_msg(c->bad_status == 0,
+                "mode %d: a status other than 0 and ECANCELED", mode);
+  ck_assert_msg(c->not_prefix == 0,
+                "mode %d: a send reported 0 after an earlier one was "
+                "canceled", mode);
+  for (i = 0; i < c->n; i++) {
+    ck_assert_msg(c->cbs[i] == 1, "mode %d: send #%u: %d callbacks", mode, i,
+                  c->cbs[i]);
+    sent += c->status[i] == 0;
+  }
+  got = ut_raw_drain(c->rxfd, seqs, UT_CLS_N, sent, &bad);
+  ck_assert_msg(bad == 0, "mode %d: %u datagrams with wrong contents", mode,
+                bad);
+  ck_assert_msg(got == sent,
+                "mode %d: %u sends reported 0 (the others ECANCELED) but %u "
+                "datagrams arrived", mode, sent, got);
+  for (i = 0; i < got && i < UT_CLS_N; i++)
+    ck_assert_msg(seqs[i] == i, "mode %d: datagram %u is #%u", mode, i,
+                  seqs[i]);
+  printf("udp_close_with_sends_queued: set %s, mode %d: %u of %u sent, the "
+         "rest canceled\n", nt_set() ? nt_set() : "(none)", mode, sent, c->n);
+  close(c->rxfd);
+  nt_loop_finish(&c->loop);
+  free(c->req);
+  free(c->data);
+  free(c);
+  ut_cls_cur = NULL;
+}
+
+START_TEST(udp_close_with_sends_queued) {
+  ut_cls_one(0);
+  ut_cls_one(1);
+  ut_cls_one(2);
+}
+END_TEST
+
 Suite *net_udp_suite(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
@@ -1403,6 +1855,8 @@ Suite *net_udp_suite(void) {
   tcase_add_test(tc2, udp_recv_toggle_under_load);
   tcase_add_test(tc2, udp_partial_then_intact);
   tcase_add_test(tc2, udp_empty_datagrams);
+  tcase_add_test(tc2, udp_send_order_errors);
+  tcase_add_test(tc2, udp_close_with_sends_queued);
   suite_add_tcase(s, tc2);
   return s;
 }
