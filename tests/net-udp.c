@@ -641,6 +641,14 @@ static void ut_watchdog(lure_loop_t *loop, lure_timer_t *t, const char *what,
   lure_unref((lure_handle_t *) t);
 }
 
+/* Run one tick at a time until cond holds (the watchdog ends a hang). */
+#define UT_UNTIL(loop, cond)                                                  \
+  do {                                                                        \
+    int ut_i_;                                                                \
+    for (ut_i_ = 0; ut_i_ < 100000 && !(cond); ut_i_++)                       \
+      (void) lure_run((loop), LURE_RUN_ONCE);                                 \
+  } while (0)
+
 /* A soft deadline: when a test that waits for datagrams has not seen
  * them all after UT_DEADLINE_MS, give_up closes its handles so that its
  * assertions say what is missing (the watchdog stays as the last resort). */
@@ -1840,6 +1848,365 @@ START_TEST(udp_close_with_sends_queued) {
 }
 END_TEST
 
+/* ---- 6. close from inside recv_cb ------------------------------------------------- */
+
+/*
+ * 40 datagrams wait; the receiver closes its handle from inside the
+ * first, or the seventh, recv_cb (or right after recv_start, before any):
+ * no alloc_cb or recv_cb after lure_close, the close callback once, and
+ * calls on the closing handle fail with EINVAL.  The handle is poisoned
+ * and freed in its close callback; more datagrams then go to its port.
+ */
+#define UT_CIR_N 40
+
+struct ut_cir {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t *rx;
+  lure_udp_t tx;
+  struct sockaddr_storage rx_addr;
+  unsigned close_at;    /* 0: right after recv_start */
+  unsigned recvs;
+  unsigned out_of_order;
+  unsigned after_close;
+  unsigned close_cbs;
+  int closing;
+  int rc_start;
+  int rc_send;
+  int rc_try;
+  lure_udp_send_t req;
+  unsigned char rbuf[2048];
+};
+
+static struct ut_cir *ut_cir_cur;
+
+static void ut_cir_close_cb(lure_handle_t *h) {
+  ut_cir_cur->close_cbs++;
+  ut_cir_cur->rx = NULL;
+  ut_poison_free(h);
+}
+
+static void ut_cir_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf);
+static void ut_cir_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags);
+
+static void ut_cir_close(struct ut_cir *c) {
+  lure_buf_t b = lure_buf_init("x", 1);
+
+  lure_close((lure_handle_t *) c->rx, ut_cir_close_cb);
+  c->closing = 1;
+  c->rc_start = lure_udp_recv_start(c->rx, ut_cir_alloc, ut_cir_recv);
+  c->rc_send = lure_udp_send(&c->req, c->rx, &b, 1,
+                             (struct sockaddr *) &c->rx_addr, NULL);
+  c->rc_try = lure_udp_try_send(c->rx, &b, 1,
+                                (struct sockaddr *) &c->rx_addr);
+}
+
+static void ut_cir_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_cir *c = ut_cir_cur;
+
+  if (c->closing)
+    c->after_close++;
+  buf->base = (char *) c->rbuf;
+  buf->len = sizeof(c->rbuf);
+}
+
+static void ut_cir_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct ut_cir *c = ut_cir_cur;
+  uint32_t seq;
+
+  if (c->closing) {
+    c->after_close++;
+    return;
+  }
+  if (addr == NULL)
+    return;
+  if (ut_parse(buf->base, nread, &seq, NULL) != 0 || seq != c->recvs)
+    c->out_of_order++;
+  c->recvs++;
+  if (c->recvs == c->close_at)
+    ut_cir_close(c);
+}
+
+static void ut_cir_describe(char *d, size_t size, void *arg) {
+  struct ut_cir *c = arg;
+
+  snprintf(d, size, "close at %u: %u received, close_cb x%u", c->close_at,
+           c->recvs, c->close_cbs);
+}
+
+static void ut_cir_one(unsigned close_at) {
+  struct ut_cir *c = calloc(1, sizeof(*c));
+  struct sockaddr_storage ss;
+  unsigned char b[64];
+  unsigned i;
+
+  ck_assert_ptr_nonnull(c);
+  ut_cir_cur = c;
+  c->close_at = close_at;
+  nt_loop_init(&c->loop);
+  ut_watchdog(&c->loop, &c->wd, "close from inside recv_cb", ut_cir_describe,
+              c);
+  c->rx = calloc(1, sizeof(*c->rx));
+  ck_assert_ptr_nonnull(c->rx);
+  ck_assert_int_eq(lure_udp_init(&c->loop, c->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&c->loop, &c->tx), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(c->rx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&c->tx, (struct sockaddr *) &ss, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(c->rx), &c->rx_addr);
+  for (i = 0; i < UT_CIR_N; i++) {
+    lure_buf_t bb;
+
+    ut_fill(b, i, 8 + i, 0);
+    bb = lure_buf_init((char *) b, 8 + i);
+    ck_assert_int_eq(lure_udp_try_send(&c->tx, &bb, 1,
+                                       (struct sockaddr *) &c->rx_addr),
+                     (int) (8 + i));
+  }
+  ck_assert_int_eq(lure_udp_recv_start(c->rx, ut_cir_alloc, ut_cir_recv), 0);
+  if (close_at == 0)
+    ut_cir_close(c);
+  UT_UNTIL(&c->loop, c->close_cbs > 0);
+  ck_assert_msg(c->close_cbs == 1, "close at %u: close_cb x%u", close_at,
+                c->close_cbs);
+  /* More datagrams to the closed port, and time for stragglers. */
+  for (i = 0; i < 5; i++) {
+    lure_buf_t bb = lure_buf_init("after", 5);
+
+    (void) lure_udp_try_send(&c->tx, &bb, 1, (struct sockaddr *) &c->rx_addr);
+  }
+  nt_run_for(&c->loop, 30);
+  ck_assert_msg(c->recvs == close_at,
+                "close at %u: %u datagrams received", close_at, c->recvs);
+  ck_assert_msg(c->after_close == 0,
+                "close at %u: %u alloc_cb/recv_cb calls after lure_close",
+                close_at, c->after_close);
+  ck_assert_uint_eq(c->out_of_order, 0);
+  ck_assert_uint_eq(c->close_cbs, 1);
+  ck_assert_msg(c->rc_start == LURE_EINVAL && c->rc_send == LURE_EINVAL &&
+                c->rc_try == LURE_EINVAL,
+                "close at %u: on the closing handle recv_start %s, send %s, "
+                "try_send %s; want EINVAL", close_at, nt_err(c->rc_start),
+                nt_err(c->rc_send), nt_err(c->rc_try));
+  nt_loop_finish(&c->loop);
+  free(c);
+  ut_cir_cur = NULL;
+}
+
+START_TEST(udp_close_in_recv_cb) {
+  ut_cir_one(1);
+  ut_cir_one(7);
+  ut_cir_one(0);
+}
+END_TEST
+/* ---- 7. alloc_cb gives no buffer ------------------------------------------------- */
+
+/*
+ * alloc_cb gives a NULL base, or a zero length: recv_cb gets LURE_ENOBUFS
+ * with no address, once per such buffer, and the datagram is not lost: it
+ * comes, in order, once a later alloc_cb gives a buffer.  Three phases:
+ * the first two allocations fail; every allocation fails for 20 ms (the
+ * library may ask again as often as it likes); the first fails and
+ * recv_cb stops receiving, a timer starts it again.  An executor that has
+ * already received the datagram into a buffer of its own must keep it.
+ */
+struct ut_nob {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t timer;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  struct sockaddr_storage rx_addr;
+  int tx_port;
+  int fail_mode;        /* 0 none, 1 the next fail_left, 2 all */
+  unsigned fail_left;
+  int stop_on_enobufs;
+  int receiving;
+  unsigned allocs;
+  unsigned failed_allocs;
+  unsigned enobufs;
+  unsigned enobufs_addr;
+  unsigned other_errs;
+  unsigned while_stopped;
+  unsigned restarts;
+  unsigned got;
+  uint32_t next_send;
+  uint32_t next_expect;
+  unsigned out_of_order;
+  unsigned bad_addr;
+  unsigned char rbuf[2048];
+};
+
+static void ut_nob_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_nob *n = h->data;
+  int fail = n->fail_mode == 2 || (n->fail_mode == 1 && n->fail_left > 0);
+
+  n->allocs++;
+  if (!fail) {
+    buf->base = (char *) n->rbuf;
+    buf->len = sizeof(n->rbuf);
+    return;
+  }
+  if (n->fail_mode == 1)
+    n->fail_left--;
+  /* Alternately a NULL base and a zero length. */
+  if (n->failed_allocs++ % 2 == 0) {
+    buf->base = NULL;
+    buf->len = sizeof(n->rbuf);
+  } else {
+    buf->base = (char *) n->rbuf;
+    buf->len = 0;
+  }
+}
+
+static void ut_nob_timer(lure_timer_t *t);
+
+static void ut_nob_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct ut_nob *n = h->data;
+  uint32_t seq;
+
+  if (!n->receiving) {
+    n->while_stopped++;
+    return;
+  }
+  if (nread == LURE_ENOBUFS) {
+    n->enobufs++;
+    if (addr != NULL)
+      n->enobufs_addr++;
+    if (n->stop_on_enobufs) {
+      ck_assert_int_eq(lure_udp_recv_stop(h), 0);
+      n->receiving = 0;
+      ck_assert_int_eq(lure_timer_start(&n->timer, ut_nob_timer, 5, 0), 0);
+    }
+    return;
+  }
+  if (nread < 0) {
+    n->other_errs++;
+    return;
+  }
+  if (addr == NULL)
+    return;
+  if (ut_port(addr) != n->tx_port)
+    n->bad_addr++;
+  if (ut_parse(buf->base, nread, &seq, NULL) != 0 || seq != n->next_expect)
+    n->out_of_order++;
+  n->next_expect++;
+  n->got++;
+}
+
+/* Phase 2: allocations work again.  Phase 3: receive again. */
+static void ut_nob_timer(lure_timer_t *t) {
+  struct ut_nob *n = t->data;
+
+  lure_timer_stop(t);
+  if (n->fail_mode == 2) {
+    n->fail_mode = 0;
+    return;
+  }
+  if (!n->receiving) {
+    ck_assert_int_eq(lure_udp_recv_start(&n->rx, ut_nob_alloc, ut_nob_recv),
+                     0);
+    n->receiving = 1;
+    n->restarts++;
+  }
+}
+
+static void ut_nob_send(struct ut_nob *n, unsigned count) {
+  unsigned char b[64];
+  unsigned i;
+
+  for (i = 0; i < count; i++) {
+    lure_buf_t bb;
+
+    ut_fill(b, n->next_send++, 20, 0);
+    bb = lure_buf_init((char *) b, 20);
+    ck_assert_int_eq(lure_udp_try_send(&n->tx, &bb, 1,
+                                       (struct sockaddr *) &n->rx_addr), 20);
+  }
+}
+
+static void ut_nob_describe(char *d, size_t size, void *arg) {
+  struct ut_nob *n = arg;
+
+  snprintf(d, size, "fail mode %d: %u datagrams received, %u allocations "
+           "(%u failed), %u ENOBUFS, receiving %d",
+           n->fail_mode, n->got, n->allocs, n->failed_allocs, n->enobufs,
+           n->receiving);
+}
+
+START_TEST(udp_alloc_enobufs_not_lost) {
+  struct ut_nob *n = calloc(1, sizeof(*n));
+  struct sockaddr_storage ss;
+  unsigned before;
+
+  ck_assert_ptr_nonnull(n);
+  nt_loop_init(&n->loop);
+  ut_watchdog(&n->loop, &n->wd, "alloc_cb without a buffer", ut_nob_describe,
+              n);
+  ck_assert_int_eq(lure_udp_init(&n->loop, &n->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&n->loop, &n->tx), 0);
+  n->rx.data = n;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&n->rx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&n->tx, (struct sockaddr *) &ss, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&n->rx), &n->rx_addr);
+  n->tx_port = nt_udp_port(&n->tx);
+  ck_assert_int_eq(lure_timer_init(&n->loop, &n->timer), 0);
+  n->timer.data = n;
+
+  /* 1: the first two allocations fail. */
+  n->fail_mode = 1;
+  n->fail_left = 2;
+  ut_nob_send(n, 3);
+  n->receiving = 1;
+  ck_assert_int_eq(lure_udp_recv_start(&n->rx, ut_nob_alloc, ut_nob_recv), 0);
+  UT_UNTIL(&n->loop, n->got >= 3);
+  ck_assert_msg(n->failed_allocs == 2 && n->enobufs == 2,
+                "%u failed allocations, %u LURE_ENOBUFS (want 2 and 2)",
+                n->failed_allocs, n->enobufs);
+  ck_assert_msg(n->got == 3 && n->out_of_order == 0,
+                "after two failed allocations %u of 3 datagrams came (%u "
+                "out of order or wrong)", n->got, n->out_of_order);
+
+  /* 2: every allocation fails for 20 ms while datagrams come in. */
+  n->fail_mode = 2;
+  ut_nob_send(n, 3);
+  ck_assert_int_eq(lure_timer_start(&n->timer, ut_nob_timer, 20, 0), 0);
+  UT_UNTIL(&n->loop, n->got >= 6);
+  ck_assert_msg(n->got == 6 && n->out_of_order == 0,
+                "after 20 ms of failed allocations %u of 6 datagrams came (%u "
+                "out of order or wrong)", n->got, n->out_of_order);
+  ck_assert_msg(n->failed_allocs > 2, "no allocation during the 20 ms");
+  ck_assert_msg(n->enobufs == n->failed_allocs,
+                "%u failed allocations but %u LURE_ENOBUFS", n->failed_allocs,
+                n->enobufs);
+
+  /* 3: one failure, on which recv_cb stops; a timer starts again. */
+  before = n->failed_allocs;
+  n->fail_mode = 1;
+  n->fail_left = 1;
+  n->stop_on_enobufs = 1;
+  ut_nob_send(n, 3);
+  UT_UNTIL(&n->loop, n->got >= 9);
+  ck_assert_msg(n->got == 9 && n->out_of_order == 0,
+                "after a failed allocation and a stop %u of 9 datagrams came "
+                "(%u out of order or wrong)", n->got, n->out_of_order);
+  ck_assert_uint_eq(n->failed_allocs, before + 1);
+  ck_assert_uint_eq(n->restarts, 1);
+  ck_assert_msg(n->enobufs == n->failed_allocs,
+                "%u failed allocations but %u LURE_ENOBUFS", n->failed_allocs,
+                n->enobufs);
+  ck_assert_uint_eq(n->enobufs_addr, 0);
+  ck_assert_uint_eq(n->while_stopped, 0);
+  ck_assert_uint_eq(n->other_errs, 0);
+  ck_assert_uint_eq(n->bad_addr, 0);
+  nt_loop_finish(&n->loop);
+  free(n);
+}
+END_TEST
 Suite *net_udp_suite(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
@@ -1857,6 +2224,8 @@ Suite *net_udp_suite(void) {
   tcase_add_test(tc2, udp_empty_datagrams);
   tcase_add_test(tc2, udp_send_order_errors);
   tcase_add_test(tc2, udp_close_with_sends_queued);
+  tcase_add_test(tc2, udp_close_in_recv_cb);
+  tcase_add_test(tc2, udp_alloc_enobufs_not_lost);
   suite_add_tcase(s, tc2);
   return s;
 }
