@@ -2207,6 +2207,609 @@ START_TEST(udp_alloc_enobufs_not_lost) {
   free(n);
 }
 END_TEST
+/* ---- 8. where send callbacks run, and what lure_udp_send copies ------------------- */
+
+/*
+ * No send callback ever runs inside lure_udp_send(): not for a datagram
+ * the kernel takes at once, not for one it refuses (EMSGSIZE), not for
+ * sends made from a send callback or from recv_cb, nor on a connected
+ * handle.  And lure_udp_send() copies the bufs array and the address: the
+ * test builds every call in the same lure_buf_t array and sockaddr, and
+ * overwrites both once the burst is queued (buffers pointed at garbage of
+ * the same lengths, the address at a decoy port) - an executor that
+ * builds its msghdr later from the caller's memory sends garbage to the
+ * decoy.
+ */
+#define UT_DEF_BURST 40
+#define UT_DEF_BIG UT_DEF_BURST               /* the EMSGSIZE one */
+#define UT_DEF_CHAIN_END (UT_DEF_BURST + 21)  /* 41..60 from send_cb */
+#define UT_DEF_CONN 5                         /* on the connected handle */
+#define UT_DEF_N (UT_DEF_CHAIN_END + UT_DEF_CONN + 1)
+
+struct ut_def {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t dl;
+  lure_udp_t rx;
+  lure_udp_t tx;
+  lure_udp_t txc;
+  int decoy_fd;
+  struct sockaddr_storage decoy_addr;
+  struct sockaddr_storage rx_addr;
+  struct sockaddr_storage dst;   /* the one address every call is given */
+  lure_buf_t bufs[6];            /* the one array every call is given */
+  unsigned char garbage[128];
+  lure_udp_send_t req[UT_DEF_N];
+  unsigned char data[UT_DEF_N][96];
+  int cbs[UT_DEF_N];
+  int status[UT_DEF_N];
+  int in_send;
+  unsigned inside;
+  unsigned ncb;
+  int tx_port;
+  int txc_port;
+  int rx_port;
+  uint32_t next_tx;     /* next seq expected from tx */
+  uint32_t next_txc;
+  unsigned got;
+  unsigned bad;
+  int echo_sent;
+  int echo_got;
+  unsigned rx_nothing;
+  unsigned char rbuf[2048];
+  unsigned char tbuf[2048];
+};
+
+static void ut_def_send_cb(lure_udp_send_t *req, int status);
+
+static size_t ut_def_len(uint32_t seq) {
+  return 8 + (seq * 13u) % 88u;
+}
+
+/* Send datagram seq from h, through d->bufs and d->dst. */
+static void ut_def_send(struct ut_def *d, lure_udp_t *h, uint32_t seq,
+                        const struct sockaddr *to) {
+  size_t len = ut_def_len(seq);
+  unsigned nb = 1 + seq % 6;
+  size_t off = 0;
+  unsigned k;
+  int rc;
+
+  ut_fill(d->data[seq], seq, len, h == &d->txc);
+  for (k = 0; k < nb; k++) {
+    size_t piece = k + 1 < nb ? len / nb : len - off;
+
+    d->bufs[k] = lure_buf_init((char *) d->data[seq] + off,
+                               (unsigned int) piece);
+    off += piece;
+  }
+  if (to != NULL)
+    memcpy(&d->dst, to, ut_addrlen(to->sa_family));
+  d->in_send = 1;
+  rc = lure_udp_send(&d->req[seq], h, d->bufs, nb,
+                     to != NULL ? (struct sockaddr *) &d->dst : NULL,
+                     ut_def_send_cb);
+  d->in_send = 0;
+  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, nt_err(rc));
+}
+
+static void ut_def_maybe_done(struct ut_def *d) {
+  if (d->ncb == UT_DEF_N && d->echo_got && d->got == UT_DEF_N - 2) {
+    ut_close_open(&d->rx);
+    ut_close_open(&d->tx);
+    ut_close_open(&d->txc);
+  }
+}
+
+static void ut_def_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_def *d = req->handle->data;
+  unsigned seq = (unsigned) (req - d->req);
+
+  if (d->in_send)
+    d->inside++;
+  d->cbs[seq]++;
+  d->status[seq] = status;
+  d->ncb++;
+  /* After the burst, a chain: each send from the previous one's callback. */
+  if (lure_is_closing((lure_handle_t *) &d->tx))
+    ; /* given up */
+  else if (seq == UT_DEF_BURST - 1)
+    ut_def_send(d, &d->tx, UT_DEF_BIG + 1, (struct sockaddr *) &d->rx_addr);
+  else if (seq > UT_DEF_BIG && seq + 1 < UT_DEF_CHAIN_END)
+    ut_def_send(d, &d->tx, seq + 1, (struct sockaddr *) &d->rx_addr);
+  ut_def_maybe_done(d);
+}
+
+static void ut_def_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_def *d = h->data;
+
+  buf->base = (char *) (h == (lure_handle_t *) &d->rx ? d->rbuf : d->tbuf);
+  buf->len = sizeof(d->rbuf);
+}
+
+static void ut_def_rx_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                           const struct sockaddr *addr, unsigned flags) {
+  struct ut_def *d = h->data;
+  unsigned tag;
+  uint32_t seq;
+
+  if (addr == NULL) {
+    if (nread == 0)
+      d->rx_nothing++;
+    else
+      d->bad++;
+    return;
+  }
+  if (ut_parse(buf->base, nread, &seq, &tag) != 0) {
+    d->bad++;
+    return;
+  }
+  if (tag == 0) {
+    if (ut_port(addr) != d->tx_port || seq != d->next_tx)
+      d->bad++;
+    d->next_tx = seq + 1 == UT_DEF_BIG ? UT_DEF_BIG + 1 : seq + 1;
+  } else {
+    if (ut_port(addr) != d->txc_port || seq != d->next_txc)
+      d->bad++;
+    d->next_txc = seq + 1;
+  }
+  d->got++;
+  /* The last of the chain: answer it from inside recv_cb. */
+  if (seq == UT_DEF_CHAIN_END - 1) {
+    d->echo_sent = 1;
+    ut_def_send(d, &d->rx, UT_DEF_N - 1, addr);
+  }
+  ut_def_maybe_done(d);
+}
+
+static void ut_def_tx_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                           const struct sockaddr *addr, unsigned flags) {
+  struct ut_def *d = h->data;
+  uint32_t seq;
+
+  if (addr == NULL) {
+    if (nread != 0)
+      d->bad++;
+    return;
+  }
+  if (ut_parse(buf->base, nread, &seq, NULL) != 0 || seq != UT_DEF_N - 1 ||
+      ut_port(addr) != d->rx_port)
+    d->bad++;
+  d->echo_got++;
+  ut_def_maybe_done(d);
+}
+
+static void ut_def_give_up(void *arg) {
+  struct ut_def *d = arg;
+
+  ut_close_open(&d->rx);
+  ut_close_open(&d->tx);
+  ut_close_open(&d->txc);
+}
+
+static void ut_def_describe(char *b, size_t size, void *arg) {
+  struct ut_def *d = arg;
+
+  snprintf(b, size, "%u of %u send callbacks, %u of %u datagrams received, "
+           "next from tx #%u, next from the connected handle #%u, echo sent "
+           "%d received %d", d->ncb, (unsigned) UT_DEF_N, d->got,
+           (unsigned) UT_DEF_N - 2, d->next_tx, d->next_txc, d->echo_sent,
+           d->echo_got);
+}
+
+START_TEST(udp_send_cb_never_inside_send) {
+  struct ut_def *d = calloc(1, sizeof(*d));
+  struct sockaddr_storage ss;
+  unsigned char junk[64];
+  unsigned i;
+  int rc;
+
+  ck_assert_ptr_nonnull(d);
+  memset(d->garbage, 0x3c, sizeof(d->garbage));
+  nt_loop_init(&d->loop);
+  ut_watchdog(&d->loop, &d->wd, "send callbacks outside lure_udp_send",
+              ut_def_describe, d);
+  ut_deadline(&d->loop, &d->dl, ut_def_give_up, d);
+  d->decoy_fd = ut_raw_open(AF_INET, &d->decoy_addr);
+  ck_assert_int_eq(lure_udp_init(&d->loop, &d->rx), 0);
+  ck_assert_int_eq(lure_udp_init(&d->loop, &d->tx), 0);
+  ck_assert_int_eq(lure_udp_init(&d->loop, &d->txc), 0);
+  d->rx.data = d->tx.data = d->txc.data = d;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&d->rx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&d->tx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&d->txc, (struct sockaddr *) &ss, 0), 0);
+  d->rx_port = nt_udp_port(&d->rx);
+  d->tx_port = nt_udp_port(&d->tx);
+  d->txc_port = nt_udp_port(&d->txc);
+  nt_loopback(AF_INET, d->rx_port, &d->rx_addr);
+  ck_assert_int_eq(lure_udp_connect(&d->txc, (struct sockaddr *) &d->rx_addr),
+                   0);
+  d->next_txc = UT_DEF_CHAIN_END;
+  ck_assert_int_eq(lure_udp_recv_start(&d->rx, ut_def_alloc, ut_def_rx_recv),
+                   0);
+  ck_assert_int_eq(lure_udp_recv_start(&d->tx, ut_def_alloc, ut_def_tx_recv),
+                   0);
+
+  /* The burst, each call built in the same bufs and dst. */
+  for (i = 0; i < UT_DEF_BURST; i++)
+    ut_def_send(d, &d->tx, i, (struct sockaddr *) &d->rx_addr);
+  /* Too large: the error, too, comes from the loop. */
+  d->bufs[0] = lure_buf_init((char *) ut_big, UT_BIG / 2);
+  d->bufs[1] = lure_buf_init((char *) ut_big + UT_BIG / 2, UT_BIG / 2);
+  memcpy(&d->dst, &d->rx_addr, sizeof(struct sockaddr_in));
+  d->in_send = 1;
+  rc = lure_udp_send(&d->req[UT_DEF_BIG], &d->tx, d->bufs, 2,
+                     (struct sockaddr *) &d->dst, ut_def_send_cb);
+  d->in_send = 0;
+  ck_assert_int_eq(rc, 0);
+  /* On the connected handle. */
+  for (i = UT_DEF_CHAIN_END; i < UT_DEF_CHAIN_END + UT_DEF_CONN; i++)
+    ut_def_send(d, &d->txc, i, NULL);
+  /* What the calls were given is the caller's again: scribble on it. */
+  for (i = 0; i < NT_ARRAY_SIZE(d->bufs); i++)
+    d->bufs[i].base = (char *) d->garbage;
+  memcpy(&d->dst, &d->decoy_addr, sizeof(struct sockaddr_in));
+  ck_assert_uint_eq(d->ncb, 0);
+  nt_run(&d->loop);
+  ck_assert_msg(d->inside == 0, "%u send callbacks inside lure_udp_send()",
+                d->inside);
+  ck_assert_msg(ut_raw_recv(d->decoy_fd, junk, sizeof(junk), 0) < 0,
+                "a datagram went to the address the caller wrote after "
+                "lure_udp_send() returned");
+  ck_assert_msg(d->bad == 0, "%u datagrams wrong, out of order or from the "
+                "wrong port", d->bad);
+  ck_assert_uint_eq(d->ncb, UT_DEF_N);
+  for (i = 0; i < UT_DEF_N; i++) {
+    ck_assert_msg(d->cbs[i] == 1, "send #%u: %d callbacks", i, d->cbs[i]);
+    ck_assert_msg(d->status[i] == (i == UT_DEF_BIG ? LURE_EMSGSIZE : 0),
+                  "send #%u: status %s", i, nt_err(d->status[i]));
+  }
+  ck_assert_msg(d->got == UT_DEF_N - 2, "%u of %u datagrams came", d->got,
+                (unsigned) UT_DEF_N - 2);
+  ck_assert_uint_eq(d->echo_got, 1);
+  close(d->decoy_fd);
+  nt_loop_finish(&d->loop);
+  free(d);
+}
+END_TEST
+
+/* ---- 9. lure_udp_try_send and queued sends ---------------------------------------- */
+
+/*
+ * lure_udp_send and lure_udp_try_send interleaved, 200 datagrams in one
+ * go (try_send falling back to send on LURE_EAGAIN, as lure_udp_try_send(3)
+ * shows): while anything is queued (send_queue_count > 0) try_send must
+ * say LURE_EAGAIN, and the receiver gets the datagrams in call order - a
+ * try_send that overtakes a queued send shows.  Once every callback came,
+ * try_send sends at once again.
+ */
+#define UT_TRY_N 200
+
+struct ut_try {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t kick;
+  lure_udp_t tx;
+  int rxfd;
+  struct sockaddr_storage rx_addr;
+  unsigned n;
+  lure_udp_send_t req[UT_TRY_N];
+  unsigned char data[UT_TRY_N + 1][64];
+  unsigned sends;
+  unsigned ncb;
+  unsigned by_try;
+  unsigned eagain;
+  unsigned overtook;   /* try_send sent with sends queued */
+  int try_other;       /* another try_send result */
+  unsigned order_bad;
+  unsigned send_err;
+  int queued_done;
+  int final_rc;
+  size_t final_count;
+};
+
+static size_t ut_try_len(uint32_t seq) {
+  return 8 + (seq * 3u) % 56u;
+}
+
+static void ut_try_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_try *t = req->handle->data;
+  lure_buf_t b;
+
+  if (status != 0)
+    t->send_err++;
+  t->ncb++;
+  if (!t->queued_done || t->ncb != t->sends)
+    return;
+  /* Nothing is queued any more: try_send goes out at once. */
+  t->final_count = t->tx.send_queue_count;
+  ut_fill(t->data[t->n], t->n, ut_try_len(t->n), 0);
+  b = lure_buf_init((char *) t->data[t->n], (unsigned int) ut_try_len(t->n));
+  t->final_rc = lure_udp_try_send(&t->tx, &b, 1,
+                                  (struct sockaddr *) &t->rx_addr);
+  lure_close((lure_handle_t *) &t->tx, NULL);
+}
+
+static void ut_try_queue(struct ut_try *t, uint32_t seq) {
+  lure_buf_t b = lure_buf_init((char *) t->data[seq],
+                               (unsigned int) ut_try_len(seq));
+  int rc;
+
+  rc = lure_udp_send(&t->req[seq], &t->tx, &b, 1,
+                     (struct sockaddr *) &t->rx_addr, ut_try_send_cb);
+  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, nt_err(rc));
+  t->sends++;
+}
+
+static void ut_try_kick(lure_timer_t *timer) {
+  struct ut_try *t = timer->data;
+  uint32_t i;
+
+  for (i = 0; i < t->n; i++) {
+    size_t len = ut_try_len(i);
+
+    ut_fill(t->data[i], i, len, 0);
+    if (i % 4 == 1) {
+      lure_buf_t b = lure_buf_init((char *) t->data[i], (unsigned int) len);
+      size_t queued = t->tx.send_queue_count;
+      int rc = lure_udp_try_send(&t->tx, &b, 1,
+                                 (struct sockaddr *) &t->rx_addr);
+
+      if (rc == (int) len) {
+        t->by_try++;
+        if (queued > 0)
+          t->overtook++;
+        continue;
+      }
+      if (rc != LURE_EAGAIN) {
+        if (t->try_other == 0)
+          t->try_other = rc;
+        continue;
+      }
+      t->eagain++;
+    }
+    ut_try_queue(t, i);
+  }
+  t->queued_done = 1;
+  ck_assert_msg(t->ncb == 0, "%u send callbacks ran inside lure_udp_send()",
+                t->ncb);
+}
+
+static void ut_try_describe(char *d, size_t size, void *arg) {
+  struct ut_try *t = arg;
+
+  snprintf(d, size, "%u sends, %u callbacks, %u by try_send, %u EAGAIN, "
+           "send_queue_count %zu", t->sends, t->ncb, t->by_try, t->eagain,
+           t->tx.send_queue_count);
+}
+
+START_TEST(udp_try_send_while_queued) {
+  struct ut_try *t = calloc(1, sizeof(*t));
+  struct sockaddr_storage ss;
+  uint32_t seqs[UT_TRY_N + 1];
+  unsigned got;
+  unsigned bad;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(t);
+  nt_loop_init(&t->loop);
+  ut_watchdog(&t->loop, &t->wd, "try_send between queued sends",
+              ut_try_describe, t);
+  t->rxfd = ut_raw_open(AF_INET, &t->rx_addr);
+  t->n = UT_TRY_N;
+  if (ut_raw_capacity(t->rxfd) < t->n + 1)
+    t->n = ut_raw_capacity(t->rxfd) - 1;
+  ck_assert_int_eq(lure_udp_init(&t->loop, &t->tx), 0);
+  t->tx.data = t;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&t->tx, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_timer_init(&t->loop, &t->kick), 0);
+  t->kick.data = t;
+  ck_assert_int_eq(lure_timer_start(&t->kick, ut_try_kick, 0, 0), 0);
+  nt_run(&t->loop);
+  printf("udp_try_send_while_queued: set %s: %u of %u try_sends sent at once, "
+         "%u said EAGAIN\n", nt_set() ? nt_set() : "(none)", t->by_try,
+         t->by_try + t->eagain, t->eagain);
+  ck_assert_msg(t->try_other == 0, "lure_udp_try_send: %s",
+                nt_err(t->try_other));
+  ck_assert_msg(t->overtook == 0,
+                "%u try_sends sent while sends were queued", t->overtook);
+  ck_assert_uint_eq(t->send_err, 0);
+  ck_assert_uint_eq(t->ncb, t->sends);
+  ck_assert_uint_eq(t->final_count, 0);
+  ck_assert_msg(t->final_rc == (int) ut_try_len(t->n),
+                "lure_udp_try_send with nothing queued: %s, want %zu",
+                nt_err(t->final_rc), ut_try_len(t->n));
+  got = ut_raw_drain(t->rxfd, seqs, UT_TRY_N + 1, t->n + 1, &bad);
+  ck_assert_msg(bad == 0, "%u datagrams with wrong contents", bad);
+  ck_assert_msg(got == t->n + 1, "received %u datagrams, want %u", got,
+                t->n + 1);
+  for (i = 0; i < got; i++)
+    ck_assert_msg(seqs[i] == i, "datagram %u is #%u: sends and try_sends "
+                  "out of call order", i, seqs[i]);
+  close(t->rxfd);
+  nt_loop_finish(&t->loop);
+  free(t);
+}
+END_TEST
+
+/* ---- 10. the sender's address ------------------------------------------------------ */
+
+/*
+ * Three senders take turns, 30 datagrams queued in one go: each recv_cb
+ * gets the address of the datagram's own sender - family, IP and port -
+ * over IPv4, over IPv6 (::1), and as a v4-mapped IPv6 address on a
+ * dual-stack receiver bound to ::ffff:127.0.0.1 (a 28-byte address for an
+ * IPv4 datagram).  An executor that parses the name out of a multishot
+ * completion at the wrong offset or length, or reuses the previous one,
+ * shows.
+ */
+#define UT_ADDR_SENDERS 3
+#define UT_ADDR_N 30
+
+struct ut_addr {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_timer_t dl;
+  lure_udp_t rx;
+  lure_udp_t tx[UT_ADDR_SENDERS];
+  int port[UT_ADDR_SENDERS];
+  uint32_t next[UT_ADDR_SENDERS];
+  lure_udp_send_t req[UT_ADDR_N];
+  unsigned char data[UT_ADDR_N][64];
+  int want_family;
+  const char *want_ip;
+  unsigned got;
+  unsigned bad_family;
+  unsigned bad_ip;
+  unsigned bad_port;
+  unsigned bad_data;
+  unsigned send_err;
+  char first_bad[128];
+  unsigned char rbuf[2048];
+};
+
+static void ut_addr_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ut_addr *a = h->data;
+
+  buf->base = (char *) a->rbuf;
+  buf->len = sizeof(a->rbuf);
+}
+
+static void ut_addr_send_cb(lure_udp_send_t *req, int status) {
+  struct ut_addr *a = req->data;
+
+  if (status != 0)
+    a->send_err++;
+}
+
+static void ut_addr_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  struct ut_addr *a = h->data;
+  char ip[64] = "?";
+  unsigned tag = 0;
+  uint32_t seq;
+  unsigned i;
+  int ok = 0;
+
+  if (addr == NULL)
+    return;
+  if (ut_parse(buf->base, nread, &seq, &tag) != 0 ||
+      tag >= UT_ADDR_SENDERS || seq != a->next[tag]) {
+    a->bad_data++;
+    return;
+  }
+  a->next[tag] = seq + UT_ADDR_SENDERS;
+  if (addr->sa_family == AF_INET)
+    lure_ip4_name((const struct sockaddr_in *) addr, ip, sizeof(ip));
+  else if (addr->sa_family == AF_INET6)
+    lure_ip6_name((const struct sockaddr_in6 *) addr, ip, sizeof(ip));
+  if (addr->sa_family != a->want_family)
+    a->bad_family++;
+  else if (strcmp(ip, a->want_ip) != 0)
+    a->bad_ip++;
+  else if (ut_port(addr) != a->port[tag] ||
+           (addr->sa_family == AF_INET6 &&
+            ((const struct sockaddr_in6 *) addr)->sin6_scope_id != 0))
+    a->bad_port++;
+  else
+    ok = 1;
+  if (!ok && a->first_bad[0] == '\0')
+    snprintf(a->first_bad, sizeof(a->first_bad),
+             "datagram #%u from sender %u (port %d): family %d, %s port %d",
+             seq, tag, a->port[tag], addr->sa_family, ip, ut_port(addr));
+  if (++a->got == UT_ADDR_N) {
+    ut_close_open(&a->rx);
+    for (i = 0; i < UT_ADDR_SENDERS; i++)
+      ut_close_open(&a->tx[i]);
+  }
+}
+
+static void ut_addr_give_up(void *arg) {
+  struct ut_addr *a = arg;
+  unsigned i;
+
+  ut_close_open(&a->rx);
+  for (i = 0; i < UT_ADDR_SENDERS; i++)
+    ut_close_open(&a->tx[i]);
+}
+
+static void ut_addr_describe(char *d, size_t size, void *arg) {
+  struct ut_addr *a = arg;
+
+  snprintf(d, size, "%s: %u of %u datagrams", a->want_ip, a->got,
+           (unsigned) UT_ADDR_N);
+}
+
+/* rx_ip: where the receiver binds; tx_family: the senders' family. */
+static void ut_addr_one(const char *rx_ip, int tx_family, int want_family,
+                        const char *want_ip) {
+  struct ut_addr *a = calloc(1, sizeof(*a));
+  struct sockaddr_storage ss;
+  struct sockaddr_storage dst;
+  unsigned i;
+  int rx_port;
+
+  ck_assert_ptr_nonnull(a);
+  a->want_family = want_family;
+  a->want_ip = want_ip;
+  nt_loop_init(&a->loop);
+  ut_watchdog(&a->loop, &a->wd, "sender addresses", ut_addr_describe, a);
+  ut_deadline(&a->loop, &a->dl, ut_addr_give_up, a);
+  ck_assert_int_eq(lure_udp_init(&a->loop, &a->rx), 0);
+  a->rx.data = a;
+  memset(&ss, 0, sizeof(ss));
+  if (strchr(rx_ip, ':') != NULL)
+    ck_assert_int_eq(lure_ip6_addr(rx_ip, 0, (struct sockaddr_in6 *) &ss), 0);
+  else
+    ck_assert_int_eq(lure_ip4_addr(rx_ip, 0, (struct sockaddr_in *) &ss), 0);
+  ck_assert_int_eq(lure_udp_bind(&a->rx, (struct sockaddr *) &ss, 0), 0);
+  rx_port = nt_udp_port(&a->rx);
+  nt_loopback(tx_family, rx_port, &dst);
+  ck_assert_int_eq(lure_udp_recv_start(&a->rx, ut_addr_alloc, ut_addr_recv),
+                   0);
+  for (i = 0; i < UT_ADDR_SENDERS; i++) {
+    ck_assert_int_eq(lure_udp_init(&a->loop, &a->tx[i]), 0);
+    nt_loopback(tx_family, 0, &ss);
+    ck_assert_int_eq(lure_udp_bind(&a->tx[i], (struct sockaddr *) &ss, 0), 0);
+    a->port[i] = nt_udp_port(&a->tx[i]);
+    a->next[i] = i;
+  }
+  for (i = 0; i < UT_ADDR_N; i++) {
+    unsigned s = i % UT_ADDR_SENDERS;
+    lure_buf_t b;
+
+    ut_fill(a->data[i], i, 8 + i, s);
+    b = lure_buf_init((char *) a->data[i], 8 + i);
+    a->req[i].data = a;
+    ck_assert_int_eq(lure_udp_send(&a->req[i], &a->tx[s], &b, 1,
+                                   (struct sockaddr *) &dst, ut_addr_send_cb),
+                     0);
+  }
+  nt_run(&a->loop);
+  ck_assert_msg(a->bad_data == 0, "%s: %u datagrams wrong or out of order",
+                want_ip, a->bad_data);
+  ck_assert_msg(a->bad_family + a->bad_ip + a->bad_port == 0,
+                "receiver on %s: %u wrong families, %u wrong IPs, %u wrong "
+                "ports (want %s); first: %s", rx_ip, a->bad_family, a->bad_ip,
+                a->bad_port, want_ip, a->first_bad);
+  ck_assert_uint_eq(a->got, UT_ADDR_N);
+  ck_assert_uint_eq(a->send_err, 0);
+  nt_loop_finish(&a->loop);
+  free(a);
+}
+
+START_TEST(udp_recv_sender_address) {
+  ut_addr_one("127.0.0.1", AF_INET, AF_INET, "127.0.0.1");
+  if (!nt_have_ipv6()) {
+    printf("udp_recv_sender_address: no ::1 here, IPv4 only\n");
+    return;
+  }
+  ut_addr_one("::1", AF_INET6, AF_INET6, "::1");
+  ut_addr_one("::ffff:127.0.0.1", AF_INET, AF_INET6, "::ffff:127.0.0.1");
+}
+END_TEST
 Suite *net_udp_suite(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
@@ -2226,6 +2829,9 @@ Suite *net_udp_suite(void) {
   tcase_add_test(tc2, udp_close_with_sends_queued);
   tcase_add_test(tc2, udp_close_in_recv_cb);
   tcase_add_test(tc2, udp_alloc_enobufs_not_lost);
+  tcase_add_test(tc2, udp_send_cb_never_inside_send);
+  tcase_add_test(tc2, udp_try_send_while_queued);
+  tcase_add_test(tc2, udp_recv_sender_address);
   suite_add_tcase(s, tc2);
   return s;
 }
