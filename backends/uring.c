@@ -1639,9 +1639,12 @@ void lure__uring_stream_free(lure_stream_t *s) {
  *   IOSQE_IO_HARDLINK: each starts after the previous one finished, so
  *   datagrams leave in order, and an error (EMSGSIZE, ECONNREFUSED) fails
  *   only its own send.  One chain per handle at a time.
- * - Closing cancels the receive and each send in the ring; the handle's
- *   close completes (and its fd is closed) after the last CQE.  Sends the
- *   kernel already took report their real result; the rest LURE_ECANCELED.
+ * - Closing cancels the receive.  Sends in the ring complete on their own
+ *   (a datagram send only waits for room that frees by itself); the queue
+ *   behind them is then tried once with sendmsg(2), as libuv would have
+ *   sent it inside lure_udp_send(), and what the socket refuses gets
+ *   LURE_ECANCELED.  The close completes (and its fd is closed) after the
+ *   last CQE.
  */
 
 #include "udp.h"
@@ -1957,7 +1960,15 @@ void lure__uring_udp_send(lure_udp_t *h) {
   lure_udp_send_t *req;
   ssize_t r;
 
-  if (uu == NULL || uu->sends > 0)
+  if (uu == NULL) {
+    while (!lure__queue_empty(&h->write_queue))
+      lure__udp_send_done(h,
+                          lure__container_of(lure__queue_head(&h->write_queue),
+                                             lure_udp_send_t, queue),
+                          LURE_ENOMEM);
+    return;
+  }
+  if (uu->sends > 0)
     return; /* the chain in the ring goes first; its end sends the rest */
   /* While a batch of completions is dispatched, replies wait for the chain
    * built before the next wait: one io_uring_enter for them all. */
@@ -2027,29 +2038,30 @@ static void lure__uudp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
   }
 }
 
-unsigned lure__uring_udp_sends(const lure_udp_t *h) {
-  const struct lure__uudp *uu = h->ring;
-
-  return uu != NULL ? uu->sends : 0;
-}
-
 static void lure__uudp_op_done(lure_udp_t *h) {
   h->ring_ops--;
   if (h->ring_ops == 0 && (h->flags & LURE__HANDLE_CLOSE_WAIT))
     lure__handle_close_ready((lure_handle_t *) h);
 }
 
-/* Cancel the sends the ring holds (a send still waiting behind its chain
- * is not found yet; it is cancelled again when it starts). */
-static void lure__uudp_cancel_sends(lure_udp_t *h) {
-  struct lure__queue *q;
+/* Closing: what libuv would have sent inside lure_udp_send() (the ring
+ * path holds replies made during a batch for the next wait) goes out now,
+ * in order, while the socket takes it; the rest is cancelled. */
+static void lure__uudp_close_queue(lure_udp_t *h) {
   lure_udp_send_t *req;
+  ssize_t r;
 
-  lure__queue_foreach(q, &h->write_queue) {
-    req = lure__container_of(q, lure_udp_send_t, queue);
-    if (req->req_flags & LURE__REQ_UDP_RING)
-      lure__uudp_cancel(h, (__u64) (uintptr_t) req | LURE__UD_UDPSEND);
+  while (!lure__queue_empty(&h->write_queue)) {
+    req = lure__container_of(lure__queue_head(&h->write_queue),
+                             lure_udp_send_t, queue);
+    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
+                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
+                          req->addrlen);
+    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
+      break;
+    lure__udp_send_done(h, req, r);
   }
+  lure__udp_cancel_queued(h);
 }
 
 static void lure__uudp_send_complete(lure_udp_send_t *req, int res) {
@@ -2060,13 +2072,10 @@ static void lure__uudp_send_complete(lure_udp_send_t *req, int res) {
   uu->sends--;
   lure__udp_send_done(h, req, res == -EINTR ? LURE_ECANCELED : res);
   if (lure__handle_is_closing((lure_handle_t *) h)) {
-    /* Callbacks run in the closing phase, in order: those the kernel had,
-     * then the never-submitted ones, cancelled.  The chain's next send
-     * only started now: cancel it too (it may wait for room). */
+    /* Callbacks run in the closing phase, in order: the chain's, then the
+     * queue's (see lure__uring_udp_close). */
     if (uu->sends == 0)
-      lure__udp_cancel_queued(h);
-    else
-      lure__uudp_cancel_sends(h);
+      lure__uudp_close_queue(h);
   } else {
     if (uu->sends == 0)
       lure__uring_udp_send(h); /* the rest of the queue */
@@ -2089,15 +2098,21 @@ static void lure__uudp_recv_cqe(struct lure__uudp *uu, int res,
 void lure__uring_udp_close(lure_udp_t *h) {
   struct lure__uudp *uu = h->ring;
 
-  if (uu == NULL)
+  if (uu == NULL) {
+    lure__udp_cancel_queued(h);
     return;
+  }
   lure__queue_remove(&uu->stash_pending.queue);
   lure__queue_remove(&uu->dirty_link);
   if (uu->recv_armed && !uu->recv_canceling) {
     uu->recv_canceling = 1;
     lure__uudp_cancel(h, (__u64) (uintptr_t) uu | LURE__UD_UDP);
   }
-  lure__uudp_cancel_sends(h);
+  /* Sends the ring holds are not cancelled: the kernel has them, and a
+   * datagram send only waits for room that frees by itself.  The close
+   * completes after their CQEs; the queue behind them is settled then. */
+  if (uu->sends == 0)
+    lure__uudp_close_queue(h);
 }
 
 void lure__uring_udp_forget(lure_udp_t *h) {

@@ -613,10 +613,8 @@ void lure__udp_close(lure_udp_t *h) {
   lure__io_close(h->loop, &h->io_watcher);
   lure__queue_remove(&h->write_pending.queue);
   if (h->udp_flags & LURE__UDP_RING)
-    lure__uring_udp_close(h);
-  /* Sends the ring holds report their own result when their CQE comes
-   * (the close waits for it); the others are cancelled behind them. */
-  if (lure__uring_udp_sends(h) == 0)
+    lure__uring_udp_close(h); /* settles the queue, now or after the ring */
+  else
     lure__udp_cancel_queued(h);
 }
 

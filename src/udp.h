@@ -39,7 +39,6 @@ int lure__uring_udp_usable(lure_loop_t *loop);
 int lure__uring_udp_recv(lure_udp_t *h);
 void lure__uring_udp_recv_stop(lure_udp_t *h);
 void lure__uring_udp_send(lure_udp_t *h);
-unsigned lure__uring_udp_sends(const lure_udp_t *h);
 void lure__uring_udp_close(lure_udp_t *h);
 void lure__uring_udp_forget(lure_udp_t *h);
 void lure__uring_udp_free(lure_udp_t *h);

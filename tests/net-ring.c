@@ -384,6 +384,152 @@ START_TEST(ring_udp_burst_chain) {
 }
 END_TEST
 
+/* ---- UDP: closing with answers queued and in the ring ---- */
+
+/*
+ * The same burst, but the server closes itself from the recv_cb of
+ * datagram UC_CLOSE_AT, right after queueing its answer: some answers are
+ * in the ring by then (chains built before earlier waits), the rest still
+ * queued.  Every send callback runs once, in order, before close_cb: a run
+ * of 0 (sent) and then LURE_ECANCELED, never a 0 after a cancel, and the
+ * client receives exactly the answers reported sent.  The socket has room
+ * for all of them, so, as with libuv, none is cancelled.
+ */
+#define UC_CLOSE_AT 60
+
+struct uc {
+  struct ub b;               /* loop, handles, slots, buffers */
+  uint32_t next_cb;
+  uint32_t order_bad;
+  uint32_t sent;             /* callbacks with 0 */
+  uint32_t cancelled;        /* callbacks with LURE_ECANCELED */
+  uint32_t other;
+  uint32_t zero_after_cancel;
+  uint32_t after_close;
+  int closed;
+  uint32_t cli_got;
+};
+
+static void uc_send_cb(lure_udp_send_t *req, int status) {
+  struct uc *c = req->handle->data;
+  struct ub_slot *sl = (struct ub_slot *) req;
+
+  if (c->closed)
+    c->after_close++;
+  if (sl->seq != c->next_cb)
+    c->order_bad++;
+  c->next_cb = sl->seq + 1;
+  if (status == 0) {
+    if (c->cancelled > 0)
+      c->zero_after_cancel++;
+    c->sent++;
+  } else if (status == LURE_ECANCELED) {
+    c->cancelled++;
+  } else {
+    c->other++;
+  }
+}
+
+static void uc_close_cb(lure_handle_t *h) {
+  struct uc *c = h->data;
+
+  c->closed = 1;
+}
+
+static void uc_srv_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct uc *c = h->data;
+  struct ub_slot *sl;
+  lure_buf_t b;
+  uint32_t seq;
+
+  (void) flags;
+  if (nread != 64 || addr == NULL || lure_is_closing((lure_handle_t *) h))
+    return;
+  memcpy(&seq, buf->base, 4);
+  if (seq >= UB_COUNT)
+    return;
+  sl = &c->b.slot[seq];
+  sl->seq = seq;
+  memcpy(&sl->to, addr, sizeof(struct sockaddr_in));
+  b = lure_buf_init((char *) nt_pat(seq, 0), 64);
+  ck_assert_int_eq(lure_udp_send(&sl->req, h, &b, 1,
+                                 (struct sockaddr *) &sl->to, uc_send_cb), 0);
+  if (seq == UC_CLOSE_AT)
+    lure_close((lure_handle_t *) h, uc_close_cb);
+}
+
+static void uc_cli_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct uc *c = h->data;
+
+  (void) buf;
+  (void) flags;
+  if (nread == 64 && addr != NULL)
+    c->cli_got++;
+}
+
+static void uc_stop_cb(lure_timer_t *t) {
+  struct uc *c = t->data;
+
+  lure_close((lure_handle_t *) &c->b.cli, NULL);
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+START_TEST(ring_udp_close_with_chain) {
+  struct uc *c = calloc(1, sizeof(*c));
+  struct ub *u = &c->b;
+  struct sockaddr_in a4;
+  lure_timer_t stop;
+  uint32_t i;
+
+  ck_assert_ptr_nonnull(c);
+  nt_loop_init(&u->loop);
+  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "udp close with chain");
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->srv), 0);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->cli), 0);
+  u->srv.data = c;
+  u->cli.data = c;
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&u->srv, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_udp_bind(&u->cli, (struct sockaddr *) &a4, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&u->srv), &u->srv_addr);
+  ck_assert_int_eq(lure_udp_recv_start(&u->srv, ub_alloc, uc_srv_recv), 0);
+  ck_assert_int_eq(lure_udp_recv_start(&u->cli, ub_alloc, uc_cli_recv), 0);
+  for (i = 0; i < UB_COUNT; i++) {
+    unsigned char m[64];
+    lure_buf_t b;
+
+    memcpy(m, &i, 4);
+    memset(m + 4, 0x22, sizeof(m) - 4);
+    b = lure_buf_init((char *) m, sizeof(m));
+    ck_assert_int_eq(lure_udp_try_send(&u->cli, &b, 1,
+                                       (struct sockaddr *) &u->srv_addr), 64);
+  }
+  /* The client listens a little longer for answers still on their way. */
+  ck_assert_int_eq(lure_timer_init(&u->loop, &stop), 0);
+  stop.data = c;
+  ck_assert_int_eq(lure_timer_start(&stop, uc_stop_cb, 300, 0), 0);
+  nt_run(&u->loop);
+
+  printf("ring_udp_close_with_chain: set %s: %u sent, %u cancelled, "
+         "client got %u\n", nt_set() ? nt_set() : "(none)", c->sent,
+         c->cancelled, c->cli_got);
+  ck_assert(c->closed);
+  ck_assert_uint_eq(c->after_close, 0);
+  ck_assert_uint_eq(c->order_bad, 0);
+  ck_assert_uint_eq(c->other, 0);
+  ck_assert_uint_eq(c->zero_after_cancel, 0);
+  ck_assert_uint_eq(c->sent + c->cancelled, UC_CLOSE_AT + 1);
+  ck_assert_uint_eq(c->cli_got, c->sent);
+  /* The socket had room for every answer: libuv would have sent each one
+   * inside uv_udp_send(), so none may be lost to the close. */
+  ck_assert_uint_eq(c->cancelled, 0);
+  nt_loop_finish(&u->loop);
+  free(c);
+}
+END_TEST
+
 /* ---- UDP across a fork and a backend switch ---- */
 
 struct uf {
@@ -516,6 +662,7 @@ Suite *net_ring_suite(void) {
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
   tcase_add_test(tc, ring_udp_burst_chain);
+  tcase_add_test(tc, ring_udp_close_with_chain);
   tcase_add_test(tc, ring_udp_fork);
   tcase_add_test(tc, ring_udp_switch_backend);
   suite_add_tcase(s, tc);
