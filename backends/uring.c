@@ -1555,13 +1555,19 @@ void lure__uring_stream_write(lure_stream_t *s) {
   }
 }
 
+int lure__uring_stream_sending(const lure_stream_t *s) {
+  const struct lure__ustream *us = s->ring;
+
+  return us != NULL && us->send_op.armed;
+}
+
 static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res) {
   lure_write_t *req;
 
   us->send_op.armed = 0;
   if (lure__queue_empty(&s->write_queue))
-    return; /* closed meanwhile: the requests were cancelled */
+    return;
   req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
                            queue);
   if (res < 0) {
@@ -1570,7 +1576,19 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
     /* A descriptor rides on the first byte only. */
     if (res > 0 && req->send_handle != NULL)
       req->send_handle = NULL;
-    (void) lure__stream_write_progress(s, req, (size_t) res);
+    if (!lure__stream_write_progress(s, req, (size_t) res) &&
+        lure__handle_is_closing((lure_handle_t *) s))
+      lure__stream_write_fail(s, req, LURE_ECANCELED);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) s)) {
+    /* The rest never reached the kernel; the callbacks run in the closing
+     * phase. */
+    while (!lure__queue_empty(&s->write_queue))
+      lure__stream_write_fail(
+          s, lure__container_of(lure__queue_head(&s->write_queue),
+                                lure_write_t, queue),
+          LURE_ECANCELED);
+    return;
   }
   /* Next request out first, then the callbacks (they may close us). */
   lure__uring_stream_write(s);

@@ -975,11 +975,16 @@ void lure__stream_close(lure_stream_t *s) {
 
   lure__stream_read_stop_internal(s);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
-  while (!lure__queue_empty(&s->write_queue)) {
-    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                             queue);
-    lure__stream_write_fail(s, req, LURE_ECANCELED);
-  }
+  /* A send the ring holds reports what it really did (it may have gone out
+   * whole, as libuv's write would have inside lure_write()); the requests
+   * behind it are cancelled when it completes, so that the callbacks keep
+   * their order. */
+  if (!(s->stream_flags & LURE__STREAM_RING) || !lure__uring_stream_sending(s))
+    while (!lure__queue_empty(&s->write_queue)) {
+      req = lure__container_of(lure__queue_head(&s->write_queue),
+                               lure_write_t, queue);
+      lure__stream_write_fail(s, req, LURE_ECANCELED);
+    }
   if (s->stream_flags & LURE__STREAM_RING)
     lure__uring_stream_close(s);
   lure__io_close(s->loop, &s->io_watcher);

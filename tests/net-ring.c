@@ -207,6 +207,193 @@ START_TEST(ring_pingpong_stats) {
 }
 END_TEST
 
+/* ---- TCP: answer and close at once ---- */
+
+/*
+ * 32 clients connect and send a request together; the server answers each
+ * from its read_cb with one lure_write() and closes the connection right
+ * away (HTTP/1.0 style).  Many reads complete in one batch, where the ring
+ * path defers the answer to a ring SEND; libuv writes inside uv_write(), so
+ * every answer must still arrive whole, its write callback must report 0,
+ * and each client must see the answer and then EOF.
+ */
+#define WC_CONNS 32
+#define WC_ANSWER 3000
+
+struct wc_conn {
+  lure_tcp_t tcp;
+  lure_write_t wr;
+  struct wc *w;
+};
+
+struct wc_client {
+  lure_tcp_t tcp;
+  lure_connect_t creq;
+  lure_write_t wr;
+  struct wc *w;
+  size_t got;
+  int bad;
+  int eof;
+  int err;
+};
+
+struct wc {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t srv;
+  struct sockaddr_storage addr;
+  struct wc_conn conn[WC_CONNS];
+  unsigned accepted;
+  struct wc_client cli[WC_CONNS];
+  unsigned char answer[WC_ANSWER];
+  char rbuf[4096];
+  unsigned write_ok;
+  unsigned write_bad;
+  unsigned closed;
+};
+
+static void wc_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct wc *w = ((struct wc_conn *) h->data)->w;
+
+  (void) sz;
+  buf->base = w->rbuf;
+  buf->len = sizeof(w->rbuf);
+}
+
+static void wc_write_cb(lure_write_t *req, int status) {
+  struct wc *w = req->data;
+
+  if (status == 0)
+    w->write_ok++;
+  else
+    w->write_bad++;
+}
+
+static void wc_srv_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct wc_conn *c = s->data;
+  lure_buf_t b;
+
+  (void) buf;
+  if (nread <= 0 || lure_is_closing((lure_handle_t *) s))
+    return;
+  b = lure_buf_init((char *) c->w->answer, WC_ANSWER);
+  c->wr.data = c->w;
+  ck_assert_int_eq(lure_write(&c->wr, s, &b, 1, wc_write_cb), 0);
+  lure_close((lure_handle_t *) s, NULL);
+}
+
+static void wc_connection(lure_stream_t *server, int status) {
+  struct wc *w = server->data;
+  struct wc_conn *c;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_uint_lt(w->accepted, WC_CONNS);
+  c = &w->conn[w->accepted++];
+  c->w = w;
+  ck_assert_int_eq(lure_tcp_init(&w->loop, &c->tcp), 0);
+  c->tcp.data = c;
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &c->tcp), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &c->tcp, wc_alloc,
+                                   wc_srv_read), 0);
+  if (w->accepted == WC_CONNS)
+    lure_close((lure_handle_t *) server, NULL);
+}
+
+static void wc_cli_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  static char space[8192];
+
+  (void) h;
+  (void) sz;
+  buf->base = space;
+  buf->len = sizeof(space);
+}
+
+static void wc_cli_close_cb(lure_handle_t *h) {
+  struct wc_client *c = h->data;
+
+  c->w->closed++;
+}
+
+static void wc_cli_read(lure_stream_t *s, ssize_t nread,
+                        const lure_buf_t *buf) {
+  struct wc_client *c = s->data;
+
+  if (nread > 0) {
+    if (nt_pat_check(7, c->got, buf->base, (size_t) nread) >= 0)
+      c->bad++;
+    c->got += (size_t) nread;
+    return;
+  }
+  if (nread == LURE_EOF)
+    c->eof = 1;
+  else if (nread < 0)
+    c->err = (int) nread;
+  if (nread < 0)
+    lure_close((lure_handle_t *) s, wc_cli_close_cb);
+}
+
+static void wc_cli_write_cb(lure_write_t *req, int status) {
+  (void) req;
+  (void) status;
+}
+
+static void wc_connect_cb(lure_connect_t *req, int status) {
+  struct wc_client *c = req->data;
+  lure_buf_t b = lure_buf_init("GET /\r\n", 7);
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &c->tcp, wc_cli_alloc,
+                                   wc_cli_read), 0);
+  ck_assert_int_eq(lure_write(&c->wr, (lure_stream_t *) &c->tcp, &b, 1,
+                              wc_cli_write_cb), 0);
+}
+
+START_TEST(ring_tcp_answer_then_close) {
+  struct wc *w = calloc(1, sizeof(*w));
+  struct sockaddr_in a4;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(w);
+  memcpy(w->answer, nt_pat(7, 0), WC_ANSWER);
+  nt_loop_init(&w->loop);
+  nt_watchdog(&w->loop, &w->wd, NT_WATCHDOG_MS, "answer then close");
+  ck_assert_int_eq(lure_tcp_init(&w->loop, &w->srv), 0);
+  w->srv.data = w;
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_tcp_bind(&w->srv, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &w->srv, 128, wc_connection),
+                   0);
+  nt_loopback(AF_INET, nt_tcp_port(&w->srv), &w->addr);
+  for (i = 0; i < WC_CONNS; i++) {
+    struct wc_client *c = &w->cli[i];
+
+    c->w = w;
+    ck_assert_int_eq(lure_tcp_init(&w->loop, &c->tcp), 0);
+    c->tcp.data = c;
+    c->creq.data = c;
+    ck_assert_int_eq(lure_tcp_connect(&c->creq, &c->tcp,
+                                      (struct sockaddr *) &w->addr,
+                                      wc_connect_cb), 0);
+  }
+  nt_run(&w->loop);
+
+  ck_assert_uint_eq(w->accepted, WC_CONNS);
+  ck_assert_uint_eq(w->write_bad, 0);
+  ck_assert_uint_eq(w->write_ok, WC_CONNS);
+  ck_assert_uint_eq(w->closed, WC_CONNS);
+  for (i = 0; i < WC_CONNS; i++) {
+    ck_assert_msg(w->cli[i].err == 0, "client %u: %s", i,
+                  nt_err(w->cli[i].err));
+    ck_assert_msg(w->cli[i].got == WC_ANSWER && w->cli[i].bad == 0 &&
+                      w->cli[i].eof,
+                  "client %u: %zu bytes of %d (%d bad), eof %d", i,
+                  w->cli[i].got, WC_ANSWER, w->cli[i].bad, w->cli[i].eof);
+  }
+  nt_loop_finish(&w->loop);
+  free(w);
+}
+END_TEST
+
 /* ---- UDP: a burst answered from one batch of completions ---- */
 
 /*
@@ -661,6 +848,7 @@ Suite *net_ring_suite(void) {
 
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
+  tcase_add_test(tc, ring_tcp_answer_then_close);
   tcase_add_test(tc, ring_udp_burst_chain);
   tcase_add_test(tc, ring_udp_close_with_chain);
   tcase_add_test(tc, ring_udp_fork);
