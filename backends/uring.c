@@ -1581,13 +1581,9 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
       lure__stream_write_fail(s, req, LURE_ECANCELED);
   }
   if (lure__handle_is_closing((lure_handle_t *) s)) {
-    /* The rest never reached the kernel; the callbacks run in the closing
-     * phase. */
-    while (!lure__queue_empty(&s->write_queue))
-      lure__stream_write_fail(
-          s, lure__container_of(lure__queue_head(&s->write_queue),
-                                lure_write_t, queue),
-          LURE_ECANCELED);
+    /* The rest goes now if the socket takes it; the callbacks run in the
+     * closing phase. */
+    lure__stream_close_writes(s);
     return;
   }
   /* Next request out first, then the callbacks (they may close us). */

@@ -271,6 +271,32 @@ static void lure__stream_write_all(lure_stream_t *s) {
   lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
 }
 
+/* Closing a ring stream whose head write was in the ring: the writes behind
+ * it were queued only because of it, where libuv would have written them
+ * inside uv_write().  Write what the socket takes now, in order; what it
+ * does not take is cancelled. */
+void lure__stream_close_writes(lure_stream_t *s) {
+  lure_write_t *req;
+  ssize_t r;
+
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    r = lure__stream_send(s, req);
+    if (r < 0 && r != LURE_EAGAIN) {
+      lure__stream_write_fail(s, req, (int) r);
+      continue;
+    }
+    if (r < 0 || !lure__stream_write_progress(s, req, (size_t) r))
+      break;
+  }
+  while (!lure__queue_empty(&s->write_queue))
+    lure__stream_write_fail(
+        s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                              queue),
+        LURE_ECANCELED);
+}
+
 /* ---- readiness path: reads ------------------------------------------------------- */
 
 static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
@@ -977,8 +1003,8 @@ void lure__stream_close(lure_stream_t *s) {
   s->stream_flags &= ~LURE__STREAM_LISTENING;
   /* A send the ring holds reports what it really did (it may have gone out
    * whole, as libuv's write would have inside lure_write()); the requests
-   * behind it are cancelled when it completes, so that the callbacks keep
-   * their order. */
+   * behind it are settled when it completes (lure__stream_close_writes), so
+   * that the callbacks keep their order. */
   if (!(s->stream_flags & LURE__STREAM_RING) || !lure__uring_stream_sending(s))
     while (!lure__queue_empty(&s->write_queue)) {
       req = lure__container_of(lure__queue_head(&s->write_queue),

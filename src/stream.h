@@ -58,6 +58,7 @@ void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
                           const lure_buf_t *buf);
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
+void lure__stream_close_writes(lure_stream_t *s);
 void lure__stream_connect_done(lure_stream_t *s, int status);
 
 /* tcp.c / pipe.c */

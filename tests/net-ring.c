@@ -211,18 +211,19 @@ END_TEST
 
 /*
  * 32 clients connect and send a request together; the server answers each
- * from its read_cb with one lure_write() and closes the connection right
- * away (HTTP/1.0 style).  Many reads complete in one batch, where the ring
- * path defers the answer to a ring SEND; libuv writes inside uv_write(), so
- * every answer must still arrive whole, its write callback must report 0,
- * and each client must see the answer and then EOF.
+ * from its read_cb with two lure_write() calls (head and body) and closes
+ * the connection right away (HTTP/1.0 style).  Many reads complete in one
+ * batch, where the ring path defers the head to a ring SEND and queues the
+ * body behind it; libuv writes both inside uv_write(), so every answer
+ * must still arrive whole, both write callbacks must report 0, and each
+ * client must see the answer and then EOF.
  */
 #define WC_CONNS 32
 #define WC_ANSWER 3000
 
 struct wc_conn {
   lure_tcp_t tcp;
-  lure_write_t wr;
+  lure_write_t wr[2];
   struct wc *w;
 };
 
@@ -247,6 +248,7 @@ struct wc {
   struct wc_client cli[WC_CONNS];
   unsigned char answer[WC_ANSWER];
   char rbuf[4096];
+  unsigned connected;
   unsigned write_ok;
   unsigned write_bad;
   unsigned closed;
@@ -276,9 +278,12 @@ static void wc_srv_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) 
   (void) buf;
   if (nread <= 0 || lure_is_closing((lure_handle_t *) s))
     return;
-  b = lure_buf_init((char *) c->w->answer, WC_ANSWER);
-  c->wr.data = c->w;
-  ck_assert_int_eq(lure_write(&c->wr, s, &b, 1, wc_write_cb), 0);
+  b = lure_buf_init((char *) c->w->answer, 100);
+  c->wr[0].data = c->w;
+  ck_assert_int_eq(lure_write(&c->wr[0], s, &b, 1, wc_write_cb), 0);
+  b = lure_buf_init((char *) c->w->answer + 100, WC_ANSWER - 100);
+  c->wr[1].data = c->w;
+  ck_assert_int_eq(lure_write(&c->wr[1], s, &b, 1, wc_write_cb), 0);
   lure_close((lure_handle_t *) s, NULL);
 }
 
@@ -337,15 +342,22 @@ static void wc_cli_write_cb(lure_write_t *req, int status) {
   (void) status;
 }
 
+/* The requests leave together once every client is connected, so that the
+ * server reads many of them in one batch. */
 static void wc_connect_cb(lure_connect_t *req, int status) {
   struct wc_client *c = req->data;
+  struct wc *w = c->w;
   lure_buf_t b = lure_buf_init("GET /\r\n", 7);
+  unsigned i;
 
   ck_assert_int_eq(status, 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &c->tcp, wc_cli_alloc,
                                    wc_cli_read), 0);
-  ck_assert_int_eq(lure_write(&c->wr, (lure_stream_t *) &c->tcp, &b, 1,
-                              wc_cli_write_cb), 0);
+  if (++w->connected < WC_CONNS)
+    return;
+  for (i = 0; i < WC_CONNS; i++)
+    ck_assert_int_eq(lure_write(&w->cli[i].wr, (lure_stream_t *) &w->cli[i].tcp,
+                                &b, 1, wc_cli_write_cb), 0);
 }
 
 START_TEST(ring_tcp_answer_then_close) {
@@ -379,7 +391,7 @@ START_TEST(ring_tcp_answer_then_close) {
 
   ck_assert_uint_eq(w->accepted, WC_CONNS);
   ck_assert_uint_eq(w->write_bad, 0);
-  ck_assert_uint_eq(w->write_ok, WC_CONNS);
+  ck_assert_uint_eq(w->write_ok, 2 * WC_CONNS);
   ck_assert_uint_eq(w->closed, WC_CONNS);
   for (i = 0; i < WC_CONNS; i++) {
     ck_assert_msg(w->cli[i].err == 0, "client %u: %s", i,
