@@ -149,6 +149,8 @@ run net8 net net $few --conns 8 --size 100
 run net-bulk net net $few --bulk --conns 2 --size 16K
 run net-udp net-udp net $few --udp
 run net-udp8 net-udp net $few --udp --conns 8 --size 100
+run net-pin net net $few --pin 0
+grep -qF '"pin_cpu":0' "$tmp/net-pin.json" || fail "net --pin 0: no pin_cpu"
 
 # O_DIRECT needs a file system that has it (an old tmpfs does not); quick
 # has an O_DIRECT suite too.
@@ -177,6 +179,8 @@ fi
 [ $? = 2 ] || fail "net --udp --size 8 (below the header) should exit 2"
 "$bench" fs --executors aio $data >/dev/null 2>&1
 [ $? = 2 ] || fail "aio without --direct should exit 2"
+"$bench" net --pin 100000 >/dev/null 2>&1
+[ $? = 2 ] || fail "net --pin 100000 should exit 2"
 "$bench" nosuch >/dev/null 2>&1
 [ $? = 2 ] || fail "an unknown subcommand should exit 2"
 

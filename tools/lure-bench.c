@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,6 +137,7 @@ static void usage(FILE *f) {
 "                     12 to 65507)\n"
 "  --bulk             net: one-way transfer of --size writes, MB/s\n"
 "  --udp              net: UDP ping-pong, one datagram in flight per flow\n"
+"  --pin CPU          run everything (servers and threads too) on one CPU\n"
 "  -h, --help         this text\n"
 "  -V, --version      lure's and libuv's versions\n",
           prog);
@@ -550,6 +552,8 @@ static void print_table(const struct job *j) {
   printf("%s", desc);
   if (j->p.repeat > 1)
     printf("; median of %u runs", j->p.repeat);
+  if (j->p.pin_cpu >= 0)
+    printf("; all on CPU %d", j->p.pin_cpu);
   printf("\n");
   printf("%-10s %10s %11s %8s %8s %8s %8s %8s %7s %7s", "executor", "ops",
          "ops/s", "p50", "p90", "p99", "p99.9", "max", "sys/op", "cpu/op");
@@ -685,6 +689,8 @@ static void json_job(FILE *f, const struct job *j, const char *indent) {
   }
   fprintf(f, "\"repeat\":%u,\"seed\":%llu", p->repeat,
           (unsigned long long) p->seed);
+  if (p->pin_cpu >= 0)
+    fprintf(f, ",\"pin_cpu\":%d", p->pin_cpu);
 #ifdef HAVE_LIBUV
   if (find_ex(j, "libuv") >= 0) {
     fprintf(f, ",\"libuv\":");
@@ -1087,6 +1093,7 @@ int main(int argc, char **argv) {
     {"conns", required_argument, NULL, 'c'},
     {"bulk", no_argument, NULL, 'B'},
     {"udp", no_argument, NULL, 'U'},
+    {"pin", required_argument, NULL, 'I'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}
@@ -1110,6 +1117,7 @@ int main(int argc, char **argv) {
   o.p.spread_ms = 100;
   o.p.op = BENCH_OP_READ;
   o.p.conns = 1;
+  o.p.pin_cpu = -1;
   snprintf(default_file, sizeof(default_file), "/var/tmp/lure-bench.%ld.dat",
            (long) getpid());
 
@@ -1187,6 +1195,11 @@ int main(int argc, char **argv) {
         break;
       case 'B': o.p.bulk = 1; break;
       case 'U': o.p.udp = 1; break;
+      case 'I':
+        if (parse_u64(optarg, &v, 0) != 0 || v >= CPU_SETSIZE)
+          die_usage("--pin wants a CPU number, not \"%s\"", optarg);
+        o.p.pin_cpu = (int) v;
+        break;
       case 'h': usage(stdout); return 0;
       case 'V':
 #ifdef HAVE_LIBUV
@@ -1224,6 +1237,16 @@ int main(int argc, char **argv) {
       die_usage("net: --size wants a message size up to 16M");
   } else if (o.p.size % o.p.bs != 0) {
     die_usage("--size must be a multiple of --bs");
+  }
+  if (o.p.pin_cpu >= 0) {
+    /* Inherited by the forked servers and the thread pools: every
+     * executor, and libuv, runs on the same CPU. */
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(o.p.pin_cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+      die_usage("--pin %d: %s", o.p.pin_cpu, strerror(errno));
   }
   progress = isatty(2);
   signal(SIGINT, on_signal);

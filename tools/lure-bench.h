@@ -80,6 +80,8 @@ struct bench_params {
   size_t msg_size;         /* bytes per message (ping-pong) or write (bulk) */
   int bulk;                /* one-way bulk transfer instead of ping-pong */
   int udp;                 /* UDP ping-pong: conns is the number of flows */
+  int pin_cpu;             /* the CPU every process and thread runs on, or
+                              -1 */
 };
 
 struct bench_result {
