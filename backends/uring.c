@@ -920,11 +920,10 @@ const struct lure__backend_ops lure__backend_uring = {
 #define LURE__BR_ENTRIES 64
 #define LURE__BR_BUFSIZE 65536
 
-/* Connect and shutdown are not ring operations: connect(2) reports some
- * errors synchronously, as libuv does, and IORING_OP_SHUTDOWN always runs
- * on the ring's workers, so its CQE can arrive after the peer answered the
- * FIN (shutdown(2) never blocks; stream.c calls it directly). */
-enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND };
+/* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the
+ * ring's workers, so its CQE can arrive after the peer answered the FIN
+ * (shutdown(2) never blocks; stream.c calls it directly). */
+enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
 
 struct lure__sop {
   int kind;
@@ -938,6 +937,8 @@ struct lure__ustream {
   struct lure__sop accept_op;
   struct lure__sop recv_op;
   struct lure__sop send_op;
+  struct lure__sop connect_op;
+  unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
   int recv_canceling;
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
@@ -998,7 +999,9 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->accept_op.kind = LURE__SOP_ACCEPT;
   us->recv_op.kind = LURE__SOP_RECV;
   us->send_op.kind = LURE__SOP_SEND;
+  us->connect_op.kind = LURE__SOP_CONNECT;
   us->accept_op.us = us->recv_op.us = us->send_op.us = us;
+  us->connect_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
   s->ring = us;
@@ -1066,6 +1069,57 @@ int lure__uring_stream_accept(lure_stream_t *s) {
   if (us->accept_op.armed)
     return 0;
   return lure__sop_arm_accept(s, us);
+}
+
+/* ---- connect ---- */
+
+/* A TCP connect as IORING_OP_CONNECT.  libuv returns the errors connect(2)
+ * reports at once (ENETUNREACH, EADDRNOTAVAIL, EACCES...) from
+ * uv_tcp_connect() itself, and only ECONNREFUSED and later errors through
+ * the callback.  So the SQE is submitted now, and if the kernel completed
+ * it inline with such an error, its CQE, already in the CQ, is found there
+ * and its error returned; that CQE is skipped when the loop reaps it.
+ * Returns 0 (the CQE reports the end), a negative errno, or LURE_ENOTSUP
+ * when the ring has no CONNECT. */
+int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
+                               socklen_t len) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_cqe *cqe;
+  struct io_uring_sqe *sqe;
+  unsigned head;
+  unsigned tail;
+  unsigned before;
+  __u64 ud;
+
+  if (us == NULL || !lure__has_op(st->ops, IORING_OP_CONNECT) ||
+      us->connect_op.armed)
+    return LURE_ENOTSUP;
+  sqe = lure__sop_sqe(s, &us->connect_op);
+  if (sqe == NULL)
+    return LURE_ENOTSUP;
+  io_uring_prep_connect(sqe, s->io_watcher.fd, addr, len);
+  lure__sop_set(sqe, &us->connect_op);
+  ud = sqe->user_data;
+  lure__uring_enable(st);
+  before = io_uring_sq_ready(&st->ring);
+  s->loop->priv->stats.wait_calls++;
+  (void) io_uring_submit(&st->ring);
+  lure__uring_account(s->loop, st, before);
+  head = *st->ring.cq.khead;
+  tail = io_uring_smp_load_acquire(st->ring.cq.ktail);
+  for (; head != tail; head++) {
+    cqe = &st->ring.cq.cqes[head & *st->ring.cq.kring_mask];
+    if (cqe->user_data != ud)
+      continue;
+    if (cqe->res < 0 && cqe->res != -ECONNREFUSED) {
+      us->connect_op.armed = 0;
+      us->connect_stale++;
+      return cqe->res;
+    }
+    break;
+  }
+  return 0;
 }
 
 /* ---- reads ---- */
@@ -1603,6 +1657,7 @@ void lure__uring_stream_close(lure_stream_t *s) {
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
+  lure__sop_cancel(s, &us->connect_op);
 }
 
 /* In a forked child: the parent's ring operations are not ours. */
@@ -1615,6 +1670,8 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->accept_op.armed = 0;
   us->recv_op.armed = 0;
   us->send_op.armed = 0;
+  us->connect_op.armed = 0;
+  us->connect_stale = 0;
   us->recv_canceling = 0;
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
@@ -2196,6 +2253,17 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
       break;
     case LURE__SOP_RECV:
       lure__sop_recv_done(s, us, res, flags);
+      break;
+    case LURE__SOP_CONNECT:
+      if (us->connect_stale > 0) {
+        us->connect_stale--; /* lure_tcp_connect() returned it */
+        break;
+      }
+      op->armed = 0;
+      /* A closing stream's connect callback runs in the closing phase. */
+      if (!lure__handle_is_closing((lure_handle_t *) s) &&
+          s->connect_req != NULL)
+        lure__stream_connect_done(s, res);
       break;
     case LURE__SOP_SEND:
       if (us->send_zc) {

@@ -76,7 +76,7 @@ static int lure__pipe_socket(lure_pipe_t *h) {
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  rc = lure__stream_open((lure_stream_t *) h, fd, 0);
+  rc = lure__stream_open((lure_stream_t *) h, fd, LURE__OPEN_OWN_SOCKET);
   if (rc != 0)
     close(fd);
   return rc;

@@ -23,6 +23,9 @@ enum {
   LURE__STREAM_BORROW = 0x800     /* read_cb gets lure's buffers */
 };
 
+/* lure__stream_open() flag, not kept: lure made the fd itself. */
+#define LURE__OPEN_OWN_SOCKET 0x80000000u
+
 /* lure_write_t req_flags: send with zero copy when the ring can. */
 #define LURE__REQ_ZC 0x10
 
@@ -72,6 +75,8 @@ void lure__pipe_finish_close(lure_pipe_t *h);
  * cannot (the caller then uses readiness). */
 int lure__uring_stream_usable(const lure_loop_t *loop);
 int lure__uring_stream_accept(lure_stream_t *s);
+int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
+                               socklen_t len);
 int lure__uring_stream_read(lure_stream_t *s);
 void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);

@@ -20,7 +20,7 @@ static int lure__tcp_socket(lure_tcp_t *h, int family) {
   fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  rc = lure__stream_open(s, fd, 0);
+  rc = lure__stream_open(s, fd, LURE__OPEN_OWN_SOCKET);
   if (rc != 0)
     close(fd);
   return rc;

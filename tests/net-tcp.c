@@ -547,6 +547,57 @@ START_TEST(tcp_refused_queued_write) {
 }
 END_TEST
 
+/* An error connect(2) reports at once (here ENETUNREACH for the broadcast
+ * address) is returned by lure_tcp_connect() itself, as libuv returns it,
+ * with no callback, on every path (the ring's CONNECT too); the handle then
+ * connects normally and closes cleanly. */
+static int sync_cbs;
+
+static void sync_connect_cb(lure_connect_t *req, int status) {
+  sync_cbs++;
+  ck_assert_int_eq(status, 0);
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+START_TEST(tcp_connect_error_sync) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t tcp;
+  lure_tcp_t other;
+  lure_connect_t req;
+  struct sockaddr_in bad;
+  struct nt_server srv;
+  struct sockaddr_storage ss;
+  int i;
+
+  sync_cbs = 0;
+  nt_loop_init(&loop);
+  nt_watchdog(&loop, &wd, 3000, "connect after a synchronous error");
+  ck_assert_int_eq(lure_ip4_addr("255.255.255.255", 80, &bad), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(lure_tcp_connect(&req, &tcp, (struct sockaddr *) &bad,
+                                      sync_connect_cb), LURE_ENETUNREACH);
+  lure_close((lure_handle_t *) &tcp, NULL);
+  nt_run_for(&loop, 20);
+  ck_assert_int_eq(sync_cbs, 0);
+
+  /* A fresh handle on the same loop connects as usual. */
+  memset(&srv, 0, sizeof(srv));
+  nt_server_start(&loop, &srv, AF_INET, NULL);
+  nt_loopback(AF_INET, srv.port, &ss);
+  ck_assert_int_eq(lure_tcp_init(&loop, &other), 0);
+  ck_assert_int_eq(lure_tcp_connect(&req, &other, (struct sockaddr *) &ss,
+                                    sync_connect_cb), 0);
+  while (sync_cbs == 0 && lure_run(&loop, LURE_RUN_ONCE) != 0)
+    ;
+  ck_assert_int_eq(sync_cbs, 1);
+  nt_server_stop(&srv);
+  nt_run(&loop);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- reset by the peer ------------------------------------------------------------ */
 
 #define RST_WRITES 8
@@ -1274,6 +1325,7 @@ Suite *net_tcp_suite(void) {
   tcase_add_loop_test(tc, tcp_shutdown_then_peer_eof, 0, 2);
   tcase_add_test(tc, tcp_refused);
   tcase_add_test(tc, tcp_refused_queued_write);
+  tcase_add_test(tc, tcp_connect_error_sync);
   tcase_add_test(tc, tcp_reset_by_peer);
   tcase_add_test(tc, tcp_reset_while_writing);
   tcase_add_test(tc, tcp_accept_later);
