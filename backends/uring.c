@@ -907,10 +907,15 @@ const struct lure__backend_ops lure__backend_uring = {
  *   pass) in flight per stream, always for the head of the write queue, so
  *   bytes leave in submission order; short sends continue from where they
  *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ * - TCP connects are IORING_OP_CONNECT, submitted at once so that an error
+ *   the kernel reports inline is returned by lure_tcp_connect(), as libuv
+ *   does (see lure__uring_stream_connect).  Unix sockets use connect(2).
  * - Closing cancels each operation of the stream by its user_data, and the
  *   handle's close completes (and its fd is closed) only when the last CQE
  *   arrived: the fd number cannot be reused under a live operation, and no
- *   CQE can name freed memory.
+ *   CQE can name freed memory.  A write whose SEND the ring holds reports
+ *   what the kernel did; the writes behind it are written at once if the
+ *   socket takes them (libuv would have written them inside uv_write()).
  */
 
 #include <sys/mman.h>

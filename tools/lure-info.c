@@ -314,7 +314,8 @@ enum route {
 
 enum {
   ROW_PLANNED = 0x01, /* listed before the API exists */
-  ROW_AIO = 0x02      /* without a ring, O_DIRECT I/O goes to Linux AIO */
+  ROW_AIO = 0x02,     /* without a ring, O_DIRECT I/O goes to Linux AIO */
+  ROW_ELSE_READINESS = 0x04 /* without its opcode: readiness, not a copy */
 };
 
 struct op_row {
@@ -374,7 +375,9 @@ static const struct op_row op_rows[] = {
   {"stream_write_zc", "lure_write_zc", ROUTE_SOCKET, "send_zc", NULL, 0, NULL},
   {"stream_shutdown", "lure_shutdown", ROUTE_LOOP, NULL, NULL, 0,
    "shutdown(2) once the writes are out"},
-  {"tcp_connect", "lure_tcp_connect", ROUTE_WAITPOINT, NULL, NULL, 0,
+  {"tcp_connect", "lure_tcp_connect", ROUTE_SOCKET, "connect", NULL,
+   ROW_ELSE_READINESS, NULL},
+  {"pipe_connect", "lure_pipe_connect", ROUTE_WAITPOINT, NULL, NULL, 0,
    "connect(2) + readiness"},
   {"udp_recv", "lure_udp_recv_start", ROUTE_DGRAM, "recvmsg", NULL, 0, NULL},
   {"udp_send", "lure_udp_send", ROUTE_DGRAM, "sendmsg", NULL, 0, NULL},
@@ -485,7 +488,8 @@ static void place(const struct machine *m, const struct op_row *row,
         return;
       }
       p->executor = "io_uring";
-      p->via = "copying fallback";
+      p->via = (row->flags & ROW_ELSE_READINESS) ? "readiness"
+                                                 : "copying fallback";
       return;
     }
   }
