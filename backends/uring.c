@@ -2033,8 +2033,6 @@ void lure__uring_udp_recv_stop(lure_udp_t *h) {
 void lure__uring_udp_send(lure_udp_t *h) {
   struct lure__uring *st = h->loop->priv->backend_data;
   struct lure__uudp *uu = lure__uudp(h);
-  lure_udp_send_t *req;
-  ssize_t r;
 
   if (uu == NULL) {
     while (!lure__queue_empty(&h->write_queue))
@@ -2048,16 +2046,8 @@ void lure__uring_udp_send(lure_udp_t *h) {
     return; /* the chain in the ring goes first; its end sends the rest */
   /* While a batch of completions is dispatched, replies wait for the chain
    * built before the next wait: one io_uring_enter for them all. */
-  while (!lure__queue_empty(&h->write_queue) && st->batch <= 2) {
-    req = lure__container_of(lure__queue_head(&h->write_queue),
-                             lure_udp_send_t, queue);
-    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
-                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
-                          req->addrlen);
-    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
-      break;
-    lure__udp_send_done(h, req, r);
-  }
+  if (st->batch <= 2)
+    (void) lure__udp_send_queued(h);
   if (!lure__queue_empty(&h->write_queue) &&
       lure__queue_empty(&uu->dirty_link))
     lure__queue_insert_tail(&st->udp_dirty, &uu->dirty_link);
@@ -2124,19 +2114,7 @@ static void lure__uudp_op_done(lure_udp_t *h) {
  * path holds replies made during a batch for the next wait) goes out now,
  * in order, while the socket takes it; the rest is cancelled. */
 static void lure__uudp_close_queue(lure_udp_t *h) {
-  lure_udp_send_t *req;
-  ssize_t r;
-
-  while (!lure__queue_empty(&h->write_queue)) {
-    req = lure__container_of(lure__queue_head(&h->write_queue),
-                             lure_udp_send_t, queue);
-    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
-                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
-                          req->addrlen);
-    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
-      break;
-    lure__udp_send_done(h, req, r);
-  }
+  (void) lure__udp_send_queued(h);
   lure__udp_cancel_queued(h);
 }
 

@@ -526,10 +526,23 @@ static void lure__stream_connect_pending(lure_loop_t *loop,
   lure__stream_pending_cb(loop, p);
 }
 
+static void lure__stream_connect_begin(lure_stream_t *s, lure_connect_t *req,
+                                       lure_connect_cb cb, int executor) {
+  req->type = LURE_CONNECT;
+  req->cb = cb;
+  req->handle = s;
+  req->executor = (unsigned char) executor;
+  req->req_flags = 0;
+  lure__req_register(s->loop, (lure_req_t *) req);
+  s->connect_req = req;
+  s->stream_flags |= LURE__STREAM_CONNECTING;
+}
+
 /* Start a non-blocking connect of the stream's socket to addr. */
 int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
                          const struct sockaddr *addr, socklen_t addrlen,
                          lure_connect_cb cb, int defer_errors) {
+  int err;
   int r;
 
   if (s->connect_req != NULL)
@@ -543,39 +556,23 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
     r = lure__uring_stream_connect(s, (const struct sockaddr *) &req->addr,
                                    addrlen);
     if (r != LURE_ENOTSUP) {
-      if (r != 0)
-        return r;
-      req->type = LURE_CONNECT;
-      req->cb = cb;
-      req->handle = s;
-      req->executor = LURE__EXEC_URING;
-      req->req_flags = 0;
-      lure__req_register(s->loop, (lure_req_t *) req);
-      s->connect_req = req;
-      s->stream_flags |= LURE__STREAM_CONNECTING;
-      return 0;
+      if (r == 0)
+        lure__stream_connect_begin(s, req, cb, LURE__EXEC_URING);
+      return r;
     }
   }
   do
     r = connect(s->io_watcher.fd, addr, addrlen);
   while (r < 0 && errno == EINTR);
+  err = r < 0 ? errno : 0;
   /* EAGAIN is not "in progress": a Unix socket's listener has a full
-   * queue, or TCP ran out of local ports. */
-  if (r < 0 && errno != EINPROGRESS) {
-    /* Refused (and for pipes, every error) reach the callback, as in libuv. */
-    if (errno != ECONNREFUSED && !defer_errors)
-      return -errno;
-  }
-  req->type = LURE_CONNECT;
-  req->cb = cb;
-  req->handle = s;
-  req->executor = LURE__EXEC_EPOLL;
-  req->req_flags = 0;
-  lure__req_register(s->loop, (lure_req_t *) req);
-  s->connect_req = req;
-  s->stream_flags |= LURE__STREAM_CONNECTING;
-  if (r == 0 || errno != EINPROGRESS) {
-    s->delayed_error = r == 0 ? 0 : -errno;
+   * queue, or TCP ran out of local ports.  Refused (and for pipes, every
+   * error) reach the callback, as in libuv. */
+  if (err != 0 && err != EINPROGRESS && err != ECONNREFUSED && !defer_errors)
+    return -err;
+  lure__stream_connect_begin(s, req, cb, LURE__EXEC_EPOLL);
+  if (err != EINPROGRESS) {
+    s->delayed_error = -err;
     lure__queue_remove(&s->write_pending.queue);
     s->write_pending.cb = lure__stream_connect_pending;
     lure__pending_add(s->loop, &s->write_pending);

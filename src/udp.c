@@ -173,8 +173,9 @@ LURE_EXTERN int lure_udp_connect(lure_udp_t *h, const struct sockaddr *addr) {
 
 /* ---- sending ---- */
 
-ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs, unsigned nbufs,
-                          const struct sockaddr *addr, socklen_t addrlen) {
+static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
+                                 unsigned nbufs, const struct sockaddr *addr,
+                                 socklen_t addrlen) {
   struct msghdr msg;
   ssize_t r;
 
@@ -250,8 +251,7 @@ void lure__udp_cancel_queued(lure_udp_t *h) {
   }
 }
 
-/* Readiness: send queued datagrams while the socket takes them. */
-static void lure__udp_flush(lure_udp_t *h) {
+int lure__udp_send_queued(lure_udp_t *h) {
   lure_udp_send_t *req;
   ssize_t r;
 
@@ -261,13 +261,20 @@ static void lure__udp_flush(lure_udp_t *h) {
     r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
                           req->addrlen ? (struct sockaddr *) &req->addr : NULL,
                           req->addrlen);
-    if (r == LURE_EAGAIN || r == LURE_ENOBUFS) {
-      (void) lure__io_start(h->loop, &h->io_watcher, POLLOUT);
-      return;
-    }
+    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
+      return 1;
     lure__udp_send_done(h, req, r);
   }
-  lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
+  return 0;
+}
+
+/* Readiness: send queued datagrams while the socket takes them, and wait
+ * for room for the rest. */
+static void lure__udp_flush(lure_udp_t *h) {
+  if (lure__udp_send_queued(h))
+    (void) lure__io_start(h->loop, &h->io_watcher, POLLOUT);
+  else
+    lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
 }
 
 /* Whether this handle's datagrams go through the ring: settled on first

@@ -19,8 +19,9 @@ enum {
 #define LURE__REQ_UDP_RING 0x20
 
 /* udp.c */
-ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs, unsigned nbufs,
-                          const struct sockaddr *addr, socklen_t addrlen);
+/* Send the queue with sendmsg(2), in order, while the socket takes it;
+ * 1 when it stopped because the socket is full (or short of buffers). */
+int lure__udp_send_queued(lure_udp_t *h);
 /* req left the queue with status (bytes or a negative errno); its callback
  * is due. */
 void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req, ssize_t status);
