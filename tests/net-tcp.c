@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include "net-tests.h"
 
 /* ---- echo across chunk sizes ----------------------------------------------- */
@@ -595,6 +596,79 @@ START_TEST(tcp_connect_error_sync) {
   nt_server_stop(&srv);
   nt_run(&loop);
   nt_loop_finish(&loop);
+}
+END_TEST
+
+/* Closing a stream whose connect is still under way (the listener's accept
+ * queue is full, so the SYN waits for a retry): the connect callback runs
+ * once, with LURE_ECANCELED, before the close callback, on every path (on
+ * the ring, the CONNECT is cancelled). */
+static int pend_connect_cbs;
+static int pend_connect_status;
+static int pend_closed_before_cb;
+static int pend_closes;
+
+static void pend_connect_cb(lure_connect_t *req, int status) {
+  (void) req;
+  pend_connect_cbs++;
+  pend_connect_status = status;
+  if (pend_closes > 0)
+    pend_closed_before_cb = 1;
+}
+
+static void pend_close_cb(lure_handle_t *h) {
+  (void) h;
+  pend_closes++;
+}
+
+START_TEST(tcp_close_while_connecting) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t tcp;
+  lure_connect_t req;
+  struct sockaddr_in a4;
+  socklen_t len = sizeof(a4);
+  int lfd;
+  int fill[8];
+  int i;
+
+  pend_connect_cbs = 0;
+  pend_closes = 0;
+  pend_closed_before_cb = 0;
+  lfd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(lfd, 0);
+  memset(&a4, 0, sizeof(a4));
+  a4.sin_family = AF_INET;
+  a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(lfd, (struct sockaddr *) &a4, sizeof(a4)), 0);
+  ck_assert_int_eq(listen(lfd, 1), 0);
+  ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &a4, &len), 0);
+  /* Nobody accepts: the queue fills, later SYNs are dropped. */
+  for (i = 0; i < 8; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fill[i], 0);
+    (void) connect(fill[i], (struct sockaddr *) &a4, sizeof(a4));
+  }
+  usleep(20000);
+
+  nt_loop_init(&loop);
+  nt_watchdog(&loop, &wd, 3000, "close while connecting");
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  ck_assert_int_eq(lure_tcp_connect(&req, &tcp, (struct sockaddr *) &a4,
+                                    pend_connect_cb), 0);
+  nt_run_for(&loop, 100);
+  ck_assert_msg(pend_connect_cbs == 0, "the connect ended (%s) although the "
+                "listener's queue was full", nt_err(pend_connect_status));
+  lure_close((lure_handle_t *) &tcp, pend_close_cb);
+  nt_run(&loop);
+  ck_assert_int_eq(pend_connect_cbs, 1);
+  ck_assert_int_eq(pend_connect_status, LURE_ECANCELED);
+  ck_assert_int_eq(pend_closes, 1);
+  ck_assert_int_eq(pend_closed_before_cb, 0);
+  nt_loop_finish(&loop);
+  for (i = 0; i < 8; i++)
+    close(fill[i]);
+  close(lfd);
 }
 END_TEST
 
@@ -1326,6 +1400,7 @@ Suite *net_tcp_suite(void) {
   tcase_add_test(tc, tcp_refused);
   tcase_add_test(tc, tcp_refused_queued_write);
   tcase_add_test(tc, tcp_connect_error_sync);
+  tcase_add_test(tc, tcp_close_while_connecting);
   tcase_add_test(tc, tcp_reset_by_peer);
   tcase_add_test(tc, tcp_reset_while_writing);
   tcase_add_test(tc, tcp_accept_later);
