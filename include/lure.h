@@ -390,6 +390,7 @@ struct lure_buf_s {
 
 typedef int lure_file;
 typedef int lure_os_fd_t;
+typedef int lure_os_sock_t;
 
 typedef enum {
   LURE_FS_UNKNOWN = -1,
@@ -940,6 +941,7 @@ LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *handle);
 LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *handle);
 LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *handle,
                                  unsigned int flags);
+LURE_EXTERN int lure_udp_open(lure_udp_t *handle, lure_os_sock_t sock);
 LURE_EXTERN int lure_udp_bind(lure_udp_t *handle, const struct sockaddr *addr,
                               unsigned int flags);
 LURE_EXTERN int lure_udp_connect(lure_udp_t *handle,

@@ -155,6 +155,7 @@ dist_man3_MANS += \
 	man/lure_udp_getsockname.3 \
 	man/lure_udp_init.3 \
 	man/lure_udp_init_ex.3 \
+	man/lure_udp_open.3 \
 	man/lure_udp_recv_start.3 \
 	man/lure_udp_recv_stop.3 \
 	man/lure_udp_send.3 \

@@ -106,6 +106,20 @@ static int lure__handle_fd(const lure_handle_t *h) {
   }
 }
 
+/* Adopting a descriptor that a handle of the loop already works on would
+ * give it two owners, each closing it, and two watchers on one fd.  Closing
+ * handles count: their descriptor stays open until the closing phase. */
+int lure__fd_in_use(lure_loop_t *loop, int fd) {
+  struct lure__queue *q;
+
+  lure__queue_foreach(q, &loop->priv->handle_queue) {
+    if (lure__handle_fd(lure__container_of(q, lure_handle_t, handle_queue)) ==
+        fd)
+      return 1;
+  }
+  return 0;
+}
+
 LURE_EXTERN int lure_fileno(const lure_handle_t *h, lure_os_fd_t *fd) {
   int f;
 

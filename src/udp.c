@@ -9,6 +9,7 @@
  * Send callbacks never run inside lure_udp_send(); they run from the pending
  * phase or from the completion that sent them.
  */
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -76,6 +77,55 @@ LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *h) {
     if (lure__handle_is_closing((const lure_handle_t *) (h)))                 \
       return LURE_EINVAL;                                                     \
   } while (0)
+
+/* Adopt a datagram socket made elsewhere.  As libuv's uv_udp_open: the
+ * socket becomes non-blocking and gets SO_REUSEADDR, and a connected socket
+ * makes a connected handle.  Nothing is changed on the socket before every
+ * check has passed, so a refused socket is left as it was. */
+LURE_EXTERN int lure_udp_open(lure_udp_t *h, lure_os_sock_t sock) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int type = 0;
+  socklen_t tlen = sizeof(type);
+  int on = 1;
+  int rc;
+
+  LURE__UDP_CHECK(h);
+  if (h->io_watcher.fd >= 0)
+    return LURE_EBUSY;
+  if (sock < 0 || fcntl(sock, F_GETFL) < 0)
+    return LURE_EBADF;
+  if (lure__fd_in_use(h->loop, sock))
+    return LURE_EEXIST;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+    return -errno;
+  /* Datagrams only: raw and netlink sockets keep message boundaries too
+   * (libuv accepts them); a byte stream would be read as datagrams. */
+  if (type != SOCK_DGRAM && type != SOCK_RAW)
+    return LURE_EINVAL;
+  rc = lure__nonblock(sock, 1);
+  if (rc != 0)
+    return rc;
+  (void) lure__cloexec(sock, 1);
+  if (setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+    return -errno;
+  h->io_watcher.fd = sock;
+  /* A socket bound to a port must not be bound again by the first send or
+   * receive (a raw socket reports its protocol as its port, so it counts as
+   * bound); nor can lure pick an address for a family other than IPv4 and
+   * IPv6. */
+  if (getsockname(sock, (struct sockaddr *) &ss, &len) == 0 &&
+      ((ss.ss_family == AF_INET &&
+        ((struct sockaddr_in *) &ss)->sin_port != 0) ||
+       (ss.ss_family == AF_INET6 &&
+        ((struct sockaddr_in6 *) &ss)->sin6_port != 0) ||
+       (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)))
+    h->udp_flags |= LURE__UDP_BOUND;
+  len = sizeof(ss);
+  if (getpeername(sock, (struct sockaddr *) &ss, &len) == 0)
+    h->udp_flags |= LURE__UDP_CONNECTED;
+  return 0;
+}
 
 LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
                               unsigned int flags) {

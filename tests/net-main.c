@@ -1072,6 +1072,7 @@ static const struct {
   { "dns", net_dns_suite },
   { "errors", net_errors_suite },
   { "ring", net_ring_suite },
+  { "parity", net_parity_suite },
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,483 @@
+/*
+ * net-parity.c - suite "parity": libuv calls that lure added late, each
+ * with what it does and every error a caller can reach: lure_udp_open on
+ * sockets made elsewhere (bound, connected, unbound, a Unix datagram pair)
+ * served by the set's path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "net-tests.h"
+
+#define EXPECT(call, want)                                                   \
+  do {                                                                       \
+    int expect_rc_ = (call);                                                 \
+    ck_assert_msg(expect_rc_ == (want), "%s:%d: %s = %s, want %s", __FILE__, \
+                  __LINE__, #call, nt_err(expect_rc_), nt_err(want));        \
+  } while (0)
+
+static int fd_nonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+
+  ck_assert_int_ge(fl, 0);
+  return (fl & O_NONBLOCK) != 0;
+}
+
+static int fd_cloexec(int fd) {
+  int fl = fcntl(fd, F_GETFD);
+
+  ck_assert_int_ge(fl, 0);
+  return (fl & FD_CLOEXEC) != 0;
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *ss) {
+  return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in);
+}
+
+static int sa_port(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *) sa)->sin6_port);
+  return ntohs(((const struct sockaddr_in *) sa)->sin_port);
+}
+
+/* ---- lure_udp_open ------------------------------------------------------ */
+
+/* A handle on an adopted socket and a lure-made peer trade datagrams: the
+ * peer sends "ping", the adopted handle answers "pong" to the address it
+ * came from.  Whatever the set's path, the adopted socket is served like a
+ * lure-made one. */
+struct uo {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t opened;
+  lure_udp_t peer;
+  lure_udp_send_t ping_req;
+  lure_udp_send_t pong_req;
+  struct sockaddr_storage opened_addr;
+  int ping_status;
+  int pong_status;
+  int pong_cbs;
+  int pings;            /* "ping" datagrams the adopted handle received */
+  int pongs;            /* "pong" datagrams the peer received */
+  int bad;              /* datagrams with unexpected contents or sender */
+  int peer_port;
+  int opened_port;
+  char rbuf[64];
+};
+
+static void uo_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct uo *u = h->data;
+
+  buf->base = u->rbuf;
+  buf->len = sizeof(u->rbuf);
+}
+
+/* Done once the peer has the answer and its send has called back. */
+static void uo_maybe_done(struct uo *u) {
+  if (u->pongs == 0 || !u->pong_cbs)
+    return;
+  lure_close((lure_handle_t *) &u->opened, NULL);
+  lure_close((lure_handle_t *) &u->peer, NULL);
+}
+
+static void uo_pong_cb(lure_udp_send_t *req, int status) {
+  struct uo *u = req->data;
+
+  u->pong_status = status;
+  u->pong_cbs++;
+  NT_CHECK_EXECUTOR(req, "a send on an adopted UDP socket");
+  uo_maybe_done(u);
+}
+
+static void uo_ping_cb(lure_udp_send_t *req, int status) {
+  struct uo *u = req->data;
+
+  u->ping_status = status;
+}
+
+static void uo_opened_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                           const struct sockaddr *addr, unsigned flags) {
+  struct uo *u = h->data;
+  lure_buf_t b = lure_buf_init("pong", 4);
+
+  if (n == 0 && addr == NULL)
+    return;
+  if (n != 4 || memcmp(buf->base, "ping", 4) != 0 || addr == NULL ||
+      sa_port(addr) != u->peer_port) {
+    u->bad++;
+    return;
+  }
+  u->pings++;
+  u->pong_req.data = u;
+  ck_assert_int_eq(lure_udp_send(&u->pong_req, h, &b, 1, addr, uo_pong_cb),
+                   0);
+}
+
+static void uo_peer_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  struct uo *u = h->data;
+
+  if (n == 0 && addr == NULL)
+    return;
+  if (n != 4 || memcmp(buf->base, "pong", 4) != 0 || addr == NULL ||
+      sa_port(addr) != u->opened_port) {
+    u->bad++;
+    return;
+  }
+  u->pongs++;
+  uo_maybe_done(u);
+}
+
+static void udp_open_bound(int family) {
+  struct uo *u = calloc(1, sizeof(*u));
+  struct sockaddr_storage ss;
+  lure_buf_t b = lure_buf_init("ping", 4);
+  lure_os_fd_t got = -1;
+  socklen_t len = sizeof(int);
+  int reuse = 0;
+  int sock;
+
+  nt_loop_init(&u->loop);
+  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "ping-pong on lure_udp_open");
+  /* A blocking socket without FD_CLOEXEC, bound as a program would. */
+  sock = socket(family, SOCK_DGRAM, 0);
+  ck_assert_int_ge(sock, 0);
+  nt_loopback(family, 0, &ss);
+  ck_assert_int_eq(bind(sock, (struct sockaddr *) &ss, sa_len(&ss)), 0);
+  ck_assert_int_eq(fd_nonblocking(sock), 0);
+
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->opened), 0);
+  u->opened.data = u;
+  EXPECT(lure_udp_open(&u->opened, sock), 0);
+  ck_assert_int_eq(fd_nonblocking(sock), 1);
+  ck_assert_int_eq(fd_cloexec(sock), 1);
+  ck_assert_int_eq(getsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &reuse, &len),
+                   0);
+  ck_assert_int_eq(reuse, 1);
+  EXPECT(lure_fileno((lure_handle_t *) &u->opened, &got), 0);
+  ck_assert_int_eq(got, sock);
+  u->opened_port = nt_udp_port(&u->opened);
+  ck_assert_int_ne(u->opened_port, 0);
+  EXPECT(lure_udp_open(&u->opened, sock), LURE_EBUSY);
+
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->peer), 0);
+  u->peer.data = u;
+  nt_loopback(family, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&u->peer, (struct sockaddr *) &ss, 0), 0);
+  u->peer_port = nt_udp_port(&u->peer);
+
+  EXPECT(lure_udp_recv_start(&u->opened, uo_alloc, uo_opened_recv), 0);
+  /* Bound already: receiving did not bind it again elsewhere. */
+  ck_assert_int_eq(nt_udp_port(&u->opened), u->opened_port);
+  EXPECT(lure_udp_recv_start(&u->peer, uo_alloc, uo_peer_recv), 0);
+  nt_loopback(family, u->opened_port, &u->opened_addr);
+  u->ping_req.data = u;
+  EXPECT(lure_udp_send(&u->ping_req, &u->peer, &b, 1,
+                       (struct sockaddr *) &u->opened_addr, uo_ping_cb), 0);
+  nt_run(&u->loop);
+
+  ck_assert_int_eq(u->bad, 0);
+  ck_assert_int_eq(u->pings, 1);
+  ck_assert_int_eq(u->pongs, 1);
+  ck_assert_int_eq(u->pong_cbs, 1);
+  ck_assert_msg(u->ping_status == 0, "ping: %s", nt_err(u->ping_status));
+  ck_assert_msg(u->pong_status == 0, "pong: %s", nt_err(u->pong_status));
+  nt_loop_finish(&u->loop);
+  /* The handle owned the socket and closed it. */
+  ck_assert_int_lt(fcntl(sock, F_GETFD), 0);
+  free(u);
+}
+
+START_TEST(udp_open_bound_ipv4) {
+  udp_open_bound(AF_INET);
+}
+END_TEST
+
+START_TEST(udp_open_bound_ipv6) {
+  if (!nt_have_ipv6()) {
+    printf("udp_open_bound_ipv6: no IPv6 here, skipped\n");
+    return;
+  }
+  udp_open_bound(AF_INET6);
+}
+END_TEST
+
+/* A socket connected before lure adopted it makes a connected handle: the
+ * sends name no address, an address is EISCONN, a second connect EISCONN;
+ * disconnecting works as on a handle lure connected. */
+struct uoc {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t opened;
+  lure_udp_t peer;
+  lure_udp_send_t req;
+  int send_status;
+  int got;
+  int bad;
+  char rbuf[64];
+};
+
+static void uoc_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct uoc *c = h->data;
+
+  buf->base = c->rbuf;
+  buf->len = sizeof(c->rbuf);
+}
+
+static void uoc_send_cb(lure_udp_send_t *req, int status) {
+  struct uoc *c = req->data;
+
+  c->send_status = status;
+}
+
+static void uoc_peer_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  struct uoc *c = h->data;
+
+  if (n == 0 && addr == NULL)
+    return;
+  if (n != 2 || buf->base[0] != 'c')
+    c->bad++;
+  else
+    c->got++;
+  if (c->got + c->bad == 2)
+    lure_udp_recv_stop(h);
+}
+
+START_TEST(udp_open_connected) {
+  struct uoc *c = calloc(1, sizeof(*c));
+  struct sockaddr_storage ss;
+  struct sockaddr_storage name;
+  struct sockaddr_storage other;
+  lure_buf_t b = lure_buf_init("c1", 2);
+  lure_buf_t b2 = lure_buf_init("c2", 2);
+  int nlen;
+  int sock;
+
+  nt_loop_init(&c->loop);
+  nt_watchdog(&c->loop, &c->wd, NT_WATCHDOG_MS, "a connected adopted socket");
+  ck_assert_int_eq(lure_udp_init(&c->loop, &c->peer), 0);
+  c->peer.data = c;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&c->peer, (struct sockaddr *) &ss, 0), 0);
+  nt_loopback(AF_INET, nt_udp_port(&c->peer), &ss);
+  sock = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_int_ge(sock, 0);
+  ck_assert_int_eq(connect(sock, (struct sockaddr *) &ss, sa_len(&ss)), 0);
+
+  ck_assert_int_eq(lure_udp_init(&c->loop, &c->opened), 0);
+  c->opened.data = c;
+  EXPECT(lure_udp_open(&c->opened, sock), 0);
+  nlen = (int) sizeof(name);
+  EXPECT(lure_udp_getpeername(&c->opened, (struct sockaddr *) &name, &nlen),
+         0);
+  ck_assert_int_eq(sa_port((struct sockaddr *) &name), nt_udp_port(&c->peer));
+  c->req.data = c;
+  EXPECT(lure_udp_send(&c->req, &c->opened, &b, 1, (struct sockaddr *) &ss,
+                       uoc_send_cb), LURE_EISCONN);
+  EXPECT(lure_udp_try_send(&c->opened, &b, 1, (struct sockaddr *) &ss),
+         LURE_EISCONN);
+  nt_loopback(AF_INET, 9, &other);
+  EXPECT(lure_udp_connect(&c->opened, (struct sockaddr *) &other),
+         LURE_EISCONN);
+  EXPECT(lure_udp_try_send(&c->opened, &b, 1, NULL), 2);
+  EXPECT(lure_udp_send(&c->req, &c->opened, &b2, 1, NULL, uoc_send_cb), 0);
+  EXPECT(lure_udp_recv_start(&c->peer, uoc_alloc, uoc_peer_recv), 0);
+  nt_run(&c->loop);
+  ck_assert_msg(c->send_status == 0, "send: %s", nt_err(c->send_status));
+  ck_assert_int_eq(c->bad, 0);
+  ck_assert_int_eq(c->got, 2);
+
+  /* Disconnected, it needs an address again. */
+  EXPECT(lure_udp_connect(&c->opened, NULL), 0);
+  EXPECT(lure_udp_try_send(&c->opened, &b, 1, NULL), LURE_EDESTADDRREQ);
+  nlen = (int) sizeof(name);
+  EXPECT(lure_udp_getpeername(&c->opened, (struct sockaddr *) &name, &nlen),
+         LURE_ENOTCONN);
+  EXPECT(lure_udp_try_send(&c->opened, &b, 1, (struct sockaddr *) &ss), 2);
+  nt_loop_finish(&c->loop);
+  free(c);
+}
+END_TEST
+
+/* An adopted socket that is not bound yet is bound by the first receive,
+ * in its own family, as a lure-made one is. */
+static void any_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  static char space[64];
+
+  buf->base = space;
+  buf->len = sizeof(space);
+}
+
+static void any_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+}
+
+START_TEST(udp_open_unbound) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  struct sockaddr_storage ss;
+  int nlen = (int) sizeof(ss);
+  int family = nt_have_ipv6() ? AF_INET6 : AF_INET;
+  int sock = socket(family, SOCK_DGRAM, 0);
+
+  ck_assert_int_ge(sock, 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_open(&h, sock), 0);
+  EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen), 0);
+  ck_assert_int_eq(ss.ss_family, family);
+  ck_assert_int_eq(sa_port((struct sockaddr *) &ss), 0);
+  EXPECT(lure_udp_recv_start(&h, any_alloc, any_recv), 0);
+  nlen = (int) sizeof(ss);
+  EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen), 0);
+  ck_assert_int_eq(ss.ss_family, family);
+  ck_assert_int_ne(sa_port((struct sockaddr *) &ss), 0);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+/* A Unix datagram socket (one end of a socketpair): lure cannot bind it to
+ * an IP address, so the first receive must not try; it is connected, so
+ * sends without an address go to the other end. */
+struct uou {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t h;
+  int other;
+  int got;
+  int bad;
+  char rbuf[64];
+};
+
+static void uou_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct uou *u = h->data;
+
+  buf->base = u->rbuf;
+  buf->len = sizeof(u->rbuf);
+}
+
+static void uou_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+  struct uou *u = h->data;
+  lure_buf_t b = lure_buf_init("back", 4);
+
+  if (n == 0 && addr == NULL)
+    return;
+  if (n != 5 || memcmp(buf->base, "hello", 5) != 0) {
+    u->bad++;
+  } else {
+    u->got++;
+    EXPECT(lure_udp_try_send(h, &b, 1, NULL), 4);
+  }
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(udp_open_unix_dgram) {
+  struct uou *u = calloc(1, sizeof(*u));
+  int sv[2];
+  char back[16];
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  u->other = sv[1];
+  nt_loop_init(&u->loop);
+  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "a Unix datagram socket");
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->h), 0);
+  u->h.data = u;
+  EXPECT(lure_udp_open(&u->h, sv[0]), 0);
+  EXPECT(lure_udp_recv_start(&u->h, uou_alloc, uou_recv), 0);
+  ck_assert_int_eq(send(sv[1], "hello", 5, 0), 5);
+  nt_run(&u->loop);
+  ck_assert_int_eq(u->bad, 0);
+  ck_assert_int_eq(u->got, 1);
+  ck_assert_int_eq(recv(sv[1], back, sizeof(back), MSG_DONTWAIT), 4);
+  ck_assert_int_eq(memcmp(back, "back", 4), 0);
+  nt_loop_finish(&u->loop);
+  close(sv[1]);
+  free(u);
+}
+END_TEST
+
+/* Every refusal, and that a refused socket is left as it was (still
+ * blocking, still open, still the caller's). */
+START_TEST(udp_open_errors) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t made;
+  lure_udp_t closing;
+  lure_tcp_t tcp;
+  struct sockaddr_in a4;
+  lure_os_fd_t used;
+  int fds[2];
+  int stream;
+  int dgram;
+  int gone;
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  dgram = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(dgram, 0);
+
+  EXPECT(lure_udp_open(NULL, dgram), LURE_EINVAL);
+  EXPECT(lure_udp_open((lure_udp_t *) &tcp, dgram), LURE_EINVAL);
+  EXPECT(lure_udp_open(&h, -1), LURE_EBADF);
+  gone = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(gone, 0);
+  close(gone);
+  EXPECT(lure_udp_open(&h, gone), LURE_EBADF);
+
+  /* Not a socket, or not a datagram socket. */
+  ck_assert_int_eq(pipe(fds), 0);
+  EXPECT(lure_udp_open(&h, fds[0]), LURE_ENOTSOCK);
+  ck_assert_int_eq(fd_nonblocking(fds[0]), 0);
+  stream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(stream, 0);
+  EXPECT(lure_udp_open(&h, stream), LURE_EINVAL);
+  ck_assert_int_eq(fd_nonblocking(stream), 0);
+
+  /* A handle that has a socket already: lure made it, or it was opened. */
+  ck_assert_int_eq(lure_udp_init_ex(&loop, &made, AF_INET), 0);
+  EXPECT(lure_udp_open(&made, dgram), LURE_EBUSY);
+  /* The socket of another handle of the loop. */
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&made, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &made, &used), 0);
+  EXPECT(lure_udp_open(&h, used), LURE_EEXIST);
+  /* A closing handle. */
+  ck_assert_int_eq(lure_udp_init(&loop, &closing), 0);
+  lure_close((lure_handle_t *) &closing, NULL);
+  EXPECT(lure_udp_open(&closing, dgram), LURE_EINVAL);
+
+  /* None of that took dgram, or changed it: it still opens. */
+  ck_assert_int_eq(fd_nonblocking(dgram), 0);
+  EXPECT(lure_udp_open(&h, dgram), 0);
+  EXPECT(lure_udp_open(&h, stream), LURE_EBUSY);
+  nt_loop_finish(&loop);
+  close(stream);
+  close(fds[0]);
+  close(fds[1]);
+}
+END_TEST
+
+Suite *net_parity_suite(void) {
+  Suite *s = suite_create("parity");
+  TCase *tc = tcase_create("parity");
+
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_test(tc, udp_open_bound_ipv4);
+  tcase_add_test(tc, udp_open_bound_ipv6);
+  tcase_add_test(tc, udp_open_connected);
+  tcase_add_test(tc, udp_open_unbound);
+  tcase_add_test(tc, udp_open_unix_dgram);
+  tcase_add_test(tc, udp_open_errors);
+  suite_add_tcase(s, tc);
+  return s;
+}
