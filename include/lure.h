@@ -544,6 +544,9 @@ struct lure_fs_s {
 #define LURE_UDP_IPV6ONLY 1
 #define LURE_UDP_PARTIAL 2
 #define LURE_UDP_REUSEADDR 4
+/* lure_udp_init_ex(): libuv's hint to receive with recvmmsg(2); accepted,
+ * and ignored (see lure_udp_using_recvmmsg(3)). */
+#define LURE_UDP_RECVMMSG 256
 typedef enum { LURE_LEAVE_GROUP = 0, LURE_JOIN_GROUP } lure_membership;
 
 #define LURE_STREAM_FIELDS                                                    \
@@ -970,6 +973,9 @@ LURE_EXTERN int lure_udp_getsockname(const lure_udp_t *handle,
                                      struct sockaddr *name, int *namelen);
 LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *handle,
                                      struct sockaddr *name, int *namelen);
+LURE_EXTERN size_t lure_udp_get_send_queue_size(const lure_udp_t *handle);
+LURE_EXTERN size_t lure_udp_get_send_queue_count(const lure_udp_t *handle);
+LURE_EXTERN int lure_udp_using_recvmmsg(const lure_udp_t *handle);
 
 /* Name resolution (thread pool) and addresses. */
 LURE_EXTERN int lure_getaddrinfo(lure_loop_t *loop, lure_getaddrinfo_t *req,

@@ -151,6 +151,8 @@ dist_man3_MANS += \
 	man/lure_try_write.3 \
 	man/lure_udp_bind.3 \
 	man/lure_udp_connect.3 \
+	man/lure_udp_get_send_queue_count.3 \
+	man/lure_udp_get_send_queue_size.3 \
 	man/lure_udp_getpeername.3 \
 	man/lure_udp_getsockname.3 \
 	man/lure_udp_init.3 \
@@ -166,6 +168,7 @@ dist_man3_MANS += \
 	man/lure_udp_set_multicast_ttl.3 \
 	man/lure_udp_set_ttl.3 \
 	man/lure_udp_try_send.3 \
+	man/lure_udp_using_recvmmsg.3 \
 	man/lure_unref.3 \
 	man/lure_update_time.3 \
 	man/lure_version.3 \

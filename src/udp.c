@@ -39,7 +39,8 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
 
   if (loop == NULL || loop->priv == NULL || h == NULL)
     return LURE_EINVAL;
-  if (flags & ~0xFFu)
+  /* LURE_UDP_RECVMMSG is only a hint: see lure_udp_using_recvmmsg(). */
+  if (flags & ~(0xFFu | LURE_UDP_RECVMMSG))
     return LURE_EINVAL;
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
     return LURE_EINVAL;
@@ -661,6 +662,27 @@ LURE_EXTERN int lure_udp_getsockname(const lure_udp_t *h, struct sockaddr *name,
 LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *h, struct sockaddr *name,
                                      int *namelen) {
   return lure__udp_name(h, name, namelen, 1);
+}
+
+LURE_EXTERN size_t lure_udp_get_send_queue_size(const lure_udp_t *h) {
+  return h != NULL && h->type == LURE_UDP ? h->send_queue_size : 0;
+}
+
+LURE_EXTERN size_t lure_udp_get_send_queue_count(const lure_udp_t *h) {
+  return h != NULL && h->type == LURE_UDP ? h->send_queue_count : 0;
+}
+
+/* libuv answers 1 when it receives a handle's datagrams with recvmmsg(2),
+ * many per system call.  lure never does: on the ring, one multishot
+ * RECVMSG already brings many datagrams per wait without a system call
+ * each, and readiness makes one recvmsg(2) per datagram straight into the
+ * buffer that alloc_cb gave, where recvmmsg would carve one buffer up
+ * (libuv's UV_UDP_MMSG_CHUNK and UV_UDP_MMSG_FREE, flags that lure's
+ * recv_cb never gets). */
+LURE_EXTERN int lure_udp_using_recvmmsg(const lure_udp_t *h) {
+  if (h == NULL || h->type != LURE_UDP || h->loop == NULL)
+    return LURE_EINVAL;
+  return 0;
 }
 
 /* ---- close ---- */

@@ -2,7 +2,8 @@
  * net-parity.c - suite "parity": libuv calls that lure added late, each
  * with what it does and every error a caller can reach: lure_udp_open on
  * sockets made elsewhere (bound, connected, unbound, a Unix datagram pair)
- * served by the set's path.
+ * served by the set's path; the UDP send queue counters while sends wait;
+ * lure_udp_using_recvmmsg.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -467,6 +468,150 @@ START_TEST(udp_open_errors) {
 }
 END_TEST
 
+/* ---- send queue counters, recvmmsg --------------------------------------- */
+
+/*
+ * The counters must be visible while sends are queued, on every path.  A
+ * UDP socket over loopback never says EAGAIN, a Unix datagram socket whose
+ * peer does not read does: one end of a socketpair, adopted with a small
+ * send buffer, queues most of SQ_N sends until a poll handle drains the
+ * other end.  The counters drop as datagrams leave (callbacks may run in
+ * batches after that): the callback of the i-th send sees at most the
+ * SQ_N - 1 - i sends behind it.
+ */
+#define SQ_N 64
+#define SQ_LEN 200
+
+struct sq {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t h;
+  lure_poll_t drain;
+  int other;
+  lure_udp_send_t req[SQ_N];
+  char data[SQ_N][SQ_LEN];
+  int cbs;
+  int errs;
+  int mismatch;         /* a getter differed from its public field */
+  int too_many;         /* a callback saw more sends queued than could be:
+                           more than before, or than those behind it */
+  size_t last_count;
+  int received;
+};
+
+static void sq_check(struct sq *q) {
+  if (lure_udp_get_send_queue_size(&q->h) != q->h.send_queue_size ||
+      lure_udp_get_send_queue_count(&q->h) != q->h.send_queue_count)
+    q->mismatch++;
+}
+
+static void sq_send_cb(lure_udp_send_t *req, int status) {
+  struct sq *q = req->data;
+
+  if (status != 0)
+    q->errs++;
+  sq_check(q);
+  if (lure_udp_get_send_queue_count(&q->h) > q->last_count ||
+      lure_udp_get_send_queue_count(&q->h) > (size_t) (SQ_N - 1 - q->cbs))
+    q->too_many++;
+  q->last_count = lure_udp_get_send_queue_count(&q->h);
+  if (++q->cbs == SQ_N) {
+    lure_close((lure_handle_t *) &q->h, NULL);
+    lure_close((lure_handle_t *) &q->drain, NULL);
+  }
+}
+
+static void sq_drain_cb(lure_poll_t *p, int status, int events) {
+  struct sq *q = p->data;
+  char buf[SQ_LEN];
+
+  while (recv(q->other, buf, sizeof(buf), MSG_DONTWAIT) == SQ_LEN)
+    q->received++;
+}
+
+START_TEST(udp_send_queue_counters) {
+  struct sq *q = calloc(1, sizeof(*q));
+  lure_tcp_t tcp;
+  int sv[2];
+  int sndbuf = 4096;
+  size_t count;
+  int i;
+
+  nt_loop_init(&q->loop);
+  nt_watchdog(&q->loop, &q->wd, NT_WATCHDOG_MS, "send queue counters");
+  ck_assert_uint_eq(lure_udp_get_send_queue_size(NULL), 0);
+  ck_assert_uint_eq(lure_udp_get_send_queue_count(NULL), 0);
+  ck_assert_int_eq(lure_tcp_init(&q->loop, &tcp), 0);
+  ck_assert_uint_eq(lure_udp_get_send_queue_count((lure_udp_t *) &tcp), 0);
+  ck_assert_int_eq(lure_udp_init(&q->loop, &q->h), 0);
+  ck_assert_uint_eq(lure_udp_get_send_queue_size(&q->h), 0);
+  ck_assert_uint_eq(lure_udp_get_send_queue_count(&q->h), 0);
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  q->other = sv[1];
+  EXPECT(lure_udp_open(&q->h, sv[0]), 0);
+  EXPECT(lure_send_buffer_size((lure_handle_t *) &q->h, &sndbuf), 0);
+  for (i = 0; i < SQ_N; i++) {
+    lure_buf_t b = lure_buf_init(q->data[i], SQ_LEN);
+
+    memset(q->data[i], 'a' + i % 26, SQ_LEN);
+    q->req[i].data = q;
+    EXPECT(lure_udp_send(&q->req[i], &q->h, &b, 1, NULL, sq_send_cb), 0);
+    sq_check(q);
+  }
+  count = lure_udp_get_send_queue_count(&q->h);
+  ck_assert_msg(count > 0 && count <= SQ_N, "set %s: %zu of %d sends queued "
+                "on a full socket", nt_set() ? nt_set() : "(none)", count,
+                SQ_N);
+  ck_assert_uint_eq(lure_udp_get_send_queue_size(&q->h), count * SQ_LEN);
+  ck_assert_int_eq(q->cbs, 0);
+  q->last_count = SQ_N;
+
+  ck_assert_int_eq(lure_poll_init(&q->loop, &q->drain, sv[1]), 0);
+  q->drain.data = q;
+  ck_assert_int_eq(lure_poll_start(&q->drain, LURE_READABLE, sq_drain_cb), 0);
+  nt_run(&q->loop);
+  ck_assert_int_eq(q->cbs, SQ_N);
+  ck_assert_int_eq(q->errs, 0);
+  ck_assert_int_eq(q->mismatch, 0);
+  ck_assert_int_eq(q->too_many, 0);
+  ck_assert_int_eq(q->last_count, 0);
+  ck_assert_uint_eq(q->h.send_queue_size, 0);
+  sq_drain_cb(&q->drain, 0, LURE_READABLE);
+  ck_assert_int_eq(q->received, SQ_N);
+  nt_loop_finish(&q->loop);
+  close(sv[1]);
+  free(q);
+}
+END_TEST
+
+/* lure never receives with recvmmsg(2), and says so; libuv's flag that
+ * asks for it is accepted. */
+START_TEST(udp_using_recvmmsg) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t hinted;
+  lure_udp_t bad;
+  lure_tcp_t tcp;
+  struct sockaddr_in a4;
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  EXPECT(lure_udp_using_recvmmsg(NULL), LURE_EINVAL);
+  EXPECT(lure_udp_using_recvmmsg((lure_udp_t *) &tcp), LURE_EINVAL);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_using_recvmmsg(&h), 0);
+  EXPECT(lure_udp_init_ex(&loop, &hinted, AF_INET | LURE_UDP_RECVMMSG), 0);
+  EXPECT(lure_udp_init_ex(&loop, &bad, AF_INET | 0x200), LURE_EINVAL);
+  EXPECT(lure_udp_using_recvmmsg(&hinted), 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  EXPECT(lure_udp_bind(&hinted, (struct sockaddr *) &a4, 0), 0);
+  EXPECT(lure_udp_recv_start(&hinted, any_alloc, any_recv), 0);
+  EXPECT(lure_udp_using_recvmmsg(&hinted), 0);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -478,6 +623,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, udp_open_unbound);
   tcase_add_test(tc, udp_open_unix_dgram);
   tcase_add_test(tc, udp_open_errors);
+  tcase_add_test(tc, udp_send_queue_counters);
+  tcase_add_test(tc, udp_using_recvmmsg);
   suite_add_tcase(s, tc);
   return s;
 }
