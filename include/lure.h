@@ -969,6 +969,11 @@ LURE_EXTERN int lure_udp_set_membership(lure_udp_t *handle,
                                         const char *multicast_addr,
                                         const char *interface_addr,
                                         lure_membership membership);
+LURE_EXTERN int lure_udp_set_source_membership(lure_udp_t *handle,
+                                               const char *multicast_addr,
+                                               const char *interface_addr,
+                                               const char *source_addr,
+                                               lure_membership membership);
 LURE_EXTERN int lure_udp_getsockname(const lure_udp_t *handle,
                                      struct sockaddr *name, int *namelen);
 LURE_EXTERN int lure_udp_getpeername(const lure_udp_t *handle,

@@ -166,6 +166,7 @@ dist_man3_MANS += \
 	man/lure_udp_set_multicast_interface.3 \
 	man/lure_udp_set_multicast_loop.3 \
 	man/lure_udp_set_multicast_ttl.3 \
+	man/lure_udp_set_source_membership.3 \
 	man/lure_udp_set_ttl.3 \
 	man/lure_udp_try_send.3 \
 	man/lure_udp_using_recvmmsg.3 \

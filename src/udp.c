@@ -637,6 +637,82 @@ LURE_EXTERN int lure_udp_set_membership(lure_udp_t *h,
   return LURE_EINVAL;
 }
 
+/* Source-specific multicast (RFC 4607): receive a group's datagrams from
+ * one source only.  Every address is checked before the handle is bound,
+ * so a call refused for its arguments leaves the handle as it was. */
+static int lure__udp_source_membership4(lure_udp_t *h, struct in_addr group,
+                                        const char *interface_addr,
+                                        const char *source_addr, int join) {
+  struct ip_mreq_source m;
+  int rc;
+
+  memset(&m, 0, sizeof(m));
+  m.imr_multiaddr = group;
+  m.imr_interface.s_addr = htonl(INADDR_ANY);
+  if (inet_pton(AF_INET, source_addr, &m.imr_sourceaddr) != 1)
+    return LURE_EINVAL;
+  if (interface_addr != NULL &&
+      inet_pton(AF_INET, interface_addr, &m.imr_interface) != 1)
+    return LURE_EINVAL;
+  rc = lure__udp_autobind(h, AF_INET);
+  if (rc != 0)
+    return rc;
+  return setsockopt(h->io_watcher.fd, IPPROTO_IP,
+                    join ? IP_ADD_SOURCE_MEMBERSHIP
+                         : IP_DROP_SOURCE_MEMBERSHIP,
+                    &m, sizeof(m)) ? -errno : 0;
+}
+
+/* IPv6 names the interface by index: interface_addr is read for its zone
+ * ("fe80::1%eth0", "::1%lo"), as libuv does; without one the kernel picks
+ * the interface by its routes. */
+static int lure__udp_source_membership6(lure_udp_t *h,
+                                        const char *multicast_addr,
+                                        const char *interface_addr,
+                                        const char *source_addr, int join) {
+  struct group_source_req gsr;
+  struct sockaddr_in6 a6;
+  int rc;
+
+  memset(&gsr, 0, sizeof(gsr));
+  if (lure_ip6_addr(multicast_addr, 0, &a6) != 0)
+    return LURE_EINVAL;
+  memcpy(&gsr.gsr_group, &a6, sizeof(a6));
+  if (lure_ip6_addr(source_addr, 0, &a6) != 0)
+    return LURE_EINVAL;
+  memcpy(&gsr.gsr_source, &a6, sizeof(a6));
+  if (interface_addr != NULL) {
+    if (lure_ip6_addr(interface_addr, 0, &a6) != 0)
+      return LURE_EINVAL;
+    gsr.gsr_interface = a6.sin6_scope_id;
+  }
+  rc = lure__udp_autobind(h, AF_INET6);
+  if (rc != 0)
+    return rc;
+  return setsockopt(h->io_watcher.fd, IPPROTO_IPV6,
+                    join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
+                    &gsr, sizeof(gsr)) ? -errno : 0;
+}
+
+LURE_EXTERN int lure_udp_set_source_membership(lure_udp_t *h,
+                                               const char *multicast_addr,
+                                               const char *interface_addr,
+                                               const char *source_addr,
+                                               lure_membership membership) {
+  struct in_addr group;
+
+  LURE__UDP_CHECK(h);
+  if (multicast_addr == NULL || source_addr == NULL ||
+      (membership != LURE_JOIN_GROUP && membership != LURE_LEAVE_GROUP))
+    return LURE_EINVAL;
+  if (inet_pton(AF_INET, multicast_addr, &group) == 1)
+    return lure__udp_source_membership4(h, group, interface_addr, source_addr,
+                                        membership == LURE_JOIN_GROUP);
+  return lure__udp_source_membership6(h, multicast_addr, interface_addr,
+                                      source_addr,
+                                      membership == LURE_JOIN_GROUP);
+}
+
 static int lure__udp_name(const lure_udp_t *h, struct sockaddr *name,
                           int *namelen, int peer) {
   socklen_t len;

@@ -3,7 +3,8 @@
  * with what it does and every error a caller can reach: lure_udp_open on
  * sockets made elsewhere (bound, connected, unbound, a Unix datagram pair)
  * served by the set's path; the UDP send queue counters while sends wait;
- * lure_udp_using_recvmmsg.
+ * lure_udp_using_recvmmsg; source-specific multicast joined and left on
+ * loopback, with the kernel's filter by source checked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -612,6 +613,231 @@ START_TEST(udp_using_recvmmsg) {
 }
 END_TEST
 
+/* ---- lure_udp_set_source_membership ------------------------------------- */
+
+/* A group in the source-specific range 232/8 of this process's own, so
+ * that the sets running side by side never hear each other. */
+static void ssm_group4(char *buf, size_t size) {
+  unsigned pid = (unsigned) getpid();
+
+  snprintf(buf, size, "232.%u.%u.%u", (pid >> 16) & 255, (pid >> 8) & 255,
+           pid & 255);
+}
+
+static void ssm_group6(char *buf, size_t size) {
+  snprintf(buf, size, "ff3e::%x:%x", ((unsigned) getpid() >> 16) & 0xffff,
+           (unsigned) getpid() & 0xffff);
+}
+
+/* Every argument refused before anything happens: the handle is not even
+ * bound. */
+START_TEST(udp_source_membership_errors) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t closing;
+  lure_tcp_t tcp;
+  struct sockaddr_storage ss;
+  char g4[32];
+  char g6[48];
+  int nlen = (int) sizeof(ss);
+
+  ssm_group4(g4, sizeof(g4));
+  ssm_group6(g6, sizeof(g6));
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  ck_assert_int_eq(lure_udp_init(&loop, &closing), 0);
+  lure_close((lure_handle_t *) &closing, NULL);
+
+  EXPECT(lure_udp_set_source_membership(NULL, g4, NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership((lure_udp_t *) &tcp, g4, NULL,
+                                        "127.0.0.1", LURE_JOIN_GROUP),
+         LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&closing, g4, NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, NULL, NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g4, NULL, NULL, LURE_JOIN_GROUP),
+         LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g4, NULL, "127.0.0.1",
+                                        (lure_membership) 2), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, "232.1.2", NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, "", NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g4, NULL, "127.0.0.256",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g4, "nowhere", "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  /* Families mixed: the group's decides, the others must follow it. */
+  EXPECT(lure_udp_set_source_membership(&h, g4, NULL, "::1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g4, "::1", "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g6, NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_set_source_membership(&h, g6, "127.0.0.1", "::1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen),
+         LURE_EBADF);
+
+  /* Well-formed, but refused by the kernel: not a multicast group (the
+   * handle is bound by then, as for a join that works). */
+  EXPECT(lure_udp_set_source_membership(&h, "127.0.0.1", NULL, "127.0.0.1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+/*
+ * Join and leave for real, on loopback, and check the kernel filters by
+ * source: two receivers bound to the group and one port, one joined for
+ * source 127.0.0.1, the other for 127.0.0.2; a sender on 127.0.0.1 sends
+ * to the group through the loopback interface.  The first hears it, the
+ * second does not; after the first leaves, it hears nothing more.
+ */
+struct ssm {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t rx_yes;
+  lure_udp_t rx_no;
+  lure_udp_t tx;
+  lure_udp_send_t req;
+  struct sockaddr_storage group;
+  int yes;
+  int no;
+  int bad;
+  int send_status;
+  char rbuf[64];
+};
+
+static void ssm_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct ssm *m = h->data;
+
+  buf->base = m->rbuf;
+  buf->len = sizeof(m->rbuf);
+}
+
+static void ssm_recv(lure_udp_t *h, ssize_t n, const lure_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+  struct ssm *m = h->data;
+
+  if (n == 0 && addr == NULL)
+    return;
+  if (n != 3 || memcmp(buf->base, "ssm", 3) != 0)
+    m->bad++;
+  else if (h == &m->rx_yes)
+    m->yes++;
+  else
+    m->no++;
+}
+
+static void ssm_send_cb(lure_udp_send_t *req, int status) {
+  struct ssm *m = req->data;
+
+  m->send_status = status;
+}
+
+static void ssm_send(struct ssm *m) {
+  lure_buf_t b = lure_buf_init("ssm", 3);
+
+  m->req.data = m;
+  m->send_status = 1;
+  EXPECT(lure_udp_send(&m->req, &m->tx, &b, 1, (struct sockaddr *) &m->group,
+                       ssm_send_cb), 0);
+  nt_run_for(&m->loop, 200);
+  ck_assert_msg(m->send_status == 0, "send to the group: %s",
+                nt_err(m->send_status));
+}
+
+START_TEST(udp_source_membership_ipv4) {
+  struct ssm *m = calloc(1, sizeof(*m));
+  struct sockaddr_in a4;
+  char g4[32];
+  int port = nt_free_port(AF_INET, SOCK_DGRAM);
+
+  ssm_group4(g4, sizeof(g4));
+  nt_loop_init(&m->loop);
+  nt_watchdog(&m->loop, &m->wd, NT_WATCHDOG_MS, "source-specific multicast");
+  ck_assert_int_eq(lure_ip4_addr(g4, port, &a4), 0);
+  memcpy(&m->group, &a4, sizeof(a4));
+  ck_assert_int_eq(lure_udp_init(&m->loop, &m->rx_yes), 0);
+  ck_assert_int_eq(lure_udp_init(&m->loop, &m->rx_no), 0);
+  ck_assert_int_eq(lure_udp_init(&m->loop, &m->tx), 0);
+  m->rx_yes.data = m->rx_no.data = m->tx.data = m;
+  EXPECT(lure_udp_bind(&m->rx_yes, (struct sockaddr *) &a4,
+                       LURE_UDP_REUSEADDR), 0);
+  EXPECT(lure_udp_bind(&m->rx_no, (struct sockaddr *) &a4,
+                       LURE_UDP_REUSEADDR), 0);
+  EXPECT(lure_udp_set_source_membership(&m->rx_yes, g4, "127.0.0.1",
+                                        "127.0.0.1", LURE_JOIN_GROUP), 0);
+  EXPECT(lure_udp_set_source_membership(&m->rx_no, g4, "127.0.0.1",
+                                        "127.0.0.2", LURE_JOIN_GROUP), 0);
+  EXPECT(lure_udp_recv_start(&m->rx_yes, ssm_alloc, ssm_recv), 0);
+  EXPECT(lure_udp_recv_start(&m->rx_no, ssm_alloc, ssm_recv), 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  EXPECT(lure_udp_bind(&m->tx, (struct sockaddr *) &a4, 0), 0);
+  EXPECT(lure_udp_set_multicast_interface(&m->tx, "127.0.0.1"), 0);
+  EXPECT(lure_udp_set_multicast_loop(&m->tx, 1), 0);
+
+  ssm_send(m);
+  ck_assert_int_eq(m->bad, 0);
+  ck_assert_msg(m->yes == 1, "the receiver joined for 127.0.0.1 got %d "
+                "datagrams, want 1", m->yes);
+  ck_assert_msg(m->no == 0, "the receiver joined for 127.0.0.2 got %d "
+                "datagrams from 127.0.0.1", m->no);
+
+  /* Leaving: the first hears nothing more; leaving twice is the kernel's
+   * error. */
+  EXPECT(lure_udp_set_source_membership(&m->rx_no, g4, "127.0.0.1",
+                                        "127.0.0.2", LURE_LEAVE_GROUP), 0);
+  lure_close((lure_handle_t *) &m->rx_no, NULL);
+  EXPECT(lure_udp_set_source_membership(&m->rx_yes, g4, "127.0.0.1",
+                                        "127.0.0.1", LURE_LEAVE_GROUP), 0);
+  ck_assert_int_lt(lure_udp_set_source_membership(&m->rx_yes, g4,
+                                                  "127.0.0.1", "127.0.0.1",
+                                                  LURE_LEAVE_GROUP), 0);
+  ssm_send(m);
+  ck_assert_int_eq(m->bad, 0);
+  ck_assert_msg(m->yes == 1, "%d datagrams after leaving", m->yes - 1);
+  ck_assert_int_eq(m->no, 0);
+  nt_loop_finish(&m->loop);
+  free(m);
+}
+END_TEST
+
+/* IPv6: a join and a leave on the loopback interface, named by the zone of
+ * interface_addr; an unbound handle is bound to :: by the join. */
+START_TEST(udp_source_membership_ipv6) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  struct sockaddr_storage ss;
+  int nlen = (int) sizeof(ss);
+  char g6[48];
+
+  if (!nt_have_ipv6()) {
+    printf("udp_source_membership_ipv6: no IPv6 here, skipped\n");
+    return;
+  }
+  ssm_group6(g6, sizeof(g6));
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_set_source_membership(&h, g6, "::1%lo", "::1",
+                                        LURE_JOIN_GROUP), 0);
+  EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen), 0);
+  ck_assert_int_eq(ss.ss_family, AF_INET6);
+  EXPECT(lure_udp_set_source_membership(&h, g6, "::1%lo", "::1",
+                                        LURE_LEAVE_GROUP), 0);
+  ck_assert_int_lt(lure_udp_set_source_membership(&h, g6, "::1%lo", "::1",
+                                                  LURE_LEAVE_GROUP), 0);
+  /* Not a multicast group. */
+  EXPECT(lure_udp_set_source_membership(&h, "::1", "::1%lo", "::1",
+                                        LURE_JOIN_GROUP), LURE_EINVAL);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -625,6 +851,9 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, udp_open_errors);
   tcase_add_test(tc, udp_send_queue_counters);
   tcase_add_test(tc, udp_using_recvmmsg);
+  tcase_add_test(tc, udp_source_membership_errors);
+  tcase_add_test(tc, udp_source_membership_ipv4);
+  tcase_add_test(tc, udp_source_membership_ipv6);
   suite_add_tcase(s, tc);
   return s;
 }
