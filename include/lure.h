@@ -926,6 +926,7 @@ LURE_EXTERN int lure_tcp_getsockname(const lure_tcp_t *handle,
 LURE_EXTERN int lure_tcp_getpeername(const lure_tcp_t *handle,
                                      struct sockaddr *name, int *namelen);
 LURE_EXTERN int lure_tcp_close_reset(lure_tcp_t *handle, lure_close_cb close_cb);
+LURE_EXTERN int lure_tcp_simultaneous_accepts(lure_tcp_t *handle, int enable);
 
 /* Pipes (Unix domain sockets). */
 LURE_EXTERN int lure_pipe_init(lure_loop_t *loop, lure_pipe_t *handle, int ipc);
@@ -939,6 +940,7 @@ LURE_EXTERN int lure_pipe_getpeername(const lure_pipe_t *handle, char *buffer,
                                       size_t *size);
 LURE_EXTERN int lure_pipe_pending_count(lure_pipe_t *handle);
 LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *handle);
+LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *handle, int count);
 
 /* UDP. */
 LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *handle);

@@ -104,6 +104,7 @@ dist_man3_MANS += \
 	man/lure_pipe_init.3 \
 	man/lure_pipe_open.3 \
 	man/lure_pipe_pending_count.3 \
+	man/lure_pipe_pending_instances.3 \
 	man/lure_pipe_pending_type.3 \
 	man/lure_poll_init.3 \
 	man/lure_poll_start.3 \
@@ -141,6 +142,7 @@ dist_man3_MANS += \
 	man/lure_tcp_keepalive.3 \
 	man/lure_tcp_nodelay.3 \
 	man/lure_tcp_open.3 \
+	man/lure_tcp_simultaneous_accepts.3 \
 	man/lure_timer_again.3 \
 	man/lure_timer_get_due_in.3 \
 	man/lure_timer_get_repeat.3 \

@@ -220,6 +220,13 @@ LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *h) {
   return LURE_TCP;
 }
 
+/* The number of server instances of a Windows named pipe; a Unix socket
+ * has no such thing, and libuv ignores the call there too. */
+LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *h, int count) {
+  (void) h;
+  (void) count;
+}
+
 void lure__pipe_finish_close(lure_pipe_t *h) {
   /* libuv removes the socket file of a bound pipe when it closes. */
   if (h->pipe_fname != NULL) {

@@ -180,6 +180,16 @@ LURE_EXTERN int lure_tcp_keepalive(lure_tcp_t *h, int enable,
   return 0;
 }
 
+/* libuv's switch for Windows, where a server may have several AcceptEx
+ * posted at once.  On Unix it changes nothing in libuv, nor here: readiness
+ * accepts in a loop while connections wait, and the ring's multishot accept
+ * posts each connection as it comes. */
+LURE_EXTERN int lure_tcp_simultaneous_accepts(lure_tcp_t *h, int enable) {
+  LURE__TCP_CHECK(h);
+  (void) enable;
+  return 0;
+}
+
 static int lure__tcp_name(const lure_tcp_t *h, struct sockaddr *name,
                           int *namelen, int peer) {
   socklen_t len;

@@ -4,7 +4,9 @@
  * sockets made elsewhere (bound, connected, unbound, a Unix datagram pair)
  * served by the set's path; the UDP send queue counters while sends wait;
  * lure_udp_using_recvmmsg; source-specific multicast joined and left on
- * loopback, with the kernel's filter by source checked.
+ * loopback, with the kernel's filter by source checked;
+ * lure_tcp_simultaneous_accepts and lure_pipe_pending_instances, which
+ * change nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -838,6 +840,105 @@ START_TEST(udp_source_membership_ipv6) {
 }
 END_TEST
 
+/* ---- lure_tcp_simultaneous_accepts, lure_pipe_pending_instances -------- */
+
+/* Neither changes anything on Linux (as in libuv on Unix): a server told
+ * either way still takes every connection; the pipe calls take anything,
+ * NULL included. */
+struct sa {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t server;
+  lure_tcp_t conns[2];
+  int accepted;
+};
+
+static void sa_conn_cb(lure_stream_t *server, int status) {
+  struct sa *a = server->data;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_lt(a->accepted, 2);
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->conns[a->accepted]), 0);
+  EXPECT(lure_accept(server, (lure_stream_t *) &a->conns[a->accepted]), 0);
+  if (++a->accepted == 2)
+    lure_close((lure_handle_t *) server, NULL);
+}
+
+START_TEST(tcp_simultaneous_accepts_noop) {
+  struct sa *a = calloc(1, sizeof(*a));
+  struct sockaddr_storage ss;
+  lure_udp_t udp;
+  lure_tcp_t closing;
+  int fds[2];
+  int i;
+
+  nt_loop_init(&a->loop);
+  nt_watchdog(&a->loop, &a->wd, NT_WATCHDOG_MS, "simultaneous accepts");
+  ck_assert_int_eq(lure_udp_init(&a->loop, &udp), 0);
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &closing), 0);
+  lure_close((lure_handle_t *) &closing, NULL);
+  EXPECT(lure_tcp_simultaneous_accepts(NULL, 1), LURE_EINVAL);
+  EXPECT(lure_tcp_simultaneous_accepts((lure_tcp_t *) &udp, 1), LURE_EINVAL);
+  EXPECT(lure_tcp_simultaneous_accepts(&closing, 1), LURE_EINVAL);
+
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->server), 0);
+  a->server.data = a;
+  EXPECT(lure_tcp_simultaneous_accepts(&a->server, 0), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&a->server, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &a->server, 8, sa_conn_cb),
+                   0);
+  EXPECT(lure_tcp_simultaneous_accepts(&a->server, 1), 0);
+  EXPECT(lure_tcp_simultaneous_accepts(&a->server, 0), 0);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &a->server), 1);
+  nt_loopback(AF_INET, nt_tcp_port(&a->server), &ss);
+  for (i = 0; i < 2; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fds[i], 0);
+    ck_assert_int_eq(connect(fds[i], (struct sockaddr *) &ss, sa_len(&ss)),
+                     0);
+  }
+  nt_run(&a->loop);
+  ck_assert_int_eq(a->accepted, 2);
+  nt_loop_finish(&a->loop);
+  close(fds[0]);
+  close(fds[1]);
+  free(a);
+}
+END_TEST
+
+START_TEST(pipe_pending_instances_noop) {
+  lure_loop_t loop;
+  lure_pipe_t pipe_h;
+  lure_pipe_t ipc;
+  lure_tcp_t tcp;
+  char dir[256];
+  char path[300];
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_pipe_init(&loop, &pipe_h, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &ipc, 1), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  lure_pipe_pending_instances(NULL, 4);
+  lure_pipe_pending_instances((lure_pipe_t *) &tcp, 4);
+  lure_pipe_pending_instances(&pipe_h, -1);
+  lure_pipe_pending_instances(&pipe_h, 0);
+  lure_pipe_pending_instances(&ipc, 1 << 20);
+  ck_assert_int_eq(lure_pipe_pending_count(&ipc), 0);
+  ck_assert_int_eq(lure_pipe_pending_type(&ipc), LURE_UNKNOWN_HANDLE);
+  /* The handles are as they were: the pipe still binds and listens. */
+  nt_tmpdir(dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/sock", dir);
+  EXPECT(lure_pipe_bind(&pipe_h, path), 0);
+  lure_pipe_pending_instances(&pipe_h, 8);
+  EXPECT(lure_listen((lure_stream_t *) &pipe_h, 4,
+                     sa_conn_cb), 0);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &pipe_h), 1);
+  nt_loop_finish(&loop);
+  nt_rmdir_all(dir);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -854,6 +955,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, udp_source_membership_errors);
   tcase_add_test(tc, udp_source_membership_ipv4);
   tcase_add_test(tc, udp_source_membership_ipv6);
+  tcase_add_test(tc, tcp_simultaneous_accepts_noop);
+  tcase_add_test(tc, pipe_pending_instances_noop);
   suite_add_tcase(s, tc);
   return s;
 }
