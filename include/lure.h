@@ -941,6 +941,7 @@ LURE_EXTERN int lure_pipe_getpeername(const lure_pipe_t *handle, char *buffer,
 LURE_EXTERN int lure_pipe_pending_count(lure_pipe_t *handle);
 LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *handle);
 LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *handle, int count);
+LURE_EXTERN int lure_pipe_chmod(lure_pipe_t *handle, int flags);
 
 /* UDP. */
 LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *handle);

@@ -98,6 +98,7 @@ dist_man3_MANS += \
 	man/lure_loop_stats.3 \
 	man/lure_now.3 \
 	man/lure_pipe_bind.3 \
+	man/lure_pipe_chmod.3 \
 	man/lure_pipe_connect.3 \
 	man/lure_pipe_getpeername.3 \
 	man/lure_pipe_getsockname.3 \

@@ -220,6 +220,45 @@ LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *h) {
   return LURE_TCP;
 }
 
+/* Open the socket file of a bound pipe to others, as libuv's uv_pipe_chmod:
+ * read and/or write permission for user, group and others is added to the
+ * mode the file has (never taken away).  The name comes from getsockname(2),
+ * so that a socket bound before lure_pipe_open() has it too. */
+LURE_EXTERN int lure_pipe_chmod(lure_pipe_t *h, int flags) {
+  struct sockaddr_un sun;
+  socklen_t len = sizeof(sun);
+  char path[sizeof(sun.sun_path) + 1];
+  size_t n;
+  struct stat st;
+  mode_t want = 0;
+
+  LURE__PIPE_CHECK(h);
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
+  if (flags == 0 || (flags & ~(LURE_READABLE | LURE_WRITABLE)))
+    return LURE_EINVAL;
+  memset(&sun, 0, sizeof(sun));
+  if (getsockname(h->io_watcher.fd, (struct sockaddr *) &sun, &len) != 0)
+    return -errno;
+  /* Not bound, or bound in the abstract namespace: there is no file. */
+  if (sun.sun_family != AF_UNIX ||
+      len <= offsetof(struct sockaddr_un, sun_path) || sun.sun_path[0] == '\0')
+    return LURE_EINVAL;
+  /* A name that fills sun_path comes without its NUL. */
+  n = strnlen(sun.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+  memcpy(path, sun.sun_path, n);
+  path[n] = '\0';
+  if (flags & LURE_READABLE)
+    want |= S_IRUSR | S_IRGRP | S_IROTH;
+  if (flags & LURE_WRITABLE)
+    want |= S_IWUSR | S_IWGRP | S_IWOTH;
+  if (stat(path, &st) != 0)
+    return -errno;
+  if ((st.st_mode & want) == want)
+    return 0;
+  return chmod(path, (st.st_mode & 07777) | want) != 0 ? -errno : 0;
+}
+
 /* The number of server instances of a Windows named pipe; a Unix socket
  * has no such thing, and libuv ignores the call there too. */
 LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *h, int count) {

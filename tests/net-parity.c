@@ -6,7 +6,7 @@
  * lure_udp_using_recvmmsg; source-specific multicast joined and left on
  * loopback, with the kernel's filter by source checked;
  * lure_tcp_simultaneous_accepts and lure_pipe_pending_instances, which
- * change nothing.
+ * change nothing; lure_pipe_chmod, by the socket file's mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include "net-tests.h"
 
 #define EXPECT(call, want)                                                   \
@@ -38,6 +40,10 @@ static int fd_cloexec(int fd) {
 
   ck_assert_int_ge(fl, 0);
   return (fl & FD_CLOEXEC) != 0;
+}
+
+static void never_conn_cb(lure_stream_t *server, int status) {
+  ck_abort_msg("a connection no client made (status %s)", nt_err(status));
 }
 
 static socklen_t sa_len(const struct sockaddr_storage *ss) {
@@ -931,10 +937,136 @@ START_TEST(pipe_pending_instances_noop) {
   snprintf(path, sizeof(path), "%s/sock", dir);
   EXPECT(lure_pipe_bind(&pipe_h, path), 0);
   lure_pipe_pending_instances(&pipe_h, 8);
-  EXPECT(lure_listen((lure_stream_t *) &pipe_h, 4,
-                     sa_conn_cb), 0);
+  EXPECT(lure_listen((lure_stream_t *) &pipe_h, 4, never_conn_cb), 0);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &pipe_h), 1);
   nt_loop_finish(&loop);
+  nt_rmdir_all(dir);
+}
+END_TEST
+
+/* ---- lure_pipe_chmod ----------------------------------------------------- */
+
+static mode_t mode_of(const char *path) {
+  struct stat st;
+
+  ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+  ck_assert_msg(S_ISSOCK(st.st_mode), "%s is not a socket", path);
+  return st.st_mode & 07777;
+}
+
+/* Read and write for everyone are added to the socket file's mode, never
+ * taken away; the file is found by the socket's own name, so a socket
+ * bound before lure_pipe_open() works too. */
+START_TEST(pipe_chmod_modes) {
+  lure_loop_t loop;
+  lure_pipe_t a;
+  lure_pipe_t b;
+  char dir[256];
+  char pa[300];
+  char pb[300];
+  struct sockaddr_un sun;
+  mode_t old_mask;
+  int fd;
+
+  nt_tmpdir(dir, sizeof(dir));
+  snprintf(pa, sizeof(pa), "%s/a.sock", dir);
+  snprintf(pb, sizeof(pb), "%s/b.sock", dir);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_pipe_init(&loop, &a, 0), 0);
+  old_mask = umask(077);
+  EXPECT(lure_pipe_bind(&a, pa), 0);
+  umask(old_mask);
+  ck_assert_int_eq(mode_of(pa), 0700);
+  EXPECT(lure_pipe_chmod(&a, LURE_READABLE), 0);
+  ck_assert_int_eq(mode_of(pa), 0744);
+  EXPECT(lure_pipe_chmod(&a, LURE_WRITABLE), 0);
+  ck_assert_int_eq(mode_of(pa), 0766);
+  EXPECT(lure_pipe_chmod(&a, LURE_READABLE | LURE_WRITABLE), 0);
+  ck_assert_int_eq(mode_of(pa), 0766);
+  ck_assert_int_eq(chmod(pa, 0), 0);
+  EXPECT(lure_pipe_chmod(&a, LURE_READABLE | LURE_WRITABLE), 0);
+  ck_assert_int_eq(mode_of(pa), 0666);
+  /* Listening changes nothing to that. */
+  ck_assert_int_eq(chmod(pa, 0600), 0);
+  EXPECT(lure_listen((lure_stream_t *) &a, 4, never_conn_cb), 0);
+  EXPECT(lure_pipe_chmod(&a, LURE_WRITABLE), 0);
+  ck_assert_int_eq(mode_of(pa), 0622);
+
+  /* Bound by the program, then adopted. */
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  memset(&sun, 0, sizeof(sun));
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, pb, strlen(pb));
+  ck_assert_int_eq(bind(fd, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  ck_assert_int_eq(chmod(pb, 0600), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &b, 0), 0);
+  EXPECT(lure_pipe_open(&b, fd), 0);
+  EXPECT(lure_pipe_chmod(&b, LURE_READABLE), 0);
+  ck_assert_int_eq(mode_of(pb), 0644);
+  nt_loop_finish(&loop);
+  nt_rmdir_all(dir);
+}
+END_TEST
+
+START_TEST(pipe_chmod_errors) {
+  lure_loop_t loop;
+  lure_pipe_t fresh;
+  lure_pipe_t bound;
+  lure_pipe_t abstract;
+  lure_pipe_t paired;
+  lure_pipe_t fifo;
+  lure_pipe_t closing;
+  lure_tcp_t tcp;
+  char dir[256];
+  char path[300];
+  char name[64];
+  int sv[2];
+  int fds[2];
+
+  nt_tmpdir(dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/s", dir);
+  snprintf(name, sizeof(name), "@lure-parity-%d", (int) getpid());
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &fresh, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &closing, 0), 0);
+  lure_close((lure_handle_t *) &closing, NULL);
+
+  EXPECT(lure_pipe_chmod(NULL, LURE_READABLE), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod((lure_pipe_t *) &tcp, LURE_READABLE), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&closing, LURE_READABLE), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&fresh, LURE_READABLE), LURE_EBADF);
+
+  ck_assert_int_eq(lure_pipe_init(&loop, &bound, 0), 0);
+  EXPECT(lure_pipe_bind(&bound, path), 0);
+  ck_assert_int_eq(chmod(path, 0600), 0);
+  EXPECT(lure_pipe_chmod(&bound, 0), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&bound, 4), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&bound, LURE_READABLE | 8), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&bound, -1), LURE_EINVAL);
+  ck_assert_int_eq(mode_of(path), 0600);
+
+  /* No file to change: an abstract name, a socket never bound. */
+  ck_assert_int_eq(lure_pipe_init(&loop, &abstract, 0), 0);
+  EXPECT(lure_pipe_bind(&abstract, name), 0);
+  EXPECT(lure_pipe_chmod(&abstract, LURE_READABLE), LURE_EINVAL);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &paired, 0), 0);
+  EXPECT(lure_pipe_open(&paired, sv[0]), 0);
+  EXPECT(lure_pipe_chmod(&paired, LURE_WRITABLE), LURE_EINVAL);
+  /* Not a socket at all. */
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &fifo, 0), 0);
+  EXPECT(lure_pipe_open(&fifo, fds[0]), 0);
+  EXPECT(lure_pipe_chmod(&fifo, LURE_READABLE), LURE_ENOTSOCK);
+  /* The file went away behind lure's back. */
+  ck_assert_int_eq(unlink(path), 0);
+  EXPECT(lure_pipe_chmod(&bound, LURE_READABLE), LURE_ENOENT);
+
+  nt_loop_finish(&loop);
+  close(sv[1]);
+  close(fds[1]);
   nt_rmdir_all(dir);
 }
 END_TEST
@@ -957,6 +1089,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, udp_source_membership_ipv6);
   tcase_add_test(tc, tcp_simultaneous_accepts_noop);
   tcase_add_test(tc, pipe_pending_instances_noop);
+  tcase_add_test(tc, pipe_chmod_modes);
+  tcase_add_test(tc, pipe_chmod_errors);
   suite_add_tcase(s, tc);
   return s;
 }
