@@ -548,6 +548,10 @@ struct lure_fs_s {
  * and ignored (see lure_udp_using_recvmmsg(3)). */
 #define LURE_UDP_RECVMMSG 256
 typedef enum { LURE_LEAVE_GROUP = 0, LURE_JOIN_GROUP } lure_membership;
+/* lure_pipe() and lure_socketpair() flags: the one of libuv's uv_stdio_flags
+ * that they take (the others describe a child's stdio, and lure has no
+ * process handles). */
+typedef enum { LURE_NONBLOCK_PIPE = 0x40 } lure_stdio_flags;
 
 #define LURE_STREAM_FIELDS                                                    \
   size_t write_queue_size;                                                    \
@@ -942,6 +946,12 @@ LURE_EXTERN int lure_pipe_pending_count(lure_pipe_t *handle);
 LURE_EXTERN lure_handle_type lure_pipe_pending_type(lure_pipe_t *handle);
 LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *handle, int count);
 LURE_EXTERN int lure_pipe_chmod(lure_pipe_t *handle, int flags);
+/* Pairs of connected descriptors, not handles: for lure_pipe_open(),
+ * lure_tcp_open(), lure_udp_open(), or a child process. */
+LURE_EXTERN int lure_pipe(lure_file fds[2], int read_flags, int write_flags);
+LURE_EXTERN int lure_socketpair(int type, int protocol,
+                                lure_os_sock_t socks[2], int flags0,
+                                int flags1);
 
 /* UDP. */
 LURE_EXTERN int lure_udp_init(lure_loop_t *loop, lure_udp_t *handle);

@@ -97,6 +97,7 @@ dist_man3_MANS += \
 	man/lure_loop_init.3 \
 	man/lure_loop_stats.3 \
 	man/lure_now.3 \
+	man/lure_pipe.3 \
 	man/lure_pipe_bind.3 \
 	man/lure_pipe_chmod.3 \
 	man/lure_pipe_connect.3 \
@@ -128,6 +129,7 @@ dist_man3_MANS += \
 	man/lure_signal_start.3 \
 	man/lure_signal_start_oneshot.3 \
 	man/lure_signal_stop.3 \
+	man/lure_socketpair.3 \
 	man/lure_stop.3 \
 	man/lure_stream_get_write_queue_size.3 \
 	man/lure_stream_set_blocking.3 \

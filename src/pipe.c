@@ -259,6 +259,70 @@ LURE_EXTERN int lure_pipe_chmod(lure_pipe_t *h, int flags) {
   return chmod(path, (st.st_mode & 07777) | want) != 0 ? -errno : 0;
 }
 
+/* ---- pairs of descriptors ---- */
+
+/* Both ends of a lure_pipe() or lure_socketpair() are close-on-exec, made so
+ * atomically: a child that another thread forks and executes in between
+ * must not inherit an end, or the other end never sees EOF.  O_NONBLOCK is
+ * set atomically too when both ends want it, else on the end that does. */
+static int lure__pair_flags_bad(int flags) {
+  return (flags & ~LURE_NONBLOCK_PIPE) != 0;
+}
+
+static int lure__pair_finish(int made[2], int out[2], int flags0, int flags1,
+                             int nonblock_done) {
+  int rc = 0;
+
+  if (!nonblock_done) {
+    if (flags0 & LURE_NONBLOCK_PIPE)
+      rc = lure__nonblock(made[0], 1);
+    if (rc == 0 && (flags1 & LURE_NONBLOCK_PIPE))
+      rc = lure__nonblock(made[1], 1);
+    if (rc != 0) {
+      close(made[0]);
+      close(made[1]);
+      return rc;
+    }
+  }
+  out[0] = made[0];
+  out[1] = made[1];
+  return 0;
+}
+
+LURE_EXTERN int lure_pipe(lure_file fds[2], int read_flags, int write_flags) {
+  int made[2];
+  int flags = O_CLOEXEC;
+
+  if (fds == NULL || lure__pair_flags_bad(read_flags) ||
+      lure__pair_flags_bad(write_flags))
+    return LURE_EINVAL;
+  if (read_flags & write_flags & LURE_NONBLOCK_PIPE)
+    flags |= O_NONBLOCK;
+  if (pipe2(made, flags) != 0)
+    return -errno;
+  return lure__pair_finish(made, fds, read_flags, write_flags,
+                           (flags & O_NONBLOCK) != 0);
+}
+
+/* type and protocol go to socketpair(2) as they are (AF_UNIX), as in libuv:
+ * SOCK_NONBLOCK in type makes both ends non-blocking. */
+LURE_EXTERN int lure_socketpair(int type, int protocol,
+                                lure_os_sock_t socks[2], int flags0,
+                                int flags1) {
+  int made[2];
+
+  if (socks == NULL || lure__pair_flags_bad(flags0) ||
+      lure__pair_flags_bad(flags1))
+    return LURE_EINVAL;
+  type |= SOCK_CLOEXEC;
+  if (flags0 & flags1 & LURE_NONBLOCK_PIPE)
+    type |= SOCK_NONBLOCK;
+  if (socketpair(AF_UNIX, type, protocol, made) != 0)
+    return -errno;
+  return lure__pair_finish(made, socks, flags0, flags1,
+                           (type & SOCK_NONBLOCK) != 0);
+}
+
 /* The number of server instances of a Windows named pipe; a Unix socket
  * has no such thing, and libuv ignores the call there too. */
 LURE_EXTERN void lure_pipe_pending_instances(lure_pipe_t *h, int count) {

@@ -6,7 +6,8 @@
  * lure_udp_using_recvmmsg; source-specific multicast joined and left on
  * loopback, with the kernel's filter by source checked;
  * lure_tcp_simultaneous_accepts and lure_pipe_pending_instances, which
- * change nothing; lure_pipe_chmod, by the socket file's mode.
+ * change nothing; lure_pipe_chmod, by the socket file's mode; lure_pipe and
+ * lure_socketpair, their flags, and their descriptors in pipe handles.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1071,6 +1073,264 @@ START_TEST(pipe_chmod_errors) {
 }
 END_TEST
 
+/* ---- lure_pipe, lure_socketpair ------------------------------------------ */
+
+/* Bytes go from a to b. */
+static void pass_bytes(int a, int b, const char *what) {
+  char buf[16];
+  ssize_t n;
+
+  ck_assert_msg(write(a, "parity", 6) == 6, "%s: write: %s", what,
+                strerror(errno));
+  do
+    n = read(b, buf, sizeof(buf));
+  while (n < 0 && errno == EINTR);
+  ck_assert_msg(n == 6 && memcmp(buf, "parity", 6) == 0, "%s: read %zd",
+                what, n);
+}
+
+/* O_NONBLOCK exactly where asked, FD_CLOEXEC always, for every combination
+ * of the flags; the descriptors carry bytes. */
+START_TEST(pairs_flags) {
+  static const int fl[2] = { 0, LURE_NONBLOCK_PIPE };
+  lure_file fds[2];
+  lure_os_sock_t socks[2];
+  char what[64];
+  int i;
+  int j;
+
+  for (i = 0; i < 2; i++) {
+    for (j = 0; j < 2; j++) {
+      snprintf(what, sizeof(what), "lure_pipe(%#x, %#x)", fl[i], fl[j]);
+      EXPECT(lure_pipe(fds, fl[i], fl[j]), 0);
+      ck_assert_msg(fd_nonblocking(fds[0]) == (i == 1), "%s: read end", what);
+      ck_assert_msg(fd_nonblocking(fds[1]) == (j == 1), "%s: write end",
+                    what);
+      ck_assert_msg(fd_cloexec(fds[0]) && fd_cloexec(fds[1]),
+                    "%s: not close-on-exec", what);
+      pass_bytes(fds[1], fds[0], what);
+      close(fds[0]);
+      close(fds[1]);
+
+      snprintf(what, sizeof(what), "lure_socketpair(%#x, %#x)", fl[i],
+               fl[j]);
+      EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, fl[i], fl[j]), 0);
+      ck_assert_msg(fd_nonblocking(socks[0]) == (i == 1), "%s: [0]", what);
+      ck_assert_msg(fd_nonblocking(socks[1]) == (j == 1), "%s: [1]", what);
+      ck_assert_msg(fd_cloexec(socks[0]) && fd_cloexec(socks[1]),
+                    "%s: not close-on-exec", what);
+      pass_bytes(socks[0], socks[1], what);
+      pass_bytes(socks[1], socks[0], what);
+      close(socks[0]);
+      close(socks[1]);
+    }
+  }
+
+  /* Datagrams keep their boundaries; SOCK_NONBLOCK in type (socketpair(2)
+   * takes it) makes both ends non-blocking. */
+  EXPECT(lure_socketpair(SOCK_DGRAM | SOCK_NONBLOCK, 0, socks, 0, 0), 0);
+  ck_assert_int_eq(fd_nonblocking(socks[0]), 1);
+  ck_assert_int_eq(fd_nonblocking(socks[1]), 1);
+  ck_assert_int_eq(send(socks[0], "ab", 2, 0), 2);
+  ck_assert_int_eq(send(socks[0], "cde", 3, 0), 3);
+  {
+    char buf[8];
+
+    ck_assert_int_eq(recv(socks[1], buf, sizeof(buf), 0), 2);
+    ck_assert_int_eq(recv(socks[1], buf, sizeof(buf), 0), 3);
+  }
+  close(socks[0]);
+  close(socks[1]);
+}
+END_TEST
+
+/* The lowest descriptor number not open now: the next one made. */
+static int lowest_free_fd(void) {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  return fd;
+}
+
+START_TEST(pairs_errors) {
+  lure_file fds[2] = { -7, -7 };
+  lure_os_sock_t socks[2] = { -7, -7 };
+  struct rlimit rl;
+  struct rlimit low;
+
+  EXPECT(lure_pipe(NULL, 0, 0), LURE_EINVAL);
+  EXPECT(lure_pipe(fds, 1, 0), LURE_EINVAL);
+  EXPECT(lure_pipe(fds, 0, 0x80), LURE_EINVAL);
+  EXPECT(lure_pipe(fds, LURE_NONBLOCK_PIPE | 0x20, 0), LURE_EINVAL);
+  EXPECT(lure_pipe(fds, -1, LURE_NONBLOCK_PIPE), LURE_EINVAL);
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, NULL, 0, 0), LURE_EINVAL);
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, 2, 0), LURE_EINVAL);
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, 0, LURE_NONBLOCK_PIPE | 4),
+         LURE_EINVAL);
+  /* socketpair(2)'s own refusals. */
+  EXPECT(lure_socketpair(12345, 0, socks, 0, 0), LURE_EINVAL);
+  EXPECT(lure_socketpair(SOCK_STREAM, 5, socks, 0, 0), LURE_EPROTONOSUPPORT);
+  /* Out of descriptors. */
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  low = rl;
+  low.rlim_cur = (rlim_t) lowest_free_fd();
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT(lure_pipe(fds, LURE_NONBLOCK_PIPE, 0), LURE_EMFILE);
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, 0, LURE_NONBLOCK_PIPE),
+         LURE_EMFILE);
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  /* A failed call leaves the array alone. */
+  ck_assert_int_eq(fds[0], -7);
+  ck_assert_int_eq(fds[1], -7);
+  ck_assert_int_eq(socks[0], -7);
+  ck_assert_int_eq(socks[1], -7);
+}
+END_TEST
+
+/* Both ends of a lure_socketpair() as pipe handles: "ping" one way, echoed
+ * back the other, on the set's path; and a lure_pipe() as a pair of pipe
+ * handles, to EOF. */
+struct sp {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_pipe_t a;
+  lure_pipe_t b;
+  lure_pipe_t r;           /* lure_pipe(): the read end */
+  lure_pipe_t w;           /* and the write end */
+  lure_write_t wa;
+  lure_write_t wb;
+  lure_write_t ww;
+  char abuf[64];
+  char bbuf[64];
+  char rbuf[64];
+  size_t alen;
+  size_t rlen;
+  int echoed;
+  int r_eof;
+  int errs;
+};
+
+static void sp_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct sp *p = h->data;
+
+  if (h == (lure_handle_t *) &p->a) {
+    buf->base = p->abuf + p->alen;
+    buf->len = sizeof(p->abuf) - p->alen;
+  } else if (h == (lure_handle_t *) &p->b) {
+    buf->base = p->bbuf;
+    buf->len = sizeof(p->bbuf) / 2; /* the echo goes in the other half */
+  } else {
+    buf->base = p->rbuf + p->rlen;
+    buf->len = sizeof(p->rbuf) - p->rlen;
+  }
+}
+
+static void sp_write_cb(lure_write_t *req, int status) {
+  struct sp *p = req->data;
+
+  if (status != 0)
+    p->errs++;
+  if (req == &p->wa)
+    NT_CHECK_EXECUTOR(req, "a write on a socketpair end");
+  if (req == &p->ww)
+    lure_close((lure_handle_t *) &p->w, NULL);
+}
+
+static void sp_read_b(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct sp *p = s->data;
+  lure_buf_t out;
+
+  if (n <= 0) {
+    if (n < 0)
+      lure_close((lure_handle_t *) s, NULL);
+    return;
+  }
+  /* Echo what came, as it came: the other side counts to 4. */
+  memcpy(p->bbuf + 32, buf->base, (size_t) n);
+  out = lure_buf_init(p->bbuf + 32, (unsigned int) n);
+  p->wb.data = p;
+  EXPECT(lure_write(&p->wb, s, &out, 1, sp_write_cb), 0);
+}
+
+static void sp_read_a(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct sp *p = s->data;
+
+  if (n <= 0) {
+    if (n < 0)
+      p->errs++;
+    return;
+  }
+  p->alen += (size_t) n;
+  if (p->alen == 4) {
+    p->echoed = memcmp(p->abuf, "ping", 4) == 0;
+    lure_close((lure_handle_t *) &p->a, NULL);
+    lure_close((lure_handle_t *) &p->b, NULL);
+  }
+}
+
+static void sp_read_r(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct sp *p = s->data;
+
+  if (n > 0) {
+    p->rlen += (size_t) n;
+  } else if (n == LURE_EOF) {
+    p->r_eof = 1;
+    lure_close((lure_handle_t *) s, NULL);
+  } else if (n < 0) {
+    p->errs++;
+    lure_close((lure_handle_t *) s, NULL);
+  }
+}
+
+START_TEST(pairs_as_pipe_handles) {
+  struct sp *p = calloc(1, sizeof(*p));
+  lure_os_sock_t socks[2];
+  lure_file fds[2];
+  lure_buf_t ping = lure_buf_init("ping", 4);
+  lure_buf_t data = lure_buf_init("through a pipe", 14);
+
+  nt_loop_init(&p->loop);
+  nt_watchdog(&p->loop, &p->wd, NT_WATCHDOG_MS, "pairs as pipe handles");
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, LURE_NONBLOCK_PIPE,
+                         LURE_NONBLOCK_PIPE), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &p->a, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &p->b, 0), 0);
+  p->a.data = p->b.data = p;
+  EXPECT(lure_pipe_open(&p->a, socks[0]), 0);
+  EXPECT(lure_pipe_open(&p->b, socks[1]), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &p->a, sp_alloc, sp_read_a), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &p->b, sp_alloc, sp_read_b), 0);
+  p->wa.data = p;
+  EXPECT(lure_write(&p->wa, (lure_stream_t *) &p->a, &ping, 1, sp_write_cb),
+         0);
+
+  EXPECT(lure_pipe(fds, 0, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &p->r, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &p->w, 0), 0);
+  p->r.data = p->w.data = p;
+  EXPECT(lure_pipe_open(&p->r, fds[0]), 0);
+  EXPECT(lure_pipe_open(&p->w, fds[1]), 0);
+  ck_assert_int_eq(lure_is_readable((lure_stream_t *) &p->r), 1);
+  ck_assert_int_eq(lure_is_writable((lure_stream_t *) &p->r), 0);
+  ck_assert_int_eq(lure_is_writable((lure_stream_t *) &p->w), 1);
+  EXPECT(lure_read_start((lure_stream_t *) &p->r, sp_alloc, sp_read_r), 0);
+  p->ww.data = p;
+  EXPECT(lure_write(&p->ww, (lure_stream_t *) &p->w, &data, 1, sp_write_cb),
+         0);
+  nt_run(&p->loop);
+
+  ck_assert_int_eq(p->errs, 0);
+  ck_assert_msg(p->echoed == 1, "the echo through the socketpair: %zu "
+                "bytes", p->alen);
+  ck_assert_int_eq(p->r_eof, 1);
+  ck_assert_uint_eq(p->rlen, 14);
+  ck_assert_int_eq(memcmp(p->rbuf, "through a pipe", 14), 0);
+  nt_loop_finish(&p->loop);
+  free(p);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -1091,6 +1351,9 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, pipe_pending_instances_noop);
   tcase_add_test(tc, pipe_chmod_modes);
   tcase_add_test(tc, pipe_chmod_errors);
+  tcase_add_test(tc, pairs_flags);
+  tcase_add_test(tc, pairs_errors);
+  tcase_add_test(tc, pairs_as_pipe_handles);
   suite_add_tcase(s, tc);
   return s;
 }
