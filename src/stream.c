@@ -210,24 +210,20 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 
 /* ---- readiness path: writes ---------------------------------------------------- */
 
-static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
-  struct iovec iov[64];
+/* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
+ * is not a socket, else sendmsg(2) with MSG_NOSIGNAL, carrying the
+ * descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
+ * queued writes and the immediate ones (lure_try_write). */
+static ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
+                                  unsigned n,
+                                  const lure_stream_t *send_handle) {
   struct msghdr msg;
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } ctl;
   struct cmsghdr *cm;
-  unsigned n = 0;
-  unsigned i;
   ssize_t r;
-
-  for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-    iov[n].iov_base = req->bufs[i].base;
-    iov[n].iov_len = req->bufs[i].len;
-  }
-  iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
-  iov[0].iov_len -= req->offset;
 
   if (s->stream_flags & LURE__STREAM_NOT_SOCKET) {
     do
@@ -238,7 +234,7 @@ static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
-  if (req->send_handle != NULL && req->write_index == 0 && req->offset == 0) {
+  if (send_handle != NULL) {
     memset(&ctl, 0, sizeof(ctl));
     msg.msg_control = ctl.buf;
     msg.msg_controllen = sizeof(ctl.buf);
@@ -246,12 +242,30 @@ static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
+    memcpy(CMSG_DATA(cm), &send_handle->io_watcher.fd, sizeof(int));
   }
   do
     r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
   return r < 0 ? -errno : r;
+}
+
+/* The head request's next bytes; its handle goes with its first byte. */
+static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
+  struct iovec iov[64];
+  unsigned n = 0;
+  unsigned i;
+
+  for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+    iov[n].iov_base = req->bufs[i].base;
+    iov[n].iov_len = req->bufs[i].len;
+  }
+  iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
+  iov[0].iov_len -= req->offset;
+  return lure__stream_sendv(s, iov, n,
+                            req->write_index == 0 && req->offset == 0
+                                ? req->send_handle
+                                : NULL);
 }
 
 /* Write as much of the queue as the socket takes now. */
@@ -804,6 +818,17 @@ LURE_EXTERN int lure_read_stop(lure_stream_t *s) {
   return 0;
 }
 
+/* A handle may travel only over an IPC pipe, and must have a descriptor to
+ * send (NULL: no handle to send, always fine). */
+static int lure__send_handle_ok(const lure_stream_t *s,
+                                const lure_stream_t *send_handle) {
+  if (send_handle == NULL)
+    return 1;
+  return s->type == LURE_NAMED_PIPE && ((const lure_pipe_t *) s)->ipc &&
+         lure__is_stream((const lure_handle_t *) send_handle) &&
+         send_handle->io_watcher.fd >= 0;
+}
+
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
                              const lure_buf_t bufs[], unsigned nbufs,
                              lure_stream_t *send_handle, lure_write_cb cb) {
@@ -819,12 +844,8 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
       s->shutdown_req != NULL)
     return s->shutdown_req != NULL || (s->stream_flags & LURE__STREAM_SHUT)
                ? LURE_EPIPE : LURE_ENOTCONN;
-  if (send_handle != NULL) {
-    if (s->type != LURE_NAMED_PIPE || !((lure_pipe_t *) s)->ipc ||
-        !lure__is_stream((lure_handle_t *) send_handle) ||
-        send_handle->io_watcher.fd < 0)
-      return LURE_EINVAL;
-  }
+  if (!lure__send_handle_ok(s, send_handle))
+    return LURE_EINVAL;
   req->type = LURE_WRITE;
   req->cb = cb;
   req->handle = s;
@@ -900,10 +921,8 @@ LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *s,
 LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
                                unsigned int nbufs) {
   struct iovec iov[IOV_MAX];
-  struct msghdr msg;
   unsigned n = nbufs > IOV_MAX ? IOV_MAX : nbufs;
   unsigned i;
-  ssize_t r;
 
   LURE__STREAM_CHECK(s);
   if (bufs == NULL || nbufs == 0)
@@ -920,17 +939,7 @@ LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
   }
-  if (s->stream_flags & LURE__STREAM_NOT_SOCKET) {
-    r = writev(s->io_watcher.fd, iov, (int) n);
-  } else {
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n;
-    r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL);
-  }
-  if (r < 0)
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? LURE_EAGAIN : -errno;
-  return (int) r;
+  return (int) lure__stream_sendv(s, iov, n, NULL);
 }
 
 LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
