@@ -897,6 +897,8 @@ LURE_EXTERN int lure_write2(lure_write_t *req, lure_stream_t *handle,
                             lure_stream_t *send_handle, lure_write_cb cb);
 LURE_EXTERN int lure_try_write(lure_stream_t *handle, const lure_buf_t bufs[],
                                unsigned int nbufs);
+LURE_EXTERN int lure_try_write2(lure_stream_t *handle, const lure_buf_t bufs[],
+                                unsigned int nbufs, lure_stream_t *send_handle);
 LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *handle,
                               lure_shutdown_cb cb);
 LURE_EXTERN int lure_is_readable(const lure_stream_t *handle);

@@ -154,6 +154,7 @@ dist_man3_MANS += \
 	man/lure_timer_start.3 \
 	man/lure_timer_stop.3 \
 	man/lure_try_write.3 \
+	man/lure_try_write2.3 \
 	man/lure_udp_bind.3 \
 	man/lure_udp_connect.3 \
 	man/lure_udp_get_send_queue_count.3 \

@@ -213,7 +213,7 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 /* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
  * is not a socket, else sendmsg(2) with MSG_NOSIGNAL, carrying the
  * descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
- * queued writes and the immediate ones (lure_try_write). */
+ * queued writes and the immediate ones (lure_try_write2). */
 static ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
                                   const lure_stream_t *send_handle) {
@@ -918,8 +918,12 @@ LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *s,
   return 0;
 }
 
-LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
-                               unsigned int nbufs) {
+/* As lure_write2(), but now or not at all: what the socket takes at once,
+ * the handle's descriptor with the first byte.  Nothing is queued, so a
+ * caller that gets LURE_EAGAIN (or a short count) still holds the rest. */
+LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
+                                unsigned int nbufs,
+                                lure_stream_t *send_handle) {
   struct iovec iov[IOV_MAX];
   unsigned n = nbufs > IOV_MAX ? IOV_MAX : nbufs;
   unsigned i;
@@ -932,6 +936,8 @@ LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
   if (s->shutdown_req != NULL ||
       (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)))
     return LURE_EPIPE;
+  if (!lure__send_handle_ok(s, send_handle))
+    return LURE_EINVAL;
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
@@ -939,7 +945,12 @@ LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
   }
-  return (int) lure__stream_sendv(s, iov, n, NULL);
+  return (int) lure__stream_sendv(s, iov, n, send_handle);
+}
+
+LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
+                               unsigned int nbufs) {
+  return lure_try_write2(s, bufs, nbufs, NULL);
 }
 
 LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,

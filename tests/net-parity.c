@@ -7,7 +7,8 @@
  * loopback, with the kernel's filter by source checked;
  * lure_tcp_simultaneous_accepts and lure_pipe_pending_instances, which
  * change nothing; lure_pipe_chmod, by the socket file's mode; lure_pipe and
- * lure_socketpair, their flags, and their descriptors in pipe handles.
+ * lure_socketpair, their flags, and their descriptors in pipe handles;
+ * lure_try_write2 passing a TCP handle over an IPC pipe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1331,6 +1332,279 @@ START_TEST(pairs_as_pipe_handles) {
 }
 END_TEST
 
+/* ---- lure_try_write2 ------------------------------------------------------ */
+
+/*
+ * The server end of a TCP connection travels over an IPC pipe pair with
+ * lure_try_write2(), with one byte; the original handle closes at once.
+ * The receiving pipe finds it queued when the byte is read
+ * (lure_pipe_pending_count, lure_pipe_pending_type), takes it with
+ * lure_accept, and writes through it to the client.
+ */
+struct tw {
+  struct nt_pair p;
+  lure_pipe_t pa;
+  lure_pipe_t pb;
+  lure_tcp_t passed;
+  lure_write_t wreq;
+  int try_rc;
+  int pending_at_read;
+  lure_handle_type type_at_read;
+  int accept_rc;
+  int pb_bytes;
+  char pb_byte;
+  char pbuf[8];
+  char cbuf[64];
+  size_t clen;
+  int client_eof;
+  int errs;
+};
+
+static void tw_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct tw *t = h->data;
+
+  if (h == (lure_handle_t *) &t->pb) {
+    buf->base = t->pbuf;
+    buf->len = sizeof(t->pbuf);
+  } else {
+    buf->base = t->cbuf + t->clen;
+    buf->len = sizeof(t->cbuf) - t->clen;
+  }
+}
+
+static void tw_passed_write_cb(lure_write_t *req, int status) {
+  struct tw *t = req->data;
+
+  if (status != 0)
+    t->errs++;
+  /* The client sees EOF when the last descriptor of the connection goes. */
+  lure_close((lure_handle_t *) &t->passed, NULL);
+}
+
+static void tw_pb_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct tw *t = s->data;
+  lure_buf_t out = lure_buf_init("via the passed handle", 21);
+
+  if (n <= 0) {
+    if (n < 0)
+      lure_close((lure_handle_t *) s, NULL);
+    return;
+  }
+  t->pb_bytes += (int) n;
+  t->pb_byte = buf->base[0];
+  if (t->pb_bytes != 1)
+    return;
+  t->pending_at_read = lure_pipe_pending_count(&t->pb);
+  t->type_at_read = lure_pipe_pending_type(&t->pb);
+  ck_assert_int_eq(lure_tcp_init(&t->p.loop, &t->passed), 0);
+  t->passed.data = t;
+  t->accept_rc = lure_accept(s, (lure_stream_t *) &t->passed);
+  /* Done with the pipe pair (whatever came: a failure ends the test). */
+  lure_close((lure_handle_t *) &t->pa, NULL);
+  lure_close((lure_handle_t *) &t->pb, NULL);
+  if (t->accept_rc != 0)
+    return;
+  t->wreq.data = t;
+  EXPECT(lure_write(&t->wreq, (lure_stream_t *) &t->passed, &out, 1,
+                    tw_passed_write_cb), 0);
+}
+
+static void tw_client_read(lure_stream_t *s, ssize_t n,
+                           const lure_buf_t *buf) {
+  struct tw *t = s->data;
+
+  if (n > 0) {
+    t->clen += (size_t) n;
+    return;
+  }
+  if (n == LURE_EOF)
+    t->client_eof = 1;
+  else if (n < 0)
+    t->errs++;
+  if (n < 0)
+    lure_close((lure_handle_t *) s, NULL);
+}
+
+START_TEST(try_write2_passes_tcp) {
+  struct tw *t = calloc(1, sizeof(*t));
+  lure_os_sock_t sv[2];
+  lure_buf_t h = lure_buf_init("H", 1);
+
+  nt_pair_open(&t->p, NT_WATCHDOG_MS, "passing a handle with try_write2");
+  t->p.client.data = t;
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, sv, LURE_NONBLOCK_PIPE,
+                         LURE_NONBLOCK_PIPE), 0);
+  ck_assert_int_eq(lure_pipe_init(&t->p.loop, &t->pa, 1), 0);
+  ck_assert_int_eq(lure_pipe_init(&t->p.loop, &t->pb, 1), 0);
+  t->pa.data = t->pb.data = t;
+  EXPECT(lure_pipe_open(&t->pa, sv[0]), 0);
+  EXPECT(lure_pipe_open(&t->pb, sv[1]), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &t->pb, tw_alloc, tw_pb_read), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &t->p.client, tw_alloc,
+                         tw_client_read), 0);
+
+  t->try_rc = lure_try_write2((lure_stream_t *) &t->pa, &h, 1,
+                              (lure_stream_t *) &t->p.server);
+  ck_assert_msg(t->try_rc == 1, "lure_try_write2 with a TCP handle: %s",
+                nt_err(t->try_rc));
+  /* The descriptor is on its way: the sender's handle can go now. */
+  lure_close((lure_handle_t *) &t->p.server, NULL);
+  nt_run(&t->p.loop);
+
+  ck_assert_int_eq(t->errs, 0);
+  ck_assert_int_eq(t->pb_bytes, 1);
+  ck_assert_int_eq(t->pb_byte, 'H');
+  ck_assert_msg(t->pending_at_read == 1, "%d descriptors pending when the "
+                "byte was read, want 1", t->pending_at_read);
+  ck_assert_int_eq(t->type_at_read, LURE_TCP);
+  ck_assert_msg(t->accept_rc == 0, "lure_accept: %s", nt_err(t->accept_rc));
+  ck_assert_uint_eq(t->clen, 21);
+  ck_assert_int_eq(memcmp(t->cbuf, "via the passed handle", 21), 0);
+  ck_assert_int_eq(t->client_eof, 1);
+  nt_loop_finish(&t->p.loop);
+  free(t);
+}
+END_TEST
+
+static void tw_any_write_cb(lure_write_t *req, int status) {
+  int *calls = req->data;
+
+  ck_assert_int_eq(status, 0);
+  (*calls)++;
+}
+
+/* Every refusal; LURE_EAGAIN while the socket is full and while writes are
+ * queued; then a handle sent to a plain socket arrives with the first
+ * byte, as SCM_RIGHTS. */
+START_TEST(try_write2_errors) {
+  struct nt_pair *p = calloc(1, sizeof(*p));
+  lure_pipe_t plain;
+  lure_pipe_t ipc;
+  lure_pipe_t nofd;
+  lure_pipe_t closing;
+  lure_tcp_t fresh;
+  lure_udp_t udp;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  lure_os_sock_t sv[2];
+  lure_os_sock_t pv[2];
+  lure_buf_t b = lure_buf_init("x", 1);
+  lure_buf_t big;
+  struct sockaddr_in a4;
+  char *space = malloc(65536);
+  int calls = 0;
+  int filled = 0;
+  int rc;
+
+  ck_assert_ptr_nonnull(space);
+  memset(space, 'z', 65536);
+  big = lure_buf_init(space, 65536);
+  nt_pair_open(p, NT_WATCHDOG_MS, "try_write2 errors");
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, sv, LURE_NONBLOCK_PIPE, 0), 0);
+  EXPECT(lure_socketpair(SOCK_STREAM, 0, pv, 0, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &ipc, 1), 0);
+  EXPECT(lure_pipe_open(&ipc, sv[0]), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &plain, 0), 0);
+  EXPECT(lure_pipe_open(&plain, pv[0]), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &nofd, 1), 0);
+  ck_assert_int_eq(lure_pipe_init(&p->loop, &closing, 1), 0);
+  lure_close((lure_handle_t *) &closing, NULL);
+  ck_assert_int_eq(lure_tcp_init(&p->loop, &fresh), 0);
+  ck_assert_int_eq(lure_udp_init(&p->loop, &udp), 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_udp_bind(&udp, (struct sockaddr *) &a4, 0), 0);
+
+  EXPECT(lure_try_write2(NULL, &b, 1, NULL), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &udp, &b, 1, NULL), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, NULL, 1, NULL),
+         LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 0, NULL), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &closing, &b, 1, NULL),
+         LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &nofd, &b, 1,
+                         (lure_stream_t *) &p->client), LURE_ENOTCONN);
+  /* A handle travels over an IPC pipe only, and must have a descriptor. */
+  EXPECT(lure_try_write2((lure_stream_t *) &plain, &b, 1,
+                         (lure_stream_t *) &p->client), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &p->client, &b, 1,
+                         (lure_stream_t *) &p->server), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &fresh), LURE_EINVAL);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &udp), LURE_EINVAL);
+  /* Without a handle, any stream will do. */
+  EXPECT(lure_try_write2((lure_stream_t *) &plain, &b, 1, NULL), 1);
+
+  /* Full: the kernel's EAGAIN.  Then a queued write: lure's. */
+  while ((rc = lure_try_write2((lure_stream_t *) &ipc, &big, 1, NULL)) > 0)
+    filled += rc;
+  ck_assert_msg(rc == LURE_EAGAIN, "filling the pipe: %s", nt_err(rc));
+  ck_assert_int_gt(filled, 0);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &p->client), LURE_EAGAIN);
+  wr.data = &calls;
+  EXPECT(lure_write(&wr, (lure_stream_t *) &ipc, &b, 1, tw_any_write_cb), 0);
+  while (recv(sv[1], space, 65536, MSG_DONTWAIT) > 0)
+    ;
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &p->client), LURE_EAGAIN);
+  while (calls == 0)
+    lure_run(&p->loop, LURE_RUN_ONCE);
+  while (recv(sv[1], space, 65536, MSG_DONTWAIT) > 0)
+    ;
+
+  /* Room again, nothing queued: the handle goes with the byte. */
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &p->client), 1);
+  {
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } ctl;
+    struct msghdr msg;
+    struct iovec iov;
+    struct cmsghdr *cm;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char c = 0;
+    int got = -1;
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = &c;
+    iov.iov_len = 1;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    ck_assert_int_eq(recvmsg(sv[1], &msg, MSG_CMSG_CLOEXEC), 1);
+    ck_assert_int_eq(c, 'x');
+    cm = CMSG_FIRSTHDR(&msg);
+    ck_assert_ptr_nonnull(cm);
+    ck_assert_int_eq(cm->cmsg_type, SCM_RIGHTS);
+    ck_assert_uint_eq(cm->cmsg_len, CMSG_LEN(sizeof(int)));
+    memcpy(&got, CMSG_DATA(cm), sizeof(int));
+    ck_assert_int_eq(getsockopt(got, SOL_SOCKET, SO_TYPE, &type, &tlen), 0);
+    ck_assert_int_eq(type, SOCK_STREAM);
+    ck_assert_int_eq(getsockname(got, (struct sockaddr *) &ss, &len), 0);
+    ck_assert_int_eq(sa_port((struct sockaddr *) &ss),
+                     nt_tcp_port(&p->client));
+    close(got);
+  }
+
+  /* Shut for writing: EPIPE. */
+  EXPECT(lure_shutdown(&sreq, (lure_stream_t *) &ipc, NULL), 0);
+  EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
+                         (lure_stream_t *) &p->client), LURE_EPIPE);
+  nt_loop_finish(&p->loop);
+  close(sv[1]);
+  close(pv[1]);
+  free(space);
+  free(p);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -1354,6 +1628,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, pairs_flags);
   tcase_add_test(tc, pairs_errors);
   tcase_add_test(tc, pairs_as_pipe_handles);
+  tcase_add_test(tc, try_write2_passes_tcp);
+  tcase_add_test(tc, try_write2_errors);
   suite_add_tcase(s, tc);
   return s;
 }
