@@ -60,7 +60,7 @@ static int sa_port(const struct sockaddr *sa) {
   return ntohs(((const struct sockaddr_in *) sa)->sin_port);
 }
 
-/* ---- lure_udp_open ------------------------------------------------------ */
+/* ---- lure_udp_open ------------------------------------------------------- */
 
 /* A handle on an adopted socket and a lure-made peer trade datagrams: the
  * peer sends "ping", the adopted handle answers "pong" to the address it
@@ -624,7 +624,7 @@ START_TEST(udp_using_recvmmsg) {
 }
 END_TEST
 
-/* ---- lure_udp_set_source_membership ------------------------------------- */
+/* ---- lure_udp_set_source_membership -------------------------------------- */
 
 /* A group in the source-specific range 232/8 of this process's own, so
  * that the sets running side by side never hear each other. */
@@ -849,7 +849,7 @@ START_TEST(udp_source_membership_ipv6) {
 }
 END_TEST
 
-/* ---- lure_tcp_simultaneous_accepts, lure_pipe_pending_instances -------- */
+/* ---- lure_tcp_simultaneous_accepts, lure_pipe_pending_instances ---------- */
 
 /* Neither changes anything on Linux (as in libuv on Unix): a server told
  * either way still takes every connection; the pipe calls take anything,
@@ -1332,7 +1332,7 @@ START_TEST(pairs_as_pipe_handles) {
 }
 END_TEST
 
-/* ---- lure_try_write2 ------------------------------------------------------ */
+/* ---- lure_try_write2 ----------------------------------------------------- */
 
 /*
  * The server end of a TCP connection travels over an IPC pipe pair with
