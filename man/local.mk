@@ -11,6 +11,7 @@ dist_man3_MANS += \
 	man/lure_backend_fd.3 \
 	man/lure_backend_timeout.3 \
 	man/lure_buf_init.3 \
+	man/lure_buf_release.3 \
 	man/lure_cancel.3 \
 	man/lure_check_init.3 \
 	man/lure_check_start.3 \
@@ -116,6 +117,7 @@ dist_man3_MANS += \
 	man/lure_prepare_stop.3 \
 	man/lure_queue_work.3 \
 	man/lure_read_start.3 \
+	man/lure_read_start_borrowed.3 \
 	man/lure_read_stop.3 \
 	man/lure_recv_buffer_size.3 \
 	man/lure_ref.3 \
@@ -182,10 +184,8 @@ dist_man3_MANS += \
 	man/lure_version_string.3 \
 	man/lure_walk.3 \
 	man/lure_write.3 \
-	man/lure_write_zc.3 \
-	man/lure_read_start_borrowed.3 \
-	man/lure_buf_release.3 \
-	man/lure_write2.3
+	man/lure_write2.3 \
+	man/lure_write_zc.3
 
 dist_man7_MANS += man/lure.7
 
