@@ -819,14 +819,18 @@ LURE_EXTERN int lure_read_stop(lure_stream_t *s) {
 }
 
 /* A handle may travel only over an IPC pipe, and must have a descriptor to
- * send (NULL: no handle to send, always fine). */
-static int lure__send_handle_ok(const lure_stream_t *s,
-                                const lure_stream_t *send_handle) {
+ * send (NULL: no handle to send, always fine).  The pipe must be a socket:
+ * a pipe(2) cannot carry a descriptor, and writev(2) would drop it without
+ * a word. */
+static int lure__send_handle_check(const lure_stream_t *s,
+                                   const lure_stream_t *send_handle) {
   if (send_handle == NULL)
-    return 1;
-  return s->type == LURE_NAMED_PIPE && ((const lure_pipe_t *) s)->ipc &&
-         lure__is_stream((const lure_handle_t *) send_handle) &&
-         send_handle->io_watcher.fd >= 0;
+    return 0;
+  if (s->type != LURE_NAMED_PIPE || !((const lure_pipe_t *) s)->ipc ||
+      !lure__is_stream((const lure_handle_t *) send_handle) ||
+      send_handle->io_watcher.fd < 0)
+    return LURE_EINVAL;
+  return (s->stream_flags & LURE__STREAM_NOT_SOCKET) ? LURE_ENOTSOCK : 0;
 }
 
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
@@ -834,6 +838,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
                              lure_stream_t *send_handle, lure_write_cb cb) {
   size_t total = 0;
   unsigned i;
+  int rc;
 
   if (req == NULL || bufs == NULL || nbufs == 0)
     return LURE_EINVAL;
@@ -844,8 +849,9 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
       s->shutdown_req != NULL)
     return s->shutdown_req != NULL || (s->stream_flags & LURE__STREAM_SHUT)
                ? LURE_EPIPE : LURE_ENOTCONN;
-  if (!lure__send_handle_ok(s, send_handle))
-    return LURE_EINVAL;
+  rc = lure__send_handle_check(s, send_handle);
+  if (rc != 0)
+    return rc;
   req->type = LURE_WRITE;
   req->cb = cb;
   req->handle = s;
@@ -927,6 +933,7 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   struct iovec iov[IOV_MAX];
   unsigned n = nbufs > IOV_MAX ? IOV_MAX : nbufs;
   unsigned i;
+  int rc;
 
   LURE__STREAM_CHECK(s);
   if (bufs == NULL || nbufs == 0)
@@ -936,8 +943,9 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   if (s->shutdown_req != NULL ||
       (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)))
     return LURE_EPIPE;
-  if (!lure__send_handle_ok(s, send_handle))
-    return LURE_EINVAL;
+  rc = lure__send_handle_check(s, send_handle);
+  if (rc != 0)
+    return rc;
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;

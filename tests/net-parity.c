@@ -1482,6 +1482,7 @@ START_TEST(try_write2_errors) {
   lure_pipe_t ipc;
   lure_pipe_t nofd;
   lure_pipe_t closing;
+  lure_pipe_t fifo;        /* an IPC pipe handle on a pipe(2) */
   lure_tcp_t fresh;
   lure_udp_t udp;
   lure_write_t wr;
@@ -1534,6 +1535,24 @@ START_TEST(try_write2_errors) {
                          (lure_stream_t *) &udp), LURE_EINVAL);
   /* Without a handle, any stream will do. */
   EXPECT(lure_try_write2((lure_stream_t *) &plain, &b, 1, NULL), 1);
+  /* An IPC pipe handle on a pipe(2): no way to pass a descriptor, where a
+   * plain writev(2) would drop it silently. */
+  {
+    lure_write_t fw;
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(lure_pipe_init(&p->loop, &fifo, 1), 0);
+    EXPECT(lure_pipe_open(&fifo, fds[1]), 0);
+    EXPECT(lure_try_write2((lure_stream_t *) &fifo, &b, 1,
+                           (lure_stream_t *) &p->client), LURE_ENOTSOCK);
+    EXPECT(lure_write2(&fw, (lure_stream_t *) &fifo, &b, 1,
+                       (lure_stream_t *) &p->client, tw_any_write_cb),
+           LURE_ENOTSOCK);
+    EXPECT(lure_try_write2((lure_stream_t *) &fifo, &b, 1, NULL), 1);
+    lure_close((lure_handle_t *) &fifo, NULL);
+    close(fds[0]);
+  }
 
   /* Full: the kernel's EAGAIN.  Then a queued write: lure's. */
   while ((rc = lure_try_write2((lure_stream_t *) &ipc, &big, 1, NULL)) > 0)
