@@ -40,6 +40,8 @@ LURE_EXTERN int lure_pipe_open(lure_pipe_t *h, int fd) {
     return LURE_EBADF;
   if (h->io_watcher.fd >= 0)
     return LURE_EBUSY;
+  if (lure__fd_in_use(h->loop, fd))
+    return LURE_EEXIST; /* as libuv: two handles on one fd would fight */
   mode &= O_ACCMODE;
   return lure__stream_open(
       (lure_stream_t *) h, fd,

@@ -71,6 +71,8 @@ LURE_EXTERN int lure_tcp_open(lure_tcp_t *h, int sock) {
     return LURE_EBADF;
   if (h->io_watcher.fd >= 0)
     return LURE_EBUSY;
+  if (lure__fd_in_use(h->loop, sock))
+    return LURE_EEXIST; /* as libuv: two handles on one fd would fight */
   /* A connected socket is readable and writable from the start. */
   if (getpeername(sock, (struct sockaddr *) &ss, &len) == 0)
     flags = LURE__STREAM_READABLE | LURE__STREAM_WRITABLE;

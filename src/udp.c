@@ -149,8 +149,11 @@ LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
   if ((flags & LURE_UDP_REUSEADDR) &&
       setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
     return -errno;
-  if (addr->sa_family == AF_INET6) {
-    on = (flags & LURE_UDP_IPV6ONLY) != 0;
+  /* As libuv: only an explicit LURE_UDP_IPV6ONLY touches IPV6_V6ONLY, so
+   * an adopted socket (lure_udp_open) keeps its own setting, and a socket
+   * lure made has the system's default (net.ipv6.bindv6only). */
+  if (flags & LURE_UDP_IPV6ONLY) {
+    on = 1;
     if (setsockopt(h->io_watcher.fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
                    sizeof(on)) != 0)
       return -errno;

@@ -1624,6 +1624,75 @@ START_TEST(try_write2_errors) {
 }
 END_TEST
 
+/* lure_tcp_open and lure_pipe_open refuse a descriptor another handle of the
+ * loop works on (LURE_EEXIST, as libuv), and leave both handles usable. */
+START_TEST(open_fd_in_use) {
+  lure_loop_t loop;
+  lure_tcp_t made;
+  lure_tcp_t t2;
+  lure_pipe_t p1;
+  lure_pipe_t p2;
+  struct sockaddr_in a4;
+  lure_os_fd_t used;
+  int sv[2];
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_tcp_init(&loop, &made), 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(lure_tcp_bind(&made, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &made, &used), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &t2), 0);
+  ck_assert_int_eq(lure_tcp_open(&t2, used), LURE_EEXIST);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &t2, &used), LURE_EBADF);
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &p1, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &p2, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&p1, sv[0]), 0);
+  ck_assert_int_eq(lure_pipe_open(&p2, sv[0]), LURE_EEXIST);
+  ck_assert_int_eq(lure_pipe_open(&p2, sv[1]), 0);
+  /* The refused handles took nothing: the loop closes each fd once. */
+  lure_close((lure_handle_t *) &made, NULL);
+  lure_close((lure_handle_t *) &t2, NULL);
+  lure_close((lure_handle_t *) &p1, NULL);
+  lure_close((lure_handle_t *) &p2, NULL);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+/* The implicit bind of an adopted, unbound IPv6 socket keeps the
+ * IPV6_V6ONLY the program set (libuv touches it only for
+ * LURE_UDP_IPV6ONLY). */
+START_TEST(udp_open_keeps_v6only) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  int on = 1;
+  int got = 0;
+  socklen_t len = sizeof(got);
+  int sock;
+
+  if (!nt_have_ipv6()) {
+    printf("udp_open_keeps_v6only: no IPv6 here, skipped\n");
+    return;
+  }
+  sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sock, 0);
+  ck_assert_int_eq(setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+                              sizeof(on)), 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(lure_udp_open(&h, sock), 0);
+  ck_assert_int_eq(lure_udp_set_ttl(&h, 9), 0);
+  /* The first receive binds it to the wildcard address. */
+  ck_assert_int_eq(lure_udp_recv_start(&h, any_alloc, any_recv), 0);
+  ck_assert_int_eq(getsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &got, &len),
+                   0);
+  ck_assert_int_eq(got, 1);
+  lure_close((lure_handle_t *) &h, NULL);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -1635,6 +1704,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, udp_open_unbound);
   tcase_add_test(tc, udp_open_unix_dgram);
   tcase_add_test(tc, udp_open_errors);
+  tcase_add_test(tc, open_fd_in_use);
+  tcase_add_test(tc, udp_open_keeps_v6only);
   tcase_add_test(tc, udp_send_queue_counters);
   tcase_add_test(tc, udp_using_recvmmsg);
   tcase_add_test(tc, udp_source_membership_errors);
