@@ -1308,8 +1308,7 @@ static void lure__stash_schedule(lure_stream_t *s, struct lure__ustream *us) {
 
 static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
                               const char *p, size_t n) {
-  lure_buf_t buf;
-  size_t k;
+  size_t done;
 
   /* Bytes already waiting go first: newer ones queue behind them. */
   if (us->stash_len > us->stash_off) {
@@ -1319,33 +1318,12 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
     }
     return;
   }
-  while (n > 0) {
-    if (!(s->stream_flags & LURE__STREAM_READING) ||
-        lure__handle_is_closing((lure_handle_t *) s)) {
-      if (!lure__handle_is_closing((lure_handle_t *) s))
-        (void) lure__stash_add(us, p, n);
-      return;
-    }
-    buf.base = NULL;
-    buf.len = 0;
-    if (s->stream_flags & LURE__STREAM_BORROW) {
-      /* Stashed bytes are lent in a buffer of their own. */
-      buf.base = lure__borrow_alloc(s->loop, n);
-      buf.len = buf.base != NULL ? n : 0;
-    } else {
-      s->alloc_cb((lure_handle_t *) s, n, &buf);
-    }
-    if (buf.base == NULL || buf.len == 0) {
-      (void) lure__stash_add(us, p, n);
-      s->read_cb(s, LURE_ENOBUFS, &buf);
-      lure__stash_schedule(s, us);
-      return;
-    }
-    k = buf.len < n ? buf.len : n;
-    memcpy(buf.base, p, k);
-    p += k;
-    n -= k;
-    s->read_cb(s, (ssize_t) k, &buf);
+  /* The core hands them to the reader; what it did not take (the reader
+   * stopped, or had no buffer) is kept for the next read. */
+  done = lure__stream_deliver_copy(s, p, n);
+  if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
+    (void) lure__stash_add(us, p + done, n - done);
+    lure__stash_schedule(s, us);
   }
 }
 
@@ -1436,7 +1414,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       lent.len = (size_t) res;
       b->lent++;
       b->lent_map[bid] = 1;
-      s->read_cb(s, res, &lent);
+      lure__stream_deliver(s, res, &lent);
     } else {
       lure__stream_feed(s, us, data, (size_t) res);
       lure__bufring_put(b, bid);
@@ -1865,31 +1843,6 @@ static void lure__uudp_stash_schedule(struct lure__uudp *uu) {
   lure__pending_add(uu->h->loop, &uu->stash_pending);
 }
 
-/* Hand one datagram (or an error) to recv_cb.  Returns 0, or -1 when the
- * caller had no buffer (recv_cb got LURE_ENOBUFS; the datagram stays). */
-static int lure__uudp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
-                              const struct sockaddr *addr, unsigned flags) {
-  lure_buf_t buf = { NULL, 0 };
-
-  if (nread < 0) {
-    h->recv_cb(h, nread, &buf, NULL, 0);
-    return 0;
-  }
-  h->alloc_cb((lure_handle_t *) h, 65536, &buf);
-  if (buf.base == NULL || buf.len == 0) {
-    h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
-    return -1;
-  }
-  if ((size_t) nread > buf.len) {
-    nread = (ssize_t) buf.len;
-    flags |= LURE_UDP_PARTIAL;
-  }
-  if (nread > 0)
-    memcpy(buf.base, data, (size_t) nread);
-  h->recv_cb(h, nread, &buf, addr, flags);
-  return 0;
-}
-
 static void lure__uudp_stash_deliver(lure_loop_t *loop,
                                      struct lure__pending *pe) {
   struct lure__uudp *uu =
@@ -1898,7 +1851,7 @@ static void lure__uudp_stash_deliver(lure_loop_t *loop,
 
   (void) loop;
   while ((d = uu->stash) != NULL && lure__uudp_receiving(uu->h)) {
-    if (lure__uudp_deliver(uu->h, d->nread, d->data,
+    if (lure__udp_deliver(uu->h, d->nread, d->data,
                            d->addrlen ? (struct sockaddr *) &d->addr : NULL,
                            d->flags) != 0) {
       lure__uudp_stash_schedule(uu); /* try again next tick */
@@ -1927,7 +1880,7 @@ static void lure__uudp_feed(lure_udp_t *h, struct lure__uudp *uu,
     lure__uudp_stash_schedule(uu);
     return;
   }
-  if (lure__uudp_deliver(h, nread, data, addr, flags) != 0) {
+  if (lure__udp_deliver(h, nread, data, addr, flags) != 0) {
     lure__uudp_stash_add(uu, nread, data, (size_t) nread, addr, addrlen,
                          flags);
     lure__uudp_stash_schedule(uu);

@@ -360,6 +360,35 @@ void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
   s->read_cb(s, nread, buf);
 }
 
+size_t lure__stream_deliver_copy(lure_stream_t *s, const char *p, size_t n) {
+  lure_buf_t buf;
+  size_t done = 0;
+  size_t k;
+
+  while (done < n && (s->stream_flags & LURE__STREAM_READING) &&
+         !lure__handle_is_closing((lure_handle_t *) s)) {
+    buf.base = NULL;
+    buf.len = 0;
+    if (s->stream_flags & LURE__STREAM_BORROW) {
+      /* Bytes that waited are lent in a buffer of their own. */
+      buf.base = lure__borrow_alloc(s->loop, n - done);
+      buf.len = buf.base != NULL ? n - done : 0;
+    } else {
+      s->alloc_cb((lure_handle_t *) s, n - done, &buf);
+    }
+    if (buf.base == NULL || buf.len == 0) {
+      /* As libuv: the reader keeps reading, and is asked again. */
+      s->read_cb(s, LURE_ENOBUFS, &buf);
+      break;
+    }
+    k = buf.len < n - done ? buf.len : n - done;
+    memcpy(buf.base, p + done, k);
+    done += k;
+    s->read_cb(s, (ssize_t) k, &buf);
+  }
+  return done;
+}
+
 static void lure__stream_read(lure_stream_t *s) {
   union {
     char buf[CMSG_SPACE(16 * sizeof(int))];

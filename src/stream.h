@@ -59,6 +59,10 @@ void lure__stream_write_done_now(lure_stream_t *s);
 void lure__stream_connection(lure_stream_t *s, int fd_or_error);
 void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
                           const lure_buf_t *buf);
+/* Bytes that arrived in a buffer of the ring, copied into the reader's
+ * alloc_cb buffers while it reads; returns how many it took (the caller
+ * keeps the rest). */
+size_t lure__stream_deliver_copy(lure_stream_t *s, const char *p, size_t n);
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
 void lure__stream_close_writes(lure_stream_t *s);

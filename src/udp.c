@@ -428,6 +428,31 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
 
 /* ---- receiving ---- */
 
+int lure__udp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
+                      const struct sockaddr *addr, unsigned flags) {
+  lure_buf_t buf = { NULL, 0 };
+
+  if (nread < 0) {
+    h->recv_cb(h, nread, &buf, NULL, 0);
+    return 0;
+  }
+  h->alloc_cb((lure_handle_t *) h, 65536, &buf);
+  if (buf.base == NULL || buf.len == 0) {
+    h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
+    return -1;
+  }
+  /* As recvmsg(2) into a buffer too small: the rest of the datagram is
+   * lost, and the flag says so. */
+  if ((size_t) nread > buf.len) {
+    nread = (ssize_t) buf.len;
+    flags |= LURE_UDP_PARTIAL;
+  }
+  if (nread > 0)
+    memcpy(buf.base, data, (size_t) nread);
+  h->recv_cb(h, nread, &buf, addr, flags);
+  return 0;
+}
+
 static void lure__udp_recv(lure_udp_t *h) {
   struct sockaddr_storage peer;
   struct msghdr msg;

@@ -26,6 +26,12 @@ int lure__udp_send_queued(lure_udp_t *h);
  * is due. */
 void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req, ssize_t status);
 void lure__udp_run_send_cbs(lure_udp_t *h);
+/* A datagram that arrived in a buffer of the ring (nread bytes at data), or
+ * an error (nread < 0), handed to alloc_cb/recv_cb.  Returns -1 when
+ * alloc_cb gave no buffer (recv_cb got LURE_ENOBUFS; the caller keeps the
+ * datagram), else 0. */
+int lure__udp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
+                      const struct sockaddr *addr, unsigned flags);
 /* Fail every queued send the ring does not hold (closing). */
 void lure__udp_cancel_queued(lure_udp_t *h);
 void lure__udp_after_fork(lure_udp_t *h);
