@@ -120,16 +120,20 @@ uint64_t bench_rand(uint64_t *state) {
   return z ^ (z >> 31);
 }
 
+void bench_set_errorv(struct bench_result *r, const char *fmt, va_list ap) {
+  if (r->error[0] != '\0')
+    return; /* keep the first */
+  vsnprintf(r->error, sizeof(r->error), fmt, ap);
+  if (r->error[0] == '\0')
+    strcpy(r->error, "failed");
+}
+
 void bench_set_error(struct bench_result *r, const char *fmt, ...) {
   va_list ap;
 
-  if (r->error[0] != '\0')
-    return; /* keep the first */
   va_start(ap, fmt);
-  vsnprintf(r->error, sizeof(r->error), fmt, ap);
+  bench_set_errorv(r, fmt, ap);
   va_end(ap);
-  if (r->error[0] == '\0')
-    strcpy(r->error, "failed");
 }
 
 /* ---- the measuring loop -------------------------------------------------- */

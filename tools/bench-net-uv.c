@@ -308,13 +308,11 @@ static void net_fail(struct net_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void net_fail(struct net_ctx *c, const char *fmt, ...) {
-  char msg[256];
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  bench_set_errorv(c->r, fmt, ap);
   va_end(ap);
-  bench_set_error(c->r, "%s", msg);
   c->d.stop = 1;
   net_close_all(c);
 }
@@ -810,13 +808,11 @@ static void udp_fail(struct udp_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void udp_fail(struct udp_ctx *c, const char *fmt, ...) {
-  char msg[256];
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  bench_set_errorv(c->r, fmt, ap);
   va_end(ap);
-  bench_set_error(c->r, "%s", msg);
   c->d.stop = 1;
   udp_close_all(c);
 }

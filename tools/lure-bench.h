@@ -22,6 +22,7 @@
 #ifndef LURE_BENCH_H
 #define LURE_BENCH_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,6 +145,8 @@ double bench_cpu_seconds(void);
 uint64_t bench_rand(uint64_t *state);
 void bench_set_error(struct bench_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void bench_set_errorv(struct bench_result *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* ---- the benchmark file (bench-fs.c) ------------------------------------- */
 
