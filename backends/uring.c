@@ -687,24 +687,29 @@ static void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
   lure__fs_done(loop, req, res, LURE__EXEC_URING);
 }
 
-int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
-  struct lure__uring *st = loop->priv->backend_data;
-  struct io_uring_sqe *sqe;
+/* Ask the kernel to cancel the operation tagged user_data.  The target's
+ * own CQE reports the outcome (-ECANCELED, -EINTR, or its real result when
+ * it won the race); the cancel's CQE is ignored.  LURE_EBUSY when no SQE
+ * could be had. */
+static int lure__uring_cancel(lure_loop_t *loop, __u64 user_data) {
+  struct io_uring_sqe *sqe =
+      lure__uring_sqe(loop, (struct lure__uring *) loop->priv->backend_data);
 
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  io_uring_prep_cancel64(sqe, user_data, 0);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  return 0;
+}
+
+int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
   if (!lure__queue_empty(&req->queue)) {
     /* Still in user space: it never reaches the kernel. */
     lure__queue_remove(&req->queue);
     lure__fs_done_later(loop, req, LURE_ECANCELED, LURE__EXEC_URING);
     return 0;
   }
-  sqe = lure__uring_sqe(loop, st);
-  if (sqe == NULL)
-    return LURE_EBUSY;
-  /* The target's own CQE reports the outcome (-ECANCELED, -EINTR, or its
-   * real result when it won the race); the cancel's CQE is ignored. */
-  io_uring_prep_cancel64(sqe, (__u64) (uintptr_t) req | LURE__UD_FS, 0);
-  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
-  return 0;
+  return lure__uring_cancel(loop, (__u64) (uintptr_t) req | LURE__UD_FS);
 }
 
 /* ---- the poll phase ---------------------------------------------------------------- */
@@ -1030,16 +1035,9 @@ static void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op) {
 }
 
 static void lure__sop_cancel(lure_stream_t *s, struct lure__sop *op) {
-  struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe;
-
-  if (!op->armed)
-    return;
-  sqe = lure__uring_sqe(s->loop, st);
-  if (sqe == NULL)
-    return; /* it completes eventually on its own */
-  io_uring_prep_cancel64(sqe, (__u64) (uintptr_t) op | LURE__UD_SOCK, 0);
-  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  /* Without an SQE it completes eventually on its own. */
+  if (op->armed)
+    (void) lure__uring_cancel(s->loop, (__u64) (uintptr_t) op | LURE__UD_SOCK);
 }
 
 /* ---- accept ---- */
@@ -1959,16 +1957,6 @@ int lure__uring_udp_recv(lure_udp_t *h) {
   return lure__uudp_arm_recv(h, uu);
 }
 
-static void lure__uudp_cancel(lure_udp_t *h, __u64 user_data) {
-  struct lure__uring *st = h->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(h->loop, st);
-
-  if (sqe == NULL)
-    return; /* it completes eventually on its own */
-  io_uring_prep_cancel64(sqe, user_data, 0);
-  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
-}
-
 void lure__uring_udp_recv_stop(lure_udp_t *h) {
   struct lure__uudp *uu = h->ring;
 
@@ -1977,7 +1965,7 @@ void lure__uring_udp_recv_stop(lure_udp_t *h) {
   lure__queue_remove(&uu->stash_pending.queue);
   if (uu->recv_armed && !uu->recv_canceling) {
     uu->recv_canceling = 1;
-    lure__uudp_cancel(h, (__u64) (uintptr_t) uu | LURE__UD_UDP);
+    (void) lure__uring_cancel(h->loop, (__u64) (uintptr_t) uu | LURE__UD_UDP);
   }
 }
 
@@ -2113,7 +2101,7 @@ void lure__uring_udp_close(lure_udp_t *h) {
   lure__queue_remove(&uu->dirty_link);
   if (uu->recv_armed && !uu->recv_canceling) {
     uu->recv_canceling = 1;
-    lure__uudp_cancel(h, (__u64) (uintptr_t) uu | LURE__UD_UDP);
+    (void) lure__uring_cancel(h->loop, (__u64) (uintptr_t) uu | LURE__UD_UDP);
   }
   /* Sends the ring holds are not cancelled: the kernel has them, and a
    * datagram send only waits for room that frees by itself.  The close

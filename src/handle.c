@@ -106,6 +106,15 @@ static int lure__handle_fd(const lure_handle_t *h) {
   }
 }
 
+/* Ring operations in flight for a socket handle (0 for other types). */
+unsigned lure__handle_ring_ops(const lure_handle_t *h) {
+  if (lure__is_stream(h))
+    return ((const lure_stream_t *) h)->ring_ops;
+  if (h->type == LURE_UDP)
+    return ((const lure_udp_t *) h)->ring_ops;
+  return 0;
+}
+
 /* Adopting a descriptor that a handle of the loop already works on would
  * give it two owners, each closing it, and two watchers on one fd.  Closing
  * handles count: their descriptor stays open until the closing phase. */
@@ -228,8 +237,7 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
   /* Ring operations still name this handle's fd and memory: the close
    * completes when the last of them has posted its CQE.  Until then the
    * loop stays alive (counted as a request). */
-  if ((lure__is_stream(h) && ((lure_stream_t *) h)->ring_ops > 0) ||
-      (h->type == LURE_UDP && ((lure_udp_t *) h)->ring_ops > 0)) {
+  if (lure__handle_ring_ops(h) > 0) {
     h->flags |= LURE__HANDLE_CLOSE_WAIT;
     h->loop->priv->active_reqs++;
     return 0;

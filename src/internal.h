@@ -117,6 +117,7 @@ int lure__handle_check(const lure_handle_t *h, lure_handle_type type);
 void lure__run_closing_handles(lure_loop_t *loop);
 /* Whether a TCP, pipe, UDP or poll handle of loop works on fd. */
 int lure__fd_in_use(lure_loop_t *loop, int fd);
+unsigned lure__handle_ring_ops(const lure_handle_t *h);
 void lure__handle_close_ready(lure_handle_t *h);
 
 static inline int lure__handle_is_active(const lure_handle_t *h) {

@@ -263,12 +263,8 @@ static void lure__loop_drain_ring(lure_loop_t *loop) {
   for (i = 0; i < 100; i++) {
     left = 0;
     lure__queue_foreach(q, &loop->priv->handle_queue) {
-      const lure_handle_t *h =
-          lure__container_of(q, const lure_handle_t, handle_queue);
-
-      if (((h->type == LURE_TCP || h->type == LURE_NAMED_PIPE) &&
-           ((const lure_stream_t *) h)->ring_ops > 0) ||
-          (h->type == LURE_UDP && ((const lure_udp_t *) h)->ring_ops > 0))
+      if (lure__handle_ring_ops(
+              lure__container_of(q, const lure_handle_t, handle_queue)) > 0)
         left = 1;
     }
     if (!left)
