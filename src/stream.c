@@ -269,7 +269,9 @@ static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
 }
 
 /* Write as much of the queue as the socket takes now. */
-static void lure__stream_write_all(lure_stream_t *s) {
+/* Write the queue, in order, while the descriptor takes it; 1 when it
+ * stopped because the descriptor is full. */
+static int lure__stream_write_now(lure_stream_t *s) {
   lure_write_t *req;
   ssize_t r;
 
@@ -277,18 +279,21 @@ static void lure__stream_write_all(lure_stream_t *s) {
     req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
                              queue);
     r = lure__stream_send(s, req);
-    if (r == LURE_EAGAIN) {
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
-      return;
-    }
-    if (r < 0) {
+    if (r == LURE_EAGAIN)
+      return 1;
+    if (r < 0)
       lure__stream_write_fail(s, req, (int) r);
-      continue;
-    }
-    if (!lure__stream_write_progress(s, req, (size_t) r) && r > 0)
-      continue; /* short: try again; EAGAIN next time if it is full */
+    else /* short: try again; EAGAIN next time if it is full */
+      (void) lure__stream_write_progress(s, req, (size_t) r);
   }
-  lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
+  return 0;
+}
+
+static void lure__stream_write_all(lure_stream_t *s) {
+  if (lure__stream_write_now(s))
+    (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
+  else
+    lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
 }
 
 /* Closing a ring stream whose head write was in the ring: the writes behind
@@ -296,20 +301,7 @@ static void lure__stream_write_all(lure_stream_t *s) {
  * inside uv_write().  Write what the socket takes now, in order; what it
  * does not take is cancelled. */
 void lure__stream_close_writes(lure_stream_t *s) {
-  lure_write_t *req;
-  ssize_t r;
-
-  while (!lure__queue_empty(&s->write_queue)) {
-    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                             queue);
-    r = lure__stream_send(s, req);
-    if (r < 0 && r != LURE_EAGAIN) {
-      lure__stream_write_fail(s, req, (int) r);
-      continue;
-    }
-    if (r < 0 || !lure__stream_write_progress(s, req, (size_t) r))
-      break;
-  }
+  (void) lure__stream_write_now(s);
   while (!lure__queue_empty(&s->write_queue))
     lure__stream_write_fail(
         s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
