@@ -39,7 +39,11 @@ extern "C" {
 #define LURE_VERSION_HEX \
   ((LURE_VERSION_MAJOR << 16) | (LURE_VERSION_MINOR << 8) | LURE_VERSION_PATCH)
 
-/* Error codes: negative errno values, as libuv's UV_E* on Linux. */
+/* Error codes: negative errno values, as libuv's UV_E* on Linux, plus
+ * libuv's own codes for getaddrinfo(3) errors and end of file.  The same
+ * names and values as libuv 1.44's uv/errno.h, in its order.  XX(name,
+ * message) is expanded once for the enum and once for each of
+ * lure_strerror() and lure_err_name(). */
 #define LURE_ERRNO_MAP(XX)                                                    \
   XX(E2BIG, "argument list too long")                                         \
   XX(EACCES, "permission denied")                                             \
@@ -47,10 +51,25 @@ extern "C" {
   XX(EADDRNOTAVAIL, "address not available")                                  \
   XX(EAFNOSUPPORT, "address family not supported")                            \
   XX(EAGAIN, "resource temporarily unavailable")                              \
+  XX(EAI_ADDRFAMILY, "address family not supported")                          \
+  XX(EAI_AGAIN, "temporary failure")                                          \
+  XX(EAI_BADFLAGS, "bad ai_flags value")                                      \
+  XX(EAI_BADHINTS, "invalid value for hints")                                 \
+  XX(EAI_CANCELED, "request canceled")                                        \
+  XX(EAI_FAIL, "permanent failure")                                           \
+  XX(EAI_FAMILY, "ai_family not supported")                                   \
+  XX(EAI_MEMORY, "out of memory")                                             \
+  XX(EAI_NODATA, "no address")                                                \
+  XX(EAI_NONAME, "unknown node or service")                                   \
+  XX(EAI_OVERFLOW, "argument buffer overflow")                                \
+  XX(EAI_PROTOCOL, "resolved protocol is unknown")                            \
+  XX(EAI_SERVICE, "service not available for socket type")                    \
+  XX(EAI_SOCKTYPE, "socket type not supported")                               \
   XX(EALREADY, "connection already in progress")                              \
   XX(EBADF, "bad file descriptor")                                            \
   XX(EBUSY, "resource busy or locked")                                        \
   XX(ECANCELED, "operation canceled")                                         \
+  XX(ECHARSET, "invalid Unicode character")                                   \
   XX(ECONNABORTED, "software caused connection abort")                        \
   XX(ECONNREFUSED, "connection refused")                                      \
   XX(ECONNRESET, "connection reset by peer")                                  \
@@ -66,7 +85,6 @@ extern "C" {
   XX(EISDIR, "illegal operation on a directory")                              \
   XX(ELOOP, "too many symbolic links encountered")                            \
   XX(EMFILE, "too many open files")                                           \
-  XX(EMLINK, "too many links")                                                \
   XX(EMSGSIZE, "message too long")                                            \
   XX(ENAMETOOLONG, "name too long")                                           \
   XX(ENETDOWN, "network is down")                                             \
@@ -76,6 +94,8 @@ extern "C" {
   XX(ENODEV, "no such device")                                                \
   XX(ENOENT, "no such file or directory")                                     \
   XX(ENOMEM, "not enough memory")                                             \
+  XX(ENONET, "machine is not on the network")                                 \
+  XX(ENOPROTOOPT, "protocol not available")                                   \
   XX(ENOSPC, "no space left on device")                                       \
   XX(ENOSYS, "function not implemented")                                      \
   XX(ENOTCONN, "socket is not connected")                                     \
@@ -88,32 +108,114 @@ extern "C" {
   XX(EPIPE, "broken pipe")                                                    \
   XX(EPROTO, "protocol error")                                                \
   XX(EPROTONOSUPPORT, "protocol not supported")                               \
+  XX(EPROTOTYPE, "protocol wrong type for socket")                            \
   XX(ERANGE, "result too large")                                              \
   XX(EROFS, "read-only file system")                                          \
+  XX(ESHUTDOWN, "cannot send after transport endpoint shutdown")              \
   XX(ESPIPE, "invalid seek")                                                  \
   XX(ESRCH, "no such process")                                                \
   XX(ETIMEDOUT, "connection timed out")                                       \
   XX(ETXTBSY, "text file is busy")                                            \
-  XX(EXDEV, "cross-device link not permitted")
+  XX(EXDEV, "cross-device link not permitted")                                \
+  XX(UNKNOWN, "unknown error")                                                \
+  XX(EOF, "end of file")                                                      \
+  XX(ENXIO, "no such device or address")                                      \
+  XX(EMLINK, "too many links")                                                \
+  XX(EHOSTDOWN, "host is down")                                               \
+  XX(EREMOTEIO, "remote I/O error")                                           \
+  XX(ENOTTY, "inappropriate ioctl for device")                                \
+  XX(EFTYPE, "inappropriate file type or format")                             \
+  XX(EILSEQ, "illegal byte sequence")                                         \
+  XX(ESOCKTNOSUPPORT, "socket type not supported")
 
-#define LURE__ERRNO_ENUM(name, _) LURE_##name = -name,
+/* The codes that are not errno values have libuv's numbers. */
+#define LURE__EAI_ADDRFAMILY 3000
+#define LURE__EAI_AGAIN 3001
+#define LURE__EAI_BADFLAGS 3002
+#define LURE__EAI_CANCELED 3003
+#define LURE__EAI_FAIL 3004
+#define LURE__EAI_FAMILY 3005
+#define LURE__EAI_MEMORY 3006
+#define LURE__EAI_NODATA 3007
+#define LURE__EAI_NONAME 3008
+#define LURE__EAI_OVERFLOW 3009
+#define LURE__EAI_SERVICE 3010
+#define LURE__EAI_SOCKTYPE 3011
+#define LURE__EAI_BADHINTS 3013
+#define LURE__EAI_PROTOCOL 3014
+#define LURE__ECHARSET 4080
+#define LURE__EFTYPE 4028
+#define LURE__UNKNOWN 4094
+#define LURE__EOF 4095
+#define LURE__E2BIG E2BIG
+#define LURE__EACCES EACCES
+#define LURE__EADDRINUSE EADDRINUSE
+#define LURE__EADDRNOTAVAIL EADDRNOTAVAIL
+#define LURE__EAFNOSUPPORT EAFNOSUPPORT
+#define LURE__EAGAIN EAGAIN
+#define LURE__EALREADY EALREADY
+#define LURE__EBADF EBADF
+#define LURE__EBUSY EBUSY
+#define LURE__ECANCELED ECANCELED
+#define LURE__ECONNABORTED ECONNABORTED
+#define LURE__ECONNREFUSED ECONNREFUSED
+#define LURE__ECONNRESET ECONNRESET
+#define LURE__EDESTADDRREQ EDESTADDRREQ
+#define LURE__EEXIST EEXIST
+#define LURE__EFAULT EFAULT
+#define LURE__EFBIG EFBIG
+#define LURE__EHOSTUNREACH EHOSTUNREACH
+#define LURE__EINTR EINTR
+#define LURE__EINVAL EINVAL
+#define LURE__EIO EIO
+#define LURE__EISCONN EISCONN
+#define LURE__EISDIR EISDIR
+#define LURE__ELOOP ELOOP
+#define LURE__EMFILE EMFILE
+#define LURE__EMSGSIZE EMSGSIZE
+#define LURE__ENAMETOOLONG ENAMETOOLONG
+#define LURE__ENETDOWN ENETDOWN
+#define LURE__ENETUNREACH ENETUNREACH
+#define LURE__ENFILE ENFILE
+#define LURE__ENOBUFS ENOBUFS
+#define LURE__ENODEV ENODEV
+#define LURE__ENOENT ENOENT
+#define LURE__ENOMEM ENOMEM
+#define LURE__ENONET ENONET
+#define LURE__ENOPROTOOPT ENOPROTOOPT
+#define LURE__ENOSPC ENOSPC
+#define LURE__ENOSYS ENOSYS
+#define LURE__ENOTCONN ENOTCONN
+#define LURE__ENOTDIR ENOTDIR
+#define LURE__ENOTEMPTY ENOTEMPTY
+#define LURE__ENOTSOCK ENOTSOCK
+#define LURE__ENOTSUP ENOTSUP
+#define LURE__EOVERFLOW EOVERFLOW
+#define LURE__EPERM EPERM
+#define LURE__EPIPE EPIPE
+#define LURE__EPROTO EPROTO
+#define LURE__EPROTONOSUPPORT EPROTONOSUPPORT
+#define LURE__EPROTOTYPE EPROTOTYPE
+#define LURE__ERANGE ERANGE
+#define LURE__EROFS EROFS
+#define LURE__ESHUTDOWN ESHUTDOWN
+#define LURE__ESPIPE ESPIPE
+#define LURE__ESRCH ESRCH
+#define LURE__ETIMEDOUT ETIMEDOUT
+#define LURE__ETXTBSY ETXTBSY
+#define LURE__EXDEV EXDEV
+#define LURE__ENXIO ENXIO
+#define LURE__EMLINK EMLINK
+#define LURE__EHOSTDOWN EHOSTDOWN
+#define LURE__EREMOTEIO EREMOTEIO
+#define LURE__ENOTTY ENOTTY
+#define LURE__EILSEQ EILSEQ
+#define LURE__ESOCKTNOSUPPORT ESOCKTNOSUPPORT
+
+#define LURE__ERRNO_ENUM(name, _) LURE_##name = -LURE__##name,
 typedef enum {
   LURE_ERRNO_MAP(LURE__ERRNO_ENUM)
-  /* getaddrinfo(3) errors, libuv's values. */
-  LURE_EAI_ADDRFAMILY = -3000,
-  LURE_EAI_AGAIN = -3001,
-  LURE_EAI_BADFLAGS = -3002,
-  LURE_EAI_CANCELED = -3003,
-  LURE_EAI_FAIL = -3004,
-  LURE_EAI_FAMILY = -3005,
-  LURE_EAI_MEMORY = -3006,
-  LURE_EAI_NODATA = -3007,
-  LURE_EAI_NONAME = -3008,
-  LURE_EAI_OVERFLOW = -3009,
-  LURE_EAI_SERVICE = -3010,
-  LURE_EAI_SOCKTYPE = -3011,
-  /* End of file: not an errno, the same value as libuv's UV_EOF. */
-  LURE_EOF = -4095
+  LURE_ERRNO_MAX = -4096
 } lure_errno_t;
 #undef LURE__ERRNO_ENUM
 
@@ -163,8 +265,10 @@ typedef enum {
 
 /* Options for lure_loop_configure(). */
 typedef enum {
-  /* const char *: "uring" (or "io_uring") or "epoll".  Forces the wait point. */
-  LURE_LOOP_BACKEND = 1,
+  /* Values below 256 are kept for libuv's own options (UV_LOOP_BLOCK_SIGNAL
+   * is 0, UV_METRICS_IDLE_TIME 1), so that its names keep libuv's values.
+   * const char *: "uring" (or "io_uring") or "epoll".  Forces the wait point. */
+  LURE_LOOP_BACKEND = 256,
   /* const char *: comma-separated io_uring opcode names to treat as missing,
    * e.g. "read,statx".  NULL or "" clears the mask. */
   LURE_LOOP_URING_DISABLE,

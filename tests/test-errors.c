@@ -5,6 +5,7 @@
  * functions without a status, a neutral value); it never crashes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "lure-tests.h"
@@ -16,7 +17,7 @@ START_TEST(errors_codes_and_names) {
 
   /* Every code of the map: the negative errno, its name, its message. */
 #define XX(name, msg)                                                         \
-  ck_assert_int_eq(LURE_##name, -name);                                       \
+  ck_assert_int_eq(LURE_##name, -LURE__##name);                               \
   ck_assert_str_eq(lure_err_name(LURE_##name), #name);                        \
   ck_assert_str_eq(lure_strerror(LURE_##name), msg);                          \
   ck_assert_str_eq(lure_err_name_r(LURE_##name, buf, sizeof(buf)), #name);    \
@@ -25,6 +26,17 @@ START_TEST(errors_codes_and_names) {
 #undef XX
 
   ck_assert_int_eq(LURE_EINVAL, -EINVAL);
+  ck_assert_int_eq(LURE_ENOTTY, -ENOTTY);
+  ck_assert_int_eq(LURE_ESHUTDOWN, -ESHUTDOWN);
+  /* libuv's numbers for the codes that are not errno values. */
+  ck_assert_int_eq(LURE_EAI_ADDRFAMILY, -3000);
+  ck_assert_int_eq(LURE_EAI_SOCKTYPE, -3011);
+  ck_assert_int_eq(LURE_EAI_BADHINTS, -3013);
+  ck_assert_int_eq(LURE_EAI_PROTOCOL, -3014);
+  ck_assert_int_eq(LURE_ECHARSET, -4080);
+  ck_assert_int_eq(LURE_EFTYPE, -4028);
+  ck_assert_int_eq(LURE_UNKNOWN, -4094);
+  ck_assert_str_eq(lure_err_name(LURE_EAI_NONAME), "EAI_NONAME");
   ck_assert_str_eq(lure_err_name(LURE_EINVAL), "EINVAL");
   ck_assert_str_eq(lure_strerror(LURE_EINVAL), "invalid argument");
   ck_assert_str_eq(lure_err_name(LURE_ENOENT), "ENOENT");
@@ -35,8 +47,8 @@ START_TEST(errors_codes_and_names) {
 END_TEST
 
 START_TEST(errors_unknown_codes) {
-  static const int unknown[] = { -9999, 12345, -1000000, 1, -4094, -4096 };
-  char buf[64];
+  static const int unknown[] = { -9999, 12345, -1000000, 1, -4093, -4096 };
+  char buf[64], num[32];
   size_t i;
 
   for (i = 0; i < TEST_ARRAY_SIZE(unknown); i++) {
@@ -49,10 +61,13 @@ START_TEST(errors_unknown_codes) {
     ck_assert_int_gt((int) strlen(msg), 0);
     ck_assert_str_ne(name, "EINVAL");
     ck_assert_str_ne(msg, "invalid argument");
+    /* With a buffer, an unknown code is named with its number (libuv's
+     * "Unknown system error N"). */
+    snprintf(num, sizeof(num), "%d", unknown[i]);
     ck_assert_ptr_eq(lure_err_name_r(unknown[i], buf, sizeof(buf)), buf);
-    ck_assert_str_eq(buf, name);
+    ck_assert_ptr_nonnull(strstr(buf, num));
     ck_assert_ptr_eq(lure_strerror_r(unknown[i], buf, sizeof(buf)), buf);
-    ck_assert_str_eq(buf, msg);
+    ck_assert_ptr_nonnull(strstr(buf, num));
   }
 }
 END_TEST
