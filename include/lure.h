@@ -12,6 +12,7 @@
 #define LURE_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
@@ -596,6 +597,32 @@ typedef struct {
   DIR *dir;
 } lure_dir_t;
 
+/* lure_fs_open() flags: the open(2) flags under libuv's names, with
+ * libuv's values on Linux (0 where Linux has no such flag). */
+#define LURE_FS_O_APPEND O_APPEND
+#define LURE_FS_O_CREAT O_CREAT
+#define LURE_FS_O_DIRECT O_DIRECT
+#define LURE_FS_O_DIRECTORY O_DIRECTORY
+#define LURE_FS_O_DSYNC O_DSYNC
+#define LURE_FS_O_EXCL O_EXCL
+#define LURE_FS_O_EXLOCK 0
+#define LURE_FS_O_NOATIME O_NOATIME
+#define LURE_FS_O_NOCTTY O_NOCTTY
+#define LURE_FS_O_NOFOLLOW O_NOFOLLOW
+#define LURE_FS_O_NONBLOCK O_NONBLOCK
+#define LURE_FS_O_RDONLY O_RDONLY
+#define LURE_FS_O_RDWR O_RDWR
+#define LURE_FS_O_SYMLINK 0
+#define LURE_FS_O_SYNC O_SYNC
+#define LURE_FS_O_TRUNC O_TRUNC
+#define LURE_FS_O_WRONLY O_WRONLY
+/* Windows-only in libuv: 0 here, as in libuv on Linux. */
+#define LURE_FS_O_FILEMAP 0
+#define LURE_FS_O_RANDOM 0
+#define LURE_FS_O_SHORT_LIVED 0
+#define LURE_FS_O_SEQUENTIAL 0
+#define LURE_FS_O_TEMPORARY 0
+
 /* lure_fs_copyfile() flags, libuv's values. */
 #define LURE_FS_COPYFILE_EXCL 0x0001
 #define LURE_FS_COPYFILE_FICLONE 0x0002
@@ -643,14 +670,22 @@ struct lure_fs_s {
 /* ---- streams, TCP, pipes, UDP, DNS --------------------------------------- */
 
 /* lure_tcp_bind() flags. */
-#define LURE_TCP_IPV6ONLY 1
-/* lure_udp_bind() / lure_udp_init_ex() flags. */
-#define LURE_UDP_IPV6ONLY 1
-#define LURE_UDP_PARTIAL 2
-#define LURE_UDP_REUSEADDR 4
-/* lure_udp_init_ex(): libuv's hint to receive with recvmmsg(2); accepted,
- * and ignored (see lure_udp_using_recvmmsg(3)). */
-#define LURE_UDP_RECVMMSG 256
+typedef enum { LURE_TCP_IPV6ONLY = 1 } lure_tcp_flags;
+/* lure_udp_bind() / lure_udp_init_ex() flags, and the flags of a receive
+ * callback, libuv's values. */
+typedef enum {
+  LURE_UDP_IPV6ONLY = 1,
+  LURE_UDP_PARTIAL = 2,
+  LURE_UDP_REUSEADDR = 4,
+  /* libuv's recvmmsg(2) buffer protocol: lure never receives with
+   * recvmmsg(2) (see lure_udp_using_recvmmsg(3)), so a receive callback
+   * never sees these two. */
+  LURE_UDP_MMSG_CHUNK = 8,
+  LURE_UDP_MMSG_FREE = 16,
+  /* lure_udp_init_ex(): libuv's hint to receive with recvmmsg(2); accepted,
+   * and ignored (see lure_udp_using_recvmmsg(3)). */
+  LURE_UDP_RECVMMSG = 256
+} lure_udp_flags;
 typedef enum { LURE_LEAVE_GROUP = 0, LURE_JOIN_GROUP } lure_membership;
 /* lure_pipe() and lure_socketpair() flags: the one of libuv's uv_stdio_flags
  * that they take (the others describe a child's stdio, and lure has no

@@ -27,6 +27,16 @@ TEST_LOG_COMPILER = $(SHELL)
 # "make check" shows the counts of each executor set, not only PASS/FAIL.
 AM_TESTS_FD_REDIRECT = 9>&2
 
+# The scripts that compile programs (tests/uv-abi.sh) use the build's
+# compiler and flags, so that a sanitizer build links its runtime.
+AM_TESTS_ENVIRONMENT = CC='$(CC)' CFLAGS='$(CFLAGS)' LDFLAGS='$(LDFLAGS)'; \
+	export CC CFLAGS LDFLAGS;
+
+# The libuv drop-in layer: uv.h's constants against libuv's own header,
+# its functions against the shared liblure, no uv_ symbol exported.
+TESTS += tests/uv-abi.sh
+EXTRA_DIST += tests/uv-abi.sh
+
 if HAVE_CHECK
 TESTS += $(LURE_TEST_SETS)
 check_PROGRAMS += tests/lure-tests tests/lure-backend tests/nouring
