@@ -587,6 +587,13 @@ static void lure__fs_init(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
   lure__queue_init(&req->queue);
 }
 
+/* A call refused after its request was initialised: the error is also the
+ * request's result, as a synchronous call would have left it. */
+static int lure__fs_refuse(lure_fs_t *req, int err) {
+  req->result = err;
+  return err;
+}
+
 /* Copy path (and new_path) into one allocation owned by the request. */
 static int lure__fs_paths(lure_fs_t *req, const char *path,
                           const char *new_path) {
@@ -595,13 +602,13 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
   char *m;
 
   if (path == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   a = strlen(path) + 1;
   if (new_path != NULL)
     b = strlen(new_path) + 1;
   m = malloc(a + b);
   if (m == NULL)
-    return LURE_ENOMEM;
+    return lure__fs_refuse(req, LURE_ENOMEM);
   memcpy(m, path, a);
   req->path = m;
   if (new_path != NULL) {
@@ -614,13 +621,13 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
 static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
                          unsigned int nbufs) {
   if (bufs == NULL || nbufs == 0)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
     req->bufs = malloc(sizeof(*bufs) * nbufs);
     if (req->bufs == NULL)
-      return LURE_ENOMEM;
+      return lure__fs_refuse(req, LURE_ENOMEM);
   }
   memcpy(req->bufs, bufs, sizeof(*bufs) * nbufs);
   req->nbufs = nbufs;
@@ -663,10 +670,19 @@ static int lure__fs_submit(lure_loop_t *loop, lure_fs_t *req) {
   return rc;
 }
 
-#define LURE__FS_CHECK(loop, req)                                            \
+/* Every call starts here.  The request is initialised before any other
+ * argument is looked at, so that a refused request holds no stale
+ * pointers and lure_fs_req_cleanup() on it is harmless, as in libuv.  A
+ * synchronous call (cb == NULL) needs no loop: it runs on the calling
+ * thread and never touches one, so loop may be NULL, as libuv allows.  An
+ * asynchronous one needs a live loop. */
+#define LURE__FS_START(loop, req, type, cb)                                   \
   do {                                                                        \
-    if ((loop) == NULL || (loop)->priv == NULL || (req) == NULL)              \
+    if ((req) == NULL)                                                        \
       return LURE_EINVAL;                                                     \
+    lure__fs_init((loop), (req), (type), (cb));                               \
+    if ((cb) != NULL && ((loop) == NULL || (loop)->priv == NULL))             \
+      return lure__fs_refuse((req), LURE_EINVAL);                             \
   } while (0)
 
 /* Requests that take a path (and maybe a second one). */
@@ -676,10 +692,9 @@ static int lure__fs_path_req(lure_loop_t *loop, lure_fs_t *req,
                              lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (path == NULL || (need_new && new_path == NULL))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   rc = lure__fs_paths(req, path, new_path);
   if (rc != 0)
     return rc;
@@ -689,10 +704,9 @@ static int lure__fs_path_req(lure_loop_t *loop, lure_fs_t *req,
 /* Requests that take a file descriptor. */
 static int lure__fs_fd_req(lure_loop_t *loop, lure_fs_t *req,
                            lure_fs_type type, lure_file file, lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   return lure__fs_submit(loop, req);
 }
@@ -710,10 +724,9 @@ LURE_EXTERN int lure_fs_open(lure_loop_t *loop, lure_fs_t *req,
                              lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_OPEN, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_OPEN, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = flags;
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
@@ -732,12 +745,11 @@ static int lure__fs_rw_req(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
                            unsigned int nbufs, int64_t offset, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (bufs == NULL || nbufs == 0)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   req->off = offset < 0 ? -1 : offset;
   rc = lure__fs_bufs(req, bufs, nbufs);
@@ -770,10 +782,9 @@ LURE_EXTERN int lure_fs_mkdir(lure_loop_t *loop, lure_fs_t *req,
                               const char *path, int mode, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_MKDIR, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_MKDIR, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
   if (rc != 0)
@@ -834,12 +845,11 @@ LURE_EXTERN int lure_fs_opendir(lure_loop_t *loop, lure_fs_t *req,
 static int lure__fs_dir_req(lure_loop_t *loop, lure_fs_t *req,
                             lure_fs_type type, lure_dir_t *dir,
                             lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (dir == NULL || dir->dir == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (type == LURE_FS_READDIR && (dir->dirents == NULL || dir->nentries == 0))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->ptr = dir;
   return lure__fs_submit(loop, req);
 }
@@ -893,12 +903,11 @@ LURE_EXTERN int lure_fs_fdatasync(lure_loop_t *loop, lure_fs_t *req,
 LURE_EXTERN int lure_fs_ftruncate(lure_loop_t *loop, lure_fs_t *req,
                                   lure_file file, int64_t offset,
                                   lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
-  lure__fs_init(loop, req, LURE_FS_FTRUNCATE, cb);
+  LURE__FS_START(loop, req, LURE_FS_FTRUNCATE, cb);
   if (file < 0)
-    return (int) (req->result = LURE_EBADF);
+    return lure__fs_refuse(req, LURE_EBADF);
   if (offset < 0)
-    return (int) (req->result = LURE_EINVAL);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->file = file;
   req->off = offset;
   return lure__fs_submit(loop, req);
@@ -909,13 +918,12 @@ LURE_EXTERN int lure_fs_copyfile(lure_loop_t *loop, lure_fs_t *req,
                                  int flags, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_COPYFILE, cb);
   if (path == NULL || new_path == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (flags & ~(LURE_FS_COPYFILE_EXCL | LURE_FS_COPYFILE_FICLONE |
                 LURE_FS_COPYFILE_FICLONE_FORCE))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_COPYFILE, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = flags;
   rc = lure__fs_paths(req, path, new_path);
   if (rc != 0)
@@ -927,12 +935,11 @@ LURE_EXTERN int lure_fs_sendfile(lure_loop_t *loop, lure_fs_t *req,
                                  lure_file out_fd, lure_file in_fd,
                                  int64_t in_offset, size_t length,
                                  lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_SENDFILE, cb);
   if (out_fd < 0 || in_fd < 0)
-    return LURE_EBADF;
+    return lure__fs_refuse(req, LURE_EBADF);
   if (in_offset < 0)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_SENDFILE, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->file = in_fd;
   req->out_file = out_fd;
   req->off = in_offset;
@@ -945,10 +952,9 @@ static int lure__fs_path_mode_req(lure_loop_t *loop, lure_fs_t *req,
                                   int mode, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = mode;
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
@@ -969,10 +975,9 @@ LURE_EXTERN int lure_fs_chmod(lure_loop_t *loop, lure_fs_t *req,
 
 LURE_EXTERN int lure_fs_fchmod(lure_loop_t *loop, lure_fs_t *req,
                                lure_file file, int mode, lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_FCHMOD, cb);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, LURE_FS_FCHMOD, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   req->mode = (unsigned int) mode;
   return lure__fs_submit(loop, req);
@@ -984,14 +989,13 @@ static int lure__fs_fd_or_path_req(lure_loop_t *loop, lure_fs_t *req,
                                    lure_fs_type type, int by_fd,
                                    const char *path, lure_file file,
                                    lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (by_fd) {
     if (file < 0)
-      return LURE_EBADF;
+      return lure__fs_refuse(req, LURE_EBADF);
   } else if (path == NULL) {
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   }
-  lure__fs_init(loop, req, type, cb);
   req->file = file;
   return by_fd ? 0 : lure__fs_paths(req, path, NULL);
 }
