@@ -433,6 +433,11 @@ void lure__fs_exec(lure_fs_t *req) {
       if (n < 0) {
         r = -errno;
       } else {
+        /* An empty directory leaves ptr NULL, as libuv does. */
+        if (n == 0) {
+          free(dents);
+          dents = NULL;
+        }
         req->ptr = dents;
         req->nbufs = 0; /* scandir_next's cursor */
         r = n;

@@ -1202,6 +1202,35 @@ START_TEST(fs_direct_read_write) {
 }
 END_TEST
 
+/* ---- what libuv 1.44's own fs tests check ------------------------------- */
+
+/* scandir of an empty directory: result 0, ptr NULL, scandir_next EOF
+ * (libuv's fs_scandir_empty_dir); of a missing one or a file: the error,
+ * ptr NULL, and scandir_next returns the error. */
+START_TEST(fs_scandir_empty_ptr_null) {
+  lure_fs_t req;
+  lure_dirent_t ent;
+
+  fst_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(P("e"), 0755), 0);
+  fst_write_file(P("f"), "x", 1);
+  memset(&req, 0xdb, sizeof(req));
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("e"), 0, FST_CB), 0);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  lure_fs_req_cleanup(&req);
+  memset(&req, 0xdb, sizeof(req));
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("nope/"), 0, FST_CB), LURE_ENOENT);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_ENOENT);
+  lure_fs_req_cleanup(&req);
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("f"), 0, FST_CB), LURE_ENOTDIR);
+  ck_assert_ptr_null(req.ptr);
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1255,6 +1284,7 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_chown_fchown_lchown, 0, 2);
   tcase_add_loop_test(tc, fs_getters_cleanup, 0, 2);
   tcase_add_loop_test(tc, fs_direct_read_write, 0, 2);
+  tcase_add_loop_test(tc, fs_scandir_empty_ptr_null, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
