@@ -318,6 +318,25 @@ out:
   return rc;
 }
 
+/* mkstemp: the template must end in XXXXXX (checked here, so that the
+ * error does not depend on the C library).  On failure the path becomes
+ * the empty string, as libuv leaves it: no half-made name survives. */
+static ssize_t lure__fs_mkstemp_sync(lure_fs_t *req) {
+  char *path = (char *) req->path;
+  size_t len = strlen(path);
+  ssize_t r;
+
+  if (len < 6 || strcmp(path + len - 6, "XXXXXX") != 0) {
+    r = LURE_EINVAL;
+  } else {
+    r = mkostemp(path, O_CLOEXEC);
+    r = r < 0 ? -errno : r;
+  }
+  if (r < 0)
+    path[0] = '\0';
+  return r;
+}
+
 static void lure__fs_timespec(double t, struct timespec *ts) {
   ts->tv_sec = (time_t) t;
   ts->tv_nsec = (long) ((t - (double) ts->tv_sec) * 1e9);
@@ -421,8 +440,7 @@ void lure__fs_exec(lure_fs_t *req) {
       r = mkdtemp((char *) req->path) == NULL ? -errno : 0;
       break;
     case LURE_FS_MKSTEMP:
-      r = mkostemp((char *) req->path, O_CLOEXEC);
-      r = r < 0 ? -errno : r;
+      r = lure__fs_mkstemp_sync(req);
       break;
     case LURE_FS_RENAME:
       r = LURE__SYSRET(rename(req->path, req->new_path));

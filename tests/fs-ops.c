@@ -1231,6 +1231,33 @@ START_TEST(fs_scandir_empty_ptr_null) {
 }
 END_TEST
 
+/* mkstemp with a bad template: LURE_EINVAL, and req->path is the empty
+ * string, not NULL (libuv's fs_mkstemp checks strlen(req.path) == 0). */
+START_TEST(fs_mkstemp_bad_template_path_empty) {
+  static const char *bad[] = { "f", "XXXXX", "tXXXXXXy", "" };
+  lure_fs_t req;
+  char tpl[PATH_MAX];
+  size_t k;
+
+  fst_begin(_i, 20000);
+  for (k = 0; k < FST_ARRAY_SIZE(bad); k++) {
+    snprintf(tpl, sizeof(tpl), "%s%s", *bad[k] != '\0' ? P("") : "", bad[k]);
+    FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_EINVAL);
+    ck_assert_ptr_nonnull(req.path);
+    ck_assert_msg(req.path[0] == '\0', "mkstemp(\"%s\") left path \"%s\"",
+                  tpl, req.path);
+    lure_fs_req_cleanup(&req);
+    ck_assert_ptr_null(req.path);
+  }
+  /* A failure past the template (no such directory) clears it too. */
+  snprintf(tpl, sizeof(tpl), "%s", P("nope/tXXXXXX"));
+  FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_ENOENT);
+  ck_assert_str_eq(req.path, "");
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1285,6 +1312,7 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_getters_cleanup, 0, 2);
   tcase_add_loop_test(tc, fs_direct_read_write, 0, 2);
   tcase_add_loop_test(tc, fs_scandir_empty_ptr_null, 0, 2);
+  tcase_add_loop_test(tc, fs_mkstemp_bad_template_path_empty, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
