@@ -1143,12 +1143,13 @@ LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
     free(req->bufs);
   req->bufs = NULL;
   /* ptr owns memory for readlink, realpath and statfs; opendir's belongs
-   * to closedir, readdir's to the caller, stat's is statbuf. */
+   * to closedir (the caller took it before cleaning up), readdir's to the
+   * caller, stat's is statbuf.  Either way ptr is NULL afterwards, as
+   * libuv leaves it. */
   if (req->fs_type == LURE_FS_READLINK || req->fs_type == LURE_FS_REALPATH ||
       req->fs_type == LURE_FS_STATFS)
     free(req->ptr);
-  if (req->fs_type != LURE_FS_OPENDIR)
-    req->ptr = NULL;
+  req->ptr = NULL;
 }
 
 /* ---- getters ------------------------------------------------------------------ */

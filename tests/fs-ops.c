@@ -1258,6 +1258,34 @@ START_TEST(fs_mkstemp_bad_template_path_empty) {
 }
 END_TEST
 
+/* lure_fs_req_cleanup() on an opendir request sets ptr to NULL, as on any
+ * other, and leaves the lure_dir_t to closedir. */
+START_TEST(fs_opendir_cleanup_ptr_null) {
+  lure_fs_t req;
+  lure_dirent_t ents[2];
+  lure_dir_t *dir;
+
+  fst_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
+  fst_write_file(P("d/x"), "x", 1);
+  FS_EQ(&req, lure_fs_opendir(L, &req, P("d"), FST_CB), 0);
+  dir = req.ptr;
+  ck_assert_ptr_nonnull(dir);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(lure_fs_get_ptr(&req));
+  dir->dirents = ents;
+  dir->nentries = FST_ARRAY_SIZE(ents);
+  FS_EQ(&req, lure_fs_readdir(L, &req, dir, FST_CB), 1);
+  ck_assert_str_eq(ents[0].name, "x");
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(ents[0].name);
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1313,6 +1341,7 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_direct_read_write, 0, 2);
   tcase_add_loop_test(tc, fs_scandir_empty_ptr_null, 0, 2);
   tcase_add_loop_test(tc, fs_mkstemp_bad_template_path_empty, 0, 2);
+  tcase_add_loop_test(tc, fs_opendir_cleanup_ptr_null, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
