@@ -337,9 +337,14 @@ static ssize_t lure__fs_mkstemp_sync(lure_fs_t *req) {
   return r;
 }
 
+/* Seconds as a double to a timespec.  The fraction keeps whole
+ * microseconds only, as libuv does: a double near today's times cannot
+ * hold nanoseconds anyway, and a time read back then compares equal on
+ * both libraries. */
 static void lure__fs_timespec(double t, struct timespec *ts) {
   ts->tv_sec = (time_t) t;
   ts->tv_nsec = (long) ((t - (double) ts->tv_sec) * 1e9);
+  ts->tv_nsec -= ts->tv_nsec % 1000;
   if (ts->tv_nsec < 0) {
     ts->tv_sec--;
     ts->tv_nsec += 1000000000L;

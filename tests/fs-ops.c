@@ -1286,6 +1286,48 @@ START_TEST(fs_opendir_cleanup_ptr_null) {
 }
 END_TEST
 
+/* Times are set to the microsecond, as libuv sets them: the nanoseconds
+ * a double cannot hold exactly are dropped, not rounded into noise; and a
+ * time before 1970 keeps a positive fraction (fs_utime_round). */
+static void check_ptime_exact(struct timespec got, long sec, long nsec) {
+  ck_assert_int_eq(got.tv_sec, sec);
+  ck_assert_int_eq(got.tv_nsec, nsec);
+}
+
+START_TEST(fs_utime_microseconds) {
+  lure_fs_t req;
+  struct stat st;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+  FS_OK(&req, lure_fs_utime(L, &req, P("f"), 12345.678901234, 23456.0000019,
+                            FST_CB), 0);
+  st = pstat(P("f"));
+  if (st.st_mtim.tv_nsec == 0)
+    return; /* a file system without sub-second times */
+  check_ptime_exact(st.st_atim, 12345, 678901000);
+  check_ptime_exact(st.st_mtim, 23456, 1000);
+  FS_OK(&req, lure_fs_utime(L, &req, P("f"), -14245440.25, -0.5, FST_CB), 0);
+  st = pstat(P("f"));
+  check_ptime_exact(st.st_atim, -14245441, 750000000);
+  check_ptime_exact(st.st_mtim, -1, 500000000);
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_futime(L, &req, fd, 1.0000009, 2.1234567, FST_CB), 0);
+  close(fd);
+  st = pstat(P("f"));
+  check_ptime_exact(st.st_atim, 1, 0);
+  check_ptime_exact(st.st_mtim, 2, 123456000);
+  FS_OK(&req, lure_fs_lutime(L, &req, P("l"), 3.9999999, 4.0000011, FST_CB),
+        0);
+  st = plstat(P("l"));
+  check_ptime_exact(st.st_atim, 3, 999999000);
+  check_ptime_exact(st.st_mtim, 4, 1000);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1342,6 +1384,7 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_scandir_empty_ptr_null, 0, 2);
   tcase_add_loop_test(tc, fs_mkstemp_bad_template_path_empty, 0, 2);
   tcase_add_loop_test(tc, fs_opendir_cleanup_ptr_null, 0, 2);
+  tcase_add_loop_test(tc, fs_utime_microseconds, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
