@@ -258,6 +258,60 @@ static ssize_t lure__fs_copy_data(int in, int out, uint64_t size) {
   }
 }
 
+/* Copy by hand what sendfile(2) refuses to copy (an output opened with
+ * O_APPEND, file systems without splice support): read at the offset,
+ * write at the output's position, as many bytes as were asked for or up to
+ * the end of the input. */
+static ssize_t lure__fs_sendfile_emul(lure_fs_t *req) {
+  char buf[65536];
+  int64_t off = req->off;
+  uint64_t left = (uint64_t) req->len;
+  ssize_t total = 0;
+  ssize_t n;
+  ssize_t w;
+  ssize_t done;
+
+  while (left > 0) {
+    n = pread(req->file, buf, left < sizeof(buf) ? (size_t) left : sizeof(buf),
+              (off_t) off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return total > 0 ? total : -errno;
+    if (n == 0)
+      break;
+    for (done = 0; done < n; done += w) {
+      w = write(req->out_file, buf + done, (size_t) (n - done));
+      if (w < 0 && errno == EINTR) {
+        w = 0;
+        continue;
+      }
+      if (w < 0)
+        return total + done > 0 ? total + done : -errno;
+    }
+    total += n;
+    off += n;
+    left -= (uint64_t) n;
+  }
+  return total;
+}
+
+static ssize_t lure__fs_sendfile_sync(lure_fs_t *req) {
+  off_t off = (off_t) req->off;
+  ssize_t r;
+
+  do
+    r = sendfile(req->out_file, req->file, &off, (size_t) req->len);
+  while (r < 0 && errno == EINTR);
+  if (r >= 0)
+    return r;
+  /* The errors by which sendfile(2) says "not between these two", as
+   * libuv reads them: it then copies by hand. */
+  if (errno == EINVAL || errno == EIO || errno == ENOTSOCK || errno == EXDEV)
+    return lure__fs_sendfile_emul(req);
+  return -errno;
+}
+
 static ssize_t lure__fs_copyfile_sync(lure_fs_t *req) {
   struct stat sst;
   struct stat dst_st;
@@ -374,7 +428,6 @@ void lure__fs_exec(lure_fs_t *req) {
   lure_statfs_t *out;
   lure_dir_t *dir;
   char *s;
-  off_t off;
   int n;
 
   switch (req->fs_type) {
@@ -394,11 +447,7 @@ void lure__fs_exec(lure_fs_t *req) {
       r = lure__fs_rw(req, 1);
       break;
     case LURE_FS_SENDFILE:
-      off = (off_t) req->off;
-      do
-        r = sendfile(req->out_file, req->file, &off, (size_t) req->len);
-      while (r < 0 && errno == EINTR);
-      r = r < 0 ? -errno : r;
+      r = lure__fs_sendfile_sync(req);
       break;
     case LURE_FS_STAT:
       r = lure__fs_stat_sync(req, AT_FDCWD, req->path, 0);

@@ -1328,6 +1328,41 @@ START_TEST(fs_utime_microseconds) {
 }
 END_TEST
 
+/* sendfile(2) refuses an output opened with O_APPEND (EINVAL); libuv then
+ * copies by hand, and so does lure.  And 0 bytes past the end of the
+ * input (fs_async_sendfile_nodata). */
+START_TEST(fs_sendfile_append_and_nodata) {
+  lure_fs_t req;
+  char buf[64];
+  int in;
+  int out;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("in"), "0123456789", 10);
+  fst_write_file(P("out"), "ab", 2);
+  in = popen_fd(P("in"), O_RDONLY);
+  out = popen_fd(P("out"), O_WRONLY | O_APPEND);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 9);
+  ck_assert_int_eq(fpos(in), 0);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 11);
+  ck_assert_int_eq(memcmp(buf, "ab123456789", 11), 0);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 4, 3, FST_CB), 3);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 14);
+  ck_assert_int_eq(memcmp(buf + 11, "456", 3), 0);
+  close(in);
+  close(out);
+
+  fst_write_file(P("empty"), "", 0);
+  in = popen_fd(P("empty"), O_RDWR);
+  out = popen_fd(P("out2"), O_WRONLY | O_CREAT);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("out2")).st_size, 0);
+  close(in);
+  close(out);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1385,6 +1420,7 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_mkstemp_bad_template_path_empty, 0, 2);
   tcase_add_loop_test(tc, fs_opendir_cleanup_ptr_null, 0, 2);
   tcase_add_loop_test(tc, fs_utime_microseconds, 0, 2);
+  tcase_add_loop_test(tc, fs_sendfile_append_and_nodata, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
