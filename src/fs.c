@@ -258,6 +258,60 @@ static ssize_t lure__fs_copy_data(int in, int out, uint64_t size) {
   }
 }
 
+/* Copy by hand what sendfile(2) refuses to copy (an output opened with
+ * O_APPEND, file systems without splice support): read at the offset,
+ * write at the output's position, as many bytes as were asked for or up to
+ * the end of the input. */
+static ssize_t lure__fs_sendfile_emul(lure_fs_t *req) {
+  char buf[65536];
+  int64_t off = req->off;
+  uint64_t left = (uint64_t) req->len;
+  ssize_t total = 0;
+  ssize_t n;
+  ssize_t w;
+  ssize_t done;
+
+  while (left > 0) {
+    n = pread(req->file, buf, left < sizeof(buf) ? (size_t) left : sizeof(buf),
+              (off_t) off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return total > 0 ? total : -errno;
+    if (n == 0)
+      break;
+    for (done = 0; done < n; done += w) {
+      w = write(req->out_file, buf + done, (size_t) (n - done));
+      if (w < 0 && errno == EINTR) {
+        w = 0;
+        continue;
+      }
+      if (w < 0)
+        return total + done > 0 ? total + done : -errno;
+    }
+    total += n;
+    off += n;
+    left -= (uint64_t) n;
+  }
+  return total;
+}
+
+static ssize_t lure__fs_sendfile_sync(lure_fs_t *req) {
+  off_t off = (off_t) req->off;
+  ssize_t r;
+
+  do
+    r = sendfile(req->out_file, req->file, &off, (size_t) req->len);
+  while (r < 0 && errno == EINTR);
+  if (r >= 0)
+    return r;
+  /* The errors by which sendfile(2) says "not between these two", as
+   * libuv reads them: it then copies by hand. */
+  if (errno == EINVAL || errno == EIO || errno == ENOTSOCK || errno == EXDEV)
+    return lure__fs_sendfile_emul(req);
+  return -errno;
+}
+
 static ssize_t lure__fs_copyfile_sync(lure_fs_t *req) {
   struct stat sst;
   struct stat dst_st;
@@ -318,9 +372,33 @@ out:
   return rc;
 }
 
+/* mkstemp: the template must end in XXXXXX (checked here, so that the
+ * error does not depend on the C library).  On failure the path becomes
+ * the empty string, as libuv leaves it: no half-made name survives. */
+static ssize_t lure__fs_mkstemp_sync(lure_fs_t *req) {
+  char *path = (char *) req->path;
+  size_t len = strlen(path);
+  ssize_t r;
+
+  if (len < 6 || strcmp(path + len - 6, "XXXXXX") != 0) {
+    r = LURE_EINVAL;
+  } else {
+    r = mkostemp(path, O_CLOEXEC);
+    r = r < 0 ? -errno : r;
+  }
+  if (r < 0)
+    path[0] = '\0';
+  return r;
+}
+
+/* Seconds as a double to a timespec.  The fraction keeps whole
+ * microseconds only, as libuv does: a double near today's times cannot
+ * hold nanoseconds anyway, and a time read back then compares equal on
+ * both libraries. */
 static void lure__fs_timespec(double t, struct timespec *ts) {
   ts->tv_sec = (time_t) t;
   ts->tv_nsec = (long) ((t - (double) ts->tv_sec) * 1e9);
+  ts->tv_nsec -= ts->tv_nsec % 1000;
   if (ts->tv_nsec < 0) {
     ts->tv_sec--;
     ts->tv_nsec += 1000000000L;
@@ -350,7 +428,6 @@ void lure__fs_exec(lure_fs_t *req) {
   lure_statfs_t *out;
   lure_dir_t *dir;
   char *s;
-  off_t off;
   int n;
 
   switch (req->fs_type) {
@@ -370,11 +447,7 @@ void lure__fs_exec(lure_fs_t *req) {
       r = lure__fs_rw(req, 1);
       break;
     case LURE_FS_SENDFILE:
-      off = (off_t) req->off;
-      do
-        r = sendfile(req->out_file, req->file, &off, (size_t) req->len);
-      while (r < 0 && errno == EINTR);
-      r = r < 0 ? -errno : r;
+      r = lure__fs_sendfile_sync(req);
       break;
     case LURE_FS_STAT:
       r = lure__fs_stat_sync(req, AT_FDCWD, req->path, 0);
@@ -421,8 +494,7 @@ void lure__fs_exec(lure_fs_t *req) {
       r = mkdtemp((char *) req->path) == NULL ? -errno : 0;
       break;
     case LURE_FS_MKSTEMP:
-      r = mkostemp((char *) req->path, O_CLOEXEC);
-      r = r < 0 ? -errno : r;
+      r = lure__fs_mkstemp_sync(req);
       break;
     case LURE_FS_RENAME:
       r = LURE__SYSRET(rename(req->path, req->new_path));
@@ -433,6 +505,11 @@ void lure__fs_exec(lure_fs_t *req) {
       if (n < 0) {
         r = -errno;
       } else {
+        /* An empty directory leaves ptr NULL, as libuv does. */
+        if (n == 0) {
+          free(dents);
+          dents = NULL;
+        }
         req->ptr = dents;
         req->nbufs = 0; /* scandir_next's cursor */
         r = n;
@@ -587,6 +664,13 @@ static void lure__fs_init(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
   lure__queue_init(&req->queue);
 }
 
+/* A call refused after its request was initialised: the error is also the
+ * request's result, as a synchronous call would have left it. */
+static int lure__fs_refuse(lure_fs_t *req, int err) {
+  req->result = err;
+  return err;
+}
+
 /* Copy path (and new_path) into one allocation owned by the request. */
 static int lure__fs_paths(lure_fs_t *req, const char *path,
                           const char *new_path) {
@@ -595,13 +679,13 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
   char *m;
 
   if (path == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   a = strlen(path) + 1;
   if (new_path != NULL)
     b = strlen(new_path) + 1;
   m = malloc(a + b);
   if (m == NULL)
-    return LURE_ENOMEM;
+    return lure__fs_refuse(req, LURE_ENOMEM);
   memcpy(m, path, a);
   req->path = m;
   if (new_path != NULL) {
@@ -614,13 +698,13 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
 static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
                          unsigned int nbufs) {
   if (bufs == NULL || nbufs == 0)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
     req->bufs = malloc(sizeof(*bufs) * nbufs);
     if (req->bufs == NULL)
-      return LURE_ENOMEM;
+      return lure__fs_refuse(req, LURE_ENOMEM);
   }
   memcpy(req->bufs, bufs, sizeof(*bufs) * nbufs);
   req->nbufs = nbufs;
@@ -663,10 +747,19 @@ static int lure__fs_submit(lure_loop_t *loop, lure_fs_t *req) {
   return rc;
 }
 
-#define LURE__FS_CHECK(loop, req)                                            \
+/* Every call starts here.  The request is initialised before any other
+ * argument is looked at, so that a refused request holds no stale
+ * pointers and lure_fs_req_cleanup() on it is harmless, as in libuv.  A
+ * synchronous call (cb == NULL) needs no loop: it runs on the calling
+ * thread and never touches one, so loop may be NULL, as libuv allows.  An
+ * asynchronous one needs a live loop. */
+#define LURE__FS_START(loop, req, type, cb)                                   \
   do {                                                                        \
-    if ((loop) == NULL || (loop)->priv == NULL || (req) == NULL)              \
+    if ((req) == NULL)                                                        \
       return LURE_EINVAL;                                                     \
+    lure__fs_init((loop), (req), (type), (cb));                               \
+    if ((cb) != NULL && ((loop) == NULL || (loop)->priv == NULL))             \
+      return lure__fs_refuse((req), LURE_EINVAL);                             \
   } while (0)
 
 /* Requests that take a path (and maybe a second one). */
@@ -676,10 +769,9 @@ static int lure__fs_path_req(lure_loop_t *loop, lure_fs_t *req,
                              lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (path == NULL || (need_new && new_path == NULL))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   rc = lure__fs_paths(req, path, new_path);
   if (rc != 0)
     return rc;
@@ -689,10 +781,9 @@ static int lure__fs_path_req(lure_loop_t *loop, lure_fs_t *req,
 /* Requests that take a file descriptor. */
 static int lure__fs_fd_req(lure_loop_t *loop, lure_fs_t *req,
                            lure_fs_type type, lure_file file, lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   return lure__fs_submit(loop, req);
 }
@@ -710,10 +801,9 @@ LURE_EXTERN int lure_fs_open(lure_loop_t *loop, lure_fs_t *req,
                              lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_OPEN, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_OPEN, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = flags;
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
@@ -732,12 +822,11 @@ static int lure__fs_rw_req(lure_loop_t *loop, lure_fs_t *req, lure_fs_type type,
                            unsigned int nbufs, int64_t offset, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (bufs == NULL || nbufs == 0)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   req->off = offset < 0 ? -1 : offset;
   rc = lure__fs_bufs(req, bufs, nbufs);
@@ -770,10 +859,9 @@ LURE_EXTERN int lure_fs_mkdir(lure_loop_t *loop, lure_fs_t *req,
                               const char *path, int mode, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_MKDIR, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_MKDIR, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
   if (rc != 0)
@@ -834,12 +922,11 @@ LURE_EXTERN int lure_fs_opendir(lure_loop_t *loop, lure_fs_t *req,
 static int lure__fs_dir_req(lure_loop_t *loop, lure_fs_t *req,
                             lure_fs_type type, lure_dir_t *dir,
                             lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (dir == NULL || dir->dir == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (type == LURE_FS_READDIR && (dir->dirents == NULL || dir->nentries == 0))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->ptr = dir;
   return lure__fs_submit(loop, req);
 }
@@ -893,12 +980,11 @@ LURE_EXTERN int lure_fs_fdatasync(lure_loop_t *loop, lure_fs_t *req,
 LURE_EXTERN int lure_fs_ftruncate(lure_loop_t *loop, lure_fs_t *req,
                                   lure_file file, int64_t offset,
                                   lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
-  lure__fs_init(loop, req, LURE_FS_FTRUNCATE, cb);
+  LURE__FS_START(loop, req, LURE_FS_FTRUNCATE, cb);
   if (file < 0)
-    return (int) (req->result = LURE_EBADF);
+    return lure__fs_refuse(req, LURE_EBADF);
   if (offset < 0)
-    return (int) (req->result = LURE_EINVAL);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->file = file;
   req->off = offset;
   return lure__fs_submit(loop, req);
@@ -909,13 +995,12 @@ LURE_EXTERN int lure_fs_copyfile(lure_loop_t *loop, lure_fs_t *req,
                                  int flags, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_COPYFILE, cb);
   if (path == NULL || new_path == NULL)
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   if (flags & ~(LURE_FS_COPYFILE_EXCL | LURE_FS_COPYFILE_FICLONE |
                 LURE_FS_COPYFILE_FICLONE_FORCE))
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_COPYFILE, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = flags;
   rc = lure__fs_paths(req, path, new_path);
   if (rc != 0)
@@ -927,12 +1012,11 @@ LURE_EXTERN int lure_fs_sendfile(lure_loop_t *loop, lure_fs_t *req,
                                  lure_file out_fd, lure_file in_fd,
                                  int64_t in_offset, size_t length,
                                  lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_SENDFILE, cb);
   if (out_fd < 0 || in_fd < 0)
-    return LURE_EBADF;
+    return lure__fs_refuse(req, LURE_EBADF);
   if (in_offset < 0)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, LURE_FS_SENDFILE, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->file = in_fd;
   req->out_file = out_fd;
   req->off = in_offset;
@@ -945,10 +1029,9 @@ static int lure__fs_path_mode_req(lure_loop_t *loop, lure_fs_t *req,
                                   int mode, lure_fs_cb cb) {
   int rc;
 
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (path == NULL)
-    return LURE_EINVAL;
-  lure__fs_init(loop, req, type, cb);
+    return lure__fs_refuse(req, LURE_EINVAL);
   req->flags = mode;
   req->mode = (unsigned int) mode;
   rc = lure__fs_paths(req, path, NULL);
@@ -969,10 +1052,9 @@ LURE_EXTERN int lure_fs_chmod(lure_loop_t *loop, lure_fs_t *req,
 
 LURE_EXTERN int lure_fs_fchmod(lure_loop_t *loop, lure_fs_t *req,
                                lure_file file, int mode, lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, LURE_FS_FCHMOD, cb);
   if (file < 0)
-    return LURE_EBADF;
-  lure__fs_init(loop, req, LURE_FS_FCHMOD, cb);
+    return lure__fs_refuse(req, LURE_EBADF);
   req->file = file;
   req->mode = (unsigned int) mode;
   return lure__fs_submit(loop, req);
@@ -984,14 +1066,13 @@ static int lure__fs_fd_or_path_req(lure_loop_t *loop, lure_fs_t *req,
                                    lure_fs_type type, int by_fd,
                                    const char *path, lure_file file,
                                    lure_fs_cb cb) {
-  LURE__FS_CHECK(loop, req);
+  LURE__FS_START(loop, req, type, cb);
   if (by_fd) {
     if (file < 0)
-      return LURE_EBADF;
+      return lure__fs_refuse(req, LURE_EBADF);
   } else if (path == NULL) {
-    return LURE_EINVAL;
+    return lure__fs_refuse(req, LURE_EINVAL);
   }
-  lure__fs_init(loop, req, type, cb);
   req->file = file;
   return by_fd ? 0 : lure__fs_paths(req, path, NULL);
 }
@@ -1116,12 +1197,13 @@ LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
     free(req->bufs);
   req->bufs = NULL;
   /* ptr owns memory for readlink, realpath and statfs; opendir's belongs
-   * to closedir, readdir's to the caller, stat's is statbuf. */
+   * to closedir (the caller took it before cleaning up), readdir's to the
+   * caller, stat's is statbuf.  Either way ptr is NULL afterwards, as
+   * libuv leaves it. */
   if (req->fs_type == LURE_FS_READLINK || req->fs_type == LURE_FS_REALPATH ||
       req->fs_type == LURE_FS_STATFS)
     free(req->ptr);
-  if (req->fs_type != LURE_FS_OPENDIR)
-    req->ptr = NULL;
+  req->ptr = NULL;
 }
 
 /* ---- getters ------------------------------------------------------------------ */

@@ -537,21 +537,24 @@ START_TEST(fs_bad_args) {
   IMM(lure_fs_fchown(L, NULL, fd, 0, 0, cb), LURE_EINVAL);
   IMM(lure_fs_lchown(L, NULL, p, 0, 0, cb), LURE_EINVAL);
 
-  /* NULL loop. */
-  IMM(lure_fs_open(NULL, &req, p, O_RDONLY, 0, cb), LURE_EINVAL);
-  IMM(lure_fs_close(NULL, &req, fd, cb), LURE_EINVAL);
-  IMM(lure_fs_read(NULL, &req, fd, &b, 1, 0, cb), LURE_EINVAL);
-  IMM(lure_fs_write(NULL, &req, fd, &b, 1, 0, cb), LURE_EINVAL);
-  IMM(lure_fs_stat(NULL, &req, p, cb), LURE_EINVAL);
-  IMM(lure_fs_fstat(NULL, &req, fd, cb), LURE_EINVAL);
-  IMM(lure_fs_unlink(NULL, &req, P("nope"), cb), LURE_EINVAL);
-  IMM(lure_fs_mkdir(NULL, &req, P("nope"), 0755, cb), LURE_EINVAL);
-  IMM(lure_fs_scandir(NULL, &req, p, 0, cb), LURE_EINVAL);
-  IMM(lure_fs_opendir(NULL, &req, p, cb), LURE_EINVAL);
-  IMM(lure_fs_fsync(NULL, &req, fd, cb), LURE_EINVAL);
-  IMM(lure_fs_realpath(NULL, &req, p, cb), LURE_EINVAL);
-  IMM(lure_fs_copyfile(NULL, &req, p, P("g"), 0, cb), LURE_EINVAL);
-  IMM(lure_fs_sendfile(NULL, &req, fd, fd, 0, 1, cb), LURE_EINVAL);
+  /* NULL loop: refused with a callback only (a synchronous call needs no
+   * loop, as in libuv; fs_null_loop_sync tests that). */
+  if (cb != NULL) {
+    IMM(lure_fs_open(NULL, &req, p, O_RDONLY, 0, cb), LURE_EINVAL);
+    IMM(lure_fs_close(NULL, &req, fd, cb), LURE_EINVAL);
+    IMM(lure_fs_read(NULL, &req, fd, &b, 1, 0, cb), LURE_EINVAL);
+    IMM(lure_fs_write(NULL, &req, fd, &b, 1, 0, cb), LURE_EINVAL);
+    IMM(lure_fs_stat(NULL, &req, p, cb), LURE_EINVAL);
+    IMM(lure_fs_fstat(NULL, &req, fd, cb), LURE_EINVAL);
+    IMM(lure_fs_unlink(NULL, &req, P("nope"), cb), LURE_EINVAL);
+    IMM(lure_fs_mkdir(NULL, &req, P("nope"), 0755, cb), LURE_EINVAL);
+    IMM(lure_fs_scandir(NULL, &req, p, 0, cb), LURE_EINVAL);
+    IMM(lure_fs_opendir(NULL, &req, p, cb), LURE_EINVAL);
+    IMM(lure_fs_fsync(NULL, &req, fd, cb), LURE_EINVAL);
+    IMM(lure_fs_realpath(NULL, &req, p, cb), LURE_EINVAL);
+    IMM(lure_fs_copyfile(NULL, &req, p, P("g"), 0, cb), LURE_EINVAL);
+    IMM(lure_fs_sendfile(NULL, &req, fd, fd, 0, 1, cb), LURE_EINVAL);
+  }
 
   /* NULL paths. */
   IMM(lure_fs_open(L, &req, NULL, O_RDONLY, 0, cb), LURE_EINVAL);
@@ -607,6 +610,205 @@ START_TEST(fs_bad_args) {
 }
 END_TEST
 
+/* libuv runs a call without a callback when loop is NULL: the request
+ * runs on the calling thread and needs no loop (libuv's own fs tests call
+ * that way throughout).  Every call is synchronous here, on every set. */
+static void null_cb(lure_fs_t *req) {
+  (void) req;
+  ck_abort_msg("a refused call ran its callback");
+}
+
+#define NL_OK(call, want)                                                   \
+  do {                                                                      \
+    int nl_r_ = (call);                                                     \
+    ssize_t nl_w_ = (ssize_t) (want);                                       \
+    ck_assert_msg(nl_r_ == nl_w_, "%s:%d: %s = %d (%s), want %zd (%s)",     \
+                  __FILE__, __LINE__, #call, nl_r_, fst_err(nl_r_), nl_w_,  \
+                  fst_err(nl_w_));                                          \
+    ck_assert_msg(req.result == nl_w_, "%s:%d: %s: req.result %zd",         \
+                  __FILE__, __LINE__, #call, req.result);                   \
+    ck_assert_ptr_null(req.loop);                                           \
+    ck_assert_str_eq(lure_req_executor((lure_req_t *) &req), "inline");     \
+  } while (0)
+
+START_TEST(fs_null_loop_sync) {
+  lure_fs_t req;
+  lure_buf_t b;
+  lure_dir_t *dir;
+  lure_dirent_t ents[4];
+  lure_dirent_t ent;
+  lure_statfs_t *sfs;
+  char buf[32];
+  char tpl[PATH_MAX];
+  struct stat st;
+  int fd;
+  int out;
+
+  fst_begin(0, 20000);
+  /* Garbage in the request must not matter. */
+  memset(&req, 0xdb, sizeof(req));
+  NL_OK(fd = lure_fs_open(NULL, &req, P("f"), O_RDWR | O_CREAT, 0644, NULL),
+        req.result);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(req.type, LURE_FS);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_OPEN);
+  ck_assert_str_eq(req.path, P("f"));
+  ck_assert_ptr_null(req.ptr);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.path);
+
+  b = lure_buf_init("hello", 5);
+  NL_OK(lure_fs_write(NULL, &req, fd, &b, 1, -1, NULL), 5);
+  lure_fs_req_cleanup(&req);
+  memset(buf, 0, sizeof(buf));
+  b = lure_buf_init(buf, sizeof(buf));
+  NL_OK(lure_fs_read(NULL, &req, fd, &b, 1, 0, NULL), 5);
+  lure_fs_req_cleanup(&req);
+  ck_assert_str_eq(buf, "hello");
+  NL_OK(lure_fs_fstat(NULL, &req, fd, NULL), 0);
+  ck_assert_ptr_eq(req.ptr, &req.statbuf);
+  ck_assert_int_eq(req.statbuf.st_size, 5);
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_stat(NULL, &req, P("f"), NULL), 0);
+  ck_assert_int_eq(req.statbuf.st_size, 5);
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_lstat(NULL, &req, P("f"), NULL), 0);
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_fsync(NULL, &req, fd, NULL), 0);
+  NL_OK(lure_fs_fdatasync(NULL, &req, fd, NULL), 0);
+  NL_OK(lure_fs_fchmod(NULL, &req, fd, 0640, NULL), 0);
+  NL_OK(lure_fs_fchown(NULL, &req, fd, getuid(), getgid(), NULL), 0);
+  NL_OK(lure_fs_futime(NULL, &req, fd, 1000, 2000, NULL), 0);
+  ck_assert_int_eq(stat(P("f"), &st), 0);
+  ck_assert_int_eq(st.st_mode & 07777, 0640);
+  ck_assert_int_eq(st.st_mtime, 2000);
+  out = open(P("out"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ck_assert_int_ge(out, 0);
+  NL_OK(lure_fs_sendfile(NULL, &req, out, fd, 1, 100, NULL), 4);
+  close(out);
+  NL_OK(lure_fs_ftruncate(NULL, &req, fd, 2, NULL), 0);
+  NL_OK(lure_fs_close(NULL, &req, fd, NULL), 0);
+  /* A negative descriptor: refused with LURE_EBADF, in req.result too. */
+  ck_assert_int_eq(lure_fs_close(NULL, &req, -1, NULL), LURE_EBADF);
+  ck_assert_int_eq(req.result, LURE_EBADF);
+  NL_OK(lure_fs_open(NULL, &req, P("nope"), O_RDONLY, 0, NULL), LURE_ENOENT);
+  lure_fs_req_cleanup(&req);
+
+  NL_OK(lure_fs_access(NULL, &req, P("f"), R_OK, NULL), 0);
+  NL_OK(lure_fs_chmod(NULL, &req, P("f"), 0600, NULL), 0);
+  NL_OK(lure_fs_chown(NULL, &req, P("f"), getuid(), getgid(), NULL), 0);
+  NL_OK(lure_fs_utime(NULL, &req, P("f"), 3000, 4000, NULL), 0);
+  NL_OK(lure_fs_rename(NULL, &req, P("f"), P("g"), NULL), 0);
+  NL_OK(lure_fs_link(NULL, &req, P("g"), P("h"), NULL), 0);
+  NL_OK(lure_fs_symlink(NULL, &req, "g", P("l"), 0, NULL), 0);
+  NL_OK(lure_fs_lchown(NULL, &req, P("l"), getuid(), getgid(), NULL), 0);
+  NL_OK(lure_fs_lutime(NULL, &req, P("l"), 5000, 6000, NULL), 0);
+  NL_OK(lure_fs_readlink(NULL, &req, P("l"), NULL), 0);
+  ck_assert_str_eq(req.ptr, "g");
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_realpath(NULL, &req, P("l"), NULL), 0);
+  ck_assert_ptr_nonnull(req.ptr);
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_copyfile(NULL, &req, P("g"), P("c"), 0, NULL), 0);
+  NL_OK(lure_fs_statfs(NULL, &req, P("g"), NULL), 0);
+  sfs = req.ptr;
+  ck_assert_ptr_nonnull(sfs);
+  ck_assert_uint_gt(sfs->f_bsize, 0);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+
+  NL_OK(lure_fs_mkdir(NULL, &req, P("d"), 0755, NULL), 0);
+  fst_write_file(P("d/x"), "x", 1);
+  NL_OK(lure_fs_scandir(NULL, &req, P("d"), 0, NULL), 1);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), 0);
+  ck_assert_str_eq(ent.name, "x");
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_opendir(NULL, &req, P("d"), NULL), 0);
+  dir = req.ptr;
+  lure_fs_req_cleanup(&req);
+  dir->dirents = ents;
+  dir->nentries = FST_ARRAY_SIZE(ents);
+  NL_OK(lure_fs_readdir(NULL, &req, dir, NULL), 1);
+  ck_assert_str_eq(ents[0].name, "x");
+  lure_fs_req_cleanup(&req);
+  NL_OK(lure_fs_closedir(NULL, &req, dir, NULL), 0);
+  NL_OK(lure_fs_unlink(NULL, &req, P("d/x"), NULL), 0);
+  NL_OK(lure_fs_rmdir(NULL, &req, P("d"), NULL), 0);
+  ck_assert(!fst_exists(P("d")));
+
+  snprintf(tpl, sizeof(tpl), "%s", P("tXXXXXX"));
+  NL_OK(lure_fs_mkdtemp(NULL, &req, tpl, NULL), 0);
+  ck_assert_int_eq(rmdir(req.path), 0);
+  lure_fs_req_cleanup(&req);
+  NL_OK(fd = lure_fs_mkstemp(NULL, &req, tpl, NULL), req.result);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  lure_fs_req_cleanup(&req);
+
+  /* With a callback a loop is needed: refused, no callback, and the
+   * request holds nothing to free. */
+  memset(&req, 0xdb, sizeof(req));
+  ck_assert_int_eq(lure_fs_stat(NULL, &req, P("g"), null_cb), LURE_EINVAL);
+  ck_assert_int_eq(req.result, LURE_EINVAL);
+  ck_assert_ptr_null(req.path);
+  ck_assert_ptr_null(req.ptr);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(lure_fs_mkstemp(NULL, &req, tpl, null_cb), LURE_EINVAL);
+  ck_assert_int_eq(lure_fs_close(NULL, &req, 0, null_cb), LURE_EINVAL);
+  fst_end();
+}
+END_TEST
+
+/* A call refused for its arguments leaves the request initialised (path,
+ * ptr, bufs NULL), so that lure_fs_req_cleanup() on it is harmless, as
+ * libuv's tests assume (fs_copyfile, fs_read_write_null_arguments). */
+START_TEST(fs_refused_req_is_clean) {
+  lure_fs_t req;
+  lure_buf_t b;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  fd = open(P("f"), O_RDWR | O_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+
+  memset(&req, 0xdb, sizeof(req));
+  IMM(lure_fs_copyfile(L, &req, P("f"), P("g"), -1, FST_CB), LURE_EINVAL);
+  ck_assert_int_eq(req.type, LURE_FS);
+  ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_COPYFILE);
+  ck_assert_int_eq(req.result, LURE_EINVAL);
+  ck_assert_ptr_null(req.path);
+  ck_assert_ptr_null(req.ptr);
+  lure_fs_req_cleanup(&req);
+  ck_assert(!fst_exists(P("g")));
+
+  memset(&req, 0xdb, sizeof(req));
+  IMM(lure_fs_write(L, &req, fd, NULL, 0, -1, FST_CB), LURE_EINVAL);
+  ck_assert_ptr_null(req.path);
+  ck_assert_ptr_null(req.new_path);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(req.bufs);
+  lure_fs_req_cleanup(&req);
+  b = lure_buf_init(NULL, 0);
+  memset(&req, 0xdb, sizeof(req));
+  IMM(lure_fs_read(L, &req, fd, &b, 0, -1, FST_CB), LURE_EINVAL);
+  ck_assert_ptr_null(req.bufs);
+  lure_fs_req_cleanup(&req);
+  memset(&req, 0xdb, sizeof(req));
+  IMM(lure_fs_open(L, &req, NULL, O_RDONLY, 0, FST_CB), LURE_EINVAL);
+  ck_assert_ptr_null(req.path);
+  lure_fs_req_cleanup(&req);
+  memset(&req, 0xdb, sizeof(req));
+  IMM(lure_fs_fstat(L, &req, -1, FST_CB), LURE_EBADF);
+  ck_assert_int_eq(req.result, LURE_EBADF);
+  lure_fs_req_cleanup(&req);
+  ck_assert_int_eq(lure_loop_alive(L), 0);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
 Suite *fs_errors_suite(void) {
   Suite *s = suite_create("errors");
   TCase *tc = fst_tcase("errors", 60);
@@ -622,6 +824,8 @@ Suite *fs_errors_suite(void) {
   tcase_add_loop_test(tc, fs_err_direct_einval, 0, 2);
   tcase_add_loop_test(tc, fs_err_eacces, 0, 2);
   tcase_add_loop_test(tc, fs_bad_args, 0, 2);
+  tcase_add_test(tc, fs_null_loop_sync);
+  tcase_add_loop_test(tc, fs_refused_req_is_clean, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }

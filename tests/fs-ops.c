@@ -1202,6 +1202,167 @@ START_TEST(fs_direct_read_write) {
 }
 END_TEST
 
+/* ---- what libuv 1.44's own fs tests check ------------------------------- */
+
+/* scandir of an empty directory: result 0, ptr NULL, scandir_next EOF
+ * (libuv's fs_scandir_empty_dir); of a missing one or a file: the error,
+ * ptr NULL, and scandir_next returns the error. */
+START_TEST(fs_scandir_empty_ptr_null) {
+  lure_fs_t req;
+  lure_dirent_t ent;
+
+  fst_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(P("e"), 0755), 0);
+  fst_write_file(P("f"), "x", 1);
+  memset(&req, 0xdb, sizeof(req));
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("e"), 0, FST_CB), 0);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
+  lure_fs_req_cleanup(&req);
+  memset(&req, 0xdb, sizeof(req));
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("nope/"), 0, FST_CB), LURE_ENOENT);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_ENOENT);
+  lure_fs_req_cleanup(&req);
+  FS_EQ(&req, lure_fs_scandir(L, &req, P("f"), 0, FST_CB), LURE_ENOTDIR);
+  ck_assert_ptr_null(req.ptr);
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+/* mkstemp with a bad template: LURE_EINVAL, and req->path is the empty
+ * string, not NULL (libuv's fs_mkstemp checks strlen(req.path) == 0). */
+START_TEST(fs_mkstemp_bad_template_path_empty) {
+  static const char *bad[] = { "f", "XXXXX", "tXXXXXXy", "" };
+  lure_fs_t req;
+  char tpl[PATH_MAX];
+  size_t k;
+
+  fst_begin(_i, 20000);
+  for (k = 0; k < FST_ARRAY_SIZE(bad); k++) {
+    snprintf(tpl, sizeof(tpl), "%s%s", *bad[k] != '\0' ? P("") : "", bad[k]);
+    FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_EINVAL);
+    ck_assert_ptr_nonnull(req.path);
+    ck_assert_msg(req.path[0] == '\0', "mkstemp(\"%s\") left path \"%s\"",
+                  tpl, req.path);
+    lure_fs_req_cleanup(&req);
+    ck_assert_ptr_null(req.path);
+  }
+  /* A failure past the template (no such directory) clears it too. */
+  snprintf(tpl, sizeof(tpl), "%s", P("nope/tXXXXXX"));
+  FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_ENOENT);
+  ck_assert_str_eq(req.path, "");
+  lure_fs_req_cleanup(&req);
+  fst_end();
+}
+END_TEST
+
+/* lure_fs_req_cleanup() on an opendir request sets ptr to NULL, as on any
+ * other, and leaves the lure_dir_t to closedir. */
+START_TEST(fs_opendir_cleanup_ptr_null) {
+  lure_fs_t req;
+  lure_dirent_t ents[2];
+  lure_dir_t *dir;
+
+  fst_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
+  fst_write_file(P("d/x"), "x", 1);
+  FS_EQ(&req, lure_fs_opendir(L, &req, P("d"), FST_CB), 0);
+  dir = req.ptr;
+  ck_assert_ptr_nonnull(dir);
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(lure_fs_get_ptr(&req));
+  dir->dirents = ents;
+  dir->nentries = FST_ARRAY_SIZE(ents);
+  FS_EQ(&req, lure_fs_readdir(L, &req, dir, FST_CB), 1);
+  ck_assert_str_eq(ents[0].name, "x");
+  lure_fs_req_cleanup(&req);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_ptr_null(ents[0].name);
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
+  fst_end();
+}
+END_TEST
+
+/* Times are set to the microsecond, as libuv sets them: the nanoseconds
+ * a double cannot hold exactly are dropped, not rounded into noise; and a
+ * time before 1970 keeps a positive fraction (fs_utime_round). */
+static void check_ptime_exact(struct timespec got, long sec, long nsec) {
+  ck_assert_int_eq(got.tv_sec, sec);
+  ck_assert_int_eq(got.tv_nsec, nsec);
+}
+
+START_TEST(fs_utime_microseconds) {
+  lure_fs_t req;
+  struct stat st;
+  int fd;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", P("l")), 0);
+  FS_OK(&req, lure_fs_utime(L, &req, P("f"), 12345.678901234, 23456.0000019,
+                            FST_CB), 0);
+  st = pstat(P("f"));
+  if (st.st_mtim.tv_nsec == 0)
+    return; /* a file system without sub-second times */
+  check_ptime_exact(st.st_atim, 12345, 678901000);
+  check_ptime_exact(st.st_mtim, 23456, 1000);
+  FS_OK(&req, lure_fs_utime(L, &req, P("f"), -14245440.25, -0.5, FST_CB), 0);
+  st = pstat(P("f"));
+  check_ptime_exact(st.st_atim, -14245441, 750000000);
+  check_ptime_exact(st.st_mtim, -1, 500000000);
+  fd = popen_fd(P("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_futime(L, &req, fd, 1.0000009, 2.1234567, FST_CB), 0);
+  close(fd);
+  st = pstat(P("f"));
+  check_ptime_exact(st.st_atim, 1, 0);
+  check_ptime_exact(st.st_mtim, 2, 123456000);
+  FS_OK(&req, lure_fs_lutime(L, &req, P("l"), 3.9999999, 4.0000011, FST_CB),
+        0);
+  st = plstat(P("l"));
+  check_ptime_exact(st.st_atim, 3, 999999000);
+  check_ptime_exact(st.st_mtim, 4, 1000);
+  fst_end();
+}
+END_TEST
+
+/* sendfile(2) refuses an output opened with O_APPEND (EINVAL); libuv then
+ * copies by hand, and so does lure.  And 0 bytes past the end of the
+ * input (fs_async_sendfile_nodata). */
+START_TEST(fs_sendfile_append_and_nodata) {
+  lure_fs_t req;
+  char buf[64];
+  int in;
+  int out;
+
+  fst_begin(_i, 20000);
+  fst_write_file(P("in"), "0123456789", 10);
+  fst_write_file(P("out"), "ab", 2);
+  in = popen_fd(P("in"), O_RDONLY);
+  out = popen_fd(P("out"), O_WRONLY | O_APPEND);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 9);
+  ck_assert_int_eq(fpos(in), 0);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 11);
+  ck_assert_int_eq(memcmp(buf, "ab123456789", 11), 0);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 4, 3, FST_CB), 3);
+  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 14);
+  ck_assert_int_eq(memcmp(buf + 11, "456", 3), 0);
+  close(in);
+  close(out);
+
+  fst_write_file(P("empty"), "", 0);
+  in = popen_fd(P("empty"), O_RDWR);
+  out = popen_fd(P("out2"), O_WRONLY | O_CREAT);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 0);
+  ck_assert_int_eq(pstat(P("out2")).st_size, 0);
+  close(in);
+  close(out);
+  fst_end();
+}
+END_TEST
+
 /* ---- the executor table on a kernel that has every opcode ---------------- */
 
 /* On the uring set, the ring must serve every file opcode the kernel
@@ -1255,6 +1416,11 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_chown_fchown_lchown, 0, 2);
   tcase_add_loop_test(tc, fs_getters_cleanup, 0, 2);
   tcase_add_loop_test(tc, fs_direct_read_write, 0, 2);
+  tcase_add_loop_test(tc, fs_scandir_empty_ptr_null, 0, 2);
+  tcase_add_loop_test(tc, fs_mkstemp_bad_template_path_empty, 0, 2);
+  tcase_add_loop_test(tc, fs_opendir_cleanup_ptr_null, 0, 2);
+  tcase_add_loop_test(tc, fs_utime_microseconds, 0, 2);
+  tcase_add_loop_test(tc, fs_sendfile_append_and_nodata, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
   suite_add_tcase(s, tc);
   return s;
