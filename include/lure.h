@@ -820,6 +820,39 @@ struct lure_getnameinfo_s {
   struct lure__work work_req;
 };
 
+/* ---- threads and synchronisation (types) ---------------------------------
+ *
+ * Thin names over POSIX threads, as libuv's on Unix: each lure_ type is the
+ * pthread (or sem_t) type itself, so that a lure_mutex_t may be handed to
+ * code that wants a pthread_mutex_t, and LURE_ONCE_INIT is
+ * PTHREAD_ONCE_INIT, a valid initializer of a static lure_once_t. */
+#include <semaphore.h>
+
+typedef pthread_t lure_thread_t;
+typedef pthread_key_t lure_key_t;
+typedef pthread_once_t lure_once_t;
+typedef pthread_mutex_t lure_mutex_t;
+typedef pthread_rwlock_t lure_rwlock_t;
+typedef sem_t lure_sem_t;
+typedef pthread_cond_t lure_cond_t;
+typedef pthread_barrier_t lure_barrier_t;
+
+#define LURE_ONCE_INIT PTHREAD_ONCE_INIT
+
+typedef void (*lure_thread_cb)(void *arg);
+
+typedef enum {
+  LURE_THREAD_NO_FLAGS = 0x00,
+  LURE_THREAD_HAS_STACK_SIZE = 0x01
+} lure_thread_create_flags;
+
+struct lure_thread_options_s {
+  unsigned int flags;   /* LURE_THREAD_* */
+  size_t stack_size;    /* read when flags has LURE_THREAD_HAS_STACK_SIZE */
+  /* libuv reserves the right to add fields; so does lure. */
+};
+typedef struct lure_thread_options_s lure_thread_options_t;
+
 /* ---- functions ---------------------------------------------------------- */
 
 /* Version and time. */
@@ -1155,6 +1188,62 @@ LURE_EXTERN int lure_ip6_name(const struct sockaddr_in6 *src, char *dst,
                               size_t size);
 LURE_EXTERN int lure_inet_pton(int af, const char *src, void *dst);
 LURE_EXTERN int lure_inet_ntop(int af, const void *src, char *dst, size_t size);
+
+/* Threads and synchronisation.  Functions that return void abort the
+ * process when the underlying pthread call fails, as libuv's do. */
+LURE_EXTERN int lure_thread_create(lure_thread_t *tid, lure_thread_cb entry,
+                                   void *arg);
+LURE_EXTERN int lure_thread_create_ex(lure_thread_t *tid,
+                                      const lure_thread_options_t *params,
+                                      lure_thread_cb entry, void *arg);
+LURE_EXTERN lure_thread_t lure_thread_self(void);
+LURE_EXTERN int lure_thread_join(lure_thread_t *tid);
+LURE_EXTERN int lure_thread_equal(const lure_thread_t *t1,
+                                  const lure_thread_t *t2);
+LURE_EXTERN int lure_key_create(lure_key_t *key);
+LURE_EXTERN void lure_key_delete(lure_key_t *key);
+LURE_EXTERN void *lure_key_get(lure_key_t *key);
+LURE_EXTERN void lure_key_set(lure_key_t *key, void *value);
+LURE_EXTERN void lure_once(lure_once_t *guard, void (*callback)(void));
+LURE_EXTERN int lure_mutex_init(lure_mutex_t *handle);
+LURE_EXTERN int lure_mutex_init_recursive(lure_mutex_t *handle);
+LURE_EXTERN void lure_mutex_destroy(lure_mutex_t *handle);
+LURE_EXTERN void lure_mutex_lock(lure_mutex_t *handle);
+LURE_EXTERN int lure_mutex_trylock(lure_mutex_t *handle);
+LURE_EXTERN void lure_mutex_unlock(lure_mutex_t *handle);
+LURE_EXTERN int lure_rwlock_init(lure_rwlock_t *rwlock);
+LURE_EXTERN void lure_rwlock_destroy(lure_rwlock_t *rwlock);
+LURE_EXTERN void lure_rwlock_rdlock(lure_rwlock_t *rwlock);
+LURE_EXTERN int lure_rwlock_tryrdlock(lure_rwlock_t *rwlock);
+LURE_EXTERN void lure_rwlock_rdunlock(lure_rwlock_t *rwlock);
+LURE_EXTERN void lure_rwlock_wrlock(lure_rwlock_t *rwlock);
+LURE_EXTERN int lure_rwlock_trywrlock(lure_rwlock_t *rwlock);
+LURE_EXTERN void lure_rwlock_wrunlock(lure_rwlock_t *rwlock);
+LURE_EXTERN int lure_sem_init(lure_sem_t *sem, unsigned int value);
+LURE_EXTERN void lure_sem_destroy(lure_sem_t *sem);
+LURE_EXTERN void lure_sem_post(lure_sem_t *sem);
+LURE_EXTERN void lure_sem_wait(lure_sem_t *sem);
+LURE_EXTERN int lure_sem_trywait(lure_sem_t *sem);
+LURE_EXTERN int lure_cond_init(lure_cond_t *cond);
+LURE_EXTERN void lure_cond_destroy(lure_cond_t *cond);
+LURE_EXTERN void lure_cond_signal(lure_cond_t *cond);
+LURE_EXTERN void lure_cond_broadcast(lure_cond_t *cond);
+LURE_EXTERN void lure_cond_wait(lure_cond_t *cond, lure_mutex_t *mutex);
+LURE_EXTERN int lure_cond_timedwait(lure_cond_t *cond, lure_mutex_t *mutex,
+                                    uint64_t timeout);
+LURE_EXTERN int lure_barrier_init(lure_barrier_t *barrier, unsigned int count);
+LURE_EXTERN void lure_barrier_destroy(lure_barrier_t *barrier);
+LURE_EXTERN int lure_barrier_wait(lure_barrier_t *barrier);
+
+/* Loops on the heap, and the data and type of loops and requests. */
+LURE_EXTERN lure_loop_t *lure_loop_new(void);
+LURE_EXTERN void lure_loop_delete(lure_loop_t *loop);
+LURE_EXTERN size_t lure_loop_size(void);
+LURE_EXTERN void *lure_loop_get_data(const lure_loop_t *loop);
+LURE_EXTERN void lure_loop_set_data(lure_loop_t *loop, void *data);
+LURE_EXTERN void *lure_req_get_data(const lure_req_t *req);
+LURE_EXTERN void lure_req_set_data(lure_req_t *req, void *data);
+LURE_EXTERN lure_req_type lure_req_get_type(const lure_req_t *req);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,9 @@ dist_man3_MANS += \
 	man/lure_async_send.3 \
 	man/lure_backend_fd.3 \
 	man/lure_backend_timeout.3 \
+	man/lure_barrier_destroy.3 \
+	man/lure_barrier_init.3 \
+	man/lure_barrier_wait.3 \
 	man/lure_buf_init.3 \
 	man/lure_buf_release.3 \
 	man/lure_cancel.3 \
@@ -17,6 +20,12 @@ dist_man3_MANS += \
 	man/lure_check_start.3 \
 	man/lure_check_stop.3 \
 	man/lure_close.3 \
+	man/lure_cond_broadcast.3 \
+	man/lure_cond_destroy.3 \
+	man/lure_cond_init.3 \
+	man/lure_cond_signal.3 \
+	man/lure_cond_timedwait.3 \
+	man/lure_cond_wait.3 \
 	man/lure_default_loop.3 \
 	man/lure_err_name.3 \
 	man/lure_err_name_r.3 \
@@ -89,15 +98,31 @@ dist_man3_MANS += \
 	man/lure_is_closing.3 \
 	man/lure_is_readable.3 \
 	man/lure_is_writable.3 \
+	man/lure_key_create.3 \
+	man/lure_key_delete.3 \
+	man/lure_key_get.3 \
+	man/lure_key_set.3 \
 	man/lure_listen.3 \
 	man/lure_loop_alive.3 \
 	man/lure_loop_backend.3 \
 	man/lure_loop_close.3 \
 	man/lure_loop_configure.3 \
+	man/lure_loop_delete.3 \
 	man/lure_loop_fork.3 \
+	man/lure_loop_get_data.3 \
 	man/lure_loop_init.3 \
+	man/lure_loop_new.3 \
+	man/lure_loop_set_data.3 \
+	man/lure_loop_size.3 \
 	man/lure_loop_stats.3 \
+	man/lure_mutex_destroy.3 \
+	man/lure_mutex_init.3 \
+	man/lure_mutex_init_recursive.3 \
+	man/lure_mutex_lock.3 \
+	man/lure_mutex_trylock.3 \
+	man/lure_mutex_unlock.3 \
 	man/lure_now.3 \
+	man/lure_once.3 \
 	man/lure_pipe.3 \
 	man/lure_pipe_bind.3 \
 	man/lure_pipe_chmod.3 \
@@ -122,9 +147,25 @@ dist_man3_MANS += \
 	man/lure_recv_buffer_size.3 \
 	man/lure_ref.3 \
 	man/lure_req_executor.3 \
+	man/lure_req_get_data.3 \
+	man/lure_req_get_type.3 \
+	man/lure_req_set_data.3 \
 	man/lure_req_size.3 \
 	man/lure_req_type_name.3 \
 	man/lure_run.3 \
+	man/lure_rwlock_destroy.3 \
+	man/lure_rwlock_init.3 \
+	man/lure_rwlock_rdlock.3 \
+	man/lure_rwlock_rdunlock.3 \
+	man/lure_rwlock_tryrdlock.3 \
+	man/lure_rwlock_trywrlock.3 \
+	man/lure_rwlock_wrlock.3 \
+	man/lure_rwlock_wrunlock.3 \
+	man/lure_sem_destroy.3 \
+	man/lure_sem_init.3 \
+	man/lure_sem_post.3 \
+	man/lure_sem_trywait.3 \
+	man/lure_sem_wait.3 \
 	man/lure_send_buffer_size.3 \
 	man/lure_shutdown.3 \
 	man/lure_signal_init.3 \
@@ -148,6 +189,11 @@ dist_man3_MANS += \
 	man/lure_tcp_nodelay.3 \
 	man/lure_tcp_open.3 \
 	man/lure_tcp_simultaneous_accepts.3 \
+	man/lure_thread_create.3 \
+	man/lure_thread_create_ex.3 \
+	man/lure_thread_equal.3 \
+	man/lure_thread_join.3 \
+	man/lure_thread_self.3 \
 	man/lure_timer_again.3 \
 	man/lure_timer_get_due_in.3 \
 	man/lure_timer_get_repeat.3 \

@@ -156,6 +156,16 @@ void lure__run_check(lure_loop_t *loop);
 void lure__update_time(lure_loop_t *loop);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
+/* ---- threads (thread.c) ---- */
+/* The stack size lure_thread_create_ex() gives pthread for params: the
+ * requested size rounded up to a page and to the minimum, or the default
+ * when none is asked; 0 when the request cannot be rounded (too large). */
+size_t lure__thread_stack_size(const lure_thread_options_t *params);
+
+/* ---- the default loop (loop.c) ---- */
+/* 1 when loop is the initialized default loop of lure_default_loop(). */
+int lure__loop_is_default(const lure_loop_t *loop);
+
 /* ---- io watchers (loop.c) ---- */
 void lure__io_init(struct lure__io *w, lure__io_cb cb, int fd);
 int lure__io_start(lure_loop_t *loop, struct lure__io *w, unsigned events);

@@ -395,6 +395,10 @@ LURE_EXTERN lure_loop_t *lure_default_loop(void) {
   return lure__default_loop_ptr;
 }
 
+int lure__loop_is_default(const lure_loop_t *loop) {
+  return loop != NULL && loop == lure__default_loop_ptr;
+}
+
 LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
                                     ...) {
   struct lure__loop_priv *p;

@@ -153,6 +153,8 @@ static const struct {
   { "poll", poll_suite },
   { "work", work_suite },
   { "fork", fork_suite },
+  { "thread", thread_suite },
+  { "misc", misc_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {
