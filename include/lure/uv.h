@@ -602,6 +602,71 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_write lure_write
 #define uv_write2 lure_write2
 
+/* ---- threads and synchronisation (pthread wrappers) -------------------- */
+
+typedef lure_thread_t uv_thread_t;
+typedef lure_key_t uv_key_t;
+typedef lure_once_t uv_once_t;
+typedef lure_mutex_t uv_mutex_t;
+typedef lure_rwlock_t uv_rwlock_t;
+typedef lure_sem_t uv_sem_t;
+typedef lure_cond_t uv_cond_t;
+typedef lure_barrier_t uv_barrier_t;
+typedef lure_thread_cb uv_thread_cb;
+typedef lure_thread_create_flags uv_thread_create_flags;
+typedef lure_thread_options_t uv_thread_options_t;
+#define uv_thread_options_s lure_thread_options_s
+#define UV_ONCE_INIT LURE_ONCE_INIT
+#define UV_THREAD_NO_FLAGS LURE_THREAD_NO_FLAGS
+#define UV_THREAD_HAS_STACK_SIZE LURE_THREAD_HAS_STACK_SIZE
+
+#define uv_barrier_destroy lure_barrier_destroy
+#define uv_barrier_init lure_barrier_init
+#define uv_barrier_wait lure_barrier_wait
+#define uv_cond_broadcast lure_cond_broadcast
+#define uv_cond_destroy lure_cond_destroy
+#define uv_cond_init lure_cond_init
+#define uv_cond_signal lure_cond_signal
+#define uv_cond_timedwait lure_cond_timedwait
+#define uv_cond_wait lure_cond_wait
+#define uv_key_create lure_key_create
+#define uv_key_delete lure_key_delete
+#define uv_key_get lure_key_get
+#define uv_key_set lure_key_set
+#define uv_loop_delete lure_loop_delete
+#define uv_loop_get_data lure_loop_get_data
+#define uv_loop_new lure_loop_new
+#define uv_loop_set_data lure_loop_set_data
+#define uv_loop_size lure_loop_size
+#define uv_mutex_destroy lure_mutex_destroy
+#define uv_mutex_init lure_mutex_init
+#define uv_mutex_init_recursive lure_mutex_init_recursive
+#define uv_mutex_lock lure_mutex_lock
+#define uv_mutex_trylock lure_mutex_trylock
+#define uv_mutex_unlock lure_mutex_unlock
+#define uv_once lure_once
+#define uv_req_get_data lure_req_get_data
+#define uv_req_get_type lure_req_get_type
+#define uv_req_set_data lure_req_set_data
+#define uv_rwlock_destroy lure_rwlock_destroy
+#define uv_rwlock_init lure_rwlock_init
+#define uv_rwlock_rdlock lure_rwlock_rdlock
+#define uv_rwlock_rdunlock lure_rwlock_rdunlock
+#define uv_rwlock_tryrdlock lure_rwlock_tryrdlock
+#define uv_rwlock_trywrlock lure_rwlock_trywrlock
+#define uv_rwlock_wrlock lure_rwlock_wrlock
+#define uv_rwlock_wrunlock lure_rwlock_wrunlock
+#define uv_sem_destroy lure_sem_destroy
+#define uv_sem_init lure_sem_init
+#define uv_sem_post lure_sem_post
+#define uv_sem_trywait lure_sem_trywait
+#define uv_sem_wait lure_sem_wait
+#define uv_thread_create lure_thread_create
+#define uv_thread_create_ex lure_thread_create_ex
+#define uv_thread_equal lure_thread_equal
+#define uv_thread_join lure_thread_join
+#define uv_thread_self lure_thread_self
+
 #ifdef __cplusplus
 }
 #endif
