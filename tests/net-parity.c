@@ -2173,6 +2173,155 @@ START_TEST(uv144_emfile_drops_connection) {
 }
 END_TEST
 
+/* UDP options need a socket: EBADF without one, as libuv (udp_no_autobind);
+ * none is made for them. */
+START_TEST(uv144_udp_options_ebadf) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t made;
+  lure_os_fd_t fd;
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_set_multicast_ttl(&h, 32), LURE_EBADF);
+  EXPECT(lure_udp_set_broadcast(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_ttl(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_multicast_loop(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_multicast_interface(&h, "0.0.0.0"), LURE_EBADF);
+  EXPECT(lure_udp_set_ttl(&h, 0), LURE_EINVAL);
+  EXPECT(lure_fileno((lure_handle_t *) &h, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_udp_init_ex(&loop, &made, AF_INET), 0);
+  EXPECT(lure_udp_set_multicast_ttl(&made, 32), 0);
+  EXPECT(lure_udp_set_broadcast(&made, 1), 0);
+  EXPECT(lure_udp_set_ttl(&made, 1), 0);
+  EXPECT(lure_udp_set_multicast_loop(&made, 1), 0);
+  EXPECT(lure_udp_set_multicast_interface(&made, "0.0.0.0"), 0);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+static void u144_unix_send_cb(lure_udp_send_t *req, int status) {
+  int *st = req->data;
+
+  *st = status;
+}
+
+/* lure_udp_open takes a Unix socket, even a listening stream one as
+ * libuv's udp_send_unix does, and lure_udp_send a Unix address: here a
+ * datagram reaches a socket bound to a path. */
+START_TEST(uv144_udp_unix_address) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t odd;
+  lure_udp_send_t req;
+  lure_udp_send_t req2;
+  struct sockaddr_un sun;
+  lure_buf_t b = lure_buf_init("PING", 4);
+  char dir[96];
+  char got[8];
+  int st = 1;
+  int st2 = 1;
+  int rx;
+  int tx;
+  int ls;
+
+  nt_tmpdir(dir, sizeof(dir));
+  memset(&sun, 0, sizeof(sun));
+  sun.sun_family = AF_UNIX;
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/d", dir);
+  rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(rx, 0);
+  ck_assert_int_eq(bind(rx, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(tx, 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_open(&h, tx), 0);
+  req.data = &st;
+  EXPECT(lure_udp_send(&req, &h, &b, 1, (struct sockaddr *) &sun,
+                       u144_unix_send_cb), 0);
+
+  /* libuv's case: a listening Unix stream socket. */
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/l", dir);
+  ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(ls, 0);
+  ck_assert_int_eq(bind(ls, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  ck_assert_int_eq(listen(ls, 1), 0);
+  ck_assert_int_eq(lure_udp_init(&loop, &odd), 0);
+  EXPECT(lure_udp_open(&odd, ls), 0);
+  req2.data = &st2;
+  EXPECT(lure_udp_send(&req2, &odd, &b, 1, (struct sockaddr *) &sun,
+                       u144_unix_send_cb), 0);
+  nt_run(&loop);
+  EXPECT(st, 0);
+  ck_assert_msg(st2 < 0, "a send on a listening stream socket: %s",
+                nt_err(st2));
+  ck_assert_int_eq(recv(rx, got, sizeof(got), MSG_DONTWAIT), 4);
+  ck_assert_int_eq(memcmp(got, "PING", 4), 0);
+  nt_loop_finish(&loop);
+  close(rx);
+  nt_rmdir_all(dir);
+}
+END_TEST
+
+/* An abstract name comes back as libuv gives it: "\0name", its length
+ * counting the leading NUL (pipe_getsockname_abstract, which binds with
+ * the whole sockaddr_un, so the name is padded with NULs). */
+START_TEST(uv144_pipe_abstract_name) {
+  lure_loop_t loop;
+  lure_pipe_t p;
+  struct sockaddr_un sun;
+  char name[] = "\0lure-abstract-u144";
+  char buf[256];
+  size_t len = sizeof(buf);
+  int sock;
+
+  snprintf(name + 1, sizeof(name) - 1, "lure-abs-%05d", (int) getpid() % 100000);
+  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sock, 0);
+  memset(&sun, 0, sizeof(sun));
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, name, sizeof(name));
+  ck_assert_int_eq(bind(sock, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_pipe_init(&loop, &p, 0), 0);
+  EXPECT(lure_pipe_open(&p, sock), 0);
+  EXPECT(lure_pipe_getsockname(&p, buf, &len), 0);
+  ck_assert_uint_eq(len, sizeof(sun.sun_path));
+  ck_assert_int_eq(memcmp(buf, name, sizeof(name)), 0);
+  len = 10;
+  EXPECT(lure_pipe_getsockname(&p, buf, &len), LURE_ENOBUFS);
+  ck_assert_uint_eq(len, sizeof(sun.sun_path) + 1);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+/* An IPv6 zone is accepted by lure_inet_pton (ip6_pton) and becomes the
+ * scope of lure_ip6_addr. */
+START_TEST(uv144_ip6_zone) {
+  struct in6_addr a;
+  struct in6_addr want;
+  struct in_addr a4;
+  struct sockaddr_in6 s6;
+
+  ck_assert_int_eq(inet_pton(AF_INET6, "fe80::1", &want), 1);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%en1", &a), 0);
+  ck_assert_int_eq(memcmp(&a, &want, sizeof(a)), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%%%%", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%en1:1.2.3.4", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "::ffff:1.2.3.4%x", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, ":::1%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET6, "abcde::1%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET6, "%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET, "1.2.3.4%en1", &a4), LURE_EINVAL);
+  EXPECT(lure_ip6_addr("fe80::1%lo", 80, &s6), 0);
+  ck_assert_uint_eq(s6.sin6_scope_id, if_nametoindex("lo"));
+  ck_assert_int_eq(memcmp(&s6.sin6_addr, &want, sizeof(want)), 0);
+  EXPECT(lure_ip6_addr("fe80::1%no-such-if0", 80, &s6), 0);
+  ck_assert_uint_eq(s6.sin6_scope_id, 0);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -2212,6 +2361,10 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_readable_on_eof);
   tcase_add_test(tc, uv144_connect_from_address_in_use);
   tcase_add_test(tc, uv144_emfile_drops_connection);
+  tcase_add_test(tc, uv144_udp_options_ebadf);
+  tcase_add_test(tc, uv144_udp_unix_address);
+  tcase_add_test(tc, uv144_pipe_abstract_name);
+  tcase_add_test(tc, uv144_ip6_zone);
   suite_add_tcase(s, tc);
   return s;
 }
