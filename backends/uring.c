@@ -2168,8 +2168,11 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
           lure__stream_connection(s, res);
         else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN)
           lure__stream_connection(s, res);
+        /* Out of descriptors, the ring's accept fails again at once,
+         * connection or not: stream.c waits for readiness first. */
         if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING))
+            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            res != -ENFILE)
           (void) lure__sop_arm_accept(s, us);
       } else if (res >= 0) {
         close(res);

@@ -226,10 +226,23 @@ LURE_EXTERN int lure_inet_ntop(int af, const void *src, char *dst, size_t size) 
 }
 
 LURE_EXTERN int lure_inet_pton(int af, const char *src, void *dst) {
+  char host[INET6_ADDRSTRLEN];
+  const char *zone;
+
   if (src == NULL || dst == NULL)
     return LURE_EINVAL;
   if (af != AF_INET && af != AF_INET6)
     return LURE_EAFNOSUPPORT;
+  /* As libuv: an IPv6 address may carry a zone ("fe80::1%eth0"), which
+   * is ignored here (lure_ip6_addr() turns it into sin6_scope_id). */
+  zone = af == AF_INET6 ? strchr(src, '%') : NULL;
+  if (zone != NULL) {
+    if ((size_t) (zone - src) >= sizeof(host))
+      return LURE_EINVAL;
+    memcpy(host, src, (size_t) (zone - src));
+    host[zone - src] = '\0';
+    src = host;
+  }
   return inet_pton(af, src, dst) == 1 ? 0 : LURE_EINVAL;
 }
 

@@ -102,6 +102,9 @@ struct lure__loop_priv {
   /* Buffers lent by borrowed reads on the readiness path. */
   struct lure__queue borrowed;
 
+  /* A descriptor held in reserve for accept's EMFILE (stream.c), or -1. */
+  int emfile_fd;
+
   lure_loop_stats_t stats;
 };
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 #include "stream.h"
 #include "udp.h"
@@ -333,6 +334,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   p->async_fd = -1;
   p->signal_pipe[0] = -1;
   p->signal_pipe[1] = -1;
+  p->emfile_fd = -1;
   p->ring_entries = 256;
   lure__read_env(p);
   lure__update_time(loop);
@@ -375,6 +377,8 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
   }
   lure__aio_loop_close(loop);
   lure__borrow_free_all(loop);
+  if (p->emfile_fd >= 0)
+    close(p->emfile_fd);
   lure__signal_loop_close(loop);
   lure__wq_loop_close(loop);
   lure__async_loop_close(loop);

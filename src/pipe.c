@@ -163,11 +163,13 @@ static int lure__pipe_name(const lure_pipe_t *h, char *buffer, size_t *size,
   if ((peer ? getpeername(h->io_watcher.fd, (struct sockaddr *) &sun, &len)
             : getsockname(h->io_watcher.fd, (struct sockaddr *) &sun, &len)) != 0)
     return -errno;
+  /* As libuv: an abstract name comes as it is, its leading NUL included
+   * in *size and no NUL added after it (it may hold NULs of its own); a
+   * path comes NUL-terminated, *size not counting the NUL. */
   if (len <= offsetof(struct sockaddr_un, sun_path)) {
     n = 0;
   } else if (sun.sun_path[0] == '\0') {
     n = len - offsetof(struct sockaddr_un, sun_path);
-    sun.sun_path[0] = '@';
   } else {
     n = strnlen(sun.sun_path, sizeof(sun.sun_path));
   }
@@ -176,7 +178,8 @@ static int lure__pipe_name(const lure_pipe_t *h, char *buffer, size_t *size,
     return LURE_ENOBUFS;
   }
   memcpy(buffer, sun.sun_path, n);
-  buffer[n] = '\0';
+  if (n == 0 || sun.sun_path[0] != '\0')
+    buffer[n] = '\0';
   *size = n;
   return 0;
 }

@@ -34,6 +34,9 @@
 static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
                             unsigned revents);
 static void lure__stream_write_all(lure_stream_t *s);
+static int lure__stream_read_arm(lure_stream_t *s);
+
+static const lure_buf_t lure__stream_no_buf = { NULL, 0 };
 
 int lure__is_stream(const lure_handle_t *h) {
   return h != NULL && (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE);
@@ -85,6 +88,12 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
       s->stream_flags |= LURE__STREAM_NOT_SOCKET;
   }
   flags &= ~(unsigned) LURE__OPEN_OWN_SOCKET;
+  /* Options set before there was a socket (libuv applies them here). */
+  if (s->type == LURE_TCP) {
+    rc = lure__tcp_apply_options(s, fd);
+    if (rc != 0)
+      return rc;
+  }
   s->io_watcher.fd = fd;
   s->stream_flags |= flags;
   /* IPC pipes receive descriptors with recvmsg(2) per read, which the
@@ -344,11 +353,14 @@ static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
  * on error as libuv does. */
 void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
                           const lure_buf_t *buf) {
-  if (nread < 0) {
-    if (nread == LURE_EOF)
-      s->stream_flags |= LURE__STREAM_EOF;
+  /* As libuv: EOF leaves the stream readable (a later read_start reads
+   * EOF again), an error makes it neither readable nor writable. */
+  if (nread == LURE_EOF)
+    s->stream_flags |= LURE__STREAM_EOF;
+  else if (nread < 0)
+    s->stream_flags &= ~(LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+  if (nread < 0)
     lure__stream_read_stop_internal(s);
-  }
   s->read_cb(s, nread, buf);
 }
 
@@ -470,18 +482,76 @@ static int lure__stream_push_accepted(lure_stream_t *s, int fd) {
   return 0;
 }
 
+/* ---- out of descriptors ---------------------------------------------------------- */
+
+/* libuv's answer to EMFILE on accept, kept as it is: each loop holds one
+ * descriptor in reserve (/dev/null, taken when a server starts to
+ * listen).  When accept fails for want of descriptors, the spare is given
+ * up, the connections waiting in the backlog are accepted and closed at
+ * once (their peers see the connection end, rather than wait in a queue
+ * nobody can serve), and the spare is taken back. */
+static void lure__emfile_reserve(lure_loop_t *loop) {
+  int fd;
+
+  if (loop->priv->emfile_fd >= 0)
+    return;
+  fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fd = open("/", O_RDONLY | O_CLOEXEC);
+  loop->priv->emfile_fd = fd;
+}
+
+/* Returns 0 when the backlog was emptied (nobody is told, as in libuv),
+ * else the error for the connection callback: err itself when the loop
+ * has no spare. */
+static int lure__stream_emfile(lure_stream_t *s, int err) {
+  lure_loop_t *loop = s->loop;
+  int fd;
+
+  if (loop->priv->emfile_fd < 0)
+    return err;
+  close(loop->priv->emfile_fd);
+  loop->priv->emfile_fd = -1;
+  for (;;) {
+    fd = accept4(s->io_watcher.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      close(fd);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED)
+      continue;
+    err = -errno;
+    break;
+  }
+  lure__emfile_reserve(loop);
+  return err == LURE_EAGAIN || err == -EWOULDBLOCK ? 0 : err;
+}
+
 /* A connection arrived (from accept4 or the ring's multishot accept). */
 void lure__stream_connection(lure_stream_t *s, int fd_or_error) {
+  if (fd_or_error == LURE_EMFILE || fd_or_error == LURE_ENFILE) {
+    /* The ring would fail the next accept at once, connection or not (a
+     * descriptor is reserved before one is waited for): a ring server
+     * waits for readiness before it accepts again (lure__stream_io). */
+    if (s->stream_flags & LURE__STREAM_RING)
+      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+    fd_or_error = lure__stream_emfile(s, fd_or_error);
+    if (fd_or_error == 0)
+      return;
+  }
   if (fd_or_error < 0) {
-    s->connection_cb(s, fd_or_error);
+    if (s->connection_cb != NULL)
+      s->connection_cb(s, fd_or_error);
     return;
   }
   if (lure__stream_push_accepted(s, fd_or_error) != 0) {
     close(fd_or_error);
-    s->connection_cb(s, LURE_ENOMEM);
+    if (s->connection_cb != NULL)
+      s->connection_cb(s, LURE_ENOMEM);
     return;
   }
-  s->connection_cb(s, 0);
+  if (s->connection_cb != NULL)
+    s->connection_cb(s, 0);
 }
 
 static void lure__stream_accept_ready(lure_stream_t *s) {
@@ -502,7 +572,7 @@ static void lure__stream_accept_ready(lure_stream_t *s) {
         return;
       if (errno == ECONNABORTED)
         continue;
-      s->connection_cb(s, -errno);
+      lure__stream_connection(s, -errno);
       return;
     }
     lure__stream_connection(s, fd);
@@ -517,6 +587,10 @@ void lure__stream_connect_done(lure_stream_t *s, int status) {
   if (status == 0)
     s->stream_flags |= LURE__STREAM_READABLE | LURE__STREAM_WRITABLE;
   lure__req_unregister(s->loop, (lure_req_t *) req);
+  /* A reader started during the connect reads from now on (libuv's was
+   * watching already when its connect callback runs). */
+  if (status == 0 && (s->stream_flags & LURE__STREAM_READING))
+    (void) lure__stream_read_arm(s);
   if (req->cb != NULL)
     req->cb(req, status);
   if (status < 0) {
@@ -527,8 +601,14 @@ void lure__stream_connect_done(lure_stream_t *s, int status) {
                                 lure_write_t, queue),
           LURE_ECANCELED);
     lure__stream_run_write_cbs(s);
+    /* A reader started during the connect hears the end, as libuv's does
+     * (its read(2) of the failed socket returns 0). */
+    if ((s->stream_flags & LURE__STREAM_READING) &&
+        !lure__handle_is_closing((lure_handle_t *) s))
+      lure__stream_deliver(s, LURE_EOF, &lure__stream_no_buf);
     return;
   }
+
   /* Writes queued while connecting can go now. */
   if (status == 0 && !lure__queue_empty(&s->write_queue) &&
       !lure__handle_is_closing((lure_handle_t *) s))
@@ -559,6 +639,15 @@ static void lure__stream_connect_pending(lure_loop_t *loop,
   s->delayed_error = 0;
   lure__stream_connect_done(s, err);
   lure__stream_pending_cb(loop, p);
+}
+
+/* The connect ends with err (0 or a negative errno) in the next pending
+ * phase, as libuv reports what connect(2) said at once. */
+static void lure__stream_connect_later(lure_stream_t *s, int err) {
+  s->delayed_error = err;
+  lure__queue_remove(&s->write_pending.queue);
+  s->write_pending.cb = lure__stream_connect_pending;
+  lure__pending_add(s->loop, &s->write_pending);
 }
 
 static void lure__stream_connect_begin(lure_stream_t *s, lure_connect_t *req,
@@ -607,13 +696,25 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
     return -err;
   lure__stream_connect_begin(s, req, cb, LURE__EXEC_EPOLL);
   if (err != EINPROGRESS) {
-    s->delayed_error = -err;
-    lure__queue_remove(&s->write_pending.queue);
-    s->write_pending.cb = lure__stream_connect_pending;
-    lure__pending_add(s->loop, &s->write_pending);
+    lure__stream_connect_later(s, -err);
     return 0;
   }
   return lure__io_start(s->loop, &s->io_watcher, POLLOUT);
+}
+
+/* A connect that fails before it is tried (TCP bound to an address in
+ * use): accepted, and its callback gets err in the next pending phase. */
+int lure__stream_connect_error(lure_stream_t *s, lure_connect_t *req,
+                               lure_connect_cb cb, int err) {
+  if (s->connect_req != NULL)
+    return LURE_EALREADY;
+  if (s->stream_flags & (LURE__STREAM_READABLE | LURE__STREAM_WRITABLE))
+    return LURE_EISCONN;
+  lure__stream_connect_begin(s, req, cb,
+                             (s->stream_flags & LURE__STREAM_RING)
+                                 ? LURE__EXEC_URING : LURE__EXEC_EPOLL);
+  lure__stream_connect_later(s, err);
+  return 0;
 }
 
 /* ---- readiness dispatch ---------------------------------------------------------- */
@@ -629,6 +730,16 @@ static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
     revents &= ~POLLOUT;
   }
   if (s->stream_flags & LURE__STREAM_LISTENING) {
+    if ((s->stream_flags & LURE__STREAM_RING) &&
+        (revents & (POLLIN | POLLERR | POLLHUP))) {
+      /* A ring server that ran out of descriptors: a connection waits,
+       * the ring's accept takes over again. */
+      lure__io_stop(loop, &s->io_watcher, POLLIN);
+      if (lure__uring_stream_accept(s) == 0)
+        return;
+      s->stream_flags &= ~LURE__STREAM_RING;
+      (void) lure__io_start(loop, &s->io_watcher, POLLIN);
+    }
     if (revents & (POLLIN | POLLERR | POLLHUP))
       lure__stream_accept_ready(s);
     return;
@@ -674,8 +785,8 @@ void lure__stream_kick_writes(lure_stream_t *s) {
 LURE_EXTERN int lure_listen(lure_stream_t *s, int backlog,
                             lure_connection_cb cb) {
   LURE__STREAM_CHECK(s);
-  if (cb == NULL)
-    return LURE_EINVAL;
+  /* A NULL callback is allowed, as in libuv: connections then wait for
+   * lure_accept() (the first one holds the others back). */
   if (s->type == LURE_TCP)
     return lure__tcp_listen((lure_tcp_t *) s, backlog, cb);
   return lure__pipe_listen((lure_pipe_t *) s, backlog, cb);
@@ -684,6 +795,7 @@ LURE_EXTERN int lure_listen(lure_stream_t *s, int backlog,
 /* Begin accepting: shared by TCP and pipes once listen(2) succeeded. */
 int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   s->connection_cb = cb;
+  lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
   if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_accept(s) == 0)
@@ -783,6 +895,13 @@ LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf) {
 static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
                             lure_read_cb read_cb, int borrow);
 
+/* Set a reading stream's reads going, on whichever path serves it. */
+static int lure__stream_read_arm(lure_stream_t *s) {
+  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_read(s) == 0)
+    return 0;
+  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+}
+
 LURE_EXTERN int lure_read_start_borrowed(lure_stream_t *s,
                                          lure_read_cb read_cb) {
   return lure__read_start(s, NULL, read_cb, 1);
@@ -801,23 +920,26 @@ static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
   /* Descriptors passed over an IPC pipe need recvmsg(2) per read. */
   if (borrow && s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc)
     return LURE_ENOTSUP;
+  /* As libuv 1.44: starting twice is an error (lure_read_stop() first). */
+  if (s->stream_flags & LURE__STREAM_READING)
+    return LURE_EALREADY;
+  /* A connect under way counts as readable, as in libuv. */
+  if (s->io_watcher.fd < 0 ||
+      !(s->stream_flags & (LURE__STREAM_READABLE | LURE__STREAM_CONNECTING)))
+    return LURE_ENOTCONN;
   if (borrow)
     s->stream_flags |= LURE__STREAM_BORROW;
   else
     s->stream_flags &= ~LURE__STREAM_BORROW;
-  if (s->io_watcher.fd < 0)
-    return LURE_ENOTCONN;
-  if (!(s->stream_flags & LURE__STREAM_READABLE))
-    return LURE_ENOTCONN;
   s->alloc_cb = alloc_cb;
   s->read_cb = read_cb;
-  if (s->stream_flags & LURE__STREAM_READING)
-    return 0;
   s->stream_flags |= LURE__STREAM_READING;
   lure__handle_start((lure_handle_t *) s);
-  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_read(s) == 0)
+  /* Reads begin once connected (lure__stream_connect_done): on the ring, a
+   * receive armed now would race the CONNECT for the socket's error. */
+  if (s->connect_req != NULL)
     return 0;
-  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+  return lure__stream_read_arm(s);
 }
 
 void lure__stream_read_stop_internal(lure_stream_t *s) {
@@ -863,13 +985,14 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
 
   if (req == NULL || bufs == NULL || nbufs == 0)
     return LURE_EINVAL;
+  /* libuv's answers: no socket, EBADF; not writable (never connected,
+   * listening, shut down, or after a read error), EPIPE. */
   if (s->io_watcher.fd < 0)
     return LURE_EBADF;
   if (!(s->stream_flags & (LURE__STREAM_WRITABLE | LURE__STREAM_CONNECTING)) ||
       (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) ||
       s->shutdown_req != NULL)
-    return s->shutdown_req != NULL || (s->stream_flags & LURE__STREAM_SHUT)
-               ? LURE_EPIPE : LURE_ENOTCONN;
+    return LURE_EPIPE;
   rc = lure__send_handle_check(s, send_handle);
   if (rc != 0)
     return rc;
@@ -959,9 +1082,13 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   LURE__STREAM_CHECK(s);
   if (bufs == NULL || nbufs == 0)
     return LURE_EINVAL;
-  if (s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE))
-    return LURE_ENOTCONN;
-  if (s->shutdown_req != NULL ||
+  /* In libuv's order: connecting or writing, then no socket, then not
+   * writable. */
+  if (s->connect_req != NULL)
+    return LURE_EAGAIN;
+  if (s->io_watcher.fd < 0)
+    return LURE_EBADF;
+  if (!(s->stream_flags & LURE__STREAM_WRITABLE) || s->shutdown_req != NULL ||
       (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)))
     return LURE_EPIPE;
   rc = lure__send_handle_check(s, send_handle);
@@ -984,10 +1111,12 @@ LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],
 
 LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
                               lure_shutdown_cb cb) {
-  LURE__STREAM_CHECK(s);
-  if (req == NULL)
+  if (!lure__is_stream((const lure_handle_t *) s) || s->loop == NULL ||
+      s->loop->priv == NULL || req == NULL)
     return LURE_EINVAL;
-  if (s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE) ||
+  /* libuv says ENOTCONN for a closing stream too. */
+  if (lure__handle_is_closing((const lure_handle_t *) s) ||
+      s->io_watcher.fd < 0 || !(s->stream_flags & LURE__STREAM_WRITABLE) ||
       (s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) ||
       s->shutdown_req != NULL)
     return LURE_ENOTCONN;
@@ -1004,15 +1133,19 @@ LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
   return 0;
 }
 
+/* As libuv: the state of the stream's two directions, 0 once it closes. */
 LURE_EXTERN int lure_is_readable(const lure_stream_t *s) {
   return lure__is_stream((const lure_handle_t *) s) &&
-         (s->stream_flags & LURE__STREAM_READABLE) &&
-         !(s->stream_flags & LURE__STREAM_EOF);
+         !lure__handle_is_closing((const lure_handle_t *) s) &&
+         (s->stream_flags &
+          (LURE__STREAM_READABLE | LURE__STREAM_CONNECTING)) != 0;
 }
 
 LURE_EXTERN int lure_is_writable(const lure_stream_t *s) {
   return lure__is_stream((const lure_handle_t *) s) &&
-         (s->stream_flags & LURE__STREAM_WRITABLE) &&
+         !lure__handle_is_closing((const lure_handle_t *) s) &&
+         (s->stream_flags &
+          (LURE__STREAM_WRITABLE | LURE__STREAM_CONNECTING)) != 0 &&
          !(s->stream_flags & (LURE__STREAM_SHUT | LURE__STREAM_SHUT_ISSUED)) &&
          s->shutdown_req == NULL;
 }

@@ -20,8 +20,15 @@ enum {
   LURE__STREAM_RING = 0x100,       /* bytes move through ring operations */
   LURE__STREAM_NOT_SOCKET = 0x200, /* a pipe(2) or tty: writev, not sendmsg */
   LURE__STREAM_BOUND = 0x400,
-  LURE__STREAM_BORROW = 0x800     /* read_cb gets lure's buffers */
+  LURE__STREAM_BORROW = 0x800,    /* read_cb gets lure's buffers */
+  LURE__STREAM_NODELAY = 0x1000,   /* TCP: TCP_NODELAY once there is a socket */
+  LURE__STREAM_KEEPALIVE = 0x2000  /* TCP: SO_KEEPALIVE likewise */
 };
+
+/* The keep-alive delay a TCP handle without a socket was given (its
+ * pending_cap: only IPC pipes receive descriptors). */
+#define lure__tcp_keepalive_delay(s) ((s)->pending_cap)
+int lure__tcp_apply_options(lure_stream_t *s, int fd);
 
 /* lure__stream_open() flag, not kept: lure made the fd itself. */
 #define LURE__OPEN_OWN_SOCKET 0x80000000u
@@ -48,6 +55,8 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb);
 int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
                          const struct sockaddr *addr, socklen_t addrlen,
                          lure_connect_cb cb, int defer_errors);
+int lure__stream_connect_error(lure_stream_t *s, lure_connect_t *req,
+                               lure_connect_cb cb, int err);
 void lure__stream_close(lure_stream_t *s);
 void lure__stream_finish_close(lure_stream_t *s);
 void lure__stream_read_stop_internal(lure_stream_t *s);

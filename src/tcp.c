@@ -3,6 +3,7 @@
  * options, on top of the stream machinery in stream.c.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/tcp.h>
@@ -143,42 +144,93 @@ LURE_EXTERN int lure_tcp_connect(lure_connect_t *req, lure_tcp_t *h,
   len = lure__inet_addrlen(addr);
   if (len == 0)
     return LURE_EINVAL;
-  if (h->delayed_error != 0)
-    return h->delayed_error;
   rc = lure__tcp_socket(h, addr->sa_family);
   if (rc != 0)
     return rc;
   memcpy(&req->addr, addr, len);
   req->addrlen = len;
+  /* Bound to an address in use: as libuv, the connect is not tried and
+   * the callback gets EADDRINUSE in the next tick's pending phase. */
+  if (h->delayed_error != 0)
+    return lure__stream_connect_error((lure_stream_t *) h, req, cb,
+                                      h->delayed_error);
   return lure__stream_connect((lure_stream_t *) h, req, addr, len, cb, 0);
 }
 
+static int lure__tcp_set_nodelay(int fd, int on) {
+  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) ? -errno
+                                                                     : 0;
+}
+
+/* As libuv: the first probe after delay seconds idle, then one a second,
+ * and the connection is dropped after 10 unanswered. */
+static int lure__tcp_set_keepalive(int fd, int on, unsigned int delay) {
+  int d = (int) delay;
+  int intvl = 1;
+  int cnt = 10;
+
+  if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)))
+    return -errno;
+  if (!on)
+    return 0;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &d, sizeof(d)) ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+    return -errno;
+  return 0;
+}
+
+/* The options a handle was given before it had a socket, applied to fd
+ * as it becomes the handle's (lure__stream_open). */
+int lure__tcp_apply_options(lure_stream_t *s, int fd) {
+  int rc;
+
+  if (s->stream_flags & LURE__STREAM_NODELAY) {
+    rc = lure__tcp_set_nodelay(fd, 1);
+    if (rc != 0)
+      return rc;
+  }
+  if (s->stream_flags & LURE__STREAM_KEEPALIVE)
+    return lure__tcp_set_keepalive(fd, 1, lure__tcp_keepalive_delay(s));
+  return 0;
+}
+
+/* Without a socket the setting is kept for the socket to come, as in
+ * libuv (a socket lure makes, lure_tcp_open's or lure_accept's). */
 LURE_EXTERN int lure_tcp_nodelay(lure_tcp_t *h, int enable) {
-  int on = enable != 0;
+  int rc;
 
   LURE__TCP_CHECK(h);
-  if (h->io_watcher.fd < 0)
-    return LURE_EBADF;
-  if (setsockopt(h->io_watcher.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)))
-    return -errno;
+  if (h->io_watcher.fd >= 0) {
+    rc = lure__tcp_set_nodelay(h->io_watcher.fd, enable != 0);
+    if (rc != 0)
+      return rc;
+  }
+  if (enable)
+    h->stream_flags |= LURE__STREAM_NODELAY;
+  else
+    h->stream_flags &= ~LURE__STREAM_NODELAY;
   return 0;
 }
 
 LURE_EXTERN int lure_tcp_keepalive(lure_tcp_t *h, int enable,
                                    unsigned int delay) {
-  int on = enable != 0;
-  int d = (int) delay;
+  int rc;
 
   LURE__TCP_CHECK(h);
-  if (h->io_watcher.fd < 0)
-    return LURE_EBADF;
-  if (on && delay == 0)
+  if (enable && (delay == 0 || delay > INT_MAX))
     return LURE_EINVAL;
-  if (setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)))
-    return -errno;
-  if (on && setsockopt(h->io_watcher.fd, IPPROTO_TCP, TCP_KEEPIDLE, &d,
-                       sizeof(d)) != 0)
-    return -errno;
+  if (h->io_watcher.fd >= 0) {
+    rc = lure__tcp_set_keepalive(h->io_watcher.fd, enable != 0, delay);
+    if (rc != 0)
+      return rc;
+  }
+  if (enable) {
+    h->stream_flags |= LURE__STREAM_KEEPALIVE;
+    lure__tcp_keepalive_delay(h) = delay;
+  } else {
+    h->stream_flags &= ~LURE__STREAM_KEEPALIVE;
+  }
   return 0;
 }
 

@@ -100,9 +100,13 @@ LURE_EXTERN int lure_udp_open(lure_udp_t *h, lure_os_sock_t sock) {
     return LURE_EEXIST;
   if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
     return -errno;
-  /* Datagrams only: raw and netlink sockets keep message boundaries too
-   * (libuv accepts them); a byte stream would be read as datagrams. */
-  if (type != SOCK_DGRAM && type != SOCK_RAW)
+  if (getsockname(sock, (struct sockaddr *) &ss, &len) != 0)
+    return -errno;
+  /* Datagrams: raw and netlink sockets keep message boundaries too (libuv
+   * accepts them).  A TCP socket is refused, which libuv takes as it
+   * takes anything; a Unix socket of any type is accepted, as libuv's own
+   * tests open one (udp_send_unix). */
+  if (type != SOCK_DGRAM && type != SOCK_RAW && ss.ss_family != AF_UNIX)
     return LURE_EINVAL;
   rc = lure__nonblock(sock, 1);
   if (rc != 0)
@@ -115,8 +119,7 @@ LURE_EXTERN int lure_udp_open(lure_udp_t *h, lure_os_sock_t sock) {
    * receive (a raw socket reports its protocol as its port, so it counts as
    * bound); nor can lure pick an address for a family other than IPv4 and
    * IPv6. */
-  if (getsockname(sock, (struct sockaddr *) &ss, &len) == 0 &&
-      ((ss.ss_family == AF_INET &&
+  if (((ss.ss_family == AF_INET &&
         ((struct sockaddr_in *) &ss)->sin_port != 0) ||
        (ss.ss_family == AF_INET6 &&
         ((struct sockaddr_in6 *) &ss)->sin6_port != 0) ||
@@ -162,6 +165,15 @@ LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
     return -errno;
   h->udp_flags |= LURE__UDP_BOUND;
   return 0;
+}
+
+/* The length of a destination address: IPv4, IPv6, or (as libuv) a Unix
+ * address for a handle that has a socket to send it with; 0 if refused. */
+static socklen_t lure__udp_addrlen(const lure_udp_t *h,
+                                   const struct sockaddr *addr) {
+  if (addr->sa_family == AF_UNIX && h->io_watcher.fd >= 0)
+    return sizeof(struct sockaddr_un);
+  return lure__inet_addrlen(addr);
 }
 
 /* Sending or receiving on an unbound socket binds it to the wildcard
@@ -356,7 +368,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   if (addr != NULL) {
     if (h->udp_flags & LURE__UDP_CONNECTED)
       return LURE_EISCONN;
-    len = lure__inet_addrlen(addr);
+    len = lure__udp_addrlen(h, addr);
     if (len == 0)
       return LURE_EINVAL;
   } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
@@ -411,7 +423,7 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
   if (addr != NULL) {
     if (h->udp_flags & LURE__UDP_CONNECTED)
       return LURE_EISCONN;
-    len = lure__inet_addrlen(addr);
+    len = lure__udp_addrlen(h, addr);
     if (len == 0)
       return LURE_EINVAL;
   } else if (!(h->udp_flags & LURE__UDP_CONNECTED)) {
@@ -558,11 +570,9 @@ static int lure__udp_opt(lure_udp_t *h, int v4level, int v4opt, int v6level,
                          int v6opt, int val) {
   int rc;
 
-  if (h->io_watcher.fd < 0) {
-    rc = lure__udp_socket(h, AF_INET);
-    if (rc != 0)
-      return rc;
-  }
+  /* As libuv: the options apply to a socket there is; they make none. */
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
   if (lure__udp_family(h) == AF_INET6)
     rc = setsockopt(h->io_watcher.fd, v6level, v6opt, &val, sizeof(val));
   else
@@ -572,11 +582,10 @@ static int lure__udp_opt(lure_udp_t *h, int v4level, int v4opt, int v6level,
 
 LURE_EXTERN int lure_udp_set_broadcast(lure_udp_t *h, int on) {
   int v = on != 0;
-  int rc;
 
   LURE__UDP_CHECK(h);
-  if (h->io_watcher.fd < 0 && (rc = lure__udp_socket(h, AF_INET)) != 0)
-    return rc;
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
   return setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_BROADCAST, &v, sizeof(v))
              ? -errno : 0;
 }
@@ -608,11 +617,10 @@ LURE_EXTERN int lure_udp_set_multicast_interface(lure_udp_t *h,
   struct in_addr a4;
   struct in6_addr a6;
   unsigned idx = 0;
-  int rc;
 
   LURE__UDP_CHECK(h);
-  if (h->io_watcher.fd < 0 && (rc = lure__udp_socket(h, AF_INET)) != 0)
-    return rc;
+  if (h->io_watcher.fd < 0)
+    return LURE_EBADF;
   if (lure__udp_family(h) == AF_INET6) {
     if (interface_addr != NULL && inet_pton(AF_INET6, interface_addr, &a6) != 1)
       return LURE_EINVAL;

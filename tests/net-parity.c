@@ -8,7 +8,9 @@
  * lure_tcp_simultaneous_accepts and lure_pipe_pending_instances, which
  * change nothing; lure_pipe_chmod, by the socket file's mode; lure_pipe and
  * lure_socketpair, their flags, and their descriptors in pipe handles;
- * lure_try_write2 passing a TCP handle over an IPC pipe.
+ * lure_try_write2 passing a TCP handle over an IPC pipe.  The test case
+ * "libuv-1.44" holds, one test each, the answers that libuv 1.44.2's own
+ * test suite expects where lure once gave others.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1523,7 +1527,7 @@ START_TEST(try_write2_errors) {
   EXPECT(lure_try_write2((lure_stream_t *) &closing, &b, 1, NULL),
          LURE_EINVAL);
   EXPECT(lure_try_write2((lure_stream_t *) &nofd, &b, 1,
-                         (lure_stream_t *) &p->client), LURE_ENOTCONN);
+                         (lure_stream_t *) &p->client), LURE_EBADF);
   /* A handle travels over an IPC pipe only, and must have a descriptor. */
   EXPECT(lure_try_write2((lure_stream_t *) &plain, &b, 1,
                          (lure_stream_t *) &p->client), LURE_EINVAL);
@@ -1693,6 +1697,631 @@ START_TEST(udp_open_keeps_v6only) {
 }
 END_TEST
 
+/* ---- libuv 1.44's answers, as its own test suite checks them ------------ */
+
+struct u144 {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  lure_connect_t creq;
+  lure_tcp_t extra;
+  char buf[64];
+  int reads;
+  int eofs;
+  int errors;
+  int last;
+  int connects;
+  int connect_status;
+  int connect_seen_by_read;  /* read_cb ran after connect_cb */
+  int readable_at_cb;
+  int writable_at_cb;
+  int write_rc_at_cb;
+  int in_call;
+  int conns;
+};
+
+static void u144_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct u144 *u = h->data;
+
+  (void) sz;
+  buf->base = u->buf;
+  buf->len = sizeof(u->buf);
+}
+
+static void u144_write_cb(lure_write_t *req, int status) {
+  (void) req;
+  (void) status;
+}
+
+static void u144_any_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
+  (void) s;
+  (void) n;
+  (void) b;
+}
+
+/* lure_listen with no callback, as libuv takes it (tcp_open_bound,
+ * tcp_listen_without_bind, tcp_bind_writable_flags, pipe_bind_error_*):
+ * the connection waits for lure_accept(); a listener is neither readable
+ * nor writable, and says so as libuv does. */
+START_TEST(uv144_listen_null_cb) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  lure_tcp_t srv;
+  lure_tcp_t nobind;
+  lure_tcp_t acc;
+  lure_pipe_t ps;
+  struct sockaddr_storage ss;
+  lure_buf_t b = lure_buf_init("PING", 4);
+  char dir[256];
+  char path[300];
+  int c;
+  int i;
+  int rc = LURE_EAGAIN;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "listen without a callback");
+  ck_assert_int_eq(lure_tcp_init(loop, &srv), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0), 0);
+  EXPECT(lure_listen((lure_stream_t *) &srv, 8, NULL), 0);
+  EXPECT(lure_is_readable((lure_stream_t *) &srv), 0);
+  EXPECT(lure_is_writable((lure_stream_t *) &srv), 0);
+  EXPECT(lure_write(&u->wr, (lure_stream_t *) &srv, &b, 1, u144_write_cb),
+         LURE_EPIPE);
+  EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &srv, NULL),
+         LURE_ENOTCONN);
+  EXPECT(lure_read_start((lure_stream_t *) &srv, u144_alloc, u144_any_read),
+         LURE_ENOTCONN);
+  ck_assert_int_eq(lure_tcp_init(loop, &nobind), 0);
+  EXPECT(lure_listen((lure_stream_t *) &nobind, 8, NULL), 0);
+
+  /* A client arrives; with nobody told, it waits to be accepted. */
+  c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(c, 0);
+  nt_loopback(AF_INET, nt_tcp_port(&srv), &ss);
+  ck_assert_int_eq(connect(c, (struct sockaddr *) &ss, sa_len(&ss)), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &acc), 0);
+  for (i = 0; i < 200 && rc == LURE_EAGAIN; i++) {
+    nt_run_for(loop, 5);
+    rc = lure_accept((lure_stream_t *) &srv, (lure_stream_t *) &acc);
+  }
+  EXPECT(rc, 0);
+  EXPECT(lure_is_writable((lure_stream_t *) &acc), 1);
+
+  /* A pipe server too. */
+  nt_tmpdir(dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/s", dir);
+  ck_assert_int_eq(lure_pipe_init(loop, &ps, 0), 0);
+  ck_assert_int_eq(lure_pipe_bind(&ps, path), 0);
+  EXPECT(lure_listen((lure_stream_t *) &ps, 8, NULL), 0);
+  nt_loop_finish(loop);
+  close(c);
+  nt_rmdir_all(dir);
+  free(u);
+}
+END_TEST
+
+static int sockopt_int(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof(v);
+
+  ck_assert_int_eq(getsockopt(fd, level, name, &v, &len), 0);
+  return v;
+}
+
+/* TCP_NODELAY and keep-alive set on a handle without a socket are kept for
+ * the socket to come (tcp_flags, tcp_oob), with libuv's probe interval
+ * and count; turning one off before then is kept too. */
+START_TEST(uv144_tcp_options_before_socket) {
+  lure_loop_t loop;
+  lure_tcp_t h;
+  lure_tcp_t off;
+  lure_tcp_t opened;
+  struct sockaddr_storage ss;
+  lure_os_fd_t fd;
+  int sock;
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_tcp_init(&loop, &h), 0);
+  EXPECT(lure_tcp_nodelay(&h, 1), 0);
+  EXPECT(lure_tcp_keepalive(&h, 1, 77), 0);
+  EXPECT(lure_tcp_keepalive(&h, 1, 0), LURE_EINVAL);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&h, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &h, &fd), 0);
+  ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+  ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE), 77);
+  ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL), 1);
+  ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT), 10);
+
+  ck_assert_int_eq(lure_tcp_init(&loop, &off), 0);
+  EXPECT(lure_tcp_nodelay(&off, 1), 0);
+  EXPECT(lure_tcp_nodelay(&off, 0), 0);
+  EXPECT(lure_tcp_keepalive(&off, 1, 5), 0);
+  EXPECT(lure_tcp_keepalive(&off, 0, 0), 0);
+  ck_assert_int_eq(lure_tcp_bind(&off, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &off, &fd), 0);
+  ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_NODELAY), 0);
+  ck_assert_int_eq(sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
+
+  /* A socket handed over by lure_tcp_open gets them as well. */
+  ck_assert_int_eq(lure_tcp_init(&loop, &opened), 0);
+  EXPECT(lure_tcp_nodelay(&opened, 1), 0);
+  sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sock, 0);
+  EXPECT(lure_tcp_open(&opened, sock), 0);
+  ck_assert_int_eq(sockopt_int(sock, IPPROTO_TCP, TCP_NODELAY), 1);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+static void u144_ea_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
+  (void) s;
+  (void) n;
+  (void) b;
+}
+
+/* A second lure_read_start is EALREADY, as in libuv 1.44 (shutdown_eof,
+ * shutdown_simultaneous); after lure_read_stop it starts again. */
+START_TEST(uv144_read_start_twice) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_stream_t *cs;
+
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "read_start twice");
+  cs = (lure_stream_t *) &u->p.client;
+  u->p.client.data = u;
+  EXPECT(lure_read_start(cs, u144_alloc, u144_ea_read), 0);
+  EXPECT(lure_read_start(cs, u144_alloc, u144_ea_read), LURE_EALREADY);
+  EXPECT(lure_read_start_borrowed(cs, u144_ea_read), LURE_EALREADY);
+  EXPECT(lure_read_stop(cs), 0);
+  EXPECT(lure_read_start(cs, u144_alloc, u144_ea_read), 0);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+}
+END_TEST
+
+static void u144_rc_conn_cb(lure_stream_t *server, int status) {
+  struct u144 *u = server->data;
+  static lure_buf_t b = { "x", 1 };
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(lure_tcp_init(server->loop, &u->p.server), 0);
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &u->p.server), 0);
+  ck_assert_int_eq(lure_write(&u->wr, (lure_stream_t *) &u->p.server, &b, 1,
+                              u144_write_cb), 0);
+  u->conns++;
+}
+
+static void u144_rc_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  u->connects++;
+  u->connect_status = status;
+}
+
+static void u144_rc_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
+  struct u144 *u = s->data;
+
+  if (n == 0)
+    return;
+  u->connect_seen_by_read = u->connects;
+  u->last = (int) n;
+  if (n == 1 && b->base[0] == 'x')
+    u->reads++;
+  else if (n == LURE_EOF)
+    u->eofs++;
+  else
+    u->errors++;
+  lure_close((lure_handle_t *) s, NULL);
+}
+
+/* lure_read_start while the connect is under way (tcp_close_accept): the
+ * reads begin once connected; when the connect fails, the reader hears
+ * EOF after the connect callback, as libuv's read(2) of the socket says. */
+START_TEST(uv144_read_during_connect) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "read during connect");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  u->p.listener.data = u;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
+                               u144_rc_conn_cb), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  u->p.client.data = u;
+  u->creq.data = u;
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_rc_connect_cb), 0);
+  EXPECT(lure_is_readable((lure_stream_t *) &u->p.client), 1);
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_alloc,
+                         u144_rc_read), 0);
+  while (u->reads + u->errors + u->eofs == 0)
+    lure_run(loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(u->connects, 1);
+  ck_assert_int_eq(u->connect_status, 0);
+  ck_assert_msg(u->reads == 1, "read during connect: %s", nt_err(u->last));
+  ck_assert_int_eq(u->connect_seen_by_read, 1);
+
+  /* Refused: connect_cb, then EOF. */
+  u->connects = 0;
+  u->reads = 0;
+  ck_assert_int_eq(lure_tcp_init(loop, &u->extra), 0);
+  u->extra.data = u;
+  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  EXPECT(lure_tcp_connect(&u->creq, &u->extra, (struct sockaddr *) &ss,
+                          u144_rc_connect_cb), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &u->extra, u144_alloc,
+                         u144_rc_read), 0);
+  while (u->reads + u->errors + u->eofs == 0)
+    lure_run(loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(u->connects, 1);
+  ck_assert_int_eq(u->connect_status, LURE_ECONNREFUSED);
+  ck_assert_msg(u->eofs == 1, "read after a refused connect: %s",
+                nt_err(u->last));
+  ck_assert_int_eq(u->connect_seen_by_read, 1);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
+static void u144_err_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
+  struct u144 *u = s->data;
+  static lure_buf_t x = { "x", 1 };
+
+  (void) b;
+  if (n >= 0)
+    return;
+  u->last = (int) n;
+  if (n == LURE_EOF) {
+    u->eofs++;
+  } else {
+    u->errors++;
+    u->readable_at_cb = lure_is_readable(s);
+    u->writable_at_cb = lure_is_writable(s);
+    u->write_rc_at_cb = lure_write(&u->wr, s, &x, 1, u144_write_cb);
+  }
+  lure_close((lure_handle_t *) s, NULL);
+}
+
+/* After a read error the stream is neither readable nor writable
+ * (not_readable_nor_writable_on_read_error), and a write is EPIPE. */
+START_TEST(uv144_read_error_not_writable) {
+  struct u144 *u = calloc(1, sizeof(*u));
+
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "read error");
+  u->p.client.data = u;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_alloc,
+                         u144_err_read), 0);
+  EXPECT(lure_tcp_close_reset(&u->p.server, NULL), 0);
+  nt_run(&u->p.loop);
+  ck_assert_msg(u->errors == 1, "want a read error, got %s", nt_err(u->last));
+  ck_assert_int_eq(u->readable_at_cb, 0);
+  ck_assert_int_eq(u->writable_at_cb, 0);
+  EXPECT(u->write_rc_at_cb, LURE_EPIPE);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+}
+END_TEST
+
+static void u144_eof_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
+  struct u144 *u = s->data;
+
+  (void) b;
+  if (n >= 0)
+    return;
+  u->last = (int) n;
+  if (n != LURE_EOF) {
+    u->errors++;
+    lure_close((lure_handle_t *) s, NULL);
+    return;
+  }
+  ck_assert_int_eq(lure_is_readable(s), 1);
+  ck_assert_int_eq(lure_is_writable(s), 1);
+  if (++u->eofs == 3) {
+    lure_close((lure_handle_t *) s, NULL);
+    ck_assert_int_eq(lure_is_readable(s), 0);
+    ck_assert_int_eq(lure_is_writable(s), 0);
+  } else {
+    ck_assert_int_eq(lure_read_start(s, u144_alloc, u144_eof_read), 0);
+  }
+}
+
+/* EOF leaves the stream readable, and reading again reads EOF again
+ * (readable_on_eof); a closing stream is neither readable nor writable. */
+START_TEST(uv144_readable_on_eof) {
+  struct u144 *u = calloc(1, sizeof(*u));
+
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "readable on EOF");
+  u->p.client.data = u;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_alloc,
+                         u144_eof_read), 0);
+  EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &u->p.server, NULL), 0);
+  nt_run_for(&u->p.loop, 300);
+  ck_assert_msg(u->eofs == 3 && u->errors == 0, "%d EOFs, %d errors (%s)",
+                u->eofs, u->errors, nt_err(u->last));
+  nt_loop_finish(&u->p.loop);
+  free(u);
+}
+END_TEST
+
+static void u144_inuse_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  ck_assert_int_eq(u->in_call, 0);
+  u->connects++;
+  u->connect_status = status;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+/* Connecting from an address in use: lure_tcp_connect() accepts it and
+ * the callback gets EADDRINUSE (tcp_bind_error_addrinuse_connect);
+ * getsockname says EADDRINUSE meanwhile. */
+START_TEST(uv144_connect_from_address_in_use) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+  struct sockaddr_storage name;
+  int nlen = (int) sizeof(name);
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "connect from an address in use");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
+                               never_conn_cb), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  EXPECT(lure_tcp_bind(&u->p.client, (struct sockaddr *) &ss, 0), 0);
+  u->creq.data = u;
+  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  u->in_call = 1;
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_inuse_connect_cb), 0);
+  u->in_call = 0;
+  EXPECT(lure_tcp_getsockname(&u->p.client, (struct sockaddr *) &name, &nlen),
+         LURE_EADDRINUSE);
+  lure_close((lure_handle_t *) &u->p.listener, NULL);
+  nt_run(loop);
+  ck_assert_int_eq(u->connects, 1);
+  EXPECT(u->connect_status, LURE_EADDRINUSE);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
+static void u144_emfile_read(lure_stream_t *s, ssize_t n,
+                             const lure_buf_t *b) {
+  struct u144 *u = s->data;
+
+  (void) b;
+  if (n >= 0)
+    return;
+  u->last = (int) n;
+  if (n == LURE_EOF)
+    u->eofs++;
+  else
+    u->errors++;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &u->p.listener, NULL);
+}
+
+static void u144_emfile_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  u->connects++;
+  u->connect_status = status;
+  ck_assert_int_eq(lure_read_start(req->handle, u144_alloc, u144_emfile_read),
+                   0);
+}
+
+/* Out of descriptors, the server drops the connection instead of telling
+ * its callback (libuv's emfile: a spare descriptor is given up, the
+ * connection accepted and closed, the spare taken back); the client sees
+ * its connection end. */
+START_TEST(uv144_emfile_drops_connection) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+  struct rlimit rl;
+  int first;
+  int last;
+  int fd;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "EMFILE on accept");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  u->p.client.data = u;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 8,
+                               never_conn_cb), 0);
+  /* Use every descriptor up but one, for the client's socket. */
+  first = dup(0);
+  ck_assert_int_ge(first, 0);
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_cur = (rlim_t) first + 64;
+  ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  last = first;
+  while ((fd = dup(0)) >= 0)
+    last = fd;
+  ck_assert_int_eq(errno, EMFILE);
+  close(last);
+  u->creq.data = u;
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_emfile_connect_cb), 0);
+  nt_run(loop);
+  for (fd = first; fd < last; fd++)
+    close(fd);
+  ck_assert_int_eq(u->connects, 1);
+  EXPECT(u->connect_status, 0);
+  ck_assert_msg(u->eofs + u->errors == 1, "the client's read: %d EOF, "
+                "%d errors", u->eofs, u->errors);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
+/* UDP options need a socket: EBADF without one, as libuv (udp_no_autobind);
+ * none is made for them. */
+START_TEST(uv144_udp_options_ebadf) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t made;
+  lure_os_fd_t fd;
+
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_set_multicast_ttl(&h, 32), LURE_EBADF);
+  EXPECT(lure_udp_set_broadcast(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_ttl(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_multicast_loop(&h, 1), LURE_EBADF);
+  EXPECT(lure_udp_set_multicast_interface(&h, "0.0.0.0"), LURE_EBADF);
+  EXPECT(lure_udp_set_ttl(&h, 0), LURE_EINVAL);
+  EXPECT(lure_fileno((lure_handle_t *) &h, &fd), LURE_EBADF);
+  ck_assert_int_eq(lure_udp_init_ex(&loop, &made, AF_INET), 0);
+  EXPECT(lure_udp_set_multicast_ttl(&made, 32), 0);
+  EXPECT(lure_udp_set_broadcast(&made, 1), 0);
+  EXPECT(lure_udp_set_ttl(&made, 1), 0);
+  EXPECT(lure_udp_set_multicast_loop(&made, 1), 0);
+  EXPECT(lure_udp_set_multicast_interface(&made, "0.0.0.0"), 0);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+static void u144_unix_send_cb(lure_udp_send_t *req, int status) {
+  int *st = req->data;
+
+  *st = status;
+}
+
+/* lure_udp_open takes a Unix socket, even a listening stream one as
+ * libuv's udp_send_unix does, and lure_udp_send a Unix address: here a
+ * datagram reaches a socket bound to a path. */
+START_TEST(uv144_udp_unix_address) {
+  lure_loop_t loop;
+  lure_udp_t h;
+  lure_udp_t odd;
+  lure_udp_send_t req;
+  lure_udp_send_t req2;
+  struct sockaddr_un sun;
+  lure_buf_t b = lure_buf_init("PING", 4);
+  char dir[96];
+  char got[8];
+  int st = 1;
+  int st2 = 1;
+  int rx;
+  int tx;
+  int ls;
+
+  nt_tmpdir(dir, sizeof(dir));
+  memset(&sun, 0, sizeof(sun));
+  sun.sun_family = AF_UNIX;
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/d", dir);
+  rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(rx, 0);
+  ck_assert_int_eq(bind(rx, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(tx, 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
+  EXPECT(lure_udp_open(&h, tx), 0);
+  req.data = &st;
+  EXPECT(lure_udp_send(&req, &h, &b, 1, (struct sockaddr *) &sun,
+                       u144_unix_send_cb), 0);
+
+  /* libuv's case: a listening Unix stream socket. */
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/l", dir);
+  ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(ls, 0);
+  ck_assert_int_eq(bind(ls, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  ck_assert_int_eq(listen(ls, 1), 0);
+  ck_assert_int_eq(lure_udp_init(&loop, &odd), 0);
+  EXPECT(lure_udp_open(&odd, ls), 0);
+  req2.data = &st2;
+  EXPECT(lure_udp_send(&req2, &odd, &b, 1, (struct sockaddr *) &sun,
+                       u144_unix_send_cb), 0);
+  nt_run(&loop);
+  EXPECT(st, 0);
+  ck_assert_msg(st2 < 0, "a send on a listening stream socket: %s",
+                nt_err(st2));
+  ck_assert_int_eq(recv(rx, got, sizeof(got), MSG_DONTWAIT), 4);
+  ck_assert_int_eq(memcmp(got, "PING", 4), 0);
+  nt_loop_finish(&loop);
+  close(rx);
+  nt_rmdir_all(dir);
+}
+END_TEST
+
+/* An abstract name comes back as libuv gives it: "\0name", its length
+ * counting the leading NUL (pipe_getsockname_abstract, which binds with
+ * the whole sockaddr_un, so the name is padded with NULs). */
+START_TEST(uv144_pipe_abstract_name) {
+  lure_loop_t loop;
+  lure_pipe_t p;
+  struct sockaddr_un sun;
+  char name[] = "\0lure-abstract-u144";
+  char buf[256];
+  size_t len = sizeof(buf);
+  int sock;
+
+  snprintf(name + 1, sizeof(name) - 1, "lure-abs-%05d", (int) getpid() % 100000);
+  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sock, 0);
+  memset(&sun, 0, sizeof(sun));
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, name, sizeof(name));
+  ck_assert_int_eq(bind(sock, (struct sockaddr *) &sun, sizeof(sun)), 0);
+  nt_loop_init(&loop);
+  ck_assert_int_eq(lure_pipe_init(&loop, &p, 0), 0);
+  EXPECT(lure_pipe_open(&p, sock), 0);
+  EXPECT(lure_pipe_getsockname(&p, buf, &len), 0);
+  ck_assert_uint_eq(len, sizeof(sun.sun_path));
+  ck_assert_int_eq(memcmp(buf, name, sizeof(name)), 0);
+  len = 10;
+  EXPECT(lure_pipe_getsockname(&p, buf, &len), LURE_ENOBUFS);
+  ck_assert_uint_eq(len, sizeof(sun.sun_path) + 1);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
+/* An IPv6 zone is accepted by lure_inet_pton (ip6_pton) and becomes the
+ * scope of lure_ip6_addr. */
+START_TEST(uv144_ip6_zone) {
+  struct in6_addr a;
+  struct in6_addr want;
+  struct in_addr a4;
+  struct sockaddr_in6 s6;
+
+  ck_assert_int_eq(inet_pton(AF_INET6, "fe80::1", &want), 1);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%en1", &a), 0);
+  ck_assert_int_eq(memcmp(&a, &want, sizeof(a)), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%%%%", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "fe80::1%en1:1.2.3.4", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, "::ffff:1.2.3.4%x", &a), 0);
+  EXPECT(lure_inet_pton(AF_INET6, ":::1%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET6, "abcde::1%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET6, "%en1", &a), LURE_EINVAL);
+  EXPECT(lure_inet_pton(AF_INET, "1.2.3.4%en1", &a4), LURE_EINVAL);
+  EXPECT(lure_ip6_addr("fe80::1%lo", 80, &s6), 0);
+  ck_assert_uint_eq(s6.sin6_scope_id, if_nametoindex("lo"));
+  ck_assert_int_eq(memcmp(&s6.sin6_addr, &want, sizeof(want)), 0);
+  EXPECT(lure_ip6_addr("fe80::1%no-such-if0", 80, &s6), 0);
+  ck_assert_uint_eq(s6.sin6_scope_id, 0);
+}
+END_TEST
+
 Suite *net_parity_suite(void) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
@@ -1720,6 +2349,22 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, pairs_as_pipe_handles);
   tcase_add_test(tc, try_write2_passes_tcp);
   tcase_add_test(tc, try_write2_errors);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("libuv-1.44");
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_test(tc, uv144_listen_null_cb);
+  tcase_add_test(tc, uv144_tcp_options_before_socket);
+  tcase_add_test(tc, uv144_read_start_twice);
+  tcase_add_test(tc, uv144_read_during_connect);
+  tcase_add_test(tc, uv144_read_error_not_writable);
+  tcase_add_test(tc, uv144_readable_on_eof);
+  tcase_add_test(tc, uv144_connect_from_address_in_use);
+  tcase_add_test(tc, uv144_emfile_drops_connection);
+  tcase_add_test(tc, uv144_udp_options_ebadf);
+  tcase_add_test(tc, uv144_udp_unix_address);
+  tcase_add_test(tc, uv144_pipe_abstract_name);
+  tcase_add_test(tc, uv144_ip6_zone);
   suite_add_tcase(s, tc);
   return s;
 }
