@@ -834,6 +834,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
       !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
     /* Nothing to submit and completions waiting: no syscall needed. */
+    lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
   }
@@ -849,6 +850,9 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
   }
   lure__uring_account(loop, st, before);
+  /* The wait may have lasted: callbacks of this poll phase and the check
+   * phase see the time after it (a timer started there counts from now). */
+  lure__update_time(loop);
   /* -ETIME (timeout), -EINTR (signal), -EAGAIN/-EBUSY (reap first) and
    * -EBADR (a pre-NODROP kernel dropped CQEs) all mean: reap what is
    * there; the next tick submits what is left. */
