@@ -89,13 +89,15 @@ void lure__pending_add(lure_loop_t *loop, struct lure__pending *p) {
   lure__queue_insert_tail(&loop->priv->pending_queue, &p->queue);
 }
 
-static int lure__run_pending(lure_loop_t *loop) {
+/* Run what is deferred now; what those callbacks defer waits for the next
+ * round. */
+static void lure__run_pending(lure_loop_t *loop) {
   struct lure__queue snapshot;
   struct lure__queue *q;
   struct lure__pending *p;
 
   if (lure__queue_empty(&loop->priv->pending_queue))
-    return 0;
+    return;
   lure__queue_move(&loop->priv->pending_queue, &snapshot);
   while (!lure__queue_empty(&snapshot)) {
     q = lure__queue_head(&snapshot);
@@ -103,7 +105,6 @@ static int lure__run_pending(lure_loop_t *loop) {
     p = lure__container_of(q, struct lure__pending, queue);
     p->cb(loop, p);
   }
-  return 1;
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -522,11 +523,13 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
 
 /* ---- liveness and the run loop ---------------------------------------------------- */
 
+/* Alive: active and referenced handles, active requests, callbacks
+ * deferred to the pending phase, or close callbacks still due. */
 static int lure__loop_alive(const lure_loop_t *loop) {
   const struct lure__loop_priv *p = loop->priv;
 
   return p->active_handles != 0 || p->active_reqs != 0 ||
-         p->closing_handles != NULL;
+         !lure__queue_empty(&p->pending_queue) || p->closing_handles != NULL;
 }
 
 LURE_EXTERN int lure_loop_alive(const lure_loop_t *loop) {
@@ -587,7 +590,7 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
   struct lure__loop_priv *p;
   int timeout;
-  int ran_pending;
+  int can_sleep;
   int r;
 
   if (loop == NULL || loop->priv == NULL)
@@ -605,12 +608,19 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
     p->stats.ticks++;
     lure__update_time(loop);                 /* 1 */
     lure__run_timers(loop);                  /* 2 */
-    ran_pending = lure__run_pending(loop);   /* 3 */
+
+    /* Judged before the pending and idle phases run: an idle callback that
+     * stops the last idle handle must not turn this tick's poll into an
+     * endless wait for ONCE (libuv's rule). */
+    can_sleep = lure__queue_empty(&p->pending_queue) &&
+                lure__queue_empty(&p->idle_handles);
+
+    lure__run_pending(loop);                 /* 3 */
     lure__run_idle(loop);                    /* 4 */
     lure__run_prepare(loop);                 /* 5 */
 
     timeout = 0;
-    if ((mode == LURE_RUN_ONCE && !ran_pending) || mode == LURE_RUN_DEFAULT)
+    if ((mode == LURE_RUN_ONCE && can_sleep) || mode == LURE_RUN_DEFAULT)
       timeout = lure_backend_timeout(loop);
     p->backend->poll(loop, timeout);         /* 6 */
 

@@ -1049,6 +1049,46 @@ START_TEST(loop_backend_fd_readable) {
 }
 END_TEST
 
+/* libuv's idle_check: an idle callback that stops the only idle handle
+ * while a check handle is active and nothing else is.  RUN_ONCE judged
+ * whether it may sleep before the idle phase ran, so it must not block
+ * (there is nothing to wake it): it returns, still alive. */
+static int ic_idle;
+static int ic_check;
+static void ic_idle_cb(lure_idle_t *h) {
+  ic_idle++;
+  ck_assert_int_eq(lure_idle_stop(h), 0);
+}
+static void ic_check_cb(lure_check_t *h) { ic_check++; }
+static void ic_close_cb(lure_handle_t *h) { (*(int *) h->data)++; }
+
+START_TEST(loop_idle_stop_once_returns) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_idle_t idle;
+  lure_check_t check;
+  int closed = 0;
+
+  ic_idle = ic_check = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 5000, "RUN_ONCE blocked after the idle handle "
+                "stopped itself");
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, ic_idle_cb), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  ck_assert_int_eq(lure_check_start(&check, ic_check_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 1);
+  ck_assert_int_eq(ic_idle, 1);
+  ck_assert_int_eq(ic_check, 1);
+  idle.data = check.data = &closed;
+  ck_assert_int_eq(lure_close((lure_handle_t *) &idle, ic_close_cb), 0);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &check, ic_close_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(closed, 2);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- statistics ------------------------------------------------------------------------ */
 
 static void st_async_cb(lure_async_t *h) {
@@ -1146,6 +1186,7 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_default_loop);
   tcase_add_test(tc, loop_walk);
   tcase_add_test(tc, loop_time);
+  tcase_add_test(tc, loop_idle_stop_once_returns);
   tcase_add_test(tc, loop_version);
   suite_add_tcase(s, tc);
 
