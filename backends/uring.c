@@ -861,6 +861,22 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   st->batch = 0;
 }
 
+/* lure_backend_timeout(): whether the ring holds work that only the next
+ * poll phase hands to the kernel (SQEs, parked polls, UDP sends to chain)
+ * or completions not yet reaped.  An embedder that sleeps on
+ * lure_backend_fd() would never be woken for those. */
+int lure__uring_unsubmitted(const lure_loop_t *loop) {
+  struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return io_uring_sq_ready(&st->ring) > 0 ||
+         io_uring_cq_ready(&st->ring) > 0 ||
+         !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->udp_dirty);
+}
+
 /* lure_backend_fd(): the ring fd polls readable when completions wait,
  * except with DEFER_TASKRUN, where completions only exist once the issuer
  * enters the ring: a waiter on the fd would sleep through them.  Such a

@@ -538,12 +538,12 @@ LURE_EXTERN int lure_loop_alive(const lure_loop_t *loop) {
   return lure__loop_alive(loop);
 }
 
-LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
-  const struct lure__loop_priv *p;
+/* How long the poll phase may block, as the run loop sees it: not at all
+ * when stopped, when nothing is active, or when idle handles, deferred
+ * callbacks or close callbacks wait; else until the nearest timer. */
+static int lure__backend_timeout(const lure_loop_t *loop) {
+  const struct lure__loop_priv *p = loop->priv;
 
-  if (loop == NULL || loop->priv == NULL)
-    return LURE_EINVAL;
-  p = loop->priv;
   if (p->stop_flag != 0)
     return 0;
   if (p->active_handles == 0 && p->active_reqs == 0)
@@ -555,6 +555,18 @@ LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
   if (p->closing_handles != NULL)
     return 0;
   return lure__next_timeout(loop);
+}
+
+/* For an embedder that waits on lure_backend_fd() itself: as above, but 0
+ * while the wait point has work prepared and not yet handed to the kernel
+ * (SQEs made since the last poll phase): nothing would wake the fd for
+ * them until lure_run() submits them. */
+LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  if (lure__uring_unsubmitted(loop))
+    return 0;
+  return lure__backend_timeout(loop);
 }
 
 LURE_EXTERN int lure_backend_fd(const lure_loop_t *loop) {
@@ -621,7 +633,7 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
 
     timeout = 0;
     if ((mode == LURE_RUN_ONCE && can_sleep) || mode == LURE_RUN_DEFAULT)
-      timeout = lure_backend_timeout(loop);
+      timeout = lure__backend_timeout(loop);
     p->backend->poll(loop, timeout);         /* 6 */
 
     lure__run_check(loop);                   /* 7 */
