@@ -596,13 +596,15 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 
 /*
  * One tick per iteration, phases in the order lure(7) lists them:
- *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll,
- *   7 check, 8 closing; then the alive test.
+ *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll (the
+ *   wait point updates the time when its wait returns), 7 pending again
+ *   (at most 8 rounds), 8 check, 9 closing; then the alive test.
  */
 LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
   struct lure__loop_priv *p;
   int timeout;
   int can_sleep;
+  int i;
   int r;
 
   if (loop == NULL || loop->priv == NULL)
@@ -636,8 +638,15 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
       timeout = lure__backend_timeout(loop);
     p->backend->poll(loop, timeout);         /* 6 */
 
-    lure__run_check(loop);                   /* 7 */
-    lure__run_closing_handles(loop);         /* 8 */
+    /* Callbacks deferred during the poll phase (writes and sends that
+     * finished at once) run now, a bounded number of rounds: what their
+     * callbacks defer in turn waits for the next tick, so a callback that
+     * chains work cannot starve timers and I/O. */
+    for (i = 0; i < 8 && !lure__queue_empty(&p->pending_queue); i++)
+      lure__run_pending(loop);               /* 7 */
+
+    lure__run_check(loop);                   /* 8 */
+    lure__run_closing_handles(loop);         /* 9 */
 
     if (mode == LURE_RUN_ONCE) {
       /* ONCE promises progress: timers that fell due while we waited run
