@@ -834,6 +834,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
       !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
     /* Nothing to submit and completions waiting: no syscall needed. */
+    lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
   }
@@ -849,12 +850,31 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
   }
   lure__uring_account(loop, st, before);
+  /* The wait may have lasted: callbacks of this poll phase and the check
+   * phase see the time after it (a timer started there counts from now). */
+  lure__update_time(loop);
   /* -ETIME (timeout), -EINTR (signal), -EAGAIN/-EBUSY (reap first) and
    * -EBADR (a pre-NODROP kernel dropped CQEs) all mean: reap what is
    * there; the next tick submits what is left. */
   (void) rc;
   lure__uring_reap(loop, st);
   st->batch = 0;
+}
+
+/* lure_backend_timeout(): whether the ring holds work that only the next
+ * poll phase hands to the kernel (SQEs, parked polls, UDP sends to chain)
+ * or completions not yet reaped.  An embedder that sleeps on
+ * lure_backend_fd() would never be woken for those. */
+int lure__uring_unsubmitted(const lure_loop_t *loop) {
+  struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return io_uring_sq_ready(&st->ring) > 0 ||
+         io_uring_cq_ready(&st->ring) > 0 ||
+         !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->udp_dirty);
 }
 
 /* lure_backend_fd(): the ring fd polls readable when completions wait,

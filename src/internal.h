@@ -157,6 +157,9 @@ void lure__run_idle(lure_loop_t *loop);
 void lure__run_prepare(lure_loop_t *loop);
 void lure__run_check(lure_loop_t *loop);
 void lure__update_time(lure_loop_t *loop);
+/* Whether the ring wait point holds work prepared but not handed to the
+ * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
+int lure__uring_unsubmitted(const lure_loop_t *loop);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */

@@ -111,12 +111,18 @@ int lure__stream_fd(const lure_stream_t *s) {
 
 /* ---- write completions ---------------------------------------------------- */
 
+/* Run the callbacks of the writes finished so far.  A write that finishes
+ * while they run (one made by a callback, sent at once) waits for the
+ * pending phase: a callback that chains writes gets one per round, so the
+ * loop still reaches its timers and its wait point. */
 static void lure__stream_run_write_cbs(lure_stream_t *s) {
+  struct lure__queue done;
   struct lure__queue *q;
   lure_write_t *req;
 
-  while (!lure__queue_empty(&s->write_done_queue)) {
-    q = lure__queue_head(&s->write_done_queue);
+  lure__queue_move(&s->write_done_queue, &done);
+  while (!lure__queue_empty(&done)) {
+    q = lure__queue_head(&done);
     lure__queue_remove(q);
     req = lure__container_of(q, lure_write_t, queue);
     lure__req_unregister(s->loop, (lure_req_t *) req);

@@ -819,6 +819,110 @@ START_TEST(stream_written_not_reading_is_inactive) {
 }
 END_TEST
 
+/* ---- a write callback that chains the next write -------------------------------------- */
+
+/* libuv's tcp_write_ready: each write callback makes the next 1-byte write.
+ * The socket takes each at once, but its callback must not run in the same
+ * loop turn (lure used to run the whole chain inside the first callback,
+ * tens of thousands of sends, while timers and reads starved).  A 0 ms
+ * timer started by the first callback runs in the next tick's timers
+ * phase: it must find the chain still running, and the reader on the same
+ * loop must have had bytes before the chain ended. */
+#define WC_N 20000
+
+struct wc {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  lure_timer_t t;
+  char rbuf[65536];
+  int writes;            /* write callbacks */
+  int at_timer;          /* write callbacks when the timer ran, -1 before */
+  size_t received;
+  size_t received_at_end; /* bytes read when the last callback ran */
+  int eof;
+};
+
+static void wc_write_cb(lure_write_t *req, int status);
+
+static void wc_timer_cb(lure_timer_t *h) {
+  struct wc *w = h->data;
+
+  w->at_timer = w->writes;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void wc_write(struct wc *w) {
+  lure_buf_t b = lure_buf_init("P", 1);
+
+  ck_assert_int_eq(lure_write(&w->wr, (lure_stream_t *) &w->p.client, &b, 1,
+                              wc_write_cb), 0);
+}
+
+static void wc_write_cb(lure_write_t *req, int status) {
+  struct wc *w = req->data;
+
+  ck_assert_int_eq(status, 0);
+  w->writes++;
+  if (w->writes == 1) {
+    ck_assert_int_eq(lure_timer_init(&w->p.loop, &w->t), 0);
+    w->t.data = w;
+    ck_assert_int_eq(lure_timer_start(&w->t, wc_timer_cb, 0, 0), 0);
+  }
+  if (w->writes < WC_N) {
+    wc_write(w);
+    return;
+  }
+  w->received_at_end = w->received;
+  ck_assert_int_eq(lure_shutdown(&w->sreq, (lure_stream_t *) &w->p.client,
+                                 NULL), 0);
+}
+
+static void wc_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct wc *w = h->data;
+
+  buf->base = w->rbuf;
+  buf->len = sizeof(w->rbuf);
+}
+
+static void wc_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct wc *w = s->data;
+
+  if (nread > 0) {
+    w->received += (size_t) nread;
+  } else if (nread < 0) {
+    w->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &w->p.client, NULL);
+  }
+}
+
+START_TEST(stream_write_cb_chain_yields) {
+  struct wc *w = calloc(1, sizeof(*w));
+
+  ck_assert_ptr_nonnull(w);
+  nt_pair_open(&w->p, NT_WATCHDOG_MS, "a chain of writes from write "
+               "callbacks");
+  w->p.server.data = w;
+  w->wr.data = w;
+  w->at_timer = -1;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wc_alloc,
+                                   wc_read), 0);
+  wc_write(w);
+  nt_run(&w->p.loop);
+  ck_assert_int_eq(w->writes, WC_N);
+  ck_assert_msg(w->at_timer >= 1 && w->at_timer < WC_N / 2,
+                "a 0 ms timer started by the first write callback ran after "
+                "%d of %d chained writes", w->at_timer, WC_N);
+  ck_assert_msg(w->received_at_end > 0, "the reader on the same loop got "
+                "nothing while %d chained writes ran", WC_N);
+  ck_assert_uint_eq(w->received, WC_N);
+  ck_assert_int_eq(w->eof, 1);
+  nt_loop_finish(&w->p.loop);
+  free(w);
+}
+END_TEST
+
 /* ---- writes of many buffers ---------------------------------------------------------- */
 
 /* writev semantics across the iovec limits of each path (64 per
@@ -1021,6 +1125,7 @@ Suite *net_stream_suite(void) {
   tcase_add_test(tc, stream_try_write);
   tcase_add_test(tc, stream_try_write_after_shutdown_call);
   tcase_add_test(tc, stream_written_not_reading_is_inactive);
+  tcase_add_test(tc, stream_write_cb_chain_yields);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -687,6 +687,9 @@ START_TEST(loop_time) {
    * distance, 0 with an idle handle. */
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_timer_start(&timer, once_timer_cb, 1000, 0), 0);
+  /* A fresh loop may have watchers for the kernel that only a tick hands
+   * over (as libuv's watcher queue): 0 until then. */
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   to = lure_backend_timeout(&loop);
   ck_assert_int_gt(to, 0);
   ck_assert_int_le(to, 1000);
@@ -1049,6 +1052,96 @@ START_TEST(loop_backend_fd_readable) {
 }
 END_TEST
 
+/* libuv's embed test: a loop driven from outside by poll(2) on
+ * lure_backend_fd() with lure_backend_timeout(), then a NOWAIT run.  The
+ * ring's watcher for async handles is an SQE until a tick submits it: the
+ * timeout must be 0 while it is, or the outside poll sleeps through the
+ * send. */
+static void em_async_cb(lure_async_t *h) {
+  (*(int *) h->data)++;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(loop_embed) {
+  lure_loop_t loop;
+  lure_async_t async;
+  struct pollfd pfd;
+  pthread_t tid;
+  uint64_t start;
+  int called = 0;
+  int to;
+  int rc;
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &async, em_async_cb), 0);
+  async.data = &called;
+  start = lure_hrtime();
+  ck_assert_int_eq(pthread_create(&tid, NULL, sw_thread, &async), 0);
+  while (lure_loop_alive(&loop)) {
+    to = lure_backend_timeout(&loop);
+    ck_assert_int_ge(to, -1);
+    /* Bounded, so that a failure is a message instead of a hang. */
+    if (to < 0 || to > 5000)
+      to = 5000;
+    pfd.fd = lure_backend_fd(&loop);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    do
+      rc = poll(&pfd, 1, to);
+    while (rc < 0 && errno == EINTR);
+    ck_assert_int_ge(rc, 0);
+    (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  }
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(called, 1);
+  ck_assert_msg(test_ms_since(start) < 3000, "the embedding poll slept %llu "
+                "ms: lure_backend_timeout() said wait while the loop had "
+                "work not handed to the kernel",
+                (unsigned long long) test_ms_since(start));
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* libuv's idle_check: an idle callback that stops the only idle handle
+ * while a check handle is active and nothing else is.  RUN_ONCE judged
+ * whether it may sleep before the idle phase ran, so it must not block
+ * (there is nothing to wake it): it returns, still alive. */
+static int ic_idle;
+static int ic_check;
+static void ic_idle_cb(lure_idle_t *h) {
+  ic_idle++;
+  ck_assert_int_eq(lure_idle_stop(h), 0);
+}
+static void ic_check_cb(lure_check_t *h) { ic_check++; }
+static void ic_close_cb(lure_handle_t *h) { (*(int *) h->data)++; }
+
+START_TEST(loop_idle_stop_once_returns) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_idle_t idle;
+  lure_check_t check;
+  int closed = 0;
+
+  ic_idle = ic_check = 0;
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 5000, "RUN_ONCE blocked after the idle handle "
+                "stopped itself");
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, ic_idle_cb), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  ck_assert_int_eq(lure_check_start(&check, ic_check_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 1);
+  ck_assert_int_eq(ic_idle, 1);
+  ck_assert_int_eq(ic_check, 1);
+  idle.data = check.data = &closed;
+  ck_assert_int_eq(lure_close((lure_handle_t *) &idle, ic_close_cb), 0);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &check, ic_close_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+  ck_assert_int_eq(closed, 2);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- statistics ------------------------------------------------------------------------ */
 
 static void st_async_cb(lure_async_t *h) {
@@ -1146,6 +1239,7 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_default_loop);
   tcase_add_test(tc, loop_walk);
   tcase_add_test(tc, loop_time);
+  tcase_add_test(tc, loop_idle_stop_once_returns);
   tcase_add_test(tc, loop_version);
   suite_add_tcase(s, tc);
 
@@ -1158,6 +1252,7 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_configure_switch_keeps_handles);
   tcase_add_test(tc, loop_configure_busy);
   tcase_add_test(tc, loop_backend_fd_readable);
+  tcase_add_test(tc, loop_embed);
   suite_add_tcase(s, tc);
 
   tc = test_tcase("stats", 20);
