@@ -1216,6 +1216,13 @@ void lure__stream_close(lure_stream_t *s) {
   unsigned i;
 
   lure__stream_read_stop_internal(s);
+  /* A listener stops listening now, as libuv's uv_close() makes it by
+   * closing the descriptor at once.  Here the descriptor stays open until
+   * the closing phase (a ring accept may still name it), so shutdown(2)
+   * ends the listen: a connect made right after lure_close() is refused
+   * instead of landing in the backlog of a socket about to go. */
+  if ((s->stream_flags & LURE__STREAM_LISTENING) && s->io_watcher.fd >= 0)
+    (void) shutdown(s->io_watcher.fd, SHUT_RDWR);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
   /* A send the ring holds reports what it really did (it may have gone out
    * whole, as libuv's write would have inside lure_write()); the requests
