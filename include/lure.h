@@ -896,6 +896,7 @@ LURE_EXTERN lure_handle_type lure_handle_get_type(const lure_handle_t *handle);
 LURE_EXTERN const char *lure_handle_type_name(lure_handle_type type);
 LURE_EXTERN size_t lure_handle_size(lure_handle_type type);
 LURE_EXTERN lure_loop_t *lure_handle_get_loop(const lure_handle_t *handle);
+LURE_EXTERN lure_handle_type lure_guess_handle(lure_file file);
 LURE_EXTERN void *lure_handle_get_data(const lure_handle_t *handle);
 LURE_EXTERN void lure_handle_set_data(lure_handle_t *handle, void *data);
 LURE_EXTERN int lure_fileno(const lure_handle_t *handle, lure_os_fd_t *fd);
@@ -938,6 +939,8 @@ LURE_EXTERN int lure_signal_stop(lure_signal_t *handle);
 
 /* fd readiness. */
 LURE_EXTERN int lure_poll_init(lure_loop_t *loop, lure_poll_t *handle, int fd);
+LURE_EXTERN int lure_poll_init_socket(lure_loop_t *loop, lure_poll_t *handle,
+                                     lure_os_sock_t socket);
 LURE_EXTERN int lure_poll_start(lure_poll_t *handle, int events,
                                 lure_poll_cb cb);
 LURE_EXTERN int lure_poll_stop(lure_poll_t *handle);

@@ -77,6 +77,7 @@ dist_man3_MANS += \
 	man/lure_fs_write.3 \
 	man/lure_getaddrinfo.3 \
 	man/lure_getnameinfo.3 \
+	man/lure_guess_handle.3 \
 	man/lure_handle_get_data.3 \
 	man/lure_handle_get_loop.3 \
 	man/lure_handle_get_type.3 \
@@ -135,6 +136,7 @@ dist_man3_MANS += \
 	man/lure_pipe_pending_instances.3 \
 	man/lure_pipe_pending_type.3 \
 	man/lure_poll_init.3 \
+	man/lure_poll_init_socket.3 \
 	man/lure_poll_start.3 \
 	man/lure_poll_stop.3 \
 	man/lure_prepare_init.3 \

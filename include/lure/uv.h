@@ -493,6 +493,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_getnameinfo lure_getnameinfo
 #define uv_handle_get_data lure_handle_get_data
 #define uv_handle_get_loop lure_handle_get_loop
+#define uv_guess_handle lure_guess_handle
 #define uv_handle_get_type lure_handle_get_type
 #define uv_handle_set_data lure_handle_set_data
 #define uv_handle_size lure_handle_size
@@ -530,6 +531,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_pipe_pending_instances lure_pipe_pending_instances
 #define uv_pipe_pending_type lure_pipe_pending_type
 #define uv_poll_init lure_poll_init
+#define uv_poll_init_socket lure_poll_init_socket
 #define uv_poll_start lure_poll_start
 #define uv_poll_stop lure_poll_stop
 #define uv_prepare_init lure_prepare_init
