@@ -385,6 +385,9 @@ struct lure__work {
 
 struct lure_loop_s {
   void *data;
+  /* Handles that are active and referenced: what keeps lure_run() going,
+   * with the active requests (libuv's public field of the same name). */
+  unsigned int active_handles;
   /* private */
   struct lure__loop_priv *priv;
 };

@@ -4,7 +4,7 @@
  * and walking.
  *
  * A handle counts towards lure_loop_alive() while it is both active and
- * referenced; loop->priv->active_handles is that count, kept exact by the
+ * referenced; loop->active_handles (public, as in libuv) is that count, kept exact by the
  * four transitions below (start, stop, ref, unref).
  */
 #include <stdlib.h>
@@ -30,7 +30,7 @@ void lure__handle_start(lure_handle_t *h) {
     return;
   h->flags |= LURE__HANDLE_ACTIVE;
   if (h->flags & LURE__HANDLE_REF)
-    h->loop->priv->active_handles++;
+    h->loop->active_handles++;
 }
 
 void lure__handle_stop(lure_handle_t *h) {
@@ -38,7 +38,7 @@ void lure__handle_stop(lure_handle_t *h) {
     return;
   h->flags &= ~LURE__HANDLE_ACTIVE;
   if (h->flags & LURE__HANDLE_REF)
-    h->loop->priv->active_handles--;
+    h->loop->active_handles--;
 }
 
 int lure__handle_check(const lure_handle_t *h, lure_handle_type type) {
@@ -55,7 +55,7 @@ LURE_EXTERN void lure_ref(lure_handle_t *h) {
     return;
   h->flags |= LURE__HANDLE_REF;
   if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
-    h->loop->priv->active_handles++;
+    h->loop->active_handles++;
 }
 
 LURE_EXTERN void lure_unref(lure_handle_t *h) {
@@ -63,7 +63,7 @@ LURE_EXTERN void lure_unref(lure_handle_t *h) {
     return;
   h->flags &= ~LURE__HANDLE_REF;
   if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
-    h->loop->priv->active_handles--;
+    h->loop->active_handles--;
 }
 
 LURE_EXTERN int lure_has_ref(const lure_handle_t *h) {

@@ -57,7 +57,6 @@ enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
 
 struct lure__loop_priv {
   lure_loop_t *loop;
-  unsigned int active_handles; /* active and referenced */
   unsigned int active_reqs;
   struct lure__queue handle_queue;
   struct lure__queue pending_queue;

@@ -322,6 +322,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   if (p == NULL)
     return LURE_ENOMEM;
   loop->priv = p;
+  loop->active_handles = 0;
   p->loop = loop;
   lure__queue_init(&p->handle_queue);
   lure__queue_init(&p->pending_queue);
@@ -536,7 +537,7 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
 static int lure__loop_alive(const lure_loop_t *loop) {
   const struct lure__loop_priv *p = loop->priv;
 
-  return p->active_handles != 0 || p->active_reqs != 0 ||
+  return loop->active_handles != 0 || p->active_reqs != 0 ||
          !lure__queue_empty(&p->pending_queue) || p->closing_handles != NULL;
 }
 
@@ -554,7 +555,7 @@ static int lure__backend_timeout(const lure_loop_t *loop) {
 
   if (p->stop_flag != 0)
     return 0;
-  if (p->active_handles == 0 && p->active_reqs == 0)
+  if (loop->active_handles == 0 && p->active_reqs == 0)
     return 0;
   if (!lure__queue_empty(&p->idle_handles))
     return 0;

@@ -95,6 +95,42 @@ static void ph_async_cb(lure_async_t *h) {
  * A 0 ms timer (T), an idle (I), a prepare (P), an async sent before the run
  * (A, reaped by the poll phase), a check (C) and a handle closed before the
  * run (X) must all happen in the first tick, in that order. */
+/* loop->active_handles, libuv's public field: it counts the active and
+ * referenced handles, and a program that raises it by hand keeps the loop
+ * alive (libuv's loop_update_time test does that). */
+static void active_field_timer_cb(lure_timer_t *t) {
+  lure_loop_t *loop = t->loop;
+
+  /* The timer has stopped (no repeat): only the hand-made count remains. */
+  ck_assert_uint_eq(loop->active_handles, 1);
+  loop->active_handles--;
+}
+
+START_TEST(loop_active_handles_field) {
+  lure_loop_t loop;
+  lure_timer_t t;
+
+  test_loop_init(&loop);
+  ck_assert_uint_eq(loop.active_handles, 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
+  ck_assert_uint_eq(loop.active_handles, 0);
+  ck_assert_int_eq(lure_timer_start(&t, active_field_timer_cb, 1, 0), 0);
+  ck_assert_uint_eq(loop.active_handles, 1);
+  lure_unref((lure_handle_t *) &t);
+  ck_assert_uint_eq(loop.active_handles, 0);
+  lure_ref((lure_handle_t *) &t);
+  ck_assert_uint_eq(loop.active_handles, 1);
+  /* Raised by hand: lure_run() does not return when the timer stops. */
+  loop.active_handles++;
+  ck_assert_int_ne(lure_loop_alive(&loop), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_uint_eq(loop.active_handles, 0);
+  ck_assert_int_eq(lure_loop_alive(&loop), 0);
+  lure_close((lure_handle_t *) &t, NULL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(loop_phase_order) {
   lure_loop_t loop;
   lure_timer_t timer;
@@ -1218,6 +1254,7 @@ Suite *loop_suite(void) {
 
   tc = test_tcase("phases", 20);
   tcase_add_test(tc, loop_phase_order);
+  tcase_add_test(tc, loop_active_handles_field);
   tcase_add_test(tc, loop_phase_order_work);
   tcase_add_test(tc, loop_check_before_timer_in_work_cb);
   tcase_add_test(tc, loop_check_before_timer_in_poll_cb);
