@@ -840,6 +840,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   }
 
   loop->priv->stats.wait_calls++;
+  lure__wait_enter(loop, timeout);
   if (timeout == 0) {
     rc = io_uring_submit_and_get_events(&st->ring);
   } else if (timeout < 0) {
@@ -849,10 +850,11 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
     rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
   }
+  lure__wait_leave(loop);
   lure__uring_account(loop, st, before);
   /* The wait may have lasted: callbacks of this poll phase and the check
-   * phase see the time after it (a timer started there counts from now). */
-  lure__update_time(loop);
+   * phase see the time after it (a timer started there counts from now):
+   * lure__wait_leave() updated it. */
   /* -ETIME (timeout), -EINTR (signal), -EAGAIN/-EBUSY (reap first) and
    * -EBADR (a pre-NODROP kernel dropped CQEs) all mean: reap what is
    * there; the next tick submits what is left. */

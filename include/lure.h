@@ -266,8 +266,13 @@ typedef enum {
 
 /* Options for lure_loop_configure(). */
 typedef enum {
-  /* Values below 256 are kept for libuv's own options (UV_LOOP_BLOCK_SIGNAL
-   * is 0, UV_METRICS_IDLE_TIME 1), so that its names keep libuv's values.
+  /* libuv's options, libuv's values.  int signum (SIGPROF only, as libuv):
+   * the signal is blocked while the loop waits. */
+  LURE_LOOP_BLOCK_SIGNAL = 0,
+  /* No argument: from now on, lure_metrics_idle_time() counts the time the
+   * loop spends waiting. */
+  LURE_METRICS_IDLE_TIME = 1,
+  /* lure's own options start at 256.
    * const char *: "uring" (or "io_uring") or "epoll".  Forces the wait point. */
   LURE_LOOP_BACKEND = 256,
   /* const char *: comma-separated io_uring opcode names to treat as missing,
@@ -883,6 +888,7 @@ LURE_EXTERN void lure_update_time(lure_loop_t *loop);
 LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop);
 LURE_EXTERN int lure_backend_fd(const lure_loop_t *loop);
 LURE_EXTERN const char *lure_loop_backend(const lure_loop_t *loop);
+LURE_EXTERN uint64_t lure_metrics_idle_time(lure_loop_t *loop);
 LURE_EXTERN int lure_loop_stats(const lure_loop_t *loop,
                                 lure_loop_stats_t *stats);
 LURE_EXTERN void lure_walk(lure_loop_t *loop, lure_walk_cb walk_cb, void *arg);

@@ -116,6 +116,7 @@ dist_man3_MANS += \
 	man/lure_loop_set_data.3 \
 	man/lure_loop_size.3 \
 	man/lure_loop_stats.3 \
+	man/lure_metrics_idle_time.3 \
 	man/lure_mutex_destroy.3 \
 	man/lure_mutex_init.3 \
 	man/lure_mutex_init_recursive.3 \

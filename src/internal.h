@@ -57,6 +57,12 @@ enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
 
 struct lure__loop_priv {
   lure_loop_t *loop;
+  int block_sigprof;           /* LURE_LOOP_BLOCK_SIGNAL */
+  int metrics_idle;            /* LURE_METRICS_IDLE_TIME */
+  int wait_blocked;            /* lure__wait_enter blocked the signal */
+  sigset_t wait_oldmask;
+  uint64_t wait_entry;         /* ns when the counted wait began, or 0 */
+  uint64_t idle_time;          /* ns spent waiting, counted */
   unsigned int active_reqs;
   struct lure__queue handle_queue;
   struct lure__queue pending_queue;
@@ -156,6 +162,12 @@ void lure__run_idle(lure_loop_t *loop);
 void lure__run_prepare(lure_loop_t *loop);
 void lure__run_check(lure_loop_t *loop);
 void lure__update_time(lure_loop_t *loop);
+/* A backend calls these right around its blocking wait (epoll_wait,
+ * io_uring_enter), with the timeout it waits for: they apply
+ * LURE_LOOP_BLOCK_SIGNAL and count LURE_METRICS_IDLE_TIME; the second also
+ * updates the loop's time. */
+void lure__wait_enter(lure_loop_t *loop, int timeout);
+void lure__wait_leave(lure_loop_t *loop);
 /* Whether the ring wait point holds work prepared but not handed to the
  * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
 int lure__uring_unsubmitted(const lure_loop_t *loop);

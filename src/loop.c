@@ -21,6 +21,40 @@ void lure__update_time(lure_loop_t *loop) {
   loop->priv->time = lure__hrtime_ns() / 1000000u;
 }
 
+void lure__wait_enter(lure_loop_t *loop, int timeout) {
+  struct lure__loop_priv *p = loop->priv;
+  sigset_t set;
+
+  /* libuv counts only waits that may sleep: a zero timeout is no idle. */
+  p->wait_entry = (p->metrics_idle && timeout != 0) ? lure__hrtime_ns() : 0;
+  if (p->block_sigprof) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGPROF);
+    p->wait_blocked =
+        pthread_sigmask(SIG_BLOCK, &set, &p->wait_oldmask) == 0;
+  }
+}
+
+void lure__wait_leave(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+
+  if (p->wait_blocked) {
+    (void) pthread_sigmask(SIG_SETMASK, &p->wait_oldmask, NULL);
+    p->wait_blocked = 0;
+  }
+  lure__update_time(loop);
+  if (p->wait_entry != 0) {
+    p->idle_time += lure__hrtime_ns() - p->wait_entry;
+    p->wait_entry = 0;
+  }
+}
+
+LURE_EXTERN uint64_t lure_metrics_idle_time(lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return 0;
+  return loop->priv->idle_time;
+}
+
 LURE_EXTERN void lure_update_time(lure_loop_t *loop) {
   if (loop != NULL && loop->priv != NULL)
     lure__update_time(loop);
@@ -422,6 +456,19 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
   p = loop->priv;
   va_start(ap, option);
   switch (option) {
+    case LURE_LOOP_BLOCK_SIGNAL:
+      /* As libuv: SIGPROF is the one signal this option takes. */
+      if (va_arg(ap, int) != SIGPROF) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      p->block_sigprof = 1;
+      break;
+
+    case LURE_METRICS_IDLE_TIME:
+      p->metrics_idle = 1;
+      break;
+
     case LURE_LOOP_BACKEND:
       s = va_arg(ap, const char *);
       which = lure__parse_backend(s);

@@ -131,6 +131,109 @@ START_TEST(loop_active_handles_field) {
 }
 END_TEST
 
+/* LURE_METRICS_IDLE_TIME (libuv's UV_METRICS_IDLE_TIME): the time spent
+ * waiting, in ns; a loop that never sleeps counts none, and a loop without
+ * the option counts nothing. */
+static void metrics_noop_cb(lure_timer_t *t) {
+  (*(int *) t->data)++;
+}
+
+START_TEST(loop_metrics_idle_time) {
+  lure_loop_t loop;
+  lure_timer_t t;
+  int n = 0;
+  uint64_t idle;
+
+  test_loop_init(&loop);
+  t.data = &n;
+  ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
+  /* Not configured: nothing counted. */
+  ck_assert_int_eq(lure_timer_start(&t, metrics_noop_cb, 20, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_uint_eq(lure_metrics_idle_time(&loop), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_METRICS_IDLE_TIME), 0);
+  /* A zero timeout never sleeps. */
+  ck_assert_int_eq(lure_timer_start(&t, metrics_noop_cb, 0, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_uint_eq(lure_metrics_idle_time(&loop), 0);
+  /* 100 ms of waiting for a timer: at least 80 ms counted. */
+  ck_assert_int_eq(lure_timer_start(&t, metrics_noop_cb, 100, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  idle = lure_metrics_idle_time(&loop);
+  ck_assert_uint_ge(idle, 80 * 1000000ull);
+  ck_assert_uint_lt(idle, 10000 * 1000000ull);
+  ck_assert_int_eq(n, 3);
+  ck_assert_uint_eq(lure_metrics_idle_time(NULL), 0);
+  lure_close((lure_handle_t *) &t, NULL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+/* LURE_LOOP_BLOCK_SIGNAL: only SIGPROF, as libuv; while the loop waits the
+ * signal is blocked in its thread (read from /proc by another thread),
+ * and unblocked again once the wait is over. */
+struct sigblk_probe {
+  pid_t tid;
+  int blocked_during;  /* SIGPROF in SigBlk while the loop waited */
+};
+
+static int sigprof_in_sigblk(pid_t tid) {
+  char path[64], line[256];
+  unsigned long long mask = 0;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int) tid);
+  f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+      break;
+  fclose(f);
+  return (mask >> (SIGPROF - 1)) & 1;
+}
+
+static void sigblk_work(lure_work_t *w) {
+  struct sigblk_probe *pr = w->data;
+
+  usleep(100 * 1000);  /* the loop is asleep in its 300 ms wait by now */
+  pr->blocked_during = sigprof_in_sigblk(pr->tid);
+}
+
+static void sigblk_after(lure_work_t *w, int status) {
+  (void) w;
+  (void) status;
+}
+
+static void sigblk_timer_cb(lure_timer_t *t) {
+  (void) t;
+}
+
+START_TEST(loop_block_signal) {
+  lure_loop_t loop;
+  lure_timer_t t;
+  lure_work_t w;
+  struct sigblk_probe pr = { 0, -2 };
+
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BLOCK_SIGNAL, SIGINT),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BLOCK_SIGNAL, SIGPROF),
+                   0);
+  pr.tid = (pid_t) syscall(SYS_gettid);
+  ck_assert_int_eq(sigprof_in_sigblk(pr.tid), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
+  ck_assert_int_eq(lure_timer_start(&t, sigblk_timer_cb, 300, 0), 0);
+  w.data = &pr;
+  ck_assert_int_eq(lure_queue_work(&loop, &w, sigblk_work, sigblk_after), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(pr.blocked_during, 1);
+  ck_assert_int_eq(sigprof_in_sigblk(pr.tid), 0);
+  lure_close((lure_handle_t *) &t, NULL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(loop_phase_order) {
   lure_loop_t loop;
   lure_timer_t timer;
@@ -1255,6 +1358,8 @@ Suite *loop_suite(void) {
   tc = test_tcase("phases", 20);
   tcase_add_test(tc, loop_phase_order);
   tcase_add_test(tc, loop_active_handles_field);
+  tcase_add_test(tc, loop_metrics_idle_time);
+  tcase_add_test(tc, loop_block_signal);
   tcase_add_test(tc, loop_phase_order_work);
   tcase_add_test(tc, loop_check_before_timer_in_work_cb);
   tcase_add_test(tc, loop_check_before_timer_in_poll_cb);

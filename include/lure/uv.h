@@ -311,6 +311,8 @@ typedef lure_getnameinfo_cb uv_getnameinfo_cb;
 
 /* ---- constants, libuv's values ----------------------------------------- */
 
+#define UV_LOOP_BLOCK_SIGNAL LURE_LOOP_BLOCK_SIGNAL
+#define UV_METRICS_IDLE_TIME LURE_METRICS_IDLE_TIME
 #define UV_RUN_DEFAULT LURE_RUN_DEFAULT
 #define UV_RUN_ONCE LURE_RUN_ONCE
 #define UV_RUN_NOWAIT LURE_RUN_NOWAIT
@@ -517,6 +519,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_loop_alive lure_loop_alive
 #define uv_loop_close lure_loop_close
 #define uv_loop_configure lure_loop_configure
+#define uv_metrics_idle_time lure_metrics_idle_time
 #define uv_loop_fork lure_loop_fork
 #define uv_loop_init lure_loop_init
 #define uv_now lure_now
