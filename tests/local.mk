@@ -43,7 +43,8 @@ tests_lure_tests_SOURCES = \
 	tests/test-work.c \
 	tests/test-fork.c \
 	tests/test-errors.c \
-	tests/test-heap.c
+	tests/test-heap.c \
+	tests/test-os.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 

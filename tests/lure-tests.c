@@ -153,6 +153,7 @@ static const struct {
   { "poll", poll_suite },
   { "work", work_suite },
   { "fork", fork_suite },
+  { "os", os_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

@@ -25,6 +25,7 @@ Suite *work_suite(void);
 Suite *fork_suite(void);
 Suite *errors_suite(void);
 Suite *heap_suite(void);
+Suite *os_suite(void);
 
 /* "uring", "epoll", "nouring", or NULL when the program runs by hand. */
 const char *test_set(void);
