@@ -208,6 +208,8 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
 /* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);
 unsigned int lure__threadpool_size(void);
+/* Finish the queued jobs and join every worker (lure_library_shutdown). */
+void lure__threadpool_shutdown(void);
 
 /* ---- file system requests (fs.c) ---- */
 
