@@ -672,6 +672,75 @@ typedef lure_thread_options_t uv_thread_options_t;
 #define uv_thread_join lure_thread_join
 #define uv_thread_self lure_thread_self
 
+/* ---- OS and process utilities ------------------------------------------ */
+
+typedef lure_pid_t uv_pid_t;
+typedef lure_uid_t uv_uid_t;
+typedef lure_gid_t uv_gid_t;
+typedef lure_interface_address_t uv_interface_address_t;
+typedef lure_passwd_t uv_passwd_t;
+typedef lure_utsname_t uv_utsname_t;
+typedef lure_env_item_t uv_env_item_t;
+typedef lure_cpu_info_t uv_cpu_info_t;
+typedef lure_timeval_t uv_timeval_t;
+typedef lure_timeval64_t uv_timeval64_t;
+typedef lure_rusage_t uv_rusage_t;
+#define uv_interface_address_s lure_interface_address_s
+#define uv_passwd_s lure_passwd_s
+#define uv_utsname_s lure_utsname_s
+#define uv_env_item_s lure_env_item_s
+#define uv_cpu_info_s lure_cpu_info_s
+#define uv_cpu_times_s lure_cpu_times_s
+#define UV_MAXHOSTNAMESIZE LURE_MAXHOSTNAMESIZE
+#define UV_IF_NAMESIZE LURE_IF_NAMESIZE
+#define UV_PRIORITY_LOW LURE_PRIORITY_LOW
+#define UV_PRIORITY_BELOW_NORMAL LURE_PRIORITY_BELOW_NORMAL
+#define UV_PRIORITY_NORMAL LURE_PRIORITY_NORMAL
+#define UV_PRIORITY_ABOVE_NORMAL LURE_PRIORITY_ABOVE_NORMAL
+#define UV_PRIORITY_HIGH LURE_PRIORITY_HIGH
+#define UV_PRIORITY_HIGHEST LURE_PRIORITY_HIGHEST
+
+#define uv_available_parallelism lure_available_parallelism
+#define uv_chdir lure_chdir
+#define uv_cpu_info lure_cpu_info
+#define uv_cwd lure_cwd
+#define uv_exepath lure_exepath
+#define uv_free_cpu_info lure_free_cpu_info
+#define uv_free_interface_addresses lure_free_interface_addresses
+#define uv_get_constrained_memory lure_get_constrained_memory
+#define uv_get_free_memory lure_get_free_memory
+#define uv_get_process_title lure_get_process_title
+#define uv_get_total_memory lure_get_total_memory
+#define uv_getrusage lure_getrusage
+#define uv_gettimeofday lure_gettimeofday
+#define uv_if_indextoiid lure_if_indextoiid
+#define uv_if_indextoname lure_if_indextoname
+#define uv_interface_addresses lure_interface_addresses
+#define uv_ip_name lure_ip_name
+#define uv_library_shutdown lure_library_shutdown
+#define uv_loadavg lure_loadavg
+#define uv_os_environ lure_os_environ
+#define uv_os_free_environ lure_os_free_environ
+#define uv_os_free_passwd lure_os_free_passwd
+#define uv_os_get_passwd lure_os_get_passwd
+#define uv_os_getenv lure_os_getenv
+#define uv_os_gethostname lure_os_gethostname
+#define uv_os_getpid lure_os_getpid
+#define uv_os_getppid lure_os_getppid
+#define uv_os_getpriority lure_os_getpriority
+#define uv_os_homedir lure_os_homedir
+#define uv_os_setenv lure_os_setenv
+#define uv_os_setpriority lure_os_setpriority
+#define uv_os_tmpdir lure_os_tmpdir
+#define uv_os_uname lure_os_uname
+#define uv_os_unsetenv lure_os_unsetenv
+#define uv_resident_set_memory lure_resident_set_memory
+#define uv_set_process_title lure_set_process_title
+#define uv_setup_args lure_setup_args
+#define uv_sleep lure_sleep
+#define uv_translate_sys_error lure_translate_sys_error
+#define uv_uptime lure_uptime
+
 #ifdef __cplusplus
 }
 #endif
