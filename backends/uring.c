@@ -1551,7 +1551,10 @@ void lure__uring_stream_write(lure_stream_t *s) {
     /* Skip empty buffers; a request of nothing but is complete. */
     if (lure__stream_write_progress(s, req, 0))
       continue;
+    /* Zero copy exists for TCP only: AF_UNIX answers EOPNOTSUPP, and the
+     * request is then an ordinary send, as lure_write_zc(3) promises. */
     zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
+         s->type == LURE_TCP &&
          lure__has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
                       req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
                                                          : IORING_OP_SENDMSG_ZC);
@@ -2217,6 +2220,18 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
             break;
         }
         us->send_zc = 0;
+        if (us->zc_res == -EOPNOTSUPP &&
+            !lure__handle_is_closing((lure_handle_t *) s) &&
+            !lure__queue_empty(&s->write_queue)) {
+          /* A socket without zero copy after all: send it plainly. */
+          lure_write_t *head = lure__container_of(
+              lure__queue_head(&s->write_queue), lure_write_t, queue);
+
+          head->req_flags &= ~LURE__REQ_ZC;
+          op->armed = 0;
+          lure__uring_stream_write(s);
+          break;
+        }
         lure__sop_send_done(s, us, us->zc_res);
         break;
       }
