@@ -76,6 +76,7 @@ struct lure__loop_priv {
   uint64_t timer_counter;
   uint64_t time;                /* ms, CLOCK_MONOTONIC, updated per tick */
   int stop_flag;
+  int wait_error;               /* the wait point failed; lure_run returns it */
 
   const struct lure__backend_ops *backend;
   void *backend_data;

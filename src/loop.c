@@ -704,6 +704,15 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
     lure__run_check(loop);                   /* 8 */
     lure__run_closing_handles(loop);         /* 9 */
 
+    if (p->wait_error != 0) {
+      /* The wait point failed in a way another tick would not mend (an
+       * io_uring_enter error other than EINTR/EAGAIN/EBUSY/ETIME): say so
+       * instead of spinning on it. */
+      r = p->wait_error;
+      p->wait_error = 0;
+      break;
+    }
+
     if (mode == LURE_RUN_ONCE) {
       /* ONCE promises progress: timers that fell due while we waited run
        * now, as in libuv. */

@@ -163,6 +163,13 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
   lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
 
+  if (s->stream_flags & LURE__STREAM_REKICK) {
+    s->stream_flags &= ~LURE__STREAM_REKICK;
+    if (!lure__handle_is_closing((lure_handle_t *) s) &&
+        !lure__queue_empty(&s->write_queue) && s->connect_req == NULL &&
+        s->io_watcher.fd >= 0)
+      lure__stream_kick_writes(s);
+  }
   lure__stream_run_write_cbs(s);
   lure__stream_maybe_shutdown(s);
 }
@@ -1173,7 +1180,8 @@ LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
 
 /* In the child after lure_loop_fork(): the new wait point knows nothing of
  * the parent's ring operations; set the stream going again on whichever
- * path the new loop offers. */
+ * path the new loop offers.  No I/O on the socket here (it is shared with
+ * the parent): only operations that wait for the loop to run. */
 void lure__stream_after_fork(lure_stream_t *s) {
   if (s->stream_flags & LURE__STREAM_RING) {
     lure__uring_stream_forget(s);
@@ -1203,8 +1211,14 @@ void lure__stream_after_fork(lure_stream_t *s) {
         lure__uring_stream_read(s) != 0)
       (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
   }
-  if (!lure__queue_empty(&s->write_queue) && s->connect_req == NULL)
-    lure__stream_kick_writes(s);
+  /* Not now: in a forked child the socket is the parent's too, and the
+   * child may only mean to close it (or exec).  Writing the queue here sent
+   * the parent's bytes a second time.  The queue restarts when this loop
+   * next runs its pending phase; closing the stream first cancels it. */
+  if (!lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
+    s->stream_flags |= LURE__STREAM_REKICK;
+    lure__stream_schedule(s);
+  }
 }
 
 /* ---- close ---------------------------------------------------------------------------- */

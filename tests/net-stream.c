@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "net-tests.h"
 
 #define MIB ((size_t) 1 << 20)
@@ -1101,6 +1103,129 @@ START_TEST(stream_borrowed_double_release) {
 }
 END_TEST
 
+/* ---- fork: the child does no I/O on inherited streams ----------------------- */
+
+/* A stream with queued data the peer has not read yet; the process forks
+ * and the child only calls lure_loop_fork() and exits.  The socket is the
+ * parent's too: the child must not send any of the queued bytes (the fork
+ * hook once restarted the write queue there, and the peer got parts of the
+ * stream twice).  The peer then reads everything and checks it byte for
+ * byte against what the parent wrote. */
+#define FORK_WRITES 32
+
+struct fw {
+  struct nt_pair p;
+  lure_write_t wr[FORK_WRITES];
+  int cbs;
+  int err;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  uint64_t sum;
+  int eof;
+  lure_shutdown_t sreq;
+};
+
+static void fw_write_cb(lure_write_t *req, int status) {
+  struct fw *f = req->data;
+
+  f->cbs++;
+  if (status != 0 && f->err == 0)
+    f->err = status;
+}
+
+static void fw_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct fw *f = h->data;
+
+  buf->base = f->rbuf;
+  buf->len = sizeof(f->rbuf);
+}
+
+static void fw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct fw *f = s->data;
+  size_t off;
+  size_t n;
+  long bad;
+
+  if (nread > 0) {
+    f->sum = nt_sum(f->sum, buf->base, (size_t) nread);
+    /* Stream 21 is FORK_WRITES runs of nt_pat(21, 0..MIB). */
+    for (off = 0; f->bad_at < 0 && off < (size_t) nread; off += n) {
+      size_t at = f->received + off;
+
+      n = MIB - at % MIB;
+      if (n > (size_t) nread - off)
+        n = (size_t) nread - off;
+      bad = nt_pat_check(21, at % MIB, buf->base + off, n);
+      if (bad >= 0)
+        f->bad_at = (long) (at + (size_t) bad);
+    }
+    f->received += (size_t) nread;
+    return;
+  }
+  if (nread < 0) {
+    f->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &f->p.client, NULL);
+  }
+}
+
+START_TEST(stream_fork_no_child_writes) {
+  struct fw *f = calloc(1, sizeof(*f));
+  lure_stream_t *cs;
+  lure_buf_t buf = lure_buf_init((char *) nt_pat(21, 0), (unsigned int) MIB);
+  uint64_t want = NT_SUM_INIT;
+  pid_t pid;
+  int status;
+  int i;
+
+  nt_pair_open(&f->p, NT_WATCHDOG_MS, "fork with queued writes");
+  cs = (lure_stream_t *) &f->p.client;
+  f->p.server.data = f;
+  f->bad_at = -1;
+  f->sum = NT_SUM_INIT;
+  for (i = 0; i < FORK_WRITES; i++) {
+    f->wr[i].data = f;
+    ck_assert_int_eq(lure_write(&f->wr[i], cs, &buf, 1, fw_write_cb), 0);
+    want = nt_sum(want, buf.base, buf.len);
+  }
+  /* Part of it goes out (the socket buffers fill), the rest waits. */
+  nt_run_for(&f->p.loop, 100);
+  ck_assert_msg(lure_stream_get_write_queue_size(cs) > 0,
+                "every byte left before the fork: the test proves nothing");
+  /* The peer takes a little, so that the socket has room at the fork. */
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->p.server, fw_alloc,
+                                   fw_read), 0);
+  while (f->received < 2 * MIB)
+    lure_run(&f->p.loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(lure_read_stop((lure_stream_t *) &f->p.server), 0);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_fork(&f->p.loop);
+    _exit(0);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->p.server, fw_alloc,
+                                   fw_read), 0);
+  ck_assert_int_eq(lure_shutdown(&f->sreq, cs, NULL), 0);
+  nt_run(&f->p.loop);
+  ck_assert_msg(f->err == 0, "write: %s", nt_err(f->err));
+  ck_assert_int_eq(f->cbs, FORK_WRITES);
+  ck_assert_msg(f->received == (size_t) FORK_WRITES * MIB && f->bad_at < 0 &&
+                    f->sum == want,
+                "set %s: the peer got %zu bytes for %zu written, first wrong "
+                "byte at %ld: the child sent queued data again",
+                nt_set() ? nt_set() : "(none)", f->received,
+                (size_t) FORK_WRITES * MIB, f->bad_at);
+  ck_assert_int_eq(f->eof, 1);
+  nt_loop_finish(&f->p.loop);
+  free(f);
+}
+END_TEST
+
 Suite *net_stream_suite(void) {
   Suite *s = suite_create("stream");
   TCase *tc;
@@ -1126,6 +1251,7 @@ Suite *net_stream_suite(void) {
   tcase_add_test(tc, stream_try_write_after_shutdown_call);
   tcase_add_test(tc, stream_written_not_reading_is_inactive);
   tcase_add_test(tc, stream_write_cb_chain_yields);
+  tcase_add_test(tc, stream_fork_no_child_writes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -12,7 +12,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/io_uring.h>
 #include "lure-tests.h"
 
@@ -1346,6 +1355,204 @@ START_TEST(loop_stats_threadpool_jobs) {
 }
 END_TEST
 
+/* ---- a loop run by another thread ------------------------------------------------ */
+
+/* libuv lets a loop be set up in one thread and run in another, or run in
+ * one and later in another (never two at once).  A ring made
+ * SINGLE_ISSUER belonged to the first thread that entered it, and every
+ * io_uring_enter of the second failed with EEXIST, which the poll phase
+ * dropped: lure_run spun at 100% CPU and nothing completed.  Each test runs
+ * the loop in a second thread under a watchdog that stops it, so a spin
+ * fails instead of hanging. */
+struct xt {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  int timed_out;
+  int done;
+  int failed;
+  int status;
+  lure_work_t work;
+  lure_fs_t fs[300];
+  lure_tcp_t tcp;
+  lure_connect_t creq;
+};
+
+static void xt_wd_cb(lure_timer_t *t) {
+  struct xt *x = t->data;
+
+  x->timed_out = 1;
+  lure_stop(t->loop);
+}
+
+static void *xt_thread(void *arg) {
+  struct xt *x = arg;
+
+  lure_run(&x->loop, LURE_RUN_DEFAULT);
+  return NULL;
+}
+
+/* Run x's loop to the end in a new thread, under a 5 s watchdog. */
+static void xt_run_elsewhere(struct xt *x) {
+  pthread_t t;
+
+  x->wd.data = x;
+  ck_assert_int_eq(lure_timer_start(&x->wd, xt_wd_cb, 5000, 0), 0);
+  ck_assert_int_eq(pthread_create(&t, NULL, xt_thread, x), 0);
+  ck_assert_int_eq(pthread_join(t, NULL), 0);
+  ck_assert_msg(!x->timed_out, "the loop run by a second thread made no "
+                "progress in 5 s (done %d)", x->done);
+  ck_assert_int_eq(lure_timer_stop(&x->wd), 0);
+}
+
+static struct xt *xt_new(void) {
+  struct xt *x = calloc(1, sizeof(*x));
+
+  test_loop_init(&x->loop);
+  ck_assert_int_eq(lure_timer_init(&x->loop, &x->wd), 0);
+  lure_unref((lure_handle_t *) &x->wd);
+  return x;
+}
+
+static void xt_work_cb(lure_work_t *req) {
+}
+
+static void xt_after_cb(lure_work_t *req, int status) {
+  struct xt *x = req->data;
+
+  x->done++;
+  x->status = status;
+}
+
+static void xt_timer_cb(lure_timer_t *t) {
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+START_TEST(loop_run_in_second_thread_after_first) {
+  struct xt *x = xt_new();
+  lure_timer_t t;
+
+  /* Thread one runs the loop (and enters its ring) to the end. */
+  ck_assert_int_eq(lure_timer_init(&x->loop, &t), 0);
+  ck_assert_int_eq(lure_timer_start(&t, xt_timer_cb, 1, 0), 0);
+  ck_assert_int_eq(lure_run(&x->loop, LURE_RUN_DEFAULT), 0);
+  /* Thread two gives it work. */
+  x->work.data = x;
+  ck_assert_int_eq(lure_queue_work(&x->loop, &x->work, xt_work_cb,
+                                   xt_after_cb), 0);
+  xt_run_elsewhere(x);
+  ck_assert_int_eq(x->done, 1);
+  ck_assert_int_eq(x->status, 0);
+  /* And back to the first thread. */
+  ck_assert_int_eq(lure_queue_work(&x->loop, &x->work, xt_work_cb,
+                                   xt_after_cb), 0);
+  ck_assert_int_eq(lure_run(&x->loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(x->done, 2);
+  test_loop_finish(&x->loop);
+  free(x);
+}
+END_TEST
+
+static void xt_fs_cb(lure_fs_t *req) {
+  struct xt *x = req->data;
+
+  if (req->result != 0)
+    x->failed++;
+  x->done++;
+  lure_fs_req_cleanup(req);
+}
+
+START_TEST(loop_run_in_second_thread_fs_queued) {
+  struct xt *x = xt_new();
+  size_t i;
+
+  /* More requests than the SQ holds: queueing them flushes the SQ from
+   * this thread. */
+  for (i = 0; i < TEST_ARRAY_SIZE(x->fs); i++) {
+    x->fs[i].data = x;
+    ck_assert_int_eq(lure_fs_stat(&x->loop, &x->fs[i], ".", xt_fs_cb), 0);
+  }
+  xt_run_elsewhere(x);
+  ck_assert_int_eq(x->done, (int) TEST_ARRAY_SIZE(x->fs));
+  ck_assert_int_eq(x->failed, 0);
+  test_loop_finish(&x->loop);
+  free(x);
+}
+END_TEST
+
+static void xt_connect_cb(lure_connect_t *req, int status) {
+  struct xt *x = req->data;
+
+  x->done++;
+  x->status = status;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+START_TEST(loop_run_in_second_thread_connect) {
+  struct xt *x = xt_new();
+  struct sockaddr_in sin;
+  socklen_t len = sizeof(sin);
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  ck_assert_int_ge(lfd, 0);
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+  ck_assert_int_eq(listen(lfd, 8), 0);
+  ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &sin, &len), 0);
+  /* The connect starts in this thread (on the ring, it is submitted at
+   * once); the loop runs in another. */
+  ck_assert_int_eq(lure_tcp_init(&x->loop, &x->tcp), 0);
+  x->creq.data = x;
+  ck_assert_int_eq(lure_tcp_connect(&x->creq, &x->tcp,
+                                    (struct sockaddr *) &sin, xt_connect_cb),
+                   0);
+  xt_run_elsewhere(x);
+  ck_assert_int_eq(x->done, 1);
+  ck_assert_int_eq(x->status, 0);
+  close(lfd);
+  test_loop_finish(&x->loop);
+  free(x);
+}
+END_TEST
+
+/* io_uring_enter failing for good (here a seccomp policy installed after
+ * the ring was made): lure_run reports the error instead of spinning on it
+ * with nothing reaped.  x86_64 only (the filter names its syscall). */
+START_TEST(loop_enter_error_returned) {
+#if defined(__x86_64__) && !defined(__ILP32__)
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = { (unsigned short) TEST_ARRAY_SIZE(f), f };
+  struct xt *x;
+  int rc;
+
+  if (!test_set_is_uring())
+    return;
+  x = xt_new();
+  x->work.data = x;
+  ck_assert_int_eq(lure_queue_work(&x->loop, &x->work, xt_work_cb,
+                                   xt_after_cb), 0);
+  ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+  ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+  x->wd.data = x;
+  ck_assert_int_eq(lure_timer_start(&x->wd, xt_wd_cb, 3000, 0), 0);
+  rc = lure_run(&x->loop, LURE_RUN_DEFAULT);
+  ck_assert_msg(!x->timed_out, "lure_run spun on a failing io_uring_enter "
+                "(returned %d after the watchdog)", rc);
+  ck_assert_int_eq(rc, LURE_EPERM);
+  /* (The process keeps the filter: the loop is left as it is.) */
+#endif
+}
+END_TEST
+
 Suite *loop_suite(void) {
   Suite *s = suite_create("loop");
   TCase *tc;
@@ -1368,6 +1575,13 @@ Suite *loop_suite(void) {
   tc = test_tcase("sleep", 30);
   tcase_add_test(tc, loop_sleeps_until_timer);
   tcase_add_test(tc, loop_idle_does_not_block);
+  suite_add_tcase(s, tc);
+
+  tc = test_tcase("threads", 30);
+  tcase_add_test(tc, loop_run_in_second_thread_after_first);
+  tcase_add_test(tc, loop_run_in_second_thread_fs_queued);
+  tcase_add_test(tc, loop_run_in_second_thread_connect);
+  tcase_add_test(tc, loop_enter_error_returned);
   suite_add_tcase(s, tc);
 
   tc = test_tcase("run", 20);
