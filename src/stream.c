@@ -366,6 +366,21 @@ static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
  * on error as libuv does. */
 void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
                           const lure_buf_t *buf) {
+  lure_buf_t own;
+
+  /* libuv calls alloc_cb before every read(2), so the read that meets the
+   * end or an error comes with a buffer of alloc_cb's, which programs free
+   * in read_cb.  The ring learns of the end without a buffer: ask alloc_cb
+   * for one here, so that a copying reader sees the same pairing on every
+   * path (a borrowing reader never gets a buffer with an end). */
+  if (nread < 0 && buf->base == NULL && buf->len == 0 &&
+      !(s->stream_flags & LURE__STREAM_BORROW) && s->alloc_cb != NULL &&
+      (s->stream_flags & LURE__STREAM_READING)) {
+    own.base = NULL;
+    own.len = 0;
+    s->alloc_cb((lure_handle_t *) s, 65536, &own);
+    buf = &own;
+  }
   /* As libuv: EOF leaves the stream readable (a later read_start reads
    * EOF again), an error makes it neither readable nor writable. */
   if (nread == LURE_EOF)

@@ -2052,6 +2052,63 @@ START_TEST(uv144_readable_on_eof) {
 }
 END_TEST
 
+static int u144_counting_allocs;
+
+static void u144_counting_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  u144_counting_allocs++;
+  u144_alloc(h, sz, buf);
+}
+
+static void u144_end_buf_read(lure_stream_t *s, ssize_t n,
+                              const lure_buf_t *b) {
+  struct u144 *u = s->data;
+
+  if (n >= 0)
+    return;
+  u->last = (int) n;
+  /* The end comes with the buffer alloc_cb gave, as libuv's does. */
+  ck_assert_ptr_eq(b->base, u->buf);
+  if (n == LURE_EOF)
+    u->eofs++;
+  else
+    u->errors++;
+  lure_close((lure_handle_t *) s, NULL);
+}
+
+/* libuv calls alloc_cb before each read(2), so the read that meets the end
+ * of the stream, or a reset, brings a buffer of alloc_cb's, which programs
+ * free in read_cb (tcp_rst: alloc_cb once, then ECONNRESET).  The ring
+ * learns of the end without a buffer; lure asks alloc_cb for one. */
+START_TEST(uv144_end_comes_with_alloc_buffer) {
+  struct u144 *u = calloc(1, sizeof(*u));
+
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "end with an alloc_cb buffer");
+  u->p.client.data = u;
+  u144_counting_allocs = 0;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
+                         u144_end_buf_read), 0);
+  EXPECT(lure_tcp_close_reset(&u->p.server, NULL), 0);
+  nt_run(&u->p.loop);
+  ck_assert_msg(u->errors == 1, "want a reset, got %s", nt_err(u->last));
+  ck_assert_int_ge(u144_counting_allocs, 1);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+
+  u = calloc(1, sizeof(*u));
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "EOF with an alloc_cb buffer");
+  u->p.client.data = u;
+  u144_counting_allocs = 0;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
+                         u144_end_buf_read), 0);
+  EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &u->p.server, NULL), 0);
+  nt_run_for(&u->p.loop, 300);
+  ck_assert_msg(u->eofs == 1, "want EOF, got %s", nt_err(u->last));
+  ck_assert_int_ge(u144_counting_allocs, 1);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+}
+END_TEST
+
 static void u144_inuse_connect_cb(lure_connect_t *req, int status) {
   struct u144 *u = req->data;
 
@@ -2399,6 +2456,7 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_read_during_connect);
   tcase_add_test(tc, uv144_read_error_not_writable);
   tcase_add_test(tc, uv144_readable_on_eof);
+  tcase_add_test(tc, uv144_end_comes_with_alloc_buffer);
   tcase_add_test(tc, uv144_connect_from_address_in_use);
   tcase_add_test(tc, uv144_closed_listener_refuses);
   tcase_add_test(tc, uv144_emfile_drops_connection);
