@@ -2195,6 +2195,65 @@ START_TEST(uv144_closed_listener_refuses) {
 }
 END_TEST
 
+static void u144_shared_conn_cb(lure_stream_t *server, int status) {
+  struct u144 *u = server->data;
+
+  u->conns++;
+  if (status == 0 && lure_tcp_init(server->loop, &u->extra) == 0 &&
+      lure_accept(server, (lure_stream_t *) &u->extra) == 0)
+    lure_close((lure_handle_t *) &u->extra, NULL);
+  lure_close((lure_handle_t *) server, NULL);
+}
+
+static void u144_shared_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  u->connects++;
+  u->connect_status = status;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+/* Closing one handle of a listening socket that another handle shares (a
+ * dup, as after fork or a listener passed over IPC) closes only that
+ * descriptor: the socket goes on listening for the other (libuv's
+ * tcp_multi_accept benchmark passes one listener to several loops). */
+START_TEST(uv144_close_shared_listener) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+  lure_os_fd_t fd = -1;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "shared listener");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
+                               never_conn_cb), 0);
+  EXPECT(lure_fileno((lure_handle_t *) &u->p.listener, &fd), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.server), 0);
+  EXPECT(lure_tcp_open(&u->p.server, dup(fd)), 0);
+  u->p.server.data = u;
+  EXPECT(lure_listen((lure_stream_t *) &u->p.server, 4, u144_shared_conn_cb),
+         0);
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  /* One turn so that both listeners are armed, then close the first. */
+  (void) lure_run(loop, LURE_RUN_NOWAIT);
+  lure_close((lure_handle_t *) &u->p.listener, NULL);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  u->creq.data = u;
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_shared_connect_cb), 0);
+  nt_run(loop);
+  ck_assert_int_eq(u->connects, 1);
+  EXPECT(u->connect_status, 0);
+  ck_assert_int_eq(u->conns, 1);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
 static void u144_emfile_read(lure_stream_t *s, ssize_t n,
                              const lure_buf_t *b) {
   struct u144 *u = s->data;
@@ -2459,6 +2518,7 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_end_comes_with_alloc_buffer);
   tcase_add_test(tc, uv144_connect_from_address_in_use);
   tcase_add_test(tc, uv144_closed_listener_refuses);
+  tcase_add_test(tc, uv144_close_shared_listener);
   tcase_add_test(tc, uv144_emfile_drops_connection);
   tcase_add_test(tc, uv144_udp_options_ebadf);
   tcase_add_test(tc, uv144_udp_unix_address);
