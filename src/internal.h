@@ -49,7 +49,10 @@ enum {
 /* Request flags. */
 enum {
   LURE__REQ_ACTIVE = 0x01,
-  LURE__REQ_CANCELED = 0x02
+  LURE__REQ_CANCELED = 0x02,
+  /* An fs request whose path and new_path are the caller's strings (a
+   * synchronous call), not a copy lure_fs_req_cleanup() frees. */
+  LURE__REQ_FS_CALLER_PATH = 0x04
 };
 
 /* Backend choice. */
