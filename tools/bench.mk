@@ -33,3 +33,22 @@ bench: tools/lure-bench$(EXEEXT)
 	  --size 64M --json bench/results.json --plot bench/latency.svg $(BENCH_FLAGS)
 
 .PHONY: bench
+
+# libuv 1.44's own benchmarks (test/benchmark-*.c), built against Debian's
+# libuv1 and against lure's uv.h, run side by side with lure on both wait
+# points: one table, and bench/libuv-bench.json.  A measurement, so not part
+# of "make check"; it fetches libuv's source (or reuses check-libuv's copy)
+# and takes a few minutes.  See tools/bench-libuv.sh for the environment
+# (LIBUV_SRC, BENCH_LIBUV_FULL, ...); only some: make bench-libuv
+# BENCH_LIBUV_LIST="ping_pongs async1".
+EXTRA_DIST += tools/bench-libuv.sh
+BENCH_LIBUV_LIST =
+bench-libuv: all
+	@$(MKDIR_P) bench
+	srcdir="$(srcdir)" top_builddir="$(abs_top_builddir)" CC="$(CC)" \
+	  $(SHELL) $(srcdir)/tools/bench-libuv.sh $(BENCH_LIBUV_LIST)
+
+clean-local: clean-bench-libuv
+clean-bench-libuv:
+	rm -rf bench-libuv
+.PHONY: bench-libuv clean-bench-libuv
