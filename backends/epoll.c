@@ -95,7 +95,11 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
   int n;
 
   loop->priv->stats.wait_calls++;
+  lure__wait_enter(loop, timeout);
   n = epoll_wait(ep->epfd, ep->events, LURE__EPOLL_BATCH, timeout);
+  /* The wait may have lasted: callbacks of this poll phase and the check
+   * phase see the time after it (a timer started there counts from now). */
+  lure__wait_leave(loop);
   if (n <= 0)
     return; /* timeout, or EINTR: the next tick polls again */
   loop->priv->stats.epoll_events += (uint64_t) n;

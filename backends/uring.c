@@ -3,10 +3,6 @@
  *
  * Field notes (kernel versions from liburing's man pages and io_uring.h):
  * - Setup is tried with the best flags first and fewer on each failure:
- *     SINGLE_ISSUER|DEFER_TASKRUN (6.0/6.1) + R_DISABLED (5.10), so that the
- *       thread that first runs the loop, not the one that created it,
- *       becomes the single issuer: lure_loop_init() and lure_run() may be
- *       called from different threads, as in libuv;
  *     COOP_TASKRUN|TASKRUN_FLAG (5.19);
  *     CQSIZE only (5.5);
  *     nothing (5.1).
@@ -183,9 +179,19 @@ static int lure__has_ops(const unsigned char ops[32], const int *need,
 
 /* ---- setup ------------------------------------------------------------------- */
 
+/* Not SINGLE_ISSUER (6.0) nor DEFER_TASKRUN (6.1, which requires it).  A
+ * SINGLE_ISSUER ring belongs to the first task that enters it (with
+ * R_DISABLED, the one that enables it), and io_uring_enter from any other
+ * thread fails with EEXIST.  libuv lets a loop be set up in one thread and
+ * run in another, or run by one thread and later by another, and lure
+ * enters the ring outside lure_run() too (a full SQ is flushed, a TCP
+ * connect is submitted at once): a loop then handed to another thread spun
+ * at 100% CPU on EEXIST.  Nothing can move the issuer of a live ring, and
+ * a new ring cannot take over operations the old one holds.  So the ring
+ * is shared-issuer; lure-bench quick showed no difference above its noise
+ * on this host (see the commit that made this change). */
+
 static const unsigned lure__setup_ladder[] = {
-  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-      IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
   IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
       IORING_SETUP_TASKRUN_FLAG,
   IORING_SETUP_CQSIZE,
@@ -834,11 +840,13 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
       !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
     /* Nothing to submit and completions waiting: no syscall needed. */
+    lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
   }
 
   loop->priv->stats.wait_calls++;
+  lure__wait_enter(loop, timeout);
   if (timeout == 0) {
     rc = io_uring_submit_and_get_events(&st->ring);
   } else if (timeout < 0) {
@@ -848,13 +856,41 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
     rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
   }
+  lure__wait_leave(loop);
   lure__uring_account(loop, st, before);
-  /* -ETIME (timeout), -EINTR (signal), -EAGAIN/-EBUSY (reap first) and
-   * -EBADR (a pre-NODROP kernel dropped CQEs) all mean: reap what is
-   * there; the next tick submits what is left. */
-  (void) rc;
+  /* The wait may have lasted: callbacks of this poll phase and the check
+   * phase see the time after it (a timer started there counts from now):
+   * lure__wait_leave() updated it. */
+  /* -ETIME (timeout), -EINTR (signal), -EAGAIN/-EBUSY (reap first) mean:
+   * reap what is there; the next tick submits what is left.  -EBADR: a
+   * kernel without NODROP dropped CQEs; they are gone, count it and go on.
+   * Anything else (EEXIST from a ring whose issuer is another task,
+   * EBADF, EFAULT, EINVAL, ENOMEM, a seccomp policy's EPERM/ENOSYS...)
+   * would fail the same way on every tick, with nothing reaped: the loop
+   * would spin.  lure_run() returns it instead. */
+  if (rc == -EBADR)
+    loop->priv->stats.cq_overflow++;
+  else if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
+           rc != -EBUSY)
+    loop->priv->wait_error = rc;
   lure__uring_reap(loop, st);
   st->batch = 0;
+}
+
+/* lure_backend_timeout(): whether the ring holds work that only the next
+ * poll phase hands to the kernel (SQEs, parked polls, UDP sends to chain)
+ * or completions not yet reaped.  An embedder that sleeps on
+ * lure_backend_fd() would never be woken for those. */
+int lure__uring_unsubmitted(const lure_loop_t *loop) {
+  struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return io_uring_sq_ready(&st->ring) > 0 ||
+         io_uring_cq_ready(&st->ring) > 0 ||
+         !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->udp_dirty);
 }
 
 /* lure_backend_fd(): the ring fd polls readable when completions wait,
@@ -1537,7 +1573,10 @@ void lure__uring_stream_write(lure_stream_t *s) {
     /* Skip empty buffers; a request of nothing but is complete. */
     if (lure__stream_write_progress(s, req, 0))
       continue;
+    /* Zero copy exists for TCP only: AF_UNIX answers EOPNOTSUPP, and the
+     * request is then an ordinary send, as lure_write_zc(3) promises. */
     zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
+         s->type == LURE_TCP &&
          lure__has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
                       req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
                                                          : IORING_OP_SENDMSG_ZC);
@@ -2203,6 +2242,18 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
             break;
         }
         us->send_zc = 0;
+        if (us->zc_res == -EOPNOTSUPP &&
+            !lure__handle_is_closing((lure_handle_t *) s) &&
+            !lure__queue_empty(&s->write_queue)) {
+          /* A socket without zero copy after all: send it plainly. */
+          lure_write_t *head = lure__container_of(
+              lure__queue_head(&s->write_queue), lure_write_t, queue);
+
+          head->req_flags &= ~LURE__REQ_ZC;
+          op->armed = 0;
+          lure__uring_stream_write(s);
+          break;
+        }
         lure__sop_send_done(s, us, us->zc_res);
         break;
       }

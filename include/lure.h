@@ -266,8 +266,13 @@ typedef enum {
 
 /* Options for lure_loop_configure(). */
 typedef enum {
-  /* Values below 256 are kept for libuv's own options (UV_LOOP_BLOCK_SIGNAL
-   * is 0, UV_METRICS_IDLE_TIME 1), so that its names keep libuv's values.
+  /* libuv's options, libuv's values.  int signum (SIGPROF only, as libuv):
+   * the signal is blocked while the loop waits. */
+  LURE_LOOP_BLOCK_SIGNAL = 0,
+  /* No argument: from now on, lure_metrics_idle_time() counts the time the
+   * loop spends waiting. */
+  LURE_METRICS_IDLE_TIME = 1,
+  /* lure's own options start at 256.
    * const char *: "uring" (or "io_uring") or "epoll".  Forces the wait point. */
   LURE_LOOP_BACKEND = 256,
   /* const char *: comma-separated io_uring opcode names to treat as missing,
@@ -385,6 +390,9 @@ struct lure__work {
 
 struct lure_loop_s {
   void *data;
+  /* Handles that are active and referenced: what keeps lure_run() going,
+   * with the active requests (libuv's public field of the same name). */
+  unsigned int active_handles;
   /* private */
   struct lure__loop_priv *priv;
 };
@@ -880,6 +888,7 @@ LURE_EXTERN void lure_update_time(lure_loop_t *loop);
 LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop);
 LURE_EXTERN int lure_backend_fd(const lure_loop_t *loop);
 LURE_EXTERN const char *lure_loop_backend(const lure_loop_t *loop);
+LURE_EXTERN uint64_t lure_metrics_idle_time(lure_loop_t *loop);
 LURE_EXTERN int lure_loop_stats(const lure_loop_t *loop,
                                 lure_loop_stats_t *stats);
 LURE_EXTERN void lure_walk(lure_loop_t *loop, lure_walk_cb walk_cb, void *arg);
@@ -896,6 +905,7 @@ LURE_EXTERN lure_handle_type lure_handle_get_type(const lure_handle_t *handle);
 LURE_EXTERN const char *lure_handle_type_name(lure_handle_type type);
 LURE_EXTERN size_t lure_handle_size(lure_handle_type type);
 LURE_EXTERN lure_loop_t *lure_handle_get_loop(const lure_handle_t *handle);
+LURE_EXTERN lure_handle_type lure_guess_handle(lure_file file);
 LURE_EXTERN void *lure_handle_get_data(const lure_handle_t *handle);
 LURE_EXTERN void lure_handle_set_data(lure_handle_t *handle, void *data);
 LURE_EXTERN int lure_fileno(const lure_handle_t *handle, lure_os_fd_t *fd);
@@ -938,6 +948,8 @@ LURE_EXTERN int lure_signal_stop(lure_signal_t *handle);
 
 /* fd readiness. */
 LURE_EXTERN int lure_poll_init(lure_loop_t *loop, lure_poll_t *handle, int fd);
+LURE_EXTERN int lure_poll_init_socket(lure_loop_t *loop, lure_poll_t *handle,
+                                     lure_os_sock_t socket);
 LURE_EXTERN int lure_poll_start(lure_poll_t *handle, int events,
                                 lure_poll_cb cb);
 LURE_EXTERN int lure_poll_stop(lure_poll_t *handle);
@@ -1244,6 +1256,165 @@ LURE_EXTERN void lure_loop_set_data(lure_loop_t *loop, void *data);
 LURE_EXTERN void *lure_req_get_data(const lure_req_t *req);
 LURE_EXTERN void lure_req_set_data(lure_req_t *req, void *data);
 LURE_EXTERN lure_req_type lure_req_get_type(const lure_req_t *req);
+/* ---- OS and process utilities (os.c) --------------------------------------
+ * libuv 1.44's portable OS calls with its signatures and buffer rules: a
+ * function that fills a caller's buffer takes its size by pointer, writes
+ * the string's length (without the terminator) back on success, and on
+ * LURE_ENOBUFS writes back the size it needs (with the terminator). */
+
+typedef pid_t lure_pid_t;
+typedef uid_t lure_uid_t;
+typedef gid_t lure_gid_t;
+
+/* Room for any host name with its terminator (MAXHOSTNAMELEN + 1). */
+#define LURE_MAXHOSTNAMESIZE 65
+/* Room for any interface name with its terminator (IF_NAMESIZE + 1). */
+#define LURE_IF_NAMESIZE 17
+
+/* Scheduling priorities (nice values), libuv's on Linux. */
+#define LURE_PRIORITY_LOW 19
+#define LURE_PRIORITY_BELOW_NORMAL 10
+#define LURE_PRIORITY_NORMAL 0
+#define LURE_PRIORITY_ABOVE_NORMAL -7
+#define LURE_PRIORITY_HIGH -14
+#define LURE_PRIORITY_HIGHEST -20
+
+typedef struct lure_interface_address_s lure_interface_address_t;
+typedef struct lure_passwd_s lure_passwd_t;
+typedef struct lure_utsname_s lure_utsname_t;
+typedef struct lure_env_item_s lure_env_item_t;
+typedef struct lure_cpu_info_s lure_cpu_info_t;
+
+struct lure_interface_address_s {
+  char *name;
+  char phys_addr[6];
+  int is_internal;
+  union {
+    struct sockaddr_in address4;
+    struct sockaddr_in6 address6;
+  } address;
+  union {
+    struct sockaddr_in netmask4;
+    struct sockaddr_in6 netmask6;
+  } netmask;
+};
+
+struct lure_passwd_s {
+  char *username;
+  unsigned long uid;
+  unsigned long gid;
+  char *shell;
+  char *homedir;
+};
+
+/* uname(2) without nodename and domainname. */
+struct lure_utsname_s {
+  char sysname[256];
+  char release[256];
+  char version[256];
+  char machine[256];
+};
+
+struct lure_env_item_s {
+  char *name;
+  char *value;
+};
+
+struct lure_cpu_times_s {
+  uint64_t user; /* milliseconds */
+  uint64_t nice;
+  uint64_t sys;
+  uint64_t idle;
+  uint64_t irq;
+};
+
+struct lure_cpu_info_s {
+  char *model;
+  int speed; /* MHz */
+  struct lure_cpu_times_s cpu_times;
+};
+
+typedef struct {
+  long tv_sec;
+  long tv_usec;
+} lure_timeval_t;
+
+typedef struct {
+  int64_t tv_sec;
+  int32_t tv_usec;
+} lure_timeval64_t;
+
+typedef struct {
+  lure_timeval_t ru_utime; /* user CPU time */
+  lure_timeval_t ru_stime; /* system CPU time */
+  uint64_t ru_maxrss;      /* maximum resident set size (KiB) */
+  uint64_t ru_ixrss;
+  uint64_t ru_idrss;
+  uint64_t ru_isrss;
+  uint64_t ru_minflt;      /* page reclaims (soft page faults) */
+  uint64_t ru_majflt;      /* page faults (hard page faults) */
+  uint64_t ru_nswap;
+  uint64_t ru_inblock;     /* block input operations */
+  uint64_t ru_oublock;     /* block output operations */
+  uint64_t ru_msgsnd;
+  uint64_t ru_msgrcv;
+  uint64_t ru_nsignals;
+  uint64_t ru_nvcsw;       /* voluntary context switches */
+  uint64_t ru_nivcsw;      /* involuntary context switches */
+} lure_rusage_t;
+
+/* Process set-up and tear-down. */
+LURE_EXTERN char **lure_setup_args(int argc, char **argv);
+LURE_EXTERN int lure_get_process_title(char *buffer, size_t size);
+LURE_EXTERN int lure_set_process_title(const char *title);
+LURE_EXTERN void lure_library_shutdown(void);
+LURE_EXTERN void lure_sleep(unsigned int msec);
+LURE_EXTERN int lure_exepath(char *buffer, size_t *size);
+
+/* Network interfaces. */
+LURE_EXTERN int lure_interface_addresses(lure_interface_address_t **addresses,
+                                         int *count);
+LURE_EXTERN void lure_free_interface_addresses(
+    lure_interface_address_t *addresses, int count);
+LURE_EXTERN int lure_if_indextoname(unsigned int ifindex, char *buffer,
+                                    size_t *size);
+LURE_EXTERN int lure_if_indextoiid(unsigned int ifindex, char *buffer,
+                                   size_t *size);
+LURE_EXTERN int lure_ip_name(const struct sockaddr *src, char *dst,
+                             size_t size);
+
+/* The process, its user and its environment. */
+LURE_EXTERN lure_pid_t lure_os_getpid(void);
+LURE_EXTERN lure_pid_t lure_os_getppid(void);
+LURE_EXTERN int lure_os_getpriority(lure_pid_t pid, int *priority);
+LURE_EXTERN int lure_os_setpriority(lure_pid_t pid, int priority);
+LURE_EXTERN int lure_os_gethostname(char *buffer, size_t *size);
+LURE_EXTERN int lure_os_uname(lure_utsname_t *buffer);
+LURE_EXTERN int lure_os_homedir(char *buffer, size_t *size);
+LURE_EXTERN int lure_os_tmpdir(char *buffer, size_t *size);
+LURE_EXTERN int lure_os_get_passwd(lure_passwd_t *pwd);
+LURE_EXTERN void lure_os_free_passwd(lure_passwd_t *pwd);
+LURE_EXTERN int lure_os_getenv(const char *name, char *buffer, size_t *size);
+LURE_EXTERN int lure_os_setenv(const char *name, const char *value);
+LURE_EXTERN int lure_os_unsetenv(const char *name);
+LURE_EXTERN int lure_os_environ(lure_env_item_t **envitems, int *count);
+LURE_EXTERN void lure_os_free_environ(lure_env_item_t *envitems, int count);
+LURE_EXTERN int lure_cwd(char *buffer, size_t *size);
+LURE_EXTERN int lure_chdir(const char *dir);
+LURE_EXTERN int lure_translate_sys_error(int sys_errno);
+
+/* Resources of the process and of the machine. */
+LURE_EXTERN uint64_t lure_get_free_memory(void);
+LURE_EXTERN uint64_t lure_get_total_memory(void);
+LURE_EXTERN uint64_t lure_get_constrained_memory(void);
+LURE_EXTERN int lure_resident_set_memory(size_t *rss);
+LURE_EXTERN int lure_uptime(double *uptime);
+LURE_EXTERN void lure_loadavg(double avg[3]);
+LURE_EXTERN int lure_getrusage(lure_rusage_t *rusage);
+LURE_EXTERN int lure_gettimeofday(lure_timeval64_t *tv);
+LURE_EXTERN unsigned int lure_available_parallelism(void);
+LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count);
+LURE_EXTERN void lure_free_cpu_info(lure_cpu_info_t *cpu_infos, int count);
 
 #ifdef __cplusplus
 }

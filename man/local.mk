@@ -8,6 +8,7 @@ dist_man3_MANS += \
 	man/lure_accept.3 \
 	man/lure_async_init.3 \
 	man/lure_async_send.3 \
+	man/lure_available_parallelism.3 \
 	man/lure_backend_fd.3 \
 	man/lure_backend_timeout.3 \
 	man/lure_barrier_destroy.3 \
@@ -16,6 +17,7 @@ dist_man3_MANS += \
 	man/lure_buf_init.3 \
 	man/lure_buf_release.3 \
 	man/lure_cancel.3 \
+	man/lure_chdir.3 \
 	man/lure_check_init.3 \
 	man/lure_check_start.3 \
 	man/lure_check_stop.3 \
@@ -26,10 +28,15 @@ dist_man3_MANS += \
 	man/lure_cond_signal.3 \
 	man/lure_cond_timedwait.3 \
 	man/lure_cond_wait.3 \
+	man/lure_cpu_info.3 \
+	man/lure_cwd.3 \
 	man/lure_default_loop.3 \
 	man/lure_err_name.3 \
 	man/lure_err_name_r.3 \
+	man/lure_exepath.3 \
 	man/lure_fileno.3 \
+	man/lure_free_cpu_info.3 \
+	man/lure_free_interface_addresses.3 \
 	man/lure_freeaddrinfo.3 \
 	man/lure_fs_access.3 \
 	man/lure_fs_chmod.3 \
@@ -75,8 +82,15 @@ dist_man3_MANS += \
 	man/lure_fs_unlink.3 \
 	man/lure_fs_utime.3 \
 	man/lure_fs_write.3 \
+	man/lure_get_constrained_memory.3 \
+	man/lure_get_free_memory.3 \
+	man/lure_get_process_title.3 \
+	man/lure_get_total_memory.3 \
 	man/lure_getaddrinfo.3 \
 	man/lure_getnameinfo.3 \
+	man/lure_getrusage.3 \
+	man/lure_gettimeofday.3 \
+	man/lure_guess_handle.3 \
 	man/lure_handle_get_data.3 \
 	man/lure_handle_get_loop.3 \
 	man/lure_handle_get_type.3 \
@@ -88,12 +102,16 @@ dist_man3_MANS += \
 	man/lure_idle_init.3 \
 	man/lure_idle_start.3 \
 	man/lure_idle_stop.3 \
+	man/lure_if_indextoiid.3 \
+	man/lure_if_indextoname.3 \
 	man/lure_inet_ntop.3 \
 	man/lure_inet_pton.3 \
+	man/lure_interface_addresses.3 \
 	man/lure_ip4_addr.3 \
 	man/lure_ip4_name.3 \
 	man/lure_ip6_addr.3 \
 	man/lure_ip6_name.3 \
+	man/lure_ip_name.3 \
 	man/lure_is_active.3 \
 	man/lure_is_closing.3 \
 	man/lure_is_readable.3 \
@@ -102,7 +120,9 @@ dist_man3_MANS += \
 	man/lure_key_delete.3 \
 	man/lure_key_get.3 \
 	man/lure_key_set.3 \
+	man/lure_library_shutdown.3 \
 	man/lure_listen.3 \
+	man/lure_loadavg.3 \
 	man/lure_loop_alive.3 \
 	man/lure_loop_backend.3 \
 	man/lure_loop_close.3 \
@@ -115,6 +135,7 @@ dist_man3_MANS += \
 	man/lure_loop_set_data.3 \
 	man/lure_loop_size.3 \
 	man/lure_loop_stats.3 \
+	man/lure_metrics_idle_time.3 \
 	man/lure_mutex_destroy.3 \
 	man/lure_mutex_init.3 \
 	man/lure_mutex_init_recursive.3 \
@@ -123,6 +144,21 @@ dist_man3_MANS += \
 	man/lure_mutex_unlock.3 \
 	man/lure_now.3 \
 	man/lure_once.3 \
+	man/lure_os_environ.3 \
+	man/lure_os_free_environ.3 \
+	man/lure_os_free_passwd.3 \
+	man/lure_os_get_passwd.3 \
+	man/lure_os_getenv.3 \
+	man/lure_os_gethostname.3 \
+	man/lure_os_getpid.3 \
+	man/lure_os_getppid.3 \
+	man/lure_os_getpriority.3 \
+	man/lure_os_homedir.3 \
+	man/lure_os_setenv.3 \
+	man/lure_os_setpriority.3 \
+	man/lure_os_tmpdir.3 \
+	man/lure_os_uname.3 \
+	man/lure_os_unsetenv.3 \
 	man/lure_pipe.3 \
 	man/lure_pipe_bind.3 \
 	man/lure_pipe_chmod.3 \
@@ -135,6 +171,7 @@ dist_man3_MANS += \
 	man/lure_pipe_pending_instances.3 \
 	man/lure_pipe_pending_type.3 \
 	man/lure_poll_init.3 \
+	man/lure_poll_init_socket.3 \
 	man/lure_poll_start.3 \
 	man/lure_poll_stop.3 \
 	man/lure_prepare_init.3 \
@@ -152,6 +189,7 @@ dist_man3_MANS += \
 	man/lure_req_set_data.3 \
 	man/lure_req_size.3 \
 	man/lure_req_type_name.3 \
+	man/lure_resident_set_memory.3 \
 	man/lure_run.3 \
 	man/lure_rwlock_destroy.3 \
 	man/lure_rwlock_init.3 \
@@ -167,11 +205,14 @@ dist_man3_MANS += \
 	man/lure_sem_trywait.3 \
 	man/lure_sem_wait.3 \
 	man/lure_send_buffer_size.3 \
+	man/lure_set_process_title.3 \
+	man/lure_setup_args.3 \
 	man/lure_shutdown.3 \
 	man/lure_signal_init.3 \
 	man/lure_signal_start.3 \
 	man/lure_signal_start_oneshot.3 \
 	man/lure_signal_stop.3 \
+	man/lure_sleep.3 \
 	man/lure_socketpair.3 \
 	man/lure_stop.3 \
 	man/lure_stream_get_write_queue_size.3 \
@@ -201,6 +242,7 @@ dist_man3_MANS += \
 	man/lure_timer_set_repeat.3 \
 	man/lure_timer_start.3 \
 	man/lure_timer_stop.3 \
+	man/lure_translate_sys_error.3 \
 	man/lure_try_write.3 \
 	man/lure_try_write2.3 \
 	man/lure_udp_bind.3 \
@@ -226,6 +268,7 @@ dist_man3_MANS += \
 	man/lure_udp_using_recvmmsg.3 \
 	man/lure_unref.3 \
 	man/lure_update_time.3 \
+	man/lure_uptime.3 \
 	man/lure_version.3 \
 	man/lure_version_string.3 \
 	man/lure_walk.3 \

@@ -73,10 +73,20 @@ void lure__async_loop_close(lure_loop_t *loop) {
   p->async_fd = -1;
 }
 
-/* In the child after fork: the eventfd is shared with the parent. */
+/* In the child after fork: the eventfd is shared with the parent.  A
+ * handle whose pending flag was set in the parent (a send, or the thread
+ * pool's handle with a finished job) was woken through the old eventfd,
+ * which the child no longer reads; with its flag still set, every later
+ * send would skip the write and the handle would never fire again.  Wake
+ * the new eventfd for them: the child's first poll delivers them and
+ * clears the flags. */
 int lure__async_loop_fork(lure_loop_t *loop) {
+  static const uint64_t one = 1;
   struct lure__loop_priv *p = loop->priv;
+  struct lure__queue *q;
+  lure_async_t *h;
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int wake = 0;
 
   if (fd < 0)
     return -errno;
@@ -84,6 +94,14 @@ int lure__async_loop_fork(lure_loop_t *loop) {
     close(p->async_fd);
   p->async_fd = fd;
   p->async_io.fd = fd;
+  lure__queue_foreach(q, &p->async_handles) {
+    h = lure__container_of(q, lure_async_t, queue);
+    if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != 0)
+      wake = 1;
+  }
+  if (wake)
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+      ;
   return 0;
 }
 

@@ -4,10 +4,14 @@
  * and walking.
  *
  * A handle counts towards lure_loop_alive() while it is both active and
- * referenced; loop->priv->active_handles is that count, kept exact by the
+ * referenced; loop->active_handles (public, as in libuv) is that count, kept exact by the
  * four transitions below (start, stop, ref, unref).
  */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include "internal.h"
 #include "stream.h"
 
@@ -26,7 +30,7 @@ void lure__handle_start(lure_handle_t *h) {
     return;
   h->flags |= LURE__HANDLE_ACTIVE;
   if (h->flags & LURE__HANDLE_REF)
-    h->loop->priv->active_handles++;
+    h->loop->active_handles++;
 }
 
 void lure__handle_stop(lure_handle_t *h) {
@@ -34,7 +38,7 @@ void lure__handle_stop(lure_handle_t *h) {
     return;
   h->flags &= ~LURE__HANDLE_ACTIVE;
   if (h->flags & LURE__HANDLE_REF)
-    h->loop->priv->active_handles--;
+    h->loop->active_handles--;
 }
 
 int lure__handle_check(const lure_handle_t *h, lure_handle_type type) {
@@ -51,7 +55,7 @@ LURE_EXTERN void lure_ref(lure_handle_t *h) {
     return;
   h->flags |= LURE__HANDLE_REF;
   if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
-    h->loop->priv->active_handles++;
+    h->loop->active_handles++;
 }
 
 LURE_EXTERN void lure_unref(lure_handle_t *h) {
@@ -59,7 +63,7 @@ LURE_EXTERN void lure_unref(lure_handle_t *h) {
     return;
   h->flags &= ~LURE__HANDLE_REF;
   if ((h->flags & LURE__HANDLE_ACTIVE) && h->loop && h->loop->priv)
-    h->loop->priv->active_handles--;
+    h->loop->active_handles--;
 }
 
 LURE_EXTERN int lure_has_ref(const lure_handle_t *h) {
@@ -299,4 +303,42 @@ LURE_EXTERN void lure_walk(lure_loop_t *loop, lure_walk_cb walk_cb, void *arg) {
     if (!(h->flags & LURE__HANDLE_INTERNAL))
       walk_cb(h, arg);
   }
+}
+
+/* What kind of handle suits a descriptor, by fstat(2) and, for a socket,
+ * its type and family: libuv's uv_guess_handle() answers, including its
+ * quirk that character devices other than terminals are files. */
+LURE_EXTERN lure_handle_type lure_guess_handle(lure_file file) {
+  struct stat st;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int type;
+  socklen_t tlen = sizeof(type);
+
+  if (file < 0)
+    return LURE_UNKNOWN_HANDLE;
+  if (isatty(file))
+    return LURE_TTY;
+  if (fstat(file, &st) != 0)
+    return LURE_UNKNOWN_HANDLE;
+  if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))
+    return LURE_FILE;
+  if (S_ISFIFO(st.st_mode))
+    return LURE_NAMED_PIPE;
+  if (!S_ISSOCK(st.st_mode))
+    return LURE_UNKNOWN_HANDLE;
+  if (getsockopt(file, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+    return LURE_UNKNOWN_HANDLE;
+  memset(&ss, 0, sizeof(ss));
+  if (getsockname(file, (struct sockaddr *) &ss, &len) != 0)
+    return LURE_UNKNOWN_HANDLE;
+  if (ss.ss_family == AF_UNIX)
+    return type == SOCK_STREAM ? LURE_NAMED_PIPE : LURE_UNKNOWN_HANDLE;
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+    if (type == SOCK_STREAM)
+      return LURE_TCP;
+    if (type == SOCK_DGRAM)
+      return LURE_UDP;
+  }
+  return LURE_UNKNOWN_HANDLE;
 }

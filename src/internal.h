@@ -57,7 +57,12 @@ enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
 
 struct lure__loop_priv {
   lure_loop_t *loop;
-  unsigned int active_handles; /* active and referenced */
+  int block_sigprof;           /* LURE_LOOP_BLOCK_SIGNAL */
+  int metrics_idle;            /* LURE_METRICS_IDLE_TIME */
+  int wait_blocked;            /* lure__wait_enter blocked the signal */
+  sigset_t wait_oldmask;
+  uint64_t wait_entry;         /* ns when the counted wait began, or 0 */
+  uint64_t idle_time;          /* ns spent waiting, counted */
   unsigned int active_reqs;
   struct lure__queue handle_queue;
   struct lure__queue pending_queue;
@@ -71,6 +76,7 @@ struct lure__loop_priv {
   uint64_t timer_counter;
   uint64_t time;                /* ms, CLOCK_MONOTONIC, updated per tick */
   int stop_flag;
+  int wait_error;               /* the wait point failed; lure_run returns it */
 
   const struct lure__backend_ops *backend;
   void *backend_data;
@@ -157,6 +163,15 @@ void lure__run_idle(lure_loop_t *loop);
 void lure__run_prepare(lure_loop_t *loop);
 void lure__run_check(lure_loop_t *loop);
 void lure__update_time(lure_loop_t *loop);
+/* A backend calls these right around its blocking wait (epoll_wait,
+ * io_uring_enter), with the timeout it waits for: they apply
+ * LURE_LOOP_BLOCK_SIGNAL and count LURE_METRICS_IDLE_TIME; the second also
+ * updates the loop's time. */
+void lure__wait_enter(lure_loop_t *loop, int timeout);
+void lure__wait_leave(lure_loop_t *loop);
+/* Whether the ring wait point holds work prepared but not handed to the
+ * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
+int lure__uring_unsubmitted(const lure_loop_t *loop);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */
@@ -194,6 +209,8 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
 /* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);
 unsigned int lure__threadpool_size(void);
+/* Finish the queued jobs and join every worker (lure_library_shutdown). */
+void lure__threadpool_shutdown(void);
 
 /* ---- file system requests (fs.c) ---- */
 

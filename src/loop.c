@@ -21,6 +21,40 @@ void lure__update_time(lure_loop_t *loop) {
   loop->priv->time = lure__hrtime_ns() / 1000000u;
 }
 
+void lure__wait_enter(lure_loop_t *loop, int timeout) {
+  struct lure__loop_priv *p = loop->priv;
+  sigset_t set;
+
+  /* libuv counts only waits that may sleep: a zero timeout is no idle. */
+  p->wait_entry = (p->metrics_idle && timeout != 0) ? lure__hrtime_ns() : 0;
+  if (p->block_sigprof) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGPROF);
+    p->wait_blocked =
+        pthread_sigmask(SIG_BLOCK, &set, &p->wait_oldmask) == 0;
+  }
+}
+
+void lure__wait_leave(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+
+  if (p->wait_blocked) {
+    (void) pthread_sigmask(SIG_SETMASK, &p->wait_oldmask, NULL);
+    p->wait_blocked = 0;
+  }
+  lure__update_time(loop);
+  if (p->wait_entry != 0) {
+    p->idle_time += lure__hrtime_ns() - p->wait_entry;
+    p->wait_entry = 0;
+  }
+}
+
+LURE_EXTERN uint64_t lure_metrics_idle_time(lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return 0;
+  return loop->priv->idle_time;
+}
+
 LURE_EXTERN void lure_update_time(lure_loop_t *loop) {
   if (loop != NULL && loop->priv != NULL)
     lure__update_time(loop);
@@ -90,13 +124,15 @@ void lure__pending_add(lure_loop_t *loop, struct lure__pending *p) {
   lure__queue_insert_tail(&loop->priv->pending_queue, &p->queue);
 }
 
-static int lure__run_pending(lure_loop_t *loop) {
+/* Run what is deferred now; what those callbacks defer waits for the next
+ * round. */
+static void lure__run_pending(lure_loop_t *loop) {
   struct lure__queue snapshot;
   struct lure__queue *q;
   struct lure__pending *p;
 
   if (lure__queue_empty(&loop->priv->pending_queue))
-    return 0;
+    return;
   lure__queue_move(&loop->priv->pending_queue, &snapshot);
   while (!lure__queue_empty(&snapshot)) {
     q = lure__queue_head(&snapshot);
@@ -104,7 +140,6 @@ static int lure__run_pending(lure_loop_t *loop) {
     p = lure__container_of(q, struct lure__pending, queue);
     p->cb(loop, p);
   }
-  return 1;
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -321,6 +356,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   if (p == NULL)
     return LURE_ENOMEM;
   loop->priv = p;
+  loop->active_handles = 0;
   p->loop = loop;
   lure__queue_init(&p->handle_queue);
   lure__queue_init(&p->pending_queue);
@@ -420,6 +456,19 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
   p = loop->priv;
   va_start(ap, option);
   switch (option) {
+    case LURE_LOOP_BLOCK_SIGNAL:
+      /* As libuv: SIGPROF is the one signal this option takes. */
+      if (va_arg(ap, int) != SIGPROF) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      p->block_sigprof = 1;
+      break;
+
+    case LURE_METRICS_IDLE_TIME:
+      p->metrics_idle = 1;
+      break;
+
     case LURE_LOOP_BACKEND:
       s = va_arg(ap, const char *);
       which = lure__parse_backend(s);
@@ -530,11 +579,13 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
 
 /* ---- liveness and the run loop ---------------------------------------------------- */
 
+/* Alive: active and referenced handles, active requests, callbacks
+ * deferred to the pending phase, or close callbacks still due. */
 static int lure__loop_alive(const lure_loop_t *loop) {
   const struct lure__loop_priv *p = loop->priv;
 
-  return p->active_handles != 0 || p->active_reqs != 0 ||
-         p->closing_handles != NULL;
+  return loop->active_handles != 0 || p->active_reqs != 0 ||
+         !lure__queue_empty(&p->pending_queue) || p->closing_handles != NULL;
 }
 
 LURE_EXTERN int lure_loop_alive(const lure_loop_t *loop) {
@@ -543,15 +594,15 @@ LURE_EXTERN int lure_loop_alive(const lure_loop_t *loop) {
   return lure__loop_alive(loop);
 }
 
-LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
-  const struct lure__loop_priv *p;
+/* How long the poll phase may block, as the run loop sees it: not at all
+ * when stopped, when nothing is active, or when idle handles, deferred
+ * callbacks or close callbacks wait; else until the nearest timer. */
+static int lure__backend_timeout(const lure_loop_t *loop) {
+  const struct lure__loop_priv *p = loop->priv;
 
-  if (loop == NULL || loop->priv == NULL)
-    return LURE_EINVAL;
-  p = loop->priv;
   if (p->stop_flag != 0)
     return 0;
-  if (p->active_handles == 0 && p->active_reqs == 0)
+  if (loop->active_handles == 0 && p->active_reqs == 0)
     return 0;
   if (!lure__queue_empty(&p->idle_handles))
     return 0;
@@ -560,6 +611,18 @@ LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
   if (p->closing_handles != NULL)
     return 0;
   return lure__next_timeout(loop);
+}
+
+/* For an embedder that waits on lure_backend_fd() itself: as above, but 0
+ * while the wait point has work prepared and not yet handed to the kernel
+ * (SQEs made since the last poll phase): nothing would wake the fd for
+ * them until lure_run() submits them. */
+LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
+  if (loop == NULL || loop->priv == NULL)
+    return LURE_EINVAL;
+  if (lure__uring_unsubmitted(loop))
+    return 0;
+  return lure__backend_timeout(loop);
 }
 
 LURE_EXTERN int lure_backend_fd(const lure_loop_t *loop) {
@@ -589,13 +652,15 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 
 /*
  * One tick per iteration, phases in the order lure(7) lists them:
- *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll,
- *   7 check, 8 closing; then the alive test.
+ *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll (the
+ *   wait point updates the time when its wait returns), 7 pending again
+ *   (at most 8 rounds), 8 check, 9 closing; then the alive test.
  */
 LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
   struct lure__loop_priv *p;
   int timeout;
-  int ran_pending;
+  int can_sleep;
+  int i;
   int r;
 
   if (loop == NULL || loop->priv == NULL)
@@ -613,17 +678,40 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
     p->stats.ticks++;
     lure__update_time(loop);                 /* 1 */
     lure__run_timers(loop);                  /* 2 */
-    ran_pending = lure__run_pending(loop);   /* 3 */
+
+    /* Judged before the pending and idle phases run: an idle callback that
+     * stops the last idle handle must not turn this tick's poll into an
+     * endless wait for ONCE (libuv's rule). */
+    can_sleep = lure__queue_empty(&p->pending_queue) &&
+                lure__queue_empty(&p->idle_handles);
+
+    lure__run_pending(loop);                 /* 3 */
     lure__run_idle(loop);                    /* 4 */
     lure__run_prepare(loop);                 /* 5 */
 
     timeout = 0;
-    if ((mode == LURE_RUN_ONCE && !ran_pending) || mode == LURE_RUN_DEFAULT)
-      timeout = lure_backend_timeout(loop);
+    if ((mode == LURE_RUN_ONCE && can_sleep) || mode == LURE_RUN_DEFAULT)
+      timeout = lure__backend_timeout(loop);
     p->backend->poll(loop, timeout);         /* 6 */
 
-    lure__run_check(loop);                   /* 7 */
-    lure__run_closing_handles(loop);         /* 8 */
+    /* Callbacks deferred during the poll phase (writes and sends that
+     * finished at once) run now, a bounded number of rounds: what their
+     * callbacks defer in turn waits for the next tick, so a callback that
+     * chains work cannot starve timers and I/O. */
+    for (i = 0; i < 8 && !lure__queue_empty(&p->pending_queue); i++)
+      lure__run_pending(loop);               /* 7 */
+
+    lure__run_check(loop);                   /* 8 */
+    lure__run_closing_handles(loop);         /* 9 */
+
+    if (p->wait_error != 0) {
+      /* The wait point failed in a way another tick would not mend (an
+       * io_uring_enter error other than EINTR/EAGAIN/EBUSY/ETIME): say so
+       * instead of spinning on it. */
+      r = p->wait_error;
+      p->wait_error = 0;
+      break;
+    }
 
     if (mode == LURE_RUN_ONCE) {
       /* ONCE promises progress: timers that fell due while we waited run

@@ -237,6 +237,14 @@ LURE_EXTERN int lure_pipe_chmod(lure_pipe_t *h, int flags) {
   struct stat st;
   mode_t want = 0;
 
+  /* No handle, or one that is closing, has no descriptor to name the file
+   * by: LURE_EBADF, as libuv (whose uv_close() drops the descriptor at
+   * once) answers both. */
+  if (h == NULL)
+    return LURE_EBADF;
+  if (h->type == LURE_NAMED_PIPE && h->loop != NULL &&
+      lure__handle_is_closing((const lure_handle_t *) h))
+    return LURE_EBADF;
   LURE__PIPE_CHECK(h);
   if (h->io_watcher.fd < 0)
     return LURE_EBADF;

@@ -39,6 +39,13 @@ static void lure__poll_io(lure_loop_t *loop, struct lure__io *w,
     h->poll_cb(h, 0, events);
 }
 
+/* A socket is a descriptor here: the same as lure_poll_init(), as libuv's
+ * uv_poll_init_socket() on Unix. */
+LURE_EXTERN int lure_poll_init_socket(lure_loop_t *loop, lure_poll_t *h,
+                                      lure_os_sock_t socket) {
+  return lure_poll_init(loop, h, socket);
+}
+
 LURE_EXTERN int lure_poll_init(lure_loop_t *loop, lure_poll_t *h, int fd) {
   struct stat st;
   int rc;

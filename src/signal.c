@@ -104,6 +104,9 @@ static void lure__sig_handler(int signum) {
   int saved_errno = errno;
   ssize_t n;
 
+  /* The padding after signum goes into the pipe too: zero it all
+   * (memset is async-signal-safe since POSIX.1-2016). */
+  memset(&msg, 0, sizeof(msg));
   lure__sig_lock();
   for (h = lure__sig_list; h != NULL; h = h->global_next) {
     if (h->signum != signum)

@@ -111,12 +111,18 @@ int lure__stream_fd(const lure_stream_t *s) {
 
 /* ---- write completions ---------------------------------------------------- */
 
+/* Run the callbacks of the writes finished so far.  A write that finishes
+ * while they run (one made by a callback, sent at once) waits for the
+ * pending phase: a callback that chains writes gets one per round, so the
+ * loop still reaches its timers and its wait point. */
 static void lure__stream_run_write_cbs(lure_stream_t *s) {
+  struct lure__queue done;
   struct lure__queue *q;
   lure_write_t *req;
 
-  while (!lure__queue_empty(&s->write_done_queue)) {
-    q = lure__queue_head(&s->write_done_queue);
+  lure__queue_move(&s->write_done_queue, &done);
+  while (!lure__queue_empty(&done)) {
+    q = lure__queue_head(&done);
     lure__queue_remove(q);
     req = lure__container_of(q, lure_write_t, queue);
     lure__req_unregister(s->loop, (lure_req_t *) req);
@@ -157,6 +163,13 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
   lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
 
+  if (s->stream_flags & LURE__STREAM_REKICK) {
+    s->stream_flags &= ~LURE__STREAM_REKICK;
+    if (!lure__handle_is_closing((lure_handle_t *) s) &&
+        !lure__queue_empty(&s->write_queue) && s->connect_req == NULL &&
+        s->io_watcher.fd >= 0)
+      lure__stream_kick_writes(s);
+  }
   lure__stream_run_write_cbs(s);
   lure__stream_maybe_shutdown(s);
 }
@@ -1167,7 +1180,8 @@ LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
 
 /* In the child after lure_loop_fork(): the new wait point knows nothing of
  * the parent's ring operations; set the stream going again on whichever
- * path the new loop offers. */
+ * path the new loop offers.  No I/O on the socket here (it is shared with
+ * the parent): only operations that wait for the loop to run. */
 void lure__stream_after_fork(lure_stream_t *s) {
   if (s->stream_flags & LURE__STREAM_RING) {
     lure__uring_stream_forget(s);
@@ -1197,8 +1211,14 @@ void lure__stream_after_fork(lure_stream_t *s) {
         lure__uring_stream_read(s) != 0)
       (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
   }
-  if (!lure__queue_empty(&s->write_queue) && s->connect_req == NULL)
-    lure__stream_kick_writes(s);
+  /* Not now: in a forked child the socket is the parent's too, and the
+   * child may only mean to close it (or exec).  Writing the queue here sent
+   * the parent's bytes a second time.  The queue restarts when this loop
+   * next runs its pending phase; closing the stream first cancels it. */
+  if (!lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
+    s->stream_flags |= LURE__STREAM_REKICK;
+    lure__stream_schedule(s);
+  }
 }
 
 /* ---- close ---------------------------------------------------------------------------- */
@@ -1210,6 +1230,13 @@ void lure__stream_close(lure_stream_t *s) {
   unsigned i;
 
   lure__stream_read_stop_internal(s);
+  /* A listener stops listening now, as libuv's uv_close() makes it by
+   * closing the descriptor at once.  Here the descriptor stays open until
+   * the closing phase (a ring accept may still name it), so shutdown(2)
+   * ends the listen: a connect made right after lure_close() is refused
+   * instead of landing in the backlog of a socket about to go. */
+  if ((s->stream_flags & LURE__STREAM_LISTENING) && s->io_watcher.fd >= 0)
+    (void) shutdown(s->io_watcher.fd, SHUT_RDWR);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
   /* A send the ring holds reports what it really did (it may have gone out
    * whole, as libuv's write would have inside lure_write()); the requests

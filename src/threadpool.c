@@ -11,6 +11,11 @@
  * Fork: pthread_atfork() holds the pool lock across fork(); the child gets
  * an empty, stopped pool that restarts on its first job (jobs queued in the
  * parent are the parent's).
+ *
+ * Shutdown (lure_library_shutdown): the threads are joinable so that
+ * lure__threadpool_shutdown() can wait until every one of them has left,
+ * after finishing the jobs already queued.  A job submitted later starts a
+ * new pool, as after fork.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,8 @@ static pthread_mutex_t lure__tp_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lure__tp_cond = PTHREAD_COND_INITIALIZER;
 static struct lure__queue lure__tp_queue;
 static unsigned int lure__tp_nthreads;
+static int lure__tp_stopping;  /* shutdown asked; workers leave when idle */
+static pthread_t lure__tp_tids[1024]; /* lure__threadpool_size() caps at 1024 */
 
 static void lure__tp_prepare(void) {
   pthread_mutex_lock(&lure__tp_mutex);
@@ -44,6 +51,7 @@ static void lure__tp_child(void) {
   pthread_cond_init(&lure__tp_cond, NULL);
   lure__queue_init(&lure__tp_queue);
   lure__tp_nthreads = 0;
+  lure__tp_stopping = 0;
 }
 
 static void lure__tp_once_init(void) {
@@ -72,8 +80,13 @@ static void *lure__tp_worker(void *arg) {
 
   for (;;) {
     pthread_mutex_lock(&lure__tp_mutex);
-    while (lure__queue_empty(&lure__tp_queue))
+    while (lure__queue_empty(&lure__tp_queue) && !lure__tp_stopping)
       pthread_cond_wait(&lure__tp_cond, &lure__tp_mutex);
+    if (lure__queue_empty(&lure__tp_queue)) {
+      /* Stopping, and nothing left to do. */
+      pthread_mutex_unlock(&lure__tp_mutex);
+      break;
+    }
     q = lure__queue_head(&lure__tp_queue);
     lure__queue_remove(q);
     w = lure__container_of(q, struct lure__work, queue);
@@ -104,7 +117,7 @@ static int lure__tp_start(void) {
   int err = 0;
 
   pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   /* Workers inherit a full signal mask: signals are the loops' business. */
   sigfillset(&all);
@@ -113,7 +126,7 @@ static int lure__tp_start(void) {
     err = pthread_create(&tid, &attr, lure__tp_worker, NULL);
     if (err != 0)
       break;
-    lure__tp_nthreads++;
+    lure__tp_tids[lure__tp_nthreads++] = tid;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
@@ -139,6 +152,36 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
   }
   pthread_mutex_unlock(&lure__tp_mutex);
   return rc;
+}
+
+void lure__threadpool_shutdown(void) {
+  unsigned int n;
+  unsigned int i;
+  pthread_t self = pthread_self();
+
+  pthread_once(&lure__tp_once, lure__tp_once_init);
+  pthread_mutex_lock(&lure__tp_mutex);
+  n = lure__tp_nthreads;
+  /* A worker cannot wait for itself: from inside a job, leave the pool. */
+  for (i = 0; i < n; i++) {
+    if (pthread_equal(lure__tp_tids[i], self)) {
+      pthread_mutex_unlock(&lure__tp_mutex);
+      return;
+    }
+  }
+  lure__tp_stopping = 1;
+  pthread_cond_broadcast(&lure__tp_cond);
+  pthread_mutex_unlock(&lure__tp_mutex);
+
+  /* The workers finish the queue, then leave; lure__tp_tids[0..n) is not
+   * touched meanwhile, since no thread starts while nthreads is not 0. */
+  for (i = 0; i < n; i++)
+    pthread_join(lure__tp_tids[i], NULL);
+
+  pthread_mutex_lock(&lure__tp_mutex);
+  lure__tp_nthreads = 0;
+  lure__tp_stopping = 0;
+  pthread_mutex_unlock(&lure__tp_mutex);
 }
 
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w) {

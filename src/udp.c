@@ -256,12 +256,17 @@ static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
   return r < 0 ? -errno : r;
 }
 
+/* Run the callbacks of the sends finished so far; a send that finishes
+ * while they run (made by a callback) waits for the pending phase, so a
+ * chain of sends cannot starve timers and receives. */
 void lure__udp_run_send_cbs(lure_udp_t *h) {
   lure_udp_send_t *req;
+  struct lure__queue done;
   struct lure__queue *q;
 
-  while (!lure__queue_empty(&h->write_done_queue)) {
-    q = lure__queue_head(&h->write_done_queue);
+  lure__queue_move(&h->write_done_queue, &done);
+  while (!lure__queue_empty(&done)) {
+    q = lure__queue_head(&done);
     lure__queue_remove(q);
     req = lure__container_of(q, lure_udp_send_t, queue);
     lure__req_unregister(h->loop, (lure_req_t *) req);

@@ -160,7 +160,7 @@ build() {
       $CC -pthread -o run-tests $objs obj/zz-blocked-helpers.o $libs -lutil -lm) ||
       { cat "$d/link.err"; die "$name: the runner does not link"; }
   fi
-  (cd "$d" && UV_RUN_AS_ROOT=1 ./run-tests --list 2>/dev/null) | sed 's/^ *//' | grep -v '^$' |
+  (cd "$d" && UV_RUN_AS_ROOT=1 ./run-tests --list 2>/dev/null) | awk 'NF {print $1}' |
     grep -vE '_helper|^(tcp4|tcp6|udp4|pipe)_echo_server$' | sort -u >"$d/tests.txt"
 }
 

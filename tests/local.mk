@@ -55,7 +55,8 @@ tests_lure_tests_SOURCES = \
 	tests/test-errors.c \
 	tests/test-heap.c \
 	tests/test-thread.c \
-	tests/test-misc.c
+	tests/test-misc.c \
+	tests/test-os.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 

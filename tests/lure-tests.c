@@ -155,6 +155,7 @@ static const struct {
   { "fork", fork_suite },
   { "thread", thread_suite },
   { "misc", misc_suite },
+  { "os", os_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

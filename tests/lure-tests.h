@@ -27,6 +27,7 @@ Suite *errors_suite(void);
 Suite *heap_suite(void);
 Suite *thread_suite(void);
 Suite *misc_suite(void);
+Suite *os_suite(void);
 
 /* "uring", "epoll", "nouring", or NULL when the program runs by hand. */
 const char *test_set(void);

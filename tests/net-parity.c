@@ -1040,9 +1040,10 @@ START_TEST(pipe_chmod_errors) {
   ck_assert_int_eq(lure_pipe_init(&loop, &closing, 0), 0);
   lure_close((lure_handle_t *) &closing, NULL);
 
-  EXPECT(lure_pipe_chmod(NULL, LURE_READABLE), LURE_EINVAL);
+  /* libuv's answers: no handle and a closing one have no descriptor. */
+  EXPECT(lure_pipe_chmod(NULL, LURE_READABLE), LURE_EBADF);
   EXPECT(lure_pipe_chmod((lure_pipe_t *) &tcp, LURE_READABLE), LURE_EINVAL);
-  EXPECT(lure_pipe_chmod(&closing, LURE_READABLE), LURE_EINVAL);
+  EXPECT(lure_pipe_chmod(&closing, LURE_READABLE), LURE_EBADF);
   EXPECT(lure_pipe_chmod(&fresh, LURE_READABLE), LURE_EBADF);
 
   ck_assert_int_eq(lure_pipe_init(&loop, &bound, 0), 0);
@@ -2098,6 +2099,45 @@ START_TEST(uv144_connect_from_address_in_use) {
 }
 END_TEST
 
+static void u144_refused_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  u->connects++;
+  u->connect_status = status;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+/* A listener closed by lure_close() stops listening at once, as libuv's
+ * does: a connect made right after, to its address, is refused rather
+ * than completed into the backlog of the closing socket
+ * (tcp_close_accept: on the ring, IORING_OP_CONNECT completed with 0). */
+START_TEST(uv144_closed_listener_refuses) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "connect to a closed listener");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
+                               never_conn_cb), 0);
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  lure_close((lure_handle_t *) &u->p.listener, NULL);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  u->creq.data = u;
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_refused_connect_cb), 0);
+  nt_run(loop);
+  ck_assert_int_eq(u->connects, 1);
+  EXPECT(u->connect_status, LURE_ECONNREFUSED);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
 static void u144_emfile_read(lure_stream_t *s, ssize_t n,
                              const lure_buf_t *b) {
   struct u144 *u = s->data;
@@ -2360,6 +2400,7 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_read_error_not_writable);
   tcase_add_test(tc, uv144_readable_on_eof);
   tcase_add_test(tc, uv144_connect_from_address_in_use);
+  tcase_add_test(tc, uv144_closed_listener_refuses);
   tcase_add_test(tc, uv144_emfile_drops_connection);
   tcase_add_test(tc, uv144_udp_options_ebadf);
   tcase_add_test(tc, uv144_udp_unix_address);

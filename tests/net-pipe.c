@@ -561,6 +561,70 @@ START_TEST(pipe_pass_tcp_handle) {
 }
 END_TEST
 
+/* lure_write_zc on a Unix socket: AF_UNIX has no zero-copy send (the ring
+ * answers SEND_ZC with EOPNOTSUPP), and the man page promises an ordinary
+ * write wherever zero copy is not available.  One request in one buffer
+ * (SEND_ZC) and one in two (SENDMSG_ZC). */
+struct pzc {
+  lure_write_t wr[2];
+  int cbs;
+  int status[2];
+};
+
+static void pzc_write_cb(lure_write_t *req, int status) {
+  struct pzc *z = req->data;
+
+  z->status[req == &z->wr[0] ? 0 : 1] = status;
+  z->cbs++;
+}
+
+START_TEST(pipe_write_zc) {
+  static char rbuf[65536];
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_pipe_t pa;
+  struct pzc z;
+  lure_buf_t b[2];
+  size_t got = 0;
+  ssize_t n;
+  long bad;
+  int sv[2];
+
+  memset(&z, 0, sizeof(z));
+  nt_loop_init(&loop);
+  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "pipe write_zc");
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &pa, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&pa, sv[0]), 0);
+  z.wr[0].data = z.wr[1].data = &z;
+  b[0] = lure_buf_init((char *) nt_pat(5, 0), 20000);
+  ck_assert_int_eq(lure_write_zc(&z.wr[0], (lure_stream_t *) &pa, b, 1,
+                                 pzc_write_cb), 0);
+  b[0] = lure_buf_init((char *) nt_pat(5, 20000), 7000);
+  b[1] = lure_buf_init((char *) nt_pat(5, 27000), 13000);
+  ck_assert_int_eq(lure_write_zc(&z.wr[1], (lure_stream_t *) &pa, b, 2,
+                                 pzc_write_cb), 0);
+  while (z.cbs < 2 && lure_run(&loop, LURE_RUN_ONCE) > 0)
+    ;
+  ck_assert_int_eq(z.cbs, 2);
+  ck_assert_msg(z.status[0] == 0 && z.status[1] == 0,
+                "set %s: lure_write_zc on a Unix socket: %s, %s",
+                nt_set() ? nt_set() : "(none)", nt_err(z.status[0]),
+                nt_err(z.status[1]));
+  while (got < 40000) {
+    n = recv(sv[1], rbuf, sizeof(rbuf), MSG_DONTWAIT);
+    if (n <= 0)
+      break;
+    bad = nt_pat_check(5, got, rbuf, (size_t) n);
+    ck_assert_msg(bad < 0, "byte %ld differs", (long) got + bad);
+    got += (size_t) n;
+  }
+  ck_assert_uint_eq(got, 40000);
+  close(sv[1]);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 Suite *net_pipe_suite(void) {
   Suite *s = suite_create("pipe");
   TCase *tc = tcase_create("pipe");
@@ -571,6 +635,7 @@ Suite *net_pipe_suite(void) {
   tcase_add_test(tc, pipe_getsockname_getpeername);
   tcase_add_test(tc, pipe_bind_connect_errors);
   tcase_add_test(tc, pipe_pass_tcp_handle);
+  tcase_add_test(tc, pipe_write_zc);
   suite_add_tcase(s, tc);
   return s;
 }

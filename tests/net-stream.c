@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "net-tests.h"
 
 #define MIB ((size_t) 1 << 20)
@@ -819,6 +821,110 @@ START_TEST(stream_written_not_reading_is_inactive) {
 }
 END_TEST
 
+/* ---- a write callback that chains the next write -------------------------------------- */
+
+/* libuv's tcp_write_ready: each write callback makes the next 1-byte write.
+ * The socket takes each at once, but its callback must not run in the same
+ * loop turn (lure used to run the whole chain inside the first callback,
+ * tens of thousands of sends, while timers and reads starved).  A 0 ms
+ * timer started by the first callback runs in the next tick's timers
+ * phase: it must find the chain still running, and the reader on the same
+ * loop must have had bytes before the chain ended. */
+#define WC_N 20000
+
+struct wc {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  lure_timer_t t;
+  char rbuf[65536];
+  int writes;            /* write callbacks */
+  int at_timer;          /* write callbacks when the timer ran, -1 before */
+  size_t received;
+  size_t received_at_end; /* bytes read when the last callback ran */
+  int eof;
+};
+
+static void wc_write_cb(lure_write_t *req, int status);
+
+static void wc_timer_cb(lure_timer_t *h) {
+  struct wc *w = h->data;
+
+  w->at_timer = w->writes;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void wc_write(struct wc *w) {
+  lure_buf_t b = lure_buf_init("P", 1);
+
+  ck_assert_int_eq(lure_write(&w->wr, (lure_stream_t *) &w->p.client, &b, 1,
+                              wc_write_cb), 0);
+}
+
+static void wc_write_cb(lure_write_t *req, int status) {
+  struct wc *w = req->data;
+
+  ck_assert_int_eq(status, 0);
+  w->writes++;
+  if (w->writes == 1) {
+    ck_assert_int_eq(lure_timer_init(&w->p.loop, &w->t), 0);
+    w->t.data = w;
+    ck_assert_int_eq(lure_timer_start(&w->t, wc_timer_cb, 0, 0), 0);
+  }
+  if (w->writes < WC_N) {
+    wc_write(w);
+    return;
+  }
+  w->received_at_end = w->received;
+  ck_assert_int_eq(lure_shutdown(&w->sreq, (lure_stream_t *) &w->p.client,
+                                 NULL), 0);
+}
+
+static void wc_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct wc *w = h->data;
+
+  buf->base = w->rbuf;
+  buf->len = sizeof(w->rbuf);
+}
+
+static void wc_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct wc *w = s->data;
+
+  if (nread > 0) {
+    w->received += (size_t) nread;
+  } else if (nread < 0) {
+    w->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &w->p.client, NULL);
+  }
+}
+
+START_TEST(stream_write_cb_chain_yields) {
+  struct wc *w = calloc(1, sizeof(*w));
+
+  ck_assert_ptr_nonnull(w);
+  nt_pair_open(&w->p, NT_WATCHDOG_MS, "a chain of writes from write "
+               "callbacks");
+  w->p.server.data = w;
+  w->wr.data = w;
+  w->at_timer = -1;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wc_alloc,
+                                   wc_read), 0);
+  wc_write(w);
+  nt_run(&w->p.loop);
+  ck_assert_int_eq(w->writes, WC_N);
+  ck_assert_msg(w->at_timer >= 1 && w->at_timer < WC_N / 2,
+                "a 0 ms timer started by the first write callback ran after "
+                "%d of %d chained writes", w->at_timer, WC_N);
+  ck_assert_msg(w->received_at_end > 0, "the reader on the same loop got "
+                "nothing while %d chained writes ran", WC_N);
+  ck_assert_uint_eq(w->received, WC_N);
+  ck_assert_int_eq(w->eof, 1);
+  nt_loop_finish(&w->p.loop);
+  free(w);
+}
+END_TEST
+
 /* ---- writes of many buffers ---------------------------------------------------------- */
 
 /* writev semantics across the iovec limits of each path (64 per
@@ -997,6 +1103,129 @@ START_TEST(stream_borrowed_double_release) {
 }
 END_TEST
 
+/* ---- fork: the child does no I/O on inherited streams ----------------------- */
+
+/* A stream with queued data the peer has not read yet; the process forks
+ * and the child only calls lure_loop_fork() and exits.  The socket is the
+ * parent's too: the child must not send any of the queued bytes (the fork
+ * hook once restarted the write queue there, and the peer got parts of the
+ * stream twice).  The peer then reads everything and checks it byte for
+ * byte against what the parent wrote. */
+#define FORK_WRITES 32
+
+struct fw {
+  struct nt_pair p;
+  lure_write_t wr[FORK_WRITES];
+  int cbs;
+  int err;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  uint64_t sum;
+  int eof;
+  lure_shutdown_t sreq;
+};
+
+static void fw_write_cb(lure_write_t *req, int status) {
+  struct fw *f = req->data;
+
+  f->cbs++;
+  if (status != 0 && f->err == 0)
+    f->err = status;
+}
+
+static void fw_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct fw *f = h->data;
+
+  buf->base = f->rbuf;
+  buf->len = sizeof(f->rbuf);
+}
+
+static void fw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct fw *f = s->data;
+  size_t off;
+  size_t n;
+  long bad;
+
+  if (nread > 0) {
+    f->sum = nt_sum(f->sum, buf->base, (size_t) nread);
+    /* Stream 21 is FORK_WRITES runs of nt_pat(21, 0..MIB). */
+    for (off = 0; f->bad_at < 0 && off < (size_t) nread; off += n) {
+      size_t at = f->received + off;
+
+      n = MIB - at % MIB;
+      if (n > (size_t) nread - off)
+        n = (size_t) nread - off;
+      bad = nt_pat_check(21, at % MIB, buf->base + off, n);
+      if (bad >= 0)
+        f->bad_at = (long) (at + (size_t) bad);
+    }
+    f->received += (size_t) nread;
+    return;
+  }
+  if (nread < 0) {
+    f->eof = nread == LURE_EOF;
+    lure_close((lure_handle_t *) s, NULL);
+    lure_close((lure_handle_t *) &f->p.client, NULL);
+  }
+}
+
+START_TEST(stream_fork_no_child_writes) {
+  struct fw *f = calloc(1, sizeof(*f));
+  lure_stream_t *cs;
+  lure_buf_t buf = lure_buf_init((char *) nt_pat(21, 0), (unsigned int) MIB);
+  uint64_t want = NT_SUM_INIT;
+  pid_t pid;
+  int status;
+  int i;
+
+  nt_pair_open(&f->p, NT_WATCHDOG_MS, "fork with queued writes");
+  cs = (lure_stream_t *) &f->p.client;
+  f->p.server.data = f;
+  f->bad_at = -1;
+  f->sum = NT_SUM_INIT;
+  for (i = 0; i < FORK_WRITES; i++) {
+    f->wr[i].data = f;
+    ck_assert_int_eq(lure_write(&f->wr[i], cs, &buf, 1, fw_write_cb), 0);
+    want = nt_sum(want, buf.base, buf.len);
+  }
+  /* Part of it goes out (the socket buffers fill), the rest waits. */
+  nt_run_for(&f->p.loop, 100);
+  ck_assert_msg(lure_stream_get_write_queue_size(cs) > 0,
+                "every byte left before the fork: the test proves nothing");
+  /* The peer takes a little, so that the socket has room at the fork. */
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->p.server, fw_alloc,
+                                   fw_read), 0);
+  while (f->received < 2 * MIB)
+    lure_run(&f->p.loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(lure_read_stop((lure_stream_t *) &f->p.server), 0);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_fork(&f->p.loop);
+    _exit(0);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->p.server, fw_alloc,
+                                   fw_read), 0);
+  ck_assert_int_eq(lure_shutdown(&f->sreq, cs, NULL), 0);
+  nt_run(&f->p.loop);
+  ck_assert_msg(f->err == 0, "write: %s", nt_err(f->err));
+  ck_assert_int_eq(f->cbs, FORK_WRITES);
+  ck_assert_msg(f->received == (size_t) FORK_WRITES * MIB && f->bad_at < 0 &&
+                    f->sum == want,
+                "set %s: the peer got %zu bytes for %zu written, first wrong "
+                "byte at %ld: the child sent queued data again",
+                nt_set() ? nt_set() : "(none)", f->received,
+                (size_t) FORK_WRITES * MIB, f->bad_at);
+  ck_assert_int_eq(f->eof, 1);
+  nt_loop_finish(&f->p.loop);
+  free(f);
+}
+END_TEST
+
 Suite *net_stream_suite(void) {
   Suite *s = suite_create("stream");
   TCase *tc;
@@ -1021,6 +1250,8 @@ Suite *net_stream_suite(void) {
   tcase_add_test(tc, stream_try_write);
   tcase_add_test(tc, stream_try_write_after_shutdown_call);
   tcase_add_test(tc, stream_written_not_reading_is_inactive);
+  tcase_add_test(tc, stream_write_cb_chain_yields);
+  tcase_add_test(tc, stream_fork_no_child_writes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -25,7 +25,9 @@ enum {
   F_SETUP = 64,
   F_CLOSE = 128,
   F_BACKEND = 256,
-  F_INHERITED_POLL = 512
+  F_INHERITED_POLL = 512,
+  F_INHERITED_ASYNC = 1024,
+  F_INHERITED_WORK = 2048
 };
 
 struct session {
@@ -156,14 +158,16 @@ static int session_run(lure_loop_t *loop) {
 }
 
 static void describe(int bad, char *buf, size_t len) {
-  snprintf(buf, len, "%s%s%s%s%s%s%s%s%s%s",
+  snprintf(buf, len, "%s%s%s%s%s%s%s%s%s%s%s%s",
            bad & F_TIMER ? " timer" : "", bad & F_ASYNC ? " async" : "",
            bad & F_POLL ? " poll" : "", bad & F_WORK ? " work" : "",
            bad & F_SIGNAL ? " signal" : "",
            bad & F_WATCHDOG ? " watchdog(timed out)" : "",
            bad & F_SETUP ? " setup" : "", bad & F_CLOSE ? " loop_close" : "",
            bad & F_BACKEND ? " backend" : "",
-           bad & F_INHERITED_POLL ? " inherited-poll" : "");
+           bad & F_INHERITED_POLL ? " inherited-poll" : "",
+           bad & F_INHERITED_ASYNC ? " inherited-async" : "",
+           bad & F_INHERITED_WORK ? " inherited-work" : "");
 }
 
 /* Run in the child: report mask through fd and exit. */
@@ -340,6 +344,130 @@ START_TEST(fork_new_loop_in_child) {
 }
 END_TEST
 
+/* An async send and a finished thread-pool job, both still pending (not
+ * yet seen by the loop) when the process forks.  In the child the loop's
+ * wake-ups must still work: the inherited async handle fires for the send
+ * and again for a new send, the inherited job's after_work_cb runs, and
+ * new work and async handles call back (the pending flags once outlived the
+ * parent's eventfd, and every later send was swallowed). */
+static int pend_async_count;
+static atomic_int pend_work_ran;
+static int pend_work_done;
+static lure_async_t *pend_async_handle;
+
+static void pend_async_cb(lure_async_t *h) {
+  pend_async_count++;
+  if (pend_async_count == 2)
+    lure_close((lure_handle_t *) h, NULL);
+}
+
+static void pend_work_cb(lure_work_t *req) {
+  atomic_store(&pend_work_ran, 1);
+}
+
+static void pend_after_cb(lure_work_t *req, int status) {
+  if (status == 0)
+    pend_work_done++;
+}
+
+static int pend_timed_out;
+
+static void pend_watchdog_cb(lure_timer_t *h) {
+  pend_timed_out = 1;
+  lure_stop(h->loop);
+}
+
+static void *pend_sender(void *arg) {
+  test_sleep_ms(10);
+  lure_async_send(pend_async_handle);
+  return NULL;
+}
+
+START_TEST(fork_pending_wakeups) {
+  lure_loop_t loop;
+  lure_async_t a;
+  lure_work_t w;
+  lure_work_t w2;
+  lure_timer_t wd;
+  pthread_t t;
+  pid_t pid;
+  int report[2];
+  int bad;
+  int i;
+
+  ck_assert_int_eq(pipe(report), 0);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &a, pend_async_cb), 0);
+  lure_unref((lure_handle_t *) &a);
+  pend_async_handle = &a;
+  ck_assert_int_eq(lure_async_send(&a), 0);
+  ck_assert_int_eq(lure_queue_work(&loop, &w, pend_work_cb, pend_after_cb), 0);
+  /* Let the pool finish the job and post it to the loop (which does not
+   * run until after the fork). */
+  for (i = 0; i < 1000 && !atomic_load(&pend_work_ran); i++)
+    test_sleep_ms(1);
+  ck_assert(atomic_load(&pend_work_ran));
+  test_sleep_ms(50);
+
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(report[0]);
+    signal(SIGALRM, SIG_DFL);
+    alarm(20);
+    bad = 0;
+    if (lure_loop_fork(&loop) != 0)
+      child_report(report[1], F_SETUP);
+    /* Nothing else wakes the loop here: the pool's completion must. */
+    if (lure_timer_init(&loop, &wd) != 0 ||
+        lure_timer_start(&wd, pend_watchdog_cb, 5000, 0) != 0)
+      child_report(report[1], F_SETUP);
+    lure_unref((lure_handle_t *) &wd);
+    if (lure_queue_work(&loop, &w2, pend_work_cb, pend_after_cb) != 0)
+      child_report(report[1], F_SETUP);
+    lure_run(&loop, LURE_RUN_DEFAULT);
+    /* The new job, and what was pending at the fork, were delivered. */
+    if (pend_work_done != 2)
+      bad |= F_WORK;
+    if (pend_async_count != 1)
+      bad |= F_INHERITED_ASYNC;
+    /* The inherited async handle wakes the child's loop for a new send. */
+    lure_ref((lure_handle_t *) &a);
+    if (lure_timer_start(&wd, pend_watchdog_cb, 5000, 0) != 0)
+      bad |= F_SETUP;
+    if (pthread_create(&t, NULL, pend_sender, NULL) != 0)
+      child_report(report[1], bad | F_SETUP);
+    lure_run(&loop, LURE_RUN_DEFAULT);
+    pthread_join(t, NULL);
+    if (pend_async_count != 2)
+      bad |= F_ASYNC;
+    if (pend_timed_out)
+      bad |= F_WATCHDOG;
+    lure_close((lure_handle_t *) &wd, NULL);
+    if (!lure_is_closing((lure_handle_t *) &a))
+      lure_close((lure_handle_t *) &a, NULL);
+    /* (A job that never called back would keep the loop alive.) */
+    lure_run(&loop, bad == 0 ? LURE_RUN_DEFAULT : LURE_RUN_NOWAIT);
+    if (bad == 0 && lure_loop_close(&loop) != 0)
+      bad |= F_CLOSE;
+    child_report(report[1], bad);
+  }
+  close(report[1]);
+  child_wait(pid, report[0]);
+  close(report[0]);
+  /* The parent gets its own wake-ups as before. */
+  lure_ref((lure_handle_t *) &a);
+  for (i = 0; i < 100 && (pend_async_count < 1 || pend_work_done < 1); i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(pend_async_count, 1);
+  ck_assert_int_eq(pend_work_done, 1);
+  ck_assert_int_eq(pend_timed_out, 0);
+  lure_close((lure_handle_t *) &a, NULL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(fork_bad_arguments) {
   ck_assert_int_eq(lure_loop_fork(NULL), LURE_EINVAL);
 }
@@ -351,6 +479,7 @@ Suite *fork_suite(void) {
 
   tcase_add_test(tc, fork_child_loop);
   tcase_add_test(tc, fork_new_loop_in_child);
+  tcase_add_test(tc, fork_pending_wakeups);
   tcase_add_test(tc, fork_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

@@ -2,7 +2,14 @@
  * test-handle.c - what all handles share (close, active, ref, type, data)
  * and the idle, prepare and check watchers.
  */
+#include <fcntl.h>
+#include <pty.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
 #include "lure-tests.h"
 
 static int close_calls;
@@ -18,6 +25,57 @@ static void count_close_cb(lure_handle_t *h) {
 
 /* The close callback runs once, in the closing phase, never from inside
  * lure_close(); the handle may be active when closed. */
+/* lure_guess_handle: libuv's answer for each kind of descriptor. */
+START_TEST(handle_guess) {
+  int fds[2], s;
+  int master, slave;
+  char path[] = "/tmp/lure-guess-XXXXXX";
+  int f = mkstemp(path);
+
+  ck_assert_int_ge(f, 0);
+  unlink(path);
+  ck_assert_int_eq(lure_guess_handle(f), LURE_FILE);
+  close(f);
+  ck_assert_int_eq(lure_guess_handle(f), LURE_UNKNOWN_HANDLE);
+  ck_assert_int_eq(lure_guess_handle(-1), LURE_UNKNOWN_HANDLE);
+  f = open("/dev/null", O_RDONLY);
+  ck_assert_int_eq(lure_guess_handle(f), LURE_FILE);
+  close(f);
+  f = open("/tmp", O_RDONLY | O_DIRECTORY);
+  ck_assert_int_eq(lure_guess_handle(f), LURE_UNKNOWN_HANDLE);
+  close(f);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(lure_guess_handle(fds[0]), LURE_NAMED_PIPE);
+  ck_assert_int_eq(lure_guess_handle(fds[1]), LURE_NAMED_PIPE);
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  ck_assert_int_eq(lure_guess_handle(fds[0]), LURE_NAMED_PIPE);
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds), 0);
+  ck_assert_int_eq(lure_guess_handle(fds[0]), LURE_UNKNOWN_HANDLE);
+  close(fds[0]);
+  close(fds[1]);
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_eq(lure_guess_handle(s), LURE_TCP);
+  close(s);
+  s = socket(AF_INET6, SOCK_STREAM, 0);
+  if (s >= 0) {
+    ck_assert_int_eq(lure_guess_handle(s), LURE_TCP);
+    close(s);
+  }
+  s = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_int_eq(lure_guess_handle(s), LURE_UDP);
+  close(s);
+  if (openpty(&master, &slave, NULL, NULL, NULL) == 0) {
+    ck_assert_int_eq(lure_guess_handle(slave), LURE_TTY);
+    close(master);
+    close(slave);
+  }
+}
+END_TEST
+
 START_TEST(handle_close) {
   lure_loop_t loop;
   lure_idle_t idle;
@@ -351,6 +409,7 @@ Suite *handle_suite(void) {
   TCase *tc = test_tcase("handle", 20);
 
   tcase_add_test(tc, handle_close);
+  tcase_add_test(tc, handle_guess);
   tcase_add_test(tc, handle_close_active);
   tcase_add_test(tc, handle_double_close);
   tcase_add_test(tc, handle_close_from_close_cb);

@@ -64,6 +64,35 @@ START_TEST(poll_readable) {
 }
 END_TEST
 
+/* lure_poll_init_socket (libuv's uv_poll_init_socket): a socket pair's end
+ * becomes readable when its peer writes; a bad socket is refused as by
+ * lure_poll_init. */
+START_TEST(poll_init_socket) {
+  lure_loop_t loop;
+  lure_poll_t p, bad;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int sv[2];
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the readable socket was not reported");
+  ck_assert_int_eq(lure_poll_init_socket(&loop, &bad, -1), LURE_EBADF);
+  ck_assert_int_eq(lure_poll_init_socket(NULL, &bad, sv[0]), LURE_EINVAL);
+  ck_assert_int_eq(lure_poll_init_socket(&loop, &p, sv[0]), 0);
+  ck_assert_int_ne(fcntl(sv[0], F_GETFL) & O_NONBLOCK, 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_eq(write(sv[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  ck_assert_int_eq(r.events, LURE_READABLE);
+  test_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
 START_TEST(poll_writable) {
   lure_loop_t loop;
   lure_poll_t p;
@@ -530,6 +559,7 @@ Suite *poll_suite(void) {
 
   tcase_add_test(tc, poll_readable);
   tcase_add_test(tc, poll_writable);
+  tcase_add_test(tc, poll_init_socket);
   tcase_add_test(tc, poll_level_triggered);
   tcase_add_test(tc, poll_stop);
   tcase_add_test(tc, poll_stop_other_same_tick);

@@ -370,6 +370,57 @@ START_TEST(timer_bad_arguments) {
 }
 END_TEST
 
+/* libuv's timer_from_check: the poll phase waits 50 ms for a timer; the
+ * check callback that follows stops it and starts it again for 50 ms, and
+ * starts a prepare handle.  The loop's time was updated when the wait
+ * returned, so the new timer counts from after the wait: the next tick
+ * runs the prepare callback, and only a later one the timer. */
+static int fc_prepare;
+static int fc_check;
+static int fc_timer;
+static lure_timer_t fc_t;
+static lure_prepare_t fc_p;
+static lure_check_t fc_c;
+
+static void fc_prepare_cb(lure_prepare_t *h) {
+  ck_assert_int_eq(lure_prepare_stop(h), 0);
+  ck_assert_int_eq(fc_check, 1);
+  ck_assert_int_eq(fc_timer, 0);
+  fc_prepare++;
+}
+
+static void fc_timer_cb(lure_timer_t *h) {
+  ck_assert_int_eq(fc_prepare, 1);
+  ck_assert_int_eq(fc_check, 1);
+  fc_timer++;
+}
+
+static void fc_check_cb(lure_check_t *h) {
+  ck_assert_int_eq(lure_check_stop(h), 0);
+  ck_assert_int_eq(lure_timer_stop(&fc_t), 0); /* before it ran */
+  ck_assert_int_eq(lure_timer_start(&fc_t, fc_timer_cb, 50, 0), 0);
+  ck_assert_int_eq(lure_prepare_start(&fc_p, fc_prepare_cb), 0);
+  fc_check++;
+}
+
+START_TEST(timer_from_check) {
+  lure_loop_t loop;
+
+  fc_prepare = fc_check = fc_timer = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_prepare_init(&loop, &fc_p), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &fc_c), 0);
+  ck_assert_int_eq(lure_check_start(&fc_c, fc_check_cb), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &fc_t), 0);
+  ck_assert_int_eq(lure_timer_start(&fc_t, fc_timer_cb, 50, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(fc_prepare, 1);
+  ck_assert_int_eq(fc_check, 1);
+  ck_assert_int_eq(fc_timer, 1);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 Suite *timer_suite(void) {
   Suite *s = suite_create("timer");
   TCase *tc = test_tcase("timer", 30);
@@ -386,6 +437,7 @@ Suite *timer_suite(void) {
   tcase_add_test(tc, timer_due_in_and_repeat);
   tcase_add_test(tc, timer_close_in_callback);
   tcase_add_test(tc, timer_bad_arguments);
+  tcase_add_test(tc, timer_from_check);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -311,6 +311,8 @@ typedef lure_getnameinfo_cb uv_getnameinfo_cb;
 
 /* ---- constants, libuv's values ----------------------------------------- */
 
+#define UV_LOOP_BLOCK_SIGNAL LURE_LOOP_BLOCK_SIGNAL
+#define UV_METRICS_IDLE_TIME LURE_METRICS_IDLE_TIME
 #define UV_RUN_DEFAULT LURE_RUN_DEFAULT
 #define UV_RUN_ONCE LURE_RUN_ONCE
 #define UV_RUN_NOWAIT LURE_RUN_NOWAIT
@@ -493,6 +495,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_getnameinfo lure_getnameinfo
 #define uv_handle_get_data lure_handle_get_data
 #define uv_handle_get_loop lure_handle_get_loop
+#define uv_guess_handle lure_guess_handle
 #define uv_handle_get_type lure_handle_get_type
 #define uv_handle_set_data lure_handle_set_data
 #define uv_handle_size lure_handle_size
@@ -516,6 +519,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_loop_alive lure_loop_alive
 #define uv_loop_close lure_loop_close
 #define uv_loop_configure lure_loop_configure
+#define uv_metrics_idle_time lure_metrics_idle_time
 #define uv_loop_fork lure_loop_fork
 #define uv_loop_init lure_loop_init
 #define uv_now lure_now
@@ -530,6 +534,7 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_pipe_pending_instances lure_pipe_pending_instances
 #define uv_pipe_pending_type lure_pipe_pending_type
 #define uv_poll_init lure_poll_init
+#define uv_poll_init_socket lure_poll_init_socket
 #define uv_poll_start lure_poll_start
 #define uv_poll_stop lure_poll_stop
 #define uv_prepare_init lure_prepare_init
@@ -666,6 +671,75 @@ typedef lure_thread_options_t uv_thread_options_t;
 #define uv_thread_equal lure_thread_equal
 #define uv_thread_join lure_thread_join
 #define uv_thread_self lure_thread_self
+
+/* ---- OS and process utilities ------------------------------------------ */
+
+typedef lure_pid_t uv_pid_t;
+typedef lure_uid_t uv_uid_t;
+typedef lure_gid_t uv_gid_t;
+typedef lure_interface_address_t uv_interface_address_t;
+typedef lure_passwd_t uv_passwd_t;
+typedef lure_utsname_t uv_utsname_t;
+typedef lure_env_item_t uv_env_item_t;
+typedef lure_cpu_info_t uv_cpu_info_t;
+typedef lure_timeval_t uv_timeval_t;
+typedef lure_timeval64_t uv_timeval64_t;
+typedef lure_rusage_t uv_rusage_t;
+#define uv_interface_address_s lure_interface_address_s
+#define uv_passwd_s lure_passwd_s
+#define uv_utsname_s lure_utsname_s
+#define uv_env_item_s lure_env_item_s
+#define uv_cpu_info_s lure_cpu_info_s
+#define uv_cpu_times_s lure_cpu_times_s
+#define UV_MAXHOSTNAMESIZE LURE_MAXHOSTNAMESIZE
+#define UV_IF_NAMESIZE LURE_IF_NAMESIZE
+#define UV_PRIORITY_LOW LURE_PRIORITY_LOW
+#define UV_PRIORITY_BELOW_NORMAL LURE_PRIORITY_BELOW_NORMAL
+#define UV_PRIORITY_NORMAL LURE_PRIORITY_NORMAL
+#define UV_PRIORITY_ABOVE_NORMAL LURE_PRIORITY_ABOVE_NORMAL
+#define UV_PRIORITY_HIGH LURE_PRIORITY_HIGH
+#define UV_PRIORITY_HIGHEST LURE_PRIORITY_HIGHEST
+
+#define uv_available_parallelism lure_available_parallelism
+#define uv_chdir lure_chdir
+#define uv_cpu_info lure_cpu_info
+#define uv_cwd lure_cwd
+#define uv_exepath lure_exepath
+#define uv_free_cpu_info lure_free_cpu_info
+#define uv_free_interface_addresses lure_free_interface_addresses
+#define uv_get_constrained_memory lure_get_constrained_memory
+#define uv_get_free_memory lure_get_free_memory
+#define uv_get_process_title lure_get_process_title
+#define uv_get_total_memory lure_get_total_memory
+#define uv_getrusage lure_getrusage
+#define uv_gettimeofday lure_gettimeofday
+#define uv_if_indextoiid lure_if_indextoiid
+#define uv_if_indextoname lure_if_indextoname
+#define uv_interface_addresses lure_interface_addresses
+#define uv_ip_name lure_ip_name
+#define uv_library_shutdown lure_library_shutdown
+#define uv_loadavg lure_loadavg
+#define uv_os_environ lure_os_environ
+#define uv_os_free_environ lure_os_free_environ
+#define uv_os_free_passwd lure_os_free_passwd
+#define uv_os_get_passwd lure_os_get_passwd
+#define uv_os_getenv lure_os_getenv
+#define uv_os_gethostname lure_os_gethostname
+#define uv_os_getpid lure_os_getpid
+#define uv_os_getppid lure_os_getppid
+#define uv_os_getpriority lure_os_getpriority
+#define uv_os_homedir lure_os_homedir
+#define uv_os_setenv lure_os_setenv
+#define uv_os_setpriority lure_os_setpriority
+#define uv_os_tmpdir lure_os_tmpdir
+#define uv_os_uname lure_os_uname
+#define uv_os_unsetenv lure_os_unsetenv
+#define uv_resident_set_memory lure_resident_set_memory
+#define uv_set_process_title lure_set_process_title
+#define uv_setup_args lure_setup_args
+#define uv_sleep lure_sleep
+#define uv_translate_sys_error lure_translate_sys_error
+#define uv_uptime lure_uptime
 
 #ifdef __cplusplus
 }
