@@ -72,9 +72,6 @@ else
   RUN_TIMEOUT=${BENCH_LIBUV_TIMEOUT:-20}
 fi
 REPEAT=${BENCH_LIBUV_REPEAT:-1}
-# Extra compiler flags for the lure build only (say, -I of a header that
-# adds calls lure's uv.h does not have yet).  Empty in normal use.
-LURE_EXTRA_CFLAGS=${BENCH_LIBUV_LURE_CFLAGS:-}
 
 # The quick set: one or two of each kind, two to three minutes for the
 # three sides on two cores (a run that hangs costs its whole time bound).
@@ -271,7 +268,7 @@ link_runner() {
 
 say "building libuv's benchmarks against Debian's libuv1 and against lure's uv.h"
 build libuv "" "-luv"
-LURE_INCS="$LURE_EXTRA_CFLAGS -I$srcdir/include/lure -I$srcdir/include"
+LURE_INCS="-I$srcdir/include/lure -I$srcdir/include"
 LURE_LIBS="-L$top_builddir/.libs -llure -Wl,-rpath,$top_builddir/.libs"
 build lure "$LURE_INCS" "$LURE_LIBS"
 [ -s "$WORK/libuv/blocked.txt" ] && { cat "$WORK/libuv/blocked.txt"; die "libuv's benchmarks do not build against libuv itself"; }
