@@ -1424,7 +1424,7 @@ LURE_EXTERN void lure_free_cpu_info(lure_cpu_info_t *cpu_infos, int count);
 typedef struct lure_fs_event_s lure_fs_event_t;
 typedef struct lure_fs_poll_s lure_fs_poll_t;
 
-/* What changed, in the events argument of lure_fs_event_cb (libuv's). */
+/* What changed: the events argument of an fs event callback, libuv's values. */
 enum lure_fs_event {
   LURE_RENAME = 1,
   LURE_CHANGE = 2
