@@ -156,6 +156,8 @@ static const struct {
   { "thread", thread_suite },
   { "misc", misc_suite },
   { "os", os_suite },
+  { "tty", tty_suite },
+  { "random", random_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

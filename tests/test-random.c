@@ -1,0 +1,2 @@
+#include "lure-tests.h"
+Suite *random_suite(void) { return suite_create("random"); }
