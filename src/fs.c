@@ -119,8 +119,8 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
   unsigned int chunk;
   unsigned int i;
 
-  /* Chunks of IOV_MAX buffers; stop at the first short transfer, which is
-   * what one readv/writev would have returned. */
+  /* Chunks of IOV_MAX buffers; a read stops at the first short transfer,
+   * which is what one readv would have returned. */
   while (left > 0) {
     chunk = left > IOV_MAX ? IOV_MAX : left;
     want = 0;
@@ -139,8 +139,23 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
     total += n;
     if (off >= 0)
       off += n;
-    if ((size_t) n < want)
-      break;
+    if ((size_t) n < want) {
+      /* A read stops here.  A write goes on from where it stopped, as
+       * libuv's does (a signal cuts a write to a pipe short): the next
+       * call writes the rest, or says why it cannot (EAGAIN, ENOSPC),
+       * and the total so far is the answer.  iov is the request's own
+       * copy of the buffers. */
+      if (!is_write || n == 0)
+        break;
+      while ((size_t) n >= iov->iov_len) {
+        n -= (ssize_t) iov->iov_len;
+        iov++;
+        left--;
+      }
+      iov->iov_base = (char *) iov->iov_base + n;
+      iov->iov_len -= (size_t) n;
+      continue;
+    }
     iov += chunk;
     left -= chunk;
   }
