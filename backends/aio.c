@@ -370,7 +370,7 @@ static struct lure__aio *lure__aio_get(lure_loop_t *loop) {
   if (a != NULL && a->ctx != 0)
     return a;
   if (a == NULL) {
-    a = calloc(1, sizeof(*a));
+    a = lure__calloc(1, sizeof(*a));
     if (a == NULL)
       return NULL;
     a->efd = -1;
@@ -601,7 +601,7 @@ void lure__aio_loop_close(lure_loop_t *loop) {
    * requests left by now, so it returns at once. */
   if (a->ctx != 0)
     (void) lure__io_destroy(a->ctx);
-  free(a);
+  lure__free(a);
   loop->priv->aio_data = NULL;
 }
 

@@ -37,14 +37,14 @@ struct lure__epoll {
 static char lure__epoll_registered;
 
 static int lure__epoll_init(lure_loop_t *loop) {
-  struct lure__epoll *ep = calloc(1, sizeof(*ep));
+  struct lure__epoll *ep = lure__calloc(1, sizeof(*ep));
 
   if (ep == NULL)
     return LURE_ENOMEM;
   ep->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (ep->epfd < 0) {
     int rc = -errno;
-    free(ep);
+    lure__free(ep);
     return rc;
   }
   loop->priv->backend_data = ep;
@@ -57,7 +57,7 @@ static void lure__epoll_destroy(lure_loop_t *loop, int in_child) {
   if (ep == NULL)
     return;
   close(ep->epfd);
-  free(ep);
+  lure__free(ep);
   loop->priv->backend_data = NULL;
 }
 

@@ -304,13 +304,13 @@ static int lure__uring_init(lure_loop_t *loop) {
   int rc;
   int i;
 
-  st = calloc(1, sizeof(*st));
+  st = lure__calloc(1, sizeof(*st));
   if (st == NULL)
     return LURE_ENOMEM;
   rc = lure__ring_setup(&st->ring, p->ring_entries, &st->setup_flags,
                         &st->features, st->ops);
   if (rc != 0) {
-    free(st);
+    lure__free(st);
     return rc;
   }
   for (i = 0; i < 32; i++)
@@ -318,7 +318,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   if (!lure__has_op(st->ops, IORING_OP_POLL_ADD) ||
       !lure__has_op(st->ops, IORING_OP_POLL_REMOVE)) {
     io_uring_queue_exit(&st->ring);
-    free(st);
+    lure__free(st);
     return LURE_ENOTSUP;
   }
   (void) io_uring_ring_dontfork(&st->ring);
@@ -347,7 +347,7 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
     lure__queue_remove(&up->link);
     if (up->w != NULL)
       up->w->bdata = NULL;
-    free(up);
+    lure__free(up);
   }
   lure__bufring_free(&st->bufring);
   lure__bufring_free(&st->udp_bufring);
@@ -357,7 +357,7 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
     close(st->ring.ring_fd); /* the mappings were not inherited */
   else
     io_uring_queue_exit(&st->ring);
-  free(st);
+  lure__free(st);
   loop->priv->backend_data = NULL;
 }
 
@@ -433,7 +433,7 @@ static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
   }
   if (!up->armed) {
     lure__queue_remove(&up->link);
-    free(up);
+    lure__free(up);
     return;
   }
   sqe = lure__uring_sqe(loop, st);
@@ -453,7 +453,7 @@ static int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w) {
     lure__upoll_release(loop, st, up);
     w->bdata = NULL;
   }
-  up = calloc(1, sizeof(*up));
+  up = lure__calloc(1, sizeof(*up));
   if (up == NULL)
     return LURE_ENOMEM;
   up->w = w;
@@ -495,7 +495,7 @@ static void lure__upoll_complete(lure_loop_t *loop, struct lure__uring *st,
   if (w == NULL) {
     if (!up->armed) {
       lure__queue_remove(&up->link);
-      free(up);
+      lure__free(up);
     }
     return;
   }
@@ -1038,7 +1038,7 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
 
   if (us != NULL)
     return us;
-  us = calloc(1, sizeof(*us));
+  us = lure__calloc(1, sizeof(*us));
   if (us == NULL)
     return NULL;
   us->s = s;
@@ -1192,7 +1192,7 @@ static struct lure__bufring *lure__bufring_new(lure_loop_t *loop,
   struct lure__bufring *b;
   unsigned i;
 
-  b = calloc(1, sizeof(*b));
+  b = lure__calloc(1, sizeof(*b));
   if (b == NULL)
     return NULL;
   b->entries = entries;
@@ -1207,7 +1207,7 @@ static struct lure__bufring *lure__bufring_new(lure_loop_t *loop,
                  -1, 0);
   if (b->bufs == MAP_FAILED)
     b->bufs = NULL;
-  b->lent_map = calloc(b->entries, 1);
+  b->lent_map = lure__calloc(b->entries, 1);
   if (b->bufs == NULL || b->lent_map == NULL)
     goto fail;
   if (lure__has_op(st->ops, LURE__FEAT_PBUF_RING)) {
@@ -1242,8 +1242,8 @@ static struct lure__bufring *lure__bufring_new(lure_loop_t *loop,
 fail:
   if (b->bufs != NULL)
     munmap(b->bufs, (size_t) b->entries * b->size);
-  free(b->lent_map);
-  free(b);
+  lure__free(b->lent_map);
+  lure__free(b);
   return NULL;
 }
 
@@ -1268,8 +1268,8 @@ static void lure__bufring_free(struct lure__bufring **bp) {
   if (b->br != NULL)
     munmap(b->br, b->entries * sizeof(struct io_uring_buf));
   munmap(b->bufs, (size_t) b->entries * b->size);
-  free(b->lent_map);
-  free(b);
+  lure__free(b->lent_map);
+  lure__free(b);
   *bp = NULL;
 }
 
@@ -1312,7 +1312,7 @@ static int lure__stash_add(struct lure__ustream *us, const char *p, size_t n) {
   if (us->stash_off > 0 && us->stash_off == us->stash_len) {
     us->stash_off = us->stash_len = 0;
   }
-  m = realloc(us->stash, us->stash_len + n);
+  m = lure__realloc(us->stash, us->stash_len + n);
   if (m == NULL)
     return LURE_ENOMEM;
   memcpy(m + us->stash_len, p, n);
@@ -1376,7 +1376,7 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
     us->stash_len = 0;
     us->stash_off = 0;
     lure__stream_feed(us->s, us, mem + off, len - off);
-    free(mem);
+    lure__free(mem);
   }
   /* The end of the stream comes after its bytes. */
   if (us->stash_status != 0 && us->stash_len <= us->stash_off &&
@@ -1720,8 +1720,8 @@ void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
-  free(us->stash);
-  free(us);
+  lure__free(us->stash);
+  lure__free(us);
   s->ring = NULL;
 }
 
@@ -1816,7 +1816,7 @@ static struct lure__uudp *lure__uudp(lure_udp_t *h) {
 
   if (uu != NULL)
     return uu;
-  uu = calloc(1, sizeof(*uu));
+  uu = lure__calloc(1, sizeof(*uu));
   if (uu == NULL)
     return NULL;
   uu->h = h;
@@ -1866,7 +1866,7 @@ static void lure__uudp_stash_add(struct lure__uudp *uu, ssize_t nread,
                                  const char *data, size_t len,
                                  const void *addr, socklen_t addrlen,
                                  unsigned flags) {
-  struct lure__udgram *d = malloc(sizeof(*d) + len);
+  struct lure__udgram *d = lure__malloc(sizeof(*d) + len);
 
   if (d == NULL)
     return; /* out of memory: the datagram is dropped, as a full socket
@@ -1916,7 +1916,7 @@ static void lure__uudp_stash_deliver(lure_loop_t *loop,
     uu->stash = d->next;
     if (uu->stash == NULL)
       uu->stash_tail = &uu->stash;
-    free(d);
+    lure__free(d);
   }
 }
 
@@ -2194,9 +2194,9 @@ void lure__uring_udp_free(lure_udp_t *h) {
   lure__queue_remove(&uu->dirty_link);
   while ((d = uu->stash) != NULL) {
     uu->stash = d->next;
-    free(d);
+    lure__free(d);
   }
-  free(uu);
+  lure__free(uu);
   h->ring = NULL;
 }
 

@@ -1475,6 +1475,101 @@ LURE_EXTERN int lure_fs_poll_stop(lure_fs_poll_t *handle);
 LURE_EXTERN int lure_fs_poll_getpath(lure_fs_poll_t *handle, char *buffer,
                                      size_t *size);
 
+/* ---- terminals, random bytes, shared libraries, the allocator (tty.c,
+ * random.c, dl.c, alloc.c) ----------------------------------------------- */
+
+#include <stdio.h>
+#include <termios.h>
+
+/* A terminal as a stream: lure_read_start(), lure_write(), lure_try_write(),
+ * lure_shutdown(), lure_is_readable() ... take it cast to lure_stream_t.
+ * Its bytes always move by readiness (the ring's socket path does not take
+ * a terminal). */
+typedef struct lure_tty_s lure_tty_t;
+
+typedef enum {
+  LURE_TTY_MODE_NORMAL = 0, /* the mode the terminal had */
+  LURE_TTY_MODE_RAW = 1,    /* raw input, output processing kept */
+  LURE_TTY_MODE_IO = 2      /* cfmakeraw(3): binary-safe both ways */
+} lure_tty_mode_t;
+
+typedef enum {
+  LURE_TTY_SUPPORTED = 0,
+  LURE_TTY_UNSUPPORTED = 1
+} lure_tty_vtermstate_t;
+
+struct lure_tty_s {
+  LURE_HANDLE_FIELDS
+  LURE_STREAM_FIELDS
+  /* private */
+  struct termios orig_termios;
+  int mode;
+};
+
+LURE_EXTERN int lure_tty_init(lure_loop_t *loop, lure_tty_t *tty, lure_file fd,
+                              int unused_readable);
+LURE_EXTERN int lure_tty_set_mode(lure_tty_t *tty, lure_tty_mode_t mode);
+LURE_EXTERN int lure_tty_reset_mode(void);
+LURE_EXTERN int lure_tty_get_winsize(lure_tty_t *tty, int *width, int *height);
+LURE_EXTERN void lure_tty_set_vterm_state(lure_tty_vtermstate_t state);
+LURE_EXTERN int lure_tty_get_vterm_state(lure_tty_vtermstate_t *state);
+
+/* Random bytes from getrandom(2): on the thread pool with a callback, on
+ * the calling thread without one. */
+typedef struct lure_random_s lure_random_t;
+typedef void (*lure_random_cb)(lure_random_t *req, int status, void *buf,
+                               size_t buflen);
+
+struct lure_random_s {
+  LURE_REQ_FIELDS
+  lure_loop_t *loop;
+  /* private */
+  int status;
+  void *buf;
+  size_t buflen;
+  lure_random_cb cb;
+  struct lure__work work_req;
+};
+
+LURE_EXTERN int lure_random(lure_loop_t *loop, lure_random_t *req, void *buf,
+                            size_t buflen, unsigned int flags,
+                            lure_random_cb cb);
+
+/* Shared libraries (dlopen(3)); errmsg holds the last error, or NULL. */
+typedef struct {
+  void *handle;
+  char *errmsg;
+} lure_lib_t;
+
+LURE_EXTERN int lure_dlopen(const char *filename, lure_lib_t *lib);
+LURE_EXTERN void lure_dlclose(lure_lib_t *lib);
+LURE_EXTERN int lure_dlsym(lure_lib_t *lib, const char *name, void **ptr);
+LURE_EXTERN const char *lure_dlerror(const lure_lib_t *lib);
+
+/* The allocator lure's own allocations go through. */
+typedef void *(*lure_malloc_func)(size_t size);
+typedef void *(*lure_realloc_func)(void *ptr, size_t size);
+typedef void *(*lure_calloc_func)(size_t count, size_t size);
+typedef void (*lure_free_func)(void *ptr);
+
+LURE_EXTERN int lure_replace_allocator(lure_malloc_func malloc_func,
+                                       lure_realloc_func realloc_func,
+                                       lure_calloc_func calloc_func,
+                                       lure_free_func free_func);
+
+/* lure_udp_bind() flag, libuv's: IP_RECVERR / IPV6_RECVERR on the socket,
+ * so that every ICMP error it draws is reported. */
+enum { LURE_UDP_LINUX_RECVERR = 32 };
+
+/* Debugging: one line per handle of the loop, in libuv's format. */
+LURE_EXTERN void lure_print_all_handles(lure_loop_t *loop, FILE *stream);
+LURE_EXTERN void lure_print_active_handles(lure_loop_t *loop, FILE *stream);
+
+/* Windows' HANDLE and CRT descriptor conversions; on Linux both are the
+ * descriptor itself. */
+LURE_EXTERN lure_os_fd_t lure_get_osfhandle(int fd);
+LURE_EXTERN int lure_open_osfhandle(lure_os_fd_t os_fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,10 @@ dist_man3_MANS += \
 	man/lure_cpu_info.3 \
 	man/lure_cwd.3 \
 	man/lure_default_loop.3 \
+	man/lure_dlclose.3 \
+	man/lure_dlerror.3 \
+	man/lure_dlopen.3 \
+	man/lure_dlsym.3 \
 	man/lure_err_name.3 \
 	man/lure_err_name_r.3 \
 	man/lure_exepath.3 \
@@ -92,6 +96,7 @@ dist_man3_MANS += \
 	man/lure_fs_write.3 \
 	man/lure_get_constrained_memory.3 \
 	man/lure_get_free_memory.3 \
+	man/lure_get_osfhandle.3 \
 	man/lure_get_process_title.3 \
 	man/lure_get_total_memory.3 \
 	man/lure_getaddrinfo.3 \
@@ -152,6 +157,7 @@ dist_man3_MANS += \
 	man/lure_mutex_unlock.3 \
 	man/lure_now.3 \
 	man/lure_once.3 \
+	man/lure_open_osfhandle.3 \
 	man/lure_os_environ.3 \
 	man/lure_os_free_environ.3 \
 	man/lure_os_free_passwd.3 \
@@ -185,12 +191,16 @@ dist_man3_MANS += \
 	man/lure_prepare_init.3 \
 	man/lure_prepare_start.3 \
 	man/lure_prepare_stop.3 \
+	man/lure_print_active_handles.3 \
+	man/lure_print_all_handles.3 \
 	man/lure_queue_work.3 \
+	man/lure_random.3 \
 	man/lure_read_start.3 \
 	man/lure_read_start_borrowed.3 \
 	man/lure_read_stop.3 \
 	man/lure_recv_buffer_size.3 \
 	man/lure_ref.3 \
+	man/lure_replace_allocator.3 \
 	man/lure_req_executor.3 \
 	man/lure_req_get_data.3 \
 	man/lure_req_get_type.3 \
@@ -253,6 +263,12 @@ dist_man3_MANS += \
 	man/lure_translate_sys_error.3 \
 	man/lure_try_write.3 \
 	man/lure_try_write2.3 \
+	man/lure_tty_get_vterm_state.3 \
+	man/lure_tty_get_winsize.3 \
+	man/lure_tty_init.3 \
+	man/lure_tty_reset_mode.3 \
+	man/lure_tty_set_mode.3 \
+	man/lure_tty_set_vterm_state.3 \
 	man/lure_udp_bind.3 \
 	man/lure_udp_connect.3 \
 	man/lure_udp_get_send_queue_count.3 \

@@ -44,7 +44,7 @@ static void lure__gai_work(struct lure__work *w) {
 
 static void lure__gai_free_args(lure_getaddrinfo_t *req) {
   /* hints, hostname and service share one allocation. */
-  free(req->hints);
+  lure__free(req->hints);
   req->hints = NULL;
   req->hostname = NULL;
   req->service = NULL;
@@ -77,7 +77,7 @@ LURE_EXTERN int lure_getaddrinfo(lure_loop_t *loop, lure_getaddrinfo_t *req,
     return LURE_EINVAL;
   if (node == NULL && service == NULL)
     return LURE_EINVAL;
-  mem = calloc(1, sizeof(struct addrinfo) + nlen + slen);
+  mem = lure__calloc(1, sizeof(struct addrinfo) + nlen + slen);
   if (mem == NULL)
     return LURE_ENOMEM;
   req->type = LURE_GETADDRINFO;

@@ -88,7 +88,7 @@ static void lure__watch_grow(struct lure__inotify *in) {
   struct lure__watch *next;
   size_t i;
 
-  in->buckets = calloc(n * 2, sizeof(*in->buckets));
+  in->buckets = lure__calloc(n * 2, sizeof(*in->buckets));
   if (in->buckets == NULL) {
     in->buckets = old;
     return;
@@ -101,7 +101,7 @@ static void lure__watch_grow(struct lure__inotify *in) {
       in->buckets[lure__wd_bucket(in, w->wd)] = w;
     }
   }
-  free(old);
+  lure__free(old);
 }
 
 static void lure__watch_insert(struct lure__inotify *in,
@@ -133,7 +133,7 @@ static void lure__watch_maybe_free(struct lure__inotify *in,
     return;
   lure__watch_unlink(in, w);
   (void) inotify_rm_watch(in->fd, w->wd);
-  free(w);
+  lure__free(w);
 }
 
 /* ---- reading events -------------------------------------------------------- */
@@ -218,20 +218,20 @@ static int lure__inotify_open(lure_loop_t *loop, struct lure__inotify **out) {
     *out = in;
     return 0;
   }
-  in = calloc(1, sizeof(*in));
+  in = lure__calloc(1, sizeof(*in));
   if (in == NULL)
     return LURE_ENOMEM;
   in->nbuckets = 16;
-  in->buckets = calloc(in->nbuckets, sizeof(*in->buckets));
+  in->buckets = lure__calloc(in->nbuckets, sizeof(*in->buckets));
   if (in->buckets == NULL) {
-    free(in);
+    lure__free(in);
     return LURE_ENOMEM;
   }
   in->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (in->fd < 0) {
     rc = -errno;
-    free(in->buckets);
-    free(in);
+    lure__free(in->buckets);
+    lure__free(in);
     return rc;
   }
   lure__io_init(&in->io, lure__inotify_read, in->fd);
@@ -239,8 +239,8 @@ static int lure__inotify_open(lure_loop_t *loop, struct lure__inotify **out) {
   rc = lure__io_start(loop, &in->io, POLLIN);
   if (rc != 0) {
     close(in->fd);
-    free(in->buckets);
-    free(in);
+    lure__free(in->buckets);
+    lure__free(in);
     return rc;
   }
   p->inotify = in;
@@ -257,8 +257,8 @@ void lure__fs_event_loop_close(lure_loop_t *loop) {
     return;
   lure__io_close(loop, &in->io);
   close(in->fd);
-  free(in->buckets);
-  free(in);
+  lure__free(in->buckets);
+  lure__free(in);
   loop->priv->inotify = NULL;
 }
 
@@ -278,7 +278,7 @@ static int lure__fs_event_watch(struct lure__inotify *in, lure_fs_event_t *h) {
     return -errno;
   w = lure__watch_find(in, wd);
   if (w == NULL) {
-    w = malloc(sizeof(*w));
+    w = lure__malloc(sizeof(*w));
     if (w == NULL) {
       /* No handle of this loop is on wd (it is not in the table), so
        * the watch just added can go again. */
@@ -321,13 +321,13 @@ LURE_EXTERN int lure_fs_event_start(lure_fs_event_t *h, lure_fs_event_cb cb,
   rc = lure__inotify_open(h->loop, &in);
   if (rc != 0)
     return rc;
-  h->path = strdup(path);
+  h->path = lure__strdup(path);
   if (h->path == NULL)
     return LURE_ENOMEM;
   h->cb = cb;
   rc = lure__fs_event_watch(in, h);
   if (rc != 0) {
-    free(h->path);
+    lure__free(h->path);
     h->path = NULL;
   }
   return rc;
@@ -348,7 +348,7 @@ LURE_EXTERN int lure_fs_event_stop(lure_fs_event_t *h) {
   if (w != NULL)
     lure__watch_maybe_free(in, w);
   lure__handle_stop((lure_handle_t *) h);
-  free(h->path);
+  lure__free(h->path);
   h->path = NULL;
   h->wd = -1;
   return 0;
@@ -409,7 +409,7 @@ int lure__fs_event_loop_fork(lure_loop_t *loop) {
         lure__queue_remove(q);
         lure__queue_insert_tail(&all, q);
       }
-      free(w);
+      lure__free(w);
     }
     in->buckets[i] = NULL;
   }
@@ -428,7 +428,7 @@ int lure__fs_event_loop_fork(lure_loop_t *loop) {
     lure__handle_stop((lure_handle_t *) h);
     err = fd >= 0 ? lure__fs_event_watch(in, h) : rc;
     if (err != 0) {
-      free(h->path);
+      lure__free(h->path);
       h->path = NULL;
       h->wd = -1;
       if (rc == 0)

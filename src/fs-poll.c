@@ -75,7 +75,7 @@ static void lure__fs_poll_timer_closed(lure_handle_t *timer) {
   while (*pp != ctx)
     pp = &(*pp)->previous;
   *pp = ctx->previous;
-  free(ctx);
+  lure__free(ctx);
   if (h->poll_ctx == NULL)
     lure__handle_close_ready((lure_handle_t *) h);
 }
@@ -166,7 +166,7 @@ LURE_EXTERN int lure_fs_poll_start(lure_fs_poll_t *h, lure_fs_poll_cb cb,
     return 0;
   loop = h->loop;
   len = strlen(path);
-  ctx = calloc(1, sizeof(*ctx) + len + 1);
+  ctx = lure__calloc(1, sizeof(*ctx) + len + 1);
   if (ctx == NULL)
     return LURE_ENOMEM;
   ctx->parent = h;
@@ -178,7 +178,7 @@ LURE_EXTERN int lure_fs_poll_start(lure_fs_poll_t *h, lure_fs_poll_cb cb,
    * refusal leaves nothing to undo but the allocation. */
   rc = lure_fs_stat(loop, &ctx->fs_req, ctx->path, lure__fs_poll_stat_cb);
   if (rc != 0) {
-    free(ctx);
+    lure__free(ctx);
     return rc;
   }
   (void) lure_timer_init(loop, &ctx->timer);

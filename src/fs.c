@@ -119,8 +119,8 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
   unsigned int chunk;
   unsigned int i;
 
-  /* Chunks of IOV_MAX buffers; stop at the first short transfer, which is
-   * what one readv/writev would have returned. */
+  /* Chunks of IOV_MAX buffers; a read stops at the first short transfer,
+   * which is what one readv would have returned. */
   while (left > 0) {
     chunk = left > IOV_MAX ? IOV_MAX : left;
     want = 0;
@@ -139,8 +139,23 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
     total += n;
     if (off >= 0)
       off += n;
-    if ((size_t) n < want)
-      break;
+    if ((size_t) n < want) {
+      /* A read stops here.  A write goes on from where it stopped, as
+       * libuv's does (a signal cuts a write to a pipe short): the next
+       * call writes the rest, or says why it cannot (EAGAIN, ENOSPC),
+       * and the total so far is the answer.  iov is the request's own
+       * copy of the buffers. */
+      if (!is_write || n == 0)
+        break;
+      while ((size_t) n >= iov->iov_len) {
+        n -= (ssize_t) iov->iov_len;
+        iov++;
+        left--;
+      }
+      iov->iov_base = (char *) iov->iov_base + n;
+      iov->iov_len -= (size_t) n;
+      continue;
+    }
     iov += chunk;
     left -= chunk;
   }
@@ -195,17 +210,17 @@ static ssize_t lure__fs_readdir_sync(lure_fs_t *req) {
       if (errno != 0) {
         int err = -errno;
         while (n > 0)
-          free((char *) dir->dirents[--n].name);
+          lure__free((char *) dir->dirents[--n].name);
         return err;
       }
       break;
     }
     if (!lure__fs_scandir_filter(d))
       continue;
-    name = strdup(d->d_name);
+    name = lure__strdup(d->d_name);
     if (name == NULL) {
       while (n > 0)
-        free((char *) dir->dirents[--n].name);
+        lure__free((char *) dir->dirents[--n].name);
       return LURE_ENOMEM;
     }
     dir->dirents[n].name = name;
@@ -525,7 +540,7 @@ void lure__fs_exec(lure_fs_t *req) {
       size_t cap = 256;
 
       for (;;) {
-        s = malloc(cap);
+        s = lure__malloc(cap);
         if (s == NULL) {
           r = LURE_ENOMEM;
           break;
@@ -533,7 +548,7 @@ void lure__fs_exec(lure_fs_t *req) {
         r = readlink(req->path, s, cap);
         if (r < 0) {
           r = -errno;
-          free(s);
+          lure__free(s);
           break;
         }
         if ((size_t) r < cap) {
@@ -542,7 +557,7 @@ void lure__fs_exec(lure_fs_t *req) {
           r = 0;
           break;
         }
-        free(s);
+        lure__free(s);
         cap *= 2;
         if (cap > (size_t) 1 << 20) {
           r = LURE_ENAMETOOLONG;
@@ -573,7 +588,7 @@ void lure__fs_exec(lure_fs_t *req) {
       r = lure__fs_copyfile_sync(req);
       break;
     case LURE_FS_OPENDIR:
-      dir = malloc(sizeof(*dir));
+      dir = lure__malloc(sizeof(*dir));
       if (dir == NULL) {
         r = LURE_ENOMEM;
         break;
@@ -582,7 +597,7 @@ void lure__fs_exec(lure_fs_t *req) {
       dir->dir = opendir(req->path);
       if (dir->dir == NULL) {
         r = -errno;
-        free(dir);
+        lure__free(dir);
         break;
       }
       req->ptr = dir;
@@ -594,7 +609,7 @@ void lure__fs_exec(lure_fs_t *req) {
     case LURE_FS_CLOSEDIR:
       dir = req->ptr;
       r = LURE__SYSRET(closedir(dir->dir));
-      free(dir);
+      lure__free(dir);
       req->ptr = NULL;
       break;
     case LURE_FS_STATFS:
@@ -602,7 +617,7 @@ void lure__fs_exec(lure_fs_t *req) {
         r = -errno;
         break;
       }
-      out = calloc(1, sizeof(*out));
+      out = lure__calloc(1, sizeof(*out));
       if (out == NULL) {
         r = LURE_ENOMEM;
         break;
@@ -694,7 +709,7 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
   a = strlen(path) + 1;
   if (new_path != NULL)
     b = strlen(new_path) + 1;
-  m = malloc(a + b);
+  m = lure__malloc(a + b);
   if (m == NULL)
     return lure__fs_refuse(req, LURE_ENOMEM);
   memcpy(m, path, a);
@@ -713,7 +728,7 @@ static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
-    req->bufs = malloc(sizeof(*bufs) * nbufs);
+    req->bufs = lure__malloc(sizeof(*bufs) * nbufs);
     if (req->bufs == NULL)
       return lure__fs_refuse(req, LURE_ENOMEM);
   }
@@ -725,11 +740,11 @@ static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
 /* Undo what setup allocated when the call itself fails. */
 static void lure__fs_setup_failed(lure_fs_t *req) {
   if (!(req->req_flags & LURE__REQ_FS_CALLER_PATH))
-    free((void *) req->path);
+    lure__free((void *) req->path);
   req->path = NULL;
   req->new_path = NULL;
   if (req->bufs != NULL && req->bufs != req->bufsml)
-    free(req->bufs);
+    lure__free(req->bufs);
   req->bufs = NULL;
 }
 
@@ -1188,7 +1203,7 @@ LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
     return;
   /* mkdtemp/mkstemp results live in the path buffer until now. */
   if (!(req->req_flags & LURE__REQ_FS_CALLER_PATH))
-    free((void *) req->path);
+    lure__free((void *) req->path);
   req->req_flags &= (unsigned char) ~LURE__REQ_FS_CALLER_PATH;
   req->path = NULL;
   req->new_path = NULL;
@@ -1203,20 +1218,21 @@ LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
   if (req->fs_type == LURE_FS_READDIR && req->ptr != NULL && req->result > 0) {
     dir = req->ptr;
     for (i = 0; i < (size_t) req->result; i++) {
-      free((char *) dir->dirents[i].name);
+      lure__free((char *) dir->dirents[i].name);
       dir->dirents[i].name = NULL;
     }
   }
   if (req->bufs != NULL && req->bufs != req->bufsml)
-    free(req->bufs);
+    lure__free(req->bufs);
   req->bufs = NULL;
   /* ptr owns memory for readlink, realpath and statfs; opendir's belongs
    * to closedir (the caller took it before cleaning up), readdir's to the
    * caller, stat's is statbuf.  Either way ptr is NULL afterwards, as
    * libuv leaves it. */
-  if (req->fs_type == LURE_FS_READLINK || req->fs_type == LURE_FS_REALPATH ||
-      req->fs_type == LURE_FS_STATFS)
-    free(req->ptr);
+  if (req->fs_type == LURE_FS_READLINK || req->fs_type == LURE_FS_STATFS)
+    lure__free(req->ptr);
+  else if (req->fs_type == LURE_FS_REALPATH)
+    free(req->ptr); /* realpath(3) allocated it with the C library's */
   req->ptr = NULL;
 }
 

@@ -100,6 +100,7 @@ static int lure__handle_fd(const lure_handle_t *h) {
   switch (h->type) {
     case LURE_TCP:
     case LURE_NAMED_PIPE:
+    case LURE_TTY:
       return ((const lure_stream_t *) h)->io_watcher.fd;
     case LURE_UDP:
       return ((const lure_udp_t *) h)->io_watcher.fd;
@@ -209,6 +210,7 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
     case LURE_STREAM: return sizeof(lure_stream_t);
     case LURE_TCP: return sizeof(lure_tcp_t);
     case LURE_NAMED_PIPE: return sizeof(lure_pipe_t);
+    case LURE_TTY: return sizeof(lure_tty_t);
     case LURE_UDP: return sizeof(lure_udp_t);
     case LURE_FS_EVENT: return sizeof(lure_fs_event_t);
     case LURE_FS_POLL: return sizeof(lure_fs_poll_t);
@@ -236,7 +238,8 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
     case LURE_SIGNAL: lure__signal_close((lure_signal_t *) h); break;
     case LURE_POLL: lure__poll_close((lure_poll_t *) h); break;
     case LURE_TCP:
-    case LURE_NAMED_PIPE: lure__stream_close((lure_stream_t *) h); break;
+    case LURE_NAMED_PIPE:
+    case LURE_TTY: lure__stream_close((lure_stream_t *) h); break;
     case LURE_UDP: lure__udp_close((lure_udp_t *) h); break;
     case LURE_FS_EVENT: lure__fs_event_close((lure_fs_event_t *) h); break;
     case LURE_FS_POLL: wait = lure__fs_poll_close((lure_fs_poll_t *) h); break;

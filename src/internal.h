@@ -26,7 +26,10 @@ enum {
   LURE__HANDLE_INTERNAL = 0x10, /* lure's own; not walked, not counted */
   LURE__HANDLE_CLOSE_WAIT = 0x20, /* closing, ring operations outstanding */
   LURE__SIGNAL_ONESHOT = 0x100,
-  LURE__SIGNAL_ONESHOT_FIRED = 0x200
+  LURE__SIGNAL_ONESHOT_FIRED = 0x200,
+  /* A terminal whose descriptor stays blocking (tty.c); libuv's value,
+   * which its tests read from the handle's flags. */
+  LURE__HANDLE_BLOCKING_WRITES = 0x100000
 };
 
 /* lure__io flags. */
@@ -281,6 +284,19 @@ int lure__fs_event_is_io(const lure_loop_t *loop, const struct lure__io *w);
 int lure__fs_poll_close(lure_fs_poll_t *h);
 
 /* ---- misc ---- */
+
+/* The allocator of lure_replace_allocator() (alloc.c): every block lure
+ * allocates and frees itself goes through these.  lure__free() keeps
+ * errno. */
+void *lure__malloc(size_t size);
+void *lure__calloc(size_t count, size_t size);
+void *lure__realloc(void *ptr, size_t size);
+void lure__free(void *ptr);
+char *lure__strdup(const char *s);
+char *lure__strndup(const char *s, size_t max);
+
+/* lure_cancel() for random requests (random.c). */
+int lure__random_cancel(lure_random_t *req);
 
 /* The length of an AF_INET or AF_INET6 address, 0 for any other family. */
 static inline socklen_t lure__inet_addrlen(const struct sockaddr *addr) {

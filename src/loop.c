@@ -276,7 +276,7 @@ static int lure__loop_busy(const lure_loop_t *loop) {
     const lure_handle_t *h =
         lure__container_of(q, const lure_handle_t, handle_queue);
 
-    if ((h->type == LURE_TCP || h->type == LURE_NAMED_PIPE) &&
+    if (lure__is_stream(h) &&
         (((const lure_stream_t *) h)->stream_flags & LURE__STREAM_RING) &&
         (((const lure_stream_t *) h)->stream_flags &
          (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
@@ -337,7 +337,7 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
     lure__watchers_restart(loop);
   lure__queue_foreach(q, &p->handle_queue) {
     lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
-    if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
+    if (lure__is_stream(h))
       lure__stream_after_fork((lure_stream_t *) h);
     else if (h->type == LURE_UDP)
       lure__udp_after_fork((lure_udp_t *) h);
@@ -353,7 +353,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
 
   if (loop == NULL)
     return LURE_EINVAL;
-  p = calloc(1, sizeof(*p));
+  p = lure__calloc(1, sizeof(*p));
   if (p == NULL)
     return LURE_ENOMEM;
   loop->priv = p;
@@ -392,7 +392,7 @@ fail_async:
 fail_backend:
   p->backend->destroy(loop, 0);
 fail:
-  free(p);
+  lure__free(p);
   loop->priv = NULL;
   return rc;
 }
@@ -421,7 +421,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
   lure__wq_loop_close(loop);
   lure__async_loop_close(loop);
   p->backend->destroy(loop, 0);
-  free(p);
+  lure__free(p);
   loop->priv = NULL;
   if (loop == lure__default_loop_ptr)
     lure__default_loop_ptr = NULL;
@@ -573,7 +573,7 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
   lure__watchers_restart(loop);
   lure__queue_foreach(q, &p->handle_queue) {
     lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);
-    if (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE)
+    if (lure__is_stream(h))
       lure__stream_after_fork((lure_stream_t *) h);
     else if (h->type == LURE_UDP)
       lure__udp_after_fork((lure_udp_t *) h);

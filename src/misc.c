@@ -14,11 +14,11 @@ LURE_EXTERN lure_loop_t *lure_loop_new(void) {
 
   /* calloc, not malloc: lure_loop_init() leaves loop->data alone, and a
    * new loop's data should read NULL, not heap garbage. */
-  loop = calloc(1, sizeof(*loop));
+  loop = lure__calloc(1, sizeof(*loop));
   if (loop == NULL)
     return NULL;
   if (lure_loop_init(loop) != 0) {
-    free(loop);
+    lure__free(loop);
     return NULL;
   }
   return loop;
@@ -43,7 +43,7 @@ LURE_EXTERN void lure_loop_delete(lure_loop_t *loop) {
     abort();
   }
   if (!is_default)
-    free(loop);
+    lure__free(loop);
 }
 
 LURE_EXTERN size_t lure_loop_size(void) {

@@ -166,11 +166,11 @@ LURE_EXTERN char **lure_setup_args(int argc, char **argv) {
   for (i = 1; i < argc && argv[i] == argv[0] + cap; i++)
     cap += strlen(argv[i]) + 1;
 
-  copy = malloc(size);
-  title = malloc(cap);
+  copy = lure__malloc(size);
+  title = lure__malloc(cap);
   if (copy == NULL || title == NULL) {
-    free(copy);
-    free(title);
+    lure__free(copy);
+    lure__free(title);
     return argv;
   }
   s = (char *) &copy[argc + 1];
@@ -186,7 +186,7 @@ LURE_EXTERN char **lure_setup_args(int argc, char **argv) {
   pthread_mutex_lock(&lure__pt_mutex);
   /* A second call replaces the title's state; the first copy of argv stays
    * allocated, since the caller may still use it. */
-  free(lure__pt_title);
+  lure__free(lure__pt_title);
   lure__pt_argv = copy;
   lure__pt_title = title;
   lure__pt_len = strlen(title);
@@ -246,8 +246,8 @@ LURE_EXTERN void lure_library_shutdown(void) {
     return;
   lure__threadpool_shutdown();
   pthread_mutex_lock(&lure__pt_mutex);
-  free(lure__pt_argv);
-  free(lure__pt_title);
+  lure__free(lure__pt_argv);
+  lure__free(lure__pt_title);
   lure__pt_argv = NULL;
   lure__pt_title = NULL;
   lure__pt_len = 0;
@@ -319,7 +319,7 @@ LURE_EXTERN int lure_interface_addresses(lure_interface_address_t **addresses,
     freeifaddrs(addrs);
     return 0;
   }
-  a = calloc((size_t) n, sizeof(*a));
+  a = lure__calloc((size_t) n, sizeof(*a));
   if (a == NULL) {
     freeifaddrs(addrs);
     return LURE_ENOMEM;
@@ -329,7 +329,7 @@ LURE_EXTERN int lure_interface_addresses(lure_interface_address_t **addresses,
   for (ent = addrs; ent != NULL; ent = ent->ifa_next) {
     if (!lure__os_ifa_wanted(ent))
       continue;
-    a[i].name = strdup(ent->ifa_name);
+    a[i].name = lure__strdup(ent->ifa_name);
     if (a[i].name == NULL) {
       lure_free_interface_addresses(a, i);
       freeifaddrs(addrs);
@@ -380,8 +380,8 @@ LURE_EXTERN void lure_free_interface_addresses(
   if (addresses == NULL)
     return;
   for (i = 0; i < count; i++)
-    free(addresses[i].name);
-  free(addresses);
+    lure__free(addresses[i].name);
+  lure__free(addresses);
 }
 
 LURE_EXTERN int lure_if_indextoname(unsigned int ifindex, char *buffer,
@@ -514,7 +514,7 @@ LURE_EXTERN int lure_os_get_passwd(lure_passwd_t *pwd) {
   /* getpwuid_r() says ERANGE until the buffer holds the whole entry; an
    * entry larger than 1 MiB is taken as an error rather than chased. */
   for (bufsize = 2048;; bufsize *= 2) {
-    buf = malloc(bufsize);
+    buf = lure__malloc(bufsize);
     if (buf == NULL)
       return LURE_ENOMEM;
     do
@@ -522,14 +522,14 @@ LURE_EXTERN int lure_os_get_passwd(lure_passwd_t *pwd) {
     while (r == EINTR);
     if (r != ERANGE || bufsize >= (1u << 20))
       break;
-    free(buf);
+    lure__free(buf);
   }
   if (r != 0) {
-    free(buf);
+    lure__free(buf);
     return -r;
   }
   if (res == NULL) {
-    free(buf);
+    lure__free(buf);
     return LURE_ENOENT;
   }
 
@@ -538,9 +538,9 @@ LURE_EXTERN int lure_os_get_passwd(lure_passwd_t *pwd) {
   nname = strlen(pw.pw_name) + 1;
   nhome = strlen(pw.pw_dir) + 1;
   nshell = strlen(pw.pw_shell) + 1;
-  mem = malloc(nname + nhome + nshell);
+  mem = lure__malloc(nname + nhome + nshell);
   if (mem == NULL) {
-    free(buf);
+    lure__free(buf);
     return LURE_ENOMEM;
   }
   pwd->username = mem;
@@ -551,14 +551,14 @@ LURE_EXTERN int lure_os_get_passwd(lure_passwd_t *pwd) {
   memcpy(pwd->shell, pw.pw_shell, nshell);
   pwd->uid = pw.pw_uid;
   pwd->gid = pw.pw_gid;
-  free(buf);
+  lure__free(buf);
   return 0;
 }
 
 LURE_EXTERN void lure_os_free_passwd(lure_passwd_t *pwd) {
   if (pwd == NULL)
     return;
-  free(pwd->username);
+  lure__free(pwd->username);
   pwd->username = NULL;
   pwd->shell = NULL;
   pwd->homedir = NULL;
@@ -606,14 +606,14 @@ LURE_EXTERN int lure_os_environ(lure_env_item_t **envitems, int *count) {
   for (n = 0; environ != NULL && environ[n] != NULL; n++)
     ;
   /* calloc(0) may return NULL: ask for one item at least. */
-  items = calloc(n > 0 ? (size_t) n : 1, sizeof(*items));
+  items = lure__calloc(n > 0 ? (size_t) n : 1, sizeof(*items));
   if (items == NULL)
     return LURE_ENOMEM;
   for (i = 0, k = 0; i < n; i++) {
     /* An entry without '=' is no variable; skip it, as libuv does. */
     if (strchr(environ[i], '=') == NULL)
       continue;
-    s = strdup(environ[i]);
+    s = lure__strdup(environ[i]);
     if (s == NULL) {
       lure_os_free_environ(items, k);
       return LURE_ENOMEM;
@@ -635,8 +635,8 @@ LURE_EXTERN void lure_os_free_environ(lure_env_item_t *envitems, int count) {
   if (envitems == NULL)
     return;
   for (i = 0; i < count; i++)
-    free(envitems[i].name);
-  free(envitems);
+    lure__free(envitems[i].name);
+  lure__free(envitems);
 }
 
 LURE_EXTERN int lure_os_homedir(char *buffer, size_t *size) {
@@ -1030,12 +1030,12 @@ LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count) {
     fclose(f);
     return LURE_EIO;
   }
-  ci = calloc((size_t) n, sizeof(*ci));
-  ids = calloc((size_t) n, sizeof(*ids));
+  ci = lure__calloc((size_t) n, sizeof(*ci));
+  ids = lure__calloc((size_t) n, sizeof(*ids));
   if (ci == NULL || ids == NULL) {
     fclose(f);
-    free(ci);
-    free(ids);
+    lure__free(ci);
+    lure__free(ids);
     return LURE_ENOMEM;
   }
   rewind(f);
@@ -1084,9 +1084,9 @@ LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count) {
       if (v == NULL)
         continue;
       if (cur >= 0 && ci[cur].model == NULL)
-        ci[cur].model = strdup(v);
+        ci[cur].model = lure__strdup(v);
       else if (cur < 0 && n > 0 && ci[0].model == NULL)
-        ci[0].model = strdup(v);  /* old ARM: one model line before all */
+        ci[0].model = lure__strdup(v);  /* old ARM: one model line before all */
       break;
     }
   }
@@ -1096,11 +1096,11 @@ LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count) {
 
   for (i = 0; i < n; i++) {
     if (ci[i].model == NULL && i > 0 && ci[0].model != NULL)
-      ci[i].model = strdup(ci[0].model);
+      ci[i].model = lure__strdup(ci[0].model);
     if (ci[i].model == NULL)
-      ci[i].model = strdup("unknown");
+      ci[i].model = lure__strdup("unknown");
     if (ci[i].model == NULL) {
-      free(ids);
+      lure__free(ids);
       lure_free_cpu_info(ci, n);
       return LURE_ENOMEM;
     }
@@ -1115,7 +1115,7 @@ LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count) {
         ci[i].speed = (int) (khz / 1000);
     }
   }
-  free(ids);
+  lure__free(ids);
   *cpu_infos = ci;
   *count = n;
   return 0;
@@ -1127,6 +1127,6 @@ LURE_EXTERN void lure_free_cpu_info(lure_cpu_info_t *cpu_infos, int count) {
   if (cpu_infos == NULL)
     return;
   for (i = 0; i < count; i++)
-    free(cpu_infos[i].model);
-  free(cpu_infos);
+    lure__free(cpu_infos[i].model);
+  lure__free(cpu_infos);
 }

@@ -98,17 +98,17 @@ LURE_EXTERN int lure_pipe_bind(lure_pipe_t *h, const char *name) {
   len = lure__pipe_addr(name, &sun);
   if (len < 0)
     return len;
-  copy = strdup(name);
+  copy = lure__strdup(name);
   if (copy == NULL)
     return LURE_ENOMEM;
   rc = lure__pipe_socket(h);
   if (rc != 0) {
-    free(copy);
+    lure__free(copy);
     return rc;
   }
   if (bind(h->io_watcher.fd, (struct sockaddr *) &sun, (socklen_t) len) != 0) {
     rc = errno == ENOENT ? LURE_EACCES : -errno; /* as libuv */
-    free(copy);
+    lure__free(copy);
     return rc;
   }
   h->pipe_fname = copy;
@@ -348,7 +348,7 @@ void lure__pipe_finish_close(lure_pipe_t *h) {
   if (h->pipe_fname != NULL) {
     if (h->pipe_fname[0] != '@')
       unlink(h->pipe_fname);
-    free((void *) h->pipe_fname);
+    lure__free((void *) h->pipe_fname);
     h->pipe_fname = NULL;
   }
 }

@@ -39,7 +39,8 @@ static int lure__stream_read_arm(lure_stream_t *s);
 static const lure_buf_t lure__stream_no_buf = { NULL, 0 };
 
 int lure__is_stream(const lure_handle_t *h) {
-  return h != NULL && (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE);
+  return h != NULL && (h->type == LURE_TCP || h->type == LURE_NAMED_PIPE ||
+                       h->type == LURE_TTY);
 }
 
 void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
@@ -127,7 +128,7 @@ static void lure__stream_run_write_cbs(lure_stream_t *s) {
     req = lure__container_of(q, lure_write_t, queue);
     lure__req_unregister(s->loop, (lure_req_t *) req);
     if (req->bufs != req->bufsml)
-      free(req->bufs);
+      lure__free(req->bufs);
     req->bufs = NULL;
     if (req->cb != NULL)
       req->cb(req, req->error);
@@ -349,7 +350,7 @@ static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
     for (i = 0; i < n; i++) {
       if (s->pending_count == s->pending_cap) {
         unsigned cap = s->pending_cap ? s->pending_cap * 2 : 4;
-        int *p = realloc(s->pending_fds, cap * sizeof(int));
+        int *p = lure__realloc(s->pending_fds, cap * sizeof(int));
         if (p == NULL) {
           close(fds[i]);
           continue;
@@ -499,7 +500,7 @@ static void lure__stream_read(lure_stream_t *s) {
 static int lure__stream_push_accepted(lure_stream_t *s, int fd) {
   if (s->accepted_count == s->accepted_cap) {
     unsigned cap = s->accepted_cap ? s->accepted_cap * 2 : 8;
-    int *p = realloc(s->accepted_fds, cap * sizeof(int));
+    int *p = lure__realloc(s->accepted_fds, cap * sizeof(int));
 
     if (p == NULL)
       return LURE_ENOMEM;
@@ -817,6 +818,8 @@ LURE_EXTERN int lure_listen(lure_stream_t *s, int backlog,
    * lure_accept() (the first one holds the others back). */
   if (s->type == LURE_TCP)
     return lure__tcp_listen((lure_tcp_t *) s, backlog, cb);
+  if (s->type != LURE_NAMED_PIPE)
+    return LURE_EINVAL; /* a terminal */
   return lure__pipe_listen((lure_pipe_t *) s, backlog, cb);
 }
 
@@ -838,6 +841,8 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
 
   LURE__STREAM_CHECK(server);
   LURE__STREAM_CHECK(client);
+  if (client->type == LURE_TTY)
+    return LURE_EINVAL;
   if (server->type == LURE_NAMED_PIPE && ((lure_pipe_t *) server)->ipc &&
       server->pending_count > 0) {
     /* A descriptor received over an IPC pipe. */
@@ -880,7 +885,7 @@ struct lure__borrow_hdr {
 };
 
 char *lure__borrow_alloc(lure_loop_t *loop, size_t len) {
-  struct lure__borrow_hdr *h = malloc(sizeof(*h) + len);
+  struct lure__borrow_hdr *h = lure__malloc(sizeof(*h) + len);
 
   if (h == NULL)
     return NULL;
@@ -895,7 +900,7 @@ void lure__borrow_free_all(lure_loop_t *loop) {
     h = lure__container_of(lure__queue_head(&loop->priv->borrowed),
                            struct lure__borrow_hdr, link);
     lure__queue_remove(&h->link);
-    free(h);
+    lure__free(h);
   }
 }
 
@@ -913,7 +918,7 @@ LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf) {
     h = lure__container_of(q, struct lure__borrow_hdr, link);
     if ((char *) (h + 1) == buf->base) {
       lure__queue_remove(&h->link);
-      free(h);
+      lure__free(h);
       return 0;
     }
   }
@@ -1038,7 +1043,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
-    req->bufs = malloc(nbufs * sizeof(*bufs));
+    req->bufs = lure__malloc(nbufs * sizeof(*bufs));
     if (req->bufs == NULL)
       return LURE_ENOMEM;
   }
@@ -1295,14 +1300,15 @@ void lure__stream_finish_close(lure_stream_t *s) {
   if (s->shutdown_req != NULL)
     lure__stream_shutdown_done(s, LURE_ECANCELED);
   if (s->io_watcher.fd >= 0) {
-    close(s->io_watcher.fd);
+    if (s->type != LURE_TTY || !lure__tty_keeps_fd((lure_tty_t *) s))
+      close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
   lure__uring_stream_free(s);
-  free(s->accepted_fds);
+  lure__free(s->accepted_fds);
   s->accepted_fds = NULL;
   s->accepted_cap = 0;
-  free(s->pending_fds);
+  lure__free(s->pending_fds);
   s->pending_fds = NULL;
   s->pending_cap = 0;
   if (s->type == LURE_NAMED_PIPE)

@@ -83,6 +83,7 @@ void lure__stream_connect_done(lure_stream_t *s, int status);
 int lure__tcp_listen(lure_tcp_t *h, int backlog, lure_connection_cb cb);
 int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
 void lure__pipe_finish_close(lure_pipe_t *h);
+int lure__tty_keeps_fd(const lure_tty_t *tty);
 
 /* The ring's socket path (backends/uring.c).  usable: the loop's wait point
  * is the ring and its probe has every opcode the path needs.  The others

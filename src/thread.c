@@ -93,7 +93,7 @@ struct lure__thread_start {
 static void *lure__thread_trampoline(void *p) {
   struct lure__thread_start s = *(struct lure__thread_start *) p;
 
-  free(p);
+  lure__free(p);
   s.entry(s.arg);
   return NULL;
 }
@@ -142,7 +142,7 @@ LURE_EXTERN int lure_thread_create_ex(lure_thread_t *tid,
   if (stack_size == 0)
     return LURE_EINVAL;
 
-  start = malloc(sizeof(*start));
+  start = lure__malloc(sizeof(*start));
   if (start == NULL)
     return LURE_ENOMEM;
   start->entry = entry;
@@ -156,7 +156,7 @@ LURE_EXTERN int lure_thread_create_ex(lure_thread_t *tid,
     pthread_attr_destroy(&attr);
   }
   if (err != 0) {
-    free(start);
+    lure__free(start);
     return -err;
   }
   return 0;

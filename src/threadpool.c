@@ -324,6 +324,8 @@ LURE_EXTERN int lure_cancel(lure_req_t *req) {
         return LURE_EBUSY;
       return lure__work_cancel(g->loop, &g->work_req);
     }
+    case LURE_RANDOM:
+      return lure__random_cancel((lure_random_t *) req);
     default:
       return LURE_EINVAL;
   }
@@ -370,6 +372,7 @@ LURE_EXTERN size_t lure_req_size(lure_req_type type) {
     case LURE_UDP_SEND: return sizeof(lure_udp_send_t);
     case LURE_GETADDRINFO: return sizeof(lure_getaddrinfo_t);
     case LURE_GETNAMEINFO: return sizeof(lure_getnameinfo_t);
+    case LURE_RANDOM: return sizeof(lure_random_t);
     default: return (size_t) -1;
   }
 }

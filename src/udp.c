@@ -139,7 +139,8 @@ LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
 
   LURE__UDP_CHECK(h);
   if (addr == NULL ||
-      (flags & ~(unsigned) (LURE_UDP_IPV6ONLY | LURE_UDP_REUSEADDR)))
+      (flags & ~(unsigned) (LURE_UDP_IPV6ONLY | LURE_UDP_REUSEADDR |
+                            LURE_UDP_LINUX_RECVERR)))
     return LURE_EINVAL;
   len = lure__inet_addrlen(addr);
   if (len == 0)
@@ -149,6 +150,16 @@ LURE_EXTERN int lure_udp_bind(lure_udp_t *h, const struct sockaddr *addr,
   rc = lure__udp_socket(h, addr->sa_family);
   if (rc != 0)
     return rc;
+  /* Every ICMP error of the socket reported, not only some (libuv's
+   * flag): a send after an unreachable port fails with
+   * LURE_ECONNREFUSED. */
+  if ((flags & LURE_UDP_LINUX_RECVERR) &&
+      (addr->sa_family == AF_INET
+           ? setsockopt(h->io_watcher.fd, IPPROTO_IP, IP_RECVERR, &on,
+                        sizeof(on))
+           : setsockopt(h->io_watcher.fd, IPPROTO_IPV6, IPV6_RECVERR, &on,
+                        sizeof(on))) != 0)
+    return -errno;
   if ((flags & LURE_UDP_REUSEADDR) &&
       setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
     return -errno;
@@ -271,7 +282,7 @@ void lure__udp_run_send_cbs(lure_udp_t *h) {
     req = lure__container_of(q, lure_udp_send_t, queue);
     lure__req_unregister(h->loop, (lure_req_t *) req);
     if (req->bufs != req->bufsml)
-      free(req->bufs);
+      lure__free(req->bufs);
     req->bufs = NULL;
     if (req->cb != NULL)
       req->cb(req, (int) (req->status < 0 ? req->status : 0));
@@ -395,7 +406,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
-    req->bufs = malloc(nbufs * sizeof(*bufs));
+    req->bufs = lure__malloc(nbufs * sizeof(*bufs));
     if (req->bufs == NULL)
       return LURE_ENOMEM;
   }

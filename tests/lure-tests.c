@@ -157,6 +157,8 @@ static const struct {
   { "misc", misc_suite },
   { "os", os_suite },
   { "fs_event", fs_event_suite },
+  { "tty", tty_suite },
+  { "random", random_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

@@ -766,6 +766,44 @@ typedef lure_fs_poll_cb uv_fs_poll_cb;
 #define uv_fs_poll_start lure_fs_poll_start
 #define uv_fs_poll_stop lure_fs_poll_stop
 
+/* ---- terminals, random bytes, shared libraries, the allocator ---------- */
+
+typedef lure_tty_t uv_tty_t;
+typedef lure_tty_mode_t uv_tty_mode_t;
+typedef lure_tty_vtermstate_t uv_tty_vtermstate_t;
+typedef lure_random_t uv_random_t;
+typedef lure_random_cb uv_random_cb;
+typedef lure_lib_t uv_lib_t;
+typedef lure_malloc_func uv_malloc_func;
+typedef lure_realloc_func uv_realloc_func;
+typedef lure_calloc_func uv_calloc_func;
+typedef lure_free_func uv_free_func;
+#define uv_tty_s lure_tty_s
+#define uv_random_s lure_random_s
+#define UV_TTY_MODE_NORMAL LURE_TTY_MODE_NORMAL
+#define UV_TTY_MODE_RAW LURE_TTY_MODE_RAW
+#define UV_TTY_MODE_IO LURE_TTY_MODE_IO
+#define UV_TTY_SUPPORTED LURE_TTY_SUPPORTED
+#define UV_TTY_UNSUPPORTED LURE_TTY_UNSUPPORTED
+#define UV_UDP_LINUX_RECVERR LURE_UDP_LINUX_RECVERR
+
+#define uv_dlclose lure_dlclose
+#define uv_dlerror lure_dlerror
+#define uv_dlopen lure_dlopen
+#define uv_dlsym lure_dlsym
+#define uv_get_osfhandle lure_get_osfhandle
+#define uv_open_osfhandle lure_open_osfhandle
+#define uv_print_active_handles lure_print_active_handles
+#define uv_print_all_handles lure_print_all_handles
+#define uv_random lure_random
+#define uv_replace_allocator lure_replace_allocator
+#define uv_tty_get_vterm_state lure_tty_get_vterm_state
+#define uv_tty_get_winsize lure_tty_get_winsize
+#define uv_tty_init lure_tty_init
+#define uv_tty_reset_mode lure_tty_reset_mode
+#define uv_tty_set_mode lure_tty_set_mode
+#define uv_tty_set_vterm_state lure_tty_set_vterm_state
+
 #ifdef __cplusplus
 }
 #endif
