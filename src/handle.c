@@ -210,6 +210,7 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
     case LURE_TCP: return sizeof(lure_tcp_t);
     case LURE_NAMED_PIPE: return sizeof(lure_pipe_t);
     case LURE_UDP: return sizeof(lure_udp_t);
+    case LURE_PROCESS: return sizeof(lure_process_t);
     default: return (size_t) -1;
   }
 }
@@ -234,6 +235,7 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
     case LURE_TCP:
     case LURE_NAMED_PIPE: lure__stream_close((lure_stream_t *) h); break;
     case LURE_UDP: lure__udp_close((lure_udp_t *) h); break;
+    case LURE_PROCESS: lure__process_close((lure_process_t *) h); break;
     default: break;
   }
   lure__handle_stop(h);

@@ -112,6 +112,9 @@ struct lure__loop_priv {
   int emfile_fd;
 
   lure_loop_stats_t stats;
+
+  /* Child processes (process.c); NULL until the first lure_spawn(). */
+  void *proc_data;
 };
 
 #define lure__priv(loop) ((loop)->priv)
@@ -155,6 +158,8 @@ void lure__signal_close(lure_signal_t *h);
 void lure__poll_close(lure_poll_t *h);
 void lure__udp_close(lure_udp_t *h);
 void lure__udp_finish_close(lure_udp_t *h);
+void lure__process_close(lure_process_t *h);
+void lure__process_loop_close(lure_loop_t *loop);
 
 /* ---- phases ---- */
 void lure__run_timers(lure_loop_t *loop);

@@ -56,7 +56,8 @@ tests_lure_tests_SOURCES = \
 	tests/test-heap.c \
 	tests/test-thread.c \
 	tests/test-misc.c \
-	tests/test-os.c
+	tests/test-os.c \
+	tests/test-process.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 

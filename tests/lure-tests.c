@@ -156,6 +156,7 @@ static const struct {
   { "thread", thread_suite },
   { "misc", misc_suite },
   { "os", os_suite },
+  { "process", process_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {
