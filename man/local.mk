@@ -31,6 +31,7 @@ dist_man3_MANS += \
 	man/lure_cpu_info.3 \
 	man/lure_cwd.3 \
 	man/lure_default_loop.3 \
+	man/lure_disable_stdio_inheritance.3 \
 	man/lure_err_name.3 \
 	man/lure_err_name_r.3 \
 	man/lure_exepath.3 \
@@ -84,6 +85,7 @@ dist_man3_MANS += \
 	man/lure_fs_write.3 \
 	man/lure_get_constrained_memory.3 \
 	man/lure_get_free_memory.3 \
+	man/lure_get_osfhandle.3 \
 	man/lure_get_process_title.3 \
 	man/lure_get_total_memory.3 \
 	man/lure_getaddrinfo.3 \
@@ -120,6 +122,7 @@ dist_man3_MANS += \
 	man/lure_key_delete.3 \
 	man/lure_key_get.3 \
 	man/lure_key_set.3 \
+	man/lure_kill.3 \
 	man/lure_library_shutdown.3 \
 	man/lure_listen.3 \
 	man/lure_loadavg.3 \
@@ -144,6 +147,7 @@ dist_man3_MANS += \
 	man/lure_mutex_unlock.3 \
 	man/lure_now.3 \
 	man/lure_once.3 \
+	man/lure_open_osfhandle.3 \
 	man/lure_os_environ.3 \
 	man/lure_os_free_environ.3 \
 	man/lure_os_free_passwd.3 \
@@ -177,6 +181,8 @@ dist_man3_MANS += \
 	man/lure_prepare_init.3 \
 	man/lure_prepare_start.3 \
 	man/lure_prepare_stop.3 \
+	man/lure_process_get_pid.3 \
+	man/lure_process_kill.3 \
 	man/lure_queue_work.3 \
 	man/lure_read_start.3 \
 	man/lure_read_start_borrowed.3 \
@@ -214,6 +220,7 @@ dist_man3_MANS += \
 	man/lure_signal_stop.3 \
 	man/lure_sleep.3 \
 	man/lure_socketpair.3 \
+	man/lure_spawn.3 \
 	man/lure_stop.3 \
 	man/lure_stream_get_write_queue_size.3 \
 	man/lure_stream_set_blocking.3 \
