@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -816,6 +817,87 @@ START_TEST(process_user_sigchld) {
 }
 END_TEST
 
+/* A listening socket sent to another holder over an IPC pipe stays
+ * listening when the sender closes its handle (no shutdown(2) of a shared
+ * socket): what libuv's ipc_listen_* tests do across two processes. */
+struct ipc_rec {
+  lure_tcp_t *into;
+  int accepted;
+};
+
+static void ipc_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  static char space[64];
+
+  (void) h;
+  (void) size;
+  buf->base = space;
+  buf->len = sizeof(space);
+}
+
+static void ipc_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct ipc_rec *r = s->data;
+
+  (void) buf;
+  if (n <= 0 || lure_pipe_pending_count((lure_pipe_t *) s) == 0)
+    return;
+  ck_assert_int_eq(lure_pipe_pending_type((lure_pipe_t *) s), LURE_TCP);
+  ck_assert_int_eq(lure_accept(s, (lure_stream_t *) r->into), 0);
+  r->accepted = 1;
+  lure_read_stop(s);
+}
+
+static void no_conn_cb(lure_stream_t *server, int status) {
+  (void) server;
+  (void) status;
+}
+
+START_TEST(process_shared_listener_close) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t server, copy;
+  lure_pipe_t a, b;
+  lure_write_t wr;
+  lure_buf_t buf = lure_buf_init("x", 1);
+  struct sockaddr_in addr;
+  struct ipc_rec r = { &copy, 0 };
+  socklen_t len = sizeof(addr);
+  lure_os_fd_t fd;
+  int sv[2];
+  int c;
+  int i;
+
+  test_loop_init(&loop);
+  test_watchdog(&loop, &wd, 10000, "the listener never crossed the pipe");
+  ck_assert_int_eq(lure_tcp_init(&loop, &server), 0);
+  ck_assert_int_eq(lure_tcp_init(&loop, &copy), 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &addr), 0);
+  ck_assert_int_eq(lure_tcp_bind(&server, (struct sockaddr *) &addr, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &server, 8, no_conn_cb), 0);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &a, 1), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &b, 1), 0);
+  ck_assert_int_eq(lure_pipe_open(&a, sv[0]), 0);
+  ck_assert_int_eq(lure_pipe_open(&b, sv[1]), 0);
+  b.data = &r;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &b, ipc_alloc, ipc_read),
+                   0);
+  ck_assert_int_eq(lure_write2(&wr, (lure_stream_t *) &a, &buf, 1,
+                               (lure_stream_t *) &server, NULL), 0);
+  for (i = 0; i < 1000 && !r.accepted; i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(r.accepted, 1);
+  ck_assert_int_eq(lure_close((lure_handle_t *) &server, NULL), 0);
+  lure_run(&loop, LURE_RUN_NOWAIT);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &copy, &fd), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &addr, &len), 0);
+  c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(c, 0);
+  ck_assert_int_eq(connect(c, (struct sockaddr *) &addr, len), 0);
+  close(c);
+  test_loop_finish(&loop);
+}
+END_TEST
+
 Suite *process_suite(void) {
   Suite *s = suite_create("process");
   TCase *tc = test_tcase("process", 60);
@@ -836,6 +918,7 @@ Suite *process_suite(void) {
   tcase_add_loop_test(tc, process_user_sigchld, 0, 2);
   tcase_add_test(tc, process_bad_arguments);
   tcase_add_test(tc, process_disable_stdio_inheritance);
+  tcase_add_test(tc, process_shared_listener_close);
   suite_add_tcase(s, tc);
   return s;
 }
