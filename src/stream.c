@@ -828,8 +828,7 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
     /* A descriptor received over an IPC pipe. */
     fd = server->pending_fds[0];
     rc = lure__stream_open(client, fd,
-                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE |
-                               LURE__STREAM_SHARED);
+                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
     if (rc != 0)
       return rc;
     memmove(server->pending_fds, server->pending_fds + 1,
@@ -1014,8 +1013,6 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   req->cb = cb;
   req->handle = s;
   req->send_handle = send_handle;
-  if (send_handle != NULL)
-    send_handle->stream_flags |= LURE__STREAM_SHARED;
   req->write_index = 0;
   req->offset = 0;
   req->error = 0;
@@ -1113,8 +1110,6 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
-  if (send_handle != NULL)
-    send_handle->stream_flags |= LURE__STREAM_SHARED;
   for (i = 0; i < n; i++) {
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
@@ -1239,12 +1234,8 @@ void lure__stream_close(lure_stream_t *s) {
    * closing the descriptor at once.  Here the descriptor stays open until
    * the closing phase (a ring accept may still name it), so shutdown(2)
    * ends the listen: a connect made right after lure_close() is refused
-   * instead of landing in the backlog of a socket about to go.  Not for a
-   * socket shared with another process over IPC: shutdown(2) acts on the
-   * socket, not on our descriptor, and would end the other's listen too
-   * (libuv's ipc_listen_* tests share one listener between two). */
-  if ((s->stream_flags & LURE__STREAM_LISTENING) && s->io_watcher.fd >= 0 &&
-      !(s->stream_flags & LURE__STREAM_SHARED))
+   * instead of landing in the backlog of a socket about to go. */
+  if ((s->stream_flags & LURE__STREAM_LISTENING) && s->io_watcher.fd >= 0)
     (void) shutdown(s->io_watcher.fd, SHUT_RDWR);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
   /* A send the ring holds reports what it really did (it may have gone out
