@@ -17,6 +17,7 @@
  *   entries in the batch being dispatched.
  * - Two watchers on one fd are refused (EEXIST) as libuv refuses them.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -92,16 +93,37 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
   struct lure__epoll *ep = loop->priv->backend_data;
   struct lure__io *w;
   unsigned revents;
+  uint64_t start = 0;
+  uint64_t spent;
+  int left = timeout;
   int n;
 
   loop->priv->stats.wait_calls++;
   lure__wait_enter(loop, timeout);
-  n = epoll_wait(ep->epfd, ep->events, LURE__EPOLL_BATCH, timeout);
+  if (timeout > 0)
+    start = lure__hrtime_ns();
+  /* A signal caught while waiting makes epoll_wait fail with EINTR before
+   * the signal pipe's readiness is seen: wait again for the time left, as
+   * libuv does, so that a LURE_RUN_ONCE tick does not end with nothing
+   * done (the handler's message is in the pipe, which polls readable at
+   * once). */
+  for (;;) {
+    n = epoll_wait(ep->epfd, ep->events, LURE__EPOLL_BATCH, left);
+    if (n >= 0 || errno != EINTR || left == 0)
+      break;
+    if (timeout > 0) {
+      spent = (lure__hrtime_ns() - start) / 1000000;
+      if (spent >= (uint64_t) timeout)
+        break;
+      left = timeout - (int) spent;
+    }
+    loop->priv->stats.wait_calls++;
+  }
   /* The wait may have lasted: callbacks of this poll phase and the check
    * phase see the time after it (a timer started there counts from now). */
   lure__wait_leave(loop);
   if (n <= 0)
-    return; /* timeout, or EINTR: the next tick polls again */
+    return; /* timeout, or EINTR with no time left */
   loop->priv->stats.epoll_events += (uint64_t) n;
   ep->nready = n;
   for (ep->cursor = 0; ep->cursor < ep->nready;) {

@@ -1673,7 +1673,23 @@ void lure__uring_stream_close(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->stash_pending.queue);
-  lure__sop_cancel(s, &us->accept_op);
+  if (us->accept_op.armed) {
+    struct lure__uring *st = s->loop->priv->backend_data;
+    unsigned before;
+
+    lure__sop_cancel(s, &us->accept_op);
+    /* A listener is closed at once (stream.c closes its descriptor right
+     * after this, as libuv's uv_close() does), so the kernel gets the
+     * accept, if it still waits in the SQ, and its cancel now, while the
+     * descriptor still names the listener.  The cancel of a waiting
+     * accept completes inline, and with it the ring's hold on the socket
+     * goes. */
+    lure__uring_enable(st);
+    before = io_uring_sq_ready(&st->ring);
+    s->loop->priv->stats.wait_calls++;
+    (void) io_uring_submit(&st->ring);
+    lure__uring_account(s->loop, st, before);
+  }
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);

@@ -1426,6 +1426,65 @@ LURE_EXTERN unsigned int lure_available_parallelism(void);
 LURE_EXTERN int lure_cpu_info(lure_cpu_info_t **cpu_infos, int *count);
 LURE_EXTERN void lure_free_cpu_info(lure_cpu_info_t *cpu_infos, int count);
 
+/* ---- fs events and fs poll (fs-event.c, fs-poll.c) ----------------------
+ * libuv 1.44's two ways of watching a path.  An fs event handle asks the
+ * kernel (inotify) to report changes as they happen; an fs poll handle
+ * compares stat(2) results taken at an interval. */
+
+typedef struct lure_fs_event_s lure_fs_event_t;
+typedef struct lure_fs_poll_s lure_fs_poll_t;
+
+/* What changed: the events argument of an fs event callback, libuv's values. */
+enum lure_fs_event {
+  LURE_RENAME = 1,
+  LURE_CHANGE = 2
+};
+
+/* lure_fs_event_start() flags, libuv's values.  On Linux, as in libuv
+ * 1.44, they change nothing: inotify always reports entry changes, and a
+ * directory is watched with its direct entries only. */
+enum lure_fs_event_flags {
+  LURE_FS_EVENT_WATCH_ENTRY = 1,
+  LURE_FS_EVENT_STAT = 2,
+  LURE_FS_EVENT_RECURSIVE = 4
+};
+
+typedef void (*lure_fs_event_cb)(lure_fs_event_t *handle, const char *filename,
+                                 int events, int status);
+typedef void (*lure_fs_poll_cb)(lure_fs_poll_t *handle, int status,
+                                const lure_stat_t *prev,
+                                const lure_stat_t *curr);
+
+struct lure_fs_event_s {
+  LURE_HANDLE_FIELDS
+  char *path;              /* the path watched while active, else NULL */
+  /* private */
+  lure_fs_event_cb cb;
+  struct lure__queue watchers;  /* the handles of one inotify watch */
+  int wd;
+};
+
+struct lure_fs_poll_s {
+  LURE_HANDLE_FIELDS
+  /* private */
+  void *poll_ctx;
+};
+
+LURE_EXTERN int lure_fs_event_init(lure_loop_t *loop, lure_fs_event_t *handle);
+LURE_EXTERN int lure_fs_event_start(lure_fs_event_t *handle,
+                                    lure_fs_event_cb cb, const char *path,
+                                    unsigned int flags);
+LURE_EXTERN int lure_fs_event_stop(lure_fs_event_t *handle);
+LURE_EXTERN int lure_fs_event_getpath(lure_fs_event_t *handle, char *buffer,
+                                      size_t *size);
+
+LURE_EXTERN int lure_fs_poll_init(lure_loop_t *loop, lure_fs_poll_t *handle);
+LURE_EXTERN int lure_fs_poll_start(lure_fs_poll_t *handle, lure_fs_poll_cb cb,
+                                   const char *path, unsigned int interval);
+LURE_EXTERN int lure_fs_poll_stop(lure_fs_poll_t *handle);
+LURE_EXTERN int lure_fs_poll_getpath(lure_fs_poll_t *handle, char *buffer,
+                                     size_t *size);
+
 /* ---- processes (process.c) ------------------------------------------------
  * Child processes, libuv's API.  lure_spawn() forks and executes; the
  * child's exit is seen on the loop's one wait point, through a pidfd

@@ -45,6 +45,10 @@ dist_man3_MANS += \
 	man/lure_fs_close.3 \
 	man/lure_fs_closedir.3 \
 	man/lure_fs_copyfile.3 \
+	man/lure_fs_event_getpath.3 \
+	man/lure_fs_event_init.3 \
+	man/lure_fs_event_start.3 \
+	man/lure_fs_event_stop.3 \
 	man/lure_fs_fchmod.3 \
 	man/lure_fs_fchown.3 \
 	man/lure_fs_fdatasync.3 \
@@ -67,6 +71,10 @@ dist_man3_MANS += \
 	man/lure_fs_mkstemp.3 \
 	man/lure_fs_open.3 \
 	man/lure_fs_opendir.3 \
+	man/lure_fs_poll_getpath.3 \
+	man/lure_fs_poll_init.3 \
+	man/lure_fs_poll_start.3 \
+	man/lure_fs_poll_stop.3 \
 	man/lure_fs_read.3 \
 	man/lure_fs_readdir.3 \
 	man/lure_fs_readlink.3 \

@@ -678,7 +678,10 @@ static int lure__fs_refuse(lure_fs_t *req, int err) {
   return err;
 }
 
-/* Copy path (and new_path) into one allocation owned by the request. */
+/* Copy path (and new_path) into one allocation owned by the request.  A
+ * synchronous call (but mkdtemp's and mkstemp's) uses the caller's strings,
+ * which outlive it, as libuv does: a program that skips lure_fs_req_cleanup() after such a call, as
+ * libuv lets it, leaks nothing. */
 static int lure__fs_paths(lure_fs_t *req, const char *path,
                           const char *new_path) {
   size_t a;
@@ -687,6 +690,14 @@ static int lure__fs_paths(lure_fs_t *req, const char *path,
 
   if (path == NULL)
     return lure__fs_refuse(req, LURE_EINVAL);
+  /* mkdtemp and mkstemp write their result into the path: always a copy. */
+  if (req->cb == NULL && req->fs_type != LURE_FS_MKDTEMP &&
+      req->fs_type != LURE_FS_MKSTEMP) {
+    req->path = path;
+    req->new_path = new_path;
+    req->req_flags |= LURE__REQ_FS_CALLER_PATH;
+    return 0;
+  }
   a = strlen(path) + 1;
   if (new_path != NULL)
     b = strlen(new_path) + 1;
@@ -720,7 +731,8 @@ static int lure__fs_bufs(lure_fs_t *req, const lure_buf_t bufs[],
 
 /* Undo what setup allocated when the call itself fails. */
 static void lure__fs_setup_failed(lure_fs_t *req) {
-  free((void *) req->path);
+  if (!(req->req_flags & LURE__REQ_FS_CALLER_PATH))
+    free((void *) req->path);
   req->path = NULL;
   req->new_path = NULL;
   if (req->bufs != NULL && req->bufs != req->bufsml)
@@ -1182,7 +1194,9 @@ LURE_EXTERN void lure_fs_req_cleanup(lure_fs_t *req) {
   if (req == NULL || req->type != LURE_FS)
     return;
   /* mkdtemp/mkstemp results live in the path buffer until now. */
-  free((void *) req->path);
+  if (!(req->req_flags & LURE__REQ_FS_CALLER_PATH))
+    free((void *) req->path);
+  req->req_flags &= (unsigned char) ~LURE__REQ_FS_CALLER_PATH;
   req->path = NULL;
   req->new_path = NULL;
   if (req->fs_type == LURE_FS_SCANDIR && req->ptr != NULL && req->result > 0) {

@@ -210,12 +210,16 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
     case LURE_TCP: return sizeof(lure_tcp_t);
     case LURE_NAMED_PIPE: return sizeof(lure_pipe_t);
     case LURE_UDP: return sizeof(lure_udp_t);
+    case LURE_FS_EVENT: return sizeof(lure_fs_event_t);
+    case LURE_FS_POLL: return sizeof(lure_fs_poll_t);
     case LURE_PROCESS: return sizeof(lure_process_t);
     default: return (size_t) -1;
   }
 }
 
 LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
+  int wait = 0;
+
   if (h == NULL || h->loop == NULL || h->loop->priv == NULL)
     return LURE_EINVAL;
   if (h->flags & (LURE__HANDLE_CLOSING | LURE__HANDLE_CLOSED))
@@ -235,15 +239,18 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
     case LURE_TCP:
     case LURE_NAMED_PIPE: lure__stream_close((lure_stream_t *) h); break;
     case LURE_UDP: lure__udp_close((lure_udp_t *) h); break;
+    case LURE_FS_EVENT: lure__fs_event_close((lure_fs_event_t *) h); break;
+    case LURE_FS_POLL: wait = lure__fs_poll_close((lure_fs_poll_t *) h); break;
     case LURE_PROCESS: lure__process_close((lure_process_t *) h); break;
     default: break;
   }
   lure__handle_stop(h);
 
   /* Ring operations still name this handle's fd and memory: the close
-   * completes when the last of them has posted its CQE.  Until then the
+   * completes when the last of them has posted its CQE.  An fs poll handle
+   * waits the same way for the stats it has in flight.  Until then the
    * loop stays alive (counted as a request). */
-  if (lure__handle_ring_ops(h) > 0) {
+  if (wait || lure__handle_ring_ops(h) > 0) {
     h->flags |= LURE__HANDLE_CLOSE_WAIT;
     h->loop->priv->active_reqs++;
     return 0;

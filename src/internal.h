@@ -49,7 +49,10 @@ enum {
 /* Request flags. */
 enum {
   LURE__REQ_ACTIVE = 0x01,
-  LURE__REQ_CANCELED = 0x02
+  LURE__REQ_CANCELED = 0x02,
+  /* An fs request whose path and new_path are the caller's strings (a
+   * synchronous call), not a copy lure_fs_req_cleanup() frees. */
+  LURE__REQ_FS_CALLER_PATH = 0x04
 };
 
 /* Backend choice. */
@@ -112,6 +115,10 @@ struct lure__loop_priv {
   int emfile_fd;
 
   lure_loop_stats_t stats;
+
+  /* fs event handles: the loop's inotify instance and its watches
+   * (fs-event.c); NULL until the first lure_fs_event_start(). */
+  struct lure__inotify *inotify;
 
   /* Child processes (process.c); NULL until the first lure_spawn(). */
   void *proc_data;
@@ -263,6 +270,20 @@ int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req);
 int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req);
 void lure__aio_loop_close(lure_loop_t *loop);
 void lure__aio_loop_fork(lure_loop_t *loop);
+
+/* ---- fs events and fs poll (fs-event.c, fs-poll.c) ---- */
+void lure__fs_event_close(lure_fs_event_t *h);
+/* Close the loop's inotify instance (lure_loop_close). */
+void lure__fs_event_loop_close(lure_loop_t *loop);
+/* After fork: a new inotify instance of the child's own, every active
+ * handle's watch added to it again.  The first error is returned; a handle
+ * whose path cannot be watched any more is stopped. */
+int lure__fs_event_loop_fork(lure_loop_t *loop);
+/* Whether w is the loop's inotify watcher (internal, like the async one). */
+int lure__fs_event_is_io(const lure_loop_t *loop, const struct lure__io *w);
+/* Stop h; returns 1 when a stat of it is still in flight, in which case
+ * the close completes (lure__handle_close_ready) when it has finished. */
+int lure__fs_poll_close(lure_fs_poll_t *h);
 
 /* ---- misc ---- */
 

@@ -264,7 +264,8 @@ static int lure__loop_busy(const lure_loop_t *loop) {
     return 1;
   lure__queue_foreach(q, &loop->priv->watchers) {
     w = lure__container_of(q, const struct lure__io, queue);
-    if (w != &loop->priv->async_io && w != &loop->priv->signal_io)
+    if (w != &loop->priv->async_io && w != &loop->priv->signal_io &&
+        !lure__fs_event_is_io(loop, w))
       return 1;
   }
   /* Sockets that read, listen or receive on the ring's path keep
@@ -417,6 +418,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
   if (p->emfile_fd >= 0)
     close(p->emfile_fd);
   lure__signal_loop_close(loop);
+  lure__fs_event_loop_close(loop);
   lure__wq_loop_close(loop);
   lure__async_loop_close(loop);
   p->backend->destroy(loop, 0);
@@ -567,6 +569,8 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
     rc = lure__signal_loop_fork(loop);
   if (rc == 0)
     rc = lure__wq_loop_fork(loop);
+  if (rc == 0)
+    rc = lure__fs_event_loop_fork(loop);
   lure__watchers_restart(loop);
   lure__queue_foreach(q, &p->handle_queue) {
     lure_handle_t *h = lure__container_of(q, lure_handle_t, handle_queue);

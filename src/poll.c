@@ -87,6 +87,21 @@ LURE_EXTERN int lure_poll_start(lure_poll_t *h, int events, lure_poll_cb cb) {
     mask |= POLLRDHUP;
   if (events & LURE_PRIORITIZED)
     mask |= POLLPRI;
+  /* One poll handle per descriptor and loop, as libuv (whose epoll says
+   * EEXIST); the ring would watch the same descriptor twice without a
+   * word, so the rule is checked here for every wait point.  A walk of the
+   * loop's active watchers: poll handles are started rarely. */
+  {
+    struct lure__queue *q;
+
+    lure__queue_foreach(q, &h->loop->priv->watchers) {
+      struct lure__io *w = lure__container_of(q, struct lure__io, queue);
+
+      if (w != &h->io_watcher && w->cb == lure__poll_io &&
+          w->fd == h->io_watcher.fd)
+        return LURE_EEXIST;
+    }
+  }
   rc = lure__io_start(h->loop, &h->io_watcher, mask);
   if (rc != 0)
     return rc;

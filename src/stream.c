@@ -366,6 +366,21 @@ static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
  * on error as libuv does. */
 void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
                           const lure_buf_t *buf) {
+  lure_buf_t own;
+
+  /* libuv calls alloc_cb before every read(2), so the read that meets the
+   * end or an error comes with a buffer of alloc_cb's, which programs free
+   * in read_cb.  The ring learns of the end without a buffer: ask alloc_cb
+   * for one here, so that a copying reader sees the same pairing on every
+   * path (a borrowing reader never gets a buffer with an end). */
+  if (nread < 0 && buf->base == NULL && buf->len == 0 &&
+      !(s->stream_flags & LURE__STREAM_BORROW) && s->alloc_cb != NULL &&
+      (s->stream_flags & LURE__STREAM_READING)) {
+    own.base = NULL;
+    own.len = 0;
+    s->alloc_cb((lure_handle_t *) s, 65536, &own);
+    buf = &own;
+  }
   /* As libuv: EOF leaves the stream readable (a later read_start reads
    * EOF again), an error makes it neither readable nor writable. */
   if (nread == LURE_EOF)
@@ -1229,14 +1244,9 @@ void lure__stream_close(lure_stream_t *s) {
   lure_write_t *req;
   unsigned i;
 
+  int was_listening = (s->stream_flags & LURE__STREAM_LISTENING) != 0;
+
   lure__stream_read_stop_internal(s);
-  /* A listener stops listening now, as libuv's uv_close() makes it by
-   * closing the descriptor at once.  Here the descriptor stays open until
-   * the closing phase (a ring accept may still name it), so shutdown(2)
-   * ends the listen: a connect made right after lure_close() is refused
-   * instead of landing in the backlog of a socket about to go. */
-  if ((s->stream_flags & LURE__STREAM_LISTENING) && s->io_watcher.fd >= 0)
-    (void) shutdown(s->io_watcher.fd, SHUT_RDWR);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
   /* A send the ring holds reports what it really did (it may have gone out
    * whole, as libuv's write would have inside lure_write()); the requests
@@ -1251,6 +1261,16 @@ void lure__stream_close(lure_stream_t *s) {
   if (s->stream_flags & LURE__STREAM_RING)
     lure__uring_stream_close(s);
   lure__io_close(s->loop, &s->io_watcher);
+  /* A listener stops listening now, as libuv's uv_close() makes it by
+   * closing the descriptor at once: a connect made right after lure_close()
+   * is refused instead of landing in the backlog of a socket about to go.
+   * Only the descriptor goes (never shutdown(2), which would stop the
+   * listen for every process and loop that shares the socket); the ring
+   * has its accept and the cancel already (lure__uring_stream_close). */
+  if (was_listening && s->io_watcher.fd >= 0) {
+    close(s->io_watcher.fd);
+    s->io_watcher.fd = -1;
+  }
   lure__queue_remove(&s->write_pending.queue);
   for (i = 0; i < s->accepted_count; i++)
     close(s->accepted_fds[i]);

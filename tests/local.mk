@@ -57,6 +57,7 @@ tests_lure_tests_SOURCES = \
 	tests/test-thread.c \
 	tests/test-misc.c \
 	tests/test-os.c \
+	tests/test-fs-event.c \
 	tests/test-process.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)

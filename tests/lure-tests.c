@@ -156,6 +156,7 @@ static const struct {
   { "thread", thread_suite },
   { "misc", misc_suite },
   { "os", os_suite },
+  { "fs_event", fs_event_suite },
   { "process", process_suite },
 };
 

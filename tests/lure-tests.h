@@ -28,6 +28,7 @@ Suite *heap_suite(void);
 Suite *thread_suite(void);
 Suite *misc_suite(void);
 Suite *os_suite(void);
+Suite *fs_event_suite(void);
 Suite *process_suite(void);
 
 /* "uring", "epoll", "nouring", or NULL when the program runs by hand. */

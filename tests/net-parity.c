@@ -2052,6 +2052,63 @@ START_TEST(uv144_readable_on_eof) {
 }
 END_TEST
 
+static int u144_counting_allocs;
+
+static void u144_counting_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  u144_counting_allocs++;
+  u144_alloc(h, sz, buf);
+}
+
+static void u144_end_buf_read(lure_stream_t *s, ssize_t n,
+                              const lure_buf_t *b) {
+  struct u144 *u = s->data;
+
+  if (n >= 0)
+    return;
+  u->last = (int) n;
+  /* The end comes with the buffer alloc_cb gave, as libuv's does. */
+  ck_assert_ptr_eq(b->base, u->buf);
+  if (n == LURE_EOF)
+    u->eofs++;
+  else
+    u->errors++;
+  lure_close((lure_handle_t *) s, NULL);
+}
+
+/* libuv calls alloc_cb before each read(2), so the read that meets the end
+ * of the stream, or a reset, brings a buffer of alloc_cb's, which programs
+ * free in read_cb (tcp_rst: alloc_cb once, then ECONNRESET).  The ring
+ * learns of the end without a buffer; lure asks alloc_cb for one. */
+START_TEST(uv144_end_comes_with_alloc_buffer) {
+  struct u144 *u = calloc(1, sizeof(*u));
+
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "end with an alloc_cb buffer");
+  u->p.client.data = u;
+  u144_counting_allocs = 0;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
+                         u144_end_buf_read), 0);
+  EXPECT(lure_tcp_close_reset(&u->p.server, NULL), 0);
+  nt_run(&u->p.loop);
+  ck_assert_msg(u->errors == 1, "want a reset, got %s", nt_err(u->last));
+  ck_assert_int_ge(u144_counting_allocs, 1);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+
+  u = calloc(1, sizeof(*u));
+  nt_pair_open(&u->p, NT_WATCHDOG_MS, "EOF with an alloc_cb buffer");
+  u->p.client.data = u;
+  u144_counting_allocs = 0;
+  EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
+                         u144_end_buf_read), 0);
+  EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &u->p.server, NULL), 0);
+  nt_run_for(&u->p.loop, 300);
+  ck_assert_msg(u->eofs == 1, "want EOF, got %s", nt_err(u->last));
+  ck_assert_int_ge(u144_counting_allocs, 1);
+  nt_loop_finish(&u->p.loop);
+  free(u);
+}
+END_TEST
+
 static void u144_inuse_connect_cb(lure_connect_t *req, int status) {
   struct u144 *u = req->data;
 
@@ -2133,6 +2190,65 @@ START_TEST(uv144_closed_listener_refuses) {
   nt_run(loop);
   ck_assert_int_eq(u->connects, 1);
   EXPECT(u->connect_status, LURE_ECONNREFUSED);
+  nt_loop_finish(loop);
+  free(u);
+}
+END_TEST
+
+static void u144_shared_conn_cb(lure_stream_t *server, int status) {
+  struct u144 *u = server->data;
+
+  u->conns++;
+  if (status == 0 && lure_tcp_init(server->loop, &u->extra) == 0 &&
+      lure_accept(server, (lure_stream_t *) &u->extra) == 0)
+    lure_close((lure_handle_t *) &u->extra, NULL);
+  lure_close((lure_handle_t *) server, NULL);
+}
+
+static void u144_shared_connect_cb(lure_connect_t *req, int status) {
+  struct u144 *u = req->data;
+
+  u->connects++;
+  u->connect_status = status;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+/* Closing one handle of a listening socket that another handle shares (a
+ * dup, as after fork or a listener passed over IPC) closes only that
+ * descriptor: the socket goes on listening for the other (libuv's
+ * tcp_multi_accept benchmark passes one listener to several loops). */
+START_TEST(uv144_close_shared_listener) {
+  struct u144 *u = calloc(1, sizeof(*u));
+  lure_loop_t *loop = &u->p.loop;
+  struct sockaddr_storage ss;
+  lure_os_fd_t fd = -1;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "shared listener");
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
+                               never_conn_cb), 0);
+  EXPECT(lure_fileno((lure_handle_t *) &u->p.listener, &fd), 0);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.server), 0);
+  EXPECT(lure_tcp_open(&u->p.server, dup(fd)), 0);
+  u->p.server.data = u;
+  EXPECT(lure_listen((lure_stream_t *) &u->p.server, 4, u144_shared_conn_cb),
+         0);
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  /* One turn so that both listeners are armed, then close the first. */
+  (void) lure_run(loop, LURE_RUN_NOWAIT);
+  lure_close((lure_handle_t *) &u->p.listener, NULL);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
+  u->creq.data = u;
+  EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
+                          u144_shared_connect_cb), 0);
+  nt_run(loop);
+  ck_assert_int_eq(u->connects, 1);
+  EXPECT(u->connect_status, 0);
+  ck_assert_int_eq(u->conns, 1);
   nt_loop_finish(loop);
   free(u);
 }
@@ -2399,8 +2515,10 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_read_during_connect);
   tcase_add_test(tc, uv144_read_error_not_writable);
   tcase_add_test(tc, uv144_readable_on_eof);
+  tcase_add_test(tc, uv144_end_comes_with_alloc_buffer);
   tcase_add_test(tc, uv144_connect_from_address_in_use);
   tcase_add_test(tc, uv144_closed_listener_refuses);
+  tcase_add_test(tc, uv144_close_shared_listener);
   tcase_add_test(tc, uv144_emfile_drops_connection);
   tcase_add_test(tc, uv144_udp_options_ebadf);
   tcase_add_test(tc, uv144_udp_unix_address);

@@ -93,6 +93,36 @@ START_TEST(poll_init_socket) {
 }
 END_TEST
 
+/* Two poll handles on one descriptor: the second cannot start while the
+ * first is active (LURE_EEXIST, as libuv), and can once it stops. */
+START_TEST(poll_same_fd_twice) {
+  lure_loop_t loop;
+  lure_poll_t a, b;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int sv[2];
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &a, sv[0]), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &b, sv[0]), 0);
+  a.data = b.data = &r;
+  ck_assert_int_eq(lure_poll_start(&a, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_poll_start(&b, LURE_READABLE, rec_cb), LURE_EEXIST);
+  ck_assert_int_eq(lure_is_active((lure_handle_t *) &b), 0);
+  /* Restarting the active one with other events is no conflict. */
+  ck_assert_int_eq(lure_poll_start(&a, LURE_WRITABLE, rec_cb), 0);
+  ck_assert_int_eq(lure_poll_stop(&a), 0);
+  ck_assert_int_eq(lure_poll_start(&b, LURE_READABLE, rec_cb), 0);
+  ck_assert_int_eq(write(sv[1], "x", 1), 1);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.count, 1);
+  lure_close((lure_handle_t *) &a, NULL);
+  test_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
 START_TEST(poll_writable) {
   lure_loop_t loop;
   lure_poll_t p;
@@ -560,6 +590,7 @@ Suite *poll_suite(void) {
   tcase_add_test(tc, poll_readable);
   tcase_add_test(tc, poll_writable);
   tcase_add_test(tc, poll_init_socket);
+  tcase_add_test(tc, poll_same_fd_twice);
   tcase_add_test(tc, poll_level_triggered);
   tcase_add_test(tc, poll_stop);
   tcase_add_test(tc, poll_stop_other_same_tick);

@@ -1,15 +1,10 @@
 /*
- * bench-fs.c - the benchmark file, and the fs suite on lure.
+ * bench-fs.c - the fs suite's benchmark file, for lure and libuv alike (the
+ * suite itself is in bench-uv.c).
  *
  * The file starts with a signature block; lure-bench writes only into files
  * that carry it (or that it creates), and never touches block 0, so pointing
  * --file at someone's data is refused rather than overwritten.
- *
- * Each run opens the file with lure_fs_open (synchronously), keeps --depth
- * reads or writes of --bs bytes at random block offsets in flight, and
- * checks for every completion that the executor lure_req_executor() names is
- * the one the run is for: a run whose requests went elsewhere is an error,
- * not a figure.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lure.h"
 #include "lure-bench.h"
 
 #define SIGNATURE "lure-bench data file v1\n"
@@ -188,141 +182,4 @@ int bench_fs_is_write(const struct bench_params *p, uint64_t *rng) {
   if (p->op == BENCH_OP_RANDRW)
     return (int) (bench_rand(rng) >> 63);
   return p->op == BENCH_OP_WRITE;
-}
-
-/* ---- the fs suite on lure ------------------------------------------------ */
-
-struct fs_ctx;
-
-struct fs_slot {
-  lure_fs_t req;
-  lure_buf_t buf;
-  uint64_t t;
-  struct fs_ctx *c;
-};
-
-struct fs_ctx {
-  struct bench_drive d;
-  lure_loop_t *loop;
-  lure_file fd;
-  const char *want;
-  uint64_t rng;
-  lure_loop_stats_t s0;
-};
-
-static void fs_done(lure_fs_t *req);
-
-static void fs_issue(struct fs_slot *s) {
-  struct fs_ctx *c = s->c;
-  const struct bench_params *p = c->d.p;
-  int64_t off = (int64_t) bench_fs_offset(p, &c->rng);
-  int w = bench_fs_is_write(p, &c->rng);
-  int rc;
-
-  c->d.issued++;
-  s->t = bench_now_ns();
-  if (w)
-    rc = lure_fs_write(c->loop, &s->req, c->fd, &s->buf, 1, off, fs_done);
-  else
-    rc = lure_fs_read(c->loop, &s->req, c->fd, &s->buf, 1, off, fs_done);
-  if (rc != 0) {
-    bench_set_error(c->d.r, "lure_fs_%s: %s", w ? "write" : "read",
-                    lure_strerror(rc));
-    c->d.stop = 1;
-  }
-}
-
-static void fs_done(lure_fs_t *req) {
-  struct fs_slot *s = (struct fs_slot *) req;
-  struct fs_ctx *c = s->c;
-  struct bench_result *r = c->d.r;
-  uint64_t now = bench_now_ns();
-  const char *ex = lure_req_executor((const lure_req_t *) req);
-
-  if (req->result != (ssize_t) c->d.p->bs) {
-    bench_set_error(r, "lure_fs_%s returned %s",
-                    req->fs_type == LURE_FS_WRITE ? "write" : "read",
-                    req->result < 0 ? lure_strerror((int) req->result)
-                                    : "a short count");
-    c->d.stop = 1;
-  }
-  if (ex == NULL || strcmp(ex, c->want) != 0) {
-    if (r->mismatches++ == 0)
-      snprintf(r->mismatch_name, sizeof(r->mismatch_name), "%s",
-               ex ? ex : "none");
-    c->d.stop = 1;
-  }
-  lure_fs_req_cleanup(req);
-  if (bench_drive_complete(&c->d, s->t, now))
-    lure_loop_stats(c->loop, &c->s0);
-  if (bench_drive_may_issue(&c->d, now))
-    fs_issue(s);
-}
-
-int bench_lure_fs(const struct bench_params *p, const char *executor,
-                  struct bench_result *r) {
-  struct fs_ctx c;
-  struct fs_slot *slots;
-  lure_loop_t loop;
-  lure_loop_stats_t s1;
-  lure_fs_t oreq;
-  int flags = O_RDWR | (p->direct ? O_DIRECT : 0);
-  unsigned i;
-  int rc;
-
-  memset(&c, 0, sizeof(c));
-  c.want = executor;
-  c.rng = p->seed;
-  slots = calloc(p->depth, sizeof(*slots));
-  if (slots == NULL) {
-    bench_set_error(r, "out of memory");
-    return -1;
-  }
-  for (i = 0; i < p->depth; i++) {
-    slots[i].c = &c;
-    slots[i].buf.len = p->bs;
-    slots[i].buf.base = bench_fs_buffer(p->bs);
-    if (slots[i].buf.base == NULL) {
-      bench_set_error(r, "out of memory");
-      goto out;
-    }
-  }
-  if (bench_lure_open(&loop, executor, r) != 0)
-    goto out;
-  c.loop = &loop;
-  rc = lure_fs_open(&loop, &oreq, p->file, flags, 0, NULL);
-  lure_fs_req_cleanup(&oreq);
-  if (rc < 0) {
-    bench_set_error(r, "lure_fs_open %s: %s", p->file, lure_strerror(rc));
-    bench_lure_close(&loop);
-    goto out;
-  }
-  c.fd = rc;
-  lure_loop_stats(&loop, &c.s0);
-  bench_drive_init(&c.d, p, r, bench_now_ns());
-  for (i = 0; i < p->depth && bench_drive_may_issue(&c.d, bench_now_ns());
-       i++)
-    fs_issue(&slots[i]);
-  lure_run(&loop, LURE_RUN_DEFAULT);
-  bench_drive_finish(&c.d);
-  if (lure_loop_stats(&loop, &s1) == 0) {
-    r->wait_calls = s1.wait_calls - c.s0.wait_calls;
-    r->has_wait_calls = 1;
-  }
-  rc = lure_fs_close(&loop, &oreq, c.fd, NULL);
-  lure_fs_req_cleanup(&oreq);
-  bench_lure_close(&loop);
-  if (r->mismatches != 0) {
-    r->error[0] = '\0'; /* this says more than what followed from it */
-    bench_set_error(r, "lure served %llu request(s) with %s instead of %s: "
-                    "this machine cannot run the %s executor for this test",
-                    (unsigned long long) r->mismatches, r->mismatch_name,
-                    executor, executor);
-  }
-
-out:
-  for (i = 0; i < p->depth; i++)
-    free(slots[i].buf.base);
-  free(slots);
-  return r->error[0] ? -1 : 0;
 }

@@ -1,12 +1,34 @@
 /*
- * bench-net-uv.c - the net suite on libuv: the program of bench-net-lure.c
- * line for line, with uv_ for lure_, so that a difference in the figures is
- * a difference in the libraries.  The server is forked (bench-net.c) and
- * is a libuv server too; with --udp both ends use uv_udp_t.  libuv keeps no
- * wait-point counter and says nothing of how a write was served: its rows
- * have no syscalls per op and no executor check.
+ * bench-net-uv.c - the net suite: a client in this process, an echo (or
+ * discard) server in a forked one, both on the library and executor
+ * measured.  Written once against libuv's API and built twice (see
+ * bench-side.h): against libuv, and against lure's uv.h.
  *
- * Compiled only when configure found libuv.
+ * Ping-pong: each of --conns connections sends a --size byte message, the
+ * server echoes it, and the connection sends the next one once the whole
+ * echo is in and its write callback has run (a uv_write_t is never
+ * reused before its callback).  Latency runs from the uv_write() call to
+ * the read callback that completes the echo; ops are round trips.
+ *
+ * Bulk: each connection keeps --depth writes of --size bytes in flight,
+ * back to back; the server reads and discards.  Latency runs from the
+ * uv_write() call to its callback; ops are writes.
+ *
+ * UDP ping-pong (--udp): the server has one UDP socket and sends every
+ * datagram back to its sender; the client has --conns sockets ("flows"),
+ * each connected to the server and keeping one --size byte datagram in
+ * flight, the next one sent once the echo is in and the send callback has
+ * run.  Latency runs from the uv_udp_send() call to the receive callback
+ * of the echo; ops are round trips.  Each echo must carry its flow's number
+ * and the sequence number due (bench-net.c); one that does not, or does not
+ * come back within BENCH_UDP_LOSS_MS, fails the run.
+ *
+ * On lure, every write must have been served by the executor named
+ * ("io_uring": the ring's SEND/RECV path; "epoll": readiness and send/recv
+ * syscalls), as lure_req_executor() reports it; otherwise the run fails.
+ * UDP sends are checked the same way.  libuv says nothing of how a write
+ * was served, and keeps no wait-point counter: its rows have no executor
+ * check and no syscalls per op.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -20,13 +42,20 @@
 #include <uv.h>
 
 #include "lure-bench.h"
+#include "bench-side.h"
+
+#ifdef LURE_UV_H
+#define API "lure"             /* the prefix of the names in messages */
+#else
+#define API "uv"
+#endif
 
 #define NET_RBUF 65536
 #define NET_STALL_S 10 /* a run with no progress this long has failed */
 #define UDP_WATCH_MS 250 /* how often the UDP client looks for lost datagrams */
 
-static int uv_udp_net(const struct bench_params *p, const char *executor,
-                      struct bench_result *r);
+static int udp_net(const struct bench_params *p, const char *executor,
+                   struct bench_result *r);
 
 /* ---- the server (in the forked process) ---------------------------------- */
 
@@ -154,7 +183,7 @@ static void srv_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (rc != 0) {
     w->next = k->free;
     k->free = w;
-    srv_error(s, "uv_write: %s", uv_strerror(rc));
+    srv_error(s, API "_write: %s", uv_strerror(rc));
   }
 }
 
@@ -190,32 +219,18 @@ static void srv_connection(uv_stream_t *server, int status) {
     uv_close((uv_handle_t *) &s->listener, NULL);
 }
 
-static int uv_open_loop(uv_loop_t *loop, char *err, size_t errlen) {
-  int rc = uv_loop_init(loop);
-
-  if (rc != 0)
-    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
-  return rc;
-}
-
-static void uv_close_loop(uv_loop_t *loop) {
-  int rc;
-
-  uv_run(loop, UV_RUN_DEFAULT);
-  rc = uv_loop_close(loop);
-  if (rc != 0)
-    fprintf(stderr, "lure-bench: uv_loop_close: %s\n", uv_strerror(rc));
-}
-
-static int uv_net_serve(const struct bench_params *p, const char *executor,
-                          int fd, struct bench_net_report *rep) {
+static int net_serve(const struct bench_params *p, const char *executor,
+                     int fd, struct bench_net_report *rep) {
   struct srv_ctx s;
+  struct bench_result r;
   struct sockaddr_in addr;
   uv_loop_t loop;
+  bench_stats_t s0;
   int namelen = sizeof(addr);
   int rc;
 
   memset(&s, 0, sizeof(s));
+  memset(&r, 0, sizeof(r));
   s.p = p;
   s.rep = rep;
   s.loop = &loop;
@@ -224,9 +239,10 @@ static int uv_net_serve(const struct bench_params *p, const char *executor,
     snprintf(rep->error, sizeof(rep->error), "out of memory");
     return 1;
   }
-  (void) executor;
-  if (uv_open_loop(&loop, rep->error, sizeof(rep->error)) != 0)
+  if (BENCH_SIDE(open)(&loop, executor, &r) != 0) {
+    snprintf(rep->error, sizeof(rep->error), "%s", r.error);
     return 1;
+  }
   uv_tcp_init(&loop, &s.listener);
   s.listener.data = &s;
   uv_ip4_addr("127.0.0.1", 0, &addr);
@@ -235,19 +251,21 @@ static int uv_net_serve(const struct bench_params *p, const char *executor,
     rc = uv_listen((uv_stream_t *) &s.listener, 1024, srv_connection);
   if (rc == 0)
     rc = uv_tcp_getsockname(&s.listener, (struct sockaddr *) &addr,
-                              &namelen);
+                            &namelen);
   if (rc != 0) {
     snprintf(rep->error, sizeof(rep->error), "listen on 127.0.0.1: %s",
              uv_strerror(rc));
     uv_close((uv_handle_t *) &s.listener, NULL);
-    uv_close_loop(&loop);
+    BENCH_SIDE(close)(&loop);
     return 1;
   }
+  bench_stats_take(&loop, &s0);
   bench_net_ready(fd, ntohs(addr.sin_port));
   uv_run(&loop, UV_RUN_DEFAULT);
+  bench_wait_calls_since(&loop, &s0, &rep->wait_calls, &rep->has_wait_calls);
   rep->bytes = s.bytes;
   rep->ops = s.bytes / p->msg_size;
-  uv_close_loop(&loop);
+  BENCH_SIDE(close)(&loop);
   free(s.rbuf);
   return rep->error[0] ? 1 : 0;
 }
@@ -292,6 +310,8 @@ struct net_ctx {
   int finished;
   char *msg;
   char *rbuf;
+  const char *want;             /* the executor every write must name */
+  bench_stats_t s0;
 };
 
 static void net_close_all(struct net_ctx *c) {
@@ -328,7 +348,14 @@ static void net_conn_done(struct net_conn *k) {
     return;
   c->finished = 1;
   bench_drive_finish(&c->d);
+  bench_wait_calls_since(c->loop, &c->s0, &c->r->wait_calls,
+                         &c->r->has_wait_calls);
   net_close_all(c);
+}
+
+static void net_check_executor(struct net_ctx *c, const uv_write_t *req) {
+  if (!bench_served_by(req, c->want, c->r))
+    c->d.stop = 1;
 }
 
 static void net_started(struct net_ctx *c);
@@ -356,7 +383,7 @@ static void pp_send(struct net_conn *k) {
   rc = uv_write(&k->wreq, (uv_stream_t *) &k->tcp, &buf, 1, pp_written);
   if (rc != 0) {
     k->writing = 0;
-    net_fail(c, "uv_write: %s", uv_strerror(rc));
+    net_fail(c, API "_write: %s", uv_strerror(rc));
   }
 }
 
@@ -370,6 +397,7 @@ static void pp_written(uv_write_t *req, int status) {
       net_fail(c, "write: %s", uv_strerror(status));
     return;
   }
+  net_check_executor(c, req);
   if (!k->waiting && !c->d.stop)
     pp_send(k);
   else if (c->d.stop && !k->waiting)
@@ -395,7 +423,7 @@ static void pp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     if (!c->finished && !c->d.stop)
       net_fail(c, "read: %s", nread == UV_EOF ? "the server hung up"
-                                                 : uv_strerror((int) nread));
+                                              : uv_strerror((int) nread));
     return;
   }
   k->got += (size_t) nread;
@@ -407,7 +435,8 @@ static void pp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   now = bench_now_ns();
   k->waiting = 0;
-  bench_drive_complete(&c->d, k->t, now);
+  if (bench_drive_complete(&c->d, k->t, now))
+    bench_stats_take(c->loop, &c->s0);
   if (c->d.stop)
     net_conn_done(k);
   else if (!k->writing)
@@ -432,7 +461,7 @@ static void bulk_issue(struct net_write *w) {
   rc = uv_write(&w->req, (uv_stream_t *) &k->tcp, &buf, 1, bulk_written);
   if (rc != 0) {
     k->inflight--;
-    net_fail(c, "uv_write: %s", uv_strerror(rc));
+    net_fail(c, API "_write: %s", uv_strerror(rc));
   }
 }
 
@@ -448,7 +477,9 @@ static void bulk_written(uv_write_t *req, int status) {
       net_fail(c, "write: %s", uv_strerror(status));
     return;
   }
-  bench_drive_complete(&c->d, w->t, now);
+  net_check_executor(c, req);
+  if (bench_drive_complete(&c->d, w->t, now))
+    bench_stats_take(c->loop, &c->s0);
   if (bench_drive_may_issue(&c->d, now))
     bulk_issue(w);
   else if (k->inflight == 0)
@@ -501,6 +532,7 @@ static void net_started(struct net_ctx *c) {
   unsigned j;
 
   bench_drive_init(&c->d, c->p, c->r, bench_now_ns());
+  bench_stats_take(c->loop, &c->s0);
   for (i = 0; i < c->p->conns && !c->d.stop; i++) {
     k = &c->conns[i];
     if (!c->p->bulk) {
@@ -515,8 +547,8 @@ static void net_started(struct net_ctx *c) {
   }
 }
 
-int bench_uv_net(const struct bench_params *p, const char *executor,
-                   struct bench_result *r) {
+int BENCH_SIDE(net)(const struct bench_params *p, const char *executor,
+                    struct bench_result *r) {
   struct bench_net_server srv;
   struct net_ctx c;
   struct sockaddr_in addr;
@@ -527,13 +559,14 @@ int bench_uv_net(const struct bench_params *p, const char *executor,
   int rc;
 
   if (p->udp)
-    return uv_udp_net(p, executor, r);
+    return udp_net(p, executor, r);
   memset(&c, 0, sizeof(c));
   c.p = p;
   c.r = r;
   c.d.p = p;
   c.d.r = r;
   c.loop = &loop;
+  c.want = executor;
   c.conns = calloc(p->conns, sizeof(*c.conns));
   c.msg = malloc(p->msg_size);
   c.rbuf = malloc(NET_RBUF);
@@ -553,13 +586,9 @@ int bench_uv_net(const struct bench_params *p, const char *executor,
       for (j = 0; j < p->depth; j++)
         c.conns[i].w[j].k = &c.conns[i];
     }
-  if (strcmp(executor, "libuv") != 0) {
-    bench_set_error(r, "libuv has no executor \"%s\"", executor);
+  if (bench_net_start(p, executor, net_serve, &srv, r) != 0)
     goto out;
-  }
-  if (bench_net_start(p, executor, uv_net_serve, &srv, r) != 0)
-    goto out;
-  if (uv_open_loop(&loop, r->error, sizeof(r->error)) != 0) {
+  if (BENCH_SIDE(open)(&loop, executor, r) != 0) {
     bench_net_finish(&srv, r, 1);
     goto out;
   }
@@ -575,17 +604,21 @@ int bench_uv_net(const struct bench_params *p, const char *executor,
     k->creq.data = k;
     k->wreq.data = k;
     rc = uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *) &addr,
-                          net_connected);
+                        net_connected);
     if (rc != 0) {
-      net_fail(&c, "uv_tcp_connect: %s", uv_strerror(rc));
+      net_fail(&c, API "_tcp_connect: %s", uv_strerror(rc));
       break;
     }
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   if (!c.finished)
     bench_drive_finish(&c.d);
-  uv_close_loop(&loop);
+  BENCH_SIDE(close)(&loop);
   bench_net_finish(&srv, r, r->error[0] != '\0');
+  if (r->mismatches != 0)
+    bench_set_error(r, "lure served %llu write(s) with %s instead of %s",
+                    (unsigned long long) r->mismatches, r->mismatch_name,
+                    executor);
 
 out:
   if (c.conns != NULL)
@@ -701,22 +734,25 @@ static void usrv_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   if (rc != 0) {
     w->next = s->free;
     s->free = w;
-    usrv_error(s, "uv_udp_send: %s", uv_strerror(rc));
+    usrv_error(s, API "_udp_send: %s", uv_strerror(rc));
     return;
   }
   s->echoed++;
 }
 
-static int uv_udp_serve(const struct bench_params *p, const char *executor,
-                        int fd, struct bench_net_report *rep) {
+static int udp_serve(const struct bench_params *p, const char *executor,
+                     int fd, struct bench_net_report *rep) {
   struct usrv_ctx s;
   struct usrv_slot *w;
+  struct bench_result r;
   struct sockaddr_in addr;
   uv_loop_t loop;
+  bench_stats_t s0;
   int namelen = sizeof(addr);
   int rc;
 
   memset(&s, 0, sizeof(s));
+  memset(&r, 0, sizeof(r));
   s.p = p;
   s.rep = rep;
   s.loop = &loop;
@@ -725,8 +761,8 @@ static int uv_udp_serve(const struct bench_params *p, const char *executor,
     snprintf(rep->error, sizeof(rep->error), "out of memory");
     return 1;
   }
-  (void) executor;
-  if (uv_open_loop(&loop, rep->error, sizeof(rep->error)) != 0) {
+  if (BENCH_SIDE(open)(&loop, executor, &r) != 0) {
+    snprintf(rep->error, sizeof(rep->error), "%s", r.error);
     free(s.rbuf);
     return 1;
   }
@@ -742,15 +778,17 @@ static int uv_udp_serve(const struct bench_params *p, const char *executor,
     snprintf(rep->error, sizeof(rep->error), "UDP on 127.0.0.1: %s",
              uv_strerror(rc));
     uv_close((uv_handle_t *) &s.udp, NULL);
-    uv_close_loop(&loop);
+    BENCH_SIDE(close)(&loop);
     free(s.rbuf);
     return 1;
   }
+  bench_stats_take(&loop, &s0);
   bench_net_ready(fd, ntohs(addr.sin_port));
   uv_run(&loop, UV_RUN_DEFAULT);
+  bench_wait_calls_since(&loop, &s0, &rep->wait_calls, &rep->has_wait_calls);
   rep->bytes = s.bytes;
   rep->ops = s.echoed;
-  uv_close_loop(&loop);
+  BENCH_SIDE(close)(&loop);
   /* Every send has called back by now (the close cancels what is left). */
   while ((w = s.free) != NULL) {
     s.free = w->next;
@@ -792,6 +830,8 @@ struct udp_ctx {
   int finished;
   int port;                     /* the server's */
   char *bufs;
+  const char *want;             /* the executors every send may name */
+  bench_stats_t s0;
 };
 
 static void udp_close_all(struct udp_ctx *c) {
@@ -817,6 +857,13 @@ static void udp_fail(struct udp_ctx *c, const char *fmt, ...) {
   udp_close_all(c);
 }
 
+/* As in the TCP mode: every send is served by the row's executor, the
+ * loop's wait point (UDP handles take the ring's path on a ring loop). */
+static void udp_check_executor(struct udp_ctx *c, const uv_udp_send_t *req) {
+  if (!bench_served_by(req, c->want, c->r))
+    c->d.stop = 1;
+}
+
 static void udp_sent(uv_udp_send_t *req, int status);
 
 static void udp_send(struct udp_flow *f, size_t len) {
@@ -828,7 +875,7 @@ static void udp_send(struct udp_flow *f, size_t len) {
   rc = uv_udp_send(&f->sreq, &f->udp, &buf, 1, NULL, udp_sent);
   if (rc != 0) {
     f->sending = 0;
-    udp_fail(f->c, "uv_udp_send: %s", uv_strerror(rc));
+    udp_fail(f->c, API "_udp_send: %s", uv_strerror(rc));
   }
 }
 
@@ -843,6 +890,8 @@ static void udp_flow_done(struct udp_flow *f) {
   if (++c->done == c->p->conns && !c->finished) {
     c->finished = 1;
     bench_drive_finish(&c->d);
+    bench_wait_calls_since(c->loop, &c->s0, &c->r->wait_calls,
+                           &c->r->has_wait_calls);
   }
   if (c->r->error[0] != '\0')
     return; /* everything is closing */
@@ -877,6 +926,7 @@ static void udp_sent(uv_udp_send_t *req, int status) {
       udp_fail(c, "send: %s", uv_strerror(status));
     return;
   }
+  udp_check_executor(c, req);
   if (f->bye) {
     uv_close((uv_handle_t *) &f->udp, NULL);
     if (++c->byes == c->p->conns)
@@ -926,7 +976,8 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   now = bench_now_ns();
   f->waiting = 0;
   f->seq++;
-  bench_drive_complete(&c->d, f->t, now);
+  if (bench_drive_complete(&c->d, f->t, now))
+    bench_stats_take(c->loop, &c->s0);
   if (f->sending)
     return; /* udp_sent() goes on */
   if (c->d.stop)
@@ -962,8 +1013,8 @@ static void udp_watchdog(uv_timer_t *t) {
   }
 }
 
-static int uv_udp_net(const struct bench_params *p, const char *executor,
-                      struct bench_result *r) {
+static int udp_net(const struct bench_params *p, const char *executor,
+                   struct bench_result *r) {
   struct bench_net_server srv;
   struct udp_ctx c;
   struct sockaddr_in local;
@@ -994,16 +1045,18 @@ static int uv_udp_net(const struct bench_params *p, const char *executor,
     for (j = BENCH_UDP_HDR; j < p->msg_size; j++)
       f->sbuf[j] = (char) ('a' + j % 26);
   }
-  if (strcmp(executor, "libuv") != 0) {
-    bench_set_error(r, "libuv has no executor \"%s\"", executor);
+  if (bench_net_start(p, executor, udp_serve, &srv, r) != 0)
     goto out;
-  }
-  if (bench_net_start(p, executor, uv_udp_serve, &srv, r) != 0)
-    goto out;
-  if (uv_open_loop(&loop, r->error, sizeof(r->error)) != 0) {
+  if (BENCH_SIDE(open)(&loop, executor, r) != 0) {
     bench_net_finish(&srv, r, 1);
     goto out;
   }
+#ifdef LURE_UV_H
+  /* bench_lure_open() made the wait point the row's executor. */
+  c.want = lure_loop_backend(&loop);
+#else
+  c.want = executor;
+#endif
   c.port = srv.port;
   uv_timer_init(&loop, &c.watchdog);
   c.watchdog.data = &c;
@@ -1029,14 +1082,19 @@ static int uv_udp_net(const struct bench_params *p, const char *executor,
   if (r->error[0] == '\0') {
     /* Every flow is ready: start the clock and the traffic. */
     bench_drive_init(&c.d, p, r, bench_now_ns());
+    bench_stats_take(&loop, &c.s0);
     for (i = 0; i < p->conns && !c.d.stop; i++)
       udp_ping(&c.flows[i]);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   if (!c.finished)
     bench_drive_finish(&c.d);
-  uv_close_loop(&loop);
+  BENCH_SIDE(close)(&loop);
   bench_net_finish(&srv, r, r->error[0] != '\0');
+  if (r->mismatches != 0)
+    bench_set_error(r, "lure served %llu send(s) with %s instead of %s",
+                    (unsigned long long) r->mismatches, r->mismatch_name,
+                    c.want);
 
 out:
   free(c.flows);

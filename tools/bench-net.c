@@ -1,15 +1,15 @@
 /*
  * bench-net.c - the net suite's server process: fork it, learn its port,
  * collect its figures.  Nothing here knows lure or libuv; the server's body
- * (bench-net-lure.c, bench-net-uv.c) is passed in.
+ * (bench-net-uv.c, built for each library) is passed in.
  *
  * One pipe carries everything from the server to the client: first the
  * port (an int; 0 when setting up failed), then, when the server is done, a
  * struct bench_net_report.  The server's CPU time comes from wait4(), so it
  * is exactly that process's, whatever ran before in this one.
  *
- * The header of the net --udp datagrams lives here too, so that the lure
- * and libuv programs check their echoes with the same code.
+ * The header of the net --udp datagrams lives here too, so that the two
+ * builds of the net suite check their echoes with the same code.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

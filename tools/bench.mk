@@ -3,19 +3,30 @@
 
 # lure-bench measures lure's executors (io_uring, Linux AIO, the thread pool,
 # epoll) and libuv side by side in one process (the net suite forks its
-# server).  It links the convenience library like the other tools.  The
-# libuv side lives in its own translation units and is built only when
-# configure found libuv (HAVE_LIBUV); without it lure-bench still runs, with
-# lure's executors only.
+# server).  The suites are written once against libuv's API
+# (tools/bench-uv.c, tools/bench-net-uv.c; see tools/bench-side.h) and
+# compiled twice, each build a convenience library of its own: against
+# lure's uv.h (include/lure first on the include path) for lure's rows, and
+# against libuv's own uv.h for the libuv rows.  The libuv build exists only
+# when configure found libuv (HAVE_LIBUV); without it lure-bench still runs,
+# with lure's executors only.  Like the other tools, lure-bench links the
+# convenience library of lure, which lets lure's uv.h reach lure_ calls.
+BENCH_UV_SOURCES = tools/bench-uv.c tools/bench-net-uv.c tools/bench-side.h
+noinst_LTLIBRARIES += tools/libbench-lure.la
+tools_libbench_lure_la_SOURCES = $(BENCH_UV_SOURCES)
+tools_libbench_lure_la_CPPFLAGS = -I$(top_srcdir)/include/lure $(AM_CPPFLAGS)
+if HAVE_LIBUV
+noinst_LTLIBRARIES += tools/libbench-uv.la
+tools_libbench_uv_la_SOURCES = $(BENCH_UV_SOURCES)
+tools_libbench_uv_la_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
+BENCH_UV_LIB = tools/libbench-uv.la
+endif
+
 noinst_PROGRAMS += tools/lure-bench
 tools_lure_bench_SOURCES = tools/lure-bench.c tools/lure-bench.h \
-	tools/bench-hist.c tools/bench-lure.c tools/bench-fs.c \
-	tools/bench-net.c tools/bench-net-lure.c
-if HAVE_LIBUV
-tools_lure_bench_SOURCES += tools/bench-libuv.c tools/bench-net-uv.c
-endif
-tools_lure_bench_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
-tools_lure_bench_LDADD = liblure-core.la $(LIBUV_LIBS) $(PTHREAD_LIBS)
+	tools/bench-hist.c tools/bench-fs.c tools/bench-net.c
+tools_lure_bench_LDADD = tools/libbench-lure.la $(BENCH_UV_LIB) \
+	liblure-core.la $(LIBUV_LIBS) $(PTHREAD_LIBS)
 dist_man1_MANS += man/lure-bench.1
 
 # `make check` runs every subcommand with a tiny --ops and checks its JSON.
@@ -33,3 +44,22 @@ bench: tools/lure-bench$(EXEEXT)
 	  --size 64M --json bench/results.json --plot bench/latency.svg $(BENCH_FLAGS)
 
 .PHONY: bench
+
+# libuv 1.44's own benchmarks (test/benchmark-*.c), built against Debian's
+# libuv1 and against lure's uv.h, run side by side with lure on both wait
+# points: one table, and bench/libuv-bench.json.  A measurement, so not part
+# of "make check"; it fetches libuv's source (or reuses check-libuv's copy)
+# and takes a few minutes.  See tools/bench-libuv.sh for the environment
+# (LIBUV_SRC, BENCH_LIBUV_FULL, ...); only some: make bench-libuv
+# BENCH_LIBUV_LIST="ping_pongs async1".
+EXTRA_DIST += tools/bench-libuv.sh
+BENCH_LIBUV_LIST =
+bench-libuv: all
+	@$(MKDIR_P) bench
+	srcdir="$(srcdir)" top_builddir="$(abs_top_builddir)" CC="$(CC)" \
+	  $(SHELL) $(srcdir)/tools/bench-libuv.sh $(BENCH_LIBUV_LIST)
+
+clean-local: clean-bench-libuv
+clean-bench-libuv:
+	rm -rf bench-libuv
+.PHONY: bench-libuv clean-bench-libuv

@@ -11,8 +11,9 @@
  * This file holds what is common to every suite: the options, the runner
  * (executors alternate A B A B within each repeat so that drift favours
  * none; --repeat N keeps each executor's median run), the table, the JSON
- * and the gnuplot CDFs.  The suites live in bench-lure.c, bench-fs.c,
- * bench-net*.c and bench-libuv.c; lure-bench(1) explains how to read the
+ * and the gnuplot CDFs.  The suites live in bench-uv.c and bench-net-uv.c,
+ * each built once for lure and once for libuv (bench-side.h), with
+ * bench-fs.c and bench-net.c; lure-bench(1) explains how to read the
  * output.
  */
 #ifdef HAVE_CONFIG_H

@@ -6,18 +6,18 @@
  *   lure-bench.c   options, the runner (alternation, repeats, medians),
  *                  tables, JSON, gnuplot; neither lure nor libuv specific
  *   bench-hist.c   the log-linear latency histogram and small helpers
- *   bench-lure.c   timers, loop, async and work on lure
- *   bench-fs.c     the fs suite on lure, and the benchmark file itself
- *   bench-libuv.c  every suite but net on libuv (built only when libuv is
- *                  found)
+ *   bench-fs.c     the fs suite's benchmark file
  *   bench-net.c    the net suite's plumbing: the forked server process, the
  *                  pipe that carries its port and its figures back, the
  *                  header of the --udp datagrams
- *   bench-net-lure.c  the net suite's client and server on lure
- *   bench-net-uv.c    the same on libuv (built only when libuv is found)
+ *   bench-uv.c     the timers, loop, async, work and fs suites
+ *   bench-net-uv.c the net suite's client and server
  *
- * lure.h and uv.h never meet in one translation unit: this header includes
- * neither.
+ * The last two are written once against libuv's API and compiled twice,
+ * against lure's uv.h (the bench_lure_ functions below) and against
+ * libuv's (the bench_uv_ ones, built only when configure found libuv): see
+ * bench-side.h.  Two uv.h never meet in one translation unit: this header
+ * includes neither.
  */
 #ifndef LURE_BENCH_H
 #define LURE_BENCH_H
@@ -238,17 +238,9 @@ int bench_udp_check(const char *buf, size_t len, int partial, size_t want,
  * the kernel says of the server's socket, bound to 127.0.0.1:port. */
 void bench_udp_explain_loss(int port, char *err, size_t errlen);
 
-/* ---- lure side (bench-lure.c, bench-fs.c, bench-net-lure.c) -------------- */
+/* ---- lure side (bench-uv.c and bench-net-uv.c on lure's uv.h) ------------ */
 
 const char *bench_lure_version(void);
-struct lure_loop_s;
-/* lure_loop_init() the loop and point it at the executor: "io_uring" or
- * "epoll" (the wait point), "threadpool" (the ring with its file opcodes
- * masked, else epoll), "aio" (epoll).  0, or -1 with r->error set. */
-int bench_lure_open(struct lure_loop_s *loop, const char *executor,
-                    struct bench_result *r);
-/* Run what is left (close callbacks) and close the loop. */
-void bench_lure_close(struct lure_loop_s *loop);
 /* Whether a lure loop can be set up with an io_uring wait point here. */
 int bench_lure_has_uring(void);
 int bench_lure_timers(const struct bench_params *, const char *,
@@ -264,7 +256,7 @@ int bench_lure_fs(const struct bench_params *, const char *,
 int bench_lure_net(const struct bench_params *, const char *,
                    struct bench_result *);
 
-/* ---- libuv side (bench-libuv.c, bench-net-uv.c) -------------------------- */
+/* ---- libuv side (bench-uv.c and bench-net-uv.c on libuv's uv.h) ---------- */
 
 #ifdef HAVE_LIBUV
 const char *bench_uv_version(void);

@@ -741,6 +741,31 @@ typedef lure_rusage_t uv_rusage_t;
 #define uv_translate_sys_error lure_translate_sys_error
 #define uv_uptime lure_uptime
 
+/* ---- fs events and fs poll --------------------------------------------- */
+
+typedef lure_fs_event_t uv_fs_event_t;
+typedef lure_fs_poll_t uv_fs_poll_t;
+typedef lure_fs_event_cb uv_fs_event_cb;
+typedef lure_fs_poll_cb uv_fs_poll_cb;
+#define uv_fs_event_s lure_fs_event_s
+#define uv_fs_poll_s lure_fs_poll_s
+#define uv_fs_event lure_fs_event
+#define uv_fs_event_flags lure_fs_event_flags
+#define UV_RENAME LURE_RENAME
+#define UV_CHANGE LURE_CHANGE
+#define UV_FS_EVENT_WATCH_ENTRY LURE_FS_EVENT_WATCH_ENTRY
+#define UV_FS_EVENT_STAT LURE_FS_EVENT_STAT
+#define UV_FS_EVENT_RECURSIVE LURE_FS_EVENT_RECURSIVE
+
+#define uv_fs_event_getpath lure_fs_event_getpath
+#define uv_fs_event_init lure_fs_event_init
+#define uv_fs_event_start lure_fs_event_start
+#define uv_fs_event_stop lure_fs_event_stop
+#define uv_fs_poll_getpath lure_fs_poll_getpath
+#define uv_fs_poll_init lure_fs_poll_init
+#define uv_fs_poll_start lure_fs_poll_start
+#define uv_fs_poll_stop lure_fs_poll_stop
+
 /* ---- processes ---------------------------------------------------------- */
 
 typedef lure_process_t uv_process_t;
