@@ -695,10 +695,20 @@ typedef enum {
   LURE_UDP_RECVMMSG = 256
 } lure_udp_flags;
 typedef enum { LURE_LEAVE_GROUP = 0, LURE_JOIN_GROUP } lure_membership;
-/* lure_pipe() and lure_socketpair() flags: the one of libuv's uv_stdio_flags
- * that they take (the others describe a child's stdio, and lure has no
- * process handles). */
-typedef enum { LURE_NONBLOCK_PIPE = 0x40 } lure_stdio_flags;
+/* libuv's uv_stdio_flags, libuv's values.  lure_pipe() and
+ * lure_socketpair() take LURE_NONBLOCK_PIPE; the others describe one
+ * descriptor of a child process (lure_stdio_container_t, lure_spawn()). */
+typedef enum {
+  LURE_IGNORE = 0x00,          /* /dev/null for 0-2, nothing above */
+  LURE_CREATE_PIPE = 0x01,     /* a socket pair; data.stream gets our end */
+  LURE_INHERIT_FD = 0x02,      /* the child gets data.fd */
+  LURE_INHERIT_STREAM = 0x04,  /* the child gets data.stream's descriptor */
+  /* With LURE_CREATE_PIPE, as seen from the child. */
+  LURE_READABLE_PIPE = 0x10,
+  LURE_WRITABLE_PIPE = 0x20,
+  LURE_NONBLOCK_PIPE = 0x40,
+  LURE_OVERLAPPED_PIPE = 0x40  /* Windows' name for the same bit */
+} lure_stdio_flags;
 
 #define LURE_STREAM_FIELDS                                                    \
   size_t write_queue_size;                                                    \
@@ -1567,6 +1577,76 @@ LURE_EXTERN void lure_print_active_handles(lure_loop_t *loop, FILE *stream);
 
 /* Windows' HANDLE and CRT descriptor conversions; on Linux both are the
  * descriptor itself. */
+
+/* ---- processes (process.c) ------------------------------------------------
+ * Child processes, libuv's API.  lure_spawn() forks and executes; the
+ * child's exit is seen on the loop's one wait point, through a pidfd
+ * watched for readability (the ring's POLL_ADD, or epoll), then reaped with
+ * waitid(2).  Where pidfd_open(2) is missing (Linux before 5.3), a SIGCHLD
+ * handler through lure's signal handles does it. */
+
+typedef struct lure_process_s lure_process_t;
+typedef struct lure_process_options_s lure_process_options_t;
+typedef struct lure_stdio_container_s lure_stdio_container_t;
+
+typedef void (*lure_exit_cb)(lure_process_t *process, int64_t exit_status,
+                             int term_signal);
+
+/* lure_process_options_t.flags, libuv's values. */
+typedef enum {
+  LURE_PROCESS_SETUID = (1 << 0),
+  LURE_PROCESS_SETGID = (1 << 1),
+  /* Windows only in libuv: accepted and ignored. */
+  LURE_PROCESS_WINDOWS_VERBATIM_ARGUMENTS = (1 << 2),
+  /* A new session (setsid(2)): the child outlives the loop. */
+  LURE_PROCESS_DETACHED = (1 << 3),
+  /* Windows only in libuv: accepted and ignored. */
+  LURE_PROCESS_WINDOWS_HIDE = (1 << 4),
+  LURE_PROCESS_WINDOWS_HIDE_CONSOLE = (1 << 5),
+  LURE_PROCESS_WINDOWS_HIDE_GUI = (1 << 6)
+} lure_process_flags;
+
+/* One descriptor of the child: index i of the array is its fd i. */
+struct lure_stdio_container_s {
+  lure_stdio_flags flags;
+  union {
+    lure_stream_t *stream;
+    int fd;
+  } data;
+};
+
+/* libuv's fields, in libuv's order. */
+struct lure_process_options_s {
+  lure_exit_cb exit_cb;   /* may be NULL */
+  const char *file;       /* searched in PATH as execvp(3) does */
+  char **args;            /* argv, NULL-terminated; NULL: { file, NULL } */
+  char **env;             /* environ of the child; NULL: ours */
+  const char *cwd;        /* NULL: ours */
+  unsigned int flags;     /* lure_process_flags */
+  int stdio_count;
+  lure_stdio_container_t *stdio;
+  lure_uid_t uid;         /* with LURE_PROCESS_SETUID */
+  lure_gid_t gid;         /* with LURE_PROCESS_SETGID */
+};
+
+struct lure_process_s {
+  LURE_HANDLE_FIELDS
+  lure_exit_cb exit_cb;
+  int pid;
+  /* private */
+  struct lure__io io_watcher;   /* the pidfd, or fd -1 (SIGCHLD) */
+  struct lure__queue queue;     /* the loop's running processes */
+  int reaped;                   /* exited and waited for */
+  int status;                   /* how, between reaping and the callback */
+};
+
+LURE_EXTERN int lure_spawn(lure_loop_t *loop, lure_process_t *process,
+                           const lure_process_options_t *options);
+LURE_EXTERN int lure_process_kill(lure_process_t *process, int signum);
+LURE_EXTERN int lure_kill(int pid, int signum);
+LURE_EXTERN lure_pid_t lure_process_get_pid(const lure_process_t *process);
+LURE_EXTERN void lure_disable_stdio_inheritance(void);
+/* libuv's descriptor conversions; the identity on Linux. */
 LURE_EXTERN lure_os_fd_t lure_get_osfhandle(int fd);
 LURE_EXTERN int lure_open_osfhandle(lure_os_fd_t os_fd);
 

@@ -31,6 +31,7 @@ dist_man3_MANS += \
 	man/lure_cpu_info.3 \
 	man/lure_cwd.3 \
 	man/lure_default_loop.3 \
+	man/lure_disable_stdio_inheritance.3 \
 	man/lure_dlclose.3 \
 	man/lure_dlerror.3 \
 	man/lure_dlopen.3 \
@@ -133,6 +134,7 @@ dist_man3_MANS += \
 	man/lure_key_delete.3 \
 	man/lure_key_get.3 \
 	man/lure_key_set.3 \
+	man/lure_kill.3 \
 	man/lure_library_shutdown.3 \
 	man/lure_listen.3 \
 	man/lure_loadavg.3 \
@@ -193,6 +195,8 @@ dist_man3_MANS += \
 	man/lure_prepare_stop.3 \
 	man/lure_print_active_handles.3 \
 	man/lure_print_all_handles.3 \
+	man/lure_process_get_pid.3 \
+	man/lure_process_kill.3 \
 	man/lure_queue_work.3 \
 	man/lure_random.3 \
 	man/lure_read_start.3 \
@@ -232,6 +236,7 @@ dist_man3_MANS += \
 	man/lure_signal_stop.3 \
 	man/lure_sleep.3 \
 	man/lure_socketpair.3 \
+	man/lure_spawn.3 \
 	man/lure_stop.3 \
 	man/lure_stream_get_write_queue_size.3 \
 	man/lure_stream_set_blocking.3 \

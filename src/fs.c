@@ -115,17 +115,16 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
   int64_t off = req->off;
   ssize_t total = 0;
   ssize_t n;
-  size_t want;
+  size_t done;
   unsigned int chunk;
-  unsigned int i;
 
-  /* Chunks of IOV_MAX buffers; a read stops at the first short transfer,
-   * which is what one readv would have returned. */
+  /* As libuv: a read is one readv(2) of at most IOV_MAX buffers, and may
+   * return less; a write goes on after a short transfer (a pipe, a signal
+   * in the middle) until every buffer is written or an error comes, in
+   * chunks of IOV_MAX buffers.  The buffers are the request's own copy, so
+   * the one written in part is advanced in place. */
   while (left > 0) {
     chunk = left > IOV_MAX ? IOV_MAX : left;
-    want = 0;
-    for (i = 0; i < chunk; i++)
-      want += iov[i].iov_len;
     do {
       if (is_write)
         n = off < 0 ? writev(req->file, iov, (int) chunk)
@@ -139,25 +138,18 @@ static ssize_t lure__fs_rw(lure_fs_t *req, int is_write) {
     total += n;
     if (off >= 0)
       off += n;
-    if ((size_t) n < want) {
-      /* A read stops here.  A write goes on from where it stopped, as
-       * libuv's does (a signal cuts a write to a pipe short): the next
-       * call writes the rest, or says why it cannot (EAGAIN, ENOSPC),
-       * and the total so far is the answer.  iov is the request's own
-       * copy of the buffers. */
-      if (!is_write || n == 0)
-        break;
-      while ((size_t) n >= iov->iov_len) {
-        n -= (ssize_t) iov->iov_len;
-        iov++;
-        left--;
-      }
-      iov->iov_base = (char *) iov->iov_base + n;
-      iov->iov_len -= (size_t) n;
-      continue;
+    if (!is_write || n == 0)
+      break;
+    done = (size_t) n;
+    while (left > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      left--;
     }
-    iov += chunk;
-    left -= chunk;
+    if (left > 0) {
+      iov->iov_base = (char *) iov->iov_base + done;
+      iov->iov_len -= done;
+    }
   }
   return total;
 }

@@ -214,6 +214,7 @@ LURE_EXTERN size_t lure_handle_size(lure_handle_type type) {
     case LURE_UDP: return sizeof(lure_udp_t);
     case LURE_FS_EVENT: return sizeof(lure_fs_event_t);
     case LURE_FS_POLL: return sizeof(lure_fs_poll_t);
+    case LURE_PROCESS: return sizeof(lure_process_t);
     default: return (size_t) -1;
   }
 }
@@ -243,6 +244,7 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
     case LURE_UDP: lure__udp_close((lure_udp_t *) h); break;
     case LURE_FS_EVENT: lure__fs_event_close((lure_fs_event_t *) h); break;
     case LURE_FS_POLL: wait = lure__fs_poll_close((lure_fs_poll_t *) h); break;
+    case LURE_PROCESS: lure__process_close((lure_process_t *) h); break;
     default: break;
   }
   lure__handle_stop(h);

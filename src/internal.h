@@ -122,6 +122,9 @@ struct lure__loop_priv {
   /* fs event handles: the loop's inotify instance and its watches
    * (fs-event.c); NULL until the first lure_fs_event_start(). */
   struct lure__inotify *inotify;
+
+  /* Child processes (process.c); NULL until the first lure_spawn(). */
+  void *proc_data;
 };
 
 #define lure__priv(loop) ((loop)->priv)
@@ -165,6 +168,8 @@ void lure__signal_close(lure_signal_t *h);
 void lure__poll_close(lure_poll_t *h);
 void lure__udp_close(lure_udp_t *h);
 void lure__udp_finish_close(lure_udp_t *h);
+void lure__process_close(lure_process_t *h);
+void lure__process_loop_close(lure_loop_t *loop);
 
 /* ---- phases ---- */
 void lure__run_timers(lure_loop_t *loop);

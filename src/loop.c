@@ -412,6 +412,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
     if (!(h->flags & LURE__HANDLE_INTERNAL))
       return LURE_EBUSY;
   }
+  lure__process_loop_close(loop);
   lure__aio_loop_close(loop);
   lure__borrow_free_all(loop);
   if (p->emfile_fd >= 0)

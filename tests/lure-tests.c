@@ -159,6 +159,7 @@ static const struct {
   { "fs_event", fs_event_suite },
   { "tty", tty_suite },
   { "random", random_suite },
+  { "process", process_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

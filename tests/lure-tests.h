@@ -31,6 +31,7 @@ Suite *os_suite(void);
 Suite *fs_event_suite(void);
 Suite *tty_suite(void);
 Suite *random_suite(void);
+Suite *process_suite(void);
 
 /* "uring", "epoll", "nouring", or NULL when the program runs by hand. */
 const char *test_set(void);

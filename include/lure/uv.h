@@ -804,6 +804,38 @@ typedef lure_free_func uv_free_func;
 #define uv_tty_set_mode lure_tty_set_mode
 #define uv_tty_set_vterm_state lure_tty_set_vterm_state
 
+/* ---- processes ---------------------------------------------------------- */
+
+typedef lure_process_t uv_process_t;
+typedef lure_process_options_t uv_process_options_t;
+typedef lure_stdio_container_t uv_stdio_container_t;
+typedef lure_process_flags uv_process_flags;
+typedef lure_exit_cb uv_exit_cb;
+#define uv_process_s lure_process_s
+#define uv_process_options_s lure_process_options_s
+#define uv_stdio_container_s lure_stdio_container_s
+#define UV_IGNORE LURE_IGNORE
+#define UV_CREATE_PIPE LURE_CREATE_PIPE
+#define UV_INHERIT_FD LURE_INHERIT_FD
+#define UV_INHERIT_STREAM LURE_INHERIT_STREAM
+#define UV_READABLE_PIPE LURE_READABLE_PIPE
+#define UV_WRITABLE_PIPE LURE_WRITABLE_PIPE
+#define UV_OVERLAPPED_PIPE LURE_OVERLAPPED_PIPE
+#define UV_PROCESS_SETUID LURE_PROCESS_SETUID
+#define UV_PROCESS_SETGID LURE_PROCESS_SETGID
+#define UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS \
+  LURE_PROCESS_WINDOWS_VERBATIM_ARGUMENTS
+#define UV_PROCESS_DETACHED LURE_PROCESS_DETACHED
+#define UV_PROCESS_WINDOWS_HIDE LURE_PROCESS_WINDOWS_HIDE
+#define UV_PROCESS_WINDOWS_HIDE_CONSOLE LURE_PROCESS_WINDOWS_HIDE_CONSOLE
+#define UV_PROCESS_WINDOWS_HIDE_GUI LURE_PROCESS_WINDOWS_HIDE_GUI
+
+#define uv_disable_stdio_inheritance lure_disable_stdio_inheritance
+#define uv_kill lure_kill
+#define uv_process_get_pid lure_process_get_pid
+#define uv_process_kill lure_process_kill
+#define uv_spawn lure_spawn
+
 #ifdef __cplusplus
 }
 #endif
