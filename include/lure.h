@@ -1650,6 +1650,43 @@ LURE_EXTERN void lure_disable_stdio_inheritance(void);
 LURE_EXTERN lure_os_fd_t lure_get_osfhandle(int fd);
 LURE_EXTERN int lure_open_osfhandle(lure_os_fd_t os_fd);
 
+/* ---- any handle, any request ------------------------------------------- */
+
+/* Unions big enough for any handle and any request (libuv's
+ * uv_any_handle and uv_any_req), for callers that keep them in one array
+ * or pool. */
+union lure_any_handle {
+  lure_async_t async;
+  lure_check_t check;
+  lure_fs_event_t fs_event;
+  lure_fs_poll_t fs_poll;
+  lure_handle_t handle;
+  lure_idle_t idle;
+  lure_pipe_t pipe;
+  lure_poll_t poll;
+  lure_prepare_t prepare;
+  lure_process_t process;
+  lure_stream_t stream;
+  lure_tcp_t tcp;
+  lure_timer_t timer;
+  lure_tty_t tty;
+  lure_udp_t udp;
+  lure_signal_t signal;
+};
+
+union lure_any_req {
+  lure_req_t req;
+  lure_connect_t connect;
+  lure_write_t write;
+  lure_shutdown_t shutdown;
+  lure_udp_send_t udp_send;
+  lure_fs_t fs;
+  lure_work_t work;
+  lure_getaddrinfo_t getaddrinfo;
+  lure_getnameinfo_t getnameinfo;
+  lure_random_t random;
+};
+
 #ifdef __cplusplus
 }
 #endif

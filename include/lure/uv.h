@@ -285,6 +285,8 @@ typedef lure_buf_t uv_buf_t;
 #define uv_getnameinfo_s lure_getnameinfo_s
 #define uv_buf_s lure_buf_s
 #define uv_poll_event lure_poll_event
+#define uv_any_handle lure_any_handle
+#define uv_any_req lure_any_req
 
 typedef lure_close_cb uv_close_cb;
 typedef lure_walk_cb uv_walk_cb;
