@@ -377,6 +377,10 @@ START_TEST(tty_modes) {
   struct termios orig, t;
   lure_os_fd_t fd;
   int master, slave;
+  /* At function scope: test_loop_finish() walks the loop's handles, the
+   * watchdog timer among them. */
+  struct rd r;
+  lure_timer_t wd;
 
   open_pty(&master, &slave);
   test_loop_init(&loop);
@@ -415,8 +419,6 @@ START_TEST(tty_modes) {
   /* Raw input: a key arrives without its line, unechoed. */
   ck_assert_int_eq(lure_tty_set_mode(&tty, LURE_TTY_MODE_RAW), 0);
   {
-    struct rd r;
-    lure_timer_t wd;
     struct pollfd p = { master, POLLIN, 0 };
 
     memset(&r, 0, sizeof(r));
