@@ -365,15 +365,9 @@ LURE_EXTERN int lure_fs_event_getpath(lure_fs_event_t *h, char *buffer,
     return LURE_EINVAL;
   }
   len = strlen(h->path);
-  if (len >= *size) {
-    *size = len + 1;
-    return LURE_ENOBUFS;
-  }
-  if (buffer == NULL)
+  if (len < *size && buffer == NULL)
     return LURE_EINVAL;
-  memcpy(buffer, h->path, len + 1);
-  *size = len;
-  return 0;
+  return lure__copy_out(h->path, len, buffer, size);
 }
 
 void lure__fs_event_close(lure_fs_event_t *h) {

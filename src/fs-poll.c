@@ -221,15 +221,9 @@ LURE_EXTERN int lure_fs_poll_getpath(lure_fs_poll_t *h, char *buffer,
   }
   ctx = h->poll_ctx;
   len = strlen(ctx->path);
-  if (len >= *size) {
-    *size = len + 1;
-    return LURE_ENOBUFS;
-  }
-  if (buffer == NULL)
+  if (len < *size && buffer == NULL)
     return LURE_EINVAL;
-  memcpy(buffer, ctx->path, len + 1);
-  *size = len;
-  return 0;
+  return lure__copy_out(ctx->path, len, buffer, size);
 }
 
 int lure__fs_poll_close(lure_fs_poll_t *h) {

@@ -178,6 +178,8 @@ void lure__run_idle(lure_loop_t *loop);
 void lure__run_prepare(lure_loop_t *loop);
 void lure__run_check(lure_loop_t *loop);
 void lure__update_time(lure_loop_t *loop);
+/* A string into a caller's buffer under libuv's size rules (src/os.c). */
+int lure__copy_out(const char *s, size_t len, char *buffer, size_t *size);
 /* A backend calls these right around its blocking wait (epoll_wait,
  * io_uring_enter), with the timeout it waits for: they apply
  * LURE_LOOP_BLOCK_SIGNAL and count LURE_METRICS_IDLE_TIME; the second also

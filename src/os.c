@@ -91,9 +91,11 @@ static int lure__os_slurp(const char *path, char *buf, size_t len) {
   return 0;
 }
 
-/* Hand a string back under the buffer rules stated on top. */
-static int lure__os_copy_out(const char *s, size_t len, char *buffer,
-                             size_t *size) {
+/* Hand a string back under the buffer rules stated on top (libuv's: on
+ * success *size is the length; too small, LURE_ENOBUFS and *size the room
+ * needed, terminator included).  Also used by fs events' and fs polls'
+ * getpath. */
+int lure__copy_out(const char *s, size_t len, char *buffer, size_t *size) {
   if (len >= *size) {
     *size = len + 1;
     return LURE_ENOBUFS;
@@ -393,7 +395,7 @@ LURE_EXTERN int lure_if_indextoname(unsigned int ifindex, char *buffer,
   memset(name, 0, sizeof(name));
   if (if_indextoname(ifindex, name) == NULL)
     return -errno;
-  return lure__os_copy_out(name, strnlen(name, sizeof(name)), buffer, size);
+  return lure__copy_out(name, strnlen(name, sizeof(name)), buffer, size);
 }
 
 /* On Linux an IPv6 scope id is the interface's name, as for libuv. */
@@ -458,7 +460,7 @@ LURE_EXTERN int lure_os_gethostname(char *buffer, size_t *size) {
   if (gethostname(name, sizeof(name)) != 0)
     return -errno;
   name[sizeof(name) - 1] = '\0';
-  return lure__os_copy_out(name, strlen(name), buffer, size);
+  return lure__copy_out(name, strlen(name), buffer, size);
 }
 
 /* Copy a field of struct utsname (srccap bytes, terminated or not). */
@@ -572,7 +574,7 @@ LURE_EXTERN int lure_os_getenv(const char *name, char *buffer, size_t *size) {
   v = getenv(name);
   if (v == NULL)
     return LURE_ENOENT;
-  return lure__os_copy_out(v, strlen(v), buffer, size);
+  return lure__copy_out(v, strlen(v), buffer, size);
 }
 
 LURE_EXTERN int lure_os_setenv(const char *name, const char *value) {
@@ -650,7 +652,7 @@ LURE_EXTERN int lure_os_homedir(char *buffer, size_t *size) {
   r = lure_os_get_passwd(&pwd);
   if (r != 0)
     return r;
-  r = lure__os_copy_out(pwd.homedir, strlen(pwd.homedir), buffer, size);
+  r = lure__copy_out(pwd.homedir, strlen(pwd.homedir), buffer, size);
   lure_os_free_passwd(&pwd);
   return r;
 }
@@ -675,7 +677,7 @@ LURE_EXTERN int lure_os_tmpdir(char *buffer, size_t *size) {
    * size check; lure strips first, so that the size asked for is exact.) */
   if (len > 1 && dir[len - 1] == '/')
     len--;
-  return lure__os_copy_out(dir, len, buffer, size);
+  return lure__copy_out(dir, len, buffer, size);
 }
 
 LURE_EXTERN int lure_cwd(char *buffer, size_t *size) {
