@@ -44,12 +44,6 @@
 #include "lure-bench.h"
 #include "bench-side.h"
 
-#ifdef LURE_UV_H
-#define API "lure"             /* the prefix of the names in messages */
-#else
-#define API "uv"
-#endif
-
 #define NET_RBUF 65536
 #define NET_STALL_S 10 /* a run with no progress this long has failed */
 #define UDP_WATCH_MS 250 /* how often the UDP client looks for lost datagrams */

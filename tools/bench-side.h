@@ -25,8 +25,10 @@
 #define BENCH_SIDE_H
 
 #ifdef LURE_UV_H
+#define API "lure"             /* the prefix of the names in messages */
 #define BENCH_SIDE(name) bench_lure_##name
 #else
+#define API "uv"
 #define BENCH_SIDE(name) bench_uv_##name
 #endif
 

@@ -28,12 +28,6 @@
 #include "lure-bench.h"
 #include "bench-side.h"
 
-#ifdef LURE_UV_H
-#define API "lure"             /* the prefix of the names in messages */
-#else
-#define API "uv"
-#endif
-
 /* ---- the two libraries --------------------------------------------------- */
 
 #ifdef LURE_UV_H
