@@ -90,42 +90,8 @@ fi
 mkdir -p "$WORK" "$top_builddir/bench"
 
 # ---- 1. libuv's source ---------------------------------------------------
-fetch_source() {
-  # The deb-src entry is made from the machine's own deb sources, for this
-  # one call only (as tests/check-libuv.sh does).
-  list=/etc/apt/sources.list.d/lure-bench-libuv-src.sources
-  if [ "$(id -u)" != 0 ]; then
-    say "fetching libuv's source needs root (or set LIBUV_SRC)"
-    exit 77
-  fi
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$list"
-  elif [ -f /etc/apt/sources.list ]; then
-    list=/etc/apt/sources.list.d/lure-bench-libuv-src.list
-    grep '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' >"$list"
-  else
-    die "no apt sources to derive a deb-src entry from"
-  fi
-  ok=0
-  if apt-get update -qq >/dev/null 2>&1 &&
-     (cd "$WORK" && apt-get source -qq libuv1 >/dev/null 2>&1); then
-    ok=1
-  fi
-  rm -f "$list"
-  apt-get update -qq >/dev/null 2>&1 || true
-  [ $ok = 1 ] || die "apt-get source libuv1 failed"
-}
-
-if [ -n "${LIBUV_SRC:-}" ]; then
-  UVSRC=$LIBUV_SRC
-else
-  UVSRC=$(ls -d "$top_builddir"/check-libuv/libuv1-1.44.* "$WORK"/libuv1-1.44.* 2>/dev/null | head -n 1)
-  if [ -z "$UVSRC" ]; then
-    say "fetching Debian's libuv1 source"
-    fetch_source
-    UVSRC=$(ls -d "$WORK"/libuv1-1.44.* 2>/dev/null | head -n 1)
-  fi
-fi
+. "$srcdir/tests/libuv-source.sh"
+libuv_source "$WORK" "$top_builddir/check-libuv"
 [ -f "$UVSRC/test/run-benchmarks.c" ] || die "no libuv benchmark runner in ${UVSRC:-?}/test"
 [ -f /usr/include/uv.h ] || die "Debian's libuv1-dev is missing (./bootstrap.sh installs it)"
 UVVER=$(basename "$UVSRC" | sed 's/^libuv1-//')
