@@ -1721,6 +1721,23 @@ struct u144 {
   int conns;
 };
 
+/* The loop, its watchdog, and a TCP listener on a free loopback port with
+ * connection callback cb; ss gets the listener's address. */
+static void u144_listen(struct u144 *u, const char *what, int backlog,
+                        lure_connection_cb cb, struct sockaddr_storage *ss) {
+  lure_loop_t *loop = &u->p.loop;
+
+  nt_loop_init(loop);
+  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, what);
+  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
+  nt_loopback(AF_INET, 0, ss);
+  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) ss, 0),
+                   0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, backlog,
+                               cb), 0);
+  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), ss);
+}
+
 static void u144_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
   struct u144 *u = h->data;
 
@@ -2128,16 +2145,8 @@ START_TEST(uv144_connect_from_address_in_use) {
   struct sockaddr_storage name;
   int nlen = (int) sizeof(name);
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "connect from an address in use");
-  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
-  nt_loopback(AF_INET, 0, &ss);
-  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
-                   0);
-  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
-                               never_conn_cb), 0);
+  u144_listen(u, "connect from an address in use", 4, never_conn_cb, &ss);
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
   EXPECT(lure_tcp_bind(&u->p.client, (struct sockaddr *) &ss, 0), 0);
   u->creq.data = u;
   nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
@@ -2173,15 +2182,7 @@ START_TEST(uv144_closed_listener_refuses) {
   lure_loop_t *loop = &u->p.loop;
   struct sockaddr_storage ss;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "connect to a closed listener");
-  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
-  nt_loopback(AF_INET, 0, &ss);
-  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
-                   0);
-  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
-                               never_conn_cb), 0);
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  u144_listen(u, "connect to a closed listener", 4, never_conn_cb, &ss);
   lure_close((lure_handle_t *) &u->p.listener, NULL);
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
   u->creq.data = u;
@@ -2223,21 +2224,13 @@ START_TEST(uv144_close_shared_listener) {
   struct sockaddr_storage ss;
   lure_os_fd_t fd = -1;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "shared listener");
-  ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
-  nt_loopback(AF_INET, 0, &ss);
-  ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
-                   0);
-  ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
-                               never_conn_cb), 0);
+  u144_listen(u, "shared listener", 4, never_conn_cb, &ss);
   EXPECT(lure_fileno((lure_handle_t *) &u->p.listener, &fd), 0);
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.server), 0);
   EXPECT(lure_tcp_open(&u->p.server, dup(fd)), 0);
   u->p.server.data = u;
   EXPECT(lure_listen((lure_stream_t *) &u->p.server, 4, u144_shared_conn_cb),
          0);
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
   /* One turn so that both listeners are armed, then close the first. */
   (void) lure_run(loop, LURE_RUN_NOWAIT);
   lure_close((lure_handle_t *) &u->p.listener, NULL);
