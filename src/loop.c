@@ -42,10 +42,15 @@ void lure__wait_leave(lure_loop_t *loop) {
     (void) pthread_sigmask(SIG_SETMASK, &p->wait_oldmask, NULL);
     p->wait_blocked = 0;
   }
-  lure__update_time(loop);
   if (p->wait_entry != 0) {
-    p->idle_time += lure__hrtime_ns() - p->wait_entry;
+    /* One clock read serves the idle count and the loop's time. */
+    uint64_t now = lure__hrtime_ns();
+
+    p->idle_time += now - p->wait_entry;
     p->wait_entry = 0;
+    p->time = now / 1000000u;
+  } else {
+    lure__update_time(loop);
   }
 }
 
