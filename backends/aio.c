@@ -397,13 +397,16 @@ static struct lure__aio *lure__aio_get(lure_loop_t *loop) {
 /* Take req (0: req->executor becomes AIO and lure__fs_done follows, at the
  * earliest in the next pending phase) or decline it (LURE_ENOTSUP: fs.c
  * hands it to the thread pool). */
-int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req) {
+static int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req) {
   struct lure__aio *a;
   struct iocb *cb;
   struct stat st;
   int fl;
   int r;
 
+  /* A ring loop's files go to the ring or to the pool (lure(7)). */
+  if (loop->priv->backend == &lure__backend_uring)
+    return LURE_ENOTSUP;
   switch (req->fs_type) {
     case LURE_FS_READ:
     case LURE_FS_WRITE:
@@ -546,7 +549,7 @@ static void lure__aio_io_cb(lure_loop_t *loop, struct lure__io *w,
 
 /* ---- cancellation -------------------------------------------------------- */
 
-int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req) {
+static int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req) {
   struct lure__aio *a = loop->priv->aio_data;
   struct lure__aio_req *ar = lure__aio_req(req);
   struct io_event ev;
@@ -588,7 +591,7 @@ int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req) {
 
 /* ---- loop close and fork ------------------------------------------------- */
 
-void lure__aio_loop_close(lure_loop_t *loop) {
+static void lure__aio_loop_close(lure_loop_t *loop) {
   struct lure__aio *a = loop->priv->aio_data;
 
   if (a == NULL)
@@ -605,7 +608,7 @@ void lure__aio_loop_close(lure_loop_t *loop) {
   loop->priv->aio_data = NULL;
 }
 
-void lure__aio_loop_fork(lure_loop_t *loop) {
+static void lure__aio_loop_fork(lure_loop_t *loop) {
   struct lure__aio *a = loop->priv->aio_data;
   struct lure__queue *q;
   lure_fs_t *req;
@@ -643,3 +646,11 @@ void lure__aio_loop_fork(lure_loop_t *loop) {
   }
   lure__aio_slots_reset(a);
 }
+
+const struct lure__fs_ops lure__fs_aio = {
+  LURE__EXEC_AIO,
+  lure__aio_submit,
+  lure__aio_cancel,
+  lure__aio_loop_close,
+  lure__aio_loop_fork,
+};

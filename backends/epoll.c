@@ -150,10 +150,12 @@ static int lure__epoll_fd(const lure_loop_t *loop) {
 
 const struct lure__backend_ops lure__backend_epoll = {
   "epoll",
+  LURE__BACKEND_EPOLL,
   lure__epoll_init,
   lure__epoll_destroy,
   lure__epoll_io_start,
   lure__epoll_io_stop,
   lure__epoll_poll,
   lure__epoll_fd,
+  NULL, /* epoll_ctl takes effect at once: nothing waits for submission */
 };

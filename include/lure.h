@@ -358,6 +358,7 @@ struct lure__heap_node {
 };
 
 struct lure__io;
+struct lure__sock_ops; /* src/backend.h */
 typedef void (*lure__io_cb)(lure_loop_t *loop, struct lure__io *w,
                             unsigned revents);
 
@@ -726,8 +727,10 @@ typedef enum {
   unsigned int accepted_count;                                                \
   unsigned int accepted_cap;                                                  \
   unsigned int stream_flags;                                                  \
-  unsigned int ring_ops;               /* ring operations in flight */        \
-  void *ring;                          /* the ring's per-stream state */      \
+  unsigned int exec_ops;               /* executor operations in flight */    \
+  const struct lure__sock_ops *sock;   /* the socket executor's table */      \
+  void *exec_data;                     /* the executor's per-stream state */  \
+  void *stash;                         /* bytes waiting for a reader */       \
   int delayed_error;                                                          \
   int *pending_fds;                    /* fds received (pipes with ipc) */    \
   unsigned int pending_count;                                                 \
@@ -793,8 +796,10 @@ struct lure_udp_s {
   struct lure__queue write_done_queue;
   struct lure__pending write_pending;
   unsigned int udp_flags;
-  unsigned int ring_ops;               /* ring operations in flight */
-  void *ring;                          /* the ring's per-handle state */
+  unsigned int exec_ops;               /* executor operations in flight */
+  const struct lure__sock_ops *sock;   /* the socket executor's table */
+  void *exec_data;                     /* the executor's per-handle state */
+  void *stash;                         /* datagrams waiting for a reader */
 };
 
 struct lure_udp_send_s {

@@ -111,12 +111,12 @@ static int lure__handle_fd(const lure_handle_t *h) {
   }
 }
 
-/* Ring operations in flight for a socket handle (0 for other types). */
-unsigned lure__handle_ring_ops(const lure_handle_t *h) {
+/* Executor operations in flight for a socket handle (0 for other types). */
+unsigned lure__handle_exec_ops(const lure_handle_t *h) {
   if (lure__is_stream(h))
-    return ((const lure_stream_t *) h)->ring_ops;
+    return ((const lure_stream_t *) h)->exec_ops;
   if (h->type == LURE_UDP)
-    return ((const lure_udp_t *) h)->ring_ops;
+    return ((const lure_udp_t *) h)->exec_ops;
   return 0;
 }
 
@@ -253,7 +253,7 @@ LURE_EXTERN int lure_close(lure_handle_t *h, lure_close_cb close_cb) {
    * completes when the last of them has posted its CQE.  An fs poll handle
    * waits the same way for the stats it has in flight.  Until then the
    * loop stays alive (counted as a request). */
-  if (wait || lure__handle_ring_ops(h) > 0) {
+  if (wait || lure__handle_exec_ops(h) > 0) {
     h->flags |= LURE__HANDLE_CLOSE_WAIT;
     h->loop->priv->active_reqs++;
     return 0;

@@ -105,7 +105,10 @@ struct lure__loop_priv {
   int forced_backend;
   int forced_strict;            /* a forced backend that fails is an error */
   unsigned int ring_entries;
-  unsigned char uring_disabled[32]; /* bitmap of IORING_OP_* masked */
+  /* Ring opcodes masked (LURE_URING_DISABLE, LURE_LOOP_URING_DISABLE): an
+   * option of the loop, kept here because it outlives the ring it applies
+   * to (the ring is set up again when it changes). */
+  unsigned char uring_disabled[32];
 
   /* Linux AIO context for O_DIRECT files when there is no ring
    * (backends/aio.c); NULL until first used. */
@@ -139,7 +142,7 @@ int lure__handle_check(const lure_handle_t *h, lure_handle_type type);
 void lure__run_closing_handles(lure_loop_t *loop);
 /* Whether a TCP, pipe, UDP or poll handle of loop works on fd. */
 int lure__fd_in_use(lure_loop_t *loop, int fd);
-unsigned lure__handle_ring_ops(const lure_handle_t *h);
+unsigned lure__handle_exec_ops(const lure_handle_t *h);
 void lure__handle_close_ready(lure_handle_t *h);
 
 static inline int lure__handle_is_active(const lure_handle_t *h) {
@@ -186,9 +189,6 @@ int lure__copy_out(const char *s, size_t len, char *buffer, size_t *size);
  * updates the loop's time. */
 void lure__wait_enter(lure_loop_t *loop, int timeout);
 void lure__wait_leave(lure_loop_t *loop);
-/* Whether the ring wait point holds work prepared but not handed to the
- * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
-int lure__uring_unsubmitted(const lure_loop_t *loop);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */
@@ -249,32 +249,11 @@ void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
                          int executor);
 /* lure_cancel() for fs requests. */
 int lure__fs_cancel(lure_fs_t *req);
-/* Run an fs request's system call(s) on the calling thread, setting
- * req->result (and ptr/statbuf).  Used by the thread pool and sync mode. */
-void lure__fs_exec(lure_fs_t *req);
 /* Fill a lure_stat_t from the struct statx the kernel wrote into buf. */
 void lure__fs_statx_to_stat(const void *statx_buf, lure_stat_t *st);
 
-/* The ring (backends/uring.c), when it is the loop's backend.
- * submit: 0 when the ring took the request (lure__fs_done follows), or
- *   LURE_ENOTSUP when it cannot serve this request (opcode not probed or
- *   masked, nbufs > IOV_MAX, ...): the caller routes it elsewhere.
- * cancel: 0 when a cancellation was issued or the request was removed from
- *   the user-space queue (lure__fs_done follows, with LURE_ECANCELED unless
- *   it finished first), LURE_EBUSY when it is too late. */
-int lure__uring_fs_submit(lure_loop_t *loop, lure_fs_t *req);
-int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req);
-
-/* Linux native AIO (backends/aio.c), for O_DIRECT files when the loop has
- * no ring.  Same contract as the ring's pair above; submit declines
- * (LURE_ENOTSUP) anything but read/write/fsync/fdatasync with an explicit
- * offset on an O_DIRECT fd.  loop_close releases the context (the loop has
- * no requests left by then); loop_fork drops the parent's context in a
- * forked child. */
-int lure__aio_submit(lure_loop_t *loop, lure_fs_t *req);
-int lure__aio_cancel(lure_loop_t *loop, lure_fs_t *req);
-void lure__aio_loop_close(lure_loop_t *loop);
-void lure__aio_loop_fork(lure_loop_t *loop);
+/* The type of a directory entry as lure names it (d_type of readdir). */
+lure_dirent_type_t lure__dirent_type(unsigned char t);
 
 /* ---- fs events and fs poll (fs-event.c, fs-poll.c) ---- */
 void lure__fs_event_close(lure_fs_event_t *h);
@@ -317,7 +296,6 @@ uint64_t lure__hrtime_ns(void);
 int lure__cloexec(int fd, int set);
 int lure__nonblock(int fd, int set);
 /* Environment and option parsing shared by loop.c and lure-info. */
-int lure__parse_uring_disable(const char *list, unsigned char mask[32]);
 int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict);
 
 #endif /* LURE_INTERNAL_H */

@@ -149,31 +149,6 @@ static void lure__run_pending(lure_loop_t *loop) {
 
 /* ---- options ----------------------------------------------------------------- */
 
-int lure__parse_uring_disable(const char *list, unsigned char mask[32]) {
-  const char *s = list;
-  const char *e;
-  int op;
-
-  memset(mask, 0, 32);
-  if (list == NULL)
-    return 0;
-  while (*s != '\0') {
-    while (*s == ',' || *s == ' ')
-      s++;
-    if (*s == '\0')
-      break;
-    e = s;
-    while (*e != '\0' && *e != ',' && *e != ' ')
-      e++;
-    op = lure__uring_op_by_name(s, (size_t) (e - s));
-    if (op < 0)
-      return LURE_EINVAL;
-    mask[op / 8] |= (unsigned char) (1u << (op % 8));
-    s = e;
-  }
-  return 0;
-}
-
 static int lure__parse_backend(const char *name) {
   if (name == NULL)
     return -1;
@@ -199,22 +174,9 @@ static void lure__read_env(struct lure__loop_priv *p) {
   /* An unknown opcode name in the environment cannot be reported to anyone;
    * the known names of the list still apply. */
   s = getenv("LURE_URING_DISABLE");
-  if (s != NULL && lure__parse_uring_disable(s, mask) == 0)
+  if (s != NULL) {
+    lure__parse_uring_disable_lenient(s, mask);
     memcpy(p->uring_disabled, mask, sizeof(mask));
-  else if (s != NULL) {
-    char buf[256];
-    char *tok;
-    char *save = NULL;
-    int op;
-
-    strncpy(buf, s, sizeof(buf) - 1);
-    buf[sizeof(buf) - 1] = '\0';
-    for (tok = strtok_r(buf, ", ", &save); tok != NULL;
-         tok = strtok_r(NULL, ", ", &save)) {
-      op = lure__uring_op_by_name(tok, strlen(tok));
-      if (op >= 0)
-        p->uring_disabled[op / 8] |= (unsigned char) (1u << (op % 8));
-    }
   }
   s = getenv("LURE_RING_ENTRIES");
   if (s != NULL) {
@@ -226,24 +188,29 @@ static void lure__read_env(struct lure__loop_priv *p) {
 
 /* ---- the wait point ------------------------------------------------------------ */
 
-/* Open the wait point: the ring unless epoll is asked for; epoll when the ring
- * refuses, unless the ring was demanded (strict). */
+/* Open the wait point: the first of the preference table (executor.c)
+ * whose init succeeds.  A forced one (which) is tried first, then those
+ * after it in the table, unless it was demanded (strict): its failure is
+ * then the answer. */
 static int lure__backend_open(lure_loop_t *loop, int which, int strict) {
-  struct lure__loop_priv *p = loop->priv;
-  int rc;
+  const struct lure__backend_ops *const *b = lure__wait_points;
+  int rc = LURE_ENOSYS;
 
-  if (which != LURE__BACKEND_EPOLL) {
-    rc = lure__backend_uring.init(loop);
+  if (which != LURE__BACKEND_AUTO) {
+    while (*b != NULL && (*b)->id != which)
+      b++;
+    if (*b == NULL)
+      return LURE_EINVAL;
+  }
+  for (; *b != NULL; b++) {
+    rc = (*b)->init(loop);
     if (rc == 0) {
-      p->backend = &lure__backend_uring;
+      loop->priv->backend = *b;
       return 0;
     }
-    if (which == LURE__BACKEND_URING && strict)
+    if ((*b)->id == which && strict)
       return rc;
   }
-  rc = lure__backend_epoll.init(loop);
-  if (rc == 0)
-    p->backend = &lure__backend_epoll;
   return rc;
 }
 
@@ -275,19 +242,19 @@ static int lure__loop_busy(const lure_loop_t *loop) {
   }
   /* Sockets that read, listen or receive on the ring's path keep
    * operations in it, and lent ring buffers must stay mapped. */
-  if (lure__uring_buffers_lent(loop))
+  if (lure__sock_buffers_lent(loop))
     return 1;
   lure__queue_foreach(q, &loop->priv->handle_queue) {
     const lure_handle_t *h =
         lure__container_of(q, const lure_handle_t, handle_queue);
 
-    if (lure__is_stream(h) &&
-        (((const lure_stream_t *) h)->stream_flags & LURE__STREAM_RING) &&
+    if (lure__is_stream(h) && ((const lure_stream_t *) h)->sock != NULL &&
+        ((const lure_stream_t *) h)->sock->holds_ops &&
         (((const lure_stream_t *) h)->stream_flags &
          (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
       return 1;
-    if (h->type == LURE_UDP &&
-        (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RING) &&
+    if (h->type == LURE_UDP && ((const lure_udp_t *) h)->sock != NULL &&
+        ((const lure_udp_t *) h)->sock->holds_ops &&
         (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RECEIVING))
       return 1;
   }
@@ -305,7 +272,7 @@ static void lure__loop_drain_ring(lure_loop_t *loop) {
   for (i = 0; i < 100; i++) {
     left = 0;
     lure__queue_foreach(q, &loop->priv->handle_queue) {
-      if (lure__handle_ring_ops(
+      if (lure__handle_exec_ops(
               lure__container_of(q, const lure_handle_t, handle_queue)) > 0)
         left = 1;
     }
@@ -321,10 +288,10 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
   struct lure__queue *q;
   int rc;
 
-  /* An idle AIO context holds a watcher; with no request left it can go
-   * (it is made again on demand). */
+  /* An idle AIO context holds a watcher; with no request left the fs
+   * executors' per-loop state can go (it is made again on demand). */
   if (p->active_reqs == 0)
-    lure__aio_loop_close(loop);
+    lure__fs_executors_close(loop);
   if (lure__loop_busy(loop))
     return LURE_EBUSY;
   lure__loop_drain_ring(loop);
@@ -418,7 +385,7 @@ LURE_EXTERN int lure_loop_close(lure_loop_t *loop) {
       return LURE_EBUSY;
   }
   lure__process_loop_close(loop);
-  lure__aio_loop_close(loop);
+  lure__fs_executors_close(loop);
   lure__borrow_free_all(loop);
   if (p->emfile_fd >= 0)
     close(p->emfile_fd);
@@ -484,8 +451,7 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
         rc = LURE_EINVAL;
         break;
       }
-      if ((which == LURE__BACKEND_URING) ==
-          (p->backend == &lure__backend_uring)) {
+      if (p->backend->id == which) {
         /* Already there: it is forced from now on all the same. */
         p->forced_backend = which;
         p->forced_strict = 1;
@@ -534,7 +500,7 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
       }
       old_entries = p->ring_entries;
       p->ring_entries = n;
-      if (p->backend == &lure__backend_uring) {
+      if (p->backend->id == LURE__BACKEND_URING) {
         rc = lure__loop_switch_backend(loop, LURE__BACKEND_URING, 1);
         if (rc != 0)
           p->ring_entries = old_entries;
@@ -568,7 +534,7 @@ LURE_EXTERN int lure_loop_fork(lure_loop_t *loop) {
     if (lure__backend_open(loop, LURE__BACKEND_EPOLL, 0) != 0)
       return rc;
   }
-  lure__aio_loop_fork(loop);
+  lure__fs_executors_fork(loop);
   rc = lure__async_loop_fork(loop);
   if (rc == 0)
     rc = lure__signal_loop_fork(loop);
@@ -630,7 +596,8 @@ static int lure__backend_timeout(const lure_loop_t *loop) {
 LURE_EXTERN int lure_backend_timeout(const lure_loop_t *loop) {
   if (loop == NULL || loop->priv == NULL)
     return LURE_EINVAL;
-  if (lure__uring_unsubmitted(loop))
+  if (loop->priv->backend->unsubmitted != NULL &&
+      loop->priv->backend->unsubmitted(loop))
     return 0;
   return lure__backend_timeout(loop);
 }

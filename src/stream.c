@@ -2,16 +2,20 @@
  * stream.c - streams (TCP and Unix sockets): listen/accept, reads, writes,
  * shutdown and close, with libuv's semantics.
  *
- * Two ways to move the bytes, chosen per stream when its socket is adopted
- * (lure__stream_open):
- *   - readiness: an fd watcher on the wait point (POLL_ADD through the ring,
- *     or epoll) plus non-blocking syscalls, as libuv does everywhere;
- *   - the ring (backends/uring.c, lure__uring_stream_*): multishot accept,
- *     multishot recv into a provided-buffer ring, SEND/SENDMSG, when the
- *     loop's wait point is the ring and its probe has those opcodes.
- * Both deliver through the same functions here (lure__stream_deliver_read,
+ * Two socket executors move the bytes; a stream picks its table (s->sock,
+ * src/backend.h) when its socket is adopted (lure__stream_open), from the
+ * preference table of src/executor.c:
+ *   - the ring (backends/uring-stream.c): multishot accept, multishot recv
+ *     into a provided-buffer ring, SEND/SENDMSG, when the loop's wait point
+ *     is the ring and its probe has those opcodes;
+ *   - readiness (backends/ready.c): an fd watcher on the wait point
+ *     (POLL_ADD through the ring, or epoll) plus non-blocking syscalls, as
+ *     libuv does everywhere; also the fallback of a ring stream whose
+ *     operation the ring cannot take.
+ * Both deliver through the same functions here (lure__stream_deliver,
  * lure__stream_write_progress, ...), so callbacks, order and errors are the
- * same whichever path serves a stream.
+ * same whichever path serves a stream.  Bytes that arrive while nobody
+ * reads wait in the stream's stash, here too.
  *
  * Write callbacks never run inside lure_write(): finished writes wait on
  * write_done_queue and run from the pending phase, from the I/O callback
@@ -31,9 +35,6 @@
 #define IOV_MAX 1024
 #endif
 
-static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
-                            unsigned revents);
-static void lure__stream_write_all(lure_stream_t *s);
 static int lure__stream_read_arm(lure_stream_t *s);
 
 static const lure_buf_t lure__stream_no_buf = { NULL, 0 };
@@ -49,7 +50,7 @@ void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
   s->write_queue_size = 0;
   s->alloc_cb = NULL;
   s->read_cb = NULL;
-  lure__io_init(&s->io_watcher, lure__stream_io, -1);
+  lure__io_init(&s->io_watcher, lure__sock_ready.stream_io, -1);
   lure__queue_init(&s->write_queue);
   lure__queue_init(&s->write_done_queue);
   lure__queue_init(&s->write_pending.queue);
@@ -61,8 +62,10 @@ void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
   s->accepted_count = 0;
   s->accepted_cap = 0;
   s->stream_flags = 0;
-  s->ring_ops = 0;
-  s->ring = NULL;
+  s->exec_ops = 0;
+  s->sock = &lure__sock_ready;
+  s->exec_data = NULL;
+  s->stash = NULL;
   s->delayed_error = 0;
   s->pending_fds = NULL;
   s->pending_count = 0;
@@ -98,11 +101,11 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
   s->io_watcher.fd = fd;
   s->stream_flags |= flags;
   /* IPC pipes receive descriptors with recvmsg(2) per read, which the
-   * ring's multishot receive cannot carry: they use readiness. */
+   * ring's multishot receive cannot carry: they use readiness, as does
+   * anything that is not a socket. */
   if (!(s->stream_flags & LURE__STREAM_NOT_SOCKET) &&
-      !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc) &&
-      lure__uring_stream_usable(s->loop))
-    s->stream_flags |= LURE__STREAM_RING;
+      !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc))
+    s->sock = lure__sock_pick_stream(s->loop);
   return 0;
 }
 
@@ -231,13 +234,13 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
   lure__queue_insert_tail(&s->write_done_queue, &req->queue);
 }
 
-/* ---- readiness path: writes ---------------------------------------------------- */
+/* ---- immediate writes ------------------------------------------------------------ */
 
 /* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
  * is not a socket, else sendmsg(2) with MSG_NOSIGNAL, carrying the
  * descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
  * queued writes and the immediate ones (lure_try_write2). */
-static ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
+ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
                                   const lure_stream_t *send_handle) {
   struct msghdr msg;
@@ -273,95 +276,8 @@ static ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
   return r < 0 ? -errno : r;
 }
 
-/* The head request's next bytes; its handle goes with its first byte. */
-static ssize_t lure__stream_send(lure_stream_t *s, lure_write_t *req) {
-  struct iovec iov[64];
-  unsigned n = 0;
-  unsigned i;
 
-  for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-    iov[n].iov_base = req->bufs[i].base;
-    iov[n].iov_len = req->bufs[i].len;
-  }
-  iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
-  iov[0].iov_len -= req->offset;
-  return lure__stream_sendv(s, iov, n,
-                            req->write_index == 0 && req->offset == 0
-                                ? req->send_handle
-                                : NULL);
-}
-
-/* Write as much of the queue as the socket takes now. */
-/* Write the queue, in order, while the descriptor takes it; 1 when it
- * stopped because the descriptor is full. */
-static int lure__stream_write_now(lure_stream_t *s) {
-  lure_write_t *req;
-  ssize_t r;
-
-  while (!lure__queue_empty(&s->write_queue)) {
-    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                             queue);
-    r = lure__stream_send(s, req);
-    if (r == LURE_EAGAIN)
-      return 1;
-    if (r < 0)
-      lure__stream_write_fail(s, req, (int) r);
-    else /* short: try again; EAGAIN next time if it is full */
-      (void) lure__stream_write_progress(s, req, (size_t) r);
-  }
-  return 0;
-}
-
-static void lure__stream_write_all(lure_stream_t *s) {
-  if (lure__stream_write_now(s))
-    (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
-  else
-    lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
-}
-
-/* Closing a ring stream whose head write was in the ring: the writes behind
- * it were queued only because of it, where libuv would have written them
- * inside uv_write().  Write what the socket takes now, in order; what it
- * does not take is cancelled. */
-void lure__stream_close_writes(lure_stream_t *s) {
-  (void) lure__stream_write_now(s);
-  while (!lure__queue_empty(&s->write_queue))
-    lure__stream_write_fail(
-        s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                              queue),
-        LURE_ECANCELED);
-}
-
-/* ---- readiness path: reads ------------------------------------------------------- */
-
-static void lure__stream_take_fds(lure_stream_t *s, struct msghdr *msg) {
-  struct cmsghdr *cm;
-  int fds[16];
-  size_t n;
-  size_t i;
-
-  for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-      continue;
-    n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    if (n > 16)
-      n = 16;
-    memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
-    for (i = 0; i < n; i++) {
-      if (s->pending_count == s->pending_cap) {
-        unsigned cap = s->pending_cap ? s->pending_cap * 2 : 4;
-        int *p = lure__realloc(s->pending_fds, cap * sizeof(int));
-        if (p == NULL) {
-          close(fds[i]);
-          continue;
-        }
-        s->pending_fds = p;
-        s->pending_cap = cap;
-      }
-      s->pending_fds[s->pending_count++] = fds[i];
-    }
-  }
-}
+/* ---- reads --------------------------------------------------------------------- */
 
 /* Hand nread bytes (or an error/EOF) to the user, stopping reads at EOF or
  * on error as libuv does. */
@@ -422,80 +338,163 @@ size_t lure__stream_deliver_copy(lure_stream_t *s, const char *p, size_t n) {
   return done;
 }
 
-static void lure__stream_read(lure_stream_t *s) {
-  union {
-    char buf[CMSG_SPACE(16 * sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr msg;
-  struct iovec iov;
-  lure_buf_t buf;
-  ssize_t n;
-  int count = 32;
-  int ipc = s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc;
+/* ---- the stash ------------------------------------------------------------------- */
 
-  while ((s->stream_flags & LURE__STREAM_READING) && count-- > 0) {
-    buf.base = NULL;
-    buf.len = 0;
-    if (s->stream_flags & LURE__STREAM_BORROW) {
-      buf.base = lure__borrow_alloc(s->loop, LURE__BORROW_SIZE);
-      buf.len = buf.base != NULL ? LURE__BORROW_SIZE : 0;
-    } else {
-      s->alloc_cb((lure_handle_t *) s, 65536, &buf);
-    }
-    if (buf.base == NULL || buf.len == 0) {
-      s->read_cb(s, LURE_ENOBUFS, &buf);
-      return;
-    }
-    if (ipc) {
-      memset(&msg, 0, sizeof(msg));
-      iov.iov_base = buf.base;
-      iov.iov_len = buf.len;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = ctl.buf;
-      msg.msg_controllen = sizeof(ctl.buf);
-      do
-        n = recvmsg(s->io_watcher.fd, &msg, MSG_CMSG_CLOEXEC);
-      while (n < 0 && errno == EINTR);
-      if (n >= 0)
-        lure__stream_take_fds(s, &msg);
-    } else {
-      do
-        n = read(s->io_watcher.fd, buf.base, buf.len);
-      while (n < 0 && errno == EINTR);
-    }
-    if (n <= 0 && (s->stream_flags & LURE__STREAM_BORROW)) {
-      /* Nothing lent: the buffer goes back here and the callback sees
-       * none (a borrowed read never reports 0 bytes). */
-      int err = n < 0 ? errno : 0;
-      static const lure_buf_t none = { NULL, 0 };
+/* Bytes an executor received while nobody read them (after lure_read_stop(),
+ * with the ring's multishot receive still being cancelled) or that the
+ * reader's buffers did not take, and an end of stream seen meanwhile: kept
+ * here, in order, and delivered from the pending phase once the stream
+ * reads again.  Made on first use. */
+struct lure__stream_stash {
+  lure_stream_t *s;
+  char *mem;
+  size_t len;
+  size_t off;
+  int status;                /* EOF or error seen while not reading */
+  struct lure__pending pending;
+};
 
-      lure_buf_release(s->loop, &buf);
-      if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
-        return;
-      lure__stream_deliver(s, n == 0 ? LURE_EOF : -err, &none);
-      return;
+/* libuv's rule: read_cb never sees a NULL buf; one with a NULL base means
+ * no buffer was allocated for this call. */
+static const lure_buf_t lure__null_buf = { NULL, 0 };
+
+static struct lure__stream_stash *lure__stash_get(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
+
+  if (st != NULL)
+    return st;
+  st = lure__calloc(1, sizeof(*st));
+  if (st == NULL)
+    return NULL;
+  st->s = s;
+  lure__queue_init(&st->pending.queue);
+  s->stash = st;
+  return st;
+}
+
+int lure__stream_stash_empty(const lure_stream_t *s) {
+  const struct lure__stream_stash *st = s->stash;
+
+  return st == NULL || st->len <= st->off;
+}
+
+static int lure__stash_add(lure_stream_t *s, const char *p, size_t n) {
+  struct lure__stream_stash *st = lure__stash_get(s);
+  char *m;
+
+  if (st == NULL)
+    return LURE_ENOMEM;
+  if (st->off > 0 && st->off == st->len) {
+    st->off = st->len = 0;
+  }
+  m = lure__realloc(st->mem, st->len + n);
+  if (m == NULL)
+    return LURE_ENOMEM;
+  memcpy(m + st->len, p, n);
+  st->mem = m;
+  st->len += n;
+  return 0;
+}
+
+static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe);
+
+/* Deliver the stash from the next pending phase, if anyone reads. */
+static void lure__stash_schedule(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
+
+  if (st == NULL || (st->len <= st->off && st->status == 0) ||
+      !(s->stream_flags & LURE__STREAM_READING) ||
+      lure__handle_is_closing((lure_handle_t *) s) ||
+      !lure__queue_empty(&st->pending.queue))
+    return;
+  st->pending.cb = lure__stash_deliver;
+  lure__pending_add(s->loop, &st->pending);
+}
+
+void lure__stream_feed(lure_stream_t *s, const char *p, size_t n) {
+  size_t done;
+
+  /* Bytes already waiting go first: newer ones queue behind them. */
+  if (!lure__stream_stash_empty(s)) {
+    if (!lure__handle_is_closing((lure_handle_t *) s)) {
+      (void) lure__stash_add(s, p, n);
+      lure__stash_schedule(s);
     }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        s->read_cb(s, 0, &buf); /* gives the buffer back */
-        return;
-      }
-      lure__stream_deliver(s, -errno, &buf);
-      return;
-    }
-    if (n == 0) {
-      lure__stream_deliver(s, LURE_EOF, &buf);
-      return;
-    }
-    s->read_cb(s, n, &buf);
-    if ((size_t) n < buf.len)
-      return; /* drained */
+    return;
+  }
+  /* The reader takes them; what it did not take (it stopped, or had no
+   * buffer) is kept for the next read. */
+  done = lure__stream_deliver_copy(s, p, n);
+  if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
+    (void) lure__stash_add(s, p + done, n - done);
+    lure__stash_schedule(s);
   }
 }
 
-/* ---- readiness path: accept and connect ------------------------------------------- */
+void lure__stream_end(lure_stream_t *s, int status) {
+  struct lure__stream_stash *st;
+
+  /* Not now if the reader stopped or bytes still wait: keep it for after
+   * them. */
+  if (!(s->stream_flags & LURE__STREAM_READING) ||
+      !lure__stream_stash_empty(s)) {
+    st = lure__stash_get(s);
+    if (st != NULL)
+      st->status = status;
+    return;
+  }
+  lure__stream_deliver(s, status, &lure__null_buf);
+}
+
+static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
+  struct lure__stream_stash *st =
+      lure__container_of(pe, struct lure__stream_stash, pending);
+  lure_stream_t *s = st->s;
+  char *mem = st->mem;
+  size_t off = st->off;
+  size_t len = st->len;
+
+  (void) loop;
+  if (!(s->stream_flags & LURE__STREAM_READING))
+    return;
+  if (mem != NULL && off < len) {
+    /* Take the bytes out first: feeding them may stash again. */
+    st->mem = NULL;
+    st->len = 0;
+    st->off = 0;
+    lure__stream_feed(s, mem + off, len - off);
+    lure__free(mem);
+  }
+  /* The end of the stream comes after its bytes. */
+  if (st->status != 0 && st->len <= st->off &&
+      (s->stream_flags & LURE__STREAM_READING) &&
+      !lure__handle_is_closing((lure_handle_t *) s)) {
+    int status = st->status;
+
+    st->status = 0;
+    lure__stream_deliver(s, status, &lure__null_buf);
+  }
+}
+
+static void lure__stash_unschedule(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
+
+  if (st != NULL)
+    lure__queue_remove(&st->pending.queue);
+}
+
+static void lure__stash_free(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
+
+  if (st == NULL)
+    return;
+  lure__queue_remove(&st->pending.queue);
+  lure__free(st->mem);
+  lure__free(st);
+  s->stash = NULL;
+}
+
+/* ---- accept and connect -------------------------------------------------------- */
 
 static int lure__stream_push_accepted(lure_stream_t *s, int fd) {
   if (s->accepted_count == s->accepted_cap) {
@@ -561,8 +560,8 @@ void lure__stream_connection(lure_stream_t *s, int fd_or_error) {
   if (fd_or_error == LURE_EMFILE || fd_or_error == LURE_ENFILE) {
     /* The ring would fail the next accept at once, connection or not (a
      * descriptor is reserved before one is waited for): a ring server
-     * waits for readiness before it accepts again (lure__stream_io). */
-    if (s->stream_flags & LURE__STREAM_RING)
+     * waits for readiness before it accepts again (backends/ready.c). */
+    if (!lure__stream_on_readiness(s))
       (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
     fd_or_error = lure__stream_emfile(s, fd_or_error);
     if (fd_or_error == 0)
@@ -581,31 +580,6 @@ void lure__stream_connection(lure_stream_t *s, int fd_or_error) {
   }
   if (s->connection_cb != NULL)
     s->connection_cb(s, 0);
-}
-
-static void lure__stream_accept_ready(lure_stream_t *s) {
-  int fd;
-
-  while (s->stream_flags & LURE__STREAM_LISTENING) {
-    /* Like libuv, stop taking connections while the user has not accepted
-     * the last one. */
-    if (s->accepted_count > 0) {
-      lure__io_stop(s->loop, &s->io_watcher, POLLIN);
-      return;
-    }
-    fd = accept4(s->io_watcher.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return;
-      if (errno == ECONNABORTED)
-        continue;
-      lure__stream_connection(s, -errno);
-      return;
-    }
-    lure__stream_connection(s, fd);
-  }
 }
 
 void lure__stream_connect_done(lure_stream_t *s, int status) {
@@ -642,22 +616,6 @@ void lure__stream_connect_done(lure_stream_t *s, int status) {
   if (status == 0 && !lure__queue_empty(&s->write_queue) &&
       !lure__handle_is_closing((lure_handle_t *) s))
     lure__stream_kick_writes(s);
-}
-
-static void lure__stream_connect_ready(lure_stream_t *s) {
-  int err = 0;
-  socklen_t len = sizeof(err);
-
-  if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-    err = errno;
-  if (err == EINPROGRESS)
-    return;
-  /* POLLOUT stays only for a readiness stream with writes to make; a ring
-   * stream sends through its own SEND requests. */
-  if (lure__queue_empty(&s->write_queue) ||
-      (s->stream_flags & LURE__STREAM_RING))
-    lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
-  lure__stream_connect_done(s, -err);
 }
 
 static void lure__stream_connect_pending(lure_loop_t *loop,
@@ -705,12 +663,11 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
   /* TCP on the ring's path connects with IORING_OP_CONNECT, reporting the
    * same errors at the same point.  Unix sockets keep connect(2): a full
    * listener queue is EAGAIN for libuv, where the ring would wait. */
-  if ((s->stream_flags & LURE__STREAM_RING) && !defer_errors) {
-    r = lure__uring_stream_connect(s, (const struct sockaddr *) &req->addr,
-                                   addrlen);
+  if (s->sock->connect != NULL && !defer_errors) {
+    r = s->sock->connect(s, (const struct sockaddr *) &req->addr, addrlen);
     if (r != LURE_ENOTSUP) {
       if (r == 0)
-        lure__stream_connect_begin(s, req, cb, LURE__EXEC_URING);
+        lure__stream_connect_begin(s, req, cb, s->sock->executor);
       return r;
     }
   }
@@ -723,7 +680,7 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
    * error) reach the callback, as in libuv. */
   if (err != 0 && err != EINPROGRESS && err != ECONNREFUSED && !defer_errors)
     return -err;
-  lure__stream_connect_begin(s, req, cb, LURE__EXEC_EPOLL);
+  lure__stream_connect_begin(s, req, cb, lure__sock_ready.executor);
   if (err != EINPROGRESS) {
     lure__stream_connect_later(s, -err);
     return 0;
@@ -739,62 +696,16 @@ int lure__stream_connect_error(lure_stream_t *s, lure_connect_t *req,
     return LURE_EALREADY;
   if (s->stream_flags & (LURE__STREAM_READABLE | LURE__STREAM_WRITABLE))
     return LURE_EISCONN;
-  lure__stream_connect_begin(s, req, cb,
-                             (s->stream_flags & LURE__STREAM_RING)
-                                 ? LURE__EXEC_URING : LURE__EXEC_EPOLL);
+  lure__stream_connect_begin(s, req, cb, s->sock->executor);
   lure__stream_connect_later(s, err);
   return 0;
 }
 
 /* ---- readiness dispatch ---------------------------------------------------------- */
 
-static void lure__stream_io(lure_loop_t *loop, struct lure__io *w,
-                            unsigned revents) {
-  lure_stream_t *s = lure__container_of(w, lure_stream_t, io_watcher);
-
-  if (s->connect_req != NULL) {
-    lure__stream_connect_ready(s);
-    if (lure__handle_is_closing((lure_handle_t *) s))
-      return;
-    revents &= ~POLLOUT;
-  }
-  if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if ((s->stream_flags & LURE__STREAM_RING) &&
-        (revents & (POLLIN | POLLERR | POLLHUP))) {
-      /* A ring server that ran out of descriptors: a connection waits,
-       * the ring's accept takes over again. */
-      lure__io_stop(loop, &s->io_watcher, POLLIN);
-      if (lure__uring_stream_accept(s) == 0)
-        return;
-      s->stream_flags &= ~LURE__STREAM_RING;
-      (void) lure__io_start(loop, &s->io_watcher, POLLIN);
-    }
-    if (revents & (POLLIN | POLLERR | POLLHUP))
-      lure__stream_accept_ready(s);
-    return;
-  }
-  if ((revents & (POLLIN | POLLERR | POLLHUP)) &&
-      (s->stream_flags & LURE__STREAM_READING))
-    lure__stream_read(s);
-  if (lure__handle_is_closing((lure_handle_t *) s) || s->io_watcher.fd < 0)
-    return;
-  if ((revents & (POLLOUT | POLLERR | POLLHUP)) &&
-      !(s->stream_flags & LURE__STREAM_RING) &&
-      !lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
-    lure__stream_write_all(s);
-    lure__stream_run_write_cbs(s);
-    if (!lure__handle_is_closing((lure_handle_t *) s))
-      lure__stream_maybe_shutdown(s);
-  }
-}
-
 /* Get queued writes moving, on whichever path serves the stream. */
 void lure__stream_kick_writes(lure_stream_t *s) {
-  if (s->stream_flags & LURE__STREAM_RING) {
-    lure__uring_stream_write(s);
-  } else {
-    lure__stream_write_all(s);
-  }
+  s->sock->write(s);
   if (!lure__queue_empty(&s->write_done_queue) ||
       (s->shutdown_req != NULL && lure__queue_empty(&s->write_queue)))
     lure__stream_schedule(s);
@@ -829,10 +740,10 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_accept(s) == 0)
+  if (s->sock->accept(s) == 0)
     return 0;
-  s->stream_flags &= ~LURE__STREAM_RING;
-  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+  s->sock = &lure__sock_ready;
+  return s->sock->accept(s);
 }
 
 LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
@@ -871,7 +782,7 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
   server->accepted_count--;
   /* The readiness path paused while this one waited. */
   if (server->accepted_count == 0 &&
-      !(server->stream_flags & LURE__STREAM_RING) &&
+      lure__stream_on_readiness(server) &&
       (server->stream_flags & LURE__STREAM_LISTENING))
     (void) lure__io_start(server->loop, &server->io_watcher, POLLIN);
   return 0;
@@ -910,7 +821,7 @@ LURE_EXTERN int lure_buf_release(lure_loop_t *loop, const lure_buf_t *buf) {
 
   if (loop == NULL || loop->priv == NULL || buf == NULL || buf->base == NULL)
     return LURE_EINVAL;
-  if (lure__uring_buf_release(loop, buf->base) == 0)
+  if (lure__sock_buf_release(loop, buf->base) == 0)
     return 0;
   /* Only buffers on the loop's list are ours to free; anything else (a
    * second release included) is refused without being dereferenced. */
@@ -930,9 +841,14 @@ static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
 
 /* Set a reading stream's reads going, on whichever path serves it. */
 static int lure__stream_read_arm(lure_stream_t *s) {
-  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_read(s) == 0)
-    return 0;
-  return lure__io_start(s->loop, &s->io_watcher, POLLIN);
+  int rc;
+
+  lure__stash_schedule(s);
+  rc = s->sock->read_start(s);
+
+  if (rc == 0 || lure__stream_on_readiness(s))
+    return rc;
+  return lure__sock_ready.read_start(s);
 }
 
 LURE_EXTERN int lure_read_start_borrowed(lure_stream_t *s,
@@ -979,10 +895,8 @@ void lure__stream_read_stop_internal(lure_stream_t *s) {
   if (!(s->stream_flags & LURE__STREAM_READING))
     return;
   s->stream_flags &= ~LURE__STREAM_READING;
-  if (s->stream_flags & LURE__STREAM_RING)
-    lure__uring_stream_read_stop(s); /* also stops a readiness fallback */
-  else
-    lure__io_stop(s->loop, &s->io_watcher, POLLIN);
+  lure__stash_unschedule(s);
+  s->sock->read_stop(s); /* also stops a readiness fallback */
   if (!(s->stream_flags & LURE__STREAM_LISTENING))
     lure__handle_stop((lure_handle_t *) s);
 }
@@ -1038,8 +952,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   req->error = 0;
   req->nbufs = nbufs;
   req->req_flags = 0;
-  req->executor = (s->stream_flags & LURE__STREAM_RING) ? LURE__EXEC_URING
-                                                        : LURE__EXEC_EPOLL;
+  req->executor = (unsigned char) s->sock->executor;
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
@@ -1157,8 +1070,7 @@ LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
   req->handle = s;
   req->cb = cb;
   req->req_flags = 0;
-  req->executor = (s->stream_flags & LURE__STREAM_RING) ? LURE__EXEC_URING
-                                                        : LURE__EXEC_EPOLL;
+  req->executor = (unsigned char) s->sock->executor;
   lure__req_register(s->loop, (lure_req_t *) req);
   s->shutdown_req = req;
   if (lure__queue_empty(&s->write_queue))
@@ -1203,33 +1115,34 @@ LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
  * path the new loop offers.  No I/O on the socket here (it is shared with
  * the parent): only operations that wait for the loop to run. */
 void lure__stream_after_fork(lure_stream_t *s) {
-  if (s->stream_flags & LURE__STREAM_RING) {
-    lure__uring_stream_forget(s);
+  if (s->sock->forget != NULL) {
+    s->sock->forget(s);
+    if (s->stash != NULL)
+      lure__queue_init(&((struct lure__stream_stash *) s->stash)->pending.queue);
     if (s->flags & LURE__HANDLE_CLOSE_WAIT) {
       lure__handle_close_ready((lure_handle_t *) s);
       return;
     }
-    if (!lure__uring_stream_usable(s->loop))
-      s->stream_flags &= ~LURE__STREAM_RING;
+    if (!s->sock->stream_usable(s->loop))
+      s->sock = &lure__sock_ready;
   }
   if (s->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) s))
     return;
   /* A connect the old ring held: its end is seen as readiness now. */
   if (s->connect_req != NULL &&
-      s->connect_req->executor == LURE__EXEC_URING)
+      s->connect_req->executor != lure__sock_ready.executor)
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
   if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_accept(s) != 0) {
-      s->stream_flags &= ~LURE__STREAM_RING;
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+    if (lure__stream_on_readiness(s) || s->sock->accept(s) != 0) {
+      s->sock = &lure__sock_ready;
+      (void) s->sock->accept(s);
     }
     return;
   }
   if (s->stream_flags & LURE__STREAM_READING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_read(s) != 0)
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+    lure__stash_schedule(s);
+    if (lure__stream_on_readiness(s) || s->sock->read_start(s) != 0)
+      (void) lure__sock_ready.read_start(s);
   }
   /* Not now: in a forked child the socket is the parent's too, and the
    * child may only mean to close it (or exec).  Writing the queue here sent
@@ -1257,21 +1170,22 @@ void lure__stream_close(lure_stream_t *s) {
    * whole, as libuv's write would have inside lure_write()); the requests
    * behind it are settled when it completes (lure__stream_close_writes), so
    * that the callbacks keep their order. */
-  if (!(s->stream_flags & LURE__STREAM_RING) || !lure__uring_stream_sending(s))
+  if (s->sock->sending == NULL || !s->sock->sending(s))
     while (!lure__queue_empty(&s->write_queue)) {
       req = lure__container_of(lure__queue_head(&s->write_queue),
                                lure_write_t, queue);
       lure__stream_write_fail(s, req, LURE_ECANCELED);
     }
-  if (s->stream_flags & LURE__STREAM_RING)
-    lure__uring_stream_close(s);
+  lure__stash_unschedule(s);
+  if (s->sock->close != NULL)
+    s->sock->close(s);
   lure__io_close(s->loop, &s->io_watcher);
   /* A listener stops listening now, as libuv's uv_close() makes it by
    * closing the descriptor at once: a connect made right after lure_close()
    * is refused instead of landing in the backlog of a socket about to go.
    * Only the descriptor goes (never shutdown(2), which would stop the
    * listen for every process and loop that shares the socket); the ring
-   * has its accept and the cancel already (lure__uring_stream_close). */
+   * has its accept and the cancel already (s->sock->close). */
   if (was_listening && s->io_watcher.fd >= 0) {
     close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
@@ -1304,7 +1218,8 @@ void lure__stream_finish_close(lure_stream_t *s) {
       close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
-  lure__uring_stream_free(s);
+  lure__sock_stream_free(s);
+  lure__stash_free(s);
   lure__free(s->accepted_fds);
   s->accepted_fds = NULL;
   s->accepted_cap = 0;

@@ -1,10 +1,11 @@
 /*
- * stream.h - what stream.c shares with tcp.c, pipe.c and the ring's socket
- * path in backends/uring.c.
+ * stream.h - what stream.c shares with tcp.c, pipe.c and the socket
+ * executors (backends/uring-stream.c, backends/ready.c).
  */
 #ifndef LURE_STREAM_H
 #define LURE_STREAM_H
 
+#include <sys/uio.h>
 #include "internal.h"
 
 /* stream_flags */
@@ -17,7 +18,6 @@ enum {
   LURE__STREAM_SHUT_ISSUED = 0x20, /* shutdown(2) under way */
   LURE__STREAM_SHUT = 0x40,        /* write side shut */
   LURE__STREAM_EOF = 0x80,         /* read side saw EOF */
-  LURE__STREAM_RING = 0x100,       /* bytes move through ring operations */
   LURE__STREAM_NOT_SOCKET = 0x200, /* a pipe(2) or tty: writev, not sendmsg */
   LURE__STREAM_BOUND = 0x400,
   LURE__STREAM_BORROW = 0x800,    /* read_cb gets lure's buffers */
@@ -44,9 +44,6 @@ int lure__tcp_apply_options(lure_stream_t *s, int fd);
 #define LURE__BORROW_SIZE 65536
 char *lure__borrow_alloc(lure_loop_t *loop, size_t len);
 void lure__borrow_free_all(lure_loop_t *loop);
-int lure__uring_buf_release(lure_loop_t *loop, const char *base);
-/* Whether ring buffers are lent out (the ring cannot go away). */
-int lure__uring_buffers_lent(const lure_loop_t *loop);
 
 int lure__is_stream(const lure_handle_t *h);
 void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
@@ -74,8 +71,16 @@ void lure__stream_deliver(lure_stream_t *s, ssize_t nread,
  * alloc_cb buffers while it reads; returns how many it took (the caller
  * keeps the rest). */
 size_t lure__stream_deliver_copy(lure_stream_t *s, const char *p, size_t n);
+/* Bytes an executor received (read_cb or the stash takes them), and the
+ * end of the stream (LURE_EOF or an error), after any bytes that wait. */
+void lure__stream_feed(lure_stream_t *s, const char *p, size_t n);
+void lure__stream_end(lure_stream_t *s, int status);
+/* Whether no stashed bytes wait (a lent buffer must not overtake them). */
+int lure__stream_stash_empty(const lure_stream_t *s);
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
+/* Closing with the head write in an executor's hands: write what the socket
+ * takes now, in order, cancel the rest (backends/ready.c). */
 void lure__stream_close_writes(lure_stream_t *s);
 void lure__stream_connect_done(lure_stream_t *s, int status);
 
@@ -85,21 +90,17 @@ int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
 void lure__pipe_finish_close(lure_pipe_t *h);
 int lure__tty_keeps_fd(const lure_tty_t *tty);
 
-/* The ring's socket path (backends/uring.c).  usable: the loop's wait point
- * is the ring and its probe has every opcode the path needs.  The others
- * return 0 when the ring took the operation, or a negative errno when it
- * cannot (the caller then uses readiness). */
-int lure__uring_stream_usable(const lure_loop_t *loop);
-int lure__uring_stream_accept(lure_stream_t *s);
-int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
-                               socklen_t len);
-int lure__uring_stream_read(lure_stream_t *s);
-void lure__uring_stream_read_stop(lure_stream_t *s);
-void lure__uring_stream_write(lure_stream_t *s);
-int lure__uring_stream_sending(const lure_stream_t *s);
-void lure__uring_stream_close(lure_stream_t *s);
-void lure__uring_stream_free(lure_stream_t *s);
-void lure__uring_stream_forget(lure_stream_t *s);
 void lure__stream_after_fork(lure_stream_t *s);
+
+/* One write of iov[0..n) to the stream's descriptor, now (writev(2) or
+ * sendmsg(2), with send_handle's descriptor): a byte count or a negative
+ * errno. */
+ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov, unsigned n,
+                           const lure_stream_t *send_handle);
+
+/* Whether the stream is served by readiness (its table is the default). */
+static inline int lure__stream_on_readiness(const lure_stream_t *s) {
+  return s->sock == &lure__sock_ready;
+}
 
 #endif /* LURE_STREAM_H */

@@ -1,8 +1,10 @@
 /*
- * udp.c - UDP handles.  On a ring loop datagrams move through the ring
- * (backends/uring.c: multishot RECVMSG into a buffer ring, ordered SENDMSG
- * chains); otherwise, or when the ring lacks an opcode, by readiness plus
- * recvmsg/sendmsg, on any wait point.
+ * udp.c - UDP handles.  A handle picks its socket executor (h->sock,
+ * src/backend.h) when its socket is first used: on a ring loop datagrams
+ * move through the ring (backends/uring-udp.c: multishot RECVMSG into a
+ * buffer ring, ordered SENDMSG chains); otherwise, or when the ring lacks
+ * an opcode, by readiness plus recvmsg/sendmsg (backends/ready.c), on any
+ * wait point.
  *
  * Sends go out in request order: a send that cannot go now waits on
  * write_queue behind the others, so datagrams never overtake each other.
@@ -16,9 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "udp.h"
-
-static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
-                         unsigned revents);
 
 static int lure__udp_socket(lure_udp_t *h, int family) {
   int fd;
@@ -50,9 +49,11 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
   h->alloc_cb = NULL;
   h->recv_cb = NULL;
   h->udp_flags = 0;
-  h->ring_ops = 0;
-  h->ring = NULL;
-  lure__io_init(&h->io_watcher, lure__udp_io, -1);
+  h->exec_ops = 0;
+  h->sock = NULL;
+  h->exec_data = NULL;
+  h->stash = NULL;
+  lure__io_init(&h->io_watcher, lure__sock_ready.udp_io, -1);
   lure__queue_init(&h->write_queue);
   lure__queue_init(&h->write_done_queue);
   lure__queue_init(&h->write_pending.queue);
@@ -328,7 +329,7 @@ void lure__udp_cancel_queued(lure_udp_t *h) {
   while (q != &h->write_queue) {
     req = lure__container_of(q, lure_udp_send_t, queue);
     q = q->next;
-    if (!(req->req_flags & LURE__REQ_UDP_RING))
+    if (!(req->req_flags & LURE__REQ_UDP_HELD))
       lure__udp_send_done(h, req, LURE_ECANCELED);
   }
 }
@@ -350,24 +351,12 @@ int lure__udp_send_queued(lure_udp_t *h) {
   return 0;
 }
 
-/* Readiness: send queued datagrams while the socket takes them, and wait
- * for room for the rest. */
-static void lure__udp_flush(lure_udp_t *h) {
-  if (lure__udp_send_queued(h))
-    (void) lure__io_start(h->loop, &h->io_watcher, POLLOUT);
-  else
-    lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
-}
-
-/* Whether this handle's datagrams go through the ring: settled on first
- * use, for the handle's life (until a fork or a backend switch). */
-static int lure__udp_on_ring(lure_udp_t *h) {
-  if (!(h->udp_flags & LURE__UDP_DECIDED)) {
-    h->udp_flags |= LURE__UDP_DECIDED;
-    if (lure__uring_udp_usable(h->loop))
-      h->udp_flags |= LURE__UDP_RING;
-  }
-  return (h->udp_flags & LURE__UDP_RING) != 0;
+/* The handle's socket executor: settled on first use, for the handle's
+ * life (until a fork or a backend switch). */
+static const struct lure__sock_ops *lure__udp_exec(lure_udp_t *h) {
+  if (h->sock == NULL)
+    h->sock = lure__sock_pick_udp(h->loop);
+  return h->sock;
 }
 
 LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
@@ -402,7 +391,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   req->status = 0;
   req->nbufs = nbufs;
   req->req_flags = 0;
-  req->executor = lure__udp_on_ring(h) ? LURE__EXEC_URING : LURE__EXEC_EPOLL;
+  req->executor = (unsigned char) lure__udp_exec(h)->executor;
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
@@ -417,10 +406,10 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   was_empty = lure__queue_empty(&h->write_queue);
   lure__queue_insert_tail(&h->write_queue, &req->queue);
   lure__handle_start((lure_handle_t *) h);
-  if (h->udp_flags & LURE__UDP_RING)
-    lure__uring_udp_send(h);
-  else if (was_empty)
-    lure__udp_flush(h);
+  /* Readiness sends at once only into an empty queue (a queue means the
+   * socket is full and POLLOUT is watched). */
+  if (was_empty || h->sock != &lure__sock_ready)
+    h->sock->udp_send(h);
   if (!lure__queue_empty(&h->write_done_queue))
     lure__udp_schedule(h);
   return 0;
@@ -481,54 +470,147 @@ int lure__udp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
   return 0;
 }
 
-static void lure__udp_recv(lure_udp_t *h) {
-  struct sockaddr_storage peer;
-  struct msghdr msg;
-  lure_buf_t buf;
-  ssize_t n;
-  int count = 32;
+/* ---- the stash ---- */
 
-  while ((h->udp_flags & LURE__UDP_RECEIVING) && count-- > 0) {
-    buf.base = NULL;
-    buf.len = 0;
-    h->alloc_cb((lure_handle_t *) h, 65536, &buf);
-    if (buf.base == NULL || buf.len == 0) {
-      h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
+/* Datagrams an executor received while nobody received them (after
+ * lure_udp_recv_stop(), with the ring's multishot RECVMSG still being
+ * cancelled) or that alloc_cb had no buffer for: kept here, in order, and
+ * delivered from the pending phase once the handle receives again.  Made
+ * on first use. */
+struct lure__udgram {
+  struct lure__udgram *next;
+  ssize_t nread;             /* bytes, or a negative errno to report */
+  unsigned flags;
+  socklen_t addrlen;
+  struct sockaddr_storage addr;
+  char data[];
+};
+
+struct lure__udp_stash {
+  lure_udp_t *h;
+  struct lure__udgram *head;
+  struct lure__udgram **tail;
+  struct lure__pending pending;
+};
+
+static int lure__udp_receiving(const lure_udp_t *h) {
+  return (h->udp_flags & LURE__UDP_RECEIVING) &&
+         !lure__handle_is_closing((const lure_handle_t *) h);
+}
+
+static void lure__udp_stash_add(lure_udp_t *h, ssize_t nread,
+                                const char *data, size_t len,
+                                const void *addr, socklen_t addrlen,
+                                unsigned flags) {
+  struct lure__udp_stash *st = h->stash;
+  struct lure__udgram *d;
+
+  if (st == NULL) {
+    st = lure__calloc(1, sizeof(*st));
+    if (st == NULL)
+      return;
+    st->h = h;
+    st->tail = &st->head;
+    lure__queue_init(&st->pending.queue);
+    h->stash = st;
+  }
+  d = lure__malloc(sizeof(*d) + len);
+  if (d == NULL)
+    return; /* out of memory: the datagram is dropped, as a full socket
+               buffer would */
+  d->next = NULL;
+  d->nread = nread;
+  d->flags = flags;
+  if (addrlen > sizeof(d->addr))
+    addrlen = sizeof(d->addr);
+  d->addrlen = addrlen;
+  if (addrlen > 0)
+    memcpy(&d->addr, addr, addrlen);
+  if (len > 0)
+    memcpy(d->data, data, len);
+  *st->tail = d;
+  st->tail = &d->next;
+}
+
+static void lure__udp_stash_deliver(lure_loop_t *loop,
+                                    struct lure__pending *pe);
+
+static void lure__udp_stash_schedule(lure_udp_t *h) {
+  struct lure__udp_stash *st = h->stash;
+
+  if (st == NULL || st->head == NULL || !lure__udp_receiving(h) ||
+      !lure__queue_empty(&st->pending.queue))
+    return;
+  st->pending.cb = lure__udp_stash_deliver;
+  lure__pending_add(h->loop, &st->pending);
+}
+
+static void lure__udp_stash_deliver(lure_loop_t *loop,
+                                    struct lure__pending *pe) {
+  struct lure__udp_stash *st =
+      lure__container_of(pe, struct lure__udp_stash, pending);
+  struct lure__udgram *d;
+
+  (void) loop;
+  while ((d = st->head) != NULL && lure__udp_receiving(st->h)) {
+    if (lure__udp_deliver(st->h, d->nread, d->data,
+                          d->addrlen ? (struct sockaddr *) &d->addr : NULL,
+                          d->flags) != 0) {
+      lure__udp_stash_schedule(st->h); /* try again next tick */
       return;
     }
-    memset(&msg, 0, sizeof(msg));
-    memset(&peer, 0, sizeof(peer));
-    msg.msg_name = &peer;
-    msg.msg_namelen = sizeof(peer);
-    msg.msg_iov = (struct iovec *) &buf;
-    msg.msg_iovlen = 1;
-    do
-      n = recvmsg(h->io_watcher.fd, &msg, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        h->recv_cb(h, 0, &buf, NULL, 0); /* nothing more: buffer back */
-      else
-        h->recv_cb(h, -errno, &buf, NULL, 0);
+    /* recv_cb may have closed the handle; the stash lives until free. */
+    if (st->head != d)
       return;
-    }
-    h->recv_cb(h, n, &buf, (struct sockaddr *) &peer,
-               (msg.msg_flags & MSG_TRUNC) ? LURE_UDP_PARTIAL : 0);
+    st->head = d->next;
+    if (st->head == NULL)
+      st->tail = &st->head;
+    lure__free(d);
   }
 }
 
-static void lure__udp_io(lure_loop_t *loop, struct lure__io *w,
-                         unsigned revents) {
-  lure_udp_t *h = lure__container_of(w, lure_udp_t, io_watcher);
+void lure__udp_feed(lure_udp_t *h, ssize_t nread, const char *data,
+                    const struct sockaddr *addr, socklen_t addrlen,
+                    unsigned flags) {
+  struct lure__udp_stash *st = h->stash;
 
-  if (revents & (POLLIN | POLLERR))
-    lure__udp_recv(h);
   if (lure__handle_is_closing((lure_handle_t *) h))
     return;
-  if ((revents & (POLLOUT | POLLERR)) && !lure__queue_empty(&h->write_queue)) {
-    lure__udp_flush(h);
-    lure__udp_run_send_cbs(h);
+  /* Behind datagrams already waiting, or while the reader stopped. */
+  if ((st != NULL && st->head != NULL) ||
+      !(h->udp_flags & LURE__UDP_RECEIVING)) {
+    lure__udp_stash_add(h, nread, data, nread > 0 ? (size_t) nread : 0,
+                        addr, addrlen, flags);
+    lure__udp_stash_schedule(h);
+    return;
   }
+  if (lure__udp_deliver(h, nread, data, addr, flags) != 0) {
+    lure__udp_stash_add(h, nread, data, (size_t) nread, addr, addrlen,
+                        flags);
+    lure__udp_stash_schedule(h);
+  }
+}
+
+static void lure__udp_stash_unschedule(lure_udp_t *h) {
+  struct lure__udp_stash *st = h->stash;
+
+  if (st != NULL)
+    lure__queue_remove(&st->pending.queue);
+}
+
+static void lure__udp_stash_free(lure_udp_t *h) {
+  struct lure__udp_stash *st = h->stash;
+  struct lure__udgram *d;
+
+  if (st == NULL)
+    return;
+  lure__queue_remove(&st->pending.queue);
+  while ((d = st->head) != NULL) {
+    st->head = d->next;
+    lure__free(d);
+  }
+  lure__free(st);
+  h->stash = NULL;
 }
 
 LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
@@ -546,12 +628,13 @@ LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
   h->alloc_cb = alloc_cb;
   h->recv_cb = recv_cb;
   h->udp_flags |= LURE__UDP_RECEIVING;
-  if (!lure__udp_on_ring(h) || lure__uring_udp_recv(h) != 0) {
-    rc = lure__io_start(h->loop, &h->io_watcher, POLLIN);
-    if (rc != 0) {
-      h->udp_flags &= ~LURE__UDP_RECEIVING;
-      return rc;
-    }
+  lure__udp_stash_schedule(h);
+  rc = lure__udp_exec(h)->udp_recv(h);
+  if (rc != 0 && h->sock != &lure__sock_ready)
+    rc = lure__sock_ready.udp_recv(h);
+  if (rc != 0) {
+    h->udp_flags &= ~LURE__UDP_RECEIVING;
+    return rc;
   }
   lure__handle_start((lure_handle_t *) h);
   return 0;
@@ -564,8 +647,9 @@ LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *h) {
     return 0;
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_stop(h->loop, &h->io_watcher, POLLIN);
-  if (h->udp_flags & LURE__UDP_RING)
-    lure__uring_udp_recv_stop(h);
+  lure__udp_stash_unschedule(h);
+  if (h->sock != NULL && h->sock->udp_recv_stop != NULL)
+    h->sock->udp_recv_stop(h);
   if (lure__queue_empty(&h->write_queue))
     lure__handle_stop((lure_handle_t *) h);
   return 0;
@@ -819,8 +903,9 @@ void lure__udp_close(lure_udp_t *h) {
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_close(h->loop, &h->io_watcher);
   lure__queue_remove(&h->write_pending.queue);
-  if (h->udp_flags & LURE__UDP_RING)
-    lure__uring_udp_close(h); /* settles the queue, now or after the ring */
+  lure__udp_stash_unschedule(h);
+  if (h->sock != NULL)
+    h->sock->udp_close(h); /* settles the queue, now or after the executor */
   else
     lure__udp_cancel_queued(h);
 }
@@ -831,33 +916,35 @@ void lure__udp_finish_close(lure_udp_t *h) {
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
   }
-  lure__uring_udp_free(h);
+  lure__sock_udp_free(h);
+  lure__udp_stash_free(h);
 }
 
 /* After lure_loop_fork() or a backend switch: the ring operations belonged
  * to the old wait point; start again on whichever path the new one offers. */
 void lure__udp_after_fork(lure_udp_t *h) {
-  if (h->udp_flags & LURE__UDP_RING) {
-    lure__uring_udp_forget(h);
+  if (h->sock != NULL && h->sock->udp_forget != NULL) {
+    h->sock->udp_forget(h);
+    if (h->stash != NULL)
+      lure__queue_init(&((struct lure__udp_stash *) h->stash)->pending.queue);
     if (h->flags & LURE__HANDLE_CLOSE_WAIT) {
       lure__udp_cancel_queued(h);
       lure__handle_close_ready((lure_handle_t *) h);
       return;
     }
   }
-  h->udp_flags &= ~(unsigned) (LURE__UDP_RING | LURE__UDP_DECIDED);
+  h->sock = NULL;
   if (h->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) h))
     return;
-  if (lure__udp_on_ring(h))
+  if (lure__udp_exec(h) != &lure__sock_ready)
     lure__io_stop(h->loop, &h->io_watcher, POLLIN | POLLOUT);
+  if (h->udp_flags & LURE__UDP_RECEIVING)
+    lure__udp_stash_schedule(h);
   if ((h->udp_flags & LURE__UDP_RECEIVING) &&
-      (!(h->udp_flags & LURE__UDP_RING) || lure__uring_udp_recv(h) != 0))
-    (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+      (h->sock == &lure__sock_ready || h->sock->udp_recv(h) != 0))
+    (void) lure__sock_ready.udp_recv(h);
   if (!lure__queue_empty(&h->write_queue)) {
-    if (h->udp_flags & LURE__UDP_RING)
-      lure__uring_udp_send(h);
-    else
-      lure__udp_flush(h);
+    h->sock->udp_send(h);
     if (!lure__queue_empty(&h->write_done_queue))
       lure__udp_schedule(h);
   }

@@ -1,0 +1,124 @@
+/*
+ * uring-bufring.c - provided-buffer rings: the kernel picks a buffer of the
+ * group when bytes arrive, so idle sockets hold none.  One ring for
+ * streams' receives, one for datagrams' (uring-stream.c, uring-udp.c).
+ *
+ * Field notes:
+ * - IORING_REGISTER_PBUF_RING (5.19) where the kernel has it (and the mask
+ *   does not hide pbuf_ring); else the same buffers handed over with
+ *   IORING_OP_PROVIDE_BUFFERS (5.7), one SQE per buffer given back,
+ *   submitted with the next wait ahead of any receive queued after it.
+ * - The buffers are one anonymous mapping, page-aligned; the streams' ring
+ *   is populated up front (the kernel copies into it on every receive).
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "uring-int.h"
+
+/* Hand buffers [bid, bid + n) back to the kernel the pre-5.19 way: one
+ * IORING_OP_PROVIDE_BUFFERS, submitted with the next wait, ahead of any
+ * receive queued after it. */
+static int lure__bufring_provide(struct lure__bufring *b, unsigned bid,
+                                 unsigned n) {
+  struct lure__uring *st = b->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(b->loop, st);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  io_uring_prep_provide_buffers(sqe, b->bufs + (size_t) bid * b->size,
+                                (int) b->size, (int) n, (int) b->bgid,
+                                (int) bid);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  return 0;
+}
+
+/* Make and register a provided-buffer ring of entries x size bytes (5.19),
+ * or, where the kernel has none (or the mask hides pbuf_ring), provide the
+ * same buffers with IORING_OP_PROVIDE_BUFFERS (5.7).  NULL when neither
+ * works or memory is short. */
+struct lure__bufring *lure__uring_bufring_new(lure_loop_t *loop,
+                                               unsigned bgid, unsigned entries,
+                                               unsigned size, int populate) {
+  struct lure__uring *st = loop->priv->backend_data;
+  struct io_uring_buf_reg reg;
+  struct lure__bufring *b;
+  unsigned i;
+
+  b = lure__calloc(1, sizeof(*b));
+  if (b == NULL)
+    return NULL;
+  b->entries = entries;
+  b->size = size;
+  b->bgid = bgid;
+  b->loop = loop;
+  lure__queue_init(&b->starved);
+  /* Page-aligned (and, for streams, populated): the kernel copies into
+   * these on every receive. */
+  b->bufs = mmap(NULL, (size_t) b->entries * b->size, PROT_READ | PROT_WRITE,
+                 MAP_ANONYMOUS | MAP_PRIVATE | (populate ? MAP_POPULATE : 0),
+                 -1, 0);
+  if (b->bufs == MAP_FAILED)
+    b->bufs = NULL;
+  b->lent_map = lure__calloc(b->entries, 1);
+  if (b->bufs == NULL || b->lent_map == NULL)
+    goto fail;
+  if (lure__uring_has_op(st->ops, LURE__FEAT_PBUF_RING)) {
+    b->br = mmap(NULL, b->entries * sizeof(struct io_uring_buf),
+                 PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (b->br == MAP_FAILED)
+      b->br = NULL;
+  }
+  if (b->br != NULL) {
+    io_uring_buf_ring_init(b->br);
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long) b->br;
+    reg.ring_entries = b->entries;
+    reg.bgid = (__u16) bgid;
+    if (io_uring_register_buf_ring(&st->ring, &reg, 0) == 0) {
+      for (i = 0; i < b->entries; i++)
+        io_uring_buf_ring_add(b->br, b->bufs + (size_t) i * b->size, b->size,
+                              (unsigned short) i,
+                              io_uring_buf_ring_mask(b->entries), (int) i);
+      io_uring_buf_ring_advance(b->br, (int) b->entries);
+      return b;
+    }
+    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+    b->br = NULL;
+  }
+  if (lure__uring_has_op(st->ops, IORING_OP_PROVIDE_BUFFERS) &&
+      lure__bufring_provide(b, 0, b->entries) == 0) {
+    b->legacy = 1;
+    return b;
+  }
+
+fail:
+  if (b->bufs != NULL)
+    munmap(b->bufs, (size_t) b->entries * b->size);
+  lure__free(b->lent_map);
+  lure__free(b);
+  return NULL;
+}
+
+void lure__uring_bufring_free(struct lure__bufring **bp) {
+  struct lure__bufring *b = *bp;
+
+  if (b == NULL)
+    return;
+  if (b->br != NULL)
+    munmap(b->br, b->entries * sizeof(struct io_uring_buf));
+  munmap(b->bufs, (size_t) b->entries * b->size);
+  lure__free(b->lent_map);
+  lure__free(b);
+  *bp = NULL;
+}
+
+void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid) {
+  if (b->legacy) {
+    (void) lure__bufring_provide(b, bid, 1);
+    return;
+  }
+  io_uring_buf_ring_add(b->br, b->bufs + (size_t) bid * b->size, b->size,
+                        (unsigned short) bid,
+                        io_uring_buf_ring_mask(b->entries), 0);
+  io_uring_buf_ring_advance(b->br, 1);
+}

@@ -1,0 +1,198 @@
+/*
+ * uring-int.h - what the files of the io_uring backend share: the ring's
+ * per-loop state, the user_data tags with their pack/unpack helpers, the
+ * SQE and cancel helpers, and the entry points the reaper dispatches to.
+ * Never included from src/ (the core reaches the ring only through the
+ * tables of src/backend.h).
+ *
+ *   uring.c          setup, enable, the poll phase, the reaper, the table
+ *   uring-probe.c    opcode names, the mask, setup flags and the probe
+ *   uring-poll.c     fd watchers as POLL_ADD requests
+ *   uring-fs.c       fs requests (the fs executor table)
+ *   uring-bufring.c  provided-buffer rings (and PROVIDE_BUFFERS before 5.19)
+ *   uring-stream.c   streams: accept, connect, recv, send (the socket table)
+ *   uring-udp.c      UDP: multishot RECVMSG, SENDMSG chains
+ */
+#ifndef LURE_URING_INT_H
+#define LURE_URING_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <liburing.h>
+#include "internal.h"
+
+/* ---- per-loop state ---- */
+
+struct lure__bufring;
+
+struct lure__uring {
+  struct io_uring ring;
+  unsigned fs_inflight;   /* fs requests whose CQE is pending */
+  unsigned fs_cap;        /* at most this many, so the CQ cannot overflow */
+  struct lure__queue fs_waiting; /* accepted, waiting for room (FIFO) */
+  unsigned setup_flags;
+  unsigned features;
+  int enabled;            /* R_DISABLED rings need enabling by the issuer */
+  int no_sockets;         /* no buffer ring here: sockets use readiness */
+  int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
+  unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
+  struct lure__bufring *bufring;      /* streams' receives */
+  struct lure__bufring *udp_bufring;  /* datagrams' receives */
+  int no_udp;             /* no datagram buffer ring: UDP uses readiness */
+  struct lure__queue udp_dirty;  /* UDP handles with sends to chain */
+  int no_multishot;       /* the kernel refused multishot POLL_ADD */
+  unsigned char ops[32];  /* supported and not masked */
+  struct lure__queue polls;    /* every live poll record */
+  struct lure__queue parked;   /* polls waiting for an SQE */
+};
+
+/* One POLL_ADD in flight (or parked). */
+struct lure__upoll {
+  struct lure__io *w;     /* NULL once the watcher let go */
+  unsigned want;          /* the watcher's mask */
+  unsigned mask;          /* the mask armed (may add POLLIN, see io_start) */
+  int armed;              /* an SQE was queued; its final CQE is pending */
+  int multishot;
+  int parked;
+  struct lure__queue link;        /* st->polls */
+  struct lure__queue park_link;   /* st->parked */
+};
+
+/* A provided-buffer ring (uring-bufring.c): streams' and datagrams'. */
+struct lure__bufring {
+  struct io_uring_buf_ring *br;
+  char *bufs;
+  unsigned entries;
+  unsigned size;
+  unsigned bgid;
+  int legacy;                  /* IORING_OP_PROVIDE_BUFFERS, no br */
+  lure_loop_t *loop;
+  unsigned lent;               /* buffers held by borrowed reads */
+  unsigned char *lent_map;     /* which ones */
+  struct lure__queue starved;  /* streams waiting for a lent buffer back */
+};
+
+
+/* ---- user_data tags ---- */
+
+/* CQEs with this user_data carry nothing for us (POLL_REMOVE and cancel
+ * results, and liburing's internal timeout on kernels without EXT_ARG). */
+#define LURE__UD_IGNORE 0
+
+/* The low bits of user_data say what it points to; every record is
+ * 8-aligned.  The reaper (uring.c) has a case for each; any other value is
+ * an internal error. */
+enum lure__uring_tag {
+  LURE__TAG_POLL = 0,      /* struct lure__upoll: a POLL_ADD (uring-poll.c) */
+  LURE__TAG_FS = 1,        /* lure_fs_t (uring-fs.c) */
+  LURE__TAG_SOCK = 2,      /* struct lure__sop: a stream op (uring-stream.c) */
+  LURE__TAG_UDP = 3,       /* struct lure__uudp: its RECVMSG (uring-udp.c) */
+  LURE__TAG_UDP_SEND = 4   /* lure_udp_send_t: its SENDMSG (uring-udp.c) */
+};
+#define LURE__TAG_MASK 7u
+
+static inline __u64 lure__uring_pack(const void *p, enum lure__uring_tag tag) {
+  return (__u64) (uintptr_t) p | (__u64) tag;
+}
+static inline unsigned lure__uring_tag_of(__u64 ud) {
+  return (unsigned) (ud & LURE__TAG_MASK);
+}
+static inline void *lure__uring_ptr_of(__u64 ud) {
+  return (void *) (uintptr_t) (ud & ~(__u64) LURE__TAG_MASK);
+}
+
+/* ---- opcodes (uring-probe.c) ---- */
+
+static inline int lure__uring_has_op(const unsigned char ops[32], int op) {
+  return (ops[op / 8] >> (op % 8)) & 1;
+}
+
+static inline int lure__uring_has_ops(const unsigned char ops[32],
+                                      const int *need, size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (!lure__uring_has_op(ops, need[i]))
+      return 0;
+  return 1;
+}
+
+/* A feature the kernel refused at run time (EINVAL on first use). */
+static inline void lure__uring_feat_drop(struct lure__uring *st, int feat) {
+  st->ops[feat / 8] &= (unsigned char) ~(1u << (feat % 8));
+}
+
+/* Set up ring with the best flags this kernel takes; fill ops with the
+ * probe.  Returns 0 or the negative errno of the last attempt. */
+int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
+                           unsigned *flags_out, unsigned *features_out,
+                           unsigned char ops[32]);
+
+/* ---- SQEs and cancels (uring.c) ---- */
+
+/* The issuer is whichever thread first enters the ring. */
+void lure__uring_enable(struct lure__uring *st);
+/* Count what the kernel consumed from the SQ since `before` was sampled. */
+void lure__uring_account(lure_loop_t *loop, struct lure__uring *st,
+                         unsigned before);
+/* An SQE, flushing a full SQ first.  NULL only if the kernel would not take
+ * the flush (CQ backlog on kernels without NODROP). */
+struct io_uring_sqe *lure__uring_sqe(lure_loop_t *loop, struct lure__uring *st);
+/* Hand the SQ to the kernel now, outside the poll phase. */
+void lure__uring_submit_now(lure_loop_t *loop, struct lure__uring *st);
+/* Ask the kernel to cancel the operation tagged user_data; its own CQE
+ * reports the outcome.  LURE_EBUSY when no SQE could be had. */
+int lure__uring_cancel(lure_loop_t *loop, __u64 user_data);
+
+/* ---- fd watchers (uring-poll.c) ---- */
+
+int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w);
+void lure__uring_io_stop(lure_loop_t *loop, struct lure__io *w);
+void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
+                                struct lure__upoll *up, int res,
+                                unsigned flags);
+/* Arm the polls parked for want of an SQE (the poll phase). */
+void lure__uring_polls_unpark(lure_loop_t *loop, struct lure__uring *st);
+/* Free every poll record (the ring goes). */
+void lure__uring_polls_free(struct lure__uring *st);
+
+/* ---- fs (uring-fs.c) ---- */
+
+void lure__uring_fs_flush_waiting(lure_loop_t *loop, struct lure__uring *st);
+void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
+                             lure_fs_t *req, int res);
+
+/* ---- buffer rings (uring-bufring.c) ---- */
+
+/* A ring of entries buffers of size bytes for buffer group bgid; NULL when
+ * neither a buffer ring nor PROVIDE_BUFFERS works, or memory is short. */
+struct lure__bufring *lure__uring_bufring_new(lure_loop_t *loop, unsigned bgid,
+                                              unsigned entries, unsigned size,
+                                              int populate);
+void lure__uring_bufring_free(struct lure__bufring **bp);
+/* Give buffer bid back to the kernel. */
+void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid);
+
+/* ---- streams (uring-stream.c) ---- */
+
+struct lure__sop;
+void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
+                               struct lure__sop *op, int res, unsigned flags);
+
+/* ---- UDP (uring-udp.c) ---- */
+
+struct lure__uudp;
+int lure__uring_udp_usable(lure_loop_t *loop);
+int lure__uring_udp_recv(lure_udp_t *h);
+void lure__uring_udp_recv_stop(lure_udp_t *h);
+void lure__uring_udp_send(lure_udp_t *h);
+void lure__uring_udp_close(lure_udp_t *h);
+void lure__uring_udp_forget(lure_udp_t *h);
+void lure__uring_udp_free(lure_udp_t *h);
+void lure__uring_udp_recv_cqe(struct lure__uudp *uu, int res, unsigned flags);
+void lure__uring_udp_send_complete(lure_udp_send_t *req, int res);
+/* Just before a wait: queued sends go to the ring as ordered chains. */
+void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st);
+
+#endif /* LURE_URING_INT_H */

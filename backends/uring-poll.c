@@ -1,0 +1,172 @@
+/*
+ * uring-poll.c - fd watchers on the ring: each is a POLL_ADD request with
+ * a poll record (struct lure__upoll) that lives until its final CQE.
+ *
+ * Field notes:
+ * - Watchers whose owner drains the fd on every event (the loop's eventfd
+ *   and signal pipe) use multishot (5.13); poll handles use one-shot
+ *   requests re-armed after each event, because arming re-checks readiness
+ *   and so gives libuv's level-triggered behaviour.  A multishot that the
+ *   kernel ends (no IORING_CQE_F_MORE), or refuses with EINVAL on kernels
+ *   before 5.13, is re-armed as one-shot.
+ * - The eventfd is never read through the ring: 6.15.4 regressed on that,
+ *   and a non-blocking eventfd read through the ring can come back EAGAIN.
+ *   The ring only polls it; the loop read(2)s it.
+ * - Closing an fd does not cancel a poll armed on it.  Watchers are stopped
+ *   with POLL_REMOVE, and their poll record lives until its final CQE, so a
+ *   late CQE never touches freed memory.
+ * - A poll that cannot get an SQE (CQ backlog on kernels without NODROP)
+ *   is parked in user space and armed in the next poll phase.
+ */
+#include "uring-int.h"
+
+static void lure__upoll_arm(lure_loop_t *loop, struct lure__uring *st,
+                            struct lure__upoll *up) {
+  struct io_uring_sqe *sqe = lure__uring_sqe(loop, st);
+
+  if (sqe == NULL) {
+    if (!up->parked) {
+      up->parked = 1;
+      lure__queue_insert_tail(&st->parked, &up->park_link);
+    }
+    return;
+  }
+  if (up->multishot && !st->no_multishot)
+    io_uring_prep_poll_multishot(sqe, up->w->fd, up->mask);
+  else
+    io_uring_prep_poll_add(sqe, up->w->fd, up->mask);
+  io_uring_sqe_set_data64(sqe, lure__uring_pack(up, LURE__TAG_POLL));
+  up->armed = 1;
+}
+
+/* Let go of a poll record: remove it from the kernel, free it once no CQE
+ * can name it anymore. */
+static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
+                                struct lure__upoll *up) {
+  struct io_uring_sqe *sqe;
+
+  up->w = NULL;
+  if (up->parked) {
+    up->parked = 0;
+    lure__queue_remove(&up->park_link);
+  }
+  if (!up->armed) {
+    lure__queue_remove(&up->link);
+    lure__free(up);
+    return;
+  }
+  sqe = lure__uring_sqe(loop, st);
+  if (sqe == NULL)
+    return; /* the poll fires or is flushed eventually; its CQE frees up */
+  io_uring_prep_poll_remove(sqe, lure__uring_pack(up, LURE__TAG_POLL));
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+}
+
+int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w) {
+  struct lure__uring *st = loop->priv->backend_data;
+  struct lure__upoll *up = w->bdata;
+
+  if (up != NULL) {
+    if (up->want == w->events)
+      return 0;
+    lure__upoll_release(loop, st, up);
+    w->bdata = NULL;
+  }
+  up = lure__calloc(1, sizeof(*up));
+  if (up == NULL)
+    return LURE_ENOMEM;
+  up->w = w;
+  up->want = w->events;
+  up->mask = w->events;
+  up->multishot = (w->flags & LURE__IO_DRAINS) != 0;
+  /* A poll for POLLPRI alone is never woken on this kernel (6.18): the
+   * socket's wake-up names POLLIN, which the request's mask filters out.
+   * Arm it with POLLIN too, as multishot so that unread ordinary data does
+   * not make it fire in a loop, and drop the POLLIN-only completions. */
+  if ((up->mask & POLLPRI) && !(up->mask & POLLIN)) {
+    up->mask |= POLLIN;
+    up->multishot = 1;
+  }
+  lure__queue_insert_tail(&st->polls, &up->link);
+  w->bdata = up;
+  lure__upoll_arm(loop, st, up);
+  return 0;
+}
+
+void lure__uring_io_stop(lure_loop_t *loop, struct lure__io *w) {
+  struct lure__uring *st = loop->priv->backend_data;
+  struct lure__upoll *up = w->bdata;
+
+  if (up == NULL)
+    return;
+  w->bdata = NULL;
+  lure__upoll_release(loop, st, up);
+}
+
+void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
+                                 struct lure__upoll *up, int res,
+                                 unsigned flags) {
+  struct lure__io *w = up->w;
+  unsigned revents;
+
+  if (!(flags & IORING_CQE_F_MORE))
+    up->armed = 0;
+  if (w == NULL) {
+    if (!up->armed) {
+      lure__queue_remove(&up->link);
+      lure__free(up);
+    }
+    return;
+  }
+  if (res == -EINVAL && up->multishot && !st->no_multishot) {
+    /* Multishot poll is 5.13+: continue one-shot. */
+    st->no_multishot = 1;
+    lure__upoll_arm(loop, st, up);
+    return;
+  }
+  if (res < 0) {
+    if (res == -ECANCELED) {
+      lure__upoll_arm(loop, st, up);
+      return;
+    }
+    revents = res == -EBADF ? POLLNVAL : POLLERR;
+  } else {
+    revents = (unsigned) res & (up->want | POLLERR | POLLHUP | POLLNVAL);
+    /* Re-arm before the callback, so that a callback that stops or changes
+     * the watcher finds a live request to remove. */
+    if (!up->armed)
+      lure__upoll_arm(loop, st, up);
+    if (revents == 0)
+      return; /* only the POLLIN we added for a POLLPRI watcher */
+  }
+  w->cb(loop, w, revents);
+}
+
+
+
+void lure__uring_polls_unpark(lure_loop_t *loop, struct lure__uring *st) {
+  struct lure__upoll *up;
+
+  while (!lure__queue_empty(&st->parked)) {
+    up = lure__container_of(lure__queue_head(&st->parked), struct lure__upoll,
+                            park_link);
+    lure__queue_remove(&up->park_link);
+    up->parked = 0;
+    lure__upoll_arm(loop, st, up);
+    if (up->parked)
+      break; /* still no room */
+  }
+}
+
+void lure__uring_polls_free(struct lure__uring *st) {
+  struct lure__upoll *up;
+
+  while (!lure__queue_empty(&st->polls)) {
+    up = lure__container_of(lure__queue_head(&st->polls), struct lure__upoll,
+                            link);
+    lure__queue_remove(&up->link);
+    if (up->w != NULL)
+      up->w->bdata = NULL;
+    lure__free(up);
+  }
+}

@@ -1,0 +1,670 @@
+/*
+ * uring-stream.c - streams on the ring (the socket executor table
+ * lure__sock_uring, whose UDP half is uring-udp.c).
+ *
+ * Field notes:
+ * - Accept is multishot (5.19); a CQE without IORING_CQE_F_MORE ends it and
+ *   it is re-armed while the stream listens.
+ * - Reads are multishot RECV (6.0) selecting buffers from one loop-owned
+ *   provided-buffer ring (PBUF_RING, 5.19).  libuv's contract is kept:
+ *   alloc_cb is called when bytes have arrived, the bytes are copied into
+ *   the caller's buffer, and the ring buffer goes straight back, so
+ *   connections never hold ring buffers between CQEs.  When the ring runs
+ *   dry the kernel ends the multishot with -ENOBUFS; we re-arm once the
+ *   CQEs before it were consumed (their buffers are back by then).
+ * - Bytes that arrive after lure_read_stop() (the multishot is being
+ *   cancelled) go to the core all the same (lure__stream_feed), whose
+ *   stash keeps what the reader does not take and delivers it first on
+ *   the next lure_read_start() (src/stream.c): nothing is lost or
+ *   reordered.
+ * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
+ *   pass) in flight per stream, always for the head of the write queue, so
+ *   bytes leave in submission order; short sends continue from where they
+ *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ * - TCP connects are IORING_OP_CONNECT, submitted at once so that an error
+ *   the kernel reports inline is returned by lure_tcp_connect(), as libuv
+ *   does (see lure__uring_stream_connect).  Unix sockets use connect(2).
+ * - Closing cancels each operation of the stream by its user_data, and the
+ *   handle's close completes (and its fd is closed) only when the last CQE
+ *   arrived: the fd number cannot be reused under a live operation, and no
+ *   CQE can name freed memory.  A write whose SEND the ring holds reports
+ *   what the kernel did; the writes behind it are written at once if the
+ *   socket takes them (libuv would have written them inside uv_write()).
+ */
+
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "uring-int.h"
+#include "stream.h"
+
+#define LURE__BGID 7
+#define LURE__BR_ENTRIES 64
+#define LURE__BR_BUFSIZE 65536
+
+/* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the
+ * ring's workers, so its CQE can arrive after the peer answered the FIN
+ * (shutdown(2) never blocks; stream.c calls it directly). */
+enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
+
+struct lure__sop {
+  int kind;
+  int armed;
+  int multi;                 /* armed as a multishot */
+  struct lure__ustream *us;
+} __attribute__((aligned(8)));
+
+struct lure__ustream {
+  lure_stream_t *s;
+  struct lure__sop accept_op;
+  struct lure__sop recv_op;
+  struct lure__sop send_op;
+  struct lure__sop connect_op;
+  unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
+  int recv_canceling;
+  int send_zc;               /* the send in flight is a SEND_ZC */
+  int zc_res;                /* its result, applied at the notification */
+  struct lure__queue starved_link;
+  /* SENDMSG arguments must stay put until the CQE. */
+  struct msghdr msg;
+  struct iovec iov[64];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+};
+
+static struct lure__bufring *lure__bufring_get(lure_loop_t *loop);
+
+static int lure__uring_stream_usable(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+  static const int need[] = { IORING_OP_RECV, IORING_OP_SEND,
+                              IORING_OP_SENDMSG, IORING_OP_ACCEPT,
+                              IORING_OP_ASYNC_CANCEL };
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return !st->no_sockets &&
+         lure__uring_has_ops(st->ops, need, sizeof(need) / sizeof(need[0]));
+}
+
+static struct lure__ustream *lure__ustream(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  if (us != NULL)
+    return us;
+  us = lure__calloc(1, sizeof(*us));
+  if (us == NULL)
+    return NULL;
+  us->s = s;
+  us->accept_op.kind = LURE__SOP_ACCEPT;
+  us->recv_op.kind = LURE__SOP_RECV;
+  us->send_op.kind = LURE__SOP_SEND;
+  us->connect_op.kind = LURE__SOP_CONNECT;
+  us->accept_op.us = us->recv_op.us = us->send_op.us = us;
+  us->connect_op.us = us;
+  lure__queue_init(&us->starved_link);
+  s->exec_data = us;
+  return us;
+}
+
+static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
+                                          struct lure__sop *op) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+
+  if (sqe == NULL)
+    return NULL;
+  op->armed = 1;
+  s->exec_ops++;
+  return sqe;
+}
+
+static void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op) {
+  io_uring_sqe_set_data64(sqe, lure__uring_pack(op, LURE__TAG_SOCK));
+}
+
+static void lure__sop_cancel(lure_stream_t *s, struct lure__sop *op) {
+  /* Without an SQE it completes eventually on its own. */
+  if (op->armed)
+    (void) lure__uring_cancel(s->loop, lure__uring_pack(op, LURE__TAG_SOCK));
+}
+
+/* ---- accept ---- */
+
+static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  /* Before 5.19: one accept at a time, armed again after each. */
+  us->accept_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
+  if (us->accept_op.multi)
+    io_uring_prep_multishot_accept(sqe, s->io_watcher.fd, NULL, NULL,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  else
+    io_uring_prep_accept(sqe, s->io_watcher.fd, NULL, NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+  lure__sop_set(sqe, &us->accept_op);
+  return 0;
+}
+
+static int lure__uring_stream_accept(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+
+  if (us == NULL)
+    return LURE_ENOMEM;
+  if (us->accept_op.armed)
+    return 0;
+  return lure__sop_arm_accept(s, us);
+}
+
+/* ---- connect ---- */
+
+/* A TCP connect as IORING_OP_CONNECT.  libuv returns the errors connect(2)
+ * reports at once (ENETUNREACH, EADDRNOTAVAIL, EACCES...) from
+ * uv_tcp_connect() itself, and only ECONNREFUSED and later errors through
+ * the callback.  So the SQE is submitted now, and if the kernel completed
+ * it inline with such an error, its CQE, already in the CQ, is found there
+ * and its error returned; that CQE is skipped when the loop reaps it.
+ * Returns 0 (the CQE reports the end), a negative errno, or LURE_ENOTSUP
+ * when the ring has no CONNECT. */
+static int lure__uring_stream_connect(lure_stream_t *s,
+                                      const struct sockaddr *addr,
+                                      socklen_t len) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_cqe *cqe;
+  struct io_uring_sqe *sqe;
+  unsigned head;
+  __u64 ud;
+
+  if (us == NULL || !lure__uring_has_op(st->ops, IORING_OP_CONNECT) ||
+      us->connect_op.armed)
+    return LURE_ENOTSUP;
+  sqe = lure__sop_sqe(s, &us->connect_op);
+  if (sqe == NULL)
+    return LURE_ENOTSUP;
+  io_uring_prep_connect(sqe, s->io_watcher.fd, addr, len);
+  lure__sop_set(sqe, &us->connect_op);
+  ud = sqe->user_data;
+  lure__uring_submit_now(s->loop, st);
+  /* Look at the CQ without consuming it: the reaper skips this CQE. */
+  io_uring_for_each_cqe(&st->ring, head, cqe) {
+    if (cqe->user_data != ud)
+      continue;
+    if (cqe->res < 0 && cqe->res != -ECONNREFUSED) {
+      us->connect_op.armed = 0;
+      us->connect_stale++;
+      return cqe->res;
+    }
+    break;
+  }
+  return 0;
+}
+
+/* ---- reads ---- */
+
+static struct lure__bufring *lure__bufring_get(lure_loop_t *loop) {
+  struct lure__uring *st = loop->priv->backend_data;
+
+  if (st->bufring == NULL && !st->no_sockets) {
+    st->bufring = lure__uring_bufring_new(loop, LURE__BGID, LURE__BR_ENTRIES,
+                                          LURE__BR_BUFSIZE, 1);
+    /* No buffer rings here: sockets use readiness. */
+    if (st->bufring == NULL)
+      st->no_sockets = 1;
+  }
+  return st->bufring;
+}
+
+static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
+
+  if (sqe == NULL)
+    return LURE_EAGAIN;
+  /* Before 6.0: one receive at a time, armed again after each; the buffer
+   * is still the kernel's pick from the group, taken only when bytes
+   * arrive, so idle connections hold none.  The length is explicit:
+   * kernels before 5.16 read at most sqe->len bytes even with a selected
+   * buffer. */
+  us->recv_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  if (us->recv_op.multi)
+    io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
+  else
+    io_uring_prep_recv(sqe, s->io_watcher.fd, NULL, st->bufring->size, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = LURE__BGID;
+  lure__sop_set(sqe, &us->recv_op);
+  return 0;
+}
+
+static int lure__uring_stream_read(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+
+  if (us == NULL || lure__bufring_get(s->loop) == NULL)
+    return LURE_ENOTSUP;
+  if (us->recv_op.armed)
+    return 0; /* still armed, or its cancellation is under way: re-armed
+                 from its final CQE if we are reading by then */
+  return lure__sop_arm_recv(s, us);
+}
+
+static void lure__uring_stream_read_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  lure__io_stop(s->loop, &s->io_watcher, POLLIN);
+  if (us == NULL)
+    return;
+  if (us->recv_op.armed && !us->recv_canceling) {
+    us->recv_canceling = 1;
+    lure__sop_cancel(s, &us->recv_op);
+  }
+}
+
+static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
+                                int res, unsigned flags) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  struct lure__bufring *b = st->bufring;
+
+  if (!(flags & IORING_CQE_F_MORE)) {
+    us->recv_op.armed = 0;
+    us->recv_canceling = 0;
+    if (res == -EINVAL && us->recv_op.multi) {
+      /* A kernel without multishot receive: one at a time from now on. */
+      lure__uring_feat_drop(st, LURE__FEAT_RECV_MULTISHOT);
+      if ((s->stream_flags & LURE__STREAM_READING) &&
+          !lure__handle_is_closing((lure_handle_t *) s))
+        (void) lure__sop_arm_recv(s, us);
+      return;
+    }
+  }
+  if (res > 0) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    char *data = b->bufs + (size_t) bid * b->size;
+
+    if ((s->stream_flags & LURE__STREAM_BORROW) &&
+        (s->stream_flags & LURE__STREAM_READING) &&
+        lure__stream_stash_empty(s) &&
+        !lure__handle_is_closing((lure_handle_t *) s)) {
+      /* Zero copy: the ring buffer itself is lent until
+       * lure_buf_release(). */
+      lure_buf_t lent;
+
+      lent.base = data;
+      lent.len = (size_t) res;
+      b->lent++;
+      b->lent_map[bid] = 1;
+      lure__stream_deliver(s, res, &lent);
+    } else {
+      lure__stream_feed(s, data, (size_t) res);
+      lure__uring_bufring_put(b, bid);
+    }
+  } else if (flags & IORING_CQE_F_BUFFER) {
+    lure__uring_bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) s))
+    return;
+  if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
+                   res != -EINTR)) {
+    /* Kept for after the bytes that wait, or for the next read. */
+    lure__stream_end(s, res == 0 ? LURE_EOF : res);
+    return;
+  }
+  /* Data, an empty buffer ring, or a cancelled read: go on if still
+   * reading and the multishot ended.  A ring emptied by borrowed buffers
+   * is refilled only by lure_buf_release(): wait for that instead of
+   * spinning on -ENOBUFS. */
+  if (!us->recv_op.armed && (s->stream_flags & LURE__STREAM_READING)) {
+    if (res == -ENOBUFS && b->lent > 0) {
+      if (lure__queue_empty(&us->starved_link))
+        lure__queue_insert_tail(&b->starved, &us->starved_link);
+      return;
+    }
+    (void) lure__sop_arm_recv(s, us);
+  }
+}
+
+static int lure__uring_buffers_lent(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return st->bufring != NULL && st->bufring->lent > 0;
+}
+
+static int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
+  struct lure__uring *st;
+  struct lure__bufring *b;
+  struct lure__ustream *us;
+  size_t off;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return LURE_EINVAL;
+  st = loop->priv->backend_data;
+  b = st->bufring;
+  if (b == NULL || base < b->bufs ||
+      base >= b->bufs + (size_t) b->entries * b->size)
+    return LURE_EINVAL;
+  off = (size_t) (base - b->bufs);
+  if (off % b->size != 0 || b->lent == 0 || !b->lent_map[off / b->size])
+    return LURE_EINVAL;
+  b->lent_map[off / b->size] = 0;
+  b->lent--;
+  lure__uring_bufring_put(b, (unsigned) (off / b->size));
+  /* Streams that ran dry may read again. */
+  while (!lure__queue_empty(&b->starved)) {
+    us = lure__container_of(lure__queue_head(&b->starved),
+                            struct lure__ustream, starved_link);
+    lure__queue_remove(&us->starved_link);
+    if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        !lure__handle_is_closing((lure_handle_t *) us->s))
+      (void) lure__sop_arm_recv(us->s, us);
+  }
+  return 0;
+}
+
+/* ---- writes ---- */
+
+/* One non-blocking send(2) before falling back to a ring SEND: when the
+ * socket has room (the common case for replies) the bytes leave now and the
+ * next io_uring_enter only has to wait for input, instead of being woken by
+ * the SEND's own completion.  Returns 1 when req finished (or failed). */
+static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  ssize_t r;
+
+  if (req->send_handle != NULL || req->nbufs - req->write_index != 1)
+    return 0;
+  /* Replies made while a batch of several completions is dispatched go
+   * through the ring instead: they leave together with the next wait, one
+   * io_uring_enter for the whole batch instead of a send(2) each. */
+  if (st->batch > 2)
+    return 0;
+  do
+    r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
+             req->bufs[req->write_index].len - req->offset,
+             MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    lure__stream_write_fail(s, req, -errno);
+    return 1;
+  }
+  return lure__stream_write_progress(s, req, (size_t) r);
+}
+
+static void lure__uring_stream_write(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_sqe *sqe;
+  struct cmsghdr *cm;
+  lure_write_t *req;
+  unsigned n = 0;
+  unsigned i;
+  int zc;
+
+  if (us == NULL || us->send_op.armed)
+    return;
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    /* Skip empty buffers; a request of nothing but is complete. */
+    if (lure__stream_write_progress(s, req, 0))
+      continue;
+    /* Zero copy exists for TCP only: AF_UNIX answers EOPNOTSUPP, and the
+     * request is then an ordinary send, as lure_write_zc(3) promises. */
+    zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
+         s->type == LURE_TCP &&
+         lure__uring_has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
+                      req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
+                                                         : IORING_OP_SENDMSG_ZC);
+    if (!zc && lure__ustream_try_send(s, req))
+      continue;
+    sqe = lure__sop_sqe(s, &us->send_op);
+    if (sqe == NULL)
+      return; /* cannot happen short of a CQ backlog; retried on next write */
+    us->send_zc = zc;
+    if (zc && req->nbufs - req->write_index == 1) {
+      io_uring_prep_send_zc(sqe, s->io_watcher.fd,
+                            req->bufs[req->write_index].base + req->offset,
+                            req->bufs[req->write_index].len - req->offset,
+                            MSG_NOSIGNAL, 0);
+    } else if (req->nbufs - req->write_index == 1 &&
+        !(req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0)) {
+      io_uring_prep_send(sqe, s->io_watcher.fd,
+                         req->bufs[req->write_index].base + req->offset,
+                         req->bufs[req->write_index].len - req->offset,
+                         MSG_NOSIGNAL);
+    } else {
+      for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+        us->iov[n].iov_base = req->bufs[i].base;
+        us->iov[n].iov_len = req->bufs[i].len;
+      }
+      us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
+      us->iov[0].iov_len -= req->offset;
+      memset(&us->msg, 0, sizeof(us->msg));
+      us->msg.msg_iov = us->iov;
+      us->msg.msg_iovlen = n;
+      if (req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0) {
+        memset(&us->ctl, 0, sizeof(us->ctl));
+        us->msg.msg_control = us->ctl.buf;
+        us->msg.msg_controllen = sizeof(us->ctl.buf);
+        cm = CMSG_FIRSTHDR(&us->msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
+      }
+      if (zc)
+        io_uring_prep_sendmsg_zc(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+      else
+        io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+    }
+    lure__sop_set(sqe, &us->send_op);
+    return;
+  }
+}
+
+static int lure__uring_stream_sending(const lure_stream_t *s) {
+  const struct lure__ustream *us = s->exec_data;
+
+  return us != NULL && us->send_op.armed;
+}
+
+static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
+                                int res) {
+  lure_write_t *req;
+
+  us->send_op.armed = 0;
+  if (lure__queue_empty(&s->write_queue))
+    return;
+  req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                           queue);
+  if (res < 0) {
+    lure__stream_write_fail(s, req, res == -EAGAIN ? LURE_EAGAIN : res);
+  } else {
+    /* A descriptor rides on the first byte only. */
+    if (res > 0 && req->send_handle != NULL)
+      req->send_handle = NULL;
+    if (!lure__stream_write_progress(s, req, (size_t) res) &&
+        lure__handle_is_closing((lure_handle_t *) s))
+      lure__stream_write_fail(s, req, LURE_ECANCELED);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) s)) {
+    /* The rest goes now if the socket takes it; the callbacks run in the
+     * closing phase. */
+    lure__stream_close_writes(s);
+    return;
+  }
+  /* Next request out first, then the callbacks (they may close us). */
+  lure__uring_stream_write(s);
+  lure__stream_write_done_now(s);
+}
+
+/* ---- close ---- */
+
+static void lure__uring_stream_close(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  if (us == NULL)
+    return;
+  if (us->accept_op.armed) {
+    lure__sop_cancel(s, &us->accept_op);
+    /* A listener is closed at once (stream.c closes its descriptor right
+     * after this, as libuv's uv_close() does), so the kernel gets the
+     * accept, if it still waits in the SQ, and its cancel now, while the
+     * descriptor still names the listener.  The cancel of a waiting
+     * accept completes inline, and with it the ring's hold on the socket
+     * goes. */
+    lure__uring_submit_now(s->loop, s->loop->priv->backend_data);
+  }
+  if (!us->recv_canceling)
+    lure__sop_cancel(s, &us->recv_op);
+  lure__sop_cancel(s, &us->send_op);
+  lure__sop_cancel(s, &us->connect_op);
+}
+
+/* In a forked child: the parent's ring operations are not ours. */
+static void lure__uring_stream_forget(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  s->exec_ops = 0;
+  if (us == NULL)
+    return;
+  us->accept_op.armed = 0;
+  us->recv_op.armed = 0;
+  us->send_op.armed = 0;
+  us->connect_op.armed = 0;
+  us->connect_stale = 0;
+  us->recv_canceling = 0;
+  us->send_zc = 0;
+  lure__queue_init(&us->starved_link);
+}
+
+static void lure__uring_stream_free(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  if (us == NULL)
+    return;
+  lure__queue_remove(&us->starved_link);
+  lure__free(us);
+  s->exec_data = NULL;
+}
+
+/* ---- completions ---- */
+
+void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
+                                struct lure__sop *op, int res,
+                                unsigned flags) {
+  struct lure__ustream *us = op->us;
+  lure_stream_t *s = us->s;
+  int final = !(flags & IORING_CQE_F_MORE);
+
+  switch (op->kind) {
+    case LURE__SOP_ACCEPT:
+      if (final)
+        op->armed = 0;
+      if (final && res == -EINVAL && op->multi) {
+        /* A kernel without multishot accept: one at a time from now on. */
+        lure__uring_feat_drop(st, LURE__FEAT_ACCEPT_MULTISHOT);
+        res = -EAGAIN;
+      }
+      if (!lure__handle_is_closing((lure_handle_t *) s)) {
+        if (res >= 0)
+          lure__stream_connection(s, res);
+        else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN)
+          lure__stream_connection(s, res);
+        /* Out of descriptors, the ring's accept fails again at once,
+         * connection or not: stream.c waits for readiness first. */
+        if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
+            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            res != -ENFILE)
+          (void) lure__sop_arm_accept(s, us);
+      } else if (res >= 0) {
+        close(res);
+      }
+      break;
+    case LURE__SOP_RECV:
+      lure__sop_recv_done(s, us, res, flags);
+      break;
+    case LURE__SOP_CONNECT:
+      if (us->connect_stale > 0) {
+        us->connect_stale--; /* lure_tcp_connect() returned it */
+        break;
+      }
+      op->armed = 0;
+      /* A closing stream's connect callback runs in the closing phase. */
+      if (!lure__handle_is_closing((lure_handle_t *) s) &&
+          s->connect_req != NULL)
+        lure__stream_connect_done(s, res);
+      break;
+    case LURE__SOP_SEND:
+      if (us->send_zc) {
+        /* SEND_ZC posts the result (with F_MORE when a notification
+         * follows), then IORING_CQE_F_NOTIF once the kernel let go of the
+         * pages: only then may the caller reuse the buffer. */
+        if (!(flags & IORING_CQE_F_NOTIF)) {
+          us->zc_res = res;
+          if (flags & IORING_CQE_F_MORE)
+            break;
+        }
+        us->send_zc = 0;
+        if (us->zc_res == -EOPNOTSUPP &&
+            !lure__handle_is_closing((lure_handle_t *) s) &&
+            !lure__queue_empty(&s->write_queue)) {
+          /* A socket without zero copy after all: send it plainly. */
+          lure_write_t *head = lure__container_of(
+              lure__queue_head(&s->write_queue), lure_write_t, queue);
+
+          head->req_flags &= ~LURE__REQ_ZC;
+          op->armed = 0;
+          lure__uring_stream_write(s);
+          break;
+        }
+        lure__sop_send_done(s, us, us->zc_res);
+        break;
+      }
+      lure__sop_send_done(s, us, res);
+      break;
+  }
+  if (final) {
+    s->exec_ops--;
+    if (s->exec_ops == 0 && (s->flags & LURE__HANDLE_CLOSE_WAIT))
+      lure__handle_close_ready((lure_handle_t *) s);
+  }
+}
+
+/* ---- the table ---- */
+
+const struct lure__sock_ops lure__sock_uring = {
+  LURE__EXEC_URING,
+  1, /* holds_ops: multishot receives and accepts stay in the ring */
+  lure__uring_stream_usable,
+  lure__uring_stream_accept,
+  lure__uring_stream_connect,
+  lure__uring_stream_read,
+  lure__uring_stream_read_stop,
+  lure__uring_stream_write,
+  lure__uring_stream_sending,
+  lure__uring_stream_close,
+  lure__uring_stream_forget,
+  lure__uring_stream_free,
+  lure__uring_udp_usable,
+  lure__uring_udp_recv,
+  lure__uring_udp_recv_stop,
+  lure__uring_udp_send,
+  lure__uring_udp_close,
+  lure__uring_udp_forget,
+  lure__uring_udp_free,
+  lure__uring_buf_release,
+  lure__uring_buffers_lent,
+  NULL,
+  NULL,
+};
