@@ -24,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 # 1. Constants: object-like UV_ macros of lure's uv.h, minus the ones that
 #    only libuv defines differently on purpose (none) and header plumbing.
 grep -oE '^#define UV_[A-Z0-9_]+ ' "$UVH" | awk '{print $2}' |
-  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP)$' | sort -u >"$tmp/names"
+  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP|HANDLE_FIELDS|REQ_FIELDS|STREAM_FIELDS)$' | sort -u >"$tmp/names"
 n=$(wc -l <"$tmp/names")
 [ "$n" -gt 200 ] || { echo "uv-abi: only $n UV_ constants found in $UVH" >&2; exit 1; }
 {
@@ -50,6 +50,43 @@ if ! diff "$tmp/v-libuv" "$tmp/v-lure" >"$tmp/diff"; then
   exit 1
 fi
 echo "uv-abi: $n UV_ constants have libuv's values"
+
+# 1b. The field-list macros: a struct built from them has the layout of the
+#     handle, stream or request it mimics.  libuv's header leaves only
+#     UV_HANDLE_FIELDS usable (it undefines the private lists the other two
+#     expand to), so the stream and request checks run on lure only.
+cat >"$tmp/fields.c" <<'CEOF'
+#include <stddef.h>
+#include <stdio.h>
+#include <uv.h>
+struct my_handle { UV_HANDLE_FIELDS };
+#ifdef LURE_UV_H
+struct my_stream { UV_HANDLE_FIELDS UV_STREAM_FIELDS };
+struct my_req { UV_REQ_FIELDS };
+#endif
+int main(void) {
+  int ok = sizeof(struct my_handle) == sizeof(uv_handle_t) &&
+           offsetof(struct my_handle, data) == offsetof(uv_handle_t, data) &&
+           offsetof(struct my_handle, loop) == offsetof(uv_handle_t, loop) &&
+           offsetof(struct my_handle, type) == offsetof(uv_handle_t, type);
+#ifdef LURE_UV_H
+  ok = ok &&
+       offsetof(struct my_stream, read_cb) == offsetof(uv_stream_t, read_cb) &&
+       offsetof(struct my_stream, write_queue_size) ==
+           offsetof(uv_stream_t, write_queue_size) &&
+       sizeof(struct my_stream) <= sizeof(uv_stream_t) &&
+       sizeof(struct my_req) == sizeof(uv_req_t) &&
+       offsetof(struct my_req, type) == offsetof(uv_req_t, type);
+#endif
+  printf("%s\n", ok ? "same layout" : "layout differs");
+  return !ok;
+}
+CEOF
+$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -o "$tmp/fields-libuv" "$tmp/fields.c" -luv
+$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/fields-lure" "$tmp/fields.c" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+"$tmp/fields-libuv" >/dev/null || { echo "uv-abi: the field-list check fails on libuv itself" >&2; exit 99; }
+"$tmp/fields-lure" || { echo "uv-abi: UV_HANDLE_FIELDS/UV_STREAM_FIELDS/UV_REQ_FIELDS do not give lure's layout" >&2; exit 1; }
+echo "uv-abi: UV_HANDLE_FIELDS, UV_STREAM_FIELDS and UV_REQ_FIELDS give the handle, stream and request layout"
 
 # 2. Functions: every uv_ name mapped by a macro, and the inline wrappers.
 {

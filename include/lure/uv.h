@@ -48,6 +48,15 @@ extern "C" {
 
 #define UV_EXTERN LURE_EXTERN
 
+/* libuv's include guard, for programs that test it, and the field lists
+ * libuv's header exposes: a struct that starts with UV_HANDLE_FIELDS (and
+ * UV_STREAM_FIELDS) or UV_REQ_FIELDS has the public head of a handle,
+ * stream or request, as in libuv. */
+#define UV_H
+#define UV_HANDLE_FIELDS LURE_HANDLE_FIELDS
+#define UV_REQ_FIELDS LURE_REQ_FIELDS
+#define UV_STREAM_FIELDS LURE_STREAM_FIELDS
+
 /* ---- version: the libuv API level this layer implements ---------------- */
 
 #define UV_VERSION_MAJOR 1
