@@ -88,12 +88,39 @@ $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/i
 "$tmp/fields-lure" || { echo "uv-abi: UV_HANDLE_FIELDS/UV_STREAM_FIELDS/UV_REQ_FIELDS do not give lure's layout" >&2; exit 1; }
 echo "uv-abi: UV_HANDLE_FIELDS, UV_STREAM_FIELDS and UV_REQ_FIELDS give the handle, stream and request layout"
 
+# 1c. Types: every struct and enum tag and every uv_*_t type name libuv's
+#     public headers declare is a complete type under lure's uv.h.  One
+#     exception: libuv's unix.h also tags uv_buf_t as "struct uv_buf_t"; a
+#     tag equal to a typedef name cannot be mapped by a macro, so lure's
+#     buffer is "struct uv_buf_s" (as on libuv's Windows) and uv_buf_t.
+cat /usr/include/uv.h /usr/include/uv/unix.h /usr/include/uv/linux.h \
+    /usr/include/uv/threadpool.h 2>/dev/null |
+  grep -ohE '\b(struct|enum) uv_[a-z0-9][a-z0-9_]*|\buv_[a-z0-9][a-z0-9_]*_t\b' |
+  grep -vx 'struct uv_buf_t' |
+  sort -u >"$tmp/types"
+nt=$(wc -l <"$tmp/types")
+[ "$nt" -gt 80 ] || { echo "uv-abi: only $nt uv types found in libuv's headers" >&2; exit 99; }
+{
+  echo '#include <uv.h>'
+  echo 'int main(void) {'
+  echo '  unsigned long n = 0;'
+  sed 's/.*/  n += (unsigned long) sizeof(&);/' "$tmp/types"
+  echo '  return n == 0;'
+  echo '}'
+} >"$tmp/types.c"
+if ! $CC ${CFLAGS:-} -D_GNU_SOURCE -fsyntax-only -I"$srcdir/include/lure" -I"$srcdir/include" "$tmp/types.c" 2>"$tmp/types.err"; then
+  echo "uv-abi: types libuv declares that lure's uv.h lacks or leaves incomplete:" >&2
+  grep -E 'error' "$tmp/types.err" | head -20 >&2
+  exit 1
+fi
+echo "uv-abi: $nt struct/enum tags and uv_*_t types of libuv are complete types"
+
 # 2. Functions: every uv_ name mapped by a macro, and the inline wrappers.
 {
   echo '#include <uv.h>'
   echo 'void *fns[] = {'
   grep -oE '^#define uv_[a-z0-9_]+ lure_[a-z0-9_]+$' "$UVH" | awk '{print "  (void *) " $2 ","}' |
-    grep -vE '(_s|uv_poll_event|uv_fs_event|uv_fs_event_flags|uv_any_handle|uv_any_req),$'
+    grep -vE '(_s|uv_poll_event|uv_fs_event|uv_fs_event_flags|uv_tcp_flags|uv_udp_flags|uv_process_flags|uv_any_handle|uv_any_req),$'
   echo '  (void *) uv_close, (void *) uv_pipe_connect, (void *) uv_version,'
   echo '  (void *) uv_version_string, 0 };'
   echo 'int main(void) { return fns[0] == 0; }'
