@@ -809,6 +809,20 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
   }
 }
 
+/* Whether an io_uring_enter(GETEVENTS) now would post nothing: the ring
+ * has TASKRUN_FLAG (5.19), so the kernel raises IORING_SQ_TASKRUN in the
+ * SQ flags whenever task work waits to post completions (socket readiness,
+ * io-wq results, timeouts), and no CQE waits in the kernel's overflow
+ * list.  Without TASKRUN_FLAG the answer is always "maybe": enter. */
+static int lure__uring_nothing_pending(struct lure__uring *st) {
+  unsigned flags;
+
+  if (!(st->setup_flags & IORING_SETUP_TASKRUN_FLAG))
+    return 0;
+  flags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+  return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) == 0;
+}
+
 static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct lure__uring *st = loop->priv->backend_data;
   struct __kernel_timespec ts;
@@ -837,9 +851,11 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   lure__uudp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
-  if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
-      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
-    /* Nothing to submit and completions waiting: no syscall needed. */
+  if (timeout == 0 && before == 0 &&
+      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+      (io_uring_cq_ready(&st->ring) > 0 || lure__uring_nothing_pending(st))) {
+    /* Nothing to submit, and completions waiting or none that only a
+     * kernel entry would produce: no syscall needed. */
     lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
