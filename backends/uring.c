@@ -954,12 +954,17 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Closing cancels each operation of the stream by its user_data, and the
  *   handle's close completes (and its fd is closed) only when the last CQE
  *   arrived: the fd number cannot be reused under a live operation, and no
- *   CQE can name freed memory.  A write whose SEND the ring holds reports
- *   what the kernel did; the writes behind it are written at once if the
- *   socket takes them (libuv would have written them inside uv_write()).
+ *   CQE can name freed memory.  Except under a zero-copy send: its
+ *   notification waits for the socket to let go of the pages, so the fd
+ *   is closed at once (lure__uring_stream_close).  A write whose SEND the
+ *   ring holds reports what the kernel did; the writes behind it are
+ *   written at once if the socket takes them (libuv would have written
+ *   them inside uv_write()).
  */
 
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "stream.h"
 
 #define LURE__BGID 7
@@ -1667,33 +1672,59 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
 
 /* ---- close ---- */
 
-void lure__uring_stream_close(lure_stream_t *s) {
+/* How long the kernel may keep a closed stream's zero-copy bytes when the
+ * peer neither acknowledges them nor opens its window (TCP_USER_TIMEOUT). */
+#define LURE__ZC_CLOSE_MS 2000
+
+/* Returns 1 when stream.c must close the descriptor now: a zero-copy send
+ * is still the kernel's.  Its notification comes only once the socket no
+ * longer holds the caller's pages, and a peer that does not read keeps
+ * them there for as long as the descriptor is open; waiting for the
+ * notification before closing the descriptor (as for every other
+ * operation) never ended, and two such ends on one loop held each other
+ * (issue 14, item 4).  So the kernel gets the send and its cancel now,
+ * then the descriptor goes, as libuv's uv_close() closes it at once: the
+ * bytes already taken still leave and the FIN follows them, but no longer
+ * than LURE__ZC_CLOSE_MS without progress (the connection is then
+ * dropped); lure_tcp_close_reset() drops them at once.  The ring holds
+ * the file until the cancel lands, so the descriptor's number may be
+ * reused meanwhile without harm.  The write callback and close_cb still
+ * wait for the notification. */
+int lure__uring_stream_close(lure_stream_t *s) {
   struct lure__ustream *us = s->ring;
+  struct lure__uring *st = s->loop->priv->backend_data;
+  int zc;
+  unsigned before;
+  unsigned ms = LURE__ZC_CLOSE_MS;
 
   if (us == NULL)
-    return;
+    return 0;
   lure__queue_remove(&us->stash_pending.queue);
-  if (us->accept_op.armed) {
-    struct lure__uring *st = s->loop->priv->backend_data;
-    unsigned before;
-
+  zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
+  if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
-    /* A listener is closed at once (stream.c closes its descriptor right
-     * after this, as libuv's uv_close() does), so the kernel gets the
-     * accept, if it still waits in the SQ, and its cancel now, while the
-     * descriptor still names the listener.  The cancel of a waiting
-     * accept completes inline, and with it the ring's hold on the socket
-     * goes. */
-    lure__uring_enable(st);
-    before = io_uring_sq_ready(&st->ring);
-    s->loop->priv->stats.wait_calls++;
-    (void) io_uring_submit(&st->ring);
-    lure__uring_account(s->loop, st, before);
-  }
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
+  if (!us->accept_op.armed && !zc)
+    return 0;
+  /* A listener is closed at once too (stream.c closes its descriptor right
+   * after this, as libuv's uv_close() does), so the kernel gets the
+   * accept, if it still waits in the SQ, and its cancel now, while the
+   * descriptor still names the listener.  The cancel of a waiting accept
+   * completes inline, and with it the ring's hold on the socket goes. */
+  lure__uring_enable(st);
+  before = io_uring_sq_ready(&st->ring);
+  s->loop->priv->stats.wait_calls++;
+  (void) io_uring_submit(&st->ring);
+  lure__uring_account(s->loop, st, before);
+  /* Only if the kernel took every SQE that may name the descriptor. */
+  if (!zc || io_uring_sq_ready(&st->ring) != 0)
+    return 0;
+  (void) setsockopt(s->io_watcher.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+                    sizeof(ms));
+  return 1;
 }
 
 /* In a forked child: the parent's ring operations are not ours. */

@@ -97,7 +97,7 @@ int lure__uring_stream_read(lure_stream_t *s);
 void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);
 int lure__uring_stream_sending(const lure_stream_t *s);
-void lure__uring_stream_close(lure_stream_t *s);
+int lure__uring_stream_close(lure_stream_t *s);
 void lure__uring_stream_free(lure_stream_t *s);
 void lure__uring_stream_forget(lure_stream_t *s);
 void lure__stream_after_fork(lure_stream_t *s);
