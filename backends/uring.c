@@ -943,7 +943,8 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Bytes that arrive after lure_read_stop() (the multishot is being
  *   cancelled) or that did not fit the caller's buffer before it stopped
  *   reading are kept in a per-stream stash and delivered first on the next
- *   lure_read_start(): nothing is lost or reordered.
+ *   lure_read_start(): nothing is lost or reordered.  If the stash cannot
+ *   grow, the stream ends with LURE_ENOMEM (lure__stash_lost).
  * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
  *   pass) in flight per stream, always for the head of the write queue, so
  *   bytes leave in submission order; short sends continue from where they
@@ -1006,6 +1007,7 @@ struct lure__ustream {
   size_t stash_len;
   size_t stash_off;
   int stash_status;          /* EOF or error seen while not reading */
+  int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending stash_pending;
 };
 
@@ -1345,15 +1347,40 @@ static void lure__stash_schedule(lure_stream_t *s, struct lure__ustream *us) {
   lure__pending_add(s->loop, &us->stash_pending);
 }
 
+/* The stash could not grow, so bytes are lost: the stream ends there
+ * with LURE_ENOMEM, as after a read error, never with a gap the reader
+ * cannot see.  The reader gets it after the bytes kept before (at once if
+ * none wait and it reads, else from the pending phase or its next
+ * lure_read_start()); the receive stops, and later bytes are dropped. */
+static void lure__stash_lost(lure_stream_t *s, struct lure__ustream *us) {
+  us->read_err = LURE_ENOMEM;
+  us->stash_status = LURE_ENOMEM;
+  if (us->recv_op.armed && !us->recv_canceling) {
+    us->recv_canceling = 1;
+    lure__sop_cancel(s, &us->recv_op);
+  }
+  if ((s->stream_flags & LURE__STREAM_READING) &&
+      us->stash_len <= us->stash_off) {
+    us->stash_status = 0;
+    lure__stream_deliver(s, LURE_ENOMEM, &lure__null_buf);
+    return;
+  }
+  lure__stash_schedule(s, us);
+}
+
 static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
                               const char *p, size_t n) {
   size_t done;
 
+  if (us->read_err != 0)
+    return; /* bytes before these were lost: the stream has ended */
   /* Bytes already waiting go first: newer ones queue behind them. */
   if (us->stash_len > us->stash_off) {
     if (!lure__handle_is_closing((lure_handle_t *) s)) {
-      (void) lure__stash_add(us, p, n);
-      lure__stash_schedule(s, us);
+      if (lure__stash_add(us, p, n) != 0)
+        lure__stash_lost(s, us);
+      else
+        lure__stash_schedule(s, us);
     }
     return;
   }
@@ -1361,8 +1388,10 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
    * stopped, or had no buffer) is kept for the next read. */
   done = lure__stream_deliver_copy(s, p, n);
   if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
-    (void) lure__stash_add(us, p + done, n - done);
-    lure__stash_schedule(s, us);
+    if (lure__stash_add(us, p + done, n - done) != 0)
+      lure__stash_lost(s, us);
+    else
+      lure__stash_schedule(s, us);
   }
 }
 
@@ -1399,8 +1428,11 @@ int lure__uring_stream_read(lure_stream_t *s) {
 
   if (us == NULL || lure__bufring_get(s->loop) == NULL)
     return LURE_ENOTSUP;
+  /* After lost bytes the stream only ever reports their loss. */
+  if (us->read_err != 0 && us->stash_status == 0)
+    us->stash_status = us->read_err;
   lure__stash_schedule(s, us);
-  if (us->recv_op.armed)
+  if (us->recv_op.armed || us->read_err != 0)
     return 0; /* still armed, or its cancellation is under way: re-armed
                  from its final CQE if we are reading by then */
   return lure__sop_arm_recv(s, us);
@@ -1437,6 +1469,12 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       return;
     }
   }
+  if (us->read_err != 0) {
+    /* Bytes were lost before these: drop them, arm nothing. */
+    if (flags & IORING_CQE_F_BUFFER)
+      lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+    return;
+  }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     char *data = b->bufs + (size_t) bid * b->size;
@@ -1461,7 +1499,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   } else if (flags & IORING_CQE_F_BUFFER) {
     lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
   }
-  if (lure__handle_is_closing((lure_handle_t *) s))
+  if (lure__handle_is_closing((lure_handle_t *) s) || us->read_err != 0)
     return;
   reading = (s->stream_flags & LURE__STREAM_READING) != 0;
   if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
@@ -1524,6 +1562,7 @@ int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
                             struct lure__ustream, starved_link);
     lure__queue_remove(&us->starved_link);
     if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        us->read_err == 0 &&
         !lure__handle_is_closing((lure_handle_t *) us->s))
       (void) lure__sop_arm_recv(us->s, us);
   }

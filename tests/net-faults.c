@@ -17,6 +17,11 @@
  *                         peer is checked byte by byte: a callback run
  *                         while the kernel still sends from the pages
  *                         would show.
+ *   faults_stash_enomem   the ring keeps bytes the reader did not take in a
+ *                         stash; when that allocation fails (a replaced
+ *                         allocator fails one realloc), the reader gets
+ *                         LURE_ENOMEM, never a silent gap in the stream,
+ *                         and the stream reads no more (item 8).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,12 +223,157 @@ START_TEST(faults_zc_close) {
 }
 END_TEST
 
+/* ---- the read stash cannot allocate ------------------------------------------------ */
+
+#define SE_TOTAL ((size_t) 1 << 20)
+
+static int se_fail_realloc;   /* the next lure realloc fails */
+static unsigned se_realloc_failed;
+
+static void *se_malloc(size_t n) { return malloc(n); }
+static void *se_calloc(size_t c, size_t n) { return calloc(c, n); }
+static void se_free(void *p) { free(p); }
+static void *se_realloc(void *p, size_t n) {
+  if (se_fail_realloc) {
+    se_fail_realloc = 0;
+    se_realloc_failed++;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+struct se {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  char *wbuf;
+  char rbuf[65536];
+  unsigned allocs;
+  size_t received;
+  long bad_at;
+  int enobufs;
+  int enomem;
+  int eof;
+  int other_err;
+};
+
+static void se_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct se *e = h->data;
+
+  /* Disarmed if the path did not stash (readiness reads into the caller's
+   * buffer directly: nothing to lose there). */
+  se_fail_realloc = 0;
+  if (e->allocs++ == 2) {
+    /* No buffer this time: the ring keeps the bytes in its stash, whose
+     * allocation fails. */
+    se_fail_realloc = 1;
+    *buf = lure_buf_init(NULL, 0);
+    return;
+  }
+  *buf = lure_buf_init(e->rbuf, sizeof(e->rbuf));
+}
+
+static void se_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct se *e = s->data;
+
+  if (nread > 0) {
+    if (e->bad_at < 0) {
+      long bad = nt_pat_check(41, e->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        e->bad_at = (long) e->received + bad;
+    }
+    e->received += (size_t) nread;
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_ENOBUFS) {
+    e->enobufs++;
+    return;
+  }
+  if (nread == LURE_ENOMEM) {
+    /* As after any read error: the stream reads no more. */
+    e->enomem++;
+    ck_assert(!lure_is_readable(s));
+    ck_assert_int_eq(lure_read_start(s, se_alloc, se_read), LURE_ENOTCONN);
+  } else if (nread == LURE_EOF)
+    e->eof++;
+  else
+    e->other_err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &e->p.client, NULL);
+}
+
+static void se_write_cb(lure_write_t *req, int status) {
+  (void) req;
+  (void) status;
+}
+
+START_TEST(faults_stash_enomem) {
+  struct se *e = calloc(1, sizeof(*e));
+  lure_buf_t b;
+  size_t off;
+
+  ck_assert_ptr_nonnull(e);
+  ck_assert_int_eq(lure_replace_allocator(se_malloc, se_realloc, se_calloc,
+                                          se_free), 0);
+  e->bad_at = -1;
+  e->wbuf = malloc(SE_TOTAL);
+  ck_assert_ptr_nonnull(e->wbuf);
+  for (off = 0; off < SE_TOTAL; off += NT_PAT_MAX)
+    memcpy(e->wbuf + off, nt_pat(41, off), NT_PAT_MAX);
+  nt_pair_open(&e->p, 15000, "read stash out of memory");
+  e->p.client.data = e;
+  e->p.server.data = e;
+  b = lure_buf_init(e->wbuf, (unsigned int) SE_TOTAL);
+  ck_assert_int_eq(lure_write(&e->wr, (lure_stream_t *) &e->p.client, &b, 1,
+                              se_write_cb), 0);
+  ck_assert_int_eq(lure_shutdown(&e->sreq, (lure_stream_t *) &e->p.client,
+                                 NULL), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &e->p.server, se_alloc,
+                                   se_read), 0);
+  nt_run(&e->p.loop);
+  se_fail_realloc = 0;
+
+  ck_assert_msg(e->other_err == 0, "read error %s", nt_err(e->other_err));
+  ck_assert_msg(e->bad_at < 0,
+                "the reader got other bytes than written at offset %ld "
+                "(%u failed stash allocations, %d ENOMEM reported): bytes "
+                "were lost without an error", e->bad_at, se_realloc_failed,
+                e->enomem);
+  ck_assert_int_eq(e->enobufs, 1);
+  if (se_realloc_failed > 0) {
+    /* The stash lost bytes: the reader must hear of it. */
+    ck_assert_msg(e->enomem == 1,
+                  "a stash allocation failed, the reader got %d ENOMEM "
+                  "(%zu of %zu bytes, eof %d)", e->enomem, e->received,
+                  SE_TOTAL, e->eof);
+    ck_assert_int_eq(e->eof, 0);
+    ck_assert_uint_lt(e->received, SE_TOTAL);
+  } else {
+    ck_assert_int_eq(e->enomem, 0);
+    ck_assert_int_eq(e->eof, 1);
+    ck_assert_uint_eq(e->received, SE_TOTAL);
+  }
+  printf("faults_stash_enomem: set %s: %u stash allocations failed, "
+         "%zu bytes read, then %s\n", nt_set() ? nt_set() : "(none)",
+         se_realloc_failed, e->received,
+         e->enomem ? "ENOMEM" : e->eof ? "EOF" : "nothing");
+  nt_loop_finish(&e->p.loop);
+  ck_assert_int_eq(lure_replace_allocator(malloc, realloc, calloc, free), 0);
+  free(e->wbuf);
+  free(e);
+}
+END_TEST
+
 Suite *net_faults_suite(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
 
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
+  tcase_add_test(tc, faults_stash_enomem);
   suite_add_tcase(s, tc);
   return s;
 }
