@@ -90,6 +90,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
+  struct lure__queue send_parked; /* streams whose send found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -105,6 +106,7 @@ struct lure__upoll {
 };
 
 static void lure__bufring_free(struct lure__bufring **bp);
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 /* ---- opcode names ---------------------------------------------------------- */
 
@@ -328,6 +330,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
+  lure__queue_init(&st->send_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -831,6 +834,10 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     if (up->parked)
       break; /* still no room */
   }
+  lure__ustream_unpark(loop, st);
+  /* A send that found no room again goes after this submit: no sleeping. */
+  if (!lure__queue_empty(&st->send_parked))
+    timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
   st->batch = 0;
@@ -890,6 +897,7 @@ int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->send_parked) ||
          !lure__queue_empty(&st->udp_dirty);
 }
 
@@ -995,6 +1003,7 @@ struct lure__ustream {
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;
+  struct lure__queue send_park_link; /* st->send_parked */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -1057,14 +1066,26 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
   s->ring = us;
   return us;
 }
 
+/* Fault injection for tests/net-faults.c (hidden; lure never sets it): the
+ * next this many stream sends find no SQE, as when the kernel would not
+ * take the flush of a full SQ. */
+unsigned lure__uring_fault_send_sqe;
+
 static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
                                           struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+  struct io_uring_sqe *sqe;
+
+  if (op->kind == LURE__SOP_SEND && lure__uring_fault_send_sqe > 0) {
+    lure__uring_fault_send_sqe--;
+    return NULL;
+  }
+  sqe = lure__uring_sqe(s->loop, st);
 
   if (sqe == NULL)
     return NULL;
@@ -1627,8 +1648,17 @@ void lure__uring_stream_write(lure_stream_t *s) {
     if (!zc && lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
-    if (sqe == NULL)
-      return; /* cannot happen short of a CQ backlog; retried on next write */
+    if (sqe == NULL) {
+      /* No room even after a flush (the kernel would not take it): the
+       * next poll phase tries again (lure__ustream_unpark).  Waiting for
+       * the next write instead stalled the stream: lure_write() kicks the
+       * queue only when it was empty. */
+      if (lure__queue_empty(&us->send_park_link))
+        lure__queue_insert_tail(
+            &((struct lure__uring *) s->loop->priv->backend_data)->send_parked,
+            &us->send_park_link);
+      return;
+    }
     us->send_zc = zc;
     if (zc && req->nbufs - req->write_index == 1) {
       io_uring_prep_send_zc(sqe, s->io_watcher.fd,
@@ -1670,6 +1700,23 @@ void lure__uring_stream_write(lure_stream_t *s) {
     }
     lure__sop_set(sqe, &us->send_op);
     return;
+  }
+}
+
+/* From the poll phase, before its submit: the sends that found no SQE. */
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st) {
+  struct lure__queue q;
+  struct lure__ustream *us;
+
+  (void) loop;
+  /* Streams that find no room again go back on the list: take it first. */
+  lure__queue_move(&st->send_parked, &q);
+  while (!lure__queue_empty(&q)) {
+    us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
+                            send_park_link);
+    lure__queue_remove(&us->send_park_link);
+    if (!lure__handle_is_closing((lure_handle_t *) us->s))
+      lure__stream_kick_writes(us->s);
   }
 }
 
@@ -1739,6 +1786,7 @@ int lure__uring_stream_close(lure_stream_t *s) {
   if (us == NULL)
     return 0;
   lure__queue_remove(&us->stash_pending.queue);
+  lure__queue_remove(&us->send_park_link);
   zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
   if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
@@ -1782,6 +1830,7 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {
@@ -1790,6 +1839,7 @@ void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
+  lure__queue_remove(&us->send_park_link);
   lure__free(us->stash);
   lure__free(us);
   s->ring = NULL;

@@ -22,6 +22,10 @@
  *                         allocator fails one realloc), the reader gets
  *                         LURE_ENOMEM, never a silent gap in the stream,
  *                         and the stream reads no more (item 8).
+ *   faults_send_no_sqe    stream sends that find no SQE (a fault-injection
+ *                         count in the library, only tests set it) on a
+ *                         ring of 4 entries with 16 connections writing at
+ *                         once: every byte still arrives (item 8).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +371,37 @@ START_TEST(faults_stash_enomem) {
 }
 END_TEST
 
+/* ---- stream sends that find no SQE ------------------------------------------------- */
+
+/* Hidden in the library, set only here: the next this many stream sends
+ * find no SQE, as when the kernel would not take a flush of a full SQ. */
+extern unsigned lure__uring_fault_send_sqe;
+
+START_TEST(faults_send_no_sqe) {
+  struct nt_bulk_opts o;
+
+  memset(&o, 0, sizeof(o));
+  o.nclients = 16;
+  o.total = (size_t) 2 << 20;
+  o.chunk = (size_t) 512 * 1024;
+  o.window_reqs = 4;
+  o.window_bytes = (size_t) 4 << 20;
+  o.family = AF_INET;
+  o.sink = 1;
+  o.watchdog_ms = 15000;
+  /* A ring of 4 entries: the SQ fills many times a tick. */
+  ck_assert_int_eq(setenv("LURE_RING_ENTRIES", "4", 1), 0);
+  lure__uring_fault_send_sqe = 24;
+  nt_bulk_run(&o, NULL);
+  printf("faults_send_no_sqe: set %s: %u injected faults left unused\n",
+         nt_set() ? nt_set() : "(none)", lure__uring_fault_send_sqe);
+  if (nt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_send_sqe, 0);
+  lure__uring_fault_send_sqe = 0;
+  unsetenv("LURE_RING_ENTRIES");
+}
+END_TEST
+
 Suite *net_faults_suite(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -374,6 +409,7 @@ Suite *net_faults_suite(void) {
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
   tcase_add_test(tc, faults_stash_enomem);
+  tcase_add_test(tc, faults_send_no_sqe);
   suite_add_tcase(s, tc);
   return s;
 }
