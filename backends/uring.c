@@ -90,6 +90,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
+  struct lure__queue send_parked; /* streams whose send found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -105,6 +106,7 @@ struct lure__upoll {
 };
 
 static void lure__bufring_free(struct lure__bufring **bp);
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 /* ---- opcode names ---------------------------------------------------------- */
 
@@ -328,6 +330,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
+  lure__queue_init(&st->send_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -845,6 +848,10 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     if (up->parked)
       break; /* still no room */
   }
+  lure__ustream_unpark(loop, st);
+  /* A send that found no room again goes after this submit: no sleeping. */
+  if (!lure__queue_empty(&st->send_parked))
+    timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
   st->batch = 0;
@@ -906,6 +913,7 @@ int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->send_parked) ||
          !lure__queue_empty(&st->udp_dirty);
 }
 
@@ -959,7 +967,8 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Bytes that arrive after lure_read_stop() (the multishot is being
  *   cancelled) or that did not fit the caller's buffer before it stopped
  *   reading are kept in a per-stream stash and delivered first on the next
- *   lure_read_start(): nothing is lost or reordered.
+ *   lure_read_start(): nothing is lost or reordered.  If the stash cannot
+ *   grow, the stream ends with LURE_ENOMEM (lure__stash_lost).
  * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
  *   pass) in flight per stream, always for the head of the write queue, so
  *   bytes leave in submission order; short sends continue from where they
@@ -970,12 +979,17 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Closing cancels each operation of the stream by its user_data, and the
  *   handle's close completes (and its fd is closed) only when the last CQE
  *   arrived: the fd number cannot be reused under a live operation, and no
- *   CQE can name freed memory.  A write whose SEND the ring holds reports
- *   what the kernel did; the writes behind it are written at once if the
- *   socket takes them (libuv would have written them inside uv_write()).
+ *   CQE can name freed memory.  Except under a zero-copy send: its
+ *   notification waits for the socket to let go of the pages, so the fd
+ *   is closed at once (lure__uring_stream_close).  A write whose SEND the
+ *   ring holds reports what the kernel did; the writes behind it are
+ *   written at once if the socket takes them (libuv would have written
+ *   them inside uv_write()).
  */
 
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "stream.h"
 
 #define LURE__BGID 7
@@ -1005,6 +1019,7 @@ struct lure__ustream {
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;
+  struct lure__queue send_park_link; /* st->send_parked */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -1017,6 +1032,7 @@ struct lure__ustream {
   size_t stash_len;
   size_t stash_off;
   int stash_status;          /* EOF or error seen while not reading */
+  int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending stash_pending;
 };
 
@@ -1066,14 +1082,26 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
   s->ring = us;
   return us;
 }
 
+/* Fault injection for tests/net-faults.c (hidden; lure never sets it): the
+ * next this many stream sends find no SQE, as when the kernel would not
+ * take the flush of a full SQ. */
+unsigned lure__uring_fault_send_sqe;
+
 static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
                                           struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+  struct io_uring_sqe *sqe;
+
+  if (op->kind == LURE__SOP_SEND && lure__uring_fault_send_sqe > 0) {
+    lure__uring_fault_send_sqe--;
+    return NULL;
+  }
+  sqe = lure__uring_sqe(s->loop, st);
 
   if (sqe == NULL)
     return NULL;
@@ -1356,15 +1384,40 @@ static void lure__stash_schedule(lure_stream_t *s, struct lure__ustream *us) {
   lure__pending_add(s->loop, &us->stash_pending);
 }
 
+/* The stash could not grow, so bytes are lost: the stream ends there
+ * with LURE_ENOMEM, as after a read error, never with a gap the reader
+ * cannot see.  The reader gets it after the bytes kept before (at once if
+ * none wait and it reads, else from the pending phase or its next
+ * lure_read_start()); the receive stops, and later bytes are dropped. */
+static void lure__stash_lost(lure_stream_t *s, struct lure__ustream *us) {
+  us->read_err = LURE_ENOMEM;
+  us->stash_status = LURE_ENOMEM;
+  if (us->recv_op.armed && !us->recv_canceling) {
+    us->recv_canceling = 1;
+    lure__sop_cancel(s, &us->recv_op);
+  }
+  if ((s->stream_flags & LURE__STREAM_READING) &&
+      us->stash_len <= us->stash_off) {
+    us->stash_status = 0;
+    lure__stream_deliver(s, LURE_ENOMEM, &lure__null_buf);
+    return;
+  }
+  lure__stash_schedule(s, us);
+}
+
 static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
                               const char *p, size_t n) {
   size_t done;
 
+  if (us->read_err != 0)
+    return; /* bytes before these were lost: the stream has ended */
   /* Bytes already waiting go first: newer ones queue behind them. */
   if (us->stash_len > us->stash_off) {
     if (!lure__handle_is_closing((lure_handle_t *) s)) {
-      (void) lure__stash_add(us, p, n);
-      lure__stash_schedule(s, us);
+      if (lure__stash_add(us, p, n) != 0)
+        lure__stash_lost(s, us);
+      else
+        lure__stash_schedule(s, us);
     }
     return;
   }
@@ -1372,8 +1425,10 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
    * stopped, or had no buffer) is kept for the next read. */
   done = lure__stream_deliver_copy(s, p, n);
   if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
-    (void) lure__stash_add(us, p + done, n - done);
-    lure__stash_schedule(s, us);
+    if (lure__stash_add(us, p + done, n - done) != 0)
+      lure__stash_lost(s, us);
+    else
+      lure__stash_schedule(s, us);
   }
 }
 
@@ -1410,8 +1465,11 @@ int lure__uring_stream_read(lure_stream_t *s) {
 
   if (us == NULL || lure__bufring_get(s->loop) == NULL)
     return LURE_ENOTSUP;
+  /* After lost bytes the stream only ever reports their loss. */
+  if (us->read_err != 0 && us->stash_status == 0)
+    us->stash_status = us->read_err;
   lure__stash_schedule(s, us);
-  if (us->recv_op.armed)
+  if (us->recv_op.armed || us->read_err != 0)
     return 0; /* still armed, or its cancellation is under way: re-armed
                  from its final CQE if we are reading by then */
   return lure__sop_arm_recv(s, us);
@@ -1448,6 +1506,12 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       return;
     }
   }
+  if (us->read_err != 0) {
+    /* Bytes were lost before these: drop them, arm nothing. */
+    if (flags & IORING_CQE_F_BUFFER)
+      lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+    return;
+  }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     char *data = b->bufs + (size_t) bid * b->size;
@@ -1472,7 +1536,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   } else if (flags & IORING_CQE_F_BUFFER) {
     lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
   }
-  if (lure__handle_is_closing((lure_handle_t *) s))
+  if (lure__handle_is_closing((lure_handle_t *) s) || us->read_err != 0)
     return;
   reading = (s->stream_flags & LURE__STREAM_READING) != 0;
   if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
@@ -1535,6 +1599,7 @@ int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
                             struct lure__ustream, starved_link);
     lure__queue_remove(&us->starved_link);
     if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        us->read_err == 0 &&
         !lure__handle_is_closing((lure_handle_t *) us->s))
       (void) lure__sop_arm_recv(us->s, us);
   }
@@ -1599,8 +1664,17 @@ void lure__uring_stream_write(lure_stream_t *s) {
     if (!zc && lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
-    if (sqe == NULL)
-      return; /* cannot happen short of a CQ backlog; retried on next write */
+    if (sqe == NULL) {
+      /* No room even after a flush (the kernel would not take it): the
+       * next poll phase tries again (lure__ustream_unpark).  Waiting for
+       * the next write instead stalled the stream: lure_write() kicks the
+       * queue only when it was empty. */
+      if (lure__queue_empty(&us->send_park_link))
+        lure__queue_insert_tail(
+            &((struct lure__uring *) s->loop->priv->backend_data)->send_parked,
+            &us->send_park_link);
+      return;
+    }
     us->send_zc = zc;
     if (zc && req->nbufs - req->write_index == 1) {
       io_uring_prep_send_zc(sqe, s->io_watcher.fd,
@@ -1645,6 +1719,23 @@ void lure__uring_stream_write(lure_stream_t *s) {
   }
 }
 
+/* From the poll phase, before its submit: the sends that found no SQE. */
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st) {
+  struct lure__queue q;
+  struct lure__ustream *us;
+
+  (void) loop;
+  /* Streams that find no room again go back on the list: take it first. */
+  lure__queue_move(&st->send_parked, &q);
+  while (!lure__queue_empty(&q)) {
+    us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
+                            send_park_link);
+    lure__queue_remove(&us->send_park_link);
+    if (!lure__handle_is_closing((lure_handle_t *) us->s))
+      lure__stream_kick_writes(us->s);
+  }
+}
+
 int lure__uring_stream_sending(const lure_stream_t *s) {
   const struct lure__ustream *us = s->ring;
 
@@ -1683,33 +1774,60 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
 
 /* ---- close ---- */
 
-void lure__uring_stream_close(lure_stream_t *s) {
+/* How long the kernel may keep a closed stream's zero-copy bytes when the
+ * peer neither acknowledges them nor opens its window (TCP_USER_TIMEOUT). */
+#define LURE__ZC_CLOSE_MS 2000
+
+/* Returns 1 when stream.c must close the descriptor now: a zero-copy send
+ * is still the kernel's.  Its notification comes only once the socket no
+ * longer holds the caller's pages, and a peer that does not read keeps
+ * them there for as long as the descriptor is open; waiting for the
+ * notification before closing the descriptor (as for every other
+ * operation) never ended, and two such ends on one loop held each other
+ * (issue 14, item 4).  So the kernel gets the send and its cancel now,
+ * then the descriptor goes, as libuv's uv_close() closes it at once: the
+ * bytes already taken still leave and the FIN follows them, but no longer
+ * than LURE__ZC_CLOSE_MS without progress (the connection is then
+ * dropped); lure_tcp_close_reset() drops them at once.  The ring holds
+ * the file until the cancel lands, so the descriptor's number may be
+ * reused meanwhile without harm.  The write callback and close_cb still
+ * wait for the notification. */
+int lure__uring_stream_close(lure_stream_t *s) {
   struct lure__ustream *us = s->ring;
+  struct lure__uring *st = s->loop->priv->backend_data;
+  int zc;
+  unsigned before;
+  unsigned ms = LURE__ZC_CLOSE_MS;
 
   if (us == NULL)
-    return;
+    return 0;
   lure__queue_remove(&us->stash_pending.queue);
-  if (us->accept_op.armed) {
-    struct lure__uring *st = s->loop->priv->backend_data;
-    unsigned before;
-
+  lure__queue_remove(&us->send_park_link);
+  zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
+  if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
-    /* A listener is closed at once (stream.c closes its descriptor right
-     * after this, as libuv's uv_close() does), so the kernel gets the
-     * accept, if it still waits in the SQ, and its cancel now, while the
-     * descriptor still names the listener.  The cancel of a waiting
-     * accept completes inline, and with it the ring's hold on the socket
-     * goes. */
-    lure__uring_enable(st);
-    before = io_uring_sq_ready(&st->ring);
-    s->loop->priv->stats.wait_calls++;
-    (void) io_uring_submit(&st->ring);
-    lure__uring_account(s->loop, st, before);
-  }
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
+  if (!us->accept_op.armed && !zc)
+    return 0;
+  /* A listener is closed at once too (stream.c closes its descriptor right
+   * after this, as libuv's uv_close() does), so the kernel gets the
+   * accept, if it still waits in the SQ, and its cancel now, while the
+   * descriptor still names the listener.  The cancel of a waiting accept
+   * completes inline, and with it the ring's hold on the socket goes. */
+  lure__uring_enable(st);
+  before = io_uring_sq_ready(&st->ring);
+  s->loop->priv->stats.wait_calls++;
+  (void) io_uring_submit(&st->ring);
+  lure__uring_account(s->loop, st, before);
+  /* Only if the kernel took every SQE that may name the descriptor. */
+  if (!zc || io_uring_sq_ready(&st->ring) != 0)
+    return 0;
+  (void) setsockopt(s->io_watcher.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+                    sizeof(ms));
+  return 1;
 }
 
 /* In a forked child: the parent's ring operations are not ours. */
@@ -1728,6 +1846,7 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {
@@ -1736,6 +1855,7 @@ void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
+  lure__queue_remove(&us->send_park_link);
   lure__free(us->stash);
   lure__free(us);
   s->ring = NULL;

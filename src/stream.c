@@ -324,7 +324,9 @@ static void lure__stream_write_all(lure_stream_t *s) {
  * inside uv_write().  Write what the socket takes now, in order; what it
  * does not take is cancelled. */
 void lure__stream_close_writes(lure_stream_t *s) {
-  (void) lure__stream_write_now(s);
+  /* Not if the descriptor went already (lure__uring_stream_close). */
+  if (s->io_watcher.fd >= 0)
+    (void) lure__stream_write_now(s);
   while (!lure__queue_empty(&s->write_queue))
     lure__stream_write_fail(
         s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
@@ -1250,6 +1252,7 @@ void lure__stream_close(lure_stream_t *s) {
   unsigned i;
 
   int was_listening = (s->stream_flags & LURE__STREAM_LISTENING) != 0;
+  int close_now = was_listening;
 
   lure__stream_read_stop_internal(s);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
@@ -1263,8 +1266,10 @@ void lure__stream_close(lure_stream_t *s) {
                                lure_write_t, queue);
       lure__stream_write_fail(s, req, LURE_ECANCELED);
     }
-  if (s->stream_flags & LURE__STREAM_RING)
-    lure__uring_stream_close(s);
+  /* The ring may want the descriptor gone now too: a zero-copy send ends
+   * only once the socket lets go of the caller's pages. */
+  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_close(s))
+    close_now = 1;
   lure__io_close(s->loop, &s->io_watcher);
   /* A listener stops listening now, as libuv's uv_close() makes it by
    * closing the descriptor at once: a connect made right after lure_close()
@@ -1272,7 +1277,7 @@ void lure__stream_close(lure_stream_t *s) {
    * Only the descriptor goes (never shutdown(2), which would stop the
    * listen for every process and loop that shares the socket); the ring
    * has its accept and the cancel already (lure__uring_stream_close). */
-  if (was_listening && s->io_watcher.fd >= 0) {
+  if (close_now && s->io_watcher.fd >= 0) {
     close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }

@@ -90,6 +90,8 @@ int lure__tty_keeps_fd(const lure_tty_t *tty);
  * return 0 when the ring took the operation, or a negative errno when it
  * cannot (the caller then uses readiness). */
 int lure__uring_stream_usable(const lure_loop_t *loop);
+/* Tests only: the next this many stream sends find no SQE. */
+extern unsigned lure__uring_fault_send_sqe;
 int lure__uring_stream_accept(lure_stream_t *s);
 int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
                                socklen_t len);
@@ -97,7 +99,7 @@ int lure__uring_stream_read(lure_stream_t *s);
 void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);
 int lure__uring_stream_sending(const lure_stream_t *s);
-void lure__uring_stream_close(lure_stream_t *s);
+int lure__uring_stream_close(lure_stream_t *s);
 void lure__uring_stream_free(lure_stream_t *s);
 void lure__uring_stream_forget(lure_stream_t *s);
 void lure__stream_after_fork(lure_stream_t *s);
