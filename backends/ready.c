@@ -82,7 +82,9 @@ static void lure__ready_write_all(lure_stream_t *s) {
  * inside uv_write().  Write what the socket takes now, in order; what it
  * does not take is cancelled. */
 void lure__stream_close_writes(lure_stream_t *s) {
-  (void) lure__ready_write_now(s);
+  /* Not if the descriptor went already (the ring's zero-copy close). */
+  if (s->io_watcher.fd >= 0)
+    (void) lure__ready_write_now(s);
   while (!lure__queue_empty(&s->write_queue))
     lure__stream_write_fail(
         s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,

@@ -45,6 +45,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
+  struct lure__queue send_parked; /* streams whose send found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -179,6 +180,8 @@ void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid);
 struct lure__sop;
 void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
                                struct lure__sop *op, int res, unsigned flags);
+/* From the poll phase, before its submit: the sends that found no SQE. */
+void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 /* ---- UDP (uring-udp.c) ---- */
 

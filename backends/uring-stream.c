@@ -16,7 +16,8 @@
  *   cancelled) go to the core all the same (lure__stream_feed), whose
  *   stash keeps what the reader does not take and delivers it first on
  *   the next lure_read_start() (src/stream.c): nothing is lost or
- *   reordered.
+ *   reordered.  If the stash cannot grow, the stream ends with
+ *   LURE_ENOMEM and the receive stops (lure__stream_read_ended).
  * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
  *   pass) in flight per stream, always for the head of the write queue, so
  *   bytes leave in submission order; short sends continue from where they
@@ -27,14 +28,19 @@
  * - Closing cancels each operation of the stream by its user_data, and the
  *   handle's close completes (and its fd is closed) only when the last CQE
  *   arrived: the fd number cannot be reused under a live operation, and no
- *   CQE can name freed memory.  A write whose SEND the ring holds reports
- *   what the kernel did; the writes behind it are written at once if the
- *   socket takes them (libuv would have written them inside uv_write()).
+ *   CQE can name freed memory.  Except under a zero-copy send: its
+ *   notification waits for the socket to let go of the pages, so the fd
+ *   is closed at once (lure__uring_stream_close).  A write whose SEND the
+ *   ring holds reports what the kernel did; the writes behind it are
+ *   written at once if the socket takes them (libuv would have written
+ *   them inside uv_write()).
  */
 
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "uring-int.h"
 #include "stream.h"
 
@@ -65,6 +71,7 @@ struct lure__ustream {
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;
+  struct lure__queue send_park_link; /* st->send_parked */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -105,15 +112,26 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->accept_op.us = us->recv_op.us = us->send_op.us = us;
   us->connect_op.us = us;
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
   s->exec_data = us;
   return us;
 }
 
+/* Fault injection for tests/net-faults.c (hidden; lure never sets it): the
+ * next this many stream sends find no SQE, as when the kernel would not
+ * take the flush of a full SQ. */
+unsigned lure__uring_fault_send_sqe;
+
 static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
                                           struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+  struct io_uring_sqe *sqe;
 
+  if (op->kind == LURE__SOP_SEND && lure__uring_fault_send_sqe > 0) {
+    lure__uring_fault_send_sqe--;
+    return NULL;
+  }
+  sqe = lure__uring_sqe(s->loop, st);
   if (sqe == NULL)
     return NULL;
   op->armed = 1;
@@ -282,6 +300,12 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       return;
     }
   }
+  if (lure__stream_read_ended(s)) {
+    /* Bytes were lost before these: drop them, arm nothing. */
+    if (flags & IORING_CQE_F_BUFFER)
+      lure__uring_bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+    return;
+  }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     char *data = b->bufs + (size_t) bid * b->size;
@@ -306,7 +330,8 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   } else if (flags & IORING_CQE_F_BUFFER) {
     lure__uring_bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
   }
-  if (lure__handle_is_closing((lure_handle_t *) s))
+  if (lure__handle_is_closing((lure_handle_t *) s) ||
+      lure__stream_read_ended(s))
     return;
   if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
                    res != -EINTR)) {
@@ -362,6 +387,7 @@ static int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
                             struct lure__ustream, starved_link);
     lure__queue_remove(&us->starved_link);
     if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        !lure__stream_read_ended(us->s) &&
         !lure__handle_is_closing((lure_handle_t *) us->s))
       (void) lure__sop_arm_recv(us->s, us);
   }
@@ -426,8 +452,17 @@ static void lure__uring_stream_write(lure_stream_t *s) {
     if (!zc && lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
-    if (sqe == NULL)
-      return; /* cannot happen short of a CQ backlog; retried on next write */
+    if (sqe == NULL) {
+      /* No room even after a flush (the kernel would not take it): the
+       * next poll phase tries again (lure__uring_stream_unpark).  Waiting
+       * for the next write instead stalled the stream: lure_write() kicks
+       * the queue only when it was empty. */
+      if (lure__queue_empty(&us->send_park_link))
+        lure__queue_insert_tail(
+            &((struct lure__uring *) s->loop->priv->backend_data)->send_parked,
+            &us->send_park_link);
+      return;
+    }
     us->send_zc = zc;
     if (zc && req->nbufs - req->write_index == 1) {
       io_uring_prep_send_zc(sqe, s->io_watcher.fd,
@@ -472,6 +507,22 @@ static void lure__uring_stream_write(lure_stream_t *s) {
   }
 }
 
+void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st) {
+  struct lure__queue q;
+  struct lure__ustream *us;
+
+  (void) loop;
+  /* Streams that find no room again go back on the list: take it first. */
+  lure__queue_move(&st->send_parked, &q);
+  while (!lure__queue_empty(&q)) {
+    us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
+                            send_park_link);
+    lure__queue_remove(&us->send_park_link);
+    if (!lure__handle_is_closing((lure_handle_t *) us->s))
+      lure__stream_kick_writes(us->s);
+  }
+}
+
 static int lure__uring_stream_sending(const lure_stream_t *s) {
   const struct lure__ustream *us = s->exec_data;
 
@@ -510,25 +561,54 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
 
 /* ---- close ---- */
 
-static void lure__uring_stream_close(lure_stream_t *s) {
+/* How long the kernel may keep a closed stream's zero-copy bytes when the
+ * peer neither acknowledges them nor opens its window (TCP_USER_TIMEOUT). */
+#define LURE__ZC_CLOSE_MS 2000
+
+/* Returns 1 when stream.c must close the descriptor now: a zero-copy send
+ * is still the kernel's.  Its notification comes only once the socket no
+ * longer holds the caller's pages, and a peer that does not read keeps
+ * them there for as long as the descriptor is open; waiting for the
+ * notification before closing the descriptor (as for every other
+ * operation) never ended, and two such ends on one loop held each other
+ * (issue 14, item 4).  So the kernel gets the send and its cancel now,
+ * then the descriptor goes, as libuv's uv_close() closes it at once: the
+ * bytes already taken still leave and the FIN follows them, but no longer
+ * than LURE__ZC_CLOSE_MS without progress (the connection is then
+ * dropped); lure_tcp_close_reset() drops them at once.  The ring holds
+ * the file until the cancel lands, so the descriptor's number may be
+ * reused meanwhile without harm.  The write callback and close_cb still
+ * wait for the notification. */
+static int lure__uring_stream_close(lure_stream_t *s) {
   struct lure__ustream *us = s->exec_data;
+  struct lure__uring *st = s->loop->priv->backend_data;
+  unsigned ms = LURE__ZC_CLOSE_MS;
+  int zc;
 
   if (us == NULL)
-    return;
-  if (us->accept_op.armed) {
+    return 0;
+  lure__queue_remove(&us->send_park_link);
+  zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
+  if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
-    /* A listener is closed at once (stream.c closes its descriptor right
-     * after this, as libuv's uv_close() does), so the kernel gets the
-     * accept, if it still waits in the SQ, and its cancel now, while the
-     * descriptor still names the listener.  The cancel of a waiting
-     * accept completes inline, and with it the ring's hold on the socket
-     * goes. */
-    lure__uring_submit_now(s->loop, s->loop->priv->backend_data);
-  }
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
+  if (!us->accept_op.armed && !zc)
+    return 0;
+  /* A listener is closed at once too (stream.c closes its descriptor right
+   * after this, as libuv's uv_close() does), so the kernel gets the
+   * accept, if it still waits in the SQ, and its cancel now, while the
+   * descriptor still names the listener.  The cancel of a waiting accept
+   * completes inline, and with it the ring's hold on the socket goes. */
+  lure__uring_submit_now(s->loop, st);
+  /* Only if the kernel took every SQE that may name the descriptor. */
+  if (!zc || io_uring_sq_ready(&st->ring) != 0)
+    return 0;
+  (void) setsockopt(s->io_watcher.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+                    sizeof(ms));
+  return 1;
 }
 
 /* In a forked child: the parent's ring operations are not ours. */
@@ -546,6 +626,7 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   us->recv_canceling = 0;
   us->send_zc = 0;
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->send_park_link);
 }
 
 static void lure__uring_stream_free(lure_stream_t *s) {
@@ -554,6 +635,7 @@ static void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
+  lure__queue_remove(&us->send_park_link);
   lure__free(us);
   s->exec_data = NULL;
 }

@@ -80,6 +80,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
+  lure__queue_init(&st->send_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -252,6 +253,20 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
   }
 }
 
+/* Whether an io_uring_enter(GETEVENTS) now would post nothing: the ring
+ * has TASKRUN_FLAG (5.19), so the kernel raises IORING_SQ_TASKRUN in the
+ * SQ flags whenever task work waits to post completions (socket readiness,
+ * io-wq results, timeouts), and no CQE waits in the kernel's overflow
+ * list.  Without TASKRUN_FLAG the answer is always "maybe": enter. */
+static int lure__uring_nothing_pending(struct lure__uring *st) {
+  unsigned flags;
+
+  if (!(st->setup_flags & IORING_SETUP_TASKRUN_FLAG))
+    return 0;
+  flags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+  return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) == 0;
+}
+
 static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct lure__uring *st = loop->priv->backend_data;
   struct __kernel_timespec ts;
@@ -265,15 +280,21 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     (void) read(st->notify_fd, &v, sizeof(v)); /* we are looking now */
   }
   lure__uring_polls_unpark(loop, st);
+  lure__uring_stream_unpark(loop, st);
+  /* A send that found no room again goes after this submit: no sleeping. */
+  if (!lure__queue_empty(&st->send_parked))
+    timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
   st->batch = 0;
   lure__uring_udp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
-  if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
-      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
-    /* Nothing to submit and completions waiting: no syscall needed. */
+  if (timeout == 0 && before == 0 &&
+      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+      (io_uring_cq_ready(&st->ring) > 0 || lure__uring_nothing_pending(st))) {
+    /* Nothing to submit, and completions waiting or none that only a
+     * kernel entry would produce: no syscall needed. */
     lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
@@ -322,6 +343,7 @@ static int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->send_parked) ||
          !lure__queue_empty(&st->udp_dirty);
 }
 

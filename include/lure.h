@@ -571,7 +571,7 @@ typedef struct {
   lure_timespec_t st_birthtim;
 } lure_stat_t;
 
-typedef struct {
+typedef struct lure_statfs_s {
   uint64_t f_type;
   uint64_t f_bsize;
   uint64_t f_blocks;
@@ -593,12 +593,12 @@ typedef enum {
   LURE_DIRENT_BLOCK
 } lure_dirent_type_t;
 
-typedef struct {
+typedef struct lure_dirent_s {
   const char *name;
   lure_dirent_type_t type;
 } lure_dirent_t;
 
-typedef struct {
+typedef struct lure_dir_s {
   lure_dirent_t *dirents;  /* set by the caller: room for nentries */
   size_t nentries;
   /* private */
@@ -679,10 +679,10 @@ struct lure_fs_s {
 /* ---- streams, TCP, pipes, UDP, DNS --------------------------------------- */
 
 /* lure_tcp_bind() flags. */
-typedef enum { LURE_TCP_IPV6ONLY = 1 } lure_tcp_flags;
+typedef enum lure_tcp_flags { LURE_TCP_IPV6ONLY = 1 } lure_tcp_flags;
 /* lure_udp_bind() / lure_udp_init_ex() flags, and the flags of a receive
  * callback, libuv's values. */
-typedef enum {
+typedef enum lure_udp_flags {
   LURE_UDP_IPV6ONLY = 1,
   LURE_UDP_PARTIAL = 2,
   LURE_UDP_REUSEADDR = 4,
@@ -1598,7 +1598,7 @@ typedef void (*lure_exit_cb)(lure_process_t *process, int64_t exit_status,
                              int term_signal);
 
 /* lure_process_options_t.flags, libuv's values. */
-typedef enum {
+typedef enum lure_process_flags {
   LURE_PROCESS_SETUID = (1 << 0),
   LURE_PROCESS_SETGID = (1 << 1),
   /* Windows only in libuv: accepted and ignored. */

@@ -160,8 +160,11 @@ struct lure__sock_ops {
   /* Whether the head write is in the executor's hands (NULL: never). */
   int (*sending)(const lure_stream_t *s);
   /* lure_close(): cancel what the executor holds; the close completes
-   * when exec_ops drops to 0 (lure__handle_close_ready).  NULL: nothing. */
-  void (*close)(lure_stream_t *s);
+   * when exec_ops drops to 0 (lure__handle_close_ready).  Returns 1 when
+   * the core must close the descriptor now rather than in the closing
+   * phase (the ring's zero-copy send, whose end waits for the socket to
+   * let go of the caller's pages), else 0.  NULL: nothing held. */
+  int (*close)(lure_stream_t *s);
   /* In a forked child or after a wait-point switch: the operations the
    * executor held belong to the old kernel objects; forget them.  NULL:
    * nothing held. */

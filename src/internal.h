@@ -91,6 +91,10 @@ struct lure__loop_priv {
    * including the thread pool's completion handle. */
   int async_fd;
   struct lure__io async_io;
+  /* Set by lure_async_send() before it writes the eventfd, cleared by a
+   * poll phase before it asks the wait point: a zero-timeout tick whose
+   * only watcher is the eventfd may skip the syscall while it is clear. */
+  int async_wakeup;
 
   /* Thread-pool completions waiting for the loop thread. */
   pthread_mutex_t wq_mutex;

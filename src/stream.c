@@ -351,6 +351,7 @@ struct lure__stream_stash {
   size_t len;
   size_t off;
   int status;                /* EOF or error seen while not reading */
+  int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending pending;
 };
 
@@ -411,14 +412,48 @@ static void lure__stash_schedule(lure_stream_t *s) {
   lure__pending_add(s->loop, &st->pending);
 }
 
+int lure__stream_read_ended(const lure_stream_t *s) {
+  const struct lure__stream_stash *st = s->stash;
+
+  return st != NULL && st->read_err != 0;
+}
+
+/* The stash could not grow, so bytes are lost: the stream ends there
+ * with LURE_ENOMEM, as after a read error, never with a gap the reader
+ * cannot see.  The reader gets it after the bytes kept before (at once if
+ * none wait and it reads, else from the pending phase or its next
+ * lure_read_start()); the executor's receive stops, and later bytes are
+ * dropped (lure__stream_read_ended). */
+static void lure__stash_lost(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
+
+  if (st != NULL) {
+    st->read_err = LURE_ENOMEM;
+    st->status = LURE_ENOMEM;
+  }
+  s->sock->read_stop(s);
+  if ((s->stream_flags & LURE__STREAM_READING) &&
+      lure__stream_stash_empty(s)) {
+    if (st != NULL)
+      st->status = 0;
+    lure__stream_deliver(s, LURE_ENOMEM, &lure__null_buf);
+    return;
+  }
+  lure__stash_schedule(s);
+}
+
 void lure__stream_feed(lure_stream_t *s, const char *p, size_t n) {
   size_t done;
 
+  if (lure__stream_read_ended(s))
+    return; /* bytes before these were lost: the stream has ended */
   /* Bytes already waiting go first: newer ones queue behind them. */
   if (!lure__stream_stash_empty(s)) {
     if (!lure__handle_is_closing((lure_handle_t *) s)) {
-      (void) lure__stash_add(s, p, n);
-      lure__stash_schedule(s);
+      if (lure__stash_add(s, p, n) != 0)
+        lure__stash_lost(s);
+      else
+        lure__stash_schedule(s);
     }
     return;
   }
@@ -426,8 +461,10 @@ void lure__stream_feed(lure_stream_t *s, const char *p, size_t n) {
    * buffer) is kept for the next read. */
   done = lure__stream_deliver_copy(s, p, n);
   if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
-    (void) lure__stash_add(s, p + done, n - done);
-    lure__stash_schedule(s);
+    if (lure__stash_add(s, p + done, n - done) != 0)
+      lure__stash_lost(s);
+    else
+      lure__stash_schedule(s);
   }
 }
 
@@ -841,9 +878,15 @@ static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
 
 /* Set a reading stream's reads going, on whichever path serves it. */
 static int lure__stream_read_arm(lure_stream_t *s) {
+  struct lure__stream_stash *st = s->stash;
   int rc;
 
+  /* After lost bytes the stream only ever reports their loss. */
+  if (st != NULL && st->read_err != 0 && st->status == 0)
+    st->status = st->read_err;
   lure__stash_schedule(s);
+  if (st != NULL && st->read_err != 0)
+    return 0;
   rc = s->sock->read_start(s);
 
   if (rc == 0 || lure__stream_on_readiness(s))
@@ -1163,6 +1206,7 @@ void lure__stream_close(lure_stream_t *s) {
   unsigned i;
 
   int was_listening = (s->stream_flags & LURE__STREAM_LISTENING) != 0;
+  int close_now = was_listening;
 
   lure__stream_read_stop_internal(s);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
@@ -1177,8 +1221,10 @@ void lure__stream_close(lure_stream_t *s) {
       lure__stream_write_fail(s, req, LURE_ECANCELED);
     }
   lure__stash_unschedule(s);
-  if (s->sock->close != NULL)
-    s->sock->close(s);
+  /* The executor may want the descriptor gone now too: a zero-copy send
+   * on the ring ends only once the socket lets go of the caller's pages. */
+  if (s->sock->close != NULL && s->sock->close(s))
+    close_now = 1;
   lure__io_close(s->loop, &s->io_watcher);
   /* A listener stops listening now, as libuv's uv_close() makes it by
    * closing the descriptor at once: a connect made right after lure_close()
@@ -1186,7 +1232,7 @@ void lure__stream_close(lure_stream_t *s) {
    * Only the descriptor goes (never shutdown(2), which would stop the
    * listen for every process and loop that shares the socket); the ring
    * has its accept and the cancel already (s->sock->close). */
-  if (was_listening && s->io_watcher.fd >= 0) {
+  if (close_now && s->io_watcher.fd >= 0) {
     close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }

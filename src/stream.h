@@ -77,6 +77,10 @@ void lure__stream_feed(lure_stream_t *s, const char *p, size_t n);
 void lure__stream_end(lure_stream_t *s, int status);
 /* Whether no stashed bytes wait (a lent buffer must not overtake them). */
 int lure__stream_stash_empty(const lure_stream_t *s);
+/* Whether bytes were lost (the stash could not grow): the stream has
+ * ended with LURE_ENOMEM; an executor drops later bytes and arms no more
+ * receives. */
+int lure__stream_read_ended(const lure_stream_t *s);
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
 /* Closing with the head write in an executor's hands: write what the socket

@@ -421,6 +421,94 @@ END_TEST
 static int sl_fired;
 static void sl_timer_cb(lure_timer_t *h) { sl_fired++; }
 
+/* Idle ticks with nothing to wait for cost no wait-point syscall: the ring
+ * looks at its SQ flags (IORING_SQ_TASKRUN) and epoll at its watcher
+ * count.  And such ticks still see I/O that becomes ready meanwhile: a
+ * poll handle on a socketpair gets the readiness that a thread causes
+ * while an idle handle keeps every tick's timeout at zero. */
+static int it_ticks;
+static int it_polled;
+static int it_fd;
+
+static void it_idle_cb(lure_idle_t *idle) {
+  if (++it_ticks == 2000 || it_polled)
+    lure_idle_stop(idle);
+}
+
+START_TEST(loop_idle_ticks_no_wait_syscall) {
+  lure_loop_t loop;
+  lure_idle_t idle;
+  lure_loop_stats_t before;
+  lure_loop_stats_t after;
+
+  it_ticks = 0;
+  it_polled = 0;
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, it_idle_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 1); /* settle */
+  ck_assert_int_eq(lure_loop_stats(&loop, &before), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_loop_stats(&loop, &after), 0);
+  ck_assert_int_eq(it_ticks, 2000);
+  ck_assert_msg(after.wait_calls - before.wait_calls <= 2,
+                "%llu wait-point syscalls for %d idle ticks",
+                (unsigned long long) (after.wait_calls - before.wait_calls),
+                it_ticks);
+  lure_close((lure_handle_t *) &idle, NULL);
+  test_loop_finish(&loop);
+}
+END_TEST
+
+static void it_poll_cb(lure_poll_t *p, int status, int events) {
+  char c;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  ck_assert_int_eq(read(it_fd, &c, 1), 1);
+  it_polled = 1;
+  lure_poll_stop(p);
+}
+
+static void *it_writer(void *arg) {
+  int fd = *(int *) arg;
+
+  usleep(20000);
+  if (write(fd, "x", 1) != 1)
+    abort();
+  return NULL;
+}
+
+START_TEST(loop_idle_ticks_see_io) {
+  lure_loop_t loop;
+  lure_idle_t idle;
+  lure_poll_t poll;
+  lure_timer_t dog;
+  pthread_t tid;
+  int sv[2];
+
+  it_ticks = -1000000000; /* stop only on the poll */
+  it_polled = 0;
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  it_fd = sv[0];
+  test_loop_init(&loop);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, it_idle_cb), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, sv[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, it_poll_cb), 0);
+  ck_assert_int_eq(pthread_create(&tid, NULL, it_writer, &sv[1]), 0);
+  test_watchdog(&loop, &dog, 5000, "readiness never seen by idle ticks");
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(it_polled, 1);
+  lure_close((lure_handle_t *) &idle, NULL);
+  lure_close((lure_handle_t *) &poll, NULL);
+  test_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
 /* With one 50 ms timer the loop sleeps in its wait point until the timer is
  * due: a handful of ticks, not a spin. */
 START_TEST(loop_sleeps_until_timer) {
@@ -1574,6 +1662,8 @@ Suite *loop_suite(void) {
 
   tc = test_tcase("sleep", 30);
   tcase_add_test(tc, loop_sleeps_until_timer);
+  tcase_add_test(tc, loop_idle_ticks_no_wait_syscall);
+  tcase_add_test(tc, loop_idle_ticks_see_io);
   tcase_add_test(tc, loop_idle_does_not_block);
   suite_add_tcase(s, tc);
 
