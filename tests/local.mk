@@ -60,7 +60,8 @@ tests_lure_tests_SOURCES = \
 	tests/test-fs-event.c \
 	tests/test-tty.c \
 	tests/test-random.c \
-	tests/test-process.c
+	tests/test-process.c \
+	tests/test-pitfalls.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 
