@@ -11,6 +11,9 @@
  *   EPERM from seccomp or kernel.io_uring_disabled, EINVAL for flags this
  *   kernel does not know, ENOMEM from RLIMIT_MEMLOCK before 5.12,
  *   EOPNOTSUPP in some sandboxes) is a reason to fall back, never to abort.
+ *   So is a ring that cannot be entered: init submits one NOP and waits
+ *   for it (a seccomp policy may allow io_uring_setup but not
+ *   io_uring_enter).
  * - The CQ is four times the SQ: multishot polls post many CQEs per SQE.
  *   If the CQ still overflows, IORING_FEAT_NODROP (5.5) keeps the backlog
  *   in the kernel and io_uring_cq_has_overflow() tells us to flush it with
@@ -298,6 +301,29 @@ int lure__uring_info(const lure_loop_t *loop, struct lure__uring_info *info) {
   return 0;
 }
 
+/* A policy may let a ring be set up but not entered (a seccomp filter
+ * that denies io_uring_enter alone): such a ring would fail every poll
+ * phase.  One NOP, submitted and waited for, proves it usable; any error
+ * makes the loop fall back like a failed setup. */
+static int lure__ring_try_enter(struct io_uring *ring) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  struct io_uring_cqe *cqe;
+  int rc;
+
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  rc = io_uring_submit_and_wait(ring, 1);
+  if (rc < 0)
+    return rc;
+  rc = io_uring_peek_cqe(ring, &cqe);
+  if (rc != 0)
+    return rc;
+  io_uring_cqe_seen(ring, cqe);
+  return 0;
+}
+
 static int lure__uring_init(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
   struct lure__uring *st;
@@ -320,6 +346,12 @@ static int lure__uring_init(lure_loop_t *loop) {
     io_uring_queue_exit(&st->ring);
     lure__free(st);
     return LURE_ENOTSUP;
+  }
+  rc = lure__ring_try_enter(&st->ring);
+  if (rc != 0) {
+    io_uring_queue_exit(&st->ring);
+    lure__free(st);
+    return rc;
   }
   (void) io_uring_ring_dontfork(&st->ring);
   st->enabled = !(st->setup_flags & IORING_SETUP_R_DISABLED);
