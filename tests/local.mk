@@ -6,6 +6,9 @@
 #   tests/epoll.test           LURE_BACKEND=epoll
 #   tests/nouring-enosys.test  io_uring_setup fails with ENOSYS (seccomp)
 #   tests/nouring-eperm.test   io_uring_setup fails with EPERM (seccomp)
+#   tests/nouring-errnos.test  io_uring_setup fails with EINVAL, ENOMEM,
+#                              EOPNOTSUPP, EACCES; io_uring_enter or
+#                              io_uring_register fails (subset of suites)
 # The scripts run from the top build directory and find the programs under
 # ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
 # tests/nouring installs the seccomp filter and execs its arguments.
@@ -14,7 +17,8 @@ LURE_TEST_SETS = \
 	tests/uring.test \
 	tests/epoll.test \
 	tests/nouring-enosys.test \
-	tests/nouring-eperm.test
+	tests/nouring-eperm.test \
+	tests/nouring-errnos.test
 
 EXTRA_DIST += $(LURE_TEST_SETS)
 

@@ -1805,6 +1805,358 @@ START_TEST(pit_close_everything) {
 END_TEST
 
 
+
+/* ====================================================================== */
+/* 6. Fork with operations in flight (URING-NOTES 9 and 17).  The parent's
+ * loop has a file read of an empty pipe, an accept, a receive, a UDP
+ * receive and a 16 MiB write its peer does not read yet, all in its ring.
+ * The child calls lure_loop_fork() and closes every inherited handle
+ * before it runs its loop (lure_loop_fork(3): a child that runs its loop
+ * with an inherited stream open writes its queue a second time): the
+ * write is cancelled there (once), nothing of the parent's completes in
+ * the child, the child writes none of the parent's bytes, and new
+ * requests on the child's loop work.  Then the parent, alone, gets every
+ * completion exactly once and its peer exactly the 16 MiB, in order. */
+
+#define FK_BIG (16u << 20)
+
+struct fk {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t lst;           /* lure listener */
+  lure_tcp_t acc;           /* accepted from rawc before fork, reading */
+  lure_tcp_t acc2;          /* accepted after fork */
+  lure_tcp_t cli;           /* connected to a raw listener, writing */
+  lure_connect_t creq;
+  lure_write_t wr;
+  lure_udp_t udp;
+  lure_fs_t fsr;
+  lure_fs_t stat;
+  lure_timer_t t;
+  unsigned char pbyte;
+  unsigned char rbuf[65536];
+  int accepted;
+  int connected;
+  int fs_calls;
+  ssize_t fs_result;
+  int wr_calls;
+  int wr_status;
+  uint64_t read_bytes;
+  long read_bad;
+  int read_calls;
+  int dgrams;
+  int closes;
+  int timer_calls;
+  int stat_calls;
+};
+
+struct fk_reader {
+  int fd;
+  uint64_t got;
+  long bad_at;
+  int go_fd;
+};
+
+static void *fk_reader_main(void *arg) {
+  struct fk_reader *r = arg;
+  unsigned char *buf = malloc(65536);
+  char go;
+  ssize_t k;
+
+  r->bad_at = -1;
+  if (read(r->go_fd, &go, 1) != 1) {
+    free(buf);
+    return NULL;
+  }
+  for (;;) {
+    k = recv(r->fd, buf, 65536, 0);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break;
+    if (r->bad_at < 0) {
+      long bad = pit_check(11, r->got, buf, (size_t) k);
+
+      if (bad >= 0)
+        r->bad_at = (long) r->got + bad;
+    }
+    r->got += (uint64_t) k;
+  }
+  free(buf);
+  return NULL;
+}
+
+static void fk_on_conn(lure_stream_t *server, int status) {
+  struct fk *f = server->loop->data;
+  lure_tcp_t *h = f->accepted == 0 ? &f->acc : &f->acc2;
+
+  if (status != 0 || f->accepted >= 2)
+    return;
+  ck_assert_int_eq(lure_tcp_init(&f->loop, h), 0);
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) h), 0);
+  f->accepted++;
+}
+
+static void fk_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct fk *f = h->loop->data;
+
+  buf->base = (char *) f->rbuf;
+  buf->len = sizeof(f->rbuf);
+}
+
+static void fk_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct fk *f = s->loop->data;
+
+  f->read_calls++;
+  if (nread <= 0)
+    return;
+  if (f->read_bad < 0 && pit_check(12, f->read_bytes, buf->base,
+                                   (size_t) nread) >= 0)
+    f->read_bad = (long) f->read_bytes;
+  f->read_bytes += (uint64_t) nread;
+}
+
+static void fk_udp_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  struct fk *f = h->loop->data;
+
+  if (nread > 0)
+    f->dgrams++;
+}
+
+static void fk_connect_cb(lure_connect_t *req, int status) {
+  struct fk *f = req->handle->loop->data;
+
+  ck_assert_int_eq(status, 0);
+  f->connected = 1;
+}
+
+static void fk_wr_cb(lure_write_t *req, int status) {
+  struct fk *f = req->handle->loop->data;
+
+  f->wr_calls++;
+  f->wr_status = status;
+}
+
+static void fk_fs_cb(lure_fs_t *req) {
+  struct fk *f = req->loop->data;
+
+  if (req == &f->stat) {
+    f->stat_calls++;
+  } else {
+    f->fs_calls++;
+    f->fs_result = req->result;
+  }
+}
+
+static void fk_close_cb(lure_handle_t *h) {
+  struct fk *f = h->loop->data;
+
+  f->closes++;
+}
+
+static void fk_timer_cb(lure_timer_t *t) {
+  struct fk *f = t->loop->data;
+
+  f->timer_calls++;
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+/* The child: returns a description of what went wrong, or NULL. */
+static const char *fk_child(struct fk *f, char *tmpdir) {
+  uint64_t t0;
+  int i;
+
+  if (lure_loop_fork(&f->loop) != 0)
+    return "lure_loop_fork failed";
+  /* lure_loop_fork(3): queued writes of an inherited stream are written
+   * again if the child runs its loop with the stream open; a child that
+   * does not want them closes the stream first, which cancels them. */
+  lure_close((lure_handle_t *) &f->acc, fk_close_cb);
+  lure_close((lure_handle_t *) &f->cli, fk_close_cb);
+  lure_close((lure_handle_t *) &f->lst, fk_close_cb);
+  lure_close((lure_handle_t *) &f->udp, fk_close_cb);
+  for (i = 0; i < 5; i++)
+    lure_run(&f->loop, LURE_RUN_NOWAIT);
+  if (f->fs_calls != 0)
+    return "the parent's file read completed in the child";
+  if (f->read_calls != 0 || f->dgrams != 0)
+    return "a receive completed in the child";
+  /* New requests on the child's loop work. */
+  if (lure_timer_init(&f->loop, &f->t) != 0 ||
+      lure_timer_start(&f->t, fk_timer_cb, 10, 0) != 0 ||
+      lure_fs_stat(&f->loop, &f->stat, tmpdir, fk_fs_cb) != 0)
+    return "a new request failed in the child";
+  t0 = lure_hrtime();
+  while (f->closes < 4 || f->timer_calls < 1 || f->stat_calls < 1) {
+    lure_run(&f->loop, LURE_RUN_ONCE);
+    if (test_ms_since(t0) > 10000)
+      return "the child's loop did not finish its closes and new requests";
+  }
+  if (f->stat.result != 0)
+    return "a new stat failed in the child";
+  if (f->wr_calls != 1 || f->wr_status != LURE_ECANCELED)
+    return "the inherited write was not cancelled once by the child's close";
+  if (f->fs_calls != 0)
+    return "the parent's file read completed in the child";
+  return NULL;
+}
+
+START_TEST(pit_fork_inflight) {
+  struct fk *f = calloc(1, sizeof(*f));
+  unsigned char *big = malloc(FK_BIG);
+  unsigned char chunk[1000];
+  char tmpdir[128];
+  char msg[256];
+  struct sockaddr_in sin;
+  struct sockaddr_storage uss;
+  socklen_t slen = sizeof(sin);
+  int ulen = sizeof(uss);
+  struct fk_reader rd;
+  pthread_t th;
+  lure_buf_t b;
+  int go[2];
+  int rep[2];
+  int pa[2];
+  int rawl;
+  int rawc;
+  int ufd;
+  int port;
+  int status;
+  ssize_t r;
+  pid_t pid;
+
+  ck_assert(f != NULL && big != NULL);
+  pit_tmpdir(tmpdir, sizeof(tmpdir));
+  pit_fill(11, 0, big, FK_BIG);
+  f->read_bad = -1;
+  ck_assert_int_eq(pipe2(pa, O_CLOEXEC), 0);
+  ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+  ck_assert_int_eq(pipe2(rep, O_CLOEXEC), 0);
+  pit_loop_init(&f->loop, 0);
+  f->loop.data = f;
+
+  port = pit_listen(&f->loop, &f->lst, 16, fk_on_conn);
+  rawc = pit_raw_connect(port);
+  while (f->accepted < 1)
+    lure_run(&f->loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->acc, fk_alloc,
+                                   fk_read), 0);
+  /* A write of 16 MiB to a raw peer that reads only later. */
+  rawl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(rawl, 0);
+  pit_addr(0, &sin);
+  ck_assert_int_eq(bind(rawl, (struct sockaddr *) &sin, sizeof(sin)), 0);
+  ck_assert_int_eq(listen(rawl, 4), 0);
+  ck_assert_int_eq(getsockname(rawl, (struct sockaddr *) &sin, &slen), 0);
+  ck_assert_int_eq(lure_tcp_init(&f->loop, &f->cli), 0);
+  ck_assert_int_eq(lure_tcp_connect(&f->creq, &f->cli,
+                                    (struct sockaddr *) &sin, fk_connect_cb),
+                   0);
+  while (!f->connected)
+    lure_run(&f->loop, LURE_RUN_ONCE);
+  rd.fd = accept4(rawl, NULL, NULL, SOCK_CLOEXEC);
+  ck_assert_int_ge(rd.fd, 0);
+  rd.go_fd = go[0];
+  rd.got = 0;
+  ck_assert_int_eq(pthread_create(&th, NULL, fk_reader_main, &rd), 0);
+  b = lure_buf_init((char *) big, FK_BIG);
+  ck_assert_int_eq(lure_write(&f->wr, (lure_stream_t *) &f->cli, &b, 1,
+                              fk_wr_cb), 0);
+  pit_addr(0, &sin);
+  ck_assert_int_eq(lure_udp_init(&f->loop, &f->udp), 0);
+  ck_assert_int_eq(lure_udp_bind(&f->udp, (struct sockaddr *) &sin, 0), 0);
+  ck_assert_int_eq(lure_udp_getsockname(&f->udp, (struct sockaddr *) &uss,
+                                        &ulen), 0);
+  ck_assert_int_eq(lure_udp_recv_start(&f->udp, fk_alloc, fk_udp_recv), 0);
+  b = lure_buf_init((char *) &f->pbyte, 1);
+  ck_assert_int_eq(lure_fs_read(&f->loop, &f->fsr, pa[0], &b, 1, -1,
+                                fk_fs_cb), 0);
+  lure_run(&f->loop, LURE_RUN_NOWAIT);
+  lure_run(&f->loop, LURE_RUN_NOWAIT);
+  ck_assert_int_eq(f->wr_calls, 0);
+
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    const char *err;
+
+    alarm(30);
+    close(rep[0]);
+    err = fk_child(f, tmpdir);
+    if (err != NULL && write(rep[1], err, strlen(err)) < 0)
+      _exit(3);
+    _exit(err == NULL ? 0 : 1);
+  }
+  close(rep[1]);
+  r = read(rep[0], msg, sizeof(msg) - 1);
+  msg[r > 0 ? r : 0] = '\0';
+  close(rep[0]);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "child (status %d): %s", status, msg);
+
+  /* The parent, alone: every operation completes once. */
+  test_watchdog(&f->loop, &f->wd, 30000, "fork with ops in flight: the "
+                "parent's operations did not complete");
+  ck_assert_int_eq(write(go[1], "g", 1), 1);
+  ck_assert_int_eq(write(pa[1], "\x7e", 1), 1);
+  pit_fill(12, 0, chunk, sizeof(chunk));
+  pit_send_all(rawc, chunk, sizeof(chunk));
+  ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(ufd, 0);
+  ck_assert_int_eq(sendto(ufd, chunk, 100, 0, (struct sockaddr *) &uss,
+                          sizeof(struct sockaddr_in)), 100);
+  close(ufd);
+  {
+    int c2 = pit_raw_connect(port);
+    uint64_t t0 = lure_hrtime();
+
+    while (f->fs_calls < 1 || f->read_bytes < sizeof(chunk) ||
+           f->dgrams < 1 || f->accepted < 2 || f->wr_calls < 1) {
+      lure_run(&f->loop, LURE_RUN_ONCE);
+      ck_assert_msg(test_ms_since(t0) < 30000, "parent: fs %d, read %llu, "
+                    "datagrams %d, accepts %d, write %d", f->fs_calls,
+                    (unsigned long long) f->read_bytes, f->dgrams,
+                    f->accepted, f->wr_calls);
+    }
+    lure_run(&f->loop, LURE_RUN_NOWAIT);
+    close(c2);
+  }
+  ck_assert_int_eq(f->fs_calls, 1);
+  ck_assert_int_eq(f->fs_result, 1);
+  ck_assert_int_eq(f->pbyte, 0x7e);
+  ck_assert_int_eq(f->wr_calls, 1);
+  ck_assert_int_eq(f->wr_status, 0);
+  ck_assert_uint_eq(f->read_bytes, sizeof(chunk));
+  ck_assert_int_eq(f->read_bad, -1);
+  ck_assert_int_eq(f->dgrams, 1);
+  lure_close((lure_handle_t *) &f->cli, NULL); /* EOF for the reader */
+  lure_close((lure_handle_t *) &f->acc, NULL);
+  lure_close((lure_handle_t *) &f->acc2, NULL);
+  lure_close((lure_handle_t *) &f->lst, NULL);
+  lure_close((lure_handle_t *) &f->udp, NULL);
+  lure_run(&f->loop, LURE_RUN_DEFAULT);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_msg(rd.bad_at < 0, "the peer's bytes differ at %ld (the child "
+                "wrote the parent's queue?)", rd.bad_at);
+  ck_assert_msg(rd.got == FK_BIG, "the peer got %llu bytes for %u written",
+                (unsigned long long) rd.got, FK_BIG);
+  lure_fs_req_cleanup(&f->fsr);
+  test_loop_finish(&f->loop);
+  close(rd.fd);
+  close(rawl);
+  close(rawc);
+  close(pa[0]);
+  close(pa[1]);
+  close(go[0]);
+  close(go[1]);
+  rmdir(tmpdir);
+  free(big);
+  free(f);
+}
+END_TEST
+
 /* ====================================================================== */
 /* 7. Privilege drop (URING-NOTES 10, the CVE-2024-22017 class).  A ring
  * set up by root, whose io-wq workers were started by root (blocking
@@ -2113,6 +2465,7 @@ Suite *pitfalls_suite(void) {
   PIT_ADD(s, pit_cancel_race, 120.0);
   PIT_ADD(s, pit_close_race, 120.0);
   PIT_ADD(s, pit_close_everything, 120.0);
+  PIT_ADD(s, pit_fork_inflight, 120.0);
   PIT_ADD(s, pit_setuid, 120.0);
   return s;
 }
