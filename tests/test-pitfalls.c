@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include "lure-tests.h"
 #include "internal.h"
+#include <linux/io_uring.h>
 
 /* ---- shared helpers -------------------------------------------------------- */
 
@@ -2157,6 +2158,7 @@ START_TEST(pit_fork_inflight) {
 }
 END_TEST
 
+
 /* ====================================================================== */
 /* 7. Privilege drop (URING-NOTES 10, the CVE-2024-22017 class).  A ring
  * set up by root, whose io-wq workers were started by root (blocking
@@ -2389,6 +2391,18 @@ START_TEST(pit_setuid) {
   if (geteuid() != 0) {
     printf("pit_setuid: SKIP: not root, cannot drop privileges\n");
     return;
+  }
+  if (test_set_is_uring()) {
+    /* An SQPOLL ring's kernel thread would keep root's credentials
+     * (URING-NOTES 10, 11): lure must not make one. */
+    lure_loop_t probe;
+    struct lure__uring_info info;
+
+    test_loop_init(&probe);
+    ck_assert_int_eq(lure__uring_info(&probe, &info), 0);
+    ck_assert_msg(!(info.setup_flags & IORING_SETUP_SQPOLL),
+                  "the loop's ring is SQPOLL");
+    test_loop_finish(&probe);
   }
   memset(&u, 0, sizeof(u));
   pit_tmpdir(u.dir, sizeof(u.dir));
