@@ -9,6 +9,8 @@
 #   tests/nouring-errnos.test  io_uring_setup fails with EINVAL, ENOMEM,
 #                              EOPNOTSUPP, EACCES; io_uring_enter or
 #                              io_uring_register fails (subset of suites)
+#   tests/pitfalls-uring-old.test  suite pitfalls on the ring's pre-5.19
+#                              socket path (multishot and pbuf_ring masked)
 # The scripts run from the top build directory and find the programs under
 # ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
 # tests/nouring installs the seccomp filter and execs its arguments.
@@ -18,7 +20,8 @@ LURE_TEST_SETS = \
 	tests/epoll.test \
 	tests/nouring-enosys.test \
 	tests/nouring-eperm.test \
-	tests/nouring-errnos.test
+	tests/nouring-errnos.test \
+	tests/pitfalls-uring-old.test
 
 EXTRA_DIST += $(LURE_TEST_SETS)
 
