@@ -266,6 +266,29 @@ static int lure__ring_setup(struct io_uring *ring, unsigned entries,
   return 0;
 }
 
+/* A policy may let a ring be set up but not entered (a seccomp filter
+ * that denies io_uring_enter alone): such a ring would fail every poll
+ * phase.  One NOP, submitted and waited for, proves it usable; any error
+ * makes the loop fall back like a failed setup. */
+static int lure__ring_try_enter(struct io_uring *ring) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  struct io_uring_cqe *cqe;
+  int rc;
+
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  rc = io_uring_submit_and_wait(ring, 1);
+  if (rc < 0)
+    return rc;
+  rc = io_uring_peek_cqe(ring, &cqe);
+  if (rc != 0)
+    return rc;
+  io_uring_cqe_seen(ring, cqe);
+  return 0;
+}
+
 int lure__uring_probe(struct lure__uring_info *info) {
   struct io_uring ring;
   int rc;
@@ -273,6 +296,11 @@ int lure__uring_probe(struct lure__uring_info *info) {
   memset(info, 0, sizeof(*info));
   rc = lure__ring_setup(&ring, 256, &info->setup_flags, &info->features,
                         info->ops);
+  if (rc == 0) {
+    rc = lure__ring_try_enter(&ring);
+    if (rc != 0)
+      io_uring_queue_exit(&ring);
+  }
   if (rc != 0) {
     info->setup_error = rc;
     return rc;
@@ -298,29 +326,6 @@ int lure__uring_info(const lure_loop_t *loop, struct lure__uring_info *info) {
   info->sq_entries = st->ring.sq.ring_entries;
   info->cq_entries = st->ring.cq.ring_entries;
   memcpy(info->ops, st->ops, sizeof(info->ops));
-  return 0;
-}
-
-/* A policy may let a ring be set up but not entered (a seccomp filter
- * that denies io_uring_enter alone): such a ring would fail every poll
- * phase.  One NOP, submitted and waited for, proves it usable; any error
- * makes the loop fall back like a failed setup. */
-static int lure__ring_try_enter(struct io_uring *ring) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-  struct io_uring_cqe *cqe;
-  int rc;
-
-  if (sqe == NULL)
-    return LURE_EBUSY;
-  io_uring_prep_nop(sqe);
-  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
-  rc = io_uring_submit_and_wait(ring, 1);
-  if (rc < 0)
-    return rc;
-  rc = io_uring_peek_cqe(ring, &cqe);
-  if (rc != 0)
-    return rc;
-  io_uring_cqe_seen(ring, cqe);
   return 0;
 }
 
