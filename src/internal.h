@@ -193,6 +193,9 @@ void lure__wait_leave(lure_loop_t *loop);
 /* Whether the ring wait point holds work prepared but not handed to the
  * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
 int lure__uring_unsubmitted(const lure_loop_t *loop);
+/* Tests: CQEs ready in the CQ, its size, and the overflow flag. */
+int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
+                         unsigned *entries, int *overflow);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */
