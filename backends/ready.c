@@ -254,9 +254,9 @@ static void lure__ready_stream_io(lure_loop_t *loop, struct lure__io *w,
       /* A ring server that ran out of descriptors: a connection waits,
        * the ring's accept takes over again. */
       lure__io_stop(loop, &s->io_watcher, POLLIN);
-      if (s->sock->accept(s) == 0)
+      if (lure__stream_sock(s)->accept(s) == 0)
         return;
-      s->sock = &lure__sock_ready;
+      lure__stream_set_sock(s, &lure__sock_ready);
       (void) lure__io_start(loop, &s->io_watcher, POLLIN);
     }
     if (revents & (POLLIN | POLLERR | POLLHUP))

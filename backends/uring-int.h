@@ -130,6 +130,9 @@ int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
                            unsigned *flags_out, unsigned *features_out,
                            unsigned char ops[32]);
 
+/* Whether the ring can be entered: one NOP, submitted and waited for. */
+int lure__uring_try_enter(struct io_uring *ring);
+
 /* ---- SQEs and cancels (uring.c) ---- */
 
 /* The issuer is whichever thread first enters the ring. */

@@ -13,6 +13,9 @@
  *   EPERM from seccomp or kernel.io_uring_disabled, EINVAL for flags this
  *   kernel does not know, ENOMEM from RLIMIT_MEMLOCK before 5.12,
  *   EOPNOTSUPP in some sandboxes) is a reason to fall back, never to abort.
+ *   So is a ring that cannot be entered: init submits one NOP and waits
+ *   for it (a seccomp policy may allow io_uring_setup but not
+ *   io_uring_enter).
  * - Opcodes are probed once per ring (IORING_REGISTER_PROBE, 5.6); the
  *   loop's mask is applied by uring.c.
  * - liburing 2.3 (Debian 12) predates some opcodes the running kernel has;
@@ -210,6 +213,29 @@ int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
   return 0;
 }
 
+/* A policy may let a ring be set up but not entered (a seccomp filter
+ * that denies io_uring_enter alone): such a ring would fail every poll
+ * phase.  One NOP, submitted and waited for, proves it usable; any error
+ * makes the loop fall back like a failed setup. */
+int lure__uring_try_enter(struct io_uring *ring) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  struct io_uring_cqe *cqe;
+  int rc;
+
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  rc = io_uring_submit_and_wait(ring, 1);
+  if (rc < 0)
+    return rc;
+  rc = io_uring_peek_cqe(ring, &cqe);
+  if (rc != 0)
+    return rc;
+  io_uring_cqe_seen(ring, cqe);
+  return 0;
+}
+
 int lure__uring_probe(struct lure__uring_info *info) {
   struct io_uring ring;
   int rc;
@@ -217,6 +243,11 @@ int lure__uring_probe(struct lure__uring_info *info) {
   memset(info, 0, sizeof(*info));
   rc = lure__uring_ring_setup(&ring, 256, &info->setup_flags,
                               &info->features, info->ops);
+  if (rc == 0) {
+    rc = lure__uring_try_enter(&ring);
+    if (rc != 0)
+      io_uring_queue_exit(&ring);
+  }
   if (rc != 0) {
     info->setup_error = rc;
     return rc;

@@ -61,6 +61,7 @@ struct lure__sop {
 } __attribute__((aligned(8)));
 
 struct lure__ustream {
+  struct lure__exec_state head; /* first: the core's stash hangs here */
   lure_stream_t *s;
   struct lure__sop accept_op;
   struct lure__sop recv_op;

@@ -37,6 +37,7 @@
 #define LURE__UDP_CHAIN 64
 
 struct lure__uudp {
+  struct lure__exec_state head; /* first: the core's stash hangs here */
   lure_udp_t *h;
   int recv_armed;            /* its final CQE is pending */
   int recv_canceling;

@@ -358,7 +358,6 @@ struct lure__heap_node {
 };
 
 struct lure__io;
-struct lure__sock_ops; /* src/backend.h */
 typedef void (*lure__io_cb)(lure_loop_t *loop, struct lure__io *w,
                             unsigned revents);
 
@@ -366,8 +365,9 @@ typedef void (*lure__io_cb)(lure_loop_t *loop, struct lure__io *w,
 struct lure__io {
   lure__io_cb cb;
   int fd;
-  unsigned events;  /* poll(2) mask wanted; 0 = stopped */
-  unsigned flags;
+  unsigned short events;  /* poll(2) mask wanted (POLLRDHUP is the highest
+                           * bit lure asks for); 0 = stopped */
+  unsigned short flags;
   void *bdata;      /* the backend's per-watcher state */
   struct lure__queue queue;
 };
@@ -727,11 +727,9 @@ typedef enum {
   unsigned int accepted_count;                                                \
   unsigned int accepted_cap;                                                  \
   unsigned int stream_flags;                                                  \
-  unsigned int exec_ops;               /* executor operations in flight */    \
-  const struct lure__sock_ops *sock;   /* the socket executor's table */      \
+  unsigned short exec_ops;             /* executor operations in flight */    \
+  short delayed_error;                 /* a negative errno, or 0 */           \
   void *exec_data;                     /* the executor's per-stream state */  \
-  void *stash;                         /* bytes waiting for a reader */       \
-  int delayed_error;                                                          \
   int *pending_fds;                    /* fds received (pipes with ipc) */    \
   unsigned int pending_count;                                                 \
   unsigned int pending_cap;
@@ -797,9 +795,7 @@ struct lure_udp_s {
   struct lure__pending write_pending;
   unsigned int udp_flags;
   unsigned int exec_ops;               /* executor operations in flight */
-  const struct lure__sock_ops *sock;   /* the socket executor's table */
   void *exec_data;                     /* the executor's per-handle state */
-  void *stash;                         /* datagrams waiting for a reader */
 };
 
 struct lure_udp_send_s {
@@ -1639,10 +1635,10 @@ struct lure_process_s {
   lure_exit_cb exit_cb;
   int pid;
   /* private */
+  int status;                   /* how, between reaping and the callback */
   struct lure__io io_watcher;   /* the pidfd, or fd -1 (SIGCHLD) */
   struct lure__queue queue;     /* the loop's running processes */
   int reaped;                   /* exited and waited for */
-  int status;                   /* how, between reaping and the callback */
 };
 
 LURE_EXTERN int lure_spawn(lure_loop_t *loop, lure_process_t *process,

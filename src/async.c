@@ -6,7 +6,7 @@
  * writes the eventfd only when the flag was clear, so a burst of sends costs
  * one write and yields one callback (coalescing).  The loop reads the
  * eventfd with a plain read(2), never through the ring (see the eventfd
- * notes in backends/uring.c), and only then clears each handle's flag: a
+ * notes in backends/uring-poll.c), and only then clears each handle's flag: a
  * send that finds the flag already set knows that the loop has yet to
  * clear it, so no wake-up is lost.
  */

@@ -200,6 +200,20 @@ struct lure__sock_ops {
 extern const struct lure__sock_ops lure__sock_uring; /* uring-stream.c */
 extern const struct lure__sock_ops lure__sock_ready; /* ready-stream.c */
 
+/* executor.c: the socket executors in order of preference (NULL-ended);
+ * a handle keeps its table as an index into this list. */
+extern const struct lure__sock_ops *const lure__sock_executors[];
+unsigned lure__sock_index(const struct lure__sock_ops *ops);
+
+/* The first member of every socket executor's per-handle state
+ * (exec_data): the core's stash of bytes or datagrams that arrived while
+ * nobody read them (src/stream.c, src/udp.c).  Only an executor with state
+ * of its own delivers data late, so the stash needs no field in the
+ * handle, which stays libuv's size. */
+struct lure__exec_state {
+  void *stash;
+};
+
 /* executor.c: the socket table for a new stream or UDP handle of loop. */
 const struct lure__sock_ops *lure__sock_pick_stream(const lure_loop_t *loop);
 const struct lure__sock_ops *lure__sock_pick_udp(lure_loop_t *loop);
@@ -209,7 +223,13 @@ int lure__sock_buffers_lent(const lure_loop_t *loop);
 void lure__sock_stream_free(lure_stream_t *s);
 void lure__sock_udp_free(lure_udp_t *h);
 
-/* ---- for lure-info: what the ring backend learned --------------------- */
+/* ---- for tests and lure-info: what the ring backend knows -------------- */
+
+/* Tests: CQEs ready in the CQ, its size, and the overflow flag
+ * (backends/uring.c); LURE_EINVAL off the ring. */
+int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
+                         unsigned *entries, int *overflow);
+
 
 /* What the ring backend learned at setup, for lure-info. */
 struct lure__uring_info {

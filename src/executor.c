@@ -27,7 +27,7 @@ static const struct lure__fs_ops *const lure__fs_executors[] = {
   NULL
 };
 
-static const struct lure__sock_ops *const lure__sock_executors[] = {
+const struct lure__sock_ops *const lure__sock_executors[] = {
   &lure__sock_uring,
   &lure__sock_ready,
   NULL
@@ -73,6 +73,15 @@ void lure__fs_executors_fork(lure_loop_t *loop) {
 }
 
 /* ---- sockets ---------------------------------------------------------- */
+
+unsigned lure__sock_index(const struct lure__sock_ops *ops) {
+  unsigned i;
+
+  for (i = 0; lure__sock_executors[i] != NULL; i++)
+    if (lure__sock_executors[i] == ops)
+      return i;
+  return 0; /* not reached: every table is listed */
+}
 
 const struct lure__sock_ops *lure__sock_pick_stream(const lure_loop_t *loop) {
   const struct lure__sock_ops *const *e;

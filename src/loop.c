@@ -248,13 +248,13 @@ static int lure__loop_busy(const lure_loop_t *loop) {
     const lure_handle_t *h =
         lure__container_of(q, const lure_handle_t, handle_queue);
 
-    if (lure__is_stream(h) && ((const lure_stream_t *) h)->sock != NULL &&
-        ((const lure_stream_t *) h)->sock->holds_ops &&
+    if (lure__is_stream(h) &&
+        lure__stream_sock((const lure_stream_t *) h)->holds_ops &&
         (((const lure_stream_t *) h)->stream_flags &
          (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
       return 1;
-    if (h->type == LURE_UDP && ((const lure_udp_t *) h)->sock != NULL &&
-        ((const lure_udp_t *) h)->sock->holds_ops &&
+    if (h->type == LURE_UDP && lure__udp_decided((const lure_udp_t *) h) &&
+        lure__udp_sock((const lure_udp_t *) h)->holds_ops &&
         (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RECEIVING))
       return 1;
   }

@@ -63,9 +63,8 @@ void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
   s->accepted_cap = 0;
   s->stream_flags = 0;
   s->exec_ops = 0;
-  s->sock = &lure__sock_ready;
+  lure__stream_set_sock(s, &lure__sock_ready);
   s->exec_data = NULL;
-  s->stash = NULL;
   s->delayed_error = 0;
   s->pending_fds = NULL;
   s->pending_count = 0;
@@ -105,7 +104,7 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
    * anything that is not a socket. */
   if (!(s->stream_flags & LURE__STREAM_NOT_SOCKET) &&
       !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc))
-    s->sock = lure__sock_pick_stream(s->loop);
+    lure__stream_set_sock(s, lure__sock_pick_stream(s->loop));
   return 0;
 }
 
@@ -156,9 +155,9 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
       (s->stream_flags & LURE__STREAM_SHUT_ISSUED))
     return;
   s->stream_flags |= LURE__STREAM_SHUT_ISSUED;
-  /* shutdown(2) never blocks, on either path (see backends/uring.c on why
-   * not IORING_OP_SHUTDOWN).  This runs from the pending phase or an I/O
-   * callback, never inside lure_shutdown(). */
+  /* shutdown(2) never blocks, on either path (see backends/uring-stream.c
+   * on why not IORING_OP_SHUTDOWN).  This runs from the pending phase or an
+   * I/O callback, never inside lure_shutdown(). */
   if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
     status = -errno;
   lure__stream_shutdown_done(s, status);
@@ -355,13 +354,31 @@ struct lure__stream_stash {
   struct lure__pending pending;
 };
 
+/* The stash hangs off the socket executor's per-handle state (struct
+ * lure__exec_state, src/backend.h): NULL when the executor keeps none. */
+static void **lure__stash_slot(const lure_stream_t *s) {
+  return s->exec_data != NULL
+             ? &((struct lure__exec_state *) s->exec_data)->stash
+             : NULL;
+}
+
+static struct lure__stream_stash *lure__stash_of(const lure_stream_t *s) {
+  void **slot = lure__stash_slot(s);
+
+  return slot != NULL ? *slot : NULL;
+}
+
 /* libuv's rule: read_cb never sees a NULL buf; one with a NULL base means
  * no buffer was allocated for this call. */
 static const lure_buf_t lure__null_buf = { NULL, 0 };
 
 static struct lure__stream_stash *lure__stash_get(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  void **slot = lure__stash_slot(s);
+  struct lure__stream_stash *st;
 
+  if (slot == NULL)
+    return NULL;
+  st = *slot;
   if (st != NULL)
     return st;
   st = lure__calloc(1, sizeof(*st));
@@ -369,12 +386,12 @@ static struct lure__stream_stash *lure__stash_get(lure_stream_t *s) {
     return NULL;
   st->s = s;
   lure__queue_init(&st->pending.queue);
-  s->stash = st;
+  *slot = st;
   return st;
 }
 
 int lure__stream_stash_empty(const lure_stream_t *s) {
-  const struct lure__stream_stash *st = s->stash;
+  const struct lure__stream_stash *st = lure__stash_of(s);
 
   return st == NULL || st->len <= st->off;
 }
@@ -401,7 +418,7 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe);
 
 /* Deliver the stash from the next pending phase, if anyone reads. */
 static void lure__stash_schedule(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  struct lure__stream_stash *st = lure__stash_of(s);
 
   if (st == NULL || (st->len <= st->off && st->status == 0) ||
       !(s->stream_flags & LURE__STREAM_READING) ||
@@ -413,7 +430,7 @@ static void lure__stash_schedule(lure_stream_t *s) {
 }
 
 int lure__stream_read_ended(const lure_stream_t *s) {
-  const struct lure__stream_stash *st = s->stash;
+  const struct lure__stream_stash *st = lure__stash_of(s);
 
   return st != NULL && st->read_err != 0;
 }
@@ -425,13 +442,13 @@ int lure__stream_read_ended(const lure_stream_t *s) {
  * lure_read_start()); the executor's receive stops, and later bytes are
  * dropped (lure__stream_read_ended). */
 static void lure__stash_lost(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  struct lure__stream_stash *st = lure__stash_of(s);
 
   if (st != NULL) {
     st->read_err = LURE_ENOMEM;
     st->status = LURE_ENOMEM;
   }
-  s->sock->read_stop(s);
+  lure__stream_sock(s)->read_stop(s);
   if ((s->stream_flags & LURE__STREAM_READING) &&
       lure__stream_stash_empty(s)) {
     if (st != NULL)
@@ -514,21 +531,21 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
 }
 
 static void lure__stash_unschedule(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  struct lure__stream_stash *st = lure__stash_of(s);
 
   if (st != NULL)
     lure__queue_remove(&st->pending.queue);
 }
 
 static void lure__stash_free(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  struct lure__stream_stash *st = lure__stash_of(s);
 
   if (st == NULL)
     return;
   lure__queue_remove(&st->pending.queue);
   lure__free(st->mem);
   lure__free(st);
-  s->stash = NULL;
+  *lure__stash_slot(s) = NULL;
 }
 
 /* ---- accept and connect -------------------------------------------------------- */
@@ -700,11 +717,11 @@ int lure__stream_connect(lure_stream_t *s, lure_connect_t *req,
   /* TCP on the ring's path connects with IORING_OP_CONNECT, reporting the
    * same errors at the same point.  Unix sockets keep connect(2): a full
    * listener queue is EAGAIN for libuv, where the ring would wait. */
-  if (s->sock->connect != NULL && !defer_errors) {
-    r = s->sock->connect(s, (const struct sockaddr *) &req->addr, addrlen);
+  if (lure__stream_sock(s)->connect != NULL && !defer_errors) {
+    r = lure__stream_sock(s)->connect(s, (const struct sockaddr *) &req->addr, addrlen);
     if (r != LURE_ENOTSUP) {
       if (r == 0)
-        lure__stream_connect_begin(s, req, cb, s->sock->executor);
+        lure__stream_connect_begin(s, req, cb, lure__stream_sock(s)->executor);
       return r;
     }
   }
@@ -733,7 +750,7 @@ int lure__stream_connect_error(lure_stream_t *s, lure_connect_t *req,
     return LURE_EALREADY;
   if (s->stream_flags & (LURE__STREAM_READABLE | LURE__STREAM_WRITABLE))
     return LURE_EISCONN;
-  lure__stream_connect_begin(s, req, cb, s->sock->executor);
+  lure__stream_connect_begin(s, req, cb, lure__stream_sock(s)->executor);
   lure__stream_connect_later(s, err);
   return 0;
 }
@@ -742,7 +759,7 @@ int lure__stream_connect_error(lure_stream_t *s, lure_connect_t *req,
 
 /* Get queued writes moving, on whichever path serves the stream. */
 void lure__stream_kick_writes(lure_stream_t *s) {
-  s->sock->write(s);
+  lure__stream_sock(s)->write(s);
   if (!lure__queue_empty(&s->write_done_queue) ||
       (s->shutdown_req != NULL && lure__queue_empty(&s->write_queue)))
     lure__stream_schedule(s);
@@ -777,10 +794,10 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  if (s->sock->accept(s) == 0)
+  if (lure__stream_sock(s)->accept(s) == 0)
     return 0;
-  s->sock = &lure__sock_ready;
-  return s->sock->accept(s);
+  lure__stream_set_sock(s, &lure__sock_ready);
+  return lure__stream_sock(s)->accept(s);
 }
 
 LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
@@ -878,7 +895,7 @@ static int lure__read_start(lure_stream_t *s, lure_alloc_cb alloc_cb,
 
 /* Set a reading stream's reads going, on whichever path serves it. */
 static int lure__stream_read_arm(lure_stream_t *s) {
-  struct lure__stream_stash *st = s->stash;
+  struct lure__stream_stash *st = lure__stash_of(s);
   int rc;
 
   /* After lost bytes the stream only ever reports their loss. */
@@ -887,7 +904,7 @@ static int lure__stream_read_arm(lure_stream_t *s) {
   lure__stash_schedule(s);
   if (st != NULL && st->read_err != 0)
     return 0;
-  rc = s->sock->read_start(s);
+  rc = lure__stream_sock(s)->read_start(s);
 
   if (rc == 0 || lure__stream_on_readiness(s))
     return rc;
@@ -939,7 +956,7 @@ void lure__stream_read_stop_internal(lure_stream_t *s) {
     return;
   s->stream_flags &= ~LURE__STREAM_READING;
   lure__stash_unschedule(s);
-  s->sock->read_stop(s); /* also stops a readiness fallback */
+  lure__stream_sock(s)->read_stop(s); /* also stops a readiness fallback */
   if (!(s->stream_flags & LURE__STREAM_LISTENING))
     lure__handle_stop((lure_handle_t *) s);
 }
@@ -995,7 +1012,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   req->error = 0;
   req->nbufs = nbufs;
   req->req_flags = 0;
-  req->executor = (unsigned char) s->sock->executor;
+  req->executor = (unsigned char) lure__stream_sock(s)->executor;
   if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
     req->bufs = req->bufsml;
   } else {
@@ -1113,7 +1130,7 @@ LURE_EXTERN int lure_shutdown(lure_shutdown_t *req, lure_stream_t *s,
   req->handle = s;
   req->cb = cb;
   req->req_flags = 0;
-  req->executor = (unsigned char) s->sock->executor;
+  req->executor = (unsigned char) lure__stream_sock(s)->executor;
   lure__req_register(s->loop, (lure_req_t *) req);
   s->shutdown_req = req;
   if (lure__queue_empty(&s->write_queue))
@@ -1158,16 +1175,16 @@ LURE_EXTERN int lure_stream_set_blocking(lure_stream_t *s, int blocking) {
  * path the new loop offers.  No I/O on the socket here (it is shared with
  * the parent): only operations that wait for the loop to run. */
 void lure__stream_after_fork(lure_stream_t *s) {
-  if (s->sock->forget != NULL) {
-    s->sock->forget(s);
-    if (s->stash != NULL)
-      lure__queue_init(&((struct lure__stream_stash *) s->stash)->pending.queue);
+  if (lure__stream_sock(s)->forget != NULL) {
+    lure__stream_sock(s)->forget(s);
+    if (lure__stash_of(s) != NULL)
+      lure__queue_init(&lure__stash_of(s)->pending.queue);
     if (s->flags & LURE__HANDLE_CLOSE_WAIT) {
       lure__handle_close_ready((lure_handle_t *) s);
       return;
     }
-    if (!s->sock->stream_usable(s->loop))
-      s->sock = &lure__sock_ready;
+    if (!lure__stream_sock(s)->stream_usable(s->loop))
+      lure__stream_set_sock(s, &lure__sock_ready);
   }
   if (s->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) s))
     return;
@@ -1176,15 +1193,15 @@ void lure__stream_after_fork(lure_stream_t *s) {
       s->connect_req->executor != lure__sock_ready.executor)
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
   if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (lure__stream_on_readiness(s) || s->sock->accept(s) != 0) {
-      s->sock = &lure__sock_ready;
-      (void) s->sock->accept(s);
+    if (lure__stream_on_readiness(s) || lure__stream_sock(s)->accept(s) != 0) {
+      lure__stream_set_sock(s, &lure__sock_ready);
+      (void) lure__stream_sock(s)->accept(s);
     }
     return;
   }
   if (s->stream_flags & LURE__STREAM_READING) {
     lure__stash_schedule(s);
-    if (lure__stream_on_readiness(s) || s->sock->read_start(s) != 0)
+    if (lure__stream_on_readiness(s) || lure__stream_sock(s)->read_start(s) != 0)
       (void) lure__sock_ready.read_start(s);
   }
   /* Not now: in a forked child the socket is the parent's too, and the
@@ -1214,7 +1231,7 @@ void lure__stream_close(lure_stream_t *s) {
    * whole, as libuv's write would have inside lure_write()); the requests
    * behind it are settled when it completes (lure__stream_close_writes), so
    * that the callbacks keep their order. */
-  if (s->sock->sending == NULL || !s->sock->sending(s))
+  if (lure__stream_sock(s)->sending == NULL || !lure__stream_sock(s)->sending(s))
     while (!lure__queue_empty(&s->write_queue)) {
       req = lure__container_of(lure__queue_head(&s->write_queue),
                                lure_write_t, queue);
@@ -1223,7 +1240,7 @@ void lure__stream_close(lure_stream_t *s) {
   lure__stash_unschedule(s);
   /* The executor may want the descriptor gone now too: a zero-copy send
    * on the ring ends only once the socket lets go of the caller's pages. */
-  if (s->sock->close != NULL && s->sock->close(s))
+  if (lure__stream_sock(s)->close != NULL && lure__stream_sock(s)->close(s))
     close_now = 1;
   lure__io_close(s->loop, &s->io_watcher);
   /* A listener stops listening now, as libuv's uv_close() makes it by
@@ -1231,7 +1248,7 @@ void lure__stream_close(lure_stream_t *s) {
    * is refused instead of landing in the backlog of a socket about to go.
    * Only the descriptor goes (never shutdown(2), which would stop the
    * listen for every process and loop that shares the socket); the ring
-   * has its accept and the cancel already (s->sock->close). */
+   * has its accept and the cancel already (lure__stream_sock(s)->close). */
   if (close_now && s->io_watcher.fd >= 0) {
     close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
@@ -1264,8 +1281,8 @@ void lure__stream_finish_close(lure_stream_t *s) {
       close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
+  lure__stash_free(s); /* before the executor state it hangs off */
   lure__sock_stream_free(s);
-  lure__stash_free(s);
   lure__free(s->accepted_fds);
   s->accepted_fds = NULL;
   s->accepted_cap = 0;

@@ -102,9 +102,27 @@ void lure__stream_after_fork(lure_stream_t *s);
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov, unsigned n,
                            const lure_stream_t *send_handle);
 
+/* stream_flags bits 16-17: the stream's socket table, as its index in
+ * lure__sock_executors (src/executor.c); set when its socket is adopted
+ * (a field of its own would make the handle bigger than libuv's). */
+#define LURE__STREAM_EXEC_SHIFT 16
+#define LURE__STREAM_EXEC_MASK (3u << LURE__STREAM_EXEC_SHIFT)
+
+static inline const struct lure__sock_ops *
+lure__stream_sock(const lure_stream_t *s) {
+  return lure__sock_executors[(s->stream_flags & LURE__STREAM_EXEC_MASK) >>
+                              LURE__STREAM_EXEC_SHIFT];
+}
+
+static inline void lure__stream_set_sock(lure_stream_t *s,
+                                         const struct lure__sock_ops *ops) {
+  s->stream_flags = (s->stream_flags & ~LURE__STREAM_EXEC_MASK) |
+                    (lure__sock_index(ops) << LURE__STREAM_EXEC_SHIFT);
+}
+
 /* Whether the stream is served by readiness (its table is the default). */
 static inline int lure__stream_on_readiness(const lure_stream_t *s) {
-  return s->sock == &lure__sock_ready;
+  return lure__stream_sock(s) == &lure__sock_ready;
 }
 
 #endif /* LURE_STREAM_H */

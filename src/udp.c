@@ -1,5 +1,5 @@
 /*
- * udp.c - UDP handles.  A handle picks its socket executor (h->sock,
+ * udp.c - UDP handles.  A handle picks its socket executor (udp_flags,
  * src/backend.h) when its socket is first used: on a ring loop datagrams
  * move through the ring (backends/uring-udp.c: multishot RECVMSG into a
  * buffer ring, ordered SENDMSG chains); otherwise, or when the ring lacks
@@ -50,9 +50,7 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
   h->recv_cb = NULL;
   h->udp_flags = 0;
   h->exec_ops = 0;
-  h->sock = NULL;
   h->exec_data = NULL;
-  h->stash = NULL;
   lure__io_init(&h->io_watcher, lure__sock_ready.udp_io, -1);
   lure__queue_init(&h->write_queue);
   lure__queue_init(&h->write_done_queue);
@@ -354,9 +352,9 @@ int lure__udp_send_queued(lure_udp_t *h) {
 /* The handle's socket executor: settled on first use, for the handle's
  * life (until a fork or a backend switch). */
 static const struct lure__sock_ops *lure__udp_exec(lure_udp_t *h) {
-  if (h->sock == NULL)
-    h->sock = lure__sock_pick_udp(h->loop);
-  return h->sock;
+  if (!lure__udp_decided(h))
+    lure__udp_set_sock(h, lure__sock_pick_udp(h->loop));
+  return lure__udp_sock(h);
 }
 
 LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
@@ -408,8 +406,8 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   lure__handle_start((lure_handle_t *) h);
   /* Readiness sends at once only into an empty queue (a queue means the
    * socket is full and POLLOUT is watched). */
-  if (was_empty || h->sock != &lure__sock_ready)
-    h->sock->udp_send(h);
+  if (was_empty || lure__udp_sock(h) != &lure__sock_ready)
+    lure__udp_sock(h)->udp_send(h);
   if (!lure__queue_empty(&h->write_done_queue))
     lure__udp_schedule(h);
   return 0;
@@ -493,6 +491,20 @@ struct lure__udp_stash {
   struct lure__pending pending;
 };
 
+/* The stash hangs off the socket executor's per-handle state (struct
+ * lure__exec_state, src/backend.h): NULL when the executor keeps none. */
+static void **lure__stash_slot(const lure_udp_t *h) {
+  return h->exec_data != NULL
+             ? &((struct lure__exec_state *) h->exec_data)->stash
+             : NULL;
+}
+
+static struct lure__udp_stash *lure__stash_of(const lure_udp_t *h) {
+  void **slot = lure__stash_slot(h);
+
+  return slot != NULL ? *slot : NULL;
+}
+
 static int lure__udp_receiving(const lure_udp_t *h) {
   return (h->udp_flags & LURE__UDP_RECEIVING) &&
          !lure__handle_is_closing((const lure_handle_t *) h);
@@ -502,9 +514,13 @@ static void lure__udp_stash_add(lure_udp_t *h, ssize_t nread,
                                 const char *data, size_t len,
                                 const void *addr, socklen_t addrlen,
                                 unsigned flags) {
-  struct lure__udp_stash *st = h->stash;
+  void **slot = lure__stash_slot(h);
+  struct lure__udp_stash *st;
   struct lure__udgram *d;
 
+  if (slot == NULL)
+    return; /* no executor state: nothing can arrive late */
+  st = *slot;
   if (st == NULL) {
     st = lure__calloc(1, sizeof(*st));
     if (st == NULL)
@@ -512,7 +528,7 @@ static void lure__udp_stash_add(lure_udp_t *h, ssize_t nread,
     st->h = h;
     st->tail = &st->head;
     lure__queue_init(&st->pending.queue);
-    h->stash = st;
+    *slot = st;
   }
   d = lure__malloc(sizeof(*d) + len);
   if (d == NULL)
@@ -536,7 +552,7 @@ static void lure__udp_stash_deliver(lure_loop_t *loop,
                                     struct lure__pending *pe);
 
 static void lure__udp_stash_schedule(lure_udp_t *h) {
-  struct lure__udp_stash *st = h->stash;
+  struct lure__udp_stash *st = lure__stash_of(h);
 
   if (st == NULL || st->head == NULL || !lure__udp_receiving(h) ||
       !lure__queue_empty(&st->pending.queue))
@@ -572,7 +588,7 @@ static void lure__udp_stash_deliver(lure_loop_t *loop,
 void lure__udp_feed(lure_udp_t *h, ssize_t nread, const char *data,
                     const struct sockaddr *addr, socklen_t addrlen,
                     unsigned flags) {
-  struct lure__udp_stash *st = h->stash;
+  struct lure__udp_stash *st = lure__stash_of(h);
 
   if (lure__handle_is_closing((lure_handle_t *) h))
     return;
@@ -592,14 +608,14 @@ void lure__udp_feed(lure_udp_t *h, ssize_t nread, const char *data,
 }
 
 static void lure__udp_stash_unschedule(lure_udp_t *h) {
-  struct lure__udp_stash *st = h->stash;
+  struct lure__udp_stash *st = lure__stash_of(h);
 
   if (st != NULL)
     lure__queue_remove(&st->pending.queue);
 }
 
 static void lure__udp_stash_free(lure_udp_t *h) {
-  struct lure__udp_stash *st = h->stash;
+  struct lure__udp_stash *st = lure__stash_of(h);
   struct lure__udgram *d;
 
   if (st == NULL)
@@ -610,7 +626,7 @@ static void lure__udp_stash_free(lure_udp_t *h) {
     lure__free(d);
   }
   lure__free(st);
-  h->stash = NULL;
+  *lure__stash_slot(h) = NULL;
 }
 
 LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
@@ -630,7 +646,7 @@ LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
   h->udp_flags |= LURE__UDP_RECEIVING;
   lure__udp_stash_schedule(h);
   rc = lure__udp_exec(h)->udp_recv(h);
-  if (rc != 0 && h->sock != &lure__sock_ready)
+  if (rc != 0 && lure__udp_sock(h) != &lure__sock_ready)
     rc = lure__sock_ready.udp_recv(h);
   if (rc != 0) {
     h->udp_flags &= ~LURE__UDP_RECEIVING;
@@ -648,8 +664,8 @@ LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *h) {
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_stop(h->loop, &h->io_watcher, POLLIN);
   lure__udp_stash_unschedule(h);
-  if (h->sock != NULL && h->sock->udp_recv_stop != NULL)
-    h->sock->udp_recv_stop(h);
+  if (lure__udp_decided(h) && lure__udp_sock(h)->udp_recv_stop != NULL)
+    lure__udp_sock(h)->udp_recv_stop(h);
   if (lure__queue_empty(&h->write_queue))
     lure__handle_stop((lure_handle_t *) h);
   return 0;
@@ -904,8 +920,8 @@ void lure__udp_close(lure_udp_t *h) {
   lure__io_close(h->loop, &h->io_watcher);
   lure__queue_remove(&h->write_pending.queue);
   lure__udp_stash_unschedule(h);
-  if (h->sock != NULL)
-    h->sock->udp_close(h); /* settles the queue, now or after the executor */
+  if (lure__udp_decided(h))
+    lure__udp_sock(h)->udp_close(h); /* settles the queue, now or after the executor */
   else
     lure__udp_cancel_queued(h);
 }
@@ -916,24 +932,24 @@ void lure__udp_finish_close(lure_udp_t *h) {
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
   }
+  lure__udp_stash_free(h); /* before the executor state it hangs off */
   lure__sock_udp_free(h);
-  lure__udp_stash_free(h);
 }
 
 /* After lure_loop_fork() or a backend switch: the ring operations belonged
  * to the old wait point; start again on whichever path the new one offers. */
 void lure__udp_after_fork(lure_udp_t *h) {
-  if (h->sock != NULL && h->sock->udp_forget != NULL) {
-    h->sock->udp_forget(h);
-    if (h->stash != NULL)
-      lure__queue_init(&((struct lure__udp_stash *) h->stash)->pending.queue);
+  if (lure__udp_decided(h) && lure__udp_sock(h)->udp_forget != NULL) {
+    lure__udp_sock(h)->udp_forget(h);
+    if (lure__stash_of(h) != NULL)
+      lure__queue_init(&lure__stash_of(h)->pending.queue);
     if (h->flags & LURE__HANDLE_CLOSE_WAIT) {
       lure__udp_cancel_queued(h);
       lure__handle_close_ready((lure_handle_t *) h);
       return;
     }
   }
-  h->sock = NULL;
+  h->udp_flags &= ~(unsigned) (LURE__UDP_DECIDED | LURE__UDP_EXEC_MASK);
   if (h->io_watcher.fd < 0 || lure__handle_is_closing((lure_handle_t *) h))
     return;
   if (lure__udp_exec(h) != &lure__sock_ready)
@@ -941,10 +957,10 @@ void lure__udp_after_fork(lure_udp_t *h) {
   if (h->udp_flags & LURE__UDP_RECEIVING)
     lure__udp_stash_schedule(h);
   if ((h->udp_flags & LURE__UDP_RECEIVING) &&
-      (h->sock == &lure__sock_ready || h->sock->udp_recv(h) != 0))
+      (lure__udp_sock(h) == &lure__sock_ready || lure__udp_sock(h)->udp_recv(h) != 0))
     (void) lure__sock_ready.udp_recv(h);
   if (!lure__queue_empty(&h->write_queue)) {
-    h->sock->udp_send(h);
+    lure__udp_sock(h)->udp_send(h);
     if (!lure__queue_empty(&h->write_done_queue))
       lure__udp_schedule(h);
   }

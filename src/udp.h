@@ -11,8 +11,30 @@
 enum {
   LURE__UDP_RECEIVING = 0x1,
   LURE__UDP_BOUND = 0x2,
-  LURE__UDP_CONNECTED = 0x4
+  LURE__UDP_CONNECTED = 0x4,
+  LURE__UDP_DECIDED = 0x10  /* the socket table below was picked */
 };
+
+/* udp_flags bits 8-9: the handle's socket table, as its index in
+ * lure__sock_executors (src/executor.c), picked when its socket is first
+ * used (a field of its own would make the handle bigger). */
+#define LURE__UDP_EXEC_SHIFT 8
+#define LURE__UDP_EXEC_MASK (3u << LURE__UDP_EXEC_SHIFT)
+
+static inline int lure__udp_decided(const lure_udp_t *h) {
+  return (h->udp_flags & LURE__UDP_DECIDED) != 0;
+}
+
+static inline const struct lure__sock_ops *lure__udp_sock(const lure_udp_t *h) {
+  return lure__sock_executors[(h->udp_flags & LURE__UDP_EXEC_MASK) >>
+                              LURE__UDP_EXEC_SHIFT];
+}
+
+static inline void lure__udp_set_sock(lure_udp_t *h,
+                                      const struct lure__sock_ops *ops) {
+  h->udp_flags = (h->udp_flags & ~LURE__UDP_EXEC_MASK) | LURE__UDP_DECIDED |
+                 (lure__sock_index(ops) << LURE__UDP_EXEC_SHIFT);
+}
 
 /* lure_udp_send_t req_flags: an executor holds the send (a SENDMSG in the
  * ring); closing does not cancel it, its completion settles it. */
