@@ -14,13 +14,17 @@
 #   2. every man3 and man7 page is listed exactly once in man/local.mk, so
 #      that it is installed and distributed;
 #   3. every .so stub points to a page that exists and is not a stub itself;
-#   4. "mandoc -Tlint -W warning" says nothing about any page.  A stub always
+#   4. every page's .TH line carries the release date and source
+#      ("lure-X.Y") that configure.ac defines, the one place they are
+#      written (LURE_RELEASE_DATE and LURE_MAN_SOURCE in the environment;
+#      "make check" passes them, a run by hand without them skips this);
+#   5. "mandoc -Tlint -W warning" says nothing about any page.  A stub always
 #      draws mandoc's ".so is fragile" warning, which is the price of the
 #      liburing-style alias pages and is the one message ignored; mandoc runs
 #      in a directory where man3/ leads to man/, so that it follows the stub
 #      and lints what a reader would see.
 #
-# Exit status: 0 pass, 1 fail, 77 skip (checks 1-3 passed but mandoc is not
+# Exit status: 0 pass, 1 fail, 77 skip (checks 1-4 passed but mandoc is not
 # installed), 99 hard error.
 
 srcdir=${srcdir:-.}
@@ -91,7 +95,23 @@ for page in "$mandir"/*.3; do
 	fi
 done
 
-# 4. mandoc lint.
+# 4. One date and one version for every page: the release's.
+if [ -n "$LURE_RELEASE_DATE" ] && [ -n "$LURE_MAN_SOURCE" ]; then
+	for page in "$mandir"/*.1 "$mandir"/*.3 "$mandir"/*.7; do
+		[ -f "$page" ] || continue
+		th=$(grep -m 1 '^\.TH ' "$page") || continue # a .so stub
+		case $th in
+		*" \"$LURE_RELEASE_DATE\" \"$LURE_MAN_SOURCE\" "*) ;;
+		*)
+			echo "check-man: ${page##*/}: .TH does not carry" \
+			    "\"$LURE_RELEASE_DATE\" \"$LURE_MAN_SOURCE\" (configure.ac)"
+			fail=1
+			;;
+		esac
+	done
+fi
+
+# 5. mandoc lint.
 if ! command -v "${MANDOC:-mandoc}" >/dev/null 2>&1; then
 	if [ "$fail" -ne 0 ]; then
 		exit 1

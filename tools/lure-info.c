@@ -356,7 +356,7 @@ struct op_row {
 
 /*
  * One row per operation.  The file rows mirror the routing of src/fs.c
- * (the ring takes what its opcode table in backends/uring.c maps and the
+ * (the ring takes what its opcode table in backends/uring-fs.c maps and the
  * loop's ring has; without a ring backends/aio.c takes O_DIRECT reads,
  * writes and syncs at explicit offsets; the pool takes the rest).  Socket
  * rows are ROUTE_SOCKET (streams) or ROUTE_DGRAM (UDP) where the ring
@@ -514,9 +514,9 @@ static void place(const struct machine *m, const struct op_row *row,
     case ROUTE_SOCKET:
     case ROUTE_DGRAM: {
       /* A stream (UDP handle) takes the ring only when every opcode of its
-       * path is there (backends/uring.c, lure__uring_stream_usable and
-       * lure__uring_udp_usable); otherwise it uses readiness on the wait
-       * point. */
+       * path is there (the socket table lure__sock_uring's usable hooks,
+       * backends/uring-stream.c and uring-udp.c); otherwise it uses
+       * readiness on the wait point. */
       static const char *const need_stream[] = { "recv", "send", "sendmsg",
                                                  "accept", "async_cancel",
                                                  NULL };
