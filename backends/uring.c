@@ -93,7 +93,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
-  struct lure__queue send_parked; /* streams whose send found no SQE */
+  struct lure__queue stream_parked; /* streams whose ops found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -367,7 +367,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
-  lure__queue_init(&st->send_parked);
+  lure__queue_init(&st->stream_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -894,7 +894,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   }
   lure__ustream_unpark(loop, st);
   /* A send that found no room again goes after this submit: no sleeping. */
-  if (!lure__queue_empty(&st->send_parked))
+  if (!lure__queue_empty(&st->stream_parked))
     timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
@@ -957,7 +957,7 @@ int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
-         !lure__queue_empty(&st->send_parked) ||
+         !lure__queue_empty(&st->stream_parked) ||
          !lure__queue_empty(&st->udp_dirty);
 }
 
@@ -1078,7 +1078,8 @@ struct lure__ustream {
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;
-  struct lure__queue send_park_link; /* st->send_parked */
+  struct lure__queue park_link; /* st->stream_parked */
+  unsigned parked;           /* LURE__PARK_*: what to arm from there */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -1141,25 +1142,55 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
-  lure__queue_init(&us->send_park_link);
+  lure__queue_init(&us->park_link);
   s->ring = us;
   return us;
 }
 
-/* Fault injection for tests/net-faults.c (hidden; lure never sets it): the
- * next this many stream sends find no SQE, as when the kernel would not
- * take the flush of a full SQ. */
+/* Fault injection for tests/net-faults.c (hidden; lure never sets them):
+ * the next this many stream sends, receives, accepts find no SQE, as when
+ * the kernel would not take the flush of a full SQ. */
 unsigned lure__uring_fault_send_sqe;
+unsigned lure__uring_fault_recv_sqe;
+unsigned lure__uring_fault_accept_sqe;
+
+static int lure__sop_fault(int kind) {
+  unsigned *n = kind == LURE__SOP_SEND     ? &lure__uring_fault_send_sqe
+                : kind == LURE__SOP_RECV   ? &lure__uring_fault_recv_sqe
+                : kind == LURE__SOP_ACCEPT ? &lure__uring_fault_accept_sqe
+                                           : NULL;
+
+  if (n == NULL || *n == 0)
+    return 0;
+  (*n)--;
+  return 1;
+}
+
+/* What the poll phase arms for a stream whose operation found no SQE even
+ * after a flush (the kernel would not take it): see lure__ustream_unpark.
+ * Leaving it to the next call instead stalled the stream (lure_write()
+ * kicks the queue only when it was empty; a receive or accept that ended
+ * was never armed again). */
+#define LURE__PARK_SEND 1u
+#define LURE__PARK_RECV 2u
+#define LURE__PARK_ACCEPT 4u
+
+static void lure__ustream_park(lure_stream_t *s, struct lure__ustream *us,
+                               unsigned what) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+
+  us->parked |= what;
+  if (lure__queue_empty(&us->park_link))
+    lure__queue_insert_tail(&st->stream_parked, &us->park_link);
+}
 
 static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
                                           struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe;
 
-  if (op->kind == LURE__SOP_SEND && lure__uring_fault_send_sqe > 0) {
-    lure__uring_fault_send_sqe--;
+  if (lure__sop_fault(op->kind))
     return NULL;
-  }
   sqe = lure__uring_sqe(s->loop, st);
 
   if (sqe == NULL)
@@ -1189,8 +1220,10 @@ static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_ACCEPT);
+    return 0;
+  }
   /* Before 5.19: one accept at a time, armed again after each. */
   us->accept_op.multi = lure__has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
   if (us->accept_op.multi)
@@ -1391,8 +1424,10 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_RECV);
+    return 0;
+  }
   /* Before 6.0: one receive at a time, armed again after each; the buffer
    * is still the kernel's pick from the group, taken only when bytes
    * arrive, so idle connections hold none.  The length is explicit:
@@ -1724,14 +1759,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
     if (sqe == NULL) {
-      /* No room even after a flush (the kernel would not take it): the
-       * next poll phase tries again (lure__ustream_unpark).  Waiting for
-       * the next write instead stalled the stream: lure_write() kicks the
-       * queue only when it was empty. */
-      if (lure__queue_empty(&us->send_park_link))
-        lure__queue_insert_tail(
-            &((struct lure__uring *) s->loop->priv->backend_data)->send_parked,
-            &us->send_park_link);
+      lure__ustream_park(s, us, LURE__PARK_SEND);
       return;
     }
     us->send_zc = zc;
@@ -1778,20 +1806,34 @@ void lure__uring_stream_write(lure_stream_t *s) {
   }
 }
 
-/* From the poll phase, before its submit: the sends that found no SQE. */
+/* From the poll phase, before its submit: arm what found no SQE, if the
+ * stream still wants it. */
 static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st) {
   struct lure__queue q;
   struct lure__ustream *us;
+  lure_stream_t *s;
+  unsigned what;
 
   (void) loop;
   /* Streams that find no room again go back on the list: take it first. */
-  lure__queue_move(&st->send_parked, &q);
+  lure__queue_move(&st->stream_parked, &q);
   while (!lure__queue_empty(&q)) {
     us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
-                            send_park_link);
-    lure__queue_remove(&us->send_park_link);
-    if (!lure__handle_is_closing((lure_handle_t *) us->s))
-      lure__stream_kick_writes(us->s);
+                            park_link);
+    lure__queue_remove(&us->park_link);
+    s = us->s;
+    what = us->parked;
+    us->parked = 0;
+    if (lure__handle_is_closing((lure_handle_t *) s))
+      continue;
+    if ((what & LURE__PARK_ACCEPT) && !us->accept_op.armed &&
+        (s->stream_flags & LURE__STREAM_LISTENING))
+      (void) lure__sop_arm_accept(s, us);
+    if ((what & LURE__PARK_RECV) && !us->recv_op.armed &&
+        us->read_err == 0 && (s->stream_flags & LURE__STREAM_READING))
+      (void) lure__sop_arm_recv(s, us);
+    if (what & LURE__PARK_SEND)
+      lure__stream_kick_writes(s);
   }
 }
 
@@ -1861,7 +1903,7 @@ int lure__uring_stream_close(lure_stream_t *s) {
   if (us == NULL)
     return 0;
   lure__queue_remove(&us->stash_pending.queue);
-  lure__queue_remove(&us->send_park_link);
+  lure__queue_remove(&us->park_link);
   zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
   if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
@@ -1905,7 +1947,8 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
-  lure__queue_init(&us->send_park_link);
+  lure__queue_init(&us->park_link);
+  us->parked = 0;
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {
@@ -1914,7 +1957,7 @@ void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
-  lure__queue_remove(&us->send_park_link);
+  lure__queue_remove(&us->park_link);
   lure__free(us->stash);
   lure__free(us);
   s->ring = NULL;

@@ -90,8 +90,11 @@ int lure__tty_keeps_fd(const lure_tty_t *tty);
  * return 0 when the ring took the operation, or a negative errno when it
  * cannot (the caller then uses readiness). */
 int lure__uring_stream_usable(const lure_loop_t *loop);
-/* Tests only: the next this many stream sends find no SQE. */
+/* Tests only: the next this many stream sends, receives, accepts find no
+ * SQE. */
 extern unsigned lure__uring_fault_send_sqe;
+extern unsigned lure__uring_fault_recv_sqe;
+extern unsigned lure__uring_fault_accept_sqe;
 int lure__uring_stream_accept(lure_stream_t *s);
 int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
                                socklen_t len);
