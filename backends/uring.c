@@ -1110,6 +1110,15 @@ int lure__uring_stream_accept(lure_stream_t *s) {
   return lure__sop_arm_accept(s, us);
 }
 
+/* The listener goes on with readiness (stream.c clears its ring flag): the
+ * accept is cancelled and not armed again. */
+void lure__uring_stream_accept_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us != NULL && us->accept_op.armed)
+    lure__sop_cancel(s, &us->accept_op);
+}
+
 /* ---- connect ---- */
 
 /* A TCP connect as IORING_OP_CONNECT.  libuv returns the errors connect(2)
@@ -1290,12 +1299,14 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
 
   if (sqe == NULL)
     return LURE_EAGAIN;
-  /* Before 6.0: one receive at a time, armed again after each; the buffer
+  /* Before 6.0, and on an adopted fd (stream.h): one receive at a time,
+   * armed again after each while reading; the buffer
    * is still the kernel's pick from the group, taken only when bytes
    * arrive, so idle connections hold none.  The length is explicit:
    * kernels before 5.16 read at most sqe->len bytes even with a selected
    * buffer. */
-  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT) &&
+                      !(s->stream_flags & LURE__STREAM_ADOPTED);
   if (us->recv_op.multi)
     io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
   else
@@ -2226,7 +2237,8 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
         /* Out of descriptors, the ring's accept fails again at once,
          * connection or not: stream.c waits for readiness first. */
         if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            (s->stream_flags & LURE__STREAM_LISTENING) &&
+            (s->stream_flags & LURE__STREAM_RING) && res != -EMFILE &&
             res != -ENFILE)
           (void) lure__sop_arm_accept(s, us);
       } else if (res >= 0) {
