@@ -748,14 +748,57 @@ static int lure__uring_cancel(lure_loop_t *loop, __u64 user_data) {
   return 0;
 }
 
+/* The SQE tagged user_data if it is still lure's: prepared in the SQ but
+ * not yet handed to the kernel, which sees only the entries before the SQ
+ * tail that io_uring_submit() publishes (liburing keeps the unpublished
+ * ones between sq.sqe_head and sq.sqe_tail; no SQPOLL thread reads ahead
+ * here).  NULL when the kernel has it, or when it is linked to its
+ * neighbours (a chain must stay whole). */
+static struct io_uring_sqe *lure__uring_sqe_unsent(struct lure__uring *st,
+                                                   __u64 user_data) {
+  struct io_uring_sq *sq = &st->ring.sq;
+  struct io_uring_sqe *sqe;
+  struct io_uring_sqe *prev = NULL;
+  unsigned i;
+
+  if (st->ring.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_SQE128))
+    return NULL;
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    sqe = &sq->sqes[i & sq->ring_mask];
+    if (sqe->user_data == user_data) {
+      if ((sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) ||
+          (prev != NULL &&
+           (prev->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))))
+        return NULL;
+      return sqe;
+    }
+    prev = sqe;
+  }
+  return NULL;
+}
+
 int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
+  struct lure__uring *st = loop->priv->backend_data;
+  __u64 ud = (__u64) (uintptr_t) req | LURE__UD_FS;
+  struct io_uring_sqe *sqe;
+
   if (!lure__queue_empty(&req->queue)) {
     /* Still in user space: it never reaches the kernel. */
     lure__queue_remove(&req->queue);
     lure__fs_done_later(loop, req, LURE_ECANCELED, LURE__EXEC_URING);
     return 0;
   }
-  return lure__uring_cancel(loop, (__u64) (uintptr_t) req | LURE__UD_FS);
+  /* Prepared but not submitted yet: the SQE becomes a NOP with the same
+   * tag, so the operation never runs and the request completes, through
+   * the NOP's CQE, with LURE_ECANCELED. */
+  sqe = lure__uring_sqe_unsent(st, ud);
+  if (sqe != NULL) {
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ud);
+    req->cancel_state = LURE__FS_CANCEL_SURE;
+    return 0;
+  }
+  return lure__uring_cancel(loop, ud);
 }
 
 /* ---- the poll phase ---------------------------------------------------------------- */
@@ -1246,6 +1289,15 @@ int lure__uring_stream_accept(lure_stream_t *s) {
   return lure__sop_arm_accept(s, us);
 }
 
+/* The listener goes on with readiness (stream.c clears its ring flag): the
+ * accept is cancelled and not armed again. */
+void lure__uring_stream_accept_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us != NULL && us->accept_op.armed)
+    lure__sop_cancel(s, &us->accept_op);
+}
+
 /* ---- connect ---- */
 
 /* A TCP connect as IORING_OP_CONNECT.  libuv returns the errors connect(2)
@@ -1428,12 +1480,14 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
     lure__ustream_park(s, us, LURE__PARK_RECV);
     return 0;
   }
-  /* Before 6.0: one receive at a time, armed again after each; the buffer
+  /* Before 6.0, and on an adopted fd (stream.h): one receive at a time,
+   * armed again after each while reading; the buffer
    * is still the kernel's pick from the group, taken only when bytes
    * arrive, so idle connections hold none.  The length is explicit:
    * kernels before 5.16 read at most sqe->len bytes even with a selected
    * buffer. */
-  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT) &&
+                      !(s->stream_flags & LURE__STREAM_ADOPTED);
   if (us->recv_op.multi)
     io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
   else
@@ -2464,7 +2518,8 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
         /* Out of descriptors, the ring's accept fails again at once,
          * connection or not: stream.c waits for readiness first. */
         if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            (s->stream_flags & LURE__STREAM_LISTENING) &&
+            (s->stream_flags & LURE__STREAM_RING) && res != -EMFILE &&
             res != -ENFILE)
           (void) lure__sop_arm_accept(s, us);
       } else if (res >= 0) {

@@ -831,7 +831,9 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_accept(s) == 0)
+  if ((s->stream_flags & LURE__STREAM_RING) &&
+      !(s->stream_flags & LURE__STREAM_ADOPTED) &&
+      lure__uring_stream_accept(s) == 0)
     return 0;
   s->stream_flags &= ~LURE__STREAM_RING;
   return lure__io_start(s->loop, &s->io_watcher, POLLIN);
@@ -850,7 +852,8 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
     /* A descriptor received over an IPC pipe. */
     fd = server->pending_fds[0];
     rc = lure__stream_open(client, fd,
-                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE |
+                               LURE__STREAM_ADOPTED);
     if (rc != 0)
       return rc;
     memmove(server->pending_fds, server->pending_fds + 1,
@@ -1011,6 +1014,21 @@ static int lure__send_handle_check(const lure_stream_t *s,
   return (s->stream_flags & LURE__STREAM_NOT_SOCKET) ? LURE_ENOTSOCK : 0;
 }
 
+/* A handle sent over IPC may be shared from now on (the receiver may
+ * listen or read on it too): a listener on the ring goes on with readiness,
+ * as a listener opened from a descriptor does (stream.h). */
+static void lure__stream_share(lure_stream_t *h) {
+  if (h == NULL)
+    return;
+  h->stream_flags |= LURE__STREAM_ADOPTED;
+  if ((h->stream_flags & LURE__STREAM_LISTENING) &&
+      (h->stream_flags & LURE__STREAM_RING)) {
+    lure__uring_stream_accept_stop(h);
+    h->stream_flags &= ~LURE__STREAM_RING;
+    (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  }
+}
+
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
                              const lure_buf_t bufs[], unsigned nbufs,
                              lure_stream_t *send_handle, lure_write_cb cb) {
@@ -1031,6 +1049,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   rc = lure__send_handle_check(s, send_handle);
   if (rc != 0)
     return rc;
+  lure__stream_share(send_handle);
   req->type = LURE_WRITE;
   req->cb = cb;
   req->handle = s;
@@ -1132,6 +1151,7 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
+  lure__stream_share(send_handle);
   for (i = 0; i < n; i++) {
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
@@ -1278,7 +1298,8 @@ void lure__stream_close(lure_stream_t *s) {
    * listen for every process and loop that shares the socket); the ring
    * has its accept and the cancel already (lure__uring_stream_close). */
   if (close_now && s->io_watcher.fd >= 0) {
-    close(s->io_watcher.fd);
+    if (s->io_watcher.fd > STDERR_FILENO)
+      close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
   lure__queue_remove(&s->write_pending.queue);
@@ -1291,7 +1312,8 @@ void lure__stream_close(lure_stream_t *s) {
 }
 
 /* The closing phase, just before close_cb: cancelled callbacks, then the
- * descriptor goes (only now, once no ring operation can name it). */
+ * descriptor goes (only now, once no ring operation can name it), unless
+ * it is one of fds 0-2. */
 void lure__stream_finish_close(lure_stream_t *s) {
   lure_connect_t *creq = s->connect_req;
 
@@ -1305,7 +1327,9 @@ void lure__stream_finish_close(lure_stream_t *s) {
   if (s->shutdown_req != NULL)
     lure__stream_shutdown_done(s, LURE_ECANCELED);
   if (s->io_watcher.fd >= 0) {
-    if (s->type != LURE_TTY || !lure__tty_keeps_fd((lure_tty_t *) s))
+    /* As libuv's: a stream never closes the standard descriptors, which
+     * the program (or another handle opened on them) still uses. */
+    if (s->io_watcher.fd > STDERR_FILENO)
       close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }

@@ -77,7 +77,8 @@ LURE_EXTERN int lure_tcp_open(lure_tcp_t *h, int sock) {
   /* A connected socket is readable and writable from the start. */
   if (getpeername(sock, (struct sockaddr *) &ss, &len) == 0)
     flags = LURE__STREAM_READABLE | LURE__STREAM_WRITABLE;
-  return lure__stream_open((lure_stream_t *) h, sock, flags);
+  return lure__stream_open((lure_stream_t *) h, sock,
+                           flags | LURE__STREAM_ADOPTED);
 }
 
 LURE_EXTERN int lure_tcp_bind(lure_tcp_t *h, const struct sockaddr *addr,
