@@ -261,7 +261,7 @@ static void on_driver(lure_timer_t *t) {
 
   driver_ticks++;
   if (driver_ticks < driver_closing_at) {
-    n = 1 + (int) stress_below(&rng, 6);
+    n = 1 + (int) stress_below(&rng, 8);
     for (i = 0; i < n; i++)
       act();
     return;
@@ -373,7 +373,7 @@ static void one_seed(uint64_t seed) {
   reqs = NULL;
   driver_ticks = 0;
   driver_closed = 0;
-  driver_closing_at = 5 + (int) stress_below(&rng, 40);
+  driver_closing_at = 20 + (int) stress_below(&rng, 100);
   fds = stress_fd_count();
   stress_watchdog(30, "a close storm");
 
@@ -395,7 +395,7 @@ static void one_seed(uint64_t seed) {
   }
 
   SOK(lure_loop_init(&loop));
-  n = 2 + (int) stress_below(&rng, 5);
+  n = 3 + (int) stress_below(&rng, 8);
   for (i = 0; i < n; i++) {
     switch (stress_below(&rng, 5)) {
       case 0: tcp_pair(&loop); break;

@@ -42,6 +42,7 @@ int stress_timers(void) {
   size_t rss0 = 0, rss1 = 0;
   unsigned long i;
   int fds = stress_fd_count();
+  double t0 = stress_now(), t1, t2, t3;
 
   stress_watchdog(120, "1M timers");
   SOK(lure_loop_init(&loop));
@@ -57,18 +58,22 @@ int stress_timers(void) {
     SOK(lure_timer_start(&timers[i], on_timer, timeouts[i], 0));
   }
   SOK(lure_resident_set_memory(&rss1));
+  t1 = stress_now();
   stress_fig.timer_bytes = (double) (rss1 - rss0) / (double) NTIMERS;
   SOK(lure_run(&loop, LURE_RUN_DEFAULT));
   SCHECK(fired == NTIMERS);
+  t2 = stress_now();
   for (i = 0; i < NTIMERS; i++)
     lure_close((lure_handle_t *) &timers[i], on_close);
   SOK(lure_run(&loop, LURE_RUN_DEFAULT));
   SCHECK(closed == NTIMERS);
+  t3 = stress_now();
   SOK(lure_loop_close(&loop));
   SCHECK(stress_fd_count() == fds);
   printf("lure-stress: timers: %lu fired in order, %.0f B resident per "
-         "timer (sizeof(lure_timer_t) = %zu)\n", fired,
-         stress_fig.timer_bytes, sizeof(lure_timer_t));
+         "timer (sizeof(lure_timer_t) = %zu); start %.2fs, run %.2fs, close "
+         "%.2fs\n", fired, stress_fig.timer_bytes, sizeof(lure_timer_t),
+         t1 - t0, t2 - t1, t3 - t2);
   stress_fig.timers = fired;
   free(timers);
   free(timeouts);
