@@ -23,7 +23,9 @@ enum {
   LURE__STREAM_BORROW = 0x800,    /* read_cb gets lure's buffers */
   LURE__STREAM_NODELAY = 0x1000,   /* TCP: TCP_NODELAY once there is a socket */
   LURE__STREAM_KEEPALIVE = 0x2000, /* TCP: SO_KEEPALIVE likewise */
-  LURE__STREAM_REKICK = 0x4000     /* restart the write queue when the loop
+  LURE__STREAM_REKICK = 0x4000,    /* restart the write queue when the loop
+                                      next runs (set after a fork) */
+  LURE__STREAM_REARM = 0x8000      /* arm the read or accept when the loop
                                       next runs (set after a fork) */
 };
 

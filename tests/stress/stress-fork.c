@@ -300,6 +300,32 @@ static void child_main(void) {
   _exit(0);
 }
 
+static int case_ticks;
+
+static void fork_dump(void) {
+  unsigned k, w = 0, r = 0, u = 0, d = 0, wk = 0;
+
+  for (k = 0; k < NFS; k++) {
+    w += (unsigned) F->wdone[k];
+    r += (unsigned) F->rdone[k];
+  }
+  for (k = 0; k < NDGRAM; k++) {
+    u += (unsigned) F->us_done[k];
+    d += (unsigned) F->dgram_seen[k];
+  }
+  for (k = 0; k < NWORK; k++)
+    wk += (unsigned) F->work_done[k];
+  fprintf(stderr, "lure-stress: fork case after %d ticks, parent state: "
+          "timer %d, fs writes %u/%u reads %u/%u, TCP write %d (%zu unsent "
+          "at fork, queue now %zu), UDP sends %u/%u received %u/%u, async "
+          "%d, work %u/%u, closes %d, child reaped %d status 0x%x\n",
+          case_ticks, F->timer_fired, w, NFS, r, NFS, F->tw_done,
+          F->tcp_unsent_at_fork,
+          lure_stream_get_write_queue_size((lure_stream_t *) &F->tcp), u,
+          NDGRAM, d, NDGRAM, F->async_fired, wk, NWORK, F->closes,
+          F->child_reaped, F->child_status);
+}
+
 static void one_case(int ticks) {
   struct fk *f = calloc(1, sizeof(*f));
   struct peer peer;
@@ -314,6 +340,8 @@ static void one_case(int ticks) {
 
   SCHECK(f != NULL);
   F = f;
+  case_ticks = ticks;
+  stress_dump = fork_dump;
   SOK(lure_loop_init(&f->loop));
   /* timer */
   SOK(lure_timer_init(&f->loop, &f->timer));
@@ -414,18 +442,141 @@ static void one_case(int ticks) {
   free(f);
 }
 
+/* ---- receives the child never asked for ------------------------------
+ * Data waits in a UDP socket and a TCP socket whose handles are reading
+ * when the process forks.  The child only calls lure_loop_fork(), closes
+ * every handle, runs its loop once and exits; the parent waits for it, then
+ * runs: it must receive every byte and datagram.  A receive armed by the
+ * fork hook (the ring's, prepared before the close and submitted with the
+ * child's first wait) took them in the child. */
+
+static unsigned steal_dgrams;
+static size_t steal_bytes;
+static lure_udp_t steal_udp;
+static lure_tcp_t steal_tcp;
+static char steal_buf[65536];
+
+static void steal_alloc(lure_handle_t *h, size_t s, lure_buf_t *buf) {
+  *buf = lure_buf_init(steal_buf, sizeof(steal_buf));
+}
+
+static void steal_urecv(lure_udp_t *u, ssize_t n, const lure_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  if (n <= 0)
+    return;
+  SCHECK(!in_child);
+  SCHECK(n == 100);
+  SCHECK((unsigned char) buf->base[0] == steal_dgrams);
+  steal_dgrams++;
+  if (steal_dgrams == 5)
+    lure_close((lure_handle_t *) u, NULL);
+}
+
+static void steal_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  if (n == 0)
+    return;
+  SCHECK(!in_child);
+  SCHECK(n > 0);
+  SCHECK(stress_verify((unsigned char *) buf->base, (size_t) n, 77,
+                       steal_bytes) == (size_t) n);
+  steal_bytes += (size_t) n;
+  if (steal_bytes == 4096)
+    lure_close((lure_handle_t *) s, NULL);
+}
+
+static void steal_timeout(lure_timer_t *t) {
+  stress_fail(__FILE__, __LINE__, "after a child that only closed its "
+              "handles, the parent received %u of 5 datagrams and %zu of "
+              "4096 bytes in 5s (the child took the rest)", steal_dgrams,
+              steal_bytes);
+}
+
+static void close_all(lure_handle_t *h, void *arg) {
+  if (!lure_is_closing(h))
+    lure_close(h, NULL);
+}
+
+static void steal_case(void) {
+  lure_loop_t loop;
+  struct sockaddr_in addr;
+  unsigned char d[4096];
+  int len, s, a, b, status;
+  unsigned k;
+  pid_t pid;
+
+  steal_dgrams = 0;
+  steal_bytes = 0;
+  SOK(lure_loop_init(&loop));
+  stress_any_port(&addr);
+  SOK(lure_udp_init(&loop, &steal_udp));
+  SOK(lure_udp_bind(&steal_udp, (struct sockaddr *) &addr, 0));
+  len = sizeof(addr);
+  SOK(lure_udp_getsockname(&steal_udp, (struct sockaddr *) &addr, &len));
+  SOK(lure_udp_recv_start(&steal_udp, steal_alloc, steal_urecv));
+  tcp_pair(&a, &b);
+  SOK(lure_tcp_init(&loop, &steal_tcp));
+  SOK(lure_tcp_open(&steal_tcp, a));
+  SOK(lure_read_start((lure_stream_t *) &steal_tcp, steal_alloc, steal_read));
+  /* The data is there before the fork (plain calls, not the loop's). */
+  s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  SCHECK(s >= 0);
+  for (k = 0; k < 5; k++) {
+    memset(d, 0, 100);
+    d[0] = (unsigned char) k;
+    SCHECK(sendto(s, d, 100, 0, (struct sockaddr *) &addr, sizeof(addr)) ==
+           100);
+  }
+  close(s);
+  stress_fill(d, sizeof(d), 77, 0);
+  SCHECK(write(b, d, sizeof(d)) == (ssize_t) sizeof(d));
+
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  SCHECK(pid >= 0);
+  if (pid == 0) {
+    in_child = 1;
+    alarm(20);
+    SOK(lure_loop_fork(&loop));
+    lure_walk(&loop, close_all, NULL);
+    SOK(lure_run(&loop, LURE_RUN_DEFAULT));
+    _exit(0);
+  }
+  SCHECK(waitpid(pid, &status, 0) == pid);
+  SCHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  {
+    lure_timer_t guard;
+    SOK(lure_timer_init(&loop, &guard));
+    SOK(lure_timer_start(&guard, steal_timeout, 5000, 0));
+    lure_unref((lure_handle_t *) &guard);
+    SOK(lure_run(&loop, LURE_RUN_DEFAULT));
+    lure_close((lure_handle_t *) &guard, NULL);
+    SOK(lure_run(&loop, LURE_RUN_DEFAULT));
+  }
+  if (steal_dgrams != 5 || steal_bytes != sizeof(d))
+    stress_fail(__FILE__, __LINE__, "after a child that only closed its "
+                "handles, the parent received %u of 5 datagrams and %zu of "
+                "%zu bytes", steal_dgrams, steal_bytes, sizeof(d));
+  SOK(lure_loop_close(&loop));
+  close(b);
+}
+
 int stress_fork(void) {
   static const int ticks[] = {0, 1, 4};
   int fds = stress_fd_count();
   unsigned i;
 
-  stress_watchdog(40, "fork with requests in flight");
+  stress_watchdog(60, "fork with requests in flight");
   for (i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
     one_case(ticks[i]);
     stress_fig.fork_cases++;
   }
+  stress_dump = NULL;
+  steal_case();
+  stress_fig.fork_cases++;
   SCHECK(stress_fd_count() == fds);
-  printf("lure-stress: fork: %d cases (fork after 0, 1 and 4 ticks), child "
+  printf("lure-stress: fork: %d cases (every kind of request in flight, fork "
+         "after 0, 1 and 4 ticks; data waiting for reading handles), child "
          "and parent checked\n", stress_fig.fork_cases);
   return 0;
 }

@@ -58,6 +58,7 @@ static pthread_cond_t wd_cond;
 static double wd_deadline;
 static const char *wd_what;
 static int wd_started;
+void (*stress_dump)(void);
 
 static void *wd_main(void *arg) {
   (void) arg;
@@ -78,6 +79,8 @@ static void *wd_main(void *arg) {
       else
         fprintf(stderr, "lure-stress: FAIL case %s: hang: %s did not finish "
                 "in time\n", stress_case_name, wd_what);
+      if (stress_dump != NULL)
+        stress_dump();
       _exit(1);
     }
   }
@@ -242,6 +245,7 @@ int main(int argc, char **argv) {
     if (cases[i].run() != 0)
       stress_fail(__FILE__, __LINE__, "case returned an error");
     stress_watchdog(0, "");
+    stress_dump = NULL;
     printf("lure-stress set=%s: %s passed in %.1fs\n", set, cases[i].name,
            stress_now() - tc);
   }

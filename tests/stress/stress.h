@@ -34,6 +34,8 @@ extern int stress_seeded;
  * case and seed when the armed deadline passes: a hang is a failure, never
  * a stuck CI job.  Arm again to move the deadline; 0 disarms. */
 void stress_watchdog(unsigned seconds, const char *what);
+/* Set by a case: prints its state when the watchdog fires. */
+extern void (*stress_dump)(void);
 
 /* Descriptors open in this process (entries of /proc/self/fd). */
 int stress_fd_count(void);
