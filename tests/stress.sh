@@ -23,6 +23,16 @@ run() {
   timeout -k 10 "$limit" "$@"
 }
 
+# The sweep must be able to fail: lure_mutex_lock(NULL) aborts (as libuv's
+# does, hence its exemption); without the exemption list the sweep has to
+# report it as a crash.
+if "$b/stress/null-sweep" -s self-check lure_mutex_lock >/dev/null 2>&1; then
+  echo "check-stress: FAIL: null-sweep did not report lure_mutex_lock(NULL)'s abort" >&2
+  status=1
+else
+  echo "check-stress: null-sweep self-check: an unexempted abort is reported"
+fi
+
 for set in $sets; do
   t1=$(date +%s)
   unset LURE_BACKEND LURE_URING_DISABLE
