@@ -164,6 +164,23 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
   lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
 
+  if (s->stream_flags & LURE__STREAM_REARM) {
+    s->stream_flags &= ~LURE__STREAM_REARM;
+    if (!lure__handle_is_closing((lure_handle_t *) s) &&
+        s->io_watcher.fd >= 0) {
+      if (s->stream_flags & LURE__STREAM_LISTENING) {
+        if (!(s->stream_flags & LURE__STREAM_RING) ||
+            lure__uring_stream_accept(s) != 0) {
+          s->stream_flags &= ~LURE__STREAM_RING;
+          (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+        }
+      } else if (s->stream_flags & LURE__STREAM_READING) {
+        if (!(s->stream_flags & LURE__STREAM_RING) ||
+            lure__uring_stream_read(s) != 0)
+          (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+      }
+    }
+  }
   if (s->stream_flags & LURE__STREAM_REKICK) {
     s->stream_flags &= ~LURE__STREAM_REKICK;
     if (!lure__handle_is_closing((lure_handle_t *) s) &&
@@ -1240,19 +1257,18 @@ void lure__stream_after_fork(lure_stream_t *s) {
   if (s->connect_req != NULL &&
       s->connect_req->executor == LURE__EXEC_URING)
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
-  if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_accept(s) != 0) {
-      s->stream_flags &= ~LURE__STREAM_RING;
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
-    }
+  /* Not now either: a ring receive or accept prepared here went to the
+   * kernel with the child's first wait even when the child closed the
+   * handle before running its loop (the cancel comes after it), and took
+   * the parent's bytes or connections.  Arm it when this loop next runs
+   * its pending phase; closing the handle first means no receive at all,
+   * as with readiness. */
+  if (s->stream_flags & (LURE__STREAM_LISTENING | LURE__STREAM_READING)) {
+    s->stream_flags |= LURE__STREAM_REARM;
+    lure__stream_schedule(s);
+  }
+  if (s->stream_flags & LURE__STREAM_LISTENING)
     return;
-  }
-  if (s->stream_flags & LURE__STREAM_READING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_read(s) != 0)
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
-  }
   /* Not now: in a forked child the socket is the parent's too, and the
    * child may only mean to close it (or exec).  Writing the queue here sent
    * the parent's bytes a second time.  The queue restarts when this loop

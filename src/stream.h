@@ -25,6 +25,8 @@ enum {
   LURE__STREAM_KEEPALIVE = 0x2000, /* TCP: SO_KEEPALIVE likewise */
   LURE__STREAM_REKICK = 0x4000,    /* restart the write queue when the loop
                                       next runs (set after a fork) */
+  LURE__STREAM_REARM = 0x10000,    /* arm the read or accept when the loop
+                                      next runs (set after a fork) */
   /* The fd came from outside (lure_tcp_open, lure_pipe_open, received over
    * IPC) or was sent over IPC: another handle or process may share it,
    * so nothing is taken
