@@ -29,3 +29,30 @@ endif
 # middle of a 4 MiB answer, on each executor set (a few seconds).
 TESTS += examples/http/http-smoke.sh
 endif
+
+# make bench-http: wrk against lure-http and lure-http-libuv in one run
+# (127.0.0.1 only, each wrk run bounded by -d; about a minute): the table,
+# bench/http.json and bench/http.svg.  Extra options:
+#   make bench-http BENCH_HTTP_FLAGS="--repeat 3 --duration 5"
+# make bench runs the short version (--quick: 2 s per run, no thread rows)
+# after lure-bench.
+BENCH_HTTP_FLAGS =
+BENCH_HTTP_RUN = builddir=. srcdir="$(srcdir)" WRK="$(WRK)" GNUPLOT="$(GNUPLOT)" \
+	bash $(srcdir)/examples/http/bench-http.sh --json bench/http.json \
+	--plot bench/http.svg
+if HAVE_HTTP_PARSER
+BENCH_HTTP_PROGS = examples/http/lure-http$(EXEEXT)
+if HAVE_LIBUV
+BENCH_HTTP_PROGS += examples/http/lure-http-libuv$(EXEEXT)
+endif
+bench-http: $(BENCH_HTTP_PROGS)
+	@$(MKDIR_P) bench
+	$(BENCH_HTTP_RUN) $(BENCH_HTTP_FLAGS)
+BENCH_HTTP_QUICK = $(BENCH_HTTP_RUN) --quick
+else
+bench-http:
+	@echo "bench-http: lure-http is not built (no libhttp-parser-dev)" >&2; exit 1
+BENCH_HTTP_QUICK = @echo "bench: lure-http not built, no HTTP rows"
+endif
+bench: $(BENCH_HTTP_PROGS)
+.PHONY: bench-http
