@@ -3,7 +3,7 @@
 # 127.0.0.1 only; every wrk run is bounded by -d.
 #
 #   bench-http.sh [--quick] [--duration S] [--repeat N] [--no-threads]
-#                 [--json FILE] [--plot FILE]
+#                 [--rows NAME,NAME] [--json FILE] [--plot FILE]
 #
 # Rows (lure and libuv alternate within each row, each row --repeat times;
 # the figures are medians):
@@ -34,6 +34,7 @@ quick=0
 threads_rows=1
 json=bench/http.json
 plot=bench/http.svg
+only_rows=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --repeat) repeat=$2; shift ;;
     --no-threads) threads_rows=0 ;;
+    --rows) only_rows=$2; shift ;;
     --threads) threads_rows=1 ;;
     --json) json=$2; shift ;;
     --plot) plot=$2; shift ;;
@@ -148,6 +150,13 @@ uv_exec=""
 [ $have_uv = 1 ] && uv_exec=$(sed -n 's/^executor: //p' "$tmp/libuv.start")
 
 rows="plaintext-c1:1:/plaintext:1 plaintext-c100:100:/plaintext:1 plaintext-c1000:1000:/plaintext:1 plaintext-c100-pipe16:100:/plaintext:16 file64k-c100:100:/file/f64k:1"
+if [ -n "$only_rows" ]; then
+  keep=""
+  for spec in $rows; do
+    case ",$only_rows," in *",${spec%%:*},"*) keep="$keep $spec" ;; esac
+  done
+  rows=$keep
+fi
 
 echo "lure-http vs lure-http-libuv, wrk -t1 -d${duration}s --latency on 127.0.0.1, median of $repeat"
 echo "lure: $lure_exec; libuv: ${uv_exec:-not built}; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
