@@ -210,31 +210,48 @@ for spec in $rows; do
   echo "$name ${r_lure} ${r_libuv:-0}" >>"$datfile"
 done
 
+for s in $sides; do
+  kill -TERM "${srv_pid[$s]}" 2>/dev/null
+  wait "${srv_pid[$s]}" 2>/dev/null
+done
+
 # Scaling: a fresh server per configuration, stopped with SIGTERM; its
 # report gives requests per CPU-second and the connections per loop.
 scalejson=""
 if [ $threads_rows = 1 ]; then
   echo
   echo "one loop per thread (SO_REUSEPORT), /plaintext c=100, wrk -t1 -d${duration}s; server CPU from its getrusage at exit"
-  printf '%-6s %-8s %11s %12s %12s %s\n' side threads "req/s" "req/cpu-s" "vs 1 thread" "connections per loop"
+  printf '%-6s %-8s %11s %12s %12s %s\n' side threads "req/s" "req/cpu-s" "vs 1 thread" "connections per loop, each run"
+  for r in $(seq 1 "$repeat"); do
+    for s in $sides; do
+      for t in 1 2; do
+        start_server $s "$tmp/scale.out" --threads $t
+        pid=$SPID port=$SPORT
+        timeout 5 "$WRK" -t1 -c100 -d1s "http://127.0.0.1:$port/plaintext" >/dev/null 2>&1
+        "$WRK" -t1 -c100 -d"${duration}s" "http://127.0.0.1:$port/plaintext" >"$tmp/wrk.out" 2>&1
+        kill -TERM "$pid"
+        wait "$pid" 2>/dev/null
+        rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
+        per=$(sed -n 's/.* \([0-9]*\) requests per cpu-second$/\1/p' "$tmp/scale.out")
+        loops=$(sed -n 's/^loop \([0-9]*\): \([0-9]*\) connections.*/\2/p' "$tmp/scale.out" | tr '\n' ' ')
+        echo "${rps:-0} ${per:-0} $loops" >>"$tmp/scale.$s.$t"
+      done
+    done
+  done
   for s in $sides; do
     base=""
     for t in 1 2; do
-      start_server $s "$tmp/scale.out" --threads $t
-      pid=$SPID port=$SPORT
-      timeout 5 "$WRK" -t1 -c100 -d1s "http://127.0.0.1:$port/plaintext" >/dev/null 2>&1
-      "$WRK" -t1 -c100 -d"${duration}s" "http://127.0.0.1:$port/plaintext" >"$tmp/wrk.out" 2>&1
-      kill -TERM "$pid"
-      wait "$pid" 2>/dev/null
-      rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
-      per=$(sed -n 's/.* \([0-9]*\) requests per cpu-second$/\1/p' "$tmp/scale.out")
-      loops=$(sed -n 's/^loop \([0-9]*\): \([0-9]*\) connections.*/\2/p' "$tmp/scale.out" | tr '\n' ' ')
+      f=$tmp/scale.$s.$t
+      rps=$(cut -d' ' -f1 "$f" | median)
+      per=$(cut -d' ' -f2 "$f" | median)
+      # The connections per loop of every run, and the worst balance.
+      loops=$(cut -d' ' -f3- "$f" | tr '\n' '/' | sed 's/ *\/ */ \/ /g; s/ \/ $//')
+      bal=$(awk '{mn = $3; mx = $3; for (i = 4; i <= NF; i++) {if ($i < mn) mn = $i; if ($i > mx) mx = $i}
+        b = (mx > 0 ? mn / mx : 1); if (NR == 1 || b < w) w = b} END {printf "%.2f", w}' "$f")
       [ -z "$base" ] && base=$per
       vs=$(awk -v a="$per" -v b="$base" 'BEGIN {printf (b > 0 ? "%.2fx" : "-"), a / b}')
-      bal=$(echo $loops | awk '{mn = $1; mx = $1; for (i = 2; i <= NF; i++) {if ($i < mn) mn = $i; if ($i > mx) mx = $i}
-        if (NF > 1 && mx > 0) printf "(min/max %.2f)", mn / mx}')
-      printf '%-6s %-8s %11.0f %12s %12s %s %s\n' $s $t "${rps:-0}" "${per:-0}" "$vs" "$loops" "$bal"
-      sj="{\"side\": \"$s\", \"threads\": $t, \"requests_per_s\": ${rps:-0}, \"requests_per_cpu_s\": ${per:-0}, \"connections_per_loop\": [$(echo $loops | tr ' ' ',')]}"
+      printf '%-6s %-8s %11.0f %12s %12s %s (min/max %s)\n' $s $t "$rps" "$per" "$vs" "$loops" "$bal"
+      sj="{\"side\": \"$s\", \"threads\": $t, \"requests_per_s\": $rps, \"requests_per_cpu_s\": $per, \"ratio_per_cpu_vs_1_thread\": ${vs%x}, \"worst_loop_balance_min_over_max\": $bal, \"connections_per_loop\": \"$loops\"}"
       scalejson="${scalejson:+$scalejson,
     }$sj"
     done
