@@ -167,10 +167,13 @@ datfile=$tmp/plot.dat
 : >"$datfile"
 for spec in $rows; do
   IFS=: read -r name conns path depth <<<"$spec"
-  # Warm-up: the page cache, the servers' first allocations.
-  for s in $sides; do
-    timeout 5 "$WRK" -t1 -c"$conns" -d1s "http://127.0.0.1:${srv_port[$s]}$path" >/dev/null 2>&1
-  done
+  # Warm-up: the page cache, the servers' first allocations (--quick: the
+  # file row only).
+  if [ $quick = 0 ] || [ "${path#/file}" != "$path" ]; then
+    for s in $sides; do
+      timeout 5 "$WRK" -t1 -c"$conns" -d1s "http://127.0.0.1:${srv_port[$s]}$path" >/dev/null 2>&1
+    done
+  fi
   for s in $sides; do : >"$tmp/$name.$s"; done
   for r in $(seq 1 "$repeat"); do
     for s in $sides; do
