@@ -28,6 +28,19 @@ for tool in dpkg-buildpackage dh; do
   }
 done
 
+# Every file of debian/ must have reached the copy (tools/deb.mk lists them
+# in EXTRA_DIST); one left out would be missing from the packages silently.
+if [ -n "${srcdir:-}" ] && [ -d "$srcdir/debian" ]; then
+  want=$(cd "$srcdir/debian" && find . -type f | sort)
+  got=$(cd "$tree/debian" && find . -type f | sort)
+  if [ "$want" != "$got" ]; then
+    echo "deb-build: debian/ of the source and of $tree differ (EXTRA_DIST in tools/deb.mk?):" >&2
+    printf "%s\n" "$want" >"$tree.want"; printf "%s\n" "$got" >"$tree.got"
+    diff "$tree.want" "$tree.got" >&2 || true
+    exit 1
+  fi
+fi
+
 # The changelog's version must be configure's: a release that bumps one
 # and forgets the other fails here rather than shipping a mislabelled .deb.
 cl_version=$(cd "$tree" && dpkg-parsechangelog -SVersion)

@@ -14,6 +14,7 @@ EXTRA_DIST += \
 	debian/liblure0.install \
 	debian/liblure0.symbols \
 	debian/liblure-dev.install \
+	debian/liblure-dev.lintian-overrides \
 	debian/lure-tools.install \
 	debian/not-installed \
 	tools/deb-build.sh \
@@ -25,14 +26,14 @@ TESTS += tests/deb-symbols.sh
 
 DEB_DIR = build-deb
 deb:
-	rm -rf $(DEB_DIR)
+	rm -rf $(DEB_DIR) && $(MKDIR_P) $(DEB_DIR)
 	$(MAKE) $(AM_MAKEFLAGS) distdir distdir=$(DEB_DIR)/$(PACKAGE)-$(VERSION)
-	$(SHELL) $(srcdir)/tools/deb-build.sh $(DEB_DIR)/$(PACKAGE)-$(VERSION)
+	srcdir="$(srcdir)" $(SHELL) $(srcdir)/tools/deb-build.sh $(DEB_DIR)/$(PACKAGE)-$(VERSION)
 
 deb-install-check: deb
 	srcdir="$(srcdir)" $(SHELL) $(srcdir)/tests/deb-install.sh $(DEB_DIR)
 
 clean-local: clean-deb
 clean-deb:
-	rm -rf $(DEB_DIR)
+	rm -rf $(DEB_DIR) && $(MKDIR_P) $(DEB_DIR)
 .PHONY: deb deb-install-check clean-deb
