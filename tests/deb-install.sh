@@ -87,7 +87,7 @@ say "apt-get install -y ${debs[*]##*/}"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}" ||
   die "apt-get install"
 for p in $PKGS; do
-  dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep -q '^ii' || die "$p is not installed after apt-get"
+  grep -q '^ii' <<<"$(dpkg-query -W -f='${db:Status-Abbrev}' "$p")" || die "$p is not installed after apt-get"
 done
 
 # ---- contents -------------------------------------------------------------
@@ -96,7 +96,9 @@ libdir=/usr/lib/$multiarch
 files() { dpkg -L "$1" | while read -r f; do [ -d "$f" ] || echo "$f"; done; }
 has() { # has PKG PATH...: each PATH is a file of PKG
   local p=$1 f; shift
-  for f; do files "$p" | grep -qx "$f" || die "$p lacks $f"; done
+  local list
+  list=$(files "$p")
+  for f; do grep -qx -- "$f" <<<"$list" || die "$p lacks $f"; done
 }
 summary() {
   local p=$1
@@ -140,9 +142,10 @@ check_build() {
   h=$(readlink -f "$h")
   [ "$(owner "$h")" = "$4" ] || die "$bin: $hdr came from $h, not from package $4"
   lib=$(ldd "$bin" | awk '$1 ~ /^liblure\.so/ { print $3 }')
+  [ -z "$lib" ] || lib=$(readlink -f "$lib")
   [ -n "$lib" ] || die "$bin does not link liblure.so"
   [ "$(owner "$lib")" = liblure0 ] || die "$bin: liblure from $lib, not from liblure0"
-  if ldd "$bin" | grep -q 'libuv\.so'; then die "$bin links libuv"; fi
+  if grep -q "libuv\.so" <<<"$(ldd "$bin")"; then die "$bin links libuv"; fi
 }
 CC=${CC:-cc}
 lure_flags=$(pkg-config --cflags --libs lure) || die "pkg-config lure"
@@ -168,15 +171,18 @@ run_example() { # run_example LABEL BIN [ENV...]
   shift 2
   out=$(env "$@" "$bin" "$tmp/data") || die "$label: exit status $?"
   printf '%s\n' "$out" | sed "s/^/  $label| /"
-  printf '%s\n' "$out" | grep -Eq '^wait point: (uring|epoll)$' || die "$label: no 'wait point:' line"
-  printf '%s\n' "$out" | grep -qx '100 ms later' || die "$label: no '100 ms later' line"
-  printf '%s\n' "$out" | grep -Eq "^read $size bytes \\(executor: [a-z_-]+\\)\$" ||
+  grep -Eq '^wait point: (io_uring|epoll)$' <<<"$out" || die "$label: no 'wait point:' line"
+  grep -qx '100 ms later' <<<"$out" || die "$label: no '100 ms later' line"
+  grep -Eq "^read $size bytes \\(executor: (io_uring|aio|threadpool)\\)\$" <<<"$out" ||
     die "$label: no 'read $size bytes (executor: ...)' line"
   [ "$(printf '%s\n' "$out" | wc -l)" = 3 ] || die "$label: not three lines of output"
+  last_out=$out
 }
 run_example example ./example
 run_example example-epoll ./example LURE_BACKEND=epoll
-./example | grep -qx 'wait point: epoll' && [ -z "${LURE_BACKEND:-}" ] &&
+grep -qx "wait point: epoll" <<<"$last_out" || die "example-epoll: the wait point is not epoll"
+grep -q "(executor: threadpool)" <<<"$last_out" || die "example-epoll: the read did not go to the thread pool"
+grep -qx 'wait point: epoll' <<<"$(./example "$tmp/data")" && [ -z "${LURE_BACKEND:-}" ] &&
   say "note: no io_uring here (the example waits on epoll)"
 ./example "$tmp/no-such-file" 2>err.txt >/dev/null || die "example on a missing file: exit status $?"
 grep -q '^open: ' err.txt || die "example on a missing file: no 'open:' error"
@@ -185,7 +191,7 @@ grep -q '^open: ' err.txt || die "example on a missing file: no 'open:' error"
 static_libs=$(pkg-config --static --libs lure | sed 's/-llure\b/-l:liblure.a/')
 # shellcheck disable=SC2086
 $CC -o example-static example.c $(pkg-config --cflags lure) $static_libs || die "static link"
-if ldd example-static | grep -q liblure; then die "example-static still links liblure.so"; fi
+if grep -q liblure <<<"$(ldd example-static)"; then die "example-static still links liblure.so"; fi
 run_example example-static ./example-static
 
 # 2. The echo server's source, wherever the tree keeps it.
@@ -272,7 +278,7 @@ EOT
 # shellcheck disable=SC2086
 $CC -Wall -Werror -o uvprog uvprog.c -MD -MF uvprog.d $uv_flags || die "compiling the uv.h program"
 check_build ./uvprog uvprog.d uv.h liblure-dev
-if nm -D --undefined-only uvprog | grep -q ' uv_'; then die "uvprog asks for uv_ symbols"; fi
+if grep -q " uv_" <<<"$(nm -D --undefined-only uvprog)"; then die "uvprog asks for uv_ symbols"; fi
 n=$(( (RANDOM % 1000) + 10 ))
 out=$(./uvprog "$tmp/data" "$n") || die "uvprog: exit status $?"
 printf '%s\n' "$out" | sed 's/^/  uvprog| /'
