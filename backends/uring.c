@@ -1134,6 +1134,11 @@ struct lure__ustream {
   char *stash;
   size_t stash_len;
   size_t stash_off;
+  /* The stash being handed to the reader (taken out of stash/stash_len
+   * while the callbacks run), so that a tail the reader leaves is kept by
+   * adopting this block instead of copying it again. */
+  char *feeding;
+  size_t feeding_len;
   int stash_status;          /* EOF or error seen while not reading */
   int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending stash_pending;
@@ -1504,6 +1509,16 @@ static int lure__stash_add(struct lure__ustream *us, const char *p, size_t n) {
   if (us->stash_off > 0 && us->stash_off == us->stash_len) {
     us->stash_off = us->stash_len = 0;
   }
+  if (us->stash == NULL && us->feeding != NULL && p >= us->feeding &&
+      p + n == us->feeding + us->feeding_len) {
+    /* The tail of the block being delivered: keep the block, skip what
+     * the reader took.  A reader that stops often costs no copy. */
+    us->stash = us->feeding;
+    us->stash_off = (size_t) (p - us->feeding);
+    us->stash_len = us->feeding_len;
+    us->feeding = NULL;
+    return 0;
+  }
   m = lure__realloc(us->stash, us->stash_len + n);
   if (m == NULL)
     return LURE_ENOMEM;
@@ -1594,8 +1609,12 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
     us->stash = NULL;
     us->stash_len = 0;
     us->stash_off = 0;
+    us->feeding = mem;
+    us->feeding_len = len;
     lure__stream_feed(us->s, us, mem + off, len - off);
-    lure__free(mem);
+    if (us->feeding != NULL) /* not adopted back as the stash */
+      lure__free(mem);
+    us->feeding = NULL;
   }
   /* The end of the stream comes after its bytes. */
   if (us->stash_status != 0 && us->stash_len <= us->stash_off &&
