@@ -613,6 +613,7 @@ enum { END_SHUT, END_CLOSE, END_RESET };
 struct side {
   struct spair *p;
   int idx;
+  struct trace t; /* this side's own events, in its own order (R1) */
   union {
     lure_tcp_t tcp;
     lure_pipe_t pipe;
@@ -624,6 +625,9 @@ struct side {
   int nbursts, burst, bsize[MAX_BURSTS];
   size_t wsz[MAX_BURSTS][MAX_WRITES];
   int trywrite[MAX_BURSTS];
+  int zc[MAX_BURSTS];   /* this burst goes through lure_write_zc */
+  int borrowed;         /* reads through lure_read_start_borrowed */
+  int probes;           /* immediate-return probes after the shutdown */
   lure_write_t wreq[MAX_WRITES];
   unsigned char *wbuf[MAX_WRITES];
   int wpending, wissued;
@@ -683,7 +687,7 @@ static void side_close_cb(lure_handle_t *h) {
   if (sd->closed_cb++)
     VIOLATION(&sd->p->a, "side %d: close callback twice", sd->idx);
   if (lure_is_readable(sd->s) || lure_is_writable(sd->s))
-    trace_add(&sd->p->a.t, "side %d: readable %d writable %d after close",
+    trace_add(&sd->t, "side %d: readable %d writable %d after close",
               sd->idx, lure_is_readable(sd->s), lure_is_writable(sd->s));
   if (++sd->p->closed == sd->p->handles)
     sd->p->a.done = 1;
@@ -700,7 +704,7 @@ static void side_close(struct side *sd, int reset) {
   if (reset && p->kind == S_TCP) {
     int rc = lure_tcp_close_reset(&sd->h.tcp, side_close_cb);
     if (rc != 0) {
-      trace_add(&p->a.t, "side %d close_reset -> %s", sd->idx, ename(rc));
+      trace_add(&sd->t, "side %d close_reset -> %s", sd->idx, ename(rc));
       lure_close((lure_handle_t *) sd->s, side_close_cb);
     }
   } else {
@@ -749,6 +753,20 @@ static void side_writes_done(struct side *sd) {
       sd->shut_status = rc;
       sd->shut_done = 1;
       sd->shut_cbs = -1;
+    } else if (sd->probes && sd->p->early < 0) {
+      /* Immediate return codes after a shutdown (R7); these calls must
+       * not queue anything, so a 0 here is traced and its callback would
+       * be a violation (the request is not counted). */
+      lure_shutdown_t s2;
+      lure_write_t w2;
+      lure_buf_t b2 = lure_buf_init((char *) sd->rbuf, 1);
+      s2.data = w2.data = NULL;
+      trace_add(&sd->t, "side %d probes: shutdown %s write %s "
+                "try_write %s writable %d", sd->idx,
+                ename(lure_shutdown(&s2, sd->s, NULL)),
+                ename(lure_write(&w2, sd->s, &b2, 1, NULL)),
+                ename(lure_try_write(sd->s, &b2, 1)),
+                lure_is_writable(sd->s));
     }
   }
   side_maybe_close(sd);
@@ -784,18 +802,22 @@ static void side_issue_burst(struct side *sd) {
       rc = lure_try_write(sd->s, &lb, 1);
       if (rc >= 0)
         done = (size_t) rc;
-      else if (rc != LURE_EAGAIN)
-        trace_add(&p->a.t, "side %d try_write -> %s", sd->idx, ename(rc));
+      else if (rc != LURE_EAGAIN && p->early < 0)
+        trace_add(&sd->t, "side %d try_write -> %s", sd->idx, ename(rc));
       if (done == len)
         continue;
       lb = lure_buf_init((char *) buf + done, (unsigned) (len - done));
     }
     sd->wreq[k].data = sd;
     sd->wpending++;
-    rc = lure_write(&sd->wreq[k], sd->s, &lb, 1, write_cb);
+    if (sd->zc[b])
+      rc = lure_write_zc(&sd->wreq[k], sd->s, &lb, 1, write_cb);
+    else
+      rc = lure_write(&sd->wreq[k], sd->s, &lb, 1, write_cb);
     if (rc != 0) {
       sd->wpending--;
-      trace_add(&p->a.t, "side %d write -> %s", sd->idx, ename(rc));
+      if (p->early < 0)
+        trace_add(&sd->t, "side %d write -> %s", sd->idx, ename(rc));
       sd->aborted = 1;
     }
     k++;
@@ -809,6 +831,14 @@ static void side_issue_burst(struct side *sd) {
 }
 
 static void restart_cb(lure_timer_t *t);
+static void read_cb(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf);
+static void alloc_cb(lure_handle_t *h, size_t suggested, lure_buf_t *buf);
+
+static int side_read_start(struct side *sd) {
+  if (sd->borrowed)
+    return lure_read_start_borrowed(sd->s, read_cb);
+  return lure_read_start(sd->s, alloc_cb, read_cb);
+}
 
 static void alloc_cb(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
   struct side *sd = h->data;
@@ -826,11 +856,18 @@ static void read_cb(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
     VIOLATION(&p->a, "side %d: read callback after close", sd->idx);
   if (sd->rd_done && nread != 0) {
     VIOLATION(&p->a, "side %d: read %zd after the end", sd->idx, nread);
+    if (sd->borrowed && nread > 0)
+      lure_buf_release(&p->a.run->loop, buf);
     return;
   }
-  if (nread == 0)
+  if (nread == 0) {
+    if (sd->borrowed)
+      VIOLATION(&p->a, "side %d: a borrowed read of 0 bytes", sd->idx);
     return;
+  }
   if (nread < 0) {
+    if (sd->borrowed && buf != NULL && buf->base != NULL)
+      VIOLATION(&p->a, "side %d: borrowed read error with a buffer", sd->idx);
     sd->rd_done = 1;
     sd->rd_end = (int) nread;
     side_maybe_close(sd);
@@ -847,6 +884,11 @@ static void read_cb(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
     }
   }
   sd->rcount += (uint64_t) nread;
+  if (sd->borrowed) {
+    int rc = lure_buf_release(&p->a.run->loop, buf);
+    if (rc != 0)
+      VIOLATION(&p->a, "side %d: lure_buf_release -> %s", sd->idx, ename(rc));
+  }
   if (sd->stop_at && sd->rcount >= sd->stop_at && !sd->closing) {
     sd->stop_at = sd->stop_at * 2 + 1;
     sd->nstops++;
@@ -862,9 +904,9 @@ static void restart_cb(lure_timer_t *t) {
 
   if (sd->closing || sd->rd_done)
     return;
-  rc = lure_read_start(sd->s, alloc_cb, read_cb);
+  rc = side_read_start(sd);
   if (rc != 0)
-    trace_add(&sd->p->a.t, "side %d read_start again -> %s", sd->idx,
+    trace_add(&sd->t, "side %d read_start again -> %s", sd->idx,
               ename(rc));
 }
 
@@ -875,7 +917,7 @@ static void pair_go(struct spair *p) {
     struct side *sd = &p->side[i];
     sd->s->data = sd;
     if (sd->reader) {
-      rc = lure_read_start(sd->s, alloc_cb, read_cb);
+      rc = side_read_start(sd);
       if (rc != 0) {
         trace_add(&p->a.t, "side %d read_start -> %s", i, ename(rc));
         sd->rd_done = 1;
@@ -896,7 +938,7 @@ static void pair_go(struct spair *p) {
 static void connect_cb(lure_connect_t *req, int status) {
   struct spair *p = req->data;
 
-  trace_add(&p->a.t, "connect -> %s", ename(status));
+  trace_add(&p->side[0].t, "connect -> %s", ename(status));
   p->connected = status == 0 ? 1 : -1;
   if (status != 0) {
     side_close(&p->side[0], 0);
@@ -911,7 +953,7 @@ static void connection_cb(lure_stream_t *server, int status) {
   struct side *sd = &p->side[1];
   int rc;
 
-  trace_add(&p->a.t, "connection -> %s", ename(status));
+  trace_add(&sd->t, "connection -> %s", ename(status));
   if (status != 0 || p->accepted)
     return;
   rc = lure_tcp_init(&p->a.run->loop, &sd->h.tcp);
@@ -922,7 +964,7 @@ static void connection_cb(lure_stream_t *server, int status) {
     p->handles++;
     rc = lure_accept(server, sd->s);
   }
-  trace_add(&p->a.t, "accept -> %s", ename(rc));
+  trace_add(&sd->t, "accept -> %s", ename(rc));
   lure_close((lure_handle_t *) &p->server, pair_close_cb);
   if (rc != 0)
     return;
@@ -939,12 +981,15 @@ static void side_script(struct spair *p, struct side *sd) {
   for (b = 0; b < sd->nbursts; b++) {
     sd->bsize[b] = 1 + (int) rn(q, 4);
     sd->trywrite[b] = rn(q, 4) == 0;
+    sd->zc[b] = rn(q, 5) == 0;
     for (i = 0; i < sd->bsize[b]; i++)
       sd->wsz[b][i] = rn(q, 4) == 0 ? 1 + rn(q, 64) : 1 + rn(q, 40000);
   }
   sd->end = END_SHUT;
   sd->end_burst = (int) rn(q, (unsigned) sd->nbursts);
   sd->stop_at = rn(q, 2) ? 1 + rn(q, 50000) : 0;
+  sd->borrowed = rn(q, 4) == 0;
+  sd->probes = rn(q, 2) == 0;
 }
 
 static void stream_start(struct run *r, struct spair *p) {
@@ -987,9 +1032,15 @@ static void stream_start(struct run *r, struct spair *p) {
     for (b = 0; b < sd->nbursts; b++)
       for (k = 0; k < sd->bsize[b]; k++)
         tot += sd->wsz[b][k];
-    if (sd->writer)
-      trace_add(&p->a.t, "side %d script: %d bursts, %" PRIu64 " bytes", i,
-                sd->nbursts, tot);
+    if (sd->writer) {
+      int nzc = 0;
+      for (b = 0; b < sd->nbursts; b++)
+        nzc += sd->zc[b];
+      trace_add(&p->a.t,
+                "side %d script: %d bursts (%d zero-copy), %" PRIu64
+                " bytes, borrowed reads %d",
+                i, sd->nbursts, nzc, tot, sd->borrowed);
+    }
     if (sd->reader && lure_timer_init(&r->loop, &sd->restart) == 0) {
       sd->restart.data = sd;
       sd->restart_inited = 1;
@@ -1084,8 +1135,8 @@ static void stream_end(struct spair *p) {
     if (sd->writer) {
       const char *cls = statuses_class(sd, exact);
       if (exact)
-        trace_add(&p->a.t, "side %d wrote %" PRIu64 " in %d writes: %s", i,
-                  sd->woff, sd->nstatus, cls);
+        trace_add(&p->a.t, "side %d wrote %" PRIu64 ": %s", i, sd->woff,
+                  cls);
       else
         trace_add(&p->a.t, "side %d writes: %s", i, cls);
       if (exact && sd->shut_status != 1)
@@ -1112,6 +1163,12 @@ static void stream_end(struct spair *p) {
     if (sd->inited && sd->closed_cb != 1)
       VIOLATION(&p->a, "side %d: %d close callbacks", i, sd->closed_cb);
   }
+  for (i = 0; i < 2; i++)
+    if (p->side[i].t.buf != NULL) {
+      trace_add(&p->a.t, "%.*s", (int) p->side[i].t.len - 1, p->side[i].t.buf);
+      free(p->side[i].t.buf);
+      p->side[i].t.buf = NULL;
+    }
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
