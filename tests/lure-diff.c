@@ -87,6 +87,15 @@
  *  R6 Which executor served a request (lure_req_executor) is not traced.
  *  R7 Immediate return codes of the calls are traced as they are: they
  *     must be the same everywhere.
+ *  R8 A shutdown asked for inside a write callback, after writes that the
+ *     same callback queued and that completed at once, may call back
+ *     before those writes do: the write side is shut once no write is
+ *     left to send, and callbacks of writes already sent run in the next
+ *     round.  libuv 1.44 does the same (uv__drain runs after
+ *     uv__write_callbacks took its batch).  The bytes are all sent before
+ *     shutdown(2) either way (checked: the peer reads them all).  A
+ *     shutdown asked for anywhere else calls back after every write queued
+ *     before it (checked).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -201,7 +210,7 @@ static const char *ename(long rc) {
 
 /* ---- the run -------------------------------------------------------------- */
 
-enum { A_TIMERS, A_FILES, A_STREAM, A_UDP };
+enum { A_TIMERS, A_FILES, A_STREAM, A_UDP, A_ERRORS };
 
 struct actor {
   int kind;
@@ -628,6 +637,9 @@ struct side {
   int zc[MAX_BURSTS];   /* this burst goes through lure_write_zc */
   int borrowed;         /* reads through lure_read_start_borrowed */
   int probes;           /* immediate-return probes after the shutdown */
+  int shut_early;       /* shutdown right after the last burst is queued */
+  int shut_issued;
+  int in_wcb, shut_from_wcb;
   lure_write_t wreq[MAX_WRITES];
   unsigned char *wbuf[MAX_WRITES];
   int wpending, wissued;
@@ -729,6 +741,9 @@ static void shutdown_cb(lure_shutdown_t *req, int status) {
     VIOLATION(&sd->p->a, "side %d: shutdown callback after close", sd->idx);
   sd->shut_cbs++;
   sd->shut_status = status;
+  if (sd->wpending != 0 && status == 0 && !sd->shut_from_wcb)
+    VIOLATION(&sd->p->a, "side %d: shutdown callback with %d writes pending",
+              sd->idx, sd->wpending);
   sd->shut_done = 1;
   side_maybe_close(sd);
 }
@@ -743,10 +758,13 @@ static void side_writes_done(struct side *sd) {
     return;
   }
   sd->wr_done = 1;
-  if (sd->aborted) {
+  if (sd->shut_issued) {
+    /* shut down with the last burst (shut_early) */
+  } else if (sd->aborted) {
     sd->shut_done = 1;
     sd->shut_status = 1; /* none */
   } else {
+    sd->shut_issued = 1;
     sd->sreq.data = sd;
     rc = lure_shutdown(&sd->sreq, sd->s, shutdown_cb);
     if (rc != 0) {
@@ -781,8 +799,10 @@ static void write_cb(lure_write_t *req, int status) {
     sd->statuses[sd->nstatus++] = status;
   if (status < 0 && status != LURE_ECANCELED)
     sd->aborted = 1;
+  sd->in_wcb++;
   if (--sd->wpending == 0)
     side_writes_done(sd);
+  sd->in_wcb--;
 }
 
 static void side_issue_burst(struct side *sd) {
@@ -825,6 +845,20 @@ static void side_issue_burst(struct side *sd) {
   if (sd->end != END_SHUT && sd->end_burst == b) {
     side_close(sd, sd->end == END_RESET);
     return;
+  }
+  if (sd->shut_early && sd->end == END_SHUT && sd->burst == sd->nbursts &&
+      !sd->aborted && sd->wpending > 0) {
+    /* libuv's rule: the shutdown waits for the writes queued before it
+     * (R8 for the order of the callbacks) */
+    sd->shut_issued = 1;
+    sd->shut_from_wcb = sd->in_wcb;
+    sd->sreq.data = sd;
+    rc = lure_shutdown(&sd->sreq, sd->s, shutdown_cb);
+    if (rc != 0) {
+      sd->shut_status = rc;
+      sd->shut_done = 1;
+      sd->shut_cbs = -1;
+    }
   }
   if (sd->wpending == 0)
     side_writes_done(sd);
@@ -990,6 +1024,7 @@ static void side_script(struct spair *p, struct side *sd) {
   sd->stop_at = rn(q, 2) ? 1 + rn(q, 50000) : 0;
   sd->borrowed = rn(q, 4) == 0;
   sd->probes = rn(q, 2) == 0;
+  sd->shut_early = rn(q, 3) == 0;
 }
 
 static void stream_start(struct run *r, struct spair *p) {
@@ -1417,6 +1452,223 @@ static void udp_end(struct udpa *u) {
   trace_add(&u->a.t, "udp early close: checked");
 }
 
+/* ---- error paths ------------------------------------------------------------ */
+
+/* A chain of calls that fail, each made from the previous one's callback
+ * (so their order is the script's): connects refused or to no socket,
+ * stream calls on handles that are not connected, fs calls on the wrong
+ * kind of file.  Every return code and callback status is traced (R7). */
+enum {
+  E_REFUSED, E_PIPE_NOENT, E_UNCONNECTED, E_FS_EISDIR, E_FS_ENOTDIR,
+  E_FS_DIRFD, E_FS_NOENT_DIR, E_UDP_PORT0, E_NKINDS
+};
+
+struct errs {
+  struct actor a;
+  int step, nsteps;
+  int kind;
+  lure_tcp_t tcp;
+  lure_pipe_t pipe;
+  lure_udp_t udp;
+  lure_connect_t creq;
+  lure_udp_send_t ureq;
+  lure_fs_t req;
+  lure_file dfd;
+  char dir[300], file[300];
+  char buf[64];
+  int handles, closed;
+};
+
+static void errs_next(struct errs *e);
+
+static void errs_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  struct errs *e = h->data;
+
+  VIOLATION(&e->a, "alloc callback on an unconnected stream");
+  *buf = lure_buf_init(e->buf, sizeof(e->buf));
+}
+
+static void errs_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct errs *e = s->data;
+
+  VIOLATION(&e->a, "read callback on an unconnected stream: %zd", nread);
+}
+
+static void errs_close_cb(lure_handle_t *h) {
+  struct errs *e = h->data;
+
+  e->closed++;
+  errs_next(e);
+}
+
+static void errs_connect_cb(lure_connect_t *req, int status) {
+  struct errs *e = req->data;
+
+  trace_add(&e->a.t, "  connect cb -> %s", ename(status));
+  lure_close((lure_handle_t *) (e->kind == E_REFUSED ? (void *) &e->tcp
+                                                     : (void *) &e->pipe),
+             errs_close_cb);
+}
+
+static void errs_udp_cb(lure_udp_send_t *req, int status) {
+  struct errs *e = req->data;
+
+  trace_add(&e->a.t, "  send cb -> %s", ename(status));
+  lure_close((lure_handle_t *) &e->udp, errs_close_cb);
+}
+
+static void errs_fs_cb(lure_fs_t *req) {
+  struct errs *e = req->data;
+  ssize_t r = req->result;
+
+  trace_add(&e->a.t, "  fs %d cb -> %s", (int) req->fs_type,
+            r >= 0 && e->kind == E_FS_DIRFD && e->dfd < 0 ? "fd" : ename(r));
+  if (e->kind == E_FS_DIRFD && e->dfd < 0 && r >= 0) {
+    lure_buf_t b = lure_buf_init(e->buf, sizeof(e->buf));
+    e->dfd = (lure_file) r;
+    lure_fs_req_cleanup(req);
+    /* read(2) on a directory: EISDIR everywhere */
+    e->req.data = e;
+    if (lure_fs_read(&e->a.run->loop, &e->req, e->dfd, &b, 1, -1,
+                     errs_fs_cb) != 0)
+      errs_next(e);
+    return;
+  }
+  lure_fs_req_cleanup(req);
+  if (e->kind == E_FS_DIRFD && e->dfd >= 0) {
+    lure_fs_close(&e->a.run->loop, &e->req, e->dfd, NULL);
+    lure_fs_req_cleanup(&e->req);
+    e->dfd = -1;
+  }
+  errs_next(e);
+}
+
+static void errs_next(struct errs *e) {
+  lure_loop_t *loop = &e->a.run->loop;
+  struct trace *t = &e->a.t;
+  struct sockaddr_in a;
+  lure_buf_t b = lure_buf_init(e->buf, 8);
+  int rc;
+
+  for (;;) {
+    if (e->step == e->nsteps) {
+      e->a.done = 1;
+      return;
+    }
+    e->step++;
+    e->kind = (int) rn(&e->a.rng, E_NKINDS);
+    e->req.data = e;
+    switch (e->kind) {
+    case E_REFUSED: {
+      /* a port that was just bound and closed: nobody listens there */
+      struct sockaddr_storage ss;
+      socklen_t len = sizeof(ss);
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      lure_ip4_addr("127.0.0.1", 0, &a);
+      if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) != 0 ||
+          getsockname(fd, (struct sockaddr *) &ss, &len) != 0)
+        abort();
+      close(fd);
+      lure_tcp_init(loop, &e->tcp);
+      e->tcp.data = e;
+      e->creq.data = e;
+      trace_add(t, "%d connect to a closed port", e->step);
+      rc = lure_tcp_connect(&e->creq, &e->tcp, (struct sockaddr *) &ss,
+                            errs_connect_cb);
+      if (rc == 0)
+        return;
+      trace_add(t, "  -> %s", ename(rc));
+      lure_close((lure_handle_t *) &e->tcp, errs_close_cb);
+      return;
+    }
+    case E_PIPE_NOENT:
+      lure_pipe_init(loop, &e->pipe, 0);
+      e->pipe.data = e;
+      e->creq.data = e;
+      trace_add(t, "%d pipe_connect to a path that is no socket", e->step);
+      lure_pipe_connect(&e->creq, &e->pipe, e->file, errs_connect_cb);
+      return;
+    case E_UNCONNECTED:
+      lure_tcp_init(loop, &e->tcp);
+      e->tcp.data = e;
+      {
+        lure_write_t w;
+        lure_shutdown_t sh;
+        trace_add(t, "%d unconnected tcp: read_start %s write %s "
+                  "try_write %s shutdown %s readable %d writable %d",
+                  e->step,
+                  ename(lure_read_start((lure_stream_t *) &e->tcp, errs_alloc,
+                                        errs_read)),
+                  ename(lure_write(&w, (lure_stream_t *) &e->tcp, &b, 1,
+                                   NULL)),
+                  ename(lure_try_write((lure_stream_t *) &e->tcp, &b, 1)),
+                  ename(lure_shutdown(&sh, (lure_stream_t *) &e->tcp, NULL)),
+                  lure_is_readable((lure_stream_t *) &e->tcp),
+                  lure_is_writable((lure_stream_t *) &e->tcp));
+      }
+      lure_close((lure_handle_t *) &e->tcp, errs_close_cb);
+      return;
+    case E_FS_EISDIR:
+      trace_add(t, "%d open a directory for writing", e->step);
+      rc = lure_fs_open(loop, &e->req, e->dir, O_WRONLY, 0, errs_fs_cb);
+      break;
+    case E_FS_ENOTDIR:
+      trace_add(t, "%d rmdir a file", e->step);
+      rc = lure_fs_rmdir(loop, &e->req, e->file, errs_fs_cb);
+      break;
+    case E_FS_DIRFD:
+      trace_add(t, "%d open a directory, read it", e->step);
+      e->dfd = -1;
+      rc = lure_fs_open(loop, &e->req, e->dir, O_RDONLY, 0, errs_fs_cb);
+      break;
+    case E_FS_NOENT_DIR: {
+      char path[400];
+      snprintf(path, sizeof(path), "%s/none/x", e->dir);
+      trace_add(t, "%d stat and unlink under a missing directory", e->step);
+      rc = lure_fs_unlink(loop, &e->req, path, NULL);
+      trace_add(t, "  sync unlink -> %s", ename(rc));
+      lure_fs_req_cleanup(&e->req);
+      rc = lure_fs_stat(loop, &e->req, path, errs_fs_cb);
+      break;
+    }
+    case E_UDP_PORT0:
+      lure_udp_init(loop, &e->udp);
+      e->udp.data = e;
+      e->ureq.data = e;
+      lure_ip4_addr("127.0.0.1", 0, &a);
+      rc = lure_udp_send(&e->ureq, &e->udp, &b, 1, (struct sockaddr *) &a,
+                         errs_udp_cb);
+      trace_add(t, "%d udp send to port 0 -> %s", e->step, ename(rc));
+      if (rc == 0)
+        return;
+      lure_close((lure_handle_t *) &e->udp, errs_close_cb);
+      return;
+    default:
+      rc = 0;
+    }
+    if (rc == 0)
+      return;
+    trace_add(t, "  -> %s", ename(rc));
+    lure_fs_req_cleanup(&e->req);
+  }
+}
+
+static void errs_start(struct run *r, struct errs *e) {
+  int fd;
+
+  e->nsteps = 2 + (int) rn(&e->a.rng, 6);
+  e->dfd = -1;
+  snprintf(e->dir, sizeof(e->dir), "%s/d%d", r->dir, e->a.id);
+  snprintf(e->file, sizeof(e->file), "%s/f%d", r->dir, e->a.id);
+  if (mkdir(e->dir, 0755) != 0 ||
+      (fd = open(e->file, O_CREAT | O_WRONLY, 0644)) < 0)
+    abort();
+  close(fd);
+  /* e->file is a regular file: pipe_connect to it is ECONNREFUSED in
+   * libuv's terms (a path that is no socket) */
+  errs_next(e);
+}
+
 /* ---- driver --------------------------------------------------------------- */
 
 static volatile sig_atomic_t alarm_seed_hi, alarm_seed_lo;
@@ -1505,7 +1757,8 @@ static char *run_seed(uint64_t seed, const char *variant, int timeout,
   struct trace all = { 0 };
   const char *tmp = getenv("TMPDIR");
   static const size_t sizes[] = { sizeof(struct tgroup), sizeof(struct fchain),
-                                  sizeof(struct spair), sizeof(struct udpa) };
+                                  sizeof(struct spair), sizeof(struct udpa),
+                                  sizeof(struct errs) };
 
   memset(&r, 0, sizeof(r));
   rc = setup_loop(&r.loop, variant);
@@ -1538,6 +1791,8 @@ static char *run_seed(uint64_t seed, const char *variant, int timeout,
       kinds[n++] = A_STREAM;
     for (j = 0; j < nu; j++)
       kinds[n++] = A_UDP;
+    if (rn(&g, 2))
+      kinds[n++] = A_ERRORS;
     for (j = n - 1; j > 0; j--) {
       int k = (int) rn(&g, (unsigned) j + 1), x = kinds[j];
       kinds[j] = kinds[k];
@@ -1561,13 +1816,15 @@ static char *run_seed(uint64_t seed, const char *variant, int timeout,
     case A_FILES: files_start(&r, (struct fchain *) a); break;
     case A_STREAM: stream_start(&r, (struct spair *) a); break;
     case A_UDP: udp_start(&r, (struct udpa *) a); break;
+    case A_ERRORS: errs_start(&r, (struct errs *) a); break;
     }
   }
   rc = lure_run(&r.loop, LURE_RUN_DEFAULT);
   alarm(0);
   for (i = 0; i < r.nactors; i++) {
     struct actor *a = r.actors[i];
-    static const char *kn[] = { "timers", "files", "stream", "udp" };
+    static const char *kn[] = { "timers", "files", "stream", "udp",
+                                "errors" };
     switch (a->kind) {
     case A_TIMERS: timers_end((struct tgroup *) a); break;
     case A_FILES: *nops += ((struct fchain *) a)->nsteps; break;
