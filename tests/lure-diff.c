@@ -87,6 +87,12 @@
  *  R6 Which executor served a request (lure_req_executor) is not traced.
  *  R7 Immediate return codes of the calls are traced as they are: they
  *     must be the same everywhere.
+ *  R9 An fs read, fstat or stat that lure_cancel was called on right
+ *     after it was made reports ECANCELED, or its result when it had
+ *     already started (a pool thread took it, the ring had it): traced as
+ *     "cancelled or done" (lure_cancel must return 0 or EBUSY, checked).
+ *     Reads at the file position are never cancelled: whether the
+ *     position moved would depend on the race.
  *  R8 A shutdown asked for inside a write callback, after writes that the
  *     same callback queued and that completed at once, may call back
  *     before those writes do: the write side is shut once no write is
@@ -249,6 +255,7 @@ struct dtimer {
   int stop_target; /* on the first firing, stop and close this one (-1) */
   int close_active;/* close while still active (no stop first) */
   int fires, closes, stopped;
+  int start_closing; /* lure_timer_start on it once it was closing */
 };
 
 struct tgroup {
@@ -303,6 +310,7 @@ static void timer_cb(lure_timer_t *h) {
         VIOLATION(&g->a, "timer %d active after stop", t->idx);
     }
     lure_close((lure_handle_t *) h, timer_close_cb);
+    t->start_closing = lure_timer_start(h, timer_cb, 1, 0);
   }
 }
 
@@ -368,8 +376,8 @@ static void timers_end(struct tgroup *g) {
   size_t n = 0;
 
   for (i = 0; i < g->n; i++)
-    trace_add(t, "timer %d: fires %d closes %d", i, g->t[i].fires,
-              g->t[i].closes);
+    trace_add(t, "timer %d: fires %d closes %d start-while-closing %s", i,
+              g->t[i].fires, g->t[i].closes, ename(g->t[i].start_closing));
   line[0] = '\0';
   for (i = 0; i < g->norder && n < sizeof(line) - 8; i++)
     n += (size_t) snprintf(line + n, sizeof(line) - n, " %d", g->order[i]);
@@ -406,6 +414,7 @@ struct fchain {
   unsigned char *data; /* 12000 bytes */
   size_t len;
   int inflight;
+  int cancelled; /* lure_cancel was called on the request in flight */
 };
 
 static void files_next(struct fchain *c);
@@ -415,6 +424,13 @@ static void files_result(struct fchain *c) {
   ssize_t res = req->result;
   struct trace *t = &c->a.t;
 
+  if (c->cancelled) {
+    /* R9: a cancelled request either was cancelled or had already run */
+    c->cancelled = 0;
+    trace_add(t, "  -> cancelled or done");
+    lure_fs_req_cleanup(req);
+    return;
+  }
   switch (c->op) {
   case F_OPEN:
     if (res >= 0)
@@ -478,7 +494,7 @@ static void files_next(struct fchain *c) {
   struct trace *t = &c->a.t;
   lure_fs_cb cb;
   int rc, n, fl;
-  int64_t off;
+  int64_t off = 0;
   unsigned i;
   size_t part;
 
@@ -596,6 +612,14 @@ static void files_next(struct fchain *c) {
       continue;
     }
     c->inflight = 1;
+    /* Requests without side effects are sometimes cancelled at once. */
+    if (((c->op == F_READ && off >= 0) || c->op == F_FSTAT ||
+         c->op == F_STAT) && rn(q, 6) == 0) {
+      c->cancelled = 1;
+      rc = lure_cancel((lure_req_t *) &c->req);
+      if (rc != 0 && rc != LURE_EBUSY)
+        VIOLATION(&c->a, "lure_cancel -> %s", ename(rc));
+    }
     return;
   }
 }
@@ -1460,7 +1484,7 @@ static void udp_end(struct udpa *u) {
  * kind of file.  Every return code and callback status is traced (R7). */
 enum {
   E_REFUSED, E_PIPE_NOENT, E_UNCONNECTED, E_FS_EISDIR, E_FS_ENOTDIR,
-  E_FS_DIRFD, E_FS_NOENT_DIR, E_UDP_PORT0, E_NKINDS
+  E_FS_DIRFD, E_FS_NOENT_DIR, E_UDP_PORT0, E_CONNECT_CLOSE, E_NKINDS
 };
 
 struct errs {
@@ -1505,6 +1529,8 @@ static void errs_connect_cb(lure_connect_t *req, int status) {
   struct errs *e = req->data;
 
   trace_add(&e->a.t, "  connect cb -> %s", ename(status));
+  if (e->kind == E_CONNECT_CLOSE)
+    return; /* closed already; its close callback goes on */
   lure_close((lure_handle_t *) (e->kind == E_REFUSED ? (void *) &e->tcp
                                                      : (void *) &e->pipe),
              errs_close_cb);
@@ -1559,6 +1585,7 @@ static void errs_next(struct errs *e) {
     e->kind = (int) rn(&e->a.rng, E_NKINDS);
     e->req.data = e;
     switch (e->kind) {
+    case E_CONNECT_CLOSE:
     case E_REFUSED: {
       /* a port that was just bound and closed: nobody listens there */
       struct sockaddr_storage ss;
@@ -1572,9 +1599,16 @@ static void errs_next(struct errs *e) {
       lure_tcp_init(loop, &e->tcp);
       e->tcp.data = e;
       e->creq.data = e;
-      trace_add(t, "%d connect to a closed port", e->step);
+      trace_add(t, "%d connect to a closed port%s", e->step,
+                e->kind == E_CONNECT_CLOSE ? ", close at once" : "");
       rc = lure_tcp_connect(&e->creq, &e->tcp, (struct sockaddr *) &ss,
                             errs_connect_cb);
+      if (rc == 0 && e->kind == E_CONNECT_CLOSE) {
+        /* no tick in between: the connect cannot have completed as far
+         * as the caller can tell, so it is ECANCELED on every executor */
+        lure_close((lure_handle_t *) &e->tcp, errs_close_cb);
+        return;
+      }
       if (rc == 0)
         return;
       trace_add(t, "  -> %s", ename(rc));
