@@ -2,7 +2,9 @@
 # valgrind.sh SET - lure's own Check suites (tests/lure-tests,
 # tests/lure-fs-tests, tests/lure-net-tests) under valgrind memcheck on one
 # executor set: "uring" (the ring is the wait point) or "epoll"
-# (LURE_BACKEND=epoll).  "make check-valgrind" runs both.
+# (LURE_BACKEND=epoll).  SET "diff" runs the differential generator
+# (tests/lure-diff, VG_DIFF_COUNT seeds, default 10, on every variant of
+# the host) under memcheck instead.  "make check-valgrind" runs all three.
 #
 # Each Check test runs in a forked child (CK_FORK, the default); valgrind
 # follows fork() by itself, so each test gets its own error report and
@@ -45,6 +47,8 @@ uring)
 epoll)
   LURE_BACKEND=epoll
   export LURE_BACKEND ;;
+diff)
+  programs=lure-diff ;;
 *)
   echo "valgrind.sh: unknown set \"$set\"" >&2
   exit 2 ;;
@@ -70,10 +74,15 @@ total_def=0
 t_all=$(date +%s)
 for p in $programs; do
   t0=$(date +%s)
+  args=
+  if [ "$p" = lure-diff ]; then
+    args="--count ${VG_DIFF_COUNT:-10} --timeout 900"
+  fi
+  # shellcheck disable=SC2086
   "$vg" --max-threads=1200 --error-exitcode=42 --leak-check=full \
     --show-leak-kinds=definite --errors-for-leak-kinds=definite \
     --num-callers=24 --suppressions="$src/tests/valgrind.supp" \
-    --log-file="$logdir/$p.%p.log" "$b/$p" >"$logdir/$p.out" 2>&1
+    --log-file="$logdir/$p.%p.log" "$b/$p" $args >"$logdir/$p.out" 2>&1
   rc=$?
   t1=$(date +%s)
   # Every process's own summary line (valgrind prints it at each exit).
@@ -82,14 +91,14 @@ for p in $programs; do
   def=$(cat "$logdir/$p".*.log | sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' |
     tr -d , | awk '{ s += $1 } END { print s + 0 }')
   procs=$(ls "$logdir/$p".*.log | wc -l)
-  checks=$(grep -o 'Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*' "$logdir/$p.out" | tail -n 1)
+  checks=$(grep -o -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+|seeds [0-9.]+, .*failed' "$logdir/$p.out" | tail -n 1)
   printf 'valgrind.sh: set %s, %s: %s; %s processes, %s errors, %s bytes definitely lost; exit %s; %s s\n' \
     "$set" "$p" "${checks:-no Check summary}" "$procs" "$err" "$def" "$rc" "$((t1 - t0))"
   total_err=$((total_err + err))
   total_def=$((total_def + def))
   if [ "$rc" -ne 0 ] || [ "$err" -ne 0 ] || [ "$def" -ne 0 ]; then
     status=1
-    grep -E ':[FE]:' "$logdir/$p.out" | sed 's/^/  /'
+    grep -E ':[FE]:|FAILED|HANG|differs' "$logdir/$p.out" | sed 's/^/  /'
     for f in $(grep -l -E 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$logdir/$p".*.log); do
       echo "  ---- $f"
       grep -v -E '^==[0-9]+== *$' "$f" | head -n 60 | sed 's/^/  /'
