@@ -25,7 +25,15 @@
  *   udp      two sockets on 127.0.0.1: datagrams of 0-2000 bytes (one
  *            too big for UDP in some scripts), send callbacks in order,
  *            receive with recv_stop/recv_start, the sender closed with
- *            sends in flight in some scripts.
+ *            sends in flight in some scripts;
+ *   errors   a chain of calls that must fail: connects refused (or
+ *            closed at once), pipe_connect to a path that is no socket,
+ *            stream calls on an unconnected handle, fs calls on the wrong
+ *            kind of file, a UDP send to port 0.
+ * Streams also use lure_write_zc for some bursts, borrowed reads
+ * (lure_read_start_borrowed) on some sides, a shutdown queued behind
+ * writes, and immediate-return probes after a shutdown; fs reads, fstat
+ * and stat are sometimes cancelled at once (lure_cancel).
  *
  * The same actors run on one loop per variant (an executor set, below).
  * Every actor writes its own trace: which callbacks came, with which
@@ -87,12 +95,6 @@
  *  R6 Which executor served a request (lure_req_executor) is not traced.
  *  R7 Immediate return codes of the calls are traced as they are: they
  *     must be the same everywhere.
- *  R9 An fs read, fstat or stat that lure_cancel was called on right
- *     after it was made reports ECANCELED, or its result when it had
- *     already started (a pool thread took it, the ring had it): traced as
- *     "cancelled or done" (lure_cancel must return 0 or EBUSY, checked).
- *     Reads at the file position are never cancelled: whether the
- *     position moved would depend on the race.
  *  R8 A shutdown asked for inside a write callback, after writes that the
  *     same callback queued and that completed at once, may call back
  *     before those writes do: the write side is shut once no write is
@@ -102,6 +104,12 @@
  *     shutdown(2) either way (checked: the peer reads them all).  A
  *     shutdown asked for anywhere else calls back after every write queued
  *     before it (checked).
+ *  R9 An fs read, fstat or stat that lure_cancel was called on right
+ *     after it was made reports ECANCELED, or its result when it had
+ *     already started (a pool thread took it, the ring had it): traced as
+ *     "cancelled or done" (lure_cancel must return 0 or EBUSY, checked).
+ *     Reads at the file position are never cancelled: whether the
+ *     position moved would depend on the race.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1859,13 +1867,27 @@ static char *run_seed(uint64_t seed, const char *variant, int timeout,
     struct actor *a = r.actors[i];
     static const char *kn[] = { "timers", "files", "stream", "udp",
                                 "errors" };
+    /* Operations: the calls each script made that start something (a
+     * timer start, an fs request, a write, a shutdown, a send, a connect,
+     * a close), as a measure of a seed's size. */
     switch (a->kind) {
-    case A_TIMERS: timers_end((struct tgroup *) a); break;
+    case A_TIMERS:
+      timers_end((struct tgroup *) a);
+      *nops += 2 * ((struct tgroup *) a)->n;
+      break;
     case A_FILES: *nops += ((struct fchain *) a)->nsteps; break;
-    case A_STREAM: stream_end((struct spair *) a); break;
-    case A_UDP: udp_end((struct udpa *) a); break;
+    case A_STREAM: {
+      struct spair *p = (struct spair *) a;
+      stream_end(p);
+      *nops += p->side[0].nstatus + p->side[1].nstatus + 6;
+      break;
     }
-    *nops += 1;
+    case A_UDP:
+      udp_end((struct udpa *) a);
+      *nops += ((struct udpa *) a)->n + 3;
+      break;
+    case A_ERRORS: *nops += ((struct errs *) a)->nsteps; break;
+    }
     if (!a->done)
       VIOLATION(a, "actor did not finish (lure_run returned %s)", ename(rc));
     trace_add(&all, "== actor %d %s", i, kn[a->kind]);
@@ -1981,8 +2003,8 @@ int main(int argc, char **argv) {
               s, s, variants);
     }
   }
-  fprintf(stderr, "lure-diff: seeds %" PRIu64 "..%" PRIu64 ", %d ops per "
-          "variant run on average; runs:", start, start + count - 1,
+  fprintf(stderr, "lure-diff: seeds %" PRIu64 "..%" PRIu64 ", %d operations "
+          "per seed on average; runs:", start, start + count - 1,
           (int) (nops / (int) (count ? count : 1) /
                  (nv ? nv : 1)));
   for (i = 0; i < nv; i++)
