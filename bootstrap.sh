@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")"
 
 PKGS="build-essential autoconf automake libtool pkg-config liburing-dev check \
-libuv1-dev mandoc gnuplot-nox strace valgrind"
+libuv1-dev mandoc gnuplot-nox strace libhttp-parser-dev wrk valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -29,6 +29,7 @@ struct lure__epoll {
   int epfd;
   int nready;   /* events of the batch being dispatched */
   int cursor;   /* next index to dispatch */
+  unsigned nwatched; /* watchers registered with epfd */
   struct epoll_event events[LURE__EPOLL_BATCH];
 };
 
@@ -70,6 +71,8 @@ static int lure__epoll_io_start(lure_loop_t *loop, struct lure__io *w) {
   ev.data.ptr = w;
   if (epoll_ctl(ep->epfd, op, w->fd, &ev) != 0)
     return -errno;
+  if (op == EPOLL_CTL_ADD)
+    ep->nwatched++;
   w->bdata = &lure__epoll_registered;
   return 0;
 }
@@ -84,9 +87,23 @@ static void lure__epoll_io_stop(lure_loop_t *loop, struct lure__io *w) {
   /* The fd may be closed already (EBADF) or reused: nothing to undo then. */
   (void) epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w->fd, &ev);
   w->bdata = NULL;
+  ep->nwatched--;
   for (i = ep->cursor; i < ep->nready; i++)
     if (ep->events[i].data.ptr == w)
       ep->events[i].data.ptr = NULL;
+}
+
+/* Whether epoll_wait with a zero timeout could only return nothing: no
+ * descriptor is watched, or the only one is the loop's async eventfd and
+ * no lure_async_send() has written it since the last wait (a send that
+ * races this check is seen by the next tick; a tick that may sleep always
+ * asks epoll). */
+static int lure__epoll_nothing_to_see(lure_loop_t *loop,
+                                      const struct lure__epoll *ep) {
+  if (ep->nwatched == 0)
+    return 1;
+  return ep->nwatched == 1 && loop->priv->async_io.bdata != NULL &&
+         __atomic_load_n(&loop->priv->async_wakeup, __ATOMIC_SEQ_CST) == 0;
 }
 
 static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
@@ -98,6 +115,11 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
   int left = timeout;
   int n;
 
+  if (timeout == 0 && lure__epoll_nothing_to_see(loop, ep)) {
+    lure__update_time(loop);
+    return;
+  }
+  __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
   loop->priv->stats.wait_calls++;
   lure__wait_enter(loop, timeout);
   if (timeout > 0)

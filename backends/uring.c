@@ -11,6 +11,9 @@
  *   EPERM from seccomp or kernel.io_uring_disabled, EINVAL for flags this
  *   kernel does not know, ENOMEM from RLIMIT_MEMLOCK before 5.12,
  *   EOPNOTSUPP in some sandboxes) is a reason to fall back, never to abort.
+ *   So is a ring that cannot be entered: init submits one NOP and waits
+ *   for it (a seccomp policy may allow io_uring_setup but not
+ *   io_uring_enter).
  * - The CQ is four times the SQ: multishot polls post many CQEs per SQE.
  *   If the CQ still overflows, IORING_FEAT_NODROP (5.5) keeps the backlog
  *   in the kernel and io_uring_cq_has_overflow() tells us to flush it with
@@ -90,6 +93,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
+  struct lure__queue stream_parked; /* streams whose ops found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -105,6 +109,7 @@ struct lure__upoll {
 };
 
 static void lure__bufring_free(struct lure__bufring **bp);
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 /* ---- opcode names ---------------------------------------------------------- */
 
@@ -263,6 +268,29 @@ static int lure__ring_setup(struct io_uring *ring, unsigned entries,
   return 0;
 }
 
+/* A policy may let a ring be set up but not entered (a seccomp filter
+ * that denies io_uring_enter alone): such a ring would fail every poll
+ * phase.  One NOP, submitted and waited for, proves it usable; any error
+ * makes the loop fall back like a failed setup. */
+static int lure__ring_try_enter(struct io_uring *ring) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  struct io_uring_cqe *cqe;
+  int rc;
+
+  if (sqe == NULL)
+    return LURE_EBUSY;
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  rc = io_uring_submit_and_wait(ring, 1);
+  if (rc < 0)
+    return rc;
+  rc = io_uring_peek_cqe(ring, &cqe);
+  if (rc != 0)
+    return rc;
+  io_uring_cqe_seen(ring, cqe);
+  return 0;
+}
+
 int lure__uring_probe(struct lure__uring_info *info) {
   struct io_uring ring;
   int rc;
@@ -270,6 +298,11 @@ int lure__uring_probe(struct lure__uring_info *info) {
   memset(info, 0, sizeof(*info));
   rc = lure__ring_setup(&ring, 256, &info->setup_flags, &info->features,
                         info->ops);
+  if (rc == 0) {
+    rc = lure__ring_try_enter(&ring);
+    if (rc != 0)
+      io_uring_queue_exit(&ring);
+  }
   if (rc != 0) {
     info->setup_error = rc;
     return rc;
@@ -321,6 +354,12 @@ static int lure__uring_init(lure_loop_t *loop) {
     lure__free(st);
     return LURE_ENOTSUP;
   }
+  rc = lure__ring_try_enter(&st->ring);
+  if (rc != 0) {
+    io_uring_queue_exit(&st->ring);
+    lure__free(st);
+    return rc;
+  }
   (void) io_uring_ring_dontfork(&st->ring);
   st->enabled = !(st->setup_flags & IORING_SETUP_R_DISABLED);
   st->notify_fd = -1;
@@ -328,6 +367,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
+  lure__queue_init(&st->stream_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -708,14 +748,57 @@ static int lure__uring_cancel(lure_loop_t *loop, __u64 user_data) {
   return 0;
 }
 
+/* The SQE tagged user_data if it is still lure's: prepared in the SQ but
+ * not yet handed to the kernel, which sees only the entries before the SQ
+ * tail that io_uring_submit() publishes (liburing keeps the unpublished
+ * ones between sq.sqe_head and sq.sqe_tail; no SQPOLL thread reads ahead
+ * here).  NULL when the kernel has it, or when it is linked to its
+ * neighbours (a chain must stay whole). */
+static struct io_uring_sqe *lure__uring_sqe_unsent(struct lure__uring *st,
+                                                   __u64 user_data) {
+  struct io_uring_sq *sq = &st->ring.sq;
+  struct io_uring_sqe *sqe;
+  struct io_uring_sqe *prev = NULL;
+  unsigned i;
+
+  if (st->ring.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_SQE128))
+    return NULL;
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    sqe = &sq->sqes[i & sq->ring_mask];
+    if (sqe->user_data == user_data) {
+      if ((sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) ||
+          (prev != NULL &&
+           (prev->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))))
+        return NULL;
+      return sqe;
+    }
+    prev = sqe;
+  }
+  return NULL;
+}
+
 int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
+  struct lure__uring *st = loop->priv->backend_data;
+  __u64 ud = (__u64) (uintptr_t) req | LURE__UD_FS;
+  struct io_uring_sqe *sqe;
+
   if (!lure__queue_empty(&req->queue)) {
     /* Still in user space: it never reaches the kernel. */
     lure__queue_remove(&req->queue);
     lure__fs_done_later(loop, req, LURE_ECANCELED, LURE__EXEC_URING);
     return 0;
   }
-  return lure__uring_cancel(loop, (__u64) (uintptr_t) req | LURE__UD_FS);
+  /* Prepared but not submitted yet: the SQE becomes a NOP with the same
+   * tag, so the operation never runs and the request completes, through
+   * the NOP's CQE, with LURE_ECANCELED. */
+  sqe = lure__uring_sqe_unsent(st, ud);
+  if (sqe != NULL) {
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ud);
+    req->cancel_state = LURE__FS_CANCEL_SURE;
+    return 0;
+  }
+  return lure__uring_cancel(loop, ud);
 }
 
 /* ---- the poll phase ---------------------------------------------------------------- */
@@ -750,12 +833,19 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
   unsigned n;
   unsigned i;
   int rounds;
+  int counted = 0;
 
   for (rounds = 0; rounds < 64; rounds++) {
+    /* A backlog is counted here, once per reap that finds one: liburing's
+     * peek flushes the backlog itself (an io_uring_enter with GETEVENTS)
+     * when the CQ is empty, so the branch below rarely sees it. */
+    if (!counted && io_uring_cq_has_overflow(&st->ring)) {
+      counted = 1;
+      loop->priv->stats.cq_overflow++;
+    }
     n = io_uring_peek_batch_cqe(&st->ring, cqes, LURE__CQE_BATCH);
     if (n == 0) {
       if (io_uring_cq_has_overflow(&st->ring)) {
-        loop->priv->stats.cq_overflow++;
         loop->priv->stats.wait_calls++;
         (void) io_uring_get_events(&st->ring);
         continue;
@@ -809,6 +899,20 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
   }
 }
 
+/* Whether an io_uring_enter(GETEVENTS) now would post nothing: the ring
+ * has TASKRUN_FLAG (5.19), so the kernel raises IORING_SQ_TASKRUN in the
+ * SQ flags whenever task work waits to post completions (socket readiness,
+ * io-wq results, timeouts), and no CQE waits in the kernel's overflow
+ * list.  Without TASKRUN_FLAG the answer is always "maybe": enter. */
+static int lure__uring_nothing_pending(struct lure__uring *st) {
+  unsigned flags;
+
+  if (!(st->setup_flags & IORING_SETUP_TASKRUN_FLAG))
+    return 0;
+  flags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+  return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) == 0;
+}
+
 static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct lure__uring *st = loop->priv->backend_data;
   struct __kernel_timespec ts;
@@ -831,15 +935,21 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     if (up->parked)
       break; /* still no room */
   }
+  lure__ustream_unpark(loop, st);
+  /* A send that found no room again goes after this submit: no sleeping. */
+  if (!lure__queue_empty(&st->stream_parked))
+    timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
   st->batch = 0;
   lure__uudp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
-  if (timeout == 0 && before == 0 && io_uring_cq_ready(&st->ring) > 0 &&
-      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN)) {
-    /* Nothing to submit and completions waiting: no syscall needed. */
+  if (timeout == 0 && before == 0 &&
+      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+      (io_uring_cq_ready(&st->ring) > 0 || lure__uring_nothing_pending(st))) {
+    /* Nothing to submit, and completions waiting or none that only a
+     * kernel entry would produce: no syscall needed. */
     lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;
@@ -890,7 +1000,23 @@ int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->stream_parked) ||
          !lure__queue_empty(&st->udp_dirty);
+}
+
+/* For tests: the CQEs waiting in the CQ, and whether the kernel holds more
+ * in its overflow backlog (IORING_SQ_CQ_OVERFLOW).  -EINVAL off the ring. */
+int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
+                         unsigned *entries, int *overflow) {
+  const struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return LURE_EINVAL;
+  st = loop->priv->backend_data;
+  *ready = io_uring_cq_ready(&st->ring);
+  *entries = st->ring.cq.ring_entries;
+  *overflow = io_uring_cq_has_overflow(&st->ring);
+  return 0;
 }
 
 /* lure_backend_fd(): the ring fd polls readable when completions wait,
@@ -943,7 +1069,8 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Bytes that arrive after lure_read_stop() (the multishot is being
  *   cancelled) or that did not fit the caller's buffer before it stopped
  *   reading are kept in a per-stream stash and delivered first on the next
- *   lure_read_start(): nothing is lost or reordered.
+ *   lure_read_start(): nothing is lost or reordered.  If the stash cannot
+ *   grow, the stream ends with LURE_ENOMEM (lure__stash_lost).
  * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
  *   pass) in flight per stream, always for the head of the write queue, so
  *   bytes leave in submission order; short sends continue from where they
@@ -954,12 +1081,17 @@ const struct lure__backend_ops lure__backend_uring = {
  * - Closing cancels each operation of the stream by its user_data, and the
  *   handle's close completes (and its fd is closed) only when the last CQE
  *   arrived: the fd number cannot be reused under a live operation, and no
- *   CQE can name freed memory.  A write whose SEND the ring holds reports
- *   what the kernel did; the writes behind it are written at once if the
- *   socket takes them (libuv would have written them inside uv_write()).
+ *   CQE can name freed memory.  Except under a zero-copy send: its
+ *   notification waits for the socket to let go of the pages, so the fd
+ *   is closed at once (lure__uring_stream_close).  A write whose SEND the
+ *   ring holds reports what the kernel did; the writes behind it are
+ *   written at once if the socket takes them (libuv would have written
+ *   them inside uv_write()).
  */
 
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "stream.h"
 
 #define LURE__BGID 7
@@ -989,6 +1121,8 @@ struct lure__ustream {
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;
+  struct lure__queue park_link; /* st->stream_parked */
+  unsigned parked;           /* LURE__PARK_*: what to arm from there */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];
@@ -1001,6 +1135,7 @@ struct lure__ustream {
   size_t stash_len;
   size_t stash_off;
   int stash_status;          /* EOF or error seen while not reading */
+  int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending stash_pending;
 };
 
@@ -1050,14 +1185,56 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->park_link);
   s->ring = us;
   return us;
+}
+
+/* Fault injection for tests/net-faults.c (hidden; lure never sets them):
+ * the next this many stream sends, receives, accepts find no SQE, as when
+ * the kernel would not take the flush of a full SQ. */
+unsigned lure__uring_fault_send_sqe;
+unsigned lure__uring_fault_recv_sqe;
+unsigned lure__uring_fault_accept_sqe;
+
+static int lure__sop_fault(int kind) {
+  unsigned *n = kind == LURE__SOP_SEND     ? &lure__uring_fault_send_sqe
+                : kind == LURE__SOP_RECV   ? &lure__uring_fault_recv_sqe
+                : kind == LURE__SOP_ACCEPT ? &lure__uring_fault_accept_sqe
+                                           : NULL;
+
+  if (n == NULL || *n == 0)
+    return 0;
+  (*n)--;
+  return 1;
+}
+
+/* What the poll phase arms for a stream whose operation found no SQE even
+ * after a flush (the kernel would not take it): see lure__ustream_unpark.
+ * Leaving it to the next call instead stalled the stream (lure_write()
+ * kicks the queue only when it was empty; a receive or accept that ended
+ * was never armed again). */
+#define LURE__PARK_SEND 1u
+#define LURE__PARK_RECV 2u
+#define LURE__PARK_ACCEPT 4u
+
+static void lure__ustream_park(lure_stream_t *s, struct lure__ustream *us,
+                               unsigned what) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+
+  us->parked |= what;
+  if (lure__queue_empty(&us->park_link))
+    lure__queue_insert_tail(&st->stream_parked, &us->park_link);
 }
 
 static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
                                           struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(s->loop, st);
+  struct io_uring_sqe *sqe;
+
+  if (lure__sop_fault(op->kind))
+    return NULL;
+  sqe = lure__uring_sqe(s->loop, st);
 
   if (sqe == NULL)
     return NULL;
@@ -1086,8 +1263,10 @@ static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_ACCEPT);
+    return 0;
+  }
   /* Before 5.19: one accept at a time, armed again after each. */
   us->accept_op.multi = lure__has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
   if (us->accept_op.multi)
@@ -1108,6 +1287,15 @@ int lure__uring_stream_accept(lure_stream_t *s) {
   if (us->accept_op.armed)
     return 0;
   return lure__sop_arm_accept(s, us);
+}
+
+/* The listener goes on with readiness (stream.c clears its ring flag): the
+ * accept is cancelled and not armed again. */
+void lure__uring_stream_accept_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->ring;
+
+  if (us != NULL && us->accept_op.armed)
+    lure__sop_cancel(s, &us->accept_op);
 }
 
 /* ---- connect ---- */
@@ -1288,14 +1476,18 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
-  /* Before 6.0: one receive at a time, armed again after each; the buffer
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_RECV);
+    return 0;
+  }
+  /* Before 6.0, and on an adopted fd (stream.h): one receive at a time,
+   * armed again after each while reading; the buffer
    * is still the kernel's pick from the group, taken only when bytes
    * arrive, so idle connections hold none.  The length is explicit:
    * kernels before 5.16 read at most sqe->len bytes even with a selected
    * buffer. */
-  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  us->recv_op.multi = lure__has_op(st->ops, LURE__FEAT_RECV_MULTISHOT) &&
+                      !(s->stream_flags & LURE__STREAM_ADOPTED);
   if (us->recv_op.multi)
     io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
   else
@@ -1340,15 +1532,40 @@ static void lure__stash_schedule(lure_stream_t *s, struct lure__ustream *us) {
   lure__pending_add(s->loop, &us->stash_pending);
 }
 
+/* The stash could not grow, so bytes are lost: the stream ends there
+ * with LURE_ENOMEM, as after a read error, never with a gap the reader
+ * cannot see.  The reader gets it after the bytes kept before (at once if
+ * none wait and it reads, else from the pending phase or its next
+ * lure_read_start()); the receive stops, and later bytes are dropped. */
+static void lure__stash_lost(lure_stream_t *s, struct lure__ustream *us) {
+  us->read_err = LURE_ENOMEM;
+  us->stash_status = LURE_ENOMEM;
+  if (us->recv_op.armed && !us->recv_canceling) {
+    us->recv_canceling = 1;
+    lure__sop_cancel(s, &us->recv_op);
+  }
+  if ((s->stream_flags & LURE__STREAM_READING) &&
+      us->stash_len <= us->stash_off) {
+    us->stash_status = 0;
+    lure__stream_deliver(s, LURE_ENOMEM, &lure__null_buf);
+    return;
+  }
+  lure__stash_schedule(s, us);
+}
+
 static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
                               const char *p, size_t n) {
   size_t done;
 
+  if (us->read_err != 0)
+    return; /* bytes before these were lost: the stream has ended */
   /* Bytes already waiting go first: newer ones queue behind them. */
   if (us->stash_len > us->stash_off) {
     if (!lure__handle_is_closing((lure_handle_t *) s)) {
-      (void) lure__stash_add(us, p, n);
-      lure__stash_schedule(s, us);
+      if (lure__stash_add(us, p, n) != 0)
+        lure__stash_lost(s, us);
+      else
+        lure__stash_schedule(s, us);
     }
     return;
   }
@@ -1356,8 +1573,10 @@ static void lure__stream_feed(lure_stream_t *s, struct lure__ustream *us,
    * stopped, or had no buffer) is kept for the next read. */
   done = lure__stream_deliver_copy(s, p, n);
   if (done < n && !lure__handle_is_closing((lure_handle_t *) s)) {
-    (void) lure__stash_add(us, p + done, n - done);
-    lure__stash_schedule(s, us);
+    if (lure__stash_add(us, p + done, n - done) != 0)
+      lure__stash_lost(s, us);
+    else
+      lure__stash_schedule(s, us);
   }
 }
 
@@ -1394,8 +1613,11 @@ int lure__uring_stream_read(lure_stream_t *s) {
 
   if (us == NULL || lure__bufring_get(s->loop) == NULL)
     return LURE_ENOTSUP;
+  /* After lost bytes the stream only ever reports their loss. */
+  if (us->read_err != 0 && us->stash_status == 0)
+    us->stash_status = us->read_err;
   lure__stash_schedule(s, us);
-  if (us->recv_op.armed)
+  if (us->recv_op.armed || us->read_err != 0)
     return 0; /* still armed, or its cancellation is under way: re-armed
                  from its final CQE if we are reading by then */
   return lure__sop_arm_recv(s, us);
@@ -1432,6 +1654,12 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       return;
     }
   }
+  if (us->read_err != 0) {
+    /* Bytes were lost before these: drop them, arm nothing. */
+    if (flags & IORING_CQE_F_BUFFER)
+      lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+    return;
+  }
   if (res > 0) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     char *data = b->bufs + (size_t) bid * b->size;
@@ -1456,7 +1684,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   } else if (flags & IORING_CQE_F_BUFFER) {
     lure__bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
   }
-  if (lure__handle_is_closing((lure_handle_t *) s))
+  if (lure__handle_is_closing((lure_handle_t *) s) || us->read_err != 0)
     return;
   reading = (s->stream_flags & LURE__STREAM_READING) != 0;
   if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED &&
@@ -1519,6 +1747,7 @@ int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
                             struct lure__ustream, starved_link);
     lure__queue_remove(&us->starved_link);
     if (!us->recv_op.armed && (us->s->stream_flags & LURE__STREAM_READING) &&
+        us->read_err == 0 &&
         !lure__handle_is_closing((lure_handle_t *) us->s))
       (void) lure__sop_arm_recv(us->s, us);
   }
@@ -1583,8 +1812,10 @@ void lure__uring_stream_write(lure_stream_t *s) {
     if (!zc && lure__ustream_try_send(s, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
-    if (sqe == NULL)
-      return; /* cannot happen short of a CQ backlog; retried on next write */
+    if (sqe == NULL) {
+      lure__ustream_park(s, us, LURE__PARK_SEND);
+      return;
+    }
     us->send_zc = zc;
     if (zc && req->nbufs - req->write_index == 1) {
       io_uring_prep_send_zc(sqe, s->io_watcher.fd,
@@ -1629,6 +1860,37 @@ void lure__uring_stream_write(lure_stream_t *s) {
   }
 }
 
+/* From the poll phase, before its submit: arm what found no SQE, if the
+ * stream still wants it. */
+static void lure__ustream_unpark(lure_loop_t *loop, struct lure__uring *st) {
+  struct lure__queue q;
+  struct lure__ustream *us;
+  lure_stream_t *s;
+  unsigned what;
+
+  (void) loop;
+  /* Streams that find no room again go back on the list: take it first. */
+  lure__queue_move(&st->stream_parked, &q);
+  while (!lure__queue_empty(&q)) {
+    us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
+                            park_link);
+    lure__queue_remove(&us->park_link);
+    s = us->s;
+    what = us->parked;
+    us->parked = 0;
+    if (lure__handle_is_closing((lure_handle_t *) s))
+      continue;
+    if ((what & LURE__PARK_ACCEPT) && !us->accept_op.armed &&
+        (s->stream_flags & LURE__STREAM_LISTENING))
+      (void) lure__sop_arm_accept(s, us);
+    if ((what & LURE__PARK_RECV) && !us->recv_op.armed &&
+        us->read_err == 0 && (s->stream_flags & LURE__STREAM_READING))
+      (void) lure__sop_arm_recv(s, us);
+    if (what & LURE__PARK_SEND)
+      lure__stream_kick_writes(s);
+  }
+}
+
 int lure__uring_stream_sending(const lure_stream_t *s) {
   const struct lure__ustream *us = s->ring;
 
@@ -1667,33 +1929,60 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
 
 /* ---- close ---- */
 
-void lure__uring_stream_close(lure_stream_t *s) {
+/* How long the kernel may keep a closed stream's zero-copy bytes when the
+ * peer neither acknowledges them nor opens its window (TCP_USER_TIMEOUT). */
+#define LURE__ZC_CLOSE_MS 2000
+
+/* Returns 1 when stream.c must close the descriptor now: a zero-copy send
+ * is still the kernel's.  Its notification comes only once the socket no
+ * longer holds the caller's pages, and a peer that does not read keeps
+ * them there for as long as the descriptor is open; waiting for the
+ * notification before closing the descriptor (as for every other
+ * operation) never ended, and two such ends on one loop held each other
+ * (issue 14, item 4).  So the kernel gets the send and its cancel now,
+ * then the descriptor goes, as libuv's uv_close() closes it at once: the
+ * bytes already taken still leave and the FIN follows them, but no longer
+ * than LURE__ZC_CLOSE_MS without progress (the connection is then
+ * dropped); lure_tcp_close_reset() drops them at once.  The ring holds
+ * the file until the cancel lands, so the descriptor's number may be
+ * reused meanwhile without harm.  The write callback and close_cb still
+ * wait for the notification. */
+int lure__uring_stream_close(lure_stream_t *s) {
   struct lure__ustream *us = s->ring;
+  struct lure__uring *st = s->loop->priv->backend_data;
+  int zc;
+  unsigned before;
+  unsigned ms = LURE__ZC_CLOSE_MS;
 
   if (us == NULL)
-    return;
+    return 0;
   lure__queue_remove(&us->stash_pending.queue);
-  if (us->accept_op.armed) {
-    struct lure__uring *st = s->loop->priv->backend_data;
-    unsigned before;
-
+  lure__queue_remove(&us->park_link);
+  zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
+  if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
-    /* A listener is closed at once (stream.c closes its descriptor right
-     * after this, as libuv's uv_close() does), so the kernel gets the
-     * accept, if it still waits in the SQ, and its cancel now, while the
-     * descriptor still names the listener.  The cancel of a waiting
-     * accept completes inline, and with it the ring's hold on the socket
-     * goes. */
-    lure__uring_enable(st);
-    before = io_uring_sq_ready(&st->ring);
-    s->loop->priv->stats.wait_calls++;
-    (void) io_uring_submit(&st->ring);
-    lure__uring_account(s->loop, st, before);
-  }
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
+  if (!us->accept_op.armed && !zc)
+    return 0;
+  /* A listener is closed at once too (stream.c closes its descriptor right
+   * after this, as libuv's uv_close() does), so the kernel gets the
+   * accept, if it still waits in the SQ, and its cancel now, while the
+   * descriptor still names the listener.  The cancel of a waiting accept
+   * completes inline, and with it the ring's hold on the socket goes. */
+  lure__uring_enable(st);
+  before = io_uring_sq_ready(&st->ring);
+  s->loop->priv->stats.wait_calls++;
+  (void) io_uring_submit(&st->ring);
+  lure__uring_account(s->loop, st, before);
+  /* Only if the kernel took every SQE that may name the descriptor. */
+  if (!zc || io_uring_sq_ready(&st->ring) != 0)
+    return 0;
+  (void) setsockopt(s->io_watcher.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+                    sizeof(ms));
+  return 1;
 }
 
 /* In a forked child: the parent's ring operations are not ours. */
@@ -1712,6 +2001,8 @@ void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_zc = 0;
   lure__queue_init(&us->stash_pending.queue);
   lure__queue_init(&us->starved_link);
+  lure__queue_init(&us->park_link);
+  us->parked = 0;
 }
 
 void lure__uring_stream_free(lure_stream_t *s) {
@@ -1720,6 +2011,7 @@ void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
+  lure__queue_remove(&us->park_link);
   lure__free(us->stash);
   lure__free(us);
   s->ring = NULL;
@@ -2226,7 +2518,8 @@ static void lure__sock_complete(lure_loop_t *loop, struct lure__uring *st,
         /* Out of descriptors, the ring's accept fails again at once,
          * connection or not: stream.c waits for readiness first. */
         if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            (s->stream_flags & LURE__STREAM_LISTENING) &&
+            (s->stream_flags & LURE__STREAM_RING) && res != -EMFILE &&
             res != -ENFILE)
           (void) lure__sop_arm_accept(s, us);
       } else if (res >= 0) {

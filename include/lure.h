@@ -365,8 +365,9 @@ typedef void (*lure__io_cb)(lure_loop_t *loop, struct lure__io *w,
 struct lure__io {
   lure__io_cb cb;
   int fd;
-  unsigned events;  /* poll(2) mask wanted; 0 = stopped */
-  unsigned flags;
+  unsigned short events;  /* poll(2) mask wanted (POLLRDHUP is the highest
+                           * bit lure asks for); 0 = stopped */
+  unsigned short flags;
   void *bdata;      /* the backend's per-watcher state */
   struct lure__queue queue;
 };
@@ -570,7 +571,7 @@ typedef struct {
   lure_timespec_t st_birthtim;
 } lure_stat_t;
 
-typedef struct {
+typedef struct lure_statfs_s {
   uint64_t f_type;
   uint64_t f_bsize;
   uint64_t f_blocks;
@@ -592,12 +593,12 @@ typedef enum {
   LURE_DIRENT_BLOCK
 } lure_dirent_type_t;
 
-typedef struct {
+typedef struct lure_dirent_s {
   const char *name;
   lure_dirent_type_t type;
 } lure_dirent_t;
 
-typedef struct {
+typedef struct lure_dir_s {
   lure_dirent_t *dirents;  /* set by the caller: room for nentries */
   size_t nentries;
   /* private */
@@ -678,10 +679,13 @@ struct lure_fs_s {
 /* ---- streams, TCP, pipes, UDP, DNS --------------------------------------- */
 
 /* lure_tcp_bind() flags. */
-typedef enum { LURE_TCP_IPV6ONLY = 1 } lure_tcp_flags;
+typedef enum lure_tcp_flags {
+  LURE_TCP_IPV6ONLY = 1,
+  LURE_TCP_REUSEPORT = 2 /* SO_REUSEPORT, as libuv 1.49's UV_TCP_REUSEPORT */
+} lure_tcp_flags;
 /* lure_udp_bind() / lure_udp_init_ex() flags, and the flags of a receive
  * callback, libuv's values. */
-typedef enum {
+typedef enum lure_udp_flags {
   LURE_UDP_IPV6ONLY = 1,
   LURE_UDP_PARTIAL = 2,
   LURE_UDP_REUSEADDR = 4,
@@ -726,9 +730,9 @@ typedef enum {
   unsigned int accepted_count;                                                \
   unsigned int accepted_cap;                                                  \
   unsigned int stream_flags;                                                  \
-  unsigned int ring_ops;               /* ring operations in flight */        \
+  unsigned short ring_ops;             /* ring operations in flight */        \
+  short delayed_error;                 /* a negative errno, or 0 */           \
   void *ring;                          /* the ring's per-stream state */      \
-  int delayed_error;                                                          \
   int *pending_fds;                    /* fds received (pipes with ipc) */    \
   unsigned int pending_count;                                                 \
   unsigned int pending_cap;
@@ -1593,7 +1597,7 @@ typedef void (*lure_exit_cb)(lure_process_t *process, int64_t exit_status,
                              int term_signal);
 
 /* lure_process_options_t.flags, libuv's values. */
-typedef enum {
+typedef enum lure_process_flags {
   LURE_PROCESS_SETUID = (1 << 0),
   LURE_PROCESS_SETGID = (1 << 1),
   /* Windows only in libuv: accepted and ignored. */
@@ -1634,10 +1638,10 @@ struct lure_process_s {
   lure_exit_cb exit_cb;
   int pid;
   /* private */
+  int status;                   /* how, between reaping and the callback */
   struct lure__io io_watcher;   /* the pidfd, or fd -1 (SIGCHLD) */
   struct lure__queue queue;     /* the loop's running processes */
   int reaped;                   /* exited and waited for */
-  int status;                   /* how, between reaping and the callback */
 };
 
 LURE_EXTERN int lure_spawn(lure_loop_t *loop, lure_process_t *process,

@@ -103,7 +103,9 @@ static int lure__fs_is_stat(const lure_fs_t *req) {
 
 void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
                    int executor) {
-  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED) {
+  if (req->cancel_state == LURE__FS_CANCEL_SURE) {
+    result = LURE_ECANCELED;
+  } else if (req->cancel_state == LURE__FS_CANCEL_REQUESTED) {
     /* A cancelled open that succeeded anyway: the fd is nobody's, close it
      * and report the cancellation the caller asked for. */
     if (req->fs_type == LURE_FS_OPEN && result >= 0) {
@@ -1302,7 +1304,7 @@ int lure__fs_cancel(lure_fs_t *req) {
     return LURE_EINVAL;
   if (!(req->req_flags & LURE__REQ_ACTIVE))
     return LURE_EBUSY;
-  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED)
+  if (req->cancel_state != LURE__FS_CANCEL_NONE)
     return LURE_EBUSY;
   switch (req->executor) {
     case LURE__EXEC_URING:
@@ -1318,7 +1320,7 @@ int lure__fs_cancel(lure_fs_t *req) {
       rc = LURE_EBUSY;
       break;
   }
-  if (rc == 0)
+  if (rc == 0 && req->cancel_state == LURE__FS_CANCEL_NONE)
     req->cancel_state = LURE__FS_CANCEL_REQUESTED;
   return rc;
 }

@@ -91,6 +91,10 @@ struct lure__loop_priv {
    * including the thread pool's completion handle. */
   int async_fd;
   struct lure__io async_io;
+  /* Set by lure_async_send() before it writes the eventfd, cleared by a
+   * poll phase before it asks the wait point: a zero-timeout tick whose
+   * only watcher is the eventfd may skip the syscall while it is clear. */
+  int async_wakeup;
 
   /* Thread-pool completions waiting for the loop thread. */
   pthread_mutex_t wq_mutex;
@@ -189,6 +193,9 @@ void lure__wait_leave(lure_loop_t *loop);
 /* Whether the ring wait point holds work prepared but not handed to the
  * kernel yet, or completions not reaped (backends/uring.c); 0 elsewhere. */
 int lure__uring_unsubmitted(const lure_loop_t *loop);
+/* Tests: CQEs ready in the CQ, its size, and the overflow flag. */
+int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
+                         unsigned *entries, int *overflow);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */
@@ -234,7 +241,10 @@ void lure__threadpool_shutdown(void);
 /* fs request cancel_state values. */
 enum {
   LURE__FS_CANCEL_NONE = 0,
-  LURE__FS_CANCEL_REQUESTED = 1
+  LURE__FS_CANCEL_REQUESTED = 1, /* asked for; the operation may still win */
+  LURE__FS_CANCEL_SURE = 2       /* the operation never runs: whatever
+                                    completes the request, it reports
+                                    LURE_ECANCELED */
 };
 
 /* Called by an executor, on the loop thread, when an fs request it accepted

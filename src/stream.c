@@ -164,6 +164,23 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
   lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
 
+  if (s->stream_flags & LURE__STREAM_REARM) {
+    s->stream_flags &= ~LURE__STREAM_REARM;
+    if (!lure__handle_is_closing((lure_handle_t *) s) &&
+        s->io_watcher.fd >= 0) {
+      if (s->stream_flags & LURE__STREAM_LISTENING) {
+        if (!(s->stream_flags & LURE__STREAM_RING) ||
+            lure__uring_stream_accept(s) != 0) {
+          s->stream_flags &= ~LURE__STREAM_RING;
+          (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+        }
+      } else if (s->stream_flags & LURE__STREAM_READING) {
+        if (!(s->stream_flags & LURE__STREAM_RING) ||
+            lure__uring_stream_read(s) != 0)
+          (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
+      }
+    }
+  }
   if (s->stream_flags & LURE__STREAM_REKICK) {
     s->stream_flags &= ~LURE__STREAM_REKICK;
     if (!lure__handle_is_closing((lure_handle_t *) s) &&
@@ -324,7 +341,9 @@ static void lure__stream_write_all(lure_stream_t *s) {
  * inside uv_write().  Write what the socket takes now, in order; what it
  * does not take is cancelled. */
 void lure__stream_close_writes(lure_stream_t *s) {
-  (void) lure__stream_write_now(s);
+  /* Not if the descriptor went already (lure__uring_stream_close). */
+  if (s->io_watcher.fd >= 0)
+    (void) lure__stream_write_now(s);
   while (!lure__queue_empty(&s->write_queue))
     lure__stream_write_fail(
         s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
@@ -829,7 +848,9 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_accept(s) == 0)
+  if ((s->stream_flags & LURE__STREAM_RING) &&
+      !(s->stream_flags & LURE__STREAM_ADOPTED) &&
+      lure__uring_stream_accept(s) == 0)
     return 0;
   s->stream_flags &= ~LURE__STREAM_RING;
   return lure__io_start(s->loop, &s->io_watcher, POLLIN);
@@ -848,7 +869,8 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
     /* A descriptor received over an IPC pipe. */
     fd = server->pending_fds[0];
     rc = lure__stream_open(client, fd,
-                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE |
+                               LURE__STREAM_ADOPTED);
     if (rc != 0)
       return rc;
     memmove(server->pending_fds, server->pending_fds + 1,
@@ -1009,6 +1031,21 @@ static int lure__send_handle_check(const lure_stream_t *s,
   return (s->stream_flags & LURE__STREAM_NOT_SOCKET) ? LURE_ENOTSOCK : 0;
 }
 
+/* A handle sent over IPC may be shared from now on (the receiver may
+ * listen or read on it too): a listener on the ring goes on with readiness,
+ * as a listener opened from a descriptor does (stream.h). */
+static void lure__stream_share(lure_stream_t *h) {
+  if (h == NULL)
+    return;
+  h->stream_flags |= LURE__STREAM_ADOPTED;
+  if ((h->stream_flags & LURE__STREAM_LISTENING) &&
+      (h->stream_flags & LURE__STREAM_RING)) {
+    lure__uring_stream_accept_stop(h);
+    h->stream_flags &= ~LURE__STREAM_RING;
+    (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  }
+}
+
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
                              const lure_buf_t bufs[], unsigned nbufs,
                              lure_stream_t *send_handle, lure_write_cb cb) {
@@ -1029,6 +1066,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   rc = lure__send_handle_check(s, send_handle);
   if (rc != 0)
     return rc;
+  lure__stream_share(send_handle);
   req->type = LURE_WRITE;
   req->cb = cb;
   req->handle = s;
@@ -1130,6 +1168,7 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
+  lure__stream_share(send_handle);
   for (i = 0; i < n; i++) {
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
@@ -1218,19 +1257,18 @@ void lure__stream_after_fork(lure_stream_t *s) {
   if (s->connect_req != NULL &&
       s->connect_req->executor == LURE__EXEC_URING)
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
-  if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_accept(s) != 0) {
-      s->stream_flags &= ~LURE__STREAM_RING;
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
-    }
+  /* Not now either: a ring receive or accept prepared here went to the
+   * kernel with the child's first wait even when the child closed the
+   * handle before running its loop (the cancel comes after it), and took
+   * the parent's bytes or connections.  Arm it when this loop next runs
+   * its pending phase; closing the handle first means no receive at all,
+   * as with readiness. */
+  if (s->stream_flags & (LURE__STREAM_LISTENING | LURE__STREAM_READING)) {
+    s->stream_flags |= LURE__STREAM_REARM;
+    lure__stream_schedule(s);
+  }
+  if (s->stream_flags & LURE__STREAM_LISTENING)
     return;
-  }
-  if (s->stream_flags & LURE__STREAM_READING) {
-    if (!(s->stream_flags & LURE__STREAM_RING) ||
-        lure__uring_stream_read(s) != 0)
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
-  }
   /* Not now: in a forked child the socket is the parent's too, and the
    * child may only mean to close it (or exec).  Writing the queue here sent
    * the parent's bytes a second time.  The queue restarts when this loop
@@ -1250,6 +1288,7 @@ void lure__stream_close(lure_stream_t *s) {
   unsigned i;
 
   int was_listening = (s->stream_flags & LURE__STREAM_LISTENING) != 0;
+  int close_now = was_listening;
 
   lure__stream_read_stop_internal(s);
   s->stream_flags &= ~LURE__STREAM_LISTENING;
@@ -1263,8 +1302,10 @@ void lure__stream_close(lure_stream_t *s) {
                                lure_write_t, queue);
       lure__stream_write_fail(s, req, LURE_ECANCELED);
     }
-  if (s->stream_flags & LURE__STREAM_RING)
-    lure__uring_stream_close(s);
+  /* The ring may want the descriptor gone now too: a zero-copy send ends
+   * only once the socket lets go of the caller's pages. */
+  if ((s->stream_flags & LURE__STREAM_RING) && lure__uring_stream_close(s))
+    close_now = 1;
   lure__io_close(s->loop, &s->io_watcher);
   /* A listener stops listening now, as libuv's uv_close() makes it by
    * closing the descriptor at once: a connect made right after lure_close()
@@ -1272,8 +1313,9 @@ void lure__stream_close(lure_stream_t *s) {
    * Only the descriptor goes (never shutdown(2), which would stop the
    * listen for every process and loop that shares the socket); the ring
    * has its accept and the cancel already (lure__uring_stream_close). */
-  if (was_listening && s->io_watcher.fd >= 0) {
-    close(s->io_watcher.fd);
+  if (close_now && s->io_watcher.fd >= 0) {
+    if (s->io_watcher.fd > STDERR_FILENO)
+      close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
   lure__queue_remove(&s->write_pending.queue);
@@ -1286,7 +1328,8 @@ void lure__stream_close(lure_stream_t *s) {
 }
 
 /* The closing phase, just before close_cb: cancelled callbacks, then the
- * descriptor goes (only now, once no ring operation can name it). */
+ * descriptor goes (only now, once no ring operation can name it), unless
+ * it is one of fds 0-2. */
 void lure__stream_finish_close(lure_stream_t *s) {
   lure_connect_t *creq = s->connect_req;
 
@@ -1300,7 +1343,9 @@ void lure__stream_finish_close(lure_stream_t *s) {
   if (s->shutdown_req != NULL)
     lure__stream_shutdown_done(s, LURE_ECANCELED);
   if (s->io_watcher.fd >= 0) {
-    if (s->type != LURE_TTY || !lure__tty_keeps_fd((lure_tty_t *) s))
+    /* As libuv's: a stream never closes the standard descriptors, which
+     * the program (or another handle opened on them) still uses. */
+    if (s->io_watcher.fd > STDERR_FILENO)
       close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }

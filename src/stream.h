@@ -23,8 +23,19 @@ enum {
   LURE__STREAM_BORROW = 0x800,    /* read_cb gets lure's buffers */
   LURE__STREAM_NODELAY = 0x1000,   /* TCP: TCP_NODELAY once there is a socket */
   LURE__STREAM_KEEPALIVE = 0x2000, /* TCP: SO_KEEPALIVE likewise */
-  LURE__STREAM_REKICK = 0x4000     /* restart the write queue when the loop
+  LURE__STREAM_REKICK = 0x4000,    /* restart the write queue when the loop
                                       next runs (set after a fork) */
+  LURE__STREAM_REARM = 0x10000,    /* arm the read or accept when the loop
+                                      next runs (set after a fork) */
+  /* The fd came from outside (lure_tcp_open, lure_pipe_open, received over
+   * IPC) or was sent over IPC: another handle or process may share it,
+   * so nothing is taken
+   * from it ahead of time, as with libuv's readiness.  A listener accepts
+   * on readiness (a multishot accept on a listener two processes share
+   * takes every connection: exclusive wake-ups); the ring receives one
+   * read at a time (a multishot receive still armed after lure_read_stop()
+   * would take bytes another handle on the fd is to read). */
+  LURE__STREAM_ADOPTED = 0x8000
 };
 
 /* The keep-alive delay a TCP handle without a socket was given (its
@@ -83,21 +94,26 @@ void lure__stream_connect_done(lure_stream_t *s, int status);
 int lure__tcp_listen(lure_tcp_t *h, int backlog, lure_connection_cb cb);
 int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
 void lure__pipe_finish_close(lure_pipe_t *h);
-int lure__tty_keeps_fd(const lure_tty_t *tty);
 
 /* The ring's socket path (backends/uring.c).  usable: the loop's wait point
  * is the ring and its probe has every opcode the path needs.  The others
  * return 0 when the ring took the operation, or a negative errno when it
  * cannot (the caller then uses readiness). */
 int lure__uring_stream_usable(const lure_loop_t *loop);
+/* Tests only: the next this many stream sends, receives, accepts find no
+ * SQE. */
+extern unsigned lure__uring_fault_send_sqe;
+extern unsigned lure__uring_fault_recv_sqe;
+extern unsigned lure__uring_fault_accept_sqe;
 int lure__uring_stream_accept(lure_stream_t *s);
+void lure__uring_stream_accept_stop(lure_stream_t *s);
 int lure__uring_stream_connect(lure_stream_t *s, const struct sockaddr *addr,
                                socklen_t len);
 int lure__uring_stream_read(lure_stream_t *s);
 void lure__uring_stream_read_stop(lure_stream_t *s);
 void lure__uring_stream_write(lure_stream_t *s);
 int lure__uring_stream_sending(const lure_stream_t *s);
-void lure__uring_stream_close(lure_stream_t *s);
+int lure__uring_stream_close(lure_stream_t *s);
 void lure__uring_stream_free(lure_stream_t *s);
 void lure__uring_stream_forget(lure_stream_t *s);
 void lure__stream_after_fork(lure_stream_t *s);

@@ -290,7 +290,17 @@ void lure__udp_run_send_cbs(lure_udp_t *h) {
 }
 
 static void lure__udp_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
-  lure__udp_run_send_cbs(lure__container_of(p, lure_udp_t, write_pending));
+  lure_udp_t *h = lure__container_of(p, lure_udp_t, write_pending);
+
+  if (h->udp_flags & LURE__UDP_REARM) {
+    h->udp_flags &= ~(unsigned) LURE__UDP_REARM;
+    if ((h->udp_flags & LURE__UDP_RECEIVING) &&
+        !lure__handle_is_closing((lure_handle_t *) h) &&
+        h->io_watcher.fd >= 0 &&
+        (!(h->udp_flags & LURE__UDP_RING) || lure__uring_udp_recv(h) != 0))
+      (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  }
+  lure__udp_run_send_cbs(h);
 }
 
 static void lure__udp_schedule(lure_udp_t *h) {
@@ -850,9 +860,16 @@ void lure__udp_after_fork(lure_udp_t *h) {
     return;
   if (lure__udp_on_ring(h))
     lure__io_stop(h->loop, &h->io_watcher, POLLIN | POLLOUT);
-  if ((h->udp_flags & LURE__UDP_RECEIVING) &&
-      (!(h->udp_flags & LURE__UDP_RING) || lure__uring_udp_recv(h) != 0))
-    (void) lure__io_start(h->loop, &h->io_watcher, POLLIN);
+  /* Not now: in a forked child the socket is the parent's too, and a ring
+   * receive prepared here went to the kernel with the child's first wait
+   * even when the child closed the handle before running its loop (the
+   * cancel comes after it), taking the parent's datagrams.  Arm it when
+   * this loop next runs its pending phase; closing the handle first means
+   * no receive at all, as with readiness. */
+  if (h->udp_flags & LURE__UDP_RECEIVING) {
+    h->udp_flags |= LURE__UDP_REARM;
+    lure__udp_schedule(h);
+  }
   if (!lure__queue_empty(&h->write_queue)) {
     if (h->udp_flags & LURE__UDP_RING)
       lure__uring_udp_send(h);

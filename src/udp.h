@@ -12,7 +12,9 @@ enum {
   LURE__UDP_BOUND = 0x2,
   LURE__UDP_CONNECTED = 0x4,
   LURE__UDP_RING = 0x8,     /* datagrams move through ring operations */
-  LURE__UDP_DECIDED = 0x10  /* LURE__UDP_RING was settled */
+  LURE__UDP_DECIDED = 0x10, /* LURE__UDP_RING was settled */
+  LURE__UDP_REARM = 0x20    /* after lure_loop_fork: arm the ring receive
+                               when the loop next runs its pending phase */
 };
 
 /* lure_udp_send_t req_flags: a SENDMSG for it is in the ring. */

@@ -6,6 +6,11 @@
 #   tests/epoll.test           LURE_BACKEND=epoll
 #   tests/nouring-enosys.test  io_uring_setup fails with ENOSYS (seccomp)
 #   tests/nouring-eperm.test   io_uring_setup fails with EPERM (seccomp)
+#   tests/nouring-errnos.test  io_uring_setup fails with EINVAL, ENOMEM,
+#                              EOPNOTSUPP, EACCES; io_uring_enter or
+#                              io_uring_register fails (subset of suites)
+#   tests/pitfalls-uring-old.test  suite pitfalls on the ring's pre-5.19
+#                              socket path (multishot and pbuf_ring masked)
 # The scripts run from the top build directory and find the programs under
 # ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
 # tests/nouring installs the seccomp filter and execs its arguments.
@@ -14,7 +19,9 @@ LURE_TEST_SETS = \
 	tests/uring.test \
 	tests/epoll.test \
 	tests/nouring-enosys.test \
-	tests/nouring-eperm.test
+	tests/nouring-eperm.test \
+	tests/nouring-errnos.test \
+	tests/pitfalls-uring-old.test
 
 EXTRA_DIST += $(LURE_TEST_SETS)
 
@@ -60,7 +67,8 @@ tests_lure_tests_SOURCES = \
 	tests/test-fs-event.c \
 	tests/test-tty.c \
 	tests/test-random.c \
-	tests/test-process.c
+	tests/test-process.c \
+	tests/test-pitfalls.c
 tests_lure_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 

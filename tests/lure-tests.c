@@ -160,6 +160,7 @@ static const struct {
   { "tty", tty_suite },
   { "random", random_suite },
   { "process", process_suite },
+  { "pitfalls", pitfalls_suite },
 };
 
 static int wanted(const char *name, int argc, char **argv) {

@@ -32,6 +32,7 @@ Suite *fs_event_suite(void);
 Suite *tty_suite(void);
 Suite *random_suite(void);
 Suite *process_suite(void);
+Suite *pitfalls_suite(void);
 
 /* "uring", "epoll", "nouring", or NULL when the program runs by hand. */
 const char *test_set(void);

@@ -1073,6 +1073,7 @@ static const struct {
   { "errors", net_errors_suite },
   { "ring", net_ring_suite },
   { "parity", net_parity_suite },
+  { "faults", net_faults_suite },
 };
 
 static void usage(FILE *f) {

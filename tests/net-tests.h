@@ -40,6 +40,7 @@ Suite *net_dns_suite(void);
 Suite *net_errors_suite(void);
 Suite *net_ring_suite(void);
 Suite *net_parity_suite(void);
+Suite *net_faults_suite(void);
 
 #define NT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

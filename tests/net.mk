@@ -37,7 +37,8 @@ tests_lure_net_tests_SOURCES = \
 	tests/net-dns.c \
 	tests/net-errors.c \
 	tests/net-ring.c \
-	tests/net-parity.c
+	tests/net-parity.c \
+	tests/net-faults.c
 tests_lure_net_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_net_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 endif

@@ -234,7 +234,9 @@ START_TEST(async_closed) {
   ck_assert_int_eq(lure_async_send(&a), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(calls, 0);
-  ck_assert_int_eq(lure_async_send(&a), LURE_EINVAL);
+  /* Closed: still nothing, and still 0 (libuv's async benchmark relies on
+   * it); the loop is not touched. */
+  ck_assert_int_eq(lure_async_send(&a), 0);
   ck_assert_int_eq(lure_async_send(NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_async_init(NULL, &a, count_cb), LURE_EINVAL);
   ck_assert_int_eq(lure_async_init(&loop, NULL, count_cb), LURE_EINVAL);

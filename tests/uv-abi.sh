@@ -22,9 +22,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # 1. Constants: object-like UV_ macros of lure's uv.h, minus the ones that
-#    only libuv defines differently on purpose (none) and header plumbing.
+#    only libuv defines differently on purpose (none), header plumbing and
+#    the names of later libuv versions that 1.44's header lacks
+#    (UV_TCP_REUSEPORT, 1.49; checked against 1.49's value below).
 grep -oE '^#define UV_[A-Z0-9_]+ ' "$UVH" | awk '{print $2}' |
-  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP)$' | sort -u >"$tmp/names"
+  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP|HANDLE_FIELDS|REQ_FIELDS|STREAM_FIELDS|TCP_REUSEPORT)$' | sort -u >"$tmp/names"
 n=$(wc -l <"$tmp/names")
 [ "$n" -gt 200 ] || { echo "uv-abi: only $n UV_ constants found in $UVH" >&2; exit 1; }
 {
@@ -51,12 +53,81 @@ if ! diff "$tmp/v-libuv" "$tmp/v-lure" >"$tmp/diff"; then
 fi
 echo "uv-abi: $n UV_ constants have libuv's values"
 
+# 1b. The field-list macros: a struct built from them has the layout of the
+#     handle, stream or request it mimics.  libuv's header leaves only
+#     UV_HANDLE_FIELDS usable (it undefines the private lists the other two
+#     expand to), so the stream and request checks run on lure only.
+cat >"$tmp/fields.c" <<'CEOF'
+#include <stddef.h>
+#include <stdio.h>
+#include <uv.h>
+struct my_handle { UV_HANDLE_FIELDS };
+#ifdef LURE_UV_H
+struct my_stream { UV_HANDLE_FIELDS UV_STREAM_FIELDS };
+struct my_req { UV_REQ_FIELDS };
+#endif
+int main(void) {
+  int ok = sizeof(struct my_handle) == sizeof(uv_handle_t) &&
+           offsetof(struct my_handle, data) == offsetof(uv_handle_t, data) &&
+           offsetof(struct my_handle, loop) == offsetof(uv_handle_t, loop) &&
+           offsetof(struct my_handle, type) == offsetof(uv_handle_t, type);
+#ifdef LURE_UV_H
+  ok = ok &&
+       offsetof(struct my_stream, read_cb) == offsetof(uv_stream_t, read_cb) &&
+       offsetof(struct my_stream, write_queue_size) ==
+           offsetof(uv_stream_t, write_queue_size) &&
+       sizeof(struct my_stream) <= sizeof(uv_stream_t) &&
+       sizeof(struct my_req) == sizeof(uv_req_t) &&
+       offsetof(struct my_req, type) == offsetof(uv_req_t, type);
+#endif
+  printf("%s\n", ok ? "same layout" : "layout differs");
+  return !ok;
+}
+CEOF
+$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -o "$tmp/fields-libuv" "$tmp/fields.c" -luv
+$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/fields-lure" "$tmp/fields.c" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+"$tmp/fields-libuv" >/dev/null || { echo "uv-abi: the field-list check fails on libuv itself" >&2; exit 99; }
+"$tmp/fields-lure" || { echo "uv-abi: UV_HANDLE_FIELDS/UV_STREAM_FIELDS/UV_REQ_FIELDS do not give lure's layout" >&2; exit 1; }
+echo "uv-abi: UV_HANDLE_FIELDS, UV_STREAM_FIELDS and UV_REQ_FIELDS give the handle, stream and request layout"
+
+# 1c. Types: every struct and enum tag and every uv_*_t type name libuv's
+#     public headers declare is a complete type under lure's uv.h.  One
+#     exception: libuv's unix.h also tags uv_buf_t as "struct uv_buf_t"; a
+#     tag equal to a typedef name cannot be mapped by a macro, so lure's
+#     buffer is "struct uv_buf_s" (as on libuv's Windows) and uv_buf_t.
+cat /usr/include/uv.h /usr/include/uv/unix.h /usr/include/uv/linux.h \
+    /usr/include/uv/threadpool.h 2>/dev/null |
+  grep -ohE '\b(struct|enum) uv_[a-z0-9][a-z0-9_]*|\buv_[a-z0-9][a-z0-9_]*_t\b' |
+  grep -vx 'struct uv_buf_t' |
+  sort -u >"$tmp/types"
+nt=$(wc -l <"$tmp/types")
+[ "$nt" -gt 80 ] || { echo "uv-abi: only $nt uv types found in libuv's headers" >&2; exit 99; }
+{
+  echo '#include <uv.h>'
+  echo 'int main(void) {'
+  echo '  unsigned long n = 0;'
+  sed 's/.*/  n += (unsigned long) sizeof(&);/' "$tmp/types"
+  echo '  return n == 0;'
+  echo '}'
+} >"$tmp/types.c"
+if ! $CC ${CFLAGS:-} -D_GNU_SOURCE -fsyntax-only -I"$srcdir/include/lure" -I"$srcdir/include" "$tmp/types.c" 2>"$tmp/types.err"; then
+  echo "uv-abi: types libuv declares that lure's uv.h lacks or leaves incomplete:" >&2
+  grep -E 'error' "$tmp/types.err" | head -20 >&2
+  exit 1
+fi
+echo "uv-abi: $nt struct/enum tags and uv_*_t types of libuv are complete types"
+
+# libuv 1.49's UV_TCP_REUSEPORT is 2 (enum uv_tcp_flags).
+printf '#include <uv.h>\n_Static_assert(UV_TCP_REUSEPORT == 2, "1.49 value");\nint main(void) { return 0; }\n' >"$tmp/later.c"
+$CC ${CFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -c -o "$tmp/later.o" "$tmp/later.c"
+echo "uv-abi: UV_TCP_REUSEPORT has libuv 1.49's value"
+
 # 2. Functions: every uv_ name mapped by a macro, and the inline wrappers.
 {
   echo '#include <uv.h>'
   echo 'void *fns[] = {'
   grep -oE '^#define uv_[a-z0-9_]+ lure_[a-z0-9_]+$' "$UVH" | awk '{print "  (void *) " $2 ","}' |
-    grep -vE '(_s|uv_poll_event|uv_fs_event|uv_fs_event_flags|uv_any_handle|uv_any_req),$'
+    grep -vE '(_s|uv_poll_event|uv_fs_event|uv_fs_event_flags|uv_tcp_flags|uv_udp_flags|uv_process_flags|uv_any_handle|uv_any_req),$'
   echo '  (void *) uv_close, (void *) uv_pipe_connect, (void *) uv_version,'
   echo '  (void *) uv_version_string, 0 };'
   echo 'int main(void) { return fns[0] == 0; }'

@@ -19,5 +19,5 @@ bin_PROGRAMS += tools/lure-echo
 tools_lure_echo_SOURCES = tools/lure-echo.c
 tools_lure_echo_LDADD = liblure-core.la $(PTHREAD_LIBS)
 dist_man1_MANS += man/lure-echo.1
-TESTS += tests/echo-smoke.sh
-EXTRA_DIST += tests/echo-smoke.sh
+TESTS += tests/echo-smoke.sh tests/info-smoke.sh
+EXTRA_DIST += tests/echo-smoke.sh tests/info-smoke.sh

@@ -130,6 +130,8 @@ struct machine {
   int aio_error;                /* 0 when io_setup works, else -errno */
   unsigned pool_size;
   int sysctl_disabled;         /* kernel.io_uring_disabled, -1 if absent */
+  int pidfd_error;             /* 0 when pidfd_open(2) works, else -errno */
+  int pidfd_disabled;          /* LURE_PIDFD_DISABLE asks for SIGCHLD */
 };
 
 static int bit_is_set(const unsigned char map[32], int op) {
@@ -242,6 +244,22 @@ static void parse_mask(const char *list, struct machine *m) {
   }
 }
 
+/* Whether pidfd_open(2) works here (a kernel before 5.3 or a seccomp
+ * policy may refuse it): 0, else -errno.  lure_spawn() then watches
+ * SIGCHLD instead. */
+static int pidfd_check(void) {
+#ifdef SYS_pidfd_open
+  long fd = syscall(SYS_pidfd_open, (long) getpid(), 0L);
+
+  if (fd < 0)
+    return -errno;
+  close((int) fd);
+  return 0;
+#else
+  return -ENOSYS;
+#endif
+}
+
 /*
  * Whether Linux AIO takes a context here (it may be compiled out, blocked
  * by seccomp, or out of fs.aio-max-nr): 0 or a negative errno.  lure asks
@@ -289,6 +307,13 @@ static void gather(struct machine *m) {
 
   m->aio_error = aio_check();
   m->pool_size = lure__threadpool_size();
+  m->pidfd_error = pidfd_check();
+  {
+    const char *v = getenv("LURE_PIDFD_DISABLE");
+
+    /* The same reading as src/process.c: set, non-empty and not "0". */
+    m->pidfd_disabled = v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+  }
 
   m->loop_rc = lure_loop_init(&loop);
   if (m->loop_rc == 0) {
@@ -309,7 +334,8 @@ enum route {
   ROUTE_POOL,      /* always the thread pool */
   ROUTE_FILE,      /* ring opcode, else thread pool (O_DIRECT: aio, no ring) */
   ROUTE_SOCKET,    /* ring opcode, else epoll readiness + plain syscall */
-  ROUTE_DGRAM      /* the same for UDP handles, with their own opcodes */
+  ROUTE_DGRAM,     /* the same for UDP handles, with their own opcodes */
+  ROUTE_PROCESS    /* a pidfd on the wait point, else SIGCHLD's pipe */
 };
 
 enum {
@@ -383,6 +409,16 @@ static const struct op_row op_rows[] = {
   {"udp_send", "lure_udp_send", ROUTE_DGRAM, "sendmsg", NULL, 0, NULL},
   {"getaddrinfo", "lure_getaddrinfo", ROUTE_POOL, NULL, NULL, 0,
    "blocking libc call"},
+  {"process_exit", "lure_spawn", ROUTE_PROCESS, NULL, NULL, 0, NULL},
+  {"fs_event", "lure_fs_event_start", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "inotify fd"},
+  {"fs_poll", "lure_fs_poll_start", ROUTE_FILE, "statx", NULL, 0, NULL},
+  {"tty_read", "lure_read_start", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "tty fd readiness, read(2)"},
+  {"tty_write", "lure_write", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "tty fd readiness, writev(2)"},
+  {"random", "lure_random", ROUTE_POOL, NULL, NULL, 0,
+   "getrandom(2) may block"},
   {"fs_scandir", "lure_fs_scandir", ROUTE_POOL, NULL, NULL, 0,
    "no io_uring opcode"},
   {"fs_readdir", "lure_fs_readdir", ROUTE_POOL, NULL, NULL, 0,
@@ -458,6 +494,23 @@ static void place(const struct machine *m, const struct op_row *row,
       if ((row->flags & ROW_AIO) && !m->has_ring && m->aio_error == 0)
         p->odirect = "aio";
       return;
+    case ROUTE_PROCESS: {
+      char why[64];
+      const char *wp =
+          ring_serves(m, "poll_add", why, sizeof(why)) ? "io_uring" : "epoll";
+
+      p->executor = wp;
+      if (m->pidfd_error == 0 && !m->pidfd_disabled) {
+        p->via = "pidfd";
+        snprintf(p->why, sizeof(p->why), "pidfd on the wait point");
+      } else {
+        p->via = "SIGCHLD";
+        snprintf(p->why, sizeof(p->why), "signal pipe on the wait point (%s)",
+                 m->pidfd_disabled ? "LURE_PIDFD_DISABLE"
+                                   : lure_err_name(m->pidfd_error));
+      }
+      return;
+    }
     case ROUTE_SOCKET:
     case ROUTE_DGRAM: {
       /* A stream (UDP handle) takes the ring only when every opcode of its
@@ -585,6 +638,8 @@ static void print_text(const struct machine *m) {
          env_or("LURE_RING_ENTRIES", "(unset)"));
   printf("  LURE_THREADPOOL_SIZE  %s\n",
          env_or("LURE_THREADPOOL_SIZE", "(unset)"));
+  printf("  LURE_PIDFD_DISABLE    %s\n",
+         env_or("LURE_PIDFD_DISABLE", "(unset)"));
 
   printf("\nio_uring opcodes lure uses (probe), then features (kernel "
          "version)\n");
@@ -742,7 +797,8 @@ static void print_json(const struct machine *m) {
   json_env("LURE_BACKEND", 0);
   json_env("LURE_URING_DISABLE", 0);
   json_env("LURE_RING_ENTRIES", 0);
-  json_env("LURE_THREADPOOL_SIZE", 1);
+  json_env("LURE_THREADPOOL_SIZE", 0);
+  json_env("LURE_PIDFD_DISABLE", 1);
   printf("  },\n");
   json_key("  ", "uring_disable_ignored");
   json_str(m->mask_unknown[0] != '\0' ? m->mask_unknown : NULL);

@@ -48,6 +48,15 @@ extern "C" {
 
 #define UV_EXTERN LURE_EXTERN
 
+/* libuv's include guard, for programs that test it, and the field lists
+ * libuv's header exposes: a struct that starts with UV_HANDLE_FIELDS (and
+ * UV_STREAM_FIELDS) or UV_REQ_FIELDS has the public head of a handle,
+ * stream or request, as in libuv. */
+#define UV_H
+#define UV_HANDLE_FIELDS LURE_HANDLE_FIELDS
+#define UV_REQ_FIELDS LURE_REQ_FIELDS
+#define UV_STREAM_FIELDS LURE_STREAM_FIELDS
+
 /* ---- version: the libuv API level this layer implements ---------------- */
 
 #define UV_VERSION_MAJOR 1
@@ -233,8 +242,9 @@ typedef lure_os_fd_t uv_os_fd_t;
 typedef lure_os_sock_t uv_os_sock_t;
 typedef lure_membership uv_membership;
 typedef lure_stdio_flags uv_stdio_flags;
-typedef lure_tcp_flags uv_tcp_flags;
-typedef lure_udp_flags uv_udp_flags;
+/* libuv names these enums by tag only: enum uv_tcp_flags. */
+#define uv_tcp_flags lure_tcp_flags
+#define uv_udp_flags lure_udp_flags
 
 typedef lure_loop_t uv_loop_t;
 typedef lure_handle_t uv_handle_t;
@@ -262,6 +272,9 @@ typedef lure_buf_t uv_buf_t;
 
 /* Struct tags: struct uv_tcp_s is struct lure_tcp_s. */
 #define uv_loop_s lure_loop_s
+#define uv_dir_s lure_dir_s
+#define uv_dirent_s lure_dirent_s
+#define uv_statfs_s lure_statfs_s
 #define uv_handle_s lure_handle_s
 #define uv_timer_s lure_timer_s
 #define uv_idle_s lure_idle_s
@@ -372,6 +385,10 @@ typedef lure_getnameinfo_cb uv_getnameinfo_cb;
 #define UV_JOIN_GROUP LURE_JOIN_GROUP
 #define UV_NONBLOCK_PIPE LURE_NONBLOCK_PIPE
 #define UV_TCP_IPV6ONLY LURE_TCP_IPV6ONLY
+/* Beyond libuv 1.44: libuv 1.49's flag, with its value and meaning (one
+ * port shared by the listeners of several loops, SO_REUSEPORT).  A program
+ * can test for it with #ifdef. */
+#define UV_TCP_REUSEPORT LURE_TCP_REUSEPORT
 #define UV_UDP_IPV6ONLY LURE_UDP_IPV6ONLY
 #define UV_UDP_PARTIAL LURE_UDP_PARTIAL
 #define UV_UDP_REUSEADDR LURE_UDP_REUSEADDR
@@ -811,7 +828,7 @@ typedef lure_free_func uv_free_func;
 typedef lure_process_t uv_process_t;
 typedef lure_process_options_t uv_process_options_t;
 typedef lure_stdio_container_t uv_stdio_container_t;
-typedef lure_process_flags uv_process_flags;
+#define uv_process_flags lure_process_flags
 typedef lure_exit_cb uv_exit_cb;
 #define uv_process_s lure_process_s
 #define uv_process_options_s lure_process_options_s

@@ -1,0 +1,596 @@
+/*
+ * net-faults.c - suite "faults": the stream paths that only run when
+ * something goes wrong (issue 14), on every set.
+ *
+ *   faults_zc_close       closing a stream while a zero-copy write of 16
+ *                         MiB waits on a peer that does not read (item 4):
+ *                         with lure_close(), with lure_tcp_close_reset(),
+ *                         with both ends of one connection writing and
+ *                         closing on the same loop, and with a peer that
+ *                         starts reading 100 ms after the close (it must
+ *                         get the bytes the kernel took, then EOF).  The
+ *                         write callback (LURE_ECANCELED, or 0 if the
+ *                         kernel had taken it all) runs before the close
+ *                         callback, both run, and lure_run() returns (the
+ *                         watchdog fails a close that hangs).  The callback
+ *                         scribbles on its buffer, and what reaches the
+ *                         peer is checked byte by byte: a callback run
+ *                         while the kernel still sends from the pages
+ *                         would show.
+ *   faults_stash_enomem   the ring keeps bytes the reader did not take in a
+ *                         stash; when that allocation fails (a replaced
+ *                         allocator fails one realloc), the reader gets
+ *                         LURE_ENOMEM, never a silent gap in the stream,
+ *                         and the stream reads no more (item 8).
+ *   faults_send_no_sqe    stream sends that find no SQE (a fault-injection
+ *                         count in the library, only tests set it) on a
+ *                         ring of 4 entries with 16 connections writing at
+ *                         once: every byte still arrives (item 8).
+ *   faults_recv_no_sqe,   the same for a receive armed again (after each
+ *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
+ *                         uring) and a one-shot accept armed again
+ *                         (uring-old): they stalled the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "net-tests.h"
+
+/* ---- zero-copy write, then close -------------------------------------------------- */
+
+#define ZCC_LEN ((size_t) 16 << 20)
+
+enum { ZCC_CLOSE, ZCC_RESET, ZCC_BOTH, ZCC_READ_LATER, ZCC_MODES };
+
+static const char *const zcc_names[ZCC_MODES] = {
+  "lure_close", "lure_tcp_close_reset", "both ends write and close",
+  "lure_close, the peer reads 100 ms later"
+};
+
+struct zcc {
+  struct nt_pair p;
+  int mode;
+  lure_write_t wr[2];       /* [0] client to server, [1] server to client */
+  char *buf[2];
+  int wcbs[2];
+  int wstatus[2];
+  int closes[2];
+  int cb_order_bad;         /* a write callback after its close callback */
+  uint64_t t_close;
+  uint64_t t_closed;
+  /* modes but ZCC_BOTH: the server reads what arrived afterwards */
+  lure_timer_t later;
+  lure_timer_t idle;
+  int reading;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  int read_end;
+};
+
+static lure_stream_t *zcc_end(struct zcc *z, int i) {
+  return i == 0 ? (lure_stream_t *) &z->p.client
+                : (lure_stream_t *) &z->p.server;
+}
+
+static void zcc_write_cb(lure_write_t *req, int status) {
+  struct zcc *z = req->data;
+  int i = (int) (req - z->wr);
+
+  z->wcbs[i]++;
+  z->wstatus[i] = status;
+  if (z->closes[i])
+    z->cb_order_bad = 1;
+  /* The buffer is the caller's again: had the kernel still been sending
+   * from it, the peer would see this. */
+  memset(z->buf[i], 0xA5, ZCC_LEN);
+}
+
+static void zcc_idle_cb(lure_timer_t *t) {
+  struct zcc *z = t->data;
+
+  lure_close((lure_handle_t *) &z->p.server, NULL);
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+static void zcc_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct zcc *z = h->data;
+
+  *buf = lure_buf_init(z->rbuf, sizeof(z->rbuf));
+}
+
+static void zcc_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct zcc *z = s->data;
+
+  if (nread > 0) {
+    if (z->bad_at < 0) {
+      long bad = nt_pat_check(31, z->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        z->bad_at = (long) z->received + bad;
+    }
+    z->received += (size_t) nread;
+    /* Read until nothing came for 300 ms. */
+    lure_timer_again(&z->idle);
+    return;
+  }
+  if (nread < 0 && nread != LURE_ENOBUFS) {
+    z->read_end = (int) nread;
+    lure_timer_stop(&z->idle);
+    zcc_idle_cb(&z->idle);
+  }
+}
+
+/* The peer starts reading: what the kernel sent from the caller's pages
+ * must be the bytes written. */
+static void zcc_start_reading(struct zcc *z) {
+  if (z->reading)
+    return;
+  z->reading = 1;
+  ck_assert_int_eq(lure_timer_init(&z->p.loop, &z->idle), 0);
+  z->idle.data = z;
+  ck_assert_int_eq(lure_timer_start(&z->idle, zcc_idle_cb, 300, 300), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &z->p.server, zcc_alloc,
+                                   zcc_read), 0);
+}
+
+static void zcc_later_cb(lure_timer_t *t) {
+  zcc_start_reading(t->data);
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+static void zcc_close_cb(lure_handle_t *h) {
+  struct zcc *z = h->data;
+  int i = h == (lure_handle_t *) &z->p.client ? 0 : 1;
+
+  z->closes[i]++;
+  z->t_closed = lure_hrtime();
+  if (i == 0 && z->mode != ZCC_BOTH)
+    zcc_start_reading(z);
+}
+
+START_TEST(faults_zc_close) {
+  struct zcc *z = calloc(1, sizeof(*z));
+  int writers = _i == ZCC_BOTH ? 2 : 1;
+  lure_buf_t b;
+  size_t off;
+  int i;
+
+  ck_assert_ptr_nonnull(z);
+  z->mode = _i;
+  z->bad_at = -1;
+  nt_pair_open(&z->p, 15000, "close with a zero-copy write pending");
+  z->p.client.data = z;
+  z->p.server.data = z;
+  for (i = 0; i < writers; i++) {
+    z->buf[i] = malloc(ZCC_LEN);
+    ck_assert_ptr_nonnull(z->buf[i]);
+    /* nt_pat() guarantees NT_PAT_MAX contiguous bytes: copy in steps. */
+    for (off = 0; off < ZCC_LEN; off += NT_PAT_MAX)
+      memcpy(z->buf[i] + off, nt_pat(31 + (uint64_t) i, off), NT_PAT_MAX);
+    z->wr[i].data = z;
+    b = lure_buf_init(z->buf[i], (unsigned int) ZCC_LEN);
+    ck_assert_int_eq(lure_write_zc(&z->wr[i], zcc_end(z, i), &b, 1,
+                                   zcc_write_cb), 0);
+  }
+  /* Long enough for the peer's receive buffer to fill: the send waits. */
+  nt_run_for(&z->p.loop, 200);
+  for (i = 0; i < writers; i++)
+    ck_assert_msg(z->wcbs[i] == 0,
+                  "%s: the write of %zu bytes to a peer that does not read "
+                  "completed (%s) before the close",
+                  zcc_names[_i], ZCC_LEN, nt_err(z->wstatus[i]));
+  z->t_close = lure_hrtime();
+  if (_i == ZCC_RESET)
+    ck_assert_int_eq(lure_tcp_close_reset(&z->p.client, zcc_close_cb), 0);
+  else
+    lure_close((lure_handle_t *) &z->p.client, zcc_close_cb);
+  if (_i == ZCC_BOTH)
+    lure_close((lure_handle_t *) &z->p.server, zcc_close_cb);
+  if (_i == ZCC_READ_LATER) {
+    ck_assert_int_eq(lure_timer_init(&z->p.loop, &z->later), 0);
+    z->later.data = z;
+    ck_assert_int_eq(lure_timer_start(&z->later, zcc_later_cb, 100, 0), 0);
+  }
+  nt_run(&z->p.loop);
+
+  for (i = 0; i < writers; i++) {
+    ck_assert_msg(z->wcbs[i] == 1, "%s: end %d: %d write callbacks",
+                  zcc_names[_i], i, z->wcbs[i]);
+    ck_assert_msg(z->wstatus[i] == LURE_ECANCELED || z->wstatus[i] == 0,
+                  "%s: end %d: write status %s", zcc_names[_i], i,
+                  nt_err(z->wstatus[i]));
+  }
+  ck_assert_int_eq(z->closes[0], 1);
+  if (_i == ZCC_BOTH)
+    ck_assert_int_eq(z->closes[1], 1);
+  ck_assert_msg(!z->cb_order_bad, "a write callback ran after close_cb");
+  ck_assert_msg(z->bad_at < 0,
+                "%s: the peer got other bytes than written at offset %ld: "
+                "the write callback ran while the kernel still sent from "
+                "the buffer", zcc_names[_i], z->bad_at);
+  /* A peer that reads gets what the kernel took, then the end. */
+  if (_i == ZCC_READ_LATER)
+    ck_assert_msg(z->read_end == LURE_EOF && z->received > 0,
+                  "the peer read %zu bytes, then %s, not EOF", z->received,
+                  nt_err(z->read_end));
+  if (_i == ZCC_RESET)
+    ck_assert_msg(z->read_end == LURE_ECONNRESET,
+                  "the peer's read ended with %s, not ECONNRESET",
+                  nt_err(z->read_end));
+  printf("faults_zc_close: set %s: %s: write %s, closed after %.0f ms, "
+         "peer read %zu bytes, then %s\n",
+         nt_set() ? nt_set() : "(none)", zcc_names[_i],
+         nt_err(z->wstatus[0]), (double) (z->t_closed - z->t_close) / 1e6,
+         z->received, z->read_end ? nt_err(z->read_end) : "nothing");
+  nt_loop_finish(&z->p.loop);
+  for (i = 0; i < writers; i++)
+    free(z->buf[i]);
+  free(z);
+}
+END_TEST
+
+/* ---- the read stash cannot allocate ------------------------------------------------ */
+
+#define SE_TOTAL ((size_t) 1 << 20)
+
+static int se_fail_realloc;   /* the next lure realloc fails */
+static unsigned se_realloc_failed;
+
+static void *se_malloc(size_t n) { return malloc(n); }
+static void *se_calloc(size_t c, size_t n) { return calloc(c, n); }
+static void se_free(void *p) { free(p); }
+static void *se_realloc(void *p, size_t n) {
+  if (se_fail_realloc) {
+    se_fail_realloc = 0;
+    se_realloc_failed++;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+struct se {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  char *wbuf;
+  char rbuf[65536];
+  unsigned allocs;
+  size_t received;
+  long bad_at;
+  int enobufs;
+  int enomem;
+  int eof;
+  int other_err;
+};
+
+static void se_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct se *e = h->data;
+
+  /* Disarmed if the path did not stash (readiness reads into the caller's
+   * buffer directly: nothing to lose there). */
+  se_fail_realloc = 0;
+  if (e->allocs++ == 2) {
+    /* No buffer this time: the ring keeps the bytes in its stash, whose
+     * allocation fails. */
+    se_fail_realloc = 1;
+    *buf = lure_buf_init(NULL, 0);
+    return;
+  }
+  *buf = lure_buf_init(e->rbuf, sizeof(e->rbuf));
+}
+
+static void se_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct se *e = s->data;
+
+  if (nread > 0) {
+    if (e->bad_at < 0) {
+      long bad = nt_pat_check(41, e->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        e->bad_at = (long) e->received + bad;
+    }
+    e->received += (size_t) nread;
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_ENOBUFS) {
+    e->enobufs++;
+    return;
+  }
+  if (nread == LURE_ENOMEM) {
+    /* As after any read error: the stream reads no more. */
+    e->enomem++;
+    ck_assert(!lure_is_readable(s));
+    ck_assert_int_eq(lure_read_start(s, se_alloc, se_read), LURE_ENOTCONN);
+  } else if (nread == LURE_EOF)
+    e->eof++;
+  else
+    e->other_err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &e->p.client, NULL);
+}
+
+static void se_write_cb(lure_write_t *req, int status) {
+  (void) req;
+  (void) status;
+}
+
+START_TEST(faults_stash_enomem) {
+  struct se *e = calloc(1, sizeof(*e));
+  lure_buf_t b;
+  size_t off;
+
+  ck_assert_ptr_nonnull(e);
+  ck_assert_int_eq(lure_replace_allocator(se_malloc, se_realloc, se_calloc,
+                                          se_free), 0);
+  e->bad_at = -1;
+  e->wbuf = malloc(SE_TOTAL);
+  ck_assert_ptr_nonnull(e->wbuf);
+  for (off = 0; off < SE_TOTAL; off += NT_PAT_MAX)
+    memcpy(e->wbuf + off, nt_pat(41, off), NT_PAT_MAX);
+  nt_pair_open(&e->p, 15000, "read stash out of memory");
+  e->p.client.data = e;
+  e->p.server.data = e;
+  b = lure_buf_init(e->wbuf, (unsigned int) SE_TOTAL);
+  ck_assert_int_eq(lure_write(&e->wr, (lure_stream_t *) &e->p.client, &b, 1,
+                              se_write_cb), 0);
+  ck_assert_int_eq(lure_shutdown(&e->sreq, (lure_stream_t *) &e->p.client,
+                                 NULL), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &e->p.server, se_alloc,
+                                   se_read), 0);
+  nt_run(&e->p.loop);
+  se_fail_realloc = 0;
+
+  ck_assert_msg(e->other_err == 0, "read error %s", nt_err(e->other_err));
+  ck_assert_msg(e->bad_at < 0,
+                "the reader got other bytes than written at offset %ld "
+                "(%u failed stash allocations, %d ENOMEM reported): bytes "
+                "were lost without an error", e->bad_at, se_realloc_failed,
+                e->enomem);
+  ck_assert_int_eq(e->enobufs, 1);
+  if (se_realloc_failed > 0) {
+    /* The stash lost bytes: the reader must hear of it. */
+    ck_assert_msg(e->enomem == 1,
+                  "a stash allocation failed, the reader got %d ENOMEM "
+                  "(%zu of %zu bytes, eof %d)", e->enomem, e->received,
+                  SE_TOTAL, e->eof);
+    ck_assert_int_eq(e->eof, 0);
+    ck_assert_uint_lt(e->received, SE_TOTAL);
+  } else {
+    ck_assert_int_eq(e->enomem, 0);
+    ck_assert_int_eq(e->eof, 1);
+    ck_assert_uint_eq(e->received, SE_TOTAL);
+  }
+  printf("faults_stash_enomem: set %s: %u stash allocations failed, "
+         "%zu bytes read, then %s\n", nt_set() ? nt_set() : "(none)",
+         se_realloc_failed, e->received,
+         e->enomem ? "ENOMEM" : e->eof ? "EOF" : "nothing");
+  nt_loop_finish(&e->p.loop);
+  ck_assert_int_eq(lure_replace_allocator(malloc, realloc, calloc, free), 0);
+  free(e->wbuf);
+  free(e);
+}
+END_TEST
+
+/* ---- stream sends that find no SQE ------------------------------------------------- */
+
+/* Hidden in the library, set only here: the next this many stream sends
+ * (receives, accepts) find no SQE, as when the kernel would not take a
+ * flush of a full SQ. */
+extern unsigned lure__uring_fault_send_sqe;
+extern unsigned lure__uring_fault_recv_sqe;
+extern unsigned lure__uring_fault_accept_sqe;
+
+START_TEST(faults_send_no_sqe) {
+  struct nt_bulk_opts o;
+
+  memset(&o, 0, sizeof(o));
+  o.nclients = 16;
+  o.total = (size_t) 2 << 20;
+  o.chunk = (size_t) 512 * 1024;
+  o.window_reqs = 4;
+  o.window_bytes = (size_t) 4 << 20;
+  o.family = AF_INET;
+  o.sink = 1;
+  o.watchdog_ms = 15000;
+  /* A ring of 4 entries: the SQ fills many times a tick. */
+  ck_assert_int_eq(setenv("LURE_RING_ENTRIES", "4", 1), 0);
+  lure__uring_fault_send_sqe = 24;
+  nt_bulk_run(&o, NULL);
+  printf("faults_send_no_sqe: set %s: %u injected faults left unused\n",
+         nt_set() ? nt_set() : "(none)", lure__uring_fault_send_sqe);
+  if (nt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_send_sqe, 0);
+  lure__uring_fault_send_sqe = 0;
+  unsetenv("LURE_RING_ENTRIES");
+}
+END_TEST
+
+/* ---- a receive, an accept that find no SQE ---------------------------------------- */
+
+#define RN_TOTAL ((size_t) 16 << 20)
+
+struct rn {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  char *wbuf;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  int armed_fault;
+  int eof;
+  int err;
+};
+
+static void rn_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct rn *r = h->data;
+
+  *buf = lure_buf_init(r->rbuf, sizeof(r->rbuf));
+}
+
+static void rn_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct rn *r = s->data;
+
+  if (nread > 0) {
+    if (r->bad_at < 0) {
+      long bad = nt_pat_check(51, r->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        r->bad_at = (long) r->received + bad;
+    }
+    r->received += (size_t) nread;
+    if (!r->armed_fault) {
+      r->armed_fault = 1;
+      /* The next receive the ring arms finds no SQE.  One-shot receives
+       * (uring-old) are armed again after each completion; a multishot
+       * one only when it ends, so end it: stop and start again. */
+      lure__uring_fault_recv_sqe = 1;
+      if (nt_set_is("uring")) {
+        ck_assert_int_eq(lure_read_stop(s), 0);
+        ck_assert_int_eq(lure_read_start(s, rn_alloc, rn_read), 0);
+      }
+    }
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_EOF)
+    r->eof++;
+  else
+    r->err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &r->p.client, NULL);
+}
+
+static void rn_write_cb(lure_write_t *req, int status) {
+  ck_assert_int_eq(status, 0);
+}
+
+START_TEST(faults_recv_no_sqe) {
+  struct rn *r = calloc(1, sizeof(*r));
+  lure_buf_t b;
+  size_t off;
+
+  ck_assert_ptr_nonnull(r);
+  r->bad_at = -1;
+  r->wbuf = malloc(RN_TOTAL);
+  ck_assert_ptr_nonnull(r->wbuf);
+  for (off = 0; off < RN_TOTAL; off += NT_PAT_MAX)
+    memcpy(r->wbuf + off, nt_pat(51, off), NT_PAT_MAX);
+  nt_pair_open(&r->p, 15000, "a receive that finds no SQE");
+  r->p.client.data = r;
+  r->p.server.data = r;
+  b = lure_buf_init(r->wbuf, (unsigned int) RN_TOTAL);
+  ck_assert_int_eq(lure_write(&r->wr, (lure_stream_t *) &r->p.client, &b, 1,
+                              rn_write_cb), 0);
+  ck_assert_int_eq(lure_shutdown(&r->sreq, (lure_stream_t *) &r->p.client,
+                                 NULL), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.server, rn_alloc,
+                                   rn_read), 0);
+  nt_run(&r->p.loop);
+  printf("faults_recv_no_sqe: set %s: %u injected faults left unused\n",
+         nt_set() ? nt_set() : "(none)", lure__uring_fault_recv_sqe);
+  if (nt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_recv_sqe, 0);
+  lure__uring_fault_recv_sqe = 0;
+  ck_assert_msg(r->err == 0, "read error %s", nt_err(r->err));
+  ck_assert_msg(r->bad_at < 0, "data differs at byte %ld", r->bad_at);
+  ck_assert_uint_eq(r->received, RN_TOTAL);
+  ck_assert_int_eq(r->eof, 1);
+  nt_loop_finish(&r->p.loop);
+  free(r->wbuf);
+  free(r);
+}
+END_TEST
+
+#define AN_CONNS 4
+
+struct an {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t listener;
+  lure_tcp_t acc[AN_CONNS];
+  lure_tcp_t cli[AN_CONNS];
+  lure_connect_t creq[AN_CONNS];
+  unsigned accepted;
+  unsigned connected;
+};
+
+static void an_conn_cb(lure_stream_t *server, int status) {
+  struct an *a = server->data;
+  unsigned i = a->accepted;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_uint_lt(i, AN_CONNS);
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->acc[i]), 0);
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &a->acc[i]), 0);
+  lure_close((lure_handle_t *) &a->acc[i], NULL);
+  /* The accept the ring arms next finds no SQE: one-shot accepts
+   * (uring-old) are armed again after each connection. */
+  if (a->accepted++ == 0)
+    lure__uring_fault_accept_sqe = 1;
+  if (a->accepted == AN_CONNS)
+    lure_close((lure_handle_t *) server, NULL);
+}
+
+static void an_connect_cb(lure_connect_t *req, int status) {
+  struct an *a = req->data;
+
+  ck_assert_int_eq(status, 0);
+  a->connected++;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+START_TEST(faults_accept_no_sqe) {
+  struct an *a = calloc(1, sizeof(*a));
+  struct sockaddr_storage ss;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(a);
+  nt_loop_init(&a->loop);
+  nt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->listener), 0);
+  a->listener.data = a;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&a->listener, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &a->listener, 16,
+                               an_conn_cb), 0);
+  nt_loopback(AF_INET, nt_tcp_port(&a->listener), &ss);
+  for (i = 0; i < AN_CONNS; i++) {
+    ck_assert_int_eq(lure_tcp_init(&a->loop, &a->cli[i]), 0);
+    a->creq[i].data = a;
+    ck_assert_int_eq(lure_tcp_connect(&a->creq[i], &a->cli[i],
+                                      (struct sockaddr *) &ss, an_connect_cb),
+                     0);
+  }
+  nt_run(&a->loop);
+  printf("faults_accept_no_sqe: set %s: %u of %u accepted, %u injected "
+         "faults left unused\n", nt_set() ? nt_set() : "(none)", a->accepted,
+         AN_CONNS, lure__uring_fault_accept_sqe);
+  if (nt_set_is("uring-old"))
+    ck_assert_uint_eq(lure__uring_fault_accept_sqe, 0);
+  lure__uring_fault_accept_sqe = 0;
+  ck_assert_uint_eq(a->accepted, AN_CONNS);
+  ck_assert_uint_eq(a->connected, AN_CONNS);
+  nt_loop_finish(&a->loop);
+  free(a);
+}
+END_TEST
+
+Suite *net_faults_suite(void) {
+  Suite *s = suite_create("faults");
+  TCase *tc = tcase_create("faults");
+
+  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
+  tcase_add_test(tc, faults_stash_enomem);
+  tcase_add_test(tc, faults_send_no_sqe);
+  tcase_add_test(tc, faults_recv_no_sqe);
+  tcase_add_test(tc, faults_accept_no_sqe);
+  suite_add_tcase(s, tc);
+  return s;
+}
