@@ -8,7 +8,7 @@ set -e
 cd "$(dirname "$0")"
 
 PKGS="build-essential autoconf automake libtool pkg-config liburing-dev check \
-libuv1-dev mandoc gnuplot-nox strace libhttp-parser-dev wrk"
+libuv1-dev mandoc gnuplot-nox strace libhttp-parser-dev wrk valgrind"
 
 # --deb: the tools of "make deb" (tools/deb-build.sh) as well.
 for arg; do
