@@ -2,11 +2,23 @@
 # bootstrap.sh - prepare a fresh checkout: install the Debian packages the
 # build, tests and tools need (when run as root), then autoreconf and
 # configure.  Arguments are passed to ./configure.  Safe to run again.
+# --deb (taken out, not passed on) also installs the Debian packaging tools
+# that "make deb" needs.
 set -e
 cd "$(dirname "$0")"
 
 PKGS="build-essential autoconf automake libtool pkg-config liburing-dev check \
-libuv1-dev mandoc gnuplot-nox strace"
+libuv1-dev mandoc gnuplot-nox strace libhttp-parser-dev wrk valgrind"
+
+# --deb: the tools of "make deb" (tools/deb-build.sh) as well.
+for arg; do
+  shift
+  if [ "$arg" = --deb ]; then
+    PKGS="$PKGS debhelper dpkg-dev lintian"
+  else
+    set -- "$@" "$arg"
+  fi
+done
 
 missing=""
 for p in $PKGS; do

@@ -366,6 +366,7 @@ const struct lure__sock_ops lure__sock_ready = {
   0,                        /* holds_ops */
   lure__ready_usable,
   lure__ready_watch_in,     /* accept: POLLIN on the listener */
+  NULL,                     /* accept_stop: the watcher stays */
   NULL,                     /* connect: connect(2) in the core */
   lure__ready_watch_in,     /* read_start */
   lure__ready_read_stop,

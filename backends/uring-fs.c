@@ -11,12 +11,22 @@
  *   (IORING_FEAT_RW_CUR_POS, 5.6); O_DIRECT ones go to the pool (see
  *   lure__uring_fs_opcode).
  * - Stats are STATX into the request's kbuf, converted here on completion.
- * - A request still in fs_waiting is cancelled in user space; one in the
- *   kernel with ASYNC_CANCEL, its own CQE reporting the outcome.
+ * - A request still in fs_waiting is cancelled in user space; one whose
+ *   SQE is prepared but not yet published to the kernel becomes a NOP with
+ *   the same tag (cancelled for sure); one in the kernel with ASYNC_CANCEL,
+ *   its own CQE reporting the outcome.
+ * - valgrind does not see what the kernel writes through the ring: under
+ *   valgrind only, completed reads and stats are marked defined.
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define LURE__HAVE_VALGRIND_H 1
+#endif
+#endif
 #include "uring-int.h"
 
 /* Opcodes newer than liburing 2.3's header. */
@@ -190,9 +200,44 @@ static int lure__uring_fs_submit(lure_loop_t *loop, lure_fs_t *req) {
   return 0;
 }
 
+/* valgrind cannot see what the kernel writes through the ring (it models
+ * system calls, not io_uring opcodes): under valgrind only, mark the bytes
+ * a ring read or statx filled in as defined, as read(2) and statx(2)
+ * would have.  A no-op outside valgrind, and without its header. */
+static void lure__uring_fs_wrote(lure_fs_t *req, int res) {
+#ifdef LURE__HAVE_VALGRIND_H
+  unsigned i;
+  size_t left;
+
+  if (!RUNNING_ON_VALGRIND || res < 0)
+    return;
+  if (req->fs_type == LURE_FS_STAT || req->fs_type == LURE_FS_LSTAT ||
+      req->fs_type == LURE_FS_FSTAT) {
+    VALGRIND_MAKE_MEM_DEFINED(req->kbuf.bytes, sizeof(req->kbuf.bytes));
+  } else if (req->fs_type == LURE_FS_READ && req->bufs != NULL) {
+    left = (size_t) res;
+    for (i = 0; i < req->nbufs && left > 0; i++) {
+      size_t n = req->bufs[i].len < left ? req->bufs[i].len : left;
+      VALGRIND_MAKE_MEM_DEFINED(req->bufs[i].base, n);
+      left -= n;
+    }
+  }
+#else
+  (void) req;
+  (void) res;
+#endif
+}
+
 void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
                                     lure_fs_t *req, int res) {
   st->fs_inflight--;
+  /* A NOP that replaced the request's SQE (lure__uring_fs_cancel): nothing
+   * ran, nothing was written; lure__fs_done reports LURE_ECANCELED. */
+  if (req->cancel_state == LURE__FS_CANCEL_SURE) {
+    lure__fs_done(loop, req, res, LURE__EXEC_URING);
+    return;
+  }
+  lure__uring_fs_wrote(req, res);
   /* The ring's stats come as struct statx, in the request's kbuf; a
    * cancelled stat that finished anyway converts too (lure__fs_done keeps
    * a 0 result). */
@@ -204,14 +249,57 @@ void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
   lure__fs_done(loop, req, res, LURE__EXEC_URING);
 }
 
+/* The SQE tagged user_data if it is still lure's: prepared in the SQ but
+ * not yet handed to the kernel, which sees only the entries before the SQ
+ * tail that io_uring_submit() publishes (liburing keeps the unpublished
+ * ones between sq.sqe_head and sq.sqe_tail; no SQPOLL thread reads ahead
+ * here).  NULL when the kernel has it, or when it is linked to its
+ * neighbours (a chain must stay whole). */
+static struct io_uring_sqe *lure__uring_sqe_unsent(struct lure__uring *st,
+                                                   __u64 user_data) {
+  struct io_uring_sq *sq = &st->ring.sq;
+  struct io_uring_sqe *sqe;
+  struct io_uring_sqe *prev = NULL;
+  unsigned i;
+
+  if (st->ring.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_SQE128))
+    return NULL;
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    sqe = &sq->sqes[i & sq->ring_mask];
+    if (sqe->user_data == user_data) {
+      if ((sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) ||
+          (prev != NULL &&
+           (prev->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))))
+        return NULL;
+      return sqe;
+    }
+    prev = sqe;
+  }
+  return NULL;
+}
+
 static int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
+  struct lure__uring *st = loop->priv->backend_data;
+  __u64 ud = lure__uring_pack(req, LURE__TAG_FS);
+  struct io_uring_sqe *sqe;
+
   if (!lure__queue_empty(&req->queue)) {
     /* Still in user space: it never reaches the kernel. */
     lure__queue_remove(&req->queue);
     lure__fs_done_later(loop, req, LURE_ECANCELED, LURE__EXEC_URING);
     return 0;
   }
-  return lure__uring_cancel(loop, lure__uring_pack(req, LURE__TAG_FS));
+  /* Prepared but not submitted yet: the SQE becomes a NOP with the same
+   * tag, so the operation never runs and the request completes, through
+   * the NOP's CQE, with LURE_ECANCELED. */
+  sqe = lure__uring_sqe_unsent(st, ud);
+  if (sqe != NULL) {
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ud);
+    req->cancel_state = LURE__FS_CANCEL_SURE;
+    return 0;
+  }
+  return lure__uring_cancel(loop, ud);
 }
 
 

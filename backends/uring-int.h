@@ -10,7 +10,8 @@
  *   uring-poll.c     fd watchers as POLL_ADD requests
  *   uring-fs.c       fs requests (the fs executor table)
  *   uring-bufring.c  provided-buffer rings (and PROVIDE_BUFFERS before 5.19)
- *   uring-stream.c   streams: accept, connect, recv, send (the socket table)
+ *   uring-stream.c   streams: accept, connect, recv, close (the socket table)
+ *   uring-send.c     streams' writes: SEND, SENDMSG, zero copy
  *   uring-udp.c      UDP: multishot RECVMSG, SENDMSG chains
  */
 #ifndef LURE_URING_INT_H
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <liburing.h>
 #include "internal.h"
 
@@ -45,7 +47,7 @@ struct lure__uring {
   unsigned char ops[32];  /* supported and not masked */
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
-  struct lure__queue send_parked; /* streams whose send found no SQE */
+  struct lure__queue stream_parked; /* streams whose ops found no SQE */
 };
 
 /* One POLL_ADD in flight (or parked). */
@@ -178,12 +180,70 @@ void lure__uring_bufring_free(struct lure__bufring **bp);
 /* Give buffer bid back to the kernel. */
 void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid);
 
-/* ---- streams (uring-stream.c) ---- */
+/* ---- streams (uring-stream.c, uring-send.c) ---- */
 
-struct lure__sop;
+/* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the
+ * ring's workers, so its CQE can arrive after the peer answered the FIN
+ * (shutdown(2) never blocks; stream.c calls it directly). */
+enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
+
+struct lure__sop {
+  int kind;
+  int armed;
+  int multi;                 /* armed as a multishot */
+  struct lure__ustream *us;
+} __attribute__((aligned(8)));
+
+struct lure__ustream {
+  struct lure__exec_state head; /* first: the core's stash hangs here */
+  lure_stream_t *s;
+  struct lure__sop accept_op;
+  struct lure__sop recv_op;
+  struct lure__sop send_op;
+  struct lure__sop connect_op;
+  unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
+  int recv_canceling;
+  int send_zc;               /* the send in flight is a SEND_ZC */
+  int zc_res;                /* its result, applied at the notification */
+  struct lure__queue starved_link;
+  struct lure__queue park_link; /* st->stream_parked */
+  unsigned parked;           /* LURE__PARK_*: what to arm from there */
+  /* SENDMSG arguments must stay put until the CQE. */
+  struct msghdr msg;
+  struct iovec iov[64];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+};
+
+/* What the poll phase arms for a stream whose operation found no SQE even
+ * after a flush (the kernel would not take it): see
+ * lure__uring_stream_unpark.  Leaving it to the next call instead stalled
+ * the stream (lure_write() kicks the queue only when it was empty; a
+ * receive or accept that ended was never armed again). */
+#define LURE__PARK_SEND 1u
+#define LURE__PARK_RECV 2u
+#define LURE__PARK_ACCEPT 4u
+
+/* The ring's state of s (exec_data), made on first use; NULL without
+ * memory. */
+struct lure__ustream *lure__ustream(lure_stream_t *s);
+/* An SQE for op (counted in s->exec_ops, op armed), or NULL when none
+ * could be had; then tag it with op. */
+struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s, struct lure__sop *op);
+void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op);
+/* Have the poll phase arm `what` (LURE__PARK_*) again. */
+void lure__ustream_park(lure_stream_t *s, struct lure__ustream *us,
+                        unsigned what);
+/* uring-send.c: the write queue, and the CQEs of its sends. */
+void lure__uring_stream_write(lure_stream_t *s);
+int lure__uring_stream_sending(const lure_stream_t *s);
+void lure__uring_send_complete(lure_stream_t *s, struct lure__ustream *us,
+                               int res, unsigned flags);
 void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
                                struct lure__sop *op, int res, unsigned flags);
-/* From the poll phase, before its submit: the sends that found no SQE. */
+/* From the poll phase, before its submit: arm what found no SQE. */
 void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 /* ---- UDP (uring-udp.c) ---- */

@@ -1,6 +1,7 @@
 /*
  * uring-stream.c - streams on the ring (the socket executor table
- * lure__sock_uring, whose UDP half is uring-udp.c).
+ * lure__sock_uring, whose writes are uring-send.c and whose UDP half is
+ * uring-udp.c).
  *
  * Field notes:
  * - Accept is multishot (5.19); a CQE without IORING_CQE_F_MORE ends it and
@@ -18,10 +19,12 @@
  *   the next lure_read_start() (src/stream.c): nothing is lost or
  *   reordered.  If the stash cannot grow, the stream ends with
  *   LURE_ENOMEM and the receive stops (lure__stream_read_ended).
- * - Writes: one SEND (one buffer) or SENDMSG (several, or a descriptor to
- *   pass) in flight per stream, always for the head of the write queue, so
- *   bytes leave in submission order; short sends continue from where they
- *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ * - Writes are uring-send.c.
+ * - An operation that finds no SQE even after a flush is parked
+ *   (lure__ustream_park) and armed again from the next poll phase, if the
+ *   stream still wants it.
+ * - An adopted or shared socket (LURE__STREAM_ADOPTED, src/stream.h)
+ *   receives one read at a time, and its listener accepts on readiness.
  * - TCP connects are IORING_OP_CONNECT, submitted at once so that an error
  *   the kernel reports inline is returned by lure_tcp_connect(), as libuv
  *   does (see lure__uring_stream_connect).  Unix sockets use connect(2).
@@ -48,40 +51,6 @@
 #define LURE__BR_ENTRIES 64
 #define LURE__BR_BUFSIZE 65536
 
-/* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the
- * ring's workers, so its CQE can arrive after the peer answered the FIN
- * (shutdown(2) never blocks; stream.c calls it directly). */
-enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
-
-struct lure__sop {
-  int kind;
-  int armed;
-  int multi;                 /* armed as a multishot */
-  struct lure__ustream *us;
-} __attribute__((aligned(8)));
-
-struct lure__ustream {
-  struct lure__exec_state head; /* first: the core's stash hangs here */
-  lure_stream_t *s;
-  struct lure__sop accept_op;
-  struct lure__sop recv_op;
-  struct lure__sop send_op;
-  struct lure__sop connect_op;
-  unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
-  int recv_canceling;
-  int send_zc;               /* the send in flight is a SEND_ZC */
-  int zc_res;                /* its result, applied at the notification */
-  struct lure__queue starved_link;
-  struct lure__queue send_park_link; /* st->send_parked */
-  /* SENDMSG arguments must stay put until the CQE. */
-  struct msghdr msg;
-  struct iovec iov[64];
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-};
-
 static struct lure__bufring *lure__bufring_get(lure_loop_t *loop);
 
 static int lure__uring_stream_usable(const lure_loop_t *loop) {
@@ -97,7 +66,7 @@ static int lure__uring_stream_usable(const lure_loop_t *loop) {
          lure__uring_has_ops(st->ops, need, sizeof(need) / sizeof(need[0]));
 }
 
-static struct lure__ustream *lure__ustream(lure_stream_t *s) {
+struct lure__ustream *lure__ustream(lure_stream_t *s) {
   struct lure__ustream *us = s->exec_data;
 
   if (us != NULL)
@@ -113,25 +82,45 @@ static struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->accept_op.us = us->recv_op.us = us->send_op.us = us;
   us->connect_op.us = us;
   lure__queue_init(&us->starved_link);
-  lure__queue_init(&us->send_park_link);
+  lure__queue_init(&us->park_link);
   s->exec_data = us;
   return us;
 }
 
-/* Fault injection for tests/net-faults.c (hidden; lure never sets it): the
- * next this many stream sends find no SQE, as when the kernel would not
- * take the flush of a full SQ. */
+/* Fault injection for tests/net-faults.c (hidden; lure never sets them):
+ * the next this many stream sends, receives, accepts find no SQE, as when
+ * the kernel would not take the flush of a full SQ. */
 unsigned lure__uring_fault_send_sqe;
+unsigned lure__uring_fault_recv_sqe;
+unsigned lure__uring_fault_accept_sqe;
 
-static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
-                                          struct lure__sop *op) {
+static int lure__sop_fault(int kind) {
+  unsigned *n = kind == LURE__SOP_SEND     ? &lure__uring_fault_send_sqe
+                : kind == LURE__SOP_RECV   ? &lure__uring_fault_recv_sqe
+                : kind == LURE__SOP_ACCEPT ? &lure__uring_fault_accept_sqe
+                                           : NULL;
+
+  if (n == NULL || *n == 0)
+    return 0;
+  (*n)--;
+  return 1;
+}
+
+void lure__ustream_park(lure_stream_t *s, struct lure__ustream *us,
+                               unsigned what) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+
+  us->parked |= what;
+  if (lure__queue_empty(&us->park_link))
+    lure__queue_insert_tail(&st->stream_parked, &us->park_link);
+}
+
+struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s, struct lure__sop *op) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe;
 
-  if (op->kind == LURE__SOP_SEND && lure__uring_fault_send_sqe > 0) {
-    lure__uring_fault_send_sqe--;
+  if (lure__sop_fault(op->kind))
     return NULL;
-  }
   sqe = lure__uring_sqe(s->loop, st);
   if (sqe == NULL)
     return NULL;
@@ -140,7 +129,7 @@ static struct io_uring_sqe *lure__sop_sqe(lure_stream_t *s,
   return sqe;
 }
 
-static void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op) {
+void lure__sop_set(struct io_uring_sqe *sqe, struct lure__sop *op) {
   io_uring_sqe_set_data64(sqe, lure__uring_pack(op, LURE__TAG_SOCK));
 }
 
@@ -156,8 +145,10 @@ static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_ACCEPT);
+    return 0;
+  }
   /* Before 5.19: one accept at a time, armed again after each. */
   us->accept_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
   if (us->accept_op.multi)
@@ -178,6 +169,18 @@ static int lure__uring_stream_accept(lure_stream_t *s) {
   if (us->accept_op.armed)
     return 0;
   return lure__sop_arm_accept(s, us);
+}
+
+/* The listener goes on with readiness (its socket is shared now, stream.c
+ * switched its table): the accept is cancelled and not armed again. */
+static void lure__uring_stream_accept_stop(lure_stream_t *s) {
+  struct lure__ustream *us = s->exec_data;
+
+  if (us == NULL)
+    return;
+  us->parked &= ~LURE__PARK_ACCEPT;
+  if (us->accept_op.armed)
+    lure__sop_cancel(s, &us->accept_op);
 }
 
 /* ---- connect ---- */
@@ -243,14 +246,17 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
   struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
 
-  if (sqe == NULL)
-    return LURE_EAGAIN;
-  /* Before 6.0: one receive at a time, armed again after each; the buffer
-   * is still the kernel's pick from the group, taken only when bytes
-   * arrive, so idle connections hold none.  The length is explicit:
-   * kernels before 5.16 read at most sqe->len bytes even with a selected
-   * buffer. */
-  us->recv_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_RECV_MULTISHOT);
+  if (sqe == NULL) {
+    lure__ustream_park(s, us, LURE__PARK_RECV);
+    return 0;
+  }
+  /* Before 6.0, and on an adopted fd (src/stream.h): one receive at a
+   * time, armed again after each while reading; the buffer is still the
+   * kernel's pick from the group, taken only when bytes arrive, so idle
+   * connections hold none.  The length is explicit: kernels before 5.16
+   * read at most sqe->len bytes even with a selected buffer. */
+  us->recv_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_RECV_MULTISHOT) &&
+                      !(s->stream_flags & LURE__STREAM_ADOPTED);
   if (us->recv_op.multi)
     io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
   else
@@ -395,169 +401,37 @@ static int lure__uring_buf_release(lure_loop_t *loop, const char *base) {
   return 0;
 }
 
-/* ---- writes ---- */
-
-/* One non-blocking send(2) before falling back to a ring SEND: when the
- * socket has room (the common case for replies) the bytes leave now and the
- * next io_uring_enter only has to wait for input, instead of being woken by
- * the SEND's own completion.  Returns 1 when req finished (or failed). */
-static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
-  struct lure__uring *st = s->loop->priv->backend_data;
-  ssize_t r;
-
-  if (req->send_handle != NULL || req->nbufs - req->write_index != 1)
-    return 0;
-  /* Replies made while a batch of several completions is dispatched go
-   * through the ring instead: they leave together with the next wait, one
-   * io_uring_enter for the whole batch instead of a send(2) each. */
-  if (st->batch > 2)
-    return 0;
-  do
-    r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
-             req->bufs[req->write_index].len - req->offset,
-             MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      return 0;
-    lure__stream_write_fail(s, req, -errno);
-    return 1;
-  }
-  return lure__stream_write_progress(s, req, (size_t) r);
-}
-
-static void lure__uring_stream_write(lure_stream_t *s) {
-  struct lure__ustream *us = lure__ustream(s);
-  struct io_uring_sqe *sqe;
-  struct cmsghdr *cm;
-  lure_write_t *req;
-  unsigned n = 0;
-  unsigned i;
-  int zc;
-
-  if (us == NULL || us->send_op.armed)
-    return;
-  while (!lure__queue_empty(&s->write_queue)) {
-    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                             queue);
-    /* Skip empty buffers; a request of nothing but is complete. */
-    if (lure__stream_write_progress(s, req, 0))
-      continue;
-    /* Zero copy exists for TCP only: AF_UNIX answers EOPNOTSUPP, and the
-     * request is then an ordinary send, as lure_write_zc(3) promises. */
-    zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
-         s->type == LURE_TCP &&
-         lure__uring_has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
-                      req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
-                                                         : IORING_OP_SENDMSG_ZC);
-    if (!zc && lure__ustream_try_send(s, req))
-      continue;
-    sqe = lure__sop_sqe(s, &us->send_op);
-    if (sqe == NULL) {
-      /* No room even after a flush (the kernel would not take it): the
-       * next poll phase tries again (lure__uring_stream_unpark).  Waiting
-       * for the next write instead stalled the stream: lure_write() kicks
-       * the queue only when it was empty. */
-      if (lure__queue_empty(&us->send_park_link))
-        lure__queue_insert_tail(
-            &((struct lure__uring *) s->loop->priv->backend_data)->send_parked,
-            &us->send_park_link);
-      return;
-    }
-    us->send_zc = zc;
-    if (zc && req->nbufs - req->write_index == 1) {
-      io_uring_prep_send_zc(sqe, s->io_watcher.fd,
-                            req->bufs[req->write_index].base + req->offset,
-                            req->bufs[req->write_index].len - req->offset,
-                            MSG_NOSIGNAL, 0);
-    } else if (req->nbufs - req->write_index == 1 &&
-        !(req->send_handle != NULL && req->write_index == 0 &&
-          req->offset == 0)) {
-      io_uring_prep_send(sqe, s->io_watcher.fd,
-                         req->bufs[req->write_index].base + req->offset,
-                         req->bufs[req->write_index].len - req->offset,
-                         MSG_NOSIGNAL);
-    } else {
-      for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-        us->iov[n].iov_base = req->bufs[i].base;
-        us->iov[n].iov_len = req->bufs[i].len;
-      }
-      us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
-      us->iov[0].iov_len -= req->offset;
-      memset(&us->msg, 0, sizeof(us->msg));
-      us->msg.msg_iov = us->iov;
-      us->msg.msg_iovlen = n;
-      if (req->send_handle != NULL && req->write_index == 0 &&
-          req->offset == 0) {
-        memset(&us->ctl, 0, sizeof(us->ctl));
-        us->msg.msg_control = us->ctl.buf;
-        us->msg.msg_controllen = sizeof(us->ctl.buf);
-        cm = CMSG_FIRSTHDR(&us->msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
-      }
-      if (zc)
-        io_uring_prep_sendmsg_zc(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
-      else
-        io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
-    }
-    lure__sop_set(sqe, &us->send_op);
-    return;
-  }
-}
-
+/* From the poll phase, before its submit: arm what found no SQE, if the
+ * stream still wants it (and still has the ring for it). */
 void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st) {
   struct lure__queue q;
   struct lure__ustream *us;
+  lure_stream_t *s;
+  unsigned what;
 
   (void) loop;
   /* Streams that find no room again go back on the list: take it first. */
-  lure__queue_move(&st->send_parked, &q);
+  lure__queue_move(&st->stream_parked, &q);
   while (!lure__queue_empty(&q)) {
     us = lure__container_of(lure__queue_head(&q), struct lure__ustream,
-                            send_park_link);
-    lure__queue_remove(&us->send_park_link);
-    if (!lure__handle_is_closing((lure_handle_t *) us->s))
-      lure__stream_kick_writes(us->s);
+                            park_link);
+    lure__queue_remove(&us->park_link);
+    s = us->s;
+    what = us->parked;
+    us->parked = 0;
+    if (lure__handle_is_closing((lure_handle_t *) s) ||
+        lure__stream_sock(s) != &lure__sock_uring)
+      continue;
+    if ((what & LURE__PARK_ACCEPT) && !us->accept_op.armed &&
+        (s->stream_flags & LURE__STREAM_LISTENING))
+      (void) lure__sop_arm_accept(s, us);
+    if ((what & LURE__PARK_RECV) && !us->recv_op.armed &&
+        !lure__stream_read_ended(s) &&
+        (s->stream_flags & LURE__STREAM_READING))
+      (void) lure__sop_arm_recv(s, us);
+    if (what & LURE__PARK_SEND)
+      lure__stream_kick_writes(s);
   }
-}
-
-static int lure__uring_stream_sending(const lure_stream_t *s) {
-  const struct lure__ustream *us = s->exec_data;
-
-  return us != NULL && us->send_op.armed;
-}
-
-static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
-                                int res) {
-  lure_write_t *req;
-
-  us->send_op.armed = 0;
-  if (lure__queue_empty(&s->write_queue))
-    return;
-  req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                           queue);
-  if (res < 0) {
-    lure__stream_write_fail(s, req, res == -EAGAIN ? LURE_EAGAIN : res);
-  } else {
-    /* A descriptor rides on the first byte only. */
-    if (res > 0 && req->send_handle != NULL)
-      req->send_handle = NULL;
-    if (!lure__stream_write_progress(s, req, (size_t) res) &&
-        lure__handle_is_closing((lure_handle_t *) s))
-      lure__stream_write_fail(s, req, LURE_ECANCELED);
-  }
-  if (lure__handle_is_closing((lure_handle_t *) s)) {
-    /* The rest goes now if the socket takes it; the callbacks run in the
-     * closing phase. */
-    lure__stream_close_writes(s);
-    return;
-  }
-  /* Next request out first, then the callbacks (they may close us). */
-  lure__uring_stream_write(s);
-  lure__stream_write_done_now(s);
 }
 
 /* ---- close ---- */
@@ -588,7 +462,8 @@ static int lure__uring_stream_close(lure_stream_t *s) {
 
   if (us == NULL)
     return 0;
-  lure__queue_remove(&us->send_park_link);
+  lure__queue_remove(&us->park_link);
+  us->parked = 0;
   zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
   if (us->accept_op.armed)
     lure__sop_cancel(s, &us->accept_op);
@@ -627,7 +502,8 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   us->recv_canceling = 0;
   us->send_zc = 0;
   lure__queue_init(&us->starved_link);
-  lure__queue_init(&us->send_park_link);
+  lure__queue_init(&us->park_link);
+  us->parked = 0;
 }
 
 static void lure__uring_stream_free(lure_stream_t *s) {
@@ -636,7 +512,7 @@ static void lure__uring_stream_free(lure_stream_t *s) {
   if (us == NULL)
     return;
   lure__queue_remove(&us->starved_link);
-  lure__queue_remove(&us->send_park_link);
+  lure__queue_remove(&us->park_link);
   lure__free(us);
   s->exec_data = NULL;
 }
@@ -667,7 +543,8 @@ void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
         /* Out of descriptors, the ring's accept fails again at once,
          * connection or not: stream.c waits for readiness first. */
         if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING) && res != -EMFILE &&
+            (s->stream_flags & LURE__STREAM_LISTENING) &&
+            lure__stream_sock(s) == &lure__sock_uring && res != -EMFILE &&
             res != -ENFILE)
           (void) lure__sop_arm_accept(s, us);
       } else if (res >= 0) {
@@ -689,32 +566,7 @@ void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
         lure__stream_connect_done(s, res);
       break;
     case LURE__SOP_SEND:
-      if (us->send_zc) {
-        /* SEND_ZC posts the result (with F_MORE when a notification
-         * follows), then IORING_CQE_F_NOTIF once the kernel let go of the
-         * pages: only then may the caller reuse the buffer. */
-        if (!(flags & IORING_CQE_F_NOTIF)) {
-          us->zc_res = res;
-          if (flags & IORING_CQE_F_MORE)
-            break;
-        }
-        us->send_zc = 0;
-        if (us->zc_res == -EOPNOTSUPP &&
-            !lure__handle_is_closing((lure_handle_t *) s) &&
-            !lure__queue_empty(&s->write_queue)) {
-          /* A socket without zero copy after all: send it plainly. */
-          lure_write_t *head = lure__container_of(
-              lure__queue_head(&s->write_queue), lure_write_t, queue);
-
-          head->req_flags &= ~LURE__REQ_ZC;
-          op->armed = 0;
-          lure__uring_stream_write(s);
-          break;
-        }
-        lure__sop_send_done(s, us, us->zc_res);
-        break;
-      }
-      lure__sop_send_done(s, us, res);
+      lure__uring_send_complete(s, us, res, flags);
       break;
   }
   if (final) {
@@ -731,6 +583,7 @@ const struct lure__sock_ops lure__sock_uring = {
   1, /* holds_ops: multishot receives and accepts stay in the ring */
   lure__uring_stream_usable,
   lure__uring_stream_accept,
+  lure__uring_stream_accept_stop,
   lure__uring_stream_connect,
   lure__uring_stream_read,
   lure__uring_stream_read_stop,

@@ -86,7 +86,7 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->parked);
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
-  lure__queue_init(&st->send_parked);
+  lure__queue_init(&st->stream_parked);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -294,8 +294,9 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   }
   lure__uring_polls_unpark(loop, st);
   lure__uring_stream_unpark(loop, st);
-  /* A send that found no room again goes after this submit: no sleeping. */
-  if (!lure__queue_empty(&st->send_parked))
+  /* A stream operation that found no room again goes after this submit:
+   * no sleeping. */
+  if (!lure__queue_empty(&st->stream_parked))
     timeout = 0;
 
   lure__uring_fs_flush_waiting(loop, st);
@@ -356,7 +357,7 @@ static int lure__uring_unsubmitted(const lure_loop_t *loop) {
   return io_uring_sq_ready(&st->ring) > 0 ||
          io_uring_cq_ready(&st->ring) > 0 ||
          !lure__queue_empty(&st->parked) ||
-         !lure__queue_empty(&st->send_parked) ||
+         !lure__queue_empty(&st->stream_parked) ||
          !lure__queue_empty(&st->udp_dirty);
 }
 

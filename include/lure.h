@@ -679,7 +679,10 @@ struct lure_fs_s {
 /* ---- streams, TCP, pipes, UDP, DNS --------------------------------------- */
 
 /* lure_tcp_bind() flags. */
-typedef enum lure_tcp_flags { LURE_TCP_IPV6ONLY = 1 } lure_tcp_flags;
+typedef enum lure_tcp_flags {
+  LURE_TCP_IPV6ONLY = 1,
+  LURE_TCP_REUSEPORT = 2 /* SO_REUSEPORT, as libuv 1.49's UV_TCP_REUSEPORT */
+} lure_tcp_flags;
 /* lure_udp_bind() / lure_udp_init_ex() flags, and the flags of a receive
  * callback, libuv's values. */
 typedef enum lure_udp_flags {

@@ -146,6 +146,9 @@ struct lure__sock_ops {
   /* Start taking connections: 0, or a negative errno (the core then falls
    * back to readiness). */
   int (*accept)(lure_stream_t *s);
+  /* Stop taking connections this way: the listener goes on with readiness
+   * (its socket is now shared, src/stream.c).  NULL: nothing held. */
+  void (*accept_stop)(lure_stream_t *s);
   /* Connect the socket: 0 (lure__stream_connect_done follows), a negative
    * errno for the caller (libuv's synchronous errors), or LURE_ENOTSUP
    * (the core uses connect(2) and readiness).  NULL: always the latter. */

@@ -62,7 +62,9 @@ void lure__fs_statx_to_stat(const void *buf, lure_stat_t *st) {
 
 void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
                    int executor) {
-  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED) {
+  if (req->cancel_state == LURE__FS_CANCEL_SURE) {
+    result = LURE_ECANCELED;
+  } else if (req->cancel_state == LURE__FS_CANCEL_REQUESTED) {
     /* A cancelled open that succeeded anyway: the fd is nobody's, close it
      * and report the cancellation the caller asked for. */
     if (req->fs_type == LURE_FS_OPEN && result >= 0) {
@@ -723,11 +725,11 @@ int lure__fs_cancel(lure_fs_t *req) {
     return LURE_EINVAL;
   if (!(req->req_flags & LURE__REQ_ACTIVE))
     return LURE_EBUSY;
-  if (req->cancel_state == LURE__FS_CANCEL_REQUESTED)
+  if (req->cancel_state != LURE__FS_CANCEL_NONE)
     return LURE_EBUSY;
   ops = lure__fs_executor(req->executor);
   rc = ops != NULL ? ops->cancel(loop, req) : LURE_EBUSY;
-  if (rc == 0)
+  if (rc == 0 && req->cancel_state == LURE__FS_CANCEL_NONE)
     req->cancel_state = LURE__FS_CANCEL_REQUESTED;
   return rc;
 }

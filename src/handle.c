@@ -120,15 +120,48 @@ unsigned lure__handle_exec_ops(const lure_handle_t *h) {
   return 0;
 }
 
-/* Adopting a descriptor that a handle of the loop already works on would
- * give it two owners, each closing it, and two watchers on one fd.  Closing
- * handles count: their descriptor stays open until the closing phase. */
+/* Whether h works on its descriptor now, libuv's "being watched": a
+ * readiness watcher is started (reading, listening, connecting, a write
+ * that waits for POLLOUT, a started poll handle, a UDP receive), or the
+ * executor holds operations that name it.  A closing handle counts when it is
+ * going to close the descriptor in the closing phase (streams on fds 0-2
+ * never do, as libuv's). */
+static int lure__handle_watching(const lure_handle_t *h, int fd) {
+  const struct lure__io *w;
+
+  if (lure__handle_exec_ops(h) > 0)
+    return 1;
+  if (lure__is_stream(h)) {
+    const lure_stream_t *s = (const lure_stream_t *) h;
+
+    if (lure__handle_is_closing(h))
+      return fd > STDERR_FILENO;
+    if (s->stream_flags & (LURE__STREAM_READING | LURE__STREAM_LISTENING |
+                           LURE__STREAM_CONNECTING))
+      return 1;
+    w = &s->io_watcher;
+  } else if (h->type == LURE_UDP) {
+    if (lure__handle_is_closing(h))
+      return 1;
+    w = &((const lure_udp_t *) h)->io_watcher;
+  } else {
+    w = &((const lure_poll_t *) h)->io_watcher;
+  }
+  return !lure__queue_empty(&w->queue);
+}
+
+/* Adopting a descriptor that another handle of the loop is watching would
+ * give it two watchers (epoll refuses the second, the ring would serve
+ * both); as libuv (uv__fd_exists), a descriptor another handle merely
+ * holds may be opened again: the standard descriptors are the usual case
+ * (two pipe handles on fd 1), and closing a stream never closes those. */
 int lure__fd_in_use(lure_loop_t *loop, int fd) {
   struct lure__queue *q;
+  lure_handle_t *h;
 
   lure__queue_foreach(q, &loop->priv->handle_queue) {
-    if (lure__handle_fd(lure__container_of(q, lure_handle_t, handle_queue)) ==
-        fd)
+    h = lure__container_of(q, lure_handle_t, handle_queue);
+    if (lure__handle_fd(h) == fd && lure__handle_watching(h, fd))
       return 1;
   }
   return 0;

@@ -238,7 +238,10 @@ void lure__threadpool_shutdown(void);
 /* fs request cancel_state values. */
 enum {
   LURE__FS_CANCEL_NONE = 0,
-  LURE__FS_CANCEL_REQUESTED = 1
+  LURE__FS_CANCEL_REQUESTED = 1, /* asked for; the operation may still win */
+  LURE__FS_CANCEL_SURE = 2       /* the operation never runs: whatever
+                                    completes the request, it reports
+                                    LURE_ECANCELED */
 };
 
 /* Called by an executor, on the loop thread, when an fs request it accepted

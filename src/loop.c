@@ -4,6 +4,7 @@
  *
  * lure_run() below reads as lure(7) lists the phases; keep them in step.
  */
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,13 @@
 #include "internal.h"
 #include "stream.h"
 #include "udp.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define LURE__HAVE_VALGRIND_H 1
+#endif
+#endif
 
 static lure_loop_t lure__default_loop_storage;
 static lure_loop_t *lure__default_loop_ptr;
@@ -628,6 +636,48 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 }
 
 /*
+ * The poll phase's wait.  Under valgrind (3.19 and others), a thread that
+ * sits in io_uring_enter keeps valgrind's global lock, so no other thread
+ * of the process runs until the wait ends: the thread pool cannot finish
+ * the job the loop waits for, lure_async_send from another thread never
+ * gets there, and the process hangs.  Only there, the ring's wait is cut
+ * into slices of at most 10 ms until a completion arrives or the timeout
+ * is over: the same wait, seen from the callbacks, with the lock let go
+ * between slices (a sched_yield: valgrind switches threads there, not
+ * after a call it runs holding the lock).  (epoll_wait is a call valgrind
+ * knows to block in.)
+ * Outside valgrind RUNNING_ON_VALGRIND is 0 and the wait is one call.
+ */
+static void lure__poll_phase(lure_loop_t *loop, int timeout) {
+  struct lure__loop_priv *p = loop->priv;
+#ifdef LURE__HAVE_VALGRIND_H
+  if (timeout != 0 && p->backend->id == LURE__BACKEND_URING &&
+      RUNNING_ON_VALGRIND) {
+    uint64_t end = lure__hrtime_ns() + (uint64_t) (timeout > 0 ? timeout : 0) *
+                                           1000000u;
+    for (;;) {
+      uint64_t reaped = p->stats.cqes_reaped;
+      uint64_t now;
+      int slice = 10;
+
+      if (timeout > 0) {
+        now = lure__hrtime_ns();
+        if (now < end && (end - now) / 1000000u < 10)
+          slice = (int) ((end - now + 999999u) / 1000000u);
+      }
+      p->backend->poll(loop, slice);
+      if (p->stats.cqes_reaped != reaped || p->wait_error != 0 ||
+          (timeout > 0 && lure__hrtime_ns() >= end))
+        return;
+      /* valgrind hands the lock over on a yield, not on a sync call. */
+      sched_yield();
+    }
+  }
+#endif
+  p->backend->poll(loop, timeout);
+}
+
+/*
  * One tick per iteration, phases in the order lure(7) lists them:
  *   1 update time, 2 timers, 3 pending, 4 idle, 5 prepare, 6 poll (the
  *   wait point updates the time when its wait returns), 7 pending again
@@ -669,7 +719,7 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
     timeout = 0;
     if ((mode == LURE_RUN_ONCE && can_sleep) || mode == LURE_RUN_DEFAULT)
       timeout = lure__backend_timeout(loop);
-    p->backend->poll(loop, timeout);         /* 6 */
+    lure__poll_phase(loop, timeout);         /* 6 */
 
     /* Callbacks deferred during the poll phase (writes and sends that
      * finished at once) run now, a bounded number of rounds: what their

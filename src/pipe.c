@@ -45,7 +45,7 @@ LURE_EXTERN int lure_pipe_open(lure_pipe_t *h, int fd) {
   mode &= O_ACCMODE;
   return lure__stream_open(
       (lure_stream_t *) h, fd,
-      (mode != O_WRONLY ? LURE__STREAM_READABLE : 0) |
+      LURE__STREAM_ADOPTED | (mode != O_WRONLY ? LURE__STREAM_READABLE : 0) |
           (mode != O_RDONLY ? LURE__STREAM_WRITABLE : 0));
 }
 

@@ -5,9 +5,10 @@
  * Two socket executors move the bytes; a stream picks its table (s->sock,
  * src/backend.h) when its socket is adopted (lure__stream_open), from the
  * preference table of src/executor.c:
- *   - the ring (backends/uring-stream.c): multishot accept, multishot recv
- *     into a provided-buffer ring, SEND/SENDMSG, when the loop's wait point
- *     is the ring and its probe has those opcodes;
+ *   - the ring (backends/uring-stream.c and uring-send.c): multishot
+ *     accept, multishot recv into a provided-buffer ring (one receive at
+ *     a time on an adopted socket), SEND/SENDMSG, when the loop's wait
+ *     point is the ring and its probe has those opcodes;
  *   - readiness (backends/ready.c): an fd watcher on the wait point
  *     (POLL_ADD through the ring, or epoll) plus non-blocking syscalls, as
  *     libuv does everywhere; also the fallback of a ring stream whose
@@ -163,9 +164,26 @@ static void lure__stream_maybe_shutdown(lure_stream_t *s) {
   lure__stream_shutdown_done(s, status);
 }
 
+static int lure__stream_read_arm(lure_stream_t *s);
+
 static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
   lure_stream_t *s = lure__container_of(p, lure_stream_t, write_pending);
 
+  if (s->stream_flags & LURE__STREAM_REARM) {
+    s->stream_flags &= ~LURE__STREAM_REARM;
+    if (!lure__handle_is_closing((lure_handle_t *) s) &&
+        s->io_watcher.fd >= 0) {
+      if (s->stream_flags & LURE__STREAM_LISTENING) {
+        if (lure__stream_on_readiness(s) ||
+            lure__stream_sock(s)->accept(s) != 0) {
+          lure__stream_set_sock(s, &lure__sock_ready);
+          (void) lure__stream_sock(s)->accept(s);
+        }
+      } else if (s->stream_flags & LURE__STREAM_READING) {
+        (void) lure__stream_read_arm(s);
+      }
+    }
+  }
   if (s->stream_flags & LURE__STREAM_REKICK) {
     s->stream_flags &= ~LURE__STREAM_REKICK;
     if (!lure__handle_is_closing((lure_handle_t *) s) &&
@@ -349,6 +367,11 @@ struct lure__stream_stash {
   char *mem;
   size_t len;
   size_t off;
+  /* The stash being handed to the reader (taken out of mem/len while the
+   * callbacks run), so that a tail the reader leaves is kept by adopting
+   * this block instead of copying it again. */
+  char *feeding;
+  size_t feeding_len;
   int status;                /* EOF or error seen while not reading */
   int read_err;              /* bytes were lost (LURE_ENOMEM): the end */
   struct lure__pending pending;
@@ -404,6 +427,16 @@ static int lure__stash_add(lure_stream_t *s, const char *p, size_t n) {
     return LURE_ENOMEM;
   if (st->off > 0 && st->off == st->len) {
     st->off = st->len = 0;
+  }
+  if (st->mem == NULL && st->feeding != NULL && p >= st->feeding &&
+      p + n == st->feeding + st->feeding_len) {
+    /* The tail of the block being delivered: keep the block, skip what
+     * the reader took.  A reader that stops often costs no copy. */
+    st->mem = st->feeding;
+    st->off = (size_t) (p - st->feeding);
+    st->len = st->feeding_len;
+    st->feeding = NULL;
+    return 0;
   }
   m = lure__realloc(st->mem, st->len + n);
   if (m == NULL)
@@ -516,8 +549,12 @@ static void lure__stash_deliver(lure_loop_t *loop, struct lure__pending *pe) {
     st->mem = NULL;
     st->len = 0;
     st->off = 0;
+    st->feeding = mem;
+    st->feeding_len = len;
     lure__stream_feed(s, mem + off, len - off);
-    lure__free(mem);
+    if (st->feeding != NULL) /* not adopted back as the stash */
+      lure__free(mem);
+    st->feeding = NULL;
   }
   /* The end of the stream comes after its bytes. */
   if (st->status != 0 && st->len <= st->off &&
@@ -794,7 +831,9 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  if (lure__stream_sock(s)->accept(s) == 0)
+  /* An adopted or shared socket accepts on readiness (stream.h). */
+  if (!(s->stream_flags & LURE__STREAM_ADOPTED) &&
+      lure__stream_sock(s)->accept(s) == 0)
     return 0;
   lure__stream_set_sock(s, &lure__sock_ready);
   return lure__stream_sock(s)->accept(s);
@@ -813,7 +852,8 @@ LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
     /* A descriptor received over an IPC pipe. */
     fd = server->pending_fds[0];
     rc = lure__stream_open(client, fd,
-                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE);
+                           LURE__STREAM_READABLE | LURE__STREAM_WRITABLE |
+                               LURE__STREAM_ADOPTED);
     if (rc != 0)
       return rc;
     memmove(server->pending_fds, server->pending_fds + 1,
@@ -983,6 +1023,22 @@ static int lure__send_handle_check(const lure_stream_t *s,
   return (s->stream_flags & LURE__STREAM_NOT_SOCKET) ? LURE_ENOTSOCK : 0;
 }
 
+/* A handle sent over IPC may be shared from now on (the receiver may
+ * listen or read on it too): a listener on the ring goes on with readiness,
+ * as a listener opened from a descriptor does (stream.h). */
+static void lure__stream_share(lure_stream_t *h) {
+  if (h == NULL)
+    return;
+  h->stream_flags |= LURE__STREAM_ADOPTED;
+  if ((h->stream_flags & LURE__STREAM_LISTENING) &&
+      !lure__stream_on_readiness(h)) {
+    if (lure__stream_sock(h)->accept_stop != NULL)
+      lure__stream_sock(h)->accept_stop(h);
+    lure__stream_set_sock(h, &lure__sock_ready);
+    (void) lure__stream_sock(h)->accept(h);
+  }
+}
+
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
                              const lure_buf_t bufs[], unsigned nbufs,
                              lure_stream_t *send_handle, lure_write_cb cb) {
@@ -1003,6 +1059,7 @@ static int lure__write_setup(lure_write_t *req, lure_stream_t *s,
   rc = lure__send_handle_check(s, send_handle);
   if (rc != 0)
     return rc;
+  lure__stream_share(send_handle);
   req->type = LURE_WRITE;
   req->cb = cb;
   req->handle = s;
@@ -1103,6 +1160,7 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
   /* Bytes must not overtake queued writes. */
   if (!lure__queue_empty(&s->write_queue) || s->connect_req != NULL)
     return LURE_EAGAIN;
+  lure__stream_share(send_handle);
   for (i = 0; i < n; i++) {
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
@@ -1192,18 +1250,18 @@ void lure__stream_after_fork(lure_stream_t *s) {
   if (s->connect_req != NULL &&
       s->connect_req->executor != lure__sock_ready.executor)
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
-  if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (lure__stream_on_readiness(s) || lure__stream_sock(s)->accept(s) != 0) {
-      lure__stream_set_sock(s, &lure__sock_ready);
-      (void) lure__stream_sock(s)->accept(s);
-    }
+  /* Not now either: a ring receive or accept prepared here went to the
+   * kernel with the child's first wait even when the child closed the
+   * handle before running its loop (the cancel comes after it), and took
+   * the parent's bytes or connections.  Arm it when this loop next runs
+   * its pending phase; closing the handle first means no receive at all,
+   * as with readiness. */
+  if (s->stream_flags & (LURE__STREAM_LISTENING | LURE__STREAM_READING)) {
+    s->stream_flags |= LURE__STREAM_REARM;
+    lure__stream_schedule(s);
+  }
+  if (s->stream_flags & LURE__STREAM_LISTENING)
     return;
-  }
-  if (s->stream_flags & LURE__STREAM_READING) {
-    lure__stash_schedule(s);
-    if (lure__stream_on_readiness(s) || lure__stream_sock(s)->read_start(s) != 0)
-      (void) lure__sock_ready.read_start(s);
-  }
   /* Not now: in a forked child the socket is the parent's too, and the
    * child may only mean to close it (or exec).  Writing the queue here sent
    * the parent's bytes a second time.  The queue restarts when this loop
@@ -1250,7 +1308,8 @@ void lure__stream_close(lure_stream_t *s) {
    * listen for every process and loop that shares the socket); the ring
    * has its accept and the cancel already (lure__stream_sock(s)->close). */
   if (close_now && s->io_watcher.fd >= 0) {
-    close(s->io_watcher.fd);
+    if (s->io_watcher.fd > STDERR_FILENO)
+      close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }
   lure__queue_remove(&s->write_pending.queue);
@@ -1263,7 +1322,8 @@ void lure__stream_close(lure_stream_t *s) {
 }
 
 /* The closing phase, just before close_cb: cancelled callbacks, then the
- * descriptor goes (only now, once no ring operation can name it). */
+ * descriptor goes (only now, once no ring operation can name it), unless
+ * it is one of fds 0-2. */
 void lure__stream_finish_close(lure_stream_t *s) {
   lure_connect_t *creq = s->connect_req;
 
@@ -1277,7 +1337,9 @@ void lure__stream_finish_close(lure_stream_t *s) {
   if (s->shutdown_req != NULL)
     lure__stream_shutdown_done(s, LURE_ECANCELED);
   if (s->io_watcher.fd >= 0) {
-    if (s->type != LURE_TTY || !lure__tty_keeps_fd((lure_tty_t *) s))
+    /* As libuv's: a stream never closes the standard descriptors, which
+     * the program (or another handle opened on them) still uses. */
+    if (s->io_watcher.fd > STDERR_FILENO)
       close(s->io_watcher.fd);
     s->io_watcher.fd = -1;
   }

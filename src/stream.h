@@ -23,8 +23,19 @@ enum {
   LURE__STREAM_BORROW = 0x800,    /* read_cb gets lure's buffers */
   LURE__STREAM_NODELAY = 0x1000,   /* TCP: TCP_NODELAY once there is a socket */
   LURE__STREAM_KEEPALIVE = 0x2000, /* TCP: SO_KEEPALIVE likewise */
-  LURE__STREAM_REKICK = 0x4000     /* restart the write queue when the loop
+  LURE__STREAM_REKICK = 0x4000,    /* restart the write queue when the loop
                                       next runs (set after a fork) */
+  LURE__STREAM_REARM = 0x100,      /* arm the read or accept when the loop
+                                      next runs (set after a fork) */
+  /* The fd came from outside (lure_tcp_open, lure_pipe_open, received over
+   * IPC) or was sent over IPC: another handle or process may share it,
+   * so nothing is taken
+   * from it ahead of time, as with libuv's readiness.  A listener accepts
+   * on readiness (a multishot accept on a listener two processes share
+   * takes every connection: exclusive wake-ups); the ring receives one
+   * read at a time (a multishot receive still armed after lure_read_stop()
+   * would take bytes another handle on the fd is to read). */
+  LURE__STREAM_ADOPTED = 0x8000
 };
 
 /* The keep-alive delay a TCP handle without a socket was given (its
@@ -92,7 +103,6 @@ void lure__stream_connect_done(lure_stream_t *s, int status);
 int lure__tcp_listen(lure_tcp_t *h, int backlog, lure_connection_cb cb);
 int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
 void lure__pipe_finish_close(lure_pipe_t *h);
-int lure__tty_keeps_fd(const lure_tty_t *tty);
 
 void lure__stream_after_fork(lure_stream_t *s);
 

@@ -77,7 +77,8 @@ LURE_EXTERN int lure_tcp_open(lure_tcp_t *h, int sock) {
   /* A connected socket is readable and writable from the start. */
   if (getpeername(sock, (struct sockaddr *) &ss, &len) == 0)
     flags = LURE__STREAM_READABLE | LURE__STREAM_WRITABLE;
-  return lure__stream_open((lure_stream_t *) h, sock, flags);
+  return lure__stream_open((lure_stream_t *) h, sock,
+                           flags | LURE__STREAM_ADOPTED);
 }
 
 LURE_EXTERN int lure_tcp_bind(lure_tcp_t *h, const struct sockaddr *addr,
@@ -87,7 +88,8 @@ LURE_EXTERN int lure_tcp_bind(lure_tcp_t *h, const struct sockaddr *addr,
   int rc;
 
   LURE__TCP_CHECK(h);
-  if (addr == NULL || (flags & ~(unsigned) LURE_TCP_IPV6ONLY))
+  if (addr == NULL ||
+      (flags & ~(unsigned) (LURE_TCP_IPV6ONLY | LURE_TCP_REUSEPORT)))
     return LURE_EINVAL;
   len = lure__inet_addrlen(addr);
   if (len == 0)
@@ -98,6 +100,11 @@ LURE_EXTERN int lure_tcp_bind(lure_tcp_t *h, const struct sockaddr *addr,
   if (rc != 0)
     return rc;
   if (setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
+    return -errno;
+  /* One listener per loop on one port: the kernel spreads the incoming
+   * connections over the sockets that set SO_REUSEPORT (as libuv 1.49). */
+  if ((flags & LURE_TCP_REUSEPORT) &&
+      setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)))
     return -errno;
   if (addr->sa_family == AF_INET6) {
     on = (flags & LURE_TCP_IPV6ONLY) != 0;

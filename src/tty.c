@@ -244,8 +244,3 @@ LURE_EXTERN int lure_tty_get_vterm_state(lure_tty_vtermstate_t *state) {
   return LURE_ENOTSUP;
 }
 
-/* lure_close(): a terminal that lure_tty_init() did not open again is the
- * caller's descriptor; like libuv, never close the standard ones. */
-int lure__tty_keeps_fd(const lure_tty_t *tty) {
-  return tty->io_watcher.fd >= 0 && tty->io_watcher.fd <= STDERR_FILENO;
-}

@@ -288,8 +288,21 @@ void lure__udp_run_send_cbs(lure_udp_t *h) {
   }
 }
 
+static const struct lure__sock_ops *lure__udp_exec(lure_udp_t *h);
+
 static void lure__udp_pending_cb(lure_loop_t *loop, struct lure__pending *p) {
-  lure__udp_run_send_cbs(lure__container_of(p, lure_udp_t, write_pending));
+  lure_udp_t *h = lure__container_of(p, lure_udp_t, write_pending);
+
+  if (h->udp_flags & LURE__UDP_REARM) {
+    h->udp_flags &= ~(unsigned) LURE__UDP_REARM;
+    if ((h->udp_flags & LURE__UDP_RECEIVING) &&
+        !lure__handle_is_closing((lure_handle_t *) h) &&
+        h->io_watcher.fd >= 0 &&
+        (lure__udp_exec(h) == &lure__sock_ready ||
+         lure__udp_sock(h)->udp_recv(h) != 0))
+      (void) lure__sock_ready.udp_recv(h);
+  }
+  lure__udp_run_send_cbs(h);
 }
 
 static void lure__udp_schedule(lure_udp_t *h) {
@@ -956,9 +969,16 @@ void lure__udp_after_fork(lure_udp_t *h) {
     lure__io_stop(h->loop, &h->io_watcher, POLLIN | POLLOUT);
   if (h->udp_flags & LURE__UDP_RECEIVING)
     lure__udp_stash_schedule(h);
-  if ((h->udp_flags & LURE__UDP_RECEIVING) &&
-      (lure__udp_sock(h) == &lure__sock_ready || lure__udp_sock(h)->udp_recv(h) != 0))
-    (void) lure__sock_ready.udp_recv(h);
+  /* Not now: in a forked child the socket is the parent's too, and a ring
+   * receive prepared here went to the kernel with the child's first wait
+   * even when the child closed the handle before running its loop (the
+   * cancel comes after it), taking the parent's datagrams.  Arm it when
+   * this loop next runs its pending phase; closing the handle first means
+   * no receive at all, as with readiness. */
+  if (h->udp_flags & LURE__UDP_RECEIVING) {
+    h->udp_flags |= LURE__UDP_REARM;
+    lure__udp_schedule(h);
+  }
   if (!lure__queue_empty(&h->write_queue)) {
     lure__udp_sock(h)->udp_send(h);
     if (!lure__queue_empty(&h->write_done_queue))

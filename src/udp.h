@@ -12,7 +12,9 @@ enum {
   LURE__UDP_RECEIVING = 0x1,
   LURE__UDP_BOUND = 0x2,
   LURE__UDP_CONNECTED = 0x4,
-  LURE__UDP_DECIDED = 0x10  /* the socket table below was picked */
+  LURE__UDP_DECIDED = 0x10, /* the socket table below was picked */
+  LURE__UDP_REARM = 0x20    /* after lure_loop_fork: arm the receive when
+                               the loop next runs its pending phase */
 };
 
 /* udp_flags bits 8-9: the handle's socket table, as its index in

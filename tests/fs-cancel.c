@@ -829,6 +829,74 @@ START_TEST(fs_cancel_waiting_for_sq) {
 }
 END_TEST
 
+/* ---- cancelling an SQE the kernel has not seen --------------------------- */
+
+/* On the ring, a request made and cancelled before the poll phase submits
+ * it is a true cancel: its SQE becomes a NOP, the operation never runs
+ * (the directory is not made, the pipe gets no byte, the descriptor stays
+ * open), and the callback gets LURE_ECANCELED.  A request the kernel has
+ * (after a turn of the loop) is cancelled with IORING_OP_ASYNC_CANCEL and
+ * may still win; once its callback has run, lure_cancel() says EBUSY. */
+START_TEST(fs_cancel_before_submit) {
+  struct creq c[4];
+  int p[2];
+  int keep;
+  char byte;
+  int k;
+
+  fst_begin(1, 20000);
+  if (!fst.ring || !fst_ring_has(FST_OP_MKDIRAT) ||
+      !fst_ring_has(FST_OP_WRITE) || !fst_ring_has(FST_OP_CLOSE)) {
+    printf("  cancel-before-submit: no ring path here, skipped\n");
+    fst_end();
+    return;
+  }
+  memset(c, 0, sizeof(c));
+  ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+  keep = dup(p[0]);
+  ck_assert_int_ge(keep, 0);
+  for (k = 0; k < 4; k++)
+    c[k].req.data = &c[k];
+  ck_assert_int_eq(lure_fs_mkdir(L, &c[0].req, P("never"), 0755, ccb), 0);
+  c[1].buf = lure_buf_init("z", 1);
+  ck_assert_int_eq(lure_fs_write(L, &c[1].req, p[1], &c[1].buf, 1, -1, ccb),
+                   0);
+  ck_assert_int_eq(lure_fs_close(L, &c[2].req, keep, ccb), 0);
+  for (k = 0; k < 3; k++) {
+    ck_assert_ptr_null(lure_req_executor((lure_req_t *) &c[k].req));
+    ck_assert_int_eq(lure_cancel((lure_req_t *) &c[k].req), 0);
+    /* Asked once: a second cancel is too late. */
+    ck_assert_int_eq(lure_cancel((lure_req_t *) &c[k].req), LURE_EBUSY);
+  }
+  ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+  for (k = 0; k < 3; k++) {
+    ck_assert_int_eq(c[k].calls, 1);
+    ck_assert_msg(c[k].result == LURE_ECANCELED, "request %d: %s", k,
+                  fst_err(c[k].result));
+    ck_assert_str_eq(lure_req_executor((lure_req_t *) &c[k].req),
+                     "io_uring");
+    lure_fs_req_cleanup(&c[k].req);
+  }
+  ck_assert_int_eq(fst_exists(P("never")), 0);
+  ck_assert_int_eq(read(p[0], &byte, 1), -1);
+  ck_assert_int_eq(errno, EAGAIN);
+  ck_assert_int_ne(fcntl(keep, F_GETFD), -1);
+
+  /* After a turn the kernel has it and has done it: too late. */
+  ck_assert_int_eq(lure_fs_mkdir(L, &c[3].req, P("made"), 0755, ccb), 0);
+  ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(c[3].calls, 1);
+  ck_assert_int_eq(c[3].result, 0);
+  ck_assert_int_eq(lure_cancel((lure_req_t *) &c[3].req), LURE_EBUSY);
+  ck_assert_int_eq(fst_exists(P("made")), 1);
+  lure_fs_req_cleanup(&c[3].req);
+  close(keep);
+  close(p[0]);
+  close(p[1]);
+  fst_end();
+}
+END_TEST
+
 /* ---- lure_loop_close() with a request in flight -------------------------- */
 
 START_TEST(fs_loop_close_busy) {
@@ -870,6 +938,7 @@ Suite *fs_cancel_suite(void) {
   tcase_add_test(tc, fs_cancel_open_blocked_fifo);
   tcase_add_test(tc, fs_cancel_read_blocked_pipe);
   tcase_add_test(tc, fs_cancel_waiting_for_sq);
+  tcase_add_test(tc, fs_cancel_before_submit);
   tcase_add_test(tc, fs_loop_close_busy);
   suite_add_tcase(s, tc);
   return s;

@@ -25,6 +25,14 @@
 #     tests/net-epoll.test         LURE_BACKEND=epoll
 #     tests/net-nouring.test       io_uring_setup fails (tests/nouring ENOSYS)
 #
+#   tests/lure-diff        differential testing (issue 14): seeded call
+#                          sequences on every executor, callback traces
+#                          compared (rules at the top of tests/lure-diff.c)
+#     tests/diff.test             20 seeds (a start that changes daily,
+#                                 printed); make check-diff runs 200 from
+#                                 DIFF_START (default 1), CI runs it
+#                                 (.ci/run); DIFF_COUNT=N for longer runs
+#
 # The scripts run from the top build directory and find the programs under
 # ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
 # tests/nouring installs the seccomp filter and execs its arguments.
@@ -148,3 +156,22 @@ tests_lure_net_tests_SOURCES = \
 tests_lure_net_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_net_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 endif
+
+# Differential testing: see tests/lure-diff.c and tests/diff.sh.
+check_PROGRAMS += tests/lure-diff
+tests_lure_diff_SOURCES = tests/lure-diff.c
+tests_lure_diff_LDADD = liblure-core.la $(PTHREAD_LIBS)
+
+TESTS += tests/diff.test
+EXTRA_DIST += tests/diff.sh tests/diff.test
+
+DIFF_START = 1
+DIFF_COUNT = 200
+if HAVE_CHECK
+DIFF_DEPS = tests/lure-diff tests/nouring
+else
+DIFF_DEPS = tests/lure-diff
+endif
+check-diff: $(DIFF_DEPS)
+	builddir=. $(SHELL) $(srcdir)/tests/diff.sh $(DIFF_START) $(DIFF_COUNT)
+.PHONY: check-diff

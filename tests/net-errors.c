@@ -137,6 +137,8 @@ START_TEST(errors_null_arguments) {
   EXPECT(lure_tcp_bind(&tcp, (struct sockaddr *) &ss, LURE_TCP_IPV6ONLY),
          LURE_EINVAL);
   EXPECT(lure_tcp_bind(&tcp, (struct sockaddr *) &ss, 0x80), LURE_EINVAL);
+  /* The bit after LURE_TCP_REUSEPORT is not a flag. */
+  EXPECT(lure_tcp_bind(&tcp, (struct sockaddr *) &ss, 4), LURE_EINVAL);
   EXPECT(lure_tcp_bind((lure_tcp_t *) &udp, (struct sockaddr *) &ss, 0),
          LURE_EINVAL);
   EXPECT(lure_tcp_connect(NULL, &tcp, (struct sockaddr *) &ss, any_connect_cb),

@@ -26,6 +26,10 @@
  *                         count in the library, only tests set it) on a
  *                         ring of 4 entries with 16 connections writing at
  *                         once: every byte still arrives (item 8).
+ *   faults_recv_no_sqe,   the same for a receive armed again (after each
+ *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
+ *                         uring) and a one-shot accept armed again
+ *                         (uring-old): they stalled the same way.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,8 +378,11 @@ END_TEST
 /* ---- stream sends that find no SQE ------------------------------------------------- */
 
 /* Hidden in the library, set only here: the next this many stream sends
- * find no SQE, as when the kernel would not take a flush of a full SQ. */
+ * (receives, accepts) find no SQE, as when the kernel would not take a
+ * flush of a full SQ. */
 extern unsigned lure__uring_fault_send_sqe;
+extern unsigned lure__uring_fault_recv_sqe;
+extern unsigned lure__uring_fault_accept_sqe;
 
 START_TEST(faults_send_no_sqe) {
   struct nt_bulk_opts o;
@@ -402,6 +409,178 @@ START_TEST(faults_send_no_sqe) {
 }
 END_TEST
 
+/* ---- a receive, an accept that find no SQE ---------------------------------------- */
+
+#define RN_TOTAL ((size_t) 16 << 20)
+
+struct rn {
+  struct nt_pair p;
+  lure_write_t wr;
+  lure_shutdown_t sreq;
+  char *wbuf;
+  char rbuf[65536];
+  size_t received;
+  long bad_at;
+  int armed_fault;
+  int eof;
+  int err;
+};
+
+static void rn_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct rn *r = h->data;
+
+  *buf = lure_buf_init(r->rbuf, sizeof(r->rbuf));
+}
+
+static void rn_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct rn *r = s->data;
+
+  if (nread > 0) {
+    if (r->bad_at < 0) {
+      long bad = nt_pat_check(51, r->received, buf->base, (size_t) nread);
+
+      if (bad >= 0)
+        r->bad_at = (long) r->received + bad;
+    }
+    r->received += (size_t) nread;
+    if (!r->armed_fault) {
+      r->armed_fault = 1;
+      /* The next receive the ring arms finds no SQE.  One-shot receives
+       * (uring-old) are armed again after each completion; a multishot
+       * one only when it ends, so end it: stop and start again. */
+      lure__uring_fault_recv_sqe = 1;
+      if (nt_set_is("uring")) {
+        ck_assert_int_eq(lure_read_stop(s), 0);
+        ck_assert_int_eq(lure_read_start(s, rn_alloc, rn_read), 0);
+      }
+    }
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread == LURE_EOF)
+    r->eof++;
+  else
+    r->err = (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &r->p.client, NULL);
+}
+
+static void rn_write_cb(lure_write_t *req, int status) {
+  ck_assert_int_eq(status, 0);
+}
+
+START_TEST(faults_recv_no_sqe) {
+  struct rn *r = calloc(1, sizeof(*r));
+  lure_buf_t b;
+  size_t off;
+
+  ck_assert_ptr_nonnull(r);
+  r->bad_at = -1;
+  r->wbuf = malloc(RN_TOTAL);
+  ck_assert_ptr_nonnull(r->wbuf);
+  for (off = 0; off < RN_TOTAL; off += NT_PAT_MAX)
+    memcpy(r->wbuf + off, nt_pat(51, off), NT_PAT_MAX);
+  nt_pair_open(&r->p, 15000, "a receive that finds no SQE");
+  r->p.client.data = r;
+  r->p.server.data = r;
+  b = lure_buf_init(r->wbuf, (unsigned int) RN_TOTAL);
+  ck_assert_int_eq(lure_write(&r->wr, (lure_stream_t *) &r->p.client, &b, 1,
+                              rn_write_cb), 0);
+  ck_assert_int_eq(lure_shutdown(&r->sreq, (lure_stream_t *) &r->p.client,
+                                 NULL), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.server, rn_alloc,
+                                   rn_read), 0);
+  nt_run(&r->p.loop);
+  printf("faults_recv_no_sqe: set %s: %u injected faults left unused\n",
+         nt_set() ? nt_set() : "(none)", lure__uring_fault_recv_sqe);
+  if (nt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_recv_sqe, 0);
+  lure__uring_fault_recv_sqe = 0;
+  ck_assert_msg(r->err == 0, "read error %s", nt_err(r->err));
+  ck_assert_msg(r->bad_at < 0, "data differs at byte %ld", r->bad_at);
+  ck_assert_uint_eq(r->received, RN_TOTAL);
+  ck_assert_int_eq(r->eof, 1);
+  nt_loop_finish(&r->p.loop);
+  free(r->wbuf);
+  free(r);
+}
+END_TEST
+
+#define AN_CONNS 4
+
+struct an {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t listener;
+  lure_tcp_t acc[AN_CONNS];
+  lure_tcp_t cli[AN_CONNS];
+  lure_connect_t creq[AN_CONNS];
+  unsigned accepted;
+  unsigned connected;
+};
+
+static void an_conn_cb(lure_stream_t *server, int status) {
+  struct an *a = server->data;
+  unsigned i = a->accepted;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert_uint_lt(i, AN_CONNS);
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->acc[i]), 0);
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &a->acc[i]), 0);
+  lure_close((lure_handle_t *) &a->acc[i], NULL);
+  /* The accept the ring arms next finds no SQE: one-shot accepts
+   * (uring-old) are armed again after each connection. */
+  if (a->accepted++ == 0)
+    lure__uring_fault_accept_sqe = 1;
+  if (a->accepted == AN_CONNS)
+    lure_close((lure_handle_t *) server, NULL);
+}
+
+static void an_connect_cb(lure_connect_t *req, int status) {
+  struct an *a = req->data;
+
+  ck_assert_int_eq(status, 0);
+  a->connected++;
+  lure_close((lure_handle_t *) req->handle, NULL);
+}
+
+START_TEST(faults_accept_no_sqe) {
+  struct an *a = calloc(1, sizeof(*a));
+  struct sockaddr_storage ss;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(a);
+  nt_loop_init(&a->loop);
+  nt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
+  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->listener), 0);
+  a->listener.data = a;
+  nt_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&a->listener, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &a->listener, 16,
+                               an_conn_cb), 0);
+  nt_loopback(AF_INET, nt_tcp_port(&a->listener), &ss);
+  for (i = 0; i < AN_CONNS; i++) {
+    ck_assert_int_eq(lure_tcp_init(&a->loop, &a->cli[i]), 0);
+    a->creq[i].data = a;
+    ck_assert_int_eq(lure_tcp_connect(&a->creq[i], &a->cli[i],
+                                      (struct sockaddr *) &ss, an_connect_cb),
+                     0);
+  }
+  nt_run(&a->loop);
+  printf("faults_accept_no_sqe: set %s: %u of %u accepted, %u injected "
+         "faults left unused\n", nt_set() ? nt_set() : "(none)", a->accepted,
+         AN_CONNS, lure__uring_fault_accept_sqe);
+  if (nt_set_is("uring-old"))
+    ck_assert_uint_eq(lure__uring_fault_accept_sqe, 0);
+  lure__uring_fault_accept_sqe = 0;
+  ck_assert_uint_eq(a->accepted, AN_CONNS);
+  ck_assert_uint_eq(a->connected, AN_CONNS);
+  nt_loop_finish(&a->loop);
+  free(a);
+}
+END_TEST
+
 Suite *net_faults_suite(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -410,6 +589,8 @@ Suite *net_faults_suite(void) {
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
   tcase_add_test(tc, faults_stash_enomem);
   tcase_add_test(tc, faults_send_no_sqe);
+  tcase_add_test(tc, faults_recv_no_sqe);
+  tcase_add_test(tc, faults_accept_no_sqe);
   suite_add_tcase(s, tc);
   return s;
 }

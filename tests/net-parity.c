@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include "net-tests.h"
 
 #define EXPECT(call, want)                                                   \
@@ -463,10 +464,12 @@ START_TEST(udp_open_errors) {
   /* A handle that has a socket already: lure made it, or it was opened. */
   ck_assert_int_eq(lure_udp_init_ex(&loop, &made, AF_INET), 0);
   EXPECT(lure_udp_open(&made, dgram), LURE_EBUSY);
-  /* The socket of another handle of the loop. */
+  /* The socket of another handle of the loop that receives on it (libuv
+   * refuses a watched descriptor only). */
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_udp_bind(&made, (struct sockaddr *) &a4, 0), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &made, &used), 0);
+  ck_assert_int_eq(lure_udp_recv_start(&made, any_alloc, any_recv), 0);
   EXPECT(lure_udp_open(&h, used), LURE_EEXIST);
   /* A closing handle. */
   ck_assert_int_eq(lure_udp_init(&loop, &closing), 0);
@@ -1629,14 +1632,25 @@ START_TEST(try_write2_errors) {
 }
 END_TEST
 
-/* lure_tcp_open and lure_pipe_open refuse a descriptor another handle of the
- * loop works on (LURE_EEXIST, as libuv), and leave both handles usable. */
+static void fdu_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  (void) s;
+  (void) n;
+  (void) buf;
+}
+
+/* lure_tcp_open, lure_pipe_open and lure_udp_open refuse a descriptor
+ * another handle of the loop is watching (listening, reading, receiving:
+ * LURE_EEXIST, as libuv's uv__fd_exists), and leave both handles usable.
+ * A descriptor another handle merely holds opens (see
+ * uv144_stdio_two_handles). */
 START_TEST(open_fd_in_use) {
   lure_loop_t loop;
   lure_tcp_t made;
   lure_tcp_t t2;
   lure_pipe_t p1;
   lure_pipe_t p2;
+  lure_udp_t u1;
+  lure_udp_t u2;
   struct sockaddr_in a4;
   lure_os_fd_t used;
   int sv[2];
@@ -1645,6 +1659,7 @@ START_TEST(open_fd_in_use) {
   ck_assert_int_eq(lure_tcp_init(&loop, &made), 0);
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_tcp_bind(&made, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &made, 4, never_conn_cb), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &made, &used), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &t2), 0);
   ck_assert_int_eq(lure_tcp_open(&t2, used), LURE_EEXIST);
@@ -1654,13 +1669,24 @@ START_TEST(open_fd_in_use) {
   ck_assert_int_eq(lure_pipe_init(&loop, &p1, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &p2, 0), 0);
   ck_assert_int_eq(lure_pipe_open(&p1, sv[0]), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &p1, any_alloc,
+                                   fdu_read), 0);
   ck_assert_int_eq(lure_pipe_open(&p2, sv[0]), LURE_EEXIST);
   ck_assert_int_eq(lure_pipe_open(&p2, sv[1]), 0);
+
+  ck_assert_int_eq(lure_udp_init(&loop, &u1), 0);
+  ck_assert_int_eq(lure_udp_init(&loop, &u2), 0);
+  ck_assert_int_eq(lure_udp_bind(&u1, (struct sockaddr *) &a4, 0), 0);
+  ck_assert_int_eq(lure_udp_recv_start(&u1, any_alloc, any_recv), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &u1, &used), 0);
+  ck_assert_int_eq(lure_udp_open(&u2, used), LURE_EEXIST);
   /* The refused handles took nothing: the loop closes each fd once. */
   lure_close((lure_handle_t *) &made, NULL);
   lure_close((lure_handle_t *) &t2, NULL);
   lure_close((lure_handle_t *) &p1, NULL);
   lure_close((lure_handle_t *) &p2, NULL);
+  lure_close((lure_handle_t *) &u1, NULL);
+  lure_close((lure_handle_t *) &u2, NULL);
   nt_loop_finish(&loop);
 }
 END_TEST
@@ -2247,6 +2273,221 @@ START_TEST(uv144_close_shared_listener) {
 }
 END_TEST
 
+/* ---- two handles on one standard descriptor ---- */
+
+struct sd {
+  lure_pipe_t a;
+  lure_pipe_t b;
+  lure_pipe_t c;
+  lure_write_t wr;
+  char buf[64];
+  size_t got;
+  int reads_a;
+  int reads_b;
+  int writes;
+};
+
+static void sd_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct sd *d = h->data;
+
+  (void) sz;
+  buf->base = d->buf + d->got;
+  buf->len = sizeof(d->buf) - 1 - d->got;
+}
+
+static void sd_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct sd *d = s->data;
+
+  (void) buf;
+  if (n <= 0)
+    return;
+  d->got += (size_t) n;
+  if (s == (lure_stream_t *) &d->a)
+    d->reads_a++;
+  else
+    d->reads_b++;
+  lure_read_stop(s);
+}
+
+static void sd_write_cb(lure_write_t *req, int status) {
+  struct sd *d = req->data;
+
+  EXPECT(status, 0);
+  d->writes++;
+}
+
+/* libuv's stdio_over_pipes helper: two pipe handles on fd 0 both open (a
+ * descriptor another handle holds without watching it is not refused),
+ * one reads, stops in its callback, then the other reads the next bytes
+ * (nothing was taken ahead of time for the first); a third handle is
+ * refused while one reads.  Closing them leaves fd 0 open: a stream never
+ * closes fds 0-2, as libuv's. */
+START_TEST(uv144_stdio_two_handles) {
+  struct sd *d = calloc(1, sizeof(*d));
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_buf_t b;
+  char back[8];
+  int saved;
+  int sv[2];
+
+  ck_assert_ptr_nonnull(d);
+  saved = dup(0);
+  ck_assert_int_ge(saved, 0);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ck_assert_int_eq(dup2(sv[0], 0), 0);
+  close(sv[0]);
+
+  nt_loop_init(&loop);
+  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "two handles on fd 0");
+  ck_assert_int_eq(lure_pipe_init(&loop, &d->a, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &d->b, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&loop, &d->c, 0), 0);
+  d->a.data = d->b.data = d->c.data = d;
+  EXPECT(lure_pipe_open(&d->a, 0), 0);
+  EXPECT(lure_pipe_open(&d->b, 0), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &d->a, sd_alloc, sd_read), 0);
+  EXPECT(lure_pipe_open(&d->c, 0), LURE_EEXIST);
+
+  ck_assert_int_eq(write(sv[1], "one", 3), 3);
+  while (d->reads_a == 0)
+    (void) lure_run(&loop, LURE_RUN_ONCE);
+  EXPECT(lure_read_start((lure_stream_t *) &d->b, sd_alloc, sd_read), 0);
+  ck_assert_int_eq(write(sv[1], "two", 3), 3);
+  while (d->reads_b == 0)
+    (void) lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(d->reads_a, 1);
+  ck_assert_int_eq((int) d->got, 6);
+  ck_assert(memcmp(d->buf, "onetwo", 6) == 0);
+
+  b = lure_buf_init("back", 4);
+  d->wr.data = d;
+  EXPECT(lure_write(&d->wr, (lure_stream_t *) &d->b, &b, 1, sd_write_cb), 0);
+  nt_run(&loop);
+  ck_assert_int_eq(d->writes, 1);
+  ck_assert_int_eq(read(sv[1], back, sizeof(back)), 4);
+  ck_assert(memcmp(back, "back", 4) == 0);
+
+  lure_close((lure_handle_t *) &d->a, NULL);
+  lure_close((lure_handle_t *) &d->b, NULL);
+  lure_close((lure_handle_t *) &d->c, NULL);
+  nt_loop_finish(&loop);
+  /* fd 0 is still the socket. */
+  ck_assert_int_ne(fcntl(0, F_GETFD), -1);
+  ck_assert_int_eq(write(0, "x", 1), 1);
+  ck_assert_int_eq(read(sv[1], back, 1), 1);
+  ck_assert_int_eq(back[0], 'x');
+  ck_assert_int_eq(dup2(saved, 0), 0);
+  close(saved);
+  close(sv[1]);
+  free(d);
+}
+END_TEST
+
+/* ---- a listening socket two processes share ---- */
+
+static void sl_close_free(lure_handle_t *h) {
+  free(h);
+}
+
+static void sl_conn_cb(lure_stream_t *server, int status) {
+  int *accepted = server->data;
+  lure_tcp_t *c;
+
+  if (status != 0)
+    return;
+  c = malloc(sizeof(*c));
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(lure_tcp_init(server->loop, c), 0);
+  EXPECT(lure_accept(server, (lure_stream_t *) c), 0);
+  lure_close((lure_handle_t *) c, sl_close_free);
+  if (++*accepted == 4)
+    lure_close((lure_handle_t *) server, NULL);
+}
+
+/* A listener lure did not make (lure_tcp_open), shared with a forked
+ * process that listens on it too but does not run its loop: every
+ * connection still reaches this process, as with libuv's readiness.  A
+ * multishot accept armed in the other process took them all (exclusive
+ * wake-ups), which starved the helper of libuv's ipc_listen_* tests. */
+START_TEST(uv144_shared_listener_not_starved) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t server;
+  struct sockaddr_in a4;
+  socklen_t len = sizeof(a4);
+  int accepted = 0;
+  int ready[2];
+  int done[2];
+  int clients[4];
+  int lsock;
+  int status;
+  pid_t pid;
+  char c;
+  int i;
+
+  lsock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(lsock, 0);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  ck_assert_int_eq(bind(lsock, (struct sockaddr *) &a4, sizeof(a4)), 0);
+  ck_assert_int_eq(listen(lsock, 16), 0);
+  ck_assert_int_eq(getsockname(lsock, (struct sockaddr *) &a4, &len), 0);
+  ck_assert_int_eq(pipe(ready), 0);
+  ck_assert_int_eq(pipe(done), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_t cl;
+    lure_tcp_t cs;
+    int child_accepted = 0;
+
+    if (lure_loop_init(&cl) != 0 || lure_tcp_init(&cl, &cs) != 0 ||
+        lure_tcp_open(&cs, lsock) != 0)
+      _exit(10);
+    cs.data = &child_accepted;
+    if (lure_listen((lure_stream_t *) &cs, 16, sl_conn_cb) != 0)
+      _exit(11);
+    (void) lure_run(&cl, LURE_RUN_NOWAIT);
+    (void) lure_run(&cl, LURE_RUN_NOWAIT);
+    if (write(ready[1], "r", 1) != 1)
+      _exit(12);
+    /* Listening, but not running the loop until the parent is done. */
+    if (read(done[0], &c, 1) != 1)
+      _exit(13);
+    _exit(0);
+  }
+  ck_assert_int_eq(read(ready[0], &c, 1), 1);
+  nt_loop_init(&loop);
+  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "shared listener");
+  ck_assert_int_eq(lure_tcp_init(&loop, &server), 0);
+  EXPECT(lure_tcp_open(&server, lsock), 0);
+  server.data = &accepted;
+  EXPECT(lure_listen((lure_stream_t *) &server, 16, sl_conn_cb), 0);
+  (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  for (i = 0; i < 4; i++) {
+    clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(clients[i], 0);
+    ck_assert_int_eq(connect(clients[i], (struct sockaddr *) &a4,
+                             sizeof(a4)), 0);
+  }
+  for (i = 0; i < 40 && accepted < 4; i++)
+    nt_run_for(&loop, 50);
+  ck_assert_int_eq(write(done[1], "d", 1), 1);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "child: status %d", status);
+  ck_assert_msg(accepted == 4, "this process accepted %d of 4 connections",
+                accepted);
+  for (i = 0; i < 4; i++)
+    close(clients[i]);
+  close(ready[0]);
+  close(ready[1]);
+  close(done[0]);
+  close(done[1]);
+  nt_loop_finish(&loop);
+}
+END_TEST
+
 static void u144_emfile_read(lure_stream_t *s, ssize_t n,
                              const lure_buf_t *b) {
   struct u144 *u = s->data;
@@ -2512,6 +2753,8 @@ Suite *net_parity_suite(void) {
   tcase_add_test(tc, uv144_connect_from_address_in_use);
   tcase_add_test(tc, uv144_closed_listener_refuses);
   tcase_add_test(tc, uv144_close_shared_listener);
+  tcase_add_test(tc, uv144_stdio_two_handles);
+  tcase_add_test(tc, uv144_shared_listener_not_starved);
   tcase_add_test(tc, uv144_emfile_drops_connection);
   tcase_add_test(tc, uv144_udp_options_ebadf);
   tcase_add_test(tc, uv144_udp_unix_address);

@@ -2,7 +2,8 @@
  * net-tcp.c - suite "tcp": echo integrity over TCP (chunk sizes from 1 B to
  * 1 MiB, IPv4 and IPv6), 1,000 concurrent connections, many connections
  * sharing the loop's provided-buffer ring, half-close, refused connect,
- * reset by the peer, zero-copy send with borrowed reads.
+ * reset by the peer, zero-copy send with borrowed reads, one port shared
+ * by two loops (LURE_TCP_REUSEPORT).
  */
 #include <errno.h>
 #include <signal.h>
@@ -1377,6 +1378,89 @@ START_TEST(tcp_zerocopy_borrowed) {
 }
 END_TEST
 
+/* ---- one port, one listener per loop (LURE_TCP_REUSEPORT) ------------------ */
+
+#define RP_CLIENTS 64
+
+struct rp_loop {
+  lure_loop_t loop;
+  lure_tcp_t server;
+  lure_tcp_t conn[RP_CLIENTS];
+  int accepted;
+};
+
+static void rp_conn_cb(lure_stream_t *server, int status) {
+  struct rp_loop *l = server->data;
+  lure_tcp_t *c;
+
+  ck_assert_msg(status == 0, "connection callback: %s", nt_err(status));
+  ck_assert_int_lt(l->accepted, RP_CLIENTS);
+  c = &l->conn[l->accepted];
+  ck_assert_int_eq(lure_tcp_init(&l->loop, c), 0);
+  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) c), 0);
+  l->accepted++;
+}
+
+/* Two loops listen on one port, each with its own socket and its own
+ * accept (multishot on the ring); the kernel spreads 64 connections over
+ * both (all 64 on one listener has a chance of 2^-63).  A third listener
+ * without the flag is refused: EADDRINUSE, from listen as libuv does. */
+START_TEST(tcp_reuseport_two_loops) {
+  struct rp_loop *l = calloc(2, sizeof(*l));
+  struct sockaddr_storage ss;
+  lure_tcp_t plain;
+  int fds[RP_CLIENTS];
+  uint64_t start;
+  int port = 0;
+  int i;
+
+  ck_assert_ptr_nonnull(l);
+  for (i = 0; i < 2; i++) {
+    nt_loop_init(&l[i].loop);
+    ck_assert_int_eq(lure_tcp_init(&l[i].loop, &l[i].server), 0);
+    l[i].server.data = &l[i];
+    nt_loopback(AF_INET, port, &ss);
+    ck_assert_int_eq(lure_tcp_bind(&l[i].server, (struct sockaddr *) &ss,
+                                   LURE_TCP_REUSEPORT), 0);
+    ck_assert_int_eq(lure_listen((lure_stream_t *) &l[i].server, RP_CLIENTS,
+                                 rp_conn_cb), 0);
+    if (port == 0)
+      port = nt_tcp_port(&l[i].server);
+  }
+  ck_assert_int_eq(lure_tcp_init(&l[1].loop, &plain), 0);
+  nt_loopback(AF_INET, port, &ss);
+  ck_assert_int_eq(lure_tcp_bind(&plain, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &plain, 4, rp_conn_cb),
+                   LURE_EADDRINUSE);
+  lure_close((lure_handle_t *) &plain, NULL);
+
+  for (i = 0; i < RP_CLIENTS; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fds[i], 0);
+    ck_assert_msg(connect(fds[i], (struct sockaddr *) &ss,
+                          sizeof(struct sockaddr_in)) == 0,
+                  "connect %d: %s", i, strerror(errno));
+  }
+  start = lure_hrtime();
+  while (l[0].accepted + l[1].accepted < RP_CLIENTS) {
+    ck_assert_msg(lure_hrtime() - start < 10000000000ull,
+                  "accepted %d + %d of %d in 10 s", l[0].accepted,
+                  l[1].accepted, RP_CLIENTS);
+    lure_run(&l[0].loop, LURE_RUN_NOWAIT);
+    lure_run(&l[1].loop, LURE_RUN_NOWAIT);
+  }
+  printf("tcp_reuseport_two_loops: set %s: loop 0 accepted %d, loop 1 %d\n",
+         nt_set() ? nt_set() : "(none)", l[0].accepted, l[1].accepted);
+  ck_assert_int_gt(l[0].accepted, 0);
+  ck_assert_int_gt(l[1].accepted, 0);
+  for (i = 0; i < RP_CLIENTS; i++)
+    close(fds[i]);
+  nt_loop_finish(&l[0].loop);
+  nt_loop_finish(&l[1].loop);
+  free(l);
+}
+END_TEST
+
 Suite *net_tcp_suite(void) {
   Suite *s = suite_create("tcp");
   TCase *tc;
@@ -1391,6 +1475,7 @@ Suite *net_tcp_suite(void) {
   tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_many_connections);
   tcase_add_test(tc, tcp_bufring_shared);
+  tcase_add_test(tc, tcp_reuseport_two_loops);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("ends");

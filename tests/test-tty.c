@@ -167,11 +167,18 @@ START_TEST(tty_init_master_blocking) {
   ck_assert_int_eq(fd_nonblocking(master), 0);
   ck_assert_int_ne(lure_is_readable((lure_stream_t *) &tty), 0);
   ck_assert_int_ne(lure_is_writable((lure_stream_t *) &tty), 0);
-  /* A second handle on the same descriptor would fight the first. */
+  /* A second handle on the same descriptor would fight the first while
+   * that one reads (libuv refuses a descriptor being watched). */
   {
     lure_tty_t again;
+    struct rd r;
 
+    memset(&r, 0, sizeof(r));
+    tty.data = &r;
+    ck_assert_int_eq(lure_read_start((lure_stream_t *) &tty, rd_alloc, rd_cb),
+                     0);
     ck_assert_int_eq(lure_tty_init(&loop, &again, master, 0), LURE_EEXIST);
+    ck_assert_int_eq(lure_read_stop((lure_stream_t *) &tty), 0);
   }
   test_loop_finish(&loop);
   /* Closing the handle closed the descriptor it took. */

@@ -22,9 +22,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # 1. Constants: object-like UV_ macros of lure's uv.h, minus the ones that
-#    only libuv defines differently on purpose (none) and header plumbing.
+#    only libuv defines differently on purpose (none), header plumbing and
+#    the names of later libuv versions that 1.44's header lacks
+#    (UV_TCP_REUSEPORT, 1.49; checked against 1.49's value below).
 grep -oE '^#define UV_[A-Z0-9_]+ ' "$UVH" | awk '{print $2}' |
-  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP|HANDLE_FIELDS|REQ_FIELDS|STREAM_FIELDS)$' | sort -u >"$tmp/names"
+  grep -vE '^UV_(EXTERN|ERRNO_MAP|HANDLE_TYPE_MAP|REQ_TYPE_MAP|HANDLE_FIELDS|REQ_FIELDS|STREAM_FIELDS|TCP_REUSEPORT)$' | sort -u >"$tmp/names"
 n=$(wc -l <"$tmp/names")
 [ "$n" -gt 200 ] || { echo "uv-abi: only $n UV_ constants found in $UVH" >&2; exit 1; }
 {
@@ -114,6 +116,11 @@ if ! $CC ${CFLAGS:-} -D_GNU_SOURCE -fsyntax-only -I"$srcdir/include/lure" -I"$sr
   exit 1
 fi
 echo "uv-abi: $nt struct/enum tags and uv_*_t types of libuv are complete types"
+
+# libuv 1.49's UV_TCP_REUSEPORT is 2 (enum uv_tcp_flags).
+printf '#include <uv.h>\n_Static_assert(UV_TCP_REUSEPORT == 2, "1.49 value");\nint main(void) { return 0; }\n' >"$tmp/later.c"
+$CC ${CFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -c -o "$tmp/later.o" "$tmp/later.c"
+echo "uv-abi: UV_TCP_REUSEPORT has libuv 1.49's value"
 
 # 2. Functions: every uv_ name mapped by a macro, and the inline wrappers.
 {

@@ -3,7 +3,7 @@
  * and bench-net-uv.c.
  *
  * Those two files are written against libuv's API (the uv_ names) and are
- * compiled twice (tools/bench.mk): once against libuv's own <uv.h>, linking
+ * compiled twice (tools/local.mk): once against libuv's own <uv.h>, linking
  * libuv, and once against lure's <uv.h> (include/lure/uv.h), linking lure.
  * The include guard of lure's header, LURE_UV_H, tells one build from the
  * other.  BENCH_SIDE(x) names an entry point after the side it is built

@@ -62,13 +62,16 @@ EXTRA_DIST += tests/bench-smoke.sh
 
 # The quick suite (under two minutes on two cores; the net runs need both
 # cores, one for the client and one for the server): tables on stdout,
-# bench/results.json and bench/latency.svg.  The data file lives in bench/
+# bench/results.json and bench/latency.svg; then the short wrk run of
+# lure-http against lure-http-libuv (examples/http/local.mk, about 25 s),
+# bench/http.json and bench/http.svg.  The data file lives in bench/
 # too and is removed afterwards.  Extra options: make bench BENCH_FLAGS=...
 BENCH_FLAGS =
 bench: tools/lure-bench$(EXEEXT)
 	@$(MKDIR_P) bench
 	./tools/lure-bench$(EXEEXT) quick --file bench/lure-bench.dat \
 	  --size 64M --json bench/results.json --plot bench/latency.svg $(BENCH_FLAGS)
+	$(BENCH_HTTP_QUICK)
 
 .PHONY: bench
 

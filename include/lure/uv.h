@@ -385,6 +385,10 @@ typedef lure_getnameinfo_cb uv_getnameinfo_cb;
 #define UV_JOIN_GROUP LURE_JOIN_GROUP
 #define UV_NONBLOCK_PIPE LURE_NONBLOCK_PIPE
 #define UV_TCP_IPV6ONLY LURE_TCP_IPV6ONLY
+/* Beyond libuv 1.44: libuv 1.49's flag, with its value and meaning (one
+ * port shared by the listeners of several loops, SO_REUSEPORT).  A program
+ * can test for it with #ifdef. */
+#define UV_TCP_REUSEPORT LURE_TCP_REUSEPORT
 #define UV_UDP_IPV6ONLY LURE_UDP_IPV6ONLY
 #define UV_UDP_PARTIAL LURE_UDP_PARTIAL
 #define UV_UDP_REUSEADDR LURE_UDP_REUSEADDR

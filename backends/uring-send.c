@@ -1,0 +1,194 @@
+/*
+ * uring-send.c - writes of streams on the ring (the write and sending
+ * entries of lure__sock_uring, whose other entries are uring-stream.c).
+ *
+ * Field notes:
+ * - One SEND (one buffer) or SENDMSG (several, or a descriptor to pass) in
+ *   flight per stream, always for the head of the write queue, so bytes
+ *   leave in submission order; short sends continue from where they
+ *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ * - One non-blocking send(2) first when the socket has room and the batch
+ *   being dispatched is small (lure__ustream_try_send).
+ * - Zero copy (lure_write_zc) is SEND_ZC / SENDMSG_ZC on TCP: the request
+ *   completes at the notification CQE (IORING_CQE_F_NOTIF), and a socket
+ *   that answers EOPNOTSUPP gets the bytes as an ordinary send.
+ * - A send that finds no SQE even after a flush is parked; the poll phase
+ *   kicks the queue again (lure__uring_stream_unpark).
+ */
+
+#include <string.h>
+#include <sys/socket.h>
+#include "uring-int.h"
+#include "stream.h"
+
+/* One non-blocking send(2) before falling back to a ring SEND: when the
+ * socket has room (the common case for replies) the bytes leave now and the
+ * next io_uring_enter only has to wait for input, instead of being woken by
+ * the SEND's own completion.  Returns 1 when req finished (or failed). */
+static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+  ssize_t r;
+
+  if (req->send_handle != NULL || req->nbufs - req->write_index != 1)
+    return 0;
+  /* Replies made while a batch of several completions is dispatched go
+   * through the ring instead: they leave together with the next wait, one
+   * io_uring_enter for the whole batch instead of a send(2) each. */
+  if (st->batch > 2)
+    return 0;
+  do
+    r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
+             req->bufs[req->write_index].len - req->offset,
+             MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    lure__stream_write_fail(s, req, -errno);
+    return 1;
+  }
+  return lure__stream_write_progress(s, req, (size_t) r);
+}
+
+void lure__uring_stream_write(lure_stream_t *s) {
+  struct lure__ustream *us = lure__ustream(s);
+  struct io_uring_sqe *sqe;
+  struct cmsghdr *cm;
+  lure_write_t *req;
+  unsigned n = 0;
+  unsigned i;
+  int zc;
+
+  if (us == NULL || us->send_op.armed)
+    return;
+  while (!lure__queue_empty(&s->write_queue)) {
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+    /* Skip empty buffers; a request of nothing but is complete. */
+    if (lure__stream_write_progress(s, req, 0))
+      continue;
+    /* Zero copy exists for TCP only: AF_UNIX answers EOPNOTSUPP, and the
+     * request is then an ordinary send, as lure_write_zc(3) promises. */
+    zc = (req->req_flags & LURE__REQ_ZC) && req->send_handle == NULL &&
+         s->type == LURE_TCP &&
+         lure__uring_has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
+                      req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
+                                                         : IORING_OP_SENDMSG_ZC);
+    if (!zc && lure__ustream_try_send(s, req))
+      continue;
+    sqe = lure__sop_sqe(s, &us->send_op);
+    if (sqe == NULL) {
+      lure__ustream_park(s, us, LURE__PARK_SEND);
+      return;
+    }
+    us->send_zc = zc;
+    if (zc && req->nbufs - req->write_index == 1) {
+      io_uring_prep_send_zc(sqe, s->io_watcher.fd,
+                            req->bufs[req->write_index].base + req->offset,
+                            req->bufs[req->write_index].len - req->offset,
+                            MSG_NOSIGNAL, 0);
+    } else if (req->nbufs - req->write_index == 1 &&
+        !(req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0)) {
+      io_uring_prep_send(sqe, s->io_watcher.fd,
+                         req->bufs[req->write_index].base + req->offset,
+                         req->bufs[req->write_index].len - req->offset,
+                         MSG_NOSIGNAL);
+    } else {
+      for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+        us->iov[n].iov_base = req->bufs[i].base;
+        us->iov[n].iov_len = req->bufs[i].len;
+      }
+      us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
+      us->iov[0].iov_len -= req->offset;
+      memset(&us->msg, 0, sizeof(us->msg));
+      us->msg.msg_iov = us->iov;
+      us->msg.msg_iovlen = n;
+      if (req->send_handle != NULL && req->write_index == 0 &&
+          req->offset == 0) {
+        memset(&us->ctl, 0, sizeof(us->ctl));
+        us->msg.msg_control = us->ctl.buf;
+        us->msg.msg_controllen = sizeof(us->ctl.buf);
+        cm = CMSG_FIRSTHDR(&us->msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &req->send_handle->io_watcher.fd, sizeof(int));
+      }
+      if (zc)
+        io_uring_prep_sendmsg_zc(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+      else
+        io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
+    }
+    lure__sop_set(sqe, &us->send_op);
+    return;
+  }
+}
+
+int lure__uring_stream_sending(const lure_stream_t *s) {
+  const struct lure__ustream *us = s->exec_data;
+
+  return us != NULL && us->send_op.armed;
+}
+
+static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
+                                int res) {
+  lure_write_t *req;
+
+  us->send_op.armed = 0;
+  if (lure__queue_empty(&s->write_queue))
+    return;
+  req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                           queue);
+  if (res < 0) {
+    lure__stream_write_fail(s, req, res == -EAGAIN ? LURE_EAGAIN : res);
+  } else {
+    /* A descriptor rides on the first byte only. */
+    if (res > 0 && req->send_handle != NULL)
+      req->send_handle = NULL;
+    if (!lure__stream_write_progress(s, req, (size_t) res) &&
+        lure__handle_is_closing((lure_handle_t *) s))
+      lure__stream_write_fail(s, req, LURE_ECANCELED);
+  }
+  if (lure__handle_is_closing((lure_handle_t *) s)) {
+    /* The rest goes now if the socket takes it; the callbacks run in the
+     * closing phase. */
+    lure__stream_close_writes(s);
+    return;
+  }
+  /* Next request out first, then the callbacks (they may close us). */
+  lure__uring_stream_write(s);
+  lure__stream_write_done_now(s);
+}
+
+/* A CQE of the stream's SEND or SENDMSG (zero copy or not), from
+ * lure__uring_sock_complete. */
+void lure__uring_send_complete(lure_stream_t *s, struct lure__ustream *us,
+                               int res, unsigned flags) {
+  if (us->send_zc) {
+    /* SEND_ZC posts the result (with F_MORE when a notification
+     * follows), then IORING_CQE_F_NOTIF once the kernel let go of the
+     * pages: only then may the caller reuse the buffer. */
+    if (!(flags & IORING_CQE_F_NOTIF)) {
+      us->zc_res = res;
+      if (flags & IORING_CQE_F_MORE)
+        return;
+    }
+    us->send_zc = 0;
+    if (us->zc_res == -EOPNOTSUPP &&
+        !lure__handle_is_closing((lure_handle_t *) s) &&
+        !lure__queue_empty(&s->write_queue)) {
+      /* A socket without zero copy after all: send it plainly. */
+      lure_write_t *head = lure__container_of(
+          lure__queue_head(&s->write_queue), lure_write_t, queue);
+
+      head->req_flags &= ~LURE__REQ_ZC;
+      us->send_op.armed = 0;
+      lure__uring_stream_write(s);
+      return;
+    }
+    lure__sop_send_done(s, us, us->zc_res);
+    return;
+  }
+  lure__sop_send_done(s, us, res);
+}
