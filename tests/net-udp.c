@@ -642,10 +642,12 @@ static void ut_watchdog(lure_loop_t *loop, lure_timer_t *t, const char *what,
 }
 
 /* Run one tick at a time until cond holds (the watchdog ends a hang). */
+/* Bounded by time, not by a count of ticks: a tick that has nothing to
+ * wait for costs no system call, so any count is over in a few ms. */
 #define UT_UNTIL(loop, cond)                                                  \
   do {                                                                        \
-    int ut_i_;                                                                \
-    for (ut_i_ = 0; ut_i_ < 100000 && !(cond); ut_i_++)                       \
+    uint64_t ut_t0_ = lure_hrtime();                                          \
+    while (!(cond) && lure_hrtime() - ut_t0_ < 5000000000ull)                 \
       (void) lure_run((loop), LURE_RUN_ONCE);                                 \
   } while (0)
 

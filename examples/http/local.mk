@@ -18,8 +18,10 @@ examples_http_lure_http_CPPFLAGS = -I$(top_srcdir)/include/lure $(AM_CPPFLAGS)
 examples_http_lure_http_LDADD = liblure-core.la $(HTTP_PARSER_LIBS) $(PTHREAD_LIBS)
 dist_man1_MANS += man/lure-http.1
 
+# The libuv build is the benchmark's baseline and the smoke test's oracle:
+# built, never installed (a lure package ships no libuv program).
 if HAVE_LIBUV
-bin_PROGRAMS += examples/http/lure-http-libuv
+noinst_PROGRAMS += examples/http/lure-http-libuv
 examples_http_lure_http_libuv_SOURCES = examples/http/lure-http.c
 examples_http_lure_http_libuv_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
 examples_http_lure_http_libuv_LDADD = $(LIBUV_LIBS) $(HTTP_PARSER_LIBS) $(PTHREAD_LIBS)
