@@ -95,9 +95,9 @@ static void lure__epoll_io_stop(lure_loop_t *loop, struct lure__io *w) {
 
 /* Whether epoll_wait with a zero timeout could only return nothing: no
  * descriptor is watched, or the only one is the loop's async eventfd and
- * no lure_async_send() has written it since the last wait (a send that
- * races this check is seen by the next tick; a tick that may sleep always
- * asks epoll). */
+ * no lure_async_send() has written it since the loop last drained it (a
+ * send that races this check is seen by the next tick; a tick that may
+ * sleep always asks epoll). */
 static int lure__epoll_nothing_to_see(lure_loop_t *loop,
                                       const struct lure__epoll *ep) {
   if (ep->nwatched == 0)
@@ -119,7 +119,6 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
     lure__update_time(loop);
     return;
   }
-  __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
   loop->priv->stats.wait_calls++;
   lure__wait_enter(loop, timeout);
   if (timeout > 0)

@@ -22,6 +22,9 @@ static void lure__async_io(lure_loop_t *loop, struct lure__io *w,
   lure_async_t *h;
   uint64_t val;
 
+  /* Clear before the read: a send that lands after it sets the flag
+   * again, and its write keeps the eventfd readable. */
+  __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
   while (read(w->fd, &val, sizeof(val)) < 0 && errno == EINTR)
     ;
   /* Walk a snapshot: callbacks may close (unlink) any async handle. */
@@ -102,6 +105,11 @@ int lure__async_loop_fork(lure_loop_t *loop) {
   if (wake)
     while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
       ;
+  /* The flag came from the parent: make the child's first tick ask the
+   * wait point, whatever it says (epoll skips a zero-timeout wait while it
+   * is clear, and the handles' pending flags stop further sends from
+   * setting it). */
+  __atomic_store_n(&p->async_wakeup, 1, __ATOMIC_SEQ_CST);
   return 0;
 }
 
@@ -136,6 +144,10 @@ LURE_EXTERN int lure_async_send(lure_async_t *h) {
   if (__atomic_exchange_n(&h->pending, 1, __ATOMIC_ACQ_REL) != 0)
     return 0;
   loop = h->loop;
+  /* Before the write (nothing of the loop is touched after it: the loop
+   * may be closed by then).  The loop clears the flag only when it drains
+   * the eventfd, just before the read, so a write it has not read yet
+   * always has the flag set. */
   __atomic_store_n(&loop->priv->async_wakeup, 1, __ATOMIC_SEQ_CST);
   do
     n = write(loop->priv->async_fd, &one, sizeof(one));

@@ -91,9 +91,10 @@ struct lure__loop_priv {
    * including the thread pool's completion handle. */
   int async_fd;
   struct lure__io async_io;
-  /* Set by lure_async_send() before it writes the eventfd, cleared by a
-   * poll phase before it asks the wait point: a zero-timeout tick whose
-   * only watcher is the eventfd may skip the syscall while it is clear. */
+  /* Set by lure_async_send() before it writes the eventfd (and in a forked
+   * child), cleared when the loop drains the eventfd, just before its
+   * read: a zero-timeout tick whose only watcher is the eventfd may skip
+   * the syscall while it is clear. */
   int async_wakeup;
 
   /* Thread-pool completions waiting for the loop thread. */
