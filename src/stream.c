@@ -254,8 +254,8 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 /* ---- immediate writes ------------------------------------------------------------ */
 
 /* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
- * is not a socket, else sendmsg(2) with MSG_NOSIGNAL, carrying the
- * descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
+ * is not a socket, else send(2) or sendmsg(2) with MSG_NOSIGNAL, carrying
+ * the descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
  * queued writes and the immediate ones (lure_try_write2). */
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
@@ -271,6 +271,16 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
   if (s->stream_flags & LURE__STREAM_NOT_SOCKET) {
     do
       r = writev(s->io_watcher.fd, iov, (int) n);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+  }
+  /* One buffer and no descriptor: send(2) spares the kernel the msghdr
+   * and iovec copies (the batch of small writes libuv's tcp_write_batch
+   * makes goes this way). */
+  if (n == 1 && send_handle == NULL) {
+    do
+      r = send(s->io_watcher.fd, iov[0].iov_base, iov[0].iov_len,
+               MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : r;
   }
