@@ -18,8 +18,12 @@
 # wrk runs with one thread (-t1), so that on a 2-CPU machine the client
 # has one CPU and a one-loop server the other.  The table gives requests/s,
 # latency p50 and p99 from wrk --latency, the server's CPU time per request
-# (from /proc/PID/stat, µs), and the ratios lure/libuv for requests/s and
-# libuv/lure for p99 (above 1, lure is ahead on both).
+# (from /proc/PID/stat, µs), how busy each side kept its CPU (srv%: the
+# server's CPU time over the run's wall time; wrk%: wrk's, from the
+# shell's `times`), and the ratios lure/libuv for requests/s and
+# libuv/lure for p99 (above 1, lure is ahead on both).  With wrk% near
+# 100 and srv% well below it, the client is the limit: requests/s then
+# measures wrk, and cpu us/r is the server's figure to compare.
 #
 # Environment: builddir (where examples/http is), srcdir (pipeline.lua),
 # WRK, GNUPLOT.
@@ -105,19 +109,29 @@ to_us() {
     printf "%.1f", n * f }'
 }
 
-# run_wrk SIDE PID PORT CONNS PATH DEPTH -> "rps p50us p99us cpu_us_per_req errors"
+# run_wrk SIDE PID PORT CONNS PATH DEPTH
+#   -> "rps p50us p99us cpu_us_per_req server_cpu% wrk_cpu% [ERR]"
 run_wrk() {
   local side=$1 pid=$2 port=$3 conns=$4 path=$5 depth=$6 out=$tmp/wrk.out
   local script=() c0 c1
   [ "$depth" -gt 1 ] && script=(-s "$lua")
+  local t0 t1 wrk_cpu
   c0=$(cpu_ticks "$pid")
-  if [ "$depth" -gt 1 ]; then
-    "$WRK" -t1 -c"$conns" -d"${duration}s" --timeout 5s --latency "${script[@]}" \
-      "http://127.0.0.1:$port$path" -- "$depth" >"$out" 2>&1
-  else
-    "$WRK" -t1 -c"$conns" -d"${duration}s" --timeout 5s --latency \
-      "http://127.0.0.1:$port$path" >"$out" 2>&1
-  fi
+  t0=$(date +%s%N)
+  # bash's `time` gives wrk's CPU (user + system), so that the table shows
+  # which side ran out of CPU.
+  local TIMEFORMAT='%U %S'
+  { time {
+    if [ "$depth" -gt 1 ]; then
+      "$WRK" -t1 -c"$conns" -d"${duration}s" --timeout 5s --latency "${script[@]}" \
+        "http://127.0.0.1:$port$path" -- "$depth" >"$out" 2>&1
+    else
+      "$WRK" -t1 -c"$conns" -d"${duration}s" --timeout 5s --latency \
+        "http://127.0.0.1:$port$path" >"$out" 2>&1
+    fi
+  } ; } 2>"$tmp/wrk.time"
+  wrk_cpu=$(awk '{printf "%.3f", $1 + $2}' "$tmp/wrk.time")
+  t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid")
   local rps p50 p99 reqs errs
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
@@ -130,7 +144,11 @@ run_wrk() {
   if [ -n "$reqs" ] && [ "$reqs" -gt 0 ]; then
     cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
   fi
-  echo "$rps $(to_us "${p50:-0}") $(to_us "${p99:-0}") $cpu_us ${errs:+ERR}"
+  local wall srv_pct wrk_pct
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
+  srv_pct=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v w="$wall" 'BEGIN {printf "%.0f", (w > 0 ? t / hz / w * 100 : 0)}')
+  wrk_pct=$(awk -v c="${wrk_cpu:-0}" -v w="$wall" 'BEGIN {printf "%.0f", (w > 0 ? c / w * 100 : 0)}')
+  echo "$rps $(to_us "${p50:-0}") $(to_us "${p99:-0}") $cpu_us $srv_pct $wrk_pct ${errs:+ERR}"
   [ -n "$errs" ] && echo "bench-http: $side $path c=$conns: $errs" >&2
   return 0
 }
@@ -160,7 +178,7 @@ fi
 
 echo "lure-http vs lure-http-libuv, wrk -t1 -d${duration}s --latency on 127.0.0.1, median of $repeat"
 echo "lure: $lure_exec; libuv: ${uv_exec:-not built}; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-22s %-6s %11s %10s %10s %9s %9s %8s\n' row side "req/s" "p50 us" "p99 us" "cpu us/r" "vs libuv" "p99 x"
+printf '%-22s %-6s %11s %10s %10s %9s %5s %5s %9s %8s\n' row side "req/s" "p50 us" "p99 us" "cpu us/r" "srv%" "wrk%" "vs libuv" "p99 x"
 mkdir -p "$(dirname "$json")"
 rowjson=""
 datfile=$tmp/plot.dat
@@ -186,8 +204,10 @@ for spec in $rows; do
     p50=$(cut -d' ' -f2 "$f" | median)
     p99=$(cut -d' ' -f3 "$f" | median)
     cpu=$(cut -d' ' -f4 "$f" | median)
+    spct=$(cut -d' ' -f5 "$f" | median)
+    wpct=$(cut -d' ' -f6 "$f" | median)
     err=$(grep -c ERR "$f")
-    eval "r_$s=\$rps; p50_$s=\$p50; p99_$s=\$p99; cpu_$s=\$cpu; err_$s=\$err"
+    eval "r_$s=\$rps; p50_$s=\$p50; p99_$s=\$p99; cpu_$s=\$cpu; err_$s=\$err; spct_$s=\$spct; wpct_$s=\$wpct"
   done
   ratio="-" p99x="-"
   if [ $have_uv = 1 ]; then
@@ -195,16 +215,16 @@ for spec in $rows; do
     p99x=$(awk -v a="$p99_lure" -v b="$p99_libuv" 'BEGIN {printf (a > 0 ? "%.2fx" : "-"), b / a}')
   fi
   for s in $sides; do
-    eval "rps=\$r_$s; p50=\$p50_$s; p99=\$p99_$s; cpu=\$cpu_$s"
+    eval "rps=\$r_$s; p50=\$p50_$s; p99=\$p99_$s; cpu=\$cpu_$s; spct=\$spct_$s; wpct=\$wpct_$s"
     if [ $s = lure ]; then
-      printf '%-22s %-6s %11.0f %10.1f %10.1f %9s %9s %8s\n' "$name" $s "$rps" "$p50" "$p99" "$cpu" "$ratio" "$p99x"
+      printf '%-22s %-6s %11.0f %10.1f %10.1f %9s %5s %5s %9s %8s\n' "$name" $s "$rps" "$p50" "$p99" "$cpu" "$spct" "$wpct" "$ratio" "$p99x"
     else
-      printf '%-22s %-6s %11.0f %10.1f %10.1f %9s\n' "" $s "$rps" "$p50" "$p99" "$cpu"
+      printf '%-22s %-6s %11.0f %10.1f %10.1f %9s %5s %5s\n' "" $s "$rps" "$p50" "$p99" "$cpu" "$spct" "$wpct"
     fi
   done
   j="{\"row\": \"$name\", \"path\": \"$path\", \"connections\": $conns, \"pipeline\": $depth"
   for s in $sides; do
-    eval "j=\"\$j, \\\"$s\\\": {\\\"requests_per_s\\\": \$r_$s, \\\"p50_us\\\": \$p50_$s, \\\"p99_us\\\": \$p99_$s, \\\"server_cpu_us_per_request\\\": \$cpu_$s, \\\"runs_with_errors\\\": \$err_$s}\""
+    eval "j=\"\$j, \\\"$s\\\": {\\\"requests_per_s\\\": \$r_$s, \\\"p50_us\\\": \$p50_$s, \\\"p99_us\\\": \$p99_$s, \\\"server_cpu_us_per_request\\\": \$cpu_$s, \\\"server_cpu_percent\\\": \$spct_$s, \\\"wrk_cpu_percent\\\": \$wpct_$s, \\\"runs_with_errors\\\": \$err_$s}\""
   done
   [ $have_uv = 1 ] && j="$j, \"ratio_requests\": ${ratio%x}, \"ratio_p99\": ${p99x%x}"
   j="$j}"
