@@ -26,7 +26,8 @@
  *     LURE__FS_ADAPT_WARMUP buffered writes, one in
  *     LURE__FS_ADAPT_PROBE_EVERY goes to, and is timed on, the other, so
  *     that its figure stays fresh;
- *   - each executor's figure is an EWMA of its samples (weight 1/8);
+ *   - each executor's figure is an EWMA of its samples (weight 1/8), each
+ *     sample cut to twice the figure (one stall is no trend);
  *   - the router switches when the other executor's figure is lower by
  *     LURE__FS_ADAPT_MARGIN percent for LURE__FS_ADAPT_STREAK samples in a
  *     row, both having LURE__FS_ADAPT_MIN_SAMPLES, and not before the
@@ -105,6 +106,12 @@ void lure__fs_adapt_sample(lure_loop_t *loop, int executor, uint64_t ns) {
   uint64_t mine;
   uint64_t other;
 
+  /* Winsorized: a sample counts for at most twice the figure, so that one
+   * stall (a page fault, a preempted worker, writeback) moves the figure
+   * by an eighth at most, while a lasting slowdown still doubles it in six
+   * samples. */
+  if (a->samples[i] != 0 && ns > 2 * a->ewma[i])
+    ns = 2 * a->ewma[i];
   if (a->samples[i] == 0)
     a->ewma[i] = ns;
   else if (ns >= a->ewma[i])
