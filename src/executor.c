@@ -25,7 +25,8 @@
  *     timed (two vDSO clock reads, no system call); after
  *     LURE__FS_ADAPT_WARMUP buffered writes, one in
  *     LURE__FS_ADAPT_PROBE_EVERY goes to, and is timed on, the other, so
- *     that its figure stays fresh;
+ *     that its figure stays fresh (one in LURE__FS_ADAPT_PROBE_FIRST
+ *     until it has LURE__FS_ADAPT_MIN_SAMPLES samples);
  *   - each executor's figure is an EWMA of its samples (weight 1/8), each
  *     sample cut to twice the figure (one stall is no trend);
  *   - the router switches when the other executor's figure is lower by
@@ -163,6 +164,7 @@ static int lure__fs_adapt_route(lure_loop_t *loop, lure_fs_t *req) {
   const struct lure__fs_ops *ops;
   uint64_t n;
   uint64_t t0;
+  unsigned every;
   int target;
   int timed;
   int rc;
@@ -172,7 +174,12 @@ static int lure__fs_adapt_route(lure_loop_t *loop, lure_fs_t *req) {
   n = ++a->writes;
   target = a->pick;
   timed = (n % LURE__FS_ADAPT_SAMPLE_EVERY) == 0;
-  if (n > LURE__FS_ADAPT_WARMUP && (n % LURE__FS_ADAPT_PROBE_EVERY) == 1) {
+  /* Probes: more often until the other executor has a figure. */
+  every = a->samples[a->pick == LURE__EXEC_URING ? 1 : 0] <
+                  LURE__FS_ADAPT_MIN_SAMPLES
+              ? LURE__FS_ADAPT_PROBE_FIRST
+              : LURE__FS_ADAPT_PROBE_EVERY;
+  if (n > LURE__FS_ADAPT_WARMUP && (n % every) == 1) {
     target = target == LURE__EXEC_URING ? LURE__EXEC_THREADPOOL
                                         : LURE__EXEC_URING;
     timed = 1;

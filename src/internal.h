@@ -283,12 +283,14 @@ void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
 
 /* The tuning, fixed (lure(7), ROUTING): a write in SAMPLE_EVERY on the
  * executor in favour is timed; after WARMUP buffered writes, one in
- * PROBE_EVERY goes to the other; a switch needs MIN_SAMPLES of each and
+ * PROBE_EVERY goes to the other (one in PROBE_FIRST while the other has
+ * fewer than MIN_SAMPLES); a switch needs MIN_SAMPLES of each and
  * STREAK samples in a row with the other faster by MARGIN percent.  The
  * EWMA weighs a new sample 1/2^SHIFT. */
 #define LURE__FS_ADAPT_SAMPLE_EVERY 8u
 #define LURE__FS_ADAPT_PROBE_EVERY 64u
-#define LURE__FS_ADAPT_WARMUP 4096u
+#define LURE__FS_ADAPT_PROBE_FIRST 16u
+#define LURE__FS_ADAPT_WARMUP 2048u
 #define LURE__FS_ADAPT_MIN_SAMPLES 8u
 #define LURE__FS_ADAPT_STREAK 16u
 #define LURE__FS_ADAPT_MARGIN 25u
