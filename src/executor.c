@@ -23,10 +23,15 @@
  * that is faster now:
  *   - a write in LURE__FS_ADAPT_SAMPLE_EVERY on the executor in favour is
  *     timed (two vDSO clock reads, no system call); after
- *     LURE__FS_ADAPT_WARMUP buffered writes, one in
- *     LURE__FS_ADAPT_PROBE_EVERY goes to, and is timed on, the other, so
- *     that its figure stays fresh (one in LURE__FS_ADAPT_PROBE_FIRST
- *     until it has LURE__FS_ADAPT_MIN_SAMPLES samples);
+ *     LURE__FS_ADAPT_WARMUP buffered writes, one every
+ *     LURE__FS_ADAPT_PROBE_MS of loop time goes to, and is timed on, the
+ *     other, so that its figure stays fresh (every
+ *     LURE__FS_ADAPT_PROBE_FIRST_MS until it has
+ *     LURE__FS_ADAPT_MIN_SAMPLES samples).  Paced by time, not by count:
+ *     at queue depth 1 a probe's latency stalls the whole pipeline, and a
+ *     probe sent to a sleeping pool thread on a busy host took
+ *     milliseconds; one probe in 64 writes cut the throughput by two
+ *     thirds there;
  *   - each executor's figure is an EWMA of its samples (weight 1/8), each
  *     sample cut to twice the figure (one stall is no trend);
  *   - the router switches when the other executor's figure is lower by
@@ -164,7 +169,6 @@ static int lure__fs_adapt_route(lure_loop_t *loop, lure_fs_t *req) {
   const struct lure__fs_ops *ops;
   uint64_t n;
   uint64_t t0;
-  unsigned every;
   int target;
   int timed;
   int rc;
@@ -174,12 +178,16 @@ static int lure__fs_adapt_route(lure_loop_t *loop, lure_fs_t *req) {
   n = ++a->writes;
   target = a->pick;
   timed = (n % LURE__FS_ADAPT_SAMPLE_EVERY) == 0;
-  /* Probes: more often until the other executor has a figure. */
-  every = a->samples[a->pick == LURE__EXEC_URING ? 1 : 0] <
-                  LURE__FS_ADAPT_MIN_SAMPLES
-              ? LURE__FS_ADAPT_PROBE_FIRST
-              : LURE__FS_ADAPT_PROBE_EVERY;
-  if (n > LURE__FS_ADAPT_WARMUP && (n % every) == 1) {
+  /* Probes are paced by the loop's time (no clock read): at queue depth
+   * one a probe's latency is the whole pipeline's, and a pool thread woken
+   * on a busy host can take milliseconds; more often at first, until the
+   * other executor has a figure. */
+  if (n > LURE__FS_ADAPT_WARMUP && loop->priv->time >= a->next_probe) {
+    a->next_probe = loop->priv->time +
+                    (a->samples[a->pick == LURE__EXEC_URING ? 1 : 0] <
+                             LURE__FS_ADAPT_MIN_SAMPLES
+                         ? LURE__FS_ADAPT_PROBE_FIRST_MS
+                         : LURE__FS_ADAPT_PROBE_MS);
     target = target == LURE__EXEC_URING ? LURE__EXEC_THREADPOOL
                                         : LURE__EXEC_URING;
     timed = 1;
@@ -214,6 +222,7 @@ int lure__fs_adapt_info(const lure_loop_t *loop,
   info->samples_ring = a->samples[0];
   info->samples_pool = a->samples[1];
   info->switches = a->switches;
+  info->next_probe = a->next_probe;
   info->streak = a->streak;
   return 0;
 }

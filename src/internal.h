@@ -77,6 +77,7 @@ struct lure__fs_adapt {
   uint64_t ewma[2];            /* ns: [0] the ring, [1] the pool */
   uint64_t samples[2];
   uint64_t switches;
+  uint64_t next_probe;         /* loop time (ms) from which a write probes */
   int cache_fd;                /* the last fd classified, or -1 */
   int cache_direct;            /* whether it had O_DIRECT */
   unsigned cache_uses;         /* uses since it was classified */
@@ -282,14 +283,15 @@ void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
 /* ---- the adaptive router of buffered writes (executor.c) ---- */
 
 /* The tuning, fixed (lure(7), ROUTING): a write in SAMPLE_EVERY on the
- * executor in favour is timed; after WARMUP buffered writes, one in
- * PROBE_EVERY goes to the other (one in PROBE_FIRST while the other has
- * fewer than MIN_SAMPLES); a switch needs MIN_SAMPLES of each and
+ * executor in favour is timed; after WARMUP buffered writes, the first
+ * write once PROBE_MS of loop time have passed goes to the other
+ * (PROBE_FIRST_MS while the other has fewer than MIN_SAMPLES); a switch
+ * needs MIN_SAMPLES of each and
  * STREAK samples in a row with the other faster by MARGIN percent.  The
  * EWMA weighs a new sample 1/2^SHIFT. */
 #define LURE__FS_ADAPT_SAMPLE_EVERY 8u
-#define LURE__FS_ADAPT_PROBE_EVERY 64u
-#define LURE__FS_ADAPT_PROBE_FIRST 16u
+#define LURE__FS_ADAPT_PROBE_MS 200u
+#define LURE__FS_ADAPT_PROBE_FIRST_MS 20u
 #define LURE__FS_ADAPT_WARMUP 2048u
 #define LURE__FS_ADAPT_MIN_SAMPLES 8u
 #define LURE__FS_ADAPT_STREAK 16u
@@ -315,6 +317,7 @@ struct lure__fs_adapt_info {
   uint64_t samples_ring;
   uint64_t samples_pool;
   uint64_t switches;
+  uint64_t next_probe;         /* lure_now() from which a write probes */
   unsigned streak;
 };
 int lure__fs_adapt_info(const lure_loop_t *loop,

@@ -1398,7 +1398,8 @@ END_TEST
 
 /*
  * The router (src/executor.c) sends buffered writes to the ring or the
- * pool, whichever has lately been faster.  These tests feed it latencies
+ * pool, whichever has lately been faster, and probes the other now and
+ * then.  These tests feed it latencies
  * through its test hook (lure__fs_adapt_feed) and then check where real
  * writes go, with lure_req_executor() as the judge; on sets where the ring
  * does not serve writes (epoll, nouring, uring-masked) the router must
@@ -1515,28 +1516,33 @@ START_TEST(fs_adapt_follows_latency) {
   ck_assert_uint_eq(in.switches, 1);
   ck_assert_uint_gt(in.ewma_ring, in.ewma_pool);
 
-  /* Real writes now go to the pool, but for the probes, one in
-   * PROBE_EVERY, which go to the ring; lure_req_executor() tells which. */
-  for (k = 1; k <= 2 * LURE__FS_ADAPT_PROBE_EVERY; k++) {
+  /* Real writes now go to the pool, but for the probes, paced by the
+   * loop's time, which go to the ring; lure_req_executor() tells which.
+   * The first write is a probe (none has been sent yet), and two pauses
+   * of PROBE_MS make two more due. */
+  for (k = 1; k <= 60; k++) {
     const char *ex;
     int probe;
 
-    in = adapt_info();
-    probe = (in.writes + 1) % LURE__FS_ADAPT_PROBE_EVERY == 1;
-    ex = adapt_write(fd, k);
-    if (probe || in.pick == LURE__EXEC_URING) {
-      ck_assert_str_eq(ex, in.pick == LURE__EXEC_URING && probe
-                               ? "threadpool" : "io_uring");
-    } else {
-      ck_assert_str_eq(ex, "threadpool");
+    if (k % 20 == 0) {
+      fst_sleep_ms(LURE__FS_ADAPT_PROBE_MS + 5);
+      lure_update_time(L);
     }
+    in = adapt_info();
+    probe = in.writes + 1 > LURE__FS_ADAPT_WARMUP &&
+            lure_now(L) >= in.next_probe;
+    ex = adapt_write(fd, k);
+    if (in.pick == LURE__EXEC_URING)
+      ck_assert_str_eq(ex, probe ? "threadpool" : "io_uring");
+    else
+      ck_assert_str_eq(ex, probe ? "io_uring" : "threadpool");
     probes += probe;
     pooled += strcmp(ex, "threadpool") == 0;
   }
-  ck_assert_uint_ge(probes, 2);
-  ck_assert_uint_ge(pooled, LURE__FS_ADAPT_PROBE_EVERY);
+  ck_assert_uint_ge(probes, 3);
+  ck_assert_uint_ge(pooled, 30);
   /* And what they wrote is in the file, whoever wrote it. */
-  for (k = 1; k <= 2 * LURE__FS_ADAPT_PROBE_EVERY; k++) {
+  for (k = 1; k <= 60; k++) {
     fst_pattern(want, sizeof(want), k);
     ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t) k * 4096), 4096);
     ck_assert_int_eq(memcmp(want, got, sizeof(got)), 0);
@@ -1604,7 +1610,7 @@ START_TEST(fs_adapt_forced) {
   ck_assert_int_eq(adapt_info().active, 0);
   ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, 1000000),
                    LURE_ENOTSUP);
-  for (i = 1; i <= LURE__FS_ADAPT_PROBE_EVERY + 2; i++)
+  for (i = 1; i <= 40; i++)
     ck_assert_str_eq(adapt_write(fd, i), "io_uring");
   ck_assert_uint_eq(adapt_info().writes, 0);
 
