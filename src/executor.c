@@ -116,7 +116,7 @@ void lure__fs_adapt_sample(lure_loop_t *loop, int executor, uint64_t ns) {
    * stall (a page fault, a preempted worker, writeback) moves the figure
    * by an eighth at most, while a lasting slowdown still doubles it in six
    * samples. */
-  if (a->samples[i] != 0 && ns > 2 * a->ewma[i])
+  if (a->samples[i] != 0 && a->ewma[i] != 0 && ns > 2 * a->ewma[i])
     ns = 2 * a->ewma[i];
   if (a->samples[i] == 0)
     a->ewma[i] = ns;
