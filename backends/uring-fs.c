@@ -302,6 +302,18 @@ static int lure__uring_fs_cancel(lure_loop_t *loop, lure_fs_t *req) {
   return lure__uring_cancel(loop, ud);
 }
 
+/* The adaptive router may weigh the ring against the pool for buffered
+ * writes only where the ring is the wait point and neither write nor
+ * writev is masked: a mask is the user's choice of executor. */
+static int lure__uring_fs_adapt_usable(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  return lure__uring_has_op(st->ops, IORING_OP_WRITE) &&
+         lure__uring_has_op(st->ops, IORING_OP_WRITEV);
+}
 
 const struct lure__fs_ops lure__fs_uring = {
   LURE__EXEC_URING,
@@ -309,4 +321,5 @@ const struct lure__fs_ops lure__fs_uring = {
   lure__uring_fs_cancel,
   NULL, /* the ring's fs state goes with the ring */
   NULL,
+  lure__uring_fs_adapt_usable,
 };

@@ -279,7 +279,11 @@ typedef enum {
    * e.g. "read,statx".  NULL or "" clears the mask. */
   LURE_LOOP_URING_DISABLE,
   /* unsigned: submission queue entries of the ring (1..32768). */
-  LURE_LOOP_RING_ENTRIES
+  LURE_LOOP_RING_ENTRIES,
+  /* int: 1 or 0.  Turns on or off the adaptive router that sends buffered
+   * file writes to the ring or the thread pool, whichever is faster now
+   * (on by default, unless the wait point was forced). */
+  LURE_LOOP_FS_ADAPT
 } lure_loop_option;
 
 /* Events for poll handles, the values of libuv's uv_poll_event. */

@@ -104,6 +104,11 @@ struct lure__fs_ops {
    * parent's kernel objects without using them; requests the parent
    * completes are settled with LURE_ECANCELED.  NULL: nothing to do. */
   void (*loop_fork)(lure_loop_t *loop);
+
+  /* Whether this executor serves buffered writes (write and writev) on
+   * this loop now, so that the adaptive router of executor.c may compare
+   * it with the pool.  NULL: it does not compete. */
+  int (*adapt_usable)(const lure_loop_t *loop);
 };
 
 extern const struct lure__fs_ops lure__fs_uring;  /* backends/uring-fs.c */

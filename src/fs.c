@@ -78,6 +78,16 @@ void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
   } else if (result <= -512 && result >= -516) {
     result = LURE_EINTR;
   }
+  /* A write the adaptive router timed (executor.c): its latency, from
+   * submission to here, is a sample for the executor that served it.
+   * Failures and cancellations say nothing about speed. */
+  if (req->req_flags & LURE__REQ_FS_TIMED) {
+    req->req_flags &= (unsigned char) ~LURE__REQ_FS_TIMED;
+    if (result >= 0 && req->cancel_state == LURE__FS_CANCEL_NONE)
+      lure__fs_adapt_sample(loop, executor,
+                            lure__hrtime_ns() - (uint64_t) req->len);
+    req->len = 0;
+  }
   req->result = result;
   req->executor = (unsigned char) executor;
   lure__req_unregister(loop, (lure_req_t *) req);

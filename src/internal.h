@@ -55,11 +55,33 @@ enum {
   LURE__REQ_CANCELED = 0x02,
   /* An fs request whose path and new_path are the caller's strings (a
    * synchronous call), not a copy lure_fs_req_cleanup() frees. */
-  LURE__REQ_FS_CALLER_PATH = 0x04
+  LURE__REQ_FS_CALLER_PATH = 0x04,
+  /* A buffered write the adaptive router timed: req->len holds the
+   * lure__hrtime_ns() of its submission (executor.c, lure__fs_done). */
+  LURE__REQ_FS_TIMED = 0x08
 };
 
 /* Backend choice. */
 enum { LURE__BACKEND_AUTO = 0, LURE__BACKEND_URING, LURE__BACKEND_EPOLL };
+
+/* The adaptive router of buffered writes (executor.c): where they go now,
+ * and what each of its two contenders, the ring and the thread pool, has
+ * lately taken from submission to completion. */
+struct lure__fs_adapt {
+  int setting;                 /* LURE_FS_ADAPT / LURE_LOOP_FS_ADAPT: 1 on,
+                                  0 off, -1 unset (on unless a wait point
+                                  was forced) */
+  unsigned char pick;          /* LURE__EXEC_URING or LURE__EXEC_THREADPOOL */
+  unsigned streak;             /* samples in a row that favoured the other */
+  uint64_t writes;             /* buffered writes offered to the router */
+  uint64_t ewma[2];            /* ns: [0] the ring, [1] the pool */
+  uint64_t samples[2];
+  uint64_t switches;
+  uint64_t next_probe;         /* loop time (ms) from which a write probes */
+  int cache_fd;                /* the last fd classified, or -1 */
+  int cache_direct;            /* whether it had O_DIRECT */
+  unsigned cache_uses;         /* uses since it was classified */
+};
 
 struct lure__loop_priv {
   lure_loop_t *loop;
@@ -126,6 +148,9 @@ struct lure__loop_priv {
   int emfile_fd;
 
   lure_loop_stats_t stats;
+
+  /* Buffered writes: the ring or the pool, whichever is faster now. */
+  struct lure__fs_adapt fs_adapt;
 
   /* fs event handles: the loop's inotify instance and its watches
    * (fs-event.c); NULL until the first lure_fs_event_start(). */
@@ -255,6 +280,50 @@ void lure__fs_done(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
  * request inside the call that made it (the callback must not run there). */
 void lure__fs_done_later(lure_loop_t *loop, lure_fs_t *req, ssize_t result,
                          int executor);
+/* ---- the adaptive router of buffered writes (executor.c) ---- */
+
+/* The tuning, fixed (lure(7), ROUTING): a write in SAMPLE_EVERY on the
+ * executor in favour is timed; after WARMUP buffered writes, the first
+ * write once PROBE_MS of loop time have passed goes to the other
+ * (PROBE_FIRST_MS while the other has fewer than MIN_SAMPLES); a switch
+ * needs MIN_SAMPLES of each and
+ * STREAK samples in a row with the other faster by MARGIN percent.  The
+ * EWMA weighs a new sample 1/2^SHIFT. */
+#define LURE__FS_ADAPT_SAMPLE_EVERY 8u
+#define LURE__FS_ADAPT_PROBE_MS 200u
+#define LURE__FS_ADAPT_PROBE_FIRST_MS 20u
+#define LURE__FS_ADAPT_WARMUP 2048u
+#define LURE__FS_ADAPT_MIN_SAMPLES 8u
+#define LURE__FS_ADAPT_STREAK 16u
+#define LURE__FS_ADAPT_MARGIN 25u
+#define LURE__FS_ADAPT_SHIFT 3u
+/* Start state (loop init, env) and forget what was learned (a new wait
+ * point or mask). */
+void lure__fs_adapt_init(lure_loop_t *loop);
+void lure__fs_adapt_reset(lure_loop_t *loop);
+/* Whether the router chooses for this loop now. */
+int lure__fs_adapt_active(const lure_loop_t *loop);
+/* A timed write completed on executor after ns (lure__fs_done). */
+void lure__fs_adapt_sample(lure_loop_t *loop, int executor, uint64_t ns);
+
+/* Tests only: what the router knows, and a way to feed it a sample
+ * (counted as one routed buffered write as well). */
+struct lure__fs_adapt_info {
+  int active;
+  int pick;                    /* LURE__EXEC_URING or LURE__EXEC_THREADPOOL */
+  uint64_t writes;
+  uint64_t ewma_ring;
+  uint64_t ewma_pool;
+  uint64_t samples_ring;
+  uint64_t samples_pool;
+  uint64_t switches;
+  uint64_t next_probe;         /* lure_now() from which a write probes */
+  unsigned streak;
+};
+int lure__fs_adapt_info(const lure_loop_t *loop,
+                        struct lure__fs_adapt_info *info);
+int lure__fs_adapt_feed(lure_loop_t *loop, int executor, uint64_t ns);
+
 /* lure_cancel() for fs requests. */
 int lure__fs_cancel(lure_fs_t *req);
 /* Fill a lure_stat_t from the struct statx the kernel wrote into buf. */

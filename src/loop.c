@@ -192,6 +192,11 @@ static void lure__read_env(struct lure__loop_priv *p) {
     if (n >= 1 && n <= 32768)
       p->ring_entries = (unsigned) n;
   }
+  /* The adaptive router of buffered writes (executor.c): "0" off, "1" on
+   * even with a forced wait point; anything else leaves the default. */
+  s = getenv("LURE_FS_ADAPT");
+  if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
+    p->fs_adapt.setting = s[0] - '0';
 }
 
 /* ---- the wait point ------------------------------------------------------------ */
@@ -307,6 +312,8 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
     old->io_stop(loop, lure__container_of(q, struct lure__io, queue));
   old->destroy(loop, 0);
   p->backend = NULL;
+  /* What the router learned was of the old wait point and mask. */
+  lure__fs_adapt_reset(loop);
   rc = lure__backend_open(loop, which, strict);
   if (rc != 0) {
     /* Put back a working wait point; epoll needs no privilege. */
@@ -353,6 +360,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   p->signal_pipe[1] = -1;
   p->emfile_fd = -1;
   p->ring_entries = 256;
+  lure__fs_adapt_init(loop);
   lure__read_env(p);
   lure__update_time(loop);
 
@@ -513,6 +521,17 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
         if (rc != 0)
           p->ring_entries = old_entries;
       }
+      break;
+
+    case LURE_LOOP_FS_ADAPT:
+      /* int: 1 on (even with a forced wait point), 0 off. */
+      n = (unsigned) va_arg(ap, int);
+      if (n > 1) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      p->fs_adapt.setting = (int) n;
+      lure__fs_adapt_reset(loop);
       break;
 
     default:

@@ -1394,6 +1394,265 @@ START_TEST(fs_uring_set_has_file_opcodes) {
 }
 END_TEST
 
+/* ---- the adaptive router of buffered writes (issue 12) -------------------- */
+
+/*
+ * The router (src/executor.c) sends buffered writes to the ring or the
+ * pool, whichever has lately been faster, and probes the other now and
+ * then.  These tests feed it latencies
+ * through its test hook (lure__fs_adapt_feed) and then check where real
+ * writes go, with lure_req_executor() as the judge; on sets where the ring
+ * does not serve writes (epoll, nouring, uring-masked) the router must
+ * stand aside.  Self-contained: internal.h for the hook and the tuning.
+ */
+#include "internal.h"
+
+static lure_fs_t adapt_req;
+
+/* One buffered write of 4 KiB at block k, run to completion; returns the
+ * executor that served it. */
+static const char *adapt_write(int fd, unsigned k) {
+  char buf[4096];
+  lure_buf_t b = lure_buf_init(buf, sizeof(buf));
+  unsigned long pre = fst.ncb;
+  const char *ex;
+
+  fst_pattern(buf, sizeof(buf), k);
+  ck_assert_int_eq(lure_fs_write(L, &adapt_req, fd, &b, 1,
+                                 (int64_t) k * 4096, fst_cb), 0);
+  ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(fst.ncb, pre + 1);
+  ck_assert_int_eq(adapt_req.result, 4096);
+  ex = lure_req_executor((lure_req_t *) &adapt_req);
+  ck_assert_ptr_nonnull(ex);
+  lure_fs_req_cleanup(&adapt_req);
+  return ex;
+}
+
+static struct lure__fs_adapt_info adapt_info(void) {
+  struct lure__fs_adapt_info in;
+
+  memset(&in, 0xa5, sizeof(in));
+  ck_assert_int_eq(lure__fs_adapt_info(L, &in), 0);
+  return in;
+}
+
+/* Whether the router has two executors to choose between on this set. */
+static int adapt_expected(void) {
+  return fst.ring && fst_ring_has(FST_OP_WRITE) && fst_ring_has(FST_OP_WRITEV);
+}
+
+/* Feed n samples to each executor, alternately; returns how many samples
+ * were fed when pick first differed from the pick before (0: never). */
+static unsigned adapt_feed(unsigned n, uint64_t ring_ns, uint64_t pool_ns) {
+  int pick0 = adapt_info().pick;
+  unsigned i;
+
+  for (i = 0; i < n; i++) {
+    ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, ring_ns), 0);
+    if (adapt_info().pick != pick0)
+      return 2 * i + 1;
+    ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_THREADPOOL, pool_ns),
+                     0);
+    if (adapt_info().pick != pick0)
+      return 2 * i + 2;
+  }
+  return 0;
+}
+
+START_TEST(fs_adapt_follows_latency) {
+  struct lure__fs_adapt_info in;
+  unsigned char want[4096];
+  unsigned char got[4096];
+  unsigned n;
+  unsigned k;
+  unsigned probes = 0;
+  unsigned pooled = 0;
+  int fd;
+
+  fst_begin(1, 60000);
+  fd = popen_fd(P("w"), O_RDWR | O_CREAT);
+  in = adapt_info();
+  ck_assert_int_eq(in.active, adapt_expected());
+  ck_assert_int_eq(in.pick, LURE__EXEC_URING);
+  ck_assert_uint_eq(in.switches, 0);
+  /* Bad input is an error, never a crash. */
+  ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_AIO, 1000), LURE_EINVAL);
+  ck_assert_int_eq(lure__fs_adapt_feed(NULL, LURE__EXEC_URING, 1000),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure__fs_adapt_info(L, NULL), LURE_EINVAL);
+
+  if (!in.active) {
+    /* Nothing to choose between: the hook is refused, the pool serves
+     * buffered writes as the fixed order says, nothing is counted. */
+    ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, 1000000),
+                     LURE_ENOTSUP);
+    for (k = 1; k <= 70; k++)
+      ck_assert_str_eq(adapt_write(fd, k), "threadpool");
+    in = adapt_info();
+    ck_assert_uint_eq(in.writes, 0);
+    ck_assert_uint_eq(in.switches, 0);
+    ck_assert_int_eq(in.pick, LURE__EXEC_URING);
+    close(fd);
+    fst_end();
+    return;
+  }
+
+  /* Equal figures through the warm-up: no switch. */
+  ck_assert_uint_eq(adapt_feed(LURE__FS_ADAPT_WARMUP, 100000, 100000), 0);
+  /* The pool 10% faster, inside the margin: still none. */
+  ck_assert_uint_eq(adapt_feed(1000, 110000, 100000), 0);
+  in = adapt_info();
+  ck_assert_uint_eq(in.switches, 0);
+  ck_assert_int_eq(in.pick, LURE__EXEC_URING);
+
+  /* The ring ten times slower: the router moves to the pool, but only
+   * after STREAK samples in a row have said so. */
+  n = adapt_feed(1000, 1000000, 100000);
+  ck_assert_msg(n != 0, "the router never left a ring 10x slower");
+  ck_assert_uint_ge(n, LURE__FS_ADAPT_STREAK);
+  in = adapt_info();
+  ck_assert_int_eq(in.pick, LURE__EXEC_THREADPOOL);
+  ck_assert_uint_eq(in.switches, 1);
+  ck_assert_uint_gt(in.ewma_ring, in.ewma_pool);
+
+  /* Real writes now go to the pool, but for the probes, paced by the
+   * loop's time, which go to the ring; lure_req_executor() tells which.
+   * The first write is a probe (none has been sent yet), and two pauses
+   * of PROBE_MS make two more due. */
+  for (k = 1; k <= 60; k++) {
+    const char *ex;
+    int probe;
+
+    if (k % 20 == 0) {
+      fst_sleep_ms(LURE__FS_ADAPT_PROBE_MS + 5);
+      lure_update_time(L);
+    }
+    in = adapt_info();
+    probe = in.writes + 1 > LURE__FS_ADAPT_WARMUP &&
+            lure_now(L) >= in.next_probe;
+    ex = adapt_write(fd, k);
+    if (in.pick == LURE__EXEC_URING)
+      ck_assert_str_eq(ex, probe ? "threadpool" : "io_uring");
+    else
+      ck_assert_str_eq(ex, probe ? "io_uring" : "threadpool");
+    probes += probe;
+    pooled += strcmp(ex, "threadpool") == 0;
+  }
+  ck_assert_uint_ge(probes, 3);
+  ck_assert_uint_ge(pooled, 30);
+  /* And what they wrote is in the file, whoever wrote it. */
+  for (k = 1; k <= 60; k++) {
+    fst_pattern(want, sizeof(want), k);
+    ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t) k * 4096), 4096);
+    ck_assert_int_eq(memcmp(want, got, sizeof(got)), 0);
+  }
+
+  /* Back to the ring when it is the faster one again, with the same
+   * hysteresis. */
+  in = adapt_info();
+  if (in.pick == LURE__EXEC_THREADPOOL) {
+    n = adapt_feed(1000, 10000, 1000000);
+    ck_assert_msg(n != 0, "the router never came back to a faster ring");
+    ck_assert_uint_ge(n, LURE__FS_ADAPT_STREAK);
+  }
+  in = adapt_info();
+  ck_assert_int_eq(in.pick, LURE__EXEC_URING);
+  ck_assert_uint_ge(in.switches, 2);
+
+  /* A short spell of a slower ring that ends before the streak is long
+   * enough leaves the router where it was: even figures first, then the
+   * ring slow for a few samples, then fast again. */
+  ck_assert_uint_eq(adapt_feed(300, 100000, 100000), 0);
+  n = (unsigned) adapt_info().switches;
+  for (k = 0; k < 6; k++)
+    ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, 1000000), 0);
+  in = adapt_info();
+  ck_assert_uint_gt(in.streak, 0);
+  ck_assert_uint_lt(in.streak, LURE__FS_ADAPT_STREAK);
+  for (k = 0; k < 100 && adapt_info().streak != 0; k++)
+    ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, 10000), 0);
+  in = adapt_info();
+  ck_assert_uint_eq(in.streak, 0);
+  ck_assert_uint_eq(in.switches, n);
+  ck_assert_int_eq(in.pick, LURE__EXEC_URING);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
+/* The router never overrides the user's choice: LURE_LOOP_FS_ADAPT 0, a
+ * forced wait point, a masked write opcode, LURE_FS_ADAPT=0. */
+START_TEST(fs_adapt_forced) {
+  struct lure__fs_adapt_info in;
+  lure_loop_t other;
+  unsigned i;
+  int fd;
+
+  fst_begin(1, 60000);
+  fd = popen_fd(P("w"), O_RDWR | O_CREAT);
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 2), LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, -1),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(NULL, LURE_LOOP_FS_ADAPT, 1),
+                   LURE_EINVAL);
+  /* On: active only where there are two executors. */
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 1), 0);
+  ck_assert_int_eq(adapt_info().active, adapt_expected());
+  if (!adapt_expected()) {
+    ck_assert_str_eq(adapt_write(fd, 1), "threadpool");
+    close(fd);
+    fst_end();
+    return;
+  }
+  /* Off: feeding is refused and even a "slow" ring keeps the writes. */
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 0), 0);
+  ck_assert_int_eq(adapt_info().active, 0);
+  ck_assert_int_eq(lure__fs_adapt_feed(L, LURE__EXEC_URING, 1000000),
+                   LURE_ENOTSUP);
+  for (i = 1; i <= 40; i++)
+    ck_assert_str_eq(adapt_write(fd, i), "io_uring");
+  ck_assert_uint_eq(adapt_info().writes, 0);
+
+  /* On again, switched to the pool; then "write" masked: the router
+   * stands aside and the mask decides. */
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 1), 0);
+  ck_assert_int_eq(adapt_info().active, 1);
+  ck_assert_uint_eq(adapt_feed(LURE__FS_ADAPT_WARMUP, 100000, 100000), 0);
+  ck_assert_uint_ne(adapt_feed(1000, 1000000, 100000), 0);
+  ck_assert_int_eq(adapt_info().pick, LURE__EXEC_THREADPOOL);
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_URING_DISABLE, "write"),
+                   0);
+  in = adapt_info();
+  ck_assert_int_eq(in.active, 0);
+  ck_assert_uint_eq(in.switches, 0); /* a new mask: learned afresh */
+  ck_assert_str_eq(adapt_write(fd, 1), "threadpool");
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_URING_DISABLE, ""), 0);
+  ck_assert_int_eq(adapt_info().active, 1);
+
+  /* A loop whose wait point was forced keeps the ring for writes, unless
+   * the router is asked for by name. */
+  ck_assert_int_eq(lure_loop_init(&other), 0);
+  ck_assert_int_eq(lure_loop_configure(&other, LURE_LOOP_BACKEND, "io_uring"),
+                   0);
+  ck_assert_int_eq(lure__fs_adapt_feed(&other, LURE__EXEC_URING, 1000),
+                   LURE_ENOTSUP);
+  ck_assert_int_eq(lure_loop_configure(&other, LURE_LOOP_FS_ADAPT, 1), 0);
+  ck_assert_int_eq(lure__fs_adapt_feed(&other, LURE__EXEC_URING, 1000), 0);
+  ck_assert_int_eq(lure_loop_close(&other), 0);
+
+  /* LURE_FS_ADAPT=0 in the environment turns it off for new loops. */
+  ck_assert_int_eq(setenv("LURE_FS_ADAPT", "0", 1), 0);
+  ck_assert_int_eq(lure_loop_init(&other), 0);
+  unsetenv("LURE_FS_ADAPT");
+  ck_assert_int_eq(lure__fs_adapt_feed(&other, LURE__EXEC_URING, 1000),
+                   LURE_ENOTSUP);
+  ck_assert_int_eq(lure_loop_close(&other), 0);
+  close(fd);
+  fst_end();
+}
+END_TEST
+
 Suite *fs_ops_suite(void) {
   Suite *s = suite_create("ops");
   TCase *tc = fst_tcase("ops", 60);
@@ -1430,6 +1689,8 @@ Suite *fs_ops_suite(void) {
   tcase_add_loop_test(tc, fs_utime_microseconds, 0, 2);
   tcase_add_loop_test(tc, fs_sendfile_append_and_nodata, 0, 2);
   tcase_add_test(tc, fs_uring_set_has_file_opcodes);
+  tcase_add_test(tc, fs_adapt_follows_latency);
+  tcase_add_test(tc, fs_adapt_forced);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -33,9 +33,12 @@
 #endif
 
 /* Initialize loop for the executor a row names.  On lure: "io_uring" or
- * "epoll" (the wait point), "threadpool" (the ring with its file opcodes
- * masked, else epoll), "aio" (epoll); the loop options set override
- * LURE_BACKEND and LURE_URING_DISABLE.  On libuv: only "libuv".  0, or -1
+ * "epoll" (the wait point; "io_uring" also turns the adaptive router of
+ * buffered writes off, so that the ring serves every file request),
+ * "threadpool" (the ring with its file opcodes masked, else epoll), "aio"
+ * (epoll), "auto" (lure's default routing, the adaptive router on); the
+ * loop options set override LURE_BACKEND, LURE_URING_DISABLE and
+ * LURE_FS_ADAPT.  On libuv: only "libuv".  0, or -1
  * with r->error set. */
 int BENCH_SIDE(open)(uv_loop_t *loop, const char *executor,
                      struct bench_result *r);
@@ -67,12 +70,20 @@ static inline void bench_wait_calls_since(uv_loop_t *loop,
   }
 }
 
-/* 1 if lure_req_executor() names want; else 0, counting the mismatch in r
- * (and naming the first executor found). */
+/* 1 if lure_req_executor() names want (or want is "auto"); else 0,
+ * counting the mismatch in r (and naming the first executor found). */
 static inline int bench_served_by(const void *req, const char *want,
                                   struct bench_result *r) {
   const char *ex = lure_req_executor((const lure_req_t *) req);
 
+  /* "auto" is lure's own routing: any executor will do, and the row
+   * counts which served how many. */
+  if (ex != NULL && strcmp(want, "auto") == 0) {
+    r->served[strcmp(ex, "io_uring") == 0     ? 0
+              : strcmp(ex, "threadpool") == 0 ? 1
+                                              : 2]++;
+    return 1;
+  }
   if (ex != NULL && strcmp(ex, want) == 0)
     return 1;
   if (r->mismatches++ == 0)

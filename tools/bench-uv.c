@@ -5,7 +5,9 @@
  *
  * On lure the executor a row names is the loop's wait point ("io_uring",
  * the ring, or "epoll") for every suite but fs, where it is the executor
- * that must serve each file request ("io_uring", "aio" or "threadpool"):
+ * that must serve each file request ("io_uring", "aio" or "threadpool"),
+ * or "auto", lure's default routing, where any may serve and the row
+ * counts which did:
  * bench_lure_open() configures the loop so, and the fs and work suites
  * check lure_req_executor() on every completion; a run whose requests went
  * elsewhere is an error, not a figure.  libuv has one executor, "libuv",
@@ -48,6 +50,15 @@ static int configure(uv_loop_t *loop, lure_loop_option opt, const char *v,
   return rc;
 }
 
+static int adapt(uv_loop_t *loop, int on, struct bench_result *r) {
+  int rc = lure_loop_configure(loop, LURE_LOOP_FS_ADAPT, on);
+
+  if (rc != 0)
+    bench_set_error(r, "lure_loop_configure(LURE_LOOP_FS_ADAPT, %d): %s", on,
+                    lure_strerror(rc));
+  return rc;
+}
+
 int bench_lure_open(uv_loop_t *loop, const char *executor,
                     struct bench_result *r) {
   const char *want = NULL;
@@ -65,7 +76,14 @@ int bench_lure_open(uv_loop_t *loop, const char *executor,
   if (strcmp(executor, "io_uring") == 0) {
     want = "io_uring";
     if (configure(loop, LURE_LOOP_BACKEND, "io_uring", r) != 0 ||
-        configure(loop, LURE_LOOP_URING_DISABLE, "", r) != 0)
+        configure(loop, LURE_LOOP_URING_DISABLE, "", r) != 0 ||
+        adapt(loop, 0, r) != 0)
+      goto fail;
+  } else if (strcmp(executor, "auto") == 0) {
+    /* What a program gets without asking: the preferred wait point, no
+     * mask, the adaptive router of buffered writes on. */
+    if (configure(loop, LURE_LOOP_URING_DISABLE, "", r) != 0 ||
+        adapt(loop, 1, r) != 0)
       goto fail;
   } else if (strcmp(executor, "epoll") == 0 || strcmp(executor, "aio") == 0) {
     want = "epoll";

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -38,6 +39,8 @@
 
 #define MAX_EXECUTORS 8
 #define MAX_REPEAT 1000
+#define MAX_LOADS 4
+#define MAX_HOGS 256
 
 /* ---- suites -------------------------------------------------------------- */
 
@@ -57,7 +60,7 @@ struct suite {
 #endif
 
 static const struct suite suites[] = {
-  {"fs", bench_lure_fs, UV(bench_uv_fs), "io_uring,aio,threadpool", 0,
+  {"fs", bench_lure_fs, UV(bench_uv_fs), "io_uring,aio,threadpool,auto", 0,
    "request"},
   {"net", bench_lure_net, UV(bench_uv_net), "io_uring,epoll", 0,
    "round trip"},
@@ -94,6 +97,8 @@ struct options {
   const char *json;
   const char *plot;
   int keep;
+  unsigned loads[MAX_LOADS];   /* --load: hogs per pass, one table each */
+  int nloads;
 };
 
 static const char *prog = "lure-bench";
@@ -115,7 +120,9 @@ static void usage(FILE *f) {
 "  quick    the short suite `make bench` runs\n"
 "\n"
 "options:\n"
-"  --executors LIST   comma-separated: io_uring,aio,threadpool,epoll,libuv\n"
+"  --executors LIST   comma-separated: io_uring,aio,threadpool,epoll,libuv;\n"
+"                     fs also auto (lure's default routing; io_uring forces\n"
+"                     the ring for every file request)\n"
 "  --ops N            measured operations per run\n"
 "  --duration S       seconds per run (suffix ms for milliseconds)\n"
 "  --repeat N         runs per executor; the median run is reported\n"
@@ -139,6 +146,9 @@ static void usage(FILE *f) {
 "  --bulk             net: one-way transfer of --size writes, MB/s\n"
 "  --udp              net: UDP ping-pong, one datagram in flight per flow\n"
 "  --pin CPU          run everything (servers and threads too) on one CPU\n"
+"  --load N[,N...]    run N busy-looping processes (CPU hogs) during the\n"
+"                     runs; a list runs the whole job once per figure, e.g.\n"
+"                     0,2: idle, then two hogs (default 0)\n"
 "  -h, --help         this text\n"
 "  -V, --version      lure's and libuv's versions\n",
           prog);
@@ -204,6 +214,91 @@ static void die_usage(const char *fmt, ...) {
   va_end(ap);
   fprintf(stderr, "\n(try %s --help)\n", prog);
   exit(2);
+}
+
+/* ---- CPU hogs (--load) --------------------------------------------------- */
+
+/*
+ * --load N keeps N processes busy in a loop of pure user-space arithmetic
+ * while the runs go, as other tenants of a shared host would.  They are
+ * forked children that die with lure-bench (PR_SET_PDEATHSIG), are killed
+ * by hogs_stop() after the job, from atexit(), and from the handler of
+ * SIGINT, SIGTERM and SIGHUP.  With --pin they inherit the CPU.
+ */
+static volatile pid_t hog_pids[MAX_HOGS];
+static volatile int nhogs;
+
+static void hogs_stop(void) {
+  int i;
+
+  for (i = 0; i < nhogs; i++)
+    if (hog_pids[i] > 0)
+      kill(hog_pids[i], SIGKILL);
+  for (i = 0; i < nhogs; i++)
+    if (hog_pids[i] > 0)
+      while (waitpid(hog_pids[i], NULL, 0) < 0 && errno == EINTR)
+        ;
+  nhogs = 0;
+}
+
+/* Kill without waiting: what a signal handler may do. */
+static void hogs_kill(void) {
+  int i;
+
+  for (i = 0; i < nhogs; i++)
+    if (hog_pids[i] > 0)
+      kill(hog_pids[i], SIGKILL);
+}
+
+/* Start n hogs; 0, or -1 after a message (none left running). */
+static int hogs_start(unsigned n) {
+  pid_t parent = getpid();
+  pid_t pid;
+  unsigned i;
+
+  for (i = 0; i < n; i++) {
+    pid = fork();
+    if (pid < 0) {
+      fprintf(stderr, "%s: --load: fork: %s\n", prog, strerror(errno));
+      hogs_stop();
+      return -1;
+    }
+    if (pid == 0) {
+      volatile uint64_t x = 0;
+
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGHUP, SIG_DFL);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent)
+        _exit(0); /* the parent died before prctl */
+      for (;;)
+        x = x * 6364136223846793005u + 1;
+    }
+    hog_pids[nhogs] = pid;
+    nhogs++;
+  }
+  return 0;
+}
+
+/* "N" or "N,N,...": 0..MAX_HOGS each, at most MAX_LOADS. */
+static int parse_loads(const char *s, struct options *o) {
+  char buf[128];
+  char *tok;
+  char *save = NULL;
+  uint64_t v;
+
+  if (strlen(s) >= sizeof(buf))
+    return -1;
+  snprintf(buf, sizeof(buf), "%s", s);
+  o->nloads = 0;
+  for (tok = strtok_r(buf, ",", &save); tok != NULL;
+       tok = strtok_r(NULL, ",", &save)) {
+    if (o->nloads == MAX_LOADS || parse_u64(tok, &v, 0) != 0 || v > MAX_HOGS)
+      return -1;
+    o->loads[o->nloads++] = (unsigned) v;
+  }
+  return o->nloads > 0 ? 0 : -1;
 }
 
 /* ---- executors ----------------------------------------------------------- */
@@ -551,6 +646,11 @@ static void print_table(const struct job *j) {
 
   describe(j, desc, sizeof(desc));
   printf("%s", desc);
+  if (j->p.load > 0)
+    printf("; %u CPU hog%s running (--load)", j->p.load,
+           j->p.load == 1 ? "" : "s");
+  else
+    printf("; no CPU hogs");
   if (j->p.repeat > 1)
     printf("; median of %u runs", j->p.repeat);
   if (j->p.pin_cpu >= 0)
@@ -619,6 +719,20 @@ static void print_table(const struct job *j) {
              r->server_cpu_seconds * 1e9 / (double) r->server_ops);
       printf(" cpu %s", num);
     }
+    printf("\n");
+  }
+  for (e = 0; e < j->nex; e++) {
+    uint64_t all;
+
+    r = j->med[e];
+    all = r->served[0] + r->served[1] + r->served[2];
+    if (strcmp(r->executor, "auto") != 0 || all == 0)
+      continue;
+    printf("auto: requests served (warm-up included): io_uring %.1f%%, "
+           "threadpool %.1f%%", 100.0 * (double) r->served[0] / (double) all,
+           100.0 * (double) r->served[1] / (double) all);
+    if (r->served[2] != 0)
+      printf(", other %.1f%%", 100.0 * (double) r->served[2] / (double) all);
     printf("\n");
   }
   printf("(p50..max and cpu/op in microseconds; sys/op = wait-point syscalls "
@@ -692,6 +806,7 @@ static void json_job(FILE *f, const struct job *j, const char *indent) {
           (unsigned long long) p->seed);
   if (p->pin_cpu >= 0)
     fprintf(f, ",\"pin_cpu\":%d", p->pin_cpu);
+  fprintf(f, ",\"load\":%u", p->load);
 #ifdef HAVE_LIBUV
   if (find_ex(j, "libuv") >= 0) {
     fprintf(f, ",\"libuv\":");
@@ -1066,6 +1181,7 @@ static int run_quick(struct options *o) {
 static void on_signal(int sig) {
   const char *path = bench_fs_created_path();
 
+  hogs_kill();
   if (path != NULL)
     unlink(path);
   signal(sig, SIG_DFL);
@@ -1095,6 +1211,7 @@ int main(int argc, char **argv) {
     {"bulk", no_argument, NULL, 'B'},
     {"udp", no_argument, NULL, 'U'},
     {"pin", required_argument, NULL, 'I'},
+    {"load", required_argument, NULL, 'L'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}
@@ -1201,6 +1318,11 @@ int main(int argc, char **argv) {
           die_usage("--pin wants a CPU number, not \"%s\"", optarg);
         o.p.pin_cpu = (int) v;
         break;
+      case 'L':
+        if (parse_loads(optarg, &o) != 0)
+          die_usage("--load wants up to %d counts of 0 to %d, comma-separated, "
+                    "not \"%s\"", MAX_LOADS, MAX_HOGS, optarg);
+        break;
       case 'h': usage(stdout); return 0;
       case 'V':
 #ifdef HAVE_LIBUV
@@ -1255,9 +1377,17 @@ int main(int argc, char **argv) {
   signal(SIGHUP, on_signal);
   if (!o.keep)
     atexit(bench_fs_cleanup);
+  atexit(hogs_stop);
+  if (o.nloads == 0)
+    o.loads[o.nloads++] = 0;
 
-  if (strcmp(cmd, "quick") == 0)
+  if (strcmp(cmd, "quick") == 0) {
+    if (o.nloads > 1 || o.loads[0] != 0)
+      die_usage("--load is not an option of quick");
     return run_quick(&o);
+  }
+  if (o.nloads > 1 && (o.json != NULL || o.plot != NULL))
+    die_usage("--json and --plot take one --load figure, not a list");
 
   memset(&job, 0, sizeof(job));
   job.s = find_suite(cmd);
@@ -1269,12 +1399,23 @@ int main(int argc, char **argv) {
   job.nex = pick_executors(job.s, &job.p, o.executors, job.ex);
   if (job.nex < 0)
     return 2;
-  if (run_job(&job) != 0) {
-    fprintf(stderr, "%s: %s\n", prog, job.error);
-    free_job(&job);
-    return 1;
+  for (c = 0; c < o.nloads; c++) {
+    if (c > 0) {
+      free_job(&job);
+      memset(job.med, 0, sizeof(job.med));
+    }
+    job.p.load = o.loads[c];
+    if (hogs_start(job.p.load) != 0)
+      return 1;
+    rc = run_job(&job);
+    hogs_stop();
+    if (rc != 0) {
+      fprintf(stderr, "%s: %s\n", prog, job.error);
+      free_job(&job);
+      return 1;
+    }
+    print_table(&job);
   }
-  print_table(&job);
   if (o.json != NULL) {
     f = open_memstream(&doc, &doclen);
     if (f == NULL)

@@ -83,6 +83,7 @@ struct bench_params {
   int udp;                 /* UDP ping-pong: conns is the number of flows */
   int pin_cpu;             /* the CPU every process and thread runs on, or
                               -1 */
+  unsigned load;           /* CPU hogs running during the runs (--load) */
 };
 
 struct bench_result {
@@ -94,6 +95,8 @@ struct bench_result {
   int has_wait_calls;      /* lure only */
   uint64_t mismatches;     /* requests served by another executor */
   char mismatch_name[32];  /* the executor that served one of them */
+  uint64_t served[3];      /* executor "auto": requests the ring, the pool
+                              and anything else served */
   char error[256];         /* non-empty: the run failed */
   struct bench_hist *hist;
   /* net: the server process, over its whole life (warm-up included) */

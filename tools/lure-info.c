@@ -636,6 +636,8 @@ static void print_text(const struct machine *m) {
   printf("\n");
   printf("  LURE_RING_ENTRIES     %s\n",
          env_or("LURE_RING_ENTRIES", "(unset)"));
+  printf("  LURE_FS_ADAPT         %s\n",
+         env_or("LURE_FS_ADAPT", "(unset)"));
   printf("  LURE_THREADPOOL_SIZE  %s\n",
          env_or("LURE_THREADPOOL_SIZE", "(unset)"));
   printf("  LURE_PIDFD_DISABLE    %s\n",
@@ -797,6 +799,7 @@ static void print_json(const struct machine *m) {
   json_env("LURE_BACKEND", 0);
   json_env("LURE_URING_DISABLE", 0);
   json_env("LURE_RING_ENTRIES", 0);
+  json_env("LURE_FS_ADAPT", 0);
   json_env("LURE_THREADPOOL_SIZE", 0);
   json_env("LURE_PIDFD_DISABLE", 1);
   printf("  },\n");
