@@ -44,6 +44,13 @@ static int lt_nsuites;
 static const struct lt_program *lt_program;
 
 void lt_suite_register(const char *name, Suite *(*make)(void)) {
+  int i;
+
+  for (i = 0; i < lt_nsuites; i++)
+    if (strcmp(lt_suites[i].name, name) == 0) {
+      fprintf(stderr, "runner: two suites named \"%s\"\n", name);
+      abort();
+    }
   if (lt_nsuites == LT_MAX_SUITES) {
     fprintf(stderr, "runner: more than %d suites\n", LT_MAX_SUITES);
     abort();
