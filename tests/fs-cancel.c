@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "fs-tests.h"
+#include "harness-fs.h"
 
 struct creq {
   lure_fs_t req;
@@ -41,7 +41,7 @@ static void ccb(lure_fs_t *req) {
 
 static void check_cancel_rc(int rc, const char *what) {
   ck_assert_msg(rc == 0 || rc == LURE_EBUSY, "lure_cancel(%s) = %s", what,
-                fst_err(rc));
+                lt_err(rc));
 }
 
 /* ---- filling the pool ---------------------------------------------------- */
@@ -65,7 +65,7 @@ static void block_after(lure_work_t *w, int status) {
 
 /* Occupy every pool thread until release_pool(). */
 static lure_work_t *block_pool(void) {
-  unsigned n = fst_facts.pool_size;
+  unsigned n = lt_fs_facts.pool_size;
   lure_work_t *w = calloc(n, sizeof(*w));
   unsigned i;
   int spins;
@@ -77,7 +77,7 @@ static lure_work_t *block_pool(void) {
     ck_assert_int_eq(lure_queue_work(L, &w[i], block_work, block_after), 0);
   for (spins = 0; atomic_load(&block_started) < (int) n && spins < 5000;
        spins++)
-    fst_sleep_ms(1);
+    lt_sleep_ms(1);
   ck_assert_msg(atomic_load(&block_started) == (int) n,
                 "only %d of %u pool threads took a blocker (pool size?)",
                 atomic_load(&block_started), n);
@@ -87,13 +87,13 @@ static lure_work_t *block_pool(void) {
 static void release_pool(lure_work_t *w) {
   unsigned i;
 
-  for (i = 0; i < fst_facts.pool_size; i++)
+  for (i = 0; i < lt_fs_facts.pool_size; i++)
     sem_post(&block_sem);
   (void) w;
 }
 
 static void finish_pool(lure_work_t *w) {
-  ck_assert_int_eq(block_done, (int) fst_facts.pool_size);
+  ck_assert_int_eq(block_done, (int) lt_fs_facts.pool_size);
   sem_destroy(&block_sem);
   free(w);
 }
@@ -117,16 +117,16 @@ static const char *op_name[OP_COUNT] = {
 static int op_on_pool(int op) {
   switch (op) {
     case OP_READ: case OP_DIRECT_READ:
-      return !fst_ring_has(FST_OP_READ) && !fst_ring_has(FST_OP_READV) &&
-             (op != OP_DIRECT_READ || fst.ring);
+      return !lt_fs_ring_has(LT_FS_OP_READ) && !lt_fs_ring_has(LT_FS_OP_READV) &&
+             (op != OP_DIRECT_READ || lt_fs.ring);
     case OP_WRITE:
-      return !fst_ring_has(FST_OP_WRITE) && !fst_ring_has(FST_OP_WRITEV);
-    case OP_STAT: return !fst_ring_has(FST_OP_STATX);
-    case OP_OPEN: case OP_OPEN_CREAT: return !fst_ring_has(FST_OP_OPENAT);
-    case OP_FSYNC: return !fst_ring_has(FST_OP_FSYNC);
-    case OP_MKDIR: return !fst_ring_has(FST_OP_MKDIRAT);
-    case OP_UNLINK: return !fst_ring_has(FST_OP_UNLINKAT);
-    case OP_CLOSE: return !fst_ring_has(FST_OP_CLOSE);
+      return !lt_fs_ring_has(LT_FS_OP_WRITE) && !lt_fs_ring_has(LT_FS_OP_WRITEV);
+    case OP_STAT: return !lt_fs_ring_has(LT_FS_OP_STATX);
+    case OP_OPEN: case OP_OPEN_CREAT: return !lt_fs_ring_has(LT_FS_OP_OPENAT);
+    case OP_FSYNC: return !lt_fs_ring_has(LT_FS_OP_FSYNC);
+    case OP_MKDIR: return !lt_fs_ring_has(LT_FS_OP_MKDIRAT);
+    case OP_UNLINK: return !lt_fs_ring_has(LT_FS_OP_UNLINKAT);
+    case OP_CLOSE: return !lt_fs_ring_has(LT_FS_OP_CLOSE);
     default: return 1;
   }
 }
@@ -143,28 +143,28 @@ struct cenv {
 static void cenv_init(struct cenv *e, int n) {
   int k;
 
-  fst_pattern(e->data, sizeof(e->data), 77);
-  fst_write_file(P("data"), e->data, sizeof(e->data));
-  e->rd_fd = open(P("data"), O_RDONLY | O_CLOEXEC);
+  lt_fs_pattern(e->data, sizeof(e->data), 77);
+  lt_fs_write_file(lt_fs_path("data"), e->data, sizeof(e->data));
+  e->rd_fd = open(lt_fs_path("data"), O_RDONLY | O_CLOEXEC);
   ck_assert_int_ge(e->rd_fd, 0);
-  e->wr_fd = open(P("wfile"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  e->wr_fd = open(lt_fs_path("wfile"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ck_assert_int_ge(e->wr_fd, 0);
   ck_assert_int_eq(ftruncate(e->wr_fd, 512 * n), 0);
   e->direct_fd = -1;
-  if (fst_facts.direct_ok) {
-    e->direct_fd = open(P("data"), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (lt_fs_facts.direct_ok) {
+    e->direct_fd = open(lt_fs_path("data"), O_RDONLY | O_DIRECT | O_CLOEXEC);
     ck_assert_int_ge(e->direct_fd, 0);
   }
-  e->dbuf = fst_aligned(4096, 4096 * (size_t) n);
+  e->dbuf = lt_fs_aligned(4096, 4096 * (size_t) n);
   e->rbuf = malloc(4096 * (size_t) n);
-  ck_assert_int_eq(mkdir(P("sd"), 0755), 0);
-  fst_write_file(P("sd/x"), "x", 1);
-  ck_assert_int_eq(symlink("data", P("link")), 0);
+  ck_assert_int_eq(mkdir(lt_fs_path("sd"), 0755), 0);
+  lt_fs_write_file(lt_fs_path("sd/x"), "x", 1);
+  ck_assert_int_eq(symlink("data", lt_fs_path("link")), 0);
   for (k = 0; k < n; k++) {
     char name[64];
 
     snprintf(name, sizeof(name), "u%d", k);
-    fst_write_file(P(name), "u", 1);
+    lt_fs_write_file(lt_fs_path(name), "u", 1);
     snprintf(name, sizeof(name), "m%d", k);
     (void) name;
   }
@@ -196,50 +196,50 @@ static int submit(struct cenv *e, struct creq *c, int op, int k) {
       return lure_fs_read(L, r, e->direct_fd, &c->buf, 1, 4096 * (k % 64),
                           ccb);
     case OP_WRITE:
-      fst_pattern(e->rbuf + 4096 * k, 512, 1000 + (uint64_t) k);
+      lt_fs_pattern(e->rbuf + 4096 * k, 512, 1000 + (uint64_t) k);
       c->buf = lure_buf_init(e->rbuf + 4096 * k, 512);
       return lure_fs_write(L, r, e->wr_fd, &c->buf, 1, 512 * k, ccb);
     case OP_STAT:
-      return lure_fs_stat(L, r, P("data"), ccb);
+      return lure_fs_stat(L, r, lt_fs_path("data"), ccb);
     case OP_OPEN:
-      return lure_fs_open(L, r, P("data"), O_RDONLY, 0, ccb);
+      return lure_fs_open(L, r, lt_fs_path("data"), O_RDONLY, 0, ccb);
     case OP_OPEN_CREAT:
       snprintf(name, sizeof(name), "c%d", k);
-      snprintf(c->path, sizeof(c->path), "%s", P(name));
+      snprintf(c->path, sizeof(c->path), "%s", lt_fs_path(name));
       return lure_fs_open(L, r, c->path, O_RDWR | O_CREAT | O_EXCL, 0644,
                           ccb);
     case OP_FSYNC:
       return lure_fs_fsync(L, r, e->wr_fd, ccb);
     case OP_MKDIR:
       snprintf(name, sizeof(name), "m%d", k);
-      snprintf(c->path, sizeof(c->path), "%s", P(name));
+      snprintf(c->path, sizeof(c->path), "%s", lt_fs_path(name));
       return lure_fs_mkdir(L, r, c->path, 0755, ccb);
     case OP_UNLINK:
       snprintf(name, sizeof(name), "u%d", k);
-      snprintf(c->path, sizeof(c->path), "%s", P(name));
+      snprintf(c->path, sizeof(c->path), "%s", lt_fs_path(name));
       return lure_fs_unlink(L, r, c->path, ccb);
     case OP_CLOSE:
-      c->fd = open(P("data"), O_RDONLY | O_CLOEXEC);
+      c->fd = open(lt_fs_path("data"), O_RDONLY | O_CLOEXEC);
       ck_assert_int_ge(c->fd, 0);
       return lure_fs_close(L, r, c->fd, ccb);
     case OP_SCANDIR:
-      return lure_fs_scandir(L, r, P("sd"), 0, ccb);
+      return lure_fs_scandir(L, r, lt_fs_path("sd"), 0, ccb);
     case OP_REALPATH:
-      return lure_fs_realpath(L, r, P("link"), ccb);
+      return lure_fs_realpath(L, r, lt_fs_path("link"), ccb);
     case OP_CHMOD:
       snprintf(name, sizeof(name), "u%d", k);
-      snprintf(c->path, sizeof(c->path), "%s", P(name));
+      snprintf(c->path, sizeof(c->path), "%s", lt_fs_path(name));
       return lure_fs_chmod(L, r, c->path, 0600, ccb);
     case OP_UTIME:
       snprintf(name, sizeof(name), "u%d", k);
-      snprintf(c->path, sizeof(c->path), "%s", P(name));
+      snprintf(c->path, sizeof(c->path), "%s", lt_fs_path(name));
       return lure_fs_utime(L, r, c->path, 1000, 1000, ccb);
     case OP_ACCESS:
-      return lure_fs_access(L, r, P("data"), R_OK, ccb);
+      return lure_fs_access(L, r, lt_fs_path("data"), R_OK, ccb);
     case OP_READLINK:
-      return lure_fs_readlink(L, r, P("link"), ccb);
+      return lure_fs_readlink(L, r, lt_fs_path("link"), ccb);
     case OP_STATFS:
-      return lure_fs_statfs(L, r, fst.dir, ccb);
+      return lure_fs_statfs(L, r, lt_fs.dir, ccb);
   }
   ck_abort_msg("op %d", op);
   return -1;
@@ -270,11 +270,11 @@ static void check_outcome(struct cenv *e, struct creq *c, int op) {
         break;
       }
       case OP_MKDIR:
-        ck_assert_msg(!fst_exists(c->path),
+        ck_assert_msg(!lt_fs_exists(c->path),
                       "mkdir #%d was cancelled, yet made", k);
         break;
       case OP_UNLINK:
-        ck_assert_msg(fst_exists(c->path),
+        ck_assert_msg(lt_fs_exists(c->path),
                       "unlink #%d was cancelled, yet removed", k);
         break;
       case OP_CLOSE:
@@ -303,56 +303,56 @@ static void check_outcome(struct cenv *e, struct creq *c, int op) {
   }
   switch (op) {
     case OP_READ:
-      ck_assert_msg(r == 4096, "read #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 4096, "read #%d: %s", k, lt_err(r));
       ck_assert_int_eq(memcmp(e->rbuf + 4096 * k,
                               e->data + 4096 * (k % 64), 4096), 0);
       break;
     case OP_DIRECT_READ:
-      ck_assert_msg(r == 4096, "direct read #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 4096, "direct read #%d: %s", k, lt_err(r));
       ck_assert_int_eq(memcmp(e->dbuf + 4096 * k,
                               e->data + 4096 * (k % 64), 4096), 0);
       break;
     case OP_WRITE: {
       char got[512];
 
-      ck_assert_msg(r == 512, "write #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 512, "write #%d: %s", k, lt_err(r));
       ck_assert_int_eq(pread(e->wr_fd, got, 512, 512 * k), 512);
       ck_assert_int_eq(memcmp(got, e->rbuf + 4096 * k, 512), 0);
       break;
     }
     case OP_OPEN: case OP_OPEN_CREAT:
-      ck_assert_msg(r >= 0, "open #%d: %s", k, fst_err(r));
+      ck_assert_msg(r >= 0, "open #%d: %s", k, lt_err(r));
       break;
     case OP_MKDIR:
-      ck_assert_msg(r == 0, "mkdir #%d: %s", k, fst_err(r));
-      ck_assert(fst_exists(c->path));
+      ck_assert_msg(r == 0, "mkdir #%d: %s", k, lt_err(r));
+      ck_assert(lt_fs_exists(c->path));
       break;
     case OP_UNLINK:
-      ck_assert_msg(r == 0, "unlink #%d: %s", k, fst_err(r));
-      ck_assert(!fst_exists(c->path));
+      ck_assert_msg(r == 0, "unlink #%d: %s", k, lt_err(r));
+      ck_assert(!lt_fs_exists(c->path));
       break;
     case OP_CLOSE:
-      ck_assert_msg(r == 0, "close #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 0, "close #%d: %s", k, lt_err(r));
       break;
     case OP_SCANDIR:
-      ck_assert_msg(r == 1, "scandir #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 1, "scandir #%d: %s", k, lt_err(r));
       break;
     case OP_REALPATH: case OP_READLINK:
-      ck_assert_msg(r == 0, "%s #%d: %s", what, k, fst_err(r));
+      ck_assert_msg(r == 0, "%s #%d: %s", what, k, lt_err(r));
       ck_assert_ptr_nonnull(c->req.ptr);
       break;
     case OP_CHMOD:
-      ck_assert_msg(r == 0, "chmod #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 0, "chmod #%d: %s", k, lt_err(r));
       ck_assert_int_eq(stat(c->path, &st), 0);
       ck_assert_int_eq(st.st_mode & 07777, 0600);
       break;
     case OP_UTIME:
-      ck_assert_msg(r == 0, "utime #%d: %s", k, fst_err(r));
+      ck_assert_msg(r == 0, "utime #%d: %s", k, lt_err(r));
       ck_assert_int_eq(stat(c->path, &st), 0);
       ck_assert_int_eq(st.st_mtim.tv_sec, 1000);
       break;
     default:
-      ck_assert_msg(r == 0, "%s #%d: %s", what, k, fst_err(r));
+      ck_assert_msg(r == 0, "%s #%d: %s", what, k, lt_err(r));
       break;
   }
   lure_fs_req_cleanup(&c->req);
@@ -369,12 +369,12 @@ START_TEST(fs_cancel_immediately) {
   int ncanceled = 0;
   int k;
 
-  if (op == OP_DIRECT_READ && !fst_facts.direct_ok) {
+  if (op == OP_DIRECT_READ && !lt_fs_facts.direct_ok) {
     free(e);
     free(c);
     return;
   }
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   cenv_init(e, N);
   if (op == OP_DIRECT_READ) {
     /* The AIO path makes its eventfd on first use: not a leak. */
@@ -382,11 +382,11 @@ START_TEST(fs_cancel_immediately) {
     lure_fs_t req;
 
     ck_assert_int_eq(FSK(&req, FX_DIRECT, lure_fs_read(L, &req, e->direct_fd,
-                                                        &b, 1, 0, FST_CB)),
+                                                        &b, 1, 0, LT_FS_CB)),
                      4096);
     lure_fs_req_cleanup(&req);
   }
-  fds = fst_count_fds();
+  fds = lt_count_fds();
   for (k = 0; k < N; k++) {
     ck_assert_int_eq(submit(e, &c[k], op, k), 0);
     c[k].cancel_rc = lure_cancel((lure_req_t *) &c[k].req);
@@ -404,13 +404,13 @@ START_TEST(fs_cancel_immediately) {
   for (k = 0; k < N; k++)
     ck_assert_int_eq(c[k].calls, 1);
   if (op != OP_CLOSE)
-    ck_assert_int_eq(fst_count_fds(), fds);
+    ck_assert_int_eq(lt_count_fds(), fds);
   printf("  cancel-immediately %-12s %2d of %d cancelled\n", op_name[op],
          ncanceled, N);
   cenv_free(e);
   free(e);
   free(c);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -426,9 +426,9 @@ START_TEST(fs_cancel_queued_on_pool) {
   int op;
   int k;
 
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   cenv_init(e, N);
-  fds = fst_count_fds();
+  fds = lt_count_fds();
   blockers = block_pool();
   for (op = 0; op < OP_COUNT; op++) {
     if (!op_on_pool(op) || op == OP_DIRECT_READ)
@@ -441,7 +441,7 @@ START_TEST(fs_cancel_queued_on_pool) {
       r->cancel_rc = lure_cancel((lure_req_t *) &r->req);
       ck_assert_msg(r->cancel_rc == 0,
                     "%s #%d queued on the pool: lure_cancel = %s",
-                    op_name[op], k, fst_err(r->cancel_rc));
+                    op_name[op], k, lt_err(r->cancel_rc));
     }
   }
   /* Cancelled before the loop ran: nothing has called back yet. */
@@ -458,24 +458,24 @@ START_TEST(fs_cancel_queued_on_pool) {
 
       ck_assert_msg(r->result == LURE_ECANCELED,
                     "%s #%d cancelled while queued: result %s", op_name[op],
-                    k, fst_err(r->result));
+                    k, lt_err(r->result));
       ck_assert_str_eq(lure_req_executor((lure_req_t *) &r->req),
                        "threadpool");
       check_outcome(e, r, op);
     }
   }
-  ck_assert_int_eq(fst_count_fds(), fds);
+  ck_assert_int_eq(lt_count_fds(), fds);
   /* The pool works on afterwards. */
   {
     lure_fs_t req;
 
-    fst_pre();
-    FS_OK(&req, lure_fs_realpath(L, &req, P("link"), FST_CB), 0);
+    lt_fs_pre();
+    FS_OK(&req, lure_fs_realpath(L, &req, lt_fs_path("link"), LT_FS_CB), 0);
   }
   cenv_free(e);
   free(e);
   free(c);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -484,7 +484,7 @@ END_TEST
 static int self_cancel_rc = 1;
 
 static void self_cancel_cb(lure_fs_t *req) {
-  fst_cb(req);
+  lt_fs_cb(req);
   self_cancel_rc = lure_cancel((lure_req_t *) req);
 }
 
@@ -492,61 +492,61 @@ START_TEST(fs_cancel_after_completion) {
   lure_fs_t req;
   int rc;
 
-  fst_begin(1, 20000);
-  fst_write_file(P("f"), "abc", 3);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
+  lt_fs_begin(1, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "abc", 3);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
 
   /* After the callback. */
-  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   rc = lure_cancel((lure_req_t *) &req);
   ck_assert_msg(rc == LURE_EBUSY || rc == LURE_EINVAL,
-                "lure_cancel after the callback = %s", fst_err(rc));
+                "lure_cancel after the callback = %s", lt_err(rc));
   ck_assert_int_eq(lure_run(L, LURE_RUN_NOWAIT), 0);
-  ck_assert_int_eq(fst.ncb, 1);
+  ck_assert_int_eq(lt_fs.ncb, 1);
   lure_fs_req_cleanup(&req);
 
   /* From inside its own callback. */
-  ck_assert_int_eq(lure_fs_stat(L, &req, P("f"), self_cancel_cb), 0);
+  ck_assert_int_eq(lure_fs_stat(L, &req, lt_fs_path("f"), self_cancel_cb), 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-  ck_assert_int_eq(fst.ncb, 2);
+  ck_assert_int_eq(lt_fs.ncb, 2);
   ck_assert_int_eq(req.result, 0);
   ck_assert_msg(self_cancel_rc == LURE_EBUSY || self_cancel_rc == LURE_EINVAL,
-                "lure_cancel in the callback = %s", fst_err(self_cancel_rc));
+                "lure_cancel in the callback = %s", lt_err(self_cancel_rc));
   lure_fs_req_cleanup(&req);
 
   /* The work ran on the pool (chmod has no ring opcode), the callback has
    * not: EBUSY, and the real result. */
-  ck_assert_int_eq(lure_fs_chmod(L, &req, P("f"), 0600, FST_CB), 0);
+  ck_assert_int_eq(lure_fs_chmod(L, &req, lt_fs_path("f"), 0600, LT_FS_CB), 0);
   {
     struct stat st;
     int spins;
 
     for (spins = 0; spins < 5000; spins++) {
-      ck_assert_int_eq(stat(P("f"), &st), 0);
+      ck_assert_int_eq(stat(lt_fs_path("f"), &st), 0);
       if ((st.st_mode & 07777) == 0600)
         break;
-      fst_sleep_ms(1);
+      lt_sleep_ms(1);
     }
     ck_assert_int_eq(st.st_mode & 07777, 0600);
   }
   rc = lure_cancel((lure_req_t *) &req);
   ck_assert_msg(rc == LURE_EBUSY,
                 "lure_cancel of pool work that ran = %s, want EBUSY",
-                fst_err(rc));
+                lt_err(rc));
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-  ck_assert_int_eq(fst.ncb, 3);
+  ck_assert_int_eq(lt_fs.ncb, 3);
   ck_assert_int_eq(req.result, 0);
   ck_assert_str_eq(lure_req_executor((lure_req_t *) &req), "threadpool");
   lure_fs_req_cleanup(&req);
 
   /* A synchronous request is never active. */
-  ck_assert_int_eq(lure_fs_stat(L, &req, P("f"), NULL), 0);
+  ck_assert_int_eq(lure_fs_stat(L, &req, lt_fs_path("f"), NULL), 0);
   rc = lure_cancel((lure_req_t *) &req);
   ck_assert_msg(rc == LURE_EBUSY || rc == LURE_EINVAL,
-                "lure_cancel of a sync request = %s", fst_err(rc));
+                "lure_cancel of a sync request = %s", lt_err(rc));
   lure_fs_req_cleanup(&req);
-  ck_assert_int_eq(fst.ncb, 3);
-  fst_end();
+  ck_assert_int_eq(lt_fs.ncb, 3);
+  lt_fs_end();
 }
 END_TEST
 
@@ -556,21 +556,21 @@ START_TEST(fs_cancel_twice) {
   lure_work_t *blockers;
   int rc;
 
-  fst_begin(1, 20000);
-  fst_write_file(P("f"), "abc", 3);
+  lt_fs_begin(1, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "abc", 3);
   blockers = block_pool();
-  ck_assert_int_eq(lure_fs_realpath(L, &req, P("f"), FST_CB), 0);
+  ck_assert_int_eq(lure_fs_realpath(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_cancel((lure_req_t *) &req), 0);
   rc = lure_cancel((lure_req_t *) &req);
   ck_assert_msg(rc == 0 || rc == LURE_EBUSY, "second lure_cancel = %s",
-                fst_err(rc));
+                lt_err(rc));
   release_pool(blockers);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   finish_pool(blockers);
-  ck_assert_int_eq(fst.ncb, 1);
+  ck_assert_int_eq(lt_fs.ncb, 1);
   ck_assert_int_eq(req.result, LURE_ECANCELED);
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -584,9 +584,9 @@ START_TEST(fs_cancel_open_no_leak) {
   int k;
   int n = 0;
 
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   cenv_init(e, 4);
-  fds = fst_count_fds();
+  fds = lt_count_fds();
   /* Alternate opens of an existing file and creating opens; cancel each at
    * once, or after the next submission, or after two. */
   for (k = 0; k < N; k++) {
@@ -604,18 +604,18 @@ START_TEST(fs_cancel_open_no_leak) {
     check_cancel_rc(c[k].cancel_rc, "open");
     ck_assert_int_eq(c[k].calls, 1);
     ck_assert_msg(c[k].result >= 0 || c[k].result == LURE_ECANCELED,
-                  "open #%d: %s", k, fst_err(c[k].result));
+                  "open #%d: %s", k, lt_err(c[k].result));
     if (c[k].result == LURE_ECANCELED)
       n++;
     lure_fs_req_cleanup(&c[k].req);
   }
-  ck_assert_msg(fst_count_fds() == fds, "%d fds before, %d after", fds,
-                fst_count_fds());
+  ck_assert_msg(lt_count_fds() == fds, "%d fds before, %d after", fds,
+                lt_count_fds());
   printf("  cancel-open: %d of %d cancelled\n", n, N);
   cenv_free(e);
   free(e);
   free(c);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -664,13 +664,13 @@ START_TEST(fs_cancel_open_blocked_fifo) {
   int fds;
   int ring_open;
 
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   memset(&f, 0, sizeof(f));
   f.writer = -1;
-  snprintf(f.path, sizeof(f.path), "%s", P("fifo"));
+  snprintf(f.path, sizeof(f.path), "%s", lt_fs_path("fifo"));
   ck_assert_int_eq(mkfifo(f.path, 0644), 0);
-  ring_open = fst_ring_has(FST_OP_OPENAT);
-  fds = fst_count_fds();
+  ring_open = lt_fs_ring_has(LT_FS_OP_OPENAT);
+  fds = lt_count_fds();
   f.req.data = &f;
   ck_assert_int_eq(lure_fs_open(L, &f.req, f.path, O_RDONLY, 0,
                                 fifo_open_cb), 0);
@@ -690,22 +690,22 @@ START_TEST(fs_cancel_open_blocked_fifo) {
       ck_assert_int_ge(f.result, 0);
   } else {
     ck_assert_msg(f.cancel_rc == LURE_EBUSY || f.cancel_rc == LURE_EINVAL,
-                  "lure_cancel after the callback: %s", fst_err(f.cancel_rc));
+                  "lure_cancel after the callback: %s", lt_err(f.cancel_rc));
   }
   ck_assert_msg(f.result >= 0 || f.result == LURE_ECANCELED,
                 "cancelled open of a FIFO: result %s (cancel %s)",
-                fst_err(f.result), fst_err(f.cancel_rc));
+                lt_err(f.result), lt_err(f.cancel_rc));
   (void) ring_open;
   printf("  cancel-open-fifo: %s the callback, cancel %s, result %s (%s)\n",
          f.calls_at_cancel ? "after" : "before",
-         fst_err(f.cancel_rc), fst_err(f.result),
+         lt_err(f.cancel_rc), lt_err(f.result),
          lure_req_executor((lure_req_t *) &f.req));
   lure_fs_req_cleanup(&f.req);
   ck_assert_int_ge(f.writer, 0);
   close(f.writer);
-  ck_assert_msg(fst_count_fds() == fds, "%d fds before, %d after", fds,
-                fst_count_fds());
-  fst_end();
+  ck_assert_msg(lt_count_fds() == fds, "%d fds before, %d after", fds,
+                lt_count_fds());
+  lt_fs_end();
 }
 END_TEST
 
@@ -746,10 +746,10 @@ START_TEST(fs_cancel_read_blocked_pipe) {
   struct pipe_ctx x;
   int ring_read;
 
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   memset(&x, 0, sizeof(x));
   ck_assert_int_eq(pipe2(x.p, O_CLOEXEC), 0);
-  ring_read = fst_ring_has(FST_OP_READ) || fst_ring_has(FST_OP_READV);
+  ring_read = lt_fs_ring_has(LT_FS_OP_READ) || lt_fs_ring_has(LT_FS_OP_READV);
   x.req.data = &x;
   x.b = lure_buf_init(x.buf, sizeof(x.buf));
   ck_assert_int_eq(lure_fs_read(L, &x.req, x.p[0], &x.b, 1, -1,
@@ -764,20 +764,20 @@ START_TEST(fs_cancel_read_blocked_pipe) {
   ck_assert_int_eq(x.calls, 1);
   check_cancel_rc(x.cancel_rc, "read of a pipe");
   ck_assert_msg(x.req.result == 1 || x.req.result == LURE_ECANCELED,
-                "read of a pipe: %s", fst_err(x.req.result));
+                "read of a pipe: %s", lt_err(x.req.result));
   if (x.cancel_rc == LURE_EBUSY)
     ck_assert_int_eq(x.req.result, 1);
   if (ring_read)
     ck_assert_msg(x.cancel_rc == 0 && x.req.result == LURE_ECANCELED,
                   "ring read of an empty pipe: cancel %s, result %s",
-                  fst_err(x.cancel_rc), fst_err(x.req.result));
+                  lt_err(x.cancel_rc), lt_err(x.req.result));
   printf("  cancel-read-pipe: cancel %s, result %s (%s)\n",
-         fst_err(x.cancel_rc), fst_err(x.req.result),
+         lt_err(x.cancel_rc), lt_err(x.req.result),
          lure_req_executor((lure_req_t *) &x.req));
   lure_fs_req_cleanup(&x.req);
   close(x.p[0]);
   close(x.p[1]);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -791,7 +791,7 @@ START_TEST(fs_cancel_waiting_for_sq) {
   int k;
   int n = 0;
 
-  fst_begin_cfg(1, 30000, 8);
+  lt_fs_begin_cfg(1, 30000, 8);
   cenv_init(e, 4);
   for (k = 0; k < N; k++) {
     c[k].req.data = &c[k];
@@ -810,10 +810,10 @@ START_TEST(fs_cancel_waiting_for_sq) {
     ck_assert_msg(c[k].calls == 1, "read #%d: %d callbacks", k, c[k].calls);
     if (k % 2 == 0 || c[k].cancel_rc == LURE_EBUSY)
       ck_assert_msg(c[k].result == 4096, "read #%d: %s", k,
-                    fst_err(c[k].result));
+                    lt_err(c[k].result));
     else
       ck_assert_msg(c[k].result == 4096 || c[k].result == LURE_ECANCELED,
-                    "read #%d: %s", k, fst_err(c[k].result));
+                    "read #%d: %s", k, lt_err(c[k].result));
     if (c[k].result == LURE_ECANCELED)
       n++;
     lure_fs_req_cleanup(&c[k].req);
@@ -825,7 +825,7 @@ START_TEST(fs_cancel_waiting_for_sq) {
   free(e);
   free(c);
   free(bufs);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -844,11 +844,11 @@ START_TEST(fs_cancel_before_submit) {
   char byte;
   int k;
 
-  fst_begin(1, 20000);
-  if (!fst.ring || !fst_ring_has(FST_OP_MKDIRAT) ||
-      !fst_ring_has(FST_OP_WRITE) || !fst_ring_has(FST_OP_CLOSE)) {
+  lt_fs_begin(1, 20000);
+  if (!lt_fs.ring || !lt_fs_ring_has(LT_FS_OP_MKDIRAT) ||
+      !lt_fs_ring_has(LT_FS_OP_WRITE) || !lt_fs_ring_has(LT_FS_OP_CLOSE)) {
     printf("  cancel-before-submit: no ring path here, skipped\n");
-    fst_end();
+    lt_fs_end();
     return;
   }
   memset(c, 0, sizeof(c));
@@ -857,7 +857,7 @@ START_TEST(fs_cancel_before_submit) {
   ck_assert_int_ge(keep, 0);
   for (k = 0; k < 4; k++)
     c[k].req.data = &c[k];
-  ck_assert_int_eq(lure_fs_mkdir(L, &c[0].req, P("never"), 0755, ccb), 0);
+  ck_assert_int_eq(lure_fs_mkdir(L, &c[0].req, lt_fs_path("never"), 0755, ccb), 0);
   c[1].buf = lure_buf_init("z", 1);
   ck_assert_int_eq(lure_fs_write(L, &c[1].req, p[1], &c[1].buf, 1, -1, ccb),
                    0);
@@ -872,28 +872,28 @@ START_TEST(fs_cancel_before_submit) {
   for (k = 0; k < 3; k++) {
     ck_assert_int_eq(c[k].calls, 1);
     ck_assert_msg(c[k].result == LURE_ECANCELED, "request %d: %s", k,
-                  fst_err(c[k].result));
+                  lt_err(c[k].result));
     ck_assert_str_eq(lure_req_executor((lure_req_t *) &c[k].req),
                      "io_uring");
     lure_fs_req_cleanup(&c[k].req);
   }
-  ck_assert_int_eq(fst_exists(P("never")), 0);
+  ck_assert_int_eq(lt_fs_exists(lt_fs_path("never")), 0);
   ck_assert_int_eq(read(p[0], &byte, 1), -1);
   ck_assert_int_eq(errno, EAGAIN);
   ck_assert_int_ne(fcntl(keep, F_GETFD), -1);
 
   /* After a turn the kernel has it and has done it: too late. */
-  ck_assert_int_eq(lure_fs_mkdir(L, &c[3].req, P("made"), 0755, ccb), 0);
+  ck_assert_int_eq(lure_fs_mkdir(L, &c[3].req, lt_fs_path("made"), 0755, ccb), 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(c[3].calls, 1);
   ck_assert_int_eq(c[3].result, 0);
   ck_assert_int_eq(lure_cancel((lure_req_t *) &c[3].req), LURE_EBUSY);
-  ck_assert_int_eq(fst_exists(P("made")), 1);
+  ck_assert_int_eq(lt_fs_exists(lt_fs_path("made")), 1);
   lure_fs_req_cleanup(&c[3].req);
   close(keep);
   close(p[0]);
   close(p[1]);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -903,7 +903,7 @@ START_TEST(fs_loop_close_busy) {
   struct pipe_ctx x;
   int rc;
 
-  fst_begin(1, 20000);
+  lt_fs_begin(1, 20000);
   memset(&x, 0, sizeof(x));
   ck_assert_int_eq(pipe2(x.p, O_CLOEXEC), 0);
   x.req.data = &x;
@@ -914,7 +914,7 @@ START_TEST(fs_loop_close_busy) {
   ck_assert_int_eq(lure_loop_alive(L), 1);
   rc = lure_loop_close(L);
   ck_assert_msg(rc == LURE_EBUSY, "lure_loop_close with a read in flight: %s",
-                fst_err(rc));
+                lt_err(rc));
   ck_assert_int_eq(write(x.p[1], "xy", 2), 2);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(x.calls, 1);
@@ -922,13 +922,13 @@ START_TEST(fs_loop_close_busy) {
   lure_fs_req_cleanup(&x.req);
   close(x.p[0]);
   close(x.p[1]);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
-Suite *fs_cancel_suite(void) {
+LT_SUITE(cancel) {
   Suite *s = suite_create("cancel");
-  TCase *tc = fst_tcase("cancel", 60);
+  TCase *tc = lt_tcase("cancel", 60);
 
   tcase_add_loop_test(tc, fs_cancel_immediately, 0, OP_COUNT);
   tcase_add_test(tc, fs_cancel_queued_on_pool);

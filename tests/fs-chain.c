@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "fs-tests.h"
+#include "harness-fs.h"
 
 /* ---- one chain through every operation ----------------------------------- */
 
@@ -101,12 +101,12 @@ static void chain_start(struct chain *x) {
     default: ck_abort_msg("step %d", x->step);
   }
   ck_assert_msg(rc == 0, "chain step %d: the call returned %s", x->step,
-                fst_err(rc));
+                lt_err(rc));
 }
 
 #define STEP_EQ(want)                                                       \
   ck_assert_msg(r == (ssize_t) (want), "chain step %d: result %s, want %s", \
-                x->step, fst_err(r), fst_err(want))
+                x->step, lt_err(r), lt_err(want))
 
 static void chain_cb(lure_fs_t *req) {
   struct chain *x = req->data;
@@ -114,7 +114,7 @@ static void chain_cb(lure_fs_t *req) {
   lure_fs_t sync;
 
   ck_assert_ptr_eq(req, &x->reqs[x->step]);
-  fst_check_executor(req, FX_AUTO, 0, "chain", __FILE__, __LINE__);
+  lt_fs_check_executor(req, FX_AUTO, 0, "chain", __FILE__, __LINE__);
   switch (x->step) {
     case 1: ck_assert_int_ge(r, 0); x->fd = (int) r; break;
     case 2: STEP_EQ(11); break;
@@ -130,7 +130,7 @@ static void chain_cb(lure_fs_t *req) {
       /* A synchronous request from inside a callback. */
       ck_assert_int_eq(lure_fs_stat(L, &sync, x->f, NULL), 0);
       ck_assert_uint_eq(sync.statbuf.st_size, 100);
-      fst_check_executor(&sync, FX_AUTO, 1, "sync in a callback", __FILE__,
+      lt_fs_check_executor(&sync, FX_AUTO, 1, "sync in a callback", __FILE__,
                          __LINE__);
       lure_fs_req_cleanup(&sync);
       break;
@@ -188,22 +188,22 @@ static void chain_cb(lure_fs_t *req) {
 START_TEST(fs_chain_every_operation) {
   struct chain *x = calloc(1, sizeof(*x));
 
-  fst_begin(1, 20000);
-  snprintf(x->d, PATH_MAX, "%s", P("d"));
-  snprintf(x->f, PATH_MAX, "%s", P("d/f"));
-  snprintf(x->g, PATH_MAX, "%s", P("d/g"));
-  snprintf(x->h, PATH_MAX, "%s", P("d/h"));
-  snprintf(x->s, PATH_MAX, "%s", P("d/s"));
-  snprintf(x->c, PATH_MAX, "%s", P("d/c"));
-  snprintf(x->out, PATH_MAX, "%s", P("d/out"));
-  snprintf(x->tpl_d, PATH_MAX, "%s", P("d/tXXXXXX"));
-  snprintf(x->tpl_s, PATH_MAX, "%s", P("d/sXXXXXX"));
+  lt_fs_begin(1, 20000);
+  snprintf(x->d, PATH_MAX, "%s", lt_fs_path("d"));
+  snprintf(x->f, PATH_MAX, "%s", lt_fs_path("d/f"));
+  snprintf(x->g, PATH_MAX, "%s", lt_fs_path("d/g"));
+  snprintf(x->h, PATH_MAX, "%s", lt_fs_path("d/h"));
+  snprintf(x->s, PATH_MAX, "%s", lt_fs_path("d/s"));
+  snprintf(x->c, PATH_MAX, "%s", lt_fs_path("d/c"));
+  snprintf(x->out, PATH_MAX, "%s", lt_fs_path("d/out"));
+  snprintf(x->tpl_d, PATH_MAX, "%s", lt_fs_path("d/tXXXXXX"));
+  snprintf(x->tpl_s, PATH_MAX, "%s", lt_fs_path("d/sXXXXXX"));
   chain_start(x);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_msg(x->done, "the chain stopped at step %d", x->step);
-  ck_assert(!fst_exists(x->d));
+  ck_assert(!lt_fs_exists(x->d));
   free(x);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -223,7 +223,7 @@ static void reader_cb(lure_fs_t *req) {
   struct reader *r = req->data;
   ssize_t n = req->result;
 
-  ck_assert_msg(n >= 0, "read: %s", fst_err(n));
+  ck_assert_msg(n >= 0, "read: %s", lt_err(n));
   r->reads++;
   lure_fs_req_cleanup(req);
   if (n == 0)
@@ -239,12 +239,12 @@ START_TEST(fs_chain_reuse_request) {
   struct reader r;
   char *data = malloc(N);
 
-  fst_begin(1, 20000);
-  fst_pattern(data, N, 8);
-  fst_write_file(P("f"), data, N);
+  lt_fs_begin(1, 20000);
+  lt_fs_pattern(data, N, 8);
+  lt_fs_write_file(lt_fs_path("f"), data, N);
   memset(&r, 0, sizeof(r));
   r.got = malloc(N);
-  r.fd = open(P("f"), O_RDONLY | O_CLOEXEC);
+  r.fd = open(lt_fs_path("f"), O_RDONLY | O_CLOEXEC);
   ck_assert_int_ge(r.fd, 0);
   r.b = lure_buf_init(r.chunk, sizeof(r.chunk));
   r.req.data = &r;
@@ -256,7 +256,7 @@ START_TEST(fs_chain_reuse_request) {
   close(r.fd);
   free(r.got);
   free(data);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -283,10 +283,10 @@ static void fan_issue(struct fan *t, int level, int k) {
   r->data = t;
   /* A different kind of request at each place. */
   switch ((k + level) % 4) {
-    case 0: rc = lure_fs_stat(L, r, P("f"), fan_cb); break;
-    case 1: rc = lure_fs_access(L, r, P("f"), F_OK, fan_cb); break;
-    case 2: rc = lure_fs_lstat(L, r, P("f"), fan_cb); break;
-    default: rc = lure_fs_realpath(L, r, P("f"), fan_cb); break;
+    case 0: rc = lure_fs_stat(L, r, lt_fs_path("f"), fan_cb); break;
+    case 1: rc = lure_fs_access(L, r, lt_fs_path("f"), F_OK, fan_cb); break;
+    case 2: rc = lure_fs_lstat(L, r, lt_fs_path("f"), fan_cb); break;
+    default: rc = lure_fs_realpath(L, r, lt_fs_path("f"), fan_cb); break;
   }
   ck_assert_int_eq(rc, 0);
 }
@@ -307,14 +307,14 @@ static void fan_cb(lure_fs_t *req) {
 START_TEST(fs_chain_fan_out) {
   struct fan *t = calloc(1, sizeof(*t));
 
-  fst_begin(1, 20000);
-  fst_write_file(P("f"), "x", 1);
+  lt_fs_begin(1, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
   fan_issue(t, 0, 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(t->calls, 1 + FAN + FAN * FAN + FAN * FAN * FAN);
   ck_assert_int_eq(t->used, t->calls);
   free(t);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -324,7 +324,7 @@ static lure_fs_t from_timer_req;
 static lure_fs_t from_work_req;
 
 static void from_timer(lure_timer_t *h) {
-  ck_assert_int_eq(lure_fs_stat(L, &from_timer_req, P("f"), fst_cb), 0);
+  ck_assert_int_eq(lure_fs_stat(L, &from_timer_req, lt_fs_path("f"), lt_fs_cb), 0);
   lure_close((lure_handle_t *) h, NULL);
 }
 
@@ -335,33 +335,33 @@ static void noop_work(lure_work_t *w) {
 static void after_work(lure_work_t *w, int status) {
   (void) w;
   ck_assert_int_eq(status, 0);
-  ck_assert_int_eq(lure_fs_stat(L, &from_work_req, P("f"), fst_cb), 0);
+  ck_assert_int_eq(lure_fs_stat(L, &from_work_req, lt_fs_path("f"), lt_fs_cb), 0);
 }
 
 START_TEST(fs_chain_from_other_callbacks) {
   lure_timer_t t;
   lure_work_t w;
 
-  fst_begin(1, 20000);
-  fst_write_file(P("f"), "xy", 2);
+  lt_fs_begin(1, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "xy", 2);
   ck_assert_int_eq(lure_timer_init(L, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, from_timer, 5, 0), 0);
   ck_assert_int_eq(lure_queue_work(L, &w, noop_work, after_work), 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-  ck_assert_int_eq(fst.ncb, 2);
+  ck_assert_int_eq(lt_fs.ncb, 2);
   ck_assert_int_eq(from_timer_req.result, 0);
   ck_assert_int_eq(from_work_req.result, 0);
   ck_assert_uint_eq(from_timer_req.statbuf.st_size, 2);
   ck_assert_uint_eq(from_work_req.statbuf.st_size, 2);
   lure_fs_req_cleanup(&from_timer_req);
   lure_fs_req_cleanup(&from_work_req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
-Suite *fs_chain_suite(void) {
+LT_SUITE(chain) {
   Suite *s = suite_create("chain");
-  TCase *tc = fst_tcase("chain", 60);
+  TCase *tc = lt_tcase("chain", 60);
 
   tcase_add_test(tc, fs_chain_every_operation);
   tcase_add_test(tc, fs_chain_reuse_request);

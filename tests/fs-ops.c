@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include "fs-tests.h"
+#include "harness-fs.h"
 
 static int popen_fd(const char *path, int flags) {
   int fd = open(path, flags | O_CLOEXEC, 0644);
@@ -48,16 +48,16 @@ START_TEST(fs_open_close) {
   struct stat st;
   char buf[16];
 
-  fst_begin(_i, 20000);
+  lt_fs_begin(_i, 20000);
   memset(&req, 0, sizeof(req));
   req.data = &fd;
-  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_RDWR | O_CREAT, 0640,
-                                   FST_CB));
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"), O_RDWR | O_CREAT, 0640,
+                                   LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   ck_assert_ptr_eq(req.data, &fd);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_OPEN);
   ck_assert_ptr_nonnull(lure_fs_get_path(&req));
-  ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+  ck_assert_str_eq(lure_fs_get_path(&req), lt_fs_path("f"));
   lure_fs_req_cleanup(&req);
   /* libuv opens with O_CLOEXEC. */
   ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
@@ -65,49 +65,49 @@ START_TEST(fs_open_close) {
   ck_assert(S_ISREG(st.st_mode));
   ck_assert_int_eq(st.st_mode & 07777, 0640);
   ck_assert_int_eq(write(fd, "abcdef", 6), 6);
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CLOSE);
   ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
   ck_assert_int_eq(errno, EBADF);
 
   /* O_RDONLY of the file: reads the data; O_TRUNC empties it. */
-  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_RDONLY, 0, FST_CB));
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"), O_RDONLY, 0, LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(read(fd, buf, sizeof(buf)), 6);
   ck_assert_int_eq(memcmp(buf, "abcdef", 6), 0);
   ck_assert_int_lt(write(fd, "x", 1), 0);
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
 
-  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_WRONLY | O_TRUNC, 0,
-                                   FST_CB));
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"), O_WRONLY | O_TRUNC, 0,
+                                   LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   lure_fs_req_cleanup(&req);
-  ck_assert_int_eq(pstat(P("f")).st_size, 0);
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 0);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
 
   /* O_APPEND: a write at the current position lands at the end. */
-  fst_write_file(P("f"), "12345", 5);
-  fd = (int) FS(&req, lure_fs_open(L, &req, P("f"), O_WRONLY | O_APPEND, 0,
-                                   FST_CB));
+  lt_fs_write_file(lt_fs_path("f"), "12345", 5);
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"), O_WRONLY | O_APPEND, 0,
+                                   LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   lure_fs_req_cleanup(&req);
   {
     lure_buf_t b = lure_buf_init((char *) "678", 3);
 
-    FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 3);
+    FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, LT_FS_CB), 3);
   }
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
-  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 8);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), buf, sizeof(buf)), 8);
   ck_assert_int_eq(memcmp(buf, "12345678", 8), 0);
 
   /* A directory opens read-only (O_DIRECTORY). */
-  fd = (int) FS(&req, lure_fs_open(L, &req, fst.dir, O_RDONLY | O_DIRECTORY,
-                                   0, FST_CB));
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs.dir, O_RDONLY | O_DIRECTORY,
+                                   0, LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   lure_fs_req_cleanup(&req);
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
-  fst_end();
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
+  lt_fs_end();
 }
 END_TEST
 
@@ -121,7 +121,7 @@ static int fifo_writer_was_open;
 static void fifo_open_cb(lure_fs_t *req) {
   fifo_open_calls++;
   fifo_writer_was_open = fifo_writer >= 0;
-  fst_cb(req);
+  lt_fs_cb(req);
 }
 
 static void fifo_writer_cb(lure_timer_t *t) {
@@ -136,8 +136,8 @@ START_TEST(fs_open_fifo_waits_for_writer) {
   char path[PATH_MAX];
   ssize_t r;
 
-  fst_begin(1, 20000);
-  snprintf(path, sizeof(path), "%s", P("fifo"));
+  lt_fs_begin(1, 20000);
+  snprintf(path, sizeof(path), "%s", lt_fs_path("fifo"));
   ck_assert_int_eq(mkfifo(path, 0644), 0);
   ck_assert_int_eq(lure_fs_open(L, &req, path, O_RDONLY, 0, fifo_open_cb), 0);
   ck_assert_int_eq(lure_timer_init(L, &t), 0);
@@ -146,7 +146,7 @@ START_TEST(fs_open_fifo_waits_for_writer) {
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(fifo_open_calls, 1);
   r = req.result;
-  ck_assert_msg(r >= 0, "open of a FIFO: %s", fst_err(r));
+  ck_assert_msg(r >= 0, "open of a FIFO: %s", lt_err(r));
   ck_assert_msg(fifo_writer_was_open,
                 "open(O_RDONLY) of a FIFO completed before any writer (%s)",
                 lure_req_executor((lure_req_t *) &req));
@@ -155,7 +155,7 @@ START_TEST(fs_open_fifo_waits_for_writer) {
   lure_fs_req_cleanup(&req);
   close((int) r);
   close(fifo_writer);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -167,43 +167,43 @@ START_TEST(fs_read_write_positional) {
   char buf[64];
   int fd;
 
-  fst_begin(_i, 20000);
-  fd = popen_fd(P("f"), O_RDWR | O_CREAT);
+  lt_fs_begin(_i, 20000);
+  fd = popen_fd(lt_fs_path("f"), O_RDWR | O_CREAT);
   b = lure_buf_init((char *) "hello, world", 12);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 12);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, LT_FS_CB), 12);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_WRITE);
   /* A positional write leaves the file position alone. */
   ck_assert_int_eq(fpos(fd), 0);
 
   memset(buf, 0, sizeof(buf));
   b = lure_buf_init(buf, 5);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 7, FST_CB), 5);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 7, LT_FS_CB), 5);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READ);
   ck_assert_int_eq(memcmp(buf, "world", 5), 0);
   ck_assert_int_eq(fpos(fd), 0);
 
   /* Short read at the end, 0 at and beyond EOF. */
   b = lure_buf_init(buf, sizeof(buf));
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 12);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, LT_FS_CB), 12);
   ck_assert_int_eq(memcmp(buf, "hello, world", 12), 0);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 12, FST_CB), 0);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 100000, FST_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 12, LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 100000, LT_FS_CB), 0);
 
   /* A write past the end leaves a hole of zeros. */
   b = lure_buf_init((char *) "Z", 1);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 20, FST_CB), 1);
-  ck_assert_int_eq(pstat(P("f")).st_size, 21);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 20, LT_FS_CB), 1);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 21);
   memset(buf, 'x', sizeof(buf));
   b = lure_buf_init(buf, sizeof(buf));
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 10, FST_CB), 11);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 10, LT_FS_CB), 11);
   ck_assert_int_eq(memcmp(buf, "ld\0\0\0\0\0\0\0\0Z", 11), 0);
 
   /* A zero-length write and read. */
   b = lure_buf_init(buf, 0);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 0);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 0);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, LT_FS_CB), 0);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -213,37 +213,37 @@ START_TEST(fs_read_write_current_position) {
   char buf[64];
   int fd;
 
-  fst_begin(_i, 20000);
-  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_TRUNC);
+  lt_fs_begin(_i, 20000);
+  fd = popen_fd(lt_fs_path("f"), O_RDWR | O_CREAT | O_TRUNC);
   b = lure_buf_init((char *) "abc", 3);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 3);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, LT_FS_CB), 3);
   ck_assert_int_eq(fpos(fd), 3);
   b = lure_buf_init((char *) "defg", 4);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 4);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, LT_FS_CB), 4);
   ck_assert_int_eq(fpos(fd), 7);
   b = lure_buf_init((char *) "XY", 2);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, FST_CB), 2);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, 0, LT_FS_CB), 2);
   ck_assert_int_eq(fpos(fd), 7);
-  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 7);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), buf, sizeof(buf)), 7);
   ck_assert_int_eq(memcmp(buf, "XYcdefg", 7), 0);
 
   ck_assert_int_eq(lseek(fd, 2, SEEK_SET), 2);
   b = lure_buf_init(buf, 3);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 3);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, LT_FS_CB), 3);
   ck_assert_int_eq(memcmp(buf, "cde", 3), 0);
   ck_assert_int_eq(fpos(fd), 5);
   b = lure_buf_init(buf, 2);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, FST_CB), 2);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, 0, LT_FS_CB), 2);
   ck_assert_int_eq(memcmp(buf, "XY", 2), 0);
   ck_assert_int_eq(fpos(fd), 5);
   b = lure_buf_init(buf, sizeof(buf));
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 2);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, LT_FS_CB), 2);
   ck_assert_int_eq(memcmp(buf, "fg", 2), 0);
   ck_assert_int_eq(fpos(fd), 7);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, FST_CB), 0);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, -1, LT_FS_CB), 0);
   ck_assert_int_eq(fpos(fd), 7);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -258,14 +258,14 @@ START_TEST(fs_read_write_vectored) {
   int fd;
   int k;
 
-  fst_begin(_i, 20000);
-  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_TRUNC);
+  lt_fs_begin(_i, 20000);
+  fd = popen_fd(lt_fs_path("f"), O_RDWR | O_CREAT | O_TRUNC);
   w[0] = lure_buf_init((char *) "0123", 4);
   w[1] = lure_buf_init((char *) "45", 2);
   w[2] = lure_buf_init((char *) "6789ab", 6);
-  FS_OK(&req, lure_fs_write(L, &req, fd, w, 3, 10, FST_CB), 12);
+  FS_OK(&req, lure_fs_write(L, &req, fd, w, 3, 10, LT_FS_CB), 12);
   ck_assert_int_eq(fpos(fd), 0);
-  ck_assert_int_eq(fst_read_file(P("f"), out, sizeof(out)), 22);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), out, sizeof(out)), 22);
   ck_assert_int_eq(memcmp(out + 10, "0123456789ab", 12), 0);
 
   memset(a, 0, 5); memset(b, 0, 1); memset(c, 0, 3); memset(d, 0, 10);
@@ -273,7 +273,7 @@ START_TEST(fs_read_write_vectored) {
   r[1] = lure_buf_init(b, 1);
   r[2] = lure_buf_init(c, 3);
   r[3] = lure_buf_init(d, 10);
-  FS_OK(&req, lure_fs_read(L, &req, fd, r, 4, 10, FST_CB), 12);
+  FS_OK(&req, lure_fs_read(L, &req, fd, r, 4, 10, LT_FS_CB), 12);
   ck_assert_int_eq(memcmp(a, "01234", 5), 0);
   ck_assert_int_eq(memcmp(b, "5", 1), 0);
   ck_assert_int_eq(memcmp(c, "678", 3), 0);
@@ -283,12 +283,12 @@ START_TEST(fs_read_write_vectored) {
   ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
   w[0] = lure_buf_init((char *) "AB", 2);
   w[1] = lure_buf_init((char *) "CD", 2);
-  FS_OK(&req, lure_fs_write(L, &req, fd, w, 2, -1, FST_CB), 4);
+  FS_OK(&req, lure_fs_write(L, &req, fd, w, 2, -1, LT_FS_CB), 4);
   ck_assert_int_eq(fpos(fd), 4);
   ck_assert_int_eq(lseek(fd, 1, SEEK_SET), 1);
   r[0] = lure_buf_init(a, 2);
   r[1] = lure_buf_init(c, 2);
-  FS_OK(&req, lure_fs_read(L, &req, fd, r, 2, -1, FST_CB), 4);
+  FS_OK(&req, lure_fs_read(L, &req, fd, r, 2, -1, LT_FS_CB), 4);
   ck_assert_int_eq(memcmp(a, "BC", 2), 0);
   ck_assert_int_eq(memcmp(c, "D\0", 2), 0);
   ck_assert_int_eq(fpos(fd), 5);
@@ -301,26 +301,26 @@ START_TEST(fs_read_write_vectored) {
     big[k][2] = (char) ('0' + k);
     many[k] = lure_buf_init(big[k], 3);
   }
-  ck_assert_int_eq(lure_fs_write(L, &req, fd, many, 7, 100, FST_CB),
-                   fst.async ? 0 : 21);
+  ck_assert_int_eq(lure_fs_write(L, &req, fd, many, 7, 100, LT_FS_CB),
+                   lt_fs.async ? 0 : 21);
   for (k = 0; k < 7; k++)
     many[k] = lure_buf_init(NULL, 0);
-  if (fst.async) {
+  if (lt_fs.async) {
     ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-    ck_assert_ptr_eq(fst.last, &req);
+    ck_assert_ptr_eq(lt_fs.last, &req);
   }
   ck_assert_int_eq(req.result, 21);
   lure_fs_req_cleanup(&req);
-  ck_assert_int_eq(fst_read_file(P("f"), out, sizeof(out)), 64);
-  ck_assert_int_eq(pstat(P("f")).st_size, 121);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), out, sizeof(out)), 64);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 121);
   memset(big, 0, sizeof(big));
   for (k = 0; k < 7; k++)
     many[k] = lure_buf_init(big[6 - k], 3);
-  ck_assert_int_eq(lure_fs_read(L, &req, fd, many, 7, 100, FST_CB),
-                   fst.async ? 0 : 21);
+  ck_assert_int_eq(lure_fs_read(L, &req, fd, many, 7, 100, LT_FS_CB),
+                   lt_fs.async ? 0 : 21);
   for (k = 0; k < 7; k++)
     many[k] = lure_buf_init(NULL, 0);
-  if (fst.async)
+  if (lt_fs.async)
     ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(req.result, 21);
   lure_fs_req_cleanup(&req);
@@ -329,7 +329,7 @@ START_TEST(fs_read_write_vectored) {
     ck_assert_int_eq(big[6 - k][2], '0' + k);
   }
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -338,16 +338,16 @@ END_TEST
 START_TEST(fs_unlink) {
   lure_fs_t req;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
-  FS_OK(&req, lure_fs_unlink(L, &req, P("l"), FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
+  FS_OK(&req, lure_fs_unlink(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_UNLINK);
-  ck_assert(!fst_exists(P("l")));
-  ck_assert(fst_exists(P("f")));
-  FS_OK(&req, lure_fs_unlink(L, &req, P("f"), FST_CB), 0);
-  ck_assert(!fst_exists(P("f")));
-  fst_end();
+  ck_assert(!lt_fs_exists(lt_fs_path("l")));
+  ck_assert(lt_fs_exists(lt_fs_path("f")));
+  FS_OK(&req, lure_fs_unlink(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
+  ck_assert(!lt_fs_exists(lt_fs_path("f")));
+  lt_fs_end();
 }
 END_TEST
 
@@ -355,24 +355,24 @@ START_TEST(fs_mkdir_rmdir) {
   lure_fs_t req;
   struct stat st;
 
-  fst_begin(_i, 20000);
-  FS_OK(&req, lure_fs_mkdir(L, &req, P("d"), 0755, FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  FS_OK(&req, lure_fs_mkdir(L, &req, lt_fs_path("d"), 0755, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKDIR);
-  st = pstat(P("d"));
+  st = pstat(lt_fs_path("d"));
   ck_assert(S_ISDIR(st.st_mode));
   ck_assert_int_eq(st.st_mode & 07777, 0755);
-  FS_OK(&req, lure_fs_mkdir(L, &req, P("d/e"), 0700, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("d/e")).st_mode & 07777, 0700);
+  FS_OK(&req, lure_fs_mkdir(L, &req, lt_fs_path("d/e"), 0700, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("d/e")).st_mode & 07777, 0700);
   /* The umask (022) applies. */
-  FS_OK(&req, lure_fs_mkdir(L, &req, P("d/u"), 0777, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("d/u")).st_mode & 07777, 0755);
-  FS_OK(&req, lure_fs_rmdir(L, &req, P("d/e"), FST_CB), 0);
+  FS_OK(&req, lure_fs_mkdir(L, &req, lt_fs_path("d/u"), 0777, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("d/u")).st_mode & 07777, 0755);
+  FS_OK(&req, lure_fs_rmdir(L, &req, lt_fs_path("d/e"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_RMDIR);
-  ck_assert(!fst_exists(P("d/e")));
-  FS_OK(&req, lure_fs_rmdir(L, &req, P("d/u"), FST_CB), 0);
-  FS_OK(&req, lure_fs_rmdir(L, &req, P("d"), FST_CB), 0);
-  ck_assert(!fst_exists(P("d")));
-  fst_end();
+  ck_assert(!lt_fs_exists(lt_fs_path("d/e")));
+  FS_OK(&req, lure_fs_rmdir(L, &req, lt_fs_path("d/u"), LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_rmdir(L, &req, lt_fs_path("d"), LT_FS_CB), 0);
+  ck_assert(!lt_fs_exists(lt_fs_path("d")));
+  lt_fs_end();
 }
 END_TEST
 
@@ -384,10 +384,10 @@ START_TEST(fs_mkdtemp) {
   struct stat st;
   size_t n;
 
-  fst_begin(_i, 20000);
-  snprintf(tpl, sizeof(tpl), "%s", P("tmp-XXXXXX"));
+  lt_fs_begin(_i, 20000);
+  snprintf(tpl, sizeof(tpl), "%s", lt_fs_path("tmp-XXXXXX"));
   n = strlen(tpl);
-  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, FST_CB), 0);
+  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKDTEMP);
   /* The name made is in req->path; the template is left alone (libuv
    * copies it). */
@@ -405,12 +405,12 @@ START_TEST(fs_mkdtemp) {
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.path);
   /* A second one gets another name. */
-  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, FST_CB), 0);
+  FS_EQ(&req, lure_fs_mkdtemp(L, &req, tpl, LT_FS_CB), 0);
   ck_assert_str_ne(req.path, made);
-  ck_assert(fst_exists(req.path));
+  ck_assert(lt_fs_exists(req.path));
   lure_fs_req_cleanup(&req);
-  ck_assert(fst_exists(made));
-  fst_end();
+  ck_assert(lt_fs_exists(made));
+  lt_fs_end();
 }
 END_TEST
 
@@ -423,10 +423,10 @@ START_TEST(fs_mkstemp) {
   int fd;
   char buf[8];
 
-  fst_begin(_i, 20000);
-  snprintf(tpl, sizeof(tpl), "%s", P("tmpf-XXXXXX"));
+  lt_fs_begin(_i, 20000);
+  snprintf(tpl, sizeof(tpl), "%s", lt_fs_path("tmpf-XXXXXX"));
   n = strlen(tpl);
-  fd = (int) FS(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB));
+  fd = (int) FS(&req, lure_fs_mkstemp(L, &req, tpl, LT_FS_CB));
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_MKSTEMP);
   path = lure_fs_get_path(&req);
@@ -441,22 +441,22 @@ START_TEST(fs_mkstemp) {
   ck_assert_int_eq(st.st_size, 0);
   ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
   ck_assert_int_eq(write(fd, "abc", 3), 3);
-  ck_assert_int_eq(fst_read_file(path, buf, sizeof(buf)), 3);
+  ck_assert_int_eq(lt_fs_read_file(path, buf, sizeof(buf)), 3);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.path);
-  FS_OK(&req, lure_fs_close(L, &req, fd, FST_CB), 0);
-  fst_end();
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
+  lt_fs_end();
 }
 END_TEST
 
 /* ---- directories --------------------------------------------------------- */
 
 static void make_tree(void) {
-  ck_assert_int_eq(mkdir(P("sd"), 0755), 0);
-  fst_write_file(P("sd/b"), "b", 1);
-  fst_write_file(P("sd/a"), "a", 1);
-  ck_assert_int_eq(mkdir(P("sd/c"), 0755), 0);
-  ck_assert_int_eq(symlink("a", P("sd/l")), 0);
+  ck_assert_int_eq(mkdir(lt_fs_path("sd"), 0755), 0);
+  lt_fs_write_file(lt_fs_path("sd/b"), "b", 1);
+  lt_fs_write_file(lt_fs_path("sd/a"), "a", 1);
+  ck_assert_int_eq(mkdir(lt_fs_path("sd/c"), 0755), 0);
+  ck_assert_int_eq(symlink("a", lt_fs_path("sd/l")), 0);
 }
 
 static lure_dirent_type_t tree_type(const char *name) {
@@ -471,9 +471,9 @@ START_TEST(fs_scandir) {
   lure_dirent_t ent;
   int k;
 
-  fst_begin(_i, 20000);
+  lt_fs_begin(_i, 20000);
   make_tree();
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd"), 0, FST_CB), 4);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("sd"), 0, LT_FS_CB), 4);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SCANDIR);
   /* Entries come sorted, without "." and "..", as libuv's. */
   for (k = 0; k < 4; k++) {
@@ -488,15 +488,15 @@ START_TEST(fs_scandir) {
   ck_assert_ptr_null(req.ptr);
 
   /* An empty directory. */
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd/c"), 0, FST_CB), 0);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("sd/c"), 0, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
   lure_fs_req_cleanup(&req);
 
   /* Cleaned up without reading every entry: no leak (LSan). */
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("sd"), 0, FST_CB), 4);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("sd"), 0, LT_FS_CB), 4);
   ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), 0);
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -510,9 +510,9 @@ START_TEST(fs_opendir_readdir_closedir) {
   ssize_t n;
   int k;
 
-  fst_begin(_i, 20000);
+  lt_fs_begin(_i, 20000);
   make_tree();
-  FS_EQ(&req, lure_fs_opendir(L, &req, P("sd"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_opendir(L, &req, lt_fs_path("sd"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_OPENDIR);
   dir = req.ptr;
   ck_assert_ptr_nonnull(dir);
@@ -520,7 +520,7 @@ START_TEST(fs_opendir_readdir_closedir) {
   dir->dirents = ents;
   dir->nentries = 3;
   for (;;) {
-    n = FS(&req, lure_fs_readdir(L, &req, dir, FST_CB));
+    n = FS(&req, lure_fs_readdir(L, &req, dir, LT_FS_CB));
     ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READDIR);
     ck_assert_int_ge(n, 0);
     ck_assert_int_le(n, 3);
@@ -546,18 +546,18 @@ START_TEST(fs_opendir_readdir_closedir) {
   }
   ck_assert_int_eq(total, 4);
   ck_assert_int_ge(calls, 3); /* 3 + 1 + the end */
-  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CLOSEDIR);
 
   /* Open and close without reading. */
-  FS_EQ(&req, lure_fs_opendir(L, &req, P("sd/c"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_opendir(L, &req, lt_fs_path("sd/c"), LT_FS_CB), 0);
   dir = req.ptr;
   lure_fs_req_cleanup(&req);
   dir->dirents = ents;
   dir->nentries = 3;
-  FS_OK(&req, lure_fs_readdir(L, &req, dir, FST_CB), 0);
-  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
-  fst_end();
+  FS_OK(&req, lure_fs_readdir(L, &req, dir, LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, LT_FS_CB), 0);
+  lt_fs_end();
 }
 END_TEST
 
@@ -586,16 +586,16 @@ START_TEST(fs_stat_fstat_lstat) {
   struct stat st;
   int fd;
 
-  fst_begin(_i, 20000);
-  fst_pattern(data, sizeof(data), 1);
-  fst_write_file(P("f"), data, sizeof(data));
-  ck_assert_int_eq(chmod(P("f"), 0640), 0);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_pattern(data, sizeof(data), 1);
+  lt_fs_write_file(lt_fs_path("f"), data, sizeof(data));
+  ck_assert_int_eq(chmod(lt_fs_path("f"), 0640), 0);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
 
   memset(&req.statbuf, 0xa5, sizeof(req.statbuf));
-  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STAT);
-  st = pstat(P("f"));
+  st = pstat(lt_fs_path("f"));
   ck_assert_uint_eq(req.statbuf.st_size, 1234);
   ck_assert_uint_eq(req.statbuf.st_mode, S_IFREG | 0640);
   ck_assert_uint_eq(req.statbuf.st_nlink, 1);
@@ -606,35 +606,35 @@ START_TEST(fs_stat_fstat_lstat) {
   lure_fs_req_cleanup(&req);
 
   /* stat follows the link; lstat does not. */
-  FS_EQ(&req, lure_fs_stat(L, &req, P("l"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   same_stat(&req.statbuf, &st);
   lure_fs_req_cleanup(&req);
-  FS_EQ(&req, lure_fs_lstat(L, &req, P("l"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_lstat(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LSTAT);
   ck_assert(S_ISLNK(req.statbuf.st_mode));
   ck_assert_uint_eq(req.statbuf.st_size, 1); /* strlen("f") */
   {
-    struct stat ls = plstat(P("l"));
+    struct stat ls = plstat(lt_fs_path("l"));
 
     same_stat(&req.statbuf, &ls);
   }
   lure_fs_req_cleanup(&req);
   /* lstat of a plain file is its stat. */
-  FS_EQ(&req, lure_fs_lstat(L, &req, P("f"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_lstat(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   same_stat(&req.statbuf, &st);
   lure_fs_req_cleanup(&req);
 
-  fd = popen_fd(P("f"), O_RDONLY);
-  FS_EQ(&req, lure_fs_fstat(L, &req, fd, FST_CB), 0);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
+  FS_EQ(&req, lure_fs_fstat(L, &req, fd, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FSTAT);
   same_stat(&req.statbuf, &st);
   lure_fs_req_cleanup(&req);
   close(fd);
 
-  FS_EQ(&req, lure_fs_stat(L, &req, fst.dir, FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs.dir, LT_FS_CB), 0);
   ck_assert(S_ISDIR(req.statbuf.st_mode));
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -643,12 +643,12 @@ START_TEST(fs_statfs) {
   lure_statfs_t *s;
   struct statfs sf;
 
-  fst_begin(_i, 20000);
-  FS_EQ(&req, lure_fs_statfs(L, &req, fst.dir, FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  FS_EQ(&req, lure_fs_statfs(L, &req, lt_fs.dir, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STATFS);
   s = lure_fs_get_ptr(&req);
   ck_assert_ptr_nonnull(s);
-  ck_assert_int_eq(statfs(fst.dir, &sf), 0);
+  ck_assert_int_eq(statfs(lt_fs.dir, &sf), 0);
   ck_assert_uint_eq(s->f_type, (uint64_t) sf.f_type);
   ck_assert_uint_eq(s->f_bsize, (uint64_t) sf.f_bsize);
   ck_assert_uint_eq(s->f_blocks, (uint64_t) sf.f_blocks);
@@ -656,7 +656,7 @@ START_TEST(fs_statfs) {
   ck_assert_uint_gt(s->f_bfree, 0);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -667,27 +667,27 @@ START_TEST(fs_rename) {
   char buf[8];
   ino_t ino;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("a"), "aaa", 3);
-  ino = pstat(P("a")).st_ino;
-  FS_OK(&req, lure_fs_rename(L, &req, P("a"), P("b"), FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("a"), "aaa", 3);
+  ino = pstat(lt_fs_path("a")).st_ino;
+  FS_OK(&req, lure_fs_rename(L, &req, lt_fs_path("a"), lt_fs_path("b"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_RENAME);
-  ck_assert(!fst_exists(P("a")));
-  ck_assert_int_eq(pstat(P("b")).st_ino, ino);
-  ck_assert_int_eq(fst_read_file(P("b"), buf, sizeof(buf)), 3);
+  ck_assert(!lt_fs_exists(lt_fs_path("a")));
+  ck_assert_int_eq(pstat(lt_fs_path("b")).st_ino, ino);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("b"), buf, sizeof(buf)), 3);
   /* Over an existing file: replaced. */
-  fst_write_file(P("c"), "cccccc", 6);
-  FS_OK(&req, lure_fs_rename(L, &req, P("b"), P("c"), FST_CB), 0);
-  ck_assert(!fst_exists(P("b")));
-  ck_assert_int_eq(fst_read_file(P("c"), buf, sizeof(buf)), 3);
+  lt_fs_write_file(lt_fs_path("c"), "cccccc", 6);
+  FS_OK(&req, lure_fs_rename(L, &req, lt_fs_path("b"), lt_fs_path("c"), LT_FS_CB), 0);
+  ck_assert(!lt_fs_exists(lt_fs_path("b")));
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("c"), buf, sizeof(buf)), 3);
   ck_assert_int_eq(memcmp(buf, "aaa", 3), 0);
   /* Directories, with their contents. */
-  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
-  fst_write_file(P("d/x"), "x", 1);
-  FS_OK(&req, lure_fs_rename(L, &req, P("d"), P("e"), FST_CB), 0);
-  ck_assert(fst_exists(P("e/x")));
-  ck_assert(!fst_exists(P("d")));
-  fst_end();
+  ck_assert_int_eq(mkdir(lt_fs_path("d"), 0755), 0);
+  lt_fs_write_file(lt_fs_path("d/x"), "x", 1);
+  FS_OK(&req, lure_fs_rename(L, &req, lt_fs_path("d"), lt_fs_path("e"), LT_FS_CB), 0);
+  ck_assert(lt_fs_exists(lt_fs_path("e/x")));
+  ck_assert(!lt_fs_exists(lt_fs_path("d")));
+  lt_fs_end();
 }
 END_TEST
 
@@ -695,24 +695,24 @@ START_TEST(fs_fsync_fdatasync) {
   lure_fs_t req;
   int fd;
 
-  fst_begin(_i, 20000);
-  fd = popen_fd(P("f"), O_RDWR | O_CREAT);
+  lt_fs_begin(_i, 20000);
+  fd = popen_fd(lt_fs_path("f"), O_RDWR | O_CREAT);
   ck_assert_int_eq(write(fd, "data", 4), 4);
-  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FSYNC);
   ck_assert_int_eq(write(fd, "more", 4), 4);
-  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, FST_CB), 0);
+  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FDATASYNC);
   close(fd);
   /* A read-only fd and a directory fd sync too. */
-  fd = popen_fd(P("f"), O_RDONLY);
-  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, LT_FS_CB), 0);
   close(fd);
-  fd = popen_fd(fst.dir, O_RDONLY | O_DIRECTORY);
-  FS_OK(&req, lure_fs_fsync(L, &req, fd, FST_CB), 0);
-  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, FST_CB), 0);
+  fd = popen_fd(lt_fs.dir, O_RDONLY | O_DIRECTORY);
+  FS_OK(&req, lure_fs_fsync(L, &req, fd, LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_fdatasync(L, &req, fd, LT_FS_CB), 0);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -723,23 +723,23 @@ START_TEST(fs_ftruncate) {
   int fd;
   int k;
 
-  fst_begin(_i, 20000);
-  fst_pattern(data, sizeof(data), 2);
-  fst_write_file(P("f"), data, sizeof(data));
-  fd = popen_fd(P("f"), O_RDWR);
-  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 10, FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_pattern(data, sizeof(data), 2);
+  lt_fs_write_file(lt_fs_path("f"), data, sizeof(data));
+  fd = popen_fd(lt_fs_path("f"), O_RDWR);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 10, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FTRUNCATE);
-  ck_assert_int_eq(pstat(P("f")).st_size, 10);
-  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 5000, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("f")).st_size, 5000);
-  ck_assert_int_eq(fst_read_file(P("f"), buf, sizeof(buf)), 5000);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 10);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 5000, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 5000);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), buf, sizeof(buf)), 5000);
   ck_assert_int_eq(memcmp(buf, data, 10), 0);
   for (k = 10; k < 5000; k++)
     ck_assert_int_eq(buf[k], 0);
-  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 0, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("f")).st_size, 0);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, 0, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 0);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -748,8 +748,8 @@ END_TEST
 static void same_content(const char *a, const char *b, size_t cap) {
   char *x = malloc(cap);
   char *y = malloc(cap);
-  size_t nx = fst_read_file(a, x, cap);
-  size_t ny = fst_read_file(b, y, cap);
+  size_t nx = lt_fs_read_file(a, x, cap);
+  size_t ny = lt_fs_read_file(b, y, cap);
 
   ck_assert_msg(nx == ny, "%s has %zu bytes, %s %zu", a, nx, b, ny);
   ck_assert_msg(memcmp(x, y, nx) == 0, "%s and %s differ", a, b);
@@ -764,58 +764,58 @@ START_TEST(fs_copyfile) {
   char buf[16];
   ssize_t r;
 
-  fst_begin(_i, 20000);
-  fst_pattern(data, N, 3);
-  fst_write_file(P("src"), data, N);
-  ck_assert_int_eq(chmod(P("src"), 0640), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_pattern(data, N, 3);
+  lt_fs_write_file(lt_fs_path("src"), data, N);
+  ck_assert_int_eq(chmod(lt_fs_path("src"), 0640), 0);
 
   /* Plain: content and mode. */
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("dst"), 0, FST_CB), 0);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("dst"), 0, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_COPYFILE);
-  same_content(P("src"), P("dst"), N + 16);
-  ck_assert_int_eq(pstat(P("dst")).st_mode & 07777, 0640);
+  same_content(lt_fs_path("src"), lt_fs_path("dst"), N + 16);
+  ck_assert_int_eq(pstat(lt_fs_path("dst")).st_mode & 07777, 0640);
 
   /* Over a bigger existing file: truncated to the source. */
-  fst_write_file(P("big"), data, N);
-  fst_write_file(P("big2"), data, 100);
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("big2"), P("big"), 0, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("big")).st_size, 100);
+  lt_fs_write_file(lt_fs_path("big"), data, N);
+  lt_fs_write_file(lt_fs_path("big2"), data, 100);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("big2"), lt_fs_path("big"), 0, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("big")).st_size, 100);
 
   /* EXCL on an existing file: EEXIST, the file untouched. */
-  fst_write_file(P("keep"), "keep", 4);
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("keep"),
-                               LURE_FS_COPYFILE_EXCL, FST_CB), LURE_EEXIST);
-  ck_assert_int_eq(fst_read_file(P("keep"), buf, sizeof(buf)), 4);
+  lt_fs_write_file(lt_fs_path("keep"), "keep", 4);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("keep"),
+                               LURE_FS_COPYFILE_EXCL, LT_FS_CB), LURE_EEXIST);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("keep"), buf, sizeof(buf)), 4);
   ck_assert_int_eq(memcmp(buf, "keep", 4), 0);
   /* EXCL on a new name works. */
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("new"),
-                               LURE_FS_COPYFILE_EXCL, FST_CB), 0);
-  same_content(P("src"), P("new"), N + 16);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("new"),
+                               LURE_FS_COPYFILE_EXCL, LT_FS_CB), 0);
+  same_content(lt_fs_path("src"), lt_fs_path("new"), N + 16);
 
   /* FICLONE falls back to copying where the file system cannot clone. */
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("clone"),
-                               LURE_FS_COPYFILE_FICLONE, FST_CB), 0);
-  same_content(P("src"), P("clone"), N + 16);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("clone"),
+                               LURE_FS_COPYFILE_FICLONE, LT_FS_CB), 0);
+  same_content(lt_fs_path("src"), lt_fs_path("clone"), N + 16);
   /* FICLONE_FORCE: clones, or says it cannot. */
-  r = FS(&req, lure_fs_copyfile(L, &req, P("src"), P("forced"),
-                                LURE_FS_COPYFILE_FICLONE_FORCE, FST_CB));
+  r = FS(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("forced"),
+                                LURE_FS_COPYFILE_FICLONE_FORCE, LT_FS_CB));
   lure_fs_req_cleanup(&req);
   ck_assert_msg(r == 0 || r == LURE_ENOTSUP || r == LURE_EXDEV,
-                "copyfile FICLONE_FORCE: %s", fst_err(r));
+                "copyfile FICLONE_FORCE: %s", lt_err(r));
   if (r == 0)
-    same_content(P("src"), P("forced"), N + 16);
+    same_content(lt_fs_path("src"), lt_fs_path("forced"), N + 16);
 
   /* An empty file. */
-  fst_write_file(P("empty"), "", 0);
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("empty"), P("empty2"), 0, FST_CB),
+  lt_fs_write_file(lt_fs_path("empty"), "", 0);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("empty"), lt_fs_path("empty2"), 0, LT_FS_CB),
         0);
-  ck_assert_int_eq(pstat(P("empty2")).st_size, 0);
+  ck_assert_int_eq(pstat(lt_fs_path("empty2")).st_size, 0);
 
   /* Onto itself: a no-op that keeps the data (libuv). */
-  FS_OK(&req, lure_fs_copyfile(L, &req, P("src"), P("src"), 0, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("src")).st_size, N);
+  FS_OK(&req, lure_fs_copyfile(L, &req, lt_fs_path("src"), lt_fs_path("src"), 0, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("src")).st_size, N);
   free(data);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -827,29 +827,29 @@ START_TEST(fs_sendfile) {
   int in;
   int out;
 
-  fst_begin(_i, 20000);
-  fst_pattern(data, N, 4);
-  fst_write_file(P("in"), data, N);
-  in = popen_fd(P("in"), O_RDONLY);
-  out = popen_fd(P("out"), O_WRONLY | O_CREAT | O_TRUNC);
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 100, 5000, FST_CB), 5000);
+  lt_fs_begin(_i, 20000);
+  lt_fs_pattern(data, N, 4);
+  lt_fs_write_file(lt_fs_path("in"), data, N);
+  in = popen_fd(lt_fs_path("in"), O_RDONLY);
+  out = popen_fd(lt_fs_path("out"), O_WRONLY | O_CREAT | O_TRUNC);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 100, 5000, LT_FS_CB), 5000);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SENDFILE);
   /* in_offset is explicit: the input's position does not move; the output
    * is written at its position. */
   ck_assert_int_eq(fpos(in), 0);
   ck_assert_int_eq(fpos(out), 5000);
-  ck_assert_int_eq(fst_read_file(P("out"), buf, N), 5000);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("out"), buf, N), 5000);
   ck_assert_int_eq(memcmp(buf, data + 100, 5000), 0);
   /* Short at the end of the input, 0 beyond it. */
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 9000, 5000, FST_CB), 1000);
-  ck_assert_int_eq(fst_read_file(P("out"), buf, N), 6000);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 9000, 5000, LT_FS_CB), 1000);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("out"), buf, N), 6000);
   ck_assert_int_eq(memcmp(buf + 5000, data + 9000, 1000), 0);
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, N + 10, 100, FST_CB), 0);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, N + 10, 100, LT_FS_CB), 0);
   close(in);
   close(out);
   free(data);
   free(buf);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -858,18 +858,18 @@ END_TEST
 START_TEST(fs_access) {
   lure_fs_t req;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  ck_assert_int_eq(chmod(P("f"), 0644), 0);
-  FS_OK(&req, lure_fs_access(L, &req, P("f"), F_OK, FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  ck_assert_int_eq(chmod(lt_fs_path("f"), 0644), 0);
+  FS_OK(&req, lure_fs_access(L, &req, lt_fs_path("f"), F_OK, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_ACCESS);
-  FS_OK(&req, lure_fs_access(L, &req, P("f"), R_OK | W_OK, FST_CB), 0);
+  FS_OK(&req, lure_fs_access(L, &req, lt_fs_path("f"), R_OK | W_OK, LT_FS_CB), 0);
   /* No execute bit: EACCES, even for root. */
-  FS_OK(&req, lure_fs_access(L, &req, P("f"), X_OK, FST_CB), LURE_EACCES);
-  ck_assert_int_eq(chmod(P("f"), 0755), 0);
-  FS_OK(&req, lure_fs_access(L, &req, P("f"), X_OK, FST_CB), 0);
-  FS_OK(&req, lure_fs_access(L, &req, P("nope"), F_OK, FST_CB), LURE_ENOENT);
-  fst_end();
+  FS_OK(&req, lure_fs_access(L, &req, lt_fs_path("f"), X_OK, LT_FS_CB), LURE_EACCES);
+  ck_assert_int_eq(chmod(lt_fs_path("f"), 0755), 0);
+  FS_OK(&req, lure_fs_access(L, &req, lt_fs_path("f"), X_OK, LT_FS_CB), 0);
+  FS_OK(&req, lure_fs_access(L, &req, lt_fs_path("nope"), F_OK, LT_FS_CB), LURE_ENOENT);
+  lt_fs_end();
 }
 END_TEST
 
@@ -877,25 +877,25 @@ START_TEST(fs_chmod_fchmod) {
   lure_fs_t req;
   int fd;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  FS_OK(&req, lure_fs_chmod(L, &req, P("f"), 0600, FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  FS_OK(&req, lure_fs_chmod(L, &req, lt_fs_path("f"), 0600, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CHMOD);
-  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0600);
-  FS_OK(&req, lure_fs_chmod(L, &req, P("f"), 0751, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0751);
-  fd = popen_fd(P("f"), O_RDONLY);
-  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0640, FST_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_mode & 07777, 0600);
+  FS_OK(&req, lure_fs_chmod(L, &req, lt_fs_path("f"), 0751, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_mode & 07777, 0751);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0640, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FCHMOD);
-  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0640);
-  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0400, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("f")).st_mode & 07777, 0400);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_mode & 07777, 0640);
+  FS_OK(&req, lure_fs_fchmod(L, &req, fd, 0400, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_mode & 07777, 0400);
   close(fd);
   /* A directory. */
-  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
-  FS_OK(&req, lure_fs_chmod(L, &req, P("d"), 0700, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("d")).st_mode & 07777, 0700);
-  fst_end();
+  ck_assert_int_eq(mkdir(lt_fs_path("d"), 0755), 0);
+  FS_OK(&req, lure_fs_chmod(L, &req, lt_fs_path("d"), 0700, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("d")).st_mode & 07777, 0700);
+  lt_fs_end();
 }
 END_TEST
 
@@ -920,47 +920,47 @@ START_TEST(fs_utime_futime_lutime) {
   struct stat st;
   int fd;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
 
-  FS_OK(&req, lure_fs_utime(L, &req, P("f"), 1000000000.25, 1234567890.5,
-                            FST_CB), 0);
+  FS_OK(&req, lure_fs_utime(L, &req, lt_fs_path("f"), 1000000000.25, 1234567890.5,
+                            LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_UTIME);
-  st = pstat(P("f"));
+  st = pstat(lt_fs_path("f"));
   check_ptime(st.st_atim, 1000000000, 250000000);
   check_ptime(st.st_mtim, 1234567890, 500000000);
   /* And as lure's stat reports it. */
-  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   check_time(req.statbuf.st_mtim, 1234567890, 500000000);
   check_time(req.statbuf.st_atim, 1000000000, 250000000);
   lure_fs_req_cleanup(&req);
   /* utime through the link changes the target. */
-  FS_OK(&req, lure_fs_utime(L, &req, P("l"), 1300000000, 1300000001, FST_CB),
+  FS_OK(&req, lure_fs_utime(L, &req, lt_fs_path("l"), 1300000000, 1300000001, LT_FS_CB),
         0);
-  check_ptime(pstat(P("f")).st_mtim, 1300000001, 0);
+  check_ptime(pstat(lt_fs_path("f")).st_mtim, 1300000001, 0);
 
-  fd = popen_fd(P("f"), O_RDONLY);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
   FS_OK(&req, lure_fs_futime(L, &req, fd, 1500000000.0, 1600000000.75,
-                             FST_CB), 0);
+                             LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FUTIME);
   close(fd);
-  st = pstat(P("f"));
+  st = pstat(lt_fs_path("f"));
   check_ptime(st.st_atim, 1500000000, 0);
   check_ptime(st.st_mtim, 1600000000, 750000000);
 
   /* lutime changes the link, not its target. */
-  FS_OK(&req, lure_fs_lutime(L, &req, P("l"), 1111111111.0, 1222222222.0,
-                             FST_CB), 0);
+  FS_OK(&req, lure_fs_lutime(L, &req, lt_fs_path("l"), 1111111111.0, 1222222222.0,
+                             LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LUTIME);
-  st = plstat(P("l"));
+  st = plstat(lt_fs_path("l"));
   check_ptime(st.st_mtim, 1222222222, 0);
   check_ptime(st.st_atim, 1111111111, 0);
-  check_ptime(pstat(P("f")).st_mtim, 1600000000, 750000000);
-  FS_EQ(&req, lure_fs_lstat(L, &req, P("l"), FST_CB), 0);
+  check_ptime(pstat(lt_fs_path("f")).st_mtim, 1600000000, 750000000);
+  FS_EQ(&req, lure_fs_lstat(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   check_time(req.statbuf.st_mtim, 1222222222, 0);
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -971,49 +971,49 @@ START_TEST(fs_link_symlink_readlink_realpath) {
   char want[PATH_MAX];
   struct stat st;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  FS_OK(&req, lure_fs_link(L, &req, P("f"), P("g"), FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  FS_OK(&req, lure_fs_link(L, &req, lt_fs_path("f"), lt_fs_path("g"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LINK);
-  st = pstat(P("f"));
+  st = pstat(lt_fs_path("f"));
   ck_assert_int_eq(st.st_nlink, 2);
-  ck_assert_int_eq(pstat(P("g")).st_ino, st.st_ino);
+  ck_assert_int_eq(pstat(lt_fs_path("g")).st_ino, st.st_ino);
 
-  FS_OK(&req, lure_fs_symlink(L, &req, "f", P("s"), 0, FST_CB), 0);
+  FS_OK(&req, lure_fs_symlink(L, &req, "f", lt_fs_path("s"), 0, LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_SYMLINK);
-  ck_assert(S_ISLNK(plstat(P("s")).st_mode));
-  ck_assert_int_eq(pstat(P("s")).st_ino, st.st_ino);
+  ck_assert(S_ISLNK(plstat(lt_fs_path("s")).st_mode));
+  ck_assert_int_eq(pstat(lt_fs_path("s")).st_ino, st.st_ino);
   /* The DIR flag is ignored on Linux. */
-  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
-  FS_OK(&req, lure_fs_symlink(L, &req, "d", P("sd"), LURE_FS_SYMLINK_DIR,
-                              FST_CB), 0);
-  ck_assert(S_ISDIR(pstat(P("sd")).st_mode));
+  ck_assert_int_eq(mkdir(lt_fs_path("d"), 0755), 0);
+  FS_OK(&req, lure_fs_symlink(L, &req, "d", lt_fs_path("sd"), LURE_FS_SYMLINK_DIR,
+                              LT_FS_CB), 0);
+  ck_assert(S_ISDIR(pstat(lt_fs_path("sd")).st_mode));
   /* A dangling link. */
-  FS_OK(&req, lure_fs_symlink(L, &req, "nowhere/x", P("dang"), 0, FST_CB), 0);
-  ck_assert(S_ISLNK(plstat(P("dang")).st_mode));
+  FS_OK(&req, lure_fs_symlink(L, &req, "nowhere/x", lt_fs_path("dang"), 0, LT_FS_CB), 0);
+  ck_assert(S_ISLNK(plstat(lt_fs_path("dang")).st_mode));
 
-  FS_EQ(&req, lure_fs_readlink(L, &req, P("s"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_readlink(L, &req, lt_fs_path("s"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_READLINK);
   ck_assert_ptr_nonnull(req.ptr);
   ck_assert_str_eq((char *) req.ptr, "f");
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  FS_EQ(&req, lure_fs_readlink(L, &req, P("dang"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_readlink(L, &req, lt_fs_path("dang"), LT_FS_CB), 0);
   ck_assert_str_eq((char *) req.ptr, "nowhere/x");
   lure_fs_req_cleanup(&req);
 
-  ck_assert_ptr_nonnull(realpath(P("f"), want));
-  FS_EQ(&req, lure_fs_realpath(L, &req, P("s"), FST_CB), 0);
+  ck_assert_ptr_nonnull(realpath(lt_fs_path("f"), want));
+  FS_EQ(&req, lure_fs_realpath(L, &req, lt_fs_path("s"), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_REALPATH);
   ck_assert_ptr_nonnull(req.ptr);
   ck_assert_str_eq((char *) req.ptr, want);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  ck_assert_ptr_nonnull(realpath(P("d"), want));
-  FS_EQ(&req, lure_fs_realpath(L, &req, P("d/../sd/./"), FST_CB), 0);
+  ck_assert_ptr_nonnull(realpath(lt_fs_path("d"), want));
+  FS_EQ(&req, lure_fs_realpath(L, &req, lt_fs_path("d/../sd/./"), LT_FS_CB), 0);
   ck_assert_str_eq((char *) req.ptr, want);
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1021,32 +1021,32 @@ START_TEST(fs_chown_fchown_lchown) {
   lure_fs_t req;
   int fd;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
-  FS_OK(&req, lure_fs_chown(L, &req, P("f"), getuid(), getgid(), FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
+  FS_OK(&req, lure_fs_chown(L, &req, lt_fs_path("f"), getuid(), getgid(), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_CHOWN);
-  fd = popen_fd(P("f"), O_RDONLY);
-  FS_OK(&req, lure_fs_fchown(L, &req, fd, getuid(), getgid(), FST_CB), 0);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_fchown(L, &req, fd, getuid(), getgid(), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_FCHOWN);
-  FS_OK(&req, lure_fs_lchown(L, &req, P("l"), getuid(), getgid(), FST_CB), 0);
+  FS_OK(&req, lure_fs_lchown(L, &req, lt_fs_path("l"), getuid(), getgid(), LT_FS_CB), 0);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_LCHOWN);
-  ck_assert_int_eq(pstat(P("f")).st_uid, getuid());
-  ck_assert_int_eq(pstat(P("f")).st_gid, getgid());
-  if (fst_is_root()) {
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_uid, getuid());
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_gid, getgid());
+  if (lt_is_root()) {
     /* Root can give files away: the change must show. */
-    FS_OK(&req, lure_fs_chown(L, &req, P("f"), 65534, 65534, FST_CB), 0);
-    ck_assert_int_eq(pstat(P("f")).st_uid, 65534);
-    ck_assert_int_eq(pstat(P("f")).st_gid, 65534);
-    FS_OK(&req, lure_fs_fchown(L, &req, fd, 0, (gid_t) -1, FST_CB), 0);
-    ck_assert_int_eq(pstat(P("f")).st_uid, 0);
-    ck_assert_int_eq(pstat(P("f")).st_gid, 65534);
-    FS_OK(&req, lure_fs_lchown(L, &req, P("l"), 65534, 65534, FST_CB), 0);
-    ck_assert_int_eq(plstat(P("l")).st_uid, 65534);
-    ck_assert_int_eq(pstat(P("f")).st_uid, 0);
+    FS_OK(&req, lure_fs_chown(L, &req, lt_fs_path("f"), 65534, 65534, LT_FS_CB), 0);
+    ck_assert_int_eq(pstat(lt_fs_path("f")).st_uid, 65534);
+    ck_assert_int_eq(pstat(lt_fs_path("f")).st_gid, 65534);
+    FS_OK(&req, lure_fs_fchown(L, &req, fd, 0, (gid_t) -1, LT_FS_CB), 0);
+    ck_assert_int_eq(pstat(lt_fs_path("f")).st_uid, 0);
+    ck_assert_int_eq(pstat(lt_fs_path("f")).st_gid, 65534);
+    FS_OK(&req, lure_fs_lchown(L, &req, lt_fs_path("l"), 65534, 65534, LT_FS_CB), 0);
+    ck_assert_int_eq(plstat(lt_fs_path("l")).st_uid, 65534);
+    ck_assert_int_eq(pstat(lt_fs_path("f")).st_uid, 0);
   }
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1056,12 +1056,12 @@ START_TEST(fs_getters_cleanup) {
   lure_fs_t req;
   int marker;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "abc", 3);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "abc", 3);
 
   memset(&req, 0, sizeof(req));
   req.data = &marker;
-  FS_EQ(&req, lure_fs_stat(L, &req, P("f"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("f"), LT_FS_CB), 0);
   ck_assert_ptr_eq(req.data, &marker);
   ck_assert_int_eq(req.type, LURE_FS);
   ck_assert_ptr_eq(req.loop, L);
@@ -1071,7 +1071,7 @@ START_TEST(fs_getters_cleanup) {
   ck_assert_int_eq(lure_fs_get_system_error(&req), 0);
   ck_assert_ptr_eq(lure_fs_get_statbuf(&req), &req.statbuf);
   ck_assert_ptr_eq(lure_fs_get_ptr(&req), &req.statbuf);
-  ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+  ck_assert_str_eq(lure_fs_get_path(&req), lt_fs_path("f"));
   ck_assert_uint_eq(lure_fs_get_statbuf(&req)->st_size, 3);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.path);
@@ -1079,7 +1079,7 @@ START_TEST(fs_getters_cleanup) {
   lure_fs_req_cleanup(&req);
   lure_fs_req_cleanup(NULL);
 
-  FS_EQ(&req, lure_fs_stat(L, &req, P("missing"), FST_CB), LURE_ENOENT);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("missing"), LT_FS_CB), LURE_ENOENT);
   ck_assert_int_eq(lure_fs_get_result(&req), LURE_ENOENT);
   ck_assert_int_eq(lure_fs_get_system_error(&req), ENOENT);
   ck_assert_int_eq(lure_fs_get_type(&req), LURE_FS_STAT);
@@ -1091,19 +1091,19 @@ START_TEST(fs_getters_cleanup) {
     char path[PATH_MAX];
     int rc;
 
-    snprintf(path, sizeof(path), "%s", P("f"));
-    rc = lure_fs_stat(L, &req, path, FST_CB);
+    snprintf(path, sizeof(path), "%s", lt_fs_path("f"));
+    rc = lure_fs_stat(L, &req, path, LT_FS_CB);
     ck_assert_int_eq(rc, 0);
     memset(path, 'z', 40);
-    if (fst.async) {
+    if (lt_fs.async) {
       ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-      ck_assert_ptr_eq(fst.last, &req);
+      ck_assert_ptr_eq(lt_fs.last, &req);
     }
     ck_assert_int_eq(req.result, 0);
     ck_assert_uint_eq(req.statbuf.st_size, 3);
-    if (fst.async) {
+    if (lt_fs.async) {
       /* Asynchronous: the request's own copy. */
-      ck_assert_str_eq(lure_fs_get_path(&req), P("f"));
+      ck_assert_str_eq(lure_fs_get_path(&req), lt_fs_path("f"));
     } else {
       /* Synchronous: the caller's string itself, as libuv. */
       ck_assert_ptr_eq(lure_fs_get_path(&req), path);
@@ -1114,22 +1114,22 @@ START_TEST(fs_getters_cleanup) {
 
   /* Requests that allocate: readlink, realpath, scandir, statfs, mkdtemp.
    * After cleanup ptr (and path) are NULL; LSan checks the rest. */
-  ck_assert_int_eq(symlink("f", P("l")), 0);
-  FS_EQ(&req, lure_fs_readlink(L, &req, P("l"), FST_CB), 0);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
+  FS_EQ(&req, lure_fs_readlink(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   ck_assert_ptr_eq(lure_fs_get_ptr(&req), req.ptr);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
   ck_assert_ptr_null(req.path);
-  FS_EQ(&req, lure_fs_realpath(L, &req, P("l"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_realpath(L, &req, lt_fs_path("l"), LT_FS_CB), 0);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  FS_EQ(&req, lure_fs_scandir(L, &req, fst.dir, 0, FST_CB), 2);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs.dir, 0, LT_FS_CB), 2);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  FS_EQ(&req, lure_fs_statfs(L, &req, fst.dir, FST_CB), 0);
+  FS_EQ(&req, lure_fs_statfs(L, &req, lt_fs.dir, LT_FS_CB), 0);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1142,35 +1142,35 @@ START_TEST(fs_direct_read_write) {
   unsigned char *r;
   int fd;
 
-  if (!fst_facts.direct_ok)
+  if (!lt_fs_facts.direct_ok)
     return;
-  fst_begin(_i, 20000);
-  w = fst_aligned(4096, 16384);
-  r = fst_aligned(4096, 16384);
-  fst_pattern(w, 16384, 5);
-  fd = popen_fd(P("f"), O_RDWR | O_CREAT | O_DIRECT);
+  lt_fs_begin(_i, 20000);
+  w = lt_fs_aligned(4096, 16384);
+  r = lt_fs_aligned(4096, 16384);
+  lt_fs_pattern(w, 16384, 5);
+  fd = popen_fd(lt_fs_path("f"), O_RDWR | O_CREAT | O_DIRECT);
   b[0] = lure_buf_init((char *) w, 8192);
   ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                       lure_fs_write(L, &req, fd, b, 1, 4096, FST_CB)), 8192);
+                       lure_fs_write(L, &req, fd, b, 1, 4096, LT_FS_CB)), 8192);
   lure_fs_req_cleanup(&req);
-  ck_assert_int_eq(pstat(P("f")).st_size, 12288);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 12288);
   memset(r, 0, 16384);
   b[0] = lure_buf_init((char *) r, 8192);
   ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                       lure_fs_read(L, &req, fd, b, 1, 4096, FST_CB)), 8192);
+                       lure_fs_read(L, &req, fd, b, 1, 4096, LT_FS_CB)), 8192);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(memcmp(r, w, 8192), 0);
   /* Vectored, both ways. */
   b[0] = lure_buf_init((char *) w + 8192, 4096);
   b[1] = lure_buf_init((char *) w + 12288, 4096);
   ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                       lure_fs_write(L, &req, fd, b, 2, 0, FST_CB)), 8192);
+                       lure_fs_write(L, &req, fd, b, 2, 0, LT_FS_CB)), 8192);
   lure_fs_req_cleanup(&req);
   memset(r, 0, 16384);
   b[0] = lure_buf_init((char *) r + 8192, 4096);
   b[1] = lure_buf_init((char *) r, 8192);
   ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                       lure_fs_read(L, &req, fd, b, 2, 0, FST_CB)), 12288);
+                       lure_fs_read(L, &req, fd, b, 2, 0, LT_FS_CB)), 12288);
   lure_fs_req_cleanup(&req);
   /* The file is now w[8192..16384) then w[4096..8192). */
   ck_assert_int_eq(memcmp(r + 8192, w + 8192, 4096), 0);
@@ -1179,12 +1179,12 @@ START_TEST(fs_direct_read_write) {
   /* At and past the end: 0. */
   b[0] = lure_buf_init((char *) r, 4096);
   ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                       lure_fs_read(L, &req, fd, b, 1, 12288, FST_CB)), 0);
+                       lure_fs_read(L, &req, fd, b, 1, 12288, LT_FS_CB)), 0);
   lure_fs_req_cleanup(&req);
   /* At the current position: not AIO's (no offset), but it works. */
   ck_assert_int_eq(lseek(fd, 4096, SEEK_SET), 4096);
   ck_assert_int_eq(FSK(&req, FX_DIRECT_CUR,
-                       lure_fs_read(L, &req, fd, b, 1, -1, FST_CB)), 4096);
+                       lure_fs_read(L, &req, fd, b, 1, -1, LT_FS_CB)), 4096);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(fpos(fd), 8192);
   ck_assert_int_eq(memcmp(r, w + 12288, 4096), 0);
@@ -1192,21 +1192,21 @@ START_TEST(fs_direct_read_write) {
   ck_assert_int_eq(lseek(fd, 12288, SEEK_SET), 12288);
   b[0] = lure_buf_init((char *) w, 4096);
   ck_assert_int_eq(FSK(&req, FX_DIRECT_CUR,
-                       lure_fs_write(L, &req, fd, b, 1, -1, FST_CB)), 4096);
+                       lure_fs_write(L, &req, fd, b, 1, -1, LT_FS_CB)), 4096);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(fpos(fd), 16384);
-  ck_assert_int_eq(pstat(P("f")).st_size, 16384);
+  ck_assert_int_eq(pstat(lt_fs_path("f")).st_size, 16384);
   /* fsync and fdatasync of an O_DIRECT fd. */
   ck_assert_int_eq(FSK(&req, FX_DIRECT_SYNC,
-                       lure_fs_fsync(L, &req, fd, FST_CB)), 0);
+                       lure_fs_fsync(L, &req, fd, LT_FS_CB)), 0);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(FSK(&req, FX_DIRECT_SYNC,
-                       lure_fs_fdatasync(L, &req, fd, FST_CB)), 0);
+                       lure_fs_fdatasync(L, &req, fd, LT_FS_CB)), 0);
   lure_fs_req_cleanup(&req);
   close(fd);
   free(w);
   free(r);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1219,23 +1219,23 @@ START_TEST(fs_scandir_empty_ptr_null) {
   lure_fs_t req;
   lure_dirent_t ent;
 
-  fst_begin(_i, 20000);
-  ck_assert_int_eq(mkdir(P("e"), 0755), 0);
-  fst_write_file(P("f"), "x", 1);
+  lt_fs_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(lt_fs_path("e"), 0755), 0);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
   memset(&req, 0xdb, sizeof(req));
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("e"), 0, FST_CB), 0);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("e"), 0, LT_FS_CB), 0);
   ck_assert_ptr_null(req.ptr);
   ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_EOF);
   lure_fs_req_cleanup(&req);
   memset(&req, 0xdb, sizeof(req));
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("nope/"), 0, FST_CB), LURE_ENOENT);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("nope/"), 0, LT_FS_CB), LURE_ENOENT);
   ck_assert_ptr_null(req.ptr);
   ck_assert_int_eq(lure_fs_scandir_next(&req, &ent), LURE_ENOENT);
   lure_fs_req_cleanup(&req);
-  FS_EQ(&req, lure_fs_scandir(L, &req, P("f"), 0, FST_CB), LURE_ENOTDIR);
+  FS_EQ(&req, lure_fs_scandir(L, &req, lt_fs_path("f"), 0, LT_FS_CB), LURE_ENOTDIR);
   ck_assert_ptr_null(req.ptr);
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1247,10 +1247,10 @@ START_TEST(fs_mkstemp_bad_template_path_empty) {
   char tpl[PATH_MAX];
   size_t k;
 
-  fst_begin(_i, 20000);
-  for (k = 0; k < FST_ARRAY_SIZE(bad); k++) {
-    snprintf(tpl, sizeof(tpl), "%s%s", *bad[k] != '\0' ? P("") : "", bad[k]);
-    FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_EINVAL);
+  lt_fs_begin(_i, 20000);
+  for (k = 0; k < LT_ARRAY_SIZE(bad); k++) {
+    snprintf(tpl, sizeof(tpl), "%s%s", *bad[k] != '\0' ? lt_fs_path("") : "", bad[k]);
+    FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, LT_FS_CB), LURE_EINVAL);
     ck_assert_ptr_nonnull(req.path);
     ck_assert_msg(req.path[0] == '\0', "mkstemp(\"%s\") left path \"%s\"",
                   tpl, req.path);
@@ -1258,11 +1258,11 @@ START_TEST(fs_mkstemp_bad_template_path_empty) {
     ck_assert_ptr_null(req.path);
   }
   /* A failure past the template (no such directory) clears it too. */
-  snprintf(tpl, sizeof(tpl), "%s", P("nope/tXXXXXX"));
-  FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, FST_CB), LURE_ENOENT);
+  snprintf(tpl, sizeof(tpl), "%s", lt_fs_path("nope/tXXXXXX"));
+  FS_EQ(&req, lure_fs_mkstemp(L, &req, tpl, LT_FS_CB), LURE_ENOENT);
   ck_assert_str_eq(req.path, "");
   lure_fs_req_cleanup(&req);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1273,24 +1273,24 @@ START_TEST(fs_opendir_cleanup_ptr_null) {
   lure_dirent_t ents[2];
   lure_dir_t *dir;
 
-  fst_begin(_i, 20000);
-  ck_assert_int_eq(mkdir(P("d"), 0755), 0);
-  fst_write_file(P("d/x"), "x", 1);
-  FS_EQ(&req, lure_fs_opendir(L, &req, P("d"), FST_CB), 0);
+  lt_fs_begin(_i, 20000);
+  ck_assert_int_eq(mkdir(lt_fs_path("d"), 0755), 0);
+  lt_fs_write_file(lt_fs_path("d/x"), "x", 1);
+  FS_EQ(&req, lure_fs_opendir(L, &req, lt_fs_path("d"), LT_FS_CB), 0);
   dir = req.ptr;
   ck_assert_ptr_nonnull(dir);
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
   ck_assert_ptr_null(lure_fs_get_ptr(&req));
   dir->dirents = ents;
-  dir->nentries = FST_ARRAY_SIZE(ents);
-  FS_EQ(&req, lure_fs_readdir(L, &req, dir, FST_CB), 1);
+  dir->nentries = LT_ARRAY_SIZE(ents);
+  FS_EQ(&req, lure_fs_readdir(L, &req, dir, LT_FS_CB), 1);
   ck_assert_str_eq(ents[0].name, "x");
   lure_fs_req_cleanup(&req);
   ck_assert_ptr_null(req.ptr);
   ck_assert_ptr_null(ents[0].name);
-  FS_OK(&req, lure_fs_closedir(L, &req, dir, FST_CB), 0);
-  fst_end();
+  FS_OK(&req, lure_fs_closedir(L, &req, dir, LT_FS_CB), 0);
+  lt_fs_end();
 }
 END_TEST
 
@@ -1307,32 +1307,32 @@ START_TEST(fs_utime_microseconds) {
   struct stat st;
   int fd;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("f"), "x", 1);
-  ck_assert_int_eq(symlink("f", P("l")), 0);
-  FS_OK(&req, lure_fs_utime(L, &req, P("f"), 12345.678901234, 23456.0000019,
-                            FST_CB), 0);
-  st = pstat(P("f"));
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("f"), "x", 1);
+  ck_assert_int_eq(symlink("f", lt_fs_path("l")), 0);
+  FS_OK(&req, lure_fs_utime(L, &req, lt_fs_path("f"), 12345.678901234, 23456.0000019,
+                            LT_FS_CB), 0);
+  st = pstat(lt_fs_path("f"));
   if (st.st_mtim.tv_nsec == 0)
     return; /* a file system without sub-second times */
   check_ptime_exact(st.st_atim, 12345, 678901000);
   check_ptime_exact(st.st_mtim, 23456, 1000);
-  FS_OK(&req, lure_fs_utime(L, &req, P("f"), -14245440.25, -0.5, FST_CB), 0);
-  st = pstat(P("f"));
+  FS_OK(&req, lure_fs_utime(L, &req, lt_fs_path("f"), -14245440.25, -0.5, LT_FS_CB), 0);
+  st = pstat(lt_fs_path("f"));
   check_ptime_exact(st.st_atim, -14245441, 750000000);
   check_ptime_exact(st.st_mtim, -1, 500000000);
-  fd = popen_fd(P("f"), O_RDONLY);
-  FS_OK(&req, lure_fs_futime(L, &req, fd, 1.0000009, 2.1234567, FST_CB), 0);
+  fd = popen_fd(lt_fs_path("f"), O_RDONLY);
+  FS_OK(&req, lure_fs_futime(L, &req, fd, 1.0000009, 2.1234567, LT_FS_CB), 0);
   close(fd);
-  st = pstat(P("f"));
+  st = pstat(lt_fs_path("f"));
   check_ptime_exact(st.st_atim, 1, 0);
   check_ptime_exact(st.st_mtim, 2, 123456000);
-  FS_OK(&req, lure_fs_lutime(L, &req, P("l"), 3.9999999, 4.0000011, FST_CB),
+  FS_OK(&req, lure_fs_lutime(L, &req, lt_fs_path("l"), 3.9999999, 4.0000011, LT_FS_CB),
         0);
-  st = plstat(P("l"));
+  st = plstat(lt_fs_path("l"));
   check_ptime_exact(st.st_atim, 3, 999999000);
   check_ptime_exact(st.st_mtim, 4, 1000);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1345,29 +1345,29 @@ START_TEST(fs_sendfile_append_and_nodata) {
   int in;
   int out;
 
-  fst_begin(_i, 20000);
-  fst_write_file(P("in"), "0123456789", 10);
-  fst_write_file(P("out"), "ab", 2);
-  in = popen_fd(P("in"), O_RDONLY);
-  out = popen_fd(P("out"), O_WRONLY | O_APPEND);
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 9);
+  lt_fs_begin(_i, 20000);
+  lt_fs_write_file(lt_fs_path("in"), "0123456789", 10);
+  lt_fs_write_file(lt_fs_path("out"), "ab", 2);
+  in = popen_fd(lt_fs_path("in"), O_RDONLY);
+  out = popen_fd(lt_fs_path("out"), O_WRONLY | O_APPEND);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, LT_FS_CB), 9);
   ck_assert_int_eq(fpos(in), 0);
-  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 11);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("out"), buf, sizeof(buf)), 11);
   ck_assert_int_eq(memcmp(buf, "ab123456789", 11), 0);
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 4, 3, FST_CB), 3);
-  ck_assert_int_eq(fst_read_file(P("out"), buf, sizeof(buf)), 14);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 4, 3, LT_FS_CB), 3);
+  ck_assert_int_eq(lt_fs_read_file(lt_fs_path("out"), buf, sizeof(buf)), 14);
   ck_assert_int_eq(memcmp(buf + 11, "456", 3), 0);
   close(in);
   close(out);
 
-  fst_write_file(P("empty"), "", 0);
-  in = popen_fd(P("empty"), O_RDWR);
-  out = popen_fd(P("out2"), O_WRONLY | O_CREAT);
-  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, FST_CB), 0);
-  ck_assert_int_eq(pstat(P("out2")).st_size, 0);
+  lt_fs_write_file(lt_fs_path("empty"), "", 0);
+  in = popen_fd(lt_fs_path("empty"), O_RDWR);
+  out = popen_fd(lt_fs_path("out2"), O_WRONLY | O_CREAT);
+  FS_OK(&req, lure_fs_sendfile(L, &req, out, in, 1, 131072, LT_FS_CB), 0);
+  ck_assert_int_eq(pstat(lt_fs_path("out2")).st_size, 0);
   close(in);
   close(out);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1376,21 +1376,21 @@ END_TEST
 /* On the uring set, the ring must serve every file opcode the kernel
  * probes; this check is not relative to lure's own probe. */
 START_TEST(fs_uring_set_has_file_opcodes) {
-  static const int ops[] = { FST_OP_OPENAT, FST_OP_CLOSE, FST_OP_READ,
-                             FST_OP_WRITE, FST_OP_READV, FST_OP_WRITEV,
-                             FST_OP_FSYNC, FST_OP_STATX, FST_OP_UNLINKAT,
-                             FST_OP_RENAMEAT, FST_OP_MKDIRAT,
-                             FST_OP_SYMLINKAT, FST_OP_LINKAT };
+  static const int ops[] = { LT_FS_OP_OPENAT, LT_FS_OP_CLOSE, LT_FS_OP_READ,
+                             LT_FS_OP_WRITE, LT_FS_OP_READV, LT_FS_OP_WRITEV,
+                             LT_FS_OP_FSYNC, LT_FS_OP_STATX, LT_FS_OP_UNLINKAT,
+                             LT_FS_OP_RENAMEAT, LT_FS_OP_MKDIRAT,
+                             LT_FS_OP_SYMLINKAT, LT_FS_OP_LINKAT };
   size_t k;
 
-  if (!fst_set_is("uring"))
+  if (!lt_set_is("uring"))
     return;
-  fst_begin(1, 20000);
-  ck_assert_msg(fst_facts.kernel_ring, "uring set without a kernel ring");
-  for (k = 0; k < FST_ARRAY_SIZE(ops); k++)
-    ck_assert_msg(fst_ring_has(ops[k]), "kernel lacks io_uring opcode %d",
+  lt_fs_begin(1, 20000);
+  ck_assert_msg(lt_fs_facts.kernel_ring, "uring set without a kernel ring");
+  for (k = 0; k < LT_ARRAY_SIZE(ops); k++)
+    ck_assert_msg(lt_fs_ring_has(ops[k]), "kernel lacks io_uring opcode %d",
                   ops[k]);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1414,14 +1414,14 @@ static lure_fs_t adapt_req;
 static const char *adapt_write(int fd, unsigned k) {
   char buf[4096];
   lure_buf_t b = lure_buf_init(buf, sizeof(buf));
-  unsigned long pre = fst.ncb;
+  unsigned long pre = lt_fs.ncb;
   const char *ex;
 
-  fst_pattern(buf, sizeof(buf), k);
+  lt_fs_pattern(buf, sizeof(buf), k);
   ck_assert_int_eq(lure_fs_write(L, &adapt_req, fd, &b, 1,
-                                 (int64_t) k * 4096, fst_cb), 0);
+                                 (int64_t) k * 4096, lt_fs_cb), 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
-  ck_assert_int_eq(fst.ncb, pre + 1);
+  ck_assert_int_eq(lt_fs.ncb, pre + 1);
   ck_assert_int_eq(adapt_req.result, 4096);
   ex = lure_req_executor((lure_req_t *) &adapt_req);
   ck_assert_ptr_nonnull(ex);
@@ -1439,7 +1439,7 @@ static struct lure__fs_adapt_info adapt_info(void) {
 
 /* Whether the router has two executors to choose between on this set. */
 static int adapt_expected(void) {
-  return fst.ring && fst_ring_has(FST_OP_WRITE) && fst_ring_has(FST_OP_WRITEV);
+  return lt_fs.ring && lt_fs_ring_has(LT_FS_OP_WRITE) && lt_fs_ring_has(LT_FS_OP_WRITEV);
 }
 
 /* Feed n samples to each executor, alternately; returns how many samples
@@ -1470,8 +1470,11 @@ START_TEST(fs_adapt_follows_latency) {
   unsigned pooled = 0;
   int fd;
 
-  fst_begin(1, 60000);
-  fd = popen_fd(P("w"), O_RDWR | O_CREAT);
+  lt_fs_begin(1, 60000);
+  /* The uring sets force the wait point, which turns the router off by
+   * default (fs_adapt_forced checks that): turn it on by name here. */
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 1), 0);
+  fd = popen_fd(lt_fs_path("w"), O_RDWR | O_CREAT);
   in = adapt_info();
   ck_assert_int_eq(in.active, adapt_expected());
   ck_assert_int_eq(in.pick, LURE__EXEC_URING);
@@ -1494,7 +1497,7 @@ START_TEST(fs_adapt_follows_latency) {
     ck_assert_uint_eq(in.switches, 0);
     ck_assert_int_eq(in.pick, LURE__EXEC_URING);
     close(fd);
-    fst_end();
+    lt_fs_end();
     return;
   }
 
@@ -1525,7 +1528,7 @@ START_TEST(fs_adapt_follows_latency) {
     int probe;
 
     if (k % 20 == 0) {
-      fst_sleep_ms(LURE__FS_ADAPT_PROBE_MS + 5);
+      lt_sleep_ms(LURE__FS_ADAPT_PROBE_MS + 5);
       lure_update_time(L);
     }
     in = adapt_info();
@@ -1543,7 +1546,7 @@ START_TEST(fs_adapt_follows_latency) {
   ck_assert_uint_ge(pooled, 30);
   /* And what they wrote is in the file, whoever wrote it. */
   for (k = 1; k <= 60; k++) {
-    fst_pattern(want, sizeof(want), k);
+    lt_fs_pattern(want, sizeof(want), k);
     ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t) k * 4096), 4096);
     ck_assert_int_eq(memcmp(want, got, sizeof(got)), 0);
   }
@@ -1577,7 +1580,7 @@ START_TEST(fs_adapt_follows_latency) {
   ck_assert_uint_eq(in.switches, n);
   ck_assert_int_eq(in.pick, LURE__EXEC_URING);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -1589,8 +1592,8 @@ START_TEST(fs_adapt_forced) {
   unsigned i;
   int fd;
 
-  fst_begin(1, 60000);
-  fd = popen_fd(P("w"), O_RDWR | O_CREAT);
+  lt_fs_begin(1, 60000);
+  fd = popen_fd(lt_fs_path("w"), O_RDWR | O_CREAT);
   ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, 2), LURE_EINVAL);
   ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_ADAPT, -1),
                    LURE_EINVAL);
@@ -1602,7 +1605,7 @@ START_TEST(fs_adapt_forced) {
   if (!adapt_expected()) {
     ck_assert_str_eq(adapt_write(fd, 1), "threadpool");
     close(fd);
-    fst_end();
+    lt_fs_end();
     return;
   }
   /* Off: feeding is refused and even a "slow" ring keeps the writes. */
@@ -1649,13 +1652,13 @@ START_TEST(fs_adapt_forced) {
                    LURE_ENOTSUP);
   ck_assert_int_eq(lure_loop_close(&other), 0);
   close(fd);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
-Suite *fs_ops_suite(void) {
+LT_SUITE(ops) {
   Suite *s = suite_create("ops");
-  TCase *tc = fst_tcase("ops", 60);
+  TCase *tc = lt_tcase("ops", 60);
 
   /* _i: 0 synchronous, 1 asynchronous. */
   tcase_add_loop_test(tc, fs_open_close, 0, 2);

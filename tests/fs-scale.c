@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include "fs-tests.h"
+#include "harness-fs.h"
 
 /* ---- parallel requests with their own callback --------------------------- */
 
@@ -89,8 +89,8 @@ static void run_all(struct preq *p, unsigned n, int kind, const char *what) {
     ck_assert_msg(p[i].calls == 1, "%s #%u: %d callbacks", what, i,
                   p[i].calls);
     ck_assert_msg(p[i].req.result == p[i].want, "%s #%u: result %s, want %zd",
-                  what, i, fst_err(p[i].req.result), p[i].want);
-    fst_check_executor(&p[i].req, kind, 0, what, __FILE__, __LINE__);
+                  what, i, lt_err(p[i].req.result), p[i].want);
+    lt_fs_check_executor(&p[i].req, kind, 0, what, __FILE__, __LINE__);
     lure_fs_req_cleanup(&p[i].req);
   }
 }
@@ -107,9 +107,9 @@ START_TEST(fs_integrity_buffered) {
   int round;
   unsigned i;
 
-  fst_begin(1, 30000);
+  lt_fs_begin(1, 30000);
   rng_state = 0x1234567;
-  fd = open(P("f"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd = open(lt_fs_path("f"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(ftruncate(fd, (off_t) N * SLOT), 0);
   for (i = 0; i < N; i++)
@@ -126,7 +126,7 @@ START_TEST(fs_integrity_buffered) {
       q->off = (int64_t) perm[i] * SLOT + (int64_t) inner;
       q->want = (ssize_t) len;
       q->calls = 0;
-      fst_pattern(q->mem, len, (uint64_t) round * 100000 + i);
+      lt_fs_pattern(q->mem, len, (uint64_t) round * 100000 + i);
       memcpy(image + q->off, q->mem, len);
       split(q, 1 + (i % 4));
       q->req.data = q;
@@ -164,7 +164,7 @@ START_TEST(fs_integrity_buffered) {
   free(p);
   free(image);
   free(disk);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -179,16 +179,16 @@ START_TEST(fs_integrity_direct) {
   int round;
   unsigned i;
 
-  if (!fst_facts.direct_ok)
+  if (!lt_fs_facts.direct_ok)
     return;
-  fst_begin(1, 30000);
+  lt_fs_begin(1, 30000);
   p = calloc(N, sizeof(*p));
   image = calloc(N, SLOT);
   rng_state = 0x7654321;
-  fd = open(P("f"), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644);
+  fd = open(lt_fs_path("f"), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
   for (i = 0; i < N; i++)
-    p[i].mem = fst_aligned(4096, SLOT);
+    p[i].mem = lt_fs_aligned(4096, SLOT);
   for (round = 0; round < ROUNDS; round++) {
     shuffle(perm, N);
     for (i = 0; i < N; i++) {
@@ -199,7 +199,7 @@ START_TEST(fs_integrity_direct) {
       q->off = (int64_t) perm[i] * SLOT;
       q->want = (ssize_t) q->len;
       q->calls = 0;
-      fst_pattern(q->mem, q->len, (uint64_t) round * 100000 + i + 7);
+      lt_fs_pattern(q->mem, q->len, (uint64_t) round * 100000 + i + 7);
       memcpy(image + q->off, q->mem, q->len);
       if (blocks >= 2 && (i & 1)) {
         q->nbufs = 2;
@@ -253,7 +253,7 @@ START_TEST(fs_integrity_direct) {
   close(fd);
   free(p);
   free(image);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -281,12 +281,12 @@ START_TEST(fs_scale_100k_reads) {
   int fd;
   unsigned i;
 
-  fst_begin_cfg(1, 60000, 256);
+  lt_fs_begin_cfg(1, 60000, 256);
   data = malloc(NB * 4096);
   bufs = malloc(NB * 4096);
-  fst_pattern(data, NB * 4096, 99);
-  fst_write_file(P("f"), data, NB * 4096);
-  fd = open(P("f"), O_RDONLY | O_CLOEXEC);
+  lt_fs_pattern(data, NB * 4096, 99);
+  lt_fs_write_file(lt_fs_path("f"), data, NB * 4096);
+  fd = open(lt_fs_path("f"), O_RDONLY | O_CLOEXEC);
   ck_assert_int_ge(fd, 0);
   reqs = calloc(N, sizeof(*reqs));
   ck_assert_ptr_nonnull(reqs);
@@ -297,17 +297,17 @@ START_TEST(fs_scale_100k_reads) {
     int rc = lure_fs_read(L, &reqs[i], fd, &b[i % NB], 1,
                           (int64_t) 4096 * (i % NB), big_cb);
 
-    ck_assert_msg(rc == 0, "read #%u: %s", i, fst_err(rc));
+    ck_assert_msg(rc == 0, "read #%u: %s", i, lt_err(rc));
   }
   ck_assert_int_eq(big_calls, 0);
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_msg(big_calls == N, "%lu callbacks for %u reads", big_calls,
                 (unsigned) N);
   ck_assert_msg(big_bad == 0, "%lu of %u reads failed; first: %s", big_bad,
-                (unsigned) N, fst_err(big_first_bad));
+                (unsigned) N, lt_err(big_first_bad));
   ck_assert_int_eq(memcmp(bufs, data, NB * 4096), 0);
   for (i = 0; i < N; i += 997)
-    fst_check_executor(&reqs[i], FX_AUTO, 0, "read of 100k", __FILE__,
+    lt_fs_check_executor(&reqs[i], FX_AUTO, 0, "read of 100k", __FILE__,
                        __LINE__);
   ck_assert_int_eq(lure_loop_stats(L, &st), 0);
   printf("  100k reads: ticks %llu, waits %llu, sqes %llu, cqes %llu, "
@@ -324,7 +324,7 @@ START_TEST(fs_scale_100k_reads) {
   free(reqs);
   free(data);
   free(bufs);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -348,14 +348,14 @@ START_TEST(fs_scale_stats_small_ring) {
   char data[FILES];
   unsigned i;
 
-  fst_begin_cfg(1, 60000, 8);
+  lt_fs_begin_cfg(1, 60000, 8);
   memset(data, 's', sizeof(data));
   for (i = 0; i < FILES; i++) {
     char n[32];
 
     snprintf(n, sizeof(n), "f%u", i);
-    snprintf(names[i], PATH_MAX, "%s", P(n));
-    fst_write_file(names[i], data, i);
+    snprintf(names[i], PATH_MAX, "%s", lt_fs_path(n));
+    lt_fs_write_file(names[i], data, i);
   }
   reqs = calloc(N, sizeof(*reqs));
   stat_calls = stat_bad = 0;
@@ -367,7 +367,7 @@ START_TEST(fs_scale_stats_small_ring) {
   ck_assert_int_eq(stat_calls, N);
   ck_assert_msg(stat_bad == 0, "%lu of %d stats wrong", stat_bad, N);
   free(reqs);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -385,17 +385,17 @@ START_TEST(fs_scale_iov_max) {
   unsigned i;
 
   ck_assert_int_gt(NB, IOV_MAX);
-  fst_begin(_i, 30000);
-  fst_pattern(wm, NB * SZ, 5);
+  lt_fs_begin(_i, 30000);
+  lt_fs_pattern(wm, NB * SZ, 5);
   for (i = 0; i < NB; i++) {
     w[i] = lure_buf_init(wm + SZ * i, SZ);
     /* Read back in the reverse order of memory. */
     r[i] = lure_buf_init(rm + SZ * (NB - 1 - i), SZ);
   }
-  fd = open(P("f"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd = open(lt_fs_path("f"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(FSK(&req, FX_ANY,
-                       lure_fs_write(L, &req, fd, w, NB, 0, FST_CB)),
+                       lure_fs_write(L, &req, fd, w, NB, 0, LT_FS_CB)),
                    NB * SZ);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 0);
@@ -405,12 +405,12 @@ START_TEST(fs_scale_iov_max) {
   /* As libuv's (fs_write_alotof_bufs): a read is one readv(2) of the
    * first IOV_MAX buffers; the rest takes a second read. */
   ck_assert_int_eq(FSK(&req, FX_ANY,
-                       lure_fs_read(L, &req, fd, r, NB, 0, FST_CB)),
+                       lure_fs_read(L, &req, fd, r, NB, 0, LT_FS_CB)),
                    IOV_MAX * SZ);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(FSK(&req, FX_ANY,
                        lure_fs_read(L, &req, fd, r + IOV_MAX, NB - IOV_MAX,
-                                    IOV_MAX * SZ, FST_CB)),
+                                    IOV_MAX * SZ, LT_FS_CB)),
                    (NB - IOV_MAX) * SZ);
   lure_fs_req_cleanup(&req);
   for (i = 0; i < NB; i++)
@@ -420,7 +420,7 @@ START_TEST(fs_scale_iov_max) {
   /* At the current position: it moves by the whole amount. */
   ck_assert_int_eq(lseek(fd, 100, SEEK_SET), 100);
   ck_assert_int_eq(FSK(&req, FX_ANY,
-                       lure_fs_write(L, &req, fd, w, NB, -1, FST_CB)),
+                       lure_fs_write(L, &req, fd, w, NB, -1, LT_FS_CB)),
                    NB * SZ);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 100 + NB * SZ);
@@ -429,12 +429,12 @@ START_TEST(fs_scale_iov_max) {
   ck_assert_int_eq(lseek(fd, 100, SEEK_SET), 100);
   memset(rm, 0, NB * SZ);
   ck_assert_int_eq(FSK(&req, FX_ANY,
-                       lure_fs_read(L, &req, fd, r, NB, -1, FST_CB)),
+                       lure_fs_read(L, &req, fd, r, NB, -1, LT_FS_CB)),
                    IOV_MAX * SZ);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(FSK(&req, FX_ANY,
                        lure_fs_read(L, &req, fd, r + IOV_MAX, NB - IOV_MAX,
-                                    -1, FST_CB)),
+                                    -1, LT_FS_CB)),
                    (NB - IOV_MAX) * SZ);
   lure_fs_req_cleanup(&req);
   ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 100 + NB * SZ);
@@ -443,7 +443,7 @@ START_TEST(fs_scale_iov_max) {
   /* Short at the end: the total stops at EOF. */
   ck_assert_int_eq(FSK(&req, FX_ANY,
                        lure_fs_read(L, &req, fd, r, NB, 100 + NB * SZ - 40,
-                                    FST_CB)), 40);
+                                    LT_FS_CB)), 40);
   lure_fs_req_cleanup(&req);
   close(fd);
   free(w);
@@ -451,7 +451,7 @@ START_TEST(fs_scale_iov_max) {
   free(wm);
   free(rm);
   free(disk);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -461,76 +461,76 @@ START_TEST(fs_scale_beyond_4g) {
   const int64_t G5 = (int64_t) 5 << 30;
   lure_fs_t req;
   lure_buf_t b;
-  char *w = fst_aligned(4096, 4096);
-  char *r = fst_aligned(4096, 4096);
+  char *w = lt_fs_aligned(4096, 4096);
+  char *r = lt_fs_aligned(4096, 4096);
   struct stat st;
   int fd;
   int k;
 
-  fst_begin(_i, 30000);
-  fst_pattern(w, 4096, 55);
-  fd = open(P("sparse"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  lt_fs_begin(_i, 30000);
+  lt_fs_pattern(w, 4096, 55);
+  fd = open(lt_fs_path("sparse"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
   b = lure_buf_init(w, 4096);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, G5, FST_CB), 4096);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, G5, LT_FS_CB), 4096);
   ck_assert_int_eq(fstat(fd, &st), 0);
   ck_assert_int_eq(st.st_size, G5 + 4096);
-  FS_EQ(&req, lure_fs_fstat(L, &req, fd, FST_CB), 0);
+  FS_EQ(&req, lure_fs_fstat(L, &req, fd, LT_FS_CB), 0);
   ck_assert_uint_eq(req.statbuf.st_size, (uint64_t) G5 + 4096);
   lure_fs_req_cleanup(&req);
-  FS_EQ(&req, lure_fs_stat(L, &req, P("sparse"), FST_CB), 0);
+  FS_EQ(&req, lure_fs_stat(L, &req, lt_fs_path("sparse"), LT_FS_CB), 0);
   ck_assert_uint_eq(req.statbuf.st_size, (uint64_t) G5 + 4096);
   lure_fs_req_cleanup(&req);
   b = lure_buf_init(r, 4096);
   memset(r, 0, 4096);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, G5, FST_CB), 4096);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, G5, LT_FS_CB), 4096);
   ck_assert_int_eq(memcmp(r, w, 4096), 0);
   /* The same offset modulo 4 GiB is a hole (the offset was not cut to
    * 32 bits), and so is the block before. */
   memset(r, 1, 4096);
   FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, G5 - ((int64_t) 4 << 30),
-                           FST_CB), 4096);
+                           LT_FS_CB), 4096);
   for (k = 0; k < 4096; k++)
     ck_assert_int_eq(r[k], 0);
   memset(r, 1, 4096);
-  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, G5 - 4096, FST_CB), 4096);
+  FS_OK(&req, lure_fs_read(L, &req, fd, &b, 1, G5 - 4096, LT_FS_CB), 4096);
   for (k = 0; k < 4096; k++)
     ck_assert_int_eq(r[k], 0);
   /* At the current position, beyond 4 GiB. */
   ck_assert_int_eq(lseek(fd, G5 + 4096, SEEK_SET), G5 + 4096);
   b = lure_buf_init(w, 4096);
-  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, FST_CB), 4096);
+  FS_OK(&req, lure_fs_write(L, &req, fd, &b, 1, -1, LT_FS_CB), 4096);
   ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), G5 + 8192);
   /* ftruncate and sendfile with 64-bit values. */
-  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, G5 + 12288, FST_CB), 0);
+  FS_OK(&req, lure_fs_ftruncate(L, &req, fd, G5 + 12288, LT_FS_CB), 0);
   ck_assert_int_eq(fstat(fd, &st), 0);
   ck_assert_int_eq(st.st_size, G5 + 12288);
   {
-    int out = open(P("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out = open(lt_fs_path("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
     ck_assert_int_ge(out, 0);
-    FS_OK(&req, lure_fs_sendfile(L, &req, out, fd, G5, 4096, FST_CB), 4096);
+    FS_OK(&req, lure_fs_sendfile(L, &req, out, fd, G5, 4096, LT_FS_CB), 4096);
     close(out);
     memset(r, 0, 4096);
-    ck_assert_int_eq(fst_read_file(P("out"), r, 4096), 4096);
+    ck_assert_int_eq(lt_fs_read_file(lt_fs_path("out"), r, 4096), 4096);
     ck_assert_int_eq(memcmp(r, w, 4096), 0);
   }
   close(fd);
 
   /* O_DIRECT (AIO without a ring) at 5 GiB + 8 KiB. */
-  if (fst_facts.direct_ok) {
-    fd = open(P("sparse"), O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (lt_fs_facts.direct_ok) {
+    fd = open(lt_fs_path("sparse"), O_RDWR | O_DIRECT | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
-    fst_pattern(w, 4096, 56);
+    lt_fs_pattern(w, 4096, 56);
     b = lure_buf_init(w, 4096);
     ck_assert_int_eq(FSK(&req, FX_DIRECT,
                          lure_fs_write(L, &req, fd, &b, 1, G5 + 8192,
-                                       FST_CB)), 4096);
+                                       LT_FS_CB)), 4096);
     lure_fs_req_cleanup(&req);
     memset(r, 0, 4096);
     b = lure_buf_init(r, 4096);
     ck_assert_int_eq(FSK(&req, FX_DIRECT,
-                         lure_fs_read(L, &req, fd, &b, 1, G5 + 8192, FST_CB)),
+                         lure_fs_read(L, &req, fd, &b, 1, G5 + 8192, LT_FS_CB)),
                      4096);
     lure_fs_req_cleanup(&req);
     ck_assert_int_eq(memcmp(r, w, 4096), 0);
@@ -543,7 +543,7 @@ START_TEST(fs_scale_beyond_4g) {
   }
   free(w);
   free(r);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -558,15 +558,15 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
   unsigned i;
   int immediate = 0;
 
-  if (!fst_facts.direct_ok || !fst_facts.direct_einval)
+  if (!lt_fs_facts.direct_ok || !lt_fs_facts.direct_einval)
     return;
-  fst_begin(1, 30000);
+  lt_fs_begin(1, 30000);
   p = calloc(N, sizeof(*p));
   data = malloc(32 * 4096);
-  fst_pattern(data, 32 * 4096, 12);
-  fst_write_file(P("f"), data, 32 * 4096);
-  fd = open(P("f"), O_RDONLY | O_DIRECT | O_CLOEXEC);
-  wfd = open(P("f"), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  lt_fs_pattern(data, 32 * 4096, 12);
+  lt_fs_write_file(lt_fs_path("f"), data, 32 * 4096);
+  fd = open(lt_fs_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  wfd = open(lt_fs_path("f"), O_WRONLY | O_DIRECT | O_CLOEXEC);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_ge(wfd, 0);
   pcalls = 0;
@@ -575,7 +575,7 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
     int bad = (i % 5 == 4);
     int rc;
 
-    q->mem = fst_aligned(4096, 8192);
+    q->mem = lt_fs_aligned(4096, 8192);
     q->req.data = q;
     q->off = 4096 * (int64_t) (i % 32);
     q->want = bad ? LURE_EINVAL : 4096;
@@ -609,7 +609,7 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
       immediate++;
       continue;
     }
-    ck_assert_msg(rc == 0, "request #%u: %s", i, fst_err(rc));
+    ck_assert_msg(rc == 0, "request #%u: %s", i, lt_err(rc));
   }
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(pcalls, N - immediate);
@@ -618,7 +618,7 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
 
     ck_assert_msg(q->calls == 1, "request #%u: %d callbacks", i, q->calls);
     ck_assert_msg(q->req.result == q->want, "request #%u: %s, want %s", i,
-                  fst_err(q->req.result), fst_err(q->want));
+                  lt_err(q->req.result), lt_err(q->want));
     if (q->want == 4096)
       ck_assert_msg(memcmp(q->mem, data + q->off, 4096) == 0,
                     "request #%u read wrong data", i);
@@ -629,7 +629,7 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
   {
     char *chk = malloc(32 * 4096);
 
-    ck_assert_int_eq(fst_read_file(P("f"), chk, 32 * 4096), 32 * 4096);
+    ck_assert_int_eq(lt_fs_read_file(lt_fs_path("f"), chk, 32 * 4096), 32 * 4096);
     ck_assert_int_eq(memcmp(chk, data, 32 * 4096), 0);
     free(chk);
   }
@@ -637,7 +637,7 @@ START_TEST(fs_scale_direct_misaligned_inflight) {
   close(wfd);
   free(p);
   free(data);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
@@ -662,14 +662,14 @@ START_TEST(fs_scale_direct_many) {
   int fd;
   unsigned i;
 
-  if (!fst_facts.direct_ok)
+  if (!lt_fs_facts.direct_ok)
     return;
-  fst_begin(1, 60000);
+  lt_fs_begin(1, 60000);
   data = malloc(NB * 4096);
-  bufs = fst_aligned(4096, NB * 4096);
-  fst_pattern(data, NB * 4096, 31);
-  fst_write_file(P("f"), data, NB * 4096);
-  fd = open(P("f"), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  bufs = lt_fs_aligned(4096, NB * 4096);
+  lt_fs_pattern(data, NB * 4096, 31);
+  lt_fs_write_file(lt_fs_path("f"), data, NB * 4096);
+  fd = open(lt_fs_path("f"), O_RDONLY | O_DIRECT | O_CLOEXEC);
   ck_assert_int_ge(fd, 0);
   reqs = calloc(N, sizeof(*reqs));
   for (i = 0; i < NB; i++)
@@ -679,27 +679,27 @@ START_TEST(fs_scale_direct_many) {
     int rc = lure_fs_read(L, &reqs[i], fd, &b[i % NB], 1,
                           (int64_t) 4096 * (i % NB), dmany_cb);
 
-    ck_assert_msg(rc == 0, "O_DIRECT read #%u: %s", i, fst_err(rc));
+    ck_assert_msg(rc == 0, "O_DIRECT read #%u: %s", i, lt_err(rc));
   }
   ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(dmany_calls, N);
   ck_assert_msg(dmany_bad == 0, "%lu of %d O_DIRECT reads failed; first: %s",
-                dmany_bad, N, fst_err(dmany_first_bad));
+                dmany_bad, N, lt_err(dmany_first_bad));
   ck_assert_int_eq(memcmp(bufs, data, NB * 4096), 0);
   for (i = 0; i < N; i += 101)
-    fst_check_executor(&reqs[i], FX_DIRECT, 0, "O_DIRECT read of 4096",
+    lt_fs_check_executor(&reqs[i], FX_DIRECT, 0, "O_DIRECT read of 4096",
                        __FILE__, __LINE__);
   close(fd);
   free(reqs);
   free(data);
   free(bufs);
-  fst_end();
+  lt_fs_end();
 }
 END_TEST
 
-Suite *fs_scale_suite(void) {
+LT_SUITE(scale) {
   Suite *s = suite_create("scale");
-  TCase *tc = fst_tcase("scale", 120);
+  TCase *tc = lt_tcase("scale", 120);
 
   tcase_add_test(tc, fs_integrity_buffered);
   tcase_add_test(tc, fs_integrity_direct);

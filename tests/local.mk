@@ -1,29 +1,23 @@
 # tests rules: every test program and script of "make check", in one place.
 #
-# Three Check programs, each run whole once per executor set (libevent's
-# test.sh model); each set is a driver script in TESTS:
+# One harness (tests/README.md): three Check programs share one main()
+# (tests/runner.c), one helper header (tests/harness.h, prefix lt_; the
+# area helpers lt_fs_ in tests/harness-fs.h and lt_net_ in
+# tests/harness-net.h), and one list of executor sets, which every program
+# runs whole (libevent's test.sh model):
 #
 #   tests/lure-tests       the loop, handles, threads, the os utilities
-#     tests/uring.test           io_uring as the wait point (SKIP without it)
-#     tests/epoll.test           LURE_BACKEND=epoll
-#     tests/nouring-enosys.test  io_uring_setup fails with ENOSYS (seccomp)
-#     tests/nouring-eperm.test   io_uring_setup fails with EPERM (seccomp)
-#     tests/nouring-errnos.test  io_uring_setup fails with EINVAL, ENOMEM,
-#                                EOPNOTSUPP, EACCES; io_uring_enter or
-#                                io_uring_register fails (subset of suites)
-#     tests/pitfalls-uring-old.test  suite pitfalls on the ring's pre-5.19
-#                                socket path (multishot and pbuf_ring masked)
 #   tests/lure-fs-tests    file system requests
-#     tests/fs-uring.test         the ring serves every file opcode it has
-#     tests/fs-uring-masked.test  the ring waits, its file opcodes are masked
-#     tests/fs-epoll.test         LURE_BACKEND=epoll (AIO and the pool)
-#     tests/fs-nouring.test       io_uring_setup fails (tests/nouring)
 #   tests/lure-net-tests   TCP, pipes, UDP, DNS
-#     tests/net-uring.test         streams on the ring's socket path
-#     tests/net-uring-masked.test  the ring waits, socket opcodes masked
-#     tests/net-uring-old.test     the ring's path as 5.19/6.0 kernels take it
-#     tests/net-epoll.test         LURE_BACKEND=epoll
-#     tests/net-nouring.test       io_uring_setup fails (tests/nouring ENOSYS)
+#
+#   sets: uring, uring-masked, uring-old, epoll, nouring-enosys,
+#         nouring-eperm, nouring-errnos (what each means: tests/run-set.sh)
+#
+# Each run is a test tests/sets/AREA.SET.set (AREA loop, fs or net) that
+# the one driver, tests/run-set.sh, runs as SET_LOG_COMPILER: it sets the
+# environment of the set, SKIPs (77) where this host lacks the executor,
+# and execs the program.  A suite registers itself (LT_SUITE): a new suite
+# is one new file and one line, its name in the program's _SOURCES below.
 #
 #   tests/lure-diff        differential testing (issue 14): seeded call
 #                          sequences on every executor, callback traces
@@ -36,40 +30,43 @@
 # The scripts run from the top build directory and find the programs under
 # ${builddir:-.}/tests.  tests/lure-backend prints a fresh loop's wait point;
 # tests/nouring installs the seccomp filter and execs its arguments.
-# tests/README.md says how to add a test.
 
+# One line per program and set (the same sets for every program).
 LURE_TEST_SETS = \
-	tests/uring.test \
-	tests/epoll.test \
-	tests/nouring-enosys.test \
-	tests/nouring-eperm.test \
-	tests/nouring-errnos.test \
-	tests/pitfalls-uring-old.test
+	tests/sets/loop.uring.set \
+	tests/sets/loop.uring-masked.set \
+	tests/sets/loop.uring-old.set \
+	tests/sets/loop.epoll.set \
+	tests/sets/loop.nouring-enosys.set \
+	tests/sets/loop.nouring-eperm.set \
+	tests/sets/loop.nouring-errnos.set \
+	tests/sets/fs.uring.set \
+	tests/sets/fs.uring-masked.set \
+	tests/sets/fs.uring-old.set \
+	tests/sets/fs.epoll.set \
+	tests/sets/fs.nouring-enosys.set \
+	tests/sets/fs.nouring-eperm.set \
+	tests/sets/fs.nouring-errnos.set \
+	tests/sets/net.uring.set \
+	tests/sets/net.uring-masked.set \
+	tests/sets/net.uring-old.set \
+	tests/sets/net.epoll.set \
+	tests/sets/net.nouring-enosys.set \
+	tests/sets/net.nouring-eperm.set \
+	tests/sets/net.nouring-errnos.set
 
-FS_TEST_DRIVERS = \
-	tests/fs-uring.test \
-	tests/fs-uring-masked.test \
-	tests/fs-epoll.test \
-	tests/fs-nouring.test
+EXTRA_DIST += $(LURE_TEST_SETS) tests/run-set.sh tests/README.md
 
-NET_TEST_DRIVERS = \
-	tests/net-uring.test \
-	tests/net-uring-masked.test \
-	tests/net-uring-old.test \
-	tests/net-epoll.test \
-	tests/net-nouring.test
-
-EXTRA_DIST += $(LURE_TEST_SETS) $(FS_TEST_DRIVERS) $(NET_TEST_DRIVERS) \
-	tests/README.md
-
-# .test is automake's default test extension; run the scripts with the
+# .test is automake's default test extension (tests/diff.test); .set names
+# a program and an executor set for tests/run-set.sh.  Both run with the
 # configured shell so that they need no execute bit in a tarball.
+TEST_EXTENSIONS = .test .set
 TEST_LOG_COMPILER = $(SHELL)
+SET_LOG_COMPILER = $(SHELL) $(srcdir)/tests/run-set.sh
 
-# fd 9 of a test reaches the terminal: the set scripts have the programs
-# write their total line ("set S, N suites: NN%: Checks: ...") there, so
-# that "make check" shows the counts of each executor set, not only
-# PASS/FAIL.
+# fd 9 of a test reaches the terminal: the programs write their total line
+# ("set S, N suites: NN%: Checks: ...") there, so that "make check" shows
+# the counts of each executor set, not only PASS/FAIL.
 AM_TESTS_FD_REDIRECT = 9>&2
 
 # The scripts that compile programs (tests/uv-abi.sh) use the build's
@@ -97,13 +94,17 @@ tests_shared_link_CPPFLAGS = -I$(top_srcdir)/include
 tests_shared_link_LDADD = liblure.la
 
 if HAVE_CHECK
-TESTS += $(LURE_TEST_SETS) $(FS_TEST_DRIVERS) $(NET_TEST_DRIVERS)
+TESTS += $(LURE_TEST_SETS)
 check_PROGRAMS += tests/lure-tests tests/lure-backend tests/nouring \
 	tests/lure-fs-tests tests/lure-net-tests
 
-tests_lure_tests_SOURCES = \
-	tests/lure-tests.h \
-	tests/lure-tests.c \
+# What every program links: the runner and the shared helpers.
+LURE_HARNESS = tests/harness.h tests/harness.c tests/runner.c
+
+# The suites of a program run in the order of its _SOURCES.
+tests_lure_tests_SOURCES = $(LURE_HARNESS) \
+	tests/test-heap.c \
+	tests/test-errors.c \
 	tests/test-loop.c \
 	tests/test-timer.c \
 	tests/test-handle.c \
@@ -112,8 +113,6 @@ tests_lure_tests_SOURCES = \
 	tests/test-poll.c \
 	tests/test-work.c \
 	tests/test-fork.c \
-	tests/test-errors.c \
-	tests/test-heap.c \
 	tests/test-thread.c \
 	tests/test-misc.c \
 	tests/test-os.c \
@@ -130,9 +129,9 @@ tests_lure_backend_LDADD = liblure-core.la $(PTHREAD_LIBS)
 
 tests_nouring_SOURCES = tests/nouring.c
 
-tests_lure_fs_tests_SOURCES = \
-	tests/fs-tests.h \
-	tests/fs-main.c \
+tests_lure_fs_tests_SOURCES = $(LURE_HARNESS) \
+	tests/harness-fs.h \
+	tests/harness-fs.c \
 	tests/fs-ops.c \
 	tests/fs-errors.c \
 	tests/fs-cancel.c \
@@ -141,9 +140,9 @@ tests_lure_fs_tests_SOURCES = \
 tests_lure_fs_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
 tests_lure_fs_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(URING_LIBS)
 
-tests_lure_net_tests_SOURCES = \
-	tests/net-tests.h \
-	tests/net-main.c \
+tests_lure_net_tests_SOURCES = $(LURE_HARNESS) \
+	tests/harness-net.h \
+	tests/harness-net.c \
 	tests/net-tcp.c \
 	tests/net-stream.c \
 	tests/net-udp.c \

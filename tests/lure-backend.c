@@ -1,8 +1,9 @@
 /*
  * lure-backend.c - print the wait point a fresh loop gets here ("io_uring"
  * or "epoll"), honouring LURE_BACKEND and LURE_URING_DISABLE.  The
- * executor-set scripts use it to decide whether a set can run (SKIP) and to
- * check that a forced or filtered set really got the executor it names.
+ * executor-set driver (tests/run-set.sh) uses it to decide whether a set
+ * can run (SKIP) and to check that a forced or filtered set really got the
+ * executor it names.
  */
 #include <stdio.h>
 #include "lure.h"

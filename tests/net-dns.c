@@ -12,7 +12,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netdb.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 /* 1 when res holds 127.0.0.1 or ::1 (port, when >= 0, on every entry). */
 static int gai_has_loopback(const struct addrinfo *res, int port) {
@@ -53,14 +53,14 @@ START_TEST(dns_getaddrinfo_sync) {
   const char *ex;
   int rc;
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
 
   memset(&req, 0, sizeof(req));
   rc = lure_getaddrinfo(&loop, &req, NULL, "localhost", NULL, &hints);
-  ck_assert_msg(rc == 0, "getaddrinfo(localhost) sync: %s (%s)", nt_err(rc),
+  ck_assert_msg(rc == 0, "getaddrinfo(localhost) sync: %s (%s)", lt_err(rc),
                 lure_strerror(rc));
   ck_assert_ptr_nonnull(req.addrinfo);
   ck_assert_msg(gai_has_loopback(req.addrinfo, -1),
@@ -84,7 +84,7 @@ START_TEST(dns_getaddrinfo_sync) {
                                     NULL), 0);
   ck_assert(gai_has_loopback(req.addrinfo, -1));
   lure_freeaddrinfo(req.addrinfo);
-  if (nt_have_ipv6()) {
+  if (lt_net_have_ipv6()) {
     memset(&req, 0, sizeof(req));
     hints.ai_flags = AI_NUMERICHOST;
     ck_assert_int_eq(lure_getaddrinfo(&loop, &req, NULL, "::1", "1", &hints),
@@ -98,10 +98,10 @@ START_TEST(dns_getaddrinfo_sync) {
   memset(&req, 0, sizeof(req));
   rc = lure_getaddrinfo(&loop, &req, NULL, "nonexistent.invalid", NULL,
                         &hints);
-  printf("dns_getaddrinfo_sync: nonexistent.invalid: %s (%s)\n", nt_err(rc),
+  printf("dns_getaddrinfo_sync: nonexistent.invalid: %s (%s)\n", lt_err(rc),
          lure_strerror(rc));
   ck_assert_msg(gai_is_failure(rc), "getaddrinfo(nonexistent.invalid) sync: "
-                "%d (%s), want a LURE_EAI_* error", rc, nt_err(rc));
+                "%d (%s), want a LURE_EAI_* error", rc, lt_err(rc));
   ck_assert_ptr_null(req.addrinfo);
   lure_freeaddrinfo(NULL); /* allowed */
 
@@ -110,8 +110,8 @@ START_TEST(dns_getaddrinfo_sync) {
   hints.ai_flags = AI_NUMERICHOST;
   rc = lure_getaddrinfo(&loop, &req, NULL, "localhost", NULL, &hints);
   ck_assert_msg(rc == LURE_EAI_NONAME, "AI_NUMERICHOST with a name: %s, want "
-                "EAI_NONAME", nt_err(rc));
-  nt_loop_finish(&loop);
+                "EAI_NONAME", lt_err(rc));
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -139,8 +139,8 @@ START_TEST(dns_getaddrinfo_async) {
   struct addrinfo hints;
   char node[32];
 
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "async getaddrinfo");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "async getaddrinfo");
   memset(g, 0, sizeof(g));
   memset(&hints, 0, sizeof(hints));
   hints.ai_socktype = SOCK_STREAM;
@@ -155,22 +155,22 @@ START_TEST(dns_getaddrinfo_async) {
   ck_assert_int_eq(lure_getaddrinfo(&loop, &req[1], gai_cb,
                                     "nonexistent.invalid", NULL, NULL), 0);
   ck_assert_int_eq(g[0].cbs + g[1].cbs, 0);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(g[0].cbs, 1);
   ck_assert_msg(g[0].status == 0, "getaddrinfo(localhost): %s",
-                nt_err(g[0].status));
+                lt_err(g[0].status));
   ck_assert_ptr_nonnull(g[0].res);
   ck_assert(gai_has_loopback(g[0].res, 80));
   ck_assert_str_eq(g[0].executor, "threadpool");
   lure_freeaddrinfo(g[0].res);
   ck_assert_int_eq(g[1].cbs, 1);
   printf("dns_getaddrinfo_async: nonexistent.invalid: %s\n",
-         nt_err(g[1].status));
+         lt_err(g[1].status));
   ck_assert_msg(gai_is_failure(g[1].status), "getaddrinfo(nonexistent."
                 "invalid): %d (%s), want a LURE_EAI_* error", g[1].status,
-                nt_err(g[1].status));
+                lt_err(g[1].status));
   ck_assert_ptr_null(g[1].res);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -202,14 +202,14 @@ START_TEST(dns_getnameinfo) {
   struct sockaddr_in6 a6;
   int rc;
 
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "getnameinfo");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "getnameinfo");
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 80, &a), 0);
 
   /* Sync: the results are in the request. */
   memset(&req, 0, sizeof(req));
   rc = lure_getnameinfo(&loop, &req, NULL, (struct sockaddr *) &a, 0);
-  ck_assert_msg(rc == 0, "getnameinfo(127.0.0.1) sync: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "getnameinfo(127.0.0.1) sync: %s", lt_err(rc));
   ck_assert_msg(req.host[0] != '\0', "getnameinfo(127.0.0.1): empty host");
   ck_assert_msg(req.service[0] != '\0', "getnameinfo(:80): empty service");
   printf("dns_getnameinfo: 127.0.0.1:80 is %s:%s\n", req.host, req.service);
@@ -222,7 +222,7 @@ START_TEST(dns_getnameinfo) {
   ck_assert_str_eq(req.host, "127.0.0.1");
   ck_assert_str_eq(req.service, "80");
 
-  if (nt_have_ipv6()) {
+  if (lt_net_have_ipv6()) {
     ck_assert_int_eq(lure_ip6_addr("::1", 443, &a6), 0);
     memset(&req, 0, sizeof(req));
     rc = lure_getnameinfo(&loop, &req, NULL, (struct sockaddr *) &a6,
@@ -239,13 +239,13 @@ START_TEST(dns_getnameinfo) {
   ck_assert_int_eq(lure_getnameinfo(&loop, &req, gni_cb,
                                     (struct sockaddr *) &a, NI_NUMERICSERV),
                    0);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(g.cbs, 1);
-  ck_assert_msg(g.status == 0, "async getnameinfo: %s", nt_err(g.status));
+  ck_assert_msg(g.status == 0, "async getnameinfo: %s", lt_err(g.status));
   ck_assert(g.host[0] != '\0');
   ck_assert_str_eq(g.service, "80");
   ck_assert_str_eq(lure_req_executor((lure_req_t *) &req), "threadpool");
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -277,7 +277,7 @@ START_TEST(dns_address_helpers) {
   ck_assert_int_eq(lure_ip4_addr("0.0.0.0", 0, &a), 0);
   ck_assert_int_eq(lure_ip4_addr("255.255.255.255", 65535, &a), 0);
   ck_assert_int_eq(ntohs(a.sin_port), 65535);
-  for (i = 0; i < NT_ARRAY_SIZE(bad4); i++)
+  for (i = 0; i < LT_ARRAY_SIZE(bad4); i++)
     ck_assert_msg(lure_ip4_addr(bad4[i], 1, &a) == LURE_EINVAL,
                   "lure_ip4_addr(\"%s\") accepted", bad4[i]);
   ck_assert_int_eq(lure_ip4_addr("1.2.3.4", -1, &a), LURE_EINVAL);
@@ -297,7 +297,7 @@ START_TEST(dns_address_helpers) {
   ck_assert_uint_eq(a6.sin6_scope_id, lo);
   ck_assert_int_eq(lure_ip6_addr("fe80::1%no-such-if0", 1, &a6), 0);
   ck_assert_uint_eq(a6.sin6_scope_id, 0);
-  for (i = 0; i < NT_ARRAY_SIZE(bad6); i++)
+  for (i = 0; i < LT_ARRAY_SIZE(bad6); i++)
     ck_assert_msg(lure_ip6_addr(bad6[i], 1, &a6) == LURE_EINVAL,
                   "lure_ip6_addr(\"%s\") accepted", bad6[i]);
   ck_assert_int_eq(lure_ip6_addr("::1", 70000, &a6), LURE_EINVAL);
@@ -348,11 +348,11 @@ START_TEST(dns_address_helpers) {
 }
 END_TEST
 
-Suite *net_dns_suite(void) {
+LT_SUITE(dns) {
   Suite *s = suite_create("dns");
   TCase *tc = tcase_create("dns");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, dns_getaddrinfo_sync);
   tcase_add_test(tc, dns_getaddrinfo_async);
   tcase_add_test(tc, dns_getnameinfo);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 static int cb_calls;
 
@@ -45,7 +45,7 @@ static void any_gni_cb(lure_getnameinfo_t *r, int s, const char *h,
   do {                                                                       \
     int expect_rc_ = (call);                                                 \
     ck_assert_msg(expect_rc_ == (want), "%s:%d: %s = %s, want %s", __FILE__, \
-                  __LINE__, #call, nt_err(expect_rc_), nt_err(want));        \
+                  __LINE__, #call, lt_err(expect_rc_), lt_err(want));        \
   } while (0)
 
 /* ---- NULL and wrong-type arguments ------------------------------------------------ */
@@ -71,12 +71,12 @@ START_TEST(errors_null_arguments) {
   int nlen;
 
   cb_calls = 0;
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &pipe, 0), 0);
   ck_assert_int_eq(lure_udp_init(&loop, &udp), 0);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
-  nt_loopback(AF_INET, 9, &ss);
+  lt_net_loopback(AF_INET, 9, &ss);
   memset(&sun, 0, sizeof(sun));
   sun.sun_family = AF_UNIX;
 
@@ -241,14 +241,14 @@ START_TEST(errors_null_arguments) {
   lure_run(&loop, LURE_RUN_NOWAIT);
   ck_assert_int_eq(cb_calls, 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
 /* ---- wrong states ----------------------------------------------------------------------- */
 
 START_TEST(errors_states) {
-  struct nt_pair *p = calloc(1, sizeof(*p));
+  struct lt_net_pair *p = calloc(1, sizeof(*p));
   lure_loop_t *loop;
   lure_tcp_t fresh;
   lure_tcp_t bound;
@@ -272,7 +272,7 @@ START_TEST(errors_states) {
   int rc;
 
   cb_calls = 0;
-  nt_pair_open(p, NT_WATCHDOG_MS, "errors in wrong states");
+  lt_net_pair_open(p, LT_NET_WATCHDOG_MS, "errors in wrong states");
   loop = &p->loop;
 
   /* lure_accept with nothing pending. */
@@ -280,10 +280,10 @@ START_TEST(errors_states) {
     int port;
 
     ck_assert_int_eq(lure_tcp_init(loop, &srv), 0);
-    nt_loopback(AF_INET, 0, &ss);
+    lt_net_loopback(AF_INET, 0, &ss);
     ck_assert_int_eq(lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0), 0);
     ck_assert_int_eq(lure_listen((lure_stream_t *) &srv, 4, any_conn_cb), 0);
-    port = nt_tcp_port(&srv);
+    port = lt_net_tcp_port(&srv);
     ck_assert_int_eq(lure_tcp_init(loop, &cl), 0);
     EXPECT(lure_accept((lure_stream_t *) &srv, (lure_stream_t *) &cl),
            LURE_EAGAIN);
@@ -291,10 +291,10 @@ START_TEST(errors_states) {
     EXPECT(lure_listen((lure_stream_t *) &srv, 4, any_conn_cb), 0);
     /* A second server on the same address: EADDRINUSE from listen. */
     ck_assert_int_eq(lure_tcp_init(loop, &other), 0);
-    nt_loopback(AF_INET, port, &ss);
+    lt_net_loopback(AF_INET, port, &ss);
     rc = lure_tcp_bind(&other, (struct sockaddr *) &ss, 0);
     ck_assert_msg(rc == 0, "bind to a taken port: %s (reported by listen)",
-                  nt_err(rc));
+                  lt_err(rc));
     EXPECT(lure_listen((lure_stream_t *) &other, 4, any_conn_cb),
            LURE_EADDRINUSE);
     lure_close((lure_handle_t *) &other, NULL);
@@ -317,7 +317,7 @@ START_TEST(errors_states) {
 
   /* Bound, not connected. */
   ck_assert_int_eq(lure_tcp_init(loop, &bound), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&bound, (struct sockaddr *) &ss, 0), 0);
   nlen = (int) sizeof(name);
   EXPECT(lure_tcp_getpeername(&bound, (struct sockaddr *) &name, &nlen),
@@ -340,7 +340,7 @@ START_TEST(errors_states) {
   EXPECT(lure_tcp_getpeername(&p->client, (struct sockaddr *) &name, &nlen),
          0);
   ck_assert_int_eq(nlen, (int) sizeof(struct sockaddr_in));
-  nt_loopback(AF_INET, 9, &ss);
+  lt_net_loopback(AF_INET, 9, &ss);
   EXPECT(lure_tcp_connect(&creq, &p->client, (struct sockaddr *) &ss,
                           any_connect_cb), LURE_EISCONN);
   EXPECT(lure_listen((lure_stream_t *) &p->client, 4, any_conn_cb) < 0, 1);
@@ -351,7 +351,7 @@ START_TEST(errors_states) {
 
   /* A connection under way: connecting again is EALREADY. */
   ck_assert_int_eq(lure_tcp_init(loop, &busy), 0);
-  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  lt_net_loopback(AF_INET, lt_net_free_port(AF_INET, SOCK_STREAM), &ss);
   ck_assert_int_eq(lure_tcp_connect(&creq, &busy, (struct sockaddr *) &ss,
                                     any_connect_cb), 0);
   EXPECT(lure_tcp_connect(&creq2, &busy, (struct sockaddr *) &ss,
@@ -383,7 +383,7 @@ START_TEST(errors_states) {
   nlen = (int) sizeof(name);
   EXPECT(lure_udp_getpeername(&udp, (struct sockaddr *) &name, &nlen),
          LURE_EBADF);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&udp, (struct sockaddr *) &ss, 0), 0);
   nlen = (int) sizeof(name);
   EXPECT(lure_udp_getpeername(&udp, (struct sockaddr *) &name, &nlen),
@@ -393,7 +393,7 @@ START_TEST(errors_states) {
 
   /* Closing handles refuse everything. */
   ck_assert_int_eq(lure_tcp_init(loop, &closing), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&closing, (struct sockaddr *) &ss, 0), 0);
   lure_close((lure_handle_t *) &closing, NULL);
   EXPECT(lure_listen((lure_stream_t *) &closing, 4, any_conn_cb), LURE_EINVAL);
@@ -421,7 +421,7 @@ START_TEST(errors_states) {
   lure_close((lure_handle_t *) &bound, NULL);
   lure_close((lure_handle_t *) &pipe, NULL);
   lure_close((lure_handle_t *) &ipc, NULL);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   /* The connect of busy (ECANCELED) and the shutdown: nothing else. */
   ck_assert_int_eq(cb_calls, 2);
   free(p);
@@ -444,7 +444,7 @@ START_TEST(errors_fileno_bufsize) {
   int got;
   socklen_t len = sizeof(got);
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   ck_assert_int_eq(lure_udp_init(&loop, &udp), 0);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
@@ -527,16 +527,16 @@ START_TEST(errors_fileno_bufsize) {
   ck_assert_int_eq(lure_recv_buffer_size((lure_handle_t *) &tcp, &v),
                    LURE_EBADF);
   ck_assert_int_eq(fd, -7);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[1]);
 }
 END_TEST
 
-Suite *net_errors_suite(void) {
+LT_SUITE(errors) {
   Suite *s = suite_create("errors");
   TCase *tc = tcase_create("errors");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, errors_null_arguments);
   tcase_add_test(tc, errors_states);
   tcase_add_test(tc, errors_fileno_bufsize);

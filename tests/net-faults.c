@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 /* ---- zero-copy write, then close -------------------------------------------------- */
 
@@ -49,7 +49,7 @@ static const char *const zcc_names[ZCC_MODES] = {
 };
 
 struct zcc {
-  struct nt_pair p;
+  struct lt_net_pair p;
   int mode;
   lure_write_t wr[2];       /* [0] client to server, [1] server to client */
   char *buf[2];
@@ -105,7 +105,7 @@ static void zcc_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (z->bad_at < 0) {
-      long bad = nt_pat_check(31, z->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(31, z->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         z->bad_at = (long) z->received + bad;
@@ -160,27 +160,27 @@ START_TEST(faults_zc_close) {
   ck_assert_ptr_nonnull(z);
   z->mode = _i;
   z->bad_at = -1;
-  nt_pair_open(&z->p, 15000, "close with a zero-copy write pending");
+  lt_net_pair_open(&z->p, 15000, "close with a zero-copy write pending");
   z->p.client.data = z;
   z->p.server.data = z;
   for (i = 0; i < writers; i++) {
     z->buf[i] = malloc(ZCC_LEN);
     ck_assert_ptr_nonnull(z->buf[i]);
-    /* nt_pat() guarantees NT_PAT_MAX contiguous bytes: copy in steps. */
-    for (off = 0; off < ZCC_LEN; off += NT_PAT_MAX)
-      memcpy(z->buf[i] + off, nt_pat(31 + (uint64_t) i, off), NT_PAT_MAX);
+    /* lt_net_pat() guarantees LT_NET_PAT_MAX contiguous bytes: copy in steps. */
+    for (off = 0; off < ZCC_LEN; off += LT_NET_PAT_MAX)
+      memcpy(z->buf[i] + off, lt_net_pat(31 + (uint64_t) i, off), LT_NET_PAT_MAX);
     z->wr[i].data = z;
     b = lure_buf_init(z->buf[i], (unsigned int) ZCC_LEN);
     ck_assert_int_eq(lure_write_zc(&z->wr[i], zcc_end(z, i), &b, 1,
                                    zcc_write_cb), 0);
   }
   /* Long enough for the peer's receive buffer to fill: the send waits. */
-  nt_run_for(&z->p.loop, 200);
+  lt_run_for(&z->p.loop, 200);
   for (i = 0; i < writers; i++)
     ck_assert_msg(z->wcbs[i] == 0,
                   "%s: the write of %zu bytes to a peer that does not read "
                   "completed (%s) before the close",
-                  zcc_names[_i], ZCC_LEN, nt_err(z->wstatus[i]));
+                  zcc_names[_i], ZCC_LEN, lt_err(z->wstatus[i]));
   z->t_close = lure_hrtime();
   if (_i == ZCC_RESET)
     ck_assert_int_eq(lure_tcp_close_reset(&z->p.client, zcc_close_cb), 0);
@@ -193,14 +193,14 @@ START_TEST(faults_zc_close) {
     z->later.data = z;
     ck_assert_int_eq(lure_timer_start(&z->later, zcc_later_cb, 100, 0), 0);
   }
-  nt_run(&z->p.loop);
+  lt_run(&z->p.loop);
 
   for (i = 0; i < writers; i++) {
     ck_assert_msg(z->wcbs[i] == 1, "%s: end %d: %d write callbacks",
                   zcc_names[_i], i, z->wcbs[i]);
     ck_assert_msg(z->wstatus[i] == LURE_ECANCELED || z->wstatus[i] == 0,
                   "%s: end %d: write status %s", zcc_names[_i], i,
-                  nt_err(z->wstatus[i]));
+                  lt_err(z->wstatus[i]));
   }
   ck_assert_int_eq(z->closes[0], 1);
   if (_i == ZCC_BOTH)
@@ -214,17 +214,17 @@ START_TEST(faults_zc_close) {
   if (_i == ZCC_READ_LATER)
     ck_assert_msg(z->read_end == LURE_EOF && z->received > 0,
                   "the peer read %zu bytes, then %s, not EOF", z->received,
-                  nt_err(z->read_end));
+                  lt_err(z->read_end));
   if (_i == ZCC_RESET)
     ck_assert_msg(z->read_end == LURE_ECONNRESET,
                   "the peer's read ended with %s, not ECONNRESET",
-                  nt_err(z->read_end));
+                  lt_err(z->read_end));
   printf("faults_zc_close: set %s: %s: write %s, closed after %.0f ms, "
          "peer read %zu bytes, then %s\n",
-         nt_set() ? nt_set() : "(none)", zcc_names[_i],
-         nt_err(z->wstatus[0]), (double) (z->t_closed - z->t_close) / 1e6,
-         z->received, z->read_end ? nt_err(z->read_end) : "nothing");
-  nt_loop_finish(&z->p.loop);
+         lt_set() ? lt_set() : "(none)", zcc_names[_i],
+         lt_err(z->wstatus[0]), (double) (z->t_closed - z->t_close) / 1e6,
+         z->received, z->read_end ? lt_err(z->read_end) : "nothing");
+  lt_loop_finish(&z->p.loop);
   for (i = 0; i < writers; i++)
     free(z->buf[i]);
   free(z);
@@ -251,7 +251,7 @@ static void *se_realloc(void *p, size_t n) {
 }
 
 struct se {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr;
   lure_shutdown_t sreq;
   char *wbuf;
@@ -286,7 +286,7 @@ static void se_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (e->bad_at < 0) {
-      long bad = nt_pat_check(41, e->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(41, e->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         e->bad_at = (long) e->received + bad;
@@ -329,9 +329,9 @@ START_TEST(faults_stash_enomem) {
   e->bad_at = -1;
   e->wbuf = malloc(SE_TOTAL);
   ck_assert_ptr_nonnull(e->wbuf);
-  for (off = 0; off < SE_TOTAL; off += NT_PAT_MAX)
-    memcpy(e->wbuf + off, nt_pat(41, off), NT_PAT_MAX);
-  nt_pair_open(&e->p, 15000, "read stash out of memory");
+  for (off = 0; off < SE_TOTAL; off += LT_NET_PAT_MAX)
+    memcpy(e->wbuf + off, lt_net_pat(41, off), LT_NET_PAT_MAX);
+  lt_net_pair_open(&e->p, 15000, "read stash out of memory");
   e->p.client.data = e;
   e->p.server.data = e;
   b = lure_buf_init(e->wbuf, (unsigned int) SE_TOTAL);
@@ -341,10 +341,10 @@ START_TEST(faults_stash_enomem) {
                                  NULL), 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &e->p.server, se_alloc,
                                    se_read), 0);
-  nt_run(&e->p.loop);
+  lt_run(&e->p.loop);
   se_fail_realloc = 0;
 
-  ck_assert_msg(e->other_err == 0, "read error %s", nt_err(e->other_err));
+  ck_assert_msg(e->other_err == 0, "read error %s", lt_err(e->other_err));
   ck_assert_msg(e->bad_at < 0,
                 "the reader got other bytes than written at offset %ld "
                 "(%u failed stash allocations, %d ENOMEM reported): bytes "
@@ -365,10 +365,10 @@ START_TEST(faults_stash_enomem) {
     ck_assert_uint_eq(e->received, SE_TOTAL);
   }
   printf("faults_stash_enomem: set %s: %u stash allocations failed, "
-         "%zu bytes read, then %s\n", nt_set() ? nt_set() : "(none)",
+         "%zu bytes read, then %s\n", lt_set() ? lt_set() : "(none)",
          se_realloc_failed, e->received,
          e->enomem ? "ENOMEM" : e->eof ? "EOF" : "nothing");
-  nt_loop_finish(&e->p.loop);
+  lt_loop_finish(&e->p.loop);
   ck_assert_int_eq(lure_replace_allocator(malloc, realloc, calloc, free), 0);
   free(e->wbuf);
   free(e);
@@ -385,7 +385,7 @@ extern unsigned lure__uring_fault_recv_sqe;
 extern unsigned lure__uring_fault_accept_sqe;
 
 START_TEST(faults_send_no_sqe) {
-  struct nt_bulk_opts o;
+  struct lt_net_bulk_opts o;
 
   memset(&o, 0, sizeof(o));
   o.nclients = 16;
@@ -399,10 +399,10 @@ START_TEST(faults_send_no_sqe) {
   /* A ring of 4 entries: the SQ fills many times a tick. */
   ck_assert_int_eq(setenv("LURE_RING_ENTRIES", "4", 1), 0);
   lure__uring_fault_send_sqe = 24;
-  nt_bulk_run(&o, NULL);
+  lt_net_bulk_run(&o, NULL);
   printf("faults_send_no_sqe: set %s: %u injected faults left unused\n",
-         nt_set() ? nt_set() : "(none)", lure__uring_fault_send_sqe);
-  if (nt_set_ring_path())
+         lt_set() ? lt_set() : "(none)", lure__uring_fault_send_sqe);
+  if (lt_set_ring_path())
     ck_assert_uint_eq(lure__uring_fault_send_sqe, 0);
   lure__uring_fault_send_sqe = 0;
   unsetenv("LURE_RING_ENTRIES");
@@ -414,7 +414,7 @@ END_TEST
 #define RN_TOTAL ((size_t) 16 << 20)
 
 struct rn {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr;
   lure_shutdown_t sreq;
   char *wbuf;
@@ -437,7 +437,7 @@ static void rn_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (r->bad_at < 0) {
-      long bad = nt_pat_check(51, r->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(51, r->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         r->bad_at = (long) r->received + bad;
@@ -449,7 +449,7 @@ static void rn_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
        * (uring-old) are armed again after each completion; a multishot
        * one only when it ends, so end it: stop and start again. */
       lure__uring_fault_recv_sqe = 1;
-      if (nt_set_is("uring")) {
+      if (lt_set_is("uring")) {
         ck_assert_int_eq(lure_read_stop(s), 0);
         ck_assert_int_eq(lure_read_start(s, rn_alloc, rn_read), 0);
       }
@@ -479,9 +479,9 @@ START_TEST(faults_recv_no_sqe) {
   r->bad_at = -1;
   r->wbuf = malloc(RN_TOTAL);
   ck_assert_ptr_nonnull(r->wbuf);
-  for (off = 0; off < RN_TOTAL; off += NT_PAT_MAX)
-    memcpy(r->wbuf + off, nt_pat(51, off), NT_PAT_MAX);
-  nt_pair_open(&r->p, 15000, "a receive that finds no SQE");
+  for (off = 0; off < RN_TOTAL; off += LT_NET_PAT_MAX)
+    memcpy(r->wbuf + off, lt_net_pat(51, off), LT_NET_PAT_MAX);
+  lt_net_pair_open(&r->p, 15000, "a receive that finds no SQE");
   r->p.client.data = r;
   r->p.server.data = r;
   b = lure_buf_init(r->wbuf, (unsigned int) RN_TOTAL);
@@ -491,17 +491,17 @@ START_TEST(faults_recv_no_sqe) {
                                  NULL), 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.server, rn_alloc,
                                    rn_read), 0);
-  nt_run(&r->p.loop);
+  lt_run(&r->p.loop);
   printf("faults_recv_no_sqe: set %s: %u injected faults left unused\n",
-         nt_set() ? nt_set() : "(none)", lure__uring_fault_recv_sqe);
-  if (nt_set_ring_path())
+         lt_set() ? lt_set() : "(none)", lure__uring_fault_recv_sqe);
+  if (lt_set_ring_path())
     ck_assert_uint_eq(lure__uring_fault_recv_sqe, 0);
   lure__uring_fault_recv_sqe = 0;
-  ck_assert_msg(r->err == 0, "read error %s", nt_err(r->err));
+  ck_assert_msg(r->err == 0, "read error %s", lt_err(r->err));
   ck_assert_msg(r->bad_at < 0, "data differs at byte %ld", r->bad_at);
   ck_assert_uint_eq(r->received, RN_TOTAL);
   ck_assert_int_eq(r->eof, 1);
-  nt_loop_finish(&r->p.loop);
+  lt_loop_finish(&r->p.loop);
   free(r->wbuf);
   free(r);
 }
@@ -551,15 +551,15 @@ START_TEST(faults_accept_no_sqe) {
   unsigned i;
 
   ck_assert_ptr_nonnull(a);
-  nt_loop_init(&a->loop);
-  nt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
+  lt_loop_init(&a->loop);
+  lt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
   ck_assert_int_eq(lure_tcp_init(&a->loop, &a->listener), 0);
   a->listener.data = a;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&a->listener, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &a->listener, 16,
                                an_conn_cb), 0);
-  nt_loopback(AF_INET, nt_tcp_port(&a->listener), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&a->listener), &ss);
   for (i = 0; i < AN_CONNS; i++) {
     ck_assert_int_eq(lure_tcp_init(&a->loop, &a->cli[i]), 0);
     a->creq[i].data = a;
@@ -567,25 +567,25 @@ START_TEST(faults_accept_no_sqe) {
                                       (struct sockaddr *) &ss, an_connect_cb),
                      0);
   }
-  nt_run(&a->loop);
+  lt_run(&a->loop);
   printf("faults_accept_no_sqe: set %s: %u of %u accepted, %u injected "
-         "faults left unused\n", nt_set() ? nt_set() : "(none)", a->accepted,
+         "faults left unused\n", lt_set() ? lt_set() : "(none)", a->accepted,
          AN_CONNS, lure__uring_fault_accept_sqe);
-  if (nt_set_is("uring-old"))
+  if (lt_set_is("uring-old"))
     ck_assert_uint_eq(lure__uring_fault_accept_sqe, 0);
   lure__uring_fault_accept_sqe = 0;
   ck_assert_uint_eq(a->accepted, AN_CONNS);
   ck_assert_uint_eq(a->connected, AN_CONNS);
-  nt_loop_finish(&a->loop);
+  lt_loop_finish(&a->loop);
   free(a);
 }
 END_TEST
 
-Suite *net_faults_suite(void) {
+LT_SUITE(faults) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
   tcase_add_test(tc, faults_stash_enomem);
   tcase_add_test(tc, faults_send_no_sqe);

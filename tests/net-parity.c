@@ -27,13 +27,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 #define EXPECT(call, want)                                                   \
   do {                                                                       \
     int expect_rc_ = (call);                                                 \
     ck_assert_msg(expect_rc_ == (want), "%s:%d: %s = %s, want %s", __FILE__, \
-                  __LINE__, #call, nt_err(expect_rc_), nt_err(want));        \
+                  __LINE__, #call, lt_err(expect_rc_), lt_err(want));        \
   } while (0)
 
 static int fd_nonblocking(int fd) {
@@ -51,7 +51,7 @@ static int fd_cloexec(int fd) {
 }
 
 static void never_conn_cb(lure_stream_t *server, int status) {
-  ck_abort_msg("a connection no client made (status %s)", nt_err(status));
+  ck_abort_msg("a connection no client made (status %s)", lt_err(status));
 }
 
 static socklen_t sa_len(const struct sockaddr_storage *ss) {
@@ -110,7 +110,7 @@ static void uo_pong_cb(lure_udp_send_t *req, int status) {
 
   u->pong_status = status;
   u->pong_cbs++;
-  NT_CHECK_EXECUTOR(req, "a send on an adopted UDP socket");
+  LT_NET_CHECK_EXECUTOR(req, "a send on an adopted UDP socket");
   uo_maybe_done(u);
 }
 
@@ -162,12 +162,12 @@ static void udp_open_bound(int family) {
   int reuse = 0;
   int sock;
 
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "ping-pong on lure_udp_open");
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "ping-pong on lure_udp_open");
   /* A blocking socket without FD_CLOEXEC, bound as a program would. */
   sock = socket(family, SOCK_DGRAM, 0);
   ck_assert_int_ge(sock, 0);
-  nt_loopback(family, 0, &ss);
+  lt_net_loopback(family, 0, &ss);
   ck_assert_int_eq(bind(sock, (struct sockaddr *) &ss, sa_len(&ss)), 0);
   ck_assert_int_eq(fd_nonblocking(sock), 0);
 
@@ -181,33 +181,33 @@ static void udp_open_bound(int family) {
   ck_assert_int_eq(reuse, 1);
   EXPECT(lure_fileno((lure_handle_t *) &u->opened, &got), 0);
   ck_assert_int_eq(got, sock);
-  u->opened_port = nt_udp_port(&u->opened);
+  u->opened_port = lt_net_udp_port(&u->opened);
   ck_assert_int_ne(u->opened_port, 0);
   EXPECT(lure_udp_open(&u->opened, sock), LURE_EBUSY);
 
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->peer), 0);
   u->peer.data = u;
-  nt_loopback(family, 0, &ss);
+  lt_net_loopback(family, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&u->peer, (struct sockaddr *) &ss, 0), 0);
-  u->peer_port = nt_udp_port(&u->peer);
+  u->peer_port = lt_net_udp_port(&u->peer);
 
   EXPECT(lure_udp_recv_start(&u->opened, uo_alloc, uo_opened_recv), 0);
   /* Bound already: receiving did not bind it again elsewhere. */
-  ck_assert_int_eq(nt_udp_port(&u->opened), u->opened_port);
+  ck_assert_int_eq(lt_net_udp_port(&u->opened), u->opened_port);
   EXPECT(lure_udp_recv_start(&u->peer, uo_alloc, uo_peer_recv), 0);
-  nt_loopback(family, u->opened_port, &u->opened_addr);
+  lt_net_loopback(family, u->opened_port, &u->opened_addr);
   u->ping_req.data = u;
   EXPECT(lure_udp_send(&u->ping_req, &u->peer, &b, 1,
                        (struct sockaddr *) &u->opened_addr, uo_ping_cb), 0);
-  nt_run(&u->loop);
+  lt_run(&u->loop);
 
   ck_assert_int_eq(u->bad, 0);
   ck_assert_int_eq(u->pings, 1);
   ck_assert_int_eq(u->pongs, 1);
   ck_assert_int_eq(u->pong_cbs, 1);
-  ck_assert_msg(u->ping_status == 0, "ping: %s", nt_err(u->ping_status));
-  ck_assert_msg(u->pong_status == 0, "pong: %s", nt_err(u->pong_status));
-  nt_loop_finish(&u->loop);
+  ck_assert_msg(u->ping_status == 0, "ping: %s", lt_err(u->ping_status));
+  ck_assert_msg(u->pong_status == 0, "pong: %s", lt_err(u->pong_status));
+  lt_loop_finish(&u->loop);
   /* The handle owned the socket and closed it. */
   ck_assert_int_lt(fcntl(sock, F_GETFD), 0);
   free(u);
@@ -219,7 +219,7 @@ START_TEST(udp_open_bound_ipv4) {
 END_TEST
 
 START_TEST(udp_open_bound_ipv6) {
-  if (!nt_have_ipv6()) {
+  if (!lt_net_have_ipv6()) {
     printf("udp_open_bound_ipv6: no IPv6 here, skipped\n");
     return;
   }
@@ -279,13 +279,13 @@ START_TEST(udp_open_connected) {
   int nlen;
   int sock;
 
-  nt_loop_init(&c->loop);
-  nt_watchdog(&c->loop, &c->wd, NT_WATCHDOG_MS, "a connected adopted socket");
+  lt_loop_init(&c->loop);
+  lt_watchdog(&c->loop, &c->wd, LT_NET_WATCHDOG_MS, "a connected adopted socket");
   ck_assert_int_eq(lure_udp_init(&c->loop, &c->peer), 0);
   c->peer.data = c;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&c->peer, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&c->peer), &ss);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&c->peer), &ss);
   sock = socket(AF_INET, SOCK_DGRAM, 0);
   ck_assert_int_ge(sock, 0);
   ck_assert_int_eq(connect(sock, (struct sockaddr *) &ss, sa_len(&ss)), 0);
@@ -296,20 +296,20 @@ START_TEST(udp_open_connected) {
   nlen = (int) sizeof(name);
   EXPECT(lure_udp_getpeername(&c->opened, (struct sockaddr *) &name, &nlen),
          0);
-  ck_assert_int_eq(sa_port((struct sockaddr *) &name), nt_udp_port(&c->peer));
+  ck_assert_int_eq(sa_port((struct sockaddr *) &name), lt_net_udp_port(&c->peer));
   c->req.data = c;
   EXPECT(lure_udp_send(&c->req, &c->opened, &b, 1, (struct sockaddr *) &ss,
                        uoc_send_cb), LURE_EISCONN);
   EXPECT(lure_udp_try_send(&c->opened, &b, 1, (struct sockaddr *) &ss),
          LURE_EISCONN);
-  nt_loopback(AF_INET, 9, &other);
+  lt_net_loopback(AF_INET, 9, &other);
   EXPECT(lure_udp_connect(&c->opened, (struct sockaddr *) &other),
          LURE_EISCONN);
   EXPECT(lure_udp_try_send(&c->opened, &b, 1, NULL), 2);
   EXPECT(lure_udp_send(&c->req, &c->opened, &b2, 1, NULL, uoc_send_cb), 0);
   EXPECT(lure_udp_recv_start(&c->peer, uoc_alloc, uoc_peer_recv), 0);
-  nt_run(&c->loop);
-  ck_assert_msg(c->send_status == 0, "send: %s", nt_err(c->send_status));
+  lt_run(&c->loop);
+  ck_assert_msg(c->send_status == 0, "send: %s", lt_err(c->send_status));
   ck_assert_int_eq(c->bad, 0);
   ck_assert_int_eq(c->got, 2);
 
@@ -320,7 +320,7 @@ START_TEST(udp_open_connected) {
   EXPECT(lure_udp_getpeername(&c->opened, (struct sockaddr *) &name, &nlen),
          LURE_ENOTCONN);
   EXPECT(lure_udp_try_send(&c->opened, &b, 1, (struct sockaddr *) &ss), 2);
-  nt_loop_finish(&c->loop);
+  lt_loop_finish(&c->loop);
   free(c);
 }
 END_TEST
@@ -343,11 +343,11 @@ START_TEST(udp_open_unbound) {
   lure_udp_t h;
   struct sockaddr_storage ss;
   int nlen = (int) sizeof(ss);
-  int family = nt_have_ipv6() ? AF_INET6 : AF_INET;
+  int family = lt_net_have_ipv6() ? AF_INET6 : AF_INET;
   int sock = socket(family, SOCK_DGRAM, 0);
 
   ck_assert_int_ge(sock, 0);
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   EXPECT(lure_udp_open(&h, sock), 0);
   EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen), 0);
@@ -358,7 +358,7 @@ START_TEST(udp_open_unbound) {
   EXPECT(lure_udp_getsockname(&h, (struct sockaddr *) &ss, &nlen), 0);
   ck_assert_int_eq(ss.ss_family, family);
   ck_assert_int_ne(sa_port((struct sockaddr *) &ss), 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -405,19 +405,19 @@ START_TEST(udp_open_unix_dgram) {
 
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
   u->other = sv[1];
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "a Unix datagram socket");
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "a Unix datagram socket");
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->h), 0);
   u->h.data = u;
   EXPECT(lure_udp_open(&u->h, sv[0]), 0);
   EXPECT(lure_udp_recv_start(&u->h, uou_alloc, uou_recv), 0);
   ck_assert_int_eq(send(sv[1], "hello", 5, 0), 5);
-  nt_run(&u->loop);
+  lt_run(&u->loop);
   ck_assert_int_eq(u->bad, 0);
   ck_assert_int_eq(u->got, 1);
   ck_assert_int_eq(recv(sv[1], back, sizeof(back), MSG_DONTWAIT), 4);
   ck_assert_int_eq(memcmp(back, "back", 4), 0);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   close(sv[1]);
   free(u);
 }
@@ -438,7 +438,7 @@ START_TEST(udp_open_errors) {
   int dgram;
   int gone;
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   dgram = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -480,7 +480,7 @@ START_TEST(udp_open_errors) {
   ck_assert_int_eq(fd_nonblocking(dgram), 0);
   EXPECT(lure_udp_open(&h, dgram), 0);
   EXPECT(lure_udp_open(&h, stream), LURE_EBUSY);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(stream);
   close(fds[0]);
   close(fds[1]);
@@ -556,8 +556,8 @@ START_TEST(udp_send_queue_counters) {
   size_t count;
   int i;
 
-  nt_loop_init(&q->loop);
-  nt_watchdog(&q->loop, &q->wd, NT_WATCHDOG_MS, "send queue counters");
+  lt_loop_init(&q->loop);
+  lt_watchdog(&q->loop, &q->wd, LT_NET_WATCHDOG_MS, "send queue counters");
   ck_assert_uint_eq(lure_udp_get_send_queue_size(NULL), 0);
   ck_assert_uint_eq(lure_udp_get_send_queue_count(NULL), 0);
   ck_assert_int_eq(lure_tcp_init(&q->loop, &tcp), 0);
@@ -580,7 +580,7 @@ START_TEST(udp_send_queue_counters) {
   }
   count = lure_udp_get_send_queue_count(&q->h);
   ck_assert_msg(count > 0 && count <= SQ_N, "set %s: %zu of %d sends queued "
-                "on a full socket", nt_set() ? nt_set() : "(none)", count,
+                "on a full socket", lt_set() ? lt_set() : "(none)", count,
                 SQ_N);
   ck_assert_uint_eq(lure_udp_get_send_queue_size(&q->h), count * SQ_LEN);
   ck_assert_int_eq(q->cbs, 0);
@@ -589,7 +589,7 @@ START_TEST(udp_send_queue_counters) {
   ck_assert_int_eq(lure_poll_init(&q->loop, &q->drain, sv[1]), 0);
   q->drain.data = q;
   ck_assert_int_eq(lure_poll_start(&q->drain, LURE_READABLE, sq_drain_cb), 0);
-  nt_run(&q->loop);
+  lt_run(&q->loop);
   ck_assert_int_eq(q->cbs, SQ_N);
   ck_assert_int_eq(q->errs, 0);
   ck_assert_int_eq(q->mismatch, 0);
@@ -598,7 +598,7 @@ START_TEST(udp_send_queue_counters) {
   ck_assert_uint_eq(q->h.send_queue_size, 0);
   sq_drain_cb(&q->drain, 0, LURE_READABLE);
   ck_assert_int_eq(q->received, SQ_N);
-  nt_loop_finish(&q->loop);
+  lt_loop_finish(&q->loop);
   close(sv[1]);
   free(q);
 }
@@ -614,7 +614,7 @@ START_TEST(udp_using_recvmmsg) {
   lure_tcp_t tcp;
   struct sockaddr_in a4;
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   EXPECT(lure_udp_using_recvmmsg(NULL), LURE_EINVAL);
   EXPECT(lure_udp_using_recvmmsg((lure_udp_t *) &tcp), LURE_EINVAL);
@@ -627,7 +627,7 @@ START_TEST(udp_using_recvmmsg) {
   EXPECT(lure_udp_bind(&hinted, (struct sockaddr *) &a4, 0), 0);
   EXPECT(lure_udp_recv_start(&hinted, any_alloc, any_recv), 0);
   EXPECT(lure_udp_using_recvmmsg(&hinted), 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -661,7 +661,7 @@ START_TEST(udp_source_membership_errors) {
 
   ssm_group4(g4, sizeof(g4));
   ssm_group6(g6, sizeof(g6));
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   ck_assert_int_eq(lure_udp_init(&loop, &closing), 0);
@@ -704,7 +704,7 @@ START_TEST(udp_source_membership_errors) {
    * handle is bound by then, as for a join that works). */
   EXPECT(lure_udp_set_source_membership(&h, "127.0.0.1", NULL, "127.0.0.1",
                                         LURE_JOIN_GROUP), LURE_EINVAL);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -764,20 +764,20 @@ static void ssm_send(struct ssm *m) {
   m->send_status = 1;
   EXPECT(lure_udp_send(&m->req, &m->tx, &b, 1, (struct sockaddr *) &m->group,
                        ssm_send_cb), 0);
-  nt_run_for(&m->loop, 200);
+  lt_run_for(&m->loop, 200);
   ck_assert_msg(m->send_status == 0, "send to the group: %s",
-                nt_err(m->send_status));
+                lt_err(m->send_status));
 }
 
 START_TEST(udp_source_membership_ipv4) {
   struct ssm *m = calloc(1, sizeof(*m));
   struct sockaddr_in a4;
   char g4[32];
-  int port = nt_free_port(AF_INET, SOCK_DGRAM);
+  int port = lt_net_free_port(AF_INET, SOCK_DGRAM);
 
   ssm_group4(g4, sizeof(g4));
-  nt_loop_init(&m->loop);
-  nt_watchdog(&m->loop, &m->wd, NT_WATCHDOG_MS, "source-specific multicast");
+  lt_loop_init(&m->loop);
+  lt_watchdog(&m->loop, &m->wd, LT_NET_WATCHDOG_MS, "source-specific multicast");
   ck_assert_int_eq(lure_ip4_addr(g4, port, &a4), 0);
   memcpy(&m->group, &a4, sizeof(a4));
   ck_assert_int_eq(lure_udp_init(&m->loop, &m->rx_yes), 0);
@@ -820,7 +820,7 @@ START_TEST(udp_source_membership_ipv4) {
   ck_assert_int_eq(m->bad, 0);
   ck_assert_msg(m->yes == 1, "%d datagrams after leaving", m->yes - 1);
   ck_assert_int_eq(m->no, 0);
-  nt_loop_finish(&m->loop);
+  lt_loop_finish(&m->loop);
   free(m);
 }
 END_TEST
@@ -834,12 +834,12 @@ START_TEST(udp_source_membership_ipv6) {
   int nlen = (int) sizeof(ss);
   char g6[48];
 
-  if (!nt_have_ipv6()) {
+  if (!lt_net_have_ipv6()) {
     printf("udp_source_membership_ipv6: no IPv6 here, skipped\n");
     return;
   }
   ssm_group6(g6, sizeof(g6));
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   EXPECT(lure_udp_set_source_membership(&h, g6, "::1%lo", "::1",
                                         LURE_JOIN_GROUP), 0);
@@ -852,7 +852,7 @@ START_TEST(udp_source_membership_ipv6) {
   /* Not a multicast group. */
   EXPECT(lure_udp_set_source_membership(&h, "::1", "::1%lo", "::1",
                                         LURE_JOIN_GROUP), LURE_EINVAL);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -888,8 +888,8 @@ START_TEST(tcp_simultaneous_accepts_noop) {
   int fds[2];
   int i;
 
-  nt_loop_init(&a->loop);
-  nt_watchdog(&a->loop, &a->wd, NT_WATCHDOG_MS, "simultaneous accepts");
+  lt_loop_init(&a->loop);
+  lt_watchdog(&a->loop, &a->wd, LT_NET_WATCHDOG_MS, "simultaneous accepts");
   ck_assert_int_eq(lure_udp_init(&a->loop, &udp), 0);
   ck_assert_int_eq(lure_tcp_init(&a->loop, &closing), 0);
   lure_close((lure_handle_t *) &closing, NULL);
@@ -900,23 +900,23 @@ START_TEST(tcp_simultaneous_accepts_noop) {
   ck_assert_int_eq(lure_tcp_init(&a->loop, &a->server), 0);
   a->server.data = a;
   EXPECT(lure_tcp_simultaneous_accepts(&a->server, 0), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&a->server, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &a->server, 8, sa_conn_cb),
                    0);
   EXPECT(lure_tcp_simultaneous_accepts(&a->server, 1), 0);
   EXPECT(lure_tcp_simultaneous_accepts(&a->server, 0), 0);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &a->server), 1);
-  nt_loopback(AF_INET, nt_tcp_port(&a->server), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&a->server), &ss);
   for (i = 0; i < 2; i++) {
     fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fds[i], 0);
     ck_assert_int_eq(connect(fds[i], (struct sockaddr *) &ss, sa_len(&ss)),
                      0);
   }
-  nt_run(&a->loop);
+  lt_run(&a->loop);
   ck_assert_int_eq(a->accepted, 2);
-  nt_loop_finish(&a->loop);
+  lt_loop_finish(&a->loop);
   close(fds[0]);
   close(fds[1]);
   free(a);
@@ -931,7 +931,7 @@ START_TEST(pipe_pending_instances_noop) {
   char dir[256];
   char path[300];
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_pipe_init(&loop, &pipe_h, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &ipc, 1), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
@@ -943,14 +943,14 @@ START_TEST(pipe_pending_instances_noop) {
   ck_assert_int_eq(lure_pipe_pending_count(&ipc), 0);
   ck_assert_int_eq(lure_pipe_pending_type(&ipc), LURE_UNKNOWN_HANDLE);
   /* The handles are as they were: the pipe still binds and listens. */
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/sock", dir);
   EXPECT(lure_pipe_bind(&pipe_h, path), 0);
   lure_pipe_pending_instances(&pipe_h, 8);
   EXPECT(lure_listen((lure_stream_t *) &pipe_h, 4, never_conn_cb), 0);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &pipe_h), 1);
-  nt_loop_finish(&loop);
-  nt_rmdir_all(dir);
+  lt_loop_finish(&loop);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -978,10 +978,10 @@ START_TEST(pipe_chmod_modes) {
   mode_t old_mask;
   int fd;
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(pa, sizeof(pa), "%s/a.sock", dir);
   snprintf(pb, sizeof(pb), "%s/b.sock", dir);
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_pipe_init(&loop, &a, 0), 0);
   old_mask = umask(077);
   EXPECT(lure_pipe_bind(&a, pa), 0);
@@ -1014,8 +1014,8 @@ START_TEST(pipe_chmod_modes) {
   EXPECT(lure_pipe_open(&b, fd), 0);
   EXPECT(lure_pipe_chmod(&b, LURE_READABLE), 0);
   ck_assert_int_eq(mode_of(pb), 0644);
-  nt_loop_finish(&loop);
-  nt_rmdir_all(dir);
+  lt_loop_finish(&loop);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -1034,10 +1034,10 @@ START_TEST(pipe_chmod_errors) {
   int sv[2];
   int fds[2];
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/s", dir);
   snprintf(name, sizeof(name), "@lure-parity-%d", (int) getpid());
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &fresh, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &closing, 0), 0);
@@ -1075,10 +1075,10 @@ START_TEST(pipe_chmod_errors) {
   ck_assert_int_eq(unlink(path), 0);
   EXPECT(lure_pipe_chmod(&bound, LURE_READABLE), LURE_ENOENT);
 
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[1]);
   close(fds[1]);
-  nt_rmdir_all(dir);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -1241,7 +1241,7 @@ static void sp_write_cb(lure_write_t *req, int status) {
   if (status != 0)
     p->errs++;
   if (req == &p->wa)
-    NT_CHECK_EXECUTOR(req, "a write on a socketpair end");
+    LT_NET_CHECK_EXECUTOR(req, "a write on a socketpair end");
   if (req == &p->ww)
     lure_close((lure_handle_t *) &p->w, NULL);
 }
@@ -1299,8 +1299,8 @@ START_TEST(pairs_as_pipe_handles) {
   lure_buf_t ping = lure_buf_init("ping", 4);
   lure_buf_t data = lure_buf_init("through a pipe", 14);
 
-  nt_loop_init(&p->loop);
-  nt_watchdog(&p->loop, &p->wd, NT_WATCHDOG_MS, "pairs as pipe handles");
+  lt_loop_init(&p->loop);
+  lt_watchdog(&p->loop, &p->wd, LT_NET_WATCHDOG_MS, "pairs as pipe handles");
   EXPECT(lure_socketpair(SOCK_STREAM, 0, socks, LURE_NONBLOCK_PIPE,
                          LURE_NONBLOCK_PIPE), 0);
   ck_assert_int_eq(lure_pipe_init(&p->loop, &p->a, 0), 0);
@@ -1327,7 +1327,7 @@ START_TEST(pairs_as_pipe_handles) {
   p->ww.data = p;
   EXPECT(lure_write(&p->ww, (lure_stream_t *) &p->w, &data, 1, sp_write_cb),
          0);
-  nt_run(&p->loop);
+  lt_run(&p->loop);
 
   ck_assert_int_eq(p->errs, 0);
   ck_assert_msg(p->echoed == 1, "the echo through the socketpair: %zu "
@@ -1335,7 +1335,7 @@ START_TEST(pairs_as_pipe_handles) {
   ck_assert_int_eq(p->r_eof, 1);
   ck_assert_uint_eq(p->rlen, 14);
   ck_assert_int_eq(memcmp(p->rbuf, "through a pipe", 14), 0);
-  nt_loop_finish(&p->loop);
+  lt_loop_finish(&p->loop);
   free(p);
 }
 END_TEST
@@ -1350,7 +1350,7 @@ END_TEST
  * lure_accept, and writes through it to the client.
  */
 struct tw {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_pipe_t pa;
   lure_pipe_t pb;
   lure_tcp_t passed;
@@ -1438,7 +1438,7 @@ START_TEST(try_write2_passes_tcp) {
   lure_os_sock_t sv[2];
   lure_buf_t h = lure_buf_init("H", 1);
 
-  nt_pair_open(&t->p, NT_WATCHDOG_MS, "passing a handle with try_write2");
+  lt_net_pair_open(&t->p, LT_NET_WATCHDOG_MS, "passing a handle with try_write2");
   t->p.client.data = t;
   EXPECT(lure_socketpair(SOCK_STREAM, 0, sv, LURE_NONBLOCK_PIPE,
                          LURE_NONBLOCK_PIPE), 0);
@@ -1454,10 +1454,10 @@ START_TEST(try_write2_passes_tcp) {
   t->try_rc = lure_try_write2((lure_stream_t *) &t->pa, &h, 1,
                               (lure_stream_t *) &t->p.server);
   ck_assert_msg(t->try_rc == 1, "lure_try_write2 with a TCP handle: %s",
-                nt_err(t->try_rc));
+                lt_err(t->try_rc));
   /* The descriptor is on its way: the sender's handle can go now. */
   lure_close((lure_handle_t *) &t->p.server, NULL);
-  nt_run(&t->p.loop);
+  lt_run(&t->p.loop);
 
   ck_assert_int_eq(t->errs, 0);
   ck_assert_int_eq(t->pb_bytes, 1);
@@ -1465,11 +1465,11 @@ START_TEST(try_write2_passes_tcp) {
   ck_assert_msg(t->pending_at_read == 1, "%d descriptors pending when the "
                 "byte was read, want 1", t->pending_at_read);
   ck_assert_int_eq(t->type_at_read, LURE_TCP);
-  ck_assert_msg(t->accept_rc == 0, "lure_accept: %s", nt_err(t->accept_rc));
+  ck_assert_msg(t->accept_rc == 0, "lure_accept: %s", lt_err(t->accept_rc));
   ck_assert_uint_eq(t->clen, 21);
   ck_assert_int_eq(memcmp(t->cbuf, "via the passed handle", 21), 0);
   ck_assert_int_eq(t->client_eof, 1);
-  nt_loop_finish(&t->p.loop);
+  lt_loop_finish(&t->p.loop);
   free(t);
 }
 END_TEST
@@ -1485,7 +1485,7 @@ static void tw_any_write_cb(lure_write_t *req, int status) {
  * queued; then a handle sent to a plain socket arrives with the first
  * byte, as SCM_RIGHTS. */
 START_TEST(try_write2_errors) {
-  struct nt_pair *p = calloc(1, sizeof(*p));
+  struct lt_net_pair *p = calloc(1, sizeof(*p));
   lure_pipe_t plain;
   lure_pipe_t ipc;
   lure_pipe_t nofd;
@@ -1508,7 +1508,7 @@ START_TEST(try_write2_errors) {
   ck_assert_ptr_nonnull(space);
   memset(space, 'z', 65536);
   big = lure_buf_init(space, 65536);
-  nt_pair_open(p, NT_WATCHDOG_MS, "try_write2 errors");
+  lt_net_pair_open(p, LT_NET_WATCHDOG_MS, "try_write2 errors");
   EXPECT(lure_socketpair(SOCK_STREAM, 0, sv, LURE_NONBLOCK_PIPE, 0), 0);
   EXPECT(lure_socketpair(SOCK_STREAM, 0, pv, 0, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&p->loop, &ipc, 1), 0);
@@ -1565,7 +1565,7 @@ START_TEST(try_write2_errors) {
   /* Full: the kernel's EAGAIN.  Then a queued write: lure's. */
   while ((rc = lure_try_write2((lure_stream_t *) &ipc, &big, 1, NULL)) > 0)
     filled += rc;
-  ck_assert_msg(rc == LURE_EAGAIN, "filling the pipe: %s", nt_err(rc));
+  ck_assert_msg(rc == LURE_EAGAIN, "filling the pipe: %s", lt_err(rc));
   ck_assert_int_gt(filled, 0);
   EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
                          (lure_stream_t *) &p->client), LURE_EAGAIN);
@@ -1616,7 +1616,7 @@ START_TEST(try_write2_errors) {
     ck_assert_int_eq(type, SOCK_STREAM);
     ck_assert_int_eq(getsockname(got, (struct sockaddr *) &ss, &len), 0);
     ck_assert_int_eq(sa_port((struct sockaddr *) &ss),
-                     nt_tcp_port(&p->client));
+                     lt_net_tcp_port(&p->client));
     close(got);
   }
 
@@ -1624,7 +1624,7 @@ START_TEST(try_write2_errors) {
   EXPECT(lure_shutdown(&sreq, (lure_stream_t *) &ipc, NULL), 0);
   EXPECT(lure_try_write2((lure_stream_t *) &ipc, &b, 1,
                          (lure_stream_t *) &p->client), LURE_EPIPE);
-  nt_loop_finish(&p->loop);
+  lt_loop_finish(&p->loop);
   close(sv[1]);
   close(pv[1]);
   free(space);
@@ -1655,7 +1655,7 @@ START_TEST(open_fd_in_use) {
   lure_os_fd_t used;
   int sv[2];
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &made), 0);
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_tcp_bind(&made, (struct sockaddr *) &a4, 0), 0);
@@ -1687,7 +1687,7 @@ START_TEST(open_fd_in_use) {
   lure_close((lure_handle_t *) &p2, NULL);
   lure_close((lure_handle_t *) &u1, NULL);
   lure_close((lure_handle_t *) &u2, NULL);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1702,7 +1702,7 @@ START_TEST(udp_open_keeps_v6only) {
   socklen_t len = sizeof(got);
   int sock;
 
-  if (!nt_have_ipv6()) {
+  if (!lt_net_have_ipv6()) {
     printf("udp_open_keeps_v6only: no IPv6 here, skipped\n");
     return;
   }
@@ -1710,7 +1710,7 @@ START_TEST(udp_open_keeps_v6only) {
   ck_assert_int_ge(sock, 0);
   ck_assert_int_eq(setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &on,
                               sizeof(on)), 0);
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   ck_assert_int_eq(lure_udp_open(&h, sock), 0);
   ck_assert_int_eq(lure_udp_set_ttl(&h, 9), 0);
@@ -1720,14 +1720,14 @@ START_TEST(udp_open_keeps_v6only) {
                    0);
   ck_assert_int_eq(got, 1);
   lure_close((lure_handle_t *) &h, NULL);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
 /* ---- libuv 1.44's answers, as its own test suite checks them ------------ */
 
 struct u144 {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr;
   lure_shutdown_t sreq;
   lure_connect_t creq;
@@ -1753,15 +1753,15 @@ static void u144_listen(struct u144 *u, const char *what, int backlog,
                         lure_connection_cb cb, struct sockaddr_storage *ss) {
   lure_loop_t *loop = &u->p.loop;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, what);
+  lt_loop_init(loop);
+  lt_watchdog(loop, &u->p.wd, LT_NET_WATCHDOG_MS, what);
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
-  nt_loopback(AF_INET, 0, ss);
+  lt_net_loopback(AF_INET, 0, ss);
   ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) ss, 0),
                    0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, backlog,
                                cb), 0);
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&u->p.listener), ss);
 }
 
 static void u144_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
@@ -1802,10 +1802,10 @@ START_TEST(uv144_listen_null_cb) {
   int i;
   int rc = LURE_EAGAIN;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "listen without a callback");
+  lt_loop_init(loop);
+  lt_watchdog(loop, &u->p.wd, LT_NET_WATCHDOG_MS, "listen without a callback");
   ck_assert_int_eq(lure_tcp_init(loop, &srv), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0), 0);
   EXPECT(lure_listen((lure_stream_t *) &srv, 8, NULL), 0);
   EXPECT(lure_is_readable((lure_stream_t *) &srv), 0);
@@ -1822,25 +1822,25 @@ START_TEST(uv144_listen_null_cb) {
   /* A client arrives; with nobody told, it waits to be accepted. */
   c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(c, 0);
-  nt_loopback(AF_INET, nt_tcp_port(&srv), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&srv), &ss);
   ck_assert_int_eq(connect(c, (struct sockaddr *) &ss, sa_len(&ss)), 0);
   ck_assert_int_eq(lure_tcp_init(loop, &acc), 0);
   for (i = 0; i < 200 && rc == LURE_EAGAIN; i++) {
-    nt_run_for(loop, 5);
+    lt_run_for(loop, 5);
     rc = lure_accept((lure_stream_t *) &srv, (lure_stream_t *) &acc);
   }
   EXPECT(rc, 0);
   EXPECT(lure_is_writable((lure_stream_t *) &acc), 1);
 
   /* A pipe server too. */
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/s", dir);
   ck_assert_int_eq(lure_pipe_init(loop, &ps, 0), 0);
   ck_assert_int_eq(lure_pipe_bind(&ps, path), 0);
   EXPECT(lure_listen((lure_stream_t *) &ps, 8, NULL), 0);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   close(c);
-  nt_rmdir_all(dir);
+  lt_rmtree(dir);
   free(u);
 }
 END_TEST
@@ -1865,12 +1865,12 @@ START_TEST(uv144_tcp_options_before_socket) {
   lure_os_fd_t fd;
   int sock;
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tcp_init(&loop, &h), 0);
   EXPECT(lure_tcp_nodelay(&h, 1), 0);
   EXPECT(lure_tcp_keepalive(&h, 1, 77), 0);
   EXPECT(lure_tcp_keepalive(&h, 1, 0), LURE_EINVAL);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&h, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &h, &fd), 0);
   ck_assert_int_eq(sockopt_int(fd, IPPROTO_TCP, TCP_NODELAY), 1);
@@ -1896,7 +1896,7 @@ START_TEST(uv144_tcp_options_before_socket) {
   ck_assert_int_ge(sock, 0);
   EXPECT(lure_tcp_open(&opened, sock), 0);
   ck_assert_int_eq(sockopt_int(sock, IPPROTO_TCP, TCP_NODELAY), 1);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1912,7 +1912,7 @@ START_TEST(uv144_read_start_twice) {
   struct u144 *u = calloc(1, sizeof(*u));
   lure_stream_t *cs;
 
-  nt_pair_open(&u->p, NT_WATCHDOG_MS, "read_start twice");
+  lt_net_pair_open(&u->p, LT_NET_WATCHDOG_MS, "read_start twice");
   cs = (lure_stream_t *) &u->p.client;
   u->p.client.data = u;
   EXPECT(lure_read_start(cs, u144_alloc, u144_ea_read), 0);
@@ -1920,7 +1920,7 @@ START_TEST(uv144_read_start_twice) {
   EXPECT(lure_read_start_borrowed(cs, u144_ea_read), LURE_EALREADY);
   EXPECT(lure_read_stop(cs), 0);
   EXPECT(lure_read_start(cs, u144_alloc, u144_ea_read), 0);
-  nt_loop_finish(&u->p.loop);
+  lt_loop_finish(&u->p.loop);
   free(u);
 }
 END_TEST
@@ -1968,11 +1968,11 @@ START_TEST(uv144_read_during_connect) {
   lure_loop_t *loop = &u->p.loop;
   struct sockaddr_storage ss;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "read during connect");
+  lt_loop_init(loop);
+  lt_watchdog(loop, &u->p.wd, LT_NET_WATCHDOG_MS, "read during connect");
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
   u->p.listener.data = u;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
                    0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 4,
@@ -1980,7 +1980,7 @@ START_TEST(uv144_read_during_connect) {
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
   u->p.client.data = u;
   u->creq.data = u;
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&u->p.listener), &ss);
   EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
                           u144_rc_connect_cb), 0);
   EXPECT(lure_is_readable((lure_stream_t *) &u->p.client), 1);
@@ -1990,7 +1990,7 @@ START_TEST(uv144_read_during_connect) {
     lure_run(loop, LURE_RUN_ONCE);
   ck_assert_int_eq(u->connects, 1);
   ck_assert_int_eq(u->connect_status, 0);
-  ck_assert_msg(u->reads == 1, "read during connect: %s", nt_err(u->last));
+  ck_assert_msg(u->reads == 1, "read during connect: %s", lt_err(u->last));
   ck_assert_int_eq(u->connect_seen_by_read, 1);
 
   /* Refused: connect_cb, then EOF. */
@@ -1998,7 +1998,7 @@ START_TEST(uv144_read_during_connect) {
   u->reads = 0;
   ck_assert_int_eq(lure_tcp_init(loop, &u->extra), 0);
   u->extra.data = u;
-  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  lt_net_loopback(AF_INET, lt_net_free_port(AF_INET, SOCK_STREAM), &ss);
   EXPECT(lure_tcp_connect(&u->creq, &u->extra, (struct sockaddr *) &ss,
                           u144_rc_connect_cb), 0);
   EXPECT(lure_read_start((lure_stream_t *) &u->extra, u144_alloc,
@@ -2008,9 +2008,9 @@ START_TEST(uv144_read_during_connect) {
   ck_assert_int_eq(u->connects, 1);
   ck_assert_int_eq(u->connect_status, LURE_ECONNREFUSED);
   ck_assert_msg(u->eofs == 1, "read after a refused connect: %s",
-                nt_err(u->last));
+                lt_err(u->last));
   ck_assert_int_eq(u->connect_seen_by_read, 1);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   free(u);
 }
 END_TEST
@@ -2039,17 +2039,17 @@ static void u144_err_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
 START_TEST(uv144_read_error_not_writable) {
   struct u144 *u = calloc(1, sizeof(*u));
 
-  nt_pair_open(&u->p, NT_WATCHDOG_MS, "read error");
+  lt_net_pair_open(&u->p, LT_NET_WATCHDOG_MS, "read error");
   u->p.client.data = u;
   EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_alloc,
                          u144_err_read), 0);
   EXPECT(lure_tcp_close_reset(&u->p.server, NULL), 0);
-  nt_run(&u->p.loop);
-  ck_assert_msg(u->errors == 1, "want a read error, got %s", nt_err(u->last));
+  lt_run(&u->p.loop);
+  ck_assert_msg(u->errors == 1, "want a read error, got %s", lt_err(u->last));
   ck_assert_int_eq(u->readable_at_cb, 0);
   ck_assert_int_eq(u->writable_at_cb, 0);
   EXPECT(u->write_rc_at_cb, LURE_EPIPE);
-  nt_loop_finish(&u->p.loop);
+  lt_loop_finish(&u->p.loop);
   free(u);
 }
 END_TEST
@@ -2082,15 +2082,15 @@ static void u144_eof_read(lure_stream_t *s, ssize_t n, const lure_buf_t *b) {
 START_TEST(uv144_readable_on_eof) {
   struct u144 *u = calloc(1, sizeof(*u));
 
-  nt_pair_open(&u->p, NT_WATCHDOG_MS, "readable on EOF");
+  lt_net_pair_open(&u->p, LT_NET_WATCHDOG_MS, "readable on EOF");
   u->p.client.data = u;
   EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_alloc,
                          u144_eof_read), 0);
   EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &u->p.server, NULL), 0);
-  nt_run_for(&u->p.loop, 300);
+  lt_run_for(&u->p.loop, 300);
   ck_assert_msg(u->eofs == 3 && u->errors == 0, "%d EOFs, %d errors (%s)",
-                u->eofs, u->errors, nt_err(u->last));
-  nt_loop_finish(&u->p.loop);
+                u->eofs, u->errors, lt_err(u->last));
+  lt_loop_finish(&u->p.loop);
   free(u);
 }
 END_TEST
@@ -2125,29 +2125,29 @@ static void u144_end_buf_read(lure_stream_t *s, ssize_t n,
 START_TEST(uv144_end_comes_with_alloc_buffer) {
   struct u144 *u = calloc(1, sizeof(*u));
 
-  nt_pair_open(&u->p, NT_WATCHDOG_MS, "end with an alloc_cb buffer");
+  lt_net_pair_open(&u->p, LT_NET_WATCHDOG_MS, "end with an alloc_cb buffer");
   u->p.client.data = u;
   u144_counting_allocs = 0;
   EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
                          u144_end_buf_read), 0);
   EXPECT(lure_tcp_close_reset(&u->p.server, NULL), 0);
-  nt_run(&u->p.loop);
-  ck_assert_msg(u->errors == 1, "want a reset, got %s", nt_err(u->last));
+  lt_run(&u->p.loop);
+  ck_assert_msg(u->errors == 1, "want a reset, got %s", lt_err(u->last));
   ck_assert_int_ge(u144_counting_allocs, 1);
-  nt_loop_finish(&u->p.loop);
+  lt_loop_finish(&u->p.loop);
   free(u);
 
   u = calloc(1, sizeof(*u));
-  nt_pair_open(&u->p, NT_WATCHDOG_MS, "EOF with an alloc_cb buffer");
+  lt_net_pair_open(&u->p, LT_NET_WATCHDOG_MS, "EOF with an alloc_cb buffer");
   u->p.client.data = u;
   u144_counting_allocs = 0;
   EXPECT(lure_read_start((lure_stream_t *) &u->p.client, u144_counting_alloc,
                          u144_end_buf_read), 0);
   EXPECT(lure_shutdown(&u->sreq, (lure_stream_t *) &u->p.server, NULL), 0);
-  nt_run_for(&u->p.loop, 300);
-  ck_assert_msg(u->eofs == 1, "want EOF, got %s", nt_err(u->last));
+  lt_run_for(&u->p.loop, 300);
+  ck_assert_msg(u->eofs == 1, "want EOF, got %s", lt_err(u->last));
   ck_assert_int_ge(u144_counting_allocs, 1);
-  nt_loop_finish(&u->p.loop);
+  lt_loop_finish(&u->p.loop);
   free(u);
 }
 END_TEST
@@ -2175,7 +2175,7 @@ START_TEST(uv144_connect_from_address_in_use) {
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
   EXPECT(lure_tcp_bind(&u->p.client, (struct sockaddr *) &ss, 0), 0);
   u->creq.data = u;
-  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  lt_net_loopback(AF_INET, lt_net_free_port(AF_INET, SOCK_STREAM), &ss);
   u->in_call = 1;
   EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
                           u144_inuse_connect_cb), 0);
@@ -2183,10 +2183,10 @@ START_TEST(uv144_connect_from_address_in_use) {
   EXPECT(lure_tcp_getsockname(&u->p.client, (struct sockaddr *) &name, &nlen),
          LURE_EADDRINUSE);
   lure_close((lure_handle_t *) &u->p.listener, NULL);
-  nt_run(loop);
+  lt_run(loop);
   ck_assert_int_eq(u->connects, 1);
   EXPECT(u->connect_status, LURE_EADDRINUSE);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   free(u);
 }
 END_TEST
@@ -2214,10 +2214,10 @@ START_TEST(uv144_closed_listener_refuses) {
   u->creq.data = u;
   EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
                           u144_refused_connect_cb), 0);
-  nt_run(loop);
+  lt_run(loop);
   ck_assert_int_eq(u->connects, 1);
   EXPECT(u->connect_status, LURE_ECONNREFUSED);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   free(u);
 }
 END_TEST
@@ -2264,11 +2264,11 @@ START_TEST(uv144_close_shared_listener) {
   u->creq.data = u;
   EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
                           u144_shared_connect_cb), 0);
-  nt_run(loop);
+  lt_run(loop);
   ck_assert_int_eq(u->connects, 1);
   EXPECT(u->connect_status, 0);
   ck_assert_int_eq(u->conns, 1);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   free(u);
 }
 END_TEST
@@ -2338,8 +2338,8 @@ START_TEST(uv144_stdio_two_handles) {
   ck_assert_int_eq(dup2(sv[0], 0), 0);
   close(sv[0]);
 
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "two handles on fd 0");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "two handles on fd 0");
   ck_assert_int_eq(lure_pipe_init(&loop, &d->a, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &d->b, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &d->c, 0), 0);
@@ -2363,7 +2363,7 @@ START_TEST(uv144_stdio_two_handles) {
   b = lure_buf_init("back", 4);
   d->wr.data = d;
   EXPECT(lure_write(&d->wr, (lure_stream_t *) &d->b, &b, 1, sd_write_cb), 0);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(d->writes, 1);
   ck_assert_int_eq(read(sv[1], back, sizeof(back)), 4);
   ck_assert(memcmp(back, "back", 4) == 0);
@@ -2371,7 +2371,7 @@ START_TEST(uv144_stdio_two_handles) {
   lure_close((lure_handle_t *) &d->a, NULL);
   lure_close((lure_handle_t *) &d->b, NULL);
   lure_close((lure_handle_t *) &d->c, NULL);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   /* fd 0 is still the socket. */
   ck_assert_int_ne(fcntl(0, F_GETFD), -1);
   ck_assert_int_eq(write(0, "x", 1), 1);
@@ -2457,8 +2457,8 @@ START_TEST(uv144_shared_listener_not_starved) {
     _exit(0);
   }
   ck_assert_int_eq(read(ready[0], &c, 1), 1);
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "shared listener");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "shared listener");
   ck_assert_int_eq(lure_tcp_init(&loop, &server), 0);
   EXPECT(lure_tcp_open(&server, lsock), 0);
   server.data = &accepted;
@@ -2471,7 +2471,7 @@ START_TEST(uv144_shared_listener_not_starved) {
                              sizeof(a4)), 0);
   }
   for (i = 0; i < 40 && accepted < 4; i++)
-    nt_run_for(&loop, 50);
+    lt_run_for(&loop, 50);
   ck_assert_int_eq(write(done[1], "d", 1), 1);
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -2484,7 +2484,7 @@ START_TEST(uv144_shared_listener_not_starved) {
   close(ready[1]);
   close(done[0]);
   close(done[1]);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -2526,12 +2526,12 @@ START_TEST(uv144_emfile_drops_connection) {
   int last;
   int fd;
 
-  nt_loop_init(loop);
-  nt_watchdog(loop, &u->p.wd, NT_WATCHDOG_MS, "EMFILE on accept");
+  lt_loop_init(loop);
+  lt_watchdog(loop, &u->p.wd, LT_NET_WATCHDOG_MS, "EMFILE on accept");
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.listener), 0);
   ck_assert_int_eq(lure_tcp_init(loop, &u->p.client), 0);
   u->p.client.data = u;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&u->p.listener, (struct sockaddr *) &ss, 0),
                    0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &u->p.listener, 8,
@@ -2548,17 +2548,17 @@ START_TEST(uv144_emfile_drops_connection) {
   ck_assert_int_eq(errno, EMFILE);
   close(last);
   u->creq.data = u;
-  nt_loopback(AF_INET, nt_tcp_port(&u->p.listener), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&u->p.listener), &ss);
   EXPECT(lure_tcp_connect(&u->creq, &u->p.client, (struct sockaddr *) &ss,
                           u144_emfile_connect_cb), 0);
-  nt_run(loop);
+  lt_run(loop);
   for (fd = first; fd < last; fd++)
     close(fd);
   ck_assert_int_eq(u->connects, 1);
   EXPECT(u->connect_status, 0);
   ck_assert_msg(u->eofs + u->errors == 1, "the client's read: %d EOF, "
                 "%d errors", u->eofs, u->errors);
-  nt_loop_finish(loop);
+  lt_loop_finish(loop);
   free(u);
 }
 END_TEST
@@ -2571,7 +2571,7 @@ START_TEST(uv144_udp_options_ebadf) {
   lure_udp_t made;
   lure_os_fd_t fd;
 
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   EXPECT(lure_udp_set_multicast_ttl(&h, 32), LURE_EBADF);
   EXPECT(lure_udp_set_broadcast(&h, 1), LURE_EBADF);
@@ -2586,7 +2586,7 @@ START_TEST(uv144_udp_options_ebadf) {
   EXPECT(lure_udp_set_ttl(&made, 1), 0);
   EXPECT(lure_udp_set_multicast_loop(&made, 1), 0);
   EXPECT(lure_udp_set_multicast_interface(&made, "0.0.0.0"), 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -2615,7 +2615,7 @@ START_TEST(uv144_udp_unix_address) {
   int tx;
   int ls;
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   memset(&sun, 0, sizeof(sun));
   sun.sun_family = AF_UNIX;
   snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/d", dir);
@@ -2624,7 +2624,7 @@ START_TEST(uv144_udp_unix_address) {
   ck_assert_int_eq(bind(rx, (struct sockaddr *) &sun, sizeof(sun)), 0);
   tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(tx, 0);
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_udp_init(&loop, &h), 0);
   EXPECT(lure_udp_open(&h, tx), 0);
   req.data = &st;
@@ -2642,15 +2642,15 @@ START_TEST(uv144_udp_unix_address) {
   req2.data = &st2;
   EXPECT(lure_udp_send(&req2, &odd, &b, 1, (struct sockaddr *) &sun,
                        u144_unix_send_cb), 0);
-  nt_run(&loop);
+  lt_run(&loop);
   EXPECT(st, 0);
   ck_assert_msg(st2 < 0, "a send on a listening stream socket: %s",
-                nt_err(st2));
+                lt_err(st2));
   ck_assert_int_eq(recv(rx, got, sizeof(got), MSG_DONTWAIT), 4);
   ck_assert_int_eq(memcmp(got, "PING", 4), 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(rx);
-  nt_rmdir_all(dir);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -2673,7 +2673,7 @@ START_TEST(uv144_pipe_abstract_name) {
   sun.sun_family = AF_UNIX;
   memcpy(sun.sun_path, name, sizeof(name));
   ck_assert_int_eq(bind(sock, (struct sockaddr *) &sun, sizeof(sun)), 0);
-  nt_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_pipe_init(&loop, &p, 0), 0);
   EXPECT(lure_pipe_open(&p, sock), 0);
   EXPECT(lure_pipe_getsockname(&p, buf, &len), 0);
@@ -2682,7 +2682,7 @@ START_TEST(uv144_pipe_abstract_name) {
   len = 10;
   EXPECT(lure_pipe_getsockname(&p, buf, &len), LURE_ENOBUFS);
   ck_assert_uint_eq(len, sizeof(sun.sun_path) + 1);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -2712,11 +2712,11 @@ START_TEST(uv144_ip6_zone) {
 }
 END_TEST
 
-Suite *net_parity_suite(void) {
+LT_SUITE(parity) {
   Suite *s = suite_create("parity");
   TCase *tc = tcase_create("parity");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, udp_open_bound_ipv4);
   tcase_add_test(tc, udp_open_bound_ipv6);
   tcase_add_test(tc, udp_open_connected);
@@ -2742,7 +2742,7 @@ Suite *net_parity_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("libuv-1.44");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, uv144_listen_null_cb);
   tcase_add_test(tc, uv144_tcp_options_before_socket);
   tcase_add_test(tc, uv144_read_start_twice);

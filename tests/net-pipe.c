@@ -13,12 +13,12 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 /* ---- echo ------------------------------------------------------------------------- */
 
 static void pipe_echo(const char *name) {
-  struct nt_bulk_opts o;
+  struct lt_net_bulk_opts o;
 
   memset(&o, 0, sizeof(o));
   o.nclients = 8;
@@ -28,7 +28,7 @@ static void pipe_echo(const char *name) {
   o.window_bytes = 64 * 1024;
   o.family = AF_UNIX;
   o.pipe_name = name;
-  nt_bulk_run(&o, NULL);
+  lt_net_bulk_run(&o, NULL);
 }
 
 START_TEST(pipe_echo_path) {
@@ -36,13 +36,13 @@ START_TEST(pipe_echo_path) {
   char path[300];
   struct stat st;
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/echo.sock", dir);
   pipe_echo(path);
   /* The bound handle removed its socket file when it closed. */
   ck_assert_msg(stat(path, &st) != 0 && errno == ENOENT,
                 "%s still exists after the server closed", path);
-  nt_rmdir_all(dir);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -88,7 +88,7 @@ static void pn_connect_cb(lure_connect_t *req, int status) {
  * "\0name", the NUL counted in len. */
 static void pn_check_name(const char *what, int rc, const char *got,
                           size_t len, const char *want) {
-  ck_assert_msg(rc == 0, "%s: %s", what, nt_err(rc));
+  ck_assert_msg(rc == 0, "%s: %s", what, lt_err(rc));
   if (want[0] == '@') {
     ck_assert_msg(len == strlen(want) && got[0] == '\0' &&
                       memcmp(got + 1, want + 1, len - 1) == 0,
@@ -108,16 +108,16 @@ static void pipe_names(const char *name) {
   int rc;
   int i;
 
-  nt_loop_init(&p->loop);
-  nt_watchdog(&p->loop, &p->wd, NT_WATCHDOG_MS, "pipe names");
+  lt_loop_init(&p->loop);
+  lt_watchdog(&p->loop, &p->wd, LT_NET_WATCHDOG_MS, "pipe names");
   ck_assert_int_eq(lure_pipe_init(&p->loop, &p->server, 0), 0);
   p->server.data = p;
   len = sizeof(buf);
   rc = lure_pipe_getsockname(&p->server, buf, &len);
   ck_assert_msg(rc == LURE_EBADF, "getsockname without a socket: %s",
-                nt_err(rc));
+                lt_err(rc));
   rc = lure_pipe_bind(&p->server, name);
-  ck_assert_msg(rc == 0, "lure_pipe_bind(%s): %s", name, nt_err(rc));
+  ck_assert_msg(rc == 0, "lure_pipe_bind(%s): %s", name, lt_err(rc));
   ck_assert_int_eq(lure_pipe_bind(&p->server, name), LURE_EINVAL); /* again */
   len = sizeof(buf);
   rc = lure_pipe_getsockname(&p->server, buf, &len);
@@ -126,12 +126,12 @@ static void pipe_names(const char *name) {
   len = sizeof(small);
   rc = lure_pipe_getsockname(&p->server, small, &len);
   ck_assert_msg(rc == LURE_ENOBUFS, "getsockname into 4 bytes: %s",
-                nt_err(rc));
+                lt_err(rc));
   ck_assert_uint_eq(len, strlen(name) + 1);
   len = sizeof(buf);
   rc = lure_pipe_getpeername(&p->server, buf, &len);
   ck_assert_msg(rc == LURE_ENOTCONN, "getpeername of a bound, unconnected "
-                "pipe: %s", nt_err(rc));
+                "pipe: %s", lt_err(rc));
   ck_assert_int_eq(lure_listen((lure_stream_t *) &p->server, 8, pn_conn_cb),
                    0);
 
@@ -156,7 +156,7 @@ static void pipe_names(const char *name) {
   len = sizeof(buf);
   rc = lure_pipe_getpeername(&p->accepted, buf, &len);
   pn_check_name("accepted getpeername (unnamed)", rc, buf, len, "");
-  nt_loop_finish(&p->loop);
+  lt_loop_finish(&p->loop);
   free(p);
 }
 
@@ -165,12 +165,12 @@ START_TEST(pipe_getsockname_getpeername) {
   char path[300];
   char abs[64];
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/names.sock", dir);
   pipe_names(path);
   snprintf(abs, sizeof(abs), "@lure-net-names-%ld", (long) getpid());
   pipe_names(abs);
-  nt_rmdir_all(dir);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -203,12 +203,12 @@ static int pe_connect(lure_loop_t *loop, const char *name) {
   ck_assert_int_eq(lure_pipe_init(loop, &p, 0), 0);
   rc = lure_pipe_connect(&req, &p, name, pe_connect_cb);
   ck_assert_msg(rc == 0, "lure_pipe_connect(%s): %s (failures go to the "
-                "callback)", name, nt_err(rc));
+                "callback)", name, lt_err(rc));
   ck_assert_int_eq(e.cbs, 0);
-  nt_run(loop);
+  lt_run(loop);
   ck_assert_int_eq(e.cbs, 1);
   lure_close((lure_handle_t *) &p, NULL);
-  nt_run(loop);
+  lt_run(loop);
   return e.status;
 }
 
@@ -225,65 +225,65 @@ START_TEST(pipe_bind_connect_errors) {
   char abs[64];
   int rc;
 
-  nt_tmpdir(dir, sizeof(dir));
+  lt_tmpdir(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/taken.sock", dir);
   snprintf(missing, sizeof(missing), "%s/no/such/dir.sock", dir);
   snprintf(abs, sizeof(abs), "@lure-net-taken-%ld", (long) getpid());
   memset(longname, 'x', sizeof(longname) - 1);
   longname[0] = '/';
   longname[sizeof(longname) - 1] = '\0';
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "pipe errors");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "pipe errors");
 
   ck_assert_int_eq(lure_pipe_init(&loop, &a, 0), 0);
   ck_assert_int_eq(lure_pipe_bind(&a, path), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &b, 0), 0);
   rc = lure_pipe_bind(&b, path);
   ck_assert_msg(rc == LURE_EADDRINUSE, "bind to a taken path: %s",
-                nt_err(rc));
+                lt_err(rc));
   rc = lure_pipe_bind(&b, missing);
   ck_assert_msg(rc == LURE_EACCES, "bind in a missing directory: %s, want "
-                "EACCES", nt_err(rc));
+                "EACCES", lt_err(rc));
   rc = lure_pipe_bind(&b, longname);
   ck_assert_msg(rc == LURE_ENAMETOOLONG, "bind to a 199-byte path: %s",
-                nt_err(rc));
+                lt_err(rc));
   rc = lure_pipe_bind(&b, "");
-  ck_assert_msg(rc == LURE_EINVAL, "bind to \"\": %s", nt_err(rc));
+  ck_assert_msg(rc == LURE_EINVAL, "bind to \"\": %s", lt_err(rc));
   ck_assert_int_eq(lure_pipe_bind(&b, abs), 0);
   /* The abstract name is free again once b's socket is closed. */
   lure_close((lure_handle_t *) &b, NULL);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(lure_pipe_init(&loop, &b, 0), 0);
   ck_assert_int_eq(lure_pipe_bind(&b, abs), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &c, 0), 0);
   rc = lure_pipe_bind(&c, abs);
   ck_assert_msg(rc == LURE_EADDRINUSE, "bind to a taken abstract name: %s",
-                nt_err(rc));
+                lt_err(rc));
   lure_close((lure_handle_t *) &c, NULL);
   lure_close((lure_handle_t *) &b, NULL);
-  nt_run(&loop);
+  lt_run(&loop);
   /* Only a pipe without ipc can listen. */
   ck_assert_int_eq(lure_pipe_init(&loop, &c, 1), 0);
   ck_assert_int_eq(lure_pipe_bind(&c, abs), 0);
   rc = lure_listen((lure_stream_t *) &c, 4, pe_conn_cb);
   ck_assert_msg(rc == LURE_EINVAL, "lure_listen on an ipc pipe: %s",
-                nt_err(rc));
+                lt_err(rc));
   lure_close((lure_handle_t *) &c, NULL);
-  nt_run(&loop);
+  lt_run(&loop);
 
   /* Connect failures reach the callback. */
   rc = pe_connect(&loop, missing);
   ck_assert_msg(rc == LURE_ENOENT, "connect to a missing path: %s, want "
-                "ENOENT", nt_err(rc));
+                "ENOENT", lt_err(rc));
   rc = pe_connect(&loop, path); /* bound but not listening */
   ck_assert_msg(rc == LURE_ECONNREFUSED, "connect to a socket nobody "
-                "listens on: %s, want ECONNREFUSED", nt_err(rc));
+                "listens on: %s, want ECONNREFUSED", lt_err(rc));
   rc = pe_connect(&loop, "@lure-net-nobody-here");
   ck_assert_msg(rc == LURE_ECONNREFUSED, "connect to an unbound abstract "
-                "name: %s, want ECONNREFUSED", nt_err(rc));
+                "name: %s, want ECONNREFUSED", lt_err(rc));
   lure_close((lure_handle_t *) &a, NULL);
-  nt_loop_finish(&loop);
-  nt_rmdir_all(dir);
+  lt_loop_finish(&loop);
+  lt_rmtree(dir);
 }
 END_TEST
 
@@ -426,7 +426,7 @@ static void fp_pb_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
     return;
   rc = lure_read_start((lure_stream_t *) &f->passed, fp_echo_alloc,
                        fp_passed_read);
-  ck_assert_msg(rc == 0, "read_start on the passed handle: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "read_start on the passed handle: %s", lt_err(rc));
 }
 
 static void fp_w2_cb(lure_write_t *req, int status) {
@@ -466,7 +466,7 @@ static void fp_client_read(lure_stream_t *s, ssize_t nread,
 
   if (nread > 0) {
     if (f->bad_at < 0) {
-      long bad = nt_pat_check(31, f->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(31, f->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         f->bad_at = (long) f->received + bad;
@@ -491,7 +491,7 @@ static void fp_connect_cb(lure_connect_t *req, int status) {
   ck_assert_int_eq(status, 0);
   ck_assert_int_eq(lure_read_start(cs, fp_client_alloc, fp_client_read), 0);
   for (i = 0; i < 4; i++) {
-    lure_buf_t b = lure_buf_init((char *) nt_pat(31, (uint64_t) i * (FP_TOTAL / 4)),
+    lure_buf_t b = lure_buf_init((char *) lt_net_pat(31, (uint64_t) i * (FP_TOTAL / 4)),
                                  (unsigned int) (FP_TOTAL / 4));
 
     f->cw[i].data = f;
@@ -508,8 +508,8 @@ START_TEST(pipe_pass_tcp_handle) {
 
   f->bad_at = -1;
   f->accept_rc = 1;
-  nt_loop_init(&f->loop);
-  nt_watchdog(&f->loop, &f->wd, NT_WATCHDOG_MS, "passing a TCP handle");
+  lt_loop_init(&f->loop);
+  lt_watchdog(&f->loop, &f->wd, LT_NET_WATCHDOG_MS, "passing a TCP handle");
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   ck_assert_int_eq(lure_pipe_init(&f->loop, &f->pa, 1), 0);
   ck_assert_int_eq(lure_pipe_init(&f->loop, &f->pb, 1), 0);
@@ -517,46 +517,46 @@ START_TEST(pipe_pass_tcp_handle) {
   ck_assert_int_eq(lure_pipe_open(&f->pb, sv[1]), 0);
   f->pa.data = f->pb.data = f;
   rc = lure_read_start((lure_stream_t *) &f->pb, fp_pb_alloc, fp_pb_read);
-  ck_assert_msg(rc == 0, "read_start on the ipc pipe: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "read_start on the ipc pipe: %s", lt_err(rc));
 
   ck_assert_int_eq(lure_tcp_init(&f->loop, &f->listener), 0);
   f->listener.data = f;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&f->listener, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &f->listener, 4, fp_conn_cb),
                    0);
-  nt_loopback(AF_INET, nt_tcp_port(&f->listener), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&f->listener), &ss);
   ck_assert_int_eq(lure_tcp_init(&f->loop, &f->client), 0);
   f->client.data = f;
   f->creq.data = f;
   ck_assert_int_eq(lure_tcp_connect(&f->creq, &f->client,
                                     (struct sockaddr *) &ss, fp_connect_cb),
                    0);
-  nt_run(&f->loop);
+  lt_run(&f->loop);
 
   ck_assert_int_eq(f->w2_cbs, 1);
-  ck_assert_msg(f->w2_status == 0, "lure_write2: %s", nt_err(f->w2_status));
+  ck_assert_msg(f->w2_status == 0, "lure_write2: %s", lt_err(f->w2_status));
   ck_assert_int_eq(f->pb_bytes, 1);
   ck_assert_int_eq(f->pb_byte, 'F');
   ck_assert_msg(f->pending_at_read == 1,
                 "set %s: lure_pipe_pending_count() is %d in the read_cb of "
                 "the byte that carried the descriptor, want 1",
-                nt_set() ? nt_set() : "(none)", f->pending_at_read);
+                lt_set() ? lt_set() : "(none)", f->pending_at_read);
   ck_assert_msg(f->type_at_read == LURE_TCP, "pending type %d, want LURE_TCP",
                 (int) f->type_at_read);
   ck_assert_msg(f->accept_rc == 0, "lure_accept of the descriptor: %s",
-                nt_err(f->accept_rc));
+                lt_err(f->accept_rc));
   ck_assert_int_eq(f->pending_after, 0);
   ck_assert_msg(f->accept_again_rc == LURE_EAGAIN, "second lure_accept: %s, "
-                "want EAGAIN", nt_err(f->accept_again_rc));
-  ck_assert_msg(f->passed_err == 0, "passed handle: %s", nt_err(f->passed_err));
+                "want EAGAIN", lt_err(f->accept_again_rc));
+  ck_assert_msg(f->passed_err == 0, "passed handle: %s", lt_err(f->passed_err));
   ck_assert_int_eq(f->passed_eof, 1);
   ck_assert_uint_eq(f->echoed, FP_TOTAL);
-  ck_assert_msg(f->client_err == 0, "client read: %s", nt_err(f->client_err));
+  ck_assert_msg(f->client_err == 0, "client read: %s", lt_err(f->client_err));
   ck_assert_msg(f->bad_at < 0, "echo differs at byte %ld", f->bad_at);
   ck_assert_uint_eq(f->received, FP_TOTAL);
   ck_assert_int_eq(f->client_eof, 1);
-  nt_loop_finish(&f->loop);
+  lt_loop_finish(&f->loop);
   free(f);
 }
 END_TEST
@@ -591,17 +591,17 @@ START_TEST(pipe_write_zc) {
   int sv[2];
 
   memset(&z, 0, sizeof(z));
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "pipe write_zc");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "pipe write_zc");
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &pa, 0), 0);
   ck_assert_int_eq(lure_pipe_open(&pa, sv[0]), 0);
   z.wr[0].data = z.wr[1].data = &z;
-  b[0] = lure_buf_init((char *) nt_pat(5, 0), 20000);
+  b[0] = lure_buf_init((char *) lt_net_pat(5, 0), 20000);
   ck_assert_int_eq(lure_write_zc(&z.wr[0], (lure_stream_t *) &pa, b, 1,
                                  pzc_write_cb), 0);
-  b[0] = lure_buf_init((char *) nt_pat(5, 20000), 7000);
-  b[1] = lure_buf_init((char *) nt_pat(5, 27000), 13000);
+  b[0] = lure_buf_init((char *) lt_net_pat(5, 20000), 7000);
+  b[1] = lure_buf_init((char *) lt_net_pat(5, 27000), 13000);
   ck_assert_int_eq(lure_write_zc(&z.wr[1], (lure_stream_t *) &pa, b, 2,
                                  pzc_write_cb), 0);
   while (z.cbs < 2 && lure_run(&loop, LURE_RUN_ONCE) > 0)
@@ -609,27 +609,27 @@ START_TEST(pipe_write_zc) {
   ck_assert_int_eq(z.cbs, 2);
   ck_assert_msg(z.status[0] == 0 && z.status[1] == 0,
                 "set %s: lure_write_zc on a Unix socket: %s, %s",
-                nt_set() ? nt_set() : "(none)", nt_err(z.status[0]),
-                nt_err(z.status[1]));
+                lt_set() ? lt_set() : "(none)", lt_err(z.status[0]),
+                lt_err(z.status[1]));
   while (got < 40000) {
     n = recv(sv[1], rbuf, sizeof(rbuf), MSG_DONTWAIT);
     if (n <= 0)
       break;
-    bad = nt_pat_check(5, got, rbuf, (size_t) n);
+    bad = lt_net_pat_check(5, got, rbuf, (size_t) n);
     ck_assert_msg(bad < 0, "byte %ld differs", (long) got + bad);
     got += (size_t) n;
   }
   ck_assert_uint_eq(got, 40000);
   close(sv[1]);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *net_pipe_suite(void) {
+LT_SUITE(pipe) {
   Suite *s = suite_create("pipe");
   TCase *tc = tcase_create("pipe");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, pipe_echo_path);
   tcase_add_test(tc, pipe_echo_abstract);
   tcase_add_test(tc, pipe_getsockname_getpeername);

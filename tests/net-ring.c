@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 #define PP_CONNS 10
 #define PP_ROUNDS 1000
@@ -40,7 +40,7 @@ struct pp_client {
 struct pp {
   lure_loop_t loop;
   lure_timer_t wd;
-  struct nt_server srv;
+  struct lt_net_server srv;
   struct sockaddr_storage addr;
   struct pp_client c[PP_CONNS];
   unsigned connected;
@@ -61,7 +61,7 @@ static void pp_write_cb(lure_write_t *req, int status) {
     c->err = status;
   if (!c->pp->executor_checked) {
     c->pp->executor_checked = 1;
-    NT_CHECK_EXECUTOR(req, "a ping write");
+    LT_NET_CHECK_EXECUTOR(req, "a ping write");
   }
 }
 
@@ -84,7 +84,7 @@ static void pp_close_cb(lure_handle_t *h) {
 
   c->closed = 1;
   if (++c->pp->done == PP_CONNS)
-    nt_server_stop(&c->pp->srv);
+    lt_net_server_stop(&c->pp->srv);
 }
 
 static void pp_start_all(struct pp *p) {
@@ -150,11 +150,11 @@ START_TEST(ring_pingpong_stats) {
   double per_rt;
   unsigned i;
 
-  nt_loop_init(&p->loop);
-  nt_watchdog(&p->loop, &p->wd, NT_WATCHDOG_MS, "ping-pong");
+  lt_loop_init(&p->loop);
+  lt_watchdog(&p->loop, &p->wd, LT_NET_WATCHDOG_MS, "ping-pong");
   p->srv.nodelay = 1;
-  nt_server_start(&p->loop, &p->srv, AF_INET, NULL);
-  nt_loopback(AF_INET, p->srv.port, &p->addr);
+  lt_net_server_start(&p->loop, &p->srv, AF_INET, NULL);
+  lt_net_loopback(AF_INET, p->srv.port, &p->addr);
   for (i = 0; i < PP_CONNS; i++) {
     struct pp_client *c = &p->c[i];
 
@@ -166,10 +166,10 @@ START_TEST(ring_pingpong_stats) {
                                       (struct sockaddr *) &p->addr,
                                       pp_connect_cb), 0);
   }
-  nt_run(&p->loop);
+  lt_run(&p->loop);
 
   for (i = 0; i < PP_CONNS; i++) {
-    ck_assert_msg(p->c[i].err == 0, "client %u: %s", i, nt_err(p->c[i].err));
+    ck_assert_msg(p->c[i].err == 0, "client %u: %s", i, lt_err(p->c[i].err));
     ck_assert_msg(p->c[i].bad == 0, "client %u: %d bad echoes", i, p->c[i].bad);
     ck_assert_uint_eq(p->c[i].rounds, PP_ROUNDS);
   }
@@ -184,25 +184,25 @@ START_TEST(ring_pingpong_stats) {
   printf("ring_pingpong_stats: set %s (%s): %llu round trips in %.1f ms "
          "(%.0f/s): %llu ticks, %llu wait calls (%.3f per round trip), %llu "
          "SQEs, %llu CQEs, %llu epoll events\n",
-         nt_set() ? nt_set() : "(none)", lure_loop_backend(&p->loop),
+         lt_set() ? lt_set() : "(none)", lure_loop_backend(&p->loop),
          (unsigned long long) rts, (double) (p->t1 - p->t0) / 1e6,
          (double) rts * 1e9 / (double) (p->t1 - p->t0),
          (unsigned long long) ticks, (unsigned long long) waits, per_rt,
          (unsigned long long) sqes, (unsigned long long) cqes,
          (unsigned long long) epev);
   ck_assert_uint_gt(waits, 0);
-  if (nt_set_ring_path()) {
+  if (lt_set_ring_path()) {
     ck_assert_msg(cqes >= rts, "set %s: only %llu CQEs reaped for %llu "
                   "round trips: the ring's socket path was not used",
-                  nt_set(), (unsigned long long) cqes,
+                  lt_set(), (unsigned long long) cqes,
                   (unsigned long long) rts);
     ck_assert_msg(per_rt < 1.0, "set %s: %.3f wait calls per round trip "
-                  "(10 connections), want < 1.0", nt_set(), per_rt);
-  } else if (nt_set_is("epoll") || nt_set_is("nouring")) {
+                  "(10 connections), want < 1.0", lt_set(), per_rt);
+  } else if (lt_set_is("epoll") || lt_set_is("nouring")) {
     ck_assert_uint_eq(cqes, 0);
     ck_assert_uint_gt(epev, 0);
   }
-  nt_loop_finish(&p->loop);
+  lt_loop_finish(&p->loop);
   free(p);
 }
 END_TEST
@@ -324,7 +324,7 @@ static void wc_cli_read(lure_stream_t *s, ssize_t nread,
   struct wc_client *c = s->data;
 
   if (nread > 0) {
-    if (nt_pat_check(7, c->got, buf->base, (size_t) nread) >= 0)
+    if (lt_net_pat_check(7, c->got, buf->base, (size_t) nread) >= 0)
       c->bad++;
     c->got += (size_t) nread;
     return;
@@ -366,16 +366,16 @@ START_TEST(ring_tcp_answer_then_close) {
   unsigned i;
 
   ck_assert_ptr_nonnull(w);
-  memcpy(w->answer, nt_pat(7, 0), WC_ANSWER);
-  nt_loop_init(&w->loop);
-  nt_watchdog(&w->loop, &w->wd, NT_WATCHDOG_MS, "answer then close");
+  memcpy(w->answer, lt_net_pat(7, 0), WC_ANSWER);
+  lt_loop_init(&w->loop);
+  lt_watchdog(&w->loop, &w->wd, LT_NET_WATCHDOG_MS, "answer then close");
   ck_assert_int_eq(lure_tcp_init(&w->loop, &w->srv), 0);
   w->srv.data = w;
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_tcp_bind(&w->srv, (struct sockaddr *) &a4, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &w->srv, 128, wc_connection),
                    0);
-  nt_loopback(AF_INET, nt_tcp_port(&w->srv), &w->addr);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&w->srv), &w->addr);
   for (i = 0; i < WC_CONNS; i++) {
     struct wc_client *c = &w->cli[i];
 
@@ -387,7 +387,7 @@ START_TEST(ring_tcp_answer_then_close) {
                                       (struct sockaddr *) &w->addr,
                                       wc_connect_cb), 0);
   }
-  nt_run(&w->loop);
+  lt_run(&w->loop);
 
   ck_assert_uint_eq(w->accepted, WC_CONNS);
   ck_assert_uint_eq(w->write_bad, 0);
@@ -395,13 +395,13 @@ START_TEST(ring_tcp_answer_then_close) {
   ck_assert_uint_eq(w->closed, WC_CONNS);
   for (i = 0; i < WC_CONNS; i++) {
     ck_assert_msg(w->cli[i].err == 0, "client %u: %s", i,
-                  nt_err(w->cli[i].err));
+                  lt_err(w->cli[i].err));
     ck_assert_msg(w->cli[i].got == WC_ANSWER && w->cli[i].bad == 0 &&
                       w->cli[i].eof,
                   "client %u: %zu bytes of %d (%d bad), eof %d", i,
                   w->cli[i].got, WC_ANSWER, w->cli[i].bad, w->cli[i].eof);
   }
-  nt_loop_finish(&w->loop);
+  lt_loop_finish(&w->loop);
   free(w);
 }
 END_TEST
@@ -473,7 +473,7 @@ static void ub_send_cb(lure_udp_send_t *req, int status) {
     u->other_err++;
   if (!u->executor_checked) {
     u->executor_checked = 1;
-    NT_CHECK_EXECUTOR(req, "a UDP answer");
+    LT_NET_CHECK_EXECUTOR(req, "a UDP answer");
   }
   if (++u->cbs == UB_COUNT) {
     lure_loop_stats(&u->loop, &u->s1);
@@ -507,7 +507,7 @@ static void ub_srv_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
   if (seq == UB_BIG)
     b = lure_buf_init((char *) u->big, UB_BIGSIZE);
   else
-    b = lure_buf_init((char *) nt_pat(seq, 0), 64);
+    b = lure_buf_init((char *) lt_net_pat(seq, 0), 64);
   ck_assert_int_eq(lure_udp_send(&sl->req, h, &b, 1,
                                  (struct sockaddr *) &sl->to, ub_send_cb), 0);
 }
@@ -521,7 +521,7 @@ static void ub_cli_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
     return;
   if (u->cli_next == UB_BIG)
     u->cli_next++; /* never sent */
-  if (nread != 64 || nt_pat_check(u->cli_next, 0, buf->base, 64) >= 0)
+  if (nread != 64 || lt_net_pat_check(u->cli_next, 0, buf->base, 64) >= 0)
     u->cli_bad++;
   u->cli_next++;
   if (++u->cli_got == UB_COUNT - 1)
@@ -535,8 +535,8 @@ START_TEST(ring_udp_burst_chain) {
   uint32_t i;
 
   ck_assert_ptr_nonnull(u);
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "udp burst");
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "udp burst");
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->srv), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->cli), 0);
   u->srv.data = u;
@@ -544,7 +544,7 @@ START_TEST(ring_udp_burst_chain) {
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_udp_bind(&u->srv, (struct sockaddr *) &a4, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&u->cli, (struct sockaddr *) &a4, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&u->srv), &u->srv_addr);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&u->srv), &u->srv_addr);
   ck_assert_int_eq(lure_udp_recv_start(&u->srv, ub_alloc,
                                        ub_srv_recv), 0);
   ck_assert_int_eq(lure_udp_recv_start(&u->cli, ub_alloc, ub_cli_recv), 0);
@@ -558,7 +558,7 @@ START_TEST(ring_udp_burst_chain) {
     ck_assert_int_eq(lure_udp_try_send(&u->cli, &b, 1,
                                        (struct sockaddr *) &u->srv_addr), 64);
   }
-  nt_run(&u->loop);
+  lt_run(&u->loop);
 
   ck_assert_uint_eq(u->srv_bad, 0);
   ck_assert_uint_eq(u->srv_got, UB_COUNT);
@@ -570,15 +570,15 @@ START_TEST(ring_udp_burst_chain) {
   ck_assert_uint_eq(u->cli_bad, 0);
   sqes = u->s1.sqes_submitted - u->s0.sqes_submitted;
   printf("ring_udp_burst_chain: set %s (%s): %u answers, %llu SQEs, "
-         "%llu CQEs, %llu wait calls\n", nt_set() ? nt_set() : "(none)",
+         "%llu CQEs, %llu wait calls\n", lt_set() ? lt_set() : "(none)",
          lure_loop_backend(&u->loop), UB_COUNT, (unsigned long long) sqes,
          (unsigned long long) (u->s1.cqes_reaped - u->s0.cqes_reaped),
          (unsigned long long) (u->s1.wait_calls - u->s0.wait_calls));
-  if (nt_set_ring_path())
+  if (lt_set_ring_path())
     ck_assert_msg(sqes >= UB_COUNT / 2, "set %s: %llu SQEs for %u answers "
                   "made inside batches: the ring's send chains were not used",
-                  nt_set(), (unsigned long long) sqes, UB_COUNT);
-  nt_loop_finish(&u->loop);
+                  lt_set(), (unsigned long long) sqes, UB_COUNT);
+  lt_loop_finish(&u->loop);
   free(u);
 }
 END_TEST
@@ -658,7 +658,7 @@ static void uc_srv_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
   sl = &c->b.slot[seq];
   sl->seq = seq;
   memcpy(&sl->to, addr, sizeof(struct sockaddr_in));
-  b = lure_buf_init((char *) nt_pat(seq, 0), 64);
+  b = lure_buf_init((char *) lt_net_pat(seq, 0), 64);
   ck_assert_int_eq(lure_udp_send(&sl->req, h, &b, 1,
                                  (struct sockaddr *) &sl->to, uc_send_cb), 0);
   if (seq == UC_CLOSE_AT)
@@ -690,8 +690,8 @@ START_TEST(ring_udp_close_with_chain) {
   uint32_t i;
 
   ck_assert_ptr_nonnull(c);
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "udp close with chain");
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "udp close with chain");
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->srv), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->cli), 0);
   u->srv.data = c;
@@ -699,7 +699,7 @@ START_TEST(ring_udp_close_with_chain) {
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_udp_bind(&u->srv, (struct sockaddr *) &a4, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&u->cli, (struct sockaddr *) &a4, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&u->srv), &u->srv_addr);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&u->srv), &u->srv_addr);
   ck_assert_int_eq(lure_udp_recv_start(&u->srv, ub_alloc, uc_srv_recv), 0);
   ck_assert_int_eq(lure_udp_recv_start(&u->cli, ub_alloc, uc_cli_recv), 0);
   for (i = 0; i < UB_COUNT; i++) {
@@ -715,10 +715,10 @@ START_TEST(ring_udp_close_with_chain) {
   ck_assert_int_eq(lure_timer_init(&u->loop, &stop), 0);
   stop.data = c;
   c->stop = &stop;
-  nt_run(&u->loop);
+  lt_run(&u->loop);
 
   printf("ring_udp_close_with_chain: set %s: %u sent, %u cancelled, "
-         "client got %u\n", nt_set() ? nt_set() : "(none)", c->sent,
+         "client got %u\n", lt_set() ? lt_set() : "(none)", c->sent,
          c->cancelled, c->cli_got);
   ck_assert(c->closed);
   ck_assert_uint_eq(c->after_close, 0);
@@ -730,7 +730,7 @@ START_TEST(ring_udp_close_with_chain) {
   /* The socket had room for every answer: libuv would have sent each one
    * inside uv_udp_send(), so none may be lost to the close. */
   ck_assert_uint_eq(c->cancelled, 0);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   free(c);
 }
 END_TEST
@@ -795,13 +795,13 @@ static int uf_roundtrip(struct uf *u, const char *text) {
 static void uf_open(struct uf *u) {
   struct sockaddr_in a4;
 
-  nt_loop_init(&u->loop);
+  lt_loop_init(&u->loop);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
   u->rx.data = u;
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_udp_bind(&u->rx, (struct sockaddr *) &a4, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&u->rx), &u->dst);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&u->rx), &u->dst);
   ck_assert_int_eq(lure_udp_recv_start(&u->rx, uf_alloc, uf_recv), 0);
 }
 
@@ -846,7 +846,7 @@ START_TEST(ring_udp_fork) {
   ck_assert_int_eq(uf_roundtrip(u, "parent after"), 0);
   lure_close((lure_handle_t *) &u->rx, NULL);
   lure_close((lure_handle_t *) &u->tx, NULL);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   free(u);
 }
 END_TEST
@@ -860,7 +860,7 @@ START_TEST(ring_udp_switch_backend) {
   ck_assert_ptr_nonnull(u);
   uf_open(u);
   ck_assert_int_eq(uf_roundtrip(u, "first"), 0);
-  if (nt_set_ring_path())
+  if (lt_set_ring_path())
     ck_assert_int_eq(lure_loop_configure(&u->loop, LURE_LOOP_BACKEND, "epoll"),
                      LURE_EBUSY);
   ck_assert_int_eq(lure_udp_recv_stop(&u->rx), 0);
@@ -876,16 +876,16 @@ START_TEST(ring_udp_switch_backend) {
   ck_assert_int_eq(uf_roundtrip(u, "on epoll"), 0);
   lure_close((lure_handle_t *) &u->rx, NULL);
   lure_close((lure_handle_t *) &u->tx, NULL);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   free(u);
 }
 END_TEST
 
-Suite *net_ring_suite(void) {
+LT_SUITE(ring) {
   Suite *s = suite_create("ring");
   TCase *tc = tcase_create("ring");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
   tcase_add_test(tc, ring_tcp_answer_then_close);
   tcase_add_test(tc, ring_udp_burst_chain);

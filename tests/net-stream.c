@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 #define MIB ((size_t) 1 << 20)
 
@@ -21,7 +21,7 @@
 /* ---- write after close, cancelled writes -------------------------------------- */
 
 struct wac {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr[FILL_WRITES];
   int cbs[FILL_WRITES];
   int status[FILL_WRITES];
@@ -78,13 +78,13 @@ static void wac_extra_cb(lure_write_t *req, int status) {
 START_TEST(stream_write_after_close) {
   struct wac *w = calloc(1, sizeof(*w));
   lure_stream_t *cs;
-  lure_buf_t b = lure_buf_init((char *) nt_pat(1, 0), (unsigned int) MIB);
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(1, 0), (unsigned int) MIB);
   int done_before;
   int cancelled = 0;
   int rc;
   int i;
 
-  nt_pair_open(&w->p, NT_WATCHDOG_MS, "write after close");
+  lt_net_pair_open(&w->p, LT_NET_WATCHDOG_MS, "write after close");
   cs = (lure_stream_t *) &w->p.client;
   w->p.client.data = w;
   /* The server never reads: the writes back up. */
@@ -93,7 +93,7 @@ START_TEST(stream_write_after_close) {
     ck_assert_int_eq(lure_write(&w->wr[i], cs, &b, 1, wac_write_cb), 0);
   }
   ck_assert_int_eq(w->events, 0); /* never from inside lure_write */
-  nt_run_for(&w->p.loop, 200);
+  lt_run_for(&w->p.loop, 200);
   done_before = w->next;
   ck_assert_msg(done_before < FILL_WRITES,
                 "all %d writes of 1 MiB completed with a peer that does not "
@@ -108,15 +108,15 @@ START_TEST(stream_write_after_close) {
   w->extra.data = w;
   rc = lure_write(&w->extra, cs, &b, 1, wac_extra_cb);
   ck_assert_msg(rc == LURE_EINVAL, "lure_write on a closing handle: %s, want "
-                "EINVAL", nt_err(rc));
+                "EINVAL", lt_err(rc));
   rc = lure_try_write(cs, &b, 1);
   ck_assert_msg(rc == LURE_EINVAL, "lure_try_write on a closing handle: %s",
-                nt_err(rc));
+                lt_err(rc));
   rc = lure_close((lure_handle_t *) cs, wac_close_cb);
   ck_assert_msg(rc == LURE_EINVAL || rc == 0, "second lure_close: %s",
-                nt_err(rc));
+                lt_err(rc));
   lure_close((lure_handle_t *) &w->p.server, NULL);
-  nt_run(&w->p.loop);
+  lt_run(&w->p.loop);
 
   ck_assert_int_eq(w->closes, 1);
   ck_assert_int_eq(w->extra_cbs, 0);
@@ -127,11 +127,11 @@ START_TEST(stream_write_after_close) {
                   "write %d: callback after the close callback", i);
     if (i < done_before)
       ck_assert_msg(w->status[i] == 0, "write %d (done before close): %s", i,
-                    nt_err(w->status[i]));
+                    lt_err(w->status[i]));
     else
       ck_assert_msg(w->status[i] == 0 || w->status[i] == LURE_ECANCELED,
                     "write %d (pending at close): %s, want ECANCELED", i,
-                    nt_err(w->status[i]));
+                    lt_err(w->status[i]));
     if (w->status[i] == LURE_ECANCELED)
       cancelled++;
     else if (cancelled > 0)
@@ -140,10 +140,10 @@ START_TEST(stream_write_after_close) {
   ck_assert_msg(cancelled > 0, "no write was cancelled by the close");
   ck_assert_int_eq(w->shut_cbs, 1);
   ck_assert_msg(w->shut_status == LURE_ECANCELED, "shutdown pending at close: "
-                "%s, want ECANCELED", nt_err(w->shut_status));
+                "%s, want ECANCELED", lt_err(w->shut_status));
   ck_assert_int_lt(w->shut_event, w->close_event);
   ck_assert_uint_eq(w->wqs_at_close_cb, 0);
-  nt_loop_finish(&w->p.loop);
+  lt_loop_finish(&w->p.loop);
   free(w);
 }
 END_TEST
@@ -163,7 +163,7 @@ static const char *const tg_names[TG_MODES] = {
 };
 
 struct tg {
-  struct nt_pair p;
+  struct lt_net_pair p;
   int mode;
   /* writer */
   lure_write_t wr[TG_WINDOW];
@@ -211,8 +211,8 @@ static void tg_pump(struct tg *t) {
   while (t->queued < TG_TOTAL && t->writes - t->wcbs < TG_WINDOW) {
     unsigned i = (unsigned) (t->writes % TG_WINDOW);
 
-    b = lure_buf_init((char *) nt_pat(8, t->queued), (unsigned int) TG_CHUNK);
-    t->sum_tx = nt_sum(t->sum_tx, b.base, b.len);
+    b = lure_buf_init((char *) lt_net_pat(8, t->queued), (unsigned int) TG_CHUNK);
+    t->sum_tx = lt_net_sum(t->sum_tx, b.base, b.len);
     t->wr[i].data = t;
     ck_assert_int_eq(lure_write(&t->wr[i], cs, &b, 1, tg_write_cb), 0);
     t->queued += TG_CHUNK;
@@ -239,7 +239,7 @@ static void tg_restart(struct tg *t) {
   t->stopped = 0;
   t->starts++;
   rc = lure_read_start((lure_stream_t *) &t->p.server, tg_alloc, tg_read);
-  ck_assert_msg(rc == 0, "lure_read_start: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "lure_read_start: %s", lt_err(rc));
 }
 
 static void tg_timer_cb(lure_timer_t *h) {
@@ -270,12 +270,12 @@ static void tg_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
   }
   if (nread > 0) {
     if (t->bad_at < 0) {
-      long bad = nt_pat_check(8, t->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(8, t->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         t->bad_at = (long) t->received + bad;
     }
-    t->sum_rx = nt_sum(t->sum_rx, buf->base, (size_t) nread);
+    t->sum_rx = lt_net_sum(t->sum_rx, buf->base, (size_t) nread);
     t->received += (size_t) nread;
     if (++t->reads % 3 != 0)
       return;
@@ -325,10 +325,10 @@ START_TEST(stream_read_toggle) {
 
   t->mode = _i;
   t->bad_at = -1;
-  t->sum_tx = t->sum_rx = NT_SUM_INIT;
+  t->sum_tx = t->sum_rx = LT_NET_SUM_INIT;
   snprintf(what, sizeof(what), "read_stop/read_start from %s",
            tg_names[t->mode]);
-  nt_pair_open(&t->p, NT_WATCHDOG_MS, what);
+  lt_net_pair_open(&t->p, LT_NET_WATCHDOG_MS, what);
   t->p.client.data = t;
   t->p.server.data = t;
   ck_assert_int_eq(lure_timer_init(&t->p.loop, &t->timer), 0);
@@ -339,26 +339,26 @@ START_TEST(stream_read_toggle) {
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &t->p.server, tg_alloc,
                                    tg_read), 0);
   tg_pump(t);
-  nt_run(&t->p.loop);
+  lt_run(&t->p.loop);
 
   printf("stream_read_toggle: set %s: restart from %s: %lu reads, %lu "
-         "stops\n", nt_set() ? nt_set() : "(none)", tg_names[t->mode],
+         "stops\n", lt_set() ? lt_set() : "(none)", tg_names[t->mode],
          t->reads, t->stops);
   ck_assert_msg(t->while_stopped == 0, "restart from %s: %lu read_cb calls "
                 "while stopped", tg_names[t->mode], t->while_stopped);
-  ck_assert_msg(t->read_err == 0, "read: %s", nt_err(t->read_err));
-  ck_assert_msg(t->write_err == 0, "write: %s", nt_err(t->write_err));
+  ck_assert_msg(t->read_err == 0, "read: %s", lt_err(t->read_err));
+  ck_assert_msg(t->write_err == 0, "write: %s", lt_err(t->write_err));
   ck_assert_msg(t->bad_at < 0,
                 "set %s: restart from %s: data differs at byte %ld (lost, "
                 "duplicated or reordered; %zu bytes received)",
-                nt_set() ? nt_set() : "(none)", tg_names[t->mode], t->bad_at,
+                lt_set() ? lt_set() : "(none)", tg_names[t->mode], t->bad_at,
                 t->received);
   ck_assert_msg(t->received == TG_TOTAL, "restart from %s: received %zu of "
                 "%zu bytes", tg_names[t->mode], t->received, TG_TOTAL);
   ck_assert(t->sum_rx == t->sum_tx);
   ck_assert_int_eq(t->eof, 1);
   ck_assert_uint_gt(t->stops, 10);
-  nt_loop_finish(&t->p.loop);
+  lt_loop_finish(&t->p.loop);
   free(t);
 }
 END_TEST
@@ -366,7 +366,7 @@ END_TEST
 /* ---- read_stop holds data that already arrived -------------------------------- */
 
 struct hold {
-  struct nt_pair p;
+  struct lt_net_pair p;
   char rbuf[65536];
   size_t received;
   long bad_at;
@@ -393,7 +393,7 @@ static void hold_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
   }
   if (nread > 0) {
     if (d->bad_at < 0) {
-      long bad = nt_pat_check(4, d->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(4, d->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         d->bad_at = (long) d->received + bad;
@@ -411,11 +411,11 @@ static void hold_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 START_TEST(stream_read_stop_holds) {
   struct hold *d = calloc(1, sizeof(*d));
   lure_stream_t *ss;
-  lure_buf_t b = lure_buf_init((char *) nt_pat(4, 0), 1 << 20);
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(4, 0), 1 << 20);
   int i;
 
   d->bad_at = -1;
-  nt_pair_open(&d->p, NT_WATCHDOG_MS, "read_stop holding data");
+  lt_net_pair_open(&d->p, LT_NET_WATCHDOG_MS, "read_stop holding data");
   ss = (lure_stream_t *) &d->p.server;
   d->p.server.data = d;
   d->p.client.data = d;
@@ -431,18 +431,18 @@ START_TEST(stream_read_stop_holds) {
   ck_assert_int_eq(lure_shutdown(&d->sreq, (lure_stream_t *) &d->p.client,
                                  NULL), 0);
   /* 1 MiB and the EOF arrive while the reader is stopped. */
-  nt_run_for(&d->p.loop, 150);
+  lt_run_for(&d->p.loop, 150);
   ck_assert_msg(d->while_stopped == 0, "set %s: %lu read_cb calls after "
-                "lure_read_stop", nt_set() ? nt_set() : "(none)",
+                "lure_read_stop", lt_set() ? lt_set() : "(none)",
                 d->while_stopped);
   ck_assert_uint_eq(d->received, 0);
   d->stopped = 0;
   ck_assert_int_eq(lure_read_start(ss, hold_alloc, hold_read), 0);
-  nt_run(&d->p.loop);
+  lt_run(&d->p.loop);
   ck_assert_msg(d->bad_at < 0, "data differs at byte %ld", d->bad_at);
   ck_assert_uint_eq(d->received, 1 << 20);
   ck_assert_int_eq(d->eof, 1);
-  nt_loop_finish(&d->p.loop);
+  lt_loop_finish(&d->p.loop);
   free(d);
 }
 END_TEST
@@ -450,7 +450,7 @@ END_TEST
 /* ---- alloc_cb with no buffer ------------------------------------------------------- */
 
 struct nob {
-  struct nt_pair p;
+  struct lt_net_pair p;
   char rbuf[8192];
   int allocs;
   int enobufs;
@@ -481,7 +481,7 @@ static void nob_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (n->bad_at < 0) {
-      long bad = nt_pat_check(6, n->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(6, n->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         n->bad_at = (long) n->received + bad;
@@ -505,10 +505,10 @@ static void nob_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
 START_TEST(stream_alloc_enobufs) {
   struct nob *n = calloc(1, sizeof(*n));
-  lure_buf_t b = lure_buf_init((char *) nt_pat(6, 0), 256 * 1024);
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(6, 0), 256 * 1024);
 
   n->bad_at = -1;
-  nt_pair_open(&n->p, NT_WATCHDOG_MS, "alloc_cb without a buffer");
+  lt_net_pair_open(&n->p, LT_NET_WATCHDOG_MS, "alloc_cb without a buffer");
   n->p.server.data = n;
   ck_assert_int_eq(lure_write(&n->wr, (lure_stream_t *) &n->p.client, &b, 1,
                               NULL), 0);
@@ -516,16 +516,16 @@ START_TEST(stream_alloc_enobufs) {
                                  NULL), 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &n->p.server, nob_alloc,
                                    nob_read), 0);
-  nt_run(&n->p.loop);
-  ck_assert_msg(n->other_err == 0, "read: %s", nt_err(n->other_err));
+  lt_run(&n->p.loop);
+  ck_assert_msg(n->other_err == 0, "read: %s", lt_err(n->other_err));
   ck_assert_int_eq(n->enobufs, 3);
   ck_assert_msg(n->bad_at < 0, "set %s: data differs at byte %ld after %d "
                 "LURE_ENOBUFS reads (%zu of %d bytes received): bytes lost or "
-                "reordered around the ENOBUFS", nt_set() ? nt_set() : "(none)",
+                "reordered around the ENOBUFS", lt_set() ? lt_set() : "(none)",
                 n->bad_at, n->enobufs, n->received, 256 * 1024);
   ck_assert_uint_eq(n->received, 256 * 1024);
   ck_assert_int_eq(n->eof, 1);
-  nt_loop_finish(&n->p.loop);
+  lt_loop_finish(&n->p.loop);
   free(n);
 }
 END_TEST
@@ -533,7 +533,7 @@ END_TEST
 /* ---- back-pressure ------------------------------------------------------------------ */
 
 struct bp {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr[FILL_WRITES];
   int cbs;
   int err;
@@ -581,12 +581,12 @@ static void bp_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 START_TEST(stream_backpressure) {
   struct bp *b = calloc(1, sizeof(*b));
   lure_stream_t *cs;
-  lure_buf_t buf = lure_buf_init((char *) nt_pat(2, 0), (unsigned int) MIB);
+  lure_buf_t buf = lure_buf_init((char *) lt_net_pat(2, 0), (unsigned int) MIB);
   size_t wqs;
   size_t prev = 0;
   int i;
 
-  nt_pair_open(&b->p, NT_WATCHDOG_MS, "back-pressure");
+  lt_net_pair_open(&b->p, LT_NET_WATCHDOG_MS, "back-pressure");
   cs = (lure_stream_t *) &b->p.client;
   b->p.server.data = b;
   b->last_wqs = (size_t) -1;
@@ -602,7 +602,7 @@ START_TEST(stream_backpressure) {
                   prev);
     prev = wqs;
   }
-  nt_run_for(&b->p.loop, 200);
+  lt_run_for(&b->p.loop, 200);
   wqs = lure_stream_get_write_queue_size(cs);
   ck_assert_msg(wqs > 0, "write_queue_size is 0 with %d MiB written to a "
                 "peer that does not read", FILL_WRITES);
@@ -613,14 +613,14 @@ START_TEST(stream_backpressure) {
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &b->p.server, bp_alloc,
                                    bp_read), 0);
   ck_assert_int_eq(lure_shutdown(&b->sreq, cs, NULL), 0);
-  nt_run(&b->p.loop);
-  ck_assert_msg(b->err == 0, "write: %s", nt_err(b->err));
+  lt_run(&b->p.loop);
+  ck_assert_msg(b->err == 0, "write: %s", lt_err(b->err));
   ck_assert_int_eq(b->cbs, FILL_WRITES);
   ck_assert_msg(!b->wqs_grew, "write_queue_size grew while draining");
   ck_assert_uint_eq(b->last_wqs, 0);
   ck_assert_uint_eq(b->received, (size_t) FILL_WRITES * MIB);
   ck_assert_int_eq(b->eof, 1);
-  nt_loop_finish(&b->p.loop);
+  lt_loop_finish(&b->p.loop);
   free(b);
 }
 END_TEST
@@ -628,7 +628,7 @@ END_TEST
 /* ---- lure_try_write --------------------------------------------------------------- */
 
 struct tw {
-  struct nt_pair p;
+  struct lt_net_pair p;
   char rbuf[65536];
   size_t received;
   long bad_at;
@@ -647,7 +647,7 @@ static void tw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (t->bad_at < 0) {
-      long bad = nt_pat_check(12, t->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(12, t->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         t->bad_at = (long) t->received + bad;
@@ -674,50 +674,50 @@ START_TEST(stream_try_write) {
   int i;
 
   t->bad_at = -1;
-  nt_pair_open(&t->p, NT_WATCHDOG_MS, "lure_try_write");
+  lt_net_pair_open(&t->p, LT_NET_WATCHDOG_MS, "lure_try_write");
   cs = (lure_stream_t *) &t->p.client;
   t->p.server.data = t;
   /* Two buffers at once. */
-  b[0] = lure_buf_init((char *) nt_pat(12, 0), 10);
-  b[1] = lure_buf_init((char *) nt_pat(12, 10), 20);
+  b[0] = lure_buf_init((char *) lt_net_pat(12, 0), 10);
+  b[1] = lure_buf_init((char *) lt_net_pat(12, 10), 20);
   rc = lure_try_write(cs, b, 2);
-  ck_assert_msg(rc == 30, "lure_try_write of 30 bytes: %s", nt_err(rc));
+  ck_assert_msg(rc == 30, "lure_try_write of 30 bytes: %s", lt_err(rc));
   sent = 30;
   /* Until the socket is full (the peer does not read yet). */
   for (i = 0; i < 100000; i++) {
-    b[0] = lure_buf_init((char *) nt_pat(12, sent), 65536);
+    b[0] = lure_buf_init((char *) lt_net_pat(12, sent), 65536);
     rc = lure_try_write(cs, b, 1);
     if (rc == LURE_EAGAIN)
       break;
-    ck_assert_msg(rc > 0 && rc <= 65536, "lure_try_write: %s", nt_err(rc));
+    ck_assert_msg(rc > 0 && rc <= 65536, "lure_try_write: %s", lt_err(rc));
     sent += (size_t) rc;
   }
   ck_assert_msg(rc == LURE_EAGAIN, "lure_try_write never reported EAGAIN "
                 "(%zu bytes sent)", sent);
   /* A queued write makes lure_try_write refuse, to keep the order. */
-  b[0] = lure_buf_init((char *) nt_pat(12, sent), 65536);
+  b[0] = lure_buf_init((char *) lt_net_pat(12, sent), 65536);
   ck_assert_int_eq(lure_write(&wr, cs, b, 1, NULL), 0);
   sent += 65536;
-  b[0] = lure_buf_init((char *) nt_pat(12, sent), 100);
+  b[0] = lure_buf_init((char *) lt_net_pat(12, sent), 100);
   rc = lure_try_write(cs, b, 1);
   ck_assert_msg(rc == LURE_EAGAIN, "lure_try_write behind a queued write: %s, "
-                "want EAGAIN", nt_err(rc));
+                "want EAGAIN", lt_err(rc));
   ck_assert_int_eq(lure_shutdown(&sreq, cs, NULL), 0);
   rc = lure_try_write(cs, b, 1);
   ck_assert_msg(rc == LURE_EPIPE || rc == LURE_EAGAIN,
                 "lure_try_write after lure_shutdown: %s, want EPIPE (or "
-                "EAGAIN while writes are queued)", nt_err(rc));
+                "EAGAIN while writes are queued)", lt_err(rc));
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &t->p.server, tw_alloc,
                                    tw_read), 0);
-  nt_run(&t->p.loop);
+  lt_run(&t->p.loop);
   ck_assert_msg(t->bad_at < 0, "data differs at byte %ld", t->bad_at);
   ck_assert_uint_eq(t->received, sent);
   ck_assert_int_eq(t->eof, 1);
   /* Once the write side is shut: EPIPE. */
   rc = lure_try_write(cs, b, 1);
   ck_assert_msg(rc == LURE_EPIPE, "lure_try_write on a shut-down stream: %s, "
-                "want EPIPE", nt_err(rc));
-  nt_loop_finish(&t->p.loop);
+                "want EPIPE", lt_err(rc));
+  lt_loop_finish(&t->p.loop);
   free(t);
 }
 END_TEST
@@ -726,21 +726,21 @@ END_TEST
  * writing side "has been shut down with lure_shutdown(3)" (EPIPE), as
  * lure_write returns EPIPE from the call on. */
 START_TEST(stream_try_write_after_shutdown_call) {
-  struct nt_pair *p = calloc(1, sizeof(*p));
+  struct lt_net_pair *p = calloc(1, sizeof(*p));
   lure_stream_t *cs;
   lure_shutdown_t sreq;
   lure_buf_t b = lure_buf_init("x", 1);
   int rc;
 
-  nt_pair_open(p, NT_WATCHDOG_MS, "lure_try_write after lure_shutdown");
+  lt_net_pair_open(p, LT_NET_WATCHDOG_MS, "lure_try_write after lure_shutdown");
   cs = (lure_stream_t *) &p->client;
   ck_assert_int_eq(lure_shutdown(&sreq, cs, NULL), 0);
   rc = lure_try_write(cs, &b, 1);
   ck_assert_msg(rc == LURE_EPIPE, "set %s: lure_try_write after "
                 "lure_shutdown: %s, want EPIPE (the byte would go out "
                 "although lure_write refuses)",
-                nt_set() ? nt_set() : "(none)", nt_err(rc));
-  nt_loop_finish(&p->loop);
+                lt_set() ? lt_set() : "(none)", lt_err(rc));
+  lt_loop_finish(&p->loop);
   free(p);
 }
 END_TEST
@@ -751,7 +751,7 @@ END_TEST
  * stream and pending requests; a connected stream whose writes and
  * shutdown have completed, and that does not read, is not active. */
 struct wo {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr;
   lure_shutdown_t sreq;
   int write_cbs;
@@ -798,7 +798,7 @@ START_TEST(stream_written_not_reading_is_inactive) {
   lure_stream_t *cs;
   lure_buf_t b = lure_buf_init("hello", 5);
 
-  nt_pair_open(&w->p, 3000,
+  lt_net_pair_open(&w->p, 3000,
                "lure_run with only a stream left whose write and shutdown "
                "completed and that does not read (it stays active)");
   cs = (lure_stream_t *) &w->p.client;
@@ -810,13 +810,13 @@ START_TEST(stream_written_not_reading_is_inactive) {
   ck_assert_int_eq(lure_shutdown(&w->sreq, cs, wo_shut_cb), 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wo_alloc,
                                    wo_read), 0);
-  nt_run(&w->p.loop);
+  lt_run(&w->p.loop);
   ck_assert_int_eq(w->write_cbs, 1);
   ck_assert_int_eq(w->shut_cbs, 1);
   ck_assert_uint_eq(w->received, 5);
   ck_assert_int_eq(w->eof, 1);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) cs), 0);
-  nt_loop_finish(&w->p.loop);
+  lt_loop_finish(&w->p.loop);
   free(w);
 }
 END_TEST
@@ -833,7 +833,7 @@ END_TEST
 #define WC_N 20000
 
 struct wc {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr;
   lure_shutdown_t sreq;
   lure_timer_t t;
@@ -903,7 +903,7 @@ START_TEST(stream_write_cb_chain_yields) {
   struct wc *w = calloc(1, sizeof(*w));
 
   ck_assert_ptr_nonnull(w);
-  nt_pair_open(&w->p, NT_WATCHDOG_MS, "a chain of writes from write "
+  lt_net_pair_open(&w->p, LT_NET_WATCHDOG_MS, "a chain of writes from write "
                "callbacks");
   w->p.server.data = w;
   w->wr.data = w;
@@ -911,7 +911,7 @@ START_TEST(stream_write_cb_chain_yields) {
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wc_alloc,
                                    wc_read), 0);
   wc_write(w);
-  nt_run(&w->p.loop);
+  lt_run(&w->p.loop);
   ck_assert_int_eq(w->writes, WC_N);
   ck_assert_msg(w->at_timer >= 1 && w->at_timer < WC_N / 2,
                 "a 0 ms timer started by the first write callback ran after "
@@ -920,7 +920,7 @@ START_TEST(stream_write_cb_chain_yields) {
                 "nothing while %d chained writes ran", WC_N);
   ck_assert_uint_eq(w->received, WC_N);
   ck_assert_int_eq(w->eof, 1);
-  nt_loop_finish(&w->p.loop);
+  lt_loop_finish(&w->p.loop);
   free(w);
 }
 END_TEST
@@ -935,7 +935,7 @@ END_TEST
 #define MB_N2 70
 
 struct mb {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_buf_t bufs1[MB_N1];
   lure_buf_t bufs2[MB_N2];
   lure_buf_t empty[3];
@@ -973,7 +973,7 @@ static void mb_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (m->bad_at < 0) {
-      long bad = nt_pat_check(17, m->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(17, m->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         m->bad_at = (long) m->received + bad;
@@ -995,23 +995,23 @@ START_TEST(stream_write_many_buffers) {
   int i;
 
   m->bad_at = -1;
-  nt_pair_open(&m->p, NT_WATCHDOG_MS, "writes of many buffers");
+  lt_net_pair_open(&m->p, LT_NET_WATCHDOG_MS, "writes of many buffers");
   cs = (lure_stream_t *) &m->p.client;
   m->p.server.data = m;
   for (i = 0; i < MB_N1; i++) {
     size_t n = 1 + ((size_t) i * 7919u) % 2000;
 
-    m->bufs1[i] = lure_buf_init((char *) nt_pat(17, off), (unsigned int) n);
+    m->bufs1[i] = lure_buf_init((char *) lt_net_pat(17, off), (unsigned int) n);
     off += n;
   }
   for (i = 0; i < MB_N2; i++) {
     size_t n = (i % 5 == 0) ? 0 : 1 + ((size_t) i * 104729u) % 3000;
 
-    m->bufs2[i] = lure_buf_init((char *) nt_pat(17, off), (unsigned int) n);
+    m->bufs2[i] = lure_buf_init((char *) lt_net_pat(17, off), (unsigned int) n);
     off += n;
   }
   for (i = 0; i < 3; i++)
-    m->empty[i] = lure_buf_init((char *) nt_pat(17, off), 0);
+    m->empty[i] = lure_buf_init((char *) lt_net_pat(17, off), 0);
   m->total = off;
   for (i = 0; i < 3; i++)
     m->wr[i].data = m;
@@ -1024,17 +1024,17 @@ START_TEST(stream_write_many_buffers) {
   ck_assert_int_eq(lure_shutdown(&m->sreq, cs, NULL), 0);
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &m->p.server, mb_alloc,
                                    mb_read), 0);
-  nt_run(&m->p.loop);
+  lt_run(&m->p.loop);
   for (i = 0; i < 3; i++) {
     ck_assert_msg(m->cbs[i] == 1, "write %d: %d callbacks", i, m->cbs[i]);
-    ck_assert_msg(m->status[i] == 0, "write %d: %s", i, nt_err(m->status[i]));
+    ck_assert_msg(m->status[i] == 0, "write %d: %s", i, lt_err(m->status[i]));
     ck_assert_int_eq(m->order[i], i);
   }
   ck_assert_msg(m->bad_at < 0, "set %s: data differs at byte %ld of %zu",
-                nt_set() ? nt_set() : "(none)", m->bad_at, m->total);
+                lt_set() ? lt_set() : "(none)", m->bad_at, m->total);
   ck_assert_uint_eq(m->received, m->total);
   ck_assert_int_eq(m->eof, 1);
-  nt_loop_finish(&m->p.loop);
+  lt_loop_finish(&m->p.loop);
   free(m);
 }
 END_TEST
@@ -1046,7 +1046,7 @@ END_TEST
  * LURE_EINVAL ("or it was already released").  Checked while another
  * buffer is still lent, so that the loop has lent buffers outstanding. */
 struct dr {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_buf_t held[2];
   int nheld;
   size_t received;
@@ -1071,7 +1071,7 @@ START_TEST(stream_borrowed_double_release) {
   int rc;
   int i;
 
-  nt_pair_open(&d->p, NT_WATCHDOG_MS, "double lure_buf_release");
+  lt_net_pair_open(&d->p, LT_NET_WATCHDOG_MS, "double lure_buf_release");
   d->p.server.data = d;
   ck_assert_int_eq(lure_read_start_borrowed((lure_stream_t *) &d->p.server,
                                             dr_read), 0);
@@ -1091,14 +1091,14 @@ START_TEST(stream_borrowed_double_release) {
   copy = d->held[1];
   copy.base += 1;
   rc = lure_buf_release(&d->p.loop, &copy);
-  ck_assert_msg(rc == LURE_EINVAL, "release of base+1: %s", nt_err(rc));
+  ck_assert_msg(rc == LURE_EINVAL, "release of base+1: %s", lt_err(rc));
   rc = lure_buf_release(&d->p.loop, &d->held[0]);
   ck_assert_msg(rc == LURE_EINVAL,
                 "set %s: second lure_buf_release of the same buffer (another "
                 "one still lent): %s, want EINVAL",
-                nt_set() ? nt_set() : "(none)", nt_err(rc));
+                lt_set() ? lt_set() : "(none)", lt_err(rc));
   ck_assert_int_eq(lure_buf_release(&d->p.loop, &d->held[1]), 0);
-  nt_loop_finish(&d->p.loop);
+  lt_loop_finish(&d->p.loop);
   free(d);
 }
 END_TEST
@@ -1114,7 +1114,7 @@ END_TEST
 #define FORK_WRITES 32
 
 struct fw {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr[FORK_WRITES];
   int cbs;
   int err;
@@ -1148,15 +1148,15 @@ static void fw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
   long bad;
 
   if (nread > 0) {
-    f->sum = nt_sum(f->sum, buf->base, (size_t) nread);
-    /* Stream 21 is FORK_WRITES runs of nt_pat(21, 0..MIB). */
+    f->sum = lt_net_sum(f->sum, buf->base, (size_t) nread);
+    /* Stream 21 is FORK_WRITES runs of lt_net_pat(21, 0..MIB). */
     for (off = 0; f->bad_at < 0 && off < (size_t) nread; off += n) {
       size_t at = f->received + off;
 
       n = MIB - at % MIB;
       if (n > (size_t) nread - off)
         n = (size_t) nread - off;
-      bad = nt_pat_check(21, at % MIB, buf->base + off, n);
+      bad = lt_net_pat_check(21, at % MIB, buf->base + off, n);
       if (bad >= 0)
         f->bad_at = (long) (at + (size_t) bad);
     }
@@ -1173,24 +1173,24 @@ static void fw_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 START_TEST(stream_fork_no_child_writes) {
   struct fw *f = calloc(1, sizeof(*f));
   lure_stream_t *cs;
-  lure_buf_t buf = lure_buf_init((char *) nt_pat(21, 0), (unsigned int) MIB);
-  uint64_t want = NT_SUM_INIT;
+  lure_buf_t buf = lure_buf_init((char *) lt_net_pat(21, 0), (unsigned int) MIB);
+  uint64_t want = LT_NET_SUM_INIT;
   pid_t pid;
   int status;
   int i;
 
-  nt_pair_open(&f->p, NT_WATCHDOG_MS, "fork with queued writes");
+  lt_net_pair_open(&f->p, LT_NET_WATCHDOG_MS, "fork with queued writes");
   cs = (lure_stream_t *) &f->p.client;
   f->p.server.data = f;
   f->bad_at = -1;
-  f->sum = NT_SUM_INIT;
+  f->sum = LT_NET_SUM_INIT;
   for (i = 0; i < FORK_WRITES; i++) {
     f->wr[i].data = f;
     ck_assert_int_eq(lure_write(&f->wr[i], cs, &buf, 1, fw_write_cb), 0);
-    want = nt_sum(want, buf.base, buf.len);
+    want = lt_net_sum(want, buf.base, buf.len);
   }
   /* Part of it goes out (the socket buffers fill), the rest waits. */
-  nt_run_for(&f->p.loop, 100);
+  lt_run_for(&f->p.loop, 100);
   ck_assert_msg(lure_stream_get_write_queue_size(cs) > 0,
                 "every byte left before the fork: the test proves nothing");
   /* The peer takes a little, so that the socket has room at the fork. */
@@ -1211,32 +1211,32 @@ START_TEST(stream_fork_no_child_writes) {
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &f->p.server, fw_alloc,
                                    fw_read), 0);
   ck_assert_int_eq(lure_shutdown(&f->sreq, cs, NULL), 0);
-  nt_run(&f->p.loop);
-  ck_assert_msg(f->err == 0, "write: %s", nt_err(f->err));
+  lt_run(&f->p.loop);
+  ck_assert_msg(f->err == 0, "write: %s", lt_err(f->err));
   ck_assert_int_eq(f->cbs, FORK_WRITES);
   ck_assert_msg(f->received == (size_t) FORK_WRITES * MIB && f->bad_at < 0 &&
                     f->sum == want,
                 "set %s: the peer got %zu bytes for %zu written, first wrong "
                 "byte at %ld: the child sent queued data again",
-                nt_set() ? nt_set() : "(none)", f->received,
+                lt_set() ? lt_set() : "(none)", f->received,
                 (size_t) FORK_WRITES * MIB, f->bad_at);
   ck_assert_int_eq(f->eof, 1);
-  nt_loop_finish(&f->p.loop);
+  lt_loop_finish(&f->p.loop);
   free(f);
 }
 END_TEST
 
-Suite *net_stream_suite(void) {
+LT_SUITE(stream) {
   Suite *s = suite_create("stream");
   TCase *tc;
 
   tc = tcase_create("close");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, stream_write_after_close);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("read");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_loop_test(tc, stream_read_toggle, 0, TG_MODES);
   tcase_add_test(tc, stream_read_stop_holds);
   tcase_add_test(tc, stream_alloc_enobufs);
@@ -1244,7 +1244,7 @@ Suite *net_stream_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("write");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, stream_backpressure);
   tcase_add_test(tc, stream_write_many_buffers);
   tcase_add_test(tc, stream_try_write);

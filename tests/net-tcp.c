@@ -13,15 +13,15 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 /* ---- echo across chunk sizes ----------------------------------------------- */
 
 static const size_t echo_chunks[] = { 1, 7, 4096, 65536, 1 << 20 };
 
 START_TEST(tcp_echo_chunks) {
-  struct nt_bulk_opts o;
-  struct nt_bulk_stats st;
+  struct lt_net_bulk_opts o;
+  struct lt_net_bulk_stats st;
 
   memset(&o, 0, sizeof(o));
   o.nclients = 1;
@@ -32,18 +32,18 @@ START_TEST(tcp_echo_chunks) {
   o.window_reqs = 64;
   o.window_bytes = 256 * 1024;
   o.family = AF_INET;
-  nt_bulk_run(&o, &st);
+  lt_net_bulk_run(&o, &st);
   printf("tcp_echo_chunks: set %s: %zu bytes in %zu-byte writes (%llu "
          "requests) echoed in %llu ms\n",
-         nt_set() ? nt_set() : "(none)", o.total, o.chunk,
+         lt_set() ? lt_set() : "(none)", o.total, o.chunk,
          (unsigned long long) st.writes, (unsigned long long) st.ms);
 }
 END_TEST
 
 START_TEST(tcp_echo_ipv6_split) {
-  struct nt_bulk_opts o;
+  struct lt_net_bulk_opts o;
 
-  if (!nt_have_ipv6()) {
+  if (!lt_net_have_ipv6()) {
     printf("tcp_echo_ipv6: ::1 cannot be bound here; skipped\n");
     return;
   }
@@ -57,16 +57,16 @@ START_TEST(tcp_echo_ipv6_split) {
   o.nodelay = 1;
   o.split = 1;   /* three buffers per request */
   o.rbuf = 1000; /* reads smaller than what arrives */
-  nt_bulk_run(&o, NULL);
+  lt_net_bulk_run(&o, NULL);
 }
 END_TEST
 
 /* ---- 1,000 concurrent connections ------------------------------------------ */
 
 START_TEST(tcp_many_connections) {
-  struct nt_bulk_opts o;
-  struct nt_bulk_stats st;
-  long lim = nt_raise_nofile(4096);
+  struct lt_net_bulk_opts o;
+  struct lt_net_bulk_stats st;
+  long lim = lt_raise_nofile(4096);
 
   ck_assert_msg(lim >= 4096, "RLIMIT_NOFILE is %ld and cannot be raised to "
                 "4096", lim);
@@ -81,9 +81,9 @@ START_TEST(tcp_many_connections) {
   o.family = AF_INET;
   o.rbuf = 16 * 1024;
   o.watchdog_ms = 40000;
-  nt_bulk_run(&o, &st);
+  lt_net_bulk_run(&o, &st);
   printf("tcp_many_connections: set %s: 1000 connections x 64 KiB echoed in "
-         "%llu ms\n", nt_set() ? nt_set() : "(none)",
+         "%llu ms\n", lt_set() ? lt_set() : "(none)",
          (unsigned long long) st.ms);
 }
 END_TEST
@@ -95,10 +95,10 @@ END_TEST
  * while connecting) run it dry over and over; the server checks every
  * stream (id header, then the pattern of that id). */
 START_TEST(tcp_bufring_shared) {
-  struct nt_bulk_opts o;
-  struct nt_bulk_stats st;
+  struct lt_net_bulk_opts o;
+  struct lt_net_bulk_stats st;
 
-  ck_assert(nt_raise_nofile(1024) >= 1024);
+  ck_assert(lt_raise_nofile(1024) >= 1024);
   memset(&o, 0, sizeof(o));
   o.nclients = 200;
   o.total = 256 * 1024;
@@ -109,9 +109,9 @@ START_TEST(tcp_bufring_shared) {
   o.sink = 1;
   o.write_early = 1;
   o.watchdog_ms = 30000;
-  nt_bulk_run(&o, &st);
+  lt_net_bulk_run(&o, &st);
   printf("tcp_bufring_shared: set %s: 200 x 256 KiB in %llu ms\n",
-         nt_set() ? nt_set() : "(none)", (unsigned long long) st.ms);
+         lt_set() ? lt_set() : "(none)", (unsigned long long) st.ms);
 }
 END_TEST
 
@@ -121,7 +121,7 @@ static const char hc_request[] = "request, then the client shuts down";
 static const char hc_reply[] = "reply written after the server read EOF";
 
 struct hc {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_shutdown_t sreq;
   lure_write_t cw;
   lure_write_t sw;
@@ -187,7 +187,7 @@ static void hc_server_read(lure_stream_t *s, ssize_t nread,
   }
   if (nread == 0)
     return;
-  ck_assert_msg(nread == LURE_EOF, "server read: %s, want EOF", nt_err(nread));
+  ck_assert_msg(nread == LURE_EOF, "server read: %s, want EOF", lt_err(nread));
   hc_log(h, 'E');
   /* Half-closed: the server may still write. */
   ck_assert_int_ne(lure_is_writable(s), 0);
@@ -211,7 +211,7 @@ static void hc_client_read(lure_stream_t *s, ssize_t nread,
   }
   if (nread == 0)
     return;
-  ck_assert_msg(nread == LURE_EOF, "client read: %s, want EOF", nt_err(nread));
+  ck_assert_msg(nread == LURE_EOF, "client read: %s, want EOF", lt_err(nread));
   hc_log(h, 'e');
   lure_close((lure_handle_t *) s, hc_client_closed);
 }
@@ -228,7 +228,7 @@ static void hc_shut_cb(lure_shutdown_t *req, int status) {
 
   hc_log(h, 'S');
   h->shut_status = status;
-  NT_CHECK_EXECUTOR(req, "the client's shutdown");
+  LT_NET_CHECK_EXECUTOR(req, "the client's shutdown");
 }
 
 START_TEST(tcp_half_close) {
@@ -239,7 +239,7 @@ START_TEST(tcp_half_close) {
   lure_shutdown_t extra_sreq;
   int rc;
 
-  nt_pair_open(&h->p, NT_WATCHDOG_MS, "half-close");
+  lt_net_pair_open(&h->p, LT_NET_WATCHDOG_MS, "half-close");
   cs = (lure_stream_t *) &h->p.client;
   h->p.client.data = h;
   h->p.server.data = h;
@@ -256,12 +256,12 @@ START_TEST(tcp_half_close) {
   ck_assert_int_ne(lure_is_readable(cs), 0);
   rc = lure_write(&extra, cs, &b, 1, NULL);
   ck_assert_msg(rc == LURE_EPIPE, "write after lure_shutdown: %s, want EPIPE",
-                nt_err(rc));
+                lt_err(rc));
   rc = lure_shutdown(&extra_sreq, cs, NULL);
   ck_assert_msg(rc == LURE_ENOTCONN, "second lure_shutdown: %s, want ENOTCONN",
-                nt_err(rc));
+                lt_err(rc));
 
-  nt_run(&h->p.loop);
+  lt_run(&h->p.loop);
 
   ck_assert_int_eq(h->cw_status, 0);
   ck_assert_int_eq(h->shut_status, 0);
@@ -290,7 +290,7 @@ START_TEST(tcp_half_close) {
                       strchr(e + 1, 'E') == NULL && strchr(ce + 1, 'e') == NULL,
                   "events out of order: %s", h->log);
   }
-  nt_loop_finish(&h->p.loop);
+  lt_loop_finish(&h->p.loop);
   free(h);
 }
 END_TEST
@@ -364,9 +364,9 @@ static void sr_connect_cb(lure_connect_t *req, int status) {
   for (k = 0; k < 8; k++)
     c->hdr[k] = (unsigned char) (c->id >> (8 * k));
   b[0] = lure_buf_init((char *) c->hdr, 8);
-  b[1] = lure_buf_init((char *) nt_pat(c->id + 1, 0), 64 * 1024);
+  b[1] = lure_buf_init((char *) lt_net_pat(c->id + 1, 0), 64 * 1024);
   if (!sr_sink)
-    b[0] = lure_buf_init((char *) nt_pat(3, 0), 100);
+    b[0] = lure_buf_init((char *) lt_net_pat(3, 0), 100);
   ck_assert_int_eq(lure_write(&c->wr, (lure_stream_t *) &c->tcp, b,
                               sr_sink ? 2 : 1, NULL), 0);
   c->sreq.data = c;
@@ -377,7 +377,7 @@ static void sr_connect_cb(lure_connect_t *req, int status) {
 START_TEST(tcp_shutdown_then_peer_eof) {
   lure_loop_t loop;
   lure_timer_t wd;
-  struct nt_server srv;
+  struct lt_net_server srv;
   struct sockaddr_storage ss;
   struct sr_client *c = calloc(SR_CLIENTS, sizeof(*c));
   int cancelled = 0;
@@ -389,10 +389,10 @@ START_TEST(tcp_shutdown_then_peer_eof) {
   srv.sink = _i;
   srv.nresults = SR_CLIENTS;
   srv.results = calloc(SR_CLIENTS, sizeof(*srv.results));
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "shutdown then the peer's EOF");
-  nt_server_start(&loop, &srv, AF_INET, NULL);
-  nt_loopback(AF_INET, srv.port, &ss);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "shutdown then the peer's EOF");
+  lt_net_server_start(&loop, &srv, AF_INET, NULL);
+  lt_net_loopback(AF_INET, srv.port, &ss);
   for (i = 0; i < SR_CLIENTS; i++) {
     ck_assert_int_eq(lure_tcp_init(&loop, &c[i].tcp), 0);
     c[i].tcp.data = &c[i];
@@ -414,8 +414,8 @@ START_TEST(tcp_shutdown_then_peer_eof) {
       break;
     lure_run(&loop, LURE_RUN_ONCE);
   }
-  nt_server_stop(&srv);
-  nt_run(&loop);
+  lt_net_server_stop(&srv);
+  lt_run(&loop);
   for (i = 0; i < SR_CLIENTS; i++) {
     ck_assert_int_eq(c[i].closed, 1);
     ck_assert_msg(c[i].eof, "client %d: no EOF", i);
@@ -432,11 +432,11 @@ START_TEST(tcp_shutdown_then_peer_eof) {
   ck_assert_msg(cancelled == 0,
                 "set %s (%s server): %d of %d clients got shutdown status %s "
                 "(client %d) although the peer had read their EOF and closed",
-                nt_set() ? nt_set() : "(none)", _i ? "sink" : "echo",
+                lt_set() ? lt_set() : "(none)", _i ? "sink" : "echo",
                 cancelled, SR_CLIENTS,
-                nt_err(first >= 0 ? c[first].shut_status : 0), first);
+                lt_err(first >= 0 ? c[first].shut_status : 0), first);
   ck_assert_uint_eq(srv.errors, 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   free(srv.results);
   free(c);
 }
@@ -482,32 +482,32 @@ static void refused_once(int family) {
   int rc;
 
   memset(&r, 0, sizeof(r));
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "refused connect");
-  nt_loopback(family, nt_free_port(family, SOCK_STREAM), &ss);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "refused connect");
+  lt_net_loopback(family, lt_net_free_port(family, SOCK_STREAM), &ss);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   tcp.data = &r;
   req.data = &r;
   rc = lure_tcp_connect(&req, &tcp, (struct sockaddr *) &ss,
                         refused_connect_cb);
   ck_assert_msg(rc == 0, "lure_tcp_connect: %s (a refusal goes to the "
-                "callback)", nt_err(rc));
+                "callback)", lt_err(rc));
   ck_assert_int_eq(r.cbs, 0); /* never from inside the call */
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(r.cbs, 1);
   ck_assert_msg(r.status == LURE_ECONNREFUSED, "%s: connect status %s, want "
                 "ECONNREFUSED", family == AF_INET6 ? "::1" : "127.0.0.1",
-                nt_err(r.status));
+                lt_err(r.status));
   ck_assert_int_eq(lure_close((lure_handle_t *) &tcp, refused_close_cb), 0);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(r.closed, 1);
   ck_assert_int_eq(r.cbs, 1);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 
 START_TEST(tcp_refused) {
   refused_once(AF_INET);
-  if (nt_have_ipv6())
+  if (lt_net_have_ipv6())
     refused_once(AF_INET6);
 }
 END_TEST
@@ -526,11 +526,11 @@ START_TEST(tcp_refused_queued_write) {
   struct refused r;
 
   memset(&r, 0, sizeof(r));
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, 3000,
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 3000,
               "a write queued on a refused connection (its callback never "
               "came)");
-  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_STREAM), &ss);
+  lt_net_loopback(AF_INET, lt_net_free_port(AF_INET, SOCK_STREAM), &ss);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   tcp.data = &r;
   req.data = &r;
@@ -539,13 +539,13 @@ START_TEST(tcp_refused_queued_write) {
                                     refused_connect_cb), 0);
   ck_assert_int_eq(lure_write(&wr, (lure_stream_t *) &tcp, &b, 1,
                               refused_write_cb), 0);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(r.cbs, 1);
   ck_assert_int_eq(r.status, LURE_ECONNREFUSED);
   ck_assert_int_eq(r.write_cbs, 1);
   ck_assert_msg(r.write_status < 0, "write on a refused connection: status %s",
-                nt_err(r.write_status));
-  nt_loop_finish(&loop);
+                lt_err(r.write_status));
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -568,35 +568,35 @@ START_TEST(tcp_connect_error_sync) {
   lure_tcp_t other;
   lure_connect_t req;
   struct sockaddr_in bad;
-  struct nt_server srv;
+  struct lt_net_server srv;
   struct sockaddr_storage ss;
   int i;
 
   sync_cbs = 0;
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, 3000, "connect after a synchronous error");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 3000, "connect after a synchronous error");
   ck_assert_int_eq(lure_ip4_addr("255.255.255.255", 80, &bad), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   for (i = 0; i < 3; i++)
     ck_assert_int_eq(lure_tcp_connect(&req, &tcp, (struct sockaddr *) &bad,
                                       sync_connect_cb), LURE_ENETUNREACH);
   lure_close((lure_handle_t *) &tcp, NULL);
-  nt_run_for(&loop, 20);
+  lt_run_for(&loop, 20);
   ck_assert_int_eq(sync_cbs, 0);
 
   /* A fresh handle on the same loop connects as usual. */
   memset(&srv, 0, sizeof(srv));
-  nt_server_start(&loop, &srv, AF_INET, NULL);
-  nt_loopback(AF_INET, srv.port, &ss);
+  lt_net_server_start(&loop, &srv, AF_INET, NULL);
+  lt_net_loopback(AF_INET, srv.port, &ss);
   ck_assert_int_eq(lure_tcp_init(&loop, &other), 0);
   ck_assert_int_eq(lure_tcp_connect(&req, &other, (struct sockaddr *) &ss,
                                     sync_connect_cb), 0);
   while (sync_cbs == 0 && lure_run(&loop, LURE_RUN_ONCE) != 0)
     ;
   ck_assert_int_eq(sync_cbs, 1);
-  nt_server_stop(&srv);
-  nt_run(&loop);
-  nt_loop_finish(&loop);
+  lt_net_server_stop(&srv);
+  lt_run(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -652,21 +652,21 @@ START_TEST(tcp_close_while_connecting) {
   }
   usleep(20000);
 
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, 3000, "close while connecting");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 3000, "close while connecting");
   ck_assert_int_eq(lure_tcp_init(&loop, &tcp), 0);
   ck_assert_int_eq(lure_tcp_connect(&req, &tcp, (struct sockaddr *) &a4,
                                     pend_connect_cb), 0);
-  nt_run_for(&loop, 100);
+  lt_run_for(&loop, 100);
   ck_assert_msg(pend_connect_cbs == 0, "the connect ended (%s) although the "
-                "listener's queue was full", nt_err(pend_connect_status));
+                "listener's queue was full", lt_err(pend_connect_status));
   lure_close((lure_handle_t *) &tcp, pend_close_cb);
-  nt_run(&loop);
+  lt_run(&loop);
   ck_assert_int_eq(pend_connect_cbs, 1);
   ck_assert_int_eq(pend_connect_status, LURE_ECANCELED);
   ck_assert_int_eq(pend_closes, 1);
   ck_assert_int_eq(pend_closed_before_cb, 0);
-  nt_loop_finish(&loop);
+  lt_loop_finish(&loop);
   for (i = 0; i < 8; i++)
     close(fill[i]);
   close(lfd);
@@ -679,7 +679,7 @@ END_TEST
 #define RST_CHUNK (64 * 1024)
 
 struct rst {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t sw[RST_WRITES];
   int sw_status[RST_WRITES];
   int sw_cbs[RST_WRITES];
@@ -743,7 +743,7 @@ static void rst_cw_cb(lure_write_t *req, int status) {
 static void rst_client_read(lure_stream_t *s, ssize_t nread,
                             const lure_buf_t *buf) {
   struct rst *r = s->data;
-  lure_buf_t b = lure_buf_init((char *) nt_pat(99, 0), 1000);
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(99, 0), 1000);
   int i;
 
   if (r->read_status != 0) {
@@ -752,7 +752,7 @@ static void rst_client_read(lure_stream_t *s, ssize_t nread,
   }
   if (nread > 0) {
     if (r->bad_at < 0) {
-      long bad = nt_pat_check(5, r->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(5, r->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         r->bad_at = (long) r->received + bad;
@@ -786,13 +786,13 @@ START_TEST(tcp_reset_by_peer) {
 
   signal(SIGPIPE, SIG_DFL);
   r->bad_at = -1;
-  nt_pair_open(&r->p, NT_WATCHDOG_MS, "reset by the peer");
+  lt_net_pair_open(&r->p, LT_NET_WATCHDOG_MS, "reset by the peer");
   r->p.client.data = r;
   r->p.server.data = r;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.client, rst_alloc,
                                    rst_client_read), 0);
   for (i = 0; i < RST_WRITES; i++) {
-    b = lure_buf_init((char *) nt_pat(5, (uint64_t) i * RST_CHUNK), RST_CHUNK);
+    b = lure_buf_init((char *) lt_net_pat(5, (uint64_t) i * RST_CHUNK), RST_CHUNK);
     r->sw[i].data = r;
     ck_assert_int_eq(lure_write(&r->sw[i], (lure_stream_t *) &r->p.server, &b,
                                 1, rst_sw_cb), 0);
@@ -804,7 +804,7 @@ START_TEST(tcp_reset_by_peer) {
   ck_assert_int_eq(lure_timer_init(&r->p.loop, &later), 0);
   later.data = r;
   ck_assert_int_eq(lure_timer_start(&later, rst_close_client, 50, 0), 0);
-  nt_run(&r->p.loop);
+  lt_run(&r->p.loop);
 
   ck_assert_int_eq(r->server_closed, 1);
   ck_assert_int_eq(r->client_closed, 1);
@@ -814,7 +814,7 @@ START_TEST(tcp_reset_by_peer) {
     ck_assert_msg(i == 0 ? r->sw_status[i] == 0
                          : (r->sw_status[i] == 0 ||
                             r->sw_status[i] == LURE_ECANCELED),
-                  "server write %d: status %s", i, nt_err(r->sw_status[i]));
+                  "server write %d: status %s", i, lt_err(r->sw_status[i]));
   }
   ck_assert_msg(!r->sw_order_bad, "server write callbacks out of order");
   ck_assert_msg(r->bad_at < 0, "client data differs at byte %ld", r->bad_at);
@@ -824,7 +824,7 @@ START_TEST(tcp_reset_by_peer) {
                 "client read %zu bytes before the reset", r->received);
   ck_assert_msg(r->read_status == LURE_ECONNRESET,
                 "set %s: the reader got %s after %zu bytes, want ECONNRESET",
-                nt_set() ? nt_set() : "(none)", nt_err(r->read_status),
+                lt_set() ? lt_set() : "(none)", lt_err(r->read_status),
                 r->received);
   ck_assert_int_eq(r->reads_after_error, 0);
   for (i = 0; i < 2; i++) {
@@ -837,16 +837,16 @@ START_TEST(tcp_reset_by_peer) {
       ck_assert_int_eq(r->cw_cbs[i], 0);
     ck_assert_msg(st == LURE_EPIPE || st == LURE_ECONNRESET,
                   "write %d after the reset: %s (call %s), want EPIPE or "
-                  "ECONNRESET", i, nt_err(st), nt_err(r->cw_rc[i]));
+                  "ECONNRESET", i, lt_err(st), lt_err(r->cw_rc[i]));
   }
-  nt_loop_finish(&r->p.loop);
+  lt_loop_finish(&r->p.loop);
   free(r);
 }
 END_TEST
 
 /* The writer's side: the peer resets while the client keeps writing. */
 struct rstw {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr[64];
   int status[64];
   int cbs[64];
@@ -894,7 +894,7 @@ static void rstw_client_read(lure_stream_t *s, ssize_t nread,
    * may have taken the connection's error first. */
   if (nread < 0)
     ck_assert_msg(nread == LURE_ECONNRESET || nread == LURE_EOF,
-                  "client read: %s", nt_err(nread));
+                  "client read: %s", lt_err(nread));
 }
 
 static void rstw_cb(lure_write_t *req, int status) {
@@ -919,7 +919,7 @@ START_TEST(tcp_reset_while_writing) {
   int i;
 
   signal(SIGPIPE, SIG_DFL);
-  nt_pair_open(&r->p, NT_WATCHDOG_MS, "reset while writing");
+  lt_net_pair_open(&r->p, LT_NET_WATCHDOG_MS, "reset while writing");
   r->p.client.data = r;
   r->p.server.data = r;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.server, rstw_alloc,
@@ -929,12 +929,12 @@ START_TEST(tcp_reset_while_writing) {
   /* 64 x 1 MiB: far more than the socket buffers hold. */
   r->nwrites = 64;
   for (i = 0; i < r->nwrites; i++) {
-    b = lure_buf_init((char *) nt_pat(11, 0), 1 << 20);
+    b = lure_buf_init((char *) lt_net_pat(11, 0), 1 << 20);
     r->wr[i].data = r;
     ck_assert_int_eq(lure_write(&r->wr[i], (lure_stream_t *) &r->p.client, &b,
                                 1, rstw_cb), 0);
   }
-  nt_run(&r->p.loop);
+  lt_run(&r->p.loop);
   ck_assert_int_eq(r->server_closed, 1);
   ck_assert_int_eq(r->client_closed, 1);
   ck_assert_msg(!r->order_bad, "write callbacks out of order");
@@ -946,10 +946,10 @@ START_TEST(tcp_reset_while_writing) {
       ck_assert_msg(r->status[i] == LURE_EPIPE ||
                         r->status[i] == LURE_ECONNRESET,
                     "write %d (first failure %d): %s, want EPIPE or "
-                    "ECONNRESET", i, first_fail, nt_err(r->status[i]));
+                    "ECONNRESET", i, first_fail, lt_err(r->status[i]));
   }
   ck_assert_msg(first_fail >= 0, "no write failed after the peer's reset");
-  nt_loop_finish(&r->p.loop);
+  lt_loop_finish(&r->p.loop);
   free(r);
 }
 END_TEST
@@ -1038,7 +1038,7 @@ static void al_tick(lure_timer_t *t) {
     lure_close((lure_handle_t *) &a->conn[a->accepted], NULL);
     return;
   }
-  ck_assert_msg(rc == 0, "late lure_accept: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "late lure_accept: %s", lt_err(rc));
   a->conn[a->accepted].data = a;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &a->conn[a->accepted],
                                    al_sconn_alloc, al_sconn_read), 0);
@@ -1095,19 +1095,19 @@ static void accept_later_run(int close_server) {
   int i;
 
   a->close_server = close_server;
-  nt_loop_init(&a->loop);
-  nt_watchdog(&a->loop, &a->wd, NT_WATCHDOG_MS,
+  lt_loop_init(&a->loop);
+  lt_watchdog(&a->loop, &a->wd, LT_NET_WATCHDOG_MS,
               close_server ? "closing a server with queued connections"
                            : "accepting later");
   ck_assert_int_eq(lure_timer_init(&a->loop, &a->tick), 0);
   a->tick.data = a;
   ck_assert_int_eq(lure_tcp_init(&a->loop, &a->server), 0);
   a->server.data = a;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_tcp_bind(&a->server, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &a->server, 16, al_conn_cb),
                    0);
-  nt_loopback(AF_INET, nt_tcp_port(&a->server), &ss);
+  lt_net_loopback(AF_INET, lt_net_tcp_port(&a->server), &ss);
   for (i = 0; i < AL_CLIENTS; i++) {
     ck_assert_int_eq(lure_tcp_init(&a->loop, &a->client[i]), 0);
     a->client[i].data = a;
@@ -1120,7 +1120,7 @@ static void accept_later_run(int close_server) {
    * for the others); accept: one per 5 ms tick. */
   ck_assert_int_eq(lure_timer_start(&a->tick, al_tick, close_server ? 100 : 5,
                                     close_server ? 0 : 5), 0);
-  nt_run(&a->loop);
+  lt_run(&a->loop);
   ck_assert_int_ge(a->conn_cbs, 1);
   ck_assert_int_eq(a->ended, AL_CLIENTS);
   if (close_server) {
@@ -1128,7 +1128,7 @@ static void accept_later_run(int close_server) {
       ck_assert_msg(a->client_end[i] == LURE_EOF ||
                         a->client_end[i] == LURE_ECONNRESET,
                     "client %d of a server closed without accepting: %s", i,
-                    nt_err(a->client_end[i]));
+                    lt_err(a->client_end[i]));
   } else {
     int seen[AL_CLIENTS] = { 0 };
 
@@ -1136,14 +1136,14 @@ static void accept_later_run(int close_server) {
     ck_assert_int_eq(a->conn_cbs, AL_CLIENTS);
     for (i = 0; i < AL_CLIENTS; i++) {
       ck_assert_msg(a->reply_len[i] == 1, "client %d: %d reply bytes (end %s)",
-                    i, a->reply_len[i], nt_err(a->client_end[i]));
+                    i, a->reply_len[i], lt_err(a->client_end[i]));
       ck_assert(a->reply[i][0] >= '0' && a->reply[i][0] < '0' + AL_CLIENTS);
       seen[a->reply[i][0] - '0']++;
     }
     for (i = 0; i < AL_CLIENTS; i++)
       ck_assert_int_eq(seen[i], 1);
   }
-  nt_loop_finish(&a->loop);
+  lt_loop_finish(&a->loop);
   free(a);
 }
 
@@ -1162,7 +1162,7 @@ END_TEST
 START_TEST(tcp_open_connected_socket) {
   lure_loop_t loop;
   lure_timer_t wd;
-  struct nt_server srv;
+  struct lt_net_server srv;
   lure_tcp_t h;
   struct sockaddr_storage ss;
   lure_write_t wr;
@@ -1172,10 +1172,10 @@ START_TEST(tcp_open_connected_socket) {
   int i;
 
   memset(&srv, 0, sizeof(srv));
-  nt_loop_init(&loop);
-  nt_watchdog(&loop, &wd, NT_WATCHDOG_MS, "lure_tcp_open");
-  nt_server_start(&loop, &srv, AF_INET, NULL);
-  nt_loopback(AF_INET, srv.port, &ss);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "lure_tcp_open");
+  lt_net_server_start(&loop, &srv, AF_INET, NULL);
+  lt_net_loopback(AF_INET, srv.port, &ss);
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(fd, 0);
   /* A blocking connect: the listener's backlog takes it. */
@@ -1200,8 +1200,8 @@ START_TEST(tcp_open_connected_socket) {
   ck_assert_int_eq((int) read(fd, got, sizeof(got)), 7);
   ck_assert(memcmp(got, "adopted", 7) == 0);
   ck_assert_uint_eq(srv.errors, 0);
-  nt_server_stop(&srv);
-  nt_loop_finish(&loop); /* closes h, and with it fd */
+  lt_net_server_stop(&srv);
+  lt_loop_finish(&loop); /* closes h, and with it fd */
 }
 END_TEST
 
@@ -1212,7 +1212,7 @@ END_TEST
 #define ZC_SLOTS 4
 
 struct zc {
-  struct nt_pair p;
+  struct lt_net_pair p;
   lure_write_t wr[ZC_SLOTS];
   char *slot[ZC_SLOTS];
   size_t slot_len[ZC_SLOTS];
@@ -1250,7 +1250,7 @@ static void zc_write_cb(lure_write_t *req, int status) {
   if (status != 0 && z->write_err == 0)
     z->write_err = status;
   if (z->cbs == 1)
-    NT_CHECK_EXECUTOR(req, "lure_write_zc");
+    LT_NET_CHECK_EXECUTOR(req, "lure_write_zc");
   /* The buffer is the caller's again: scribble on it.  Had lure called
    * back before the kernel let go of the pages, the peer would see this. */
   memset(z->slot[i], 0xA5, z->slot_len[i]);
@@ -1268,9 +1268,9 @@ static void zc_pump(struct zc *z) {
                                                 : ZC_CHUNK;
     size_t half = n / 3;
 
-    memcpy(z->slot[i], nt_pat(21, z->queued), n);
+    memcpy(z->slot[i], lt_net_pat(21, z->queued), n);
     z->slot_len[i] = n;
-    z->sum_tx = nt_sum(z->sum_tx, z->slot[i], n);
+    z->sum_tx = lt_net_sum(z->sum_tx, z->slot[i], n);
     z->wr[i].data = z;
     /* Odd requests in two buffers (SENDMSG_ZC), even ones in one
      * (SEND_ZC). */
@@ -1309,15 +1309,15 @@ static void zc_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
 
   if (nread > 0) {
     if (z->bad_at < 0) {
-      long bad = nt_pat_check(21, z->received, buf->base, (size_t) nread);
+      long bad = lt_net_pat_check(21, z->received, buf->base, (size_t) nread);
 
       if (bad >= 0)
         z->bad_at = (long) z->received + bad;
     }
-    z->sum_rx = nt_sum(z->sum_rx, buf->base, (size_t) nread);
+    z->sum_rx = lt_net_sum(z->sum_rx, buf->base, (size_t) nread);
     z->received += (size_t) nread;
     /* Keep the buffer a while: released in a batch from a timer. */
-    ck_assert_int_lt(z->nheld, (int) NT_ARRAY_SIZE(z->held));
+    ck_assert_int_lt(z->nheld, (int) LT_ARRAY_SIZE(z->held));
     z->held[z->nheld++] = *buf;
     if (z->nheld > z->max_held)
       z->max_held = z->nheld;
@@ -1343,12 +1343,12 @@ START_TEST(tcp_zerocopy_borrowed) {
   int i;
 
   z->bad_at = -1;
-  z->sum_tx = z->sum_rx = NT_SUM_INIT;
+  z->sum_tx = z->sum_rx = LT_NET_SUM_INIT;
   for (i = 0; i < ZC_SLOTS; i++) {
     z->slot[i] = malloc(ZC_CHUNK);
     ck_assert_ptr_nonnull(z->slot[i]);
   }
-  nt_pair_open(&z->p, NT_WATCHDOG_MS, "zero-copy send with borrowed reads");
+  lt_net_pair_open(&z->p, LT_NET_WATCHDOG_MS, "zero-copy send with borrowed reads");
   z->p.client.data = z;
   z->p.server.data = z;
   ck_assert_int_eq(lure_timer_init(&z->p.loop, &z->release_timer), 0);
@@ -1356,22 +1356,22 @@ START_TEST(tcp_zerocopy_borrowed) {
   ck_assert_int_eq(lure_read_start_borrowed((lure_stream_t *) &z->p.server,
                                             zc_read), 0);
   zc_pump(z);
-  nt_run(&z->p.loop);
+  lt_run(&z->p.loop);
   zc_release_all(&z->release_timer);
-  ck_assert_msg(z->write_err == 0, "zero-copy write: %s", nt_err(z->write_err));
+  ck_assert_msg(z->write_err == 0, "zero-copy write: %s", lt_err(z->write_err));
   ck_assert_msg(!z->order_bad, "write callbacks out of order");
   ck_assert_uint_eq(z->cbs, z->writes);
-  ck_assert_msg(z->read_err == 0, "borrowed read: %s", nt_err(z->read_err));
+  ck_assert_msg(z->read_err == 0, "borrowed read: %s", lt_err(z->read_err));
   ck_assert_int_eq(z->eof, 1);
   ck_assert_int_eq(z->zero_reads, 0);
   ck_assert_msg(z->bad_at < 0, "data differs at byte %ld", z->bad_at);
   ck_assert_uint_eq(z->received, ZC_TOTAL);
   ck_assert(z->sum_rx == z->sum_tx);
   ck_assert_msg(z->release_err == 0, "lure_buf_release: %s",
-                nt_err(z->release_err));
+                lt_err(z->release_err));
   printf("tcp_zerocopy_borrowed: set %s: at most %d buffers borrowed at once\n",
-         nt_set() ? nt_set() : "(none)", z->max_held);
-  nt_loop_finish(&z->p.loop);
+         lt_set() ? lt_set() : "(none)", z->max_held);
+  lt_loop_finish(&z->p.loop);
   for (i = 0; i < ZC_SLOTS; i++)
     free(z->slot[i]);
   free(z);
@@ -1393,7 +1393,7 @@ static void rp_conn_cb(lure_stream_t *server, int status) {
   struct rp_loop *l = server->data;
   lure_tcp_t *c;
 
-  ck_assert_msg(status == 0, "connection callback: %s", nt_err(status));
+  ck_assert_msg(status == 0, "connection callback: %s", lt_err(status));
   ck_assert_int_lt(l->accepted, RP_CLIENTS);
   c = &l->conn[l->accepted];
   ck_assert_int_eq(lure_tcp_init(&l->loop, c), 0);
@@ -1416,19 +1416,19 @@ START_TEST(tcp_reuseport_two_loops) {
 
   ck_assert_ptr_nonnull(l);
   for (i = 0; i < 2; i++) {
-    nt_loop_init(&l[i].loop);
+    lt_loop_init(&l[i].loop);
     ck_assert_int_eq(lure_tcp_init(&l[i].loop, &l[i].server), 0);
     l[i].server.data = &l[i];
-    nt_loopback(AF_INET, port, &ss);
+    lt_net_loopback(AF_INET, port, &ss);
     ck_assert_int_eq(lure_tcp_bind(&l[i].server, (struct sockaddr *) &ss,
                                    LURE_TCP_REUSEPORT), 0);
     ck_assert_int_eq(lure_listen((lure_stream_t *) &l[i].server, RP_CLIENTS,
                                  rp_conn_cb), 0);
     if (port == 0)
-      port = nt_tcp_port(&l[i].server);
+      port = lt_net_tcp_port(&l[i].server);
   }
   ck_assert_int_eq(lure_tcp_init(&l[1].loop, &plain), 0);
-  nt_loopback(AF_INET, port, &ss);
+  lt_net_loopback(AF_INET, port, &ss);
   ck_assert_int_eq(lure_tcp_bind(&plain, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_listen((lure_stream_t *) &plain, 4, rp_conn_cb),
                    LURE_EADDRINUSE);
@@ -1450,36 +1450,36 @@ START_TEST(tcp_reuseport_two_loops) {
     lure_run(&l[1].loop, LURE_RUN_NOWAIT);
   }
   printf("tcp_reuseport_two_loops: set %s: loop 0 accepted %d, loop 1 %d\n",
-         nt_set() ? nt_set() : "(none)", l[0].accepted, l[1].accepted);
+         lt_set() ? lt_set() : "(none)", l[0].accepted, l[1].accepted);
   ck_assert_int_gt(l[0].accepted, 0);
   ck_assert_int_gt(l[1].accepted, 0);
   for (i = 0; i < RP_CLIENTS; i++)
     close(fds[i]);
-  nt_loop_finish(&l[0].loop);
-  nt_loop_finish(&l[1].loop);
+  lt_loop_finish(&l[0].loop);
+  lt_loop_finish(&l[1].loop);
   free(l);
 }
 END_TEST
 
-Suite *net_tcp_suite(void) {
+LT_SUITE(tcp) {
   Suite *s = suite_create("tcp");
   TCase *tc;
 
   tc = tcase_create("echo");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
-  tcase_add_loop_test(tc, tcp_echo_chunks, 0, (int) NT_ARRAY_SIZE(echo_chunks));
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
+  tcase_add_loop_test(tc, tcp_echo_chunks, 0, (int) LT_ARRAY_SIZE(echo_chunks));
   tcase_add_test(tc, tcp_echo_ipv6_split);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("scale");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_many_connections);
   tcase_add_test(tc, tcp_bufring_shared);
   tcase_add_test(tc, tcp_reuseport_two_loops);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("ends");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_half_close);
   tcase_add_loop_test(tc, tcp_shutdown_then_peer_eof, 0, 2);
   tcase_add_test(tc, tcp_refused);
@@ -1494,7 +1494,7 @@ Suite *net_tcp_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_zerocopy_borrowed);
   suite_add_tcase(s, tc);
   return s;

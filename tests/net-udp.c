@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include "net-tests.h"
+#include "harness-net.h"
 
 #define UD_COUNT 10000
 #define UD_WINDOW 64
@@ -67,7 +67,7 @@ static void ud_fill(unsigned char *b, uint32_t seq) {
   b[5] = (unsigned char) (n >> 8);
   b[6] = 0x5a;
   b[7] = 0xa5;
-  memcpy(b + 8, nt_pat(seq, 0), n - 8);
+  memcpy(b + 8, lt_net_pat(seq, 0), n - 8);
 }
 
 static void ud_pump(struct ud *u);
@@ -102,7 +102,7 @@ static void ud_pump(struct ud *u) {
     s->busy = 1;
     rc = lure_udp_send(&s->req, &u->tx, &b, 1,
                        (struct sockaddr *) &u->rx_addr, ud_send_cb);
-    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", u->next_send, nt_err(rc));
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", u->next_send, lt_err(rc));
     u->next_send++;
   }
 }
@@ -164,7 +164,7 @@ static void ud_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
   n = ud_size(seq);
   if ((size_t) nread != n ||
       (size_t) (unsigned char) buf->base[4] + 256u * (unsigned char) buf->base[5] != n ||
-      nt_pat_check(seq, 0, buf->base + 8, n - 8) >= 0)
+      lt_net_pat_check(seq, 0, buf->base + 8, n - 8) >= 0)
     u->bad_data++;
   u->next_expect = seq + 1;
   if (u->next_expect == UD_COUNT) {
@@ -202,27 +202,27 @@ START_TEST(udp_10k_datagrams) {
              u->window);
     }
   }
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "10,000 UDP datagrams");
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "10,000 UDP datagrams");
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
   u->rx.data = u->tx.data = u;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&u->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&u->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&u->rx), &u->rx_addr);
-  u->tx_port = nt_udp_port(&u->tx);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&u->rx), &u->rx_addr);
+  u->tx_port = lt_net_udp_port(&u->tx);
   ck_assert_int_eq(lure_udp_recv_start(&u->rx, ud_alloc, ud_recv), 0);
   ck_assert_int_eq(lure_udp_recv_start(&u->rx, ud_alloc, ud_recv),
                    LURE_EALREADY);
   start = lure_hrtime();
   ud_pump(u);
-  nt_run(&u->loop);
+  lt_run(&u->loop);
   printf("udp_10k_datagrams: set %s: %u datagrams in %llu ms\n",
-         nt_set() ? nt_set() : "(none)", u->next_expect,
+         lt_set() ? lt_set() : "(none)", u->next_expect,
          (unsigned long long) ((lure_hrtime() - start) / 1000000u));
   ck_assert_msg(u->recv_errs == 0, "%u receive errors, first %s", u->recv_errs,
-                nt_err(u->first_recv_err));
+                lt_err(u->first_recv_err));
   ck_assert_msg(u->bad_seq == 0, "datagram %u missing: got %u instead",
                 u->bad_seq - 1, u->got_seq);
   ck_assert_msg(u->bad_data == 0, "%u datagrams with wrong contents",
@@ -230,7 +230,7 @@ START_TEST(udp_10k_datagrams) {
   ck_assert_msg(u->bad_addr == 0, "%u datagrams from the wrong address",
                 u->bad_addr);
   ck_assert_uint_eq(u->partial, 0);
-  ck_assert_msg(u->send_err == 0, "send status %s", nt_err(u->send_err));
+  ck_assert_msg(u->send_err == 0, "send status %s", lt_err(u->send_err));
   ck_assert_uint_eq(u->send_order_bad, 0);
   ck_assert_uint_eq(u->send_cbs, UD_COUNT);
   ck_assert_uint_eq(u->tx.send_queue_size, 0);
@@ -239,9 +239,9 @@ START_TEST(udp_10k_datagrams) {
   for (i = 0; i < UD_TRY; i++)
     ck_assert_msg(u->try_rc[i] == (int) ud_size(UD_COUNT + (uint32_t) i),
                   "lure_udp_try_send #%d: %s, want %zu", i,
-                  nt_err(u->try_rc[i]), ud_size(UD_COUNT + (uint32_t) i));
+                  lt_err(u->try_rc[i]), ud_size(UD_COUNT + (uint32_t) i));
   ck_assert_uint_eq(u->next_expect, UD_COUNT + UD_TRY);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   free(u);
 }
 END_TEST
@@ -308,22 +308,22 @@ START_TEST(udp_connect_disconnect) {
   int len;
   int rc;
 
-  nt_loop_init(&c->loop);
-  nt_watchdog(&c->loop, &c->wd, NT_WATCHDOG_MS, "UDP connect/disconnect");
+  lt_loop_init(&c->loop);
+  lt_watchdog(&c->loop, &c->wd, LT_NET_WATCHDOG_MS, "UDP connect/disconnect");
   ck_assert_int_eq(lure_udp_init(&c->loop, &c->rx), 0);
   ck_assert_int_eq(lure_udp_init(&c->loop, &c->tx), 0);
   c->rx.data = c->tx.data = c;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&c->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&c->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&c->rx), &rx_addr);
-  c->tx_port = nt_udp_port(&c->tx);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&c->rx), &rx_addr);
+  c->tx_port = lt_net_udp_port(&c->tx);
   ck_assert_int_eq(lure_udp_recv_start(&c->rx, uc_alloc, uc_recv), 0);
 
   len = (int) sizeof(peer);
   rc = lure_udp_getpeername(&c->tx, (struct sockaddr *) &peer, &len);
   ck_assert_msg(rc == LURE_ENOTCONN, "getpeername unconnected: %s",
-                nt_err(rc));
+                lt_err(rc));
   ck_assert_int_eq(lure_udp_connect(&c->tx, NULL), LURE_ENOTCONN);
   ck_assert_int_eq(lure_udp_connect(&c->tx, (struct sockaddr *) &rx_addr), 0);
   ck_assert_int_eq(lure_udp_connect(&c->tx, (struct sockaddr *) &rx_addr),
@@ -360,7 +360,7 @@ START_TEST(udp_connect_disconnect) {
   len = (int) sizeof(peer);
   rc = lure_udp_getpeername(&c->tx, (struct sockaddr *) &peer, &len);
   ck_assert_msg(rc == LURE_ENOTCONN, "getpeername after disconnect: %s",
-                nt_err(rc));
+                lt_err(rc));
   ck_assert_int_eq(lure_udp_connect(&c->tx, NULL), LURE_ENOTCONN);
   ck_assert_int_eq(lure_udp_send(&req, &c->tx, &b, 1, NULL, uc_send_cb),
                    LURE_EDESTADDRREQ);
@@ -370,14 +370,14 @@ START_TEST(udp_connect_disconnect) {
                                  (struct sockaddr *) &rx_addr, uc_send_cb), 0);
   /* A socket bound to port 0 loses its port when it is disconnected
    * (Linux's udp_disconnect) and gets another when it sends. */
-  c->tx_port = nt_udp_port(&c->tx);
+  c->tx_port = lt_net_udp_port(&c->tx);
   uc_run_until(c, 3);
   ck_assert_int_eq(c->ngot, 3);
   ck_assert_str_eq(c->got[2], "after disconnect");
   ck_assert_int_eq(c->bad_addr, 0);
   ck_assert_int_eq(c->send_cbs, 2);
   ck_assert_int_eq(c->send_status, 0);
-  nt_loop_finish(&c->loop);
+  lt_loop_finish(&c->loop);
   free(c);
 }
 END_TEST
@@ -454,10 +454,10 @@ START_TEST(udp_connected_refused) {
   struct ur *r = calloc(1, sizeof(*r));
   struct sockaddr_storage dst;
 
-  nt_loop_init(&r->loop);
-  nt_watchdog(&r->loop, &r->wd, NT_WATCHDOG_MS, "ECONNREFUSED on a connected "
+  lt_loop_init(&r->loop);
+  lt_watchdog(&r->loop, &r->wd, LT_NET_WATCHDOG_MS, "ECONNREFUSED on a connected "
               "UDP handle");
-  nt_loopback(AF_INET, nt_free_port(AF_INET, SOCK_DGRAM), &dst);
+  lt_net_loopback(AF_INET, lt_net_free_port(AF_INET, SOCK_DGRAM), &dst);
   ck_assert_int_eq(lure_udp_init(&r->loop, &r->u), 0);
   r->u.data = r;
   ck_assert_int_eq(lure_udp_connect(&r->u, (struct sockaddr *) &dst), 0);
@@ -465,12 +465,12 @@ START_TEST(udp_connected_refused) {
   ck_assert_int_eq(lure_timer_init(&r->loop, &r->tick), 0);
   r->tick.data = r;
   ck_assert_int_eq(lure_timer_start(&r->tick, ur_tick, 0, 50), 0);
-  nt_run(&r->loop);
+  lt_run(&r->loop);
   ck_assert_msg(r->refused_recv + r->refused_send > 0,
                 "no LURE_ECONNREFUSED after %d datagrams to a closed port",
                 r->sends);
   ck_assert_int_eq(r->other, 0);
-  nt_loop_finish(&r->loop);
+  lt_loop_finish(&r->loop);
   free(r);
 }
 END_TEST
@@ -541,16 +541,16 @@ static void us_one(int family) {
 
   s->family = family;
   s->alloc_len = sizeof(s->rbuf);
-  nt_loop_init(&s->loop);
-  nt_watchdog(&s->loop, &s->wd, NT_WATCHDOG_MS, "UDP recv_stop");
+  lt_loop_init(&s->loop);
+  lt_watchdog(&s->loop, &s->wd, LT_NET_WATCHDOG_MS, "UDP recv_stop");
   ck_assert_int_eq(lure_udp_init_ex(&s->loop, &s->rx, (unsigned) family), 0);
   ck_assert_int_eq(lure_udp_init(&s->loop, &s->tx), 0);
   s->rx.data = s;
-  nt_loopback(family, 0, &ss);
+  lt_net_loopback(family, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&s->rx, (struct sockaddr *) &ss,
                                  family == AF_INET6 ? LURE_UDP_IPV6ONLY : 0),
                    0);
-  nt_loopback(family, nt_udp_port(&s->rx), &dst);
+  lt_net_loopback(family, lt_net_udp_port(&s->rx), &dst);
   ck_assert_int_eq(lure_udp_recv_start(&s->rx, us_alloc, us_recv), 0);
 
   /* An empty datagram: nread 0 with an address. */
@@ -562,7 +562,7 @@ static void us_one(int family) {
 
   /* Truncated: a 10-byte buffer for 100 bytes. */
   s->alloc_len = 10;
-  b = lure_buf_init((char *) nt_pat(1, 0), 100);
+  b = lure_buf_init((char *) lt_net_pat(1, 0), 100);
   ck_assert_int_eq(lure_udp_try_send(&s->tx, &b, 1, (struct sockaddr *) &dst),
                    100);
   us_until(s, 2);
@@ -580,20 +580,20 @@ static void us_one(int family) {
     ck_assert_int_gt(lure_udp_try_send(&s->tx, &b, 1,
                                        (struct sockaddr *) &dst), 0);
   }
-  nt_run_for(&s->loop, 100);
+  lt_run_for(&s->loop, 100);
   ck_assert_int_eq(s->while_stopped, 0);
   s->stopped = 0;
   ck_assert_int_eq(lure_udp_recv_start(&s->rx, us_alloc, us_recv), 0);
   us_until(s, 7);
   ck_assert_int_eq(s->got, 7);
   ck_assert_str_eq(s->last, "held 4");
-  nt_loop_finish(&s->loop);
+  lt_loop_finish(&s->loop);
   free(s);
 }
 
 START_TEST(udp_recv_stop_partial_empty) {
   us_one(AF_INET);
-  if (nt_have_ipv6())
+  if (lt_net_have_ipv6())
     us_one(AF_INET6);
   else
     printf("udp_recv_stop_partial_empty: no ::1 here, IPv4 only\n");
@@ -626,7 +626,7 @@ static void ut_wd_cb(lure_timer_t *t) {
   if (ut_wd_describe != NULL)
     ut_wd_describe(d, sizeof(d), ut_wd_arg);
   ck_abort_msg("watchdog (set %s): %s did not finish in %u ms: %s",
-               nt_set() ? nt_set() : "(none)", ut_wd_what,
+               lt_set() ? lt_set() : "(none)", ut_wd_what,
                (unsigned) UT_WATCHDOG_MS, d);
   (void) t;
 }
@@ -678,7 +678,7 @@ static void ut_close_open(void *h) {
 }
 
 /* A datagram: seq (4 bytes), its length (2 bytes LE), a tag, 0xa5, then
- * nt_pat(seq) bytes.  At least 8 bytes. */
+ * lt_net_pat(seq) bytes.  At least 8 bytes. */
 static void ut_fill(unsigned char *b, uint32_t seq, size_t n, unsigned tag) {
   ck_assert(n >= 8 && n <= 65535);
   memcpy(b, &seq, 4);
@@ -686,7 +686,7 @@ static void ut_fill(unsigned char *b, uint32_t seq, size_t n, unsigned tag) {
   b[5] = (unsigned char) (n >> 8);
   b[6] = (unsigned char) tag;
   b[7] = 0xa5;
-  memcpy(b + 8, nt_pat(seq, 0), n - 8);
+  memcpy(b + 8, lt_net_pat(seq, 0), n - 8);
 }
 
 /* 0 when p[0..n) is a whole datagram made by ut_fill, -1 otherwise. */
@@ -700,7 +700,7 @@ static int ut_parse(const void *p, ssize_t n, uint32_t *seq, unsigned *tag) {
     return -1;
   if (tag != NULL)
     *tag = b[6];
-  return nt_pat_check(*seq, 0, b + 8, (size_t) n - 8) >= 0 ? -1 : 0;
+  return lt_net_pat_check(*seq, 0, b + 8, (size_t) n - 8) >= 0 ? -1 : 0;
 }
 
 static int ut_port(const struct sockaddr *a) {
@@ -736,7 +736,7 @@ static int ut_raw_open(int family, struct sockaddr_storage *addr) {
 
   ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
   (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
-  nt_loopback(family, 0, addr);
+  lt_net_loopback(family, 0, addr);
   ck_assert_msg(bind(fd, (struct sockaddr *) addr, len) == 0, "bind: %s",
                 strerror(errno));
   ck_assert_int_eq(getsockname(fd, (struct sockaddr *) addr, &len), 0);
@@ -895,7 +895,7 @@ static void ut_tog_pump(struct ut_tog *t) {
     s->busy = 1;
     rc = lure_udp_send(&s->req, &t->tx, &b, 1, (struct sockaddr *) &t->rx_addr,
                        ut_tog_send_cb);
-    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", t->next_send, nt_err(rc));
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", t->next_send, lt_err(rc));
     t->next_send++;
   }
 }
@@ -926,7 +926,7 @@ static void ut_tog_start(struct ut_tog *t) {
   t->cur ^= 1;
   rc = t->cur ? lure_udp_recv_start(&t->rx, ut_tog_alloc_b, ut_tog_recv_b)
               : lure_udp_recv_start(&t->rx, ut_tog_alloc_a, ut_tog_recv_a);
-  ck_assert_msg(rc == 0, "lure_udp_recv_start after a stop: %s", nt_err(rc));
+  ck_assert_msg(rc == 0, "lure_udp_recv_start after a stop: %s", lt_err(rc));
   t->receiving = 1;
 }
 
@@ -1053,17 +1053,17 @@ START_TEST(udp_recv_toggle_under_load) {
   t->window = UT_TOG_MAXWIN;
   if (rmem > 0 && (unsigned long) rmem / 1024u < t->window)
     t->window = rmem / 1024 > 8 ? (unsigned) (rmem / 1024) : 8;
-  nt_loop_init(&t->loop);
+  lt_loop_init(&t->loop);
   ut_watchdog(&t->loop, &t->wd, "recv_stop/recv_start under load",
               ut_tog_describe, t);
   ck_assert_int_eq(lure_udp_init(&t->loop, &t->rx), 0);
   ck_assert_int_eq(lure_udp_init(&t->loop, &t->tx), 0);
   t->rx.data = t->tx.data = t;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&t->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&t->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&t->rx), &t->rx_addr);
-  t->tx_port = nt_udp_port(&t->tx);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&t->rx), &t->rx_addr);
+  t->tx_port = lt_net_udp_port(&t->tx);
   t->cur = 1;
   ut_tog_start(t); /* with the "a" callbacks */
   ck_assert_int_eq(lure_timer_init(&t->loop, &t->toggle), 0);
@@ -1071,10 +1071,10 @@ START_TEST(udp_recv_toggle_under_load) {
   ck_assert_int_eq(lure_timer_start(&t->toggle, ut_tog_timer, 1, 1), 0);
   start = lure_hrtime();
   ut_tog_pump(t);
-  nt_run(&t->loop);
+  lt_run(&t->loop);
   printf("udp_recv_toggle_under_load: set %s: %u datagrams, window %u, "
          "%u flips and %u stops in recv_cb, %u timer stops, %u ms\n",
-         nt_set() ? nt_set() : "(none)", t->delivered, t->window, t->flips_cb,
+         lt_set() ? lt_set() : "(none)", t->delivered, t->window, t->flips_cb,
          t->stops_cb, t->stops_timer,
          (unsigned) ((lure_hrtime() - start) / 1000000u));
   ck_assert_msg(t->while_stopped == 0,
@@ -1083,7 +1083,7 @@ START_TEST(udp_recv_toggle_under_load) {
                 "%u recv_cb and %u alloc_cb calls went to the callbacks of "
                 "before the last recv_start", t->wrong_cb, t->wrong_alloc);
   ck_assert_msg(t->recv_errs == 0, "%u receive errors, first %s",
-                t->recv_errs, nt_err(t->first_recv_err));
+                t->recv_errs, lt_err(t->first_recv_err));
   ck_assert_msg(t->bad_data == 0, "%u datagrams with wrong contents",
                 t->bad_data);
   ck_assert_msg(t->first_gap_want == 0,
@@ -1096,10 +1096,10 @@ START_TEST(udp_recv_toggle_under_load) {
   ck_assert_msg(t->bad_addr == 0, "%u datagrams from the wrong address",
                 t->bad_addr);
   ck_assert_uint_eq(t->after_done, 0);
-  ck_assert_msg(t->send_err == 0, "send status %s", nt_err(t->send_err));
+  ck_assert_msg(t->send_err == 0, "send status %s", lt_err(t->send_err));
   ck_assert_uint_eq(t->send_cbs, UT_TOG_COUNT);
   ck_assert(t->flips_cb > 0 && t->stops_cb > 0 && t->stops_timer > 0);
-  nt_loop_finish(&t->loop);
+  lt_loop_finish(&t->loop);
   free(t);
 }
 END_TEST
@@ -1125,7 +1125,7 @@ static const struct ut_part_step ut_part_steps[] = {
   { 17, 65536 },
 };
 
-#define UT_PART_N NT_ARRAY_SIZE(ut_part_steps)
+#define UT_PART_N LT_ARRAY_SIZE(ut_part_steps)
 #define UT_PART_PAD 64
 #define UT_PART_BUF (65536 + 2 * UT_PART_PAD)
 
@@ -1193,7 +1193,7 @@ static void ut_part_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
   p->bad_addr[i] = addr->sa_family != AF_INET || ut_port(addr) != p->tx_port;
   p->bad_at[i] = -1;
   if (nread > 0 && (size_t) nread <= p->dlen[i])
-    p->bad_at[i] = nt_pat_check(i + 1, 0, buf->base, (size_t) nread);
+    p->bad_at[i] = lt_net_pat_check(i + 1, 0, buf->base, (size_t) nread);
   p->outside[i] = ut_part_outside(p, p->given_len);
   if (p->got == UT_PART_N) {
     ut_close_open(&p->rx);
@@ -1230,20 +1230,20 @@ START_TEST(udp_partial_then_intact) {
     if (p->dlen[i] > 8000 && ut_rmem_default() < 200000)
       p->dlen[i] = 8000;
   }
-  nt_loop_init(&p->loop);
+  lt_loop_init(&p->loop);
   ut_watchdog(&p->loop, &p->wd, "truncated datagrams", ut_part_describe, p);
   ut_deadline(&p->loop, &p->dl, ut_part_give_up, p);
   ck_assert_int_eq(lure_udp_init(&p->loop, &p->rx), 0);
   ck_assert_int_eq(lure_udp_init(&p->loop, &p->tx), 0);
   p->rx.data = p;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&p->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&p->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&p->rx), &dst);
-  p->tx_port = nt_udp_port(&p->tx);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&p->rx), &dst);
+  p->tx_port = lt_net_udp_port(&p->tx);
   /* All of them wait in the socket before receiving starts. */
   for (i = 0; i < UT_PART_N; i++) {
-    lure_buf_t b = lure_buf_init((char *) nt_pat(i + 1, 0),
+    lure_buf_t b = lure_buf_init((char *) lt_net_pat(i + 1, 0),
                                  (unsigned int) p->dlen[i]);
 
     ck_assert_int_eq(lure_udp_try_send(&p->tx, &b, 1,
@@ -1252,9 +1252,9 @@ START_TEST(udp_partial_then_intact) {
   }
   ck_assert_int_eq(lure_udp_recv_start(&p->rx, ut_part_alloc, ut_part_recv),
                    0);
-  nt_run(&p->loop);
+  lt_run(&p->loop);
   ck_assert_msg(p->recv_errs == 0, "%u receive errors, first %s",
-                p->recv_errs, nt_err(p->first_recv_err));
+                p->recv_errs, lt_err(p->first_recv_err));
   for (i = 0; i < UT_PART_N && i < p->got; i++) {
     size_t d = p->dlen[i];
     size_t b = ut_part_steps[i].blen;
@@ -1280,7 +1280,7 @@ START_TEST(udp_partial_then_intact) {
   }
   ck_assert_msg(p->got == UT_PART_N, "%u of %u datagrams came", p->got,
                 (unsigned) UT_PART_N);
-  nt_loop_finish(&p->loop);
+  lt_loop_finish(&p->loop);
   free(p);
 }
 END_TEST
@@ -1405,7 +1405,7 @@ static void ut_empty_describe(char *d, size_t size, void *arg) {
   struct ut_empty *e = arg;
 
   snprintf(d, size, "%u datagrams received, %u send callbacks, try_send %s",
-           e->got, e->send_cbs, e->tried ? nt_err(e->try_rc) : "not yet");
+           e->got, e->send_cbs, e->tried ? lt_err(e->try_rc) : "not yet");
 }
 
 static void ut_empty_one(int family) {
@@ -1416,21 +1416,21 @@ static void ut_empty_one(int family) {
 
   ck_assert_ptr_nonnull(e);
   e->family = family;
-  nt_loop_init(&e->loop);
+  lt_loop_init(&e->loop);
   ut_watchdog(&e->loop, &e->wd, "empty datagrams", ut_empty_describe, e);
   ut_deadline(&e->loop, &e->dl, ut_empty_give_up, e);
   ck_assert_int_eq(lure_udp_init(&e->loop, &e->rx), 0);
   ck_assert_int_eq(lure_udp_init(&e->loop, &e->tx), 0);
   e->rx.data = e->tx.data = e;
-  nt_loopback(family, 0, &ss);
+  lt_net_loopback(family, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&e->rx, (struct sockaddr *) &ss,
                                  family == AF_INET6 ? LURE_UDP_IPV6ONLY : 0),
                    0);
   ck_assert_int_eq(lure_udp_bind(&e->tx, (struct sockaddr *) &ss,
                                  family == AF_INET6 ? LURE_UDP_IPV6ONLY : 0),
                    0);
-  nt_loopback(family, nt_udp_port(&e->rx), &e->dst);
-  e->tx_port = nt_udp_port(&e->tx);
+  lt_net_loopback(family, lt_net_udp_port(&e->rx), &e->dst);
+  e->tx_port = lt_net_udp_port(&e->tx);
   ck_assert_int_eq(lure_udp_recv_start(&e->rx, ut_empty_alloc, ut_empty_recv),
                    0);
   for (i = 0; i < UT_EMPTY_OPS; i++) {
@@ -1443,9 +1443,9 @@ static void ut_empty_one(int family) {
                                    (struct sockaddr *) &e->dst,
                                    ut_empty_send_cb), 0);
   }
-  nt_run(&e->loop);
+  lt_run(&e->loop);
   ck_assert_msg(e->recv_errs == 0, "%u receive errors", e->recv_errs);
-  ck_assert_msg(e->send_err == 0, "send status %s", nt_err(e->send_err));
+  ck_assert_msg(e->send_err == 0, "send status %s", lt_err(e->send_err));
   ck_assert_uint_eq(e->send_cbs, UT_EMPTY_OPS);
   ck_assert_int_eq(e->send_order_bad, 0);
   ck_assert_msg(e->got == UT_EMPTY_OPS + 1,
@@ -1464,16 +1464,16 @@ static void ut_empty_one(int family) {
                   e->data[i], strlen(want), want);
   }
   ck_assert_msg(e->try_rc == 0, "lure_udp_try_send of an empty datagram: %s",
-                nt_err(e->try_rc));
+                lt_err(e->try_rc));
   ck_assert_uint_eq(e->flags_bad, 0);
   ck_assert_uint_eq(e->bad_addr, 0);
-  nt_loop_finish(&e->loop);
+  lt_loop_finish(&e->loop);
   free(e);
 }
 
 START_TEST(udp_empty_datagrams) {
   ut_empty_one(AF_INET);
-  if (nt_have_ipv6())
+  if (lt_net_have_ipv6())
     ut_empty_one(AF_INET6);
   else
     printf("udp_empty_datagrams: no ::1 here, IPv4 only\n");
@@ -1557,7 +1557,7 @@ START_TEST(udp_send_order_errors) {
   unsigned k;
 
   ck_assert_ptr_nonnull(o);
-  nt_loop_init(&o->loop);
+  lt_loop_init(&o->loop);
   ut_watchdog(&o->loop, &o->wd, "200 sends at once", ut_ord_describe, o);
   o->rxfd = ut_raw_open(AF_INET, &o->rx_addr);
   o->n = UT_ORD_MAX;
@@ -1568,7 +1568,7 @@ START_TEST(udp_send_order_errors) {
   ck_assert_uint_ge(o->n, 16);
   ck_assert_int_eq(lure_udp_init(&o->loop, &o->tx), 0);
   o->tx.data = o;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&o->tx, (struct sockaddr *) &ss, 0), 0);
   o->big[0] = o->big[o->n / 2] = o->big[o->n - 1] = 1;
   for (i = 0; i < o->n; i++) {
@@ -1596,10 +1596,10 @@ START_TEST(udp_send_order_errors) {
     rc = lure_udp_send(&o->req[i], &o->tx, b, nb,
                        (struct sockaddr *) &o->rx_addr, ut_ord_send_cb);
     o->in_send = 0;
-    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, nt_err(rc));
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, lt_err(rc));
   }
   ck_assert_uint_le(o->tx.send_queue_count, o->n);
-  nt_run(&o->loop);
+  lt_run(&o->loop);
   ck_assert_uint_eq(o->ncb, o->n);
   ck_assert_msg(o->inside == 0, "%u send callbacks inside lure_udp_send()",
                 o->inside);
@@ -1614,7 +1614,7 @@ START_TEST(udp_send_order_errors) {
     ck_assert_msg(o->cbs[i] == 1, "send #%u: %d callbacks", i, o->cbs[i]);
     ck_assert_msg(o->status[i] == (o->big[i] ? LURE_EMSGSIZE : 0),
                   "send #%u (%s): status %s", i,
-                  o->big[i] ? "70,000 bytes" : "small", nt_err(o->status[i]));
+                  o->big[i] ? "70,000 bytes" : "small", lt_err(o->status[i]));
   }
   got = ut_raw_drain(o->rxfd, seqs, UT_ORD_MAX, want, &bad);
   ck_assert_msg(bad == 0, "%u datagrams with wrong contents", bad);
@@ -1627,7 +1627,7 @@ START_TEST(udp_send_order_errors) {
     k++;
   }
   close(o->rxfd);
-  nt_loop_finish(&o->loop);
+  lt_loop_finish(&o->loop);
   free(o);
 }
 END_TEST
@@ -1735,7 +1735,7 @@ static void ut_cls_queue(struct ut_cls *c) {
     b = lure_buf_init((char *) c->data[i], (unsigned int) len);
     rc = lure_udp_send(&c->req[i], c->tx, &b, 1,
                        (struct sockaddr *) &c->rx_addr, ut_cls_send_cb);
-    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, nt_err(rc));
+    ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", i, lt_err(rc));
   }
 }
 
@@ -1766,7 +1766,7 @@ static void ut_cls_one(int mode) {
   ck_assert_ptr_nonnull(c);
   ut_cls_cur = c;
   c->mode = mode;
-  nt_loop_init(&c->loop);
+  lt_loop_init(&c->loop);
   ut_watchdog(&c->loop, &c->wd, "close with sends queued", ut_cls_describe,
               c);
   c->rxfd = ut_raw_open(AF_INET, &c->rx_addr);
@@ -1778,7 +1778,7 @@ static void ut_cls_one(int mode) {
   c->tx = calloc(1, sizeof(*c->tx));
   ck_assert(c->req != NULL && c->data != NULL && c->tx != NULL);
   ck_assert_int_eq(lure_udp_init(&c->loop, c->tx), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(c->tx, (struct sockaddr *) &ss, 0), 0);
   if (mode == 2) {
     ut_cls_queue(c);
@@ -1788,7 +1788,7 @@ static void ut_cls_one(int mode) {
     c->kick.data = c;
     ck_assert_int_eq(lure_timer_start(&c->kick, ut_cls_kick, 0, 0), 0);
   }
-  nt_run(&c->loop);
+  lt_run(&c->loop);
   ck_assert_msg(c->close_cbs == 1, "mode %d: close_cb x%u", mode,
                 c->close_cbs);
   ck_assert_msg(c->cbs_at_close == c->n,
@@ -1798,17 +1798,17 @@ static void ut_cls_one(int mode) {
                 c->rc_try_closing == LURE_EINVAL,
                 "mode %d: on a closing handle lure_udp_send gave %s and "
                 "lure_udp_try_send %s, want EINVAL", mode,
-                nt_err(c->rc_send_closing), nt_err(c->rc_try_closing));
+                lt_err(c->rc_send_closing), lt_err(c->rc_try_closing));
   ck_assert_msg(c->count_at_close == 0 && c->size_at_close == 0,
                 "mode %d: at close_cb send_queue_count %zu, "
                 "send_queue_size %zu", mode, c->count_at_close,
                 c->size_at_close);
   /* Whatever is still due would come now. */
-  nt_run_for(&c->loop, 30);
+  lt_run_for(&c->loop, 30);
   /* Poison the requests too, and give late completions another chance. */
   memset(c->req, 0x5a, c->n * sizeof(*c->req));
   memset(c->data, 0x5a, c->n * sizeof(*c->data));
-  nt_run_for(&c->loop, 20);
+  lt_run_for(&c->loop, 20);
   ck_assert_msg(c->after_close == 0,
                 "mode %d: %u send callbacks after the close callback", mode,
                 c->after_close);
@@ -1834,9 +1834,9 @@ static void ut_cls_one(int mode) {
     ck_assert_msg(seqs[i] == i, "mode %d: datagram %u is #%u", mode, i,
                   seqs[i]);
   printf("udp_close_with_sends_queued: set %s, mode %d: %u of %u sent, the "
-         "rest canceled\n", nt_set() ? nt_set() : "(none)", mode, sent, c->n);
+         "rest canceled\n", lt_set() ? lt_set() : "(none)", mode, sent, c->n);
   close(c->rxfd);
-  nt_loop_finish(&c->loop);
+  lt_loop_finish(&c->loop);
   free(c->req);
   free(c->data);
   free(c);
@@ -1947,17 +1947,17 @@ static void ut_cir_one(unsigned close_at) {
   ck_assert_ptr_nonnull(c);
   ut_cir_cur = c;
   c->close_at = close_at;
-  nt_loop_init(&c->loop);
+  lt_loop_init(&c->loop);
   ut_watchdog(&c->loop, &c->wd, "close from inside recv_cb", ut_cir_describe,
               c);
   c->rx = calloc(1, sizeof(*c->rx));
   ck_assert_ptr_nonnull(c->rx);
   ck_assert_int_eq(lure_udp_init(&c->loop, c->rx), 0);
   ck_assert_int_eq(lure_udp_init(&c->loop, &c->tx), 0);
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(c->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&c->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(c->rx), &c->rx_addr);
+  lt_net_loopback(AF_INET, lt_net_udp_port(c->rx), &c->rx_addr);
   for (i = 0; i < UT_CIR_N; i++) {
     lure_buf_t bb;
 
@@ -1979,7 +1979,7 @@ static void ut_cir_one(unsigned close_at) {
 
     (void) lure_udp_try_send(&c->tx, &bb, 1, (struct sockaddr *) &c->rx_addr);
   }
-  nt_run_for(&c->loop, 30);
+  lt_run_for(&c->loop, 30);
   ck_assert_msg(c->recvs == close_at,
                 "close at %u: %u datagrams received", close_at, c->recvs);
   ck_assert_msg(c->after_close == 0,
@@ -1990,9 +1990,9 @@ static void ut_cir_one(unsigned close_at) {
   ck_assert_msg(c->rc_start == LURE_EINVAL && c->rc_send == LURE_EINVAL &&
                 c->rc_try == LURE_EINVAL,
                 "close at %u: on the closing handle recv_start %s, send %s, "
-                "try_send %s; want EINVAL", close_at, nt_err(c->rc_start),
-                nt_err(c->rc_send), nt_err(c->rc_try));
-  nt_loop_finish(&c->loop);
+                "try_send %s; want EINVAL", close_at, lt_err(c->rc_start),
+                lt_err(c->rc_send), lt_err(c->rc_try));
+  lt_loop_finish(&c->loop);
   free(c);
   ut_cir_cur = NULL;
 }
@@ -2145,17 +2145,17 @@ START_TEST(udp_alloc_enobufs_not_lost) {
   unsigned before;
 
   ck_assert_ptr_nonnull(n);
-  nt_loop_init(&n->loop);
+  lt_loop_init(&n->loop);
   ut_watchdog(&n->loop, &n->wd, "alloc_cb without a buffer", ut_nob_describe,
               n);
   ck_assert_int_eq(lure_udp_init(&n->loop, &n->rx), 0);
   ck_assert_int_eq(lure_udp_init(&n->loop, &n->tx), 0);
   n->rx.data = n;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&n->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&n->tx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&n->rx), &n->rx_addr);
-  n->tx_port = nt_udp_port(&n->tx);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&n->rx), &n->rx_addr);
+  n->tx_port = lt_net_udp_port(&n->tx);
   ck_assert_int_eq(lure_timer_init(&n->loop, &n->timer), 0);
   n->timer.data = n;
 
@@ -2205,7 +2205,7 @@ START_TEST(udp_alloc_enobufs_not_lost) {
   ck_assert_uint_eq(n->while_stopped, 0);
   ck_assert_uint_eq(n->other_errs, 0);
   ck_assert_uint_eq(n->bad_addr, 0);
-  nt_loop_finish(&n->loop);
+  lt_loop_finish(&n->loop);
   free(n);
 }
 END_TEST
@@ -2292,7 +2292,7 @@ static void ut_def_send(struct ut_def *d, lure_udp_t *h, uint32_t seq,
                      to != NULL ? (struct sockaddr *) &d->dst : NULL,
                      ut_def_send_cb);
   d->in_send = 0;
-  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, nt_err(rc));
+  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, lt_err(rc));
 }
 
 static void ut_def_maybe_done(struct ut_def *d) {
@@ -2408,7 +2408,7 @@ START_TEST(udp_send_cb_never_inside_send) {
 
   ck_assert_ptr_nonnull(d);
   memset(d->garbage, 0x3c, sizeof(d->garbage));
-  nt_loop_init(&d->loop);
+  lt_loop_init(&d->loop);
   ut_watchdog(&d->loop, &d->wd, "send callbacks outside lure_udp_send",
               ut_def_describe, d);
   ut_deadline(&d->loop, &d->dl, ut_def_give_up, d);
@@ -2417,14 +2417,14 @@ START_TEST(udp_send_cb_never_inside_send) {
   ck_assert_int_eq(lure_udp_init(&d->loop, &d->tx), 0);
   ck_assert_int_eq(lure_udp_init(&d->loop, &d->txc), 0);
   d->rx.data = d->tx.data = d->txc.data = d;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&d->rx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&d->tx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_udp_bind(&d->txc, (struct sockaddr *) &ss, 0), 0);
-  d->rx_port = nt_udp_port(&d->rx);
-  d->tx_port = nt_udp_port(&d->tx);
-  d->txc_port = nt_udp_port(&d->txc);
-  nt_loopback(AF_INET, d->rx_port, &d->rx_addr);
+  d->rx_port = lt_net_udp_port(&d->rx);
+  d->tx_port = lt_net_udp_port(&d->tx);
+  d->txc_port = lt_net_udp_port(&d->txc);
+  lt_net_loopback(AF_INET, d->rx_port, &d->rx_addr);
   ck_assert_int_eq(lure_udp_connect(&d->txc, (struct sockaddr *) &d->rx_addr),
                    0);
   d->next_txc = UT_DEF_CHAIN_END;
@@ -2449,11 +2449,11 @@ START_TEST(udp_send_cb_never_inside_send) {
   for (i = UT_DEF_CHAIN_END; i < UT_DEF_CHAIN_END + UT_DEF_CONN; i++)
     ut_def_send(d, &d->txc, i, NULL);
   /* What the calls were given is the caller's again: scribble on it. */
-  for (i = 0; i < NT_ARRAY_SIZE(d->bufs); i++)
+  for (i = 0; i < LT_ARRAY_SIZE(d->bufs); i++)
     d->bufs[i].base = (char *) d->garbage;
   memcpy(&d->dst, &d->decoy_addr, sizeof(struct sockaddr_in));
   ck_assert_uint_eq(d->ncb, 0);
-  nt_run(&d->loop);
+  lt_run(&d->loop);
   ck_assert_msg(d->inside == 0, "%u send callbacks inside lure_udp_send()",
                 d->inside);
   ck_assert_msg(ut_raw_recv(d->decoy_fd, junk, sizeof(junk), 0) < 0,
@@ -2465,13 +2465,13 @@ START_TEST(udp_send_cb_never_inside_send) {
   for (i = 0; i < UT_DEF_N; i++) {
     ck_assert_msg(d->cbs[i] == 1, "send #%u: %d callbacks", i, d->cbs[i]);
     ck_assert_msg(d->status[i] == (i == UT_DEF_BIG ? LURE_EMSGSIZE : 0),
-                  "send #%u: status %s", i, nt_err(d->status[i]));
+                  "send #%u: status %s", i, lt_err(d->status[i]));
   }
   ck_assert_msg(d->got == UT_DEF_N - 2, "%u of %u datagrams came", d->got,
                 (unsigned) UT_DEF_N - 2);
   ck_assert_uint_eq(d->echo_got, 1);
   close(d->decoy_fd);
-  nt_loop_finish(&d->loop);
+  lt_loop_finish(&d->loop);
   free(d);
 }
 END_TEST
@@ -2540,7 +2540,7 @@ static void ut_try_queue(struct ut_try *t, uint32_t seq) {
 
   rc = lure_udp_send(&t->req[seq], &t->tx, &b, 1,
                      (struct sockaddr *) &t->rx_addr, ut_try_send_cb);
-  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, nt_err(rc));
+  ck_assert_msg(rc == 0, "lure_udp_send #%u: %s", seq, lt_err(rc));
   t->sends++;
 }
 
@@ -2595,7 +2595,7 @@ START_TEST(udp_try_send_while_queued) {
   unsigned i;
 
   ck_assert_ptr_nonnull(t);
-  nt_loop_init(&t->loop);
+  lt_loop_init(&t->loop);
   ut_watchdog(&t->loop, &t->wd, "try_send between queued sends",
               ut_try_describe, t);
   t->rxfd = ut_raw_open(AF_INET, &t->rx_addr);
@@ -2604,17 +2604,17 @@ START_TEST(udp_try_send_while_queued) {
     t->n = ut_raw_capacity(t->rxfd) - 1;
   ck_assert_int_eq(lure_udp_init(&t->loop, &t->tx), 0);
   t->tx.data = t;
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&t->tx, (struct sockaddr *) &ss, 0), 0);
   ck_assert_int_eq(lure_timer_init(&t->loop, &t->kick), 0);
   t->kick.data = t;
   ck_assert_int_eq(lure_timer_start(&t->kick, ut_try_kick, 0, 0), 0);
-  nt_run(&t->loop);
+  lt_run(&t->loop);
   printf("udp_try_send_while_queued: set %s: %u of %u try_sends sent at once, "
-         "%u said EAGAIN\n", nt_set() ? nt_set() : "(none)", t->by_try,
+         "%u said EAGAIN\n", lt_set() ? lt_set() : "(none)", t->by_try,
          t->by_try + t->eagain, t->eagain);
   ck_assert_msg(t->try_other == 0, "lure_udp_try_send: %s",
-                nt_err(t->try_other));
+                lt_err(t->try_other));
   ck_assert_msg(t->overtook == 0,
                 "%u try_sends sent while sends were queued", t->overtook);
   ck_assert_uint_eq(t->send_err, 0);
@@ -2622,7 +2622,7 @@ START_TEST(udp_try_send_while_queued) {
   ck_assert_uint_eq(t->final_count, 0);
   ck_assert_msg(t->final_rc == (int) ut_try_len(t->n),
                 "lure_udp_try_send with nothing queued: %s, want %zu",
-                nt_err(t->final_rc), ut_try_len(t->n));
+                lt_err(t->final_rc), ut_try_len(t->n));
   got = ut_raw_drain(t->rxfd, seqs, UT_TRY_N + 1, t->n + 1, &bad);
   ck_assert_msg(bad == 0, "%u datagrams with wrong contents", bad);
   ck_assert_msg(got == t->n + 1, "received %u datagrams, want %u", got,
@@ -2631,7 +2631,7 @@ START_TEST(udp_try_send_while_queued) {
     ck_assert_msg(seqs[i] == i, "datagram %u is #%u: sends and try_sends "
                   "out of call order", i, seqs[i]);
   close(t->rxfd);
-  nt_loop_finish(&t->loop);
+  lt_loop_finish(&t->loop);
   free(t);
 }
 END_TEST
@@ -2756,7 +2756,7 @@ static void ut_addr_one(const char *rx_ip, int tx_family, int want_family,
   ck_assert_ptr_nonnull(a);
   a->want_family = want_family;
   a->want_ip = want_ip;
-  nt_loop_init(&a->loop);
+  lt_loop_init(&a->loop);
   ut_watchdog(&a->loop, &a->wd, "sender addresses", ut_addr_describe, a);
   ut_deadline(&a->loop, &a->dl, ut_addr_give_up, a);
   ck_assert_int_eq(lure_udp_init(&a->loop, &a->rx), 0);
@@ -2767,15 +2767,15 @@ static void ut_addr_one(const char *rx_ip, int tx_family, int want_family,
   else
     ck_assert_int_eq(lure_ip4_addr(rx_ip, 0, (struct sockaddr_in *) &ss), 0);
   ck_assert_int_eq(lure_udp_bind(&a->rx, (struct sockaddr *) &ss, 0), 0);
-  rx_port = nt_udp_port(&a->rx);
-  nt_loopback(tx_family, rx_port, &dst);
+  rx_port = lt_net_udp_port(&a->rx);
+  lt_net_loopback(tx_family, rx_port, &dst);
   ck_assert_int_eq(lure_udp_recv_start(&a->rx, ut_addr_alloc, ut_addr_recv),
                    0);
   for (i = 0; i < UT_ADDR_SENDERS; i++) {
     ck_assert_int_eq(lure_udp_init(&a->loop, &a->tx[i]), 0);
-    nt_loopback(tx_family, 0, &ss);
+    lt_net_loopback(tx_family, 0, &ss);
     ck_assert_int_eq(lure_udp_bind(&a->tx[i], (struct sockaddr *) &ss, 0), 0);
-    a->port[i] = nt_udp_port(&a->tx[i]);
+    a->port[i] = lt_net_udp_port(&a->tx[i]);
     a->next[i] = i;
   }
   for (i = 0; i < UT_ADDR_N; i++) {
@@ -2789,7 +2789,7 @@ static void ut_addr_one(const char *rx_ip, int tx_family, int want_family,
                                    (struct sockaddr *) &dst, ut_addr_send_cb),
                      0);
   }
-  nt_run(&a->loop);
+  lt_run(&a->loop);
   ck_assert_msg(a->bad_data == 0, "%s: %u datagrams wrong or out of order",
                 want_ip, a->bad_data);
   ck_assert_msg(a->bad_family + a->bad_ip + a->bad_port == 0,
@@ -2798,13 +2798,13 @@ static void ut_addr_one(const char *rx_ip, int tx_family, int want_family,
                 a->bad_port, want_ip, a->first_bad);
   ck_assert_uint_eq(a->got, UT_ADDR_N);
   ck_assert_uint_eq(a->send_err, 0);
-  nt_loop_finish(&a->loop);
+  lt_loop_finish(&a->loop);
   free(a);
 }
 
 START_TEST(udp_recv_sender_address) {
   ut_addr_one("127.0.0.1", AF_INET, AF_INET, "127.0.0.1");
-  if (!nt_have_ipv6()) {
+  if (!lt_net_have_ipv6()) {
     printf("udp_recv_sender_address: no ::1 here, IPv4 only\n");
     return;
   }
@@ -2911,21 +2911,21 @@ START_TEST(udp_send_cb_chain_yields) {
   struct sockaddr_storage ss;
 
   ck_assert_ptr_nonnull(u);
-  nt_loop_init(&u->loop);
-  nt_watchdog(&u->loop, &u->wd, NT_WATCHDOG_MS, "a chain of sends from send "
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, LT_NET_WATCHDOG_MS, "a chain of sends from send "
               "callbacks");
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
   u->rx.data = u->tx.data = u;
   u->at_timer = -1;
   memset(u->sbuf, 0x42, sizeof(u->sbuf));
-  nt_loopback(AF_INET, 0, &ss);
+  lt_net_loopback(AF_INET, 0, &ss);
   ck_assert_int_eq(lure_udp_bind(&u->rx, (struct sockaddr *) &ss, 0), 0);
-  nt_loopback(AF_INET, nt_udp_port(&u->rx), &u->rx_addr);
+  lt_net_loopback(AF_INET, lt_net_udp_port(&u->rx), &u->rx_addr);
   ck_assert_int_eq(lure_udp_recv_start(&u->rx, scy_alloc, scy_recv), 0);
   scy_send(u);
-  nt_run(&u->loop);
-  ck_assert_msg(u->err == 0, "send: %s", nt_err(u->err));
+  lt_run(&u->loop);
+  ck_assert_msg(u->err == 0, "send: %s", lt_err(u->err));
   ck_assert_int_eq(u->sends, SCY_N);
   ck_assert_msg(u->at_timer >= 1 && u->at_timer < SCY_N / 2,
                 "a 0 ms timer started by the first send callback ran after "
@@ -2934,27 +2934,27 @@ START_TEST(udp_send_cb_chain_yields) {
    * RECVMSG takes one datagram per tick against the chain's few sends per
    * tick: a known limit of that path, so only a tenth is asked there.
    * Before the chain yielded, the receiver got nothing at all. */
-  ck_assert_msg(u->received_at_end >= (nt_set_is("uring-old") ? SCY_N / 10
+  ck_assert_msg(u->received_at_end >= (lt_set_is("uring-old") ? SCY_N / 10
                                                               : SCY_N / 2),
                 "the receiver on the same loop got %d of %d datagrams while "
                 "the chain ran", u->received_at_end, SCY_N);
-  nt_loop_finish(&u->loop);
+  lt_loop_finish(&u->loop);
   free(u);
 }
 END_TEST
 
-Suite *net_udp_suite(void) {
+LT_SUITE(udp) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("udp");
   TCase *tc2 = tcase_create("contract");
 
-  tcase_set_timeout(tc, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, udp_10k_datagrams);
   tcase_add_test(tc, udp_connect_disconnect);
   tcase_add_test(tc, udp_connected_refused);
   tcase_add_test(tc, udp_recv_stop_partial_empty);
   suite_add_tcase(s, tc);
-  tcase_set_timeout(tc2, NT_TCASE_TIMEOUT);
+  tcase_set_timeout(tc2, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc2, udp_recv_toggle_under_load);
   tcase_add_test(tc2, udp_partial_then_intact);
   tcase_add_test(tc2, udp_empty_datagrams);

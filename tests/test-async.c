@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static int calls;
 
@@ -25,7 +25,7 @@ START_TEST(async_coalesce_before_run) {
   int i;
 
   calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &a, count_cb), 0);
   ck_assert_int_eq(lure_async_init(&loop, &b, count_cb), 0);
   /* An async handle is active (keeps the loop alive) from init on. */
@@ -44,7 +44,7 @@ START_TEST(async_coalesce_before_run) {
   ck_assert_int_eq(lure_async_send(&b), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(calls, 2);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -53,16 +53,16 @@ START_TEST(async_null_callback) {
   lure_loop_t loop;
   lure_async_t a;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &a, NULL), 0);
   ck_assert_int_eq(lure_async_send(&a), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
 static void *sleep_send_thread(void *arg) {
-  test_sleep_ms(30);
+  lt_sleep_ms(30);
   lure_async_send(arg);
   return NULL;
 }
@@ -75,14 +75,14 @@ START_TEST(async_wakes_blocked_loop) {
   pthread_t tid;
 
   calls = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the async send did not wake the loop");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the async send did not wake the loop");
   ck_assert_int_eq(lure_async_init(&loop, &a, close_cb_async), 0);
   ck_assert_int_eq(pthread_create(&tid, NULL, sleep_send_thread, &a), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(pthread_join(tid, NULL), 0);
   ck_assert_int_eq(calls, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -148,8 +148,8 @@ START_TEST(async_threads_no_lost_wakeup) {
   atomic_store(&go, 0);
   stress_calls = 0;
   stress_seen_all = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000,
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000,
                 "lost wake-up: the final async sends never gave a callback");
   ck_assert_int_eq(lure_async_init(&loop, &a, stress_cb), 0);
   for (i = 0; i < NTHREADS; i++)
@@ -160,7 +160,7 @@ START_TEST(async_threads_no_lost_wakeup) {
   ck_assert_int_eq(atomic_load(&send_errors), 0);
   ck_assert_int_ge(stress_calls, 1);
   ck_assert_int_le(stress_calls, NTHREADS * NSENDS);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -203,8 +203,8 @@ START_TEST(async_many_handles) {
   lure_timer_t wd;
   int i;
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "an async handle missed its last send");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "an async handle missed its last send");
   multi_open = NHANDLES;
   for (i = 0; i < NHANDLES; i++) {
     atomic_store(&multi_sent[i], 0);
@@ -216,7 +216,7 @@ START_TEST(async_many_handles) {
                                     (void *) (intptr_t) i), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(multi_open, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -225,7 +225,7 @@ START_TEST(async_closed) {
   lure_async_t a;
 
   calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &a, count_cb), 0);
   ck_assert_int_eq(lure_async_send(&a), 0);
   /* Closed with a send pending: the callback never runs. */
@@ -240,7 +240,7 @@ START_TEST(async_closed) {
   ck_assert_int_eq(lure_async_send(NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_async_init(NULL, &a, count_cb), LURE_EINVAL);
   ck_assert_int_eq(lure_async_init(&loop, NULL, count_cb), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -261,21 +261,21 @@ START_TEST(async_send_from_callback) {
   lure_timer_t wd;
 
   self_calls = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a send from the callback was lost");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a send from the callback was lost");
   ck_assert_int_eq(lure_async_init(&loop, &a, self_send_cb), 0);
   ck_assert_int_eq(lure_async_send(&a), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(self_calls, 1);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(self_calls, 3);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *async_suite(void) {
+LT_SUITE(async) {
   Suite *s = suite_create("async");
-  TCase *tc = test_tcase("async", 60);
+  TCase *tc = lt_tcase("async", 60);
 
   tcase_add_test(tc, async_coalesce_before_run);
   tcase_add_test(tc, async_null_callback);

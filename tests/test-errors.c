@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 /* ---- error codes -------------------------------------------------------------- */
 
@@ -51,7 +51,7 @@ START_TEST(errors_unknown_codes) {
   char buf[64], num[32];
   size_t i;
 
-  for (i = 0; i < TEST_ARRAY_SIZE(unknown); i++) {
+  for (i = 0; i < LT_ARRAY_SIZE(unknown); i++) {
     const char *name = lure_err_name(unknown[i]);
     const char *msg = lure_strerror(unknown[i]);
 
@@ -170,7 +170,7 @@ START_TEST(errors_closed_loop) {
   lure_timer_t t;
   lure_work_t w;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_close(&loop), 0);
   memset(&zero, 0, sizeof(zero));
   {
@@ -199,7 +199,7 @@ END_TEST
 START_TEST(errors_null_handle) {
   lure_loop_t loop;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_close(NULL, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_is_active(NULL), 0);
   ck_assert_int_eq(lure_is_closing(NULL), 0);
@@ -249,7 +249,7 @@ START_TEST(errors_null_handle) {
   lure_walk(&loop, NULL, NULL);
   ck_assert_int_eq(lure_loop_stats(&loop, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -265,7 +265,7 @@ START_TEST(errors_null_callbacks) {
   int fds[2];
 
   ck_assert_int_eq(pipe(fds), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &i), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &p), 0);
@@ -283,7 +283,7 @@ START_TEST(errors_null_callbacks) {
   /* A failed call leaves nothing active behind. */
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -358,7 +358,7 @@ START_TEST(errors_closed_handles) {
 
   closed_cbs = 0;
   ck_assert_int_eq(pipe(fds), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &i), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &p), 0);
@@ -410,9 +410,9 @@ START_TEST(errors_closed_handles) {
 }
 END_TEST
 
-Suite *errors_suite(void) {
+LT_SUITE(errors) {
   Suite *s = suite_create("errors");
-  TCase *tc = test_tcase("errors", 20);
+  TCase *tc = lt_tcase("errors", 20);
 
   tcase_add_test(tc, errors_codes_and_names);
   tcase_add_test(tc, errors_unknown_codes);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 enum {
   F_TIMER = 1,
@@ -92,7 +92,7 @@ static void s_watchdog_cb(lure_timer_t *h) {
 static void *s_sender(void *arg) {
   struct session *s = arg;
 
-  test_sleep_ms(10);
+  lt_sleep_ms(10);
   lure_async_send(&s->async);
   return NULL;
 }
@@ -229,7 +229,7 @@ START_TEST(fork_child_loop) {
 
   ck_assert_int_eq(pipe(report), 0);
   ck_assert_int_eq(pipe(pp), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   bad = session_run(&loop);
   describe(bad, what, sizeof(what));
   ck_assert_msg(bad == 0, "parent before fork failed:%s", what);
@@ -246,7 +246,7 @@ START_TEST(fork_child_loop) {
   pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
-    const char *want = test_expected_backend();
+    const char *want = lt_set_backend();
     int rc;
 
     close(report[0]);
@@ -298,7 +298,7 @@ START_TEST(fork_child_loop) {
   ck_assert_int_eq(write(pp[1], "p", 1), 1);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(inherited_count, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(pp[0]);
   close(pp[1]);
 }
@@ -314,7 +314,7 @@ START_TEST(fork_new_loop_in_child) {
   char what[160];
 
   ck_assert_int_eq(pipe(report), 0);
-  test_loop_init(&parent);
+  lt_loop_init(&parent);
   ck_assert_int_eq(session_run(&parent), 0);
   fflush(NULL);
   pid = fork();
@@ -340,7 +340,7 @@ START_TEST(fork_new_loop_in_child) {
   bad = session_run(&parent);
   describe(bad, what, sizeof(what));
   ck_assert_msg(bad == 0, "parent after fork failed:%s", what);
-  test_loop_finish(&parent);
+  lt_loop_finish(&parent);
 }
 END_TEST
 
@@ -378,7 +378,7 @@ static void pend_watchdog_cb(lure_timer_t *h) {
 }
 
 static void *pend_sender(void *arg) {
-  test_sleep_ms(10);
+  lt_sleep_ms(10);
   lure_async_send(pend_async_handle);
   return NULL;
 }
@@ -396,7 +396,7 @@ START_TEST(fork_pending_wakeups) {
   int i;
 
   ck_assert_int_eq(pipe(report), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &a, pend_async_cb), 0);
   lure_unref((lure_handle_t *) &a);
   pend_async_handle = &a;
@@ -405,9 +405,9 @@ START_TEST(fork_pending_wakeups) {
   /* Let the pool finish the job and post it to the loop (which does not
    * run until after the fork). */
   for (i = 0; i < 1000 && !atomic_load(&pend_work_ran); i++)
-    test_sleep_ms(1);
+    lt_sleep_ms(1);
   ck_assert(atomic_load(&pend_work_ran));
-  test_sleep_ms(50);
+  lt_sleep_ms(50);
 
   fflush(NULL);
   pid = fork();
@@ -464,7 +464,7 @@ START_TEST(fork_pending_wakeups) {
   ck_assert_int_eq(pend_work_done, 1);
   ck_assert_int_eq(pend_timed_out, 0);
   lure_close((lure_handle_t *) &a, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -473,9 +473,9 @@ START_TEST(fork_bad_arguments) {
 }
 END_TEST
 
-Suite *fork_suite(void) {
+LT_SUITE(fork) {
   Suite *s = suite_create("fork");
-  TCase *tc = test_tcase("fork", 60);
+  TCase *tc = lt_tcase("fork", 60);
 
   tcase_add_test(tc, fork_child_loop);
   tcase_add_test(tc, fork_new_loop_in_child);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static void make_dir(char *dir) {
   strcpy(dir, "/tmp/lure-fsev-XXXXXX");
@@ -96,8 +96,8 @@ START_TEST(fs_event_dir_create) {
 
   make_dir(dir);
   join(file, dir, "new-entry");
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "no event for a new entry");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "no event for a new entry");
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(ev.type, LURE_FS_EVENT);
   ck_assert_ptr_null(ev.path);
@@ -114,7 +114,7 @@ START_TEST(fs_event_dir_create) {
   ck_assert_str_eq(r.name, "new-entry");
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &ev), 0);
   ck_assert_ptr_null(ev.path);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -131,8 +131,8 @@ START_TEST(fs_event_file_change) {
   make_dir(dir);
   join(file, dir, "watched");
   write_file(file, "a");
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "no event for a changed file");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "no event for a changed file");
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ev.data = &r;
   r.stop_after = 1;
@@ -151,7 +151,7 @@ START_TEST(fs_event_file_change) {
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_ne(r.events & LURE_CHANGE, 0);
   ck_assert_str_eq(r.name, "watched");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -171,8 +171,8 @@ START_TEST(fs_event_rename_delete) {
   join(f, dir, "f");
   write_file(a, "");
   write_file(f, "");
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "no event for a rename or a delete");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "no event for a rename or a delete");
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(lure_fs_event_init(&loop, &evf), 0);
   ev.data = &r;
@@ -193,7 +193,7 @@ START_TEST(fs_event_rename_delete) {
   ck_assert_int_eq(rf.count, 2);
   ck_assert_int_eq(rf.events, LURE_CHANGE | LURE_RENAME);
   ck_assert_str_eq(rf.name, "f");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -211,8 +211,8 @@ START_TEST(fs_event_shared_watch) {
 
   make_dir(dir);
   join(dot, dir, ".");
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "no event on a shared watch");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "no event on a shared watch");
   ck_assert_int_eq(lure_fs_event_init(&loop, &e1), 0);
   ck_assert_int_eq(lure_fs_event_init(&loop, &e2), 0);
   ck_assert_int_eq(lure_fs_event_init(&loop, &e3), 0);
@@ -238,7 +238,7 @@ START_TEST(fs_event_shared_watch) {
   ck_assert_int_eq(r2.count, 1);
   ck_assert_int_eq(r3.count, 0);
   ck_assert_str_eq(r2.name, "x");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -264,8 +264,8 @@ START_TEST(fs_event_start_in_cb) {
   make_dir(dir);
   join(f1, dir, "one");
   join(f2, dir, "two");
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "no event after a restart in a callback");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "no event after a restart in a callback");
   ck_assert_int_eq(lure_fs_event_init(&loop, &e1), 0);
   ck_assert_int_eq(lure_fs_event_init(&loop, &e2), 0);
   e2.data = &r2;
@@ -281,7 +281,7 @@ START_TEST(fs_event_start_in_cb) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r2.count, 1);
   ck_assert_str_eq(r2.name, "two");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -294,7 +294,7 @@ START_TEST(fs_event_no_cb_after_close) {
 
   make_dir(dir);
   join(file, dir, "f");
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(lure_fs_event_start(&ev, fail_ev_cb, dir, 0), 0);
   write_file(file, "x");
@@ -317,7 +317,7 @@ START_TEST(fs_event_ref) {
   char dir[64];
 
   make_dir(dir);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_fs_event_start(&ev, fail_ev_cb, dir, 0), 0);
@@ -325,7 +325,7 @@ START_TEST(fs_event_ref) {
   lure_unref((lure_handle_t *) &ev);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -347,7 +347,7 @@ START_TEST(fs_event_handle_generic) {
   ck_assert_uint_eq(lure_handle_size(LURE_FS_POLL), sizeof(lure_fs_poll_t));
   ck_assert_str_eq(lure_handle_type_name(LURE_FS_EVENT), "fs_event");
   ck_assert_str_eq(lure_handle_type_name(LURE_FS_POLL), "fs_poll");
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   ck_assert_int_eq(lure_handle_get_type((lure_handle_t *) &ev), LURE_FS_EVENT);
@@ -360,7 +360,7 @@ START_TEST(fs_event_handle_generic) {
   ck_assert_int_eq(lure_close((lure_handle_t *) &ev, NULL), 0);
   ck_assert_int_eq(lure_close((lure_handle_t *) &fp, NULL), 0);
   ck_assert_int_eq(lure_close((lure_handle_t *) &fp, NULL), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -373,7 +373,7 @@ START_TEST(fs_event_errors) {
 
   make_dir(dir);
   join(missing, dir, "missing");
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_event_init(NULL, &ev), LURE_EINVAL);
   ck_assert_int_eq(lure_fs_event_init(&loop, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_fs_event_start(NULL, ev_cb, dir, 0), LURE_EINVAL);
@@ -419,7 +419,7 @@ START_TEST(fs_event_errors) {
   /* A closing handle cannot start again. */
   ck_assert_int_eq(lure_close((lure_handle_t *) &ev, NULL), 0);
   ck_assert_int_eq(lure_fs_event_start(&ev, ev_cb, dir, 0), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -467,7 +467,7 @@ START_TEST(fs_event_fork) {
   make_dir(dir);
   join(fc, dir, "from-child");
   join(fp, dir, "from-parent");
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_event_init(&loop, &ev), 0);
   ck_assert_int_eq(lure_fs_event_start(&ev, ev_cb, dir, 0), 0);
   pid = fork();
@@ -480,12 +480,12 @@ START_TEST(fs_event_fork) {
   ck_assert(WIFEXITED(st));
   ck_assert_int_eq(WEXITSTATUS(st), 0);
   /* The parent's watch saw the child's file too; it reports both. */
-  test_watchdog(&loop, &wd, 10000, "the parent's watch is gone after fork");
+  lt_watchdog(&loop, &wd, 10000, "the parent's watch is gone after fork");
   ev.data = &r;
   write_file(fp, "parent");
   while (strcmp(r.name, "from-parent") != 0)
     lure_run(&loop, LURE_RUN_ONCE);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -556,8 +556,8 @@ START_TEST(fs_poll_changes) {
   make_dir(dir);
   join(file, dir, "polled");
   r.file = file;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "fs poll missed a change");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "fs poll missed a change");
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   fp.data = &r;
   ck_assert_int_eq(lure_fs_poll_start(&fp, fpoll_cb, file, 5), 0);
@@ -567,7 +567,7 @@ START_TEST(fs_poll_changes) {
   ck_assert(r.prev_zero[0] && r.curr_zero[0]);
   /* Still missing: no second report over many intervals. */
   start = lure_hrtime();
-  while (test_ms_since(start) < 60)
+  while (lt_ms_since(start) < 60)
     lure_run(&loop, LURE_RUN_ONCE);
   ck_assert_int_eq(r.count, 1);
 
@@ -583,7 +583,7 @@ START_TEST(fs_poll_changes) {
 
   /* Nothing changes: nothing reported. */
   start = lure_hrtime();
-  while (test_ms_since(start) < 40)
+  while (lt_ms_since(start) < 40)
     lure_run(&loop, LURE_RUN_ONCE);
   ck_assert_int_eq(r.count, 3);
 
@@ -593,7 +593,7 @@ START_TEST(fs_poll_changes) {
   ck_assert_int_eq(r.count, 4);
   ck_assert_int_eq(r.status[3], LURE_ENOENT);
   ck_assert(!r.prev_zero[3] && r.curr_zero[3]);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -612,8 +612,8 @@ START_TEST(fs_poll_error_changes) {
   join(below, file, "x");
   write_file(file, "");
   r.file = below;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "fs poll missed an error change");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "fs poll missed an error change");
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   fp.data = &r;
   /* "f/x" with f a file: ENOTDIR; with f gone: ENOENT. */
@@ -628,7 +628,7 @@ START_TEST(fs_poll_error_changes) {
   poll_until(&loop, &r, 3);
   ck_assert_int_eq(r.status[2], 0);
   ck_assert(r.prev_zero[2] && !r.curr_zero[2]);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   remove_tree(dir);
 }
 END_TEST
@@ -646,7 +646,7 @@ START_TEST(fs_poll_close_in_flight) {
   lure_fs_poll_t fp;
   int i;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   close_count = 0;
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   ck_assert_int_eq(lure_fs_poll_start(&fp, fail_poll_cb, "/", 100), 0);
@@ -660,7 +660,7 @@ START_TEST(fs_poll_close_in_flight) {
   ck_assert_int_eq(lure_loop_close(&loop), 0);
 
   /* Many starts and stops, each period with its stat in flight. */
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   close_count = 0;
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   for (i = 0; i < 10; i++) {
@@ -681,7 +681,7 @@ START_TEST(fs_poll_stop_when_waiting) {
   lure_fs_poll_t fp;
   struct poll_rec r = { 0 };
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   close_count = 0;
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   fp.data = &r;
@@ -708,8 +708,8 @@ START_TEST(fs_poll_restart_in_cb) {
   lure_timer_t wd;
   struct poll_rec r = { 0 };
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "fs poll restarted in a callback hung");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "fs poll restarted in a callback hung");
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   fp.data = &r;
   r.file = "/nonexistent-lure-fsev";
@@ -720,7 +720,7 @@ START_TEST(fs_poll_restart_in_cb) {
   ck_assert_int_eq(r.count, 2);
   ck_assert_int_eq(r.status[0], LURE_ENOENT);
   ck_assert_int_eq(r.status[1], LURE_ENOENT);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -730,7 +730,7 @@ START_TEST(fs_poll_ref) {
   lure_fs_poll_t fp;
   struct poll_rec r = { 0 };
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_poll_init(&loop, &fp), 0);
   fp.data = &r;
   ck_assert_int_eq(lure_fs_poll_start(&fp, fpoll_cb, "/", 999), 0);
@@ -738,7 +738,7 @@ START_TEST(fs_poll_ref) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 0);
   ck_assert_int_ne(lure_is_active((lure_handle_t *) &fp), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -749,7 +749,7 @@ START_TEST(fs_poll_errors) {
   char buf[64];
   size_t len;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_fs_poll_init(NULL, &fp), LURE_EINVAL);
   ck_assert_int_eq(lure_fs_poll_init(&loop, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_fs_poll_start(NULL, fail_poll_cb, "/", 1), LURE_EINVAL);
@@ -783,14 +783,14 @@ START_TEST(fs_poll_errors) {
   ck_assert_int_eq(lure_fs_poll_stop((lure_fs_poll_t *) &t), LURE_EINVAL);
   ck_assert_int_eq(lure_close((lure_handle_t *) &fp, NULL), 0);
   ck_assert_int_eq(lure_fs_poll_start(&fp, fail_poll_cb, "/", 1), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *fs_event_suite(void) {
+LT_SUITE(fs_event) {
   Suite *s = suite_create("fs_event");
-  TCase *tc = test_tcase("fs_event", 30);
-  TCase *tp = test_tcase("fs_poll", 30);
+  TCase *tc = lt_tcase("fs_event", 30);
+  TCase *tp = lt_tcase("fs_poll", 30);
 
   tcase_add_test(tc, fs_event_dir_create);
   tcase_add_test(tc, fs_event_file_change);

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static int close_calls;
 static lure_handle_t *closed_last;
@@ -82,7 +82,7 @@ START_TEST(handle_close) {
   lure_timer_t timer;
 
   close_calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_is_closing((lure_handle_t *) &idle), 0);
   ck_assert_int_eq(lure_close((lure_handle_t *) &idle, count_close_cb), 0);
@@ -97,7 +97,7 @@ START_TEST(handle_close) {
   ck_assert_int_ne(lure_is_closing((lure_handle_t *) &idle), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(close_calls, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -115,7 +115,7 @@ START_TEST(handle_close_active) {
   lure_timer_t timer;
 
   close_calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_idle_start(&idle, never_idle_cb), 0);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
@@ -141,7 +141,7 @@ START_TEST(handle_double_close) {
   lure_check_t check;
 
   close_calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_check_init(&loop, &check), 0);
   ck_assert_int_eq(lure_close((lure_handle_t *) &check, reclose_cb), 0);
   ck_assert_int_eq(lure_close((lure_handle_t *) &check, reclose_cb), LURE_EINVAL);
@@ -150,7 +150,7 @@ START_TEST(handle_double_close) {
   ck_assert_int_eq(lure_close((lure_handle_t *) &check, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(close_calls, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -169,7 +169,7 @@ START_TEST(handle_close_from_close_cb) {
   int i;
 
   close_calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < 3; i++) {
     ck_assert_int_eq(lure_idle_init(&loop, &chain[i]), 0);
     chain[i].data = (void *) (intptr_t) i;
@@ -185,7 +185,7 @@ START_TEST(handle_ref) {
   lure_loop_t loop;
   lure_prepare_t h;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_prepare_init(&loop, &h), 0);
   ck_assert_int_ne(lure_has_ref((lure_handle_t *) &h), 0); /* default */
   lure_unref((lure_handle_t *) &h);
@@ -197,7 +197,7 @@ START_TEST(handle_ref) {
   lure_ref((lure_handle_t *) &h);
   ck_assert_int_ne(lure_has_ref((lure_handle_t *) &h), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -211,7 +211,7 @@ START_TEST(handle_type_data_loop) {
   lure_signal_t sig;
   int x;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
@@ -257,7 +257,7 @@ START_TEST(handle_type_data_loop) {
   ck_assert_int_eq(lure_timer_start(&timer, never_timer_cb, 1000, 0), 0);
   ck_assert_int_eq(lure_timer_stop(&timer), 0);
   ck_assert_ptr_eq(timer.data, &x);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -289,7 +289,7 @@ START_TEST(handle_loop_watchers) {
   lure_loop_stats_t st;
 
   w_idle = w_prepare = w_check = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
   ck_assert_int_eq(lure_check_init(&loop, &check), 0);
@@ -318,7 +318,7 @@ START_TEST(handle_loop_watchers) {
   ck_assert_int_eq(lure_idle_stop(&idle), 0);
   ck_assert_int_eq(lure_prepare_stop(&prepare), 0);
   ck_assert_int_eq(lure_check_stop(&check), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -346,7 +346,7 @@ START_TEST(handle_watchers_close_in_phase) {
   int i;
 
   memset(many_calls, 0, sizeof(many_calls));
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < 10; i++) {
     ck_assert_int_eq(lure_idle_init(&loop, &many_idle[i]), 0);
     many_idle[i].data = (void *) (intptr_t) i;
@@ -375,7 +375,7 @@ START_TEST(handle_watchers_bad_arguments) {
   lure_prepare_t prepare;
   lure_check_t check;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
   ck_assert_int_eq(lure_check_init(&loop, &check), 0);
@@ -400,13 +400,13 @@ START_TEST(handle_watchers_bad_arguments) {
   ck_assert_int_eq(lure_prepare_start(&prepare, w_prepare_cb), LURE_EINVAL);
   ck_assert_int_eq(lure_check_start(&check, w_check_cb), LURE_EINVAL);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *handle_suite(void) {
+LT_SUITE(handle) {
   Suite *s = suite_create("handle");
-  TCase *tc = test_tcase("handle", 20);
+  TCase *tc = lt_tcase("handle", 20);
 
   tcase_add_test(tc, handle_close);
   tcase_add_test(tc, handle_guess);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "heap.h"
-#include "lure-tests.h"
+#include "harness.h"
 
 #define container_of(p, type, field) \
   ((type *) ((char *) (p) - offsetof(type, field)))
@@ -324,9 +324,9 @@ START_TEST(heap_random_large) {
 }
 END_TEST
 
-Suite *heap_suite(void) {
+LT_SUITE(heap) {
   Suite *s = suite_create("heap");
-  TCase *tc = test_tcase("heap", 60);
+  TCase *tc = lt_tcase("heap", 60);
 
   tcase_add_test(tc, heap_empty);
   tcase_add_test(tc, heap_sort_patterns);

@@ -23,7 +23,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <linux/io_uring.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 /* ---- a record of what ran, in order --------------------------------------- */
 
@@ -45,10 +45,10 @@ static void rec_reset(void) {
 
 START_TEST(loop_backend_of_set) {
   lure_loop_t loop;
-  const char *want = test_expected_backend();
+  const char *want = lt_set_backend();
   const char *got;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   got = lure_loop_backend(&loop);
   ck_assert_ptr_nonnull(got);
   ck_assert_msg(strcmp(got, "io_uring") == 0 || strcmp(got, "epoll") == 0,
@@ -56,7 +56,7 @@ START_TEST(loop_backend_of_set) {
   if (want != NULL)
     ck_assert_str_eq(got, want);
   ck_assert_int_ge(lure_backend_fd(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -80,7 +80,7 @@ static int nouring_denied(const char *name, long *nr) {
     *nr = __NR_io_uring_register;
     name += 9;
   }
-  for (i = 0; i < TEST_ARRAY_SIZE(errnos); i++)
+  for (i = 0; i < LT_ARRAY_SIZE(errnos); i++)
     if (strcmp(name, errnos[i].name) == 0)
       return errnos[i].err;
   return 0;
@@ -89,7 +89,7 @@ static int nouring_denied(const char *name, long *nr) {
 /* Under the nouring wrapper, the io_uring call it names must fail the way
  * the wrapper says: proof that the fallback was tested for real. */
 START_TEST(loop_nouring_filter_active) {
-  const char *set = test_set();
+  const char *set = lt_set();
   const char *want = getenv("LURE_NOURING_ERRNO");
   struct io_uring_params params;
   long nr;
@@ -157,7 +157,7 @@ START_TEST(loop_active_handles_field) {
   lure_loop_t loop;
   lure_timer_t t;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_uint_eq(loop.active_handles, 0);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_uint_eq(loop.active_handles, 0);
@@ -174,7 +174,7 @@ START_TEST(loop_active_handles_field) {
   ck_assert_uint_eq(loop.active_handles, 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   lure_close((lure_handle_t *) &t, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -191,7 +191,7 @@ START_TEST(loop_metrics_idle_time) {
   int n = 0;
   uint64_t idle;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   t.data = &n;
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   /* Not configured: nothing counted. */
@@ -212,7 +212,7 @@ START_TEST(loop_metrics_idle_time) {
   ck_assert_int_eq(n, 3);
   ck_assert_uint_eq(lure_metrics_idle_time(NULL), 0);
   lure_close((lure_handle_t *) &t, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -262,7 +262,7 @@ START_TEST(loop_block_signal) {
   lure_work_t w;
   struct sigblk_probe pr = { 0, -2 };
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BLOCK_SIGNAL, SIGINT),
                    LURE_EINVAL);
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BLOCK_SIGNAL, SIGPROF),
@@ -277,7 +277,7 @@ START_TEST(loop_block_signal) {
   ck_assert_int_eq(pr.blocked_during, 1);
   ck_assert_int_eq(sigprof_in_sigblk(pr.tid), 0);
   lure_close((lure_handle_t *) &t, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -292,7 +292,7 @@ START_TEST(loop_phase_order) {
   lure_loop_stats_t st;
 
   rec_reset();
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
@@ -312,7 +312,7 @@ START_TEST(loop_phase_order) {
   ck_assert_str_eq(seq, "TIPACX");
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   ck_assert_uint_eq(st.ticks, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -327,7 +327,7 @@ static void pw_check_cb(lure_check_t *h) {
     lure_prepare_stop((lure_prepare_t *) h->data);
   }
 }
-static void pw_work_cb(lure_work_t *req) { test_sleep_ms(5); }
+static void pw_work_cb(lure_work_t *req) { lt_sleep_ms(5); }
 static void pw_after_cb(lure_work_t *req, int status) {
   ck_assert_int_eq(status, 0);
   rec('W');
@@ -346,7 +346,7 @@ START_TEST(loop_phase_order_work) {
 
   rec_reset();
   pw_done = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_prepare_init(&loop, &prepare), 0);
@@ -379,7 +379,7 @@ START_TEST(loop_phase_order_work) {
   }
   ck_assert_msg(strchr(seq, 'W') != NULL && strchr(seq, 'W') == strrchr(seq, 'W'),
                 "sequence %s", seq);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -419,11 +419,11 @@ START_TEST(loop_check_before_timer_in_work_cb) {
   lure_work_t work;
 
   rec_reset();
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_queue_work(&loop, &work, io_work_cb, io_after_work_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_str_eq(seq, "WCT");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -441,14 +441,14 @@ START_TEST(loop_check_before_timer_in_poll_cb) {
   int fds[2];
 
   rec_reset();
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(pipe(fds), 0);
   ck_assert_int_eq(write(fds[1], "x", 1), 1);
   ck_assert_int_eq(lure_poll_init(&loop, &poll, fds[0]), 0);
   ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, io_poll_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_str_eq(seq, "RCT");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -481,7 +481,7 @@ START_TEST(loop_idle_ticks_no_wait_syscall) {
 
   it_ticks = 0;
   it_polled = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_idle_start(&idle, it_idle_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 1); /* settle */
@@ -494,7 +494,7 @@ START_TEST(loop_idle_ticks_no_wait_syscall) {
                 (unsigned long long) (after.wait_calls - before.wait_calls),
                 it_ticks);
   lure_close((lure_handle_t *) &idle, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -529,19 +529,19 @@ START_TEST(loop_idle_ticks_see_io) {
   it_polled = 0;
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   it_fd = sv[0];
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_idle_start(&idle, it_idle_cb), 0);
   ck_assert_int_eq(lure_poll_init(&loop, &poll, sv[0]), 0);
   ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, it_poll_cb), 0);
   ck_assert_int_eq(pthread_create(&tid, NULL, it_writer, &sv[1]), 0);
-  test_watchdog(&loop, &dog, 5000, "readiness never seen by idle ticks");
+  lt_watchdog(&loop, &dog, 5000, "readiness never seen by idle ticks");
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(pthread_join(tid, NULL), 0);
   ck_assert_int_eq(it_polled, 1);
   lure_close((lure_handle_t *) &idle, NULL);
   lure_close((lure_handle_t *) &poll, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
 }
@@ -558,14 +558,14 @@ START_TEST(loop_sleeps_until_timer) {
   uint64_t ms;
 
   sl_fired = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_loop_stats(&loop, &before), 0);
   start = lure_hrtime();
   lure_update_time(&loop);
   ck_assert_int_eq(lure_timer_start(&timer, sl_timer_cb, 50, 0), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  ms = test_ms_since(start);
+  ms = lt_ms_since(start);
   ck_assert_int_eq(lure_loop_stats(&loop, &after), 0);
   ck_assert_int_eq(sl_fired, 1);
   ck_assert_msg(ms >= 45, "the 50 ms timer fired after %llu ms",
@@ -576,7 +576,7 @@ START_TEST(loop_sleeps_until_timer) {
                 "%llu wait calls for one timer",
                 (unsigned long long) (after.wait_calls - before.wait_calls));
   ck_assert_uint_ge(after.wait_calls - before.wait_calls, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -601,7 +601,7 @@ START_TEST(loop_idle_does_not_block) {
   int i;
 
   ib_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_timer_start(&timer, ib_timer_cb, 10000, 0), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
@@ -616,9 +616,9 @@ START_TEST(loop_idle_does_not_block) {
   ck_assert_int_eq(ib_count, 11);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(ib_count, 100);
-  ck_assert_msg(test_ms_since(start) < 5000, "idle runs took %llu ms",
-                (unsigned long long) test_ms_since(start));
-  test_loop_finish(&loop);
+  ck_assert_msg(lt_ms_since(start) < 5000, "idle runs took %llu ms",
+                (unsigned long long) lt_ms_since(start));
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -627,13 +627,13 @@ END_TEST
 START_TEST(loop_run_empty) {
   lure_loop_t loop;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(lure_run(&loop, (lure_run_mode) 42), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -649,7 +649,7 @@ START_TEST(loop_run_once) {
   int i;
 
   once_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t1), 0);
   ck_assert_int_eq(lure_timer_start(&t1, once_timer_cb, 20, 0), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
@@ -672,7 +672,7 @@ START_TEST(loop_run_once) {
   i = once_count;
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(once_count, i);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -692,7 +692,7 @@ START_TEST(loop_stop) {
   lure_timer_t timer;
 
   stop_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_timer_start(&timer, stop_timer_cb, 1, 1), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_DEFAULT), 0);
@@ -711,7 +711,7 @@ START_TEST(loop_stop) {
   ck_assert_int_eq(stop_count, 100);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_ge(stop_count, 101);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -730,7 +730,7 @@ START_TEST(loop_unref) {
   lure_idle_t idle;
   uint64_t start;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_timer_start(&timer, unref_timer_cb, 10000, 0), 0);
   ck_assert_int_ne(lure_loop_alive(&loop), 0);
@@ -747,8 +747,8 @@ START_TEST(loop_unref) {
   start = lure_hrtime();
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
-  ck_assert_msg(test_ms_since(start) < 5000, "run took %llu ms",
-                (unsigned long long) test_ms_since(start));
+  ck_assert_msg(lt_ms_since(start) < 5000, "run took %llu ms",
+                (unsigned long long) lt_ms_since(start));
 
   /* ref again: alive again; unref twice then ref once: referenced. */
   lure_ref((lure_handle_t *) &timer);
@@ -761,7 +761,7 @@ START_TEST(loop_unref) {
   ck_assert_int_ne(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_timer_stop(&timer), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -773,7 +773,7 @@ START_TEST(loop_alive) {
   lure_idle_t idle;
   int closed = 0;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0); /* initialised, not active */
@@ -787,7 +787,7 @@ START_TEST(loop_alive) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(closed, 1);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -797,7 +797,7 @@ START_TEST(loop_close_busy) {
   lure_timer_t timer;
   int closed = 0;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_loop_close(&loop), LURE_EBUSY);
   timer.data = &closed;
@@ -822,7 +822,7 @@ START_TEST(loop_init_close_repeat) {
   ck_assert_int_ge(fd_before, 0);
   close(fd_before);
   for (i = 0; i < 50; i++) {
-    test_loop_init(&loop);
+    lt_loop_init(&loop);
     ck_assert_int_eq(lure_loop_close(&loop), 0);
   }
   fd_after = dup(0);
@@ -896,7 +896,7 @@ START_TEST(loop_walk) {
   struct walk_count c;
   int i;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   memset(&c, 0, sizeof(c));
   lure_walk(&loop, walk_cb, &c);
   ck_assert_int_eq(c.n, 0);
@@ -946,11 +946,11 @@ START_TEST(loop_time) {
   uint64_t h0;
   int to;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   h0 = lure_hrtime();
   ck_assert_uint_gt(h0, 0);
   t0 = lure_now(&loop);
-  test_sleep_ms(20);
+  lt_sleep_ms(20);
   ck_assert_uint_eq(lure_now(&loop), t0); /* cached until updated */
   lure_update_time(&loop);
   t1 = lure_now(&loop);
@@ -972,7 +972,7 @@ START_TEST(loop_time) {
   ck_assert_int_eq(lure_backend_timeout(&loop), 0);
   ck_assert_int_eq(lure_idle_stop(&idle), 0);
   ck_assert_int_eq(lure_timer_stop(&timer), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1027,7 +1027,7 @@ START_TEST(loop_configure_backend) {
   int fds[2];
   int had_ring;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   had_ring = strcmp(lure_loop_backend(&loop), "io_uring") == 0;
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
   ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
@@ -1054,7 +1054,7 @@ START_TEST(loop_configure_backend) {
                      LURE_EBUSY);
   ck_assert_int_eq(lure_poll_stop(&poll), 0);
   lure_close((lure_handle_t *) &poll, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -1064,7 +1064,7 @@ START_TEST(loop_configure_bad) {
   lure_loop_t loop;
   const char *before;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   before = lure_loop_backend(&loop);
   ck_assert_int_eq(lure_loop_configure(&loop, (lure_loop_option) 0), LURE_EINVAL);
   ck_assert_int_eq(lure_loop_configure(&loop, (lure_loop_option) 999), LURE_EINVAL);
@@ -1091,7 +1091,7 @@ START_TEST(loop_configure_bad) {
                                        (const char *) NULL), 0);
   ck_assert_str_eq(lure_loop_backend(&loop), before);
   cf_exercise(&loop);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1106,14 +1106,14 @@ START_TEST(loop_configure_uring_disable) {
    * gets the ring), the case the fallback is for. */
   if (forced != NULL && strcmp(forced, "epoll") != 0)
     unsetenv("LURE_BACKEND");
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   if (strcmp(lure_loop_backend(&loop), "io_uring") != 0) {
     /* Without a ring the mask is accepted and changes nothing. */
     ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE,
                                          "poll_add"), 0);
     ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
     cf_exercise(&loop);
-    test_loop_finish(&loop);
+    lt_loop_finish(&loop);
     return;
   }
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, "statx"), 0);
@@ -1126,7 +1126,7 @@ START_TEST(loop_configure_uring_disable) {
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_URING_DISABLE, ""), 0);
   ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
   cf_exercise(&loop);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1138,9 +1138,9 @@ START_TEST(loop_configure_uring_disable_forced) {
   lure_loop_t loop;
   int rc;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   if (strcmp(lure_loop_backend(&loop), "io_uring") != 0) {
-    test_loop_finish(&loop);
+    lt_loop_finish(&loop);
     return; /* no ring here */
   }
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BACKEND, "epoll"), 0);
@@ -1150,20 +1150,20 @@ START_TEST(loop_configure_uring_disable_forced) {
   ck_assert_msg(rc < 0, "masking poll_add on a forced ring returned %d", rc);
   ck_assert_str_eq(lure_loop_backend(&loop), "io_uring");
   cf_exercise(&loop);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
 START_TEST(loop_configure_ring_entries) {
   lure_loop_t loop;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 8u), 0);
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES, 1u), 0);
-  if (test_expected_backend() != NULL)
-    ck_assert_str_eq(lure_loop_backend(&loop), test_expected_backend());
+  if (lt_set_backend() != NULL)
+    ck_assert_str_eq(lure_loop_backend(&loop), lt_set_backend());
   cf_exercise(&loop);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1178,7 +1178,7 @@ static void sw_timer_cb(lure_timer_t *h) { sw_timer++; }
 static void sw_async_cb(lure_async_t *h) { sw_async++; }
 static void sw_signal_cb(lure_signal_t *h, int signum) { sw_signal++; }
 static void *sw_thread(void *arg) {
-  test_sleep_ms(10);
+  lt_sleep_ms(10);
   lure_async_send(arg);
   return NULL;
 }
@@ -1197,8 +1197,8 @@ START_TEST(loop_configure_switch_keeps_handles) {
   int i;
 
   sw_timer = sw_async = sw_signal = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a handle stopped working after the switch");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a handle stopped working after the switch");
   ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
   ck_assert_int_eq(lure_timer_start(&timer, sw_timer_cb, 5, 5), 0);
   ck_assert_int_eq(lure_async_init(&loop, &async, sw_async_cb), 0);
@@ -1236,7 +1236,7 @@ START_TEST(loop_configure_switch_keeps_handles) {
   ck_assert_int_ge(sw_timer, 2);
   ck_assert_int_eq(sw_async, 1);
   ck_assert_int_eq(sw_signal, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1255,7 +1255,7 @@ START_TEST(loop_configure_busy) {
   int fds[2];
 
   ck_assert_int_eq(pipe(fds), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(&loop, &poll, fds[0]), 0);
   ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, busy_poll_cb), 0);
 
@@ -1286,7 +1286,7 @@ START_TEST(loop_configure_busy) {
   }
   ck_assert_str_eq(lure_loop_backend(&loop), "epoll");
   ck_assert_int_ne(lure_is_active((lure_handle_t *) &poll), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -1307,7 +1307,7 @@ START_TEST(loop_backend_fd_readable) {
   int i;
 
   bf_calls = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &async, bf_async_cb), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* arm everything */
   pfd.fd = lure_backend_fd(&loop);
@@ -1319,7 +1319,7 @@ START_TEST(loop_backend_fd_readable) {
   /* The send comes after 10 ms; a poller must be woken then, not find the
    * descriptor readable only when its own timeout runs out. */
   ck_assert_int_eq(poll(&pfd, 1, 3000), 1);
-  ms = test_ms_since(start);
+  ms = lt_ms_since(start);
   ck_assert(pfd.revents & POLLIN);
   ck_assert_msg(ms < 2000, "the backend fd woke its poller only after %llu ms "
                 "(the poll timeout), not when the async send came",
@@ -1328,7 +1328,7 @@ START_TEST(loop_backend_fd_readable) {
   for (i = 0; i < 10 && bf_calls == 0; i++)
     ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(bf_calls, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1352,7 +1352,7 @@ START_TEST(loop_embed) {
   int to;
   int rc;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_async_init(&loop, &async, em_async_cb), 0);
   async.data = &called;
   start = lure_hrtime();
@@ -1374,11 +1374,11 @@ START_TEST(loop_embed) {
   }
   ck_assert_int_eq(pthread_join(tid, NULL), 0);
   ck_assert_int_eq(called, 1);
-  ck_assert_msg(test_ms_since(start) < 3000, "the embedding poll slept %llu "
+  ck_assert_msg(lt_ms_since(start) < 3000, "the embedding poll slept %llu "
                 "ms: lure_backend_timeout() said wait while the loop had "
                 "work not handed to the kernel",
-                (unsigned long long) test_ms_since(start));
-  test_loop_finish(&loop);
+                (unsigned long long) lt_ms_since(start));
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1403,8 +1403,8 @@ START_TEST(loop_idle_stop_once_returns) {
   int closed = 0;
 
   ic_idle = ic_check = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 5000, "RUN_ONCE blocked after the idle handle "
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 5000, "RUN_ONCE blocked after the idle handle "
                 "stopped itself");
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
   ck_assert_int_eq(lure_idle_start(&idle, ic_idle_cb), 0);
@@ -1418,7 +1418,7 @@ START_TEST(loop_idle_stop_once_returns) {
   ck_assert_int_eq(lure_close((lure_handle_t *) &check, ic_close_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(closed, 2);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1430,7 +1430,7 @@ static void st_async_cb(lure_async_t *h) {
 }
 
 static void *st_thread(void *arg) {
-  test_sleep_ms(20);
+  lt_sleep_ms(20);
   lure_async_send(arg);
   return NULL;
 }
@@ -1442,7 +1442,7 @@ START_TEST(loop_stats) {
   pthread_t tid;
   int called = 0;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   ck_assert_uint_eq(st.ticks, 0);
   ck_assert_int_eq(lure_async_init(&loop, &async, st_async_cb), 0);
@@ -1465,7 +1465,7 @@ START_TEST(loop_stats) {
   }
   ck_assert_int_eq(lure_loop_stats(&loop, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_loop_stats(NULL, &st), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1477,13 +1477,13 @@ START_TEST(loop_stats_threadpool_jobs) {
   lure_loop_stats_t st;
   int i;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < 10; i++)
     ck_assert_int_eq(lure_queue_work(&loop, &work[i], st_work_cb, NULL), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   ck_assert_uint_eq(st.threadpool_jobs, 10);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1539,7 +1539,7 @@ static void xt_run_elsewhere(struct xt *x) {
 static struct xt *xt_new(void) {
   struct xt *x = calloc(1, sizeof(*x));
 
-  test_loop_init(&x->loop);
+  lt_loop_init(&x->loop);
   ck_assert_int_eq(lure_timer_init(&x->loop, &x->wd), 0);
   lure_unref((lure_handle_t *) &x->wd);
   return x;
@@ -1579,7 +1579,7 @@ START_TEST(loop_run_in_second_thread_after_first) {
                                    xt_after_cb), 0);
   ck_assert_int_eq(lure_run(&x->loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(x->done, 2);
-  test_loop_finish(&x->loop);
+  lt_loop_finish(&x->loop);
   free(x);
 }
 END_TEST
@@ -1599,14 +1599,14 @@ START_TEST(loop_run_in_second_thread_fs_queued) {
 
   /* More requests than the SQ holds: queueing them flushes the SQ from
    * this thread. */
-  for (i = 0; i < TEST_ARRAY_SIZE(x->fs); i++) {
+  for (i = 0; i < LT_ARRAY_SIZE(x->fs); i++) {
     x->fs[i].data = x;
     ck_assert_int_eq(lure_fs_stat(&x->loop, &x->fs[i], ".", xt_fs_cb), 0);
   }
   xt_run_elsewhere(x);
-  ck_assert_int_eq(x->done, (int) TEST_ARRAY_SIZE(x->fs));
+  ck_assert_int_eq(x->done, (int) LT_ARRAY_SIZE(x->fs));
   ck_assert_int_eq(x->failed, 0);
-  test_loop_finish(&x->loop);
+  lt_loop_finish(&x->loop);
   free(x);
 }
 END_TEST
@@ -1643,7 +1643,7 @@ START_TEST(loop_run_in_second_thread_connect) {
   ck_assert_int_eq(x->done, 1);
   ck_assert_int_eq(x->status, 0);
   close(lfd);
-  test_loop_finish(&x->loop);
+  lt_loop_finish(&x->loop);
   free(x);
 }
 END_TEST
@@ -1662,11 +1662,11 @@ START_TEST(loop_enter_error_returned) {
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  struct sock_fprog prog = { (unsigned short) TEST_ARRAY_SIZE(f), f };
+  struct sock_fprog prog = { (unsigned short) LT_ARRAY_SIZE(f), f };
   struct xt *x;
   int rc;
 
-  if (!test_set_is_uring())
+  if (!lt_set_is_uring())
     return;
   x = xt_new();
   x->work.data = x;
@@ -1685,16 +1685,16 @@ START_TEST(loop_enter_error_returned) {
 }
 END_TEST
 
-Suite *loop_suite(void) {
+LT_SUITE(loop) {
   Suite *s = suite_create("loop");
   TCase *tc;
 
-  tc = test_tcase("backend", 20);
+  tc = lt_tcase("backend", 20);
   tcase_add_test(tc, loop_backend_of_set);
   tcase_add_test(tc, loop_nouring_filter_active);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("phases", 20);
+  tc = lt_tcase("phases", 20);
   tcase_add_test(tc, loop_phase_order);
   tcase_add_test(tc, loop_active_handles_field);
   tcase_add_test(tc, loop_metrics_idle_time);
@@ -1704,21 +1704,21 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_check_before_timer_in_poll_cb);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("sleep", 30);
+  tc = lt_tcase("sleep", 30);
   tcase_add_test(tc, loop_sleeps_until_timer);
   tcase_add_test(tc, loop_idle_ticks_no_wait_syscall);
   tcase_add_test(tc, loop_idle_ticks_see_io);
   tcase_add_test(tc, loop_idle_does_not_block);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("threads", 30);
+  tc = lt_tcase("threads", 30);
   tcase_add_test(tc, loop_run_in_second_thread_after_first);
   tcase_add_test(tc, loop_run_in_second_thread_fs_queued);
   tcase_add_test(tc, loop_run_in_second_thread_connect);
   tcase_add_test(tc, loop_enter_error_returned);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("run", 20);
+  tc = lt_tcase("run", 20);
   tcase_add_test(tc, loop_run_empty);
   tcase_add_test(tc, loop_run_once);
   tcase_add_test(tc, loop_stop);
@@ -1733,7 +1733,7 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_version);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("configure", 20);
+  tc = lt_tcase("configure", 20);
   tcase_add_test(tc, loop_configure_backend);
   tcase_add_test(tc, loop_configure_bad);
   tcase_add_test(tc, loop_configure_uring_disable);
@@ -1745,7 +1745,7 @@ Suite *loop_suite(void) {
   tcase_add_test(tc, loop_embed);
   suite_add_tcase(s, tc);
 
-  tc = test_tcase("stats", 20);
+  tc = lt_tcase("stats", 20);
   tcase_add_test(tc, loop_stats);
   tcase_add_test(tc, loop_stats_threadpool_jobs);
   suite_add_tcase(s, tc);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static int cookie1;
 static int cookie2;
@@ -21,7 +21,7 @@ static void fire_cb(lure_timer_t *t) {
 /* A loop from lure_loop_new() is a working loop, and lure_loop_delete()
  * closes and frees it (ASan/valgrind would see a leak otherwise). */
 START_TEST(misc_loop_new_delete) {
-  const char *want = test_expected_backend();
+  const char *want = lt_set_backend();
   lure_loop_t *loop;
   lure_timer_t t;
 
@@ -111,7 +111,7 @@ START_TEST(misc_req_accessors) {
   lure_fs_t *fs;
   lure_work_t work;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
 
   fs = malloc(lure_req_size(LURE_FS));
   ck_assert_ptr_nonnull(fs);
@@ -138,13 +138,13 @@ START_TEST(misc_req_accessors) {
   ck_assert_ptr_null(lure_req_get_data(NULL));
   lure_req_set_data(NULL, &cookie1);
   ck_assert_int_eq(lure_req_get_type(NULL), LURE_UNKNOWN_REQ);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *misc_suite(void) {
+LT_SUITE(misc) {
   Suite *s = suite_create("misc");
-  TCase *tc = test_tcase("misc", 10);
+  TCase *tc = lt_tcase("misc", 10);
 
   tcase_add_test(tc, misc_loop_new_delete);
   tcase_add_test(tc, misc_loop_delete_default);

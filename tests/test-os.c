@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 /* Read a small file into buf (terminated); the byte count, or -1. */
 static ssize_t read_file(const char *path, char *buf, size_t len) {
@@ -43,10 +43,10 @@ START_TEST(os_sleep) {
   uint64_t t0 = lure_hrtime();
 
   lure_sleep(60);
-  ck_assert_uint_ge(test_ms_since(t0), 60);
+  ck_assert_uint_ge(lt_ms_since(t0), 60);
   t0 = lure_hrtime();
   lure_sleep(0);
-  ck_assert_uint_lt(test_ms_since(t0), 1000);
+  ck_assert_uint_lt(lt_ms_since(t0), 1000);
 }
 END_TEST
 
@@ -241,14 +241,14 @@ START_TEST(os_library_shutdown) {
   lure_work_t req;
 
   ck_assert_ptr_nonnull(lure_setup_args(1, argv));
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_queue_work(&loop, &req, tid_work_cb, tid_after_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(after_status, 0);
   ck_assert_int_gt(worker_tid, 0);
   snprintf(path, sizeof(path), "/proc/self/task/%d", (int) worker_tid);
   ck_assert_int_eq(access(path, F_OK), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 
   /* The workers are joined: their tasks are gone when it returns. */
   lure_library_shutdown();
@@ -262,12 +262,12 @@ START_TEST(os_library_shutdown) {
   /* The pool starts again on demand. */
   worker_tid = 0;
   after_status = 1;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_queue_work(&loop, &req, tid_work_cb, tid_after_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(after_status, 0);
   ck_assert_int_gt(worker_tid, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -862,9 +862,9 @@ START_TEST(os_parallelism_cpu_info) {
 }
 END_TEST
 
-Suite *os_suite(void) {
+LT_SUITE(os) {
   Suite *s = suite_create("os");
-  TCase *tc = test_tcase("os", 10);
+  TCase *tc = lt_tcase("os", 10);
 
   tcase_add_test(tc, os_sleep);
   tcase_add_test(tc, os_exepath);

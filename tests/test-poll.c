@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 struct poll_rec {
   int count;
@@ -43,8 +43,8 @@ START_TEST(poll_readable) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the readable pipe was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the readable pipe was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, rec_cb), 0);
@@ -58,7 +58,7 @@ START_TEST(poll_readable) {
   ck_assert_int_eq(r.status, 0);
   ck_assert_int_eq(r.events, LURE_READABLE);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -75,8 +75,8 @@ START_TEST(poll_init_socket) {
   int sv[2];
 
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the readable socket was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the readable socket was not reported");
   ck_assert_int_eq(lure_poll_init_socket(&loop, &bad, -1), LURE_EBADF);
   ck_assert_int_eq(lure_poll_init_socket(NULL, &bad, sv[0]), LURE_EINVAL);
   ck_assert_int_eq(lure_poll_init_socket(&loop, &p, sv[0]), 0);
@@ -87,7 +87,7 @@ START_TEST(poll_init_socket) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.events, LURE_READABLE);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
 }
@@ -102,7 +102,7 @@ START_TEST(poll_same_fd_twice) {
   int sv[2];
 
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(&loop, &a, sv[0]), 0);
   ck_assert_int_eq(lure_poll_init(&loop, &b, sv[0]), 0);
   a.data = b.data = &r;
@@ -117,7 +117,7 @@ START_TEST(poll_same_fd_twice) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 1);
   lure_close((lure_handle_t *) &a, NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
 }
@@ -131,8 +131,8 @@ START_TEST(poll_writable) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the writable pipe was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the writable pipe was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[1]), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_WRITABLE, rec_cb), 0);
@@ -140,7 +140,7 @@ START_TEST(poll_writable) {
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.status, 0);
   ck_assert_int_eq(r.events, LURE_WRITABLE);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -157,8 +157,8 @@ START_TEST(poll_level_triggered) {
   int i;
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 5000,
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 5000,
                 "unread data was reported once only (edge-triggered?)");
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
   p.data = &r;
@@ -181,7 +181,7 @@ START_TEST(poll_level_triggered) {
   ck_assert_int_eq(write(fds[1], "z", 1), 1);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(r.count, i + 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -198,7 +198,7 @@ START_TEST(poll_stop) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
   ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, never_poll_cb), 0);
   ck_assert_int_eq(lure_poll_stop(&p), 0);
@@ -212,7 +212,7 @@ START_TEST(poll_stop) {
   ck_assert_int_eq(lure_poll_start(&p, 0, never_poll_cb), 0);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -246,7 +246,7 @@ START_TEST(poll_stop_other_same_tick) {
 
   make_pipe(fa);
   make_pipe(fb);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(&loop, &a, fa[0]), 0);
   ck_assert_int_eq(lure_poll_init(&loop, &b, fb[0]), 0);
   sa.fired = sb.fired = &fired;
@@ -260,7 +260,7 @@ START_TEST(poll_stop_other_same_tick) {
   ck_assert_int_eq(lure_poll_start(&b, LURE_READABLE, stopper_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(fired, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fa[0]);
   close(fa[1]);
   close(fb[0]);
@@ -278,8 +278,8 @@ START_TEST(poll_pipe_hangup) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the hang-up was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the hang-up was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE | LURE_DISCONNECT, rec_cb), 0);
@@ -289,7 +289,7 @@ START_TEST(poll_pipe_hangup) {
   ck_assert_int_eq(r.status, 0);
   ck_assert(r.events & (LURE_READABLE | LURE_DISCONNECT));
   ck_assert_int_eq(r.events & ~(LURE_READABLE | LURE_DISCONNECT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
 }
 END_TEST
@@ -304,8 +304,8 @@ START_TEST(poll_socket_disconnect) {
   int sv[2];
 
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the peer's shutdown was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the peer's shutdown was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE | LURE_DISCONNECT, rec_cb), 0);
@@ -316,7 +316,7 @@ START_TEST(poll_socket_disconnect) {
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.status, 0);
   ck_assert(r.events & LURE_DISCONNECT);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
 }
@@ -331,8 +331,8 @@ START_TEST(poll_change_events) {
   int sv[2];
 
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a poll event was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a poll event was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
   p.data = &r;
   /* Writable, not readable. */
@@ -352,7 +352,7 @@ START_TEST(poll_change_events) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.events, LURE_READABLE);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
 }
@@ -369,8 +369,8 @@ START_TEST(poll_close_and_reuse_fd) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the new poll handle got nothing");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the new poll handle got nothing");
   ck_assert_int_eq(lure_poll_init(&loop, &old, fds[0]), 0);
   ck_assert_int_eq(lure_poll_start(&old, LURE_READABLE, never_poll_cb), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* armed */
@@ -383,7 +383,7 @@ START_TEST(poll_close_and_reuse_fd) {
   ck_assert_int_eq(write(fds[1], "x", 1), 1);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -415,11 +415,11 @@ START_TEST(poll_many) {
 
   ck_assert_ptr_nonnull(p);
   ck_assert_ptr_nonnull(fds);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   /* A small ring, so the submission queue fills and must be flushed. */
   ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_RING_ENTRIES,
                                        entries[_i]), 0);
-  test_watchdog(&loop, &wd, 10000, "a ready descriptor was never reported");
+  lt_watchdog(&loop, &wd, 10000, "a ready descriptor was never reported");
   for (i = 0; i < NPIPES; i++) {
     many_count[i] = 0;
     make_pipe(fds[i]);
@@ -435,7 +435,7 @@ START_TEST(poll_many) {
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   if (strcmp(lure_loop_backend(&loop), "io_uring") == 0 && entries[_i] < NPIPES)
     ck_assert_uint_gt(st.sq_full, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   for (i = 0; i < NPIPES; i++) {
     close(fds[i][0]);
     close(fds[i][1]);
@@ -452,7 +452,7 @@ START_TEST(poll_bad_fds) {
   int fd;
   int rc;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(&loop, &p, -1), LURE_EBADF);
   ck_assert_int_eq(lure_poll_init(&loop, &p, -12345), LURE_EBADF);
   /* A number that is not an open descriptor. */
@@ -473,7 +473,7 @@ START_TEST(poll_bad_fds) {
   }
   ck_assert_int_eq(rc, LURE_EPERM);
   fclose(f);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -484,7 +484,7 @@ START_TEST(poll_bad_arguments) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_poll_init(NULL, &p, fds[0]), LURE_EINVAL);
   ck_assert_int_eq(lure_poll_init(&loop, NULL, fds[0]), LURE_EINVAL);
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[0]), 0);
@@ -503,7 +503,7 @@ START_TEST(poll_bad_arguments) {
   ck_assert_int_eq(lure_poll_start(&p, LURE_READABLE, never_poll_cb), LURE_EINVAL);
   ck_assert_int_eq(write(fds[1], "x", 1), 1);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[0]);
   close(fds[1]);
 }
@@ -519,8 +519,8 @@ START_TEST(poll_error_condition) {
   int fds[2];
 
   make_pipe(fds);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the error condition was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the error condition was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, fds[1]), 0);
   p.data = &r;
   close(fds[0]);
@@ -530,7 +530,7 @@ START_TEST(poll_error_condition) {
   ck_assert_int_eq(r.status, LURE_EBADF);
   ck_assert_int_eq(r.events, 0);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &p), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fds[1]);
 }
 END_TEST
@@ -564,8 +564,8 @@ START_TEST(poll_prioritized) {
   afd = accept(lfd, NULL, NULL);
   ck_assert_int_ge(afd, 0);
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 3000, "out-of-band data was not reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 3000, "out-of-band data was not reported");
   ck_assert_int_eq(lure_poll_init(&loop, &p, afd), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_PRIORITIZED, rec_cb), 0);
@@ -576,16 +576,16 @@ START_TEST(poll_prioritized) {
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.status, 0);
   ck_assert(r.events & LURE_PRIORITIZED);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(afd);
   close(cfd);
   close(lfd);
 }
 END_TEST
 
-Suite *poll_suite(void) {
+LT_SUITE(poll) {
   Suite *s = suite_create("poll");
-  TCase *tc = test_tcase("poll", 30);
+  TCase *tc = lt_tcase("poll", 30);
 
   tcase_add_test(tc, poll_readable);
   tcase_add_test(tc, poll_writable);

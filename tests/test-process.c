@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 struct exit_rec {
   int calls;
@@ -92,8 +92,8 @@ START_TEST(process_exit_status) {
   struct exit_rec r;
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a child's exit was never seen");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a child's exit was never seen");
   r = run_script(&loop, "exit 0");
   ck_assert_int_eq(r.status, 0);
   ck_assert_int_eq(r.signal, 0);
@@ -107,7 +107,7 @@ START_TEST(process_exit_status) {
   ck_assert_int_eq(r.signal, SIGTERM);
   r = run_script(&loop, "kill -USR1 $$");
   ck_assert_int_eq(r.signal, SIGUSR1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   assert_no_children();
 }
 END_TEST
@@ -122,8 +122,8 @@ START_TEST(process_kill) {
   char *argv[4];
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the killed child's exit was never seen");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the killed child's exit was never seen");
   sh_options(&o, argv, "exec sleep 30");
   p.data = &r;
   ck_assert_int_eq(lure_spawn(&loop, &p, &o), 0);
@@ -137,7 +137,7 @@ START_TEST(process_kill) {
   ck_assert_int_eq(r.signal, SIGKILL);
   ck_assert_int_eq(lure_process_kill(&p, SIGTERM), LURE_ESRCH);
   ck_assert_int_eq(lure_process_kill(&p, 0), LURE_ESRCH);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   assert_no_children();
 }
 END_TEST
@@ -189,8 +189,8 @@ START_TEST(process_pipes) {
   char *argv[4];
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the piped child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the piped child never finished");
   ck_assert_int_eq(lure_pipe_init(&loop, &in, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &out, 0), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &err, 0), 0);
@@ -225,7 +225,7 @@ START_TEST(process_pipes) {
   ck_assert_str_eq(re.buf, "oops\n");
   ck_assert_int_eq(ro.eof, 1);
   ck_assert_int_eq(re.eof, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -248,8 +248,8 @@ START_TEST(process_inherit_and_leaks) {
    * is not lure's to hide: mark it before the loop exists, so that any
    * descriptor the loop makes without close-on-exec still shows. */
   lure_disable_stdio_inheritance();
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
   ck_assert_int_eq(pipe2(a, O_CLOEXEC), 0);
   ck_assert_int_eq(pipe2(c, O_CLOEXEC), 0);
   /* fd 1 -> c, fd 2 -> a, fd 4 -> a; 0 and 3 ignored (3: closed). */
@@ -290,7 +290,7 @@ START_TEST(process_inherit_and_leaks) {
   ck_assert_str_eq(buf, "err\nfour\n4 ");
   close(a[0]);
   close(c[0]);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -309,8 +309,8 @@ START_TEST(process_inherit_stream) {
   ssize_t n;
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   ck_assert_int_eq(lure_pipe_init(&loop, &ps, 0), 0);
   ck_assert_int_eq(lure_pipe_open(&ps, sv[1]), 0);
@@ -329,7 +329,7 @@ START_TEST(process_inherit_stream) {
   buf[n] = '\0';
   ck_assert_str_eq(buf, "via-stream\n");
   close(sv[0]);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -344,8 +344,8 @@ START_TEST(process_env_cwd) {
   char *env[] = { "LURE_T1=one", "LURE_T2=two words", NULL };
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
   sh_options(&o, argv,
              "[ \"$LURE_T1\" = one ] || exit 1; "
              "[ \"$LURE_T2\" = 'two words' ] || exit 2; "
@@ -367,7 +367,7 @@ START_TEST(process_env_cwd) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.calls, 1);
   ck_assert_int_eq(r.status, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -383,8 +383,8 @@ START_TEST(process_detached) {
                        "[ \"$sid\" = $$ ] && exit 7; exit 8";
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
   sh_options(&o, argv, script);
   o.flags = LURE_PROCESS_DETACHED | LURE_PROCESS_WINDOWS_HIDE |
             LURE_PROCESS_WINDOWS_HIDE_CONSOLE | LURE_PROCESS_WINDOWS_HIDE_GUI |
@@ -398,7 +398,7 @@ START_TEST(process_detached) {
   ck_assert_int_eq(lure_spawn(&loop, &p, &o), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.status, 8);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -428,7 +428,7 @@ START_TEST(process_spawn_failures) {
   int fd;
 
   set_mode(_i);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   sh_options(&o, argv, "exit 0");
   o.file = "lure-program-that-does-not-exist";
   expect_spawn_error(&loop, &o, LURE_ENOENT);
@@ -465,7 +465,7 @@ START_TEST(process_spawn_failures) {
   o.stdio = stdio;
   o.stdio_count = 4;
   expect_spawn_error(&loop, &o, LURE_EBADF);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -480,7 +480,7 @@ START_TEST(process_failure_opens_streams) {
   char *argv[4];
 
   set_mode(_i);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_pipe_init(&loop, &out, 0), 0);
   sh_options(&o, argv, "exit 0");
   o.file = "lure-program-that-does-not-exist";
@@ -491,7 +491,7 @@ START_TEST(process_failure_opens_streams) {
   o.stdio_count = 2;
   ck_assert_int_eq(lure_spawn(&loop, &p, &o), LURE_ENOENT);
   ck_assert_int_ne(lure_is_readable((lure_stream_t *) &out), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   assert_no_children();
 }
 END_TEST
@@ -519,8 +519,8 @@ START_TEST(process_close_before_exit) {
   int i;
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the loop did not finish");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the loop did not finish");
   sh_options(&o, argv, "sleep 0.2");
   p.data = &r;
   ck_assert_int_eq(lure_spawn(&loop, &p, &o), 0);
@@ -541,7 +541,7 @@ START_TEST(process_close_before_exit) {
   ck_assert_int_eq(kill(pid, 0), -1);
   ck_assert_int_eq(errno, ESRCH);
   assert_no_children();
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -556,7 +556,7 @@ START_TEST(process_unref) {
   char *argv[4];
 
   set_mode(_i);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   sh_options(&o, argv, "sleep 0.1; exit 5");
   p.data = &r;
   ck_assert_int_eq(lure_spawn(&loop, &p, &o), 0);
@@ -564,11 +564,11 @@ START_TEST(process_unref) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.calls, 0);
   lure_ref((lure_handle_t *) &p);
-  test_watchdog(&loop, &wd, 10000, "the exit was never seen");
+  lt_watchdog(&loop, &wd, 10000, "the exit was never seen");
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.calls, 1);
   ck_assert_int_eq(r.status, 5);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -585,10 +585,10 @@ START_TEST(process_many_two_loops) {
   int i;
 
   set_mode(_i);
-  test_loop_init(&a);
-  test_loop_init(&b);
-  test_watchdog(&a, &wda, 20000, "loop A missed exits");
-  test_watchdog(&b, &wdb, 20000, "loop B missed exits");
+  lt_loop_init(&a);
+  lt_loop_init(&b);
+  lt_watchdog(&a, &wda, 20000, "loop A missed exits");
+  lt_watchdog(&b, &wdb, 20000, "loop B missed exits");
   for (i = 0; i < 16; i++) {
     snprintf(scripts[i], sizeof(scripts[i]), "exit %d", i + 1);
     sh_options(&o, argv, scripts[i]);
@@ -608,8 +608,8 @@ START_TEST(process_many_two_loops) {
     ck_assert_int_eq(ra[i].status, i + 1);
     ck_assert_int_eq(rb[i].status, i + 1);
   }
-  test_loop_finish(&a);
-  test_loop_finish(&b);
+  lt_loop_finish(&a);
+  lt_loop_finish(&b);
   assert_no_children();
 }
 END_TEST
@@ -626,8 +626,8 @@ START_TEST(process_setuid_setgid) {
   if (geteuid() != 0)
     return;
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the child never finished");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
   sh_options(&o, argv,
              "[ \"$(id -u)\" = 65534 ] || exit 1; "
              "[ \"$(id -g)\" = 65533 ] || exit 2; "
@@ -641,7 +641,7 @@ START_TEST(process_setuid_setgid) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.calls, 1);
   ck_assert_int_eq(r.status, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -667,7 +667,7 @@ START_TEST(process_bad_arguments) {
   char *argv[4];
   int sv[2];
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   sh_options(&o, argv, "exit 0");
   ck_assert_int_eq(lure_spawn(NULL, &p, &o), LURE_EINVAL);
   ck_assert_int_eq(lure_spawn(&loop, NULL, &o), LURE_EINVAL);
@@ -768,7 +768,7 @@ START_TEST(process_bad_arguments) {
   ck_assert_str_eq(lure_handle_type_name(LURE_PROCESS), "process");
   ck_assert_int_eq(lure_get_osfhandle(5), 5);
   ck_assert_int_eq(lure_open_osfhandle(5), 5);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -802,8 +802,8 @@ START_TEST(process_user_sigchld) {
   int got = 0;
 
   set_mode(_i);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "SIGCHLD or the exit was never seen");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "SIGCHLD or the exit was never seen");
   ck_assert_int_eq(lure_signal_init(&loop, &sig), 0);
   sig.data = &got;
   ck_assert_int_eq(lure_signal_start(&sig, chld_cb, SIGCHLD), 0);
@@ -813,7 +813,7 @@ START_TEST(process_user_sigchld) {
   while (got == 0)
     ck_assert_int_ge(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert_int_eq(got, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -866,8 +866,8 @@ START_TEST(process_shared_listener_close) {
   int c;
   int i;
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the listener never crossed the pipe");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the listener never crossed the pipe");
   ck_assert_int_eq(lure_tcp_init(&loop, &server), 0);
   ck_assert_int_eq(lure_tcp_init(&loop, &copy), 0);
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &addr), 0);
@@ -894,13 +894,13 @@ START_TEST(process_shared_listener_close) {
   ck_assert_int_ge(c, 0);
   ck_assert_int_eq(connect(c, (struct sockaddr *) &addr, len), 0);
   close(c);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *process_suite(void) {
+LT_SUITE(process) {
   Suite *s = suite_create("process");
-  TCase *tc = test_tcase("process", 60);
+  TCase *tc = lt_tcase("process", 60);
 
   tcase_add_loop_test(tc, process_exit_status, 0, 2);
   tcase_add_loop_test(tc, process_kill, 0, 2);

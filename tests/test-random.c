@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static int all_zero(const unsigned char *p, size_t n) {
   size_t i;
@@ -67,7 +67,7 @@ START_TEST(random_errors) {
   lure_random_t req;
   char buf[16];
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   /* libuv's order: the size, then the flags. */
   ck_assert_int_eq(lure_random(&loop, &req, buf, (size_t) -1, 1, never_cb),
                    LURE_E2BIG);
@@ -84,7 +84,7 @@ START_TEST(random_errors) {
                    LURE_EINVAL);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -113,8 +113,8 @@ START_TEST(random_async) {
 
   memset(&r, 0, sizeof(r));
   memset(buf, 0, sizeof(buf));
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the random request never completed");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the random request never completed");
   ck_assert_uint_eq(lure_req_size(LURE_RANDOM), sizeof(lure_random_t));
   ck_assert_str_eq(lure_req_type_name(LURE_RANDOM), "random");
   req.data = &r;
@@ -144,7 +144,7 @@ START_TEST(random_async) {
   ck_assert_int_eq(r.calls, 1);
   ck_assert_int_eq(r.status, 0);
   ck_assert_uint_eq(r.len, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -181,8 +181,8 @@ START_TEST(random_cancel) {
   ck_assert_int_eq(setenv("LURE_THREADPOOL_SIZE", "1", 1), 0);
   memset(&r, 0, sizeof(r));
   memset(buf, 0, sizeof(buf));
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "the cancelled request never completed");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "the cancelled request never completed");
   ck_assert_int_eq(lure_queue_work(&loop, &blocker, blocker_cb, blocker_after),
                    0);
   pthread_mutex_lock(&gate_mutex);
@@ -205,7 +205,7 @@ START_TEST(random_cancel) {
   pthread_cond_broadcast(&gate_cond);
   pthread_mutex_unlock(&gate_mutex);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -380,7 +380,7 @@ START_TEST(print_handles) {
   char *s;
   char *p;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, nop_timer, 100000, 0), 0);
   ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
@@ -415,7 +415,7 @@ START_TEST(print_handles) {
   snprintf(line, sizeof(line), "%p", (void *) &idle);
   ck_assert_ptr_nonnull(strstr(s, line));
   free(s);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 
   /* NULL stream: standard error; NULL loop: the default loop. */
   lure_print_all_handles(NULL, stderr);
@@ -454,8 +454,8 @@ START_TEST(udp_recverr) {
   socklen_t len = sizeof(on);
   int probe;
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the sends never completed");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the sends never completed");
   ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
   ck_assert_int_eq(lure_udp_init(&loop, &u4), 0);
   ck_assert_int_eq(lure_udp_bind(&u4, (const struct sockaddr *) &a4,
@@ -518,13 +518,13 @@ START_TEST(udp_recverr) {
     ck_assert_int_ge(lure_run(&loop, LURE_RUN_ONCE), 0);
   ck_assert(send_status[0] == 0 || send_status[0] == LURE_ECONNREFUSED);
   ck_assert(send_status[1] == 0 || send_status[1] == LURE_ECONNREFUSED);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *random_suite(void) {
+LT_SUITE(random) {
   Suite *s = suite_create("random");
-  TCase *tc = test_tcase("random", 30);
+  TCase *tc = lt_tcase("random", 30);
 
   tcase_add_test(tc, random_sync);
   tcase_add_test(tc, random_errors);

@@ -10,7 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include "lure-tests.h"
+#include "harness.h"
 #include "internal.h" /* signal_message_zeroed reads the loop's signal pipe */
 
 struct sig_rec {
@@ -52,10 +52,10 @@ START_TEST(signal_two_loops) {
   struct sig_rec ra2 = { 0, 0, 0 };
   struct sig_rec rb1 = { 0, 0, 1 };
 
-  test_loop_init(&a);
-  test_loop_init(&b);
-  test_watchdog(&a, &wda, 10000, "loop A never got SIGUSR1");
-  test_watchdog(&b, &wdb, 10000, "loop B never got SIGUSR1");
+  lt_loop_init(&a);
+  lt_loop_init(&b);
+  lt_watchdog(&a, &wda, 10000, "loop A never got SIGUSR1");
+  lt_watchdog(&b, &wdb, 10000, "loop B never got SIGUSR1");
   ck_assert_int_eq(lure_signal_init(&a, &a1), 0);
   ck_assert_int_eq(lure_signal_init(&a, &a2), 0);
   ck_assert_int_eq(lure_signal_init(&b, &b1), 0);
@@ -87,8 +87,8 @@ START_TEST(signal_two_loops) {
   ck_assert_int_eq(ra2.count, 1);
   ck_assert_int_eq(ra2.last_signum, SIGUSR2);
   ck_assert_int_eq(ra1.count, 1);
-  test_loop_finish(&a);
-  test_loop_finish(&b);
+  lt_loop_finish(&a);
+  lt_loop_finish(&b);
 }
 END_TEST
 
@@ -102,8 +102,8 @@ START_TEST(signal_two_handles_one_loop) {
   struct sig_rec r1 = { 0, 0, 0 };
   struct sig_rec r2 = { 0, 0, 0 };
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a signal was not delivered");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a signal was not delivered");
   ck_assert_int_eq(lure_signal_init(&loop, &h1), 0);
   ck_assert_int_eq(lure_signal_init(&loop, &h2), 0);
   h1.data = &r1;
@@ -121,7 +121,7 @@ START_TEST(signal_two_handles_one_loop) {
   run_until(&loop, &r2.count, 2);
   ck_assert_int_eq(r1.count, 1);
   ck_assert_int_eq(r2.count, 2);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -135,8 +135,8 @@ START_TEST(signal_oneshot) {
   struct sig_rec ro = { 0, 0, 0 };
   struct sig_rec ra = { 0, 0, 0 };
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a signal was not delivered");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a signal was not delivered");
   ck_assert_int_eq(lure_signal_init(&loop, &once), 0);
   ck_assert_int_eq(lure_signal_init(&loop, &always), 0);
   once.data = &ro;
@@ -162,7 +162,7 @@ START_TEST(signal_oneshot) {
   run_until(&loop, &ro.count, 2);
   run_until(&loop, &ra.count, 3);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &once), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -175,8 +175,8 @@ START_TEST(signal_stop) {
   struct sig_rec r = { 0, 0, 0 };
   struct sig_rec rk = { 0, 0, 0 };
 
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "a signal was not delivered");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a signal was not delivered");
   ck_assert_int_eq(lure_signal_init(&loop, &h), 0);
   ck_assert_int_eq(lure_signal_init(&loop, &keep), 0);
   h.data = &r;
@@ -199,7 +199,7 @@ START_TEST(signal_stop) {
   ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
   run_until(&loop, &r.count, 1);
   ck_assert_int_eq(r.last_signum, SIGUSR1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -212,7 +212,7 @@ START_TEST(signal_close_pending) {
   struct sig_rec r = { 0, 0, 0 };
   struct sig_rec rk = { 0, 0, 1 };
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_signal_init(&loop, &h), 0);
   ck_assert_int_eq(lure_signal_init(&loop, &keep), 0);
   h.data = &r;
@@ -223,7 +223,7 @@ START_TEST(signal_close_pending) {
   ck_assert_int_eq(lure_close((lure_handle_t *) &h, NULL), 0);
   run_until(&loop, &rk.count, 1);
   ck_assert_int_eq(r.count, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -232,7 +232,7 @@ START_TEST(signal_bad_arguments) {
   lure_signal_t h;
   lure_idle_t idle;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_signal_init(&loop, &h), 0);
   ck_assert_int_eq(lure_signal_start(&h, sig_cb, 0), LURE_EINVAL);
   ck_assert_int_eq(lure_signal_start(&h, sig_cb, -1), LURE_EINVAL);
@@ -257,7 +257,7 @@ START_TEST(signal_bad_arguments) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(lure_signal_start(&h, sig_cb, SIGUSR1), LURE_EINVAL);
   ck_assert_int_eq(lure_signal_start_oneshot(&h, sig_cb, SIGUSR1), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -279,10 +279,10 @@ START_TEST(signal_loop_in_thread) {
   struct sig_rec rt = { 0, 0, 1 };
   pthread_t tid;
 
-  test_loop_init(&main_loop);
-  test_loop_init(&thread_loop);
-  test_watchdog(&main_loop, &wdm, 10000, "the main loop never got SIGUSR1");
-  test_watchdog(&thread_loop, &wdt, 10000, "the thread's loop never got SIGUSR1");
+  lt_loop_init(&main_loop);
+  lt_loop_init(&thread_loop);
+  lt_watchdog(&main_loop, &wdm, 10000, "the main loop never got SIGUSR1");
+  lt_watchdog(&thread_loop, &wdt, 10000, "the thread's loop never got SIGUSR1");
   ck_assert_int_eq(lure_signal_init(&main_loop, &hm), 0);
   ck_assert_int_eq(lure_signal_init(&thread_loop, &ht), 0);
   hm.data = &rm;
@@ -290,14 +290,14 @@ START_TEST(signal_loop_in_thread) {
   ck_assert_int_eq(lure_signal_start(&hm, sig_cb, SIGUSR1), 0);
   ck_assert_int_eq(lure_signal_start(&ht, sig_cb, SIGUSR1), 0);
   ck_assert_int_eq(pthread_create(&tid, NULL, thread_loop_run, &thread_loop), 0);
-  test_sleep_ms(10); /* most likely blocked in its wait point by now */
+  lt_sleep_ms(10); /* most likely blocked in its wait point by now */
   ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
   ck_assert_int_eq(lure_run(&main_loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(pthread_join(tid, NULL), 0);
   ck_assert_int_eq(rm.count, 1);
   ck_assert_int_eq(rt.count, 1);
-  test_loop_finish(&main_loop);
-  test_loop_finish(&thread_loop);
+  lt_loop_finish(&main_loop);
+  lt_loop_finish(&thread_loop);
 }
 END_TEST
 
@@ -313,13 +313,13 @@ START_TEST(signal_after_loop_close) {
   struct sig_rec ra = { 0, 0, 0 };
   struct sig_rec rb = { 0, 0, 1 };
 
-  test_loop_init(&a);
-  test_loop_init(&b);
+  lt_loop_init(&a);
+  lt_loop_init(&b);
   ck_assert_int_eq(lure_signal_init(&a, &ha), 0);
   ha.data = &ra;
   ck_assert_int_eq(lure_signal_start(&ha, sig_cb, SIGUSR1), 0);
-  test_loop_finish(&a); /* closes ha, then the loop */
-  test_watchdog(&b, &wd, 10000, "loop B never got SIGUSR1");
+  lt_loop_finish(&a); /* closes ha, then the loop */
+  lt_watchdog(&b, &wd, 10000, "loop B never got SIGUSR1");
   ck_assert_int_eq(lure_signal_init(&b, &hb), 0);
   hb.data = &rb;
   ck_assert_int_eq(lure_signal_start(&hb, sig_cb, SIGUSR1), 0);
@@ -328,15 +328,15 @@ START_TEST(signal_after_loop_close) {
   ck_assert_int_eq(rb.count, 1);
   ck_assert_int_eq(ra.count, 0);
   /* The same memory as a new loop, with a new handle: works. */
-  test_loop_init(&a);
+  lt_loop_init(&a);
   ra.close_on = 1;
   ck_assert_int_eq(lure_signal_init(&a, &ha), 0);
   ck_assert_int_eq(lure_signal_start(&ha, sig_cb, SIGUSR1), 0);
   ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
   ck_assert_int_eq(lure_run(&a, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(ra.count, 1);
-  test_loop_finish(&a);
-  test_loop_finish(&b);
+  lt_loop_finish(&a);
+  lt_loop_finish(&b);
 }
 END_TEST
 
@@ -390,9 +390,9 @@ START_TEST(signal_message_zeroed) {
 }
 END_TEST
 
-Suite *signal_suite(void) {
+LT_SUITE(signal) {
   Suite *s = suite_create("signal");
-  TCase *tc = test_tcase("signal", 30);
+  TCase *tc = lt_tcase("signal", 30);
 
   tcase_add_test(tc, signal_two_loops);
   tcase_add_test(tc, signal_two_handles_one_loop);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include "internal.h"
-#include "lure-tests.h"
+#include "harness.h"
 
 #define NTHREADS 8
 
@@ -148,7 +148,7 @@ START_TEST(thread_stack_size) {
   ck_assert_uint_eq(lure__thread_stack_size(&o), def);
   ck_assert_uint_ge(stack_of(NULL), def);
 
-  for (i = 0; i < TEST_ARRAY_SIZE(asks); i++) {
+  for (i = 0; i < LT_ARRAY_SIZE(asks); i++) {
     o.stack_size = asks[i];
     want = (asks[i] + page - 1) / page * page;
     if (want < min)
@@ -184,7 +184,7 @@ static void key_cb(void *arg) {
   r->initial = lure_key_get(&tls_key);
   lure_key_set(&tls_key, r);
   /* Let the other threads set theirs before reading ours back. */
-  test_sleep_ms(20);
+  lt_sleep_ms(20);
   r->after_set = lure_key_get(&tls_key);
   lure_key_set(&tls_key, NULL);
   r->after_clear = lure_key_get(&tls_key);
@@ -223,7 +223,7 @@ static lure_barrier_t once_start;
 
 static void once_body(void) {
   /* Widen the window in which a second caller could slip in. */
-  test_sleep_ms(20);
+  lt_sleep_ms(20);
   atomic_fetch_add(&once_calls, 1);
 }
 
@@ -551,10 +551,10 @@ START_TEST(thread_sem_blocks) {
   atomic_init(&r.woke, 0);
   for (i = 0; i < 3; i++)
     ck_assert_int_eq(lure_thread_create(&tid[i], sem_waiter_cb, &r), 0);
-  test_sleep_ms(50);
+  lt_sleep_ms(50);
   ck_assert_int_eq(atomic_load(&r.woke), 0);
   lure_sem_post(&r.sem);
-  test_sleep_ms(50);
+  lt_sleep_ms(50);
   ck_assert_int_eq(atomic_load(&r.woke), 1);
   lure_sem_post(&r.sem);
   lure_sem_post(&r.sem);
@@ -713,7 +713,7 @@ START_TEST(thread_barrier_one_serial) {
       ck_assert_int_eq(lure_thread_create(&tid[i], barrier_cb, &rec[i]), 0);
       /* Stagger the arrivals. */
       if (i == NTHREADS / 2)
-        test_sleep_ms(30);
+        lt_sleep_ms(30);
     }
     for (i = 0; i < NTHREADS; i++)
       ck_assert_int_eq(lure_thread_join(&tid[i]), 0);
@@ -761,10 +761,10 @@ START_TEST(thread_barrier_serial_destroys) {
 }
 END_TEST
 
-Suite *thread_suite(void) {
+LT_SUITE(thread) {
   Suite *s = suite_create("thread");
-  TCase *tc = test_tcase("thread", 30);
-  TCase *ab = test_tcase("thread-aborts", 10);
+  TCase *tc = lt_tcase("thread", 30);
+  TCase *ab = lt_tcase("thread-aborts", 10);
 
   tcase_add_test(tc, thread_create_join);
   tcase_add_test(tc, thread_errors);

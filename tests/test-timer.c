@@ -4,13 +4,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static int order[2048];
 static int norder;
 
 static void order_cb(lure_timer_t *h) {
-  ck_assert_int_lt(norder, (int) TEST_ARRAY_SIZE(order));
+  ck_assert_int_lt(norder, (int) LT_ARRAY_SIZE(order));
   order[norder++] = (int) (intptr_t) h->data;
 }
 
@@ -23,7 +23,7 @@ START_TEST(timer_equal_timeouts_start_order) {
   int i;
 
   norder = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < N; i++) {
     ck_assert_int_eq(lure_timer_init(&loop, &t[i]), 0);
     t[i].data = (void *) (intptr_t) i;
@@ -43,7 +43,7 @@ START_TEST(timer_equal_timeouts_start_order) {
       ck_assert_msg(order[i] == want[i], "position %d: timer %d, want %d", i,
                     order[i], want[i]);
   }
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -58,7 +58,7 @@ START_TEST(timer_many_sorted) {
 
   ck_assert_ptr_nonnull(t);
   norder = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < N; i++) {
     seed = seed * 1103515245u + 12345u;
     timeout[i] = (int) ((seed >> 16) % 30);
@@ -85,7 +85,7 @@ START_TEST(timer_many_sorted) {
   }
   for (i = 0; i < N; i++)
     lure_close((lure_handle_t *) &t[i], NULL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   free(t);
 }
 END_TEST
@@ -103,14 +103,14 @@ START_TEST(timer_repeat) {
   lure_timer_t t;
 
   rep_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, rep_cb, 1, 2), 0);
   ck_assert_uint_eq(lure_timer_get_repeat(&t), 2);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(rep_count, 5);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &t), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -127,7 +127,7 @@ START_TEST(timer_again) {
   uint64_t due;
 
   once_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   /* Never started: no callback to restart with. */
   ck_assert_int_eq(lure_timer_again(&t), LURE_EINVAL);
@@ -154,7 +154,7 @@ START_TEST(timer_again) {
   ck_assert_int_ne(lure_is_active((lure_handle_t *) &t), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(rep_count, 5);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -173,12 +173,12 @@ START_TEST(timer_stop_in_callback) {
   lure_timer_t t;
 
   stop_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, stop_self_cb, 1, 1), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(stop_count, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -198,7 +198,7 @@ START_TEST(timer_stop_other_same_tick) {
   lure_timer_t b;
 
   victim_fired = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &a), 0);
   ck_assert_int_eq(lure_timer_init(&loop, &b), 0);
   victim = &b;
@@ -206,7 +206,7 @@ START_TEST(timer_stop_other_same_tick) {
   ck_assert_int_eq(lure_timer_start(&b, victim_cb, 5, 0), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(victim_fired, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -228,7 +228,7 @@ START_TEST(timer_restart_from_callback_once) {
 
   restart_count = 0;
   restart_limit = 1 << 30;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, restart_cb, 0, 0), 0);
   for (i = 1; i <= 10; i++) {
@@ -245,7 +245,7 @@ START_TEST(timer_restart_from_callback_once) {
     ck_assert_int_le(restart_count, before + 2);
   }
   ck_assert_int_eq(lure_timer_stop(&t), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -256,14 +256,14 @@ START_TEST(timer_restart_from_callback_default) {
 
   restart_count = 0;
   restart_limit = 100;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, restart_cb, 0, 0), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(restart_count, 100);
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   ck_assert_uint_ge(st.ticks, 100); /* one fire per tick */
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -273,7 +273,7 @@ START_TEST(timer_start_twice) {
   lure_timer_t t;
 
   once_count = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, once_cb, 10000, 0), 0);
   ck_assert_int_eq(lure_timer_start(&t, once_cb, 1, 0), 0);
@@ -283,7 +283,7 @@ START_TEST(timer_start_twice) {
   /* Stopping a stopped timer is fine. */
   ck_assert_int_eq(lure_timer_stop(&t), 0);
   ck_assert_int_eq(lure_timer_stop(&t), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -292,7 +292,7 @@ START_TEST(timer_due_in_and_repeat) {
   lure_timer_t t;
   uint64_t due;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_uint_eq(lure_timer_get_due_in(&t), 0);
   ck_assert_uint_eq(lure_timer_get_repeat(&t), 0);
@@ -314,7 +314,7 @@ START_TEST(timer_due_in_and_repeat) {
   once_count = 0;
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(once_count, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -328,7 +328,7 @@ START_TEST(timer_close_in_callback) {
   lure_timer_t t;
   int fired = 0;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   t.data = &fired;
   ck_assert_int_eq(lure_timer_start(&t, close_self_cb, 1, 1), 0);
@@ -344,7 +344,7 @@ START_TEST(timer_bad_arguments) {
   lure_timer_t t;
   lure_idle_t idle;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_timer_init(&loop, &t), 0);
   ck_assert_int_eq(lure_timer_start(&t, NULL, 1, 0), LURE_EINVAL);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &t), 0);
@@ -366,7 +366,7 @@ START_TEST(timer_bad_arguments) {
   ck_assert_int_eq(lure_timer_start(&t, once_cb, 1, 0), LURE_EINVAL);
   ck_assert_int_eq(lure_is_active((lure_handle_t *) &t), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -407,7 +407,7 @@ START_TEST(timer_from_check) {
   lure_loop_t loop;
 
   fc_prepare = fc_check = fc_timer = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_prepare_init(&loop, &fc_p), 0);
   ck_assert_int_eq(lure_check_init(&loop, &fc_c), 0);
   ck_assert_int_eq(lure_check_start(&fc_c, fc_check_cb), 0);
@@ -417,13 +417,13 @@ START_TEST(timer_from_check) {
   ck_assert_int_eq(fc_prepare, 1);
   ck_assert_int_eq(fc_check, 1);
   ck_assert_int_eq(fc_timer, 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *timer_suite(void) {
+LT_SUITE(timer) {
   Suite *s = suite_create("timer");
-  TCase *tc = test_tcase("timer", 30);
+  TCase *tc = lt_tcase("timer", 30);
 
   tcase_add_test(tc, timer_equal_timeouts_start_order);
   tcase_add_test(tc, timer_many_sorted);

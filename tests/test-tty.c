@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 /* A pseudo terminal of 80 columns and 24 rows; both ends close-on-exec. */
 static void open_pty(int *master, int *slave) {
@@ -120,7 +120,7 @@ START_TEST(tty_init_slave_reopened) {
   old = dup(slave);
   ck_assert_int_ge(old, 0);
   ck_assert_int_eq(fd_nonblocking(old), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_guess_handle(slave), LURE_TTY);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 1), 0);
   ck_assert_int_eq(tty.type, LURE_TTY);
@@ -143,7 +143,7 @@ START_TEST(tty_init_slave_reopened) {
   ck_assert_int_eq(lure_is_readable((lure_stream_t *) &tty), 0);
   ck_assert_int_eq(lure_is_writable((lure_stream_t *) &tty), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &tty, &fd), LURE_EBADF);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   ck_assert_int_eq(tty.flags & 0x100000, 0);
   close(old);
   close(master);
@@ -159,7 +159,7 @@ START_TEST(tty_init_master_blocking) {
   int master, slave;
 
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, master, 0), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &tty, &fd), 0);
   ck_assert_int_eq(fd, master);
@@ -180,7 +180,7 @@ START_TEST(tty_init_master_blocking) {
     ck_assert_int_eq(lure_tty_init(&loop, &again, master, 0), LURE_EEXIST);
     ck_assert_int_eq(lure_read_stop((lure_stream_t *) &tty), 0);
   }
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   /* Closing the handle closed the descriptor it took. */
   ck_assert_int_eq(fd_open(master), 0);
   close(slave);
@@ -200,7 +200,7 @@ START_TEST(tty_init_access_modes) {
   fwo = open(name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
   ck_assert_int_ge(fro, 0);
   ck_assert_int_ge(fwo, 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &ro, fro, 0), 0);
   ck_assert_int_eq(lure_tty_init(&loop, &wo, fwo, 1), 0);
   ck_assert_int_ne(lure_is_readable((lure_stream_t *) &ro), 0);
@@ -210,7 +210,7 @@ START_TEST(tty_init_access_modes) {
   /* Neither was made blocking: a read-only terminal never writes. */
   ck_assert_int_eq(ro.flags & 0x100000, 0);
   ck_assert_int_eq(wo.flags & 0x100000, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(fro);
   close(fwo);
   close(slave);
@@ -234,8 +234,8 @@ START_TEST(tty_read_write) {
   r.want = 6;
   open_pty(&master, &slave);
   no_echo(slave);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the terminal's bytes never came");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the terminal's bytes never came");
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   tty.data = &r;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &tty, rd_alloc, rd_cb), 0);
@@ -254,7 +254,7 @@ START_TEST(tty_read_write) {
   ck_assert_str_eq(lure_req_executor((lure_req_t *) &w), "epoll");
   read_exact(master, got, 14);
   ck_assert_int_eq(memcmp(got, "from the slave", 14), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
@@ -275,8 +275,8 @@ START_TEST(tty_master_handle) {
   r.want = 3;
   open_pty(&master, &slave);
   no_echo(slave);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the master's bytes never came");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the master's bytes never came");
   ck_assert_int_eq(lure_tty_init(&loop, &tty, master, 0), 0);
   tty.data = &r;
   write_status = 1;
@@ -289,7 +289,7 @@ START_TEST(tty_master_handle) {
   ck_assert_int_eq(memcmp(r.buf, "abc", 3), 0);
   read_exact(slave, got, 6);
   ck_assert_int_eq(memcmp(got, "typed\n", 6), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(slave);
 }
 END_TEST
@@ -305,8 +305,8 @@ START_TEST(tty_read_hangup) {
 
   memset(&r, 0, sizeof(r));
   open_pty(&master, &slave);
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 10000, "the hang-up was never reported");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the hang-up was never reported");
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   tty.data = &r;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &tty, rd_alloc, rd_cb), 0);
@@ -314,7 +314,7 @@ START_TEST(tty_read_hangup) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_lt(r.err, 0);
   ck_assert_int_ne(lure_is_closing((lure_handle_t *) &tty), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -328,7 +328,7 @@ START_TEST(tty_try_write) {
   int master, slave;
 
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   ck_assert_int_eq(lure_try_write((lure_stream_t *) &tty, &b, 1), 3);
   ck_assert_int_eq(lure_try_write((lure_stream_t *) &tty, &empty, 1), 0);
@@ -336,7 +336,7 @@ START_TEST(tty_try_write) {
   ck_assert_int_eq(memcmp(got, "now", 3), 0);
   ck_assert_int_eq(lure_try_write((lure_stream_t *) &tty, NULL, 1),
                    LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
@@ -356,7 +356,7 @@ START_TEST(tty_shutdown) {
   int master, slave;
 
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   ck_assert_int_eq(lure_shutdown(&sreq, (lure_stream_t *) &tty, shut_cb), 0);
   ck_assert_int_eq(lure_shutdown(&sreq, (lure_stream_t *) &tty, shut_cb),
@@ -364,7 +364,7 @@ START_TEST(tty_shutdown) {
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(shutdown_status, LURE_ENOTSOCK);
   ck_assert_int_eq(lure_is_writable((lure_stream_t *) &tty), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
@@ -384,13 +384,13 @@ START_TEST(tty_modes) {
   struct termios orig, t;
   lure_os_fd_t fd;
   int master, slave;
-  /* At function scope: test_loop_finish() walks the loop's handles, the
+  /* At function scope: lt_loop_finish() walks the loop's handles, the
    * watchdog timer among them. */
   struct rd r;
   lure_timer_t wd;
 
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &tty, &fd), 0);
   orig = get_attr(fd);
@@ -431,7 +431,7 @@ START_TEST(tty_modes) {
     memset(&r, 0, sizeof(r));
     r.want = 1;
     tty.data = &r;
-    test_watchdog(&loop, &wd, 10000, "the raw key never came");
+    lt_watchdog(&loop, &wd, 10000, "the raw key never came");
     ck_assert_int_eq(lure_read_start((lure_stream_t *) &tty, rd_alloc, rd_cb),
                      0);
     ck_assert_int_eq(write(master, "k", 1), 1);
@@ -444,7 +444,7 @@ START_TEST(tty_modes) {
   ck_assert_int_eq(lure_tty_set_mode(&tty, (lure_tty_mode_t) 3), LURE_EINVAL);
   ck_assert_int_eq(lure_tty_set_mode(&tty, (lure_tty_mode_t) -1),
                    LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
@@ -465,7 +465,7 @@ START_TEST(tty_reset_mode) {
 
   open_pty(&m1, &s1);
   open_pty(&m2, &s2);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &a, s1, 0), 0);
   ck_assert_int_eq(lure_tty_init(&loop, &b, s2, 0), 0);
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &a, &fd), 0);
@@ -483,7 +483,7 @@ START_TEST(tty_reset_mode) {
   ck_assert_int_eq(lure_fileno((lure_handle_t *) &b, &fd), 0);
   t = get_attr(fd);
   ck_assert_int_eq(t.c_lflag & ICANON, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(m1);
   close(m2);
 }
@@ -497,7 +497,7 @@ START_TEST(tty_winsize) {
   int w = -1, h = -1;
 
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
   ck_assert_int_eq(lure_tty_get_winsize(&tty, &w, &h), 0);
   ck_assert_int_eq(w, 80);
@@ -512,7 +512,7 @@ START_TEST(tty_winsize) {
   ck_assert_int_eq(lure_tty_get_winsize(&tty, NULL, &h), LURE_EINVAL);
   ck_assert_int_eq(lure_tty_get_winsize(&tty, &w, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_tty_get_winsize(NULL, &w, &h), LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
@@ -541,14 +541,14 @@ START_TEST(tty_on_pipe) {
   int w, h;
 
   ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, fds[1], 0), 0);
   ck_assert_int_ne(fd_nonblocking(fds[1]), 0);
   ck_assert_int_eq(lure_is_readable((lure_stream_t *) &tty), 0);
   ck_assert_int_ne(lure_is_writable((lure_stream_t *) &tty), 0);
   ck_assert_int_eq(lure_tty_get_winsize(&tty, &w, &h), LURE_ENOTTY);
   ck_assert_int_eq(lure_tty_set_mode(&tty, LURE_TTY_MODE_RAW), LURE_ENOTTY);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   ck_assert_int_eq(fd_open(fds[1]), 0);
   close(fds[0]);
 }
@@ -565,9 +565,9 @@ START_TEST(tty_stdio_kept) {
   saved = dup(0);
   ck_assert_int_ge(saved, 0);
   ck_assert_int_eq(dup2(fds[0], 0), 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_tty_init(&loop, &tty, 0, 1), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   ck_assert_int_ne(fd_open(0), 0);
   ck_assert_int_eq(dup2(saved, 0), 0);
   close(saved);
@@ -584,7 +584,7 @@ START_TEST(tty_bad_arguments) {
   char path[] = "/tmp/lure-tty-XXXXXX";
   int master, slave, fd;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   open_pty(&master, &slave);
   ck_assert_int_eq(lure_tty_init(NULL, &tty, slave, 0), LURE_EINVAL);
   ck_assert_int_eq(lure_tty_init(&loop, NULL, slave, 0), LURE_EINVAL);
@@ -623,7 +623,7 @@ START_TEST(tty_bad_arguments) {
   }
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &tty, rd_alloc, rd_cb),
                    LURE_EINVAL);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -642,7 +642,7 @@ START_TEST(tty_walk_and_sizes) {
 
   memset(&r, 0, sizeof(r));
   open_pty(&master, &slave);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_uint_eq(lure_handle_size(LURE_TTY), sizeof(lure_tty_t));
   ck_assert_str_eq(lure_handle_type_name(LURE_TTY), "tty");
   ck_assert_int_eq(lure_tty_init(&loop, &tty, slave, 0), 0);
@@ -657,14 +657,14 @@ START_TEST(tty_walk_and_sizes) {
   lure_ref((lure_handle_t *) &tty);
   ck_assert_int_eq(lure_read_stop((lure_stream_t *) &tty), 0);
   ck_assert_int_eq(lure_loop_alive(&loop), 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   close(master);
 }
 END_TEST
 
-Suite *tty_suite(void) {
+LT_SUITE(tty) {
   Suite *s = suite_create("tty");
-  TCase *tc = test_tcase("tty", 30);
+  TCase *tc = lt_tcase("tty", 30);
 
   tcase_add_test(tc, tty_init_slave_reopened);
   tcase_add_test(tc, tty_init_master_blocking);

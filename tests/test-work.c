@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "lure-tests.h"
+#include "harness.h"
 
 static pthread_t main_thread;
 
@@ -55,7 +55,7 @@ START_TEST(work_10k) {
   main_thread = pthread_self();
   atomic_store(&work_total, 0);
   after_total = 0;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   for (i = 0; i < NWORK; i++) {
     jobs[i].index = i;
     jobs[i].req.data = &jobs[i];
@@ -83,7 +83,7 @@ START_TEST(work_10k) {
                     "threadpool");
   ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
   ck_assert_uint_eq(st.threadpool_jobs, NWORK);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
   free(jobs);
 }
 END_TEST
@@ -103,11 +103,11 @@ START_TEST(work_chain) {
   lure_work_t req;
 
   chain_left = 200;
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_queue_work(&loop, &req, chain_work_cb, chain_after_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(chain_left, 0);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -126,7 +126,7 @@ START_TEST(work_two_loops) {
 
   for (l = 0; l < 2; l++) {
     two_after[l] = 0;
-    test_loop_init(&loops[l]);
+    lt_loop_init(&loops[l]);
     for (i = 0; i < 100; i++) {
       reqs[l][i].data = (void *) (intptr_t) l;
       ck_assert_int_eq(lure_queue_work(&loops[l], &reqs[l][i], chain_work_cb,
@@ -138,7 +138,7 @@ START_TEST(work_two_loops) {
   ck_assert_int_eq(lure_run(&loops[0], LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(two_after[0], 100);
   for (l = 0; l < 2; l++)
-    test_loop_finish(&loops[l]);
+    lt_loop_finish(&loops[l]);
 }
 END_TEST
 
@@ -222,8 +222,8 @@ START_TEST(work_cancel) {
   atomic_store(&extra_ran, 0);
   memset(blocker_after, 0, sizeof(blocker_after));
   memset(extra_after, 0, sizeof(extra_after));
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "cancelled work never completed");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "cancelled work never completed");
 
   for (i = 0; i < POOL; i++) {
     blockers[i].data = (void *) (intptr_t) i;
@@ -237,7 +237,7 @@ START_TEST(work_cancel) {
                                      extra_after_cb), 0);
   }
   /* A pool of 2 has no third thread: nothing of the extra work runs. */
-  test_sleep_ms(20);
+  lt_sleep_ms(20);
   ck_assert_int_eq(atomic_load(&extra_ran), 0);
 
   /* Cancel all but the last extra request. */
@@ -277,7 +277,7 @@ START_TEST(work_cancel) {
   for (i = 0; i < POOL; i++)
     ck_assert_pstr_eq(lure_req_executor((lure_req_t *) &blockers[i]),
                       "threadpool");
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -290,7 +290,7 @@ START_TEST(work_loop_close_busy) {
   gate_open = 0;
   blockers_started = 0;
   memset(blocker_after, 0, sizeof(blocker_after));
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   req.data = (void *) (intptr_t) 0;
   ck_assert_int_eq(lure_queue_work(&loop, &req, blocker_work_cb,
                                    blocker_after_cb), 0);
@@ -308,7 +308,7 @@ END_TEST
  * the loop still waits for it. */
 static atomic_int null_after_ran;
 static void null_after_work_cb(lure_work_t *req) {
-  test_sleep_ms(10);
+  lt_sleep_ms(10);
   atomic_fetch_add(&null_after_ran, 1);
 }
 
@@ -317,11 +317,11 @@ START_TEST(work_null_after_cb) {
   lure_work_t req;
 
   atomic_store(&null_after_ran, 0);
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   ck_assert_int_eq(lure_queue_work(&loop, &req, null_after_work_cb, NULL), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(atomic_load(&null_after_ran), 1);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -330,7 +330,7 @@ START_TEST(work_bad_arguments) {
   lure_work_t req;
   lure_req_t plain;
 
-  test_loop_init(&loop);
+  lt_loop_init(&loop);
   memset(&req, 0, sizeof(req));
   ck_assert_int_eq(lure_queue_work(NULL, &req, chain_work_cb, NULL), LURE_EINVAL);
   ck_assert_int_eq(lure_queue_work(&loop, NULL, chain_work_cb, NULL), LURE_EINVAL);
@@ -341,7 +341,7 @@ START_TEST(work_bad_arguments) {
   ck_assert_int_lt(lure_cancel(&plain), 0);
   ck_assert_ptr_null(lure_req_executor(NULL));
   ck_assert_ptr_null(lure_req_executor(&plain));
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -390,7 +390,7 @@ START_TEST(work_loops_in_threads) {
 
   ck_assert_ptr_nonnull(lts);
   for (i = 0; i < NLOOPS; i++)
-    test_loop_init(&lts[i].loop);
+    lt_loop_init(&lts[i].loop);
   for (i = 0; i < NLOOPS; i++)
     ck_assert_int_eq(pthread_create(&lts[i].tid, NULL, lt_main, &lts[i]), 0);
   for (i = 0; i < NLOOPS; i++)
@@ -399,7 +399,7 @@ START_TEST(work_loops_in_threads) {
     ck_assert_int_eq(lts[i].ok, 1);
     ck_assert_int_eq(lts[i].wrong, 0);
     ck_assert_int_eq(lts[i].after, PER_LOOP);
-    test_loop_finish(&lts[i].loop);
+    lt_loop_finish(&lts[i].loop);
   }
   free(lts);
 }
@@ -422,19 +422,19 @@ START_TEST(work_pool_size_env) {
 
   ck_assert_int_eq(setenv("LURE_THREADPOOL_SIZE", pool_sizes[_i], 1), 0);
   ps_after = 0;
-  test_loop_init(&loop);
-  test_watchdog(&loop, &wd, 20000, "work never completed");
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000, "work never completed");
   for (i = 0; i < 20; i++)
     ck_assert_int_eq(lure_queue_work(&loop, &reqs[i], chain_work_cb, ps_after_cb), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(ps_after, 20);
-  test_loop_finish(&loop);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
-Suite *work_suite(void) {
+LT_SUITE(work) {
   Suite *s = suite_create("work");
-  TCase *tc = test_tcase("work", 60);
+  TCase *tc = lt_tcase("work", 60);
 
   tcase_add_test(tc, work_10k);
   tcase_add_test(tc, work_chain);
@@ -444,7 +444,7 @@ Suite *work_suite(void) {
   tcase_add_test(tc, work_loop_close_busy);
   tcase_add_test(tc, work_null_after_cb);
   tcase_add_loop_test(tc, work_pool_size_env, 0,
-                      (int) TEST_ARRAY_SIZE(pool_sizes));
+                      (int) LT_ARRAY_SIZE(pool_sizes));
   tcase_add_test(tc, work_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

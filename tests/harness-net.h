@@ -1,18 +1,22 @@
 /*
- * net-tests.h - what the suites of lure-net-tests (the network tests of
- * issue 5) share.
+ * harness-net.h - the network area of the test harness (the tests of
+ * issue 5, tests/lure-net-tests): helpers lt_net_, on top of
+ * tests/harness.h.
  *
- * The program runs once per executor set (tests/net-*.test), named by
+ * The program runs once per executor set (tests/run-set.sh), named by
  * LURE_TEST_SET:
  *   "uring"         the ring is the wait point and streams take the ring's
  *                   socket path (multishot accept, multishot recv on the
  *                   loop's provided-buffer ring, SEND/SENDMSG);
  *   "uring-masked"  the ring is the wait point, LURE_URING_DISABLE masks
- *                   recv,send,sendmsg,accept: streams use readiness
- *                   (POLL_ADD on the ring) and non-blocking syscalls;
+ *                   recv,send,sendmsg,accept (and the file opcodes):
+ *                   streams use readiness (POLL_ADD on the ring) and
+ *                   non-blocking syscalls;
+ *   "uring-old"     the ring's socket path as 5.19/6.0 kernels take it
+ *                   (recv_multishot,accept_multishot,pbuf_ring masked);
  *   "epoll"         LURE_BACKEND=epoll;
- *   "nouring"       under tests/nouring ENOSYS: io_uring_setup fails and
- *                   lure must fall back to epoll by itself.
+ *   "nouring"       under tests/nouring (ENOSYS, EPERM): io_uring_setup
+ *                   fails and lure must fall back to epoll by itself.
  * The same assertions run on every set, so behaviour must agree across
  * executors; on top of that, stream requests are checked to have been
  * served by the path the set promises (lure_req_executor()).
@@ -23,98 +27,57 @@
  * (127.0.0.1, ::1) and Unix sockets in a private temporary directory are
  * used.  SIGPIPE keeps its default action: a SIGPIPE kills the test.
  */
-#ifndef LURE_NET_TESTS_H
-#define LURE_NET_TESTS_H
+#ifndef LURE_HARNESS_NET_H
+#define LURE_HARNESS_NET_H
 
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "lure.h"
-
-Suite *net_tcp_suite(void);
-Suite *net_stream_suite(void);
-Suite *net_udp_suite(void);
-Suite *net_pipe_suite(void);
-Suite *net_dns_suite(void);
-Suite *net_errors_suite(void);
-Suite *net_ring_suite(void);
-Suite *net_parity_suite(void);
-Suite *net_faults_suite(void);
-
-#define NT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include <sys/socket.h>
+#include "harness.h"
 
 /* Default per-test watchdog (ms) and Check timeout (s). */
-#define NT_WATCHDOG_MS 20000
-#define NT_TCASE_TIMEOUT 60.0
+#define LT_NET_WATCHDOG_MS 20000
+#define LT_NET_TCASE_TIMEOUT 60.0
 
 /* ---- the set -------------------------------------------------------------- */
 
-/* LURE_TEST_SET, or NULL when run by hand. */
-const char *nt_set(void);
-int nt_set_is(const char *name);
-int nt_set_ring_path(void);
-/* The wait point the set promises ("io_uring", "epoll"), NULL by hand. */
-const char *nt_set_backend(void);
 /* The executor name lure_req_executor() must give for stream writes and
  * shutdowns: "io_uring" on the ring's socket path, "epoll" on readiness;
  * NULL when run by hand (not checked). */
-const char *nt_stream_executor(void);
-/* Check req's executor against nt_stream_executor(). */
-void nt_check_executor(const void *req, const char *what, const char *file,
+const char *lt_net_stream_executor(void);
+/* Check req's executor against lt_net_stream_executor(). */
+void lt_net_check_executor(const void *req, const char *what, const char *file,
                        int line);
-#define NT_CHECK_EXECUTOR(req, what) \
-  nt_check_executor((req), (what), __FILE__, __LINE__)
-
-/* ---- loops ---------------------------------------------------------------- */
-
-/* lure_loop_init, checked against the set's wait point. */
-void nt_loop_init(lure_loop_t *loop);
-/* Close every handle still open, run the loop until they are gone, and
- * check lure_loop_close() succeeds. */
-void nt_loop_finish(lure_loop_t *loop);
-/* An unreferenced timer that fails the test after ms. */
-void nt_watchdog(lure_loop_t *loop, lure_timer_t *t, uint64_t ms,
-                 const char *what);
-/* Run until nothing is alive; the watchdog guards against hangs. */
-void nt_run(lure_loop_t *loop);
-/* Run the loop for about ms milliseconds (a referenced timer stops it). */
-void nt_run_for(lure_loop_t *loop, unsigned ms);
+#define LT_NET_CHECK_EXECUTOR(req, what) \
+  lt_net_check_executor((req), (what), __FILE__, __LINE__)
 
 /* ---- data ----------------------------------------------------------------- */
 
-/* The largest run nt_pat() guarantees contiguous. */
-#define NT_PAT_MAX ((size_t) 1 << 20)
+/* The largest run lt_net_pat() guarantees contiguous. */
+#define LT_NET_PAT_MAX ((size_t) 1 << 20)
 /* Pointer to the bytes of stream `seed` from offset off on (at least
- * NT_PAT_MAX of them).  Different seeds give different streams. */
-const unsigned char *nt_pat(uint64_t seed, uint64_t off);
+ * LT_NET_PAT_MAX of them).  Different seeds give different streams. */
+const unsigned char *lt_net_pat(uint64_t seed, uint64_t off);
 /* Index of the first byte of p[0..n) that differs from stream seed at
  * offset off, or -1. */
-long nt_pat_check(uint64_t seed, uint64_t off, const void *p, size_t n);
-/* FNV-1a 64 over a stream, continued from h (start with NT_SUM_INIT). */
-#define NT_SUM_INIT 0xcbf29ce484222325ull
-uint64_t nt_sum(uint64_t h, const void *p, size_t n);
+long lt_net_pat_check(uint64_t seed, uint64_t off, const void *p, size_t n);
+/* FNV-1a 64 over a stream, continued from h (start with LT_NET_SUM_INIT). */
+#define LT_NET_SUM_INIT 0xcbf29ce484222325ull
+uint64_t lt_net_sum(uint64_t h, const void *p, size_t n);
 
 /* ---- addresses and helpers ------------------------------------------------ */
 
 /* 1 when ::1 can be bound here. */
-int nt_have_ipv6(void);
+int lt_net_have_ipv6(void);
 /* Fill ss with 127.0.0.1 (AF_INET) or ::1 (AF_INET6) and port. */
-void nt_loopback(int family, int port, struct sockaddr_storage *ss);
+void lt_net_loopback(int family, int port, struct sockaddr_storage *ss);
 /* A port of the family with no listener (bind, getsockname, close). */
-int nt_free_port(int family, int type);
+int lt_net_free_port(int family, int type);
 /* Port of a bound TCP / UDP handle. */
-int nt_tcp_port(const lure_tcp_t *h);
-int nt_udp_port(const lure_udp_t *h);
-/* A fresh private directory (removed by nt_rmdir_all). */
-void nt_tmpdir(char *buf, size_t size);
-void nt_rmdir_all(const char *dir);
-/* An error name for messages: "0", "42", "ECONNRESET", "EOF". */
-const char *nt_err(ssize_t r);
-/* Raise RLIMIT_NOFILE to at least want; returns the soft limit. */
-long nt_raise_nofile(long want);
-/* 1 when built with AddressSanitizer. */
-int nt_asan(void);
+int lt_net_tcp_port(const lure_tcp_t *h);
+int lt_net_udp_port(const lure_udp_t *h);
 
 /* ---- the echo server ------------------------------------------------------- */
 
@@ -123,17 +86,17 @@ int nt_asan(void);
  * name.  Each accepted connection reads with lure_read_start; in echo mode
  * it writes every byte back (one write per read) and, at LURE_EOF, shuts
  * down and closes once the shutdown completed.  In sink mode it checks
- * the stream instead: an 8-byte header (client id, LE) then nt_pat(id
+ * the stream instead: an 8-byte header (client id, LE) then lt_net_pat(id
  * seed) bytes, recorded in the result array at EOF.
  */
-struct nt_sink_result {
+struct lt_net_sink_result {
   uint64_t bytes;        /* pattern bytes received */
   long bad_at;           /* first mismatching offset, -1 none */
   int eof;               /* saw LURE_EOF */
   int conns;             /* connections that named this id */
 };
 
-struct nt_server {
+struct lt_net_server {
   union {
     lure_tcp_t tcp;
     lure_pipe_t pipe;
@@ -143,7 +106,7 @@ struct nt_server {
   int sink;              /* sink mode instead of echo */
   int port;
   size_t alloc_max;      /* cap of the read buffer size (default 64 KiB) */
-  struct nt_sink_result *results;
+  struct lt_net_sink_result *results;
   unsigned nresults;
   unsigned accepted;
   unsigned closed;
@@ -154,14 +117,14 @@ struct nt_server {
 };
 
 /* family: AF_INET, AF_INET6, or AF_UNIX with name the pipe name. */
-void nt_server_start(lure_loop_t *loop, struct nt_server *srv, int family,
+void lt_net_server_start(lure_loop_t *loop, struct lt_net_server *srv, int family,
                      const char *name);
 /* Close the listener (connections close on their own at EOF). */
-void nt_server_stop(struct nt_server *srv);
+void lt_net_server_stop(struct lt_net_server *srv);
 
 /* ---- bulk clients --------------------------------------------------------- */
 
-struct nt_bulk_opts {
+struct lt_net_bulk_opts {
   unsigned nclients;
   size_t total;          /* bytes each client sends */
   size_t chunk;          /* bytes per lure_write */
@@ -174,24 +137,24 @@ struct nt_bulk_opts {
   int nodelay;           /* TCP_NODELAY on both sides */
   int split;             /* each write in three buffers */
   size_t rbuf;           /* client read buffer (default 64 KiB) */
-  unsigned watchdog_ms;  /* default NT_WATCHDOG_MS */
+  unsigned watchdog_ms;  /* default LT_NET_WATCHDOG_MS */
 };
 
-struct nt_bulk_stats {
+struct lt_net_bulk_stats {
   uint64_t ms;           /* wall time of the run */
   uint64_t writes;       /* client write requests */
 };
 
 /* Run the clients against a fresh server on a fresh loop and check every
  * stream end to end (bytes, order, checksum, callbacks).  */
-void nt_bulk_run(const struct nt_bulk_opts *o, struct nt_bulk_stats *st);
+void lt_net_bulk_run(const struct lt_net_bulk_opts *o, struct lt_net_bulk_stats *st);
 
 /* ---- a connected pair ------------------------------------------------------ */
 
 /* A loop, its watchdog and one TCP connection over 127.0.0.1: client
  * (connected with lure_tcp_connect) and server (accepted); the listener is
  * closed once it accepted.  data of both handles is free for the test. */
-struct nt_pair {
+struct lt_net_pair {
   lure_loop_t loop;
   lure_timer_t wd;
   lure_tcp_t listener;
@@ -203,6 +166,6 @@ struct nt_pair {
   int connect_status;
 };
 
-void nt_pair_open(struct nt_pair *p, unsigned watchdog_ms, const char *what);
+void lt_net_pair_open(struct lt_net_pair *p, unsigned watchdog_ms, const char *what);
 
-#endif /* LURE_NET_TESTS_H */
+#endif /* LURE_HARNESS_NET_H */

@@ -1,12 +1,14 @@
 /*
- * fs-tests.h - what the suites of lure-fs-tests (the file-system tests of
- * issue 3) share.
+ * harness-fs.h - the file-system area of the test harness (the tests of
+ * issue 3, tests/lure-fs-tests): helpers lt_fs_, on top of tests/harness.h.
  *
- * The program runs once per executor set (tests/fs-*.test), named by
+ * The program runs once per executor set (tests/run-set.sh), named by
  * LURE_TEST_SET: "uring" (the ring serves every opcode it has),
  * "uring-masked" (the ring is the wait point, LURE_URING_DISABLE masks the
- * file opcodes, so the thread pool serves them), "epoll" (LURE_BACKEND=epoll)
- * and "nouring" (run under tests/nouring, io_uring_setup fails).  The same
+ * file opcodes, so the thread pool serves them), "uring-old" (the ring
+ * without the 5.19/6.0 socket features: file requests as on "uring"),
+ * "epoll" (LURE_BACKEND=epoll) and "nouring" (run under tests/nouring,
+ * io_uring_setup fails).  The same
  * assertions run on every set, so results must agree across executors; on
  * top of that every completed request is checked to have been served by the
  * executor the set promises (lure_req_executor()).
@@ -16,32 +18,19 @@
  * macros hide the difference: they run the loop until the one callback ran
  * and return the request's result (or the error the call returned).
  */
-#ifndef LURE_FS_TESTS_H
-#define LURE_FS_TESTS_H
+#ifndef LURE_HARNESS_FS_H
+#define LURE_HARNESS_FS_H
 
 #include <check.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "lure.h"
-
-Suite *fs_ops_suite(void);
-Suite *fs_errors_suite(void);
-Suite *fs_cancel_suite(void);
-Suite *fs_scale_suite(void);
-Suite *fs_chain_suite(void);
+#include "harness.h"
 
 /* ---- the run ------------------------------------------------------------- */
 
-/* LURE_TEST_SET or NULL when run by hand. */
-const char *fst_set(void);
-/* 1 when the set is named and is s. */
-int fst_set_is(const char *s);
-/* 1 when the process runs as root. */
-int fst_is_root(void);
-
 /* Facts main() learned before the tests forked. */
-struct fst_facts {
+struct lt_fs_facts {
   char base[1024];       /* private directory of this run */
   int direct_ok;         /* O_DIRECT opens and 4 KiB aligned I/O works */
   int direct_einval;     /* ... and a misaligned buffer gets EINVAL */
@@ -49,37 +38,37 @@ struct fst_facts {
   unsigned char kops[32];/* opcodes the kernel's probe reports */
   unsigned pool_size;    /* LURE_THREADPOOL_SIZE as the tests set it */
 };
-extern struct fst_facts fst_facts;
+extern struct lt_fs_facts lt_fs_facts;
 
 /* ---- one test's environment ---------------------------------------------- */
 
-struct fst_env {
+struct lt_fs_env {
   lure_loop_t loop;
   lure_timer_t watchdog;
   char dir[2048];        /* private directory of this test */
-  int async;             /* FST_CB gives a callback */
-  unsigned long ncb;     /* callbacks of fst_cb so far */
-  lure_fs_t *last;       /* request of the last fst_cb */
+  int async;             /* LT_FS_CB gives a callback */
+  unsigned long ncb;     /* callbacks of lt_fs_cb so far */
+  lure_fs_t *last;       /* request of the last lt_fs_cb */
   int ring;              /* the loop's wait point is the ring */
 };
-extern struct fst_env fst;
+extern struct lt_fs_env lt_fs;
 
-#define L (&fst.loop)
-#define FST_CB (fst.async ? fst_cb : NULL)
+#define L (&lt_fs.loop)
+#define LT_FS_CB (lt_fs.async ? lt_fs_cb : NULL)
 
 /* Make the loop (checked against the set), the watchdog and the test's
  * directory.  ring_entries != 0 configures LURE_LOOP_RING_ENTRIES first. */
-void fst_begin(int async, unsigned watchdog_ms);
-void fst_begin_cfg(int async, unsigned watchdog_ms, unsigned ring_entries);
+void lt_fs_begin(int async, unsigned watchdog_ms);
+void lt_fs_begin_cfg(int async, unsigned watchdog_ms, unsigned ring_entries);
 /* Close the watchdog, check that nothing keeps the loop alive and that
  * lure_loop_close() succeeds, remove the directory. */
-void fst_end(void);
+void lt_fs_end(void);
 
 /* The callback of FS(): counts and remembers the request. */
-void fst_cb(lure_fs_t *req);
+void lt_fs_cb(lure_fs_t *req);
 
 /* A path inside the test's directory (from a ring of static buffers). */
-const char *P(const char *name);
+const char *lt_fs_path(const char *name);
 
 /* Kinds of executor expectation. */
 enum {
@@ -91,16 +80,16 @@ enum {
 };
 
 /* Checks executor of a completed request against the set. */
-void fst_check_executor(lure_fs_t *req, int kind, int sync, const char *expr,
+void lt_fs_check_executor(lure_fs_t *req, int kind, int sync, const char *expr,
                         const char *file, int line);
 
-void fst_pre(void);
-ssize_t fst_do(lure_fs_t *req, int rc, int kind, const char *expr,
+void lt_fs_pre(void);
+ssize_t lt_fs_do(lure_fs_t *req, int rc, int kind, const char *expr,
                const char *file, int line);
 
-/* Run call (a lure_fs_* call whose cb argument is FST_CB) to completion. */
+/* Run call (a lure_fs_* call whose cb argument is LT_FS_CB) to completion. */
 #define FSK(req, kind, call) \
-  (fst_pre(), fst_do((req), (call), (kind), #call, __FILE__, __LINE__))
+  (lt_fs_pre(), lt_fs_do((req), (call), (kind), #call, __FILE__, __LINE__))
 #define FS(req, call) FSK(req, FX_AUTO, call)
 /* Same, then check the result equals want. */
 #define FS_EQ(req, call, want)                                              \
@@ -109,7 +98,7 @@ ssize_t fst_do(lure_fs_t *req, int rc, int kind, const char *expr,
     ssize_t fs_eq_w_ = (ssize_t) (want);                                    \
     ck_assert_msg(fs_eq_r_ == fs_eq_w_, "%s:%d: %s = %zd (%s), want %zd (%s)",\
                   __FILE__, __LINE__, #call, fs_eq_r_,                      \
-                  fst_err(fs_eq_r_), fs_eq_w_, fst_err(fs_eq_w_));          \
+                  lt_err(fs_eq_r_), fs_eq_w_, lt_err(fs_eq_w_));          \
   } while (0)
 /* FS_EQ then lure_fs_req_cleanup(). */
 #define FS_OK(req, call, want)                                              \
@@ -122,68 +111,56 @@ ssize_t fst_do(lure_fs_t *req, int rc, int kind, const char *expr,
  * refuses up front: no callback) or as the request's result. */
 #define FS_ERR(req, call, want)                                             \
   do {                                                                      \
-    unsigned long fs_err_pre_ = fst.ncb;                                    \
+    unsigned long fs_err_pre_ = lt_fs.ncb;                                    \
     int fs_err_rc_ = (call);                                                \
     ssize_t fs_err_r_ = fs_err_rc_;                                         \
     if (fs_err_rc_ < 0) {                                                   \
-      fst_assert_no_callback(fs_err_pre_, #call);                           \
-    } else if (fst.async) {                                                 \
+      lt_fs_assert_no_callback(fs_err_pre_, #call);                           \
+    } else if (lt_fs.async) {                                                 \
       ck_assert_int_eq(fs_err_rc_, 0);                                      \
       ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);                   \
-      ck_assert_int_eq(fst.ncb, fs_err_pre_ + 1);                           \
+      ck_assert_int_eq(lt_fs.ncb, fs_err_pre_ + 1);                           \
       fs_err_r_ = (req)->result;                                            \
     }                                                                       \
     ck_assert_msg(fs_err_r_ == (want), "%s:%d: %s = %s, want %s", __FILE__, \
-                  __LINE__, #call, fst_err(fs_err_r_), fst_err(want));      \
+                  __LINE__, #call, lt_err(fs_err_r_), lt_err(want));      \
     lure_fs_req_cleanup(req);                                               \
   } while (0)
 
-/* An error name for messages ("0", "42", "ENOENT"). */
-const char *fst_err(ssize_t r);
-
 /* After a call that returned an error: run the loop a little and check
  * that no callback ran. */
-void fst_assert_no_callback(unsigned long ncb_before, const char *what);
+void lt_fs_assert_no_callback(unsigned long ncb_before, const char *what);
 
 /* ---- plain file helpers (no lure) ---------------------------------------- */
-void fst_write_file(const char *path, const void *data, size_t len);
+void lt_fs_write_file(const char *path, const void *data, size_t len);
 /* Returns the length read (at most cap). */
-size_t fst_read_file(const char *path, void *buf, size_t cap);
-int fst_exists(const char *path);
-/* Number of open descriptors of this process. */
-int fst_count_fds(void);
+size_t lt_fs_read_file(const char *path, void *buf, size_t cap);
+int lt_fs_exists(const char *path);
 /* Fill buf with a pattern determined by seed. */
-void fst_pattern(void *buf, size_t len, uint64_t seed);
+void lt_fs_pattern(void *buf, size_t len, uint64_t seed);
 /* An aligned buffer (free with free()). */
-void *fst_aligned(size_t align, size_t len);
-/* rm -rf */
-void fst_rmtree(const char *path);
+void *lt_fs_aligned(size_t align, size_t len);
 
 /* Executors of the set for one fs request kind (for tests that check by
  * hand): 1 when the ring serves opcode op on this loop. */
-int fst_ring_has(int op);
+int lt_fs_ring_has(int op);
 
 /* Opcodes, by number (liburing 2.3 predates some). */
 enum {
-  FST_OP_READV = 1,
-  FST_OP_WRITEV = 2,
-  FST_OP_FSYNC = 3,
-  FST_OP_OPENAT = 18,
-  FST_OP_CLOSE = 19,
-  FST_OP_STATX = 21,
-  FST_OP_READ = 22,
-  FST_OP_WRITE = 23,
-  FST_OP_RENAMEAT = 35,
-  FST_OP_UNLINKAT = 36,
-  FST_OP_MKDIRAT = 37,
-  FST_OP_SYMLINKAT = 38,
-  FST_OP_LINKAT = 39,
-  FST_OP_FTRUNCATE = 55
+  LT_FS_OP_READV = 1,
+  LT_FS_OP_WRITEV = 2,
+  LT_FS_OP_FSYNC = 3,
+  LT_FS_OP_OPENAT = 18,
+  LT_FS_OP_CLOSE = 19,
+  LT_FS_OP_STATX = 21,
+  LT_FS_OP_READ = 22,
+  LT_FS_OP_WRITE = 23,
+  LT_FS_OP_RENAMEAT = 35,
+  LT_FS_OP_UNLINKAT = 36,
+  LT_FS_OP_MKDIRAT = 37,
+  LT_FS_OP_SYMLINKAT = 38,
+  LT_FS_OP_LINKAT = 39,
+  LT_FS_OP_FTRUNCATE = 55
 };
 
-#define FST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-TCase *fst_tcase(const char *name, double timeout);
-void fst_sleep_ms(unsigned ms);
-
-#endif /* LURE_FS_TESTS_H */
+#endif /* LURE_HARNESS_FS_H */
