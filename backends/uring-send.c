@@ -4,9 +4,12 @@
  *
  * Field notes:
  * - One SEND (one buffer) or SENDMSG (several, or a descriptor to pass) in
- *   flight per stream, always for the head of the write queue, so bytes
+ *   flight per stream, always from the head of the write queue, so bytes
  *   leave in submission order; short sends continue from where they
- *   stopped.  MSG_NOSIGNAL: no SIGPIPE.
+ *   stopped.  Plain requests queued behind the head join its SENDMSG (up
+ *   to 64 buffers): small writes left behind a full socket then drain a
+ *   batch per wake-up, not one ring round trip each.  MSG_NOSIGNAL: no
+ *   SIGPIPE.
  * - One non-blocking send(2) first when the socket has room and the batch
  *   being dispatched is small (lure__ustream_try_send).
  * - Zero copy (lure_write_zc) is SEND_ZC / SENDMSG_ZC on TCP: the request
@@ -50,6 +53,52 @@ static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
   return lure__stream_write_progress(s, req, (size_t) r);
 }
 
+/* Whether the request behind head can share its SENDMSG: plain requests
+ * (no descriptor to pass, no zero copy) go out together, in order, so
+ * that a queue of small writes left behind a full socket drains in one
+ * operation per wake-up instead of one ring round trip each. */
+static int lure__ustream_joinable(const lure_write_t *req) {
+  return req->send_handle == NULL && !(req->req_flags & LURE__REQ_ZC);
+}
+
+/* Fill us->iov from the head request on, across the queued requests that
+ * may join it, up to the array's size; returns the count. */
+static unsigned lure__ustream_gather(lure_stream_t *s, struct lure__ustream *us,
+                                     lure_write_t *head) {
+  const unsigned cap = sizeof(us->iov) / sizeof(us->iov[0]);
+  struct lure__queue *q;
+  unsigned n = 0;
+  unsigned i;
+
+  for (q = &head->queue; q != &s->write_queue && n < cap; q = q->next) {
+    lure_write_t *req = lure__container_of(q, lure_write_t, queue);
+
+    if (req != head && !lure__ustream_joinable(req))
+      break;
+    for (i = req->write_index; i < req->nbufs && n < cap; i++, n++) {
+      us->iov[n].iov_base = req->bufs[i].base;
+      us->iov[n].iov_len = req->bufs[i].len;
+      if (req == head && i == req->write_index) {
+        us->iov[n].iov_base = (char *) us->iov[n].iov_base + req->offset;
+        us->iov[n].iov_len -= req->offset;
+      }
+    }
+    if (!lure__ustream_joinable(req))
+      break; /* a descriptor rides alone */
+  }
+  return n;
+}
+
+/* Whether a request queued behind head could join its send. */
+static int lure__ustream_has_joiner(const lure_stream_t *s,
+                                    const lure_write_t *head) {
+  const struct lure__queue *q = head->queue.next;
+
+  return lure__ustream_joinable(head) && q != &s->write_queue &&
+         lure__ustream_joinable(
+             lure__container_of(q, const lure_write_t, queue));
+}
+
 void lure__uring_stream_write(lure_stream_t *s) {
   struct lure__ustream *us = lure__ustream(s);
   struct io_uring_sqe *sqe;
@@ -87,20 +136,25 @@ void lure__uring_stream_write(lure_stream_t *s) {
                             req->bufs[req->write_index].base + req->offset,
                             req->bufs[req->write_index].len - req->offset,
                             MSG_NOSIGNAL, 0);
-    } else if (req->nbufs - req->write_index == 1 &&
-        !(req->send_handle != NULL && req->write_index == 0 &&
-          req->offset == 0)) {
+    } else if (req->nbufs - req->write_index == 1 && !zc &&
+               !lure__ustream_has_joiner(s, req) &&
+               !(req->send_handle != NULL && req->write_index == 0 &&
+                 req->offset == 0)) {
       io_uring_prep_send(sqe, s->io_watcher.fd,
                          req->bufs[req->write_index].base + req->offset,
                          req->bufs[req->write_index].len - req->offset,
                          MSG_NOSIGNAL);
     } else {
-      for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-        us->iov[n].iov_base = req->bufs[i].base;
-        us->iov[n].iov_len = req->bufs[i].len;
+      if (zc) {
+        for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
+          us->iov[n].iov_base = req->bufs[i].base;
+          us->iov[n].iov_len = req->bufs[i].len;
+        }
+        us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
+        us->iov[0].iov_len -= req->offset;
+      } else {
+        n = lure__ustream_gather(s, us, req);
       }
-      us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
-      us->iov[0].iov_len -= req->offset;
       memset(&us->msg, 0, sizeof(us->msg));
       us->msg.msg_iov = us->iov;
       us->msg.msg_iovlen = n;
@@ -131,6 +185,16 @@ int lure__uring_stream_sending(const lure_stream_t *s) {
   return us != NULL && us->send_op.armed;
 }
 
+/* Bytes of req not written yet. */
+static size_t lure__ustream_req_left(const lure_write_t *req) {
+  size_t left = 0;
+  unsigned i;
+
+  for (i = req->write_index; i < req->nbufs; i++)
+    left += req->bufs[i].len;
+  return left - req->offset;
+}
+
 static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res) {
   lure_write_t *req;
@@ -143,12 +207,28 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
   if (res < 0) {
     lure__stream_write_fail(s, req, res == -EAGAIN ? LURE_EAGAIN : res);
   } else {
+    size_t n = (size_t) res;
+
     /* A descriptor rides on the first byte only. */
     if (res > 0 && req->send_handle != NULL)
       req->send_handle = NULL;
-    if (!lure__stream_write_progress(s, req, (size_t) res) &&
-        lure__handle_is_closing((lure_handle_t *) s))
-      lure__stream_write_fail(s, req, LURE_ECANCELED);
+    /* The bytes of a gathered send cover the head request, then the ones
+     * that joined it, in queue order. */
+    for (;;) {
+      size_t left = lure__ustream_req_left(req);
+      size_t take = n < left ? n : left;
+
+      n -= take;
+      if (!lure__stream_write_progress(s, req, take)) {
+        if (lure__handle_is_closing((lure_handle_t *) s))
+          lure__stream_write_fail(s, req, LURE_ECANCELED);
+        break;
+      }
+      if (n == 0 || lure__queue_empty(&s->write_queue))
+        break;
+      req = lure__container_of(lure__queue_head(&s->write_queue),
+                               lure_write_t, queue);
+    }
   }
   if (lure__handle_is_closing((lure_handle_t *) s)) {
     /* The rest goes now if the socket takes it; the callbacks run in the
