@@ -104,8 +104,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
   struct io_uring_sqe *sqe;
   struct cmsghdr *cm;
   lure_write_t *req;
-  unsigned n = 0;
-  unsigned i;
+  unsigned n;
   int zc;
 
   if (us == NULL || us->send_op.armed)
@@ -136,7 +135,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
                             req->bufs[req->write_index].base + req->offset,
                             req->bufs[req->write_index].len - req->offset,
                             MSG_NOSIGNAL, 0);
-    } else if (req->nbufs - req->write_index == 1 && !zc &&
+    } else if (req->nbufs - req->write_index == 1 &&
                !lure__ustream_has_joiner(s, req) &&
                !(req->send_handle != NULL && req->write_index == 0 &&
                  req->offset == 0)) {
@@ -145,16 +144,9 @@ void lure__uring_stream_write(lure_stream_t *s) {
                          req->bufs[req->write_index].len - req->offset,
                          MSG_NOSIGNAL);
     } else {
-      if (zc) {
-        for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-          us->iov[n].iov_base = req->bufs[i].base;
-          us->iov[n].iov_len = req->bufs[i].len;
-        }
-        us->iov[0].iov_base = (char *) us->iov[0].iov_base + req->offset;
-        us->iov[0].iov_len -= req->offset;
-      } else {
-        n = lure__ustream_gather(s, us, req);
-      }
+      /* A zero-copy head or one with a descriptor is not joinable: it
+       * goes alone. */
+      n = lure__ustream_gather(s, us, req);
       memset(&us->msg, 0, sizeof(us->msg));
       us->msg.msg_iov = us->iov;
       us->msg.msg_iovlen = n;
