@@ -25,6 +25,7 @@ static void lure__async_io(lure_loop_t *loop, struct lure__io *w,
   /* Clear before the read: a send that lands after it sets the flag
    * again, and its write keeps the eventfd readable. */
   __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
+  loop->priv->async_looked = 0;
   while (read(w->fd, &val, sizeof(val)) < 0 && errno == EINTR)
     ;
   /* Walk a snapshot: callbacks may close (unlink) any async handle. */
@@ -36,6 +37,11 @@ static void lure__async_io(lure_loop_t *loop, struct lure__io *w,
     lure__queue_insert_tail(&loop->priv->async_handles, q);
     if (__atomic_exchange_n(&h->pending, 0, __ATOMIC_ACQ_REL) == 0)
       continue;
+    /* Not for the thread pool's handle: the callbacks of finished work
+     * usually queue more, and a worker woken by that may be placed on
+     * this CPU, where a spinning loop would only delay it. */
+    if (h != &loop->priv->wq_async)
+      loop->priv->async_hot = 1;
     if (h->async_cb != NULL)
       h->async_cb(h);
   }

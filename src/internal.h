@@ -118,6 +118,11 @@ struct lure__loop_priv {
    * read: a zero-timeout tick whose only watcher is the eventfd may skip
    * the syscall while it is clear. */
   int async_wakeup;
+  /* For the poll phase's look before sleeping (loop.c, lure__poll_look):
+   * an async callback ran since the last wait; the look found nothing
+   * and waits for the eventfd to be drained before it looks again. */
+  int async_hot;
+  int async_looked;
 
   /* Thread-pool completions waiting for the loop thread. */
   pthread_mutex_t wq_mutex;

@@ -655,6 +655,64 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 }
 
 /*
+ * A wake-up on its way.  An async handle that another thread keeps
+ * sending to (libuv's async_pummel; a thread that hands work to the loop
+ * one item at a time; the thread pool finishing job after job) wakes the
+ * loop through its eventfd: lure_async_send() sets the handle's pending
+ * flag, then async_wakeup, then writes.  A loop that has just run an
+ * async callback reaches its wait sooner than the sender reaches write(2),
+ * so it would sleep, and pay a context switch both ways, once per send.
+ * So, when an async callback ran since the last wait, the loop first
+ * watches async_wakeup for up to LURE__SPIN_NS (a load and a pause, no
+ * system call).  Once that is set, the write has landed or is a few
+ * hundred nanoseconds away: the loop looks without blocking, for up to
+ * LURE__LOOK_NS: the same poll phase with a zero timeout (on the ring,
+ * while no task work is flagged, a read of the SQ flags).  What it finds
+ * ends the poll phase exactly as the blocking wait would have.  Otherwise
+ * the loop waits as usual; a look that saw nothing is not repeated until
+ * the eventfd is drained (a sender stalled between flag and write, or a
+ * forked child's flag, costs one look, not one per tick).  The cost of a
+ * loop that is not sent to again is one spin of LURE__SPIN_NS per async
+ * callback.
+ */
+#define LURE__SPIN_NS 5000u
+#define LURE__LOOK_NS 20000u
+#if defined(__x86_64__) || defined(__i386__)
+#define LURE__CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define LURE__CPU_RELAX() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define LURE__CPU_RELAX() ((void) 0)
+#endif
+static int lure__poll_look(lure_loop_t *loop) {
+  struct lure__loop_priv *p = loop->priv;
+  uint64_t seen;
+  uint64_t end;
+
+  if (p->async_looked)
+    return 0;
+  if (p->async_hot) {
+    p->async_hot = 0;
+    end = lure__hrtime_ns() + LURE__SPIN_NS;
+    while (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0 &&
+           lure__hrtime_ns() < end)
+      LURE__CPU_RELAX();
+  }
+  if (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0)
+    return 0;
+  seen = p->stats.cqes_reaped + p->stats.epoll_events;
+  end = lure__hrtime_ns() + LURE__LOOK_NS;
+  do {
+    p->backend->poll(loop, 0);
+    if (p->stats.cqes_reaped + p->stats.epoll_events != seen ||
+        p->wait_error != 0)
+      return 1;
+  } while (lure__hrtime_ns() < end);
+  p->async_looked = 1;
+  return 0;
+}
+
+/*
  * The poll phase's wait.  Under valgrind (3.19 and others), a thread that
  * sits in io_uring_enter keeps valgrind's global lock, so no other thread
  * of the process runs until the wait ends: the thread pool cannot finish
@@ -693,6 +751,8 @@ static void lure__poll_phase(lure_loop_t *loop, int timeout) {
     }
   }
 #endif
+  if (timeout != 0 && lure__poll_look(loop))
+    return;
   p->backend->poll(loop, timeout);
 }
 

@@ -273,6 +273,59 @@ START_TEST(async_send_from_callback) {
 }
 END_TEST
 
+/* Ping-pong with a thread: each send waits for the callback of the one
+ * before, so none coalesce, and every one must give its own callback.
+ * The loop looks for the next wake-up before it sleeps (lure(7), the poll
+ * phase); a look that swallowed a wake-up, or one that delivered the
+ * callback twice, shows here as a hang (the watchdog) or a wrong count. */
+enum { PINGS = 20000 };
+static lure_async_t ping_h;
+static atomic_int ping_acked;
+static atomic_int ping_errors;
+static int ping_calls;
+static pthread_t ping_tid;
+
+static void *ping_thread(void *arg) {
+  int i;
+
+  (void) arg;
+  for (i = 0; i < PINGS; i++) {
+    while (atomic_load(&ping_acked) != i)
+      ;
+    if (lure_async_send(&ping_h) != 0)
+      atomic_fetch_add(&ping_errors, 1);
+  }
+  return NULL;
+}
+
+static void ping_cb(lure_async_t *h) {
+  ping_calls++;
+  atomic_store(&ping_acked, ping_calls);
+  if (ping_calls == PINGS) {
+    ck_assert_int_eq(pthread_join(ping_tid, NULL), 0);
+    lure_close((lure_handle_t *) h, NULL);
+  }
+}
+
+START_TEST(async_pingpong_thread) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+
+  ping_calls = 0;
+  atomic_store(&ping_errors, 0);
+  atomic_store(&ping_acked, 0);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 30000,
+              "async ping-pong: a send was not delivered");
+  ck_assert_int_eq(lure_async_init(&loop, &ping_h, ping_cb), 0);
+  ck_assert_int_eq(pthread_create(&ping_tid, NULL, ping_thread, NULL), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(ping_calls, PINGS);
+  ck_assert_int_eq(atomic_load(&ping_errors), 0);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 LT_SUITE(async) {
   Suite *s = suite_create("async");
   TCase *tc = lt_tcase("async", 60);
@@ -281,6 +334,7 @@ LT_SUITE(async) {
   tcase_add_test(tc, async_null_callback);
   tcase_add_test(tc, async_wakes_blocked_loop);
   tcase_add_test(tc, async_threads_no_lost_wakeup);
+  tcase_add_test(tc, async_pingpong_thread);
   tcase_add_test(tc, async_many_handles);
   tcase_add_test(tc, async_send_from_callback);
   tcase_add_test(tc, async_closed);
