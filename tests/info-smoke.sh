@@ -3,7 +3,8 @@
 # handle and request lure has, and follows the environment that changes
 # the routing: LURE_BACKEND=epoll moves the wait-point rows to epoll,
 # LURE_PIDFD_DISABLE moves child exits to SIGCHLD, LURE_URING_DISABLE=statx
-# moves stat (and fs poll) to the thread pool.  Also checks that --json
+# moves stat (and fs poll) to the thread pool, LURE_FS_ADAPT and a forced
+# wait point turn the buffered-write router off.  Also checks that --json
 # carries the same rows.
 set -u
 bin=${builddir:-.}/tools/lure-info
@@ -39,6 +40,15 @@ if grep -q '^wait point      io_uring' "$tmp/default"; then
   expect "$tmp/nostatx" fs_stat threadpool "statx masked"
   expect "$tmp/nostatx" fs_poll threadpool "statx masked"
   expect "$tmp/default" fs_poll io_uring "ring"
+  # The adaptive router of buffered writes: on by default with the ring,
+  # off with LURE_FS_ADAPT=0 or a forced wait point (unless =1).
+  expect "$tmp/default" fs_write "io_uring (adaptive)" "router on"
+  LURE_FS_ADAPT=0 "$bin" >"$tmp/noadapt"
+  expect "$tmp/noadapt" fs_write io_uring "LURE_FS_ADAPT=0"
+  LURE_BACKEND=uring "$bin" >"$tmp/forced"
+  expect "$tmp/forced" fs_write io_uring "forced wait point"
+  LURE_BACKEND=uring LURE_FS_ADAPT=1 "$bin" >"$tmp/forced1"
+  expect "$tmp/forced1" fs_write "io_uring (adaptive)" "forced, LURE_FS_ADAPT=1"
 else
   wp="epoll"
 fi

@@ -121,6 +121,7 @@ struct machine {
   const char *backend;         /* lure_loop_backend, or NULL */
   struct lure__uring_info ring; /* the loop's own ring, when it has one */
   int has_ring;                /* the loop's wait point is the ring */
+  int fs_adapt;                /* its router moves buffered writes */
 
   /* LURE_URING_DISABLE as the loop applies it: the names it knows are
    * masked, the others ignored (and listed here). */
@@ -321,6 +322,7 @@ static void gather(struct machine *m) {
     if (m->backend != NULL && strcmp(m->backend, "io_uring") == 0 &&
         lure__uring_info(&loop, &m->ring) == 0 && m->ring.usable)
       m->has_ring = 1;
+    m->fs_adapt = lure__fs_adapt_active(&loop);
     lure_loop_close(&loop);
   }
 }
@@ -341,7 +343,8 @@ enum route {
 enum {
   ROW_PLANNED = 0x01, /* listed before the API exists */
   ROW_AIO = 0x02,     /* without a ring, O_DIRECT I/O goes to Linux AIO */
-  ROW_ELSE_READINESS = 0x04 /* without its opcode: readiness, not a copy */
+  ROW_ELSE_READINESS = 0x04, /* without its opcode: readiness, not a copy */
+  ROW_ADAPT = 0x08    /* buffered: the adaptive router (src/executor.c) */
 };
 
 struct op_row {
@@ -379,7 +382,8 @@ static const struct op_row op_rows[] = {
   {"fs_open", "lure_fs_open", ROUTE_FILE, "openat", NULL, 0, NULL},
   {"fs_close", "lure_fs_close", ROUTE_FILE, "close", NULL, 0, NULL},
   {"fs_read", "lure_fs_read", ROUTE_FILE, "read", "readv", ROW_AIO, NULL},
-  {"fs_write", "lure_fs_write", ROUTE_FILE, "write", "writev", ROW_AIO, NULL},
+  {"fs_write", "lure_fs_write", ROUTE_FILE, "write", "writev",
+   ROW_AIO | ROW_ADAPT, NULL},
   {"fs_stat", "lure_fs_stat", ROUTE_FILE, "statx", NULL, 0, NULL},
   {"fs_fstat", "lure_fs_fstat", ROUTE_FILE, "statx", NULL, 0, NULL},
   {"fs_lstat", "lure_fs_lstat", ROUTE_FILE, "statx", NULL, 0, NULL},
@@ -488,6 +492,11 @@ static void place(const struct machine *m, const struct op_row *row,
             !ring_serves(m, row->opcode_v, why_v, sizeof(why_v)))
           snprintf(p->why + n, sizeof(p->why) - n,
                    "; several buffers: threadpool (%s)", why_v);
+        else if ((row->flags & ROW_ADAPT) && m->fs_adapt) {
+          p->via = "adaptive";
+          snprintf(p->why + n, sizeof(p->why) - n,
+                   "; buffered: ring or threadpool, whichever is faster now");
+        }
         return;
       }
       p->executor = "threadpool";
