@@ -778,8 +778,9 @@ struct lure_connect_s {
   LURE_REQ_FIELDS
   lure_connect_cb cb;
   lure_stream_t *handle;
-  /* private */
-  struct sockaddr_storage addr;
+  /* private: the TCP peer, for a connect the ring submits later (a pipe's
+   * connect never goes there) */
+  struct sockaddr_in6 addr;
   socklen_t addrlen;
 };
 

@@ -141,8 +141,6 @@ LURE_EXTERN int lure_pipe_connect(lure_connect_t *req, lure_pipe_t *h,
   rc = lure__pipe_socket(h);
   if (rc != 0)
     return rc;
-  memcpy(&req->addr, &sun, (size_t) len);
-  req->addrlen = (socklen_t) len;
   /* Every failure reaches the callback, as with libuv's uv_pipe_connect. */
   return lure__stream_connect((lure_stream_t *) h, req,
                               (struct sockaddr *) &sun, (socklen_t) len, cb, 1);

@@ -154,6 +154,7 @@ LURE_EXTERN int lure_tcp_connect(lure_connect_t *req, lure_tcp_t *h,
   rc = lure__tcp_socket(h, addr->sa_family);
   if (rc != 0)
     return rc;
+  /* lure__inet_addrlen() allowed only AF_INET and AF_INET6. */
   memcpy(&req->addr, addr, len);
   req->addrlen = len;
   /* Bound to an address in use: as libuv, the connect is not tried and
