@@ -657,14 +657,15 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 /*
  * A wake-up on its way.  An async handle that another thread keeps
  * sending to (libuv's async_pummel; a thread that hands work to the loop
- * one item at a time; the thread pool finishing job after job) wakes the
- * loop through its eventfd: lure_async_send() sets the handle's pending
- * flag, then async_wakeup, then writes.  A loop that has just run an
- * async callback reaches its wait sooner than the sender reaches write(2),
- * so it would sleep, and pay a context switch both ways, once per send.
- * So, when an async callback ran since the last wait, the loop first
- * watches async_wakeup for up to LURE__SPIN_NS (a load and a pause, no
- * system call).  Once that is set, the write has landed or is a few
+ * one item at a time) wakes the loop through its eventfd:
+ * lure_async_send() sets the handle's pending flag, then async_wakeup,
+ * then writes.  A loop that has just run an async callback reaches its
+ * wait sooner than the sender reaches write(2), so it would sleep, and pay
+ * a context switch both ways, once per send.  So, when the callback of a
+ * user's async handle ran since the last wait (not the thread pool's: see
+ * async.c), the loop first watches async_wakeup for up to LURE__SPIN_NS (a
+ * load and a pause, no system call).  Once that is set (by any sender,
+ * the pool's included), the write has landed or is a few
  * hundred nanoseconds away: the loop looks without blocking, for up to
  * LURE__LOOK_NS: the same poll phase with a zero timeout (on the ring,
  * while no task work is flagged, a read of the SQ flags).  What it finds
