@@ -177,13 +177,47 @@ run_threads() {
   echo "$set_name: ok: $(grep '^loop' "$tmp/out" | tr '\n' ' ')"
 }
 
+# --threads 2 with 20 connections open at once: the kernel's SO_REUSEPORT
+# hash alone splits them 9/11 or worse one run in two; the loops hand
+# connections over so that each serves 10 +- 1.  Every connection gets its
+# answer, then all close.
+run_balance() {
+  set_name="balance${1:+ ($1)}"
+  shift
+  server_args="--threads 2"
+  start "$@"
+  server_args=
+  timeout 20 bash -c '
+    for i in $(seq 1 20); do
+      exec {fd}<>/dev/tcp/127.0.0.1/'"$port"' || exit 1
+      fds="$fds $fd"
+    done
+    for fd in $fds; do
+      printf "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n" >&$fd || exit 1
+    done
+    for fd in $fds; do
+      IFS= read -r line <&$fd || exit 1
+      case $line in "HTTP/1.1 200 OK"*) ;; *) exit 1 ;; esac
+    done
+    for fd in $fds; do exec {fd}>&-; done' || fail "20 connections at once"
+  stop
+  set -- $(sed -n 's/^loop [0-9]*: \([0-9]*\) connections.*/\1/p' "$tmp/out")
+  [ $# = 2 ] && [ $(($1 + $2)) = 20 ] || fail "connections: $(cat "$tmp/out")"
+  d=$(($1 - $2))
+  [ ${d#-} -le 2 ] || fail "unbalanced: $1 and $2 connections"
+  echo "$set_name: ok: $1 and $2 connections ($(sed -n 's/^loop \([0-9]*\): .*, \([0-9]*\) handed over$/\2 from loop \1/p' "$tmp/out" | tr '\n' ' '))"
+}
+
 run_set "lure (default)" || exit 1
 run_set "lure epoll" LURE_BACKEND=epoll || exit 1
 run_threads "" || exit 1
 run_threads epoll LURE_BACKEND=epoll || exit 1
+run_balance "" || exit 1
+run_balance epoll LURE_BACKEND=epoll || exit 1
 if [ -x "$b/lure-http-libuv" ]; then
   bin=$b/lure-http-libuv
   run_set "libuv (oracle)" || exit 1
+  run_balance "libuv (oracle)" || exit 1
 
 fi
 exit 0

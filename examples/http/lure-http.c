@@ -22,7 +22,14 @@
  *
  * --threads N runs N loops, one per thread, each with its own listening
  * socket on the same port (SO_REUSEPORT: UV_TCP_REUSEPORT where <uv.h> has
- * it, else setsockopt on the socket).  SIGINT or SIGTERM stop the server:
+ * it, else setsockopt on the socket).  The kernel spreads connections over
+ * the listeners by a hash of their addresses, which is even only on
+ * average (100 connections over 2 loops: 40/60 one run in four), so a loop
+ * that accepts a connection while it serves 2 more than the least loaded
+ * loop hands it over: a dup of the descriptor goes to that loop's queue
+ * (under its lock) and its async handle wakes it, and it opens the
+ * descriptor with uv_tcp_open.  A handle belongs to its loop; only the
+ * descriptor and uv_async_send cross.  SIGINT or SIGTERM stop the server:
  * every handle is closed, every loop runs dry, and the server prints per
  * loop the connections and requests it served, the process's CPU time and
  * what was still open at exit (which must be nothing).
@@ -38,6 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HEAD_MAX 8192           /* request line and headers, bytes */
 #define URL_MAX 2048            /* kept for routing (inside HEAD_MAX) */
@@ -45,6 +53,7 @@
 #define FILE_CHUNK (256 * 1024) /* file bodies are read and sent in chunks */
 #define CHUNK_CACHE 64          /* idle chunk buffers a loop keeps */
 #define MAX_THREADS 64
+#define HANDOFF_MAX 64          /* descriptors waiting for one loop */
 
 struct worker;
 struct conn;
@@ -97,6 +106,7 @@ struct conn {
   int refs;                 /* the handle + live answers + writes */
   int writes;               /* writes in flight */
   int closing;
+  int uncounted;            /* handed over: live_conns counts it there */
   int eof;                  /* the client sent EOF */
   int parse_done;           /* no more requests: error or Connection: close */
   int last_sent;            /* the close_after answer left: shut down */
@@ -117,10 +127,19 @@ struct worker {
   int rc;                 /* startup result */
   int have_stop, have_server;
   struct conn *conns;
+  /* Connections handed to this loop by the others (--threads): the queue
+   * and closed are under handoff_lock; handoff wakes the loop. */
+  uv_async_t handoff;
+  int have_handoff;
+  uv_mutex_t handoff_lock;
+  int handoff_fds[HANDOFF_MAX];
+  int handoff_n;
+  int handoff_closed;
   /* counters (this loop's thread only; read after it ended) */
-  unsigned long accepted;
+  unsigned long accepted;  /* connections this loop served */
+  unsigned long handed;    /* accepted here, handed to another loop */
   unsigned long requests;
-  long live_conns;
+  long live_conns;         /* also read by the other loops: __atomic */
   long live_resps;
   /* File chunk buffers no answer uses now, kept for the next one: one
    * malloc and free of a chunk per answer lets glibc give the top of its
@@ -136,7 +155,9 @@ static const char *opt_dir = NULL;
 static int opt_threads = 1;
 static int opt_quiet;
 static int bound_port;
-static int nrunning = 1; /* workers whose loop runs (0 is the main thread) */
+/* Workers whose loop runs (0 is the main thread); grows while the main
+ * thread starts them, read by the running loops: __atomic. */
+static int nrunning = 1;
 static struct worker workers[MAX_THREADS];
 static uv_signal_t sig_int, sig_term;
 
@@ -154,7 +175,8 @@ static void conn_unref(struct conn *c) {
   if (--c->refs == 0) {
     free(c->batch);
     free(c->spare);
-    c->w->live_conns--;
+    if (!c->uncounted)
+      __atomic_sub_fetch(&c->w->live_conns, 1, __ATOMIC_RELAXED);
     free(c);
   }
 }
@@ -829,32 +851,31 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   pump(c);
 }
 
-static void on_connection(uv_stream_t *server, int status) {
-  struct worker *w = server->data;
-  struct conn *c;
+/* A connection of w's; counted in w->live_conns unless counted already
+ * (a handed-over one is counted when it is queued). */
+static struct conn *conn_new(struct worker *w, int counted) {
+  struct conn *c = calloc(1, sizeof(*c));
 
-  if (status < 0) {
-    if (!opt_quiet)
-      fprintf(stderr, "lure-http: accept: %s\n", uv_strerror(status));
-    return;
+  if (c == NULL) {
+    if (counted)
+      __atomic_sub_fetch(&w->live_conns, 1, __ATOMIC_RELAXED);
+    return NULL;
   }
-  c = calloc(1, sizeof(*c));
-  if (c == NULL)
-    return;
   c->w = w;
   c->refs = 1;
   uv_tcp_init(&w->loop, &c->tcp);
   c->tcp.data = c;
-  w->live_conns++;
+  if (!counted)
+    __atomic_add_fetch(&w->live_conns, 1, __ATOMIC_RELAXED);
   c->next = w->conns;
   if (w->conns)
     w->conns->prev = c;
   w->conns = c;
-  if (uv_accept(server, (uv_stream_t *) &c->tcp) != 0) {
-    conn_close(c);
-    return;
-  }
-  w->accepted++;
+  return c;
+}
+
+static void conn_serve(struct conn *c) {
+  c->w->accepted++;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   uv_tcp_nodelay(&c->tcp, 1);
@@ -862,9 +883,128 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
 }
 
+/* The loop serving the fewest connections, if w serves 2 more than it
+ * (the one just accepted counted), else NULL. */
+static struct worker *handoff_target(struct worker *w) {
+  struct worker *best = NULL;
+  long mine = __atomic_load_n(&w->live_conns, __ATOMIC_RELAXED);
+  long least = mine;
+  int running = __atomic_load_n(&nrunning, __ATOMIC_ACQUIRE);
+  int i;
+
+  for (i = 0; i < running; i++) {
+    long n = __atomic_load_n(&workers[i].live_conns, __ATOMIC_RELAXED);
+
+    if (&workers[i] != w && n < least) {
+      least = n;
+      best = &workers[i];
+    }
+  }
+  return best != NULL && mine >= least + 2 ? best : NULL;
+}
+
+/* Give the connection c (accepted on w) to the loop t: 0, or -1 when it
+ * stays here (t stopping, its queue full, no descriptor left). */
+static int handoff(struct conn *c, struct worker *t) {
+  uv_os_fd_t fd;
+  int copy;
+  int rc = -1;
+
+  if (uv_fileno((uv_handle_t *) &c->tcp, &fd) != 0)
+    return -1;
+  copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0)
+    return -1;
+  uv_mutex_lock(&t->handoff_lock);
+  if (!t->handoff_closed && t->handoff_n < HANDOFF_MAX) {
+    t->handoff_fds[t->handoff_n++] = copy;
+    /* Counted there from now, and no longer here, so that the next
+     * accepts (here or there) see the loads as they will be. */
+    __atomic_add_fetch(&t->live_conns, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&c->w->live_conns, 1, __ATOMIC_RELAXED);
+    c->uncounted = 1;
+    /* Under the lock: t closes its async handle only after it set
+     * handoff_closed under this lock, so the handle is open here. */
+    uv_async_send(&t->handoff);
+    rc = 0;
+  }
+  uv_mutex_unlock(&t->handoff_lock);
+  if (rc != 0) {
+    close(copy);
+    return -1;
+  }
+  c->w->handed++;
+  conn_close(c); /* closes our descriptor; the copy keeps the socket */
+  return 0;
+}
+
+static void on_handoff(uv_async_t *a) {
+  struct worker *w = a->data;
+  int fds[HANDOFF_MAX];
+  int n, i;
+
+  uv_mutex_lock(&w->handoff_lock);
+  n = w->handoff_n;
+  memcpy(fds, w->handoff_fds, (size_t) n * sizeof(fds[0]));
+  w->handoff_n = 0;
+  uv_mutex_unlock(&w->handoff_lock);
+  for (i = 0; i < n; i++) {
+    struct conn *c = conn_new(w, 1);
+
+    if (c == NULL) {
+      close(fds[i]);
+      continue;
+    }
+    if (uv_tcp_open(&c->tcp, fds[i]) != 0) {
+      close(fds[i]);
+      conn_close(c);
+      continue;
+    }
+    conn_serve(c);
+  }
+}
+
+/* Stop taking connections from the other loops; close what waits. */
+static void handoff_close(struct worker *w) {
+  uv_mutex_lock(&w->handoff_lock);
+  w->handoff_closed = 1;
+  while (w->handoff_n > 0) {
+    close(w->handoff_fds[--w->handoff_n]);
+    __atomic_sub_fetch(&w->live_conns, 1, __ATOMIC_RELAXED);
+  }
+  uv_mutex_unlock(&w->handoff_lock);
+  if (!uv_is_closing((uv_handle_t *) &w->handoff))
+    uv_close((uv_handle_t *) &w->handoff, NULL);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct worker *w = server->data;
+  struct worker *t;
+  struct conn *c;
+
+  if (status < 0) {
+    if (!opt_quiet)
+      fprintf(stderr, "lure-http: accept: %s\n", uv_strerror(status));
+    return;
+  }
+  c = conn_new(w, 0);
+  if (c == NULL)
+    return;
+  if (uv_accept(server, (uv_stream_t *) &c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  if (opt_threads > 1 && (t = handoff_target(w)) != NULL &&
+      handoff(c, t) == 0)
+    return;
+  conn_serve(c);
+}
+
 /* ---- loops, threads, stopping ---------------------------------------------- */
 
 static void worker_stop(struct worker *w) {
+  if (w->have_handoff)
+    handoff_close(w);
   while (w->conns != NULL)
     conn_close(w->conns);
   if (w->have_server && !uv_is_closing((uv_handle_t *) &w->server))
@@ -905,6 +1045,18 @@ static int worker_listen(struct worker *w, int port) {
     return rc;
   w->have_stop = 1;
   w->stop.data = w;
+  if (opt_threads > 1) {
+    rc = uv_mutex_init(&w->handoff_lock);
+    if (rc != 0)
+      return rc;
+    rc = uv_async_init(&w->loop, &w->handoff, on_handoff);
+    if (rc != 0) {
+      uv_mutex_destroy(&w->handoff_lock);
+      return rc;
+    }
+    w->have_handoff = 1;
+    w->handoff.data = w;
+  }
   if (uv_ip4_addr(opt_host, port, (struct sockaddr_in *) &ss) != 0 &&
       uv_ip6_addr(opt_host, port, (struct sockaddr_in6 *) &ss) != 0)
     return UV_EINVAL;
@@ -964,8 +1116,8 @@ static void print_report(void) {
   int i;
 
   for (i = 0; i < opt_threads; i++) {
-    printf("loop %d: %lu connections, %lu requests\n", i,
-           workers[i].accepted, workers[i].requests);
+    printf("loop %d: %lu connections, %lu requests, %lu handed over\n", i,
+           workers[i].accepted, workers[i].requests, workers[i].handed);
     conns += workers[i].accepted;
     reqs += workers[i].requests;
     live_c += workers[i].live_conns;
@@ -1063,7 +1215,7 @@ int main(int argc, char **argv) {
       started++; /* its thread ends by itself: join it */
       break;
     }
-    nrunning = started + 1;
+    __atomic_store_n(&nrunning, started + 1, __ATOMIC_RELEASE);
   }
   uv_sem_destroy(&ready);
 
@@ -1100,8 +1252,11 @@ int main(int argc, char **argv) {
     status = 1;
   }
   print_report();
-  for (i = 0; i < started; i++)
+  for (i = 0; i < started; i++) {
     while (workers[i].nchunk_free > 0)
       free(workers[i].chunk_free[--workers[i].nchunk_free]);
+    if (workers[i].have_handoff)
+      uv_mutex_destroy(&workers[i].handoff_lock);
+  }
   return status;
 }
