@@ -196,6 +196,24 @@ static void child_wait(pid_t pid, int fd) {
   ck_assert_msg(bad == 0, "in the child, failed:%s", what);
 }
 
+/* fork(), with report[] from pipe(): in the child (0 returned) the read
+ * end is closed and a 20 s alarm kills the child if it hangs; Check's own
+ * SIGALRM handler would kill the whole process group, so the alarm takes
+ * the default action.  In the parent, the child's pid. */
+static pid_t fork_child(int report[2]) {
+  pid_t pid;
+
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(report[0]);
+    signal(SIGALRM, SIG_DFL);
+    alarm(20);
+  }
+  return pid;
+}
+
 /* A poll handle started (and armed) in the parent before fork: the child
  * and the parent each get its events on their own loop.  It reads one byte
  * per event; a wake-up without data (the other process took it) is not
@@ -244,18 +262,11 @@ START_TEST(fork_child_loop) {
   lure_unref((lure_handle_t *) &inherited);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0); /* arm it */
 
-  fflush(NULL);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
+  pid = fork_child(report);
   if (pid == 0) {
     const char *want = lt_set_backend();
     int rc;
 
-    close(report[0]);
-    /* Check's own SIGALRM handler would kill the whole process group: take
-     * the default action (this process dies) for our alarm. */
-    signal(SIGALRM, SIG_DFL);
-    alarm(20);
     bad = 0;
     if (lure_loop_fork(&loop) != 0)
       child_report(report[1], F_SETUP);
@@ -318,17 +329,10 @@ START_TEST(fork_new_loop_in_child) {
   ck_assert_int_eq(pipe(report), 0);
   lt_loop_init(&parent);
   ck_assert_int_eq(session_run(&parent), 0);
-  fflush(NULL);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
+  pid = fork_child(report);
   if (pid == 0) {
     lure_loop_t loop;
 
-    close(report[0]);
-    /* Check's own SIGALRM handler would kill the whole process group: take
-     * the default action (this process dies) for our alarm. */
-    signal(SIGALRM, SIG_DFL);
-    alarm(20);
     if (lure_loop_init(&loop) != 0)
       child_report(report[1], F_SETUP);
     bad = session_run(&loop);
@@ -411,13 +415,8 @@ START_TEST(fork_pending_wakeups) {
   ck_assert(atomic_load(&pend_work_ran));
   lt_sleep_ms(50);
 
-  fflush(NULL);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
+  pid = fork_child(report);
   if (pid == 0) {
-    close(report[0]);
-    signal(SIGALRM, SIG_DFL);
-    alarm(20);
     bad = 0;
     if (lure_loop_fork(&loop) != 0)
       child_report(report[1], F_SETUP);
@@ -504,13 +503,8 @@ START_TEST(fork_flag_without_write) {
   ck_assert_int_eq(lure_async_init(&loop, &a, NULL), 0);
   lure_unref((lure_handle_t *) &a);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  fflush(NULL);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
+  pid = fork_child(report);
   if (pid == 0) {
-    close(report[0]);
-    signal(SIGALRM, SIG_DFL);
-    alarm(20);
     bad = 0;
     if (lure_loop_fork(&loop) != 0 || lure_timer_init(&loop, &t) != 0 ||
         lure_timer_start(&t, look_timer_cb, 1, 1) != 0 ||
