@@ -12,7 +12,8 @@
 #                          that builds (the default is the quick set below,
 #                          with fewer iterations)
 #   BENCH_LIBUV_BUDGET=S   stop starting benchmarks after S seconds of
-#                          running (default 200; 3600 with FULL)
+#                          running (default 200, 3600 with FULL, times
+#                          BENCH_LIBUV_REPEAT)
 #   BENCH_LIBUV_TIMEOUT=S  the bound of one run (default 20; 120 with FULL)
 #   BENCH_LIBUV_REPEAT=N   run each side N times, keep the median (default 1)
 #   BENCH_LIBUV_KEEP=1     keep the logs of each run
@@ -64,14 +65,17 @@ JSON=$top_builddir/bench/libuv-bench.json
 CC=${CC:-cc}
 JOBS=${JOBS:-2}
 FULL=${BENCH_LIBUV_FULL:-0}
+REPEAT=${BENCH_LIBUV_REPEAT:-1}
+case $REPEAT in ''|*[!0-9]*|0) echo "bench-libuv: BENCH_LIBUV_REPEAT must be a number >= 1" >&2; exit 2 ;; esac
+# The default budget is per repetition: N runs of each side take N times
+# as long, and a budget that did not grow cut the table short.
 if [ "$FULL" = 1 ]; then
-  BUDGET=${BENCH_LIBUV_BUDGET:-3600}
+  BUDGET=${BENCH_LIBUV_BUDGET:-$((3600 * REPEAT))}
   RUN_TIMEOUT=${BENCH_LIBUV_TIMEOUT:-120}
 else
-  BUDGET=${BENCH_LIBUV_BUDGET:-200}
+  BUDGET=${BENCH_LIBUV_BUDGET:-$((200 * REPEAT))}
   RUN_TIMEOUT=${BENCH_LIBUV_TIMEOUT:-20}
 fi
-REPEAT=${BENCH_LIBUV_REPEAT:-1}
 
 # The quick set: one or two of each kind, two to three minutes for the
 # three sides on two cores (a run that hangs costs its whole time bound).
