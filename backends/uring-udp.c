@@ -266,11 +266,6 @@ void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
       }
       if (sqe == NULL)
         break;
-      memset(&req->msg, 0, sizeof(req->msg));
-      req->msg.msg_name = req->addrlen ? &req->addr : NULL;
-      req->msg.msg_namelen = req->addrlen;
-      req->msg.msg_iov = (struct iovec *) req->bufs;
-      req->msg.msg_iovlen = req->nbufs;
       io_uring_prep_sendmsg(sqe, h->io_watcher.fd, &req->msg, MSG_NOSIGNAL);
       io_uring_sqe_set_data64(sqe, lure__uring_pack(req, LURE__TAG_UDP_SEND));
       if (prev != NULL)

@@ -813,11 +813,11 @@ struct lure_udp_send_s {
   /* private */
   struct lure__queue queue;
   struct sockaddr_storage addr;
-  socklen_t addrlen;
-  unsigned int nbufs;
-  lure_buf_t *bufs;
   ssize_t status;
-  struct msghdr msg;                   /* a ring SENDMSG's, until its CQE */
+  /* The send itself: msg_name is addr (or NULL), msg_iov the buffers
+   * (bufsml, or allocated for more than 4); a ring SENDMSG reads it until
+   * its CQE. */
+  struct msghdr msg;
   lure_buf_t bufsml[4];
 };
 

@@ -249,19 +249,23 @@ LURE_EXTERN int lure_udp_connect(lure_udp_t *h, const struct sockaddr *addr) {
 
 /* ---- sending ---- */
 
-static ssize_t lure__udp_sendmsg(lure_udp_t *h, lure_buf_t *bufs,
-                                 unsigned nbufs, const struct sockaddr *addr,
-                                 socklen_t addrlen) {
-  struct msghdr msg;
+/* A send's msghdr: its buffers (lure_buf_t has struct iovec's layout)
+ * and, unless addr is NULL, its destination. */
+static void lure__udp_msg(struct msghdr *msg, const lure_buf_t *bufs,
+                          unsigned nbufs, const struct sockaddr *addr,
+                          socklen_t addrlen) {
+  memset(msg, 0, sizeof(*msg));
+  msg->msg_name = (void *) addr;
+  msg->msg_namelen = addr != NULL ? addrlen : 0;
+  msg->msg_iov = (struct iovec *) bufs;
+  msg->msg_iovlen = nbufs;
+}
+
+static ssize_t lure__udp_sendmsg(lure_udp_t *h, const struct msghdr *msg) {
   ssize_t r;
 
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_name = (void *) addr;
-  msg.msg_namelen = addr != NULL ? addrlen : 0;
-  msg.msg_iov = (struct iovec *) bufs;
-  msg.msg_iovlen = nbufs;
   do
-    r = sendmsg(h->io_watcher.fd, &msg, MSG_NOSIGNAL);
+    r = sendmsg(h->io_watcher.fd, msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
   return r < 0 ? -errno : r;
 }
@@ -280,9 +284,9 @@ void lure__udp_run_send_cbs(lure_udp_t *h) {
     lure__queue_remove(q);
     req = lure__container_of(q, lure_udp_send_t, queue);
     lure__req_unregister(h->loop, (lure_req_t *) req);
-    if (req->bufs != req->bufsml)
-      lure__free(req->bufs);
-    req->bufs = NULL;
+    if (req->msg.msg_iov != (struct iovec *) req->bufsml)
+      lure__free(req->msg.msg_iov);
+    req->msg.msg_iov = NULL;
     if (req->cb != NULL)
       req->cb(req, (int) (req->status < 0 ? req->status : 0));
   }
@@ -324,7 +328,8 @@ static size_t lure__udp_bytes(const lure_buf_t *bufs, unsigned nbufs) {
 void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req,
                          ssize_t status) {
   req->status = status;
-  h->send_queue_size -= lure__udp_bytes(req->bufs, req->nbufs);
+  h->send_queue_size -= lure__udp_bytes((const lure_buf_t *) req->msg.msg_iov,
+                                        (unsigned) req->msg.msg_iovlen);
   h->send_queue_count--;
   lure__queue_remove(&req->queue);
   lure__queue_insert_tail(&h->write_done_queue, &req->queue);
@@ -352,9 +357,7 @@ int lure__udp_send_queued(lure_udp_t *h) {
   while (!lure__queue_empty(&h->write_queue)) {
     req = lure__container_of(lure__queue_head(&h->write_queue),
                              lure_udp_send_t, queue);
-    r = lure__udp_sendmsg(h, req->bufs, req->nbufs,
-                          req->addrlen ? (struct sockaddr *) &req->addr : NULL,
-                          req->addrlen);
+    r = lure__udp_sendmsg(h, &req->msg);
     if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
       return 1;
     lure__udp_send_done(h, req, r);
@@ -374,6 +377,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
                               const lure_buf_t bufs[], unsigned int nbufs,
                               const struct sockaddr *addr,
                               lure_udp_send_cb send_cb) {
+  lure_buf_t *copy;
   socklen_t len = 0;
   int was_empty;
   int rc;
@@ -393,24 +397,24 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
   rc = lure__udp_autobind(h, addr != NULL ? addr->sa_family : AF_INET);
   if (rc != 0)
     return rc;
+  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
+    copy = req->bufsml;
+  } else {
+    copy = lure__malloc(nbufs * sizeof(*bufs));
+    if (copy == NULL)
+      return LURE_ENOMEM;
+  }
+  memcpy(copy, bufs, nbufs * sizeof(*bufs));
   req->type = LURE_UDP_SEND;
   req->handle = h;
   req->cb = send_cb;
-  req->addrlen = len;
   if (addr != NULL)
     memcpy(&req->addr, addr, len);
+  lure__udp_msg(&req->msg, copy, nbufs,
+                addr != NULL ? (struct sockaddr *) &req->addr : NULL, len);
   req->status = 0;
-  req->nbufs = nbufs;
   req->req_flags = 0;
   req->executor = (unsigned char) lure__udp_exec(h)->executor;
-  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
-    req->bufs = req->bufsml;
-  } else {
-    req->bufs = lure__malloc(nbufs * sizeof(*bufs));
-    if (req->bufs == NULL)
-      return LURE_ENOMEM;
-  }
-  memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
   lure__req_register(h->loop, (lure_req_t *) req);
   h->send_queue_size += lure__udp_bytes(bufs, nbufs);
   h->send_queue_count++;
@@ -429,6 +433,7 @@ LURE_EXTERN int lure_udp_send(lure_udp_send_t *req, lure_udp_t *h,
 LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
                                   unsigned int nbufs,
                                   const struct sockaddr *addr) {
+  struct msghdr msg;
   socklen_t len = 0;
   ssize_t r;
   int rc;
@@ -450,7 +455,8 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
   rc = lure__udp_autobind(h, addr != NULL ? addr->sa_family : AF_INET);
   if (rc != 0)
     return rc;
-  r = lure__udp_sendmsg(h, (lure_buf_t *) bufs, nbufs, addr, len);
+  lure__udp_msg(&msg, bufs, nbufs, addr, len);
+  r = lure__udp_sendmsg(h, &msg);
   return (int) r;
 }
 
