@@ -2488,6 +2488,157 @@ START_TEST(uv144_shared_listener_not_starved) {
 }
 END_TEST
 
+/* ---- a listener sent over IPC while the ring accepts on it ---- */
+
+struct si {
+  lure_pipe_t ipc;
+  lure_tcp_t server;
+  char buf[16];
+  int got_server;
+  int accepted;
+  int writes;
+};
+
+static void si_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct si *x = h->data;
+
+  (void) sz;
+  buf->base = x->buf;
+  buf->len = sizeof(x->buf);
+}
+
+static void si_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct si *x = s->data;
+
+  (void) buf;
+  if (n <= 0 || x->got_server)
+    return;
+  ck_assert_int_eq(lure_pipe_pending_count(&x->ipc), 1);
+  ck_assert_int_eq(lure_pipe_pending_type(&x->ipc), LURE_TCP);
+  ck_assert_int_eq(lure_tcp_init(s->loop, &x->server), 0);
+  EXPECT(lure_accept(s, (lure_stream_t *) &x->server), 0);
+  x->server.data = &x->accepted;
+  EXPECT(lure_listen((lure_stream_t *) &x->server, 16, sl_conn_cb), 0);
+  x->got_server = 1;
+  lure_read_stop(s);
+}
+
+static void si_write_cb(lure_write_t *req, int status) {
+  int *writes = req->data;
+
+  if (status == 0)
+    ++*writes;
+}
+
+/* libuv's ipc_listen_before_write: a process listens (on the ring: a
+ * multishot accept), sends the listener over IPC and goes on listening
+ * without running its loop for a while; the receiver listens too and must
+ * get the connections.  Sending the listener turns the sender's accept
+ * into readiness, as libuv's, instead of leaving a multishot accept that
+ * the kernel gives every connection to. */
+START_TEST(uv144_listener_sent_over_ipc) {
+  struct si *x = calloc(1, sizeof(*x));
+  lure_loop_t loop;
+  lure_timer_t wd;
+  struct sockaddr_in a4;
+  socklen_t len = sizeof(a4);
+  int ready[2];
+  int done[2];
+  int addr_pipe[2];
+  int clients[4];
+  int sv[2];
+  int status;
+  pid_t pid;
+  char c;
+  int i;
+
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ck_assert_int_eq(pipe(ready), 0);
+  ck_assert_int_eq(pipe(done), 0);
+  ck_assert_int_eq(pipe(addr_pipe), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_t cl;
+    lure_tcp_t ls;
+    lure_pipe_t ch;
+    lure_write_t wr;
+    lure_buf_t b = lure_buf_init("h", 1);
+    int child_accepted = 0;
+    int writes = 0;
+    int spins;
+
+    close(sv[0]);
+    if (lure_loop_init(&cl) != 0 || lure_tcp_init(&cl, &ls) != 0 ||
+        lure_pipe_init(&cl, &ch, 1) != 0 || lure_pipe_open(&ch, sv[1]) != 0)
+      _exit(10);
+    if (lure_ip4_addr("127.0.0.1", 0, &a4) != 0 ||
+        lure_tcp_bind(&ls, (struct sockaddr *) &a4, 0) != 0)
+      _exit(11);
+    ls.data = &child_accepted;
+    if (lure_listen((lure_stream_t *) &ls, 16, sl_conn_cb) != 0)
+      _exit(12);
+    (void) lure_run(&cl, LURE_RUN_NOWAIT);
+    wr.data = &writes;
+    if (lure_write2(&wr, (lure_stream_t *) &ch, &b, 1, (lure_stream_t *) &ls,
+                    si_write_cb) != 0)
+      _exit(13);
+    for (spins = 0; writes == 0 && spins < 1000; spins++)
+      (void) lure_run(&cl, LURE_RUN_NOWAIT);
+    (void) lure_run(&cl, LURE_RUN_NOWAIT);
+    if (writes != 1)
+      _exit(14);
+    if (getsockname(ls.io_watcher.fd, (struct sockaddr *) &a4, &len) != 0 ||
+        write(addr_pipe[1], &a4, sizeof(a4)) != (ssize_t) sizeof(a4) ||
+        write(ready[1], "r", 1) != 1)
+      _exit(15);
+    /* Still listening, but not running the loop until the parent is done. */
+    if (read(done[0], &c, 1) != 1)
+      _exit(16);
+    _exit(child_accepted == 0 ? 0 : 17);
+  }
+  close(sv[1]);
+  ck_assert_int_eq(read(ready[0], &c, 1), 1);
+  ck_assert_int_eq(read(addr_pipe[0], &a4, sizeof(a4)), (ssize_t) sizeof(a4));
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "listener sent over IPC");
+  ck_assert_int_eq(lure_pipe_init(&loop, &x->ipc, 1), 0);
+  x->ipc.data = x;
+  EXPECT(lure_pipe_open(&x->ipc, sv[0]), 0);
+  EXPECT(lure_read_start((lure_stream_t *) &x->ipc, si_alloc, si_read), 0);
+  for (i = 0; i < 400 && !x->got_server; i++)
+    (void) lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert(x->got_server);
+  (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  for (i = 0; i < 4; i++) {
+    clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(clients[i], 0);
+    ck_assert_int_eq(connect(clients[i], (struct sockaddr *) &a4,
+                             sizeof(a4)), 0);
+  }
+  for (i = 0; i < 40 && x->accepted < 4; i++)
+    lt_run_for(&loop, 50);
+  ck_assert_int_eq(write(done[1], "d", 1), 1);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "child: status %d", status);
+  ck_assert_msg(x->accepted == 4, "the receiver accepted %d of 4 connections",
+                x->accepted);
+  for (i = 0; i < 4; i++)
+    close(clients[i]);
+  close(ready[0]);
+  close(ready[1]);
+  close(done[0]);
+  close(done[1]);
+  close(addr_pipe[0]);
+  close(addr_pipe[1]);
+  lure_close((lure_handle_t *) &x->ipc, NULL);
+  lt_loop_finish(&loop);
+  free(x);
+}
+END_TEST
+
 static void u144_emfile_read(lure_stream_t *s, ssize_t n,
                              const lure_buf_t *b) {
   struct u144 *u = s->data;
@@ -2755,6 +2906,7 @@ LT_SUITE(parity) {
   tcase_add_test(tc, uv144_close_shared_listener);
   tcase_add_test(tc, uv144_stdio_two_handles);
   tcase_add_test(tc, uv144_shared_listener_not_starved);
+  tcase_add_test(tc, uv144_listener_sent_over_ipc);
   tcase_add_test(tc, uv144_emfile_drops_connection);
   tcase_add_test(tc, uv144_udp_options_ebadf);
   tcase_add_test(tc, uv144_udp_unix_address);
