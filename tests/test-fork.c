@@ -179,14 +179,17 @@ static void child_report(int fd, int bad) {
   _exit(n == (ssize_t) sizeof(bad) ? 0 : 1);
 }
 
-/* In the parent: wait for the child and fail with what it reports. */
-static void child_wait(pid_t pid, int fd) {
+/* In the parent: wait for the child fork_child() made, close both ends
+ * of report[], and fail with what the child reports. */
+static void child_wait(pid_t pid, int report[2]) {
   char what[160];
   int status;
   int bad = -1;
   ssize_t n;
 
-  n = read(fd, &bad, sizeof(bad));
+  close(report[1]);
+  n = read(report[0], &bad, sizeof(bad));
+  close(report[0]);
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert_msg(WIFEXITED(status), "the child died of signal %d",
                 WIFSIGNALED(status) ? WTERMSIG(status) : -1);
@@ -292,9 +295,7 @@ START_TEST(fork_child_loop) {
       bad |= F_CLOSE;
     child_report(report[1], bad);
   }
-  close(report[1]);
-  child_wait(pid, report[0]);
-  close(report[0]);
+  child_wait(pid, report);
 
   /* The parent's loop goes on working, its signal handle too. */
   bad = session_run(&loop);
@@ -340,9 +341,7 @@ START_TEST(fork_new_loop_in_child) {
       bad |= F_CLOSE;
     child_report(report[1], bad);
   }
-  close(report[1]);
-  child_wait(pid, report[0]);
-  close(report[0]);
+  child_wait(pid, report);
   bad = session_run(&parent);
   describe(bad, what, sizeof(what));
   ck_assert_msg(bad == 0, "parent after fork failed:%s", what);
@@ -454,9 +453,7 @@ START_TEST(fork_pending_wakeups) {
       bad |= F_CLOSE;
     child_report(report[1], bad);
   }
-  close(report[1]);
-  child_wait(pid, report[0]);
-  close(report[0]);
+  child_wait(pid, report);
   /* The parent gets its own wake-ups as before. */
   lure_ref((lure_handle_t *) &a);
   for (i = 0; i < 100 && (pend_async_count < 1 || pend_work_done < 1); i++)
@@ -522,9 +519,7 @@ START_TEST(fork_flag_without_write) {
       bad |= F_CLOSE;
     child_report(report[1], bad);
   }
-  close(report[1]);
-  child_wait(pid, report[0]);
-  close(report[0]);
+  child_wait(pid, report);
   lure_close((lure_handle_t *) &a, NULL);
   lt_loop_finish(&loop);
 }
