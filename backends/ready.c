@@ -35,15 +35,8 @@
 /* The head request's next bytes; its handle goes with its first byte. */
 static ssize_t lure__ready_send(lure_stream_t *s, lure_write_t *req) {
   struct iovec iov[64];
-  unsigned n = 0;
-  unsigned i;
+  unsigned n = lure__stream_write_iov(req, iov, 64);
 
-  for (i = req->write_index; i < req->nbufs && n < 64; i++, n++) {
-    iov[n].iov_base = req->bufs[i].base;
-    iov[n].iov_len = req->bufs[i].len;
-  }
-  iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
-  iov[0].iov_len -= req->offset;
   return lure__stream_sendv(s, iov, n,
                             req->write_index == 0 && req->offset == 0
                                 ? req->send_handle

@@ -68,21 +68,13 @@ static unsigned lure__ustream_gather(lure_stream_t *s, struct lure__ustream *us,
   const unsigned cap = sizeof(us->iov) / sizeof(us->iov[0]);
   struct lure__queue *q;
   unsigned n = 0;
-  unsigned i;
 
   for (q = &head->queue; q != &s->write_queue && n < cap; q = q->next) {
     lure_write_t *req = lure__container_of(q, lure_write_t, queue);
 
     if (req != head && !lure__ustream_joinable(req))
       break;
-    for (i = req->write_index; i < req->nbufs && n < cap; i++, n++) {
-      us->iov[n].iov_base = req->bufs[i].base;
-      us->iov[n].iov_len = req->bufs[i].len;
-      if (req == head && i == req->write_index) {
-        us->iov[n].iov_base = (char *) us->iov[n].iov_base + req->offset;
-        us->iov[n].iov_len -= req->offset;
-      }
-    }
+    n += lure__stream_write_iov(req, us->iov + n, cap - n);
     if (!lure__ustream_joinable(req))
       break; /* a descriptor rides alone */
   }
@@ -177,16 +169,6 @@ int lure__uring_stream_sending(const lure_stream_t *s) {
   return us != NULL && us->send_op.armed;
 }
 
-/* Bytes of req not written yet. */
-static size_t lure__ustream_req_left(const lure_write_t *req) {
-  size_t left = 0;
-  unsigned i;
-
-  for (i = req->write_index; i < req->nbufs; i++)
-    left += req->bufs[i].len;
-  return left - req->offset;
-}
-
 static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res) {
   lure_write_t *req;
@@ -207,7 +189,7 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
     /* The bytes of a gathered send cover the head request, then the ones
      * that joined it, in queue order. */
     for (;;) {
-      size_t left = lure__ustream_req_left(req);
+      size_t left = lure__stream_write_left(req);
       size_t take = n < left ? n : left;
 
       n -= take;

@@ -237,15 +237,34 @@ int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n) {
   return 1;
 }
 
-/* Fail the head request with err (its remaining bytes are dropped). */
-void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
+size_t lure__stream_write_left(const lure_write_t *req) {
   size_t left = 0;
   unsigned i;
 
   for (i = req->write_index; i < req->nbufs; i++)
     left += req->bufs[i].len;
-  left -= req->offset;
-  s->write_queue_size -= left;
+  return left - req->offset;
+}
+
+unsigned lure__stream_write_iov(const lure_write_t *req, struct iovec *iov,
+                                unsigned cap) {
+  unsigned n = 0;
+  unsigned i;
+
+  for (i = req->write_index; i < req->nbufs && n < cap; i++, n++) {
+    iov[n].iov_base = req->bufs[i].base;
+    iov[n].iov_len = req->bufs[i].len;
+  }
+  if (n > 0) {
+    iov[0].iov_base = (char *) iov[0].iov_base + req->offset;
+    iov[0].iov_len -= req->offset;
+  }
+  return n;
+}
+
+/* Fail the head request with err (its remaining bytes are dropped). */
+void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
+  s->write_queue_size -= lure__stream_write_left(req);
   req->error = err;
   lure__queue_remove(&req->queue);
   lure__queue_insert_tail(&s->write_done_queue, &req->queue);

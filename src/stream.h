@@ -94,6 +94,11 @@ int lure__stream_stash_empty(const lure_stream_t *s);
 int lure__stream_read_ended(const lure_stream_t *s);
 int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n);
 void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
+/* A write request's bytes not written yet: their count, and as iovecs
+ * (at most cap; returns how many). */
+size_t lure__stream_write_left(const lure_write_t *req);
+unsigned lure__stream_write_iov(const lure_write_t *req, struct iovec *iov,
+                                unsigned cap);
 /* Closing with the head write in an executor's hands: write what the socket
  * takes now, in order, cancel the rest (backends/ready.c). */
 void lure__stream_close_writes(lure_stream_t *s);
