@@ -13,6 +13,9 @@ trap 'rm -rf "$tmp"' EXIT
 run_set() {
   set_name=$1
   shift
+  # The server's shell opens (and truncates) out after we go on: a report
+  # left by the previous run would pass the wait below and give its port.
+  rm -f "$tmp/out"
   env "$@" "$bin" --port 0 --unix "$tmp/echo.sock" --quiet >"$tmp/out" 2>&1 &
   pid=$!
   i=0

@@ -88,6 +88,9 @@ start_server() {
   shift 2
   bin=$lure_bin
   [ "$side" = libuv ] && bin=$uv_bin
+  # The server's shell truncates out after we go on: a report left by the
+  # previous run in the same file would pass the wait below.
+  rm -f "$out"
   "$bin" --port 0 --dir "$tmp/www" --quiet "$@" >"$out" 2>&1 &
   local pid=$! i=0
   pids="$pids $pid"

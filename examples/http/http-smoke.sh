@@ -49,6 +49,9 @@ check_status() { # URL-REQUEST WANT WHAT
 }
 
 start() {
+  # The server's shell opens (and truncates) out after we go on: a report
+  # left by the previous run would pass the wait below and give its port.
+  rm -f "$tmp/out" "$tmp/err"
   env "$@" "$bin" --port 0 --dir "$tmp/www" --quiet $server_args >"$tmp/out" 2>"$tmp/err" &
   pid=$!
   i=0
