@@ -51,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -105,6 +107,9 @@ struct lure__proc_loop {
 
 /* pidfd_open(2) answered ENOSYS once: do not ask again. */
 static int lure__pidfd_missing;
+
+/* clone(2) refused CLONE_VM once: fork(2) from then on. */
+static int lure__vfork_missing;
 
 static struct lure__proc_loop *lure__proc_loop(lure_loop_t *loop) {
   struct lure__proc_loop *pl = loop->priv->proc_data;
@@ -429,6 +434,23 @@ static int lure__stdio_prepare(const lure_stdio_container_t *c, int fds[2]) {
   }
 }
 
+/* What the child gets: everything it reads, and scratch space of its own.
+ * On the vfork path the child shares the parent's memory, so it writes only
+ * here (fds, shargv, pathbuf) and on its own stack. */
+struct lure__child_args {
+  const lure_process_options_t *o;
+  char **argv;
+  char **envp;      /* the child's environment: o->env, or environ */
+  int n;            /* descriptor slots */
+  int *fds;         /* n: the descriptor each slot gets, or -1; scratch */
+  char **shargv;    /* argc + 2 slots, for a script without #! */
+  char *pathbuf;    /* LURE__PATH_BUF bytes, for the PATH search */
+  int errfd;
+};
+
+#define LURE__PATH_BUF 4096
+#define LURE__CHILD_STACK (64 * 1024)
+
 /* The child's failure: its errno to the parent, then exit 127. */
 static void lure__child_fail(int errfd) {
   int e = -errno;
@@ -440,9 +462,98 @@ static void lure__child_fail(int errfd) {
   _exit(127);
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void lure__child(const lure_process_options_t *o, char **argv, int n,
-                        int (*pipes)[2], int errfd) {
+/* execve(2), and for a file the kernel cannot run (ENOEXEC: a script
+ * without #!) /bin/sh on it, as execvp(3) does. */
+static void lure__child_execve(const char *path,
+                               const struct lure__child_args *a) {
+  int i;
+
+  execve(path, a->argv, a->envp);
+  if (errno != ENOEXEC)
+    return;
+  a->shargv[0] = "/bin/sh";
+  a->shargv[1] = (char *) path;
+  i = 1;
+  if (a->argv[0] != NULL)
+    for (; a->argv[i] != NULL; i++)
+      a->shargv[i + 1] = a->argv[i];
+  a->shargv[i + 1] = NULL;
+  execve("/bin/sh", a->shargv, a->envp);
+  errno = ENOEXEC;
+}
+
+/* execvp(3) with an explicit environment, whose PATH is searched (libuv
+ * sets environ and calls execvp(3); the vfork path must not touch the
+ * parent's environ).  The same search as glibc's: no PATH means
+ * "/bin:/usr/bin", an empty element the working directory; EACCES is
+ * remembered, a missing directory skipped, any other error final. */
+static void lure__child_exec(const struct lure__child_args *a) {
+  const char *file = a->o->file;
+  const char *path = NULL;
+  const char *p;
+  const char *end;
+  size_t flen = strlen(file);
+  size_t dlen;
+  int eacces = 0;
+  char **e;
+
+  if (file[0] == '\0') {
+    errno = ENOENT;
+    return;
+  }
+  if (strchr(file, '/') != NULL) {
+    lure__child_execve(file, a);
+    return;
+  }
+  for (e = a->envp; e != NULL && *e != NULL; e++)
+    if (strncmp(*e, "PATH=", 5) == 0) {
+      path = *e + 5;
+      break;
+    }
+  if (path == NULL)
+    path = "/bin:/usr/bin";
+  errno = ENOENT;
+  for (p = path;; p = end + 1) {
+    end = strchrnul(p, ':');
+    dlen = (size_t) (end - p);
+    if (dlen + flen + 2 <= LURE__PATH_BUF) {
+      memcpy(a->pathbuf, p, dlen);
+      if (dlen > 0)
+        a->pathbuf[dlen++] = '/';
+      memcpy(a->pathbuf + dlen, file, flen + 1);
+      lure__child_execve(a->pathbuf, a);
+      switch (errno) {
+        case EACCES:
+          eacces = 1;
+          break;
+        case ENOENT:
+        case ENOTDIR:
+        case ESTALE:
+        case ENODEV:
+        case ETIMEDOUT:
+          break;
+        default:
+          return;
+      }
+    }
+    if (*end == '\0')
+      break;
+  }
+  if (eacces)
+    errno = EACCES;
+}
+
+/* In the child, between clone/fork and exec: async-signal-safe calls only,
+ * and on the vfork path no write to memory but its own (struct
+ * lure__child_args says which) and no glibc call that acts on the whole
+ * process: setgroups/setgid/setuid are raw system calls, which change this
+ * task only, not the parent's threads. */
+static int lure__child(void *arg) {
+  const struct lure__child_args *a = arg;
+  const lure_process_options_t *o = a->o;
+  int *fds = a->fds;
+  int n = a->n;
+  int errfd = a->errfd;
   struct sigaction sa;
   sigset_t none;
   int use;
@@ -451,7 +562,8 @@ static void lure__child(const lure_process_options_t *o, char **argv, int n,
 
   /* Default dispositions for the classic signals (the realtime ones are
    * glibc's own).  Caught signals would be reset by the exec anyway; this
-   * undoes the ignored ones, SIGPIPE above all. */
+   * undoes the ignored ones, SIGPIPE above all, and keeps the program's
+   * handlers from running in a child that shares its memory. */
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
@@ -475,15 +587,15 @@ static void lure__child(const lure_process_options_t *o, char **argv, int n,
   /* A source below its own slot may be the target of an earlier slot (the
    * swap of stdout and stderr): move those out of the way first. */
   for (i = 0; i < n; i++) {
-    use = pipes[i][1];
+    use = fds[i];
     if (use < 0 || use >= i)
       continue;
-    pipes[i][1] = fcntl(use, F_DUPFD_CLOEXEC, n);
-    if (pipes[i][1] < 0)
+    fds[i] = fcntl(use, F_DUPFD_CLOEXEC, n);
+    if (fds[i] < 0)
       lure__child_fail(errfd);
   }
   for (i = 0; i < n; i++) {
-    use = pipes[i][1];
+    use = fds[i];
     if (use < 0) {
       if (i >= 3)
         continue;
@@ -517,20 +629,20 @@ static void lure__child(const lure_process_options_t *o, char **argv, int n,
   if (o->flags & (LURE_PROCESS_SETUID | LURE_PROCESS_SETGID)) {
     /* Drop the supplementary groups root had; fails harmlessly when we
      * are not root. */
-    (void) setgroups(0, NULL);
+    (void) syscall(SYS_setgroups, 0, NULL);
   }
-  if ((o->flags & LURE_PROCESS_SETGID) && setgid(o->gid) != 0)
+  if ((o->flags & LURE_PROCESS_SETGID) &&
+      syscall(SYS_setgid, (long) o->gid) != 0)
     lure__child_fail(errfd);
-  if ((o->flags & LURE_PROCESS_SETUID) && setuid(o->uid) != 0)
+  if ((o->flags & LURE_PROCESS_SETUID) &&
+      syscall(SYS_setuid, (long) o->uid) != 0)
     lure__child_fail(errfd);
-  /* execvp(3) searches the PATH of this environment, as libuv's does. */
-  if (o->env != NULL)
-    environ = o->env;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
     lure__child_fail(errfd);
-  execvp(o->file, argv);
+  lure__child_exec(a);
   lure__child_fail(errfd);
+  return 127;
 }
 
 static int lure__pidfd_wanted(void) {
@@ -542,22 +654,80 @@ static int lure__pidfd_wanted(void) {
   return v == NULL || v[0] == '\0' || strcmp(v, "0") == 0;
 }
 
+/* LURE_SPAWN_FORK set (not "0"): fork(2) instead of the vfork clone. */
+static int lure__spawn_fork_wanted(void) {
+  const char *v;
+
+  if (lure__vfork_missing)
+    return 1;
+  v = getenv("LURE_SPAWN_FORK");
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+/* Start the child: clone(2) with CLONE_VM | CLONE_VFORK on a stack of its
+ * own (no page tables copied, nothing for the parent to fault back in
+ * afterwards; the calling thread waits until the child has exec'd or
+ * died), else fork(2). */
+static pid_t lure__start_child(struct lure__child_args *a, char *stack_top) {
+  pid_t pid;
+
+  if (!lure__spawn_fork_wanted()) {
+    pid = clone(lure__child, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+    if (pid >= 0 || (errno != ENOSYS && errno != EINVAL && errno != EPERM))
+      return pid;
+    /* A policy that refuses CLONE_VM for processes: fork from now on. */
+    lure__vfork_missing = 1;
+  }
+  pid = fork();
+  if (pid == 0)
+    _exit(lure__child(a));
+  return pid;
+}
+
 /* Fork and exec; *pidfd gets the child's pidfd or -1.  Returns 0 when the
  * exec happened, else the child's errno (the child is reaped) or fork's. */
 static int lure__fork_exec(const lure_process_options_t *o, char **argv,
                            int n, int (*pipes)[2], int use_pidfd,
                            pid_t *pid_out, int *pidfd) {
+  struct lure__child_args a;
   sigset_t all;
   sigset_t saved;
   int errpipe[2];
   int status;
   int err = 0;
+  size_t argc = 0;
+  size_t size;
+  char *mem;
   ssize_t r;
   pid_t pid;
+  int i;
 
   *pidfd = -1;
-  if (pipe2(errpipe, O_CLOEXEC) != 0)
-    return -errno;
+  while (argv[argc] != NULL)
+    argc++;
+  /* One mapping: the child's stack, then its scratch space. */
+  size = LURE__CHILD_STACK + (size_t) n * sizeof(int) +
+         (argc + 2) * sizeof(char *) + LURE__PATH_BUF;
+  size = (size + 4095) & ~(size_t) 4095;
+  mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (mem == MAP_FAILED)
+    return LURE_ENOMEM;
+  a.o = o;
+  a.argv = argv;
+  a.envp = o->env != NULL ? o->env : environ;
+  a.n = n;
+  a.shargv = (char **) (mem + LURE__CHILD_STACK);
+  a.pathbuf = (char *) (a.shargv + argc + 2);
+  a.fds = (int *) (a.pathbuf + LURE__PATH_BUF);
+  for (i = 0; i < n; i++)
+    a.fds[i] = pipes[i][1];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) {
+    err = -errno;
+    munmap(mem, size);
+    return err;
+  }
+  a.errfd = errpipe[1];
   /* Everything blocked but the faults a broken program raises. */
   sigfillset(&all);
   sigdelset(&all, SIGKILL);
@@ -569,13 +739,12 @@ static int lure__fork_exec(const lure_process_options_t *o, char **argv,
   sigdelset(&all, SIGSYS);
   sigdelset(&all, SIGABRT);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
-  pid = fork();
-  if (pid == 0)
-    lure__child(o, argv, n, pipes, errpipe[1]);
+  pid = lure__start_child(&a, mem + LURE__CHILD_STACK);
   if (pid < 0)
     err = -errno;
   pthread_sigmask(SIG_SETMASK, &saved, NULL);
   close(errpipe[1]);
+  munmap(mem, size);
   if (pid < 0) {
     close(errpipe[0]);
     return err;

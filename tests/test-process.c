@@ -5,12 +5,15 @@
  * working directory, synchronous spawn failures, closing before the child
  * exits (no zombie), and every argument error.
  *
- * Most tests run twice (tcase_add_loop_test, _i): _i == 0 with a pidfd on
- * the wait point, _i == 1 with LURE_PIDFD_DISABLE set, so that SIGCHLD
- * through lure's signal handles serves the exits.  Each test runs in its
+ * Most tests run four times (tcase_add_loop_test, _i): bit 0 of _i set
+ * means LURE_PIDFD_DISABLE, so that SIGCHLD through lure's signal handles
+ * serves the exits instead of a pidfd on the wait point; bit 1 set means
+ * LURE_SPAWN_FORK, so that fork(2) starts the child instead of the vfork
+ * clone (CLONE_VM | CLONE_VFORK).  Each test runs in its
  * own process (CK_FORK), so the environment and dispositions are its own.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +25,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "harness.h"
+
+extern char **environ;
 
 struct exit_rec {
   int calls;
@@ -43,10 +48,14 @@ static void exit_rec_cb(lure_process_t *p, int64_t status, int sig) {
 }
 
 static void set_mode(int i) {
-  if (i == 1)
+  if (i & 1)
     ck_assert_int_eq(setenv("LURE_PIDFD_DISABLE", "1", 1), 0);
   else
     unsetenv("LURE_PIDFD_DISABLE");
+  if (i & 2)
+    ck_assert_int_eq(setenv("LURE_SPAWN_FORK", "1", 1), 0);
+  else
+    unsetenv("LURE_SPAWN_FORK");
 }
 
 static void sh_options(lure_process_options_t *o, char **argv,
@@ -645,6 +654,164 @@ START_TEST(process_setuid_setgid) {
 }
 END_TEST
 
+/* The PATH search: the PATH of the child's environment (options->env when
+ * given), "/bin:/usr/bin" when that has none, EACCES only when nothing
+ * runnable was found, and a script without "#!" run by /bin/sh, as
+ * execvp(3) does. */
+static void write_prog(const char *dir, const char *name, const char *text,
+                       mode_t mode) {
+  char path[256];
+  int fd;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+  close(fd);
+  ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static int64_t run_path(lure_loop_t *loop, const char *file, char **env,
+                        int want_rc) {
+  lure_process_options_t o;
+  lure_process_t p;
+  struct exit_rec r = { 0, -1, -1, 1 };
+
+  memset(&o, 0, sizeof(o));
+  o.file = file;
+  o.env = env;
+  o.exit_cb = exit_rec_cb;
+  p.data = &r;
+  ck_assert_int_eq(lure_spawn(loop, &p, &o), want_rc);
+  if (want_rc != 0) {
+    lure_close((lure_handle_t *) &p, NULL);
+    ck_assert_int_eq(lure_run(loop, LURE_RUN_DEFAULT), 0);
+    ck_assert_int_eq(r.calls, 0);
+    return -1;
+  }
+  ck_assert_int_eq(lure_run(loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.calls, 1);
+  return r.status;
+}
+
+START_TEST(process_path_search) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  char d1[] = "/tmp/lure-path1-XXXXXX";
+  char d2[] = "/tmp/lure-path2-XXXXXX";
+  char path_env[128];
+  char *env[3];
+  char **before;
+  char rm[128];
+
+  set_mode(_i);
+  before = environ;
+  ck_assert_ptr_nonnull(mkdtemp(d1));
+  ck_assert_ptr_nonnull(mkdtemp(d2));
+  /* d1 holds a copy that may not run; d2 one that may. */
+  write_prog(d1, "lure-probe", "#!/bin/sh\nexit 4\n", 0600);
+  write_prog(d2, "lure-probe", "#!/bin/sh\nexit 5\n", 0700);
+  write_prog(d2, "lure-noshebang", "exit 6\n", 0700);
+  write_prog(d1, "lure-noexec", "#!/bin/sh\nexit 7\n", 0600);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a child never finished");
+  snprintf(path_env, sizeof(path_env), "PATH=/nonexistent/lure::%s:%s", d1,
+           d2);
+  env[0] = path_env;
+  env[1] = "LURE_PATH_TEST=1";
+  env[2] = NULL;
+  /* A missing directory and an empty element are skipped; the copy that
+   * may not run is passed over for the next. */
+  ck_assert_int_eq(run_path(&loop, "lure-probe", env, 0), 5);
+  ck_assert_int_eq(run_path(&loop, "lure-noshebang", env, 0), 6);
+  /* Only a copy that may not run: EACCES, not ENOENT. */
+  ck_assert_int_eq(run_path(&loop, "lure-noexec", env, LURE_EACCES), -1);
+  ck_assert_int_eq(run_path(&loop, "lure-missing-prog", env, LURE_ENOENT),
+                   -1);
+  ck_assert_int_eq(run_path(&loop, "", env, LURE_ENOENT), -1);
+  /* The child's environment without PATH: /bin:/usr/bin. */
+  env[0] = "LURE_PATH_TEST=1";
+  env[1] = NULL;
+  ck_assert_int_eq(run_path(&loop, "true", env, 0), 0);
+  ck_assert_int_eq(run_path(&loop, "lure-probe", env, LURE_ENOENT), -1);
+  /* The parent's environment was never the child's to change. */
+  ck_assert_ptr_eq(environ, before);
+  ck_assert_ptr_null(getenv("LURE_PATH_TEST"));
+  lt_loop_finish(&loop);
+  snprintf(rm, sizeof(rm), "rm -rf %s %s", d1, d2);
+  ck_assert_int_eq(system(rm), 0);
+  assert_no_children();
+}
+END_TEST
+
+/* Many arguments: the child's scratch space grows with them (the script
+ * fallback copies argv), and every one arrives. */
+START_TEST(process_many_args) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_process_options_t o;
+  lure_process_t p;
+  struct exit_rec r = { 0, -1, -1, 1 };
+  char dir[] = "/tmp/lure-args-XXXXXX";
+  char prog[64];
+  enum { N = 20000 };
+  char **argv = calloc(N + 2, sizeof(char *));
+  char rm[64];
+  int i;
+
+  set_mode(_i);
+  ck_assert_ptr_nonnull(argv);
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  /* No "#!": the /bin/sh fallback gets every argument too. */
+  write_prog(dir, "count", "[ $# = 20000 ] && [ \"$1\" = a ] && "
+                           "[ \"${20000}\" = a ] && exit 9; exit 1\n", 0700);
+  snprintf(prog, sizeof(prog), "%s/count", dir);
+  argv[0] = prog;
+  for (i = 1; i <= N; i++)
+    argv[i] = "a";
+  argv[N + 1] = NULL;
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
+  memset(&o, 0, sizeof(o));
+  o.file = prog;
+  o.args = argv;
+  o.exit_cb = exit_rec_cb;
+  p.data = &r;
+  ck_assert_int_eq(lure_spawn(&loop, &p, &o), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(r.calls, 1);
+  ck_assert_int_eq(r.status, 9);
+  lt_loop_finish(&loop);
+  free(argv);
+  snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+  ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* Which start the child gets: the vfork clone runs no pthread_atfork(3)
+ * handler (the child shares the parent's memory and runs no code of the
+ * program's), fork(2) under LURE_SPAWN_FORK runs them as fork does. */
+static int atfork_calls;
+
+static void atfork_prepare(void) {
+  atfork_calls++;
+}
+
+START_TEST(process_start_path) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+
+  set_mode(_i);
+  ck_assert_int_eq(pthread_atfork(atfork_prepare, NULL, NULL), 0);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "the child never finished");
+  atfork_calls = 0;
+  ck_assert_int_eq(run_script(&loop, "exit 3").status, 3);
+  ck_assert_int_eq(atfork_calls, (_i & 2) ? 1 : 0);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 struct walk_rec {
   int processes;
 };
@@ -902,20 +1069,23 @@ LT_SUITE(process) {
   Suite *s = suite_create("process");
   TCase *tc = lt_tcase("process", 60);
 
-  tcase_add_loop_test(tc, process_exit_status, 0, 2);
-  tcase_add_loop_test(tc, process_kill, 0, 2);
-  tcase_add_loop_test(tc, process_pipes, 0, 2);
-  tcase_add_loop_test(tc, process_inherit_and_leaks, 0, 2);
-  tcase_add_loop_test(tc, process_inherit_stream, 0, 2);
-  tcase_add_loop_test(tc, process_env_cwd, 0, 2);
-  tcase_add_loop_test(tc, process_detached, 0, 2);
-  tcase_add_loop_test(tc, process_spawn_failures, 0, 2);
-  tcase_add_loop_test(tc, process_failure_opens_streams, 0, 2);
-  tcase_add_loop_test(tc, process_close_before_exit, 0, 2);
-  tcase_add_loop_test(tc, process_unref, 0, 2);
-  tcase_add_loop_test(tc, process_many_two_loops, 0, 2);
-  tcase_add_loop_test(tc, process_setuid_setgid, 0, 2);
-  tcase_add_loop_test(tc, process_user_sigchld, 0, 2);
+  tcase_add_loop_test(tc, process_exit_status, 0, 4);
+  tcase_add_loop_test(tc, process_kill, 0, 4);
+  tcase_add_loop_test(tc, process_pipes, 0, 4);
+  tcase_add_loop_test(tc, process_inherit_and_leaks, 0, 4);
+  tcase_add_loop_test(tc, process_inherit_stream, 0, 4);
+  tcase_add_loop_test(tc, process_env_cwd, 0, 4);
+  tcase_add_loop_test(tc, process_detached, 0, 4);
+  tcase_add_loop_test(tc, process_spawn_failures, 0, 4);
+  tcase_add_loop_test(tc, process_failure_opens_streams, 0, 4);
+  tcase_add_loop_test(tc, process_close_before_exit, 0, 4);
+  tcase_add_loop_test(tc, process_unref, 0, 4);
+  tcase_add_loop_test(tc, process_many_two_loops, 0, 4);
+  tcase_add_loop_test(tc, process_setuid_setgid, 0, 4);
+  tcase_add_loop_test(tc, process_user_sigchld, 0, 4);
+  tcase_add_loop_test(tc, process_path_search, 0, 4);
+  tcase_add_loop_test(tc, process_many_args, 0, 4);
+  tcase_add_loop_test(tc, process_start_path, 0, 4);
   tcase_add_test(tc, process_bad_arguments);
   tcase_add_test(tc, process_disable_stdio_inheritance);
   tcase_add_test(tc, process_shared_listener_close);
