@@ -451,7 +451,29 @@ struct lure__child_args {
 #define LURE__PATH_BUF 4096
 #define LURE__CHILD_STACK (64 * 1024)
 
+/* Under AddressSanitizer the child's code is not instrumented: it runs on
+ * a stack ASan does not know, and exits or execs from deep inside it, which
+ * would leave that stack's shadow poisoned for the next child mapped at the
+ * same address (a false "stack-buffer-overflow" in the child, seen as a
+ * spawn that "succeeded").  The parent unpoisons the mapping as well. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LURE__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LURE__ASAN 1
+#endif
+#endif
+#ifdef LURE__ASAN
+#include <sanitizer/asan_interface.h>
+#define LURE__CHILD_CODE __attribute__((no_sanitize_address))
+#define LURE__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define LURE__CHILD_CODE
+#define LURE__UNPOISON(p, n) ((void) 0)
+#endif
+
 /* The child's failure: its errno to the parent, then exit 127. */
+LURE__CHILD_CODE
 static void lure__child_fail(int errfd) {
   int e = -errno;
   ssize_t n;
@@ -464,6 +486,7 @@ static void lure__child_fail(int errfd) {
 
 /* execve(2), and for a file the kernel cannot run (ENOEXEC: a script
  * without #!) /bin/sh on it, as execvp(3) does. */
+LURE__CHILD_CODE
 static void lure__child_execve(const char *path,
                                const struct lure__child_args *a) {
   int i;
@@ -487,6 +510,7 @@ static void lure__child_execve(const char *path,
  * parent's environ).  The same search as glibc's: no PATH means
  * "/bin:/usr/bin", an empty element the working directory; EACCES is
  * remembered, a missing directory skipped, any other error final. */
+LURE__CHILD_CODE
 static void lure__child_exec(const struct lure__child_args *a) {
   const char *file = a->o->file;
   const char *path = NULL;
@@ -548,6 +572,7 @@ static void lure__child_exec(const struct lure__child_args *a) {
  * lure__child_args says which) and no glibc call that acts on the whole
  * process: setgroups/setgid/setuid are raw system calls, which change this
  * task only, not the parent's threads. */
+LURE__CHILD_CODE
 static int lure__child(void *arg) {
   const struct lure__child_args *a = arg;
   const lure_process_options_t *o = a->o;
@@ -713,6 +738,7 @@ static int lure__fork_exec(const lure_process_options_t *o, char **argv,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED)
     return LURE_ENOMEM;
+  LURE__UNPOISON(mem, size);
   a.o = o;
   a.argv = argv;
   a.envp = o->env != NULL ? o->env : environ;
