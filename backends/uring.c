@@ -333,6 +333,14 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   lure__uring_udp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
+  /* Completions already posted (task work that ran when a callback's own
+   * system call returned, with COOP_TASKRUN: a datagram sent to ourselves,
+   * a reply on loopback): this poll phase does not block, whatever the
+   * timeout, so it need not enter the ring to find them. */
+  if (timeout != 0 && before == 0 &&
+      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+      io_uring_cq_ready(&st->ring) > 0)
+    timeout = 0;
   if (timeout == 0 && before == 0 &&
       !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
       (io_uring_cq_ready(&st->ring) > 0 || lure__uring_nothing_pending(st))) {
