@@ -208,6 +208,8 @@ struct lure__ustream {
   struct lure__queue starved_link;
   struct lure__queue park_link; /* st->stream_parked */
   unsigned parked;           /* LURE__PARK_*: what to arm from there */
+  uint64_t try_tick;         /* the tick of the direct sends counted below */
+  unsigned try_n;            /* direct send(2)s of that tick */
   /* SENDMSG arguments must stay put until the CQE. */
   struct msghdr msg;
   struct iovec iov[64];

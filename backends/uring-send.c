@@ -10,8 +10,9 @@
  *   to 64 buffers): small writes left behind a full socket then drain a
  *   batch per wake-up, not one ring round trip each.  MSG_NOSIGNAL: no
  *   SIGPIPE.
- * - One non-blocking send(2) first when the socket has room and the batch
- *   being dispatched is small (lure__ustream_try_send).
+ * - One non-blocking send(2) first when the socket has room, the batch
+ *   being dispatched is small, and the stream has made fewer than 8 such
+ *   sends this tick (lure__ustream_try_send).
  * - Zero copy (lure_write_zc) is SEND_ZC / SENDMSG_ZC on TCP: the request
  *   completes at the notification CQE (IORING_CQE_F_NOTIF), and a socket
  *   that answers EOPNOTSUPP gets the bytes as an ordinary send.
@@ -28,7 +29,10 @@
  * socket has room (the common case for replies) the bytes leave now and the
  * next io_uring_enter only has to wait for input, instead of being woken by
  * the SEND's own completion.  Returns 1 when req finished (or failed). */
-static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
+#define LURE__TRY_SENDS_PER_TICK 8
+
+static int lure__ustream_try_send(lure_stream_t *s, struct lure__ustream *us,
+                                  lure_write_t *req) {
   struct lure__uring *st = s->loop->priv->backend_data;
   ssize_t r;
 
@@ -38,6 +42,17 @@ static int lure__ustream_try_send(lure_stream_t *s, lure_write_t *req) {
    * through the ring instead: they leave together with the next wait, one
    * io_uring_enter for the whole batch instead of a send(2) each. */
   if (st->batch > 2)
+    return 0;
+  /* A burst of writes on one stream within one tick (a producer queueing
+   * many small writes in one callback, pipelined replies) takes the ring
+   * after the first few: the rest queue behind one SEND and leave in
+   * SENDMSGs of up to 64 buffers, instead of a send(2) each, which also
+   * hands the peer fewer, larger segments. */
+  if (us->try_tick != s->loop->priv->stats.ticks) {
+    us->try_tick = s->loop->priv->stats.ticks;
+    us->try_n = 0;
+  }
+  if (++us->try_n > LURE__TRY_SENDS_PER_TICK)
     return 0;
   do
     r = send(s->io_watcher.fd, req->bufs[req->write_index].base + req->offset,
@@ -114,7 +129,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
          lure__uring_has_op(((struct lure__uring *) s->loop->priv->backend_data)->ops,
                       req->nbufs - req->write_index == 1 ? IORING_OP_SEND_ZC
                                                          : IORING_OP_SENDMSG_ZC);
-    if (!zc && lure__ustream_try_send(s, req))
+    if (!zc && lure__ustream_try_send(s, us, req))
       continue;
     sqe = lure__sop_sqe(s, &us->send_op);
     if (sqe == NULL) {

@@ -1461,6 +1461,105 @@ START_TEST(tcp_reuseport_two_loops) {
 }
 END_TEST
 
+/* ---- a burst of small writes in one callback ------------------------------------ */
+
+/* 2000 writes of 13 bytes each, queued in one go (libuv's tcp_write_batch):
+ * the bytes arrive whole and in order, every callback comes once, in
+ * order, with status 0.  On the ring's socket path only the first few of
+ * a tick leave by send(2); the rest queue behind one ring send and leave
+ * in SENDMSGs of many buffers, so the write queue holds most of the burst
+ * when lure_write() returns. */
+#define WB_REQS 2000
+#define WB_LEN 13
+
+struct wb {
+  struct lt_net_pair p;
+  lure_write_t w[WB_REQS];
+  unsigned char data[WB_REQS * WB_LEN];
+  unsigned char rx[WB_REQS * WB_LEN];
+  size_t got;
+  unsigned cbs;
+  int out_of_order;
+  int bad_status;
+  int eof;
+};
+
+static void wb_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct wb *b = h->data;
+
+  (void) sz;
+  buf->base = (char *) b->rx + b->got;
+  buf->len = sizeof(b->rx) - b->got;
+  if (buf->len == 0) {
+    static char spare[64];
+    buf->base = spare;
+    buf->len = sizeof(spare);
+  }
+}
+
+static void wb_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct wb *b = s->data;
+
+  (void) buf;
+  if (nread > 0) {
+    ck_assert_uint_le(b->got + (size_t) nread, sizeof(b->rx));
+    b->got += (size_t) nread;
+    return;
+  }
+  if (nread == LURE_EOF) {
+    b->eof = 1;
+    lure_close((lure_handle_t *) s, NULL);
+  }
+}
+
+static void wb_write_cb(lure_write_t *req, int status) {
+  struct wb *b = req->data;
+
+  if (status != 0)
+    b->bad_status++;
+  if (req != &b->w[b->cbs])
+    b->out_of_order++;
+  if (++b->cbs == WB_REQS)
+    lure_close((lure_handle_t *) &b->p.client, NULL);
+}
+
+START_TEST(tcp_write_burst) {
+  struct wb *b = calloc(1, sizeof(*b));
+  lure_buf_t buf;
+  size_t queued;
+  unsigned i;
+
+  ck_assert_ptr_nonnull(b);
+  memcpy(b->data, lt_net_pat(7, 0), sizeof(b->data));
+  lt_net_pair_open(&b->p, LT_NET_WATCHDOG_MS, "a burst of small writes");
+  b->p.client.data = b;
+  b->p.server.data = b;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &b->p.server, wb_alloc,
+                                   wb_read), 0);
+  for (i = 0; i < WB_REQS; i++) {
+    b->w[i].data = b;
+    buf = lure_buf_init((char *) b->data + i * WB_LEN, WB_LEN);
+    ck_assert_int_eq(lure_write(&b->w[i], (lure_stream_t *) &b->p.client,
+                                &buf, 1, wb_write_cb), 0);
+  }
+  queued = b->p.client.write_queue_size;
+  if (lt_set_ring_path())
+    ck_assert_msg(queued >= (size_t) (WB_REQS - 8) * WB_LEN,
+                  "set %s: %zu bytes queued after the burst, want at least "
+                  "%zu: more than 8 writes of one tick left by send(2)",
+                  lt_set(), queued, (size_t) (WB_REQS - 8) * WB_LEN);
+  lt_run(&b->p.loop);
+  ck_assert_uint_eq(b->cbs, WB_REQS);
+  ck_assert_int_eq(b->bad_status, 0);
+  ck_assert_int_eq(b->out_of_order, 0);
+  ck_assert_int_eq(b->eof, 1);
+  ck_assert_uint_eq(b->got, sizeof(b->data));
+  ck_assert(memcmp(b->rx, b->data, sizeof(b->data)) == 0);
+  lt_loop_finish(&b->p.loop);
+  free(b);
+}
+END_TEST
+
 LT_SUITE(tcp) {
   Suite *s = suite_create("tcp");
   TCase *tc;
@@ -1481,6 +1580,7 @@ LT_SUITE(tcp) {
   tc = tcase_create("ends");
   tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_half_close);
+  tcase_add_test(tc, tcp_write_burst);
   tcase_add_loop_test(tc, tcp_shutdown_then_peer_eof, 0, 2);
   tcase_add_test(tc, tcp_refused);
   tcase_add_test(tc, tcp_refused_queued_write);
