@@ -214,7 +214,10 @@ for spec in $rows; do
     f=$tmp/$name.$s
     rps=$(cut -d' ' -f1 "$f" | median)
     p50=$(cut -d' ' -f2 "$f" | median)
-    p99=$(cut -d' ' -f3 "$f" | median)
+    # wrk sometimes prints a 99th percentile of 0.00us for pipelined runs
+    # (its own defect): such runs give no p99, and the median is over the
+    # others (0 when none is left, shown as "-" in the ratio).
+    p99=$(cut -d' ' -f3 "$f" | awk '$1 > 0' | median)
     cpu=$(cut -d' ' -f4 "$f" | median)
     spct=$(cut -d' ' -f5 "$f" | median)
     wpct=$(cut -d' ' -f6 "$f" | median)
@@ -224,7 +227,7 @@ for spec in $rows; do
   ratio="-" p99x="-"
   if [ $have_uv = 1 ]; then
     ratio=$(awk -v a="$r_lure" -v b="$r_libuv" 'BEGIN {printf (b > 0 ? "%.2fx" : "-"), a / b}')
-    p99x=$(awk -v a="$p99_lure" -v b="$p99_libuv" 'BEGIN {printf (a > 0 ? "%.2fx" : "-"), b / a}')
+    p99x=$(awk -v a="$p99_lure" -v b="$p99_libuv" 'BEGIN {printf (a > 0 && b > 0 ? "%.2fx" : "-"), b / a}')
   fi
   for s in $sides; do
     eval "rps=\$r_$s; p50=\$p50_$s; p99=\$p99_$s; cpu=\$cpu_$s; spct=\$spct_$s; wpct=\$wpct_$s"
@@ -238,7 +241,12 @@ for spec in $rows; do
   for s in $sides; do
     eval "j=\"\$j, \\\"$s\\\": {\\\"requests_per_s\\\": \$r_$s, \\\"p50_us\\\": \$p50_$s, \\\"p99_us\\\": \$p99_$s, \\\"server_cpu_us_per_request\\\": \$cpu_$s, \\\"server_cpu_percent\\\": \$spct_$s, \\\"wrk_cpu_percent\\\": \$wpct_$s, \\\"runs_with_errors\\\": \$err_$s}\""
   done
-  [ $have_uv = 1 ] && j="$j, \"ratio_requests\": ${ratio%x}, \"ratio_p99\": ${p99x%x}"
+  # "-" (no figure: wrk printed a 99th percentile of 0.00us, which its
+  # pipelined runs sometimes do, or a side had no requests) is null in JSON.
+  jr=${ratio%x} jp=${p99x%x}
+  [ "$jr" = "-" ] && jr=null
+  [ "$jp" = "-" ] && jp=null
+  [ $have_uv = 1 ] && j="$j, \"ratio_requests\": $jr, \"ratio_p99\": $jp"
   j="$j}"
   rowjson="${rowjson:+$rowjson,
     }$j"
