@@ -25,12 +25,13 @@
 #include "uring-int.h"
 #include "stream.h"
 
+/* Direct sends a stream makes per tick before its writes take the ring. */
+#define LURE__TRY_SENDS_PER_TICK 8
+
 /* One non-blocking send(2) before falling back to a ring SEND: when the
  * socket has room (the common case for replies) the bytes leave now and the
  * next io_uring_enter only has to wait for input, instead of being woken by
  * the SEND's own completion.  Returns 1 when req finished (or failed). */
-#define LURE__TRY_SENDS_PER_TICK 8
-
 static int lure__ustream_try_send(lure_stream_t *s, struct lure__ustream *us,
                                   lure_write_t *req) {
   struct lure__uring *st = s->loop->priv->backend_data;

@@ -333,19 +333,15 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   lure__uring_udp_build_chains(loop, st);
 
   before = io_uring_sq_ready(&st->ring);
-  /* Completions already posted (task work that ran when a callback's own
-   * system call returned, with COOP_TASKRUN: a datagram sent to ourselves,
-   * a reply on loopback): this poll phase does not block, whatever the
-   * timeout, so it need not enter the ring to find them. */
-  if (timeout != 0 && before == 0 &&
-      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
-      io_uring_cq_ready(&st->ring) > 0)
-    timeout = 0;
-  if (timeout == 0 && before == 0 &&
-      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
-      (io_uring_cq_ready(&st->ring) > 0 || lure__uring_nothing_pending(st))) {
-    /* Nothing to submit, and completions waiting or none that only a
-     * kernel entry would produce: no syscall needed. */
+  /* Nothing to submit, and either completions already posted or (for a
+   * tick that may not block) none that only a kernel entry would produce:
+   * no syscall needed.  Posted completions end the poll phase whatever the
+   * timeout: with COOP_TASKRUN, task work runs when a callback's own
+   * system call returns (a datagram sent to ourselves, a reply on
+   * loopback), and its CQE is in the ring before the wait. */
+  if (before == 0 && !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+      (io_uring_cq_ready(&st->ring) > 0 ||
+       (timeout == 0 && lure__uring_nothing_pending(st)))) {
     lure__update_time(loop);
     lure__uring_reap(loop, st);
     return;

@@ -670,23 +670,20 @@ static int lure__child(void *arg) {
   return 127;
 }
 
-static int lure__pidfd_wanted(void) {
-  const char *v;
+/* An environment switch is on when set, not empty and not "0". */
+static int lure__env_on(const char *name) {
+  const char *v = getenv(name);
 
-  if (lure__pidfd_missing)
-    return 0;
-  v = getenv("LURE_PIDFD_DISABLE");
-  return v == NULL || v[0] == '\0' || strcmp(v, "0") == 0;
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
 }
 
-/* LURE_SPAWN_FORK set (not "0"): fork(2) instead of the vfork clone. */
-static int lure__spawn_fork_wanted(void) {
-  const char *v;
+static int lure__pidfd_wanted(void) {
+  return !lure__pidfd_missing && !lure__env_on("LURE_PIDFD_DISABLE");
+}
 
-  if (lure__vfork_missing)
-    return 1;
-  v = getenv("LURE_SPAWN_FORK");
-  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+/* LURE_SPAWN_FORK on: fork(2) instead of the vfork clone. */
+static int lure__spawn_fork_wanted(void) {
+  return lure__vfork_missing || lure__env_on("LURE_SPAWN_FORK");
 }
 
 /* Start the child: clone(2) with CLONE_VM | CLONE_VFORK on a stack of its
