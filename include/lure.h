@@ -283,7 +283,16 @@ typedef enum {
   /* int: 1 or 0.  Turns on or off the adaptive router that sends buffered
    * file writes to the ring or the thread pool, whichever is faster now
    * (on by default, unless the wait point was forced). */
-  LURE_LOOP_FS_ADAPT
+  LURE_LOOP_FS_ADAPT,
+  /* int: 1 or 0.  While every thread of the pool has a job, an fs request
+   * waits in the pool's queue, as in libuv, where lure_cancel() can still
+   * take it back, instead of going to the ring or AIO at once (off by
+   * default; on in loops made through uv.h). */
+  LURE_LOOP_FS_BEHIND_POOL,
+  /* No argument: libuv's behaviour where lure's default differs, for every
+   * option not set explicitly (today: LURE_LOOP_FS_BEHIND_POOL on).  uv.h's
+   * uv_default_loop(), uv_loop_init() and uv_loop_new() ask for it. */
+  LURE_LOOP_LIBUV_DEFAULTS
 } lure_loop_option;
 
 /* Events for poll handles, the values of libuv's uv_poll_event. */

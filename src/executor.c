@@ -12,7 +12,15 @@
  *   - sockets: the ring's socket path (when the wait point is the ring and
  *     has the opcodes), else readiness.
  *
- * One exception to the fixed order, the adaptive router of buffered
+ * Two exceptions to the fixed order.  The first is libuv's, asked for by
+ * LURE_LOOP_FS_BEHIND_POOL (uv.h turns it on): while every thread of the
+ * pool has a job, every fs request joins the pool's queue, so that it
+ * starts after the jobs before it and lure_cancel() can take it back until
+ * then, as libuv's suite (threadpool_cancel_fs) and programs written for
+ * libuv expect.  It costs the ring's head start only while the pool is
+ * full, where libuv's requests wait too.
+ *
+ * The second, the adaptive router of buffered
  * writes (issue 12): ext4 and most file systems cannot write to the page
  * cache without blocking, so the ring hands every buffered write to one of
  * its io-wq workers.  On a busy host those workers wait for a CPU like any
@@ -242,10 +250,21 @@ int lure__fs_adapt_feed(lure_loop_t *loop, int executor, uint64_t ns) {
 
 /* ---- fs -------------------------------------------------------------- */
 
+/* LURE_LOOP_FS_BEHIND_POOL, set or from LURE_LOOP_LIBUV_DEFAULTS. */
+static int lure__fs_behind_pool(const lure_loop_t *loop) {
+  const struct lure__loop_priv *p = loop->priv;
+
+  return p->fs_behind_pool >= 0 ? p->fs_behind_pool : p->libuv_defaults;
+}
+
 int lure__fs_route(lure_loop_t *loop, lure_fs_t *req) {
   const struct lure__fs_ops *const *e;
   int rc = LURE_ENOTSUP;
 
+  /* libuv's order: behind a pool whose every thread has a job, a request
+   * waits its turn, and lure_cancel() can take it back until then. */
+  if (lure__fs_behind_pool(loop) && lure__threadpool_full())
+    return lure__fs_pool.submit(loop, req);
   if (req->fs_type == LURE_FS_WRITE) {
     rc = lure__fs_adapt_route(loop, req);
     if (rc != LURE_ENOTSUP)

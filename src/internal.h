@@ -157,6 +157,11 @@ struct lure__loop_priv {
   /* Buffered writes: the ring or the pool, whichever is faster now. */
   struct lure__fs_adapt fs_adapt;
 
+  /* LURE_LOOP_FS_BEHIND_POOL: 1 on, 0 off, -1 unset (then libuv_defaults
+   * decides); libuv_defaults is LURE_LOOP_LIBUV_DEFAULTS. */
+  int fs_behind_pool;
+  int libuv_defaults;
+
   /* fs event handles: the loop's inotify instance and its watches
    * (fs-event.c); NULL until the first lure_fs_event_start(). */
   struct lure__inotify *inotify;
@@ -261,6 +266,7 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
 /* 0 when w was still queued (done will run with -ECANCELED), else -EBUSY. */
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w);
 unsigned int lure__threadpool_size(void);
+int lure__threadpool_full(void);
 /* Finish the queued jobs and join every worker (lure_library_shutdown). */
 void lure__threadpool_shutdown(void);
 

@@ -361,6 +361,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   p->emfile_fd = -1;
   p->ring_entries = 256;
   lure__fs_adapt_init(loop);
+  p->fs_behind_pool = -1;
   lure__read_env(p);
   lure__update_time(loop);
 
@@ -532,6 +533,19 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
       }
       p->fs_adapt.setting = (int) n;
       lure__fs_adapt_reset(loop);
+      break;
+
+    case LURE_LOOP_FS_BEHIND_POOL:
+      n = (unsigned) va_arg(ap, int);
+      if (n > 1) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      p->fs_behind_pool = (int) n;
+      break;
+
+    case LURE_LOOP_LIBUV_DEFAULTS:
+      p->libuv_defaults = 1;
       break;
 
     default:

@@ -34,6 +34,9 @@ static pthread_mutex_t lure__tp_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lure__tp_cond = PTHREAD_COND_INITIALIZER;
 static struct lure__queue lure__tp_queue;
 static unsigned int lure__tp_nthreads;
+/* Jobs queued or running: written under the pool lock, read without it by
+ * lure__threadpool_full() (atomics, so that a loop thread may look). */
+static unsigned int lure__tp_load;
 static int lure__tp_stopping;  /* shutdown asked; workers leave when idle */
 static pthread_t lure__tp_tids[1024]; /* lure__threadpool_size() caps at 1024 */
 
@@ -51,6 +54,7 @@ static void lure__tp_child(void) {
   pthread_cond_init(&lure__tp_cond, NULL);
   lure__queue_init(&lure__tp_queue);
   lure__tp_nthreads = 0;
+  lure__tp_load = 0;
   lure__tp_stopping = 0;
 }
 
@@ -63,6 +67,10 @@ unsigned int lure__threadpool_size(void) {
   const char *s = getenv("LURE_THREADPOOL_SIZE");
   long n;
 
+  /* A libuv program sizes its pool with UV_THREADPOOL_SIZE: lure's own
+   * variable wins when both are set. */
+  if (s == NULL || *s == '\0')
+    s = getenv("UV_THREADPOOL_SIZE");
   if (s == NULL || *s == '\0')
     return 4;
   n = strtol(s, NULL, 10);
@@ -94,6 +102,7 @@ static void *lure__tp_worker(void *arg) {
     pthread_mutex_unlock(&lure__tp_mutex);
 
     w->work(w);
+    __atomic_fetch_sub(&lure__tp_load, 1, __ATOMIC_RELAXED);
 
     loop = w->loop;
     pthread_mutex_lock(&loop->priv->wq_mutex);
@@ -126,7 +135,9 @@ static int lure__tp_start(void) {
     err = pthread_create(&tid, &attr, lure__tp_worker, NULL);
     if (err != 0)
       break;
-    lure__tp_tids[lure__tp_nthreads++] = tid;
+    lure__tp_tids[lure__tp_nthreads] = tid;
+    __atomic_store_n(&lure__tp_nthreads, lure__tp_nthreads + 1,
+                     __ATOMIC_RELAXED);
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
@@ -147,6 +158,7 @@ int lure__work_submit(lure_loop_t *loop, struct lure__work *w,
     rc = lure__tp_start();
   if (rc == 0) {
     w->state = LURE__WORK_QUEUED;
+    __atomic_fetch_add(&lure__tp_load, 1, __ATOMIC_RELAXED);
     lure__queue_insert_tail(&lure__tp_queue, &w->queue);
     pthread_cond_signal(&lure__tp_cond);
   }
@@ -179,9 +191,19 @@ void lure__threadpool_shutdown(void) {
     pthread_join(lure__tp_tids[i], NULL);
 
   pthread_mutex_lock(&lure__tp_mutex);
-  lure__tp_nthreads = 0;
+  __atomic_store_n(&lure__tp_nthreads, 0, __ATOMIC_RELAXED);
   lure__tp_stopping = 0;
   pthread_mutex_unlock(&lure__tp_mutex);
+}
+
+/* Whether every thread of the pool has a job (running or queued), so that a
+ * job submitted now would wait in the queue.  A pool not started counts as
+ * free.  A glance without the lock: the answer may be a job old, which only
+ * moves one request to the other side of the line. */
+int lure__threadpool_full(void) {
+  unsigned int n = __atomic_load_n(&lure__tp_nthreads, __ATOMIC_RELAXED);
+
+  return n > 0 && __atomic_load_n(&lure__tp_load, __ATOMIC_RELAXED) >= n;
 }
 
 int lure__work_cancel(lure_loop_t *loop, struct lure__work *w) {
@@ -192,6 +214,7 @@ int lure__work_cancel(lure_loop_t *loop, struct lure__work *w) {
   if (w->state == LURE__WORK_QUEUED) {
     lure__queue_remove(&w->queue);
     w->state = LURE__WORK_CANCELED;
+    __atomic_fetch_sub(&lure__tp_load, 1, __ATOMIC_RELAXED);
     canceled = 1;
   }
   pthread_mutex_unlock(&lure__tp_mutex);

@@ -3,7 +3,10 @@
  * the pool, in flight on the ring (IORING_OP_ASYNC_CANCEL) or in AIO
  * (io_cancel).  The callback runs exactly once, with LURE_ECANCELED or with
  * the real result; never both; a cancelled request had no effect; an open
- * that completes after a cancel does not leak its fd.
+ * that completes after a cancel does not leak its fd.  And libuv's order
+ * behind a full pool (LURE_LOOP_FS_BEHIND_POOL, uv.h's loops): there every
+ * request waits and is cancelled for sure; without it the ring and AIO
+ * serve while the pool is full.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -897,6 +900,159 @@ START_TEST(fs_cancel_before_submit) {
 }
 END_TEST
 
+/* ---- LURE_LOOP_FS_BEHIND_POOL: libuv's order behind a full pool ---------- */
+
+/* The option's four ways in: set on; the default (off); on through
+ * LURE_LOOP_LIBUV_DEFAULTS (what uv.h's loops ask for); and those defaults
+ * overruled by the option set off, which wins. */
+enum { BP_ON, BP_DEFAULT, BP_LIBUV, BP_LIBUV_OFF, BP_COUNT };
+static const char *bp_name[BP_COUNT] = { "on", "default", "libuv-defaults",
+                                         "libuv-defaults, then off" };
+
+START_TEST(fs_behind_full_pool) {
+  enum { N = 4 };
+  int behind = _i == BP_ON || _i == BP_LIBUV;
+  struct cenv *e = calloc(1, sizeof(*e));
+  struct creq *c = calloc((size_t) N * OP_COUNT, sizeof(*c));
+  int used[OP_COUNT] = { 0 };
+  lure_work_t *blockers;
+  int nused = 0;
+  int pending;
+  int spins;
+  int fds;
+  int op;
+  int k;
+
+  lt_fs_begin(1, 20000);
+  cenv_init(e, N);
+  /* An O_DIRECT read first, so that an AIO context made for it (no ring)
+   * is not counted as a leaked descriptor below. */
+  if (e->direct_fd >= 0) {
+    struct creq r;
+
+    ck_assert_int_eq(submit(e, &r, OP_DIRECT_READ, 0), 0);
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(r.result, 4096);
+    lure_fs_req_cleanup(&r.req);
+  }
+  fds = lt_count_fds();
+  /* Bad values: a clear error, the setting unchanged. */
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_BEHIND_POOL, 2),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_BEHIND_POOL, -1),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(NULL, LURE_LOOP_FS_BEHIND_POOL, 1),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(NULL, LURE_LOOP_LIBUV_DEFAULTS),
+                   LURE_EINVAL);
+  if (_i == BP_ON)
+    ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_BEHIND_POOL, 1), 0);
+  if (_i == BP_LIBUV || _i == BP_LIBUV_OFF)
+    ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_LIBUV_DEFAULTS), 0);
+  if (_i == BP_LIBUV_OFF)
+    ck_assert_int_eq(lure_loop_configure(L, LURE_LOOP_FS_BEHIND_POOL, 0), 0);
+
+  blockers = block_pool();
+  for (op = 0; op < OP_COUNT; op++) {
+    if (op == OP_DIRECT_READ && e->direct_fd < 0)
+      continue;
+    /* Off, only what the ring or AIO serves says anything. */
+    if (!behind && op_on_pool(op))
+      continue;
+    used[op] = 1;
+    for (k = 0; k < N; k++)
+      ck_assert_int_eq(submit(e, &c[op * N + k], op, k), 0);
+    nused++;
+  }
+  if (behind) {
+    /* Every kind waits in the pool's queue: the loop runs (the ring would
+     * have its entries submitted and served by now), nothing calls back,
+     * and lure_cancel() takes each back there, as libuv's
+     * threadpool_cancel_fs expects from a 10 ms timer. */
+    ck_assert_int_eq(nused, OP_COUNT - (e->direct_fd < 0));
+    for (spins = 0; spins < 5; spins++) {
+      lure_run(L, LURE_RUN_NOWAIT);
+      lt_sleep_ms(2);
+    }
+    for (k = 0; k < N * OP_COUNT; k++)
+      ck_assert_int_eq(c[k].calls, 0);
+    for (op = 0; op < OP_COUNT; op++) {
+      for (k = 0; used[op] && k < N; k++) {
+        struct creq *r = &c[op * N + k];
+
+        r->cancel_rc = lure_cancel((lure_req_t *) &r->req);
+        ck_assert_msg(r->cancel_rc == 0,
+                      "%s #%d behind a full pool (%s): lure_cancel = %s",
+                      op_name[op], k, bp_name[_i], lt_err(r->cancel_rc));
+      }
+    }
+    release_pool(blockers);
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+    finish_pool(blockers);
+  } else {
+    /* What the ring or AIO serves here must finish while the pool stays
+     * full (on a set that sends every fs request to the pool, that is
+     * nothing, and the half above is the test). */
+    for (spins = 0; spins < 5000; spins++) {
+      pending = 0;
+      for (op = 0; op < OP_COUNT; op++)
+        for (k = 0; used[op] && k < N; k++)
+          pending += c[op * N + k].calls == 0;
+      if (pending == 0)
+        break;
+      lure_run(L, LURE_RUN_NOWAIT);
+      lt_sleep_ms(1);
+    }
+    ck_assert_msg(pending == 0,
+                  "%d requests not served while the pool was full (%s)",
+                  pending, bp_name[_i]);
+    ck_assert_int_eq(atomic_load(&block_started),
+                     (int) lt_fs_facts.pool_size);
+    ck_assert_int_eq(block_done, 0);
+    release_pool(blockers);
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+    finish_pool(blockers);
+  }
+  for (op = 0; op < OP_COUNT; op++) {
+    for (k = 0; used[op] && k < N; k++) {
+      struct creq *r = &c[op * N + k];
+      const char *ex = lure_req_executor((lure_req_t *) &r->req);
+
+      ck_assert_ptr_nonnull(ex);
+      if (behind) {
+        ck_assert_msg(r->result == LURE_ECANCELED, "%s #%d (%s): result %s",
+                      op_name[op], k, bp_name[_i], lt_err(r->result));
+        ck_assert_str_eq(ex, "threadpool");
+      } else {
+        ck_assert_msg(strcmp(ex, "threadpool") != 0,
+                      "%s #%d (%s) went to the full pool", op_name[op], k,
+                      bp_name[_i]);
+      }
+      check_outcome(e, r, op);
+    }
+  }
+  ck_assert_int_eq(lt_count_fds(), fds);
+  /* With the pool free again, behind or not, a stat goes where the fixed
+   * order sends it. */
+  {
+    struct creq r;
+
+    ck_assert_int_eq(submit(e, &r, OP_STAT, 0), 0);
+    ck_assert_int_eq(lure_run(L, LURE_RUN_DEFAULT), 0);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(r.result, 0);
+    ck_assert_str_eq(lure_req_executor((lure_req_t *) &r.req),
+                     op_on_pool(OP_STAT) ? "threadpool" : "io_uring");
+    lure_fs_req_cleanup(&r.req);
+  }
+  cenv_free(e);
+  free(e);
+  free(c);
+  lt_fs_end();
+}
+END_TEST
+
 /* ---- lure_loop_close() with a request in flight -------------------------- */
 
 START_TEST(fs_loop_close_busy) {
@@ -940,6 +1096,7 @@ LT_SUITE(cancel) {
   tcase_add_test(tc, fs_cancel_waiting_for_sq);
   tcase_add_test(tc, fs_cancel_before_submit);
   tcase_add_test(tc, fs_loop_close_busy);
+  tcase_add_loop_test(tc, fs_behind_full_pool, 0, BP_COUNT);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -432,6 +432,59 @@ START_TEST(work_pool_size_env) {
 }
 END_TEST
 
+/* libuv's UV_THREADPOOL_SIZE sizes the pool when LURE_THREADPOOL_SIZE is
+ * unset or empty; lure's own variable wins when both are set.  Seen as the
+ * number of blocking jobs that start at once out of 4. */
+static const struct {
+  const char *lure;
+  const char *uv;
+  int threads;
+} uv_sizes[] = { { NULL, "2", 2 }, { "", "3", 3 }, { "1", "3", 1 } };
+static int uvs_after;
+
+static void uvs_after_cb(lure_work_t *req, int status) {
+  (void) req;
+  ck_assert_int_eq(status, 0);
+  uvs_after++;
+}
+
+START_TEST(work_pool_size_uv_env) {
+  lure_loop_t loop;
+  lure_work_t reqs[4];
+  int started;
+  int i;
+
+  /* Before the pool's first use in this (forked) process. */
+  if (uv_sizes[_i].lure == NULL)
+    ck_assert_int_eq(unsetenv("LURE_THREADPOOL_SIZE"), 0);
+  else
+    ck_assert_int_eq(setenv("LURE_THREADPOOL_SIZE", uv_sizes[_i].lure, 1), 0);
+  ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", uv_sizes[_i].uv, 1), 0);
+  gate_open = 0;
+  blockers_started = 0;
+  uvs_after = 0;
+  lt_loop_init(&loop);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(lure_queue_work(&loop, &reqs[i], blocker_work_cb,
+                                     uvs_after_cb), 0);
+  wait_blockers(uv_sizes[_i].threads);
+  lt_sleep_ms(50);
+  pthread_mutex_lock(&gate_mutex);
+  started = blockers_started;
+  pthread_mutex_unlock(&gate_mutex);
+  ck_assert_msg(started == uv_sizes[_i].threads,
+                "LURE_THREADPOOL_SIZE %s, UV_THREADPOOL_SIZE %s: %d jobs at "
+                "once, want %d",
+                uv_sizes[_i].lure ? uv_sizes[_i].lure : "unset",
+                uv_sizes[_i].uv, started, uv_sizes[_i].threads);
+  open_gate();
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uvs_after, 4);
+  ck_assert_int_eq(unsetenv("UV_THREADPOOL_SIZE"), 0);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 LT_SUITE(work) {
   Suite *s = suite_create("work");
   TCase *tc = lt_tcase("work", 60);
@@ -445,6 +498,8 @@ LT_SUITE(work) {
   tcase_add_test(tc, work_null_after_cb);
   tcase_add_loop_test(tc, work_pool_size_env, 0,
                       (int) LT_ARRAY_SIZE(pool_sizes));
+  tcase_add_loop_test(tc, work_pool_size_uv_env, 0,
+                      (int) LT_ARRAY_SIZE(uv_sizes));
   tcase_add_test(tc, work_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

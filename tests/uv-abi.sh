@@ -9,6 +9,10 @@
 #   3. liblure exports no uv_ symbol, so a process can hold both libraries.
 #   4. A program that includes <uv.h> through "pkg-config lure-uv"-style
 #      flags builds and runs a timer and a loop.
+#   5. Loops made through uv.h keep libuv's order behind a full thread pool
+#      (LURE_LOOP_LIBUV_DEFAULTS): an fs request made while every pool
+#      thread has a job waits, and uv_cancel() takes it back; a loop where
+#      the program turned LURE_LOOP_FS_BEHIND_POOL off serves it at once.
 # SKIP (77) without libuv1-dev's /usr/include/uv.h (bootstrap.sh installs it).
 set -eu
 srcdir=${srcdir:-.}
@@ -129,7 +133,8 @@ echo "uv-abi: UV_TCP_REUSEPORT has libuv 1.49's value"
   grep -oE '^#define uv_[a-z0-9_]+ lure_[a-z0-9_]+$' "$UVH" | awk '{print "  (void *) " $2 ","}' |
     grep -vE '(_s|uv_poll_event|uv_fs_event|uv_fs_event_flags|uv_tcp_flags|uv_udp_flags|uv_process_flags|uv_any_handle|uv_any_req),$'
   echo '  (void *) uv_close, (void *) uv_pipe_connect, (void *) uv_version,'
-  echo '  (void *) uv_version_string, 0 };'
+  echo '  (void *) uv_version_string, (void *) uv_default_loop,'
+  echo '  (void *) uv_loop_init, (void *) uv_loop_new, 0 };'
   echo 'int main(void) { return fns[0] == 0; }'
 } >"$tmp/fns.c"
 $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -Werror=implicit-function-declaration -I"$srcdir/include/lure" -I"$srcdir/include" \
@@ -170,3 +175,73 @@ $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/i
 out=$("$tmp/prog")
 [ "$out" = "EOF no such file or directory" ] || { echo "uv-abi: program printed: $out" >&2; exit 1; }
 echo "uv-abi: a libuv timer program builds and runs unchanged"
+
+# 5. libuv's order behind a full pool, on the three loops uv.h makes.
+cat >"$tmp/order.c" <<'EOF'
+#include <uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+static uv_sem_t sem;
+static int stat_done, stat_result;
+static void block(uv_work_t *w) { (void) w; uv_sem_wait(&sem); }
+static void after(uv_work_t *w, int status) { (void) w; (void) status; }
+static void on_stat(uv_fs_t *r) { stat_done++; stat_result = (int) r->result; uv_fs_req_cleanup(r); }
+/* 0 when the stat made behind a full pool was cancelled, 1 when it ran
+ * although the pool was full, 10 or more on any other outcome. */
+static int try_loop(uv_loop_t *loop) {
+  uv_work_t w[4];
+  uv_fs_t st;
+  int i, rc;
+  if (uv_sem_init(&sem, 0) != 0) return 10;
+  for (i = 0; i < 4; i++)
+    if (uv_queue_work(loop, &w[i], block, after) != 0) return 11;
+  stat_done = 0;
+  if (uv_fs_stat(loop, &st, "/", on_stat) != 0) return 12;
+  /* The loop runs for 50 ms while the pool stays full: the ring serves
+   * the stat in that time; behind the pool it waits. */
+  for (i = 0; i < 50 && stat_done == 0; i++) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+  }
+  if (stat_done == 1) {
+    rc = stat_result == 0 ? 1 : 15;
+  } else {
+    if (uv_cancel((uv_req_t *) &st) != 0) return 17;
+    rc = 0;
+  }
+  for (i = 0; i < 4; i++) uv_sem_post(&sem);
+  if (uv_run(loop, UV_RUN_DEFAULT) != 0) return 13;
+  if (rc == 0 && (stat_done != 1 || stat_result != UV_ECANCELED)) return 14;
+  uv_sem_destroy(&sem);
+  return rc;
+}
+int main(void) {
+  uv_loop_t own, *fresh;
+  int a, b, c, d;
+  a = try_loop(uv_default_loop());
+  if (uv_loop_init(&own) != 0) return 20;
+  b = try_loop(&own);
+  fresh = uv_loop_new();
+  if (fresh == NULL) return 21;
+  c = try_loop(fresh);
+  /* The program's own choice wins over uv.h's, also on the next call. */
+  if (lure_loop_configure(uv_default_loop(), LURE_LOOP_FS_BEHIND_POOL, 0) != 0) return 22;
+  d = getenv("ORDER_RING") ? try_loop(uv_default_loop()) : -1;
+  printf("%d %d %d %d %s\n", a, b, c, d, lure_loop_backend(uv_default_loop()));
+  uv_loop_close(&own);
+  uv_loop_delete(fresh);
+  return 0;
+}
+EOF
+$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/order" "$tmp/order.c" \
+  -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+out=$("$tmp/order")
+[ "${out% *}" = "0 0 0 -1" ] || { echo "uv-abi: behind a full pool, uv.h's loops gave: $out (want 0 0 0 -1: cancelled)" >&2; exit 1; }
+# With the option off, the stat goes to the ring when the ring is the wait
+# point (1: served while the pool was full); on epoll, to the pool (0).
+out=$(ORDER_RING=1 "$tmp/order")
+case $out in
+  "0 0 0 1 io_uring") echo "uv-abi: uv.h's loops wait behind a full pool (cancellable); with LURE_LOOP_FS_BEHIND_POOL 0 the ring serves at once" ;;
+  "0 0 0 0 epoll") echo "uv-abi: uv.h's loops wait behind a full pool (cancellable); on epoll the pool serves either way" ;;
+  *) echo "uv-abi: with LURE_LOOP_FS_BEHIND_POOL 0: $out" >&2; exit 1 ;;
+esac

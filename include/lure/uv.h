@@ -10,7 +10,8 @@
  * names only, no behaviour: every uv_X and UV_X of libuv 1.44's uv.h that
  * lure has is mapped onto lure_X and LURE_X, with libuv's values.  Where the
  * shapes differ (libuv's uv_close() and uv_pipe_connect() return void), a
- * static inline wrapper adapts them.  liblure exports no uv_ symbol, so one
+ * static inline wrapper adapts them; the three that make loops also ask
+ * for libuv's defaults (LURE_LOOP_LIBUV_DEFAULTS).  liblure exports no uv_ symbol, so one
  * process may hold both libraries.
  *
  * A name of libuv's uv.h that lure does not have yet is absent on purpose:
@@ -449,6 +450,34 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
   (void) lure_pipe_connect(req, handle, name, cb);
 }
 
+/* A loop made through uv.h behaves as libuv's where lure's default differs
+ * (lure_loop_configure(3), LURE_LOOP_LIBUV_DEFAULTS: today, fs requests
+ * made while the thread pool is full wait in its queue, cancellable, as in
+ * libuv).  An option the program sets itself still wins. */
+static inline uv_loop_t *uv_default_loop(void) {
+  uv_loop_t *loop = lure_default_loop();
+
+  if (loop != NULL)
+    (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
+  return loop;
+}
+
+static inline int uv_loop_init(uv_loop_t *loop) {
+  int rc = lure_loop_init(loop);
+
+  if (rc == 0)
+    (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
+  return rc;
+}
+
+static inline uv_loop_t *uv_loop_new(void) {
+  uv_loop_t *loop = lure_loop_new();
+
+  if (loop != NULL)
+    (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
+  return loop;
+}
+
 /* ---- functions --------------------------------------------------------- */
 
 #define uv_accept lure_accept
@@ -461,7 +490,6 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_check_init lure_check_init
 #define uv_check_start lure_check_start
 #define uv_check_stop lure_check_stop
-#define uv_default_loop lure_default_loop
 #define uv_err_name lure_err_name
 #define uv_err_name_r lure_err_name_r
 #define uv_fileno lure_fileno
@@ -540,7 +568,6 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
 #define uv_loop_configure lure_loop_configure
 #define uv_metrics_idle_time lure_metrics_idle_time
 #define uv_loop_fork lure_loop_fork
-#define uv_loop_init lure_loop_init
 #define uv_now lure_now
 #define uv_pipe lure_pipe
 #define uv_pipe_bind lure_pipe_bind
@@ -659,7 +686,6 @@ typedef lure_thread_options_t uv_thread_options_t;
 #define uv_key_set lure_key_set
 #define uv_loop_delete lure_loop_delete
 #define uv_loop_get_data lure_loop_get_data
-#define uv_loop_new lure_loop_new
 #define uv_loop_set_data lure_loop_set_data
 #define uv_loop_size lure_loop_size
 #define uv_mutex_destroy lure_mutex_destroy
