@@ -443,7 +443,6 @@ struct lure_timer_s {
   /* private */
   lure_timer_cb timer_cb;
   struct lure__heap_node heap_node;
-  struct lure__queue ready_queue;
   uint64_t timeout;
   uint64_t repeat;
   uint64_t start_id;

@@ -2,11 +2,13 @@
  * timer.c - timers on an intrusive min-heap keyed (due, start_id).
  *
  * The key makes timers with equal deadlines fire in the order they were
- * started, as in libuv.  The timers phase first moves every timer that is
- * due at the loop's cached time onto a local ready list and only then runs
- * their callbacks: a timer started (or restarted, even with 0 ms) from a
- * timer callback therefore waits for the next tick instead of starving the
- * rest of the loop.  This is libuv's behaviour since 1.45.
+ * started, as in libuv.  The timers phase runs the timers that were due at
+ * the loop's cached time when the phase began, and only those: a timer
+ * started (or restarted, even with 0 ms) from a timer callback waits for
+ * the next tick instead of starving the rest of the loop.  This is
+ * libuv's behaviour since 1.45, which gets it by moving the due timers to
+ * a list first; lure gets it in one pass over the heap (lure__run_timers),
+ * touching each timer once.
  */
 #include <limits.h>
 #include "internal.h"
@@ -29,17 +31,13 @@ LURE_EXTERN int lure_timer_init(lure_loop_t *loop, lure_timer_t *h) {
   h->timeout = 0;
   h->repeat = 0;
   h->start_id = 0;
-  lure__queue_init(&h->ready_queue);
   return 0;
 }
 
-/* Take an active timer off the heap or off the ready list. */
+/* Take an active timer off the heap. */
 static void lure__timer_unlink(lure_timer_t *h) {
-  if (!lure__queue_empty(&h->ready_queue))
-    lure__queue_remove(&h->ready_queue);
-  else
-    lure__heap_remove(&h->loop->priv->timer_heap, &h->heap_node,
-                      lure__timer_less);
+  lure__heap_remove(&h->loop->priv->timer_heap, &h->heap_node,
+                    lure__timer_less);
 }
 
 static void lure__timer_arm(lure_timer_t *h, lure_timer_cb cb,
@@ -134,27 +132,26 @@ int lure__next_timeout(const lure_loop_t *loop) {
   return diff > INT_MAX ? INT_MAX : (int) diff;
 }
 
-/* The timers phase. */
+/* The timers phase: the timers due at `now`, the loop's time as the phase
+ * begins, in (due, start_id) order, and no others.  A timer armed during
+ * the phase (started or restarted by a callback, or a repeat re-armed
+ * here) takes a start_id of at least `first_new` and a due time of at
+ * least `now` (the loop's time only grows), so it sorts after every timer
+ * that was due when the phase began: meeting one at the top of the heap
+ * means none of those is left.  A due timer that a callback stops or
+ * restarts leaves the heap or gets a new start_id, so it does not fire. */
 void lure__run_timers(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
+  uint64_t now = p->time;
+  uint64_t first_new = p->timer_counter;
   struct lure__heap_node *n;
-  struct lure__queue ready;
-  struct lure__queue *q;
   lure_timer_t *t;
 
-  lure__queue_init(&ready);
   while ((n = lure__heap_min(&p->timer_heap)) != NULL) {
     t = lure__container_of(n, lure_timer_t, heap_node);
-    if (t->timeout > p->time)
+    if (t->timeout > now || t->start_id >= first_new)
       break;
     lure__heap_remove(&p->timer_heap, n, lure__timer_less);
-    lure__queue_insert_tail(&ready, &t->ready_queue);
-  }
-
-  while (!lure__queue_empty(&ready)) {
-    q = lure__queue_head(&ready);
-    t = lure__container_of(q, lure_timer_t, ready_queue);
-    lure__queue_remove(q);
     lure__handle_stop((lure_handle_t *) t);
     if (t->repeat != 0)
       lure__timer_arm(t, t->timer_cb, t->repeat, t->repeat);

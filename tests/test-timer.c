@@ -267,6 +267,60 @@ START_TEST(timer_restart_from_callback_default) {
 }
 END_TEST
 
+/* The timers phase runs the timers that were due when it began, and only
+ * those.  A's callback moves the loop's time past C's deadline, restarts
+ * B (due, not yet fired) with 0 ms, and starts D with 0 ms: in that phase
+ * only A fires; B, C and D fire later, C before the restarted B and D. */
+static lure_timer_t snap_t[4];
+static char snap_order[8];
+static int snap_n;
+static int snap_at_check = -1;
+
+static void snap_cb(lure_timer_t *h) {
+  snap_order[snap_n++] = (char) ('A' + (h - snap_t));
+  if (h == &snap_t[0]) {
+    lt_sleep_ms(40);
+    lure_update_time(h->loop);
+    ck_assert_int_eq(lure_timer_start(&snap_t[1], snap_cb, 0, 0), 0);
+    ck_assert_int_eq(lure_timer_start(&snap_t[3], snap_cb, 0, 0), 0);
+  }
+}
+
+static void snap_check_cb(lure_check_t *c) {
+  if (snap_at_check < 0)
+    snap_at_check = snap_n;
+  lure_check_stop(c);
+}
+
+START_TEST(timer_phase_snapshot) {
+  lure_loop_t loop;
+  lure_check_t chk;
+  int i;
+
+  snap_n = 0;
+  snap_at_check = -1;
+  memset(snap_order, 0, sizeof(snap_order));
+  lt_loop_init(&loop);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(lure_timer_init(&loop, &snap_t[i]), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &chk), 0);
+  ck_assert_int_eq(lure_check_start(&chk, snap_check_cb), 0);
+  ck_assert_int_eq(lure_timer_start(&snap_t[0], snap_cb, 0, 0), 0);
+  ck_assert_int_eq(lure_timer_start(&snap_t[1], snap_cb, 0, 0), 0);
+  ck_assert_int_eq(lure_timer_start(&snap_t[2], snap_cb, 30, 0), 0);
+  /* Due at the loop's time now. */
+  lt_sleep_ms(2);
+  lure_update_time(&loop);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+  ck_assert_msg(snap_at_check == 1, "the first timers phase fired \"%s\"",
+                snap_order);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_str_eq(snap_order, "ACBD");
+  lure_close((lure_handle_t *) &chk, NULL);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 /* Starting an active timer moves it: it fires once, at the new time. */
 START_TEST(timer_start_twice) {
   lure_loop_t loop;
@@ -428,6 +482,7 @@ LT_SUITE(timer) {
   tcase_add_test(tc, timer_equal_timeouts_start_order);
   tcase_add_test(tc, timer_many_sorted);
   tcase_add_test(tc, timer_repeat);
+  tcase_add_test(tc, timer_phase_snapshot);
   tcase_add_test(tc, timer_again);
   tcase_add_test(tc, timer_stop_in_callback);
   tcase_add_test(tc, timer_stop_other_same_tick);
