@@ -25,6 +25,15 @@ lib=$b/.libs/liblure.so
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# cc_lure OUT SRC [FLAG...]: a program built against lure's uv.h and the
+# shared liblure of this build.
+cc_lure() {
+  cc_out=$1 cc_src=$2
+  shift 2
+  $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE "$@" -I"$srcdir/include/lure" -I"$srcdir/include" \
+    -o "$cc_out" "$cc_src" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+}
+
 # 1. Constants: object-like UV_ macros of lure's uv.h, minus the ones that
 #    only libuv defines differently on purpose (none), header plumbing and
 #    the names of later libuv versions that 1.44's header lacks
@@ -47,7 +56,7 @@ n=$(wc -l <"$tmp/names")
   echo '}'
 } >"$tmp/consts.c"
 $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -o "$tmp/consts-libuv" "$tmp/consts.c" -luv
-$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/consts-lure" "$tmp/consts.c" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+cc_lure "$tmp/consts-lure" "$tmp/consts.c"
 "$tmp/consts-libuv" >"$tmp/v-libuv"
 "$tmp/consts-lure" >"$tmp/v-lure"
 if ! diff "$tmp/v-libuv" "$tmp/v-lure" >"$tmp/diff"; then
@@ -89,7 +98,7 @@ int main(void) {
 }
 CEOF
 $CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -o "$tmp/fields-libuv" "$tmp/fields.c" -luv
-$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/fields-lure" "$tmp/fields.c" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+cc_lure "$tmp/fields-lure" "$tmp/fields.c"
 "$tmp/fields-libuv" >/dev/null || { echo "uv-abi: the field-list check fails on libuv itself" >&2; exit 99; }
 "$tmp/fields-lure" || { echo "uv-abi: UV_HANDLE_FIELDS/UV_STREAM_FIELDS/UV_REQ_FIELDS do not give lure's layout" >&2; exit 1; }
 echo "uv-abi: UV_HANDLE_FIELDS, UV_STREAM_FIELDS and UV_REQ_FIELDS give the handle, stream and request layout"
@@ -137,8 +146,7 @@ echo "uv-abi: UV_TCP_REUSEPORT has libuv 1.49's value"
   echo '  (void *) uv_loop_init, (void *) uv_loop_new, 0 };'
   echo 'int main(void) { return fns[0] == 0; }'
 } >"$tmp/fns.c"
-$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -Werror=implicit-function-declaration -I"$srcdir/include/lure" -I"$srcdir/include" \
-  -o "$tmp/fns" "$tmp/fns.c" -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+cc_lure "$tmp/fns" "$tmp/fns.c" -Werror=implicit-function-declaration
 "$tmp/fns"
 nf=$(grep -c '(void \*)' "$tmp/fns.c")
 echo "uv-abi: $nf uv_ functions resolve in liblure"
@@ -170,8 +178,7 @@ int main(void) {
   return 0;
 }
 EOF
-$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/prog" "$tmp/prog.c" \
-  -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+cc_lure "$tmp/prog" "$tmp/prog.c"
 out=$("$tmp/prog")
 [ "$out" = "EOF no such file or directory" ] || { echo "uv-abi: program printed: $out" >&2; exit 1; }
 echo "uv-abi: a libuv timer program builds and runs unchanged"
@@ -233,8 +240,7 @@ int main(void) {
   return 0;
 }
 EOF
-$CC ${CFLAGS:-} ${LDFLAGS:-} -D_GNU_SOURCE -I"$srcdir/include/lure" -I"$srcdir/include" -o "$tmp/order" "$tmp/order.c" \
-  -L"$b/.libs" -llure -Wl,-rpath,"$b/.libs"
+cc_lure "$tmp/order" "$tmp/order.c"
 out=$("$tmp/order")
 [ "${out% *}" = "0 0 0 -1" ] || { echo "uv-abi: behind a full pool, uv.h's loops gave: $out (want 0 0 0 -1: cancelled)" >&2; exit 1; }
 # With the option off, the stat goes to the ring when the ring is the wait
