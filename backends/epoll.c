@@ -16,6 +16,15 @@
  *   epoll_wait batch still name it must not be called: io_stop() clears its
  *   entries in the batch being dispatched.
  * - Two watchers on one fd are refused (EEXIST) as libuv refuses them.
+ * - A stream or UDP watcher (LURE__IO_PARKABLE) that stops is left
+ *   registered ("parked") until the start of the next poll, which
+ *   deregisters it then; a restart in between is one EPOLL_CTL_MOD instead
+ *   of a DEL now and an ADD later.  That is a connecting stream's life:
+ *   its connect callback, called from the writable event, starts reading
+ *   (libuv's tcp4_pound_100 made ADD, DEL, ADD, DEL per connection; now
+ *   ADD, MOD, DEL).  A parked watcher's events are not dispatched, and
+ *   lure__io_close() (io_forget) deregisters it at once, while its fd is
+ *   open, so nothing is left that names a closed fd or a freed watcher.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,18 +33,33 @@
 #include "internal.h"
 
 #define LURE__EPOLL_BATCH 1024
+#define LURE__EPOLL_PARK_MAX 1024
 
 struct lure__epoll {
   int epfd;
   int nready;   /* events of the batch being dispatched */
   int cursor;   /* next index to dispatch */
-  unsigned nwatched; /* watchers registered with epfd */
+  unsigned nwatched; /* watchers registered with epfd and started */
+  unsigned nparked;  /* slots of parked[] used since the last poll */
+  /* Parked watchers; a parked watcher's bdata points at its slot, and a
+   * slot is NULL once its watcher restarted or was forgotten. */
+  struct lure__io *parked[LURE__EPOLL_PARK_MAX];
   struct epoll_event events[LURE__EPOLL_BATCH];
 };
 
-/* Marks a watcher as registered with epoll (the backend data needs no
- * memory of its own). */
+/* w->bdata of a watcher registered with epoll and started (the backend
+ * data needs no memory of its own); a parked one's points into parked[]. */
 static char lure__epoll_registered;
+
+static struct lure__io **lure__epoll_slot(struct lure__epoll *ep,
+                                          const struct lure__io *w) {
+  uintptr_t b = (uintptr_t) w->bdata;
+
+  if (b < (uintptr_t) &ep->parked[0] ||
+      b >= (uintptr_t) &ep->parked[LURE__EPOLL_PARK_MAX])
+    return NULL;
+  return (struct lure__io **) w->bdata;
+}
 
 static int lure__epoll_init(lure_loop_t *loop) {
   struct lure__epoll *ep = lure__calloc(1, sizeof(*ep));
@@ -54,24 +78,73 @@ static int lure__epoll_init(lure_loop_t *loop) {
 
 static void lure__epoll_destroy(lure_loop_t *loop, int in_child) {
   struct lure__epoll *ep = loop->priv->backend_data;
+  unsigned i;
 
   if (ep == NULL)
     return;
+  /* Parked watchers go with the epoll instance: a later start registers
+   * them anew, with whichever backend the loop has then. */
+  for (i = 0; i < ep->nparked; i++)
+    if (ep->parked[i] != NULL)
+      ep->parked[i]->bdata = NULL;
   close(ep->epfd);
   lure__free(ep);
   loop->priv->backend_data = NULL;
 }
 
+/* Deregister w now.  The fd may be closed already (EBADF) or reused:
+ * nothing to undo then. */
+static void lure__epoll_del(struct lure__epoll *ep, struct lure__io *w) {
+  struct epoll_event ev;
+
+  (void) epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w->fd, &ev);
+  w->bdata = NULL;
+}
+
+/* Deregister the parked watcher of another handle on fd, if there is one
+ * (two handles may share a descriptor as long as one watches it at a
+ * time): 1 when one was found. */
+static int lure__epoll_unpark_fd(struct lure__epoll *ep, int fd) {
+  unsigned i;
+  int found = 0;
+
+  for (i = 0; i < ep->nparked; i++) {
+    if (ep->parked[i] != NULL && ep->parked[i]->fd == fd) {
+      lure__epoll_del(ep, ep->parked[i]);
+      ep->parked[i] = NULL;
+      found = 1;
+    }
+  }
+  return found;
+}
+
+/* Deregister every watcher still parked (the start of a poll). */
+static void lure__epoll_unpark(struct lure__epoll *ep) {
+  unsigned i;
+
+  for (i = 0; i < ep->nparked; i++)
+    if (ep->parked[i] != NULL)
+      lure__epoll_del(ep, ep->parked[i]);
+  ep->nparked = 0;
+}
+
 static int lure__epoll_io_start(lure_loop_t *loop, struct lure__io *w) {
   struct lure__epoll *ep = loop->priv->backend_data;
+  struct lure__io **slot = lure__epoll_slot(ep, w);
   struct epoll_event ev;
   int op = w->bdata != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  int rc;
 
   ev.events = w->events;
   ev.data.ptr = w;
-  if (epoll_ctl(ep->epfd, op, w->fd, &ev) != 0)
+  rc = epoll_ctl(ep->epfd, op, w->fd, &ev);
+  if (rc != 0 && errno == EEXIST && lure__epoll_unpark_fd(ep, w->fd))
+    rc = epoll_ctl(ep->epfd, op, w->fd, &ev);
+  if (rc != 0)
     return -errno;
-  if (op == EPOLL_CTL_ADD)
+  if (slot != NULL)
+    *slot = NULL; /* back from parked: the next poll leaves it alone */
+  if (w->bdata != &lure__epoll_registered)
     ep->nwatched++;
   w->bdata = &lure__epoll_registered;
   return 0;
@@ -79,18 +152,30 @@ static int lure__epoll_io_start(lure_loop_t *loop, struct lure__io *w) {
 
 static void lure__epoll_io_stop(lure_loop_t *loop, struct lure__io *w) {
   struct lure__epoll *ep = loop->priv->backend_data;
-  struct epoll_event ev;
   int i;
 
-  if (w->bdata == NULL)
+  if (w->bdata != &lure__epoll_registered)
     return;
-  /* The fd may be closed already (EBADF) or reused: nothing to undo then. */
-  (void) epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w->fd, &ev);
-  w->bdata = NULL;
   ep->nwatched--;
+  if ((w->flags & LURE__IO_PARKABLE) && ep->nparked < LURE__EPOLL_PARK_MAX) {
+    ep->parked[ep->nparked] = w;
+    w->bdata = &ep->parked[ep->nparked++];
+  } else {
+    lure__epoll_del(ep, w);
+  }
   for (i = ep->cursor; i < ep->nready; i++)
     if (ep->events[i].data.ptr == w)
       ep->events[i].data.ptr = NULL;
+}
+
+static void lure__epoll_io_forget(lure_loop_t *loop, struct lure__io *w) {
+  struct lure__epoll *ep = loop->priv->backend_data;
+  struct lure__io **slot = lure__epoll_slot(ep, w);
+
+  if (slot == NULL)
+    return;
+  *slot = NULL;
+  lure__epoll_del(ep, w);
 }
 
 /* Whether epoll_wait with a zero timeout could only return nothing: no
@@ -115,6 +200,8 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
   int left = timeout;
   int n;
 
+  if (ep->nparked != 0)
+    lure__epoll_unpark(ep);
   if (timeout == 0 && lure__epoll_nothing_to_see(loop, ep)) {
     lure__update_time(loop);
     return;
@@ -151,7 +238,8 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
     struct epoll_event *e = &ep->events[ep->cursor++];
 
     w = e->data.ptr;
-    if (w == NULL)
+    /* Cleared by io_stop during this batch, or parked since. */
+    if (w == NULL || w->bdata != &lure__epoll_registered)
       continue;
     revents = e->events & (w->events | POLLERR | POLLHUP);
     if (revents != 0)
@@ -176,6 +264,7 @@ const struct lure__backend_ops lure__backend_epoll = {
   lure__epoll_destroy,
   lure__epoll_io_start,
   lure__epoll_io_stop,
+  lure__epoll_io_forget,
   lure__epoll_poll,
   lure__epoll_fd,
   NULL, /* epoll_ctl takes effect at once: nothing waits for submission */

@@ -440,6 +440,7 @@ const struct lure__backend_ops lure__backend_uring = {
   lure__uring_destroy,
   lure__uring_io_start,
   lure__uring_io_stop,
+  NULL, /* io_forget: io_stop leaves nothing behind */
   lure__uring_poll,
   lure__uring_fd,
   lure__uring_unsubmitted,

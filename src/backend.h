@@ -56,6 +56,11 @@ struct lure__backend_ops {
    * events already harvested in the current batch. */
   void (*io_stop)(lure_loop_t *loop, struct lure__io *w);
 
+  /* The watcher's fd is about to close, or the watcher to go: drop every
+   * trace of it now (a registration io_stop() left for later, see
+   * LURE__IO_PARKABLE).  NULL: io_stop() leaves none. */
+  void (*io_forget)(lure_loop_t *loop, struct lure__io *w);
+
   /* The poll phase: submit everything queued, wait at most timeout ms
    * (-1: until something happens; 0: do not block) and dispatch what
    * completed.  One kernel entry per call where the backend can manage it. */

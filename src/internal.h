@@ -36,7 +36,12 @@ enum {
 enum {
   /* The owner drains the fd on every event, so an edge-style (multishot)
    * registration loses nothing. */
-  LURE__IO_DRAINS = 0x01
+  LURE__IO_DRAINS = 0x01,
+  /* The fd is lure's own and every way the watcher goes ends in
+   * lure__io_close() while the fd is still open (streams and UDP handles):
+   * a stopped watcher may stay registered until the next poll, where a
+   * restart in between becomes one mask change (backends/epoll.c). */
+  LURE__IO_PARKABLE = 0x02
 };
 
 /* Executors, as lure_req_executor() names them. */

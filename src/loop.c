@@ -129,6 +129,8 @@ void lure__io_stop(lure_loop_t *loop, struct lure__io *w, unsigned events) {
 
 void lure__io_close(lure_loop_t *loop, struct lure__io *w) {
   lure__io_stop(loop, w, ~0u);
+  if (loop->priv->backend->io_forget != NULL)
+    loop->priv->backend->io_forget(loop, w);
 }
 
 /* ---- pending --------------------------------------------------------------- */

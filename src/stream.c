@@ -52,6 +52,7 @@ void lure__stream_init(lure_loop_t *loop, lure_stream_t *s,
   s->alloc_cb = NULL;
   s->read_cb = NULL;
   lure__io_init(&s->io_watcher, lure__sock_ready.stream_io, -1);
+  s->io_watcher.flags = LURE__IO_PARKABLE;
   lure__queue_init(&s->write_queue);
   lure__queue_init(&s->write_done_queue);
   lure__queue_init(&s->write_pending.queue);

@@ -52,6 +52,7 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
   h->exec_ops = 0;
   h->exec_data = NULL;
   lure__io_init(&h->io_watcher, lure__sock_ready.udp_io, -1);
+  h->io_watcher.flags = LURE__IO_PARKABLE;
   lure__queue_init(&h->write_queue);
   lure__queue_init(&h->write_done_queue);
   lure__queue_init(&h->write_pending.queue);

@@ -4,10 +4,12 @@
  * load, read_stop really stopping, alloc_cb giving no buffer, back-pressure
  * through write_queue_size, lure_try_write.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include "harness-net.h"
 
@@ -1359,6 +1361,123 @@ START_TEST(stream_small_writes_behind_full_socket) {
 }
 END_TEST
 
+/* ---- a stopped stream closed and freed, its number reused at once -------- */
+
+/* On epoll a stream that stops reading stays registered until the next
+ * poll (backends/epoll.c, parked), so that a restart in between is one
+ * mask change.  Closing it must drop that registration at once: here a
+ * stream on one end of a socketpair stops reading and closes in its read
+ * callback, and its close callback frees it, as programs do.  The close
+ * callback also makes a new socketpair, puts one end on the freed number
+ * and reads from it through a new handle.  The next poll must neither
+ * touch the freed handle (AddressSanitizer, in CI, sees a read of it) nor
+ * drop the new handle's registration of the same number (the data would
+ * never arrive). */
+struct reuse {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_pipe_t *a;     /* heap: freed by its close callback */
+  lure_pipe_t b;
+  int asv[2];
+  int bsv[2];
+  int old_fd;
+  int new_fd;
+  int a_closed;
+  int got;
+  char rbuf[64];
+};
+
+static struct reuse *reuse_cur;
+
+static void reuse_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  (void) h;
+  (void) sz;
+  buf->base = reuse_cur->rbuf;
+  buf->len = sizeof(reuse_cur->rbuf);
+}
+
+static void reuse_b_read(lure_stream_t *s, ssize_t nread,
+                         const lure_buf_t *buf) {
+  struct reuse *r = reuse_cur;
+
+  (void) buf;
+  if (nread <= 0)
+    return;
+  r->got += (int) nread;
+  lure_close((lure_handle_t *) s, NULL);
+  lure_close((lure_handle_t *) &r->wd, NULL);
+}
+
+static void reuse_a_closed(lure_handle_t *h) {
+  struct reuse *r = reuse_cur;
+  lure_os_fd_t fd;
+
+  memset(h, 0xa5, sizeof(lure_pipe_t));
+  free(h);
+  r->a_closed = 1;
+  /* The old number is free (closed by lure_close), and the new socket
+   * takes it. */
+  ck_assert_int_eq(fcntl(r->old_fd, F_GETFD), -1);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+                              r->bsv), 0);
+  if (r->bsv[1] == r->old_fd) {
+    r->bsv[1] = r->bsv[0];
+    r->bsv[0] = r->old_fd;
+  } else if (r->bsv[0] != r->old_fd) {
+    ck_assert_int_eq(dup3(r->bsv[0], r->old_fd, O_CLOEXEC), r->old_fd);
+    close(r->bsv[0]);
+    r->bsv[0] = r->old_fd;
+  }
+  ck_assert_int_eq(lure_pipe_init(&r->loop, &r->b, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&r->b, r->bsv[0]), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &r->b, &fd), 0);
+  r->new_fd = (int) fd;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->b, reuse_alloc,
+                                   reuse_b_read), 0);
+  ck_assert_int_eq(write(r->bsv[1], "late", 4), 4);
+}
+
+static void reuse_a_read(lure_stream_t *s, ssize_t nread,
+                         const lure_buf_t *buf) {
+  (void) buf;
+  if (nread <= 0)
+    return;
+  ck_assert_int_eq(lure_read_stop(s), 0);
+  lure_close((lure_handle_t *) s, reuse_a_closed);
+}
+
+START_TEST(stream_stopped_close_fd_reused) {
+  struct reuse *r = calloc(1, sizeof(*r));
+  lure_os_fd_t fd;
+
+  ck_assert_ptr_nonnull(r);
+  reuse_cur = r;
+  lt_loop_init(&r->loop);
+  lt_watchdog(&r->loop, &r->wd, LT_NET_WATCHDOG_MS,
+              "a stopped stream's number reused");
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+                              r->asv), 0);
+  r->a = malloc(sizeof(*r->a));
+  ck_assert_ptr_nonnull(r->a);
+  ck_assert_int_eq(lure_pipe_init(&r->loop, r->a, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(r->a, r->asv[0]), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) r->a, &fd), 0);
+  r->old_fd = (int) fd;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) r->a, reuse_alloc,
+                                   reuse_a_read), 0);
+  ck_assert_int_eq(write(r->asv[1], "x", 1), 1);
+  lt_run(&r->loop);
+  ck_assert_int_eq(r->a_closed, 1);
+  /* The case this test is for: the new socket got the old number. */
+  ck_assert_int_eq(r->new_fd, r->old_fd);
+  ck_assert_int_eq(r->got, 4);
+  close(r->asv[1]);
+  close(r->bsv[1]);
+  lt_loop_finish(&r->loop);
+  free(r);
+}
+END_TEST
+
 LT_SUITE(stream) {
   Suite *s = suite_create("stream");
   TCase *tc;
@@ -1386,6 +1505,7 @@ LT_SUITE(stream) {
   tcase_add_test(tc, stream_write_cb_chain_yields);
   tcase_add_test(tc, stream_fork_no_child_writes);
   tcase_add_test(tc, stream_small_writes_behind_full_socket);
+  tcase_add_test(tc, stream_stopped_close_fd_reused);
   suite_add_tcase(s, tc);
   return s;
 }
