@@ -162,6 +162,12 @@ struct lure__loop_priv {
   /* Buffered writes: the ring or the pool, whichever is faster now. */
   struct lure__fs_adapt fs_adapt;
 
+  /* Readiness streams' direct writes in this tick (backends/ready.c): the
+   * last stream that wrote, only compared, never followed. */
+  const void *ready_wr_stream;
+  uint64_t ready_wr_tick;
+  unsigned int ready_wr_n;
+
   /* LURE_LOOP_FS_BEHIND_POOL: 1 on, 0 off, -1 unset (then libuv_defaults
    * decides); libuv_defaults is LURE_LOOP_LIBUV_DEFAULTS. */
   int fs_behind_pool;

@@ -1319,6 +1319,8 @@ void lure__stream_close(lure_stream_t *s) {
    * whole, as libuv's write would have inside lure_write()); the requests
    * behind it are settled when it completes (lure__stream_close_writes), so
    * that the callbacks keep their order. */
+  if (s->stream_flags & LURE__STREAM_HELD)
+    lure__stream_close_writes(s);
   if (lure__stream_sock(s)->sending == NULL || !lure__stream_sock(s)->sending(s))
     while (!lure__queue_empty(&s->write_queue)) {
       req = lure__container_of(lure__queue_head(&s->write_queue),

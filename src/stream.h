@@ -35,7 +35,12 @@ enum {
    * takes every connection: exclusive wake-ups); the ring receives one
    * read at a time (a multishot receive still armed after lure_read_stop()
    * would take bytes another handle on the fd is to read). */
-  LURE__STREAM_ADOPTED = 0x8000
+  LURE__STREAM_ADOPTED = 0x8000,
+  /* Readiness: writes wait in the queue only because of the per-tick limit
+   * of direct writes (backends/ready.c), not because the socket is full;
+   * a close writes what the socket takes of them, as libuv's writes would
+   * have gone out inside uv_write(). */
+  LURE__STREAM_HELD = 0x40000    /* above the executor bits (16-17) */
 };
 
 /* The keep-alive delay a TCP handle without a socket was given (its

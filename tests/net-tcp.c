@@ -1519,7 +1519,8 @@ static void wb_write_cb(lure_write_t *req, int status) {
     b->bad_status++;
   if (req != &b->w[b->cbs])
     b->out_of_order++;
-  if (++b->cbs == WB_REQS)
+  if (++b->cbs == WB_REQS &&
+      !lure_is_closing((lure_handle_t *) &b->p.client))
     lure_close((lure_handle_t *) &b->p.client, NULL);
 }
 
@@ -1543,11 +1544,14 @@ START_TEST(tcp_write_burst) {
                                 &buf, 1, wb_write_cb), 0);
   }
   queued = b->p.client.write_queue_size;
-  if (lt_set_ring_path())
-    ck_assert_msg(queued >= (size_t) (WB_REQS - 8) * WB_LEN,
-                  "set %s: %zu bytes queued after the burst, want at least "
-                  "%zu: more than 8 writes of one tick left by send(2)",
-                  lt_set(), queued, (size_t) (WB_REQS - 8) * WB_LEN);
+  ck_assert_msg(queued >= (size_t) (WB_REQS - 8) * WB_LEN,
+                "set %s: %zu bytes queued after the burst, want at least "
+                "%zu: more than 8 writes of one tick made one system call "
+                "each", lt_set(), queued, (size_t) (WB_REQS - 8) * WB_LEN);
+  /* Closed at once: the writes the tick held back still go out (libuv's
+   * would have gone out inside uv_write()), none is cancelled. */
+  if (_i == 1)
+    lure_close((lure_handle_t *) &b->p.client, NULL);
   lt_run(&b->p.loop);
   ck_assert_uint_eq(b->cbs, WB_REQS);
   ck_assert_int_eq(b->bad_status, 0);
@@ -1580,7 +1584,7 @@ LT_SUITE(tcp) {
   tc = tcase_create("ends");
   tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_half_close);
-  tcase_add_test(tc, tcp_write_burst);
+  tcase_add_loop_test(tc, tcp_write_burst, 0, 2);
   tcase_add_loop_test(tc, tcp_shutdown_then_peer_eof, 0, 2);
   tcase_add_test(tc, tcp_refused);
   tcase_add_test(tc, tcp_refused_queued_write);
