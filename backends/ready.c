@@ -43,7 +43,7 @@
 
 /* ---- streams: writes --------------------------------------------------- */
 
-#define LURE__READY_WRITES_PER_TICK 8
+#define LURE__READY_WRITES_PER_TICK 16
 #define LURE__READY_GATHER 1024 /* IOV_MAX on Linux */
 
 /* The head request's next bytes, and those of the requests behind it

@@ -26,7 +26,7 @@
 #include "stream.h"
 
 /* Direct sends a stream makes per tick before its writes take the ring. */
-#define LURE__TRY_SENDS_PER_TICK 8
+#define LURE__TRY_SENDS_PER_TICK 16
 
 /* One non-blocking send(2) before falling back to a ring SEND: when the
  * socket has room (the common case for replies) the bytes leave now and the

@@ -1544,10 +1544,10 @@ START_TEST(tcp_write_burst) {
                                 &buf, 1, wb_write_cb), 0);
   }
   queued = b->p.client.write_queue_size;
-  ck_assert_msg(queued >= (size_t) (WB_REQS - 8) * WB_LEN,
+  ck_assert_msg(queued >= (size_t) (WB_REQS - 16) * WB_LEN,
                 "set %s: %zu bytes queued after the burst, want at least "
-                "%zu: more than 8 writes of one tick made one system call "
-                "each", lt_set(), queued, (size_t) (WB_REQS - 8) * WB_LEN);
+                "%zu: more than 16 writes of one tick made one system call "
+                "each", lt_set(), queued, (size_t) (WB_REQS - 16) * WB_LEN);
   /* Closed at once: the writes the tick held back still go out (libuv's
    * would have gone out inside uv_write()), none is cancelled. */
   if (_i == 1)
