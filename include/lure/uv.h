@@ -11,8 +11,8 @@
  * lure has is mapped onto lure_X and LURE_X, with libuv's values.  Where the
  * shapes differ (libuv's uv_close() and uv_pipe_connect() return void), a
  * static inline wrapper adapts them; the three that make loops also ask
- * for libuv's defaults (LURE_LOOP_LIBUV_DEFAULTS).  liblure exports no uv_ symbol, so one
- * process may hold both libraries.
+ * for libuv's defaults (LURE_LOOP_LIBUV_DEFAULTS).  liblure exports no uv_
+ * symbol, so one process may hold both libraries.
  *
  * A name of libuv's uv.h that lure does not have yet is absent on purpose:
  * using it is a compile error, never a stub that fails at run time.
@@ -454,28 +454,26 @@ static inline void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
  * (lure_loop_configure(3), LURE_LOOP_LIBUV_DEFAULTS: today, fs requests
  * made while the thread pool is full wait in its queue, cancellable, as in
  * libuv).  An option the program sets itself still wins. */
-static inline uv_loop_t *uv_default_loop(void) {
-  uv_loop_t *loop = lure_default_loop();
-
+static inline uv_loop_t *lure__uv_loop(uv_loop_t *loop) {
   if (loop != NULL)
     (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
   return loop;
+}
+
+static inline uv_loop_t *uv_default_loop(void) {
+  return lure__uv_loop(lure_default_loop());
 }
 
 static inline int uv_loop_init(uv_loop_t *loop) {
   int rc = lure_loop_init(loop);
 
   if (rc == 0)
-    (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
+    (void) lure__uv_loop(loop);
   return rc;
 }
 
 static inline uv_loop_t *uv_loop_new(void) {
-  uv_loop_t *loop = lure_loop_new();
-
-  if (loop != NULL)
-    (void) lure_loop_configure(loop, LURE_LOOP_LIBUV_DEFAULTS);
-  return loop;
+  return lure__uv_loop(lure_loop_new());
 }
 
 /* ---- functions --------------------------------------------------------- */
