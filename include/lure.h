@@ -292,7 +292,11 @@ typedef enum {
   /* No argument: libuv's behaviour where lure's default differs, for every
    * option not set explicitly (today: LURE_LOOP_FS_BEHIND_POOL on).  uv.h's
    * uv_default_loop(), uv_loop_init() and uv_loop_new() ask for it. */
-  LURE_LOOP_LIBUV_DEFAULTS
+  LURE_LOOP_LIBUV_DEFAULTS,
+  /* unsigned: microseconds (0..1000, 0 off, the default).  Before a wait
+   * that may sleep, the loop first looks for events without sleeping for
+   * up to this long, trading CPU time for wake-up latency. */
+  LURE_LOOP_BUSY_POLL
 } lure_loop_option;
 
 /* Events for poll handles, the values of libuv's uv_poll_event. */
@@ -420,6 +424,8 @@ struct lure_loop_stats_s {
   uint64_t threadpool_jobs; /* thread-pool jobs completed for this loop */
   uint64_t sq_full;       /* times a full submission queue was flushed early */
   uint64_t cq_overflow;   /* times the completion queue overflowed */
+  uint64_t busy_polls;    /* LURE_LOOP_BUSY_POLL: spins before a wait */
+  uint64_t busy_poll_hits; /* spins that found an event (no sleep) */
 };
 
 /* ---- handles ------------------------------------------------------------ */

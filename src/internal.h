@@ -88,6 +88,9 @@ struct lure__fs_adapt {
   unsigned cache_uses;         /* uses since it was classified */
 };
 
+/* LURE_LOOP_BUSY_POLL's largest budget, microseconds. */
+#define LURE__BUSY_POLL_MAX_US 1000u
+
 struct lure__loop_priv {
   lure_loop_t *loop;
   int block_sigprof;           /* LURE_LOOP_BLOCK_SIGNAL */
@@ -172,6 +175,17 @@ struct lure__loop_priv {
    * decides); libuv_defaults is LURE_LOOP_LIBUV_DEFAULTS. */
   int fs_behind_pool;
   int libuv_defaults;
+
+  /* LURE_LOOP_BUSY_POLL (loop.c, lure__poll_busy): the budget in
+   * microseconds (0: off), and what the spins taught the loop. */
+  struct {
+    unsigned int us;
+    unsigned int skip;         /* waits left to pass without spinning */
+    unsigned int misses;       /* spins in a row that found nothing */
+    uint64_t off_until;        /* ns: descheduled in a spin; none before */
+    uint64_t backoff;          /* ns of the next such pause */
+    uint64_t descheduled_at;   /* ns of the last one */
+  } busy;
 
   /* fs event handles: the loop's inotify instance and its watches
    * (fs-event.c); NULL until the first lure_fs_event_start(). */

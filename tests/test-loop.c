@@ -1469,6 +1469,202 @@ START_TEST(loop_stats) {
 }
 END_TEST
 
+/* ---- busy polling (LURE_LOOP_BUSY_POLL) ------------------------------------ */
+
+static int bp_fired;
+static void bp_timer_cb(lure_timer_t *h) {
+  bp_fired++;
+  if (bp_fired == 20 || h->repeat == 0) {
+    lure_timer_stop(h);
+    lure_close((lure_handle_t *) h, NULL);
+  }
+}
+
+/* Runs one timer of ms (repeat: 20 times) and returns the loop's stats. */
+static void bp_run_timer(lure_loop_t *loop, uint64_t ms, uint64_t repeat,
+                         lure_loop_stats_t *st, uint64_t *took_ms) {
+  lure_timer_t *timer = malloc(sizeof(*timer));
+  uint64_t start;
+
+  ck_assert_ptr_nonnull(timer);
+  bp_fired = 0;
+  ck_assert_int_eq(lure_timer_init(loop, timer), 0);
+  lure_update_time(loop);
+  start = lure_hrtime();
+  ck_assert_int_eq(lure_timer_start(timer, bp_timer_cb, ms, repeat), 0);
+  ck_assert_int_eq(lure_run(loop, LURE_RUN_DEFAULT), 0);
+  *took_ms = lt_ms_since(start);
+  ck_assert_int_eq(bp_fired, repeat ? 20 : 1);
+  ck_assert_int_eq(lure_loop_stats(loop, st), 0);
+  free(timer);
+}
+
+/* Out of range budgets are refused and change nothing; without the option
+ * the loop never spins. */
+START_TEST(loop_busy_poll_bad) {
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  uint64_t ms;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1001u),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 4000000000u),
+                   LURE_EINVAL);
+  bp_run_timer(&loop, 3, 0, &st, &ms);
+  ck_assert_uint_eq(st.busy_polls, 0);
+  ck_assert_uint_eq(st.busy_poll_hits, 0);
+  /* Turned on, then off again: no spin either. */
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 0u), 0);
+  bp_run_timer(&loop, 3, 0, &st, &ms);
+  ck_assert_uint_eq(st.busy_polls, 0);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
+/* A wait for a timer spins first (nothing to find: no hit), never past the
+ * timer's due time, and the timer fires on time.  Spins that find nothing
+ * back off: 20 waits in a row make a handful of spins, not 20. */
+START_TEST(loop_busy_poll_timer) {
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  uint64_t ms;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  bp_run_timer(&loop, 5, 0, &st, &ms);
+  ck_assert_uint_ge(st.busy_polls, 1);
+  ck_assert_uint_eq(st.busy_poll_hits, 0);
+  ck_assert_msg(ms >= 4, "the 5 ms timer fired after %llu ms",
+                (unsigned long long) ms);
+  lt_loop_finish(&loop);
+
+  /* A timeout shorter than the budget: the spin ends with it. */
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  bp_run_timer(&loop, 1, 1, &st, &ms);
+  ck_assert_uint_ge(st.busy_polls, 1);
+  ck_assert_msg(st.busy_polls <= 6,
+                "%llu spins in 20 waits that found nothing: no back-off",
+                (unsigned long long) st.busy_polls);
+  ck_assert_uint_eq(st.busy_poll_hits, 0);
+  ck_assert_msg(ms >= 19, "20 timeouts of 1 ms took %llu ms",
+                (unsigned long long) ms);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
+/* An event that arrives while the loop spins is taken without sleeping:
+ * another thread writes to a socket the loop polls as soon as the loop has
+ * run its prepare phase (it then spins for up to 1 ms).  Each round's
+ * callback runs; at least one of 50 rounds is a hit (a round can miss only
+ * if the writer is held up for more than the budget). */
+static atomic_int bp_go;
+static atomic_int bp_quit;
+static int bp_fd;
+static void bp_prepare_cb(lure_prepare_t *h) {
+  (void) h;
+  atomic_store(&bp_go, 1);
+}
+static void *bp_writer(void *arg) {
+  (void) arg;
+  while (!atomic_load(&bp_quit)) {
+    if (atomic_exchange(&bp_go, 0)) {
+      usleep(50);
+      ck_assert_int_eq(write(bp_fd, "x", 1), 1);
+    }
+  }
+  return NULL;
+}
+static int bp_reads;
+static void bp_poll_cb(lure_poll_t *h, int status, int events) {
+  char c;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  ck_assert_int_eq(read(*(int *) h->data, &c, 1), 1);
+  bp_reads++;
+}
+START_TEST(loop_busy_poll_hit) {
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  lure_prepare_t prep;
+  lure_poll_t poll;
+  pthread_t tid;
+  int sv[2];
+  int round;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  bp_fd = sv[1];
+  bp_reads = 0;
+  atomic_store(&bp_go, 0);
+  atomic_store(&bp_quit, 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, sv[0]), 0);
+  poll.data = &sv[0];
+  ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, bp_poll_cb), 0);
+  ck_assert_int_eq(lure_prepare_init(&loop, &prep), 0);
+  ck_assert_int_eq(pthread_create(&tid, NULL, bp_writer, NULL), 0);
+  for (round = 0; round < 50; round++) {
+    int before = bp_reads;
+
+    ck_assert_int_eq(lure_prepare_start(&prep, bp_prepare_cb), 0);
+    while (bp_reads == before)
+      (void) lure_run(&loop, LURE_RUN_ONCE);
+    lure_prepare_stop(&prep);
+    ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+    if (st.busy_poll_hits > 0)
+      break;
+    usleep(2000); /* out of any back-off */
+  }
+  atomic_store(&bp_quit, 1);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_msg(st.busy_poll_hits >= 1,
+                "set %s: no event seen while spinning in %d rounds "
+                "(%llu spins)", lt_set(), round,
+                (unsigned long long) st.busy_polls);
+  ck_assert_uint_le(st.busy_poll_hits, st.busy_polls);
+  lure_close((lure_handle_t *) &poll, NULL);
+  lure_close((lure_handle_t *) &prep, NULL);
+  lt_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
+/* LURE_BUSY_POLL sets the budget of every new loop (a libuv program built
+ * against uv.h has no other way); a value out of range or not a number is
+ * ignored. */
+START_TEST(loop_busy_poll_env) {
+  static const struct {
+    const char *value;
+    int spins;
+  } cases[] = { { "300", 1 }, { "0", 0 }, { "1001", 0 }, { "abc", 0 },
+                { "50x", 0 }, { "-5", 0 }, { "", 0 } };
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  uint64_t ms;
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ck_assert_int_eq(setenv("LURE_BUSY_POLL", cases[i].value, 1), 0);
+    lt_loop_init(&loop);
+    bp_run_timer(&loop, 3, 0, &st, &ms);
+    ck_assert_msg((st.busy_polls > 0) == cases[i].spins,
+                  "LURE_BUSY_POLL=\"%s\": %llu spins", cases[i].value,
+                  (unsigned long long) st.busy_polls);
+    /* lure_loop_configure wins over the environment. */
+    ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 0u), 0);
+    bp_run_timer(&loop, 3, 0, &st, &ms);
+    lt_loop_finish(&loop);
+  }
+  ck_assert_int_eq(unsetenv("LURE_BUSY_POLL"), 0);
+}
+END_TEST
+
 static void st_work_cb(lure_work_t *req) {}
 
 START_TEST(loop_stats_threadpool_jobs) {
@@ -1736,6 +1932,10 @@ LT_SUITE(loop) {
   tc = lt_tcase("configure", 20);
   tcase_add_test(tc, loop_configure_backend);
   tcase_add_test(tc, loop_configure_bad);
+  tcase_add_test(tc, loop_busy_poll_bad);
+  tcase_add_test(tc, loop_busy_poll_timer);
+  tcase_add_test(tc, loop_busy_poll_hit);
+  tcase_add_test(tc, loop_busy_poll_env);
   tcase_add_test(tc, loop_configure_uring_disable);
   tcase_add_test(tc, loop_configure_uring_disable_forced);
   tcase_add_test(tc, loop_configure_ring_entries);

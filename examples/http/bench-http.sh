@@ -9,6 +9,9 @@
 # Rows (lure and libuv alternate within each row, each row --repeat times;
 # the figures are medians):
 #   plaintext  c=1, c=100, c=1000, and c=100 pipelined 16 deep (pipeline.lua)
+#   plaintext c=1 again, lure's side a server run with LURE_BUSY_POLL=50
+#              (plaintext-c1-busy50: the loop spins up to 50 us before it
+#              sleeps; a lure option, off by default)
 #   file 64 KiB c=100
 # and, unless --no-threads (or --quick), the scaling rows: lure-http with
 # --threads 1 and --threads 2 (and libuv likewise) at c=100, each a fresh
@@ -91,7 +94,8 @@ start_server() {
   # The server's shell truncates out after we go on: a report left by the
   # previous run in the same file would pass the wait below.
   rm -f "$out"
-  "$bin" --port 0 --dir "$tmp/www" --quiet "$@" >"$out" 2>&1 &
+  # shellcheck disable=SC2086
+  env ${SRV_ENV:-} "$bin" --port 0 --dir "$tmp/www" --quiet "$@" >"$out" 2>&1 &
   local pid=$! i=0
   pids="$pids $pid"
   while ! grep -q '^executor:' "$out" 2>/dev/null; do
@@ -179,7 +183,10 @@ lure_exec=$(sed -n 's/^executor: //p' "$tmp/lure.start")
 uv_exec=""
 [ $have_uv = 1 ] && uv_exec=$(sed -n 's/^executor: //p' "$tmp/libuv.start")
 
-rows="plaintext-c1:1:/plaintext:1 plaintext-c100:100:/plaintext:1 plaintext-c1000:1000:/plaintext:1 plaintext-c100-pipe16:100:/plaintext:16 file64k-c100:100:/file/f64k:1"
+# NAME:CONNECTIONS:PATH:DEPTH[:busy]; "busy": lure's side is a server run
+# with LURE_BUSY_POLL=50 (its loop spins up to 50 us before sleeping; see
+# lure_loop_configure(3)), libuv's the same server as the other rows.
+rows="plaintext-c1:1:/plaintext:1 plaintext-c1-busy50:1:/plaintext:1:busy plaintext-c100:100:/plaintext:1 plaintext-c1000:1000:/plaintext:1 plaintext-c100-pipe16:100:/plaintext:16 file64k-c100:100:/file/f64k:1"
 if [ -n "$only_rows" ]; then
   keep=""
   for spec in $rows; do
@@ -187,6 +194,12 @@ if [ -n "$only_rows" ]; then
   done
   rows=$keep
 fi
+case " $rows" in
+*:busy*)
+  SRV_ENV=LURE_BUSY_POLL=50 start_server lure "$tmp/lure-busy.start"
+  srv_pid[lure-busy]=$SPID
+  srv_port[lure-busy]=$SPORT ;;
+esac
 
 echo "lure-http vs lure-http-libuv, wrk -t$wrk_threads (-t1 at c=1) -d${duration}s --latency on 127.0.0.1, median of $repeat"
 echo "lure: $lure_exec; libuv: ${uv_exec:-not built}; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -196,18 +209,21 @@ rowjson=""
 datfile=$tmp/plot.dat
 : >"$datfile"
 for spec in $rows; do
-  IFS=: read -r name conns path depth <<<"$spec"
+  IFS=: read -r name conns path depth variant <<<"$spec"
+  # The server each side's figures come from.
+  declare -A key=([lure]=lure [libuv]=libuv)
+  [ "$variant" = busy ] && key[lure]=lure-busy
   # Warm-up: the page cache, the servers' first allocations (--quick: the
   # file row only).
   if [ $quick = 0 ] || [ "${path#/file}" != "$path" ]; then
     for s in $sides; do
-      timeout 5 "$WRK" -t1 -c"$conns" -d1s "http://127.0.0.1:${srv_port[$s]}$path" >/dev/null 2>&1
+      timeout 5 "$WRK" -t1 -c"$conns" -d1s "http://127.0.0.1:${srv_port[${key[$s]}]}$path" >/dev/null 2>&1
     done
   fi
   for s in $sides; do : >"$tmp/$name.$s"; done
   for r in $(seq 1 "$repeat"); do
     for s in $sides; do
-      run_wrk $s "${srv_pid[$s]}" "${srv_port[$s]}" "$conns" "$path" "$depth" >>"$tmp/$name.$s"
+      run_wrk $s "${srv_pid[${key[$s]}]}" "${srv_port[${key[$s]}]}" "$conns" "$path" "$depth" >>"$tmp/$name.$s"
     done
   done
   for s in $sides; do
@@ -253,7 +269,7 @@ for spec in $rows; do
   echo "$name ${r_lure} ${r_libuv:-0}" >>"$datfile"
 done
 
-for s in $sides; do
+for s in "${!srv_pid[@]}"; do
   kill -TERM "${srv_pid[$s]}" 2>/dev/null
   wait "${srv_pid[$s]}" 2>/dev/null
 done
