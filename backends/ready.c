@@ -74,11 +74,7 @@ static ssize_t lure__ready_send(lure_stream_t *s, lure_write_t *head) {
  * stopped because the descriptor is full. */
 static int lure__ready_write_now(lure_stream_t *s) {
   lure_write_t *req;
-  size_t left;
-  size_t take;
-  size_t n;
   ssize_t r;
-  int done;
 
   while (!lure__queue_empty(&s->write_queue)) {
     req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
@@ -92,17 +88,7 @@ static int lure__ready_write_now(lure_stream_t *s) {
     }
     /* The bytes written, to the requests in order; one left short means
      * the socket took what it could (EAGAIN next time if it is full). */
-    n = (size_t) r;
-    for (;;) {
-      left = lure__stream_write_left(req);
-      take = n < left ? n : left;
-      done = lure__stream_write_progress(s, req, take);
-      n -= take;
-      if (!done || n == 0 || lure__queue_empty(&s->write_queue))
-        break;
-      req = lure__container_of(lure__queue_head(&s->write_queue),
-                               lure_write_t, queue);
-    }
+    (void) lure__stream_write_took(s, req, (size_t) r);
   }
   return 0;
 }

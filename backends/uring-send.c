@@ -58,24 +58,6 @@ static unsigned lure__ustream_gather(lure_stream_t *s, lure_write_t *head,
   return n;
 }
 
-/* The bytes a send took, to the head request and then the ones that joined
- * it, in queue order; req is the head.  Returns 1 when every request the
- * bytes reached is complete (the socket may have room for more). */
-static int lure__ustream_took(lure_stream_t *s, lure_write_t *req, size_t n) {
-  for (;;) {
-    size_t left = lure__stream_write_left(req);
-    size_t take = n < left ? n : left;
-
-    n -= take;
-    if (!lure__stream_write_progress(s, req, take))
-      return 0;
-    if (n == 0 || lure__queue_empty(&s->write_queue))
-      return 1;
-    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
-                             queue);
-  }
-}
-
 /* Buffers one direct send may gather: IOV_MAX on Linux. */
 #define LURE__TRY_GATHER 1024
 
@@ -139,7 +121,7 @@ static int lure__ustream_try_send(lure_stream_t *s, struct lure__ustream *us,
     lure__stream_write_fail(s, req, -errno);
     return 1;
   }
-  return lure__ustream_took(s, req, (size_t) r) ? 1 : 2;
+  return lure__stream_write_took(s, req, (size_t) r) ? 1 : 2;
 }
 
 /* Whether a request queued behind head could join its send. */
@@ -256,7 +238,7 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
       req->send_handle = NULL;
     /* The bytes of a gathered send cover the head request, then the ones
      * that joined it, in queue order. */
-    if (!lure__ustream_took(s, req, (size_t) res) &&
+    if (!lure__stream_write_took(s, req, (size_t) res) &&
         lure__handle_is_closing((lure_handle_t *) s))
       lure__stream_write_fail(
           s,

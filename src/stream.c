@@ -238,6 +238,25 @@ int lure__stream_write_progress(lure_stream_t *s, lure_write_t *req, size_t n) {
   return 1;
 }
 
+/* The n bytes one gathered write took, to the head request req and then
+ * to the requests behind it, in queue order.  Returns 1 when every request
+ * the bytes reached is complete, 0 when the last one is left part-written
+ * (the descriptor took what it could). */
+int lure__stream_write_took(lure_stream_t *s, lure_write_t *req, size_t n) {
+  for (;;) {
+    size_t left = lure__stream_write_left(req);
+    size_t take = n < left ? n : left;
+
+    n -= take;
+    if (!lure__stream_write_progress(s, req, take))
+      return 0;
+    if (n == 0 || lure__queue_empty(&s->write_queue))
+      return 1;
+    req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
+                             queue);
+  }
+}
+
 size_t lure__stream_write_left(const lure_write_t *req) {
   size_t left = 0;
   unsigned i;

@@ -102,6 +102,9 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err);
 /* A write request's bytes not written yet: their count, and as iovecs
  * (at most cap; returns how many). */
 size_t lure__stream_write_left(const lure_write_t *req);
+/* n bytes of a gathered write, to req (the head) and the requests behind
+ * it; 1 when all the requests they reached are complete. */
+int lure__stream_write_took(lure_stream_t *s, lure_write_t *req, size_t n);
 unsigned lure__stream_write_iov(const lure_write_t *req, struct iovec *iov,
                                 unsigned cap);
 /* Closing with the head write in an executor's hands: write what the socket
