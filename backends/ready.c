@@ -51,23 +51,13 @@
  * byte. */
 static ssize_t lure__ready_send(lure_stream_t *s, lure_write_t *head) {
   struct iovec iov[LURE__READY_GATHER];
-  struct lure__queue *q;
-  lure_write_t *req;
-  unsigned n = lure__stream_write_iov(head, iov, LURE__READY_GATHER);
+  unsigned n = lure__stream_write_gather(s, head, iov, LURE__READY_GATHER, 0);
 
-  if (head->send_handle == NULL) {
-    for (q = head->queue.next; q != &s->write_queue && n < LURE__READY_GATHER;
-         q = q->next) {
-      req = lure__container_of(q, lure_write_t, queue);
-      if (req->send_handle != NULL)
-        break;
-      n += lure__stream_write_iov(req, iov + n, LURE__READY_GATHER - n);
-    }
-  }
   return lure__stream_sendv(s, iov, n,
                             head->write_index == 0 && head->offset == 0
                                 ? head->send_handle
-                                : NULL);
+                                : NULL,
+                            0);
 }
 
 /* Write the queue, in order, while the descriptor takes it; 1 when it

@@ -40,22 +40,10 @@ static int lure__ustream_joinable(const lure_write_t *req) {
 }
 
 /* Fill iov (cap entries) from the head request on, across the queued
- * requests that may join it; returns the count. */
+ * requests that may join it (lure__ustream_joinable); returns the count. */
 static unsigned lure__ustream_gather(lure_stream_t *s, lure_write_t *head,
                                      struct iovec *iov, unsigned cap) {
-  struct lure__queue *q;
-  unsigned n = 0;
-
-  for (q = &head->queue; q != &s->write_queue && n < cap; q = q->next) {
-    lure_write_t *req = lure__container_of(q, lure_write_t, queue);
-
-    if (req != head && !lure__ustream_joinable(req))
-      break;
-    n += lure__stream_write_iov(req, iov + n, cap - n);
-    if (!lure__ustream_joinable(req))
-      break; /* a descriptor rides alone */
-  }
-  return n;
+  return lure__stream_write_gather(s, head, iov, cap, LURE__REQ_ZC);
 }
 
 /* Buffers one direct send may gather: IOV_MAX on Linux. */
@@ -74,7 +62,6 @@ static int lure__ustream_try_send(lure_stream_t *s, struct lure__ustream *us,
   struct lure__uring *st = s->loop->priv->backend_data;
   const unsigned ring_cap = sizeof(us->iov) / sizeof(us->iov[0]);
   struct iovec iov[LURE__TRY_GATHER];
-  struct msghdr msg;
   unsigned n;
   ssize_t r;
 
@@ -102,23 +89,11 @@ static int lure__ustream_try_send(lure_stream_t *s, struct lure__ustream *us,
   }
   n = lure__ustream_gather(s, req, iov, LURE__TRY_GATHER);
   us->try_n++;
-  if (n == 1) {
-    do
-      r = send(s->io_watcher.fd, iov[0].iov_base, iov[0].iov_len,
-               MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-  } else {
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n;
-    do
-      r = sendmsg(s->io_watcher.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-  }
+  r = lure__stream_sendv(s, iov, n, NULL, MSG_DONTWAIT);
+  if (r == LURE_EAGAIN)
+    return 0;
   if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      return 0;
-    lure__stream_write_fail(s, req, -errno);
+    lure__stream_write_fail(s, req, (int) r);
     return 1;
   }
   return lure__stream_write_took(s, req, (size_t) r) ? 1 : 2;

@@ -722,6 +722,11 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 #else
 #define LURE__CPU_RELAX() ((void) 0)
 #endif
+/* What the poll phase has dispatched so far: completions and events. */
+static uint64_t lure__events_seen(const struct lure__loop_priv *p) {
+  return p->stats.cqes_reaped + p->stats.epoll_events;
+}
+
 static int lure__poll_look(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
   uint64_t seen;
@@ -738,11 +743,11 @@ static int lure__poll_look(lure_loop_t *loop) {
   }
   if (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0)
     return 0;
-  seen = p->stats.cqes_reaped + p->stats.epoll_events;
+  seen = lure__events_seen(p);
   end = lure__hrtime_ns() + LURE__LOOK_NS;
   do {
     p->backend->poll(loop, 0);
-    if (p->stats.cqes_reaped + p->stats.epoll_events != seen ||
+    if (lure__events_seen(p) != seen ||
         p->wait_error != 0)
       return 1;
   } while (lure__hrtime_ns() < end);
@@ -798,11 +803,11 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
   if (*timeout > 0 && end > start + (uint64_t) *timeout * 1000000u)
     end = start + (uint64_t) *timeout * 1000000u;
   p->stats.busy_polls++;
-  seen = p->stats.cqes_reaped + p->stats.epoll_events;
+  seen = lure__events_seen(p);
   last = start;
   for (;;) {
     p->backend->poll(loop, 0);
-    if (p->stats.cqes_reaped + p->stats.epoll_events != seen ||
+    if (lure__events_seen(p) != seen ||
         p->wait_error != 0) {
       p->stats.busy_poll_hits++;
       p->busy.misses = 0;

@@ -266,6 +266,26 @@ size_t lure__stream_write_left(const lure_write_t *req) {
   return left - req->offset;
 }
 
+unsigned lure__stream_write_gather(const lure_stream_t *s,
+                                   const lure_write_t *head,
+                                   struct iovec *iov, unsigned cap,
+                                   unsigned alone) {
+  const struct lure__queue *q;
+  unsigned n = 0;
+
+  for (q = &head->queue; q != &s->write_queue && n < cap; q = q->next) {
+    const lure_write_t *req = lure__container_of(q, const lure_write_t, queue);
+    int single = req->send_handle != NULL || (req->req_flags & alone) != 0;
+
+    if (req != head && single)
+      break;
+    n += lure__stream_write_iov(req, iov + n, cap - n);
+    if (single)
+      break; /* it rides alone */
+  }
+  return n;
+}
+
 unsigned lure__stream_write_iov(const lure_write_t *req, struct iovec *iov,
                                 unsigned cap) {
   unsigned n = 0;
@@ -298,7 +318,8 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
  * queued writes and the immediate ones (lure_try_write2). */
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
-                                  const lure_stream_t *send_handle) {
+                                  const lure_stream_t *send_handle,
+                                  int flags) {
   struct msghdr msg;
   union {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -319,7 +340,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
   if (n == 1 && send_handle == NULL) {
     do
       r = send(s->io_watcher.fd, iov[0].iov_base, iov[0].iov_len,
-               MSG_NOSIGNAL);
+               MSG_NOSIGNAL | flags);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : r;
   }
@@ -337,7 +358,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
     memcpy(CMSG_DATA(cm), &send_handle->io_watcher.fd, sizeof(int));
   }
   do
-    r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL);
+    r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL | flags);
   while (r < 0 && errno == EINTR);
   return r < 0 ? -errno : r;
 }
@@ -1214,7 +1235,7 @@ LURE_EXTERN int lure_try_write2(lure_stream_t *s, const lure_buf_t bufs[],
     iov[i].iov_base = bufs[i].base;
     iov[i].iov_len = bufs[i].len;
   }
-  return (int) lure__stream_sendv(s, iov, n, send_handle);
+  return (int) lure__stream_sendv(s, iov, n, send_handle, 0);
 }
 
 LURE_EXTERN int lure_try_write(lure_stream_t *s, const lure_buf_t bufs[],

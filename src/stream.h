@@ -107,6 +107,13 @@ size_t lure__stream_write_left(const lure_write_t *req);
 int lure__stream_write_took(lure_stream_t *s, lure_write_t *req, size_t n);
 unsigned lure__stream_write_iov(const lure_write_t *req, struct iovec *iov,
                                 unsigned cap);
+/* The iovecs (at most cap) of the head request and of the requests queued
+ * behind it that may share its system call: a request that passes a
+ * descriptor, or has a req_flags bit of alone, goes by itself. */
+unsigned lure__stream_write_gather(const lure_stream_t *s,
+                                   const lure_write_t *head,
+                                   struct iovec *iov, unsigned cap,
+                                   unsigned alone);
 /* Closing with the head write in an executor's hands: write what the socket
  * takes now, in order, cancel the rest (backends/ready.c). */
 void lure__stream_close_writes(lure_stream_t *s);
@@ -123,7 +130,7 @@ void lure__stream_after_fork(lure_stream_t *s);
  * sendmsg(2), with send_handle's descriptor): a byte count or a negative
  * errno. */
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov, unsigned n,
-                           const lure_stream_t *send_handle);
+                           const lure_stream_t *send_handle, int flags);
 
 /* stream_flags bits 16-17: the stream's socket table, as its index in
  * lure__sock_executors (src/executor.c); set when its socket is adopted
