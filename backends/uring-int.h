@@ -39,7 +39,10 @@ struct lure__uring {
   int no_sockets;         /* no buffer ring here: sockets use readiness */
   int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
   unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
-  struct lure__bufring *bufring;      /* streams' receives */
+  struct lure__bufring *bufring;      /* streams' receives (borrowed ones
+                                         always; all before 6.12) */
+  struct lure__bufring *bufring_inc;  /* streams' copied receives, 6.12 */
+  uint64_t recv_enobufs;              /* receives ended by a dry ring */
   struct lure__bufring *udp_bufring;  /* datagrams' receives */
   int no_udp;             /* no datagram buffer ring: UDP uses readiness */
   struct lure__queue udp_dirty;  /* UDP handles with sends to chain */
@@ -73,6 +76,11 @@ struct lure__bufring {
   lure_loop_t *loop;
   unsigned lent;               /* buffers held by borrowed reads */
   unsigned char *lent_map;     /* which ones */
+  /* IOU_PBUF_RING_INC (6.12): the kernel fills each buffer piece by piece,
+   * one receive after another, and hands it back (no IORING_CQE_F_BUF_MORE)
+   * once full.  used[bid] is how much of buffer bid it filled so far. */
+  int inc;
+  unsigned *used;
   struct lure__queue starved;  /* streams waiting for a lent buffer back */
 };
 
@@ -172,13 +180,20 @@ void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
 /* ---- buffer rings (uring-bufring.c) ---- */
 
 /* A ring of entries buffers of size bytes for buffer group bgid; NULL when
- * neither a buffer ring nor PROVIDE_BUFFERS works, or memory is short. */
+ * neither a buffer ring nor PROVIDE_BUFFERS works, or memory is short.
+ * With inc, a buffer ring registered with IOU_PBUF_RING_INC, or NULL. */
 struct lure__bufring *lure__uring_bufring_new(lure_loop_t *loop, unsigned bgid,
                                               unsigned entries, unsigned size,
-                                              int populate);
+                                              int populate, int inc);
 void lure__uring_bufring_free(struct lure__bufring **bp);
 /* Give buffer bid back to the kernel. */
 void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid);
+/* The bytes of a receive CQE (result res, flags) that selected buffer bid
+ * of b.  *back is 1 when the kernel is done with the buffer (give it back
+ * with lure__uring_bufring_put once the bytes are read), 0 when it goes on
+ * filling it (an incremental ring). */
+char *lure__uring_bufring_take(struct lure__bufring *b, unsigned bid, int res,
+                               unsigned flags, int *back);
 
 /* ---- streams (uring-stream.c, uring-send.c) ---- */
 
@@ -203,6 +218,7 @@ struct lure__ustream {
   struct lure__sop connect_op;
   unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
   int recv_canceling;
+  struct lure__bufring *recv_br; /* the buffer ring the receive selects from */
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   struct lure__queue starved_link;

@@ -48,7 +48,8 @@ static const char *const lure__op_names[] = {
 static const char *const lure__feat_names[] = {
   "recv_multishot",   /* multishot RECV/RECVMSG, Linux 6.0 */
   "accept_multishot", /* multishot ACCEPT, 5.19 */
-  "pbuf_ring"         /* provided-buffer rings, 5.19 (else PROVIDE_BUFFERS) */
+  "pbuf_ring",        /* provided-buffer rings, 5.19 (else PROVIDE_BUFFERS) */
+  "pbuf_inc"          /* incremental buffer consumption, 6.12 */
 };
 
 int lure__uring_op_count(void) {
@@ -166,6 +167,8 @@ static void lure__feat_guess(unsigned char ops[32]) {
   if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
     return;
   v = major * 100 + minor;
+  if (v >= 612)
+    lure__set_bit(ops, LURE__FEAT_PBUF_INC);
   if (v >= 600)
     lure__set_bit(ops, LURE__FEAT_RECV_MULTISHOT);
   if (v >= 519) {

@@ -6,8 +6,12 @@
  * Field notes:
  * - Accept is multishot (5.19); a CQE without IORING_CQE_F_MORE ends it and
  *   it is re-armed while the stream listens.
- * - Reads are multishot RECV (6.0) selecting buffers from one loop-owned
- *   provided-buffer ring (PBUF_RING, 5.19).  libuv's contract is kept:
+ * - Reads are multishot RECV (6.0) selecting buffers from a loop-owned
+ *   provided-buffer ring (PBUF_RING, 5.19); since 6.12 a copying reader's
+ *   ring is incremental (IOU_PBUF_RING_INC, see uring-bufring.c), so a
+ *   small receive fills a piece of a buffer, not a whole one; a borrowing
+ *   reader (lure_read_start_borrow) keeps whole buffers, since it is lent
+ *   one.  libuv's contract is kept:
  *   alloc_cb is called when bytes have arrived, the bytes are copied into
  *   the caller's buffer, and the ring buffer goes straight back, so
  *   connections never hold ring buffers between CQEs.  When the ring runs
@@ -48,6 +52,7 @@
 #include "stream.h"
 
 #define LURE__BGID 7
+#define LURE__BGID_INC 9
 #define LURE__BR_ENTRIES 64
 #define LURE__BR_BUFSIZE 65536
 
@@ -234,7 +239,7 @@ static struct lure__bufring *lure__bufring_get(lure_loop_t *loop) {
 
   if (st->bufring == NULL && !st->no_sockets) {
     st->bufring = lure__uring_bufring_new(loop, LURE__BGID, LURE__BR_ENTRIES,
-                                          LURE__BR_BUFSIZE, 1);
+                                          LURE__BR_BUFSIZE, 1, 0);
     /* No buffer rings here: sockets use readiness. */
     if (st->bufring == NULL)
       st->no_sockets = 1;
@@ -242,10 +247,34 @@ static struct lure__bufring *lure__bufring_get(lure_loop_t *loop) {
   return st->bufring;
 }
 
+/* The ring a receive of s selects from: the incremental one for a copying
+ * reader where the kernel has it, else the loop's ordinary one. */
+static struct lure__bufring *lure__bufring_for(lure_stream_t *s) {
+  struct lure__uring *st = s->loop->priv->backend_data;
+
+  if (!(s->stream_flags & LURE__STREAM_BORROW) &&
+      lure__uring_has_op(st->ops, LURE__FEAT_PBUF_INC)) {
+    if (st->bufring_inc == NULL) {
+      st->bufring_inc = lure__uring_bufring_new(
+          s->loop, LURE__BGID_INC, LURE__BR_ENTRIES, LURE__BR_BUFSIZE, 1, 1);
+      /* A kernel that refuses the flag (a backport without it). */
+      if (st->bufring_inc == NULL)
+        lure__uring_feat_drop(st, LURE__FEAT_PBUF_INC);
+    }
+    if (st->bufring_inc != NULL)
+      return st->bufring_inc;
+  }
+  return lure__bufring_get(s->loop);
+}
+
 static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->recv_op);
+  struct lure__bufring *br = lure__bufring_for(s);
+  struct io_uring_sqe *sqe;
 
+  if (br == NULL)
+    return LURE_ENOMEM; /* cannot happen: read() made the ring */
+  sqe = lure__sop_sqe(s, &us->recv_op);
   if (sqe == NULL) {
     lure__ustream_park(s, us, LURE__PARK_RECV);
     return 0;
@@ -260,9 +289,10 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
   if (us->recv_op.multi)
     io_uring_prep_recv_multishot(sqe, s->io_watcher.fd, NULL, 0, 0);
   else
-    io_uring_prep_recv(sqe, s->io_watcher.fd, NULL, st->bufring->size, 0);
+    io_uring_prep_recv(sqe, s->io_watcher.fd, NULL, br->size, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = LURE__BGID;
+  sqe->buf_group = (uint16_t) br->bgid;
+  us->recv_br = br;
   lure__sop_set(sqe, &us->recv_op);
   return 0;
 }
@@ -270,7 +300,7 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
 static int lure__uring_stream_read(lure_stream_t *s) {
   struct lure__ustream *us = lure__ustream(s);
 
-  if (us == NULL || lure__bufring_get(s->loop) == NULL)
+  if (us == NULL || lure__bufring_for(s) == NULL)
     return LURE_ENOTSUP;
   if (us->recv_op.armed)
     return 0; /* still armed, or its cancellation is under way: re-armed
@@ -293,8 +323,15 @@ static void lure__uring_stream_read_stop(lure_stream_t *s) {
 static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
                                 int res, unsigned flags) {
   struct lure__uring *st = s->loop->priv->backend_data;
-  struct lure__bufring *b = st->bufring;
+  struct lure__bufring *b = us->recv_br;
+  unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+  char *data = NULL;
+  int back = 0;
 
+  if (b != NULL && (flags & IORING_CQE_F_BUFFER))
+    data = lure__uring_bufring_take(b, bid, res, flags, &back);
+  if (res == -ENOBUFS)
+    st->recv_enobufs++;
   if (!(flags & IORING_CQE_F_MORE)) {
     us->recv_op.armed = 0;
     us->recv_canceling = 0;
@@ -309,15 +346,13 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
   }
   if (lure__stream_read_ended(s)) {
     /* Bytes were lost before these: drop them, arm nothing. */
-    if (flags & IORING_CQE_F_BUFFER)
-      lure__uring_bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+    if (back)
+      lure__uring_bufring_put(b, bid);
     return;
   }
-  if (res > 0) {
-    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-    char *data = b->bufs + (size_t) bid * b->size;
-
-    if ((s->stream_flags & LURE__STREAM_BORROW) &&
+  if (res > 0 && data != NULL) {
+    /* Only a whole buffer is lent: not one of the incremental ring's. */
+    if (!b->inc && (s->stream_flags & LURE__STREAM_BORROW) &&
         (s->stream_flags & LURE__STREAM_READING) &&
         lure__stream_stash_empty(s) &&
         !lure__handle_is_closing((lure_handle_t *) s)) {
@@ -332,10 +367,11 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       lure__stream_deliver(s, res, &lent);
     } else {
       lure__stream_feed(s, data, (size_t) res);
-      lure__uring_bufring_put(b, bid);
+      if (back)
+        lure__uring_bufring_put(b, bid);
     }
-  } else if (flags & IORING_CQE_F_BUFFER) {
-    lure__uring_bufring_put(b, flags >> IORING_CQE_BUFFER_SHIFT);
+  } else if (back) {
+    lure__uring_bufring_put(b, bid);
   }
   if (lure__handle_is_closing((lure_handle_t *) s) ||
       lure__stream_read_ended(s))
@@ -351,7 +387,7 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
    * is refilled only by lure_buf_release(): wait for that instead of
    * spinning on -ENOBUFS. */
   if (!us->recv_op.armed && (s->stream_flags & LURE__STREAM_READING)) {
-    if (res == -ENOBUFS && b->lent > 0) {
+    if (res == -ENOBUFS && b != NULL && b->lent > 0) {
       if (lure__queue_empty(&us->starved_link))
         lure__queue_insert_tail(&b->starved, &us->starved_link);
       return;

@@ -66,7 +66,7 @@ int lure__uring_udp_usable(lure_loop_t *loop) {
   if (st->udp_bufring == NULL) {
     st->udp_bufring = lure__uring_bufring_new(loop, LURE__UDP_BGID,
                                               LURE__UDP_BR_ENTRIES,
-                                              LURE__UDP_BR_BUFSIZE, 0);
+                                              LURE__UDP_BR_BUFSIZE, 0, 0);
     if (st->udp_bufring == NULL) {
       st->no_udp = 1;
       return 0;

@@ -253,6 +253,9 @@ struct lure__uring_info {
   unsigned sq_entries;
   unsigned cq_entries;
   unsigned char ops[32]; /* bitmap of supported IORING_OP_*, after the mask */
+  int stream_bufs_inc;   /* streams' copied receives use an incremental
+                            buffer ring (IOU_PBUF_RING_INC) */
+  uint64_t recv_enobufs; /* stream receives ended by an empty buffer ring */
 };
 
 /* Fill info for loop when its backend is the ring; returns -EINVAL when it
@@ -263,11 +266,12 @@ int lure__uring_probe(struct lure__uring_info *info);
  * Returns the opcode, or -1 for an unknown name. */
 int lure__uring_op_by_name(const char *name, size_t len);
 /* Features the probe cannot report, as pseudo-opcodes above the real ones
- * (names recv_multishot, accept_multishot, pbuf_ring). */
+ * (names recv_multishot, accept_multishot, pbuf_ring, pbuf_inc). */
 #define LURE__FEAT_BASE 248
 #define LURE__FEAT_RECV_MULTISHOT (LURE__FEAT_BASE + 0)
 #define LURE__FEAT_ACCEPT_MULTISHOT (LURE__FEAT_BASE + 1)
 #define LURE__FEAT_PBUF_RING (LURE__FEAT_BASE + 2)
+#define LURE__FEAT_PBUF_INC (LURE__FEAT_BASE + 3)
 const char *lure__uring_op_name(int op);
 int lure__uring_op_count(void);
 /* Parse a LURE_URING_DISABLE list into an opcode mask (backends/

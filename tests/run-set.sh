@@ -20,7 +20,8 @@
 #                   socket opcodes (streams wait for readiness, POLL_ADD on
 #                   the ring, and make non-blocking system calls)
 #   uring-old       the ring as kernels before 5.19/6.0 run it: multishot
-#                   receive and accept and provided-buffer rings masked (one
+#                   receive and accept, provided-buffer rings and their
+#                   incremental consumption (6.12) masked (one
 #                   accept at a time, one-shot receives selecting buffers
 #                   that IORING_OP_PROVIDE_BUFFERS handed over)
 #   epoll           LURE_BACKEND=epoll (files on the pool and Linux AIO)
@@ -104,7 +105,7 @@ need_fallback() {
 
 URING_FILE_OPS=openat,close,read,write,readv,writev,fsync,statx,unlinkat,renameat,mkdirat,symlinkat,linkat,ftruncate
 URING_SOCKET_OPS=recv,send,sendmsg,accept
-URING_OLD=recv_multishot,accept_multishot,pbuf_ring
+URING_OLD=recv_multishot,accept_multishot,pbuf_ring,pbuf_inc
 
 unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET
 case $set in

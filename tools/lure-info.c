@@ -104,7 +104,7 @@ static const char *const used_opcodes[] = {
   "sendmsg", "recvmsg", "send_zc", "sendmsg_zc", "provide_buffers",
   /* Kernel features the probe cannot report: lure infers them from the
    * kernel's version (LURE__FEAT_* in src/backend.h). */
-  "recv_multishot", "accept_multishot", "pbuf_ring",
+  "recv_multishot", "accept_multishot", "pbuf_ring", "pbuf_inc",
 };
 
 /* ---- what the machine said ---------------------------------------------- */
