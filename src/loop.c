@@ -849,8 +849,12 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
  * gets there, and the process hangs.  Only there, the ring's wait is cut
  * into slices of at most 10 ms until a completion arrives or the timeout
  * is over: the same wait, seen from the callbacks, with the lock let go
- * between slices (a sched_yield: valgrind switches threads there, not
- * after a call it runs holding the lock).  (epoll_wait is a call valgrind
+ * after each slice that brought nothing (a sched_yield: valgrind switches
+ * threads there, not after a call it runs holding the lock), and once at
+ * the end of a wait that ended by its timeout in its first slice: a loop
+ * whose waits were all that short (a 5 ms repeating timer) otherwise never
+ * let another thread run, and a lure_async_send() from one was written
+ * only once the loop had stopped.  (epoll_wait is a call valgrind
  * knows to block in.)
  * Outside valgrind RUNNING_ON_VALGRIND is 0 and the wait is one call.
  */
@@ -864,6 +868,7 @@ static void lure__poll_phase(lure_loop_t *loop, int timeout) {
       RUNNING_ON_VALGRIND) {
     uint64_t end = lure__hrtime_ns() + (uint64_t) (timeout > 0 ? timeout : 0) *
                                            1000000u;
+    int yielded = 0;
     for (;;) {
       uint64_t reaped = p->stats.cqes_reaped;
       uint64_t now;
@@ -875,11 +880,16 @@ static void lure__poll_phase(lure_loop_t *loop, int timeout) {
           slice = (int) ((end - now + 999999u) / 1000000u);
       }
       p->backend->poll(loop, slice);
-      if (p->stats.cqes_reaped != reaped || p->wait_error != 0 ||
-          (timeout > 0 && lure__hrtime_ns() >= end))
+      if (p->stats.cqes_reaped != reaped || p->wait_error != 0)
         return;
+      if (timeout > 0 && lure__hrtime_ns() >= end) {
+        if (!yielded)
+          sched_yield();
+        return;
+      }
       /* valgrind hands the lock over on a yield, not on a sync call. */
       sched_yield();
+      yielded = 1;
     }
   }
 #endif
