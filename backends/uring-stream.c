@@ -10,7 +10,7 @@
  *   provided-buffer ring (PBUF_RING, 5.19); since 6.12 a copying reader's
  *   ring is incremental (IOU_PBUF_RING_INC, see uring-bufring.c), so a
  *   small receive fills a piece of a buffer, not a whole one; a borrowing
- *   reader (lure_read_start_borrow) keeps whole buffers, since it is lent
+ *   reader (lure_read_start_borrowed) keeps whole buffers, since it is lent
  *   one.  libuv's contract is kept:
  *   alloc_cb is called when bytes have arrived, the bytes are copied into
  *   the caller's buffer, and the ring buffer goes straight back, so
