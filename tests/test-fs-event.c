@@ -499,7 +499,9 @@ struct poll_rec {
   int curr_zero[8];
   const char *file;
   int close_at;            /* close the handle at this call (1-based) */
+  int close_on_enoent;     /* close the handle at the first ENOENT */
   int restart_at;          /* stop and start again at this call */
+  uint64_t curr_nlink[8];
 };
 
 static int stat_is_zero(const lure_stat_t *s) {
@@ -520,7 +522,9 @@ static void fpoll_cb(lure_fs_poll_t *h, int status, const lure_stat_t *prev,
   r->status[i] = status;
   r->prev_zero[i] = stat_is_zero(prev);
   r->curr_zero[i] = stat_is_zero(curr);
-  if (r->close_at == r->count)
+  r->curr_nlink[i] = curr->st_nlink;
+  if (r->close_at == r->count ||
+      (r->close_on_enoent && status == LURE_ENOENT))
     ck_assert_int_eq(lure_close((lure_handle_t *) h, NULL), 0);
   if (r->restart_at == r->count) {
     ck_assert_int_eq(lure_fs_poll_stop(h), 0);
@@ -587,12 +591,18 @@ START_TEST(fs_poll_changes) {
     lure_run(&loop, LURE_RUN_ONCE);
   ck_assert_int_eq(r.count, 3);
 
-  r.close_at = 4;
+  /* A stat that looked the path up just before the unlink and read the
+   * inode just after it sees the file with no link left: a change, as in
+   * libuv (make check under ASan met it once).  Then comes ENOENT. */
+  r.close_on_enoent = 1;
   ck_assert_int_eq(unlink(file), 0);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
-  ck_assert_int_eq(r.count, 4);
-  ck_assert_int_eq(r.status[3], LURE_ENOENT);
-  ck_assert(!r.prev_zero[3] && r.curr_zero[3]);
+  ck_assert_msg(r.count == 4 || (r.count == 5 && r.status[3] == 0 &&
+                                 r.curr_nlink[3] == 0),
+                "%d calls after the unlink, the first with status %d",
+                r.count - 3, r.status[3]);
+  ck_assert_int_eq(r.status[r.count - 1], LURE_ENOENT);
+  ck_assert(!r.prev_zero[r.count - 1] && r.curr_zero[r.count - 1]);
   lt_loop_finish(&loop);
   remove_tree(dir);
 }
