@@ -192,12 +192,7 @@ struct lt_net_sconn {
   } h;
   struct lt_net_server *srv;
   lure_shutdown_t sreq;
-  /* sink mode */
-  unsigned char hdr[8];
-  unsigned hdr_len;
-  uint64_t id;
-  uint64_t bytes;
-  long bad_at;
+  struct lt_net_idpat in; /* sink mode */
 };
 
 struct lt_net_ewrite {
@@ -265,41 +260,48 @@ static void lt_net_sshut_cb(lure_shutdown_t *req, int status) {
   lt_net_sconn_close(c);
 }
 
-static void lt_net_sink_data(struct lt_net_sconn *c, const char *p, size_t n) {
-  while (n > 0 && c->hdr_len < sizeof(c->hdr)) {
-    c->hdr[c->hdr_len++] = (unsigned char) *p++;
+void lt_net_idpat_init(struct lt_net_idpat *s) {
+  memset(s, 0, sizeof(*s));
+  s->bad_at = -1;
+}
+
+size_t lt_net_idpat_feed(struct lt_net_idpat *s, const char *p, size_t n) {
+  long bad;
+
+  while (n > 0 && s->hdr_len < sizeof(s->hdr)) {
+    s->hdr[s->hdr_len++] = (unsigned char) *p++;
     n--;
-    if (c->hdr_len == sizeof(c->hdr)) {
+    if (s->hdr_len == sizeof(s->hdr)) {
       unsigned i;
 
-      c->id = 0;
+      s->id = 0;
       for (i = 0; i < 8; i++)
-        c->id |= (uint64_t) c->hdr[i] << (8 * i);
+        s->id |= (uint64_t) s->hdr[i] << (8 * i);
     }
   }
   if (n == 0)
-    return;
-  if (c->bad_at < 0) {
-    long bad = lt_net_pat_check(c->id + 1, c->bytes, p, n);
-
+    return 0;
+  if (s->bad_at < 0) {
+    bad = lt_net_pat_check(s->id + 1, s->bytes, p, n);
     if (bad >= 0)
-      c->bad_at = (long) c->bytes + bad;
+      s->bad_at = (long) s->bytes + bad;
   }
-  c->bytes += n;
+  s->bytes += n;
+  return n;
 }
 
 static void lt_net_sink_eof(struct lt_net_sconn *c) {
   struct lt_net_server *srv = c->srv;
   struct lt_net_sink_result *r;
 
-  if (c->hdr_len < sizeof(c->hdr) || c->id >= srv->nresults) {
+  if (c->in.hdr_len < sizeof(c->in.hdr) || c->in.id >= srv->nresults) {
     lt_net_srv_error(srv, LURE_EPROTO);
     return;
   }
-  r = &srv->results[c->id];
+  r = &srv->results[c->in.id];
   r->conns++;
-  r->bytes = c->bytes;
-  r->bad_at = c->bad_at;
+  r->bytes = c->in.bytes;
+  r->bad_at = c->in.bad_at;
   r->eof = 1;
 }
 
@@ -322,7 +324,7 @@ static void lt_net_sconn_read(lure_stream_t *s, ssize_t nread,
     return;
   }
   if (nread > 0)
-    lt_net_sink_data(c, buf->base, (size_t) nread);
+    (void) lt_net_idpat_feed(&c->in, buf->base, (size_t) nread);
   free(w);
   if (nread == 0)
     return;
@@ -355,7 +357,7 @@ static void lt_net_server_conn_cb(lure_stream_t *server, int status) {
   c = calloc(1, sizeof(*c));
   ck_assert_ptr_nonnull(c);
   c->srv = srv;
-  c->bad_at = -1;
+  lt_net_idpat_init(&c->in);
   if (srv->is_pipe)
     rc = lure_pipe_init(srv->loop, &c->h.pipe, 0);
   else

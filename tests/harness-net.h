@@ -60,6 +60,19 @@ void lt_net_check_executor(const void *req, const char *what, const char *file,
 /* Pointer to the bytes of stream `seed` from offset off on (at least
  * LT_NET_PAT_MAX of them).  Different seeds give different streams. */
 const unsigned char *lt_net_pat(uint64_t seed, uint64_t off);
+/* The stream a sink client sends (lt_net_bulk_run with sink): an 8-byte
+ * little-endian id, then the pattern of seed id + 1.  feed takes the next
+ * n bytes and returns how many of them were pattern bytes; bad_at is the
+ * first wrong pattern offset, -1 while none. */
+struct lt_net_idpat {
+  unsigned char hdr[8];
+  unsigned hdr_len;
+  uint64_t id;
+  uint64_t bytes;        /* pattern bytes so far */
+  long bad_at;
+};
+void lt_net_idpat_init(struct lt_net_idpat *s);
+size_t lt_net_idpat_feed(struct lt_net_idpat *s, const char *p, size_t n);
 /* Index of the first byte of p[0..n) that differs from stream seed at
  * offset off, or -1. */
 long lt_net_pat_check(uint64_t seed, uint64_t off, const void *p, size_t n);

@@ -1000,11 +1000,7 @@ END_TEST
 struct mr_conn {
   lure_tcp_t tcp;
   struct mr *m;
-  unsigned char hdr[8];
-  unsigned hdr_len;
-  uint64_t id;
-  uint64_t bytes;      /* pattern bytes after the id */
-  long bad_at;
+  struct lt_net_idpat in;
   int err;
 };
 
@@ -1029,32 +1025,12 @@ static void mr_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
 
 static void mr_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
   struct mr_conn *c = s->data;
-  const char *p = buf->base;
-  size_t n;
-  long bad;
 
   if (nread < 0) {
     c->err = (int) nread;
     return;
   }
-  n = (size_t) nread;
-  while (n > 0 && c->hdr_len < sizeof(c->hdr)) {
-    c->hdr[c->hdr_len++] = (unsigned char) *p++;
-    n--;
-    if (c->hdr_len == sizeof(c->hdr)) {
-      unsigned i;
-
-      for (i = 0; i < 8; i++)
-        c->id |= (uint64_t) c->hdr[i] << (8 * i);
-    }
-  }
-  if (n == 0)
-    return;
-  bad = lt_net_pat_check(c->id + 1, c->bytes, p, n);
-  if (bad >= 0 && c->bad_at < 0)
-    c->bad_at = (long) (c->bytes + (uint64_t) bad);
-  c->bytes += n;
-  c->m->total += n;
+  c->m->total += lt_net_idpat_feed(&c->in, buf->base, (size_t) nread);
 }
 
 static void mr_connection(lure_stream_t *server, int status) {
@@ -1067,7 +1043,7 @@ static void mr_connection(lure_stream_t *server, int status) {
   }
   c = &m->conn[m->accepted++];
   c->m = m;
-  c->bad_at = -1;
+  lt_net_idpat_init(&c->in);
   ck_assert_int_eq(lure_tcp_init(&m->loop, &c->tcp), 0);
   c->tcp.data = c;
   ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &c->tcp), 0);
@@ -1146,11 +1122,12 @@ static uint64_t mr_run(int mask_inc, int *inc_used, int *inc_probed) {
     struct mr_conn *c = &m->conn[i];
 
     ck_assert_int_eq(c->err, 0);
-    ck_assert_uint_eq(c->hdr_len, 8);
-    ck_assert_uint_lt(c->id, MR_CONNS);
-    ck_assert_uint_eq(c->bytes, (uint64_t) MR_ROUNDS * MR_MSG);
-    ck_assert_msg(c->bad_at < 0, "connection %u (id %llu): byte %ld is wrong",
-                  i, (unsigned long long) c->id, c->bad_at);
+    ck_assert_uint_eq(c->in.hdr_len, 8);
+    ck_assert_uint_lt(c->in.id, MR_CONNS);
+    ck_assert_uint_eq(c->in.bytes, (uint64_t) MR_ROUNDS * MR_MSG);
+    ck_assert_msg(c->in.bad_at < 0,
+                  "connection %u (id %llu): byte %ld is wrong", i,
+                  (unsigned long long) c->in.id, c->in.bad_at);
   }
   *inc_used = 0;
   *inc_probed = 0;
