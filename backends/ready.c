@@ -320,7 +320,7 @@ static void lure__ready_udp_flush(lure_udp_t *h) {
     lure__io_stop(h->loop, &h->io_watcher, POLLOUT);
 }
 
-static void lure__ready_udp_recv_now(lure_udp_t *h) {
+static void lure__ready_udp_recv_loop(lure_udp_t *h) {
   struct sockaddr_storage peer;
   struct msghdr msg;
   lure_buf_t buf;
@@ -356,6 +356,13 @@ static void lure__ready_udp_recv_now(lure_udp_t *h) {
   }
 }
 
+/* Up to 32 datagrams a turn, as libuv reads them. */
+static void lure__ready_udp_recv_now(lure_udp_t *h) {
+  h->udp_flags |= LURE__UDP_IN_RECV;
+  lure__ready_udp_recv_loop(h);
+  h->udp_flags &= ~(unsigned) LURE__UDP_IN_RECV;
+}
+
 static void lure__ready_udp_io(lure_loop_t *loop, struct lure__io *w,
                          unsigned revents) {
   lure_udp_t *h = lure__container_of(w, lure_udp_t, io_watcher);
@@ -364,7 +371,11 @@ static void lure__ready_udp_io(lure_loop_t *loop, struct lure__io *w,
     lure__ready_udp_recv_now(h);
   if (lure__handle_is_closing((lure_handle_t *) h))
     return;
-  if ((revents & (POLLOUT | POLLERR)) && !lure__queue_empty(&h->write_queue)) {
+  /* A handle of the ring's table receives here too, but its sends are the
+   * ring's (the head of its queue may be a SENDMSG in flight). */
+  if ((revents & (POLLOUT | POLLERR)) &&
+      lure__udp_sock(h) == &lure__sock_ready &&
+      !lure__queue_empty(&h->write_queue)) {
     lure__ready_udp_flush(h);
     lure__udp_run_send_cbs(h);
   }

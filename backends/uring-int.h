@@ -12,7 +12,7 @@
  *   uring-bufring.c  provided-buffer rings (and PROVIDE_BUFFERS before 5.19)
  *   uring-stream.c   streams: accept, connect, recv, close (the socket table)
  *   uring-send.c     streams' writes: SEND, SENDMSG, zero copy
- *   uring-udp.c      UDP: multishot RECVMSG, SENDMSG chains
+ *   uring-udp.c      UDP: readiness receives, SENDMSG chains
  */
 #ifndef LURE_URING_INT_H
 #define LURE_URING_INT_H
@@ -43,8 +43,6 @@ struct lure__uring {
                                          always; all before 6.12) */
   struct lure__bufring *bufring_inc;  /* streams' copied receives, 6.12 */
   uint64_t recv_enobufs;              /* receives ended by a dry ring */
-  struct lure__bufring *udp_bufring;  /* datagrams' receives */
-  int no_udp;             /* no datagram buffer ring: UDP uses readiness */
   struct lure__queue udp_dirty;  /* UDP handles with sends to chain */
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
   unsigned char ops[32];  /* supported and not masked */
@@ -98,8 +96,7 @@ enum lure__uring_tag {
   LURE__TAG_POLL = 0,      /* struct lure__upoll: a POLL_ADD (uring-poll.c) */
   LURE__TAG_FS = 1,        /* lure_fs_t (uring-fs.c) */
   LURE__TAG_SOCK = 2,      /* struct lure__sop: a stream op (uring-stream.c) */
-  LURE__TAG_UDP = 3,       /* struct lure__uudp: its RECVMSG (uring-udp.c) */
-  LURE__TAG_UDP_SEND = 4   /* lure_udp_send_t: its SENDMSG (uring-udp.c) */
+  LURE__TAG_UDP_SEND = 3   /* lure_udp_send_t: its SENDMSG (uring-udp.c) */
 };
 #define LURE__TAG_MASK 7u
 
@@ -269,12 +266,10 @@ void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st);
 struct lure__uudp;
 int lure__uring_udp_usable(lure_loop_t *loop);
 int lure__uring_udp_recv(lure_udp_t *h);
-void lure__uring_udp_recv_stop(lure_udp_t *h);
 void lure__uring_udp_send(lure_udp_t *h);
 void lure__uring_udp_close(lure_udp_t *h);
 void lure__uring_udp_forget(lure_udp_t *h);
 void lure__uring_udp_free(lure_udp_t *h);
-void lure__uring_udp_recv_cqe(struct lure__uudp *uu, int res, unsigned flags);
 void lure__uring_udp_send_complete(lure_udp_send_t *req, int res);
 /* Just before a wait: queued sends go to the ring as ordered chains. */
 void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st);

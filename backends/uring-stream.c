@@ -630,7 +630,7 @@ const struct lure__sock_ops lure__sock_uring = {
   lure__uring_stream_free,
   lure__uring_udp_usable,
   lure__uring_udp_recv,
-  lure__uring_udp_recv_stop,
+  NULL,                     /* udp_recv_stop: the core stops POLLIN */
   lure__uring_udp_send,
   lure__uring_udp_close,
   lure__uring_udp_forget,

@@ -104,7 +104,6 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
   lure__uring_polls_free(st);
   lure__uring_bufring_free(&st->bufring);
   lure__uring_bufring_free(&st->bufring_inc);
-  lure__uring_bufring_free(&st->udp_bufring);
   if (st->notify_fd >= 0)
     close(st->notify_fd);
   if (in_child)
@@ -204,9 +203,6 @@ static void lure__uring_dispatch(lure_loop_t *loop, struct lure__uring *st,
       break;
     case LURE__TAG_SOCK:
       lure__uring_sock_complete(loop, st, p, c->res, c->flags);
-      break;
-    case LURE__TAG_UDP:
-      lure__uring_udp_recv_cqe(p, c->res, c->flags);
       break;
     case LURE__TAG_UDP_SEND:
       lure__uring_udp_send_complete(p, c->res);

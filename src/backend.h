@@ -219,8 +219,8 @@ extern const struct lure__sock_ops *const lure__sock_executors[];
 unsigned lure__sock_index(const struct lure__sock_ops *ops);
 
 /* The first member of every socket executor's per-handle state
- * (exec_data): the core's stash of bytes or datagrams that arrived while
- * nobody read them (src/stream.c, src/udp.c).  Only an executor with state
+ * (exec_data): the core's stash of bytes that arrived while nobody read
+ * them (src/stream.c).  Only an executor with state
  * of its own delivers data late, so the stash needs no field in the
  * handle, which stays libuv's size. */
 struct lure__exec_state {

@@ -266,8 +266,9 @@ static int lure__loop_busy(const lure_loop_t *loop) {
         !lure__fs_event_is_io(loop, w))
       return 1;
   }
-  /* Sockets that read, listen or receive on the ring's path keep
-   * operations in it, and lent ring buffers must stay mapped. */
+  /* Streams that read or listen on the ring's path keep operations in it,
+   * and lent ring buffers must stay mapped.  (A receiving UDP handle waits
+   * on its watcher, above; its sends in the ring are requests.) */
   if (lure__sock_buffers_lent(loop))
     return 1;
   lure__queue_foreach(q, &loop->priv->handle_queue) {
@@ -278,10 +279,6 @@ static int lure__loop_busy(const lure_loop_t *loop) {
         lure__stream_sock((const lure_stream_t *) h)->holds_ops &&
         (((const lure_stream_t *) h)->stream_flags &
          (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
-      return 1;
-    if (h->type == LURE_UDP && lure__udp_decided((const lure_udp_t *) h) &&
-        lure__udp_sock((const lure_udp_t *) h)->holds_ops &&
-        (((const lure_udp_t *) h)->udp_flags & LURE__UDP_RECEIVING))
       return 1;
   }
   return 0;

@@ -1,10 +1,10 @@
 /*
  * udp.c - UDP handles.  A handle picks its socket executor (udp_flags,
- * src/backend.h) when its socket is first used: on a ring loop datagrams
- * move through the ring (backends/uring-udp.c: multishot RECVMSG into a
- * buffer ring, ordered SENDMSG chains); otherwise, or when the ring lacks
- * an opcode, by readiness plus recvmsg/sendmsg (backends/ready.c), on any
- * wait point.
+ * src/backend.h) when its socket is first used.  Datagrams are received by
+ * readiness plus recvmsg(2) on every wait point (on a ring loop the
+ * readiness is the ring's multishot POLL_ADD); on a ring loop sends that
+ * cannot go at once wait in the ring as ordered SENDMSG chains
+ * (backends/uring-udp.c), elsewhere for POLLOUT (backends/ready.c).
  *
  * Sends go out in request order: a send that cannot go now waits on
  * write_queue behind the others, so datagrams never overtake each other.
@@ -463,192 +463,6 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
 
 /* ---- receiving ---- */
 
-int lure__udp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
-                      const struct sockaddr *addr, unsigned flags) {
-  lure_buf_t buf = { NULL, 0 };
-
-  if (nread < 0) {
-    h->recv_cb(h, nread, &buf, NULL, 0);
-    return 0;
-  }
-  h->alloc_cb((lure_handle_t *) h, 65536, &buf);
-  if (buf.base == NULL || buf.len == 0) {
-    h->recv_cb(h, LURE_ENOBUFS, &buf, NULL, 0);
-    return -1;
-  }
-  /* As recvmsg(2) into a buffer too small: the rest of the datagram is
-   * lost, and the flag says so. */
-  if ((size_t) nread > buf.len) {
-    nread = (ssize_t) buf.len;
-    flags |= LURE_UDP_PARTIAL;
-  }
-  if (nread > 0)
-    memcpy(buf.base, data, (size_t) nread);
-  h->recv_cb(h, nread, &buf, addr, flags);
-  return 0;
-}
-
-/* ---- the stash ---- */
-
-/* Datagrams an executor received while nobody received them (after
- * lure_udp_recv_stop(), with the ring's multishot RECVMSG still being
- * cancelled) or that alloc_cb had no buffer for: kept here, in order, and
- * delivered from the pending phase once the handle receives again.  Made
- * on first use. */
-struct lure__udgram {
-  struct lure__udgram *next;
-  ssize_t nread;             /* bytes, or a negative errno to report */
-  unsigned flags;
-  socklen_t addrlen;
-  struct sockaddr_storage addr;
-  char data[];
-};
-
-struct lure__udp_stash {
-  lure_udp_t *h;
-  struct lure__udgram *head;
-  struct lure__udgram **tail;
-  struct lure__pending pending;
-};
-
-/* The stash hangs off the socket executor's per-handle state (struct
- * lure__exec_state, src/backend.h): NULL when the executor keeps none. */
-static void **lure__stash_slot(const lure_udp_t *h) {
-  return h->exec_data != NULL
-             ? &((struct lure__exec_state *) h->exec_data)->stash
-             : NULL;
-}
-
-static struct lure__udp_stash *lure__stash_of(const lure_udp_t *h) {
-  void **slot = lure__stash_slot(h);
-
-  return slot != NULL ? *slot : NULL;
-}
-
-static int lure__udp_receiving(const lure_udp_t *h) {
-  return (h->udp_flags & LURE__UDP_RECEIVING) &&
-         !lure__handle_is_closing((const lure_handle_t *) h);
-}
-
-static void lure__udp_stash_add(lure_udp_t *h, ssize_t nread,
-                                const char *data, size_t len,
-                                const void *addr, socklen_t addrlen,
-                                unsigned flags) {
-  void **slot = lure__stash_slot(h);
-  struct lure__udp_stash *st;
-  struct lure__udgram *d;
-
-  if (slot == NULL)
-    return; /* no executor state: nothing can arrive late */
-  st = *slot;
-  if (st == NULL) {
-    st = lure__calloc(1, sizeof(*st));
-    if (st == NULL)
-      return;
-    st->h = h;
-    st->tail = &st->head;
-    lure__queue_init(&st->pending.queue);
-    *slot = st;
-  }
-  d = lure__malloc(sizeof(*d) + len);
-  if (d == NULL)
-    return; /* out of memory: the datagram is dropped, as a full socket
-               buffer would */
-  d->next = NULL;
-  d->nread = nread;
-  d->flags = flags;
-  if (addrlen > sizeof(d->addr))
-    addrlen = sizeof(d->addr);
-  d->addrlen = addrlen;
-  if (addrlen > 0)
-    memcpy(&d->addr, addr, addrlen);
-  if (len > 0)
-    memcpy(d->data, data, len);
-  *st->tail = d;
-  st->tail = &d->next;
-}
-
-static void lure__udp_stash_deliver(lure_loop_t *loop,
-                                    struct lure__pending *pe);
-
-static void lure__udp_stash_schedule(lure_udp_t *h) {
-  struct lure__udp_stash *st = lure__stash_of(h);
-
-  if (st == NULL || st->head == NULL || !lure__udp_receiving(h) ||
-      !lure__queue_empty(&st->pending.queue))
-    return;
-  st->pending.cb = lure__udp_stash_deliver;
-  lure__pending_add(h->loop, &st->pending);
-}
-
-static void lure__udp_stash_deliver(lure_loop_t *loop,
-                                    struct lure__pending *pe) {
-  struct lure__udp_stash *st =
-      lure__container_of(pe, struct lure__udp_stash, pending);
-  struct lure__udgram *d;
-
-  (void) loop;
-  while ((d = st->head) != NULL && lure__udp_receiving(st->h)) {
-    if (lure__udp_deliver(st->h, d->nread, d->data,
-                          d->addrlen ? (struct sockaddr *) &d->addr : NULL,
-                          d->flags) != 0) {
-      lure__udp_stash_schedule(st->h); /* try again next tick */
-      return;
-    }
-    /* recv_cb may have closed the handle; the stash lives until free. */
-    if (st->head != d)
-      return;
-    st->head = d->next;
-    if (st->head == NULL)
-      st->tail = &st->head;
-    lure__free(d);
-  }
-}
-
-void lure__udp_feed(lure_udp_t *h, ssize_t nread, const char *data,
-                    const struct sockaddr *addr, socklen_t addrlen,
-                    unsigned flags) {
-  struct lure__udp_stash *st = lure__stash_of(h);
-
-  if (lure__handle_is_closing((lure_handle_t *) h))
-    return;
-  /* Behind datagrams already waiting, or while the reader stopped. */
-  if ((st != NULL && st->head != NULL) ||
-      !(h->udp_flags & LURE__UDP_RECEIVING)) {
-    lure__udp_stash_add(h, nread, data, nread > 0 ? (size_t) nread : 0,
-                        addr, addrlen, flags);
-    lure__udp_stash_schedule(h);
-    return;
-  }
-  if (lure__udp_deliver(h, nread, data, addr, flags) != 0) {
-    lure__udp_stash_add(h, nread, data, (size_t) nread, addr, addrlen,
-                        flags);
-    lure__udp_stash_schedule(h);
-  }
-}
-
-static void lure__udp_stash_unschedule(lure_udp_t *h) {
-  struct lure__udp_stash *st = lure__stash_of(h);
-
-  if (st != NULL)
-    lure__queue_remove(&st->pending.queue);
-}
-
-static void lure__udp_stash_free(lure_udp_t *h) {
-  struct lure__udp_stash *st = lure__stash_of(h);
-  struct lure__udgram *d;
-
-  if (st == NULL)
-    return;
-  lure__queue_remove(&st->pending.queue);
-  while ((d = st->head) != NULL) {
-    st->head = d->next;
-    lure__free(d);
-  }
-  lure__free(st);
-  *lure__stash_slot(h) = NULL;
-}
-
 LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
                                     lure_udp_recv_cb recv_cb) {
   int rc;
@@ -664,7 +478,6 @@ LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
   h->alloc_cb = alloc_cb;
   h->recv_cb = recv_cb;
   h->udp_flags |= LURE__UDP_RECEIVING;
-  lure__udp_stash_schedule(h);
   rc = lure__udp_exec(h)->udp_recv(h);
   if (rc != 0 && lure__udp_sock(h) != &lure__sock_ready)
     rc = lure__sock_ready.udp_recv(h);
@@ -683,7 +496,6 @@ LURE_EXTERN int lure_udp_recv_stop(lure_udp_t *h) {
     return 0;
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_stop(h->loop, &h->io_watcher, POLLIN);
-  lure__udp_stash_unschedule(h);
   if (lure__udp_decided(h) && lure__udp_sock(h)->udp_recv_stop != NULL)
     lure__udp_sock(h)->udp_recv_stop(h);
   if (lure__queue_empty(&h->write_queue))
@@ -921,12 +733,10 @@ LURE_EXTERN size_t lure_udp_get_send_queue_count(const lure_udp_t *h) {
 }
 
 /* libuv answers 1 when it receives a handle's datagrams with recvmmsg(2),
- * many per system call.  lure never does: on the ring, one multishot
- * RECVMSG already brings many datagrams per wait without a system call
- * each, and readiness makes one recvmsg(2) per datagram straight into the
- * buffer that alloc_cb gave, where recvmmsg would carve one buffer up
- * (libuv's UV_UDP_MMSG_CHUNK and UV_UDP_MMSG_FREE, flags that lure's
- * recv_cb never gets). */
+ * many per system call.  lure never does: it makes one recvmsg(2) per
+ * datagram straight into the buffer that alloc_cb gave, where recvmmsg
+ * would carve one buffer up (libuv's UV_UDP_MMSG_CHUNK and
+ * UV_UDP_MMSG_FREE, flags that lure's recv_cb never gets). */
 LURE_EXTERN int lure_udp_using_recvmmsg(const lure_udp_t *h) {
   if (h == NULL || h->type != LURE_UDP || h->loop == NULL)
     return LURE_EINVAL;
@@ -939,7 +749,6 @@ void lure__udp_close(lure_udp_t *h) {
   h->udp_flags &= ~LURE__UDP_RECEIVING;
   lure__io_close(h->loop, &h->io_watcher);
   lure__queue_remove(&h->write_pending.queue);
-  lure__udp_stash_unschedule(h);
   if (lure__udp_decided(h))
     lure__udp_sock(h)->udp_close(h); /* settles the queue, now or after the executor */
   else
@@ -952,7 +761,6 @@ void lure__udp_finish_close(lure_udp_t *h) {
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
   }
-  lure__udp_stash_free(h); /* before the executor state it hangs off */
   lure__sock_udp_free(h);
 }
 
@@ -961,8 +769,6 @@ void lure__udp_finish_close(lure_udp_t *h) {
 void lure__udp_after_fork(lure_udp_t *h) {
   if (lure__udp_decided(h) && lure__udp_sock(h)->udp_forget != NULL) {
     lure__udp_sock(h)->udp_forget(h);
-    if (lure__stash_of(h) != NULL)
-      lure__queue_init(&lure__stash_of(h)->pending.queue);
     if (h->flags & LURE__HANDLE_CLOSE_WAIT) {
       lure__udp_cancel_queued(h);
       lure__handle_close_ready((lure_handle_t *) h);
@@ -974,14 +780,9 @@ void lure__udp_after_fork(lure_udp_t *h) {
     return;
   if (lure__udp_exec(h) != &lure__sock_ready)
     lure__io_stop(h->loop, &h->io_watcher, POLLIN | POLLOUT);
-  if (h->udp_flags & LURE__UDP_RECEIVING)
-    lure__udp_stash_schedule(h);
-  /* Not now: in a forked child the socket is the parent's too, and a ring
-   * receive prepared here went to the kernel with the child's first wait
-   * even when the child closed the handle before running its loop (the
-   * cancel comes after it), taking the parent's datagrams.  Arm it when
-   * this loop next runs its pending phase; closing the handle first means
-   * no receive at all, as with readiness. */
+  /* Not now: in a forked child the socket is the parent's too.  Watch it
+   * when this loop next runs its pending phase, so that a child which
+   * closes the handle before running its loop never arms anything. */
   if (h->udp_flags & LURE__UDP_RECEIVING) {
     h->udp_flags |= LURE__UDP_REARM;
     lure__udp_schedule(h);

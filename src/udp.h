@@ -13,8 +13,11 @@ enum {
   LURE__UDP_BOUND = 0x2,
   LURE__UDP_CONNECTED = 0x4,
   LURE__UDP_DECIDED = 0x10, /* the socket table below was picked */
-  LURE__UDP_REARM = 0x20    /* after lure_loop_fork: arm the receive when
+  LURE__UDP_REARM = 0x20,   /* after lure_loop_fork: arm the receive when
                                the loop next runs its pending phase */
+  LURE__UDP_IN_RECV = 0x40  /* in its recvmsg loop (backends/ready.c):
+                               answers sent from recv_cb may wait for the
+                               ring's chain (backends/uring-udp.c) */
 };
 
 /* udp_flags bits 8-9: the handle's socket table, as its index in
@@ -50,17 +53,6 @@ int lure__udp_send_queued(lure_udp_t *h);
  * is due. */
 void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req, ssize_t status);
 void lure__udp_run_send_cbs(lure_udp_t *h);
-/* A datagram that arrived in a buffer of the ring (nread bytes at data), or
- * an error (nread < 0), handed to alloc_cb/recv_cb.  Returns -1 when
- * alloc_cb gave no buffer (recv_cb got LURE_ENOBUFS; the caller keeps the
- * datagram), else 0. */
-int lure__udp_deliver(lure_udp_t *h, ssize_t nread, const char *data,
-                      const struct sockaddr *addr, unsigned flags);
-/* A datagram (or an error, nread < 0) an executor received: handed to
- * alloc_cb/recv_cb, or kept in order for the next lure_udp_recv_start(). */
-void lure__udp_feed(lure_udp_t *h, ssize_t nread, const char *data,
-                    const struct sockaddr *addr, socklen_t addrlen,
-                    unsigned flags);
 /* Fail every queued send no executor holds (closing). */
 void lure__udp_cancel_queued(lure_udp_t *h);
 void lure__udp_after_fork(lure_udp_t *h);

@@ -977,6 +977,109 @@ START_TEST(ring_udp_self_ping) {
 }
 END_TEST
 
+/* ---- many UDP handles, datagrams waiting for each ---- */
+
+/*
+ * 200 UDP handles receive; the test's own socket sends 4 datagrams of
+ * 1,000 bytes to each before the loop runs.  Each handle gets its 4 whole
+ * and in order, and the loop needs only a few waits for all 800: a handle
+ * reads what its socket holds when it is readable, however many other
+ * handles are receiving.  (Until stop 23 the ring received datagrams into
+ * 64 buffers shared by all handles: 800 datagrams needed 13 or more turns,
+ * and under load the sockets overflowed meanwhile.)
+ */
+#define MU_HANDLES 200
+#define MU_PER 4
+#define MU_SIZE 1000
+#define MU_MAX_WAITS 8
+
+struct mu {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t u[MU_HANDLES];
+  unsigned got[MU_HANDLES];
+  unsigned total;
+  unsigned closed;
+  int bad;
+  char buf[2048];
+};
+
+static void mu_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  struct mu *m = h->data;
+
+  (void) sz;
+  buf->base = m->buf;
+  buf->len = sizeof(m->buf);
+}
+
+static void mu_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  struct mu *m = h->data;
+  unsigned i = (unsigned) (h - m->u);
+
+  if (nread == 0 && addr == NULL)
+    return;
+  if (nread != MU_SIZE || (flags & LURE_UDP_PARTIAL) || m->got[i] >= MU_PER ||
+      lt_net_pat_check(i, (uint64_t) m->got[i] * MU_SIZE, buf->base,
+                       MU_SIZE) >= 0) {
+    m->bad++;
+    return;
+  }
+  m->got[i]++;
+  if (++m->total == MU_HANDLES * MU_PER) {
+    for (i = 0; i < MU_HANDLES; i++)
+      lure_close((lure_handle_t *) &m->u[i], NULL);
+    lure_timer_stop(&m->wd);
+  }
+}
+
+START_TEST(ring_udp_many_receivers) {
+  struct mu *m = calloc(1, sizeof(*m));
+  lure_loop_stats_t s0, s1;
+  struct sockaddr_storage to;
+  struct sockaddr_in a4;
+  unsigned long long waits;
+  int fd;
+  unsigned i, k;
+
+  ck_assert_ptr_nonnull(m);
+  lt_loop_init(&m->loop);
+  lt_watchdog(&m->loop, &m->wd, LT_NET_WATCHDOG_MS, "many UDP receivers");
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  for (i = 0; i < MU_HANDLES; i++) {
+    ck_assert_int_eq(lure_udp_init(&m->loop, &m->u[i]), 0);
+    m->u[i].data = m;
+    ck_assert_int_eq(lure_udp_bind(&m->u[i], (struct sockaddr *) &a4, 0), 0);
+    ck_assert_int_eq(lure_udp_recv_start(&m->u[i], mu_alloc, mu_recv), 0);
+  }
+  for (k = 0; k < MU_PER; k++)
+    for (i = 0; i < MU_HANDLES; i++) {
+      lt_net_loopback(AF_INET, lt_net_udp_port(&m->u[i]), &to);
+      ck_assert_int_eq(sendto(fd, lt_net_pat(i, (uint64_t) k * MU_SIZE),
+                              MU_SIZE, 0, (struct sockaddr *) &to,
+                              sizeof(struct sockaddr_in)), MU_SIZE);
+    }
+  close(fd);
+  ck_assert_int_eq(lure_loop_stats(&m->loop, &s0), 0);
+  lt_run(&m->loop);
+  ck_assert_int_eq(lure_loop_stats(&m->loop, &s1), 0);
+  waits = s1.wait_calls - s0.wait_calls;
+  printf("ring_udp_many_receivers: set %s (%s): %u of %u datagrams, "
+         "%llu wait calls\n", lt_set() ? lt_set() : "(none)",
+         lure_loop_backend(&m->loop), m->total, MU_HANDLES * MU_PER, waits);
+  ck_assert_int_eq(m->bad, 0);
+  ck_assert_uint_eq(m->total, MU_HANDLES * MU_PER);
+  ck_assert_msg(waits <= MU_MAX_WAITS, "set %s: %llu wait calls for %u "
+                "datagrams waiting in %u sockets, want at most %u",
+                lt_set(), waits, MU_HANDLES * MU_PER, MU_HANDLES,
+                MU_MAX_WAITS);
+  lt_loop_finish(&m->loop);
+  free(m);
+}
+END_TEST
+
 /* ---- many connections, small receives: the incremental buffer ring ---- */
 
 /*
@@ -1184,6 +1287,7 @@ LT_SUITE(ring) {
   tcase_add_test(tc, ring_udp_fork);
   tcase_add_test(tc, ring_udp_switch_backend);
   tcase_add_test(tc, ring_udp_self_ping);
+  tcase_add_test(tc, ring_udp_many_receivers);
   tcase_add_test(tc, ring_many_small_reads);
   suite_add_tcase(s, tc);
   return s;

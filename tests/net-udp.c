@@ -604,8 +604,9 @@ END_TEST
 
 /*
  * The tests from here on pin down libuv's UDP contract where an executor
- * that receives ahead of the caller (multishot RECVMSG into a provided-
- * buffer ring) or sends behind it (queued or linked SENDMSG) could drift:
+ * that receives ahead of the caller (as the ring's multishot RECVMSG into
+ * a provided-buffer ring did until stop 23) or sends behind it (queued or
+ * linked SENDMSG) could drift:
  * stop/start, truncation, empty datagrams, per-send errors, close with work
  * in flight, alloc failures, where callbacks run, try_send and ordering,
  * sender addresses.
@@ -810,7 +811,7 @@ static void ut_poison_free(lure_handle_t *h) {
  * recv_cb (stop, and stop plus start at once with other callbacks) and
  * from a 1 ms timer.  Each datagram must come exactly once, in order,
  * never while stopped, to the callbacks installed last, in the caller's
- * buffer.  An executor that receives ahead of the caller (multishot
+ * buffer.  An executor that receives ahead of the caller (a multishot
  * RECVMSG) must hold what it has when stopped and hand it over first when
  * started again.
  */
@@ -2930,12 +2931,8 @@ START_TEST(udp_send_cb_chain_yields) {
   ck_assert_msg(u->at_timer >= 1 && u->at_timer < SCY_N / 2,
                 "a 0 ms timer started by the first send callback ran after "
                 "%d of %d chained sends", u->at_timer, SCY_N);
-  /* Without multishot receives (set uring-old) the ring's one-shot
-   * RECVMSG takes one datagram per tick against the chain's few sends per
-   * tick: a known limit of that path, so only a tenth is asked there.
-   * Before the chain yielded, the receiver got nothing at all. */
-  ck_assert_msg(u->received_at_end >= (lt_set_is("uring-old") ? SCY_N / 10
-                                                              : SCY_N / 2),
+  /* Before the chain yielded, the receiver got nothing at all. */
+  ck_assert_msg(u->received_at_end >= SCY_N / 2,
                 "the receiver on the same loop got %d of %d datagrams while "
                 "the chain ran", u->received_at_end, SCY_N);
   lt_loop_finish(&u->loop);
