@@ -409,7 +409,8 @@ static const struct op_row op_rows[] = {
    ROW_ELSE_READINESS, NULL},
   {"pipe_connect", "lure_pipe_connect", ROUTE_WAITPOINT, NULL, NULL, 0,
    "connect(2) + readiness"},
-  {"udp_recv", "lure_udp_recv_start", ROUTE_DGRAM, "recvmsg", NULL, 0, NULL},
+  {"udp_recv", "lure_udp_recv_start", ROUTE_WAITPOINT, NULL, NULL, 0,
+   "recvmsg(2) + readiness"},
   {"udp_send", "lure_udp_send", ROUTE_DGRAM, "sendmsg", NULL, 0, NULL},
   {"getaddrinfo", "lure_getaddrinfo", ROUTE_POOL, NULL, NULL, 0,
    "blocking libc call"},
@@ -522,15 +523,14 @@ static void place(const struct machine *m, const struct op_row *row,
     }
     case ROUTE_SOCKET:
     case ROUTE_DGRAM: {
-      /* A stream (UDP handle) takes the ring only when every opcode of its
-       * path is there (the socket table lure__sock_uring's usable hooks,
+      /* A stream (UDP handle: its sends) takes the ring only when every
+       * opcode of its path is there (the socket table lure__sock_uring's usable hooks,
        * backends/uring-stream.c and uring-udp.c); otherwise it uses
        * readiness on the wait point. */
       static const char *const need_stream[] = { "recv", "send", "sendmsg",
                                                  "accept", "async_cancel",
                                                  NULL };
-      static const char *const need_dgram[] = { "recvmsg", "sendmsg",
-                                                "async_cancel", NULL };
+      static const char *const need_dgram[] = { "sendmsg", NULL };
       const char *const *need =
           row->route == ROUTE_DGRAM ? need_dgram : need_stream;
       char why[64];
