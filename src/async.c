@@ -22,12 +22,20 @@ static void lure__async_io(lure_loop_t *loop, struct lure__io *w,
   lure_async_t *h;
   uint64_t val;
 
-  /* Clear before the read: a send that lands after it sets the flag
-   * again, and its write keeps the eventfd readable. */
-  __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
-  loop->priv->async_looked = 0;
+  /* Read, then clear, then scan.  A send that set async_wakeup writes the
+   * eventfd; one that found it set skips the write (lure_async_send).  So
+   * the flag may be cleared only once the write that set it has been read:
+   * cleared first, a send between the clear and the read would set it and
+   * write, the read would take that write, and the flag would stay set
+   * with no write left to wake the loop; every later send would skip its
+   * write (lost wake-ups, seen with 1,048,576 handles: the loop slept
+   * until its timer).  A send whose write lands between the read and the
+   * clear costs one spurious wake-up; a send that skips before the clear
+   * is seen by the scan below, which comes after it. */
   while (read(w->fd, &val, sizeof(val)) < 0 && errno == EINTR)
     ;
+  __atomic_store_n(&loop->priv->async_wakeup, 0, __ATOMIC_SEQ_CST);
+  loop->priv->async_looked = 0;
   /* Walk a snapshot: callbacks may close (unlink) any async handle. */
   lure__queue_move(&loop->priv->async_handles, &snapshot);
   while (!lure__queue_empty(&snapshot)) {
@@ -86,16 +94,15 @@ void lure__async_loop_close(lure_loop_t *loop) {
  * handle whose pending flag was set in the parent (a send, or the thread
  * pool's handle with a finished job) was woken through the old eventfd,
  * which the child no longer reads; with its flag still set, every later
- * send would skip the write and the handle would never fire again.  Wake
- * the new eventfd for them: the child's first poll delivers them and
- * clears the flags. */
+ * send would skip the write and the handle would never fire again.  The
+ * loop's async_wakeup, also the parent's, may be set too, and while it is
+ * set every send skips the write (see lure_async_send).  So the flag is
+ * set and the new eventfd written, always: the child's first poll drains
+ * it, clears the flag and delivers the pending handles. */
 int lure__async_loop_fork(lure_loop_t *loop) {
   static const uint64_t one = 1;
   struct lure__loop_priv *p = loop->priv;
-  struct lure__queue *q;
-  lure_async_t *h;
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  int wake = 0;
 
   if (fd < 0)
     return -errno;
@@ -103,19 +110,9 @@ int lure__async_loop_fork(lure_loop_t *loop) {
     close(p->async_fd);
   p->async_fd = fd;
   p->async_io.fd = fd;
-  lure__queue_foreach(q, &p->async_handles) {
-    h = lure__container_of(q, lure_async_t, queue);
-    if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != 0)
-      wake = 1;
-  }
-  if (wake)
-    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-      ;
-  /* The flag came from the parent: make the child's first tick ask the
-   * wait point, whatever it says (epoll skips a zero-timeout wait while it
-   * is clear, and the handles' pending flags stop further sends from
-   * setting it). */
   __atomic_store_n(&p->async_wakeup, 1, __ATOMIC_SEQ_CST);
+  while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+    ;
   return 0;
 }
 
@@ -150,11 +147,17 @@ LURE_EXTERN int lure_async_send(lure_async_t *h) {
   if (__atomic_exchange_n(&h->pending, 1, __ATOMIC_ACQ_REL) != 0)
     return 0;
   loop = h->loop;
-  /* Before the write (nothing of the loop is touched after it: the loop
-   * may be closed by then).  The loop clears the flag only when it drains
-   * the eventfd, just before the read, so a write it has not read yet
-   * always has the flag set. */
-  __atomic_store_n(&loop->priv->async_wakeup, 1, __ATOMIC_SEQ_CST);
+  /* One write per wake-up of the loop, not one per handle: the loop
+   * clears async_wakeup only when it drains the eventfd, just before the
+   * read, and scans every handle's flag after that.  A send that finds it
+   * set comes before that clear, so the scan after it sees this handle's
+   * flag, and the sender that set it writes (or has written) the eventfd
+   * that makes the loop drain it.  libuv writes once per handle: with
+   * many handles sent to (its million_async), the writes were most of the
+   * sender's time.  Nothing of the loop is touched after the write: the
+   * loop may be closed by then. */
+  if (__atomic_exchange_n(&loop->priv->async_wakeup, 1, __ATOMIC_SEQ_CST) != 0)
+    return 0;
   do
     n = write(loop->priv->async_fd, &one, sizeof(one));
   while (n < 0 && errno == EINTR);

@@ -4,6 +4,7 @@
  */
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "harness.h"
@@ -220,6 +221,86 @@ START_TEST(async_many_handles) {
 }
 END_TEST
 
+/*
+ * One thread sends to handles picked at random among many, as fast as it
+ * can, then once to a last handle.  The loop wakes once per wake-up, not
+ * once per handle (lure_async_send skips the write while an earlier one is
+ * unread), so the loop must never be left asleep with a handle pending:
+ * the last send's callback must come.  This caught the loop clearing its
+ * wake-up flag before reading the eventfd: a send between the two set the
+ * flag, the read took its write, and every later send skipped its own
+ * write while the loop slept (libuv's million_async slept until its
+ * timer).
+ */
+enum { RS_HANDLES = 4096, RS_MS = 300 };
+struct rs {
+  lure_async_t h[RS_HANDLES];
+  lure_async_t last;
+  pthread_t tid;
+  unsigned long calls;
+  unsigned long sends;
+  int got_last;
+};
+static struct rs *rs;
+
+static void rs_cb(lure_async_t *h) {
+  (void) h;
+  rs->calls++;
+}
+
+static void rs_last_cb(lure_async_t *h) {
+  int i;
+
+  rs->got_last = 1;
+  ck_assert_int_eq(pthread_join(rs->tid, NULL), 0);
+  for (i = 0; i < RS_HANDLES; i++)
+    lure_close((lure_handle_t *) &rs->h[i], NULL);
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+static void *rs_thread(void *arg) {
+  uint64_t end = lure_hrtime() + (uint64_t) RS_MS * 1000000u;
+  unsigned x = 12345;
+
+  (void) arg;
+  while (lure_hrtime() < end) {
+    int k;
+
+    for (k = 0; k < 256; k++) {
+      x = x * 1103515245u + 12345u;
+      ck_assert_int_eq(lure_async_send(&rs->h[(x >> 8) % RS_HANDLES]), 0);
+      rs->sends++;
+    }
+  }
+  ck_assert_int_eq(lure_async_send(&rs->last), 0);
+  return NULL;
+}
+
+START_TEST(async_random_sends_no_lost_wakeup) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  int i;
+
+  rs = calloc(1, sizeof(*rs));
+  ck_assert_ptr_nonnull(rs);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 20000,
+              "lost wake-up: the loop slept with async handles pending");
+  for (i = 0; i < RS_HANDLES; i++)
+    ck_assert_int_eq(lure_async_init(&loop, &rs->h[i], rs_cb), 0);
+  ck_assert_int_eq(lure_async_init(&loop, &rs->last, rs_last_cb), 0);
+  ck_assert_int_eq(pthread_create(&rs->tid, NULL, rs_thread, NULL), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(rs->got_last, 1);
+  printf("async_random_sends_no_lost_wakeup: set %s: %lu sends, %lu "
+         "callbacks\n", lt_set() ? lt_set() : "(none)", rs->sends, rs->calls);
+  ck_assert_uint_gt(rs->calls, 0);
+  ck_assert_uint_le(rs->calls, rs->sends);
+  lt_loop_finish(&loop);
+  free(rs);
+}
+END_TEST
+
 START_TEST(async_closed) {
   lure_loop_t loop;
   lure_async_t a;
@@ -336,6 +417,7 @@ LT_SUITE(async) {
   tcase_add_test(tc, async_threads_no_lost_wakeup);
   tcase_add_test(tc, async_pingpong_thread);
   tcase_add_test(tc, async_many_handles);
+  tcase_add_test(tc, async_random_sends_no_lost_wakeup);
   tcase_add_test(tc, async_send_from_callback);
   tcase_add_test(tc, async_closed);
   suite_add_tcase(s, tc);
