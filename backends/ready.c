@@ -356,7 +356,9 @@ static void lure__ready_udp_recv_loop(lure_udp_t *h) {
   }
 }
 
-/* Up to 32 datagrams a turn, as libuv reads them. */
+/* Up to 32 datagrams a turn, as libuv reads them, with the handle flagged
+ * so that a ring handle's replies made meanwhile wait for one chain
+ * (LURE__UDP_IN_RECV, backends/uring-udp.c). */
 static void lure__ready_udp_recv_now(lure_udp_t *h) {
   h->udp_flags |= LURE__UDP_IN_RECV;
   lure__ready_udp_recv_loop(h);

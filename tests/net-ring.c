@@ -999,7 +999,6 @@ struct mu {
   lure_udp_t u[MU_HANDLES];
   unsigned got[MU_HANDLES];
   unsigned total;
-  unsigned closed;
   int bad;
   char buf[2048];
 };
