@@ -268,4 +268,5 @@ const struct lure__backend_ops lure__backend_epoll = {
   lure__epoll_poll,
   lure__epoll_fd,
   NULL, /* epoll_ctl takes effect at once: nothing waits for submission */
+  NULL,
 };

@@ -61,6 +61,11 @@ struct lure__upoll {
   int parked;
   struct lure__queue link;        /* st->polls */
   struct lure__queue park_link;   /* st->parked */
+  /* The POLL_ADD's SQE and its place in the SQ (liburing's sqe_tail when
+   * it was taken): while the SQ has not been handed to the kernel, a
+   * release turns it into a NOP (see lure__upoll_release). */
+  struct io_uring_sqe *sqe;
+  unsigned sq_pos;
 };
 
 /* A provided-buffer ring (uring-bufring.c): streams' and datagrams'. */

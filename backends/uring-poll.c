@@ -12,9 +12,11 @@
  * - The eventfd is never read through the ring: 6.15.4 regressed on that,
  *   and a non-blocking eventfd read through the ring can come back EAGAIN.
  *   The ring only polls it; the loop read(2)s it.
- * - Closing an fd does not cancel a poll armed on it.  Watchers are stopped
- *   with POLL_REMOVE, and their poll record lives until its final CQE, so a
- *   late CQE never touches freed memory.
+ * - Closing an fd does not cancel a poll armed on it, and the poll holds
+ *   the file.  Watchers are stopped with ASYNC_CANCEL (POLL_REMOVE before
+ *   5.5), and their poll record lives until its final CQE, so a late CQE
+ *   never touches freed memory.  A POLL_ADD still in the SQ when its
+ *   watcher stops is turned into a NOP instead (lure__upoll_release).
  * - A poll that cannot get an SQE (CQ backlog on kernels without NODROP)
  *   is parked in user space and armed in the next poll phase.
  */
@@ -37,6 +39,14 @@ static void lure__upoll_arm(lure_loop_t *loop, struct lure__uring *st,
     io_uring_prep_poll_add(sqe, up->w->fd, up->mask);
   io_uring_sqe_set_data64(sqe, lure__uring_pack(up, LURE__TAG_POLL));
   up->armed = 1;
+  up->sqe = sqe;
+  up->sq_pos = st->ring.sq.sqe_tail - 1;
+}
+
+/* Whether the SQE taken at position pos is still in the SQ, not yet handed
+ * to the kernel (liburing publishes [sqe_head, sqe_tail) on submit). */
+static int lure__uring_sqe_unsent(const struct lure__uring *st, unsigned pos) {
+  return pos - st->ring.sq.sqe_head < st->ring.sq.sqe_tail - st->ring.sq.sqe_head;
 }
 
 /* Let go of a poll record: remove it from the kernel, free it once no CQE
@@ -50,6 +60,20 @@ static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
     up->parked = 0;
     lure__queue_remove(&up->park_link);
   }
+  /* A POLL_ADD that has not left the SQ never will: it becomes a NOP, and
+   * the record goes now.  Submitted with the next wait, it would look the
+   * fd up only then, and a watcher released in the same tick is most often
+   * that of a handle being closed: by then the number may name another
+   * thread's new socket, and the poll would hold that socket open (no FIN
+   * when its owner closed it; seen as a hang of libuv's tcp_multi_accept2
+   * with the ring's accept masked: a stream's read callback got EOF, the
+   * poll was armed again before the callback and released by its close,
+   * and its peer's server waited for an EOF forever). */
+  if (up->armed && lure__uring_sqe_unsent(st, up->sq_pos)) {
+    io_uring_prep_nop(up->sqe);
+    io_uring_sqe_set_data64(up->sqe, LURE__UD_IGNORE);
+    up->armed = 0;
+  }
   if (!up->armed) {
     lure__queue_remove(&up->link);
     lure__free(up);
@@ -58,7 +82,16 @@ static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
   sqe = lure__uring_sqe(loop, st);
   if (sqe == NULL)
     return; /* the poll fires or is flushed eventually; its CQE frees up */
-  io_uring_prep_poll_remove(sqe, lure__uring_pack(up, LURE__TAG_POLL));
+  /* ASYNC_CANCEL (5.5) where the ring has it: POLL_REMOVE fails with
+   * EALREADY when it meets the poll while a wake-up owns it (an event
+   * the mask does not take, say), and a poll left armed that way holds
+   * its file, whose owner has closed it, until a matching event comes:
+   * a socket whose FIN its peer then waits for never sends it.  A cancel
+   * marks the poll, and whoever owns it completes it with ECANCELED. */
+  if (lure__uring_has_op(st->ops, IORING_OP_ASYNC_CANCEL))
+    io_uring_prep_cancel64(sqe, lure__uring_pack(up, LURE__TAG_POLL), 0);
+  else
+    io_uring_prep_poll_remove(sqe, lure__uring_pack(up, LURE__TAG_POLL));
   io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
 }
 

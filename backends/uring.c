@@ -393,6 +393,20 @@ static int lure__uring_unsubmitted(const lure_loop_t *loop) {
          !lure__queue_empty(&st->udp_dirty);
 }
 
+/* A poll record lives until its final CQE, and the kernel's poll holds a
+ * reference to the file: a socket whose watcher was released by the
+ * closing phase of the last tick (its POLL_REMOVE still in the SQ) stayed
+ * open, FIN unsent, for as long as the loop was not run again.  libuv's
+ * tcp_multi_accept2 with the ring's accept masked hung that way: its
+ * client loop ended with a few sockets held by their polls, and their
+ * server threads waited for an EOF forever. */
+static void lure__uring_flush(lure_loop_t *loop) {
+  struct lure__uring *st = loop->priv->backend_data;
+
+  if (st != NULL && io_uring_sq_ready(&st->ring) > 0)
+    lure__uring_submit_now(loop, st);
+}
+
 /* For tests: the CQEs waiting in the CQ, and whether the kernel holds more
  * in its overflow backlog (IORING_SQ_CQ_OVERFLOW).  -EINVAL off the ring. */
 int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
@@ -443,4 +457,5 @@ const struct lure__backend_ops lure__backend_uring = {
   lure__uring_poll,
   lure__uring_fd,
   lure__uring_unsubmitted,
+  lure__uring_flush,
 };

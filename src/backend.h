@@ -73,6 +73,12 @@ struct lure__backend_ops {
    * completions wait unreaped: an embedder sleeping on fd() would not be
    * woken for them (lure_backend_timeout).  NULL: never. */
   int (*unsubmitted)(const lure_loop_t *loop);
+
+  /* At the end of lure_run(): hand the kernel what the phases after the
+   * poll phase prepared (a closed watcher's POLL_REMOVE, a cancel), so
+   * that nothing a closed handle left holds its socket open while the
+   * loop is not run.  NULL: nothing waits for submission. */
+  void (*flush)(lure_loop_t *loop);
 };
 
 extern const struct lure__backend_ops lure__backend_uring;

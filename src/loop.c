@@ -968,6 +968,8 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
     if (mode == LURE_RUN_ONCE || mode == LURE_RUN_NOWAIT)
       break;
   }
+  if (p->backend->flush != NULL)
+    p->backend->flush(loop);
   /* lure_stop() applies to one lure_run() call. */
   p->stop_flag = 0;
   return r;

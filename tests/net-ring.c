@@ -10,7 +10,12 @@
  * the kernel once per operation).  The epoll sets check that the epoll
  * wait point served it and the ring reaped nothing.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1079,6 +1084,290 @@ START_TEST(ring_udp_many_receivers) {
 }
 END_TEST
 
+/* ---- closing in the callback that armed its poll again ---- */
+
+/*
+ * libuv's tcp_multi_accept2 with the ring's accept masked (streams wait
+ * for readiness through POLL_ADD on the ring): two server loops in their
+ * own threads read until EOF and close each connection from the read
+ * callback; the client loop connects 20 at a time and closes each at
+ * once.  A poll watcher is armed again before its callback runs; when
+ * that callback closed the stream, the POLL_ADD still in the SQ went to
+ * the kernel with the next wait and looked up an fd number that the
+ * other threads had reused by then: the poll held their new socket, its
+ * owner's close sent no FIN, and a server waited for an EOF forever (the
+ * benchmark hung in every run).  Every connection must end on both sides.
+ * Ring sets only (the mask is a ring option).
+ */
+#define PA_SERVERS 2
+#define PA_CLIENTS 20
+#define PA_CONNS 4000
+
+struct pa_srv {
+  lure_loop_t loop;
+  lure_tcp_t listener;
+  lure_async_t stop;
+  pthread_t tid;
+  int port;
+  unsigned closed;
+  int err;
+};
+
+struct pa_cli {
+  lure_tcp_t tcp;
+  lure_connect_t req;
+  struct pa *pa;
+};
+
+struct pa {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  struct pa_srv srv[PA_SERVERS];
+  struct pa_cli cli[PA_CLIENTS];
+  struct sockaddr_storage addr;
+  unsigned started;
+  unsigned done;
+  int err;
+};
+
+static const char pa_mask[] = "recv,send,sendmsg,accept";
+
+static void pa_srv_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  static char slab[64];
+
+  (void) h;
+  (void) sz;
+  buf->base = slab;
+  buf->len = sizeof(slab);
+}
+
+static void pa_srv_closed(lure_handle_t *h) {
+  struct pa_srv *sv = h->loop->data;
+
+  sv->closed++;
+  free(h);
+}
+
+static void pa_srv_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *b) {
+  struct pa_srv *sv = s->loop->data;
+
+  (void) b;
+  if (nread == 0)
+    return;
+  if (nread != LURE_EOF && sv->err == 0)
+    sv->err = (int) nread;
+  lure_close((lure_handle_t *) s, pa_srv_closed);
+}
+
+static void pa_srv_conn(lure_stream_t *server, int status) {
+  struct pa_srv *sv = server->loop->data;
+  lure_tcp_t *c;
+
+  if (status != 0) {
+    if (sv->err == 0)
+      sv->err = status;
+    return;
+  }
+  c = malloc(sizeof(*c));
+  if (c == NULL || lure_tcp_init(server->loop, c) != 0 ||
+      lure_accept(server, (lure_stream_t *) c) != 0 ||
+      lure_read_start((lure_stream_t *) c, pa_srv_alloc, pa_srv_read) != 0) {
+    if (sv->err == 0)
+      sv->err = LURE_EIO;
+    return;
+  }
+}
+
+static void pa_srv_stop(lure_async_t *a) {
+  struct pa_srv *sv = a->loop->data;
+
+  lure_close((lure_handle_t *) &sv->listener, NULL);
+  lure_close((lure_handle_t *) a, NULL);
+}
+
+static void *pa_srv_main(void *arg) {
+  struct pa_srv *sv = arg;
+
+  (void) lure_run(&sv->loop, LURE_RUN_DEFAULT);
+  return NULL;
+}
+
+static void pa_connect(struct pa_cli *c);
+
+static void pa_cli_closed(lure_handle_t *h) {
+  struct pa_cli *c = h->data;
+  struct pa *pa = c->pa;
+
+  pa->done++;
+  if (pa->started < PA_CONNS && pa->err == 0)
+    pa_connect(c);
+  else if (pa->done == pa->started)
+    lure_timer_stop(&pa->wd);
+}
+
+static void pa_cli_connected(lure_connect_t *req, int status) {
+  struct pa_cli *c = req->data;
+
+  if (status != 0 && c->pa->err == 0)
+    c->pa->err = status;
+  lure_close((lure_handle_t *) &c->tcp, pa_cli_closed);
+}
+
+static void pa_connect(struct pa_cli *c) {
+  struct pa *pa = c->pa;
+  int rc;
+
+  pa->started++;
+  ck_assert_int_eq(lure_tcp_init(&pa->loop, &c->tcp), 0);
+  c->tcp.data = c;
+  c->req.data = c;
+  rc = lure_tcp_connect(&c->req, &c->tcp, (struct sockaddr *) &pa->addr,
+                        pa_cli_connected);
+  if (rc != 0) {
+    if (pa->err == 0)
+      pa->err = rc;
+    lure_close((lure_handle_t *) &c->tcp, pa_cli_closed);
+  }
+}
+
+START_TEST(ring_readiness_close_in_callback) {
+  struct pa *pa;
+  struct sockaddr_in a4;
+  unsigned closed = 0;
+  int i;
+
+  if (!lt_set_ring_path() && !lt_set_is("uring-masked"))
+    return; /* the mask below is the ring's */
+  pa = calloc(1, sizeof(*pa));
+  ck_assert_ptr_nonnull(pa);
+  ck_assert_int_eq(lure_ip4_addr("127.0.0.1", 0, &a4), 0);
+  for (i = 0; i < PA_SERVERS; i++) {
+    struct pa_srv *sv = &pa->srv[i];
+
+    lt_loop_init(&sv->loop);
+    sv->loop.data = sv;
+    ck_assert_int_eq(lure_loop_configure(&sv->loop, LURE_LOOP_URING_DISABLE,
+                                         pa_mask), 0);
+    ck_assert_int_eq(lure_tcp_init(&sv->loop, &sv->listener), 0);
+    if (i > 0)
+      a4.sin_port = htons((uint16_t) pa->srv[0].port);
+    ck_assert_int_eq(lure_tcp_bind(&sv->listener, (struct sockaddr *) &a4,
+                                   LURE_TCP_REUSEPORT), 0);
+    ck_assert_int_eq(lure_listen((lure_stream_t *) &sv->listener, 128,
+                                 pa_srv_conn), 0);
+    sv->port = lt_net_tcp_port(&sv->listener);
+    ck_assert_int_eq(lure_async_init(&sv->loop, &sv->stop, pa_srv_stop), 0);
+  }
+  for (i = 0; i < PA_SERVERS; i++)
+    ck_assert_int_eq(pthread_create(&pa->srv[i].tid, NULL, pa_srv_main,
+                                    &pa->srv[i]), 0);
+  lt_loop_init(&pa->loop);
+  ck_assert_int_eq(lure_loop_configure(&pa->loop, LURE_LOOP_URING_DISABLE,
+                                       pa_mask), 0);
+  lt_watchdog(&pa->loop, &pa->wd, LT_NET_WATCHDOG_MS, "close in callback");
+  lt_net_loopback(AF_INET, pa->srv[0].port, &pa->addr);
+  for (i = 0; i < PA_CLIENTS; i++) {
+    pa->cli[i].pa = pa;
+    pa_connect(&pa->cli[i]);
+  }
+  lt_run(&pa->loop);
+  ck_assert_int_eq(pa->err, 0);
+  ck_assert_uint_eq(pa->done, PA_CONNS);
+  /* Each server closes a connection when its EOF comes: all must come. */
+  for (i = 0; i < 500; i++) {
+    unsigned k;
+
+    closed = 0;
+    for (k = 0; k < PA_SERVERS; k++)
+      closed += __atomic_load_n(&pa->srv[k].closed, __ATOMIC_RELAXED);
+    if (closed == PA_CONNS)
+      break;
+    lt_sleep_ms(20);
+  }
+  for (i = 0; i < PA_SERVERS; i++)
+    ck_assert_int_eq(lure_async_send(&pa->srv[i].stop), 0);
+  printf("ring_readiness_close_in_callback: set %s: %u connections, %u "
+         "closed by the servers (%u, %u)\n", lt_set() ? lt_set() : "(none)",
+         pa->done, closed, pa->srv[0].closed, pa->srv[1].closed);
+  ck_assert_msg(closed == PA_CONNS, "the servers saw the end of %u of %u "
+                "connections: a socket closed by the client was held open",
+                closed, PA_CONNS);
+  for (i = 0; i < PA_SERVERS; i++) {
+    ck_assert_int_eq(pthread_join(pa->srv[i].tid, NULL), 0);
+    ck_assert_int_eq(pa->srv[i].err, 0);
+    lt_loop_finish(&pa->srv[i].loop);
+  }
+  lt_loop_finish(&pa->loop);
+  free(pa);
+}
+END_TEST
+
+/* ---- what the last tick prepared reaches the kernel ---- */
+
+/*
+ * A poll handle on one end of a socketpair, armed in the ring; a check
+ * callback (an idle handle keeps the poll phase from blocking) closes the
+ * handle and the descriptor, and the loop then has
+ * nothing left and lure_run() returns.  The poll's cancel was prepared
+ * after the poll phase had submitted the SQ: unless lure_run() hands it to
+ * the kernel before returning, the armed poll keeps the socket open and
+ * the peer never sees its end while the loop is not run again.
+ */
+struct lf {
+  lure_poll_t poll;
+  lure_check_t check;
+  lure_idle_t idle;         /* keeps the poll phase from blocking */
+  int fd;
+};
+
+static void lf_idle_cb(lure_idle_t *h) {
+  (void) h;
+}
+
+static void lf_poll_cb(lure_poll_t *h, int status, int events) {
+  (void) h;
+  (void) status;
+  (void) events;
+}
+
+static void lf_check_cb(lure_check_t *c) {
+  struct lf *f = c->data;
+
+  lure_close((lure_handle_t *) &f->poll, NULL);
+  close(f->fd);
+  lure_close((lure_handle_t *) c, NULL);
+  lure_close((lure_handle_t *) &f->idle, NULL);
+}
+
+START_TEST(ring_last_tick_flushed) {
+  lure_loop_t loop;
+  struct lf f;
+  int sv[2];
+  char b;
+  ssize_t n;
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  lt_loop_init(&loop);
+  f.fd = sv[0];
+  ck_assert_int_eq(lure_poll_init(&loop, &f.poll, sv[0]), 0);
+  ck_assert_int_eq(lure_poll_start(&f.poll, LURE_READABLE, lf_poll_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 1); /* armed */
+  ck_assert_int_eq(lure_check_init(&loop, &f.check), 0);
+  f.check.data = &f;
+  ck_assert_int_eq(lure_check_start(&f.check, lf_check_cb), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &f.idle), 0);
+  ck_assert_int_eq(lure_idle_start(&f.idle, lf_idle_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  /* The loop is not run again: the peer must see the end now. */
+  ck_assert_int_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+  n = read(sv[1], &b, 1);
+  ck_assert_msg(n == 0, "read from the peer: %zd (%s), want 0: the closed "
+                "end is still held open", n, n < 0 ? strerror(errno) : "");
+  close(sv[1]);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- many connections, small receives: the incremental buffer ring ---- */
 
 /*
@@ -1287,6 +1576,8 @@ LT_SUITE(ring) {
   tcase_add_test(tc, ring_udp_switch_backend);
   tcase_add_test(tc, ring_udp_self_ping);
   tcase_add_test(tc, ring_udp_many_receivers);
+  tcase_add_test(tc, ring_readiness_close_in_callback);
+  tcase_add_test(tc, ring_last_tick_flushed);
   tcase_add_test(tc, ring_many_small_reads);
   suite_add_tcase(s, tc);
   return s;
