@@ -403,10 +403,6 @@ static void lure__ready_read_stop(lure_stream_t *s) {
   lure__io_stop(s->loop, &s->io_watcher, POLLIN);
 }
 
-static int lure__ready_udp_recv(lure_udp_t *h) {
-  return lure__io_start(h->loop, &h->io_watcher, POLLIN);
-}
-
 const struct lure__sock_ops lure__sock_ready = {
   LURE__EXEC_EPOLL,
   0,                        /* holds_ops */
@@ -422,7 +418,7 @@ const struct lure__sock_ops lure__sock_ready = {
   NULL,                     /* forget */
   NULL,                     /* free */
   lure__ready_udp_usable,
-  lure__ready_udp_recv,
+  lure__udp_watch_in,
   NULL,                     /* udp_recv_stop: the core stops POLLIN */
   lure__ready_udp_flush,
   lure__udp_cancel_queued,  /* udp_close */

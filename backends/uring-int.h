@@ -270,7 +270,6 @@ void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st);
 
 struct lure__uudp;
 int lure__uring_udp_usable(lure_loop_t *loop);
-int lure__uring_udp_recv(lure_udp_t *h);
 void lure__uring_udp_send(lure_udp_t *h);
 void lure__uring_udp_close(lure_udp_t *h);
 void lure__uring_udp_forget(lure_udp_t *h);

@@ -49,6 +49,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "uring-int.h"
+#include "udp.h"
 #include "stream.h"
 
 #define LURE__BGID 7
@@ -629,7 +630,7 @@ const struct lure__sock_ops lure__sock_uring = {
   lure__uring_stream_forget,
   lure__uring_stream_free,
   lure__uring_udp_usable,
-  lure__uring_udp_recv,
+  lure__udp_watch_in,        /* udp_recv: readiness, as ready.c's */
   NULL,                     /* udp_recv_stop: the core stops POLLIN */
   lure__uring_udp_send,
   lure__uring_udp_close,

@@ -27,7 +27,6 @@
  *   lure_udp_send(), and what the socket refuses gets LURE_ECANCELED.  The
  *   close completes (and its fd is closed) after the last CQE.
  */
-#include <poll.h>
 #include "uring-int.h"
 #include "udp.h"
 
@@ -61,13 +60,6 @@ static struct lure__uudp *lure__uudp(lure_udp_t *h) {
   lure__queue_init(&uu->dirty_link);
   h->exec_data = uu;
   return uu;
-}
-
-/* ---- receiving ---- */
-
-/* POLLIN on the handle's watcher; the core stops it (lure_udp_recv_stop). */
-int lure__uring_udp_recv(lure_udp_t *h) {
-  return lure__io_start(h->loop, &h->io_watcher, POLLIN);
 }
 
 /* ---- sending ---- */

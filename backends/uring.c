@@ -394,12 +394,10 @@ static int lure__uring_unsubmitted(const lure_loop_t *loop) {
 }
 
 /* A poll record lives until its final CQE, and the kernel's poll holds a
- * reference to the file: a socket whose watcher was released by the
- * closing phase of the last tick (its POLL_REMOVE still in the SQ) stayed
- * open, FIN unsent, for as long as the loop was not run again.  libuv's
- * tcp_multi_accept2 with the ring's accept masked hung that way: its
- * client loop ended with a few sockets held by their polls, and their
- * server threads waited for an EOF forever. */
+ * reference to the file: a socket whose watcher was released after the
+ * last tick's poll phase (a check or close callback; its cancel still in
+ * the SQ) stayed open, FIN unsent, for as long as the loop was not run
+ * again (test ring_last_tick_flushed). */
 static void lure__uring_flush(lure_loop_t *loop) {
   struct lure__uring *st = loop->priv->backend_data;
 

@@ -148,7 +148,7 @@ LURE_EXTERN int lure_async_send(lure_async_t *h) {
     return 0;
   loop = h->loop;
   /* One write per wake-up of the loop, not one per handle: the loop
-   * clears async_wakeup only when it drains the eventfd, just before the
+   * clears async_wakeup only when it drains the eventfd, just after the
    * read, and scans every handle's flag after that.  A send that finds it
    * set comes before that clear, so the scan after it sees this handle's
    * flag, and the sender that set it writes (or has written) the eventfd

@@ -75,7 +75,7 @@ struct lure__backend_ops {
   int (*unsubmitted)(const lure_loop_t *loop);
 
   /* At the end of lure_run(): hand the kernel what the phases after the
-   * poll phase prepared (a closed watcher's POLL_REMOVE, a cancel), so
+   * poll phase prepared (a released watcher's cancel, say), so
    * that nothing a closed handle left holds its socket open while the
    * loop is not run.  NULL: nothing waits for submission. */
   void (*flush)(lure_loop_t *loop);

@@ -463,6 +463,10 @@ LURE_EXTERN int lure_udp_try_send(lure_udp_t *h, const lure_buf_t bufs[],
 
 /* ---- receiving ---- */
 
+int lure__udp_watch_in(lure_udp_t *h) {
+  return lure__io_start(h->loop, &h->io_watcher, POLLIN);
+}
+
 LURE_EXTERN int lure_udp_recv_start(lure_udp_t *h, lure_alloc_cb alloc_cb,
                                     lure_udp_recv_cb recv_cb) {
   int rc;

@@ -53,6 +53,10 @@ int lure__udp_send_queued(lure_udp_t *h);
  * is due. */
 void lure__udp_send_done(lure_udp_t *h, lure_udp_send_t *req, ssize_t status);
 void lure__udp_run_send_cbs(lure_udp_t *h);
+/* Every socket table's udp_recv: POLLIN on the handle's watcher, whose
+ * callback (backends/ready.c) makes the recvmsg(2) calls; the core stops
+ * it (lure_udp_recv_stop). */
+int lure__udp_watch_in(lure_udp_t *h);
 /* Fail every queued send no executor holds (closing). */
 void lure__udp_cancel_queued(lure_udp_t *h);
 void lure__udp_after_fork(lure_udp_t *h);
