@@ -223,6 +223,7 @@ struct lure__ustream {
   struct lure__bufring *recv_br; /* the buffer ring the receive selects from */
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
+  int send_wait;             /* send_op is a POLLOUT after an EAGAIN */
   struct lure__queue starved_link;
   struct lure__queue park_link; /* st->stream_parked */
   unsigned parked;           /* LURE__PARK_*: what to arm from there */

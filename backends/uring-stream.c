@@ -538,6 +538,7 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   us->connect_stale = 0;
   us->recv_canceling = 0;
   us->send_zc = 0;
+  us->send_wait = 0;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
   us->parked = 0;

@@ -26,6 +26,16 @@
  *                         count in the library, only tests set it) on a
  *                         ring of 4 entries with 16 connections writing at
  *                         once: every byte still arrives (item 8).
+ *   faults_send_eagain_bulk, faults_send_eagain_last
+ *                         ring sends that the kernel answers EAGAIN (a
+ *                         count in the library makes the next sends
+ *                         MSG_DONTWAIT; 6.18 also does it without, rarely:
+ *                         lure-diff's seed 198): the stream waits for room
+ *                         and sends again.  No write fails, no byte is
+ *                         lost or reordered (8 streams on AF_UNIX and on
+ *                         TCP), and a write whose last bytes leave by a
+ *                         direct send after that wait still gets its
+ *                         callback.
  *   faults_recv_no_sqe,   the same for a receive armed again (after each
  *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
  *                         uring) and a one-shot accept armed again
@@ -35,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include "harness-net.h"
 
 /* ---- zero-copy write, then close -------------------------------------------------- */
@@ -409,6 +420,184 @@ START_TEST(faults_send_no_sqe) {
 }
 END_TEST
 
+/* ---- ring sends the kernel answers EAGAIN ----------------------------------------- */
+
+/* Hidden in the library, set only here: the next this many ring sends carry
+ * MSG_DONTWAIT, so one that finds the socket full completes -EAGAIN at once
+ * instead of waiting in the ring's own poll. */
+extern unsigned lure__uring_fault_send_dontwait;
+
+/* Many streams, every ring send of the run able to come back EAGAIN: every
+ * write's callback gets 0 and every byte arrives in order (lt_net_bulk_run
+ * checks both), on AF_UNIX and TCP. */
+START_TEST(faults_send_eagain_bulk) {
+  static const int families[] = { AF_UNIX, AF_INET };
+  const unsigned all = 1000000;
+  struct lt_net_bulk_opts o;
+  char name[64];
+  unsigned i, used;
+
+  snprintf(name, sizeof(name), "@lure-faults-eagain-%ld", (long) getpid());
+  for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+    memset(&o, 0, sizeof(o));
+    o.nclients = 8;
+    o.total = (size_t) 4 << 20;
+    o.chunk = (size_t) 256 * 1024;
+    o.window_reqs = 8;
+    o.window_bytes = (size_t) 4 << 20;
+    o.family = families[i];
+    o.pipe_name = name;
+    o.split = 1;
+    o.sink = 1;
+    o.watchdog_ms = 20000;
+    /* A stream's writes leave by direct send(2) while the socket has
+     * room, by the ring once it is full: nearly each of these ring sends
+     * meets a full socket. */
+    lure__uring_fault_send_dontwait = all;
+    lt_net_bulk_run(&o, NULL);
+    used = all - lure__uring_fault_send_dontwait;
+    lure__uring_fault_send_dontwait = 0;
+    printf("faults_send_eagain_bulk: set %s, %s: %u ring sends with "
+           "MSG_DONTWAIT\n", lt_set() ? lt_set() : "(none)",
+           families[i] == AF_UNIX ? "unix" : "tcp", used);
+    if (lt_set_ring_path())
+      ck_assert_uint_gt(used, 0);
+    else
+      ck_assert_uint_eq(used, 0);
+  }
+}
+END_TEST
+
+/* One write a little larger than an AF_UNIX socket holds, to a peer that
+ * starts reading 30 ms later: a direct send takes what fits, the ring's
+ * send of the rest comes back EAGAIN, and after the wait for room the rest
+ * leaves by a direct send: the write's callback must still come, with 0
+ * (it did not: the request sat finished in the done queue, and the loop
+ * hung, as lure-diff's seed 198 did once the EAGAIN was handled). */
+#define SE1_SEED 61
+
+struct se1 {
+  lure_loop_t loop;
+  lure_timer_t wd, later;
+  lure_pipe_t w, r;
+  lure_write_t wr;
+  char *wbuf;
+  size_t len, received;
+  long bad_at;
+  char rbuf[65536];
+  int wstatus, wcbs, rerr;
+};
+
+static void se1_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct se1 *e = h->data;
+
+  (void) size;
+  *buf = lure_buf_init(e->rbuf, sizeof(e->rbuf));
+}
+
+static void se1_maybe_end(struct se1 *e) {
+  if (e->wcbs == 1 && e->received == e->len) {
+    lure_close((lure_handle_t *) &e->w, NULL);
+    lure_close((lure_handle_t *) &e->r, NULL);
+  }
+}
+
+static void se1_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct se1 *e = s->data;
+
+  if (nread < 0) {
+    e->rerr = (int) nread;
+    lure_close((lure_handle_t *) &e->w, NULL);
+    lure_close((lure_handle_t *) &e->r, NULL);
+    return;
+  }
+  if (nread > 0 && e->bad_at < 0) {
+    long bad = lt_net_pat_check(SE1_SEED, e->received, buf->base,
+                                (size_t) nread);
+    if (bad >= 0)
+      e->bad_at = (long) e->received + bad;
+  }
+  e->received += (size_t) nread;
+  se1_maybe_end(e);
+}
+
+static void se1_start_reading(lure_timer_t *t) {
+  struct se1 *e = t->data;
+
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &e->r, se1_alloc,
+                                   se1_read), 0);
+}
+
+static void se1_write_cb(lure_write_t *req, int status) {
+  struct se1 *e = req->data;
+
+  e->wcbs++;
+  e->wstatus = status;
+  se1_maybe_end(e);
+}
+
+START_TEST(faults_send_eagain_last) {
+  struct se1 *e = calloc(1, sizeof(*e));
+  int sv[2], probe[2];
+  size_t cap, off;
+  ssize_t n;
+  lure_buf_t b;
+  char *big;
+
+  ck_assert_ptr_nonnull(e);
+  /* What a fresh pair holds: one non-blocking send of 4 MiB. */
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, probe),
+                   0);
+  big = calloc(1, (size_t) 4 << 20);
+  ck_assert_ptr_nonnull(big);
+  n = send(probe[0], big, (size_t) 4 << 20, MSG_DONTWAIT);
+  ck_assert_int_gt(n, 0);
+  cap = (size_t) n;
+  free(big);
+  close(probe[0]);
+  close(probe[1]);
+
+  e->len = cap + 1000;
+  e->bad_at = -1;
+  e->wbuf = malloc(e->len);
+  ck_assert_ptr_nonnull(e->wbuf);
+  for (off = 0; off < e->len; off += LT_NET_PAT_MAX)
+    memcpy(e->wbuf + off, lt_net_pat(SE1_SEED, off),
+           e->len - off < LT_NET_PAT_MAX ? e->len - off : LT_NET_PAT_MAX);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  lt_loop_init(&e->loop);
+  lt_watchdog(&e->loop, &e->wd, 10000,
+              "faults_send_eagain_last: the write's callback never came");
+  ck_assert_int_eq(lure_pipe_init(&e->loop, &e->w, 0), 0);
+  ck_assert_int_eq(lure_pipe_init(&e->loop, &e->r, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&e->w, sv[0]), 0);
+  ck_assert_int_eq(lure_pipe_open(&e->r, sv[1]), 0);
+  e->w.data = e->r.data = e->later.data = e->wr.data = e;
+  ck_assert_int_eq(lure_timer_init(&e->loop, &e->later), 0);
+  ck_assert_int_eq(lure_timer_start(&e->later, se1_start_reading, 30, 0), 0);
+  lure__uring_fault_send_dontwait = 1;
+  b = lure_buf_init(e->wbuf, (unsigned int) e->len);
+  ck_assert_int_eq(lure_write(&e->wr, (lure_stream_t *) &e->w, &b, 1,
+                              se1_write_cb), 0);
+  lt_run(&e->loop);
+  printf("faults_send_eagain_last: set %s: socket holds %zu, wrote %zu, "
+         "%u MSG_DONTWAIT send left\n", lt_set() ? lt_set() : "(none)", cap,
+         e->len, lure__uring_fault_send_dontwait);
+  if (lt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_send_dontwait, 0);
+  lure__uring_fault_send_dontwait = 0;
+  ck_assert_int_eq(e->wcbs, 1);
+  ck_assert_msg(e->wstatus == 0, "write status %s", lt_err(e->wstatus));
+  ck_assert_msg(e->rerr == 0, "read error %s", lt_err(e->rerr));
+  ck_assert_uint_eq(e->received, e->len);
+  ck_assert_msg(e->bad_at < 0, "other bytes than written at offset %ld",
+                e->bad_at);
+  lt_loop_finish(&e->loop);
+  free(e->wbuf);
+  free(e);
+}
+END_TEST
+
 /* ---- a receive, an accept that find no SQE ---------------------------------------- */
 
 #define RN_TOTAL ((size_t) 16 << 20)
@@ -589,6 +778,8 @@ LT_SUITE(faults) {
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
   tcase_add_test(tc, faults_stash_enomem);
   tcase_add_test(tc, faults_send_no_sqe);
+  tcase_add_test(tc, faults_send_eagain_bulk);
+  tcase_add_test(tc, faults_send_eagain_last);
   tcase_add_test(tc, faults_recv_no_sqe);
   tcase_add_test(tc, faults_accept_no_sqe);
   suite_add_tcase(s, tc);
