@@ -36,6 +36,8 @@
  *                         TCP), and a write whose last bytes leave by a
  *                         direct send after that wait still gets its
  *                         callback.
+ *   faults_recv_eagain    a ring receive answered EAGAIN (the same count
+ *                         for receives) is armed again, not an error.
  *   faults_recv_no_sqe,   the same for a receive armed again (after each
  *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
  *                         uring) and a one-shot accept armed again
@@ -598,6 +600,87 @@ START_TEST(faults_send_eagain_last) {
 }
 END_TEST
 
+/* A receive the kernel answers EAGAIN (a count in the library makes the
+ * first one MSG_DONTWAIT, armed while nothing has arrived): the stream
+ * reads on, the bytes sent 20 ms later arrive, no error reaches read_cb
+ * (it got LURE_EAGAIN and the stream ended). */
+extern unsigned lure__uring_fault_recv_dontwait;
+
+struct re1 {
+  struct lt_net_pair p;
+  lure_timer_t later;
+  lure_write_t wr;
+  char rbuf[4096];
+  size_t received;
+  long bad_at;
+  int err;
+};
+
+static void re1_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct re1 *r = h->data;
+
+  (void) size;
+  *buf = lure_buf_init(r->rbuf, sizeof(r->rbuf));
+}
+
+static void re1_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct re1 *r = s->data;
+
+  if (nread < 0) {
+    r->err = (int) nread;
+    lure_close((lure_handle_t *) &r->p.client, NULL);
+    lure_close((lure_handle_t *) &r->p.server, NULL);
+    return;
+  }
+  if (nread > 0 && r->bad_at < 0) {
+    long bad = lt_net_pat_check(71, r->received, buf->base, (size_t) nread);
+    if (bad >= 0)
+      r->bad_at = (long) r->received + bad;
+  }
+  r->received += (size_t) nread;
+  if (r->received == 100) {
+    lure_close((lure_handle_t *) &r->p.client, NULL);
+    lure_close((lure_handle_t *) &r->p.server, NULL);
+  }
+}
+
+static void re1_send(lure_timer_t *t) {
+  struct re1 *r = t->data;
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(71, 0), 100);
+
+  if (r->err != 0)
+    return; /* the read failed: both handles are closing */
+  ck_assert_int_eq(lure_write(&r->wr, (lure_stream_t *) &r->p.client, &b, 1,
+                              NULL), 0);
+}
+
+START_TEST(faults_recv_eagain) {
+  struct re1 *r = calloc(1, sizeof(*r));
+
+  ck_assert_ptr_nonnull(r);
+  r->bad_at = -1;
+  lt_net_pair_open(&r->p, 10000, "faults_recv_eagain");
+  r->p.client.data = r->p.server.data = r->later.data = r;
+  lure__uring_fault_recv_dontwait = 1;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &r->p.server, re1_alloc,
+                                   re1_read), 0);
+  ck_assert_int_eq(lure_timer_init(&r->p.loop, &r->later), 0);
+  ck_assert_int_eq(lure_timer_start(&r->later, re1_send, 20, 0), 0);
+  lt_run(&r->p.loop);
+  printf("faults_recv_eagain: set %s: %u MSG_DONTWAIT receive left\n",
+         lt_set() ? lt_set() : "(none)", lure__uring_fault_recv_dontwait);
+  if (lt_set_ring_path())
+    ck_assert_uint_eq(lure__uring_fault_recv_dontwait, 0);
+  lure__uring_fault_recv_dontwait = 0;
+  ck_assert_msg(r->err == 0, "read error %s", lt_err(r->err));
+  ck_assert_uint_eq(r->received, 100);
+  ck_assert_msg(r->bad_at < 0, "other bytes than sent at offset %ld",
+                r->bad_at);
+  lt_loop_finish(&r->p.loop);
+  free(r);
+}
+END_TEST
+
 /* ---- a receive, an accept that find no SQE ---------------------------------------- */
 
 #define RN_TOTAL ((size_t) 16 << 20)
@@ -780,6 +863,7 @@ LT_SUITE(faults) {
   tcase_add_test(tc, faults_send_no_sqe);
   tcase_add_test(tc, faults_send_eagain_bulk);
   tcase_add_test(tc, faults_send_eagain_last);
+  tcase_add_test(tc, faults_recv_eagain);
   tcase_add_test(tc, faults_recv_no_sqe);
   tcase_add_test(tc, faults_accept_no_sqe);
   suite_add_tcase(s, tc);
