@@ -374,7 +374,14 @@ static void lure__ready_udp_io(lure_loop_t *loop, struct lure__io *w,
   if (lure__handle_is_closing((lure_handle_t *) h))
     return;
   /* A handle of the ring's table receives here too, but its sends are the
-   * ring's (the head of its queue may be a SENDMSG in flight). */
+   * ring's (the head of its queue may be a SENDMSG in flight); it watches
+   * POLLOUT only after a send came back EAGAIN (uring-udp.c). */
+  if ((revents & POLLOUT) && lure__udp_sock(h) != &lure__sock_ready) {
+    lure__io_stop(loop, w, POLLOUT);
+    lure__udp_sock(h)->udp_send(h);
+    lure__udp_run_send_cbs(h);
+    return;
+  }
   if ((revents & (POLLOUT | POLLERR)) &&
       lure__udp_sock(h) == &lure__sock_ready &&
       !lure__queue_empty(&h->write_queue)) {

@@ -18,15 +18,23 @@
  *   nothing is in the ring; otherwise (socket full, or replies made while a
  *   batch of completions is dispatched) the queue goes to the ring as a
  *   chain of SENDMSGs built just before the next wait.  The chain uses
- *   IOSQE_IO_HARDLINK: each starts after the previous one finished, so
- *   datagrams leave in order, and an error (EMSGSIZE, ECONNREFUSED) fails
- *   only its own send.  One chain per handle at a time.
+ *   IOSQE_IO_LINK: each starts after the previous one finished, so
+ *   datagrams leave in order.  An error (EMSGSIZE, ECONNREFUSED) fails its
+ *   own send and breaks the chain: the sends behind it complete ECANCELED,
+ *   stay queued and go with the next chain.  A send that comes back EAGAIN
+ *   (no room; the ring polls for room itself, but 6.18 returned EAGAIN to
+ *   a stream's send anyway, uring-send.c) stays queued likewise, and the
+ *   next chain waits for POLLOUT: libuv never reports EAGAIN for a send,
+ *   and datagrams keep their order.  Before this, with IOSQE_IO_HARDLINK,
+ *   the send after a failed one went on, and an EAGAIN reached the
+ *   callback.  One chain per handle at a time.
  * - Closing: sends in the ring complete on their own (a datagram send only
  *   waits for room that frees by itself); the queue behind them is then
  *   tried once with sendmsg(2), as libuv would have sent it inside
  *   lure_udp_send(), and what the socket refuses gets LURE_ECANCELED.  The
  *   close completes (and its fd is closed) after the last CQE.
  */
+#include <poll.h>
 #include "uring-int.h"
 #include "udp.h"
 
@@ -35,8 +43,15 @@
 struct lure__uudp {
   lure_udp_t *h;
   unsigned sends;            /* SENDMSGs in the ring */
+  int wait_out;              /* one came back EAGAIN: POLLOUT first */
   struct lure__queue dirty_link;     /* st->udp_dirty */
 } __attribute__((aligned(8)));
+
+/* Hidden in the library, set only by tests: the next this many SENDMSGs of
+ * UDP chains carry MSG_DONTWAIT, so one that finds no room completes
+ * -EAGAIN at once, as a stream's send did on 6.18 without it
+ * (uring-send.c). */
+unsigned lure__uring_fault_udp_dontwait;
 
 int lure__uring_udp_usable(lure_loop_t *loop) {
   struct lure__uring *st;
@@ -78,6 +93,7 @@ void lure__uring_udp_send(lure_udp_t *h) {
   }
   if (uu->sends > 0)
     return; /* the chain in the ring goes first; its end sends the rest */
+  uu->wait_out = 0;
   /* While a batch of completions, or of datagrams received, is dispatched,
    * replies wait for the chain built before the next wait: one
    * io_uring_enter for them all. */
@@ -123,9 +139,13 @@ void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
       if (sqe == NULL)
         break;
       io_uring_prep_sendmsg(sqe, h->io_watcher.fd, &req->msg, MSG_NOSIGNAL);
+      if (lure__uring_fault_udp_dontwait > 0) {
+        lure__uring_fault_udp_dontwait--;
+        sqe->msg_flags |= MSG_DONTWAIT;
+      }
       io_uring_sqe_set_data64(sqe, lure__uring_pack(req, LURE__TAG_UDP_SEND));
       if (prev != NULL)
-        prev->flags |= IOSQE_IO_HARDLINK;
+        prev->flags |= IOSQE_IO_LINK;
       prev = sqe;
       req->req_flags |= LURE__REQ_UDP_HELD;
       uu->sends++;
@@ -154,15 +174,26 @@ void lure__uring_udp_send_complete(lure_udp_send_t *req, int res) {
 
   req->req_flags &= (unsigned char) ~LURE__REQ_UDP_HELD;
   uu->sends--;
-  lure__udp_send_done(h, req, res == -EINTR ? LURE_ECANCELED : res);
+  /* Not sent: EAGAIN (no room), or ECANCELED (the chain broke at an
+   * earlier send's error).  The request stays queued in its place and goes
+   * with the next chain, after POLLOUT for an EAGAIN. */
+  if (res == -EAGAIN)
+    uu->wait_out = 1;
+  else if (res != -ECANCELED)
+    lure__udp_send_done(h, req, res == -EINTR ? LURE_ECANCELED : res);
   if (lure__handle_is_closing((lure_handle_t *) h)) {
     /* Callbacks run in the closing phase, in order: the chain's, then the
      * queue's (see lure__uring_udp_close). */
     if (uu->sends == 0)
       lure__uudp_close_queue(h);
   } else {
-    if (uu->sends == 0)
-      lure__uring_udp_send(h); /* the rest of the queue */
+    if (uu->sends == 0) {
+      /* The rest of the queue: now, or once the socket has room (the
+       * handle's io watcher, backends/ready.c, calls udp_send then). */
+      if (!uu->wait_out ||
+          lure__io_start(h->loop, &h->io_watcher, POLLOUT) != 0)
+        lure__uring_udp_send(h);
+    }
     lure__udp_run_send_cbs(h);  /* they may close the handle */
   }
   lure__uudp_op_done(h);
@@ -194,6 +225,7 @@ void lure__uring_udp_forget(lure_udp_t *h) {
   if (uu == NULL)
     return;
   uu->sends = 0;
+  uu->wait_out = 0;
   lure__queue_init(&uu->dirty_link);
   lure__queue_foreach(q, &h->write_queue) {
     req = lure__container_of(q, lure_udp_send_t, queue);

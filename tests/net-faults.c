@@ -38,6 +38,12 @@
  *                         callback.
  *   faults_recv_eagain    a ring receive answered EAGAIN (the same count
  *                         for receives) is armed again, not an error.
+ *   faults_udp_send_eagain
+ *                         the same count for the ring's UDP chains: a send
+ *                         answered EAGAIN stays queued, the next chain
+ *                         waits for POLLOUT; every callback gets 0 and the
+ *                         datagrams arrive in order (AF_UNIX datagram pair
+ *                         with a late reader).
  *   faults_recv_no_sqe,   the same for a receive armed again (after each
  *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
  *                         uring) and a one-shot accept armed again
@@ -681,6 +687,121 @@ START_TEST(faults_recv_eagain) {
 }
 END_TEST
 
+/* ---- UDP sends the kernel answers EAGAIN ------------------------------------------- */
+
+/* Hidden in the library, set only here: the next this many SENDMSGs of the
+ * ring's UDP chains carry MSG_DONTWAIT. */
+extern unsigned lure__uring_fault_udp_dontwait;
+
+/* 400 datagrams over an AF_UNIX datagram pair whose reader starts 30 ms
+ * late: its queue holds max_dgram_qlen (10 here), so the sender's direct
+ * sends fail, the rest go to the ring as chains, and with MSG_DONTWAIT
+ * those come back EAGAIN.  Every send's callback must get 0 (libuv never
+ * reports EAGAIN for a send: it waits for room) and the datagrams arrive
+ * complete and in order. */
+#define UE_N 400
+
+struct ue {
+  lure_loop_t loop;
+  lure_timer_t wd, later;
+  lure_udp_t tx, rx;
+  lure_udp_send_t req[UE_N];
+  unsigned seq[UE_N];
+  char rbuf[256];
+  unsigned cbs, bad_status, next, out_of_order;
+  int first_bad;
+};
+
+static void ue_maybe_end(struct ue *u) {
+  if (u->cbs == UE_N && u->next == UE_N) {
+    lure_close((lure_handle_t *) &u->tx, NULL);
+    lure_close((lure_handle_t *) &u->rx, NULL);
+  }
+}
+
+static void ue_send_cb(lure_udp_send_t *req, int status) {
+  struct ue *u = req->data;
+
+  if (status != 0 && u->bad_status++ == 0)
+    u->first_bad = status;
+  u->cbs++;
+  ue_maybe_end(u);
+}
+
+static void ue_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct ue *u = h->data;
+
+  (void) size;
+  *buf = lure_buf_init(u->rbuf, sizeof(u->rbuf));
+}
+
+static void ue_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  struct ue *u = h->data;
+  unsigned v;
+
+  (void) addr;
+  (void) flags;
+  if (nread != (ssize_t) sizeof(v))
+    return; /* 0: nothing more this turn */
+  memcpy(&v, buf->base, sizeof(v));
+  if (v != u->next)
+    u->out_of_order++;
+  u->next = v + 1;
+  ue_maybe_end(u);
+}
+
+static void ue_start_reading(lure_timer_t *t) {
+  struct ue *u = t->data;
+
+  ck_assert_int_eq(lure_udp_recv_start(&u->rx, ue_alloc, ue_recv), 0);
+}
+
+START_TEST(faults_udp_send_eagain) {
+  struct ue *u = calloc(1, sizeof(*u));
+  const unsigned all = 1000000;
+  unsigned i, used;
+  lure_buf_t b;
+  int sv[2];
+
+  ck_assert_ptr_nonnull(u);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, 10000,
+              "faults_udp_send_eagain: sends or datagrams missing");
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
+  ck_assert_int_eq(lure_udp_open(&u->tx, sv[0]), 0);
+  ck_assert_int_eq(lure_udp_open(&u->rx, sv[1]), 0);
+  u->tx.data = u->rx.data = u->later.data = u;
+  ck_assert_int_eq(lure_timer_init(&u->loop, &u->later), 0);
+  ck_assert_int_eq(lure_timer_start(&u->later, ue_start_reading, 30, 0), 0);
+  lure__uring_fault_udp_dontwait = all;
+  for (i = 0; i < UE_N; i++) {
+    u->seq[i] = i;
+    u->req[i].data = u;
+    b = lure_buf_init((char *) &u->seq[i], sizeof(u->seq[i]));
+    ck_assert_int_eq(lure_udp_send(&u->req[i], &u->tx, &b, 1, NULL,
+                                   ue_send_cb), 0);
+  }
+  lt_run(&u->loop);
+  used = all - lure__uring_fault_udp_dontwait;
+  lure__uring_fault_udp_dontwait = 0;
+  printf("faults_udp_send_eagain: set %s: %u ring sends with MSG_DONTWAIT, "
+         "%u callbacks, %u datagrams\n", lt_set() ? lt_set() : "(none)", used,
+         u->cbs, u->next);
+  if (lt_set_ring_path())
+    ck_assert_uint_gt(used, 0);
+  ck_assert_msg(u->bad_status == 0, "%u sends failed, the first with %s",
+                u->bad_status, lt_err(u->first_bad));
+  ck_assert_uint_eq(u->cbs, UE_N);
+  ck_assert_uint_eq(u->next, UE_N);
+  ck_assert_uint_eq(u->out_of_order, 0);
+  lt_loop_finish(&u->loop);
+  free(u);
+}
+END_TEST
+
 /* ---- a receive, an accept that find no SQE ---------------------------------------- */
 
 #define RN_TOTAL ((size_t) 16 << 20)
@@ -864,6 +985,7 @@ LT_SUITE(faults) {
   tcase_add_test(tc, faults_send_eagain_bulk);
   tcase_add_test(tc, faults_send_eagain_last);
   tcase_add_test(tc, faults_recv_eagain);
+  tcase_add_test(tc, faults_udp_send_eagain);
   tcase_add_test(tc, faults_recv_no_sqe);
   tcase_add_test(tc, faults_accept_no_sqe);
   suite_add_tcase(s, tc);

@@ -417,9 +417,10 @@ END_TEST
 /*
  * 96 datagrams reach the server before its loop runs, so the ring
  * completes many receives in one batch; the server answers each from its
- * recv_cb.  On the ring those answers leave as SENDMSG chains (HARDLINK):
+ * recv_cb.  On the ring those answers leave as SENDMSG chains (IO_LINK):
  * in order, one of them (seq UB_BIG) too large for UDP (LURE_EMSGSIZE for
- * that send only).  Every set checks the order and the results; the set
+ * that send only: the chain breaks there, and the sends behind it go with
+ * the next one).  Every set checks the order and the results; the set
  * "uring" also checks that the answers went through the ring (SQEs
  * submitted for them, sends reported as "io_uring").
  */
