@@ -45,11 +45,17 @@
  * exactly once, nothing after a close callback); a breach is a line
  * starting with "VIOLATION" in the trace, and fails the seed as well.
  *
- * Variants (--variants; default uring,uring-masked,uring-old,epoll):
+ * Variants (--variants; default uring,uring-masked,uring-old,uring-eagain,
+ * epoll):
  *   uring         the ring for everything the kernel offers
  *   uring-masked  the ring as wait point, socket and file I/O opcodes
  *                 masked (readiness path, thread pool)
  *   uring-old     the ring's socket path of kernels before 5.19/6.0
+ *   uring-eagain  the ring, every ring send of a stream or UDP handle
+ *                 MSG_DONTWAIT (a count in the library only tests set):
+ *                 one that meets a full socket comes back EAGAIN, as 6.18
+ *                 did rarely without the flag (seed 198, stop 24), and
+ *                 must wait for room and go again, unseen by the caller
  *   epoll         LURE_BACKEND=epoll: readiness and the thread pool
  *   default       whatever a plain lure_loop_init gives (use it under
  *                 tests/nouring, where io_uring_setup fails)
@@ -1733,6 +1739,10 @@ static void on_alarm(int sig) {
 static const char *masked_ops = "recv,send,read,write,readv,writev";
 static const char *old_ops = "recv_multishot,accept_multishot,pbuf_ring";
 
+/* Hidden in the library, set only by tests (uring-eagain). */
+extern unsigned lure__uring_fault_send_dontwait;
+extern unsigned lure__uring_fault_udp_dontwait;
+
 static int setup_loop(lure_loop_t *loop, const char *variant) {
   int rc;
 
@@ -1750,6 +1760,10 @@ static int setup_loop(lure_loop_t *loop, const char *variant) {
     rc = lure_loop_configure(loop, LURE_LOOP_URING_DISABLE, masked_ops);
   if (rc == 0 && strcmp(variant, "uring-old") == 0)
     rc = lure_loop_configure(loop, LURE_LOOP_URING_DISABLE, old_ops);
+  if (rc == 0 && strcmp(variant, "uring-eagain") == 0) {
+    lure__uring_fault_send_dontwait = UINT_MAX;
+    lure__uring_fault_udp_dontwait = UINT_MAX;
+  }
   if (rc == 0 && strcmp(variant, "epoll") != 0 &&
       strcmp(lure_loop_backend(loop), "io_uring") != 0)
     rc = LURE_ENOSYS;
@@ -1863,6 +1877,8 @@ static char *run_seed(uint64_t seed, const char *variant, int timeout,
   }
   rc = lure_run(&r.loop, LURE_RUN_DEFAULT);
   alarm(0);
+  lure__uring_fault_send_dontwait = 0;
+  lure__uring_fault_udp_dontwait = 0;
   for (i = 0; i < r.nactors; i++) {
     struct actor *a = r.actors[i];
     static const char *kn[] = { "timers", "files", "stream", "udp",
@@ -1924,7 +1940,7 @@ static void show_diff(const char *a, const char *b) {
 
 int main(int argc, char **argv) {
   uint64_t start = 1, count = 20, s;
-  const char *variants = "uring,uring-masked,uring-old,epoll";
+  const char *variants = "uring,uring-masked,uring-old,uring-eagain,epoll";
   char *vlist[8], *vs, *tok;
   int nv = 0, i, digest = 0, timeout = 60, failed = 0, nops = 0;
   int ran[8] = { 0 };
