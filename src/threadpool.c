@@ -10,7 +10,9 @@
  *
  * Fork: pthread_atfork() holds the pool lock across fork(); the child gets
  * an empty, stopped pool that restarts on its first job (jobs queued in the
- * parent are the parent's).
+ * parent are the parent's).  The first job returns only once every thread
+ * has started (as libuv's pool), so a fork right after it never catches a
+ * thread inside its start-up (see lure__tp_start).
  *
  * Shutdown (lure_library_shutdown): the threads are joinable so that
  * lure__threadpool_shutdown() can wait until every one of them has left,
@@ -19,6 +21,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include "internal.h"
 
@@ -86,6 +90,8 @@ static void *lure__tp_worker(void *arg) {
   struct lure__queue *q;
   lure_loop_t *loop;
 
+  /* Started: lure__tp_start() waits for this (see there). */
+  sem_post((sem_t *) arg);
   for (;;) {
     pthread_mutex_lock(&lure__tp_mutex);
     while (lure__queue_empty(&lure__tp_queue) && !lure__tp_stopping)
@@ -119,12 +125,16 @@ static void *lure__tp_worker(void *arg) {
 static int lure__tp_start(void) {
   unsigned int n = lure__threadpool_size();
   unsigned int i;
+  unsigned int started;
   pthread_attr_t attr;
   pthread_t tid;
   sigset_t all;
   sigset_t old;
+  sem_t sem;
   int err = 0;
 
+  if (sem_init(&sem, 0, 0) != 0)
+    return -errno;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
   pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -132,7 +142,7 @@ static int lure__tp_start(void) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   for (i = 0; i < n; i++) {
-    err = pthread_create(&tid, &attr, lure__tp_worker, NULL);
+    err = pthread_create(&tid, &attr, lure__tp_worker, &sem);
     if (err != 0)
       break;
     lure__tp_tids[lure__tp_nthreads] = tid;
@@ -141,6 +151,16 @@ static int lure__tp_start(void) {
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
+  /* Return only once every thread runs its own code, as libuv's pool
+   * does: a fork right after the first job must not catch a thread still
+   * starting.  One that is may hold a lock of the allocator's, which the
+   * child inherits locked: libuv's fork_threadpool_queue_work_simple hung
+   * in the child 4 runs in 6 on the ring under AddressSanitizer (the
+   * child's new pool threads waited for the allocator lock forever). */
+  for (started = 0; started < lure__tp_nthreads; started++)
+    while (sem_wait(&sem) != 0 && errno == EINTR)
+      ;
+  sem_destroy(&sem);
   return lure__tp_nthreads > 0 ? 0 : -err;
 }
 

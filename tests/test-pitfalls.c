@@ -20,6 +20,10 @@
  *                           timers, UDP recvmsg/sendmsg, fs ops in flight
  *   pit_fork_inflight       fork with ops in flight: the child gets none of
  *                           them, the parent all, once
+ *   pit_fork_first_job      fork right after the pool's first job, 20
+ *                           times in fresh processes: the child's own pool
+ *                           works (it hung under ASan: a pool thread still
+ *                           starting at the fork)
  *   pit_setuid              requests after setresuid/setresgid are checked
  *                           with the new credentials (CVE-2024-22017 class)
  *
@@ -2493,6 +2497,75 @@ START_TEST(pit_setuid) {
 }
 END_TEST
 
+/* ---- fork right after the pool's first job ---------------------------- */
+
+/* libuv's fork_threadpool_queue_work_simple, 20 times, each in a fresh
+ * process so that the pool starts anew: one job on a new loop, then a fork
+ * at once; the child runs one job on a new loop of its own.  Returns the
+ * process's exit status: 0, or what failed. */
+static int ff_done;
+
+static void ff_work(lure_work_t *req) {
+  (void) req;
+}
+
+static void ff_after(lure_work_t *req, int status) {
+  (void) req;
+  ff_done = status == 0 ? 1 : -1;
+}
+
+static int ff_one_job(void) {
+  lure_loop_t loop;
+  lure_work_t w;
+
+  ff_done = 0;
+  if (lure_loop_init(&loop) != 0)
+    return 2;
+  if (lure_queue_work(&loop, &w, ff_work, ff_after) != 0)
+    return 3;
+  if (lure_run(&loop, LURE_RUN_DEFAULT) != 0 || ff_done != 1)
+    return 4;
+  return lure_loop_close(&loop) == 0 ? 0 : 5;
+}
+
+START_TEST(pit_fork_first_job) {
+  int i, status, rc;
+  pid_t pid, gpid;
+
+  for (i = 0; i < 20; i++) {
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      alarm(8); /* under Check's own limit, so that the message says why */
+      rc = ff_one_job();
+      if (rc != 0)
+        _exit(rc);
+      gpid = fork();
+      if (gpid < 0)
+        _exit(6);
+      if (gpid == 0) {
+        /* Under AddressSanitizer this child hung when a pool thread of
+         * the parent was still starting at the fork: the allocator lock
+         * it held came over locked, and the child's new pool threads
+         * waited for it forever (the alarm ends that). */
+        alarm(4);
+        _exit(ff_one_job());
+      }
+      if (waitpid(gpid, &status, 0) != gpid)
+        _exit(7);
+      if (WIFSIGNALED(status))
+        _exit(100 + WTERMSIG(status));
+      _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 8);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "round %d: status %d (exit %d: 2-5 a job failed, 114 the "
+                  "child after the fork hung and its alarm fired)", i, status,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+}
+END_TEST
+
 /* ====================================================================== */
 
 /* One test case per test, so that CK_RUN_CASE=pit_cq_overflow runs one. */
@@ -2514,6 +2587,7 @@ LT_SUITE(pitfalls) {
   PIT_ADD(s, pit_close_race, 120.0);
   PIT_ADD(s, pit_close_everything, 120.0);
   PIT_ADD(s, pit_fork_inflight, 120.0);
+  PIT_ADD(s, pit_fork_first_job, 120.0);
   PIT_ADD(s, pit_setuid, 120.0);
   return s;
 }
