@@ -97,12 +97,19 @@ void lure__async_loop_close(lure_loop_t *loop) {
  * send would skip the write and the handle would never fire again.  The
  * loop's async_wakeup, also the parent's, may be set too, and while it is
  * set every send skips the write (see lure_async_send).  So the flag is
- * set and the new eventfd written, always: the child's first poll drains
- * it, clears the flag and delivers the pending handles. */
+ * made to say what the new eventfd holds: set, with a write, when a handle
+ * is pending (the child's first poll drains it, clears the flag and
+ * delivers them); clear, with nothing written, when none is.  Writing
+ * always (stop 23) woke the child's first wait for nothing: libuv's
+ * fork_signal_to_child, whose child runs the loop once and expects the
+ * signal's callback in that run, failed whenever the parent's kill came
+ * after the child had entered its wait (4 runs in 6 on a loaded host). */
 int lure__async_loop_fork(lure_loop_t *loop) {
   static const uint64_t one = 1;
   struct lure__loop_priv *p = loop->priv;
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct lure__queue *q;
+  int wake = 0;
 
   if (fd < 0)
     return -errno;
@@ -110,9 +117,17 @@ int lure__async_loop_fork(lure_loop_t *loop) {
     close(p->async_fd);
   p->async_fd = fd;
   p->async_io.fd = fd;
-  __atomic_store_n(&p->async_wakeup, 1, __ATOMIC_SEQ_CST);
-  while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-    ;
+  /* The child has one thread: no send runs while the handles are read. */
+  lure__queue_foreach(q, &p->async_handles) {
+    if (__atomic_load_n(&lure__container_of(q, lure_async_t, queue)->pending,
+                        __ATOMIC_ACQUIRE) != 0)
+      wake = 1;
+  }
+  __atomic_store_n(&p->async_wakeup, wake, __ATOMIC_SEQ_CST);
+  p->async_looked = 0;
+  if (wake)
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+      ;
   return 0;
 }
 
