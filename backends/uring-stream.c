@@ -89,6 +89,9 @@ struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
+  lure__queue_insert_tail(
+      &((struct lure__uring *) s->loop->priv->backend_data)->ustreams,
+      &us->all_link);
   s->exec_data = us;
   return us;
 }
@@ -553,6 +556,11 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_wait = 0;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
+  lure__queue_init(&us->all_link);
+  if (s->loop->priv->backend == &lure__backend_uring)
+    lure__queue_insert_tail(
+        &((struct lure__uring *) s->loop->priv->backend_data)->ustreams,
+        &us->all_link);
   us->parked = 0;
 }
 
@@ -563,6 +571,7 @@ static void lure__uring_stream_free(lure_stream_t *s) {
     return;
   lure__queue_remove(&us->starved_link);
   lure__queue_remove(&us->park_link);
+  lure__queue_remove(&us->all_link);
   lure__free(us);
   s->exec_data = NULL;
 }

@@ -40,12 +40,6 @@
 
 #define LURE__UDP_CHAIN 64
 
-struct lure__uudp {
-  lure_udp_t *h;
-  unsigned sends;            /* SENDMSGs in the ring */
-  int wait_out;              /* one came back EAGAIN: POLLOUT first */
-  struct lure__queue dirty_link;     /* st->udp_dirty */
-} __attribute__((aligned(8)));
 
 /* Hidden in the library, set only by tests: the next this many SENDMSGs of
  * UDP chains carry MSG_DONTWAIT, so one that finds no room completes
@@ -73,6 +67,9 @@ static struct lure__uudp *lure__uudp(lure_udp_t *h) {
     return NULL;
   uu->h = h;
   lure__queue_init(&uu->dirty_link);
+  lure__queue_insert_tail(
+      &((struct lure__uring *) h->loop->priv->backend_data)->uudps,
+      &uu->all_link);
   h->exec_data = uu;
   return uu;
 }
@@ -227,6 +224,11 @@ void lure__uring_udp_forget(lure_udp_t *h) {
   uu->sends = 0;
   uu->wait_out = 0;
   lure__queue_init(&uu->dirty_link);
+  lure__queue_init(&uu->all_link);
+  if (h->loop->priv->backend == &lure__backend_uring)
+    lure__queue_insert_tail(
+        &((struct lure__uring *) h->loop->priv->backend_data)->uudps,
+        &uu->all_link);
   lure__queue_foreach(q, &h->write_queue) {
     req = lure__container_of(q, lure_udp_send_t, queue);
     req->req_flags &= (unsigned char) ~LURE__REQ_UDP_HELD;
@@ -239,6 +241,7 @@ void lure__uring_udp_free(lure_udp_t *h) {
   if (uu == NULL)
     return;
   lure__queue_remove(&uu->dirty_link);
+  lure__queue_remove(&uu->all_link);
   lure__free(uu);
   h->exec_data = NULL;
 }

@@ -89,6 +89,8 @@ static int lure__uring_init(lure_loop_t *loop) {
   lure__queue_init(&st->fs_waiting);
   lure__queue_init(&st->udp_dirty);
   lure__queue_init(&st->stream_parked);
+  lure__queue_init(&st->ustreams);
+  lure__queue_init(&st->uudps);
   st->fs_cap = st->ring.cq.ring_entries / 2;
   if (st->fs_cap == 0)
     st->fs_cap = 1;
@@ -101,6 +103,11 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
 
   if (st == NULL)
     return;
+  /* Handles outlive the ring in a forked child (lure_loop_fork sets up a
+   * new one): their states leave the lists, and forget links them to the
+   * new ring's. */
+  lure__queue_unlink_all(&st->ustreams);
+  lure__queue_unlink_all(&st->uudps);
   lure__uring_polls_free(st);
   lure__uring_bufring_free(&st->bufring);
   lure__uring_bufring_free(&st->bufring_inc);

@@ -50,6 +50,13 @@ static inline void lure__queue_remove(struct lure__queue *q) {
   q->prev = q;
 }
 
+/* Take every element off h, each left linked to itself (safe to remove
+ * again); h becomes empty. */
+static inline void lure__queue_unlink_all(struct lure__queue *h) {
+  while (!lure__queue_empty(h))
+    lure__queue_remove(lure__queue_head(h));
+}
+
 /* Move every element of h onto n (which must be empty or uninitialised);
  * h becomes empty. */
 static inline void lure__queue_move(struct lure__queue *h,
