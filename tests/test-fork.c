@@ -471,6 +471,17 @@ START_TEST(fork_bad_arguments) {
 }
 END_TEST
 
+/* A loop with an unreferenced async handle that has run once, then
+ * fork_child(): the setup of the tests below. */
+static pid_t fork_primed(lure_loop_t *loop, lure_async_t *a, int report[2]) {
+  ck_assert_int_eq(pipe(report), 0);
+  lt_loop_init(loop);
+  ck_assert_int_eq(lure_async_init(loop, a, NULL), 0);
+  lure_unref((lure_handle_t *) a);
+  ck_assert_int_eq(lure_run(loop, LURE_RUN_NOWAIT), 0);
+  return fork_child(report);
+}
+
 /* A forked child's loop whose async handles were not pending starts with
  * its wake-up flag clear and nothing written to its new eventfd, and from
  * then on waits as usual: 100 ticks of a 1 ms timer cost about one wait
@@ -494,12 +505,7 @@ START_TEST(fork_flag_without_write) {
   int report[2];
   int bad;
 
-  ck_assert_int_eq(pipe(report), 0);
-  lt_loop_init(&loop);
-  ck_assert_int_eq(lure_async_init(&loop, &a, NULL), 0);
-  lure_unref((lure_handle_t *) &a);
-  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  pid = fork_child(report);
+  pid = fork_primed(&loop, &a, report);
   if (pid == 0) {
     bad = 0;
     if (lure_loop_fork(&loop) != 0 || lure_timer_init(&loop, &t) != 0 ||
@@ -547,13 +553,8 @@ START_TEST(fork_first_wait_not_woken) {
   int report[2], p[2];
   int bad;
 
-  ck_assert_int_eq(pipe(report), 0);
   ck_assert_int_eq(pipe(p), 0);
-  lt_loop_init(&loop);
-  ck_assert_int_eq(lure_async_init(&loop, &a, NULL), 0);
-  lure_unref((lure_handle_t *) &a);
-  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 0);
-  pid = fork_child(report);
+  pid = fork_primed(&loop, &a, report);
   if (pid == 0) {
     bad = 0;
     if (lure_loop_fork(&loop) != 0 || lure_poll_init(&loop, &pl, p[0]) != 0 ||
