@@ -122,6 +122,16 @@ static inline void *lure__uring_ptr_of(__u64 ud) {
 
 /* ---- opcodes (uring-probe.c) ---- */
 
+/* Tests only: while *left is not 0, the SQE gets MSG_DONTWAIT (one that
+ * finds no room or nothing to read completes -EAGAIN at once). */
+static inline void lure__uring_fault_dontwait(unsigned *left,
+                                              struct io_uring_sqe *sqe) {
+  if (*left > 0) {
+    (*left)--;
+    sqe->msg_flags |= MSG_DONTWAIT;
+  }
+}
+
 static inline int lure__uring_has_op(const unsigned char ops[32], int op) {
   return (ops[op / 8] >> (op % 8)) & 1;
 }
@@ -201,6 +211,11 @@ void lure__uring_bufring_put(struct lure__bufring *b, unsigned bid);
  * filling it (an incremental ring). */
 char *lure__uring_bufring_take(struct lure__bufring *b, unsigned bid, int res,
                                unsigned flags, int *back);
+
+/* Put a handle's ring state on the loop's list (st->ustreams, or st->uudps
+ * when udp), through its all_link, if the loop's wait point is the ring
+ * (after a fork it may not be); else leave the link on its own. */
+void lure__uring_track(lure_loop_t *loop, struct lure__queue *link, int udp);
 
 /* ---- streams (uring-stream.c, uring-send.c) ---- */
 

@@ -196,10 +196,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
       else
         io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
     }
-    if (lure__uring_fault_send_dontwait > 0) {
-      lure__uring_fault_send_dontwait--;
-      sqe->msg_flags |= MSG_DONTWAIT;
-    }
+    lure__uring_fault_dontwait(&lure__uring_fault_send_dontwait, sqe);
     lure__sop_set(sqe, &us->send_op);
     return;
   }

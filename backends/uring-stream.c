@@ -89,9 +89,7 @@ struct lure__ustream *lure__ustream(lure_stream_t *s) {
   us->connect_op.us = us;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
-  lure__queue_insert_tail(
-      &((struct lure__uring *) s->loop->priv->backend_data)->ustreams,
-      &us->all_link);
+  lure__uring_track(s->loop, &us->all_link, 0);
   s->exec_data = us;
   return us;
 }
@@ -301,10 +299,7 @@ static int lure__sop_arm_recv(lure_stream_t *s, struct lure__ustream *us) {
     io_uring_prep_recv(sqe, s->io_watcher.fd, NULL, br->size, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = (uint16_t) br->bgid;
-  if (lure__uring_fault_recv_dontwait > 0) {
-    lure__uring_fault_recv_dontwait--;
-    sqe->msg_flags |= MSG_DONTWAIT;
-  }
+  lure__uring_fault_dontwait(&lure__uring_fault_recv_dontwait, sqe);
   us->recv_br = br;
   lure__sop_set(sqe, &us->recv_op);
   return 0;
@@ -556,11 +551,7 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   us->send_wait = 0;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
-  lure__queue_init(&us->all_link);
-  if (s->loop->priv->backend == &lure__backend_uring)
-    lure__queue_insert_tail(
-        &((struct lure__uring *) s->loop->priv->backend_data)->ustreams,
-        &us->all_link);
+  lure__uring_track(s->loop, &us->all_link, 0);
   us->parked = 0;
 }
 

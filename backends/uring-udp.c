@@ -40,7 +40,6 @@
 
 #define LURE__UDP_CHAIN 64
 
-
 /* Hidden in the library, set only by tests: the next this many SENDMSGs of
  * UDP chains carry MSG_DONTWAIT, so one that finds no room completes
  * -EAGAIN at once, as a stream's send did on 6.18 without it
@@ -67,9 +66,7 @@ static struct lure__uudp *lure__uudp(lure_udp_t *h) {
     return NULL;
   uu->h = h;
   lure__queue_init(&uu->dirty_link);
-  lure__queue_insert_tail(
-      &((struct lure__uring *) h->loop->priv->backend_data)->uudps,
-      &uu->all_link);
+  lure__uring_track(h->loop, &uu->all_link, 1);
   h->exec_data = uu;
   return uu;
 }
@@ -136,10 +133,7 @@ void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
       if (sqe == NULL)
         break;
       io_uring_prep_sendmsg(sqe, h->io_watcher.fd, &req->msg, MSG_NOSIGNAL);
-      if (lure__uring_fault_udp_dontwait > 0) {
-        lure__uring_fault_udp_dontwait--;
-        sqe->msg_flags |= MSG_DONTWAIT;
-      }
+      lure__uring_fault_dontwait(&lure__uring_fault_udp_dontwait, sqe);
       io_uring_sqe_set_data64(sqe, lure__uring_pack(req, LURE__TAG_UDP_SEND));
       if (prev != NULL)
         prev->flags |= IOSQE_IO_LINK;
@@ -224,11 +218,7 @@ void lure__uring_udp_forget(lure_udp_t *h) {
   uu->sends = 0;
   uu->wait_out = 0;
   lure__queue_init(&uu->dirty_link);
-  lure__queue_init(&uu->all_link);
-  if (h->loop->priv->backend == &lure__backend_uring)
-    lure__queue_insert_tail(
-        &((struct lure__uring *) h->loop->priv->backend_data)->uudps,
-        &uu->all_link);
+  lure__uring_track(h->loop, &uu->all_link, 1);
   lure__queue_foreach(q, &h->write_queue) {
     req = lure__container_of(q, lure_udp_send_t, queue);
     req->req_flags &= (unsigned char) ~LURE__REQ_UDP_HELD;

@@ -400,6 +400,14 @@ static int lure__uring_unsubmitted(const lure_loop_t *loop) {
          !lure__queue_empty(&st->udp_dirty);
 }
 
+void lure__uring_track(lure_loop_t *loop, struct lure__queue *link, int udp) {
+  struct lure__uring *st = loop->priv->backend_data;
+
+  lure__queue_init(link);
+  if (loop->priv->backend == &lure__backend_uring)
+    lure__queue_insert_tail(udp ? &st->uudps : &st->ustreams, link);
+}
+
 /* A poll record lives until its final CQE, and the kernel's poll holds a
  * reference to the file: a socket whose watcher was released after the
  * last tick's poll phase (a check or close callback; its cancel still in
