@@ -132,6 +132,20 @@ static inline void lure__uring_fault_dontwait(unsigned *left,
   }
 }
 
+/* Tests only: while *left is not 0, the SQE becomes a NOP that completes
+ * with res (IORING_NOP_INJECT_RESULT, Linux 6.10; liburing 2.3 lacks the
+ * name): the kernel answers the operation res without doing it. */
+#define LURE__NOP_INJECT_RESULT (1u << 0)
+static inline void lure__uring_fault_inject(unsigned *left,
+                                            struct io_uring_sqe *sqe,
+                                            int res) {
+  if (*left > 0) {
+    (*left)--;
+    io_uring_prep_rw(IORING_OP_NOP, sqe, -1, NULL, (unsigned) res, 0);
+    sqe->rw_flags = LURE__NOP_INJECT_RESULT;
+  }
+}
+
 static inline int lure__uring_has_op(const unsigned char ops[32], int op) {
   return (ops[op / 8] >> (op % 8)) & 1;
 }

@@ -46,6 +46,10 @@
  * (uring-send.c). */
 unsigned lure__uring_fault_udp_dontwait;
 
+/* Hidden in the library, set only by tests: the next this many SENDMSGs of
+ * UDP chains are NOPs the kernel completes -ENOBUFS (without sending). */
+unsigned lure__uring_fault_udp_enobufs;
+
 int lure__uring_udp_usable(lure_loop_t *loop) {
   struct lure__uring *st;
   static const int need[] = { IORING_OP_SENDMSG };
@@ -134,6 +138,7 @@ void lure__uring_udp_build_chains(lure_loop_t *loop, struct lure__uring *st) {
         break;
       io_uring_prep_sendmsg(sqe, h->io_watcher.fd, &req->msg, MSG_NOSIGNAL);
       lure__uring_fault_dontwait(&lure__uring_fault_udp_dontwait, sqe);
+      lure__uring_fault_inject(&lure__uring_fault_udp_enobufs, sqe, -ENOBUFS);
       io_uring_sqe_set_data64(sqe, lure__uring_pack(req, LURE__TAG_UDP_SEND));
       if (prev != NULL)
         prev->flags |= IOSQE_IO_LINK;
@@ -165,10 +170,12 @@ void lure__uring_udp_send_complete(lure_udp_send_t *req, int res) {
 
   req->req_flags &= (unsigned char) ~LURE__REQ_UDP_HELD;
   uu->sends--;
-  /* Not sent: EAGAIN (no room), or ECANCELED (the chain broke at an
-   * earlier send's error).  The request stays queued in its place and goes
-   * with the next chain, after POLLOUT for an EAGAIN. */
-  if (res == -EAGAIN)
+  /* Not sent: EAGAIN (no room), ENOBUFS (the same for a datagram: libuv
+   * retries both, it never reports them to a send's callback), or
+   * ECANCELED (the chain broke at an earlier send's error).  The request
+   * stays queued in its place and goes with the next chain, after POLLOUT
+   * for an EAGAIN or ENOBUFS. */
+  if (res == -EAGAIN || res == -ENOBUFS)
     uu->wait_out = 1;
   else if (res != -ECANCELED)
     lure__udp_send_done(h, req, res == -EINTR ? LURE_ECANCELED : res);
