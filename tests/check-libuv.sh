@@ -6,7 +6,10 @@
 #   tests/check-libuv.sh [TEST...]        (the same; only the named tests)
 #
 # Environment: LIBUV_SRC=DIR uses an unpacked libuv source tree instead of
-# fetching one; CHECK_LIBUV_WAITPOINTS="uring epoll" picks the lure runs;
+# fetching one; CHECK_LIBUV_WAITPOINTS="uring epoll uring-old uring-masked"
+# (the default) picks the lure runs: the ring, epoll, and the ring as an
+# older kernel runs it and with its file and socket opcodes masked (the
+# same lists as the executor sets of make check, tests/uring-masks.sh);
 # CHECK_LIBUV_KEEP=1 keeps the work folder.
 #
 # What it does, in order:
@@ -20,8 +23,10 @@
 #      and reported with the first missing name.
 #   3. Runs every test alone (the runner's own per-test timeout, plus an
 #      outer one), on the control, then on lure with io_uring as the wait
-#      point and with epoll.  Tests run one at a time: they share port 9123
-#      and file names in the current folder.
+#      point, with epoll, with the ring of an older kernel (uring-old) and
+#      with the ring's file and socket opcodes masked (uring-masked).  Tests
+#      run one at a time: they share port 9123 and file names in the
+#      current folder.
 #   4. Prints pass/fail/skip per test and the totals, and fails when a test
 #      that passes on the control does not pass on lure, unless
 #      tests/libuv-expected.txt lists it with a reason.
@@ -43,7 +48,8 @@ top_builddir=${top_builddir:-$PWD}
 top_builddir=$(cd "$top_builddir" && pwd)
 WORK=$top_builddir/check-libuv
 EXPECTED=$srcdir/tests/libuv-expected.txt
-WAITPOINTS=${CHECK_LIBUV_WAITPOINTS:-uring epoll}
+WAITPOINTS=${CHECK_LIBUV_WAITPOINTS:-uring epoll uring-old uring-masked}
+. "$srcdir/tests/uring-masks.sh"
 CC=${CC:-cc}
 JOBS=${JOBS:-2}
 
@@ -190,7 +196,13 @@ say "running $(wc -l <"$WORK/selected.txt") tests on the control"
 run_all control "$WORK/result-control.txt"
 for wp in $WAITPOINTS; do
   say "running them on lure, wait point $wp"
-  run_all lure "$WORK/result-$wp.txt" LURE_BACKEND="$wp"
+  case $wp in
+    uring-old) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_OLD" ;;
+    uring-masked) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_FILE_OPS,$URING_SOCKET_OPS" ;;
+    *) env="LURE_BACKEND=$wp" ;;
+  esac
+  # shellcheck disable=SC2086
+  run_all lure "$WORK/result-$wp.txt" $env
 done
 
 # ---- 4. report -----------------------------------------------------------
@@ -201,7 +213,7 @@ expected_reason() {
 
 bad=0
 printf '\n%-44s %-8s' test control
-for wp in $WAITPOINTS; do printf ' %-8s' "$wp"; done
+for wp in $WAITPOINTS; do printf ' %-12s' "$wp"; done
 printf '\n'
 while read -r t; do
   c=$(awk -v t="$t" '$1 == t {print $2}' "$WORK/result-control.txt")
@@ -209,7 +221,7 @@ while read -r t; do
   verdict=""
   for wp in $WAITPOINTS; do
     r=$(awk -v t="$t" '$1 == t {print $2}' "$WORK/result-$wp.txt")
-    line="$line $(printf ' %-8s' "$r")"
+    line="$line $(printf ' %-12s' "$r")"
     if [ "$c" = pass ] && [ "$r" != pass ] && [ "$r" != blocked ]; then
       verdict=regress
     fi

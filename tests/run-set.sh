@@ -103,9 +103,7 @@ need_fallback() {
   fi
 }
 
-URING_FILE_OPS=openat,close,read,write,readv,writev,fsync,statx,unlinkat,renameat,mkdirat,symlinkat,linkat,ftruncate
-URING_SOCKET_OPS=recv,send,sendmsg,accept
-URING_OLD=recv_multishot,accept_multishot,pbuf_ring,pbuf_inc
+. "$(dirname "$0")/uring-masks.sh"
 
 unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET
 case $set in
