@@ -446,6 +446,17 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
     return a[int((n + 1) / 2)]
   }
+  # The spread of the runs of one side, (max - min) / median, in percent: how
+  # far that side moves against itself on this host (shown for libuv, so
+  # that a ratio can be read against the noise of the baseline itself).
+  function spread(list,   n, a, i, lo, hi, m) {
+    n = split(list, a, " ")
+    if (n < 2) return ""
+    lo = hi = a[1] + 0
+    for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+    m = median(list) + 0
+    return m > 0 ? sprintf("%.0f", (hi - lo) / m * 100) : ""
+  }
   function show(v) { return v >= 100 ? sprintf("%.0f", v) : sprintf("%.2f", v) }
   function jnum(v) { return v == "" ? "null" : v }
   function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
@@ -471,7 +482,7 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
     nsides = split("libuv uring epoll", side, " ")
     printf "\nlibuv %s benchmarks (%s mode%s), %s on libuv, lure io_uring, lure epoll\n", ver, mode,
       (repeat > 1 ? ", median of " repeat : ""), "each run alone"
-    printf "%-26s %-12s %12s %12s %12s %9s %9s\n", "benchmark", "unit", "libuv", "lure-uring", "lure-epoll", "uring/uv", "epoll/uv"
+    printf "%-26s %-12s %12s %12s %12s %9s %9s %9s\n", "benchmark", "unit", "libuv", "lure-uring", "lure-epoll", "uring/uv", "epoll/uv", "uv spread"
     nj = 0
     for (i = 1; i <= nb; i++) {
       b = order[i]
@@ -491,14 +502,16 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
             ratio[s] = sprintf("%.2f", dir[key] == "lower" ? v[1] / v[s] : v[s] / v[1])
           line = line sprintf(" %9s", ratio[s] != "" ? ratio[s] : "-")
         }
+        sp = (key SUBSEP "libuv") in vals ? spread(vals[key, "libuv"]) : ""
+        line = line sprintf(" %9s", sp != "" ? sp "%" : "-")
         print line
-        js[++nj] = sprintf("    {\"name\": %s, \"benchmark\": %s, \"unit\": %s, \"better\": %s, \"libuv\": %s, \"lure_uring\": %s, \"lure_epoll\": %s, \"ratio_uring\": %s, \"ratio_epoll\": %s, \"status\": {\"libuv\": %s, \"uring\": %s, \"epoll\": %s}}",
+        js[++nj] = sprintf("    {\"name\": %s, \"benchmark\": %s, \"unit\": %s, \"better\": %s, \"libuv\": %s, \"lure_uring\": %s, \"lure_epoll\": %s, \"ratio_uring\": %s, \"ratio_epoll\": %s, \"libuv_spread_percent\": %s, \"status\": {\"libuv\": %s, \"uring\": %s, \"epoll\": %s}}",
           jstr(key), jstr(b), nofig ? "null" : jstr(unit[key]), nofig ? "null" : jstr(dir[key]),
-          jnum(v[1]), jnum(v[2]), jnum(v[3]), jnum(ratio[2]), jnum(ratio[3]),
+          jnum(v[1]), jnum(v[2]), jnum(v[3]), jnum(ratio[2]), jnum(ratio[3]), jnum(sp),
           jstr(status(b, "libuv")), jstr(status(b, "uring")), jstr(status(b, "epoll")))
       }
     }
-    printf "(ratio > 1.00: lure better; for a time, libuv/lure; ran %ds)\n", elapsed
+    printf "(ratio > 1.00: lure better; for a time, libuv/lure; uv spread: (max - min) / median of the libuv runs; ran %ds)\n", elapsed
     ns = 0
     while ((getline l < skf) > 0) { split(l, f, "\t"); sk[++ns] = sprintf("    {\"benchmark\": %s, \"file\": %s, \"missing\": %s}", jstr(f[1]), jstr(f[2]), jstr(f[3])) }
     printf "{\n  \"libuv_version\": %s,\n  \"mode\": %s,\n  \"repeat\": %d,\n  \"kernel\": %s,\n  \"date\": %s,\n  \"seconds\": %d,\n  \"higher_ratio_is_better\": true,\n  \"results\": [\n", jstr(ver), jstr(mode), repeat, jstr(kernel), jstr(date), elapsed >json
