@@ -42,6 +42,10 @@
  * (as the kernel sometimes does without it, see lure__sop_send_done). */
 unsigned lure__uring_fault_send_dontwait;
 
+/* Hidden in the library, set only by tests: the next this many ring sends
+ * are NOPs the kernel completes -ENOBUFS without sending. */
+unsigned lure__uring_fault_send_enobufs;
+
 /* Whether the request behind head can share its SENDMSG: plain requests
  * (no descriptor to pass, no zero copy) go out together, in order, so
  * that a queue of small writes left behind a full socket drains in one
@@ -197,6 +201,7 @@ void lure__uring_stream_write(lure_stream_t *s) {
         io_uring_prep_sendmsg(sqe, s->io_watcher.fd, &us->msg, MSG_NOSIGNAL);
     }
     lure__uring_fault_dontwait(&lure__uring_fault_send_dontwait, sqe);
+    lure__uring_fault_inject(&lure__uring_fault_send_enobufs, sqe, -ENOBUFS);
     lure__sop_set(sqe, &us->send_op);
     return;
   }
@@ -232,8 +237,9 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
     return;
   req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
                            queue);
-  if (res == -EAGAIN) {
-    /* Nothing was sent: the socket is full.  The ring arms its own poll
+  if (res == -EAGAIN || res == -ENOBUFS) {
+    /* Nothing was sent: the socket is full (ENOBUFS: no memory for it
+     * now, which libuv treats as EAGAIN too).  The ring arms its own poll
      * for a send that finds no room, yet a send can still come back
      * EAGAIN (seen on 6.18 with an AF_UNIX stream whose reader had
      * stopped: 1 run in 20 of lure-diff's seed 198, and the request

@@ -315,7 +315,15 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 /* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
  * is not a socket, else send(2) or sendmsg(2) with MSG_NOSIGNAL, carrying
  * the descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
- * queued writes and the immediate ones (lure_try_write2). */
+ * queued writes and the immediate ones (lure_try_write2).  ENOBUFS (no
+ * memory for the send now) is -EAGAIN, as in libuv: the write waits for
+ * POLLOUT and goes again, it does not fail. */
+static ssize_t lure__sendv_result(ssize_t r) {
+  if (r >= 0)
+    return r;
+  return errno == ENOBUFS ? -EAGAIN : -errno;
+}
+
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
                                   const lure_stream_t *send_handle,
@@ -332,7 +340,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
     do
       r = writev(s->io_watcher.fd, iov, (int) n);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : r;
+    return lure__sendv_result(r);
   }
   /* One buffer and no descriptor: send(2) spares the kernel the msghdr
    * and iovec copies (the batch of small writes libuv's tcp_write_batch
@@ -342,7 +350,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
       r = send(s->io_watcher.fd, iov[0].iov_base, iov[0].iov_len,
                MSG_NOSIGNAL | flags);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : r;
+    return lure__sendv_result(r);
   }
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = iov;
@@ -360,7 +368,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
   do
     r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL | flags);
   while (r < 0 && errno == EINTR);
-  return r < 0 ? -errno : r;
+  return lure__sendv_result(r);
 }
 
 
