@@ -101,6 +101,11 @@ unsigned lure__uring_fault_send_sqe;
 unsigned lure__uring_fault_recv_sqe;
 unsigned lure__uring_fault_accept_sqe;
 
+/* Hidden in the library, set only by tests: the next this many accepts are
+ * NOPs the kernel completes -ECONNABORTED (a connection reset before it
+ * was accepted). */
+unsigned lure__uring_fault_accept_abort;
+
 static int lure__sop_fault(int kind) {
   unsigned *n = kind == LURE__SOP_SEND     ? &lure__uring_fault_send_sqe
                 : kind == LURE__SOP_RECV   ? &lure__uring_fault_recv_sqe
@@ -164,6 +169,8 @@ static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
   else
     io_uring_prep_accept(sqe, s->io_watcher.fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+  lure__uring_fault_inject(&lure__uring_fault_accept_abort, sqe,
+                           -ECONNABORTED);
   lure__sop_set(sqe, &us->accept_op);
   return 0;
 }
@@ -586,9 +593,12 @@ void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
         res = -EAGAIN;
       }
       if (!lure__handle_is_closing((lure_handle_t *) s)) {
+        /* ECONNABORTED: a connection reset before it was accepted; libuv
+         * (and lure's readiness path) skip it, the listener goes on. */
         if (res >= 0)
           lure__stream_connection(s, res);
-        else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN)
+        else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN &&
+                 res != -ECONNABORTED)
           lure__stream_connection(s, res);
         /* Out of descriptors, the ring's accept fails again at once,
          * connection or not: stream.c waits for readiness first. */

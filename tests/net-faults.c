@@ -30,8 +30,9 @@
  *                         ring sends that the kernel answers EAGAIN (a
  *                         count in the library makes the next sends
  *                         MSG_DONTWAIT; 6.18 also does it without, rarely:
- *                         lure-diff's seed 198): the stream waits for room
- *                         and sends again.  No write fails, no byte is
+ *                         lure-diff's seed 198), or ENOBUFS (the bulk
+ *                         test's second run, injected NOPs): the stream
+ *                         waits for room and sends again.  No write fails, no byte is
  *                         lost or reordered (8 streams on AF_UNIX and on
  *                         TCP), and a write whose last bytes leave by a
  *                         direct send after that wait still gets its
@@ -50,7 +51,10 @@
  *   faults_recv_no_sqe,   the same for a receive armed again (after each
  *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
  *                         uring) and a one-shot accept armed again
- *                         (uring-old): they stalled the same way.
+ *                         (uring-old): they stalled the same way.  The
+ *                         accept test's second run has the ring's first
+ *                         accepts complete -ECONNABORTED (injected NOPs):
+ *                         skipped as libuv skips them, never reported.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,6 +410,7 @@ END_TEST
 extern unsigned lure__uring_fault_send_sqe;
 extern unsigned lure__uring_fault_recv_sqe;
 extern unsigned lure__uring_fault_accept_sqe;
+extern unsigned lure__uring_fault_accept_abort;
 
 START_TEST(faults_send_no_sqe) {
   struct lt_net_bulk_opts o;
@@ -946,6 +951,7 @@ struct an {
   lure_connect_t creq[AN_CONNS];
   unsigned accepted;
   unsigned connected;
+  int aborts; /* the ECONNABORTED run */
 };
 
 static void an_conn_cb(lure_stream_t *server, int status) {
@@ -959,7 +965,7 @@ static void an_conn_cb(lure_stream_t *server, int status) {
   lure_close((lure_handle_t *) &a->acc[i], NULL);
   /* The accept the ring arms next finds no SQE: one-shot accepts
    * (uring-old) are armed again after each connection. */
-  if (a->accepted++ == 0)
+  if (a->accepted++ == 0 && !a->aborts)
     lure__uring_fault_accept_sqe = 1;
   if (a->accepted == AN_CONNS)
     lure_close((lure_handle_t *) server, NULL);
@@ -973,12 +979,20 @@ static void an_connect_cb(lure_connect_t *req, int status) {
   lure_close((lure_handle_t *) req->handle, NULL);
 }
 
+/* _i 0: an accept finds no SQE.  _i 1: the first 3 accepts the ring arms
+ * are NOPs the kernel completes -ECONNABORTED (Linux 6.10), a connection
+ * reset before it was accepted: libuv skips those, so the connection
+ * callback must never see the error, and every connection is accepted. */
 START_TEST(faults_accept_no_sqe) {
   struct an *a = calloc(1, sizeof(*a));
   struct sockaddr_storage ss;
-  unsigned i;
+  unsigned i, armed = 0, *fault = _i == 0 ? &lure__uring_fault_accept_sqe
+                                          : &lure__uring_fault_accept_abort;
 
   ck_assert_ptr_nonnull(a);
+  a->aborts = _i == 1;
+  if (a->aborts && kernel_at_least(6, 10))
+    lure__uring_fault_accept_abort = armed = 3;
   lt_loop_init(&a->loop);
   lt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
   ck_assert_int_eq(lure_tcp_init(&a->loop, &a->listener), 0);
@@ -996,12 +1010,12 @@ START_TEST(faults_accept_no_sqe) {
                      0);
   }
   lt_run(&a->loop);
-  printf("faults_accept_no_sqe: set %s: %u of %u accepted, %u injected "
-         "faults left unused\n", lt_set() ? lt_set() : "(none)", a->accepted,
-         AN_CONNS, lure__uring_fault_accept_sqe);
-  if (lt_set_is("uring-old"))
-    ck_assert_uint_eq(lure__uring_fault_accept_sqe, 0);
-  lure__uring_fault_accept_sqe = 0;
+  printf("faults_accept_no_sqe: set %s: %s: %u of %u accepted, %u injected "
+         "faults left unused\n", lt_set() ? lt_set() : "(none)",
+         a->aborts ? "ECONNABORTED" : "no SQE", a->accepted, AN_CONNS, *fault);
+  if (a->aborts ? lt_set_ring_path() && armed > 0 : lt_set_is("uring-old"))
+    ck_assert_uint_eq(*fault, 0);
+  *fault = 0;
   ck_assert_uint_eq(a->accepted, AN_CONNS);
   ck_assert_uint_eq(a->connected, AN_CONNS);
   lt_loop_finish(&a->loop);
@@ -1022,7 +1036,7 @@ LT_SUITE(faults) {
   tcase_add_test(tc, faults_recv_eagain);
   tcase_add_loop_test(tc, faults_udp_send_eagain, 0, 2);
   tcase_add_test(tc, faults_recv_no_sqe);
-  tcase_add_test(tc, faults_accept_no_sqe);
+  tcase_add_loop_test(tc, faults_accept_no_sqe, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }
