@@ -312,18 +312,19 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 
 /* ---- immediate writes ------------------------------------------------------------ */
 
-/* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
- * is not a socket, else send(2) or sendmsg(2) with MSG_NOSIGNAL, carrying
- * the descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
- * queued writes and the immediate ones (lure_try_write2).  ENOBUFS (no
- * memory for the send now) is -EAGAIN, as in libuv: the write waits for
- * POLLOUT and goes again, it does not fail. */
+/* A write's result as lure__stream_sendv returns it: ENOBUFS (no memory
+ * for the send now) is -EAGAIN, as in libuv, so that the write waits for
+ * POLLOUT and goes again instead of failing. */
 static ssize_t lure__sendv_result(ssize_t r) {
   if (r >= 0)
     return r;
   return errno == ENOBUFS ? -EAGAIN : -errno;
 }
 
+/* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
+ * is not a socket, else send(2) or sendmsg(2) with MSG_NOSIGNAL, carrying
+ * the descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
+ * queued writes and the immediate ones (lure_try_write2). */
 ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
                                   unsigned n,
                                   const lure_stream_t *send_handle,
