@@ -262,13 +262,18 @@ static void lure__udp_msg(struct msghdr *msg, const lure_buf_t *bufs,
   msg->msg_iovlen = nbufs;
 }
 
+/* One datagram now.  ENOBUFS (no memory or device queue for it now) is
+ * LURE_EAGAIN, as in libuv: a queued send waits for POLLOUT and goes again,
+ * lure_udp_try_send() returns LURE_EAGAIN. */
 static ssize_t lure__udp_sendmsg(lure_udp_t *h, const struct msghdr *msg) {
   ssize_t r;
 
   do
     r = sendmsg(h->io_watcher.fd, msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
-  return r < 0 ? -errno : r;
+  if (r >= 0)
+    return r;
+  return errno == ENOBUFS ? LURE_EAGAIN : -errno;
 }
 
 /* Run the callbacks of the sends finished so far; a send that finishes
@@ -359,7 +364,7 @@ int lure__udp_send_queued(lure_udp_t *h) {
     req = lure__container_of(lure__queue_head(&h->write_queue),
                              lure_udp_send_t, queue);
     r = lure__udp_sendmsg(h, &req->msg);
-    if (r == LURE_EAGAIN || r == LURE_ENOBUFS)
+    if (r == LURE_EAGAIN)
       return 1;
     lure__udp_send_done(h, req, r);
   }
