@@ -154,6 +154,8 @@ tests_lure_net_tests_SOURCES = $(LURE_HARNESS) \
 	tests/net-faults.c
 tests_lure_net_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_lure_net_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(PTHREAD_LIBS)
+# send(2) and sendmsg(2) answered ENOBUFS on demand (tests/net-faults.c).
+tests_lure_net_tests_LDFLAGS = -Wl,--wrap=send -Wl,--wrap=sendmsg
 endif
 
 # Differential testing: see tests/lure-diff.c and tests/diff.sh.

@@ -48,6 +48,12 @@
  *                         same with ENOBUFS (another count makes the next
  *                         sends NOPs the kernel completes -ENOBUFS,
  *                         Linux 6.10): libuv retries that too.
+ *   faults_direct_send_enobufs, faults_udp_direct_enobufs
+ *                         direct send(2)/sendmsg(2) answered ENOBUFS (the
+ *                         linker's --wrap, see below): lure_try_write and
+ *                         lure_udp_try_send return LURE_EAGAIN, queued
+ *                         writes and sends wait for room and go, as in
+ *                         libuv.
  *   faults_recv_no_sqe,   the same for a receive armed again (after each
  *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
  *                         uring) and a one-shot accept armed again
@@ -56,6 +62,7 @@
  *                         accepts complete -ECONNABORTED (injected NOPs):
  *                         skipped as libuv skips them, never reported.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1023,6 +1030,219 @@ START_TEST(faults_accept_no_sqe) {
 }
 END_TEST
 
+/* ---- direct sends answered ENOBUFS ----------------------------------------------- */
+
+/* This program is linked with -Wl,--wrap=send,--wrap=sendmsg
+ * (tests/local.mk): while de_left is not 0, a send(2) or sendmsg(2) on
+ * de_fd fails with ENOBUFS without sending (the kernel's answer when it has
+ * no memory or device queue room for the data now, which loopback never
+ * runs out of); every other call goes through to the C library. */
+ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+static int de_fd = -1;
+static unsigned de_left;
+
+static int de_fail(int fd) {
+  if (fd != de_fd || de_left == 0)
+    return 0;
+  de_left--;
+  errno = ENOBUFS;
+  return 1;
+}
+
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags) {
+  return de_fail(fd) ? -1 : __real_send(fd, buf, len, flags);
+}
+
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags) {
+  return de_fail(fd) ? -1 : __real_sendmsg(fd, msg, flags);
+}
+
+static int de_fileno(const void *h) {
+  lure_os_fd_t fd = -1;
+
+  ck_assert_int_eq(lure_fileno((const lure_handle_t *) h, &fd), 0);
+  return fd;
+}
+
+/* A stream: lure_try_write() answered ENOBUFS returns LURE_EAGAIN (libuv's
+ * uv_try_write does), and a lure_write() whose direct sends are answered
+ * ENOBUFS twice waits for room and sends: its callback gets 0 and the peer
+ * the bytes. */
+struct ds {
+  struct lt_net_pair p;
+  lure_write_t wr;
+  char rbuf[64];
+  size_t got;
+  int wcbs, wstatus;
+};
+
+static const char ds_msg[] = "bytes behind two ENOBUFS";
+
+static void ds_write_cb(lure_write_t *req, int status) {
+  struct ds *d = req->data;
+
+  d->wcbs++;
+  d->wstatus = status;
+}
+
+static void ds_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct ds *d = h->data;
+
+  (void) size;
+  *buf = lure_buf_init(d->rbuf + d->got, (unsigned) (sizeof(d->rbuf) - d->got));
+}
+
+static void ds_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  struct ds *d = s->data;
+
+  (void) buf;
+  if (nread > 0)
+    d->got += (size_t) nread;
+  if (nread < 0 || d->got >= sizeof(ds_msg) - 1) {
+    lure_close((lure_handle_t *) &d->p.client, NULL);
+    lure_close((lure_handle_t *) &d->p.server, NULL);
+  }
+}
+
+START_TEST(faults_direct_send_enobufs) {
+  struct ds *d = calloc(1, sizeof(*d));
+  lure_buf_t b;
+  char one = 'x';
+
+  ck_assert_ptr_nonnull(d);
+  lt_net_pair_open(&d->p, 10000, "a write behind direct ENOBUFS");
+  d->p.client.data = d->p.server.data = d->wr.data = d;
+  de_fd = de_fileno(&d->p.client);
+  de_left = 1;
+  b = lure_buf_init(&one, 1);
+  ck_assert_int_eq(lure_try_write((lure_stream_t *) &d->p.client, &b, 1),
+                   LURE_EAGAIN);
+  ck_assert_uint_eq(de_left, 0);
+  de_left = 2;
+  b = lure_buf_init((char *) ds_msg, sizeof(ds_msg) - 1);
+  ck_assert_int_eq(lure_write(&d->wr, (lure_stream_t *) &d->p.client, &b, 1,
+                              ds_write_cb), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &d->p.server, ds_alloc,
+                                   ds_read), 0);
+  lt_run(&d->p.loop);
+  printf("faults_direct_send_enobufs: set %s: %u of 2 direct ENOBUFS left\n",
+         lt_set() ? lt_set() : "(none)", de_left);
+  ck_assert_uint_lt(de_left, 2);
+  de_fd = -1;
+  de_left = 0;
+  ck_assert_int_eq(d->wcbs, 1);
+  ck_assert_msg(d->wstatus == 0, "write callback got %s", lt_err(d->wstatus));
+  ck_assert_uint_eq(d->got, sizeof(ds_msg) - 1);
+  ck_assert_int_eq(memcmp(d->rbuf, ds_msg, sizeof(ds_msg) - 1), 0);
+  lt_loop_finish(&d->p.loop);
+  free(d);
+}
+END_TEST
+
+/* UDP: lure_udp_try_send() answered ENOBUFS returns LURE_EAGAIN (libuv's
+ * uv_udp_try_send does), and lure_udp_send()s whose direct sendmsg(2)s are
+ * answered ENOBUFS twice stay queued and go: every callback 0, every
+ * datagram in order. */
+#define DU_N 3
+
+struct du {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_udp_t tx, rx;
+  lure_udp_send_t req[DU_N];
+  unsigned seq[DU_N];
+  char rbuf[64];
+  unsigned cbs, bad, next, out_of_order;
+};
+
+static void du_maybe_end(struct du *u) {
+  if (u->cbs == DU_N && u->next == DU_N) {
+    lure_close((lure_handle_t *) &u->tx, NULL);
+    lure_close((lure_handle_t *) &u->rx, NULL);
+  }
+}
+
+static void du_send_cb(lure_udp_send_t *req, int status) {
+  struct du *u = req->data;
+
+  if (status != 0)
+    u->bad++;
+  u->cbs++;
+  du_maybe_end(u);
+}
+
+static void du_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  struct du *u = h->data;
+
+  (void) size;
+  *buf = lure_buf_init(u->rbuf, sizeof(u->rbuf));
+}
+
+static void du_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  struct du *u = h->data;
+  unsigned v;
+
+  (void) addr;
+  (void) flags;
+  if (nread != (ssize_t) sizeof(v))
+    return;
+  memcpy(&v, buf->base, sizeof(v));
+  if (v != u->next)
+    u->out_of_order++;
+  u->next = v + 1;
+  du_maybe_end(u);
+}
+
+START_TEST(faults_udp_direct_enobufs) {
+  struct du *u = calloc(1, sizeof(*u));
+  unsigned i, one = 99;
+  lure_buf_t b;
+  int sv[2];
+
+  ck_assert_ptr_nonnull(u);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+  lt_loop_init(&u->loop);
+  lt_watchdog(&u->loop, &u->wd, 10000, "UDP sends behind direct ENOBUFS");
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
+  ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
+  ck_assert_int_eq(lure_udp_open(&u->tx, sv[0]), 0);
+  ck_assert_int_eq(lure_udp_open(&u->rx, sv[1]), 0);
+  u->tx.data = u->rx.data = u;
+  de_fd = sv[0];
+  de_left = 1;
+  b = lure_buf_init((char *) &one, sizeof(one));
+  ck_assert_int_eq(lure_udp_try_send(&u->tx, &b, 1, NULL), LURE_EAGAIN);
+  ck_assert_uint_eq(de_left, 0);
+  de_left = 2;
+  for (i = 0; i < DU_N; i++) {
+    u->seq[i] = i;
+    u->req[i].data = u;
+    b = lure_buf_init((char *) &u->seq[i], sizeof(u->seq[i]));
+    ck_assert_int_eq(lure_udp_send(&u->req[i], &u->tx, &b, 1, NULL,
+                                   du_send_cb), 0);
+  }
+  ck_assert_int_eq(lure_udp_recv_start(&u->rx, du_alloc, du_recv), 0);
+  lt_run(&u->loop);
+  printf("faults_udp_direct_enobufs: set %s: %u of 2 direct ENOBUFS left, "
+         "%u callbacks, %u datagrams\n", lt_set() ? lt_set() : "(none)",
+         de_left, u->cbs, u->next);
+  ck_assert_uint_lt(de_left, 2);
+  de_fd = -1;
+  de_left = 0;
+  ck_assert_uint_eq(u->bad, 0);
+  ck_assert_uint_eq(u->cbs, DU_N);
+  ck_assert_uint_eq(u->next, DU_N);
+  ck_assert_uint_eq(u->out_of_order, 0);
+  lt_loop_finish(&u->loop);
+  free(u);
+}
+END_TEST
+
 LT_SUITE(faults) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -1037,6 +1257,8 @@ LT_SUITE(faults) {
   tcase_add_loop_test(tc, faults_udp_send_eagain, 0, 2);
   tcase_add_test(tc, faults_recv_no_sqe);
   tcase_add_loop_test(tc, faults_accept_no_sqe, 0, 2);
+  tcase_add_test(tc, faults_direct_send_enobufs);
+  tcase_add_test(tc, faults_udp_direct_enobufs);
   suite_add_tcase(s, tc);
   return s;
 }
