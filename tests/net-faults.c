@@ -744,12 +744,13 @@ struct ue {
   lure_udp_send_t req[UE_N];
   unsigned seq[UE_N];
   char rbuf[256];
+  unsigned n; /* datagrams the test sends, at most UE_N */
   unsigned cbs, bad_status, next, out_of_order;
   int first_bad;
 };
 
 static void ue_maybe_end(struct ue *u) {
-  if (u->cbs == UE_N && u->next == UE_N) {
+  if (u->cbs == u->n && u->next == u->n) {
     lure_close((lure_handle_t *) &u->tx, NULL);
     lure_close((lure_handle_t *) &u->rx, NULL);
   }
@@ -793,28 +794,62 @@ static void ue_start_reading(lure_timer_t *t) {
   ck_assert_int_eq(lure_udp_recv_start(&u->rx, ue_alloc, ue_recv), 0);
 }
 
-/* _i: 0, the sends answered EAGAIN (MSG_DONTWAIT); 1, ENOBUFS (injected
- * through a NOP: 40 of them, so that the chains go on after them). */
-START_TEST(faults_udp_send_eagain) {
+/* An AF_UNIX datagram pair, tx to rx, on a fresh loop; n datagrams to
+ * send. */
+static struct ue *ue_open(unsigned n, const char *what) {
   struct ue *u = calloc(1, sizeof(*u));
-  const unsigned all = _i == 0 ? 1000000 : 40;
-  unsigned *fault = _i == 0 ? &lure__uring_fault_udp_dontwait
-                            : &lure__uring_fault_udp_enobufs;
-  const char *what = _i == 0 ? "MSG_DONTWAIT" : "ENOBUFS";
-  unsigned i, used, armed = 0;
-  lure_buf_t b;
   int sv[2];
 
   ck_assert_ptr_nonnull(u);
+  ck_assert_uint_le(n, UE_N);
+  u->n = n;
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
   lt_loop_init(&u->loop);
-  lt_watchdog(&u->loop, &u->wd, 10000,
-              "faults_udp_send_eagain: sends or datagrams missing");
+  lt_watchdog(&u->loop, &u->wd, 10000, what);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
   ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
   ck_assert_int_eq(lure_udp_open(&u->tx, sv[0]), 0);
   ck_assert_int_eq(lure_udp_open(&u->rx, sv[1]), 0);
   u->tx.data = u->rx.data = u->later.data = u;
+  return u;
+}
+
+/* Send the n datagrams (each its sequence number), in order. */
+static void ue_send_all(struct ue *u) {
+  lure_buf_t b;
+  unsigned i;
+
+  for (i = 0; i < u->n; i++) {
+    u->seq[i] = i;
+    u->req[i].data = u;
+    b = lure_buf_init((char *) &u->seq[i], sizeof(u->seq[i]));
+    ck_assert_int_eq(lure_udp_send(&u->req[i], &u->tx, &b, 1, NULL,
+                                   ue_send_cb), 0);
+  }
+}
+
+/* Every callback 0, every datagram there, in order; then the loop goes. */
+static void ue_check_finish(struct ue *u) {
+  ck_assert_msg(u->bad_status == 0, "%u sends failed, the first with %s",
+                u->bad_status, lt_err(u->first_bad));
+  ck_assert_uint_eq(u->cbs, u->n);
+  ck_assert_uint_eq(u->next, u->n);
+  ck_assert_uint_eq(u->out_of_order, 0);
+  lt_loop_finish(&u->loop);
+  free(u);
+}
+
+/* _i: 0, the sends answered EAGAIN (MSG_DONTWAIT); 1, ENOBUFS (injected
+ * through a NOP: 40 of them, so that the chains go on after them). */
+START_TEST(faults_udp_send_eagain) {
+  struct ue *u = ue_open(UE_N, "faults_udp_send_eagain: sends or datagrams "
+                               "missing");
+  const unsigned all = _i == 0 ? 1000000 : 40;
+  unsigned *fault = _i == 0 ? &lure__uring_fault_udp_dontwait
+                            : &lure__uring_fault_udp_enobufs;
+  const char *what = _i == 0 ? "MSG_DONTWAIT" : "ENOBUFS";
+  unsigned used, armed = 0;
+
   ck_assert_int_eq(lure_timer_init(&u->loop, &u->later), 0);
   ck_assert_int_eq(lure_timer_start(&u->later, ue_start_reading, 30, 0), 0);
   if (_i == 1 && !kernel_at_least(6, 10)) {
@@ -824,13 +859,7 @@ START_TEST(faults_udp_send_eagain) {
   } else {
     *fault = armed = all;
   }
-  for (i = 0; i < UE_N; i++) {
-    u->seq[i] = i;
-    u->req[i].data = u;
-    b = lure_buf_init((char *) &u->seq[i], sizeof(u->seq[i]));
-    ck_assert_int_eq(lure_udp_send(&u->req[i], &u->tx, &b, 1, NULL,
-                                   ue_send_cb), 0);
-  }
+  ue_send_all(u);
   lt_run(&u->loop);
   used = armed - *fault;
   *fault = 0;
@@ -839,13 +868,7 @@ START_TEST(faults_udp_send_eagain) {
          what, u->cbs, u->next);
   if (lt_set_ring_path() && armed > 0)
     ck_assert_uint_gt(used, 0);
-  ck_assert_msg(u->bad_status == 0, "%u sends failed, the first with %s",
-                u->bad_status, lt_err(u->first_bad));
-  ck_assert_uint_eq(u->cbs, UE_N);
-  ck_assert_uint_eq(u->next, UE_N);
-  ck_assert_uint_eq(u->out_of_order, 0);
-  lt_loop_finish(&u->loop);
-  free(u);
+  ue_check_finish(u);
 }
 END_TEST
 
@@ -1147,86 +1170,19 @@ END_TEST
  * uv_udp_try_send does), and lure_udp_send()s whose direct sendmsg(2)s are
  * answered ENOBUFS twice stay queued and go: every callback 0, every
  * datagram in order. */
-#define DU_N 3
-
-struct du {
-  lure_loop_t loop;
-  lure_timer_t wd;
-  lure_udp_t tx, rx;
-  lure_udp_send_t req[DU_N];
-  unsigned seq[DU_N];
-  char rbuf[64];
-  unsigned cbs, bad, next, out_of_order;
-};
-
-static void du_maybe_end(struct du *u) {
-  if (u->cbs == DU_N && u->next == DU_N) {
-    lure_close((lure_handle_t *) &u->tx, NULL);
-    lure_close((lure_handle_t *) &u->rx, NULL);
-  }
-}
-
-static void du_send_cb(lure_udp_send_t *req, int status) {
-  struct du *u = req->data;
-
-  if (status != 0)
-    u->bad++;
-  u->cbs++;
-  du_maybe_end(u);
-}
-
-static void du_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
-  struct du *u = h->data;
-
-  (void) size;
-  *buf = lure_buf_init(u->rbuf, sizeof(u->rbuf));
-}
-
-static void du_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
-                    const struct sockaddr *addr, unsigned flags) {
-  struct du *u = h->data;
-  unsigned v;
-
-  (void) addr;
-  (void) flags;
-  if (nread != (ssize_t) sizeof(v))
-    return;
-  memcpy(&v, buf->base, sizeof(v));
-  if (v != u->next)
-    u->out_of_order++;
-  u->next = v + 1;
-  du_maybe_end(u);
-}
-
 START_TEST(faults_udp_direct_enobufs) {
-  struct du *u = calloc(1, sizeof(*u));
-  unsigned i, one = 99;
+  struct ue *u = ue_open(3, "UDP sends behind direct ENOBUFS");
+  unsigned one = 99;
   lure_buf_t b;
-  int sv[2];
 
-  ck_assert_ptr_nonnull(u);
-  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
-  lt_loop_init(&u->loop);
-  lt_watchdog(&u->loop, &u->wd, 10000, "UDP sends behind direct ENOBUFS");
-  ck_assert_int_eq(lure_udp_init(&u->loop, &u->tx), 0);
-  ck_assert_int_eq(lure_udp_init(&u->loop, &u->rx), 0);
-  ck_assert_int_eq(lure_udp_open(&u->tx, sv[0]), 0);
-  ck_assert_int_eq(lure_udp_open(&u->rx, sv[1]), 0);
-  u->tx.data = u->rx.data = u;
-  de_fd = sv[0];
+  de_fd = de_fileno(&u->tx);
   de_left = 1;
   b = lure_buf_init((char *) &one, sizeof(one));
   ck_assert_int_eq(lure_udp_try_send(&u->tx, &b, 1, NULL), LURE_EAGAIN);
   ck_assert_uint_eq(de_left, 0);
   de_left = 2;
-  for (i = 0; i < DU_N; i++) {
-    u->seq[i] = i;
-    u->req[i].data = u;
-    b = lure_buf_init((char *) &u->seq[i], sizeof(u->seq[i]));
-    ck_assert_int_eq(lure_udp_send(&u->req[i], &u->tx, &b, 1, NULL,
-                                   du_send_cb), 0);
-  }
-  ck_assert_int_eq(lure_udp_recv_start(&u->rx, du_alloc, du_recv), 0);
+  ue_send_all(u);
+  ck_assert_int_eq(lure_udp_recv_start(&u->rx, ue_alloc, ue_recv), 0);
   lt_run(&u->loop);
   printf("faults_udp_direct_enobufs: set %s: %u of 2 direct ENOBUFS left, "
          "%u callbacks, %u datagrams\n", lt_set() ? lt_set() : "(none)",
@@ -1234,12 +1190,7 @@ START_TEST(faults_udp_direct_enobufs) {
   ck_assert_uint_lt(de_left, 2);
   de_fd = -1;
   de_left = 0;
-  ck_assert_uint_eq(u->bad, 0);
-  ck_assert_uint_eq(u->cbs, DU_N);
-  ck_assert_uint_eq(u->next, DU_N);
-  ck_assert_uint_eq(u->out_of_order, 0);
-  lt_loop_finish(&u->loop);
-  free(u);
+  ue_check_finish(u);
 }
 END_TEST
 
