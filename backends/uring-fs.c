@@ -17,6 +17,9 @@
  *   its own CQE reporting the outcome.
  * - valgrind does not see what the kernel writes through the ring: under
  *   valgrind only, completed reads and stats are marked defined.
+ * - A request that completes -EINTR (not cancelled) goes in again, first
+ *   in line, but a read or a close: libuv retries EINTR for every fs
+ *   request but those two, whose EINTR the caller sees.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +31,10 @@
 #endif
 #endif
 #include "uring-int.h"
+
+/* Hidden in the library, set only by tests: the next this many fs SQEs are
+ * NOPs the kernel completes -EINTR (without doing the request). */
+unsigned lure__uring_fault_fs_eintr;
 
 /* Opcodes newer than liburing 2.3's header. */
 #ifndef LURE__IORING_OP_FTRUNCATE
@@ -154,6 +161,7 @@ static void lure__uring_fs_prep(struct io_uring_sqe *sqe, lure_fs_t *req) {
     default:
       break;
   }
+  lure__uring_fault_inject(&lure__uring_fault_fs_eintr, sqe, -EINTR);
   io_uring_sqe_set_data64(sqe, lure__uring_pack(req, LURE__TAG_FS));
 }
 
@@ -235,6 +243,12 @@ void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
    * ran, nothing was written; lure__fs_done reports LURE_ECANCELED. */
   if (req->cancel_state == LURE__FS_CANCEL_SURE) {
     lure__fs_done(loop, req, res, LURE__EXEC_URING);
+    return;
+  }
+  if (res == -EINTR && req->cancel_state == LURE__FS_CANCEL_NONE &&
+      req->fs_type != LURE_FS_READ && req->fs_type != LURE_FS_CLOSE) {
+    lure__queue_insert_head(&st->fs_waiting, &req->queue);
+    lure__uring_fs_flush_waiting(loop, st);
     return;
   }
   lure__uring_fs_wrote(req, res);

@@ -634,6 +634,78 @@ static void null_cb(lure_fs_t *req) {
     ck_assert_str_eq(lure_req_executor((lure_req_t *) &req), "inline");     \
   } while (0)
 
+/* Ring fs requests the kernel completes -EINTR (a test-only count in the
+ * library makes the next fs SQEs NOPs completed with it; Linux 6.10): a
+ * write and an fstat go in again and succeed, as libuv retries EINTR; a
+ * read reports LURE_EINTR, as libuv's does.  Sets without the ring (or a
+ * request another executor served) leave the count unused. */
+extern unsigned lure__uring_fault_fs_eintr;
+
+/* Arm one injected EINTR when the ring can serve it; returns whether. */
+static int fs_eintr_arm(void) {
+  lure__uring_fault_fs_eintr = lt_fs.ring && lt_kernel_at_least(6, 10);
+  return (int) lure__uring_fault_fs_eintr;
+}
+
+/* Whether req met the injected EINTR: armed, and served by the ring. */
+static int fs_eintr_met(const lure_fs_t *req, int armed) {
+  int ring = strcmp(lure_req_executor((const lure_req_t *) req),
+                    "io_uring") == 0;
+
+  if (armed && ring)
+    ck_assert_uint_eq(lure__uring_fault_fs_eintr, 0);
+  lure__uring_fault_fs_eintr = 0;
+  return armed && ring;
+}
+
+START_TEST(fs_err_ring_eintr) {
+  static const char data[] = "written after an EINTR";
+  char back[sizeof(data)];
+  lure_fs_t req;
+  lure_buf_t b;
+  int fd, armed, met = 0;
+  ssize_t r;
+
+  lt_fs_begin(1, 20000);
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"),
+                                   O_RDWR | O_CREAT, 0640, LT_FS_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+
+  armed = fs_eintr_arm();
+  b = lure_buf_init((char *) data, sizeof(data) - 1);
+  FS_EQ(&req, lure_fs_write(L, &req, fd, &b, 1, 0, LT_FS_CB),
+        sizeof(data) - 1);
+  met += fs_eintr_met(&req, armed);
+  lure_fs_req_cleanup(&req);
+
+  armed = fs_eintr_arm();
+  FS_EQ(&req, lure_fs_fstat(L, &req, fd, LT_FS_CB), 0);
+  ck_assert_int_eq((int) req.statbuf.st_size, (int) sizeof(data) - 1);
+  met += fs_eintr_met(&req, armed);
+  lure_fs_req_cleanup(&req);
+
+  armed = fs_eintr_arm();
+  memset(back, 0, sizeof(back));
+  b = lure_buf_init(back, sizeof(back) - 1);
+  r = FS(&req, lure_fs_read(L, &req, fd, &b, 1, 0, LT_FS_CB));
+  if (fs_eintr_met(&req, armed)) {
+    met++;
+    ck_assert_msg(r == LURE_EINTR, "read after EINTR: %zd (%s), want EINTR",
+                  r, lt_err(r));
+    lure_fs_req_cleanup(&req);
+    r = FS(&req, lure_fs_read(L, &req, fd, &b, 1, 0, LT_FS_CB));
+  }
+  ck_assert_int_eq((int) r, (int) sizeof(data) - 1);
+  ck_assert_int_eq(memcmp(back, data, sizeof(data) - 1), 0);
+  lure_fs_req_cleanup(&req);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
+  printf("fs_err_ring_eintr: set %s: %d of 3 requests met an injected "
+         "EINTR\n", lt_set() ? lt_set() : "(none)", met);
+  lt_fs_end();
+}
+END_TEST
+
 START_TEST(fs_null_loop_sync) {
   lure_fs_t req;
   lure_buf_t b;
@@ -828,6 +900,7 @@ LT_SUITE(errors) {
   tcase_add_loop_test(tc, fs_err_eacces, 0, 2);
   tcase_add_loop_test(tc, fs_bad_args, 0, 2);
   tcase_add_test(tc, fs_null_loop_sync);
+  tcase_add_test(tc, fs_err_ring_eintr);
   tcase_add_loop_test(tc, fs_refused_req_is_clean, 0, 2);
   suite_add_tcase(s, tc);
   return s;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include "harness.h"
 
@@ -32,6 +33,15 @@ int lt_set_is(const char *name) {
 
 int lt_set_ring_path(void) {
   return lt_set_is("uring") || lt_set_is("uring-old");
+}
+
+int lt_kernel_at_least(unsigned major, unsigned minor) {
+  struct utsname u;
+  unsigned a = 0, b = 0;
+
+  if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &a, &b) != 2)
+    return 0;
+  return a > major || (a == major && b >= minor);
 }
 
 const char *lt_set_backend(void) {

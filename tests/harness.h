@@ -91,6 +91,9 @@ int lt_set_is_uring(void);
 int lt_set_ring_path(void);
 /* 1 when LURE_URING_DISABLE names the ring opcode or feature name. */
 int lt_uring_masked(const char *name);
+/* 1 when the running kernel is at least major.minor (uname(2)); the fault
+ * injection of the faults tests (IORING_NOP_INJECT_RESULT) needs 6.10. */
+int lt_kernel_at_least(unsigned major, unsigned minor);
 
 /* ---- loops -------------------------------------------------------------- */
 

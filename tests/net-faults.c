@@ -68,7 +68,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include "harness-net.h"
 
 /* ---- zero-copy write, then close -------------------------------------------------- */
@@ -446,17 +445,6 @@ END_TEST
 
 /* ---- ring sends the kernel answers EAGAIN ----------------------------------------- */
 
-/* Whether the kernel is at least major.minor (NOP result injection, used
- * for ENOBUFS below, is 6.10). */
-static int kernel_at_least(unsigned major, unsigned minor) {
-  struct utsname u;
-  unsigned a = 0, b = 0;
-
-  if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &a, &b) != 2)
-    return 0;
-  return a > major || (a == major && b >= minor);
-}
-
 /* Hidden in the library, set only here: the next this many ring sends carry
  * MSG_DONTWAIT, so one that finds the socket full completes -EAGAIN at once
  * instead of waiting in the ring's own poll. */
@@ -493,7 +481,7 @@ START_TEST(faults_send_eagain_bulk) {
     /* A stream's writes leave by direct send(2) while the socket has
      * room, by the ring once it is full: nearly each of these ring sends
      * meets a full socket. */
-    armed = _i == 0 || kernel_at_least(6, 10) ? all : 0;
+    armed = _i == 0 || lt_kernel_at_least(6, 10) ? all : 0;
     *fault = armed;
     lt_net_bulk_run(&o, NULL);
     used = armed - *fault;
@@ -852,7 +840,7 @@ START_TEST(faults_udp_send_eagain) {
 
   ck_assert_int_eq(lure_timer_init(&u->loop, &u->later), 0);
   ck_assert_int_eq(lure_timer_start(&u->later, ue_start_reading, 30, 0), 0);
-  if (_i == 1 && !kernel_at_least(6, 10)) {
+  if (_i == 1 && !lt_kernel_at_least(6, 10)) {
     /* No IORING_NOP_INJECT_RESULT: the NOP would complete 0 as if sent. */
     printf("faults_udp_send_eagain: ENOBUFS run needs Linux 6.10, "
            "not injected\n");
@@ -1021,7 +1009,7 @@ START_TEST(faults_accept_no_sqe) {
 
   ck_assert_ptr_nonnull(a);
   a->aborts = _i == 1;
-  if (a->aborts && kernel_at_least(6, 10))
+  if (a->aborts && lt_kernel_at_least(6, 10))
     lure__uring_fault_accept_abort = armed = 3;
   lt_loop_init(&a->loop);
   lt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
