@@ -343,7 +343,7 @@ static ssize_t lure__fs_utime_sync(lure_fs_t *req) {
 
 #define LURE__SYSRET(expr) ((expr) < 0 ? (ssize_t) -errno : 0)
 
-void lure__fs_exec(lure_fs_t *req) {
+static void lure__fs_exec_once(lure_fs_t *req) {
   ssize_t r;
   struct dirent **dents;
   struct statfs sfs;
@@ -544,6 +544,15 @@ void lure__fs_exec(lure_fs_t *req) {
       break;
   }
   req->result = r;
+}
+
+/* One request, as libuv runs it: a call a signal interrupted (EINTR) is
+ * made again, but a read's or a close's, whose EINTR the caller sees. */
+void lure__fs_exec(lure_fs_t *req) {
+  do
+    lure__fs_exec_once(req);
+  while (req->result == LURE_EINTR && req->fs_type != LURE_FS_READ &&
+         req->fs_type != LURE_FS_CLOSE);
 }
 
 /* ---- thread pool glue -------------------------------------------------------- */

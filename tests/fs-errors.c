@@ -3,7 +3,8 @@
  * EISDIR, ENOTDIR, ENOTEMPTY, ELOOP, ENAMETOOLONG, EINVAL (O_DIRECT
  * alignment and bad values), EACCES/EPERM with privileges dropped, and bad
  * arguments, which fail at once and never call the callback.  Synchronous
- * (_i == 0) and asynchronous (_i == 1).
+ * (_i == 0) and asynchronous (_i == 1).  EINTR, injected on the ring and
+ * on the thread pool's system calls: made again, but a read's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -706,6 +707,50 @@ START_TEST(fs_err_ring_eintr) {
 }
 END_TEST
 
+/* The same off the ring: lure-fs-tests is linked with -Wl,--wrap=fsync
+ * (tests/local.mk), and while eintr_left is not 0 an fsync(2) of eintr_fd
+ * fails with EINTR.  A synchronous lure_fs_fsync, and an asynchronous one
+ * the thread pool serves, make the call again and succeed. */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+
+static int eintr_fd = -1;
+static unsigned eintr_left;
+
+int __wrap_fsync(int fd) {
+  if (fd == eintr_fd && eintr_left > 0) {
+    eintr_left--;
+    errno = EINTR;
+    return -1;
+  }
+  return __real_fsync(fd);
+}
+
+START_TEST(fs_err_pool_eintr) {
+  lure_fs_t req;
+  int fd, ring;
+
+  lt_fs_begin(_i, 20000);
+  fd = (int) FS(&req, lure_fs_open(L, &req, lt_fs_path("f"),
+                                   O_RDWR | O_CREAT, 0640, LT_FS_CB));
+  ck_assert_int_ge(fd, 0);
+  lure_fs_req_cleanup(&req);
+  eintr_fd = fd;
+  eintr_left = 2;
+  FS_EQ(&req, lure_fs_fsync(L, &req, fd, LT_FS_CB), 0);
+  ring = strcmp(lure_req_executor((const lure_req_t *) &req), "io_uring") == 0;
+  printf("fs_err_pool_eintr: set %s, %s: %s, %u of 2 EINTR left\n",
+         lt_set() ? lt_set() : "(none)", _i ? "async" : "sync",
+         lure_req_executor((const lure_req_t *) &req), eintr_left);
+  ck_assert_uint_eq(eintr_left, ring ? 2 : 0);
+  eintr_fd = -1;
+  eintr_left = 0;
+  lure_fs_req_cleanup(&req);
+  FS_OK(&req, lure_fs_close(L, &req, fd, LT_FS_CB), 0);
+  lt_fs_end();
+}
+END_TEST
+
 START_TEST(fs_null_loop_sync) {
   lure_fs_t req;
   lure_buf_t b;
@@ -901,6 +946,7 @@ LT_SUITE(errors) {
   tcase_add_loop_test(tc, fs_bad_args, 0, 2);
   tcase_add_test(tc, fs_null_loop_sync);
   tcase_add_test(tc, fs_err_ring_eintr);
+  tcase_add_loop_test(tc, fs_err_pool_eintr, 0, 2);
   tcase_add_loop_test(tc, fs_refused_req_is_clean, 0, 2);
   suite_add_tcase(s, tc);
   return s;

@@ -139,6 +139,8 @@ tests_lure_fs_tests_SOURCES = $(LURE_HARNESS) \
 	tests/fs-chain.c
 tests_lure_fs_tests_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
 tests_lure_fs_tests_LDADD = liblure-core.la $(CHECK_LIBS) $(URING_LIBS)
+# fsync(2) answered EINTR on demand (tests/fs-errors.c).
+tests_lure_fs_tests_LDFLAGS = -Wl,--wrap=fsync
 
 tests_lure_net_tests_SOURCES = $(LURE_HARNESS) \
 	tests/harness-net.h \

@@ -17,7 +17,7 @@ tests_lure_tests_SOURCES += tests/test-skip.c
 tests_lure_fs_tests_SOURCES += tests/test-skip.c
 tests_lure_net_tests_SOURCES += tests/test-skip.c
 tests_lure_tests_LDFLAGS = -Wl,--wrap=_tcase_add_test
-tests_lure_fs_tests_LDFLAGS = -Wl,--wrap=_tcase_add_test
+tests_lure_fs_tests_LDFLAGS += -Wl,--wrap=_tcase_add_test
 tests_lure_net_tests_LDFLAGS += -Wl,--wrap=_tcase_add_test
 
 VG_SETS = uring epoll diff
