@@ -547,12 +547,11 @@ static void lure__fs_exec_once(lure_fs_t *req) {
 }
 
 /* One request, as libuv runs it: a call a signal interrupted (EINTR) is
- * made again, but a read's or a close's, whose EINTR the caller sees. */
+ * made again (lure__fs_retries_eintr). */
 void lure__fs_exec(lure_fs_t *req) {
   do
     lure__fs_exec_once(req);
-  while (req->result == LURE_EINTR && req->fs_type != LURE_FS_READ &&
-         req->fs_type != LURE_FS_CLOSE);
+  while (req->result == LURE_EINTR && lure__fs_retries_eintr(req));
 }
 
 /* ---- thread pool glue -------------------------------------------------------- */

@@ -18,8 +18,7 @@
  * - valgrind does not see what the kernel writes through the ring: under
  *   valgrind only, completed reads and stats are marked defined.
  * - A request that completes -EINTR (not cancelled) goes in again, first
- *   in line, but a read or a close: libuv retries EINTR for every fs
- *   request but those two, whose EINTR the caller sees.
+ *   in line, unless it is a read or a close (lure__fs_retries_eintr).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -246,7 +245,7 @@ void lure__uring_fs_complete(lure_loop_t *loop, struct lure__uring *st,
     return;
   }
   if (res == -EINTR && req->cancel_state == LURE__FS_CANCEL_NONE &&
-      req->fs_type != LURE_FS_READ && req->fs_type != LURE_FS_CLOSE) {
+      lure__fs_retries_eintr(req)) {
     lure__queue_insert_head(&st->fs_waiting, &req->queue);
     lure__uring_fs_flush_waiting(loop, st);
     return;

@@ -120,7 +120,7 @@ static inline void *lure__uring_ptr_of(__u64 ud) {
   return (void *) (uintptr_t) (ud & ~(__u64) LURE__TAG_MASK);
 }
 
-/* ---- opcodes (uring-probe.c) ---- */
+/* ---- faults, for tests only (counts the test programs set) ---- */
 
 /* Tests only: while *left is not 0, the SQE gets MSG_DONTWAIT (one that
  * finds no room or nothing to read completes -EAGAIN at once). */
@@ -145,6 +145,8 @@ static inline void lure__uring_fault_inject(unsigned *left,
     sqe->rw_flags = LURE__NOP_INJECT_RESULT;
   }
 }
+
+/* ---- opcodes (uring-probe.c) ---- */
 
 static inline int lure__uring_has_op(const unsigned char ops[32], int op) {
   return (ops[op / 8] >> (op % 8)) & 1;

@@ -25,9 +25,10 @@
  *   (no room; the ring polls for room itself, but 6.18 returned EAGAIN to
  *   a stream's send anyway, uring-send.c) or ENOBUFS stays queued
  *   likewise, and the next chain waits for POLLOUT: libuv never reports
- *   either for a send (it retries both), and datagrams keep their order.  Before this, with IOSQE_IO_HARDLINK,
- *   the send after a failed one went on, and an EAGAIN reached the
- *   callback.  One chain per handle at a time.
+ *   either for a send (it retries both), and datagrams keep their order.
+ *   Before this, with IOSQE_IO_HARDLINK, the send after a failed one went
+ *   on, and an EAGAIN reached the callback.  One chain per handle at a
+ *   time.
  * - Closing: sends in the ring complete on their own (a datagram send only
  *   waits for room that frees by itself); the queue behind them is then
  *   tried once with sendmsg(2), as libuv would have sent it inside

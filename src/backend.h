@@ -131,6 +131,13 @@ extern const struct lure__fs_ops lure__fs_pool;   /* backends/pool-fs.c */
  * synchronous mode (a NULL callback), backends/pool-fs.c. */
 void lure__fs_exec(lure_fs_t *req);
 
+/* Whether an fs request that ended in EINTR is made again: every one but a
+ * read or a close, whose EINTR the caller sees, as in libuv's fs work.  The
+ * pool (lure__fs_exec) and the ring (uring-fs.c) both follow it. */
+static inline int lure__fs_retries_eintr(const lure_fs_t *req) {
+  return req->fs_type != LURE_FS_READ && req->fs_type != LURE_FS_CLOSE;
+}
+
 /* executor.c: offer req to the fs executors in order of preference;
  * returns what the first that did not decline returned. */
 int lure__fs_route(lure_loop_t *loop, lure_fs_t *req);

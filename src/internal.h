@@ -397,6 +397,16 @@ char *lure__strndup(const char *s, size_t max);
 /* lure_cancel() for random requests (random.c). */
 int lure__random_cancel(lure_random_t *req);
 
+/* A send system call's result (send, sendmsg, writev) as lure returns it:
+ * the count, or -errno, with ENOBUFS (no memory or queue room for the data
+ * now) as -EAGAIN, as libuv takes it: the send waits for POLLOUT and goes
+ * again instead of failing.  Streams (stream.c) and UDP (udp.c). */
+static inline ssize_t lure__send_result(ssize_t r) {
+  if (r >= 0)
+    return r;
+  return errno == ENOBUFS ? -EAGAIN : -errno;
+}
+
 /* The length of an AF_INET or AF_INET6 address, 0 for any other family. */
 static inline socklen_t lure__inet_addrlen(const struct sockaddr *addr) {
   if (addr->sa_family == AF_INET)

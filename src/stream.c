@@ -312,15 +312,6 @@ void lure__stream_write_fail(lure_stream_t *s, lure_write_t *req, int err) {
 
 /* ---- immediate writes ------------------------------------------------------------ */
 
-/* A write's result as lure__stream_sendv returns it: ENOBUFS (no memory
- * for the send now) is -EAGAIN, as in libuv, so that the write waits for
- * POLLOUT and goes again instead of failing. */
-static ssize_t lure__sendv_result(ssize_t r) {
-  if (r >= 0)
-    return r;
-  return errno == ENOBUFS ? -EAGAIN : -errno;
-}
-
 /* One write of iov[0..n) to the stream's descriptor, now: writev(2) when it
  * is not a socket, else send(2) or sendmsg(2) with MSG_NOSIGNAL, carrying
  * the descriptor of send_handle (SCM_RIGHTS) when there is one.  Shared by the
@@ -341,7 +332,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
     do
       r = writev(s->io_watcher.fd, iov, (int) n);
     while (r < 0 && errno == EINTR);
-    return lure__sendv_result(r);
+    return lure__send_result(r);
   }
   /* One buffer and no descriptor: send(2) spares the kernel the msghdr
    * and iovec copies (the batch of small writes libuv's tcp_write_batch
@@ -351,7 +342,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
       r = send(s->io_watcher.fd, iov[0].iov_base, iov[0].iov_len,
                MSG_NOSIGNAL | flags);
     while (r < 0 && errno == EINTR);
-    return lure__sendv_result(r);
+    return lure__send_result(r);
   }
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = iov;
@@ -369,7 +360,7 @@ ssize_t lure__stream_sendv(lure_stream_t *s, struct iovec *iov,
   do
     r = sendmsg(s->io_watcher.fd, &msg, MSG_NOSIGNAL | flags);
   while (r < 0 && errno == EINTR);
-  return lure__sendv_result(r);
+  return lure__send_result(r);
 }
 
 

@@ -262,18 +262,14 @@ static void lure__udp_msg(struct msghdr *msg, const lure_buf_t *bufs,
   msg->msg_iovlen = nbufs;
 }
 
-/* One datagram now.  ENOBUFS (no memory or device queue for it now) is
- * LURE_EAGAIN, as in libuv: a queued send waits for POLLOUT and goes again,
- * lure_udp_try_send() returns LURE_EAGAIN. */
+/* One datagram now (ENOBUFS is LURE_EAGAIN: lure__send_result). */
 static ssize_t lure__udp_sendmsg(lure_udp_t *h, const struct msghdr *msg) {
   ssize_t r;
 
   do
     r = sendmsg(h->io_watcher.fd, msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
-  if (r >= 0)
-    return r;
-  return errno == ENOBUFS ? LURE_EAGAIN : -errno;
+  return lure__send_result(r);
 }
 
 /* Run the callbacks of the sends finished so far; a send that finishes
