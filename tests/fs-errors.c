@@ -642,6 +642,11 @@ static void null_cb(lure_fs_t *req) {
  * request another executor served) leave the count unused. */
 extern unsigned lure__uring_fault_fs_eintr;
 
+/* Whether the ring served req. */
+static int fs_on_ring(const lure_fs_t *req) {
+  return strcmp(lure_req_executor((const lure_req_t *) req), "io_uring") == 0;
+}
+
 /* Arm one injected EINTR when the ring can serve it; returns whether. */
 static int fs_eintr_arm(void) {
   lure__uring_fault_fs_eintr = lt_fs.ring && lt_kernel_at_least(6, 10);
@@ -650,8 +655,7 @@ static int fs_eintr_arm(void) {
 
 /* Whether req met the injected EINTR: armed, and served by the ring. */
 static int fs_eintr_met(const lure_fs_t *req, int armed) {
-  int ring = strcmp(lure_req_executor((const lure_req_t *) req),
-                    "io_uring") == 0;
+  int ring = fs_on_ring(req);
 
   if (armed && ring)
     ck_assert_uint_eq(lure__uring_fault_fs_eintr, 0);
@@ -738,7 +742,7 @@ START_TEST(fs_err_pool_eintr) {
   eintr_fd = fd;
   eintr_left = 2;
   FS_EQ(&req, lure_fs_fsync(L, &req, fd, LT_FS_CB), 0);
-  ring = strcmp(lure_req_executor((const lure_req_t *) &req), "io_uring") == 0;
+  ring = fs_on_ring(&req);
   printf("fs_err_pool_eintr: set %s, %s: %s, %u of 2 EINTR left\n",
          lt_set() ? lt_set() : "(none)", _i ? "async" : "sync",
          lure_req_executor((const lure_req_t *) &req), eintr_left);
