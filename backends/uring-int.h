@@ -36,6 +36,8 @@ struct lure__uring {
   unsigned setup_flags;
   unsigned features;
   int enabled;            /* R_DISABLED rings need enabling by the issuer */
+  pid_t issuer;           /* a single issuer's ring: its thread, once
+                             enabled (0: none yet, or a shared ring) */
   int no_sockets;         /* no buffer ring here: sockets use readiness */
   int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
   unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
@@ -167,19 +169,25 @@ static inline void lure__uring_feat_drop(struct lure__uring *st, int feat) {
   st->ops[feat / 8] &= (unsigned char) ~(1u << (feat % 8));
 }
 
-/* Set up ring with the best flags this kernel takes; fill ops with the
- * probe.  Returns 0 or the negative errno of the last attempt. */
+/* Set up ring with the best flags this kernel takes (single: a
+ * single-issuer ring with deferred task work first, for a loop configured
+ * LURE_LOOP_SINGLE_THREAD); fill ops with the probe.  Returns 0 or the
+ * negative errno of the last attempt. */
 int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
-                           unsigned *flags_out, unsigned *features_out,
-                           unsigned char ops[32]);
+                           int single, unsigned *flags_out,
+                           unsigned *features_out, unsigned char ops[32]);
 
-/* Whether the ring can be entered: one NOP, submitted and waited for. */
+/* Whether the ring can be entered: one NOP, submitted and waited for (a
+ * disabled ring: one empty entry, answered EBADFD). */
 int lure__uring_try_enter(struct io_uring *ring);
 
 /* ---- SQEs and cancels (uring.c) ---- */
 
 /* The issuer is whichever thread first enters the ring. */
 void lure__uring_enable(struct lure__uring *st);
+/* 1 when the ring is a single issuer's and this thread is not it: an
+ * io_uring_enter here would fail (EEXIST) or, waiting, return at once. */
+int lure__uring_foreign(const struct lure__uring *st);
 /* Count what the kernel consumed from the SQ since `before` was sampled. */
 void lure__uring_account(lure_loop_t *loop, struct lure__uring *st,
                          unsigned before);

@@ -5,10 +5,12 @@
  *
  * Field notes:
  * - Setup is tried with the best flags first and fewer on each failure:
+ *     SINGLE_ISSUER|DEFER_TASKRUN|R_DISABLED|TASKRUN_FLAG (6.1), for a
+ *       loop configured LURE_LOOP_SINGLE_THREAD only;
  *     COOP_TASKRUN|TASKRUN_FLAG (5.19);
  *     CQSIZE only (5.5);
  *     nothing (5.1).
- *   SUBMIT_ALL (5.18) rides along on the first two so that one bad SQE does
+ *   SUBMIT_ALL (5.18) rides along on the first three so that one bad SQE does
  *   not stop the rest of a batch.  Every failure of io_uring_setup (ENOSYS,
  *   EPERM from seccomp or kernel.io_uring_disabled, EINVAL for flags this
  *   kernel does not know, ENOMEM from RLIMIT_MEMLOCK before 5.12,
@@ -21,7 +23,10 @@
  * - liburing 2.3 (Debian 12) predates some opcodes the running kernel has;
  *   the opcode table below names them by number.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include "uring-int.h"
 
@@ -132,17 +137,22 @@ void lure__parse_uring_disable_lenient(const char *list,
   }
 }
 
-/* Not SINGLE_ISSUER (6.0) nor DEFER_TASKRUN (6.1, which requires it).  A
- * SINGLE_ISSUER ring belongs to the first task that enters it (with
- * R_DISABLED, the one that enables it), and io_uring_enter from any other
- * thread fails with EEXIST.  libuv lets a loop be set up in one thread and
- * run in another, or run by one thread and later by another, and lure
- * enters the ring outside lure_run() too (a full SQ is flushed, a TCP
- * connect is submitted at once): a loop then handed to another thread spun
- * at 100% CPU on EEXIST.  Nothing can move the issuer of a live ring, and
- * a new ring cannot take over operations the old one holds.  So the ring
- * is shared-issuer; lure-bench quick showed no difference above its noise
- * on this host (see the commit that made this change). */
+/* SINGLE_ISSUER (6.0) and DEFER_TASKRUN (6.1, which requires it) only for
+ * a loop whose owner promised one thread (LURE_LOOP_SINGLE_THREAD).  Such
+ * a ring belongs to the first task that enters it (with R_DISABLED, the
+ * one that enables it: uring.c does that at the first entry, not at
+ * setup, so a loop may be set up in one thread and used in another), and
+ * io_uring_enter from any other thread fails with EEXIST.  Task work then
+ * runs only when the issuer enters, in one batch, with no task-work
+ * interrupt of whatever the thread was doing: lure-http served each
+ * request with 15-30% less CPU (see the commit that added it).  libuv lets
+ * a loop be run by one thread and later by another, and nothing can move
+ * the issuer of a live ring, nor can a new ring take over the operations
+ * the old one holds: so the default ring stays shared-issuer. */
+static const unsigned lure__setup_single =
+    IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+    IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
 
 static const unsigned lure__setup_ladder[] = {
   IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
@@ -177,21 +187,60 @@ static void lure__feat_guess(unsigned char ops[32]) {
   }
 }
 
+/* The CQ's size (IORING_SETUP_CQSIZE, 5.5).  Each multishot receive,
+ * accept and poll may post a CQE per wake-up, and one io_uring_enter runs
+ * every wake-up's task work at once: a server's CQ must hold about two
+ * CQEs per connection that was ready (its receive, then its send's).  A
+ * CQ that overflows keeps the rest in the kernel (NODROP, 5.5) but ends
+ * the multishot operations that found it full, and each goes in again.
+ * lure-http at 1,000 wrk connections with the CQ at four times a 256-entry
+ * SQ overflowed every few ticks, submitted 1.85 SQEs per request instead
+ * of 1.0, and spent ~20% more CPU per request than with sixteen times
+ * (4,096 CQEs, 64 KiB); see the commit that made it so.  The kernel takes
+ * up to 65,536.  Should the kernel refuse the memory (RLIMIT_MEMLOCK
+ * before 5.12), four times, then twice. */
+#define LURE__CQ_MAX 65536u
+
+static unsigned lure__cq_big(unsigned entries) {
+  unsigned long cq = (unsigned long) entries * 16;
+
+  return cq > LURE__CQ_MAX ? LURE__CQ_MAX : (unsigned) cq;
+}
+
+static unsigned lure__cq_less(unsigned entries, unsigned cq) {
+  unsigned long four = (unsigned long) entries * 4;
+
+  if (cq > four && four <= LURE__CQ_MAX)
+    return (unsigned) four;
+  if (cq > entries * 2u && entries * 2u <= LURE__CQ_MAX)
+    return entries * 2u;
+  return 0;
+}
+
 int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
-                           unsigned *flags_out, unsigned *features_out,
-                           unsigned char ops[32]) {
+                           int single, unsigned *flags_out,
+                           unsigned *features_out, unsigned char ops[32]) {
   struct io_uring_params params;
   struct io_uring_probe *probe;
-  size_t i;
+  size_t i = 0;
+  unsigned cq;
   int rc = -ENOSYS;
   int op;
 
-  for (i = 0; i < sizeof(lure__setup_ladder) / sizeof(lure__setup_ladder[0]);
+  for (; i <= sizeof(lure__setup_ladder) / sizeof(lure__setup_ladder[0]);
        i++) {
-    memset(&params, 0, sizeof(params));
-    params.flags = lure__setup_ladder[i];
-    params.cq_entries = entries * 4;
-    rc = io_uring_queue_init_params(entries, ring, &params);
+    if (i == 0 && !single)
+      continue;
+    for (cq = lure__cq_big(entries); cq != 0; cq = lure__cq_less(entries, cq)) {
+      memset(&params, 0, sizeof(params));
+      params.flags = i == 0 ? lure__setup_single : lure__setup_ladder[i - 1];
+      params.cq_entries = cq;
+      rc = io_uring_queue_init_params(entries, ring, &params);
+      /* ENOMEM: the ring's memory counts against RLIMIT_MEMLOCK before
+       * 5.12; a smaller CQ may fit. */
+      if (rc != -ENOMEM || !(params.flags & IORING_SETUP_CQSIZE))
+        break;
+    }
     if (rc == 0)
       break;
     /* Unknown flags give EINVAL; anything else (EPERM, ENOSYS, ENOMEM) will
@@ -221,10 +270,21 @@ int lure__uring_ring_setup(struct io_uring *ring, unsigned entries,
  * phase.  One NOP, submitted and waited for, proves it usable; any error
  * makes the loop fall back like a failed setup. */
 int lure__uring_try_enter(struct io_uring *ring) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  struct io_uring_sqe *sqe;
   struct io_uring_cqe *cqe;
+  long r;
   int rc;
 
+  /* A ring set up disabled (R_DISABLED) must not be entered yet: entering
+   * would not make this thread its issuer, but the kernel's answer, EBADFD,
+   * already proves that a policy lets io_uring_enter through. */
+  if (ring->flags & IORING_SETUP_R_DISABLED) {
+    r = syscall(__NR_io_uring_enter, ring->ring_fd, 0, 0, 0, NULL, 0);
+    if (r < 0 && errno != EBADFD)
+      return -errno;
+    return 0;
+  }
+  sqe = io_uring_get_sqe(ring);
   if (sqe == NULL)
     return LURE_EBUSY;
   io_uring_prep_nop(sqe);
@@ -244,7 +304,7 @@ int lure__uring_probe(struct lure__uring_info *info) {
   int rc;
 
   memset(info, 0, sizeof(*info));
-  rc = lure__uring_ring_setup(&ring, 256, &info->setup_flags,
+  rc = lure__uring_ring_setup(&ring, 256, 0, &info->setup_flags,
                               &info->features, info->ops);
   if (rc == 0) {
     rc = lure__uring_try_enter(&ring);

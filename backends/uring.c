@@ -7,7 +7,7 @@
  *
  * Field notes (kernel versions from liburing's man pages and io_uring.h):
  * - Setup and the probe: uring-probe.c.
- * - The CQ is four times the SQ: multishot polls post many CQEs per SQE.
+ * - The CQ is sixteen times the SQ (uring-probe.c says why).
  *   If the CQ still overflows, IORING_FEAT_NODROP (5.5) keeps the backlog
  *   in the kernel and io_uring_cq_has_overflow() tells us to flush it with
  *   io_uring_get_events(); -EBUSY from io_uring_enter means "reap first",
@@ -32,6 +32,16 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include "uring-int.h"
+
+/* This thread's id, asked once per thread (lure__uring_init asks again:
+ * a forked child's thread inherits its parent's). */
+static __thread pid_t lure__tid_cache;
+
+static pid_t lure__tid(void) {
+  if (lure__tid_cache == 0)
+    lure__tid_cache = (pid_t) syscall(SYS_gettid);
+  return lure__tid_cache;
+}
 
 int lure__uring_info(const lure_loop_t *loop, struct lure__uring_info *info) {
   const struct lure__uring *st;
@@ -61,8 +71,9 @@ static int lure__uring_init(lure_loop_t *loop) {
   st = lure__calloc(1, sizeof(*st));
   if (st == NULL)
     return LURE_ENOMEM;
-  rc = lure__uring_ring_setup(&st->ring, p->ring_entries, &st->setup_flags,
-                              &st->features, st->ops);
+  lure__tid_cache = 0;
+  rc = lure__uring_ring_setup(&st->ring, p->ring_entries, p->single_thread,
+                              &st->setup_flags, &st->features, st->ops);
   if (rc != 0) {
     lure__free(st);
     return rc;
@@ -129,7 +140,16 @@ void lure__uring_enable(struct lure__uring *st) {
     (void) syscall(__NR_io_uring_register, st->ring.ring_fd,
                    IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     st->enabled = 1;
+    if (st->setup_flags & IORING_SETUP_SINGLE_ISSUER)
+      st->issuer = lure__tid();
   }
+}
+
+/* The kernel answers another thread's io_uring_enter on a single issuer's
+ * ring with EEXIST, or (a wait with deferred task work) with 0 at once and
+ * nothing run: a loop run there would spin.  So lure asks first. */
+int lure__uring_foreign(const struct lure__uring *st) {
+  return st->issuer != 0 && st->issuer != lure__tid();
 }
 
 /* Count what the kernel consumed from the SQ since `before` was sampled. */
@@ -141,8 +161,11 @@ void lure__uring_account(lure_loop_t *loop, struct lure__uring *st,
     loop->priv->stats.sqes_submitted += before - after;
 }
 
-/* An SQE, flushing a full SQ first.  NULL only if the kernel would not take
- * the flush (CQ backlog on kernels without NODROP). */
+/* An SQE, flushing a full SQ first.  NULL if the kernel would not take
+ * the flush (CQ backlog on kernels without NODROP), or if the ring is a
+ * single issuer's not yet enabled: the thread queueing may not be the one
+ * that will run the loop (every caller parks or queues what it could not
+ * put in, and the first poll phase takes it). */
 struct io_uring_sqe *lure__uring_sqe(lure_loop_t *loop,
                                             struct lure__uring *st) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
@@ -150,6 +173,8 @@ struct io_uring_sqe *lure__uring_sqe(lure_loop_t *loop,
 
   if (sqe != NULL)
     return sqe;
+  if (!st->enabled || lure__uring_foreign(st))
+    return NULL;
   loop->priv->stats.sq_full++;
   lure__uring_enable(st);
   before = io_uring_sq_ready(&st->ring);
@@ -175,15 +200,42 @@ int lure__uring_cancel(lure_loop_t *loop, __u64 user_data) {
 }
 
 /* Hand the SQ to the kernel now, outside the poll phase (a connect whose
- * inline error lure_tcp_connect() returns, a listener's cancel). */
+ * inline error lure_tcp_connect() returns, a listener's cancel).  With
+ * DEFER_TASKRUN the entry also runs the task work waiting (GETEVENTS, no
+ * wait): a cancelled poll or accept that a wake-up had claimed lets go of
+ * its file only there, and the listener would go on taking connections
+ * (or a closed socket stay open) until the next poll phase. */
 void lure__uring_submit_now(lure_loop_t *loop, struct lure__uring *st) {
   unsigned before;
 
   lure__uring_enable(st);
+  if (lure__uring_foreign(st))
+    return; /* the issuer's next poll phase submits it */
   before = io_uring_sq_ready(&st->ring);
   loop->priv->stats.wait_calls++;
-  (void) io_uring_submit(&st->ring);
+  if (st->setup_flags & IORING_SETUP_DEFER_TASKRUN)
+    (void) io_uring_submit_and_get_events(&st->ring);
+  else
+    (void) io_uring_submit(&st->ring);
   lure__uring_account(loop, st, before);
+}
+
+int lure__uring_movable(const lure_loop_t *loop) {
+  const struct lure__uring *st;
+  const struct lure__queue *q;
+
+  if (loop->priv->backend != &lure__backend_uring)
+    return 0;
+  st = loop->priv->backend_data;
+  if (!lure__uring_foreign(st) || st->fs_inflight != 0 ||
+      !lure__queue_empty(&st->fs_waiting) || lure__sock_buffers_lent(loop))
+    return 0;
+  lure__queue_foreach(q, &loop->priv->handle_queue) {
+    if (lure__handle_exec_ops(
+            lure__container_of(q, const lure_handle_t, handle_queue)) > 0)
+      return 0;
+  }
+  return 1;
 }
 
 /* ---- the poll phase ---------------------------------------------------------------- */
@@ -323,6 +375,12 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   int rc;
 
   lure__uring_enable(st);
+  if (lure__uring_foreign(st)) {
+    /* LURE_LOOP_SINGLE_THREAD was promised, and this is not the thread
+     * that first entered the ring: lure_run() returns LURE_EEXIST. */
+    loop->priv->wait_error = LURE_EEXIST;
+    return;
+  }
   if (st->notify_fd >= 0) {
     uint64_t v;
     (void) read(st->notify_fd, &v, sizeof(v)); /* we are looking now */
@@ -344,8 +402,10 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
    * no syscall needed.  Posted completions end the poll phase whatever the
    * timeout: with COOP_TASKRUN, task work runs when a callback's own
    * system call returns (a datagram sent to ourselves, a reply on
-   * loopback), and its CQE is in the ring before the wait. */
-  if (before == 0 && !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN) &&
+   * loopback), and its CQE is in the ring before the wait.  With
+   * DEFER_TASKRUN only an entry posts them, and TASKRUN_FLAG still says
+   * whether one would (the kernel raises it when it queues task work). */
+  if (before == 0 &&
       (io_uring_cq_ready(&st->ring) > 0 ||
        (timeout == 0 && lure__uring_nothing_pending(st)))) {
     lure__update_time(loop);

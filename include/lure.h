@@ -296,7 +296,13 @@ typedef enum {
   /* unsigned: microseconds (0..1000, 0 off, the default).  Before a wait
    * that may sleep, the loop first looks for events without sleeping for
    * up to this long, trading CPU time for wake-up latency. */
-  LURE_LOOP_BUSY_POLL
+  LURE_LOOP_BUSY_POLL,
+  /* int: 1 or 0 (0, the default).  A promise that one thread uses the
+   * loop: the first that enters the ring (lure_run, mostly).  The ring is
+   * then single-issuer with deferred task work (Linux 6.1), which costs
+   * less per completion; lure_run from another thread fails with
+   * LURE_EEXIST.  Needs a loop with nothing in flight. */
+  LURE_LOOP_SINGLE_THREAD
 } lure_loop_option;
 
 /* Events for poll handles, the values of libuv's uv_poll_event. */

@@ -249,6 +249,12 @@ int lure__sock_buffers_lent(const lure_loop_t *loop);
 void lure__sock_stream_free(lure_stream_t *s);
 void lure__sock_udp_free(lure_udp_t *h);
 
+/* A single issuer's ring (LURE_LOOP_SINGLE_THREAD) entered by another
+ * thread than its issuer, with nothing of the loop's in the kernel but the
+ * loop's own watchers: a new ring can take over (backends/uring.c).
+ * 0 off the ring, for a shared ring, for the issuer itself. */
+int lure__uring_movable(const lure_loop_t *loop);
+
 /* ---- for tests and lure-info: what the ring backend knows -------------- */
 
 /* Tests: CQEs ready in the CQ, its size, and the overflow flag

@@ -176,6 +176,11 @@ struct lure__loop_priv {
   int fs_behind_pool;
   int libuv_defaults;
 
+  /* LURE_LOOP_SINGLE_THREAD: 1 when the owner promised that one thread
+   * uses the loop; the ring is then single-issuer with deferred task work
+   * (backends/uring-probe.c). */
+  int single_thread;
+
   /* LURE_LOOP_BUSY_POLL (loop.c, lure__poll_busy): the budget in
    * microseconds (0: off), and what the spins taught the loop. */
   struct {

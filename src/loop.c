@@ -202,6 +202,11 @@ static void lure__read_env(struct lure__loop_priv *p) {
   /* LURE_LOOP_BUSY_POLL for programs that cannot call lure_loop_configure
    * (a libuv program built against uv.h): microseconds, 0..1000; anything
    * else is ignored. */
+  /* LURE_LOOP_SINGLE_THREAD for programs that cannot call
+   * lure_loop_configure: "1" on, "0" off; anything else is ignored. */
+  s = getenv("LURE_SINGLE_THREAD");
+  if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
+    p->single_thread = s[0] - '0';
   s = getenv("LURE_BUSY_POLL");
   if (s != NULL && *s != '\0') {
     char *end;
@@ -305,18 +310,15 @@ static void lure__loop_drain_ring(lure_loop_t *loop) {
   }
 }
 
-int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
+/* Close the wait point and open `which`; the caller made sure nothing in
+ * flight needs the old one. */
+static int lure__loop_reopen_backend(lure_loop_t *loop, int which,
+                                     int strict) {
   struct lure__loop_priv *p = loop->priv;
   const struct lure__backend_ops *old = p->backend;
   struct lure__queue *q;
   int rc;
 
-  /* An idle AIO context holds a watcher; with no request left the fs
-   * executors' per-loop state can go (it is made again on demand). */
-  if (p->active_reqs == 0)
-    lure__fs_executors_close(loop);
-  if (lure__loop_busy(loop))
-    return LURE_EBUSY;
   lure__loop_drain_ring(loop);
   lure__queue_foreach(q, &p->watchers)
     old->io_stop(loop, lure__container_of(q, struct lure__io, queue));
@@ -340,6 +342,26 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
       lure__udp_after_fork((lure_udp_t *) h);
   }
   return rc;
+}
+
+int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
+  /* An idle AIO context holds a watcher; with no request left the fs
+   * executors' per-loop state can go (it is made again on demand). */
+  if (loop->priv->active_reqs == 0)
+    lure__fs_executors_close(loop);
+  if (lure__loop_busy(loop))
+    return LURE_EBUSY;
+  return lure__loop_reopen_backend(loop, which, strict);
+}
+
+/* lure_run() from another thread than the one a single issuer's ring
+ * belongs to (LURE_LOOP_SINGLE_THREAD): if nothing of the loop's is in
+ * that ring (the loop was run to the end, say, and is now used here), a
+ * new ring takes over and this thread becomes its issuer.  Otherwise the
+ * poll phase makes lure_run() return LURE_EEXIST. */
+static void lure__loop_rehome(lure_loop_t *loop) {
+  if (lure__uring_movable(loop))
+    (void) lure__loop_reopen_backend(loop, LURE__BACKEND_URING, 1);
 }
 
 /* ---- init and close ---------------------------------------------------------------- */
@@ -556,6 +578,30 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
 
     case LURE_LOOP_LIBUV_DEFAULTS:
       p->libuv_defaults = 1;
+      break;
+
+    case LURE_LOOP_SINGLE_THREAD:
+      /* int: 1 or 0.  The ring is set up again with the new flags, which
+       * needs a loop with nothing in flight; on epoll it is only stored. */
+      n = (unsigned) va_arg(ap, int);
+      if (n > 1) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      if ((int) n == p->single_thread)
+        break;
+      if (p->backend->id == LURE__BACKEND_URING) {
+        p->single_thread = (int) n;
+        rc = lure__loop_switch_backend(loop, LURE__BACKEND_URING, 1);
+        if (rc != 0) {
+          p->single_thread = !(int) n;
+          if (rc != LURE_EBUSY)
+            (void) lure__loop_switch_backend(loop, p->forced_backend,
+                                             p->forced_strict);
+        }
+      } else {
+        p->single_thread = (int) n;
+      }
       break;
 
     case LURE_LOOP_BUSY_POLL:
@@ -914,6 +960,8 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
       mode != LURE_RUN_NOWAIT)
     return LURE_EINVAL;
   p = loop->priv;
+  if (p->single_thread)
+    lure__loop_rehome(loop);
 
   r = lure__loop_alive(loop);
   if (!r)

@@ -791,6 +791,7 @@ START_TEST(fs_cancel_waiting_for_sq) {
   struct cenv *e = calloc(1, sizeof(*e));
   struct creq *c = calloc(N, sizeof(*c));
   char *bufs = malloc(4096 * 8);
+  int filled[8] = {0};
   int k;
   int n = 0;
 
@@ -821,8 +822,17 @@ START_TEST(fs_cancel_waiting_for_sq) {
       n++;
     lure_fs_req_cleanup(&c[k].req);
   }
+  /* Each buffer holds its part of the file once a read into it succeeded
+   * (the odd ones may all have been cancelled: on a single issuer's ring
+   * nothing is submitted before the loop runs, so every cancel is true). */
+  for (k = 0; k < N; k++)
+    if (c[k].result == 4096)
+      filled[k % 8] = 1;
+  for (k = 0; k < 8; k += 2)
+    ck_assert_int_eq(filled[k], 1);
   for (k = 0; k < 8; k++)
-    ck_assert_int_eq(memcmp(bufs + 4096 * k, e->data + 4096 * k, 4096), 0);
+    if (filled[k])
+      ck_assert_int_eq(memcmp(bufs + 4096 * k, e->data + 4096 * k, 4096), 0);
   printf("  cancel-waiting-for-sq: %d of %d cancelled\n", n, N / 2);
   cenv_free(e);
   free(e);

@@ -14,8 +14,10 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <linux/io_uring.h>
 #include <sys/stat.h>
 #include "harness.h"
+#include "backend.h"
 
 /* ---- the executor set --------------------------------------------------- */
 
@@ -32,7 +34,8 @@ int lt_set_is(const char *name) {
 }
 
 int lt_set_ring_path(void) {
-  return lt_set_is("uring") || lt_set_is("uring-old");
+  return lt_set_is("uring") || lt_set_is("uring-old") ||
+         lt_set_is("uring-single");
 }
 
 int lt_kernel_at_least(unsigned major, unsigned minor) {
@@ -42,6 +45,15 @@ int lt_kernel_at_least(unsigned major, unsigned minor) {
   if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &a, &b) != 2)
     return 0;
   return a > major || (a == major && b >= minor);
+}
+
+int lt_single_issuer(const lure_loop_t *loop) {
+  struct lure__uring_info info;
+
+  if (lure__uring_info(loop, &info) != 0)
+    return 0;
+  return (info.setup_flags & IORING_SETUP_SINGLE_ISSUER) &&
+         (info.setup_flags & IORING_SETUP_DEFER_TASKRUN);
 }
 
 const char *lt_set_backend(void) {

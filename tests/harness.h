@@ -87,13 +87,17 @@ int lt_set_is(const char *name);
 const char *lt_set_backend(void);
 /* 1 when the loops of this run use the ring. */
 int lt_set_is_uring(void);
-/* 1 when sockets take the ring's path: "uring" and "uring-old". */
+/* 1 when sockets take the ring's path: "uring", "uring-old" and
+ * "uring-single". */
 int lt_set_ring_path(void);
 /* 1 when LURE_URING_DISABLE names the ring opcode or feature name. */
 int lt_uring_masked(const char *name);
 /* 1 when the running kernel is at least major.minor (uname(2)); the fault
  * injection of the faults tests (IORING_NOP_INJECT_RESULT) needs 6.10. */
 int lt_kernel_at_least(unsigned major, unsigned minor);
+/* 1 when loop's wait point is a single issuer's ring with deferred task
+ * work (LURE_LOOP_SINGLE_THREAD on a kernel that has it, 6.1). */
+int lt_single_issuer(const lure_loop_t *loop);
 
 /* ---- loops -------------------------------------------------------------- */
 

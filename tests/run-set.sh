@@ -24,6 +24,9 @@
 #                   incremental consumption (6.12) masked (one
 #                   accept at a time, one-shot receives selecting buffers
 #                   that IORING_OP_PROVIDE_BUFFERS handed over)
+#   uring-single    the ring with LURE_SINGLE_THREAD=1: a single issuer's
+#                   ring with deferred task work (Linux 6.1; an older
+#                   kernel gives the shared ring, and a test says so)
 #   epoll           LURE_BACKEND=epoll (files on the pool and Linux AIO)
 #   nouring-enosys  under tests/nouring, io_uring_setup fails with ENOSYS
 #   nouring-eperm   ... with EPERM (both as a container policy would);
@@ -105,7 +108,7 @@ need_fallback() {
 
 . "$(dirname "$0")/uring-masks.sh"
 
-unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET
+unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET LURE_SINGLE_THREAD
 case $set in
   uring|uring-old)
     [ "$set" = uring-old ] && LURE_URING_DISABLE=$URING_OLD && export LURE_URING_DISABLE
@@ -116,6 +119,10 @@ case $set in
       exit 1
     fi
     LURE_BACKEND=uring LURE_TEST_SET=$set exec "$p" "$@"
+    ;;
+  uring-single)
+    need_ring
+    LURE_SINGLE_THREAD=1 LURE_BACKEND=uring LURE_TEST_SET=$set exec "$p" "$@"
     ;;
   uring-masked)
     LURE_URING_DISABLE=$URING_FILE_OPS,$URING_SOCKET_OPS

@@ -1678,6 +1678,8 @@ struct xt {
   int done;
   int failed;
   int status;
+  int run_rc;
+  lure_run_mode run_mode; /* xt_thread's, LURE_RUN_DEFAULT unless set */
   lure_work_t work;
   lure_fs_t fs[300];
   lure_tcp_t tcp;
@@ -1694,7 +1696,7 @@ static void xt_wd_cb(lure_timer_t *t) {
 static void *xt_thread(void *arg) {
   struct xt *x = arg;
 
-  lure_run(&x->loop, LURE_RUN_DEFAULT);
+  x->run_rc = lure_run(&x->loop, x->run_mode);
   return NULL;
 }
 
@@ -1815,10 +1817,157 @@ START_TEST(loop_run_in_second_thread_connect) {
                                     (struct sockaddr *) &sin, xt_connect_cb),
                    0);
   xt_run_elsewhere(x);
+  if (lt_single_issuer(&x->loop)) {
+    /* LURE_LOOP_SINGLE_THREAD: the connect went to the kernel from this
+     * thread, which made it the ring's issuer, and is still there: the
+     * second thread's lure_run() fails at once, and this one finishes. */
+    ck_assert_int_eq(x->run_rc, LURE_EEXIST);
+    ck_assert_int_eq(x->done, 0);
+    ck_assert_int_eq(lure_run(&x->loop, LURE_RUN_DEFAULT), 0);
+  }
   ck_assert_int_eq(x->done, 1);
   ck_assert_int_eq(x->status, 0);
   close(lfd);
   lt_loop_finish(&x->loop);
+  free(x);
+}
+END_TEST
+
+/* LURE_LOOP_SINGLE_THREAD: the argument is checked; on the ring (Linux
+ * 6.1) the loop gets a single issuer's ring with deferred task work, and
+ * back; elsewhere the setting is stored.  A loop with operations in the
+ * ring cannot change its ring (LURE_EBUSY). */
+START_TEST(loop_configure_single_thread) {
+  lure_loop_t loop;
+  lure_tcp_t srv;
+  struct sockaddr_in sin;
+  int want = lt_set_is_uring() && lt_kernel_at_least(6, 1);
+
+  lt_loop_init(&loop);
+  /* The set's LURE_SINGLE_THREAD=1 reached a fresh loop. */
+  if (lt_set_is("uring-single"))
+    ck_assert_int_eq(lt_single_issuer(&loop), want);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, 2),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, -1),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, 0), 0);
+  ck_assert_int_eq(lt_single_issuer(&loop), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, 1), 0);
+  ck_assert_int_eq(lt_single_issuer(&loop), want);
+  if (lt_set_backend() != NULL)
+    ck_assert_str_eq(lure_loop_backend(&loop), lt_set_backend());
+  cf_exercise(&loop);
+  ck_assert_int_eq(lt_single_issuer(&loop), want);
+
+  /* A listener keeps an accept (or a poll) in the ring. */
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(lure_tcp_init(&loop, &srv), 0);
+  ck_assert_int_eq(lure_tcp_bind(&srv, (struct sockaddr *) &sin, 0), 0);
+  ck_assert_int_eq(lure_listen((lure_stream_t *) &srv, 8, NULL), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, 0),
+                   lt_set_is_uring() ? LURE_EBUSY : 0);
+  if (lt_set_is_uring())
+    ck_assert_int_eq(lt_single_issuer(&loop), want);
+  lure_close((lure_handle_t *) &srv, NULL);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_SINGLE_THREAD, 0), 0);
+  ck_assert_int_eq(lt_single_issuer(&loop), 0);
+  cf_exercise(&loop);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
+/* A single issuer's ring belongs to the thread that first entered it.
+ * Another thread's lure_run() returns LURE_EEXIST at once while the loop
+ * has operations in that ring (the kernel would refuse them, or return
+ * from every wait at once: a spin), and the loop goes on in its own
+ * thread.  Once nothing of the loop's is in the ring, another thread may
+ * run it: a new ring takes over. */
+static void st_read_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  static char b[64];
+
+  (void) h;
+  (void) size;
+  *buf = lure_buf_init(b, sizeof(b));
+}
+
+static void st_read_cb(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct xt *x = s->data;
+
+  (void) buf;
+  if (n > 0)
+    x->done += (int) n;
+}
+
+static void st_run_timer_cb(lure_timer_t *t) {
+  struct xt *x = t->data;
+
+  x->status = 7;
+  lure_close((lure_handle_t *) t, NULL);
+}
+
+START_TEST(loop_single_thread_other_thread) {
+  struct xt *x = xt_new();
+  lure_pipe_t conn;
+  lure_timer_t t;
+  lure_stream_t *c = (lure_stream_t *) &conn;
+  int fds[2];
+  uint64_t t0;
+
+  ck_assert_int_eq(lure_loop_configure(&x->loop, LURE_LOOP_SINGLE_THREAD, 1),
+                   0);
+  if (!lt_single_issuer(&x->loop)) {
+    /* Not the ring, or a kernel before 6.1: nothing is bound to a thread. */
+    ck_assert(!lt_set_is_uring() || !lt_kernel_at_least(6, 1));
+    lt_loop_finish(&x->loop);
+    free(x);
+    return;
+  }
+  /* This thread runs the loop first, with a stream reading: its receive
+   * stays in the ring. */
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ck_assert_int_eq(lure_pipe_init(&x->loop, &conn, 0), 0);
+  ck_assert_int_eq(lure_pipe_open(&conn, fds[0]), 0);
+  conn.data = x;
+  ck_assert_int_eq(lure_read_start(c, st_read_alloc, st_read_cb), 0);
+  ck_assert_int_gt(lure_run(&x->loop, LURE_RUN_NOWAIT), 0);
+  /* Another thread: LURE_EEXIST, at once, nothing run.  Where streams
+   * wait for readiness (uring-masked) the ring holds only polls, which a
+   * new ring arms again: that thread takes the loop over. */
+  t0 = lure_hrtime();
+  x->run_mode = LURE_RUN_NOWAIT;
+  xt_run_elsewhere(x);
+  if (lt_set_ring_path())
+    ck_assert_int_eq(x->run_rc, LURE_EEXIST);
+  else
+    ck_assert_int_gt(x->run_rc, 0);
+  ck_assert_msg(lt_ms_since(t0) < 2000, "the second thread's lure_run took "
+                "%llu ms", (unsigned long long) lt_ms_since(t0));
+  x->run_mode = LURE_RUN_DEFAULT;
+  /* Here it goes on: the byte arrives. */
+  ck_assert_int_eq(write(fds[1], "ab", 2), 2);
+  t0 = lure_hrtime();
+  while (x->done < 2) {
+    ck_assert_int_ge(lure_run(&x->loop, LURE_RUN_ONCE), 0);
+    ck_assert_msg(lt_ms_since(t0) < 5000, "the issuer's loop stalled");
+  }
+  ck_assert_int_eq(x->done, 2);
+  /* Nothing left in the ring: the other thread may now run it. */
+  lure_close((lure_handle_t *) &conn, NULL);
+  ck_assert_int_eq(lure_run(&x->loop, LURE_RUN_DEFAULT), 0);
+  close(fds[1]);
+  ck_assert_int_eq(lure_timer_init(&x->loop, &t), 0);
+  t.data = x;
+  ck_assert_int_eq(lure_timer_start(&t, st_run_timer_cb, 1, 0), 0);
+  x->run_rc = -1;
+  xt_run_elsewhere(x);
+  ck_assert_int_eq(x->run_rc, 0);
+  ck_assert_int_eq(x->status, 7);
+  ck_assert_int_eq(lt_single_issuer(&x->loop), 1);
+  lt_loop_finish(&x->loop); /* this thread again: nothing in the ring */
   free(x);
 }
 END_TEST
@@ -1890,6 +2039,7 @@ LT_SUITE(loop) {
   tcase_add_test(tc, loop_run_in_second_thread_after_first);
   tcase_add_test(tc, loop_run_in_second_thread_fs_queued);
   tcase_add_test(tc, loop_run_in_second_thread_connect);
+  tcase_add_test(tc, loop_single_thread_other_thread);
   tcase_add_test(tc, loop_enter_error_returned);
   suite_add_tcase(s, tc);
 
@@ -1918,6 +2068,7 @@ LT_SUITE(loop) {
   tcase_add_test(tc, loop_configure_uring_disable);
   tcase_add_test(tc, loop_configure_uring_disable_forced);
   tcase_add_test(tc, loop_configure_ring_entries);
+  tcase_add_test(tc, loop_configure_single_thread);
   tcase_add_test(tc, loop_configure_switch_keeps_handles);
   tcase_add_test(tc, loop_configure_busy);
   tcase_add_test(tc, loop_backend_fd_readable);
