@@ -10,7 +10,9 @@
 # (the default) picks the lure runs: the ring, epoll, and the ring as an
 # older kernel runs it and with its file and socket opcodes masked (the
 # same lists as the executor sets of make check, tests/uring-masks.sh);
-# CHECK_LIBUV_KEEP=1 keeps the work folder.
+# "uring-single" may be added (LURE_SINGLE_THREAD=1 for every loop: see
+# lure_loop_configure(3); not a default, since libuv lets any thread run
+# a loop); CHECK_LIBUV_KEEP=1 keeps the work folder.
 #
 # What it does, in order:
 #   1. Fetches Debian 12's libuv1 source (apt-get source libuv1) into
@@ -199,6 +201,9 @@ for wp in $WAITPOINTS; do
   case $wp in
     uring-old) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_OLD" ;;
     uring-masked) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_FILE_OPS,$URING_SOCKET_OPS" ;;
+    # Not in the default list: every loop a single issuer's ring
+    # (LURE_SINGLE_THREAD=1), a promise libuv's tests do not all keep.
+    uring-single) env="LURE_BACKEND=uring LURE_SINGLE_THREAD=1" ;;
     *) env="LURE_BACKEND=$wp" ;;
   esac
   # shellcheck disable=SC2086

@@ -147,6 +147,9 @@ struct worker {
    * not the I/O, limited /file). */
   char *chunk_free[CHUNK_CACHE];
   int nchunk_free;
+#ifdef LURE_UV_H
+  lure_loop_stats_t stats; /* when the loop ended (lure only) */
+#endif
 };
 
 static const char *opt_host = "127.0.0.1";
@@ -1110,6 +1113,9 @@ static void worker_thread(void *arg) {
     worker_stop(w); /* closes what was opened; the loop runs dry below */
   uv_sem_post(w->ready);
   uv_run(&w->loop, UV_RUN_DEFAULT);
+#ifdef LURE_UV_H
+  (void) lure_loop_stats(&w->loop, &w->stats);
+#endif
 }
 
 static void usage(FILE *f) {
@@ -1134,6 +1140,24 @@ static void print_report(void) {
   for (i = 0; i < opt_threads; i++) {
     printf("loop %d: %lu connections, %lu requests, %lu handed over\n", i,
            workers[i].accepted, workers[i].requests, workers[i].handed);
+#ifdef LURE_UV_H
+    /* What the loop cost the kernel: entries, SQEs, CQEs, CQ overflows
+     * (lure_loop_stats); per request, the figures that a ring too small
+     * or an operation submitted again show at once. */
+    {
+      const lure_loop_stats_t *st = &workers[i].stats;
+      double r = workers[i].requests > 0 ? (double) workers[i].requests : 1;
+
+      printf("loop %d ring: %llu ticks, %llu waits, %llu SQEs, %llu CQEs, "
+             "%llu CQ overflows; per request %.2f waits, %.2f SQEs, "
+             "%.2f CQEs\n", i, (unsigned long long) st->ticks,
+             (unsigned long long) st->wait_calls,
+             (unsigned long long) st->sqes_submitted,
+             (unsigned long long) st->cqes_reaped,
+             (unsigned long long) st->cq_overflow, st->wait_calls / r,
+             st->sqes_submitted / r, st->cqes_reaped / r);
+    }
+#endif
     conns += workers[i].accepted;
     reqs += workers[i].requests;
     live_c += workers[i].live_conns;
@@ -1256,6 +1280,9 @@ int main(int argc, char **argv) {
   }
 
   uv_run(&workers[0].loop, UV_RUN_DEFAULT);
+#ifdef LURE_UV_H
+  (void) lure_loop_stats(&workers[0].loop, &workers[0].stats);
+#endif
   for (i = 1; i < started; i++) {
     uv_thread_join(&workers[i].thread);
     if (uv_loop_close(&workers[i].loop) != 0) {
