@@ -1,7 +1,8 @@
 #!/bin/sh
 # diff.sh [START [COUNT]] - the differential run (tests/lure-diff.c): seeds
 # START..START+COUNT-1 (default 1 and 200) on every executor variant of
-# this host inside one process (uring, uring-masked, uring-old, uring-eagain, epoll),
+# this host inside one process (uring, uring-masked, uring-old, uring-eagain,
+# uring-single, epoll),
 # then the same seeds once more where io_uring_setup fails (tests/nouring
 # ENOSYS: the fallback a seccomp'd container gets), compared with the
 # first run through a digest of each seed's trace.

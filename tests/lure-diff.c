@@ -46,7 +46,7 @@
  * starting with "VIOLATION" in the trace, and fails the seed as well.
  *
  * Variants (--variants; default uring,uring-masked,uring-old,uring-eagain,
- * epoll):
+ * uring-single,epoll):
  *   uring         the ring for everything the kernel offers
  *   uring-masked  the ring as wait point, socket and file I/O opcodes
  *                 masked (readiness path, thread pool)
@@ -56,6 +56,8 @@
  *                 one that meets a full socket comes back EAGAIN, as 6.18
  *                 did rarely without the flag (seed 198, stop 24), and
  *                 must wait for room and go again, unseen by the caller
+ *   uring-single  the ring of a loop configured LURE_LOOP_SINGLE_THREAD:
+ *                 a single issuer's, with deferred task work (6.1)
  *   epoll         LURE_BACKEND=epoll: readiness and the thread pool
  *   default       whatever a plain lure_loop_init gives (use it under
  *                 tests/nouring, where io_uring_setup fails)
@@ -1760,6 +1762,8 @@ static int setup_loop(lure_loop_t *loop, const char *variant) {
     rc = lure_loop_configure(loop, LURE_LOOP_URING_DISABLE, masked_ops);
   if (rc == 0 && strcmp(variant, "uring-old") == 0)
     rc = lure_loop_configure(loop, LURE_LOOP_URING_DISABLE, old_ops);
+  if (rc == 0 && strcmp(variant, "uring-single") == 0)
+    rc = lure_loop_configure(loop, LURE_LOOP_SINGLE_THREAD, 1);
   if (rc == 0 && strcmp(variant, "uring-eagain") == 0) {
     lure__uring_fault_send_dontwait = UINT_MAX;
     lure__uring_fault_udp_dontwait = UINT_MAX;
@@ -1940,7 +1944,8 @@ static void show_diff(const char *a, const char *b) {
 
 int main(int argc, char **argv) {
   uint64_t start = 1, count = 20, s;
-  const char *variants = "uring,uring-masked,uring-old,uring-eagain,epoll";
+  const char *variants =
+      "uring,uring-masked,uring-old,uring-eagain,uring-single,epoll";
   char *vlist[8], *vs, *tok;
   int nv = 0, i, digest = 0, timeout = 60, failed = 0, nops = 0;
   int ran[8] = { 0 };
