@@ -85,19 +85,6 @@ static size_t lure__default_stack_size(void) {
   return (size_t) lim.rlim_cur;
 }
 
-struct lure__thread_start {
-  lure_thread_cb entry;
-  void *arg;
-};
-
-static void *lure__thread_trampoline(void *p) {
-  struct lure__thread_start s = *(struct lure__thread_start *) p;
-
-  lure__free(p);
-  s.entry(s.arg);
-  return NULL;
-}
-
 LURE_EXTERN int lure_thread_create(lure_thread_t *tid, lure_thread_cb entry,
                                    void *arg) {
   lure_thread_options_t params;
@@ -131,7 +118,15 @@ size_t lure__thread_stack_size(const lure_thread_options_t *params) {
 LURE_EXTERN int lure_thread_create_ex(lure_thread_t *tid,
                                       const lure_thread_options_t *params,
                                       lure_thread_cb entry, void *arg) {
-  struct lure__thread_start *start;
+  /* The entry is started as it is, as libuv does: void (*)(void *) and
+   * void *(*)(void *) are called alike on every ABI Linux runs, and the
+   * return value pthread_join() could read is never asked for.  (A
+   * trampoline needed its arguments on the heap: a malloc here, a free in
+   * the new thread, and an ENOMEM path libuv does not have.) */
+  union {
+    lure_thread_cb in;
+    void *(*out)(void *);
+  } f;
   pthread_attr_t attr;
   size_t stack_size;
   int err;
@@ -142,24 +137,15 @@ LURE_EXTERN int lure_thread_create_ex(lure_thread_t *tid,
   if (stack_size == 0)
     return LURE_EINVAL;
 
-  start = lure__malloc(sizeof(*start));
-  if (start == NULL)
-    return LURE_ENOMEM;
-  start->entry = entry;
-  start->arg = arg;
-
+  f.in = entry;
   err = pthread_attr_init(&attr);
   if (err == 0) {
     err = pthread_attr_setstacksize(&attr, stack_size);
     if (err == 0)
-      err = pthread_create(tid, &attr, lure__thread_trampoline, start);
+      err = pthread_create(tid, &attr, f.out, arg);
     pthread_attr_destroy(&attr);
   }
-  if (err != 0) {
-    lure__free(start);
-    return -err;
-  }
-  return 0;
+  return -err;
 }
 
 LURE_EXTERN lure_thread_t lure_thread_self(void) {
