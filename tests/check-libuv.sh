@@ -12,7 +12,8 @@
 # same lists as the executor sets of make check, tests/uring-masks.sh);
 # "uring-single" may be added (LURE_SINGLE_THREAD=1 for every loop: see
 # lure_loop_configure(3); not a default, since libuv lets any thread run
-# a loop); CHECK_LIBUV_KEEP=1 keeps the work folder.
+# a loop), and "uring-6.1" (the ring as Debian 12's own kernel offers it);
+# CHECK_LIBUV_KEEP=1 keeps the work folder.
 #
 # What it does, in order:
 #   1. Fetches Debian 12's libuv1 source (apt-get source libuv1) into
@@ -204,6 +205,7 @@ for wp in $WAITPOINTS; do
     # Not in the default list: every loop a single issuer's ring
     # (LURE_SINGLE_THREAD=1), a promise libuv's tests do not all keep.
     uring-single) env="LURE_BACKEND=uring LURE_SINGLE_THREAD=1" ;;
+    uring-6.1) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_61" ;;
     *) env="LURE_BACKEND=$wp" ;;
   esac
   # shellcheck disable=SC2086

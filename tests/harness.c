@@ -35,7 +35,7 @@ int lt_set_is(const char *name) {
 
 int lt_set_ring_path(void) {
   return lt_set_is("uring") || lt_set_is("uring-old") ||
-         lt_set_is("uring-single");
+         lt_set_is("uring-single") || lt_set_is("uring-6.1");
 }
 
 int lt_kernel_at_least(unsigned major, unsigned minor) {

@@ -87,8 +87,8 @@ int lt_set_is(const char *name);
 const char *lt_set_backend(void);
 /* 1 when the loops of this run use the ring. */
 int lt_set_is_uring(void);
-/* 1 when sockets take the ring's path: "uring", "uring-old" and
- * "uring-single". */
+/* 1 when sockets take the ring's path: "uring", "uring-old",
+ * "uring-single" and "uring-6.1". */
 int lt_set_ring_path(void);
 /* 1 when LURE_URING_DISABLE names the ring opcode or feature name. */
 int lt_uring_masked(const char *name);

@@ -10,8 +10,9 @@
 #   tests/lure-fs-tests    file system requests
 #   tests/lure-net-tests   TCP, pipes, UDP, DNS
 #
-#   sets: uring, uring-masked, uring-old, uring-single, epoll, nouring-enosys,
-#         nouring-eperm, nouring-errnos (what each means: tests/run-set.sh)
+#   sets: uring, uring-masked, uring-old, uring-single, uring-6.1, epoll,
+#         nouring-enosys, nouring-eperm, nouring-errnos (what each means:
+#         tests/run-set.sh)
 #
 # Each run is a test tests/sets/AREA.SET.set (AREA loop, fs or net) that
 # the one driver, tests/run-set.sh, runs as SET_LOG_COMPILER: it sets the
@@ -37,6 +38,7 @@ LURE_TEST_SETS = \
 	tests/sets/loop.uring-masked.set \
 	tests/sets/loop.uring-old.set \
 	tests/sets/loop.uring-single.set \
+	tests/sets/loop.uring-6.1.set \
 	tests/sets/loop.epoll.set \
 	tests/sets/loop.nouring-enosys.set \
 	tests/sets/loop.nouring-eperm.set \
@@ -45,6 +47,7 @@ LURE_TEST_SETS = \
 	tests/sets/fs.uring-masked.set \
 	tests/sets/fs.uring-old.set \
 	tests/sets/fs.uring-single.set \
+	tests/sets/fs.uring-6.1.set \
 	tests/sets/fs.epoll.set \
 	tests/sets/fs.nouring-enosys.set \
 	tests/sets/fs.nouring-eperm.set \
@@ -53,6 +56,7 @@ LURE_TEST_SETS = \
 	tests/sets/net.uring-masked.set \
 	tests/sets/net.uring-old.set \
 	tests/sets/net.uring-single.set \
+	tests/sets/net.uring-6.1.set \
 	tests/sets/net.epoll.set \
 	tests/sets/net.nouring-enosys.set \
 	tests/sets/net.nouring-eperm.set \

@@ -1561,6 +1561,12 @@ START_TEST(ring_many_small_reads) {
   }
   if (inc_used)
     ck_assert_uint_eq(e_inc, 0);
+  /* Debian 12's kernel (6.1) has no incremental ring: the set masks it,
+   * and the ordinary ring runs dry here as it would there. */
+  if (lt_set_is("uring-6.1")) {
+    ck_assert_int_eq(inc_used, 0);
+    ck_assert_uint_gt(e_inc, 0);
+  }
 }
 END_TEST
 

@@ -24,6 +24,9 @@
 #                   incremental consumption (6.12) masked (one
 #                   accept at a time, one-shot receives selecting buffers
 #                   that IORING_OP_PROVIDE_BUFFERS handed over)
+#   uring-6.1       the ring as Debian 12's own kernel (6.1) offers it:
+#                   incremental buffer rings and ftruncate masked (streams
+#                   receive whole buffers of the ordinary buffer ring)
 #   uring-single    the ring with LURE_SINGLE_THREAD=1: a single issuer's
 #                   ring with deferred task work (Linux 6.1; an older
 #                   kernel gives the shared ring, and a test says so)
@@ -110,8 +113,9 @@ need_fallback() {
 
 unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET LURE_SINGLE_THREAD
 case $set in
-  uring|uring-old)
+  uring|uring-old|uring-6.1)
     [ "$set" = uring-old ] && LURE_URING_DISABLE=$URING_OLD && export LURE_URING_DISABLE
+    [ "$set" = uring-6.1 ] && LURE_URING_DISABLE=$URING_61 && export LURE_URING_DISABLE
     need_ring
     got=$(backend env LURE_BACKEND=uring)
     if [ "$got" != io_uring ]; then

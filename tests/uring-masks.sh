@@ -9,6 +9,9 @@
 #                     (POLL_ADD on the ring) and make non-blocking calls
 #   URING_OLD         what kernels before 5.19/6.0 (6.12 for pbuf_inc) lack:
 #                     multishot receive and accept, provided-buffer rings
+#   URING_61          what Debian 12's own kernel (6.1) lacks of what lure
+#                     uses: incremental buffer rings (6.12), ftruncate (6.9)
 URING_FILE_OPS=openat,close,read,write,readv,writev,fsync,statx,unlinkat,renameat,mkdirat,symlinkat,linkat,ftruncate
 URING_SOCKET_OPS=recv,send,sendmsg,accept
 URING_OLD=recv_multishot,accept_multishot,pbuf_ring,pbuf_inc
+URING_61=pbuf_inc,ftruncate
