@@ -44,6 +44,10 @@ struct lure__uring {
   struct lure__bufring *bufring;      /* streams' receives (borrowed ones
                                          always; all before 6.12) */
   struct lure__bufring *bufring_inc;  /* streams' copied receives, 6.12 */
+  struct lure__bufring *bufring_small; /* ... before 6.12: small buffers
+                                          until a stream fills one */
+  int no_small;                       /* that ring could not be made */
+  uint64_t recv_bulk;                 /* streams that left it (bulk) */
   uint64_t recv_enobufs;              /* receives ended by a dry ring */
   struct lure__queue udp_dirty;  /* UDP handles with sends to chain */
   int no_multishot;       /* the kernel refused multishot POLL_ADD */
@@ -265,6 +269,8 @@ struct lure__ustream {
   unsigned connect_stale;    /* CONNECT CQEs already reported by the call */
   int recv_canceling;
   struct lure__bufring *recv_br; /* the buffer ring the receive selects from */
+  int bulk;                  /* filled a small buffer: receives go to the
+                                ordinary ring (uring-stream.c) */
   int send_zc;               /* the send in flight is a SEND_ZC */
   int zc_res;                /* its result, applied at the notification */
   int send_wait;             /* send_op is a POLLOUT after an EAGAIN */

@@ -9,7 +9,9 @@
  * - Reads are multishot RECV (6.0) selecting buffers from a loop-owned
  *   provided-buffer ring (PBUF_RING, 5.19); since 6.12 a copying reader's
  *   ring is incremental (IOU_PBUF_RING_INC, see uring-bufring.c), so a
- *   small receive fills a piece of a buffer, not a whole one; a borrowing
+ *   small receive fills a piece of a buffer, not a whole one; before, a
+ *   copying reader starts on a ring of small buffers (LURE__BR_SMALL_*,
+ *   below) and moves to the ordinary one once it fills one; a borrowing
  *   reader (lure_read_start_borrowed) keeps whole buffers, since it is lent
  *   one.  libuv's contract is kept:
  *   alloc_cb is called when bytes have arrived, the bytes are copied into
@@ -56,6 +58,16 @@
 #define LURE__BGID_INC 9
 #define LURE__BR_ENTRIES 64
 #define LURE__BR_BUFSIZE 65536
+/* Kernels with buffer rings but not incremental ones (5.19 to 6.11, among
+ * them Debian 12's own 6.1): a copying reader takes 4 KiB buffers from a
+ * ring of 512 (2 MiB), so that a tick in which hundreds of connections
+ * bring a small request finds a buffer for each (the ordinary ring's 64
+ * ran dry at 200 connections: ring_many_small_reads).  A stream whose
+ * receive fills a whole small buffer is bulk: its receive is cancelled and
+ * armed again on the ordinary ring, 64 KiB a receive. */
+#define LURE__BGID_SMALL 11
+#define LURE__BR_SMALL_ENTRIES 512
+#define LURE__BR_SMALL_SIZE 4096
 
 static struct lure__bufring *lure__bufring_get(lure_loop_t *loop);
 
@@ -273,6 +285,24 @@ static struct lure__bufring *lure__bufring_for(lure_stream_t *s) {
     if (st->bufring_inc != NULL)
       return st->bufring_inc;
   }
+  if (!(s->stream_flags & LURE__STREAM_BORROW) &&
+      lure__uring_has_op(st->ops, LURE__FEAT_PBUF_RING) && !st->no_small &&
+      s->exec_data != NULL &&
+      !((struct lure__ustream *) s->exec_data)->bulk) {
+    if (st->bufring_small == NULL) {
+      st->bufring_small = lure__uring_bufring_new(
+          s->loop, LURE__BGID_SMALL, LURE__BR_SMALL_ENTRIES,
+          LURE__BR_SMALL_SIZE, 1, 0);
+      /* Handed over by PROVIDE_BUFFERS (the registration failed), every
+       * small buffer given back would cost an SQE: not worth it. */
+      if (st->bufring_small != NULL && st->bufring_small->legacy)
+        lure__uring_bufring_free(&st->bufring_small);
+      if (st->bufring_small == NULL)
+        st->no_small = 1;
+    }
+    if (st->bufring_small != NULL)
+      return st->bufring_small;
+  }
   return lure__bufring_get(s->loop);
 }
 
@@ -384,6 +414,17 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       lure__stream_feed(s, data, (size_t) res);
       if (back)
         lure__uring_bufring_put(b, bid);
+    }
+    /* A small buffer filled: bulk from now on.  The multishot ends here
+     * (its last CQEs still come, in order) and is armed again below, on
+     * the ordinary ring, from its final CQE. */
+    if (b == st->bufring_small && res == (int) b->size && !us->bulk) {
+      us->bulk = 1;
+      st->recv_bulk++;
+      if (us->recv_op.armed && !us->recv_canceling) {
+        us->recv_canceling = 1;
+        lure__sop_cancel(s, &us->recv_op);
+      }
     }
   } else if (back) {
     lure__uring_bufring_put(b, bid);

@@ -58,6 +58,8 @@ int lure__uring_info(const lure_loop_t *loop, struct lure__uring_info *info) {
   info->cq_entries = st->ring.cq.ring_entries;
   memcpy(info->ops, st->ops, sizeof(info->ops));
   info->stream_bufs_inc = st->bufring_inc != NULL;
+  info->stream_bufs_small = st->bufring_small != NULL;
+  info->recv_bulk = st->recv_bulk;
   info->recv_enobufs = st->recv_enobufs;
   return 0;
 }
@@ -122,6 +124,7 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
   lure__uring_polls_free(st);
   lure__uring_bufring_free(&st->bufring);
   lure__uring_bufring_free(&st->bufring_inc);
+  lure__uring_bufring_free(&st->bufring_small);
   if (st->notify_fd >= 0)
     close(st->notify_fd);
   if (in_child)

@@ -274,6 +274,8 @@ struct lure__uring_info {
   unsigned char ops[32]; /* bitmap of supported IORING_OP_*, after the mask */
   int stream_bufs_inc;   /* streams' copied receives use an incremental
                             buffer ring (IOU_PBUF_RING_INC) */
+  int stream_bufs_small; /* ... or, before 6.12, the ring of small buffers */
+  uint64_t recv_bulk;    /* streams moved from it to the ordinary ring */
   uint64_t recv_enobufs; /* stream receives ended by an empty buffer ring */
 };
 
