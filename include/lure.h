@@ -301,7 +301,8 @@ typedef enum {
    * loop: the first that enters the ring (lure_run, mostly).  The ring is
    * then single-issuer with deferred task work (Linux 6.1), which costs
    * less per completion; lure_run from another thread fails with
-   * LURE_EEXIST.  Needs a loop with nothing in flight. */
+   * LURE_EEXIST while the loop has operations in that ring (with none, a
+   * new ring takes over).  Needs a loop with nothing in flight. */
   LURE_LOOP_SINGLE_THREAD
 } lure_loop_option;
 
