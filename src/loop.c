@@ -199,14 +199,14 @@ static void lure__read_env(struct lure__loop_priv *p) {
   s = getenv("LURE_FS_ADAPT");
   if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
     p->fs_adapt.setting = s[0] - '0';
-  /* LURE_LOOP_BUSY_POLL for programs that cannot call lure_loop_configure
-   * (a libuv program built against uv.h): microseconds, 0..1000; anything
-   * else is ignored. */
   /* LURE_LOOP_SINGLE_THREAD for programs that cannot call
    * lure_loop_configure: "1" on, "0" off; anything else is ignored. */
   s = getenv("LURE_SINGLE_THREAD");
   if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
     p->single_thread = s[0] - '0';
+  /* LURE_LOOP_BUSY_POLL for programs that cannot call lure_loop_configure
+   * (a libuv program built against uv.h): microseconds, 0..1000; anything
+   * else is ignored. */
   s = getenv("LURE_BUSY_POLL");
   if (s != NULL && *s != '\0') {
     char *end;
