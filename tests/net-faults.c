@@ -997,6 +997,66 @@ static void an_connect_cb(lure_connect_t *req, int status) {
   lure_close((lure_handle_t *) req->handle, NULL);
 }
 
+/* A poll the ring answered -EINTR (the first 3 POLL_ADDs armed are NOPs
+ * the kernel completes so, Linux 6.10): nothing happened to the
+ * descriptor, and libuv's epoll never reports that, so the poll goes
+ * again unseen, and the callback hears only the byte that arrives. */
+extern unsigned lure__uring_fault_poll_eintr;
+
+struct pe {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_poll_t poll;
+  int calls;
+  int status;
+  int events;
+};
+
+static void pe_cb(lure_poll_t *h, int status, int events) {
+  struct pe *x = h->data;
+
+  x->calls++;
+  x->status = status;
+  x->events = events;
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+START_TEST(faults_poll_eintr) {
+  struct pe *x = calloc(1, sizeof(*x));
+  unsigned armed = 0;
+  int fds[2];
+
+  ck_assert_ptr_nonnull(x);
+  ck_assert_int_eq(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  lt_loop_init(&x->loop);
+  lt_watchdog(&x->loop, &x->wd, 15000, "a poll answered EINTR");
+  ck_assert_int_eq(lure_poll_init(&x->loop, &x->poll, fds[0]), 0);
+  x->poll.data = x;
+  if (lt_set_is_uring() && lt_kernel_at_least(6, 10))
+    lure__uring_fault_poll_eintr = armed = 3;
+  ck_assert_int_eq(lure_poll_start(&x->poll, LURE_READABLE, pe_cb), 0);
+  /* The injected answers come back and the poll goes in again. */
+  lure_run(&x->loop, LURE_RUN_NOWAIT);
+  lure_run(&x->loop, LURE_RUN_NOWAIT);
+  ck_assert_int_eq(x->calls, 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  lt_run(&x->loop);
+  printf("faults_poll_eintr: set %s: %u injected, %u left unused\n",
+         lt_set() ? lt_set() : "(none)", armed,
+         lure__uring_fault_poll_eintr);
+  if (armed > 0)
+    ck_assert_uint_eq(lure__uring_fault_poll_eintr, 0);
+  lure__uring_fault_poll_eintr = 0;
+  ck_assert_int_eq(x->calls, 1);
+  ck_assert_int_eq(x->status, 0);
+  ck_assert_int_eq(x->events, LURE_READABLE);
+  close(fds[0]);
+  close(fds[1]);
+  lt_loop_finish(&x->loop);
+  free(x);
+}
+END_TEST
+
 /* _i 0: an accept finds no SQE.  _i 1: the first 3 accepts the ring arms
  * are NOPs the kernel completes -ECONNABORTED (Linux 6.10), a connection
  * reset before it was accepted: libuv skips those, so the connection
@@ -1198,6 +1258,7 @@ LT_SUITE(faults) {
   tcase_add_loop_test(tc, faults_accept_no_sqe, 0, 2);
   tcase_add_test(tc, faults_direct_send_enobufs);
   tcase_add_test(tc, faults_udp_direct_enobufs);
+  tcase_add_test(tc, faults_poll_eintr);
   suite_add_tcase(s, tc);
   return s;
 }
