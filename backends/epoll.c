@@ -269,4 +269,5 @@ const struct lure__backend_ops lure__backend_epoll = {
   lure__epoll_fd,
   NULL, /* epoll_ctl takes effect at once: nothing waits for submission */
   NULL,
+  NULL, /* movable: any thread may wait on an epoll instance */
 };

@@ -147,10 +147,9 @@ void lure__parse_uring_disable_lenient(const char *list,
  * interrupt of whatever the thread was doing: lure-http at 100 wrk
  * connections spent ~8% less server CPU per request (10 alternating
  * rounds; at 1,000 connections no difference above this host's noise).
- * libuv lets
- * a loop be run by one thread and later by another, and nothing can move
- * the issuer of a live ring, nor can a new ring take over the operations
- * the old one holds: so the default ring stays shared-issuer. */
+ * libuv lets a loop be run by one thread and later by another, and nothing
+ * can move the issuer of a live ring, nor can a new ring take over the
+ * operations the old one holds: so the default ring stays shared-issuer. */
 static const unsigned lure__setup_single =
     IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
     IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |

@@ -223,13 +223,10 @@ void lure__uring_submit_now(lure_loop_t *loop, struct lure__uring *st) {
   lure__uring_account(loop, st, before);
 }
 
-int lure__uring_movable(const lure_loop_t *loop) {
-  const struct lure__uring *st;
+static int lure__uring_movable(const lure_loop_t *loop) {
+  const struct lure__uring *st = loop->priv->backend_data;
   const struct lure__queue *q;
 
-  if (loop->priv->backend != &lure__backend_uring)
-    return 0;
-  st = loop->priv->backend_data;
   if (!lure__uring_foreign(st) || st->fs_inflight != 0 ||
       !lure__queue_empty(&st->fs_waiting) || lure__sock_buffers_lent(loop))
     return 0;
@@ -534,4 +531,5 @@ const struct lure__backend_ops lure__backend_uring = {
   lure__uring_fd,
   lure__uring_unsubmitted,
   lure__uring_flush,
+  lure__uring_movable,
 };

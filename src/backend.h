@@ -79,6 +79,12 @@ struct lure__backend_ops {
    * that nothing a closed handle left holds its socket open while the
    * loop is not run.  NULL: nothing waits for submission. */
   void (*flush)(lure_loop_t *loop);
+
+  /* lure_run() from this thread: whether the wait point belongs to another
+   * thread but holds nothing of the loop's but its watchers, so that a new
+   * one opened here can take over (a single issuer's ring,
+   * LURE_LOOP_SINGLE_THREAD).  NULL: any thread may use it. */
+  int (*movable)(const lure_loop_t *loop);
 };
 
 extern const struct lure__backend_ops lure__backend_uring;
@@ -248,12 +254,6 @@ int lure__sock_buf_release(lure_loop_t *loop, const char *base);
 int lure__sock_buffers_lent(const lure_loop_t *loop);
 void lure__sock_stream_free(lure_stream_t *s);
 void lure__sock_udp_free(lure_udp_t *h);
-
-/* A single issuer's ring (LURE_LOOP_SINGLE_THREAD) entered by another
- * thread than its issuer, with nothing of the loop's in the kernel but the
- * loop's own watchers: a new ring can take over (backends/uring.c).
- * 0 off the ring, for a shared ring, for the issuer itself. */
-int lure__uring_movable(const lure_loop_t *loop);
 
 /* ---- for tests and lure-info: what the ring backend knows -------------- */
 

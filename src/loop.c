@@ -360,8 +360,10 @@ int lure__loop_switch_backend(lure_loop_t *loop, int which, int strict) {
  * new ring takes over and this thread becomes its issuer.  Otherwise the
  * poll phase makes lure_run() return LURE_EEXIST. */
 static void lure__loop_rehome(lure_loop_t *loop) {
-  if (lure__uring_movable(loop))
-    (void) lure__loop_reopen_backend(loop, LURE__BACKEND_URING, 1);
+  const struct lure__backend_ops *b = loop->priv->backend;
+
+  if (b->movable != NULL && b->movable(loop))
+    (void) lure__loop_reopen_backend(loop, b->id, 1);
 }
 
 /* ---- init and close ---------------------------------------------------------------- */
