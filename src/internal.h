@@ -190,6 +190,7 @@ struct lure__loop_priv {
     uint64_t off_until;        /* ns: descheduled in a spin; none before */
     uint64_t backoff;          /* ns of the next such pause */
     uint64_t descheduled_at;   /* ns of the last one */
+    uint64_t seen;             /* events dispatched by the last spin's start */
   } busy;
 
   /* fs event handles: the loop's inotify instance and its watches

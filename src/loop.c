@@ -465,6 +465,11 @@ int lure__loop_is_default(const lure_loop_t *loop) {
   return loop != NULL && loop == lure__default_loop_ptr;
 }
 
+/* What the poll phase has dispatched so far: completions and events. */
+static uint64_t lure__events_seen(const struct lure__loop_priv *p) {
+  return p->stats.cqes_reaped + p->stats.epoll_events;
+}
+
 LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
                                     ...) {
   struct lure__loop_priv *p;
@@ -614,6 +619,7 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
       }
       memset(&p->busy, 0, sizeof(p->busy));
       p->busy.us = n;
+      p->busy.seen = lure__events_seen(p);
       break;
 
     default:
@@ -767,10 +773,6 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 #else
 #define LURE__CPU_RELAX() ((void) 0)
 #endif
-/* What the poll phase has dispatched so far: completions and events. */
-static uint64_t lure__events_seen(const struct lure__loop_priv *p) {
-  return p->stats.cqes_reaped + p->stats.epoll_events;
-}
 
 static int lure__poll_look(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
@@ -817,10 +819,14 @@ static int lure__poll_look(lure_loop_t *loop) {
  *   - a spin in which the thread was descheduled (two looks more than
  *     LURE__BUSY_GAP_NS apart: another task wanted this CPU) stops, and
  *     the loop does not spin for 1 ms, doubling up to 1 s while it keeps
- *     happening, so that a busy host's other work gets the CPU back.
+ *     happening, so that a busy host's other work gets the CPU back;
+ *   - a loop that dispatched more than LURE__BUSY_FEW events since its last
+ *     wait that could sleep does not spin: its sleeps are shared by
+ *     enough events to be cheap, and a spin would cut its batches smaller.
  * Off by default: a loop that spins shows the CPU time it spent spinning.
  */
 #define LURE__BUSY_GAP_NS 200000u
+#define LURE__BUSY_FEW 2u
 #define LURE__BUSY_BACKOFF_NS 1000000u
 #define LURE__BUSY_BACKOFF_MAX_NS 1000000000u
 static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
@@ -833,6 +839,15 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
   uint64_t left;
 
   if (p->busy.us == 0)
+    return 0;
+  /* More than LURE__BUSY_FEW events since the last wait that could sleep:
+   * the loop is busy enough that a sleep's cost is shared by them all, and
+   * a spin would only cut its batches smaller (lure-http at 100
+   * connections: 1.5x the ticks and 10% more CPU per request). */
+  seen = lure__events_seen(p);
+  left = seen - p->busy.seen;
+  p->busy.seen = seen;
+  if (left > (uint64_t) LURE__BUSY_FEW)
     return 0;
   if (p->busy.skip > 0) {
     p->busy.skip--;
@@ -848,7 +863,6 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
   if (*timeout > 0 && end > start + (uint64_t) *timeout * 1000000u)
     end = start + (uint64_t) *timeout * 1000000u;
   p->stats.busy_polls++;
-  seen = lure__events_seen(p);
   last = start;
   for (;;) {
     p->backend->poll(loop, 0);

@@ -1612,6 +1612,73 @@ START_TEST(loop_busy_poll_hit) {
 }
 END_TEST
 
+/* A loop that meets several events per wait does not spin: its sleeps are
+ * shared by them, and a spin would only cut its batches smaller.  The
+ * prepare callback writes a byte to each of 3 sockets that poll handles
+ * watch, 10 rounds with the budget set once: the first wait spins (nothing
+ * was dispatched before it) and takes the 3 events; every later wait
+ * follows 3 events and does not spin.  Without that rule: 10 spins. */
+static int bp_many_fd[3];
+static void bp_many_prepare_cb(lure_prepare_t *h) {
+  int i;
+
+  (void) h;
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(write(bp_many_fd[i], "x", 1), 1);
+}
+static void bp_many_poll_cb(lure_poll_t *h, int status, int events) {
+  char buf[16];
+  ssize_t n;
+
+  ck_assert_int_eq(status, 0);
+  ck_assert(events & LURE_READABLE);
+  while ((n = read(*(int *) h->data, buf, sizeof(buf))) > 0)
+    bp_reads += (int) n;
+}
+START_TEST(loop_busy_poll_many_events) {
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  lure_prepare_t prep;
+  lure_poll_t poll[3];
+  int sv[3][2];
+  int round;
+  int i;
+
+  lt_loop_init(&loop);
+  bp_reads = 0;
+  for (i = 0; i < 3; i++) {
+    ck_assert_int_eq(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[i]), 0);
+    bp_many_fd[i] = sv[i][1];
+    ck_assert_int_eq(lure_poll_init(&loop, &poll[i], sv[i][0]), 0);
+    poll[i].data = &sv[i][0];
+    ck_assert_int_eq(lure_poll_start(&poll[i], LURE_READABLE, bp_many_poll_cb),
+                     0);
+  }
+  ck_assert_int_eq(lure_prepare_init(&loop, &prep), 0);
+  ck_assert_int_eq(lure_prepare_start(&prep, bp_many_prepare_cb), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  for (round = 0; round < 10; round++)
+    ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 1);
+  lure_prepare_stop(&prep);
+  ck_assert_int_eq(lure_loop_stats(&loop, &st), 0);
+  ck_assert_msg(st.busy_polls >= 1 && st.busy_polls <= 2,
+                "set %s: %llu spins (%llu hits) in 10 waits after 3 events "
+                "each", lt_set(), (unsigned long long) st.busy_polls,
+                (unsigned long long) st.busy_poll_hits);
+  ck_assert_uint_eq(st.busy_poll_hits, st.busy_polls);
+  ck_assert_int_ge(bp_reads, 27);
+  for (i = 0; i < 3; i++)
+    lure_close((lure_handle_t *) &poll[i], NULL);
+  lure_close((lure_handle_t *) &prep, NULL);
+  lt_loop_finish(&loop);
+  for (i = 0; i < 3; i++) {
+    close(sv[i][0]);
+    close(sv[i][1]);
+  }
+}
+END_TEST
+
 /* LURE_BUSY_POLL sets the budget of every new loop (a libuv program built
  * against uv.h has no other way); a value out of range or not a number is
  * ignored. */
@@ -2064,6 +2131,7 @@ LT_SUITE(loop) {
   tcase_add_test(tc, loop_busy_poll_bad);
   tcase_add_test(tc, loop_busy_poll_timer);
   tcase_add_test(tc, loop_busy_poll_hit);
+  tcase_add_test(tc, loop_busy_poll_many_events);
   tcase_add_test(tc, loop_busy_poll_env);
   tcase_add_test(tc, loop_configure_uring_disable);
   tcase_add_test(tc, loop_configure_uring_disable_forced);

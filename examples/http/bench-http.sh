@@ -9,9 +9,9 @@
 # Rows (lure and libuv alternate within each row, each row --repeat times;
 # the figures are medians):
 #   plaintext  c=1, c=100, c=1000, and c=100 pipelined 16 deep (pipeline.lua)
-#   plaintext c=1 again, lure's side a server run with LURE_BUSY_POLL=50
-#              (plaintext-c1-busy50: the loop spins up to 50 us before it
-#              sleeps; a lure option, off by default)
+#   plaintext c=1 again, lure's side a server run with LURE_BUSY_POLL=0
+#              (plaintext-c1-nobusy: lure-http's loops otherwise spin up
+#              to 50 us before they sleep, LURE_LOOP_BUSY_POLL)
 #   file 64 KiB c=100
 # and, unless --no-threads (or --quick), the scaling rows: lure-http with
 # --threads 1 and --threads 2 (and libuv likewise) at c=100, each a fresh
@@ -183,10 +183,11 @@ lure_exec=$(sed -n 's/^executor: //p' "$tmp/lure.start")
 uv_exec=""
 [ $have_uv = 1 ] && uv_exec=$(sed -n 's/^executor: //p' "$tmp/libuv.start")
 
-# NAME:CONNECTIONS:PATH:DEPTH[:busy]; "busy": lure's side is a server run
-# with LURE_BUSY_POLL=50 (its loop spins up to 50 us before sleeping; see
-# lure_loop_configure(3)), libuv's the same server as the other rows.
-rows="plaintext-c1:1:/plaintext:1 plaintext-c1-busy50:1:/plaintext:1:busy plaintext-c100:100:/plaintext:1 plaintext-c1000:1000:/plaintext:1 plaintext-c100-pipe16:100:/plaintext:16 file64k-c100:100:/file/f64k:1"
+# NAME:CONNECTIONS:PATH:DEPTH[:nobusy]; "nobusy": lure's side is a server
+# run with LURE_BUSY_POLL=0 (its loops do not spin before they sleep, as
+# lure-http's do by default; see lure_loop_configure(3)), libuv's the same
+# server as the other rows.
+rows="plaintext-c1:1:/plaintext:1 plaintext-c1-nobusy:1:/plaintext:1:nobusy plaintext-c100:100:/plaintext:1 plaintext-c1000:1000:/plaintext:1 plaintext-c100-pipe16:100:/plaintext:16 file64k-c100:100:/file/f64k:1"
 if [ -n "$only_rows" ]; then
   keep=""
   for spec in $rows; do
@@ -195,10 +196,10 @@ if [ -n "$only_rows" ]; then
   rows=$keep
 fi
 case " $rows" in
-*:busy*)
-  SRV_ENV=LURE_BUSY_POLL=50 start_server lure "$tmp/lure-busy.start"
-  srv_pid[lure-busy]=$SPID
-  srv_port[lure-busy]=$SPORT ;;
+*:nobusy*)
+  SRV_ENV=LURE_BUSY_POLL=0 start_server lure "$tmp/lure-nobusy.start"
+  srv_pid[lure-nobusy]=$SPID
+  srv_port[lure-nobusy]=$SPORT ;;
 esac
 
 echo "lure-http vs lure-http-libuv, wrk -t$wrk_threads (-t1 at c=1) -d${duration}s --latency on 127.0.0.1, median of $repeat"
@@ -212,7 +213,7 @@ for spec in $rows; do
   IFS=: read -r name conns path depth variant <<<"$spec"
   # The server each side's figures come from.
   declare -A key=([lure]=lure [libuv]=libuv)
-  [ "$variant" = busy ] && key[lure]=lure-busy
+  [ "$variant" = nobusy ] && key[lure]=lure-nobusy
   # Warm-up: the page cache, the servers' first allocations (--quick: the
   # file row only).
   if [ $quick = 0 ] || [ "${path#/file}" != "$path" ]; then
