@@ -282,16 +282,6 @@ static void lure__ready_stream_io(lure_loop_t *loop, struct lure__io *w,
     revents &= ~POLLOUT;
   }
   if (s->stream_flags & LURE__STREAM_LISTENING) {
-    if (!lure__stream_on_readiness(s) &&
-        (revents & (POLLIN | POLLERR | POLLHUP))) {
-      /* A ring server that ran out of descriptors: a connection waits,
-       * the ring's accept takes over again. */
-      lure__io_stop(loop, &s->io_watcher, POLLIN);
-      if (lure__stream_sock(s)->accept(s) == 0)
-        return;
-      lure__stream_set_sock(s, &lure__sock_ready);
-      (void) lure__io_start(loop, &s->io_watcher, POLLIN);
-    }
     if (revents & (POLLIN | POLLERR | POLLHUP))
       lure__ready_accept(s);
     return;
@@ -415,7 +405,6 @@ const struct lure__sock_ops lure__sock_ready = {
   0,                        /* holds_ops */
   lure__ready_usable,
   lure__ready_watch_in,     /* accept: POLLIN on the listener */
-  NULL,                     /* accept_stop: the watcher stays */
   NULL,                     /* connect: connect(2) in the core */
   lure__ready_watch_in,     /* read_start */
   lure__ready_read_stop,

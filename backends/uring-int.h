@@ -8,9 +8,10 @@
  *   uring.c          setup, enable, the poll phase, the reaper, the table
  *   uring-probe.c    opcode names, the mask, setup flags and the probe
  *   uring-poll.c     fd watchers as POLL_ADD requests
+ *   uring-nest.c     watchers the ring must not hold (listeners), on epoll
  *   uring-fs.c       fs requests (the fs executor table)
  *   uring-bufring.c  provided-buffer rings (and PROVIDE_BUFFERS before 5.19)
- *   uring-stream.c   streams: accept, connect, recv, close (the socket table)
+ *   uring-stream.c   streams: connect, recv, close (the socket table)
  *   uring-send.c     streams' writes: SEND, SENDMSG, zero copy
  *   uring-udp.c      UDP: readiness receives, SENDMSG chains
  */
@@ -27,6 +28,7 @@
 /* ---- per-loop state ---- */
 
 struct lure__bufring;
+struct lure__unest;
 
 struct lure__uring {
   struct io_uring ring;
@@ -55,6 +57,7 @@ struct lure__uring {
   struct lure__queue polls;    /* every live poll record */
   struct lure__queue parked;   /* polls waiting for an SQE */
   struct lure__queue stream_parked; /* streams whose ops found no SQE */
+  struct lure__unest *nest;    /* LURE__IO_NOHOLD watchers (uring-nest.c) */
   /* Every stream's and UDP handle's ring state (all_link): reachable from
    * the loop, so that a program that exits without closing its handles
    * (libuv allocates nothing per handle) shows no leak to LeakSanitizer. */
@@ -208,6 +211,12 @@ int lure__uring_cancel(lure_loop_t *loop, __u64 user_data);
 
 int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w);
 void lure__uring_io_stop(lure_loop_t *loop, struct lure__io *w);
+int lure__uring_nest_start(lure_loop_t *loop, struct lure__uring *st,
+                           struct lure__io *w);
+int lure__uring_nest_owns(const struct lure__io *w);
+void lure__uring_nest_stop(lure_loop_t *loop, struct lure__uring *st,
+                           struct lure__io *w);
+void lure__uring_nest_free(struct lure__uring *st);
 void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
                                 struct lure__upoll *up, int res,
                                 unsigned flags);
@@ -250,7 +259,7 @@ void lure__uring_track(lure_loop_t *loop, struct lure__queue *link, int udp);
 /* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the
  * ring's workers, so its CQE can arrive after the peer answered the FIN
  * (shutdown(2) never blocks; stream.c calls it directly). */
-enum { LURE__SOP_ACCEPT, LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
+enum { LURE__SOP_RECV, LURE__SOP_SEND, LURE__SOP_CONNECT };
 
 struct lure__sop {
   int kind;
@@ -262,7 +271,6 @@ struct lure__sop {
 struct lure__ustream {
   struct lure__exec_state head; /* first: the core's stash hangs here */
   lure_stream_t *s;
-  struct lure__sop accept_op;
   struct lure__sop recv_op;
   struct lure__sop send_op;
   struct lure__sop connect_op;
@@ -293,10 +301,9 @@ struct lure__ustream {
  * after a flush (the kernel would not take it): see
  * lure__uring_stream_unpark.  Leaving it to the next call instead stalled
  * the stream (lure_write() kicks the queue only when it was empty; a
- * receive or accept that ended was never armed again). */
+ * receive that ended was never armed again). */
 #define LURE__PARK_SEND 1u
 #define LURE__PARK_RECV 2u
-#define LURE__PARK_ACCEPT 4u
 
 /* The ring's state of s (exec_data), made on first use; NULL without
  * memory. */

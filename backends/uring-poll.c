@@ -104,6 +104,8 @@ int lure__uring_io_start(lure_loop_t *loop, struct lure__io *w) {
   struct lure__uring *st = loop->priv->backend_data;
   struct lure__upoll *up = w->bdata;
 
+  if (w->flags & LURE__IO_NOHOLD)
+    return lure__uring_nest_start(loop, st, w);
   if (up != NULL) {
     if (up->want == w->events)
       return 0;
@@ -137,6 +139,10 @@ void lure__uring_io_stop(lure_loop_t *loop, struct lure__io *w) {
 
   if (up == NULL)
     return;
+  if (lure__uring_nest_owns(w)) {
+    lure__uring_nest_stop(loop, st, w);
+    return;
+  }
   w->bdata = NULL;
   lure__upoll_release(loop, st, up);
 }

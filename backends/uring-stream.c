@@ -4,8 +4,9 @@
  * uring-udp.c).
  *
  * Field notes:
- * - Accept is multishot (5.19); a CQE without IORING_CQE_F_MORE ends it and
- *   it is re-armed while the stream listens.
+ * - Listeners accept on readiness (backends/ready.c), through the ring's
+ *   epoll instance (uring-nest.c): a ring accept would hold the listening
+ *   socket past its process's death, and its port with it.
  * - Reads are multishot RECV (6.0) selecting buffers from a loop-owned
  *   provided-buffer ring (PBUF_RING, 5.19); since 6.12 a copying reader's
  *   ring is incremental (IOU_PBUF_RING_INC, see uring-bufring.c), so a
@@ -30,7 +31,7 @@
  *   (lure__ustream_park) and armed again from the next poll phase, if the
  *   stream still wants it.
  * - An adopted or shared socket (LURE__STREAM_ADOPTED, src/stream.h)
- *   receives one read at a time, and its listener accepts on readiness.
+ *   receives one read at a time.
  * - TCP connects are IORING_OP_CONNECT, submitted at once so that an error
  *   the kernel reports inline is returned by lure_tcp_connect(), as libuv
  *   does (see lure__uring_stream_connect).  Unix sockets use connect(2).
@@ -74,8 +75,7 @@ static struct lure__bufring *lure__bufring_get(lure_loop_t *loop);
 static int lure__uring_stream_usable(const lure_loop_t *loop) {
   const struct lure__uring *st;
   static const int need[] = { IORING_OP_RECV, IORING_OP_SEND,
-                              IORING_OP_SENDMSG, IORING_OP_ACCEPT,
-                              IORING_OP_ASYNC_CANCEL };
+                              IORING_OP_SENDMSG, IORING_OP_ASYNC_CANCEL };
 
   if (loop->priv->backend != &lure__backend_uring)
     return 0;
@@ -93,11 +93,10 @@ struct lure__ustream *lure__ustream(lure_stream_t *s) {
   if (us == NULL)
     return NULL;
   us->s = s;
-  us->accept_op.kind = LURE__SOP_ACCEPT;
   us->recv_op.kind = LURE__SOP_RECV;
   us->send_op.kind = LURE__SOP_SEND;
   us->connect_op.kind = LURE__SOP_CONNECT;
-  us->accept_op.us = us->recv_op.us = us->send_op.us = us;
+  us->recv_op.us = us->send_op.us = us;
   us->connect_op.us = us;
   lure__queue_init(&us->starved_link);
   lure__queue_init(&us->park_link);
@@ -107,22 +106,15 @@ struct lure__ustream *lure__ustream(lure_stream_t *s) {
 }
 
 /* Fault injection for tests/net-faults.c (hidden; lure never sets them):
- * the next this many stream sends, receives, accepts find no SQE, as when
- * the kernel would not take the flush of a full SQ. */
+ * the next this many stream sends and receives find no SQE, as when the
+ * kernel would not take the flush of a full SQ. */
 unsigned lure__uring_fault_send_sqe;
 unsigned lure__uring_fault_recv_sqe;
-unsigned lure__uring_fault_accept_sqe;
-
-/* Hidden in the library, set only by tests: the next this many accepts are
- * NOPs the kernel completes -ECONNABORTED (a connection reset before it
- * was accepted). */
-unsigned lure__uring_fault_accept_abort;
 
 static int lure__sop_fault(int kind) {
-  unsigned *n = kind == LURE__SOP_SEND     ? &lure__uring_fault_send_sqe
-                : kind == LURE__SOP_RECV   ? &lure__uring_fault_recv_sqe
-                : kind == LURE__SOP_ACCEPT ? &lure__uring_fault_accept_sqe
-                                           : NULL;
+  unsigned *n = kind == LURE__SOP_SEND   ? &lure__uring_fault_send_sqe
+                : kind == LURE__SOP_RECV ? &lure__uring_fault_recv_sqe
+                                         : NULL;
 
   if (n == NULL || *n == 0)
     return 0;
@@ -161,52 +153,6 @@ static void lure__sop_cancel(lure_stream_t *s, struct lure__sop *op) {
   /* Without an SQE it completes eventually on its own. */
   if (op->armed)
     (void) lure__uring_cancel(s->loop, lure__uring_pack(op, LURE__TAG_SOCK));
-}
-
-/* ---- accept ---- */
-
-static int lure__sop_arm_accept(lure_stream_t *s, struct lure__ustream *us) {
-  struct lure__uring *st = s->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__sop_sqe(s, &us->accept_op);
-
-  if (sqe == NULL) {
-    lure__ustream_park(s, us, LURE__PARK_ACCEPT);
-    return 0;
-  }
-  /* Before 5.19: one accept at a time, armed again after each. */
-  us->accept_op.multi = lure__uring_has_op(st->ops, LURE__FEAT_ACCEPT_MULTISHOT);
-  if (us->accept_op.multi)
-    io_uring_prep_multishot_accept(sqe, s->io_watcher.fd, NULL, NULL,
-                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
-  else
-    io_uring_prep_accept(sqe, s->io_watcher.fd, NULL, NULL,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-  lure__uring_fault_inject(&lure__uring_fault_accept_abort, sqe,
-                           -ECONNABORTED);
-  lure__sop_set(sqe, &us->accept_op);
-  return 0;
-}
-
-static int lure__uring_stream_accept(lure_stream_t *s) {
-  struct lure__ustream *us = lure__ustream(s);
-
-  if (us == NULL)
-    return LURE_ENOMEM;
-  if (us->accept_op.armed)
-    return 0;
-  return lure__sop_arm_accept(s, us);
-}
-
-/* The listener goes on with readiness (its socket is shared now, stream.c
- * switched its table): the accept is cancelled and not armed again. */
-static void lure__uring_stream_accept_stop(lure_stream_t *s) {
-  struct lure__ustream *us = s->exec_data;
-
-  if (us == NULL)
-    return;
-  us->parked &= ~LURE__PARK_ACCEPT;
-  if (us->accept_op.armed)
-    lure__sop_cancel(s, &us->accept_op);
 }
 
 /* ---- connect ---- */
@@ -517,9 +463,6 @@ void lure__uring_stream_unpark(lure_loop_t *loop, struct lure__uring *st) {
     if (lure__handle_is_closing((lure_handle_t *) s) ||
         lure__stream_sock(s) != &lure__sock_uring)
       continue;
-    if ((what & LURE__PARK_ACCEPT) && !us->accept_op.armed &&
-        (s->stream_flags & LURE__STREAM_LISTENING))
-      (void) lure__sop_arm_accept(s, us);
     if ((what & LURE__PARK_RECV) && !us->recv_op.armed &&
         !lure__stream_read_ended(s) &&
         (s->stream_flags & LURE__STREAM_READING))
@@ -560,22 +503,15 @@ static int lure__uring_stream_close(lure_stream_t *s) {
   lure__queue_remove(&us->park_link);
   us->parked = 0;
   zc = us->send_zc && us->send_op.armed && s->type == LURE_TCP;
-  if (us->accept_op.armed)
-    lure__sop_cancel(s, &us->accept_op);
   if (!us->recv_canceling)
     lure__sop_cancel(s, &us->recv_op);
   lure__sop_cancel(s, &us->send_op);
   lure__sop_cancel(s, &us->connect_op);
-  if (!us->accept_op.armed && !zc)
+  if (!zc)
     return 0;
-  /* A listener is closed at once too (stream.c closes its descriptor right
-   * after this, as libuv's uv_close() does), so the kernel gets the
-   * accept, if it still waits in the SQ, and its cancel now, while the
-   * descriptor still names the listener.  The cancel of a waiting accept
-   * completes inline, and with it the ring's hold on the socket goes. */
   lure__uring_submit_now(s->loop, st);
   /* Only if the kernel took every SQE that may name the descriptor. */
-  if (!zc || io_uring_sq_ready(&st->ring) != 0)
+  if (io_uring_sq_ready(&st->ring) != 0)
     return 0;
   (void) setsockopt(s->io_watcher.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
                     sizeof(ms));
@@ -589,7 +525,6 @@ static void lure__uring_stream_forget(lure_stream_t *s) {
   s->exec_ops = 0;
   if (us == NULL)
     return;
-  us->accept_op.armed = 0;
   us->recv_op.armed = 0;
   us->send_op.armed = 0;
   us->connect_op.armed = 0;
@@ -625,33 +560,6 @@ void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
   int final = !(flags & IORING_CQE_F_MORE);
 
   switch (op->kind) {
-    case LURE__SOP_ACCEPT:
-      if (final)
-        op->armed = 0;
-      if (final && res == -EINVAL && op->multi) {
-        /* A kernel without multishot accept: one at a time from now on. */
-        lure__uring_feat_drop(st, LURE__FEAT_ACCEPT_MULTISHOT);
-        res = -EAGAIN;
-      }
-      if (!lure__handle_is_closing((lure_handle_t *) s)) {
-        /* ECONNABORTED: a connection reset before it was accepted; libuv
-         * (and lure's readiness path) skip it, the listener goes on. */
-        if (res >= 0)
-          lure__stream_connection(s, res);
-        else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN &&
-                 res != -ECONNABORTED)
-          lure__stream_connection(s, res);
-        /* Out of descriptors, the ring's accept fails again at once,
-         * connection or not: stream.c waits for readiness first. */
-        if (!op->armed && !lure__handle_is_closing((lure_handle_t *) s) &&
-            (s->stream_flags & LURE__STREAM_LISTENING) &&
-            lure__stream_sock(s) == &lure__sock_uring && res != -EMFILE &&
-            res != -ENFILE)
-          (void) lure__sop_arm_accept(s, us);
-      } else if (res >= 0) {
-        close(res);
-      }
-      break;
     case LURE__SOP_RECV:
       lure__sop_recv_done(s, us, res, flags);
       break;
@@ -681,10 +589,9 @@ void lure__uring_sock_complete(lure_loop_t *loop, struct lure__uring *st,
 
 const struct lure__sock_ops lure__sock_uring = {
   LURE__EXEC_URING,
-  1, /* holds_ops: multishot receives and accepts stay in the ring */
+  1, /* holds_ops: multishot receives stay in the ring */
   lure__uring_stream_usable,
-  lure__uring_stream_accept,
-  lure__uring_stream_accept_stop,
+  NULL, /* accept: listeners accept on readiness (uring-nest.c) */
   lure__uring_stream_connect,
   lure__uring_stream_read,
   lure__uring_stream_read_stop,

@@ -122,6 +122,7 @@ static void lure__uring_destroy(lure_loop_t *loop, int in_child) {
   lure__queue_unlink_all(&st->ustreams);
   lure__queue_unlink_all(&st->uudps);
   lure__uring_polls_free(st);
+  lure__uring_nest_free(st);
   lure__uring_bufring_free(&st->bufring);
   lure__uring_bufring_free(&st->bufring_inc);
   lure__uring_bufring_free(&st->bufring_small);

@@ -172,12 +172,11 @@ struct lure__sock_ops {
 
   /* Whether this loop can serve a stream (a socket) with this table. */
   int (*stream_usable)(const lure_loop_t *loop);
-  /* Start taking connections: 0, or a negative errno (the core then falls
-   * back to readiness). */
+  /* Start taking connections: 0, or a negative errno.  Only readiness
+   * has one: every listener accepts on readiness, with its watcher marked
+   * LURE__IO_NOHOLD (no request may hold a listening socket in the kernel,
+   * src/stream.c).  NULL elsewhere. */
   int (*accept)(lure_stream_t *s);
-  /* Stop taking connections this way: the listener goes on with readiness
-   * (its socket is now shared, src/stream.c).  NULL: nothing held. */
-  void (*accept_stop)(lure_stream_t *s);
   /* Connect the socket: 0 (lure__stream_connect_done follows), a negative
    * errno for the caller (libuv's synchronous errors), or LURE_ENOTSUP
    * (the core uses connect(2) and readiness).  NULL: always the latter. */

@@ -41,7 +41,12 @@ enum {
    * lure__io_close() while the fd is still open (streams and UDP handles):
    * a stopped watcher may stay registered until the next poll, where a
    * restart in between becomes one mask change (backends/epoll.c). */
-  LURE__IO_PARKABLE = 0x02
+  LURE__IO_PARKABLE = 0x02,
+  /* No request of the wait point may hold the fd's file: a listening
+   * socket, which must let its port go when its process dies, as libuv's
+   * does (the ring watches it through an epoll instance,
+   * backends/uring-nest.c). */
+  LURE__IO_NOHOLD = 0x04
 };
 
 /* Executors, as lure_req_executor() names them. */

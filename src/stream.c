@@ -175,11 +175,7 @@ static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) 
     if (!lure__handle_is_closing((lure_handle_t *) s) &&
         s->io_watcher.fd >= 0) {
       if (s->stream_flags & LURE__STREAM_LISTENING) {
-        if (lure__stream_on_readiness(s) ||
-            lure__stream_sock(s)->accept(s) != 0) {
-          lure__stream_set_sock(s, &lure__sock_ready);
-          (void) lure__stream_sock(s)->accept(s);
-        }
+        (void) lure__sock_ready.accept(s);
       } else if (s->stream_flags & LURE__STREAM_READING) {
         (void) lure__stream_read_arm(s);
       }
@@ -716,14 +712,9 @@ static int lure__stream_emfile(lure_stream_t *s, int err) {
   return err == LURE_EAGAIN || err == -EWOULDBLOCK ? 0 : err;
 }
 
-/* A connection arrived (from accept4 or the ring's multishot accept). */
+/* A connection arrived (from accept4 on readiness). */
 void lure__stream_connection(lure_stream_t *s, int fd_or_error) {
   if (fd_or_error == LURE_EMFILE || fd_or_error == LURE_ENFILE) {
-    /* The ring would fail the next accept at once, connection or not (a
-     * descriptor is reserved before one is waited for): a ring server
-     * waits for readiness before it accepts again (backends/ready.c). */
-    if (!lure__stream_on_readiness(s))
-      (void) lure__io_start(s->loop, &s->io_watcher, POLLIN);
     fd_or_error = lure__stream_emfile(s, fd_or_error);
     if (fd_or_error == 0)
       return;
@@ -901,12 +892,13 @@ int lure__stream_listen_start(lure_stream_t *s, lure_connection_cb cb) {
   lure__emfile_reserve(s->loop);
   s->stream_flags |= LURE__STREAM_LISTENING;
   lure__handle_start((lure_handle_t *) s);
-  /* An adopted or shared socket accepts on readiness (stream.h). */
-  if (!(s->stream_flags & LURE__STREAM_ADOPTED) &&
-      lure__stream_sock(s)->accept(s) == 0)
-    return 0;
+  /* Every listener accepts on readiness, and no request of the wait point
+   * may hold its socket: when its process dies, its port must be free
+   * at once, as libuv's is (a ring accept held it until the kernel tore
+   * the ring down, later; backends/uring-nest.c). */
+  s->io_watcher.flags |= LURE__IO_NOHOLD;
   lure__stream_set_sock(s, &lure__sock_ready);
-  return lure__stream_sock(s)->accept(s);
+  return lure__sock_ready.accept(s);
 }
 
 LURE_EXTERN int lure_accept(lure_stream_t *server, lure_stream_t *client) {
@@ -1093,20 +1085,13 @@ static int lure__send_handle_check(const lure_stream_t *s,
   return (s->stream_flags & LURE__STREAM_NOT_SOCKET) ? LURE_ENOTSOCK : 0;
 }
 
-/* A handle sent over IPC may be shared from now on (the receiver may
- * listen or read on it too): a listener on the ring goes on with readiness,
- * as a listener opened from a descriptor does (stream.h). */
+/* A handle sent over IPC may be shared from now on (the receiver may read
+ * on it too): its reads go one at a time (stream.h).  A listener already
+ * accepts on readiness. */
 static void lure__stream_share(lure_stream_t *h) {
   if (h == NULL)
     return;
   h->stream_flags |= LURE__STREAM_ADOPTED;
-  if ((h->stream_flags & LURE__STREAM_LISTENING) &&
-      !lure__stream_on_readiness(h)) {
-    if (lure__stream_sock(h)->accept_stop != NULL)
-      lure__stream_sock(h)->accept_stop(h);
-    lure__stream_set_sock(h, &lure__sock_ready);
-    (void) lure__stream_sock(h)->accept(h);
-  }
 }
 
 static int lure__write_setup(lure_write_t *req, lure_stream_t *s,

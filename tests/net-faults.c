@@ -54,13 +54,9 @@
  *                         lure_udp_try_send return LURE_EAGAIN, queued
  *                         writes and sends wait for room and go, as in
  *                         libuv.
- *   faults_recv_no_sqe,   the same for a receive armed again (after each
- *   faults_accept_no_sqe  completion on uring-old, after a stop/start on
- *                         uring) and a one-shot accept armed again
- *                         (uring-old): they stalled the same way.  The
- *                         accept test's second run has the ring's first
- *                         accepts complete -ECONNABORTED (injected NOPs):
- *                         skipped as libuv skips them, never reported.
+ *   faults_recv_no_sqe    the same for a receive armed again (after each
+ *                         completion on uring-old, after a stop/start on
+ *                         uring): it stalled the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -411,12 +407,10 @@ END_TEST
 /* ---- stream sends that find no SQE ------------------------------------------------- */
 
 /* Hidden in the library, set only here: the next this many stream sends
- * (receives, accepts) find no SQE, as when the kernel would not take a
- * flush of a full SQ. */
+ * (lure__uring_fault_send_sqe) or receives (lure__uring_fault_recv_sqe)
+ * find no SQE, as when the kernel would not take a flush of a full SQ. */
 extern unsigned lure__uring_fault_send_sqe;
 extern unsigned lure__uring_fault_recv_sqe;
-extern unsigned lure__uring_fault_accept_sqe;
-extern unsigned lure__uring_fault_accept_abort;
 
 START_TEST(faults_send_no_sqe) {
   struct lt_net_bulk_opts o;
@@ -958,45 +952,6 @@ START_TEST(faults_recv_no_sqe) {
 }
 END_TEST
 
-#define AN_CONNS 4
-
-struct an {
-  lure_loop_t loop;
-  lure_timer_t wd;
-  lure_tcp_t listener;
-  lure_tcp_t acc[AN_CONNS];
-  lure_tcp_t cli[AN_CONNS];
-  lure_connect_t creq[AN_CONNS];
-  unsigned accepted;
-  unsigned connected;
-  int aborts; /* the ECONNABORTED run */
-};
-
-static void an_conn_cb(lure_stream_t *server, int status) {
-  struct an *a = server->data;
-  unsigned i = a->accepted;
-
-  ck_assert_int_eq(status, 0);
-  ck_assert_uint_lt(i, AN_CONNS);
-  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->acc[i]), 0);
-  ck_assert_int_eq(lure_accept(server, (lure_stream_t *) &a->acc[i]), 0);
-  lure_close((lure_handle_t *) &a->acc[i], NULL);
-  /* The accept the ring arms next finds no SQE: one-shot accepts
-   * (uring-old) are armed again after each connection. */
-  if (a->accepted++ == 0 && !a->aborts)
-    lure__uring_fault_accept_sqe = 1;
-  if (a->accepted == AN_CONNS)
-    lure_close((lure_handle_t *) server, NULL);
-}
-
-static void an_connect_cb(lure_connect_t *req, int status) {
-  struct an *a = req->data;
-
-  ck_assert_int_eq(status, 0);
-  a->connected++;
-  lure_close((lure_handle_t *) req->handle, NULL);
-}
-
 /* A poll the ring answered -EINTR (the first 3 POLL_ADDs armed are NOPs
  * the kernel completes so, Linux 6.10): nothing happened to the
  * descriptor, and libuv's epoll never reports that, so the poll goes
@@ -1054,50 +1009,6 @@ START_TEST(faults_poll_eintr) {
   close(fds[1]);
   lt_loop_finish(&x->loop);
   free(x);
-}
-END_TEST
-
-/* _i 0: an accept finds no SQE.  _i 1: the first 3 accepts the ring arms
- * are NOPs the kernel completes -ECONNABORTED (Linux 6.10), a connection
- * reset before it was accepted: libuv skips those, so the connection
- * callback must never see the error, and every connection is accepted. */
-START_TEST(faults_accept_no_sqe) {
-  struct an *a = calloc(1, sizeof(*a));
-  struct sockaddr_storage ss;
-  unsigned i, armed = 0, *fault = _i == 0 ? &lure__uring_fault_accept_sqe
-                                          : &lure__uring_fault_accept_abort;
-
-  ck_assert_ptr_nonnull(a);
-  a->aborts = _i == 1;
-  if (a->aborts && lt_kernel_at_least(6, 10))
-    lure__uring_fault_accept_abort = armed = 3;
-  lt_loop_init(&a->loop);
-  lt_watchdog(&a->loop, &a->wd, 15000, "an accept that finds no SQE");
-  ck_assert_int_eq(lure_tcp_init(&a->loop, &a->listener), 0);
-  a->listener.data = a;
-  lt_net_loopback(AF_INET, 0, &ss);
-  ck_assert_int_eq(lure_tcp_bind(&a->listener, (struct sockaddr *) &ss, 0), 0);
-  ck_assert_int_eq(lure_listen((lure_stream_t *) &a->listener, 16,
-                               an_conn_cb), 0);
-  lt_net_loopback(AF_INET, lt_net_tcp_port(&a->listener), &ss);
-  for (i = 0; i < AN_CONNS; i++) {
-    ck_assert_int_eq(lure_tcp_init(&a->loop, &a->cli[i]), 0);
-    a->creq[i].data = a;
-    ck_assert_int_eq(lure_tcp_connect(&a->creq[i], &a->cli[i],
-                                      (struct sockaddr *) &ss, an_connect_cb),
-                     0);
-  }
-  lt_run(&a->loop);
-  printf("faults_accept_no_sqe: set %s: %s: %u of %u accepted, %u injected "
-         "faults left unused\n", lt_set() ? lt_set() : "(none)",
-         a->aborts ? "ECONNABORTED" : "no SQE", a->accepted, AN_CONNS, *fault);
-  if (a->aborts ? lt_set_ring_path() && armed > 0 : lt_set_is("uring-old"))
-    ck_assert_uint_eq(*fault, 0);
-  *fault = 0;
-  ck_assert_uint_eq(a->accepted, AN_CONNS);
-  ck_assert_uint_eq(a->connected, AN_CONNS);
-  lt_loop_finish(&a->loop);
-  free(a);
 }
 END_TEST
 
@@ -1255,7 +1166,6 @@ LT_SUITE(faults) {
   tcase_add_test(tc, faults_recv_eagain);
   tcase_add_loop_test(tc, faults_udp_send_eagain, 0, 2);
   tcase_add_test(tc, faults_recv_no_sqe);
-  tcase_add_loop_test(tc, faults_accept_no_sqe, 0, 2);
   tcase_add_test(tc, faults_direct_send_enobufs);
   tcase_add_test(tc, faults_udp_direct_enobufs);
   tcase_add_test(tc, faults_poll_eintr);

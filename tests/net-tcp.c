@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include "harness-net.h"
 
 /* ---- echo across chunk sizes ----------------------------------------------- */
@@ -1159,6 +1161,80 @@ END_TEST
 
 /* ---- lure_tcp_open on a socket connected elsewhere -------------------------------- */
 
+/* A server killed while it listens lets its port go with it, as a libuv
+ * server does: right after waitpid(), a connect to the port is refused
+ * (not taken by the dead listener) and another socket binds and listens on
+ * it (SO_REUSEADDR, as servers set).  On the ring, the accept request held
+ * the listening socket until the kernel tore the ring down, in a worker,
+ * 5-12 ms after the process was gone: the connect succeeded and the bind
+ * failed with EADDRINUSE (a server restarted at once by its supervisor
+ * could not start).  The child's loop has run a tick, so every request it
+ * makes for the listener is in the kernel. */
+static void tl_conn_cb(lure_stream_t *server, int status) {
+  (void) server;
+  (void) status;
+}
+START_TEST(tcp_listener_gone_with_process) {
+  struct sockaddr_in sin;
+  int pfd[2];
+  int port = 0;
+  int one = 1;
+  int status;
+  int fd;
+  pid_t pid;
+
+  ck_assert_int_eq(pipe(pfd), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lure_loop_t loop;
+    lure_tcp_t srv;
+    struct sockaddr_storage ss;
+
+    close(pfd[0]);
+    lt_net_loopback(AF_INET, 0, &ss);
+    if (lure_loop_init(&loop) != 0 || lure_tcp_init(&loop, &srv) != 0 ||
+        lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0) != 0 ||
+        lure_listen((lure_stream_t *) &srv, 128, tl_conn_cb) != 0)
+      _exit(2);
+    (void) lure_run(&loop, LURE_RUN_NOWAIT);
+    port = lt_net_tcp_port(&srv);
+    if (write(pfd[1], &port, sizeof(port)) != (ssize_t) sizeof(port))
+      _exit(3);
+    (void) lure_run(&loop, LURE_RUN_DEFAULT);
+    _exit(4);
+  }
+  close(pfd[1]);
+  ck_assert_int_eq(read(pfd[0], &port, sizeof(port)), (ssize_t) sizeof(port));
+  close(pfd[0]);
+  ck_assert_int_eq(kill(pid, SIGKILL), 0);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFSIGNALED(status));
+
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons((uint16_t) port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_msg(connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0 &&
+                    errno == ECONNREFUSED,
+                "set %s: a connect to the dead server's port was not refused",
+                lt_set() ? lt_set() : "(none)");
+  close(fd);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)),
+                   0);
+  ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0 &&
+                    listen(fd, 1) == 0,
+                "set %s: port %d still in use after its server died: %s",
+                lt_set() ? lt_set() : "(none)", port, strerror(errno));
+  close(fd);
+}
+END_TEST
+
+
 START_TEST(tcp_open_connected_socket) {
   lure_loop_t loop;
   lure_timer_t wd;
@@ -1613,6 +1689,7 @@ LT_SUITE(tcp) {
   tcase_add_test(tc, tcp_accept_later);
   tcase_add_test(tc, tcp_close_server_with_queued);
   tcase_add_test(tc, tcp_open_connected_socket);
+  tcase_add_test(tc, tcp_listener_gone_with_process);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
