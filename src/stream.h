@@ -30,11 +30,10 @@ enum {
   /* The fd came from outside (lure_tcp_open, lure_pipe_open, received over
    * IPC) or was sent over IPC: another handle or process may share it,
    * so nothing is taken
-   * from it ahead of time, as with libuv's readiness.  A listener accepts
-   * on readiness (a multishot accept on a listener two processes share
-   * takes every connection: exclusive wake-ups); the ring receives one
-   * read at a time (a multishot receive still armed after lure_read_stop()
-   * would take bytes another handle on the fd is to read). */
+   * from it ahead of time, as with libuv's readiness: the ring receives
+   * one read at a time (a multishot receive still armed after
+   * lure_read_stop() would take bytes another handle on the fd is to
+   * read).  Every listener accepts on readiness anyway (stream.c). */
   LURE__STREAM_ADOPTED = 0x8000,
   /* Readiness: writes wait in the queue only because of the per-tick limit
    * of direct writes (backends/ready.c), not because the socket is full;
