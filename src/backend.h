@@ -166,8 +166,8 @@ struct lure__sock_ops {
   /* The executor reported for the handle's requests (LURE__EXEC_*). */
   int executor;
 
-  /* Reads and listens hold operations in the kernel (the wait point cannot
-   * go away under them). */
+  /* Reads hold operations in the kernel (the wait point cannot go away
+   * under them). */
   int holds_ops;
 
   /* Whether this loop can serve a stream (a socket) with this table. */

@@ -271,9 +271,9 @@ static int lure__loop_busy(const lure_loop_t *loop) {
         !lure__fs_event_is_io(loop, w))
       return 1;
   }
-  /* Streams that read or listen on the ring's path keep operations in it,
-   * and lent ring buffers must stay mapped.  (A receiving UDP handle waits
-   * on its watcher, above; its sends in the ring are requests.) */
+  /* Streams that read on the ring's path keep operations in it, and lent
+   * ring buffers must stay mapped.  (Listeners and receiving UDP handles
+   * wait on their watchers, above; UDP sends in the ring are requests.) */
   if (lure__sock_buffers_lent(loop))
     return 1;
   lure__queue_foreach(q, &loop->priv->handle_queue) {
@@ -282,8 +282,7 @@ static int lure__loop_busy(const lure_loop_t *loop) {
 
     if (lure__is_stream(h) &&
         lure__stream_sock((const lure_stream_t *) h)->holds_ops &&
-        (((const lure_stream_t *) h)->stream_flags &
-         (LURE__STREAM_READING | LURE__STREAM_LISTENING)))
+        (((const lure_stream_t *) h)->stream_flags & LURE__STREAM_READING))
       return 1;
   }
   return 0;
