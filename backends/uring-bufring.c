@@ -48,18 +48,44 @@ _Static_assert(sizeof(struct lure__buf_reg) == sizeof(struct io_uring_buf_reg),
 
 /* Hand buffers [bid, bid + n) back to the kernel the pre-5.19 way: one
  * IORING_OP_PROVIDE_BUFFERS, submitted with the next wait, ahead of any
- * receive queued after it. */
+ * receive queued after it.  A single buffer next to the range of the
+ * PROVIDE_BUFFERS still waiting in the SQ joins it instead: the kernel
+ * hands buffers out in the order they were given, so the buffers of one
+ * tick mostly come back in a run, and each took an SQE of its own (at
+ * 1,000 connections, 3.3 SQEs per request instead of 2). */
 static int lure__bufring_provide(struct lure__bufring *b, unsigned bid,
                                  unsigned n) {
   struct lure__uring *st = b->loop->priv->backend_data;
-  struct io_uring_sqe *sqe = lure__uring_sqe(b->loop, st);
+  struct io_uring_sqe *sqe = b->pend_sqe;
 
+  if (sqe != NULL && n == 1 &&
+      b->pend_pos - st->ring.sq.sqe_head <
+          st->ring.sq.sqe_tail - st->ring.sq.sqe_head) {
+    if (bid == b->pend_bid + b->pend_n) {
+      b->pend_n++;
+      sqe->fd = (__s32) b->pend_n;
+      return 0;
+    }
+    if (bid + 1 == b->pend_bid) {
+      b->pend_bid = bid;
+      b->pend_n++;
+      sqe->fd = (__s32) b->pend_n;
+      sqe->addr = (unsigned long) (b->bufs + (size_t) bid * b->size);
+      sqe->off = bid;
+      return 0;
+    }
+  }
+  sqe = lure__uring_sqe(b->loop, st);
   if (sqe == NULL)
     return LURE_EAGAIN;
   io_uring_prep_provide_buffers(sqe, b->bufs + (size_t) bid * b->size,
                                 (int) b->size, (int) n, (int) b->bgid,
                                 (int) bid);
   io_uring_sqe_set_data64(sqe, LURE__UD_IGNORE);
+  b->pend_sqe = sqe;
+  b->pend_pos = st->ring.sq.sqe_tail - 1;
+  b->pend_bid = bid;
+  b->pend_n = n;
   return 0;
 }
 

@@ -90,6 +90,13 @@ struct lure__bufring {
   unsigned size;
   unsigned bgid;
   int legacy;                  /* IORING_OP_PROVIDE_BUFFERS, no br */
+  /* Legacy: the PROVIDE_BUFFERS still in the SQ that the next buffer
+   * given back may join (buffers [pend_bid, pend_bid + pend_n); pend_pos
+   * its place in the SQ, as liburing's sqe_tail counted it). */
+  struct io_uring_sqe *pend_sqe;
+  unsigned pend_pos;
+  unsigned pend_bid;
+  unsigned pend_n;
   lure_loop_t *loop;
   unsigned lent;               /* buffers held by borrowed reads */
   unsigned char *lent_map;     /* which ones */
