@@ -6,8 +6,9 @@
  * Field notes:
  * - IORING_REGISTER_PBUF_RING (5.19) where the kernel has it (and the mask
  *   does not hide pbuf_ring); else the same buffers handed over with
- *   IORING_OP_PROVIDE_BUFFERS (5.7), one SQE per buffer given back,
- *   submitted with the next wait ahead of any receive queued after it.
+ *   IORING_OP_PROVIDE_BUFFERS (5.7), submitted with the next wait ahead
+ *   of any receive queued after it; buffers given back next to each other
+ *   in one tick share an SQE (lure__bufring_provide).
  * - The buffers are one anonymous mapping, page-aligned; the streams' ring
  *   is populated up front (the kernel copies into it on every receive).
  * - Incremental consumption (IOU_PBUF_RING_INC, 6.12): without it every
