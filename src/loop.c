@@ -869,6 +869,10 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
         p->wait_error != 0) {
       p->stats.busy_poll_hits++;
       p->busy.misses = 0;
+      /* Looking for an event is waiting for it: idle time, up to the look
+       * that found it (libuv counts its time in epoll_wait). */
+      if (p->metrics_idle)
+        p->idle_time += last - start;
       return 1;
     }
     LURE__CPU_RELAX();
@@ -888,6 +892,8 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
       break;
     }
   }
+  if (p->metrics_idle)
+    p->idle_time += now - start;
   /* What is left of the wait; none: the poll phase ends as a wait that
    * timed out would. */
   if (*timeout > 0) {

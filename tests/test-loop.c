@@ -1679,6 +1679,31 @@ START_TEST(loop_busy_poll_many_events) {
 }
 END_TEST
 
+/* A spin is the loop waiting: with LURE_METRICS_IDLE_TIME on, its time
+ * counts as idle, as a wait in the kernel does (libuv counts its time in
+ * epoll_wait).  A 1 ms timer and a budget of 1000 us: the spin lasts the
+ * whole wait (it found nothing, so no sleep follows), and the idle time
+ * must grow; it stayed 0 when spins were not counted. */
+START_TEST(loop_busy_poll_idle_time) {
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  uint64_t ms;
+  uint64_t idle;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_METRICS_IDLE_TIME), 0);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  bp_run_timer(&loop, 1, 0, &st, &ms);
+  idle = lure_metrics_idle_time(&loop);
+  ck_assert_uint_eq(st.busy_polls, 1);
+  ck_assert_uint_eq(st.busy_poll_hits, 0);
+  ck_assert_msg(idle > 0 && idle < 1000000000u,
+                "set %s: a wait of 1 ms spent spinning counted %llu ns idle",
+                lt_set(), (unsigned long long) idle);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 /* LURE_BUSY_POLL sets the budget of every new loop (a libuv program built
  * against uv.h has no other way); a value out of range or not a number is
  * ignored. */
@@ -2132,6 +2157,7 @@ LT_SUITE(loop) {
   tcase_add_test(tc, loop_busy_poll_timer);
   tcase_add_test(tc, loop_busy_poll_hit);
   tcase_add_test(tc, loop_busy_poll_many_events);
+  tcase_add_test(tc, loop_busy_poll_idle_time);
   tcase_add_test(tc, loop_busy_poll_env);
   tcase_add_test(tc, loop_configure_uring_disable);
   tcase_add_test(tc, loop_configure_uring_disable_forced);
