@@ -59,9 +59,7 @@ static int lure__bufring_provide(struct lure__bufring *b, unsigned bid,
   struct lure__uring *st = b->loop->priv->backend_data;
   struct io_uring_sqe *sqe = b->pend_sqe;
 
-  if (sqe != NULL && n == 1 &&
-      b->pend_pos - st->ring.sq.sqe_head <
-          st->ring.sq.sqe_tail - st->ring.sq.sqe_head) {
+  if (sqe != NULL && n == 1 && lure__uring_sq_pos_unsent(st, b->pend_pos)) {
     if (bid == b->pend_bid + b->pend_n) {
       b->pend_n++;
       sqe->fd = (__s32) b->pend_n;

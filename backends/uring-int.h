@@ -261,6 +261,15 @@ char *lure__uring_bufring_take(struct lure__bufring *b, unsigned bid, int res,
  * (after a fork it may not be); else leave the link on its own. */
 void lure__uring_track(lure_loop_t *loop, struct lure__queue *link, int udp);
 
+/* Whether the SQE taken at position pos (liburing's sq.sqe_tail before it
+ * was taken) is still in the SQ, not yet handed to the kernel (liburing
+ * publishes [sqe_head, sqe_tail) on submit): lure may still change it. */
+static inline int lure__uring_sq_pos_unsent(const struct lure__uring *st,
+                                            unsigned pos) {
+  return pos - st->ring.sq.sqe_head <
+         st->ring.sq.sqe_tail - st->ring.sq.sqe_head;
+}
+
 /* ---- streams (uring-stream.c, uring-send.c) ---- */
 
 /* Shutdown is not a ring operation: IORING_OP_SHUTDOWN always runs on the

@@ -1,9 +1,9 @@
 /*
  * uring-nest.c - fd watchers the ring must not hold (LURE__IO_NOHOLD):
  * listening sockets.  They are registered with an epoll instance of the
- * loop's own, and the ring watches that instance (one multishot POLL_ADD);
- * when it is readable, one epoll_wait(2) with a zero timeout says which
- * watchers are ready.
+ * loop's own, and the ring watches that instance (one POLL_ADD, armed
+ * again after each event); when it is readable, one epoll_wait(2) with a
+ * zero timeout says which watchers are ready.
  *
  * Field notes:
  * - Every ring request holds the file it names until its CQE, and when a
@@ -110,10 +110,6 @@ int lure__uring_nest_start(lure_loop_t *loop, struct lure__uring *st,
   n = lure__nest_get(loop, st, &rc);
   if (n == NULL)
     return rc;
-  if (w->bdata != NULL && w->bdata != &lure__nest_registered) {
-    /* Watched through the ring until now. */
-    lure__uring_io_stop(loop, w);
-  }
   e.events = w->events; /* the poll(2) bits are epoll's on Linux */
   e.data.ptr = w;
   if (epoll_ctl(n->epfd, w->bdata == &lure__nest_registered ? EPOLL_CTL_MOD

@@ -48,12 +48,6 @@ static void lure__upoll_arm(lure_loop_t *loop, struct lure__uring *st,
   up->sq_pos = st->ring.sq.sqe_tail - 1;
 }
 
-/* Whether the SQE taken at position pos is still in the SQ, not yet handed
- * to the kernel (liburing publishes [sqe_head, sqe_tail) on submit). */
-static int lure__uring_sqe_unsent(const struct lure__uring *st, unsigned pos) {
-  return pos - st->ring.sq.sqe_head < st->ring.sq.sqe_tail - st->ring.sq.sqe_head;
-}
-
 /* Let go of a poll record: remove it from the kernel, free it once no CQE
  * can name it anymore. */
 static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
@@ -74,7 +68,7 @@ static void lure__upoll_release(lure_loop_t *loop, struct lure__uring *st,
    * with the ring's accept masked: a stream's read callback got EOF, the
    * poll was armed again before the callback and released by its close,
    * and its peer's server waited for an EOF forever). */
-  if (up->armed && lure__uring_sqe_unsent(st, up->sq_pos)) {
+  if (up->armed && lure__uring_sq_pos_unsent(st, up->sq_pos)) {
     io_uring_prep_nop(up->sqe);
     io_uring_sqe_set_data64(up->sqe, LURE__UD_IGNORE);
     up->armed = 0;
