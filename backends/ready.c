@@ -400,6 +400,15 @@ static void lure__ready_read_stop(lure_stream_t *s) {
   lure__io_stop(s->loop, &s->io_watcher, POLLIN);
 }
 
+/* Nothing names the descriptor but the watcher, which lure__stream_close()
+ * takes out of the wait point first: it goes at once, as libuv's does, so
+ * the peer sees the FIN inside the callback that closed the stream rather
+ * than after the tick's last callback. */
+static int lure__ready_close(lure_stream_t *s) {
+  (void) s;
+  return 1;
+}
+
 const struct lure__sock_ops lure__sock_ready = {
   LURE__EXEC_EPOLL,
   0,                        /* holds_ops */
@@ -410,7 +419,7 @@ const struct lure__sock_ops lure__sock_ready = {
   lure__ready_read_stop,
   lure__ready_write,
   NULL,                     /* sending: a write is never held */
-  NULL,                     /* close */
+  lure__ready_close,
   NULL,                     /* forget */
   NULL,                     /* free */
   lure__ready_udp_usable,

@@ -193,8 +193,11 @@ struct lure__sock_ops {
   /* lure_close(): cancel what the executor holds; the close completes
    * when exec_ops drops to 0 (lure__handle_close_ready).  Returns 1 when
    * the core must close the descriptor now rather than in the closing
-   * phase (the ring's zero-copy send, whose end waits for the socket to
-   * let go of the caller's pages), else 0.  NULL: nothing held. */
+   * phase (readiness, whose watcher the core has just taken out, so that
+   * the peer gets the FIN inside lure_close() as with libuv; the ring's
+   * zero-copy send, whose end waits for the socket to let go of the
+   * caller's pages), else 0.  NULL: nothing held, close in the closing
+   * phase. */
   int (*close)(lure_stream_t *s);
   /* In a forked child or after a wait-point switch: the operations the
    * executor held belong to the old kernel objects; forget them.  NULL:

@@ -1380,7 +1380,7 @@ void lure__stream_close(lure_stream_t *s) {
 
 /* The closing phase, just before close_cb: cancelled callbacks, then the
  * descriptor goes (only now, once no ring operation can name it), unless
- * it is one of fds 0-2. */
+ * lure__stream_close() closed it already or it is one of fds 0-2. */
 void lure__stream_finish_close(lure_stream_t *s) {
   lure_connect_t *creq = s->connect_req;
 

@@ -1281,6 +1281,102 @@ START_TEST(tcp_open_connected_socket) {
 }
 END_TEST
 
+/* ---- the FIN leaves with lure_close() ------------------------------------------ */
+
+struct cf {
+  int peer;
+  int closed;
+  int eof_at_close_cb; /* what the peer saw when the close callback ran */
+};
+
+static int cf_peer_eof(int fd) {
+  char c;
+
+  return recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+static void cf_alloc(lure_handle_t *h, size_t sz, lure_buf_t *buf) {
+  static char b[64];
+
+  (void) h;
+  (void) sz;
+  *buf = lure_buf_init(b, sizeof(b));
+}
+
+static void cf_read(lure_stream_t *s, ssize_t nread, const lure_buf_t *buf) {
+  (void) s;
+  (void) nread;
+  (void) buf;
+}
+
+static void cf_close_cb(lure_handle_t *h) {
+  struct cf *c = h->data;
+
+  c->closed++;
+  c->eof_at_close_cb = cf_peer_eof(c->peer);
+}
+
+/* As with libuv, a stream served by readiness on epoll lets go of its
+ * socket inside lure_close(): the peer has its EOF before the loop runs
+ * again, not only after the tick's last callback.  Where the ring holds
+ * the socket (its receive, or the poll of a readiness watcher on the ring
+ * wait point) the socket goes once the kernel gives it back, by the close
+ * callback at the latest; every set checks that. */
+START_TEST(tcp_close_fin_at_once) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_tcp_t h;
+  struct cf c;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  const char *ex = lt_net_stream_executor();
+  int lfd;
+  int fd;
+  int i;
+
+  memset(&c, 0, sizeof(c));
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "close sends the FIN");
+  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(lfd, 0);
+  lt_net_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(bind(lfd, (struct sockaddr *) &ss,
+                        sizeof(struct sockaddr_in)), 0);
+  ck_assert_int_eq(listen(lfd, 4), 0);
+  ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &ss, &len), 0);
+  c.peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(c.peer, 0);
+  ck_assert_int_eq(connect(c.peer, (struct sockaddr *) &ss,
+                           sizeof(struct sockaddr_in)), 0);
+  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+  close(lfd);
+  ck_assert_int_eq(lure_tcp_init(&loop, &h), 0);
+  ck_assert_int_eq(lure_tcp_open(&h, fd), 0);
+  h.data = &c;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &h, cf_alloc, cf_read),
+                   0);
+  /* Let the read reach its executor (a receive armed in the ring). */
+  for (i = 0; i < 3; i++)
+    lure_run(&loop, LURE_RUN_NOWAIT);
+  ck_assert_int_eq(cf_peer_eof(c.peer), 0);
+  lure_close((lure_handle_t *) &h, cf_close_cb);
+  if (ex != NULL && strcmp(ex, "epoll") == 0 &&
+      strcmp(lure_loop_backend(&loop), "epoll") == 0)
+    ck_assert_msg(cf_peer_eof(c.peer),
+                  "set %s: no EOF at the peer right after lure_close()",
+                  lt_set());
+  for (i = 0; i < 1000 && c.closed == 0; i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(c.closed, 1);
+  ck_assert_msg(c.eof_at_close_cb,
+                "set %s: no EOF at the peer when the close callback ran",
+                lt_set() ? lt_set() : "(none)");
+  close(c.peer);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 /* ---- zero-copy send, borrowed reads ------------------------------------------------ */
 
 #define ZC_TOTAL ((size_t) 8 << 20)
@@ -1690,6 +1786,7 @@ LT_SUITE(tcp) {
   tcase_add_test(tc, tcp_close_server_with_queued);
   tcase_add_test(tc, tcp_open_connected_socket);
   tcase_add_test(tc, tcp_listener_gone_with_process);
+  tcase_add_test(tc, tcp_close_fin_at_once);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
