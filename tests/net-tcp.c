@@ -1235,6 +1235,75 @@ START_TEST(tcp_listener_gone_with_process) {
 END_TEST
 
 
+/* Two listeners with a connection each waiting: whichever is told first
+ * closes both; the other one's callback never runs, although its
+ * readiness may already sit in the batch being dispatched (the wait
+ * point's, or on the ring the listeners' own epoll instance,
+ * backends/uring-nest.c).  Two guards keep it out: the batch forgets a
+ * stopped watcher, and a closed listener's watcher callback does nothing
+ * (LURE__STREAM_LISTENING cleared); the test fails only if both go. */
+struct lo {
+  lure_tcp_t l[2];
+  int fired;
+  int closed;
+};
+
+static void lo_closed(lure_handle_t *h) {
+  ((struct lo *) h->data)->closed++;
+}
+
+static void lo_conn_cb(lure_stream_t *server, int status) {
+  struct lo *o = server->data;
+  int i;
+
+  (void) status;
+  o->fired++;
+  for (i = 0; i < 2; i++)
+    if (!lure_is_closing((lure_handle_t *) &o->l[i]))
+      lure_close((lure_handle_t *) &o->l[i], lo_closed);
+}
+
+START_TEST(tcp_listener_closed_by_other) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  struct lo o;
+  struct sockaddr_storage ss;
+  int fd[2];
+  int i;
+  int r;
+
+  memset(&o, 0, sizeof(o));
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "listener closed by another");
+  for (i = 0; i < 2; i++) {
+    lt_net_loopback(AF_INET, 0, &ss);
+    ck_assert_int_eq(lure_tcp_init(&loop, &o.l[i]), 0);
+    o.l[i].data = &o;
+    ck_assert_int_eq(lure_tcp_bind(&o.l[i], (struct sockaddr *) &ss, 0), 0);
+    ck_assert_int_eq(lure_listen((lure_stream_t *) &o.l[i], 8, lo_conn_cb),
+                     0);
+  }
+  /* Both listeners watched before either has a connection. */
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_NOWAIT), 1);
+  for (i = 0; i < 2; i++) {
+    lt_net_loopback(AF_INET, lt_net_tcp_port(&o.l[i]), &ss);
+    fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd[i], 0);
+    ck_assert_int_eq(connect(fd[i], (struct sockaddr *) &ss,
+                             sizeof(struct sockaddr_in)), 0);
+  }
+  for (i = 0; i < 1000 && o.closed < 2; i++) {
+    r = lure_run(&loop, LURE_RUN_ONCE);
+    (void) r;
+  }
+  ck_assert_int_eq(o.closed, 2);
+  ck_assert_int_eq(o.fired, 1);
+  close(fd[0]);
+  close(fd[1]);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(tcp_open_connected_socket) {
   lure_loop_t loop;
   lure_timer_t wd;
@@ -1787,6 +1856,7 @@ LT_SUITE(tcp) {
   tcase_add_test(tc, tcp_open_connected_socket);
   tcase_add_test(tc, tcp_listener_gone_with_process);
   tcase_add_test(tc, tcp_close_fin_at_once);
+  tcase_add_test(tc, tcp_listener_closed_by_other);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
