@@ -153,8 +153,11 @@ static void lure__stream_shutdown_done(lure_stream_t *s, int status) {
 static void lure__stream_maybe_shutdown(lure_stream_t *s) {
   int status = 0;
 
+  /* A closing stream's shutdown ends in the closing phase (ECANCELED, as
+   * libuv's); its descriptor may be gone already. */
   if (s->shutdown_req == NULL || !lure__queue_empty(&s->write_queue) ||
-      (s->stream_flags & LURE__STREAM_SHUT_ISSUED))
+      (s->stream_flags & LURE__STREAM_SHUT_ISSUED) ||
+      lure__handle_is_closing((lure_handle_t *) s))
     return;
   s->stream_flags |= LURE__STREAM_SHUT_ISSUED;
   /* shutdown(2) never blocks, on either path (see backends/uring-stream.c

@@ -212,6 +212,76 @@ static int pe_connect(lure_loop_t *loop, const char *name) {
   return e.status;
 }
 
+/* A shutdown asked for and the stream closed in the same connect
+ * callback: the shutdown never runs, its callback gets LURE_ECANCELED
+ * before the close callback, on every path (libuv's shutdown_close_pipe;
+ * it got EBADF on readiness once the socket left inside lure_close()). */
+struct sc {
+  lure_pipe_t p;
+  lure_connect_t creq;
+  lure_shutdown_t sreq;
+  int shut_status;
+  int shut_cbs;
+  int closed;
+  int order_bad;
+};
+
+static void sc_shut_cb(lure_shutdown_t *req, int status) {
+  struct sc *c = req->data;
+
+  c->shut_cbs++;
+  c->shut_status = status;
+  if (c->closed)
+    c->order_bad = 1;
+}
+
+static void sc_closed(lure_handle_t *h) {
+  ((struct sc *) h->data)->closed++;
+}
+
+static void sc_connect_cb(lure_connect_t *req, int status) {
+  struct sc *c = req->data;
+
+  ck_assert_int_eq(status, 0);
+  c->sreq.data = c;
+  ck_assert_int_eq(lure_shutdown(&c->sreq, (lure_stream_t *) &c->p,
+                                 sc_shut_cb), 0);
+  ck_assert_int_eq(lure_is_closing((lure_handle_t *) &c->p), 0);
+  lure_close((lure_handle_t *) &c->p, sc_closed);
+}
+
+START_TEST(pipe_shutdown_then_close) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  struct lt_net_server srv;
+  struct sc c;
+  char dir[256];
+  char path[300];
+  int i;
+
+  memset(&srv, 0, sizeof(srv));
+  memset(&c, 0, sizeof(c));
+  lt_tmpdir(dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/sc.sock", dir);
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, LT_NET_WATCHDOG_MS, "shutdown then close");
+  lt_net_server_start(&loop, &srv, AF_UNIX, path);
+  ck_assert_int_eq(lure_pipe_init(&loop, &c.p, 0), 0);
+  c.p.data = &c;
+  c.creq.data = &c;
+  ck_assert_int_eq(lure_pipe_connect(&c.creq, &c.p, path, sc_connect_cb), 0);
+  for (i = 0; i < 1000 && c.closed == 0; i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_int_eq(c.closed, 1);
+  ck_assert_int_eq(c.shut_cbs, 1);
+  ck_assert_msg(c.shut_status == LURE_ECANCELED, "set %s: shutdown: %s",
+                lt_set() ? lt_set() : "(none)", lt_err(c.shut_status));
+  ck_assert_int_eq(c.order_bad, 0);
+  lt_net_server_stop(&srv);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(pipe_bind_connect_errors) {
   lure_loop_t loop;
   lure_timer_t wd;
@@ -634,6 +704,7 @@ LT_SUITE(pipe) {
   tcase_add_test(tc, pipe_echo_abstract);
   tcase_add_test(tc, pipe_getsockname_getpeername);
   tcase_add_test(tc, pipe_bind_connect_errors);
+  tcase_add_test(tc, pipe_shutdown_then_close);
   tcase_add_test(tc, pipe_pass_tcp_handle);
   tcase_add_test(tc, pipe_write_zc);
   suite_add_tcase(s, tc);
