@@ -114,6 +114,12 @@ struct lure__loop_priv {
   struct lure__queue watchers;  /* io watchers with events != 0 */
   lure_handle_t *closing_handles;
   struct lure__heap timer_heap;
+  /* Timers armed in (due, start_id) order, in that order (timer.c): the
+   * first and last, linked through heap_node.left/right, each marked by
+   * heap_node.parent == &timer_run_mark. */
+  struct lure__heap_node *timer_run_head;
+  struct lure__heap_node *timer_run_tail;
+  struct lure__heap_node timer_run_mark;
   uint64_t timer_counter;
   uint64_t time;                /* ms, CLOCK_MONOTONIC, updated per tick */
   int stop_flag;

@@ -1,5 +1,6 @@
 /*
- * timer.c - timers on an intrusive min-heap keyed (due, start_id).
+ * timer.c - timers ordered by (due, start_id), on a sorted run and an
+ * intrusive min-heap.
  *
  * The key makes timers with equal deadlines fire in the order they were
  * started, as in libuv.  The timers phase runs the timers that were due at
@@ -7,8 +8,19 @@
  * started (or restarted, even with 0 ms) from a timer callback waits for
  * the next tick instead of starving the rest of the loop.  This is
  * libuv's behaviour since 1.45, which gets it by moving the due timers to
- * a list first; lure gets it in one pass over the heap (lure__run_timers),
- * touching each timer once.
+ * a list first; lure gets it in one pass (lure__run_timers), touching
+ * each timer once.
+ *
+ * The run: a timer armed with a due time no earlier than the last one in
+ * the run joins the run's end (start_id only grows, so the run stays
+ * sorted by the whole key); any other goes into the heap.  The next timer
+ * is the lesser of the run's first and the heap's least.  Most programs
+ * arm most timers with one duration (a connection's idle timeout, a
+ * retry delay, libuv's million_timers), and the loop's time only grows,
+ * so those timers arrive in order: starting, stopping and firing one is
+ * O(1) in the run where the heap (libuv's only structure) walks
+ * O(log n) pointers each time.  Order is the heap's exactly, whichever
+ * structure a timer sits in.
  */
 #include <limits.h>
 #include "internal.h"
@@ -34,10 +46,57 @@ LURE_EXTERN int lure_timer_init(lure_loop_t *loop, lure_timer_t *h) {
   return 0;
 }
 
-/* Take an active timer off the heap. */
+/* Take an active timer off the run or the heap. */
 static void lure__timer_unlink(lure_timer_t *h) {
-  lure__heap_remove(&h->loop->priv->timer_heap, &h->heap_node,
-                    lure__timer_less);
+  struct lure__loop_priv *p = h->loop->priv;
+  struct lure__heap_node *n = &h->heap_node;
+
+  if (n->parent != &p->timer_run_mark) {
+    lure__heap_remove(&p->timer_heap, n, lure__timer_less);
+    return;
+  }
+  if (n->left != NULL)
+    n->left->right = n->right;
+  else
+    p->timer_run_head = n->right;
+  if (n->right != NULL)
+    n->right->left = n->left;
+  else
+    p->timer_run_tail = n->left;
+  n->left = n->right = n->parent = NULL;
+}
+
+/* Into the run when it keeps the run sorted, else into the heap. */
+static void lure__timer_link(struct lure__loop_priv *p, lure_timer_t *h) {
+  struct lure__heap_node *n = &h->heap_node;
+  struct lure__heap_node *tail = p->timer_run_tail;
+
+  if (tail != NULL &&
+      lure__container_of(tail, lure_timer_t, heap_node)->timeout > h->timeout) {
+    lure__heap_insert(&p->timer_heap, n, lure__timer_less);
+    return;
+  }
+  n->parent = &p->timer_run_mark;
+  n->right = NULL;
+  n->left = tail;
+  if (tail != NULL)
+    tail->right = n;
+  else
+    p->timer_run_head = n;
+  p->timer_run_tail = n;
+}
+
+/* The next timer to fire: the lesser of the run's first and the heap's
+ * least, or NULL. */
+static lure_timer_t *lure__timer_next(const struct lure__loop_priv *p) {
+  struct lure__heap_node *r = p->timer_run_head;
+  struct lure__heap_node *m = lure__heap_min(&p->timer_heap);
+
+  if (r == NULL && m == NULL)
+    return NULL;
+  if (m == NULL || (r != NULL && lure__timer_less(r, m)))
+    return lure__container_of(r, lure_timer_t, heap_node);
+  return lure__container_of(m, lure_timer_t, heap_node);
 }
 
 static void lure__timer_arm(lure_timer_t *h, lure_timer_cb cb,
@@ -51,7 +110,7 @@ static void lure__timer_arm(lure_timer_t *h, lure_timer_cb cb,
   h->timeout = due;
   h->repeat = repeat;
   h->start_id = p->timer_counter++;
-  lure__heap_insert(&p->timer_heap, &h->heap_node, lure__timer_less);
+  lure__timer_link(p, h);
   lure__handle_start((lure_handle_t *) h);
 }
 
@@ -119,13 +178,11 @@ void lure__timer_close(lure_timer_t *h) {
 
 /* Milliseconds until the nearest timer, 0 if one is due, -1 if none. */
 int lure__next_timeout(const lure_loop_t *loop) {
-  const struct lure__heap_node *n = lure__heap_min(&loop->priv->timer_heap);
-  const lure_timer_t *t;
+  const lure_timer_t *t = lure__timer_next(loop->priv);
   uint64_t diff;
 
-  if (n == NULL)
+  if (t == NULL)
     return -1;
-  t = lure__container_of(n, lure_timer_t, heap_node);
   if (t->timeout <= loop->priv->time)
     return 0;
   diff = t->timeout - loop->priv->time;
@@ -137,21 +194,19 @@ int lure__next_timeout(const lure_loop_t *loop) {
  * the phase (started or restarted by a callback, or a repeat re-armed
  * here) takes a start_id of at least `first_new` and a due time of at
  * least `now` (the loop's time only grows), so it sorts after every timer
- * that was due when the phase began: meeting one at the top of the heap
- * means none of those is left.  A due timer that a callback stops or
- * restarts leaves the heap or gets a new start_id, so it does not fire. */
+ * that was due when the phase began: meeting one first means none of
+ * those is left.  A due timer that a callback stops or restarts leaves
+ * the run or the heap or gets a new start_id, so it does not fire. */
 void lure__run_timers(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
   uint64_t now = p->time;
   uint64_t first_new = p->timer_counter;
-  struct lure__heap_node *n;
   lure_timer_t *t;
 
-  while ((n = lure__heap_min(&p->timer_heap)) != NULL) {
-    t = lure__container_of(n, lure_timer_t, heap_node);
+  while ((t = lure__timer_next(p)) != NULL) {
     if (t->timeout > now || t->start_id >= first_new)
       break;
-    lure__heap_remove(&p->timer_heap, n, lure__timer_less);
+    lure__timer_unlink(t);
     lure__handle_stop((lure_handle_t *) t);
     if (t->repeat != 0)
       lure__timer_arm(t, t->timer_cb, t->repeat, t->repeat);

@@ -90,6 +90,87 @@ START_TEST(timer_many_sorted) {
 }
 END_TEST
 
+/* Timers armed in order (one duration) and out of order, restarted from
+ * the middle of the ordered ones, stopped at both ends: they fire sorted
+ * by (timeout, start order), each exactly once (src/timer.c keeps the
+ * first kind in a sorted run, the rest in the heap). */
+static int seq_of[1200];
+
+START_TEST(timer_run_and_heap_order) {
+  enum { N = 1200, ORDERED = 400 };
+  lure_loop_t loop;
+  lure_timer_t *t = calloc(N, sizeof(*t));
+  int timeout[N];
+  int stopped[N];
+  unsigned seed = 777;
+  int seq = 0;
+  int i;
+
+  ck_assert_ptr_nonnull(t);
+  memset(stopped, 0, sizeof(stopped));
+  norder = 0;
+  lt_loop_init(&loop);
+  for (i = 0; i < N; i++) {
+    ck_assert_int_eq(lure_timer_init(&loop, &t[i]), 0);
+    t[i].data = (void *) (intptr_t) i;
+  }
+  /* One duration: each goes behind the last. */
+  for (i = 0; i < ORDERED; i++) {
+    timeout[i] = 10;
+    seq_of[i] = seq++;
+    ck_assert_int_eq(lure_timer_start(&t[i], order_cb, 10, 0), 0);
+  }
+  /* Mixed: some after the last so far, some before it. */
+  for (i = ORDERED; i < N; i++) {
+    seed = seed * 1103515245u + 12345u;
+    timeout[i] = (int) ((seed >> 16) % 21);
+    seq_of[i] = seq++;
+    ck_assert_int_eq(lure_timer_start(&t[i], order_cb, (uint64_t) timeout[i],
+                                      0), 0);
+  }
+  /* Restart ordered ones from the middle, some with a new duration. */
+  for (i = 3; i < ORDERED; i += 7) {
+    timeout[i] = (i % 2) ? 10 : 25;
+    seq_of[i] = seq++;
+    ck_assert_int_eq(lure_timer_start(&t[i], order_cb, (uint64_t) timeout[i],
+                                      0), 0);
+  }
+  /* Stop the first and last ordered ones, the last started, and more. */
+  stopped[0] = stopped[ORDERED - 1] = stopped[N - 1] = 1;
+  for (i = 5; i < N; i += 11)
+    stopped[i] = 1;
+  for (i = 0; i < N; i++)
+    if (stopped[i])
+      ck_assert_int_eq(lure_timer_stop(&t[i]), 0);
+  {
+    int want = 0;
+
+    for (i = 0; i < N; i++)
+      want += !stopped[i];
+    ck_assert_int_lt(want, (int) LT_ARRAY_SIZE(order));
+    ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+    ck_assert_int_eq(norder, want);
+  }
+  for (i = 0; i < norder; i++) {
+    ck_assert_int_eq(stopped[order[i]], 0);
+    if (i > 0) {
+      int a = order[i - 1];
+      int b = order[i];
+
+      ck_assert_msg(timeout[a] < timeout[b] ||
+                    (timeout[a] == timeout[b] && seq_of[a] < seq_of[b]),
+                    "timer %d (%d ms, start %d) fired before timer %d "
+                    "(%d ms, start %d)", a, timeout[a], seq_of[a], b,
+                    timeout[b], seq_of[b]);
+    }
+  }
+  for (i = 0; i < N; i++)
+    lure_close((lure_handle_t *) &t[i], NULL);
+  lt_loop_finish(&loop);
+  free(t);
+}
+END_TEST
+
 static int rep_count;
 static void rep_cb(lure_timer_t *h) {
   rep_count++;
@@ -481,6 +562,7 @@ LT_SUITE(timer) {
 
   tcase_add_test(tc, timer_equal_timeouts_start_order);
   tcase_add_test(tc, timer_many_sorted);
+  tcase_add_test(tc, timer_run_and_heap_order);
   tcase_add_test(tc, timer_repeat);
   tcase_add_test(tc, timer_phase_snapshot);
   tcase_add_test(tc, timer_again);
