@@ -277,6 +277,10 @@ START_TEST(pipe_shutdown_then_close) {
   ck_assert_msg(c.shut_status == LURE_ECANCELED, "set %s: shutdown: %s",
                 lt_set() ? lt_set() : "(none)", lt_err(c.shut_status));
   ck_assert_int_eq(c.order_bad, 0);
+  /* The server's side of the connection closes at its EOF. */
+  for (i = 0; i < 1000 && srv.closed < 1; i++)
+    lure_run(&loop, LURE_RUN_ONCE);
+  ck_assert_uint_eq(srv.closed, 1);
   lt_net_server_stop(&srv);
   lt_loop_finish(&loop);
 }
