@@ -199,8 +199,7 @@ static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) 
  * the poll phase), then a shutdown that was waiting for them. */
 void lure__stream_write_done_now(lure_stream_t *s) {
   lure__stream_run_write_cbs(s);
-  if (!lure__handle_is_closing((lure_handle_t *) s))
-    lure__stream_maybe_shutdown(s);
+  lure__stream_maybe_shutdown(s);
 }
 
 /* Run write callbacks (and a due shutdown) in the next pending phase. */
