@@ -500,8 +500,14 @@ int lure__uring_cq_state(const lure_loop_t *loop, unsigned *ready,
  * except with DEFER_TASKRUN, where completions only exist once the issuer
  * enters the ring: a waiter on the fd would sleep through them.  Such a
  * ring gets an eventfd registered on first request (the kernel signals it
- * for each completion it queues) and the poll phase drains it. */
+ * for each completion it queues) and the poll phase drains it.  Work the
+ * kernel queued before that request signalled nothing: if the ring says
+ * some waits (task work flagged, or completions posted), the eventfd is
+ * written once at registration, or its first poller would sleep through
+ * it (a lure_async_send() just before lure_run() returned, then
+ * lure_backend_fd()). */
 static int lure__uring_fd(const lure_loop_t *loop) {
+  static const uint64_t one = 1;
   struct lure__uring *st = loop->priv->backend_data;
   int fd;
 
@@ -517,6 +523,8 @@ static int lure__uring_fd(const lure_loop_t *loop) {
     return st->ring.ring_fd;
   }
   st->notify_fd = fd;
+  if (io_uring_cq_ready(&st->ring) > 0 || !lure__uring_nothing_pending(st))
+    (void) write(fd, &one, sizeof(one));
   return fd;
 }
 

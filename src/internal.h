@@ -132,16 +132,19 @@ struct lure__loop_priv {
    * including the thread pool's completion handle. */
   int async_fd;
   struct lure__io async_io;
-  /* Set by lure_async_send() before it writes the eventfd (and in a forked
-   * child), cleared when the loop drains the eventfd, just before its
-   * read: a zero-timeout tick whose only watcher is the eventfd may skip
-   * the syscall while it is clear. */
+  /* Set by lure_async_send() (and in a forked child), cleared by the loop
+   * just before it scans the handles' flags (async.c): a zero-timeout
+   * tick whose only watcher is the eventfd may skip the syscall while it
+   * is clear. */
   int async_wakeup;
-  /* For the poll phase's look before sleeping (loop.c, lure__poll_look):
-   * an async callback ran since the last wait; the look found nothing
-   * and waits for the eventfd to be drained before it looks again. */
+  /* The loop runs and will read async_wakeup before any wait that may
+   * sleep: a send need not write the eventfd (async.c). */
+  int async_awake;
+  /* The tick whose poll phase scanned the handles' flags (async.c). */
+  uint64_t async_tick;
+  /* For the poll phase's spin before sleeping (loop.c, lure__poll_look):
+   * a user's async callback ran since the last wait. */
   int async_hot;
-  int async_looked;
 
   /* Thread-pool completions waiting for the loop thread. */
   pthread_mutex_t wq_mutex;
@@ -293,6 +296,9 @@ void lure__io_close(lure_loop_t *loop, struct lure__io *w);
 int lure__async_loop_init(lure_loop_t *loop);
 void lure__async_loop_close(lure_loop_t *loop);
 int lure__async_loop_fork(lure_loop_t *loop);
+int lure__async_take(lure_loop_t *loop);
+int lure__async_sleep_ok(lure_loop_t *loop);
+void lure__async_set_awake(lure_loop_t *loop, int awake);
 
 /* ---- signals (signal.c) ---- */
 void lure__signal_loop_close(lure_loop_t *loop);

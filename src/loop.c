@@ -742,29 +742,21 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 }
 
 /*
- * A wake-up on its way.  An async handle that another thread keeps
- * sending to (libuv's async_pummel; a thread that hands work to the loop
- * one item at a time) wakes the loop through its eventfd:
- * lure_async_send() sets the handle's pending flag, then async_wakeup,
- * then writes.  A loop that has just run an async callback reaches its
- * wait sooner than the sender reaches write(2), so it would sleep, and pay
- * a context switch both ways, once per send.  So, when the callback of a
- * user's async handle ran since the last wait (not the thread pool's: see
- * async.c), the loop first watches async_wakeup for up to LURE__SPIN_NS (a
- * load and a pause, no system call).  Once that is set (by any sender,
- * the pool's included), the write has landed or is a few
- * hundred nanoseconds away: the loop looks without blocking, for up to
- * LURE__LOOK_NS: the same poll phase with a zero timeout (on the ring,
- * while no task work is flagged, a read of the SQ flags).  What it finds
- * ends the poll phase exactly as the blocking wait would have.  Otherwise
- * the loop waits as usual; a look that saw nothing is not repeated until
- * the eventfd is drained (a sender stalled between flag and write, or a
- * forked child's flag, costs one look, not one per tick).  The cost of a
- * loop that is not sent to again is one spin of LURE__SPIN_NS per async
- * callback.
+ * A send on its way.  An async handle that another thread keeps sending
+ * to (libuv's async_pummel; a thread that hands work to the loop one item
+ * at a time) sets the handle's pending flag, then async_wakeup.  A loop
+ * that has just run an async callback reaches its wait sooner than the
+ * sender sends again, so it would sleep, the sender would write the
+ * eventfd, and each send would cost a context switch both ways.  So, when
+ * the callback of a user's async handle ran since the last wait (not the
+ * thread pool's: see async.c), the loop first watches async_wakeup for up
+ * to LURE__SPIN_NS (a load and a pause, no system call), still awake, so
+ * the sender writes nothing: a send seen there is taken from memory
+ * (lure__async_take) and the poll phase goes on without sleeping.  The
+ * cost of a loop that is not sent to again is one spin of LURE__SPIN_NS
+ * per async callback.
  */
 #define LURE__SPIN_NS 5000u
-#define LURE__LOOK_NS 20000u
 #if defined(__x86_64__) || defined(__i386__)
 #define LURE__CPU_RELAX() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -775,30 +767,16 @@ LURE_EXTERN void lure_stop(lure_loop_t *loop) {
 
 static int lure__poll_look(lure_loop_t *loop) {
   struct lure__loop_priv *p = loop->priv;
-  uint64_t seen;
   uint64_t end;
 
-  if (p->async_looked)
+  if (!p->async_hot)
     return 0;
-  if (p->async_hot) {
-    p->async_hot = 0;
-    end = lure__hrtime_ns() + LURE__SPIN_NS;
-    while (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0 &&
-           lure__hrtime_ns() < end)
-      LURE__CPU_RELAX();
-  }
-  if (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0)
-    return 0;
-  seen = lure__events_seen(p);
-  end = lure__hrtime_ns() + LURE__LOOK_NS;
-  do {
-    p->backend->poll(loop, 0);
-    if (lure__events_seen(p) != seen ||
-        p->wait_error != 0)
-      return 1;
-  } while (lure__hrtime_ns() < end);
-  p->async_looked = 1;
-  return 0;
+  p->async_hot = 0;
+  end = lure__hrtime_ns() + LURE__SPIN_NS;
+  while (__atomic_load_n(&p->async_wakeup, __ATOMIC_ACQUIRE) == 0 &&
+         lure__hrtime_ns() < end)
+    LURE__CPU_RELAX();
+  return lure__async_take(loop);
 }
 
 /*
@@ -865,7 +843,8 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
   last = start;
   for (;;) {
     p->backend->poll(loop, 0);
-    if (lure__events_seen(p) != seen ||
+    /* A send to the loop while it spins writes nothing: it is awake. */
+    if (lure__events_seen(p) != seen || lure__async_take(loop) ||
         p->wait_error != 0) {
       p->stats.busy_poll_hits++;
       p->busy.misses = 0;
@@ -922,11 +901,9 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
  * knows to block in.)
  * Outside valgrind RUNNING_ON_VALGRIND is 0 and the wait is one call.
  */
-static void lure__poll_phase(lure_loop_t *loop, int timeout) {
+static void lure__poll_wait(lure_loop_t *loop, int timeout) {
   struct lure__loop_priv *p = loop->priv;
 
-  if (timeout != 0 && lure__poll_busy(loop, &timeout))
-    return;
 #ifdef LURE__HAVE_VALGRIND_H
   if (timeout != 0 && p->backend->id == LURE__BACKEND_URING &&
       RUNNING_ON_VALGRIND) {
@@ -957,9 +934,28 @@ static void lure__poll_phase(lure_loop_t *loop, int timeout) {
     }
   }
 #endif
-  if (timeout != 0 && lure__poll_look(loop))
-    return;
   p->backend->poll(loop, timeout);
+}
+
+/* The poll phase: async sends taken from memory, busy polling, the spin
+ * for a send on its way, then the wait. */
+static void lure__poll_phase(lure_loop_t *loop, int timeout) {
+  struct lure__loop_priv *p = loop->priv;
+
+  /* Sends that found the loop awake wrote nothing (async.c): their
+   * callbacks run here, and the wait then only looks. */
+  if (lure__async_take(loop))
+    timeout = 0;
+  if (timeout != 0 && lure__poll_busy(loop, &timeout))
+    return;
+  if (timeout != 0 && lure__poll_look(loop))
+    timeout = 0;
+  /* From here a send writes the eventfd; one that came first has run and
+   * the wait only looks. */
+  if (timeout != 0 && !lure__async_sleep_ok(loop))
+    timeout = 0;
+  lure__poll_wait(loop, timeout);
+  __atomic_store_n(&p->async_awake, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -983,6 +979,7 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
   p = loop->priv;
   if (p->single_thread)
     lure__loop_rehome(loop);
+  lure__async_set_awake(loop, 1);
 
   r = lure__loop_alive(loop);
   if (!r)
@@ -1039,6 +1036,7 @@ LURE_EXTERN int lure_run(lure_loop_t *loop, lure_run_mode mode) {
   }
   if (p->backend->flush != NULL)
     p->backend->flush(loop);
+  lure__async_set_awake(loop, 0);
   /* lure_stop() applies to one lure_run() call. */
   p->stop_flag = 0;
   return r;

@@ -2,6 +2,8 @@
  * test-async.c - async handles: coalescing, wake-ups from other threads,
  * no lost wake-up under contention.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -407,6 +409,154 @@ START_TEST(async_pingpong_thread) {
 }
 END_TEST
 
+/* ---- a send to a loop that is awake ---------------------------------------- */
+
+/* A send from another thread while the loop runs a callback (awake, not
+ * in a wait that may sleep) writes nothing to the eventfd: the loop takes
+ * it from memory in its next poll phase (async.c).  It must still be
+ * delivered at once, not after the next wake-up (the watchdog's 10 s),
+ * and nothing is written to the eventfd for it: no event reaches the wait
+ * point, and the loop's descriptor is not readable once the loop is done.
+ * An idle handle that stops in its first callback makes the first poll
+ * phase end without sleeping, so that the check callback runs; the
+ * thread's send comes from there. */
+static lure_async_t aw_async;
+static lure_check_t aw_check;
+static int aw_calls;
+static uint64_t aw_start;
+static uint64_t aw_events; /* the wait point's events when the send came */
+
+/* Once, so that the first poll phase does not sleep. */
+static void idle_once_cb(lure_idle_t *h) {
+  ck_assert_int_eq(lure_idle_stop(h), 0);
+  lure_close((lure_handle_t *) h, NULL);
+}
+
+/* Whether the loop's descriptor polls readable now. */
+static int backend_readable(lure_loop_t *loop) {
+  struct pollfd pfd;
+
+  pfd.fd = lure_backend_fd(loop);
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  ck_assert_int_ge(pfd.fd, 0);
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+static uint64_t aw_wait_events(lure_loop_t *loop) {
+  lure_loop_stats_t st;
+
+  ck_assert_int_eq(lure_loop_stats(loop, &st), 0);
+  return st.epoll_events + st.cqes_reaped;
+}
+
+static void *aw_send_thread(void *arg) {
+  (void) arg;
+  ck_assert_int_eq(lure_async_send(&aw_async), 0);
+  return NULL;
+}
+
+static void aw_async_cb(lure_async_t *h) {
+  aw_calls++;
+  lure_close((lure_handle_t *) h, NULL);
+  lure_close((lure_handle_t *) &aw_check, NULL);
+}
+
+static void aw_check_cb(lure_check_t *h) {
+  pthread_t tid;
+
+  if (aw_calls != 0 || aw_start != 0)
+    return;
+  aw_events = aw_wait_events(h->loop);
+  aw_start = lure_hrtime();
+  ck_assert_int_eq(pthread_create(&tid, NULL, aw_send_thread, NULL), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+}
+
+START_TEST(async_send_to_awake_loop) {
+  lure_loop_t loop;
+  lure_timer_t wd;
+  lure_idle_t idle;
+  uint64_t ms;
+
+  aw_calls = 0;
+  aw_start = 0;
+  lt_loop_init(&loop);
+  lt_watchdog(&loop, &wd, 10000, "a send to an awake loop was not taken");
+  ck_assert_int_eq(lure_async_init(&loop, &aw_async, aw_async_cb), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &aw_check), 0);
+  ck_assert_int_eq(lure_check_start(&aw_check, aw_check_cb), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, idle_once_cb), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(aw_calls, 1);
+  ck_assert_uint_ne(aw_start, 0);
+  ms = lt_ms_since(aw_start);
+  ck_assert_msg(ms < 2000, "the send reached the loop after %llu ms",
+                (unsigned long long) ms);
+  ck_assert_msg(aw_wait_events(&loop) == aw_events,
+                "set %s: %llu events reached the wait point for a send to "
+                "an awake loop (it wrote the eventfd)",
+                lt_set() ? lt_set() : "(none)",
+                (unsigned long long) (aw_wait_events(&loop) - aw_events));
+  ck_assert_msg(!backend_readable(&loop), "set %s: the loop's descriptor "
+                "is readable: the send to an awake loop wrote the eventfd",
+                lt_set() ? lt_set() : "(none)");
+  lt_loop_finish(&loop);
+}
+END_TEST
+
+/* A send that finds the loop awake, then lure_stop() before the poll phase
+ * that would take it: lure_run() returns with the send untaken.  Whoever
+ * drives the loop from outside (poll(2) on lure_backend_fd(), then a
+ * NOWAIT run, as libuv's embed test does) must see the descriptor
+ * readable, and the next run delivers the callback once.  (An idle
+ * handle lets the first poll phase end, so that the check callback runs;
+ * nothing else writes the eventfd.) */
+static lure_async_t as_async;
+static int as_calls;
+
+static void as_async_cb(lure_async_t *h) {
+  as_calls++;
+}
+
+static void as_check_cb(lure_check_t *h) {
+  ck_assert_int_eq(as_calls, 0);
+  ck_assert_int_eq(lure_async_send(&as_async), 0);
+  lure_stop(h->loop);
+  ck_assert_int_eq(lure_check_stop(h), 0);
+}
+
+START_TEST(async_send_then_stop_wakes_backend_fd) {
+  lure_loop_t loop;
+  lure_check_t check;
+  lure_idle_t idle;
+  int i;
+
+  as_calls = 0;
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_async_init(&loop, &as_async, as_async_cb), 0);
+  ck_assert_int_eq(lure_check_init(&loop, &check), 0);
+  ck_assert_int_eq(lure_check_start(&check, as_check_cb), 0);
+  ck_assert_int_eq(lure_idle_init(&loop, &idle), 0);
+  ck_assert_int_eq(lure_idle_start(&idle, idle_once_cb), 0);
+  ck_assert_int_ne(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(as_calls, 0);
+  ck_assert_msg(backend_readable(&loop),
+                "set %s: the loop's descriptor is not readable after "
+                "lure_run() returned with a send not taken",
+                lt_set() ? lt_set() : "(none)");
+  for (i = 0; i < 10 && as_calls == 0; i++)
+    (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  ck_assert_int_eq(as_calls, 1);
+  lure_close((lure_handle_t *) &as_async, NULL);
+  lure_close((lure_handle_t *) &check, NULL);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
+  ck_assert_int_eq(as_calls, 1);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 LT_SUITE(async) {
   Suite *s = suite_create("async");
   TCase *tc = lt_tcase("async", 60);
@@ -420,6 +570,8 @@ LT_SUITE(async) {
   tcase_add_test(tc, async_random_sends_no_lost_wakeup);
   tcase_add_test(tc, async_send_from_callback);
   tcase_add_test(tc, async_closed);
+  tcase_add_test(tc, async_send_to_awake_loop);
+  tcase_add_test(tc, async_send_then_stop_wakes_backend_fd);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -15,7 +15,9 @@
 #                          running (default 200, 3600 with FULL, times
 #                          BENCH_LIBUV_REPEAT)
 #   BENCH_LIBUV_TIMEOUT=S  the bound of one run (default 20; 120 with FULL)
-#   BENCH_LIBUV_REPEAT=N   run each side N times, keep the median (default 1)
+#   BENCH_LIBUV_REPEAT=N   N rounds: each side's figure is the median of its
+#                          N runs, and each ratio the median of the N
+#                          rounds' own ratios (default 1)
 #   BENCH_LIBUV_KEEP=1     keep the logs of each run
 #
 # What it does, in order:
@@ -47,7 +49,10 @@
 #     move aside so that a concurrent "make check-libuv" on the same
 #     machine does not collide with these runs.
 #   - Quick mode (the default) lowers iteration counts and run times, for
-#     both builds alike: 5 s runs become 2 s, counts shrink 5-20 times.
+#     both builds alike: 5 s runs become 2 s, counts shrink 2-10 times, so
+#     that a run still lasts about half a second or more (a run of 0.1 s
+#     measured mostly this host's noise: async_pummel_1 at 50,000
+#     callbacks moved 75% between libuv's own runs).
 #     The figures are rates or times that each benchmark computes from what
 #     it did, so they stay comparable between the two sides; they are not
 #     comparable with libuv's published figures for its full counts.
@@ -124,10 +129,10 @@ patch_copy task.h '"/tmp/uv-test-sock2"' '"/tmp/lure-bench-libuv-sock2"'
 patch_copy task.h '"/tmp/uv-test-sock3"' '"/tmp/lure-bench-libuv-sock3"'
 if [ "$FULL" != 1 ]; then
   patch_copy benchmark-async.c '#define NUM_PINGS (1000 * 1000)' '#define NUM_PINGS (50 * 1000)'
-  patch_copy benchmark-async-pummel.c '#define NUM_PINGS               (1000 * 1000)' '#define NUM_PINGS (50 * 1000)'
-  patch_copy benchmark-fs-stat.c '#define NUM_SYNC_REQS         (10 * 1e5)' '#define NUM_SYNC_REQS (1 * 1e5)'
-  patch_copy benchmark-fs-stat.c '#define NUM_ASYNC_REQS        (1 * (int) 1e5)' '#define NUM_ASYNC_REQS (1 * (int) 1e4)'
-  patch_copy benchmark-getaddrinfo.c '#define TOTAL_CALLS 10000' '#define TOTAL_CALLS 2000'
+  patch_copy benchmark-async-pummel.c '#define NUM_PINGS               (1000 * 1000)' '#define NUM_PINGS (250 * 1000)'
+  patch_copy benchmark-fs-stat.c '#define NUM_SYNC_REQS         (10 * 1e5)' '#define NUM_SYNC_REQS (5 * 1e5)'
+  patch_copy benchmark-fs-stat.c '#define NUM_ASYNC_REQS        (1 * (int) 1e5)' '#define NUM_ASYNC_REQS (3 * (int) 1e4)'
+  patch_copy benchmark-getaddrinfo.c '#define TOTAL_CALLS 10000' '#define TOTAL_CALLS 5000'
   patch_copy benchmark-loop-count.c '#define NUM_TICKS (2 * 1000 * 1000)' '#define NUM_TICKS (500 * 1000)'
   patch_copy benchmark-loop-count.c 'uv_timer_start(&timer_handle, timer_cb, 5000, 0);' 'uv_timer_start(&timer_handle, timer_cb, 2000, 0);'
   patch_copy benchmark-loop-count.c 'ticks / 5.0' 'ticks / 2.0'
@@ -139,9 +144,9 @@ if [ "$FULL" != 1 ]; then
   patch_copy benchmark-pound.c 'uv_now(loop) - start < 10000' 'uv_now(loop) - start < 2000'
   patch_copy benchmark-pump.c '#define STATS_COUNT                 5' '#define STATS_COUNT 2'
   patch_copy benchmark-queue-work.c 'timeout = 5000;' 'timeout = 2000;'
-  patch_copy benchmark-spawn.c 'static int N = 1000;' 'static int N = 200;'
+  patch_copy benchmark-spawn.c 'static int N = 1000;' 'static int N = 500;'
   patch_copy benchmark-tcp-write-batch.c '#define NUM_WRITE_REQS  (1000 * 1000)' '#define NUM_WRITE_REQS (200 * 1000)'
-  patch_copy benchmark-thread.c '#define NUM_THREADS (20 * 1000)' '#define NUM_THREADS (2 * 1000)'
+  patch_copy benchmark-thread.c '#define NUM_THREADS (20 * 1000)' '#define NUM_THREADS (10 * 1000)'
   patch_copy benchmark-udp-pummel.c '#define TEST_DURATION 5000' '#define TEST_DURATION 2000'
   patch_copy benchmark-udp-pummel.c 'packet_counter = (unsigned int) 1e6;' 'packet_counter = (unsigned int) 1e5;'
 fi
@@ -436,7 +441,12 @@ elapsed=$(($(date +%s) - start))
 
 # ---- 4. report -----------------------------------------------------------
 # One line per figure: the median of each side's values, or the run's
-# status when it gave none.
+# status when it gave none.  A ratio is the median of the rounds' own
+# ratios: round n runs libuv, lure io_uring and lure epoll one right after
+# the other, so its three runs meet the same load of this shared host,
+# while the median of each side alone may take its libuv and its lure
+# figures from different rounds, minutes apart.  With one round the two
+# are the same.
 awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
     -v mode="$([ "$FULL" = 1 ] && echo full || echo quick)" \
     -v repeat="$REPEAT" -v elapsed="$elapsed" -v skf="$WORK/skipped.txt" \
@@ -477,6 +487,24 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
     key = $4
     if (!(key in rseen)) { rseen[key] = 1; rows[$1] = rows[$1] " " key; unit[key] = $6; dir[key] = $7 }
     vals[key, $2] = vals[key, $2] " " $5
+    rv[key, $2, $3] = $5
+  }
+  # The ratio of side s to libuv in each round that has both figures
+  # (oriented: > 1 is lure better), as a list.
+  function round_ratios(key, s,   n, l, a, b) {
+    l = ""
+    for (n = 1; n <= repeat; n++) {
+      if (!((key SUBSEP "libuv" SUBSEP n) in rv) || !((key SUBSEP s SUBSEP n) in rv)) continue
+      a = rv[key, "libuv", n] + 0; b = rv[key, s, n] + 0
+      if (a <= 0 || b <= 0) continue
+      l = l " " sprintf("%.4f", dir[key] == "lower" ? a / b : b / a)
+    }
+    return l
+  }
+  function jlist(l,   n, a, i, o) {
+    n = split(l, a, " "); o = ""
+    for (i = 1; i <= n; i++) o = o (i > 1 ? ", " : "") sprintf("%.2f", a[i])
+    return "[" o "]"
   }
   END {
     nsides = split("libuv uring epoll", side, " ")
@@ -498,23 +526,25 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
         }
         for (s = 2; s <= nsides; s++) {
           ratio[s] = ""
-          if (v[1] != "" && v[s] != "" && v[1] + 0 > 0 && v[s] + 0 > 0)
-            ratio[s] = sprintf("%.2f", dir[key] == "lower" ? v[1] / v[s] : v[s] / v[1])
+          rl[s] = nofig ? "" : round_ratios(key, side[s])
+          if (rl[s] != "")
+            ratio[s] = sprintf("%.2f", median(rl[s]))
           line = line sprintf(" %9s", ratio[s] != "" ? ratio[s] : "-")
         }
         sp = (key SUBSEP "libuv") in vals ? spread(vals[key, "libuv"]) : ""
         line = line sprintf(" %9s", sp != "" ? sp "%" : "-")
         print line
-        js[++nj] = sprintf("    {\"name\": %s, \"benchmark\": %s, \"unit\": %s, \"better\": %s, \"libuv\": %s, \"lure_uring\": %s, \"lure_epoll\": %s, \"ratio_uring\": %s, \"ratio_epoll\": %s, \"libuv_spread_percent\": %s, \"status\": {\"libuv\": %s, \"uring\": %s, \"epoll\": %s}}",
+        js[++nj] = sprintf("    {\"name\": %s, \"benchmark\": %s, \"unit\": %s, \"better\": %s, \"libuv\": %s, \"lure_uring\": %s, \"lure_epoll\": %s, \"ratio_uring\": %s, \"ratio_epoll\": %s, \"round_ratios_uring\": %s, \"round_ratios_epoll\": %s, \"libuv_spread_percent\": %s, \"status\": {\"libuv\": %s, \"uring\": %s, \"epoll\": %s}}",
           jstr(key), jstr(b), nofig ? "null" : jstr(unit[key]), nofig ? "null" : jstr(dir[key]),
-          jnum(v[1]), jnum(v[2]), jnum(v[3]), jnum(ratio[2]), jnum(ratio[3]), jnum(sp),
+          jnum(v[1]), jnum(v[2]), jnum(v[3]), jnum(ratio[2]), jnum(ratio[3]), jlist(rl[2]), jlist(rl[3]), jnum(sp),
           jstr(status(b, "libuv")), jstr(status(b, "uring")), jstr(status(b, "epoll")))
       }
     }
-    printf "(ratio > 1.00: lure better; for a time, libuv/lure; uv spread: (max - min) / median of the libuv runs; ran %ds)\n", elapsed
+    printf "(ratio > 1.00: lure better; for a time, libuv/lure; %s; uv spread: (max - min) / median of the libuv runs; ran %ds)\n",
+      (repeat > 1 ? "ratio: the median of the " repeat " per-round ratios (a round runs the three sides back to back)" : "one round"), elapsed
     ns = 0
     while ((getline l < skf) > 0) { split(l, f, "\t"); sk[++ns] = sprintf("    {\"benchmark\": %s, \"file\": %s, \"missing\": %s}", jstr(f[1]), jstr(f[2]), jstr(f[3])) }
-    printf "{\n  \"libuv_version\": %s,\n  \"mode\": %s,\n  \"repeat\": %d,\n  \"kernel\": %s,\n  \"date\": %s,\n  \"seconds\": %d,\n  \"higher_ratio_is_better\": true,\n  \"results\": [\n", jstr(ver), jstr(mode), repeat, jstr(kernel), jstr(date), elapsed >json
+    printf "{\n  \"libuv_version\": %s,\n  \"mode\": %s,\n  \"repeat\": %d,\n  \"ratio\": \"median of the per-round ratios\",\n  \"kernel\": %s,\n  \"date\": %s,\n  \"seconds\": %d,\n  \"higher_ratio_is_better\": true,\n  \"results\": [\n", jstr(ver), jstr(mode), repeat, jstr(kernel), jstr(date), elapsed >json
     for (i = 1; i <= nj; i++) printf "%s%s\n", js[i], i < nj ? "," : "" >json
     printf "  ],\n  \"skipped\": [\n" >json
     for (i = 1; i <= ns; i++) printf "%s%s\n", sk[i], i < ns ? "," : "" >json
