@@ -31,6 +31,15 @@
 #include <sys/eventfd.h>
 #include "internal.h"
 
+/* Add one to the eventfd fd: wake whoever waits on it.  EAGAIN means the
+ * counter is saturated: the waiter is already woken. */
+static void lure__async_wake(int fd) {
+  static const uint64_t one = 1;
+
+  while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+    ;
+}
+
 /* Clear async_wakeup, then run the callback of every handle whose flag is
  * set.  The clear is an exchange: reading the value the senders' own
  * exchanges wrote, it orders each sender's pending flag before the scan.
@@ -120,7 +129,6 @@ int lure__async_sleep_ok(lure_loop_t *loop) {
  * send the loop has not taken is written to the eventfd, so that the next
  * lure_run(), or whoever polls lure_backend_fd(), sees it. */
 void lure__async_set_awake(lure_loop_t *loop, int awake) {
-  static const uint64_t one = 1;
   struct lure__loop_priv *p = loop->priv;
 
   if (awake) {
@@ -130,8 +138,7 @@ void lure__async_set_awake(lure_loop_t *loop, int awake) {
   __atomic_store_n(&p->async_awake, 0, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&p->async_wakeup, __ATOMIC_SEQ_CST) != 0 &&
       p->async_fd >= 0)
-    while (write(p->async_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-      ;
+    lure__async_wake(p->async_fd);
 }
 
 static int lure__async_open(lure_loop_t *loop) {
@@ -184,7 +191,6 @@ void lure__async_loop_close(lure_loop_t *loop) {
  * signal's callback in that run, failed whenever the parent's kill came
  * after the child had entered its wait (4 runs in 6 on a loaded host). */
 int lure__async_loop_fork(lure_loop_t *loop) {
-  static const uint64_t one = 1;
   struct lure__loop_priv *p = loop->priv;
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct lure__queue *q;
@@ -204,8 +210,7 @@ int lure__async_loop_fork(lure_loop_t *loop) {
   }
   __atomic_store_n(&p->async_wakeup, wake, __ATOMIC_SEQ_CST);
   if (wake)
-    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-      ;
+    lure__async_wake(fd);
   return 0;
 }
 
@@ -223,9 +228,7 @@ LURE_EXTERN int lure_async_init(lure_loop_t *loop, lure_async_t *h,
 }
 
 LURE_EXTERN int lure_async_send(lure_async_t *h) {
-  static const uint64_t one = 1;
   lure_loop_t *loop;
-  ssize_t n;
 
   if (h == NULL || h->type != LURE_ASYNC || h->loop == NULL)
     return LURE_EINVAL;
@@ -260,10 +263,7 @@ LURE_EXTERN int lure_async_send(lure_async_t *h) {
   if (h != &loop->priv->wq_async &&
       __atomic_load_n(&loop->priv->async_awake, __ATOMIC_SEQ_CST) != 0)
     return 0;
-  do
-    n = write(loop->priv->async_fd, &one, sizeof(one));
-  while (n < 0 && errno == EINTR);
-  /* EAGAIN means the counter is saturated: the loop is already woken. */
+  lure__async_wake(loop->priv->async_fd);
   return 0;
 }
 
