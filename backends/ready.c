@@ -61,8 +61,9 @@ static ssize_t lure__ready_send(lure_stream_t *s, lure_write_t *head) {
 }
 
 /* Write the queue, in order, while the descriptor takes it; 1 when it
- * stopped because the descriptor is full. */
-static int lure__ready_write_now(lure_stream_t *s) {
+ * stopped because the descriptor is full, or (closing) at an error, which
+ * then fails no request: the caller cancels what is left. */
+static int lure__ready_write_now(lure_stream_t *s, int closing) {
   lure_write_t *req;
   ssize_t r;
 
@@ -70,7 +71,7 @@ static int lure__ready_write_now(lure_stream_t *s) {
     req = lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
                              queue);
     r = lure__ready_send(s, req);
-    if (r == LURE_EAGAIN)
+    if (r == LURE_EAGAIN || (r < 0 && closing))
       return 1;
     if (r < 0) {
       lure__stream_write_fail(s, req, (int) r);
@@ -85,7 +86,7 @@ static int lure__ready_write_now(lure_stream_t *s) {
 
 static void lure__ready_write_all(lure_stream_t *s) {
   s->stream_flags &= ~(unsigned) LURE__STREAM_HELD;
-  if (lure__ready_write_now(s))
+  if (lure__ready_write_now(s, 0))
     (void) lure__io_start(s->loop, &s->io_watcher, POLLOUT);
   else
     lure__io_stop(s->loop, &s->io_watcher, POLLOUT);
@@ -96,6 +97,9 @@ static void lure__ready_write_all(lure_stream_t *s) {
  * the queue waits for the next poll, which finds the socket writable. */
 static void lure__ready_write(lure_stream_t *s) {
   struct lure__loop_priv *p = s->loop->priv;
+
+  if (s->stream_flags & LURE__STREAM_WARMING)
+    lure__stream_warm_count(s);
 
   if (p->ready_wr_stream != s || p->ready_wr_tick != p->stats.ticks) {
     p->ready_wr_stream = s;
@@ -113,11 +117,13 @@ static void lure__ready_write(lure_stream_t *s) {
 /* Closing a ring stream whose head write was in the ring: the writes behind
  * it were queued only because of it, where libuv would have written them
  * inside uv_write().  Write what the socket takes now, in order; what it
- * does not take is cancelled. */
+ * does not take is cancelled, also after an error (the peer's reset of a
+ * socket whose close was under way is no failure of the write: libuv
+ * cancels every write pending at uv_close()). */
 void lure__stream_close_writes(lure_stream_t *s) {
   /* Not if the descriptor went already (the ring's zero-copy close). */
   if (s->io_watcher.fd >= 0)
-    (void) lure__ready_write_now(s);
+    (void) lure__ready_write_now(s, 1);
   while (!lure__queue_empty(&s->write_queue))
     lure__stream_write_fail(
         s, lure__container_of(lure__queue_head(&s->write_queue), lure_write_t,
@@ -296,6 +302,10 @@ static void lure__ready_stream_io(lure_loop_t *loop, struct lure__io *w,
       !lure__queue_empty(&s->write_queue) && s->connect_req == NULL) {
     lure__ready_write_all(s);
     lure__stream_write_done_now(s);
+  }
+  if (s->stream_flags & LURE__STREAM_WARMING) {
+    lure__stream_warm_count(s);
+    lure__stream_warm_move(s);
   }
 }
 

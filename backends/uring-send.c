@@ -254,7 +254,15 @@ static void lure__sop_send_done(lure_stream_t *s, struct lure__ustream *us,
     return;
   }
   if (res < 0) {
-    lure__stream_write_fail(s, req, res);
+    /* A closing stream's writes that did not complete were cancelled by
+     * the close, whatever ended the send (libuv fails every write pending
+     * at uv_close() with ECANCELED): the peer's reset of a socket closed
+     * at once (a readiness stream, as libuv closes it) can beat the
+     * cancel of the SEND. */
+    lure__stream_write_fail(s, req,
+                            lure__handle_is_closing((lure_handle_t *) s)
+                                ? LURE_ECANCELED
+                                : res);
   } else {
     /* A descriptor rides on the first byte only. */
     if (res > 0 && req->send_handle != NULL)

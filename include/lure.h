@@ -303,7 +303,11 @@ typedef enum {
    * less per completion; lure_run from another thread fails with
    * LURE_EEXIST while the loop has operations in that ring (with none, a
    * new ring takes over).  Needs a loop with nothing in flight. */
-  LURE_LOOP_SINGLE_THREAD
+  LURE_LOOP_SINGLE_THREAD,
+  /* unsigned: 0..255 (default 4).  A stream the ring could serve starts
+   * on readiness and moves to the ring after this many readiness events;
+   * 0: on the ring from the start.  Applies to streams opened later. */
+  LURE_LOOP_STREAM_WARMUP
 } lure_loop_option;
 
 /* Events for poll handles, the values of libuv's uv_poll_event. */

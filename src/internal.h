@@ -96,6 +96,11 @@ struct lure__fs_adapt {
 /* LURE_LOOP_BUSY_POLL's largest budget, microseconds. */
 #define LURE__BUSY_POLL_MAX_US 1000u
 
+/* LURE_LOOP_STREAM_WARMUP: the default, and the largest (the count lives
+ * in 8 bits of a stream's flags, src/stream.h). */
+#define LURE__STREAM_WARMUP_DEFAULT 4u
+#define LURE__STREAM_WARMUP_MAX 255u
+
 struct lure__loop_priv {
   lure_loop_t *loop;
   int block_sigprof;           /* LURE_LOOP_BLOCK_SIGNAL */
@@ -159,6 +164,10 @@ struct lure__loop_priv {
   int forced_backend;
   int forced_strict;            /* a forced backend that fails is an error */
   unsigned int ring_entries;
+  /* LURE_LOOP_STREAM_WARMUP: readiness events a stream the ring could
+   * serve spends on readiness before it moves to the ring (0: on the ring
+   * from the start; src/stream.c, lure__stream_warm). */
+  unsigned int stream_warmup;
   /* Ring opcodes masked (LURE_URING_DISABLE, LURE_LOOP_URING_DISABLE): an
    * option of the loop, kept here because it outlives the ring it applies
    * to (the ring is set up again when it changes). */

@@ -196,6 +196,16 @@ static void lure__read_env(struct lure__loop_priv *p) {
   }
   /* The adaptive router of buffered writes (executor.c): "0" off, "1" on
    * even with a forced wait point; anything else leaves the default. */
+  /* LURE_LOOP_STREAM_WARMUP for programs that cannot call
+   * lure_loop_configure: 0..255; anything else is ignored. */
+  s = getenv("LURE_STREAM_WARMUP");
+  if (s != NULL && *s != '\0') {
+    char *end;
+
+    n = strtol(s, &end, 10);
+    if (*end == '\0' && n >= 0 && n <= LURE__STREAM_WARMUP_MAX)
+      p->stream_warmup = (unsigned) n;
+  }
   s = getenv("LURE_FS_ADAPT");
   if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
     p->fs_adapt.setting = s[0] - '0';
@@ -393,6 +403,7 @@ LURE_EXTERN int lure_loop_init(lure_loop_t *loop) {
   p->signal_pipe[1] = -1;
   p->emfile_fd = -1;
   p->ring_entries = 256;
+  p->stream_warmup = LURE__STREAM_WARMUP_DEFAULT;
   lure__fs_adapt_init(loop);
   p->fs_behind_pool = -1;
   lure__read_env(p);
@@ -619,6 +630,15 @@ LURE_EXTERN int lure_loop_configure(lure_loop_t *loop, lure_loop_option option,
       memset(&p->busy, 0, sizeof(p->busy));
       p->busy.us = n;
       p->busy.seen = lure__events_seen(p);
+      break;
+
+    case LURE_LOOP_STREAM_WARMUP:
+      n = va_arg(ap, unsigned);
+      if (n > LURE__STREAM_WARMUP_MAX) {
+        rc = LURE_EINVAL;
+        break;
+      }
+      p->stream_warmup = n;
       break;
 
     default:

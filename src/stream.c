@@ -105,9 +105,58 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
    * ring's multishot receive cannot carry: they use readiness, as does
    * anything that is not a socket. */
   if (!(s->stream_flags & LURE__STREAM_NOT_SOCKET) &&
-      !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc))
-    lure__stream_set_sock(s, lure__sock_pick_stream(s->loop));
+      !(s->type == LURE_NAMED_PIPE && ((lure_pipe_t *) s)->ipc)) {
+    const struct lure__sock_ops *ops = lure__sock_pick_stream(s->loop);
+
+    /* A stream the ring could serve starts on readiness and moves once it
+     * proves long-lived: a connection that lives for a request or two
+     * costs less with a poll and a system call or two than with a
+     * receive armed in the kernel and cancelled at close
+     * (lure__stream_warm). */
+    s->stream_flags &= ~(LURE__STREAM_WARMING | LURE__STREAM_WARM_MASK);
+    if (ops != &lure__sock_ready && s->loop->priv->stream_warmup > 0) {
+      s->stream_flags |= LURE__STREAM_WARMING;
+      ops = &lure__sock_ready;
+    }
+    lure__stream_set_sock(s, ops);
+  }
   return 0;
+}
+
+void lure__stream_warm_move(lure_stream_t *s) {
+  const struct lure__sock_ops *ring;
+  unsigned seen = (s->stream_flags & LURE__STREAM_WARM_MASK) >>
+                  LURE__STREAM_WARM_SHIFT;
+
+  if (seen < s->loop->priv->stream_warmup ||
+      lure__handle_is_closing((lure_handle_t *) s) || s->io_watcher.fd < 0)
+    return;
+  /* Not while a connect or a shutdown is under way, or bytes wait in the
+   * stash, or the pending phase has work for the stream. */
+  if (s->connect_req != NULL || s->shutdown_req != NULL ||
+      !lure__stream_stash_empty(s) ||
+      (s->stream_flags &
+       (LURE__STREAM_LISTENING | LURE__STREAM_SHUT_ISSUED | LURE__STREAM_EOF |
+        LURE__STREAM_REARM | LURE__STREAM_REKICK)))
+    return;
+  s->stream_flags &= ~(LURE__STREAM_WARMING | LURE__STREAM_WARM_MASK);
+  ring = lure__sock_pick_stream(s->loop);
+  if (ring == &lure__sock_ready)
+    return;
+  /* Readiness keeps nothing but its watcher: a write partly made is
+   * recorded in its request, which the ring's send goes on from. */
+  lure__io_stop(s->loop, &s->io_watcher, POLLIN | POLLOUT);
+  s->stream_flags &= ~(unsigned) LURE__STREAM_HELD;
+  lure__stream_set_sock(s, ring);
+  if (s->stream_flags & LURE__STREAM_READING) {
+    int rc = lure__stream_read_arm(s);
+
+    if (rc != 0)
+      lure__stream_deliver(s, rc, &lure__stream_no_buf);
+  }
+  if (!lure__queue_empty(&s->write_queue) &&
+      !lure__handle_is_closing((lure_handle_t *) s))
+    lure__stream_kick_writes(s);
 }
 
 int lure__stream_fd(const lure_stream_t *s) {
@@ -193,6 +242,8 @@ static void lure__stream_pending_cb(lure_loop_t *loop, struct lure__pending *p) 
   }
   lure__stream_run_write_cbs(s);
   lure__stream_maybe_shutdown(s);
+  if (s->stream_flags & LURE__STREAM_WARMING)
+    lure__stream_warm_move(s);
 }
 
 /* Run finished writes' callbacks now (the caller is an I/O completion in

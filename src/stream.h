@@ -39,8 +39,14 @@ enum {
    * of direct writes (backends/ready.c), not because the socket is full;
    * a close writes what the socket takes of them, as libuv's writes would
    * have gone out inside uv_write(). */
-  LURE__STREAM_HELD = 0x40000    /* above the executor bits (16-17) */
+  LURE__STREAM_HELD = 0x40000,   /* above the executor bits (16-17) */
+  /* On readiness for now, to move to the ring table once it has seen the
+   * loop's stream_warmup readiness events (lure__stream_warm); the count
+   * so far is bits 20-27. */
+  LURE__STREAM_WARMING = 0x80000
 };
+#define LURE__STREAM_WARM_SHIFT 20
+#define LURE__STREAM_WARM_MASK (0xffu << LURE__STREAM_WARM_SHIFT)
 
 /* The keep-alive delay a TCP handle without a socket was given (its
  * pending_cap: only IPC pipes receive descriptors). */
@@ -124,6 +130,17 @@ int lure__pipe_listen(lure_pipe_t *h, int backlog, lure_connection_cb cb);
 void lure__pipe_finish_close(lure_pipe_t *h);
 
 void lure__stream_after_fork(lure_stream_t *s);
+
+/* A warming stream (LURE__STREAM_WARMING) counts its readiness events and
+ * its writes (backends/ready.c); once it has seen the loop's
+ * stream_warmup of them, lure__stream_warm_move() hands it to the ring
+ * table, at a point where no readiness call of it is under way (the end of
+ * its readiness event, its pending phase). */
+static inline void lure__stream_warm_count(lure_stream_t *s) {
+  if ((s->stream_flags & LURE__STREAM_WARM_MASK) != LURE__STREAM_WARM_MASK)
+    s->stream_flags += 1u << LURE__STREAM_WARM_SHIFT;
+}
+void lure__stream_warm_move(lure_stream_t *s);
 
 /* One write of iov[0..n) to the stream's descriptor, now (writev(2) or
  * sendmsg(2), with send_handle's descriptor): a byte count or a negative

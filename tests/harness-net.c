@@ -37,6 +37,11 @@ void lt_net_check_executor(const void *req, const char *what, const char *file,
 
   ck_assert_msg(got != NULL, "%s:%d: %s: lure_req_executor() is NULL", file,
                 line, what);
+  /* A stream the ring could serve waits for readiness while it warms up
+   * (LURE_LOOP_STREAM_WARMUP); tests of the move itself check it exactly. */
+  if (want != NULL && strcmp(want, "io_uring") == 0 && lt_streams_warm() &&
+      strcmp(got, "epoll") == 0)
+    return;
   if (want != NULL)
     ck_assert_msg(strcmp(got, want) == 0,
                   "%s:%d: set %s: %s served by \"%s\", want \"%s\"", file,

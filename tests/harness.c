@@ -103,6 +103,24 @@ int lt_uring_masked(const char *name) {
 
 /* ---- loops -------------------------------------------------------------- */
 
+int lt_loop_stream_warmup = -1;
+
+void lt_streams_ring_at_once(void) {
+  lt_loop_stream_warmup = 0;
+}
+
+void lt_streams_default(void) {
+  lt_loop_stream_warmup = -1;
+}
+
+int lt_streams_warm(void) {
+  const char *e = getenv("LURE_STREAM_WARMUP");
+
+  if (lt_loop_stream_warmup >= 0)
+    return lt_loop_stream_warmup > 0;
+  return e == NULL || strcmp(e, "0") != 0;
+}
+
 void lt_loop_init(lure_loop_t *loop) {
   const char *want = lt_set_backend();
   const char *got;
@@ -111,6 +129,11 @@ void lt_loop_init(lure_loop_t *loop) {
   memset(loop, 0, sizeof(*loop));
   rc = lure_loop_init(loop);
   ck_assert_msg(rc == 0, "lure_loop_init: %s", lt_err(rc));
+  if (lt_loop_stream_warmup >= 0) {
+    rc = lure_loop_configure(loop, LURE_LOOP_STREAM_WARMUP,
+                             (unsigned) lt_loop_stream_warmup);
+    ck_assert_msg(rc == 0, "LURE_LOOP_STREAM_WARMUP: %s", lt_err(rc));
+  }
   got = lure_loop_backend(loop);
   ck_assert_ptr_nonnull(got);
   if (want != NULL)

@@ -101,8 +101,18 @@ int lt_single_issuer(const lure_loop_t *loop);
 
 /* ---- loops -------------------------------------------------------------- */
 
-/* lure_loop_init() that must succeed and give the set's wait point. */
+/* lure_loop_init() that must succeed and give the set's wait point; with
+ * lt_loop_stream_warmup >= 0, the loop's LURE_LOOP_STREAM_WARMUP is set
+ * to it. */
 void lt_loop_init(lure_loop_t *loop);
+extern int lt_loop_stream_warmup;
+/* A checked fixture for suites about the ring's own stream paths: their
+ * loops put streams on the ring from the start (warm-up 0). */
+void lt_streams_ring_at_once(void);
+void lt_streams_default(void); /* its teardown */
+/* Whether a fresh stream of this test's loops starts on readiness when the
+ * ring could serve it (LURE_LOOP_STREAM_WARMUP above 0, the default). */
+int lt_streams_warm(void);
 /* Close every handle still open, run until their close callbacks ran, and
  * check that lure_loop_close() then succeeds. */
 void lt_loop_finish(lure_loop_t *loop);

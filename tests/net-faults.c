@@ -1157,6 +1157,10 @@ LT_SUITE(faults) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
 
+  /* The ring's own stream paths: streams on the ring from the start. */
+  tcase_add_checked_fixture(tc, lt_streams_ring_at_once,
+                            lt_streams_default);
+
   tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_loop_test(tc, faults_zc_close, 0, ZCC_MODES);
   tcase_add_test(tc, faults_stash_enomem);

@@ -1842,6 +1842,10 @@ LT_SUITE(ring) {
   Suite *s = suite_create("ring");
   TCase *tc = tcase_create("ring");
 
+  /* The ring's own stream paths: streams on the ring from the start. */
+  tcase_add_checked_fixture(tc, lt_streams_ring_at_once,
+                            lt_streams_default);
+
   tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, ring_pingpong_stats);
   tcase_add_test(tc, ring_tcp_answer_then_close);

@@ -1867,6 +1867,8 @@ LT_SUITE(tcp) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
+  /* Zero copy is the ring's: streams on the ring from the start. */
+  tcase_add_checked_fixture(tc, lt_streams_ring_at_once, lt_streams_default);
   tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
   tcase_add_test(tc, tcp_zerocopy_borrowed);
   suite_add_tcase(s, tc);

@@ -14,7 +14,9 @@
 # LURE_TEST_SET (tests/harness.h).
 #
 #   uring           io_uring is the wait point (LURE_BACKEND=uring) and
-#                   serves every opcode it has
+#                   serves every opcode it has; streams warm up on
+#                   readiness and move to the ring, as by default
+#                   (LURE_LOOP_STREAM_WARMUP)
 #   uring-masked    the ring is the wait point, LURE_URING_DISABLE masks its
 #                   file opcodes (the thread pool serves files) and its
 #                   socket opcodes (streams wait for readiness, POLL_ADD on
@@ -30,6 +32,9 @@
 #   uring-single    the ring with LURE_SINGLE_THREAD=1: a single issuer's
 #                   ring with deferred task work (Linux 6.1; an older
 #                   kernel gives the shared ring, and a test says so)
+#                   uring-old, uring-6.1 and uring-single are variants of
+#                   the ring's own paths: their streams are on the ring
+#                   from the start (LURE_STREAM_WARMUP=0)
 #   epoll           LURE_BACKEND=epoll (files on the pool and Linux AIO)
 #   nouring-enosys  under tests/nouring, io_uring_setup fails with ENOSYS
 #   nouring-eperm   ... with EPERM (both as a container policy would);
@@ -112,10 +117,12 @@ need_fallback() {
 . "$(dirname "$0")/uring-masks.sh"
 
 unset LURE_BACKEND LURE_URING_DISABLE LURE_TEST_SET LURE_SINGLE_THREAD
+unset LURE_STREAM_WARMUP
 case $set in
   uring|uring-old|uring-6.1)
     [ "$set" = uring-old ] && LURE_URING_DISABLE=$URING_OLD && export LURE_URING_DISABLE
     [ "$set" = uring-6.1 ] && LURE_URING_DISABLE=$URING_61 && export LURE_URING_DISABLE
+    [ "$set" != uring ] && LURE_STREAM_WARMUP=0 && export LURE_STREAM_WARMUP
     need_ring
     got=$(backend env LURE_BACKEND=uring)
     if [ "$got" != io_uring ]; then
@@ -126,7 +133,8 @@ case $set in
     ;;
   uring-single)
     need_ring
-    LURE_SINGLE_THREAD=1 LURE_BACKEND=uring LURE_TEST_SET=$set exec "$p" "$@"
+    LURE_STREAM_WARMUP=0 LURE_SINGLE_THREAD=1 LURE_BACKEND=uring \
+      LURE_TEST_SET=$set exec "$p" "$@"
     ;;
   uring-masked)
     LURE_URING_DISABLE=$URING_FILE_OPS,$URING_SOCKET_OPS

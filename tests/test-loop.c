@@ -2011,6 +2011,9 @@ START_TEST(loop_single_thread_other_thread) {
 
   ck_assert_int_eq(lure_loop_configure(&x->loop, LURE_LOOP_SINGLE_THREAD, 1),
                    0);
+  /* The stream below is on the ring from the start (no readiness first). */
+  ck_assert_int_eq(
+      lure_loop_configure(&x->loop, LURE_LOOP_STREAM_WARMUP, 0u), 0);
   if (!lt_single_issuer(&x->loop)) {
     /* Not the ring, or a kernel before 6.1: nothing is bound to a thread. */
     ck_assert(!lt_set_is_uring() || !lt_kernel_at_least(6, 1));

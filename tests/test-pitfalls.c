@@ -867,6 +867,9 @@ START_TEST(pit_cq_holds_a_tick) {
   ck_assert_msg(lt_raise_nofile(2 * CQS_CONNS + 256) >= 2 * CQS_CONNS + 256,
                 "RLIMIT_NOFILE cannot be raised to %d", 2 * CQS_CONNS + 256);
   lt_loop_init(&loop); /* the default ring size */
+  /* Every connection's receive in the ring from the start. */
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_STREAM_WARMUP, 0u),
+                   0);
   loop.data = c;
   port = pit_listen(&loop, &c->srv, 2048, cqs_on_conn);
   for (i = 0; i < CQS_CONNS; i++)
