@@ -4,8 +4,12 @@
  * libuv does everywhere.  It serves every stream and UDP handle when the
  * loop has no ring (or the ring lacks the socket opcodes), pipes and
  * terminals always, IPC pipes always (a descriptor rides on each recvmsg),
- * and a ring socket's fallbacks: an accept after EMFILE, a read the ring
- * could not take, a connect that was under way in a forked parent.
+ * a ring socket's fallbacks (an accept after EMFILE, a read the ring
+ * could not take, a connect that was under way in a forked parent), and
+ * every new stream the ring could serve until it moves there: its
+ * readiness events and its writes are counted (lure__stream_warm_count),
+ * and the end of an event is one of the points where it may move
+ * (src/stream.c, lure__stream_warm_move).
  *
  * Field notes:
  * - Reads: up to 32 reads per readiness event, each into a buffer alloc_cb

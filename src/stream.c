@@ -13,6 +13,9 @@
  *     (POLL_ADD through the ring, or epoll) plus non-blocking syscalls, as
  *     libuv does everywhere; also the fallback of a ring stream whose
  *     operation the ring cannot take.
+ * A stream the ring could serve starts on readiness and moves to the ring
+ * once it has proved long-lived (lure__stream_warm_move,
+ * LURE_LOOP_STREAM_WARMUP).
  * Both deliver through the same functions here (lure__stream_deliver,
  * lure__stream_write_progress, ...), so callbacks, order and errors are the
  * same whichever path serves a stream.  Bytes that arrive while nobody
@@ -155,8 +158,15 @@ void lure__stream_warm_move(lure_stream_t *s) {
       lure__stream_deliver(s, rc, &lure__stream_no_buf);
   }
   if (!lure__queue_empty(&s->write_queue) &&
-      !lure__handle_is_closing((lure_handle_t *) s))
+      !lure__handle_is_closing((lure_handle_t *) s)) {
+    struct lure__queue *q;
+
+    /* The ring completes them now (lure_req_executor). */
+    lure__queue_foreach(q, &s->write_queue)
+      lure__container_of(q, lure_write_t, queue)->executor =
+          (unsigned char) ring->executor;
     lure__stream_kick_writes(s);
+  }
 }
 
 int lure__stream_fd(const lure_stream_t *s) {
@@ -1230,8 +1240,14 @@ LURE_EXTERN int lure_write_zc(lure_write_t *req, lure_stream_t *s,
   if (rc != 0)
     return rc;
   /* The ring sends it with SEND_ZC and calls back once the kernel is done
-   * with the pages; elsewhere it is an ordinary (copying) write. */
+   * with the pages; elsewhere it is an ordinary (copying) write.  A stream
+   * still warming up on readiness has asked for the ring: it moves at the
+   * next point where it can (its pending phase, scheduled here). */
   req->req_flags |= LURE__REQ_ZC;
+  if (s->stream_flags & LURE__STREAM_WARMING) {
+    s->stream_flags |= LURE__STREAM_WARM_MASK;
+    lure__stream_schedule(s);
+  }
   was_empty = lure__queue_empty(&s->write_queue);
   lure__queue_insert_tail(&s->write_queue, &req->queue);
   if (s->connect_req == NULL && was_empty)

@@ -1830,6 +1830,374 @@ START_TEST(tcp_write_burst) {
 }
 END_TEST
 
+/* ---- streams warm up on readiness, then move to the ring -------------------- */
+
+#define WU_ROUNDS 12
+#define WU_MSG 1000
+
+struct wu {
+  struct lt_net_pair p;
+  lure_write_t wr[WU_ROUNDS];
+  lure_write_t echo[WU_ROUNDS];
+  const char *exec[WU_ROUNDS];   /* the client's writes, at their callback */
+  char sbuf[WU_MSG];             /* the server's copy of the message */
+  size_t sgot;
+  size_t cgot;
+  int round;
+  int bad;
+  int err;
+};
+
+static void wu_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  static char b[WU_MSG];
+
+  (void) h;
+  (void) suggested;
+  *buf = lure_buf_init(b, sizeof(b));
+}
+
+static void wu_echo_cb(lure_write_t *req, int status) {
+  struct wu *w = req->data;
+
+  if (status != 0 && w->err == 0)
+    w->err = status;
+}
+
+static void wu_client_write_cb(lure_write_t *req, int status) {
+  struct wu *w = req->data;
+
+  if (status != 0 && w->err == 0)
+    w->err = status;
+  w->exec[req - w->wr] = lure_req_executor((const lure_req_t *) req);
+}
+
+static void wu_send(struct wu *w) {
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(7, (uint64_t) w->round *
+                                                         WU_MSG),
+                               WU_MSG);
+
+  w->wr[w->round].data = w;
+  ck_assert_int_eq(lure_write(&w->wr[w->round], (lure_stream_t *) &w->p.client,
+                              &b, 1, wu_client_write_cb),
+                   0);
+}
+
+/* The server gathers a whole message, then echoes it. */
+static void wu_server_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct wu *w = s->data;
+  lure_buf_t b;
+  size_t take;
+
+  if (n <= 0)
+    return;
+  take = (size_t) n;
+  if (w->sgot + take > WU_MSG)
+    take = WU_MSG - w->sgot;
+  memcpy(w->sbuf + w->sgot, buf->base, take);
+  w->sgot += take;
+  if (w->sgot < WU_MSG)
+    return;
+  w->sgot = 0;
+  b = lure_buf_init(w->sbuf, WU_MSG);
+  w->echo[w->round].data = w;
+  ck_assert_int_eq(lure_write(&w->echo[w->round], s, &b, 1, wu_echo_cb), 0);
+}
+
+/* The client checks the echo; a whole message sends the next one. */
+static void wu_client_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct wu *w = s->data;
+
+  if (n <= 0)
+    return;
+  if (lt_net_pat_check(7, (uint64_t) w->round * WU_MSG + w->cgot, buf->base,
+                       (size_t) n) >= 0)
+    w->bad = 1;
+  w->cgot += (size_t) n;
+  if (w->cgot < WU_MSG)
+    return;
+  w->cgot = 0;
+  if (++w->round == WU_ROUNDS) {
+    lure_stop(&w->p.loop);
+    return;
+  }
+  wu_send(w);
+}
+
+/* WU_ROUNDS ping-pongs on a pair whose loop has the given warm-up (-1: the
+ * set's); the executors of the client's writes go to w->exec. */
+static struct wu *wu_run(int warmup) {
+  struct wu *w = calloc(1, sizeof(*w));
+
+  ck_assert_ptr_nonnull(w);
+  lt_loop_stream_warmup = warmup;
+  lt_net_pair_open(&w->p, LT_NET_WATCHDOG_MS, "warm-up ping-pong");
+  lt_loop_stream_warmup = -1;
+  w->p.client.data = w;
+  w->p.server.data = w;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wu_alloc,
+                                   wu_server_read), 0);
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.client, wu_alloc,
+                                   wu_client_read), 0);
+  wu_send(w);
+  lt_run(&w->p.loop);
+  ck_assert_int_eq(w->round, WU_ROUNDS);
+  ck_assert_msg(!w->bad, "an echo differs from what was sent");
+  ck_assert_msg(w->err == 0, "a write failed: %s", lt_err(w->err));
+  return w;
+}
+
+static void wu_finish(struct wu *w) {
+  lt_loop_finish(&w->p.loop);
+  free(w);
+}
+
+/* What the client's writes reported, as "e" (epoll) and "u" (io_uring). */
+static void wu_trace(const struct wu *w, char *out) {
+  int i;
+
+  for (i = 0; i < WU_ROUNDS; i++) {
+    ck_assert_ptr_nonnull(w->exec[i]);
+    out[i] = strcmp(w->exec[i], "io_uring") == 0 ? 'u'
+             : strcmp(w->exec[i], "epoll") == 0  ? 'e'
+                                                 : '?';
+  }
+  out[WU_ROUNDS] = '\0';
+}
+
+START_TEST(tcp_warmup_pingpong) {
+  struct wu *w = wu_run(-1);
+  char t[WU_ROUNDS + 1];
+  int i;
+
+  wu_trace(w, t);
+  printf("tcp_warmup_pingpong: set %s: client writes %s\n", lt_set(), t);
+  if (!lt_set_ring_path()) {
+    ck_assert_msg(strchr(t, 'u') == NULL, "set %s: %s", lt_set(), t);
+  } else if (!lt_streams_warm()) {
+    ck_assert_msg(strchr(t, 'e') == NULL, "set %s, warm-up 0: %s", lt_set(),
+                  t);
+  } else {
+    /* Each round is a write and a readiness event: by the fifth write the
+     * stream has made 4 of them and moved, and it never moves back. */
+    ck_assert_msg(t[0] == 'e', "set %s: the first write (of a fresh stream) "
+                  "was not on readiness: %s", lt_set(), t);
+    for (i = 4; i < WU_ROUNDS; i++)
+      ck_assert_msg(t[i] == 'u', "set %s: write %d not on the ring: %s",
+                    lt_set(), i + 1, t);
+    for (i = 1; i < WU_ROUNDS; i++)
+      ck_assert_msg(!(t[i - 1] == 'u' && t[i] == 'e'),
+                    "set %s: back to readiness: %s", lt_set(), t);
+  }
+  wu_finish(w);
+}
+END_TEST
+
+START_TEST(tcp_warmup_settings) {
+  lure_loop_t loop;
+  struct wu *w;
+  char t[WU_ROUNDS + 1];
+
+  /* Out of range: refused, and nothing changes. */
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_STREAM_WARMUP, 256u),
+                   LURE_EINVAL);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_STREAM_WARMUP, 255u),
+                   0);
+  lt_loop_finish(&loop);
+  ck_assert_int_eq(lure_loop_configure(NULL, LURE_LOOP_STREAM_WARMUP, 0u),
+                   LURE_EINVAL);
+
+  /* 255: twelve round trips stay on readiness. */
+  w = wu_run(255);
+  wu_trace(w, t);
+  ck_assert_msg(strchr(t, 'u') == NULL, "set %s, warm-up 255: %s", lt_set(),
+                t);
+  wu_finish(w);
+
+  /* 0: on the ring from the first write, where the ring serves sockets. */
+  w = wu_run(0);
+  wu_trace(w, t);
+  if (lt_set_ring_path())
+    ck_assert_msg(strchr(t, 'e') == NULL, "set %s, warm-up 0: %s", lt_set(),
+                  t);
+  else
+    ck_assert_msg(strchr(t, 'u') == NULL, "set %s, warm-up 0: %s", lt_set(),
+                  t);
+  wu_finish(w);
+}
+END_TEST
+
+/* The move with writes queued: the client queues WM_WRITES writes at once
+ * (far more than the socket takes); with a warm-up of 2 it moves in the
+ * pending phase that runs the first write's callback, with the rest of
+ * the queue (the head partly written) handed to the ring.  The server
+ * checks every byte. */
+#define WM_WRITES 256
+#define WM_CHUNK ((size_t) 64 * 1024)
+
+struct wm {
+  struct lt_net_pair p;
+  lure_write_t wr[WM_WRITES];
+  const char *exec[WM_WRITES];
+  int cbs;
+  int order_bad;
+  int err;
+  uint64_t got;
+  long bad_at;
+};
+
+static void wm_write_cb(lure_write_t *req, int status) {
+  struct wm *m = req->data;
+  int i = (int) (req - m->wr);
+
+  if (i != m->cbs)
+    m->order_bad = 1;
+  m->cbs++;
+  if (status != 0 && m->err == 0)
+    m->err = status;
+  m->exec[i] = lure_req_executor((const lure_req_t *) req);
+  if (m->cbs == WM_WRITES && m->got == (uint64_t) WM_WRITES * WM_CHUNK)
+    lure_stop(&m->p.loop);
+}
+
+static void wm_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
+  static char b[65536];
+
+  (void) h;
+  (void) suggested;
+  *buf = lure_buf_init(b, sizeof(b));
+}
+
+static void wm_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct wm *m = s->data;
+  long at;
+
+  if (n <= 0)
+    return;
+  at = lt_net_pat_check(11, m->got, buf->base, (size_t) n);
+  if (at >= 0 && m->bad_at < 0)
+    m->bad_at = (long) m->got + at;
+  m->got += (uint64_t) n;
+  if (m->cbs == WM_WRITES && m->got == (uint64_t) WM_WRITES * WM_CHUNK)
+    lure_stop(&m->p.loop);
+}
+
+START_TEST(tcp_warmup_moves_while_writing) {
+  struct wm *m = calloc(1, sizeof(*m));
+  lure_stream_t *cs;
+  int first_ring = -1;
+  int i;
+
+  ck_assert_ptr_nonnull(m);
+  m->bad_at = -1;
+  lt_loop_stream_warmup = 2;
+  lt_net_pair_open(&m->p, LT_NET_WATCHDOG_MS, "move while writing");
+  lt_loop_stream_warmup = -1;
+  cs = (lure_stream_t *) &m->p.client;
+  m->p.server.data = m;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &m->p.server, wm_alloc,
+                                   wm_read), 0);
+  for (i = 0; i < WM_WRITES; i++) {
+    lure_buf_t b = lure_buf_init(
+        (char *) lt_net_pat(11, (uint64_t) i * WM_CHUNK), WM_CHUNK);
+
+    m->wr[i].data = m;
+    ck_assert_int_eq(lure_write(&m->wr[i], cs, &b, 1, wm_write_cb), 0);
+  }
+  lt_run(&m->p.loop);
+  ck_assert_msg(m->got == (uint64_t) WM_WRITES * WM_CHUNK,
+                "the server got %llu of %llu bytes", (unsigned long long) m->got,
+                (unsigned long long) WM_WRITES * WM_CHUNK);
+  ck_assert_msg(m->bad_at < 0, "byte %ld differs from what was sent",
+                m->bad_at);
+  ck_assert_int_eq(m->cbs, WM_WRITES);
+  ck_assert_msg(!m->order_bad, "write callbacks out of order");
+  ck_assert_msg(m->err == 0, "a write failed: %s", lt_err(m->err));
+  for (i = 0; i < WM_WRITES; i++)
+    if (first_ring < 0 && strcmp(m->exec[i], "io_uring") == 0)
+      first_ring = i;
+  printf("tcp_warmup_moves_while_writing: set %s: first write on the ring: "
+         "%d of %d\n", lt_set(), first_ring + 1, WM_WRITES);
+  if (lt_set_ring_path()) {
+    ck_assert_msg(strcmp(m->exec[0], "epoll") == 0,
+                  "set %s: the first write was served by %s", lt_set(),
+                  m->exec[0]);
+    ck_assert_msg(first_ring > 0 && first_ring < WM_WRITES / 2,
+                  "set %s: the stream did not move while writing (first "
+                  "write on the ring: %d)", lt_set(), first_ring);
+    for (i = first_ring; i < WM_WRITES; i++)
+      ck_assert_msg(strcmp(m->exec[i], "io_uring") == 0,
+                    "set %s: write %d served by %s after the move", lt_set(),
+                    i, m->exec[i]);
+  } else {
+    ck_assert_int_eq(first_ring, -1);
+  }
+  lt_loop_finish(&m->p.loop);
+  free(m);
+}
+END_TEST
+
+/* lure_write_zc() on a stream still on readiness asks for the ring: with a
+ * warm-up of 255 (never reached here), the stream moves in the pending
+ * phase after the call, so the next write is the ring's. */
+struct wz {
+  struct lt_net_pair p;
+  lure_write_t wr[2];
+  const char *exec[2];
+  int cbs;
+  int err;
+  uint64_t got;
+};
+
+static void wz_write_cb(lure_write_t *req, int status) {
+  struct wz *z = req->data;
+
+  z->exec[req - z->wr] = lure_req_executor((const lure_req_t *) req);
+  z->cbs++;
+  if (status != 0 && z->err == 0)
+    z->err = status;
+}
+
+static void wz_read(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  struct wz *z = s->data;
+
+  (void) buf;
+  if (n > 0)
+    z->got += (uint64_t) n;
+}
+
+START_TEST(tcp_warmup_zc_asks_for_ring) {
+  struct wz *z = calloc(1, sizeof(*z));
+  lure_stream_t *cs;
+  lure_buf_t b = lure_buf_init((char *) lt_net_pat(3, 0), 4096);
+  int i;
+
+  ck_assert_ptr_nonnull(z);
+  lt_loop_stream_warmup = 255;
+  lt_net_pair_open(&z->p, LT_NET_WATCHDOG_MS, "zero copy asks for the ring");
+  lt_loop_stream_warmup = -1;
+  cs = (lure_stream_t *) &z->p.client;
+  z->p.server.data = z;
+  ck_assert_int_eq(lure_read_start((lure_stream_t *) &z->p.server, wm_alloc,
+                                   wz_read), 0);
+  for (i = 0; i < 2; i++) {
+    z->wr[i].data = z;
+    ck_assert_int_eq(lure_write_zc(&z->wr[i], cs, &b, 1, wz_write_cb), 0);
+    while (z->cbs == i)
+      ck_assert_int_ge(lure_run(&z->p.loop, LURE_RUN_ONCE), 0);
+  }
+  while (z->got < 2 * 4096)
+    ck_assert_int_ge(lure_run(&z->p.loop, LURE_RUN_ONCE), 0);
+  ck_assert_msg(z->err == 0, "a write failed: %s", lt_err(z->err));
+  printf("tcp_warmup_zc_asks_for_ring: set %s: %s, then %s\n", lt_set(),
+         z->exec[0], z->exec[1]);
+  ck_assert_str_eq(z->exec[0], "epoll");
+  ck_assert_str_eq(z->exec[1], lt_set_ring_path() ? "io_uring" : "epoll");
+  lt_loop_finish(&z->p.loop);
+  free(z);
+}
+END_TEST
+
 LT_SUITE(tcp) {
   Suite *s = suite_create("tcp");
   TCase *tc;
@@ -1864,6 +2232,14 @@ LT_SUITE(tcp) {
   tcase_add_test(tc, tcp_listener_gone_with_process);
   tcase_add_test(tc, tcp_close_fin_at_once);
   tcase_add_test(tc, tcp_listener_closed_by_other);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("warmup");
+  tcase_set_timeout(tc, LT_NET_TCASE_TIMEOUT);
+  tcase_add_test(tc, tcp_warmup_pingpong);
+  tcase_add_test(tc, tcp_warmup_settings);
+  tcase_add_test(tc, tcp_warmup_moves_while_writing);
+  tcase_add_test(tc, tcp_warmup_zc_asks_for_ring);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");
