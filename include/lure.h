@@ -305,8 +305,9 @@ typedef enum {
    * new ring takes over).  Needs a loop with nothing in flight. */
   LURE_LOOP_SINGLE_THREAD,
   /* unsigned: 0..255 (default 4).  A stream the ring could serve starts
-   * on readiness and moves to the ring after this many readiness events;
-   * 0: on the ring from the start.  Applies to streams opened later. */
+   * on readiness and moves to the ring after this many readiness events
+   * and writes; 0: on the ring from the start.  Applies to streams opened
+   * later. */
   LURE_LOOP_STREAM_WARMUP
 } lure_loop_option;
 

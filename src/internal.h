@@ -164,9 +164,9 @@ struct lure__loop_priv {
   int forced_backend;
   int forced_strict;            /* a forced backend that fails is an error */
   unsigned int ring_entries;
-  /* LURE_LOOP_STREAM_WARMUP: readiness events a stream the ring could
-   * serve spends on readiness before it moves to the ring (0: on the ring
-   * from the start; src/stream.c, lure__stream_warm). */
+  /* LURE_LOOP_STREAM_WARMUP: readiness events and writes a stream the
+   * ring could serve makes on readiness before it moves to the ring (0: on
+   * the ring from the start; src/stream.c, lure__stream_warm_move). */
   unsigned int stream_warmup;
   /* Ring opcodes masked (LURE_URING_DISABLE, LURE_LOOP_URING_DISABLE): an
    * option of the loop, kept here because it outlives the ring it applies

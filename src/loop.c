@@ -194,8 +194,6 @@ static void lure__read_env(struct lure__loop_priv *p) {
     if (n >= 1 && n <= 32768)
       p->ring_entries = (unsigned) n;
   }
-  /* The adaptive router of buffered writes (executor.c): "0" off, "1" on
-   * even with a forced wait point; anything else leaves the default. */
   /* LURE_LOOP_STREAM_WARMUP for programs that cannot call
    * lure_loop_configure: 0..255; anything else is ignored. */
   s = getenv("LURE_STREAM_WARMUP");
@@ -206,6 +204,8 @@ static void lure__read_env(struct lure__loop_priv *p) {
     if (*end == '\0' && n >= 0 && n <= LURE__STREAM_WARMUP_MAX)
       p->stream_warmup = (unsigned) n;
   }
+  /* The adaptive router of buffered writes (executor.c): "0" off, "1" on
+   * even with a forced wait point; anything else leaves the default. */
   s = getenv("LURE_FS_ADAPT");
   if (s != NULL && (strcmp(s, "0") == 0 || strcmp(s, "1") == 0))
     p->fs_adapt.setting = s[0] - '0';

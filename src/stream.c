@@ -115,7 +115,7 @@ int lure__stream_open(lure_stream_t *s, int fd, unsigned flags) {
      * proves long-lived: a connection that lives for a request or two
      * costs less with a poll and a system call or two than with a
      * receive armed in the kernel and cancelled at close
-     * (lure__stream_warm). */
+     * (lure__stream_warm_move). */
     s->stream_flags &= ~(LURE__STREAM_WARMING | LURE__STREAM_WARM_MASK);
     if (ops != &lure__sock_ready && s->loop->priv->stream_warmup > 0) {
       s->stream_flags |= LURE__STREAM_WARMING;
