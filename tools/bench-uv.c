@@ -79,6 +79,14 @@ int bench_lure_open(uv_loop_t *loop, const char *executor,
         configure(loop, LURE_LOOP_URING_DISABLE, "", r) != 0 ||
         adapt(loop, 0, r) != 0)
       goto fail;
+    /* Streams on the ring from their first byte, not after a warm-up on
+     * readiness (lure's default). */
+    rc = lure_loop_configure(loop, LURE_LOOP_STREAM_WARMUP, 0u);
+    if (rc != 0) {
+      bench_set_error(r, "lure_loop_configure(LURE_LOOP_STREAM_WARMUP, 0): %s",
+                      lure_strerror(rc));
+      goto fail;
+    }
   } else if (strcmp(executor, "auto") == 0) {
     /* What a program gets without asking: the preferred wait point, no
      * mask, the adaptive router of buffered writes on. */
