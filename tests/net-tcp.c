@@ -1848,6 +1848,13 @@ struct wu {
   int err;
 };
 
+/* A connected pair whose loop has the given warm-up (-1: the set's). */
+static void wu_pair_open(struct lt_net_pair *p, int warmup, const char *what) {
+  lt_loop_stream_warmup = warmup;
+  lt_net_pair_open(p, LT_NET_WATCHDOG_MS, what);
+  lt_loop_stream_warmup = -1;
+}
+
 static void wu_alloc(lure_handle_t *h, size_t suggested, lure_buf_t *buf) {
   static char b[WU_MSG];
 
@@ -1929,9 +1936,7 @@ static struct wu *wu_run(int warmup) {
   struct wu *w = calloc(1, sizeof(*w));
 
   ck_assert_ptr_nonnull(w);
-  lt_loop_stream_warmup = warmup;
-  lt_net_pair_open(&w->p, LT_NET_WATCHDOG_MS, "warm-up ping-pong");
-  lt_loop_stream_warmup = -1;
+  wu_pair_open(&w->p, warmup, "warm-up ping-pong");
   w->p.client.data = w;
   w->p.server.data = w;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &w->p.server, wu_alloc,
@@ -2090,9 +2095,7 @@ START_TEST(tcp_warmup_moves_while_writing) {
 
   ck_assert_ptr_nonnull(m);
   m->bad_at = -1;
-  lt_loop_stream_warmup = 2;
-  lt_net_pair_open(&m->p, LT_NET_WATCHDOG_MS, "move while writing");
-  lt_loop_stream_warmup = -1;
+  wu_pair_open(&m->p, 2, "move while writing");
   cs = (lure_stream_t *) &m->p.client;
   m->p.server.data = m;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &m->p.server, wm_alloc,
@@ -2173,9 +2176,7 @@ START_TEST(tcp_warmup_zc_asks_for_ring) {
   int i;
 
   ck_assert_ptr_nonnull(z);
-  lt_loop_stream_warmup = 255;
-  lt_net_pair_open(&z->p, LT_NET_WATCHDOG_MS, "zero copy asks for the ring");
-  lt_loop_stream_warmup = -1;
+  wu_pair_open(&z->p, 255, "zero copy asks for the ring");
   cs = (lure_stream_t *) &z->p.client;
   z->p.server.data = z;
   ck_assert_int_eq(lure_read_start((lure_stream_t *) &z->p.server, wm_alloc,
