@@ -169,6 +169,20 @@ static int lure__parse_backend(const char *name) {
   return -1;
 }
 
+/* A decimal number from 0 to max in the environment variable name, into
+ * *out; unset, empty or anything else leaves *out as it is. */
+static void lure__env_uint(const char *name, unsigned max, unsigned *out) {
+  const char *s = getenv(name);
+  char *end;
+  long n;
+
+  if (s == NULL || *s == '\0')
+    return;
+  n = strtol(s, &end, 10);
+  if (*end == '\0' && n >= 0 && n <= (long) max)
+    *out = (unsigned) n;
+}
+
 static void lure__read_env(struct lure__loop_priv *p) {
   const char *s;
   unsigned char mask[32];
@@ -196,14 +210,8 @@ static void lure__read_env(struct lure__loop_priv *p) {
   }
   /* LURE_LOOP_STREAM_WARMUP for programs that cannot call
    * lure_loop_configure: 0..255; anything else is ignored. */
-  s = getenv("LURE_STREAM_WARMUP");
-  if (s != NULL && *s != '\0') {
-    char *end;
-
-    n = strtol(s, &end, 10);
-    if (*end == '\0' && n >= 0 && n <= LURE__STREAM_WARMUP_MAX)
-      p->stream_warmup = (unsigned) n;
-  }
+  lure__env_uint("LURE_STREAM_WARMUP", LURE__STREAM_WARMUP_MAX,
+                 &p->stream_warmup);
   /* The adaptive router of buffered writes (executor.c): "0" off, "1" on
    * even with a forced wait point; anything else leaves the default. */
   s = getenv("LURE_FS_ADAPT");
@@ -217,14 +225,7 @@ static void lure__read_env(struct lure__loop_priv *p) {
   /* LURE_LOOP_BUSY_POLL for programs that cannot call lure_loop_configure
    * (a libuv program built against uv.h): microseconds, 0..1000; anything
    * else is ignored. */
-  s = getenv("LURE_BUSY_POLL");
-  if (s != NULL && *s != '\0') {
-    char *end;
-
-    n = strtol(s, &end, 10);
-    if (*end == '\0' && n >= 0 && n <= LURE__BUSY_POLL_MAX_US)
-      p->busy.us = (unsigned) n;
-  }
+  lure__env_uint("LURE_BUSY_POLL", LURE__BUSY_POLL_MAX_US, &p->busy.us);
 }
 
 /* ---- the wait point ------------------------------------------------------------ */
