@@ -817,7 +817,8 @@ static int lure__poll_look(lure_loop_t *loop) {
  *   - a spin in which the thread was descheduled (two looks more than
  *     LURE__BUSY_GAP_NS apart: another task wanted this CPU) stops, and
  *     the loop does not spin for 1 ms, doubling up to 1 s while it keeps
- *     happening, so that a busy host's other work gets the CPU back;
+ *     happening, so that a busy host's other work gets the CPU back; it
+ *     found nothing, so it also counts as a miss for the skip above;
  *   - a loop that dispatched more than LURE__BUSY_FEW events since its last
  *     wait that could sleep does not spin: its sleeps are shared by
  *     enough events to be cheap, and a spin would cut its batches smaller.
@@ -885,13 +886,14 @@ static int lure__poll_busy(lure_loop_t *loop, int *timeout) {
       break;
     }
     last = now;
-    if (now >= end) {
-      if (p->busy.misses < 8)
-        p->busy.misses++;
-      p->busy.skip = (1u << p->busy.misses) - 1;
+    if (now >= end)
       break;
-    }
   }
+  /* Found nothing, to its end or until it lost the CPU: a miss either way,
+   * so the waits it skips next grow on a busy host too. */
+  if (p->busy.misses < 8)
+    p->busy.misses++;
+  p->busy.skip = (1u << p->busy.misses) - 1;
   if (p->metrics_idle)
     p->idle_time += now - start;
   /* What is left of the wait; none: the poll phase ends as a wait that
