@@ -372,6 +372,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct lure__uring *st = loop->priv->backend_data;
   struct __kernel_timespec ts;
   struct io_uring_cqe *cqe;
+  uint64_t start = 0;
   unsigned before;
   int rc;
 
@@ -414,19 +415,44 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     return;
   }
 
-  loop->priv->stats.wait_calls++;
-  lure__wait_enter(loop, timeout);
-  if (timeout == 0) {
-    rc = io_uring_submit_and_get_events(&st->ring);
-  } else if (timeout < 0) {
-    rc = io_uring_submit_and_wait(&st->ring, 1);
-  } else {
-    ts.tv_sec = timeout / 1000;
-    ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
-    rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+  if (timeout > 0)
+    start = lure__hrtime_ns();
+  for (;;) {
+    loop->priv->stats.wait_calls++;
+    lure__wait_enter(loop, timeout);
+    if (timeout == 0) {
+      rc = io_uring_submit_and_get_events(&st->ring);
+    } else if (timeout < 0) {
+      rc = io_uring_submit_and_wait(&st->ring, 1);
+    } else {
+      ts.tv_sec = timeout / 1000;
+      ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
+      rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    }
+    lure__wait_leave(loop);
+    lure__uring_account(loop, st, before);
+    /* A signal caught while waiting (one the loop does not watch: a
+     * watched one's pipe completes a poll, which is a CQE) ends the wait
+     * with nothing to reap: wait again for the time left, as libuv's
+     * epoll_wait does, so that a LURE_RUN_ONCE tick does not end with
+     * nothing run and the other phases do not run once per signal.  The
+     * return value does not tell it: -EINTR from a wait alone, but the
+     * count of SQEs when the same entry submitted some (liburing 2.3
+     * then returns that count, not -ETIME); an empty CQ and the clock do.
+     * A failure the next tick must see ends the wait as before. */
+    if (timeout == 0 || io_uring_cq_ready(&st->ring) > 0 ||
+        (rc < 0 && rc != -EINTR && rc != -ETIME))
+      break;
+    if (timeout > 0) {
+      uint64_t spent = (lure__hrtime_ns() - start) / 1000000u;
+
+      if (spent >= (uint64_t) timeout)
+        break;
+      timeout -= (int) spent;
+      start += spent * 1000000u;
+    }
+    before = io_uring_sq_ready(&st->ring);
   }
-  lure__wait_leave(loop);
-  lure__uring_account(loop, st, before);
   /* The wait may have lasted: callbacks of this poll phase and the check
    * phase see the time after it (a timer started there counts from now):
    * lure__wait_leave() updated it. */

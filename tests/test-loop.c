@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+#include <time.h>
 #include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +25,40 @@
 #include <linux/seccomp.h>
 #include <linux/io_uring.h>
 #include "harness.h"
+
+/* ---- signals aimed at the loop's thread ------------------------------------ */
+
+/* SIGALRM every interval_ns, delivered to the calling thread only (a
+ * process-wide signal could land on a pool thread), handled by handler;
+ * SIGALRM's disposition is restored by lt_sig_aimed_stop(). */
+struct lt_sig_aimed {
+  timer_t timer;
+  struct sigaction old;
+};
+static void lt_sig_aimed_start(struct lt_sig_aimed *a, void (*handler)(int),
+                               long interval_ns) {
+  struct sigaction sa;
+  struct sigevent sev;
+  struct itimerspec its;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  ck_assert_int_eq(sigaction(SIGALRM, &sa, &a->old), 0);
+  memset(&sev, 0, sizeof(sev));
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = SIGALRM;
+  sev._sigev_un._tid = (pid_t) syscall(SYS_gettid);
+  ck_assert_int_eq(timer_create(CLOCK_MONOTONIC, &sev, &a->timer), 0);
+  memset(&its, 0, sizeof(its));
+  its.it_value.tv_nsec = interval_ns;
+  its.it_interval.tv_nsec = interval_ns;
+  ck_assert_int_eq(timer_settime(a->timer, 0, &its, NULL), 0);
+}
+static void lt_sig_aimed_stop(struct lt_sig_aimed *a) {
+  ck_assert_int_eq(timer_delete(a->timer), 0);
+  ck_assert_int_eq(sigaction(SIGALRM, &a->old, NULL), 0);
+}
 
 /* ---- a record of what ran, in order --------------------------------------- */
 
@@ -544,6 +579,94 @@ START_TEST(loop_idle_ticks_see_io) {
   lt_loop_finish(&loop);
   close(sv[0]);
   close(sv[1]);
+}
+END_TEST
+
+/* A signal the loop does not watch interrupts its wait (EINTR) but does
+ * not end it: the wait goes on for the time left, as libuv's does.  A
+ * signal every 2 ms aimed at the loop's thread; one LURE_RUN_ONCE tick
+ * still waits for its 40 ms timer and runs it, and the prepare phase runs
+ * once.  Then an endless wait (nothing but an async handle) is ended by
+ * the send, not by the signals.  The ring's wait used to end the tick at
+ * the first signal: ONCE returned with nothing run, and every phase ran
+ * once per signal. */
+static int ei_signals;
+static int ei_prepares;
+static int ei_fired;
+static void ei_on_signal(int sig) {
+  (void) sig;
+  ei_signals++;
+}
+static void ei_prepare_cb(lure_prepare_t *h) {
+  (void) h;
+  ei_prepares++;
+}
+static void ei_timer_cb(lure_timer_t *h) {
+  (void) h;
+  ei_fired++;
+}
+static void ei_async_cb(lure_async_t *h) {
+  (void) h;
+  ei_fired++;
+}
+static void *ei_sender(void *arg) {
+  usleep(40000);
+  ck_assert_int_eq(lure_async_send(arg), 0);
+  return NULL;
+}
+START_TEST(loop_wait_survives_signals) {
+  struct lt_sig_aimed sig;
+  lure_loop_t loop;
+  lure_timer_t timer;
+  lure_prepare_t prep;
+  lure_async_t async;
+  lure_loop_stats_t before;
+  lure_loop_stats_t after;
+  pthread_t tid;
+  uint64_t start;
+  uint64_t ms;
+
+  ei_signals = ei_prepares = ei_fired = 0;
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_prepare_init(&loop, &prep), 0);
+  ck_assert_int_eq(lure_prepare_start(&prep, ei_prepare_cb), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  lt_sig_aimed_start(&sig, ei_on_signal, 2000000L);
+  ck_assert_int_eq(lure_loop_stats(&loop, &before), 0);
+  lure_update_time(&loop);
+  start = lure_hrtime();
+  ck_assert_int_eq(lure_timer_start(&timer, ei_timer_cb, 40, 0), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 1);
+  ms = lt_ms_since(start);
+  ck_assert_int_eq(lure_loop_stats(&loop, &after), 0);
+  ck_assert_msg(ei_fired == 1, "set %s: RUN_ONCE returned after %llu ms and "
+                "%d signals without running its timer", lt_set(),
+                (unsigned long long) ms, ei_signals);
+  ck_assert_int_eq(ei_prepares, 1);
+  ck_assert_uint_eq(after.ticks - before.ticks, 1);
+  ck_assert_msg(ms >= 38, "the 40 ms timer fired after %llu ms",
+                (unsigned long long) ms);
+  ck_assert_int_ge(ei_signals, 2);
+
+  /* No timeout at all: only the send ends the wait. */
+  ei_fired = 0;
+  ei_signals = 0;
+  lure_prepare_stop(&prep);
+  ck_assert_int_eq(lure_async_init(&loop, &async, ei_async_cb), 0);
+  ck_assert_int_eq(pthread_create(&tid, NULL, ei_sender, &async), 0);
+  ck_assert_int_eq(lure_loop_stats(&loop, &before), 0);
+  ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 1);
+  ck_assert_int_eq(lure_loop_stats(&loop, &after), 0);
+  ck_assert_int_eq(pthread_join(tid, NULL), 0);
+  ck_assert_msg(ei_fired == 1, "set %s: RUN_ONCE returned after %d signals "
+                "without the async callback", lt_set(), ei_signals);
+  ck_assert_uint_eq(after.ticks - before.ticks, 1);
+  ck_assert_int_ge(ei_signals, 2);
+  lt_sig_aimed_stop(&sig);
+  lure_close((lure_handle_t *) &async, NULL);
+  lure_close((lure_handle_t *) &timer, NULL);
+  lure_close((lure_handle_t *) &prep, NULL);
+  lt_loop_finish(&loop);
 }
 END_TEST
 
@@ -1555,6 +1678,50 @@ START_TEST(loop_busy_poll_timer) {
 }
 END_TEST
 
+/* A spin that loses its CPU found nothing too: it counts as a miss, so the
+ * waits skipped after it grow as after any empty spin.  The loss is made
+ * without a busy host: a timer signal aimed at the loop's thread every
+ * 500 us runs a handler that holds the thread 300 us, so every spin sees a
+ * gap between two looks (the loop's "descheduled" case).  20 waits of a
+ * 5 ms timer, a 1000 us budget: spins at waits 1, 3, 7 and 15.  When a lost
+ * CPU only paused spinning (1, 2, 4, 8 ... ms) and left the skip alone, the
+ * 5 ms waits outlasted the pauses: 7 spins (CI met this on a loaded host:
+ * loop_busy_poll_timer's bound failed). */
+static void bp_hold_cpu(int sig) {
+  struct timespec t0;
+  struct timespec t;
+  int saved = errno;
+
+  (void) sig;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do
+    clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+         300000L);
+  errno = saved;
+}
+START_TEST(loop_busy_poll_descheduled) {
+  struct lt_sig_aimed sig;
+  lure_loop_t loop;
+  lure_loop_stats_t st;
+  uint64_t ms;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_loop_configure(&loop, LURE_LOOP_BUSY_POLL, 1000u), 0);
+  lt_sig_aimed_start(&sig, bp_hold_cpu, 500000L);
+  bp_run_timer(&loop, 5, 5, &st, &ms);
+  lt_sig_aimed_stop(&sig);
+  ck_assert_uint_ge(st.busy_polls, 1);
+  ck_assert_msg(st.busy_polls <= 5,
+                "set %s: %llu spins in 20 waits whose spins all lost the "
+                "CPU: a lost CPU does not count as a miss", lt_set(),
+                (unsigned long long) st.busy_polls);
+  ck_assert_msg(ms >= 95, "20 timeouts of 5 ms took %llu ms",
+                (unsigned long long) ms);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 /* An event that is there when the wait begins is taken by the spin, without
  * sleeping: the prepare callback (the last phase before the poll) writes a
  * byte to a socket a poll handle watches, so the spin's first look finds
@@ -2125,6 +2292,7 @@ LT_SUITE(loop) {
 
   tc = lt_tcase("sleep", 30);
   tcase_add_test(tc, loop_sleeps_until_timer);
+  tcase_add_test(tc, loop_wait_survives_signals);
   tcase_add_test(tc, loop_idle_ticks_no_wait_syscall);
   tcase_add_test(tc, loop_idle_ticks_see_io);
   tcase_add_test(tc, loop_idle_does_not_block);
@@ -2158,6 +2326,7 @@ LT_SUITE(loop) {
   tcase_add_test(tc, loop_configure_bad);
   tcase_add_test(tc, loop_busy_poll_bad);
   tcase_add_test(tc, loop_busy_poll_timer);
+  tcase_add_test(tc, loop_busy_poll_descheduled);
   tcase_add_test(tc, loop_busy_poll_hit);
   tcase_add_test(tc, loop_busy_poll_many_events);
   tcase_add_test(tc, loop_busy_poll_idle_time);
