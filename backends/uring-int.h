@@ -43,6 +43,10 @@ struct lure__uring {
   int no_sockets;         /* no buffer ring here: sockets use readiness */
   int notify_fd;          /* eventfd for lure_backend_fd(), or -1 */
   unsigned batch;         /* CQEs in the batch being dispatched, else 0 */
+  /* CQEs reaped that nobody sees: a cancel's own, a poll re-armed or
+   * ending after its watcher stopped, a receive cancelled by read_stop.
+   * A wait that reaped only those goes on (lure__uring_poll). */
+  uint64_t quiet;
   struct lure__bufring *bufring;      /* streams' receives (borrowed ones
                                          always; all before 6.12) */
   struct lure__bufring *bufring_inc;  /* streams' copied receives, 6.12 */

@@ -150,6 +150,7 @@ void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
   if (!(flags & IORING_CQE_F_MORE))
     up->armed = 0;
   if (w == NULL) {
+    st->quiet++;
     if (!up->armed) {
       lure__queue_remove(&up->link);
       lure__free(up);
@@ -168,6 +169,7 @@ void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
      * libuv waits on, never reports either per descriptor.  Armed again,
      * unseen by the watcher. */
     if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+      st->quiet++;
       lure__upoll_arm(loop, st, up);
       return;
     }

@@ -335,6 +335,11 @@ static void lure__sop_recv_done(lure_stream_t *s, struct lure__ustream *us,
       return;
     }
   }
+  /* A receive cancelled or interrupted (read_stop, the move to bulk
+   * buffers) delivers nothing; only a closing stream waits for it. */
+  if ((res == -ECANCELED || res == -EINTR || res == -EAGAIN) &&
+      !lure__handle_is_closing((lure_handle_t *) s))
+    st->quiet++;
   if (lure__stream_read_ended(s)) {
     /* Bytes were lost before these: drop them, arm nothing. */
     if (back)

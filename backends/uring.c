@@ -345,8 +345,10 @@ static void lure__uring_reap(lure_loop_t *loop, struct lure__uring *st) {
       if (i + LURE__PREFETCH_S < n)
         lure__uring_prefetch_s(&copy[i + LURE__PREFETCH_S]);
       if (copy[i].user_data == LURE__UD_IGNORE ||
-          copy[i].user_data == LIBURING_UDATA_TIMEOUT)
+          copy[i].user_data == LIBURING_UDATA_TIMEOUT) {
+        st->quiet++;
         continue;
+      }
       lure__uring_dispatch(loop, st, &copy[i]);
     }
     if (n < LURE__CQE_BATCH && !io_uring_cq_has_overflow(&st->ring))
@@ -431,18 +433,28 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     }
     lure__wait_leave(loop);
     lure__uring_account(loop, st, before);
-    /* A signal caught while waiting (one the loop does not watch: a
-     * watched one's pipe completes a poll, which is a CQE) ends the wait
-     * with nothing to reap: wait again for the time left, as libuv's
-     * epoll_wait does, so that a LURE_RUN_ONCE tick does not end with
-     * nothing run and the other phases do not run once per signal.  The
-     * return value does not tell it: -EINTR from a wait alone, but the
-     * count of SQEs when the same entry submitted some (liburing 2.3
-     * then returns that count, not -ETIME); an empty CQ and the clock do.
-     * A failure the next tick must see ends the wait as before. */
-    if (timeout == 0 || io_uring_cq_ready(&st->ring) > 0 ||
-        (rc < 0 && rc != -EINTR && rc != -ETIME))
+    /* Whatever the kernel posted ends the wait, as an event ends libuv's,
+     * unless nobody sees it (a cancel's own CQE, a stopped watcher's last
+     * one: libuv's epoll never reports those).  A signal caught while
+     * waiting (one the loop does not watch: a watched one's pipe completes
+     * a poll) ends it with nothing at all.  In both cases the wait goes
+     * on for the time left, as libuv's does, so that a LURE_RUN_ONCE tick
+     * does not end with nothing run and the other phases do not run once
+     * per signal.  The return value does not tell a signal: -EINTR from a
+     * wait alone, but the count of SQEs when the same entry submitted
+     * some (liburing 2.3 returns that count, not -ETIME); the CQ and the
+     * clock do.  A failure the next tick must see ends the wait. */
+    if (timeout == 0 || (rc < 0 && rc != -EINTR && rc != -ETIME))
       break;
+    if (io_uring_cq_ready(&st->ring) > 0) {
+      uint64_t reaped = loop->priv->stats.cqes_reaped;
+      uint64_t quiet = st->quiet;
+
+      lure__uring_reap(loop, st);
+      st->batch = 0;
+      if (loop->priv->stats.cqes_reaped - reaped != st->quiet - quiet)
+        break;
+    }
     if (timeout > 0) {
       uint64_t spent = (lure__hrtime_ns() - start) / 1000000u;
 

@@ -581,8 +581,12 @@ START_TEST(ring_udp_burst_chain) {
          lure_loop_backend(&u->loop), UB_COUNT, (unsigned long long) sqes,
          (unsigned long long) (u->s1.cqes_reaped - u->s0.cqes_reaped),
          (unsigned long long) (u->s1.wait_calls - u->s0.wait_calls));
+  /* Without the chains (answers sent inline) the window holds 4 SQEs.
+   * With them: 102 on uring; 45 on uring-single, whose deferred task work
+   * hands the server fewer datagrams per poll event (50 until waits went
+   * on past CQEs nobody sees: fewer ticks, fewer re-arms). */
   if (lt_set_ring_path())
-    ck_assert_msg(sqes >= UB_COUNT / 2, "set %s: %llu SQEs for %u answers "
+    ck_assert_msg(sqes >= UB_COUNT / 4, "set %s: %llu SQEs for %u answers "
                   "made inside batches: the ring's send chains were not used",
                   lt_set(), (unsigned long long) sqes, UB_COUNT);
   lt_loop_finish(&u->loop);

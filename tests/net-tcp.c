@@ -1969,6 +1969,55 @@ static void wu_trace(const struct wu *w, char *out) {
   out[WU_ROUNDS] = '\0';
 }
 
+/* Stopping a read leaves the loop nothing to report: one LURE_RUN_ONCE
+ * tick after it still waits for its 20 ms timer and runs it, as libuv's
+ * does (epoll never reports a watcher it no longer has).  On the ring the
+ * stop cancels a receive (or, while the stream warms up, a poll), and the
+ * CQEs of that cancel ended the wait: ONCE returned at once with nothing
+ * run, 20 rounds of 20.  10 rounds with the set's warm-up, 10 on the ring
+ * from the start. */
+static int ors_fired;
+static void ors_timer_cb(lure_timer_t *h) {
+  (void) h;
+  ors_fired++;
+}
+static void ors_read_cb(lure_stream_t *s, ssize_t n, const lure_buf_t *buf) {
+  (void) s;
+  (void) n;
+  (void) buf;
+}
+START_TEST(tcp_once_after_read_stop) {
+  struct lt_net_pair *p = malloc(sizeof(*p));
+  lure_timer_t timer;
+  uint64_t start;
+  int warmup;
+  int round;
+
+  ck_assert_ptr_nonnull(p);
+  for (warmup = -1; warmup <= 0; warmup++) {
+    wu_pair_open(p, warmup, "RUN_ONCE after read_stop");
+    ck_assert_int_eq(lure_timer_init(&p->loop, &timer), 0);
+    for (round = 0; round < 10; round++) {
+      ck_assert_int_eq(lure_read_start((lure_stream_t *) &p->client,
+                                       wu_alloc, ors_read_cb), 0);
+      ck_assert_int_ge(lure_run(&p->loop, LURE_RUN_NOWAIT), 0);
+      ck_assert_int_eq(lure_read_stop((lure_stream_t *) &p->client), 0);
+      ors_fired = 0;
+      start = lure_hrtime();
+      ck_assert_int_eq(lure_timer_start(&timer, ors_timer_cb, 20, 0), 0);
+      ck_assert_int_ge(lure_run(&p->loop, LURE_RUN_ONCE), 0);
+      ck_assert_msg(ors_fired == 1,
+                    "set %s, warm-up %d, round %d: RUN_ONCE returned after "
+                    "%llu ms without its timer", lt_set(), warmup, round,
+                    (unsigned long long) lt_ms_since(start));
+    }
+    lure_close((lure_handle_t *) &timer, NULL);
+    lt_loop_finish(&p->loop);
+  }
+  free(p);
+}
+END_TEST
+
 START_TEST(tcp_warmup_pingpong) {
   struct wu *w = wu_run(-1);
   char t[WU_ROUNDS + 1];
@@ -2241,6 +2290,7 @@ LT_SUITE(tcp) {
   tcase_add_test(tc, tcp_warmup_settings);
   tcase_add_test(tc, tcp_warmup_moves_while_writing);
   tcase_add_test(tc, tcp_warmup_zc_asks_for_ring);
+  tcase_add_test(tc, tcp_once_after_read_stop);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("zerocopy");

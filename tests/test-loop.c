@@ -670,6 +670,47 @@ START_TEST(loop_wait_survives_signals) {
 }
 END_TEST
 
+/* Stopping a poll handle leaves the loop nothing to report: the next
+ * LURE_RUN_ONCE tick still waits for its 20 ms timer, as libuv's does.  On
+ * the ring the stop is a POLL_REMOVE, and its CQEs (the remove's own, the
+ * poll's -ECANCELED) ended the wait with nothing run. */
+static void ps_poll_cb(lure_poll_t *h, int status, int events) {
+  (void) h;
+  (void) status;
+  (void) events;
+}
+START_TEST(loop_once_after_poll_stop) {
+  lure_loop_t loop;
+  lure_poll_t poll;
+  lure_timer_t timer;
+  uint64_t start;
+  int sv[2];
+  int round;
+
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &poll, sv[0]), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  for (round = 0; round < 10; round++) {
+    ck_assert_int_eq(lure_poll_start(&poll, LURE_READABLE, ps_poll_cb), 0);
+    ck_assert_int_ge(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+    ck_assert_int_eq(lure_poll_stop(&poll), 0);
+    ei_fired = 0;
+    start = lure_hrtime();
+    ck_assert_int_eq(lure_timer_start(&timer, ei_timer_cb, 20, 0), 0);
+    ck_assert_int_eq(lure_run(&loop, LURE_RUN_ONCE), 0);
+    ck_assert_msg(ei_fired == 1, "set %s, round %d: RUN_ONCE returned after "
+                  "%llu ms without its timer", lt_set(), round,
+                  (unsigned long long) lt_ms_since(start));
+  }
+  lure_close((lure_handle_t *) &poll, NULL);
+  lure_close((lure_handle_t *) &timer, NULL);
+  lt_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
 /* With one 50 ms timer the loop sleeps in its wait point until the timer is
  * due: a handful of ticks, not a spin. */
 START_TEST(loop_sleeps_until_timer) {
@@ -2293,6 +2334,7 @@ LT_SUITE(loop) {
   tc = lt_tcase("sleep", 30);
   tcase_add_test(tc, loop_sleeps_until_timer);
   tcase_add_test(tc, loop_wait_survives_signals);
+  tcase_add_test(tc, loop_once_after_poll_stop);
   tcase_add_test(tc, loop_idle_ticks_no_wait_syscall);
   tcase_add_test(tc, loop_idle_ticks_see_io);
   tcase_add_test(tc, loop_idle_does_not_block);
