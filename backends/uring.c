@@ -452,7 +452,13 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
 
       lure__uring_reap(loop, st);
       st->batch = 0;
-      if (loop->priv->stats.cqes_reaped - reaped != st->quiet - quiet)
+      /* Something ran, or a re-arm found no SQE and is parked for the
+       * next poll phase (lure__uring_polls_unpark): the tick ends.  SQEs
+       * queued by the re-arms go in with the next entry below. */
+      if (loop->priv->stats.cqes_reaped - reaped != st->quiet - quiet ||
+          !lure__queue_empty(&st->parked) ||
+          !lure__queue_empty(&st->stream_parked) ||
+          !lure__queue_empty(&st->udp_dirty))
         break;
     }
     if (timeout > 0) {
