@@ -196,7 +196,6 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
   struct lure__io *w;
   unsigned revents;
   uint64_t start = 0;
-  uint64_t spent;
   int left = timeout;
   int n;
 
@@ -219,12 +218,9 @@ static void lure__epoll_poll(lure_loop_t *loop, int timeout) {
     n = epoll_wait(ep->epfd, ep->events, LURE__EPOLL_BATCH, left);
     if (n >= 0 || errno != EINTR || left == 0)
       break;
-    if (timeout > 0) {
-      spent = (lure__hrtime_ns() - start) / 1000000;
-      if (spent >= (uint64_t) timeout)
-        break;
-      left = timeout - (int) spent;
-    }
+    left = lure__wait_left(start, timeout);
+    if (left == 0)
+      break;
     loop->priv->stats.wait_calls++;
   }
   /* The wait may have lasted: callbacks of this poll phase and the check

@@ -376,6 +376,7 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct io_uring_cqe *cqe;
   uint64_t start = 0;
   unsigned before;
+  int left;
   int rc;
 
   lure__uring_enable(st);
@@ -417,18 +418,19 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
     return;
   }
 
+  left = timeout;
   if (timeout > 0)
     start = lure__hrtime_ns();
   for (;;) {
     loop->priv->stats.wait_calls++;
-    lure__wait_enter(loop, timeout);
-    if (timeout == 0) {
+    lure__wait_enter(loop, left);
+    if (left == 0) {
       rc = io_uring_submit_and_get_events(&st->ring);
-    } else if (timeout < 0) {
+    } else if (left < 0) {
       rc = io_uring_submit_and_wait(&st->ring, 1);
     } else {
-      ts.tv_sec = timeout / 1000;
-      ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
+      ts.tv_sec = left / 1000;
+      ts.tv_nsec = (long long) (left % 1000) * 1000000;
       rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
     }
     lure__wait_leave(loop);
@@ -461,14 +463,9 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
           !lure__queue_empty(&st->udp_dirty))
         break;
     }
-    if (timeout > 0) {
-      uint64_t spent = (lure__hrtime_ns() - start) / 1000000u;
-
-      if (spent >= (uint64_t) timeout)
-        break;
-      timeout -= (int) spent;
-      start += spent * 1000000u;
-    }
+    left = lure__wait_left(start, timeout);
+    if (left == 0)
+      break;
     before = io_uring_sq_ready(&st->ring);
   }
   /* The wait may have lasted: callbacks of this poll phase and the check

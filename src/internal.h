@@ -283,6 +283,7 @@ int lure__copy_out(const char *s, size_t len, char *buffer, size_t *size);
  * updates the loop's time. */
 void lure__wait_enter(lure_loop_t *loop, int timeout);
 void lure__wait_leave(lure_loop_t *loop);
+int lure__wait_left(uint64_t start, int timeout);
 void lure__pending_add(lure_loop_t *loop, struct lure__pending *p);
 
 /* ---- threads (thread.c) ---- */

@@ -62,6 +62,19 @@ void lure__wait_leave(lure_loop_t *loop) {
   }
 }
 
+/* What is left of a wait of timeout ms begun at start (lure__hrtime_ns)
+ * that a wake-up with nothing to report interrupted: ms to wait again, -1
+ * for an endless wait, 0 when it is over.  Both wait points go on waiting
+ * after such a wake-up, as libuv's does. */
+int lure__wait_left(uint64_t start, int timeout) {
+  uint64_t spent;
+
+  if (timeout <= 0)
+    return timeout;
+  spent = (lure__hrtime_ns() - start) / 1000000u;
+  return spent >= (uint64_t) timeout ? 0 : timeout - (int) spent;
+}
+
 LURE_EXTERN uint64_t lure_metrics_idle_time(lure_loop_t *loop) {
   if (loop == NULL || loop->priv == NULL)
     return 0;
