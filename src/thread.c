@@ -25,9 +25,8 @@
  *   - Semaphores are sem_t.  libuv carries its own semaphore for glibc older
  *     than 2.21, whose sem_post could lose wake-ups; lure needs a newer
  *     glibc anyway (io_uring) and does not.
- *   - Threads start through a small heap-allocated trampoline, so that the
- *     void (*)(void *) entry is called as what it is instead of being cast
- *     to pthread's void *(*)(void *).
+ *   - Threads start at the entry itself, as in libuv (see
+ *     lure_thread_create_ex): no trampoline, so no allocation per thread.
  */
 #include <limits.h>
 #include <stdio.h>

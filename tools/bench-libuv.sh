@@ -17,7 +17,9 @@
 #   BENCH_LIBUV_TIMEOUT=S  the bound of one run (default 20; 120 with FULL)
 #   BENCH_LIBUV_REPEAT=N   N rounds: each side's figure is the median of its
 #                          N runs, and each ratio the median of the N
-#                          rounds' own ratios (default 1)
+#                          rounds' own ratios (default 1); the sides'
+#                          order turns each round, so 3, 6, 9 ... give
+#                          each side each place equally often
 #   BENCH_LIBUV_KEEP=1     keep the logs of each run
 #
 # What it does, in order:
@@ -30,11 +32,17 @@
 #      uv.h and the shared liblure.  A benchmark file (or helper file) that
 #      does not compile against lure's uv.h uses an API lure lacks: its
 #      benchmarks are skipped, and listed with the first missing name.
-#   3. Runs each benchmark alone: libuv, then lure with LURE_BACKEND=uring,
-#      then lure with LURE_BACKEND=epoll, one after the other, so that the
-#      load of a busy machine falls on all three alike.  Each run has a time
-#      bound; the whole run has a time budget, after which the remaining
-#      benchmarks are reported as not run.
+#   3. Runs each benchmark alone: libuv, lure with LURE_BACKEND=uring and
+#      lure with LURE_BACKEND=epoll, one after the other, so that the load
+#      of a busy machine falls on all three alike.  With N rounds the order
+#      turns each round (libuv uring epoll, then uring epoll libuv, then
+#      epoll libuv uring, ...), so that no side always runs first, right
+#      after the previous benchmark, or always last: on this host the
+#      first run of a sequence is often the fastest (thread_create), and a
+#      fixed order gave that edge to libuv in every round.  A multiple of
+#      3 rounds puts each side in each place equally often.  Each run has a
+#      time bound; the whole run has a time budget, after which the
+#      remaining benchmarks are reported as not run.
 #   4. Reads the figure each benchmark prints (each has its own format),
 #      prints one table with the ratio lure/libuv oriented so that > 1.0
 #      means lure is better (for a time, libuv/lure), and writes
@@ -406,6 +414,13 @@ parse_log() {
     b == "thread_create" && / threads created in / { out(b, between($0, "(", "/s)"), "threads/s", "higher") }'
 }
 
+# rotated_sides N: the sides in round N's order, turned N - 1 places.
+rotated_sides() {
+  printf '%s\n' $SIDES | awk -v n="$1" '
+    { s[NR - 1] = $0 }
+    END { for (i = 0; i < NR; i++) printf "%s%s", s[(i + n - 1) % NR], (i < NR - 1 ? " " : "\n") }'
+}
+
 : >"$RES.st"
 nsel=$(printf '%s\n' $SELECTED | grep -c .)
 say "running $nsel benchmarks, each on libuv, lure io_uring, lure epoll (budget ${BUDGET}s, ${RUN_TIMEOUT}s a run)"
@@ -425,7 +440,7 @@ for b in $SELECTED; do
   printf '  %-28s' "$b"
   n=1
   while [ $n -le "$REPEAT" ]; do
-    for side in $SIDES; do
+    for side in $(rotated_sides "$n"); do
       if [ $side = uring ] && [ $have_uring = 0 ]; then
         printf '%s\t%s\t%s\tn/a\n' "$b" "$side" "$n" >>"$RES.st"
         continue
@@ -443,7 +458,8 @@ elapsed=$(($(date +%s) - start))
 # One line per figure: the median of each side's values, or the run's
 # status when it gave none.  A ratio is the median of the rounds' own
 # ratios: round n runs libuv, lure io_uring and lure epoll one right after
-# the other, so its three runs meet the same load of this shared host,
+# the other (in turned order), so its three runs meet the same load of
+# this shared host,
 # while the median of each side alone may take its libuv and its lure
 # figures from different rounds, minutes apart.  With one round the two
 # are the same.
@@ -541,7 +557,7 @@ awk -F'\t' -v stf="$RES.st" -v json="$JSON" -v ver="$UVVER" \
       }
     }
     printf "(ratio > 1.00: lure better; for a time, libuv/lure; %s; uv spread: (max - min) / median of the libuv runs; ran %ds)\n",
-      (repeat > 1 ? "ratio: the median of the " repeat " per-round ratios (a round runs the three sides back to back)" : "one round"), elapsed
+      (repeat > 1 ? "ratio: the median of the " repeat " per-round ratios (a round runs the three sides back to back, in an order that turns each round)" : "one round"), elapsed
     ns = 0
     while ((getline l < skf) > 0) { split(l, f, "\t"); sk[++ns] = sprintf("    {\"benchmark\": %s, \"file\": %s, \"missing\": %s}", jstr(f[1]), jstr(f[2]), jstr(f[3])) }
     printf "{\n  \"libuv_version\": %s,\n  \"mode\": %s,\n  \"repeat\": %d,\n  \"ratio\": \"median of the per-round ratios\",\n  \"kernel\": %s,\n  \"date\": %s,\n  \"seconds\": %d,\n  \"higher_ratio_is_better\": true,\n  \"results\": [\n", jstr(ver), jstr(mode), repeat, jstr(kernel), jstr(date), elapsed >json
