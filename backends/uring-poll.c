@@ -20,6 +20,8 @@
  * - A poll that cannot get an SQE (CQ backlog on kernels without NODROP)
  *   is parked in user space and armed in the next poll phase.
  */
+#include <errno.h>
+#include <poll.h>
 #include "uring-int.h"
 
 /* Hidden in the library, set only by tests: the next this many POLL_ADDs
@@ -141,6 +143,30 @@ void lure__uring_io_stop(lure_loop_t *loop, struct lure__io *w) {
   lure__upoll_release(loop, st, up);
 }
 
+/* A poll completes with the mask of the wake-up that ended it, not with
+ * the file's readiness read again (epoll reads it again before it
+ * reports): a socket that receives ordinary data wakes its waiters with
+ * POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND (sock_def_readable, TCP and
+ * Unix alike), so the ring says POLLPRI for every chunk of data.  A
+ * LURE_PRIORITIZED watcher, which libuv calls only for urgent data, asks
+ * the file itself, with poll(2) and no wait.  Other bits stay as the ring
+ * gave them: a readiness that is gone by the callback is one libuv
+ * documents for poll handles too (the user reads EAGAIN). */
+static unsigned lure__upoll_real_pri(int fd, unsigned revents) {
+  struct pollfd pfd;
+  int rc;
+
+  pfd.fd = fd;
+  pfd.events = POLLPRI;
+  pfd.revents = 0;
+  do
+    rc = poll(&pfd, 1, 0);
+  while (rc < 0 && errno == EINTR);
+  if (rc >= 0 && !(pfd.revents & POLLPRI))
+    revents &= ~(unsigned) POLLPRI;
+  return revents;
+}
+
 void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
                                  struct lure__upoll *up, int res,
                                  unsigned flags) {
@@ -176,12 +202,19 @@ void lure__uring_upoll_complete(lure_loop_t *loop, struct lure__uring *st,
     revents = res == -EBADF ? POLLNVAL : POLLERR;
   } else {
     revents = (unsigned) res & (up->want | POLLERR | POLLHUP | POLLNVAL);
+    if (revents & POLLPRI)
+      revents = lure__upoll_real_pri(w->fd, revents);
     /* Re-arm before the callback, so that a callback that stops or changes
      * the watcher finds a live request to remove. */
     if (!up->armed)
       lure__upoll_arm(loop, st, up);
-    if (revents == 0)
-      return; /* only the POLLIN we added for a POLLPRI watcher */
+    if (revents == 0) {
+      /* Nothing the watcher asked for: the POLLIN added for a POLLPRI
+       * watcher, or a POLLPRI that was not there.  Unseen, and it does not
+       * end the wait (epoll never reports it). */
+      st->quiet++;
+      return;
+    }
   }
   w->cb(loop, w, revents);
 }

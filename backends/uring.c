@@ -370,6 +370,24 @@ static int lure__uring_nothing_pending(struct lure__uring *st) {
   return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) == 0;
 }
 
+/* Reap, and say whether the tick ends: something ran, or a re-arm found
+ * no SQE and is parked for the next poll phase (lure__uring_polls_unpark).
+ * A reap of only CQEs nobody sees (st->quiet: a cancel's own CQE, a
+ * stopped watcher's last one) does not end it.  SQEs queued by the
+ * re-arms go in with the next entry. */
+static int lure__uring_reap_ends_tick(lure_loop_t *loop,
+                                      struct lure__uring *st) {
+  uint64_t reaped = loop->priv->stats.cqes_reaped;
+  uint64_t quiet = st->quiet;
+
+  lure__uring_reap(loop, st);
+  st->batch = 0;
+  return loop->priv->stats.cqes_reaped - reaped != st->quiet - quiet ||
+         !lure__queue_empty(&st->parked) ||
+         !lure__queue_empty(&st->stream_parked) ||
+         !lure__queue_empty(&st->udp_dirty);
+}
+
 static void lure__uring_poll(lure_loop_t *loop, int timeout) {
   struct lure__uring *st = loop->priv->backend_data;
   struct __kernel_timespec ts;
@@ -414,8 +432,13 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
       (io_uring_cq_ready(&st->ring) > 0 ||
        (timeout == 0 && lure__uring_nothing_pending(st)))) {
     lure__update_time(loop);
-    lure__uring_reap(loop, st);
-    return;
+    /* Unless all of them were CQEs nobody sees (a cancel's, a stopped
+     * watcher's, a poll's with nothing its watcher asked for), posted by
+     * a callback's system call: then the tick waits as if they had never
+     * come.  (Before, LURE_RUN_ONCE returned here with nothing run.) */
+    if (lure__uring_reap_ends_tick(loop, st) || timeout == 0)
+      return;
+    before = io_uring_sq_ready(&st->ring);
   }
 
   left = timeout;
@@ -448,21 +471,8 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
      * clock do.  A failure the next tick must see ends the wait. */
     if (timeout == 0 || (rc < 0 && rc != -EINTR && rc != -ETIME))
       break;
-    if (io_uring_cq_ready(&st->ring) > 0) {
-      uint64_t reaped = loop->priv->stats.cqes_reaped;
-      uint64_t quiet = st->quiet;
-
-      lure__uring_reap(loop, st);
-      st->batch = 0;
-      /* Something ran, or a re-arm found no SQE and is parked for the
-       * next poll phase (lure__uring_polls_unpark): the tick ends.  SQEs
-       * queued by the re-arms go in with the next entry below. */
-      if (loop->priv->stats.cqes_reaped - reaped != st->quiet - quiet ||
-          !lure__queue_empty(&st->parked) ||
-          !lure__queue_empty(&st->stream_parked) ||
-          !lure__queue_empty(&st->udp_dirty))
-        break;
-    }
+    if (io_uring_cq_ready(&st->ring) > 0 && lure__uring_reap_ends_tick(loop, st))
+      break;
     left = lure__wait_left(start, timeout);
     if (left == 0)
       break;

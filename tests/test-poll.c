@@ -535,51 +535,116 @@ START_TEST(poll_error_condition) {
 }
 END_TEST
 
-/* Out-of-band data on a TCP connection is LURE_PRIORITIZED. */
-START_TEST(poll_prioritized) {
-  lure_loop_t loop;
-  lure_poll_t p;
-  lure_timer_t wd;
-  struct poll_rec r = { 0, 0, 0, 0, 1 };
+/* A connected TCP pair on loopback (sv[0] accepted, sv[1] connected), or
+ * 0 when this host has no loopback. */
+static int tcp_pair(int sv[2]) {
   struct sockaddr_in sa;
   socklen_t len = sizeof(sa);
   int lfd;
-  int cfd;
-  int afd;
 
-  lfd = socket(AF_INET, SOCK_STREAM, 0);
+  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(lfd, 0);
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
     close(lfd);
-    return; /* no loopback here: nothing to test */
+    return 0;
   }
   ck_assert_int_eq(listen(lfd, 1), 0);
   ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &sa, &len), 0);
-  cfd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(cfd, 0);
-  ck_assert_int_eq(connect(cfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-  afd = accept(lfd, NULL, NULL);
-  ck_assert_int_ge(afd, 0);
+  sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sv[1], 0);
+  ck_assert_int_eq(connect(sv[1], (struct sockaddr *) &sa, sizeof(sa)), 0);
+  sv[0] = accept(lfd, NULL, NULL);
+  ck_assert_int_ge(sv[0], 0);
+  close(lfd);
+  return 1;
+}
 
+/* Out-of-band data on a TCP connection is LURE_PRIORITIZED. */
+START_TEST(poll_prioritized) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t wd;
+  struct poll_rec r = { 0, 0, 0, 0, 1 };
+  int sv[2];
+
+  if (!tcp_pair(sv))
+    return; /* no loopback here: nothing to test */
   lt_loop_init(&loop);
   lt_watchdog(&loop, &wd, 3000, "out-of-band data was not reported");
-  ck_assert_int_eq(lure_poll_init(&loop, &p, afd), 0);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
   p.data = &r;
   ck_assert_int_eq(lure_poll_start(&p, LURE_PRIORITIZED, rec_cb), 0);
   ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
   ck_assert_int_eq(r.count, 0);
-  ck_assert_int_eq(send(cfd, "!", 1, MSG_OOB), 1);
+  ck_assert_int_eq(send(sv[1], "!", 1, MSG_OOB), 1);
   ck_assert_int_eq(lure_run(&loop, LURE_RUN_DEFAULT), 0);
   ck_assert_int_eq(r.count, 1);
   ck_assert_int_eq(r.status, 0);
   ck_assert(r.events & LURE_PRIORITIZED);
   lt_loop_finish(&loop);
-  close(afd);
-  close(cfd);
-  close(lfd);
+  close(sv[0]);
+  close(sv[1]);
+}
+END_TEST
+
+/* Ordinary data does not wake a LURE_PRIORITIZED watcher, on a Unix pair
+ * (_i 0) or a TCP one (_i 1).  On the ring this needs care twice: a
+ * socket's data wakes its waiters with POLLPRI among the bits, which the
+ * ring passes on as they are (epoll reads the readiness again), and the
+ * poll for POLLPRI also asks for POLLIN (the kernel wants that to report
+ * POLLPRI), so the data completes it with nothing for the watcher.  That
+ * CQE must not end a LURE_RUN_ONCE tick either: the tick goes on to its
+ * timer, as libuv's does. */
+static int pd_fired;
+
+static void pd_timer_cb(lure_timer_t *t) {
+  (void) t;
+  pd_fired++;
+}
+
+START_TEST(poll_prioritized_ignores_data) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  lure_timer_t timer;
+  struct poll_rec r = { 0, 0, 0, 0, 0 };
+  uint64_t start;
+  char buf[64];
+  int sv[2];
+  int round;
+
+  if (_i == 0)
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  else if (!tcp_pair(sv))
+    return; /* no loopback here */
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_poll_init(&loop, &p, sv[0]), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  p.data = &r;
+  ck_assert_int_eq(lure_poll_start(&p, LURE_PRIORITIZED, rec_cb), 0);
+  for (round = 0; round < 5; round++) {
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+    ck_assert_int_eq(write(sv[1], "data", 4), 4);
+    pd_fired = 0;
+    start = lure_hrtime();
+    ck_assert_int_eq(lure_timer_start(&timer, pd_timer_cb, 20, 0), 0);
+    ck_assert_int_ne(lure_run(&loop, LURE_RUN_ONCE), 0);
+    ck_assert_msg(r.count == 0, "set %s, %s, round %d: ordinary data called "
+                  "the watcher with events %d", lt_set(),
+                  _i == 0 ? "unix" : "tcp", round, r.events);
+    ck_assert_msg(pd_fired == 1, "set %s, %s, round %d: RUN_ONCE returned "
+                  "after %llu ms without its timer", lt_set(),
+                  _i == 0 ? "unix" : "tcp", round,
+                  (unsigned long long) lt_ms_since(start));
+    ck_assert_int_eq(read(sv[0], buf, sizeof(buf)), 4);
+  }
+  lure_close((lure_handle_t *) &p, NULL);
+  lure_close((lure_handle_t *) &timer, NULL);
+  lt_loop_finish(&loop);
+  close(sv[0]);
+  close(sv[1]);
 }
 END_TEST
 
@@ -599,6 +664,7 @@ LT_SUITE(poll) {
   tcase_add_test(tc, poll_change_events);
   tcase_add_test(tc, poll_error_condition);
   tcase_add_test(tc, poll_prioritized);
+  tcase_add_loop_test(tc, poll_prioritized_ignores_data, 0, 2);
   tcase_add_test(tc, poll_close_and_reuse_fd);
   tcase_add_loop_test(tc, poll_many, 0, 3);
   tcase_add_test(tc, poll_bad_fds);
