@@ -6,9 +6,10 @@
 #   tests/check-libuv.sh [TEST...]        (the same; only the named tests)
 #
 # Environment: LIBUV_SRC=DIR uses an unpacked libuv source tree instead of
-# fetching one; CHECK_LIBUV_WAITPOINTS="uring epoll uring-old uring-masked"
-# (the default) picks the lure runs: the ring, epoll, and the ring as an
-# older kernel runs it and with its file and socket opcodes masked (the
+# fetching one; CHECK_LIBUV_WAITPOINTS="uring epoll uring-ring uring-old
+# uring-masked" (the default) picks the lure runs: the ring, epoll, the
+# ring with every stream on it from the start (uring-ring), and the ring as
+# an older kernel runs it and with its file and socket opcodes masked (the
 # same lists as the executor sets of make check, tests/uring-masks.sh);
 # "uring-single" may be added (LURE_SINGLE_THREAD=1 for every loop: see
 # lure_loop_configure(3); not a default, since libuv lets any thread run
@@ -26,9 +27,11 @@
 #      and reported with the first missing name.
 #   3. Runs every test alone (the runner's own per-test timeout, plus an
 #      outer one), on the control, then on lure with io_uring as the wait
-#      point, with epoll, with the ring of an older kernel (uring-old, its
-#      streams on the ring from the start: LURE_STREAM_WARMUP=0, where the
-#      default lets short connections stay on readiness) and with the
+#      point, with epoll, with every stream on the ring from the start
+#      (uring-ring: LURE_STREAM_WARMUP=0, where the default lets short
+#      connections stay on readiness; libuv's tests are mostly short
+#      connections), with the ring of an older kernel (uring-old, its
+#      streams on the ring from the start too) and with the
 #      ring's file and socket opcodes masked (uring-masked).  Tests
 #      run one at a time: they share port 9123 and file names in the
 #      current folder.
@@ -53,7 +56,7 @@ top_builddir=${top_builddir:-$PWD}
 top_builddir=$(cd "$top_builddir" && pwd)
 WORK=$top_builddir/check-libuv
 EXPECTED=$srcdir/tests/libuv-expected.txt
-WAITPOINTS=${CHECK_LIBUV_WAITPOINTS:-uring epoll uring-old uring-masked}
+WAITPOINTS=${CHECK_LIBUV_WAITPOINTS:-uring epoll uring-ring uring-old uring-masked}
 . "$srcdir/tests/uring-masks.sh"
 CC=${CC:-cc}
 JOBS=${JOBS:-2}
@@ -208,6 +211,10 @@ for wp in $WAITPOINTS; do
     # (LURE_SINGLE_THREAD=1), a promise libuv's tests do not all keep.
     uring-single) env="LURE_BACKEND=uring LURE_SINGLE_THREAD=1" ;;
     uring-6.1) env="LURE_BACKEND=uring LURE_URING_DISABLE=$URING_61" ;;
+    # The ring as this kernel offers it, streams on the ring from the start
+    # (LURE_STREAM_WARMUP=0): multishot receives into buffer rings for
+    # every connection, however short.
+    uring-ring) env="LURE_BACKEND=uring LURE_STREAM_WARMUP=0" ;;
     *) env="LURE_BACKEND=$wp" ;;
   esac
   # shellcheck disable=SC2086
