@@ -2,8 +2,11 @@
  * uring-udp.c - UDP handles on the ring.
  *
  * Field notes:
- * - Receives are readiness on the ring: a multishot POLL_ADD on the socket
- *   (the handle's io watcher, uring-poll.c), and on POLLIN the core's
+ * - Receives are readiness: the handle's io watcher, which is
+ *   LURE__IO_NOHOLD (src/udp.c), so the ring watches it through the loop's
+ *   epoll instance (uring-nest.c; a multishot POLL_ADD on the socket held
+ *   it, and its port, 6-12 ms after a killed process was gone), and on
+ *   POLLIN the core's
  *   recvmsg(2) loop straight into the alloc_cb buffer (backends/ready.c),
  *   up to 32 datagrams a turn, as libuv does.  Until stop 23 they were one
  *   multishot RECVMSG per handle into a shared buffer ring of 64 buffers of

@@ -46,6 +46,19 @@ LURE_EXTERN int lure_poll_init_socket(lure_loop_t *loop, lure_poll_t *h,
   return lure_poll_init(loop, h, socket);
 }
 
+/* Whether a socket listens or is a datagram socket. */
+static int lure__sock_owns_port(int fd) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 &&
+      (v == SOCK_DGRAM || v == SOCK_RAW))
+    return 1;
+  v = 0;
+  len = sizeof(v);
+  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0;
+}
+
 LURE_EXTERN int lure_poll_init(lure_loop_t *loop, lure_poll_t *h, int fd) {
   struct stat st;
   int rc;
@@ -64,6 +77,13 @@ LURE_EXTERN int lure_poll_init(lure_loop_t *loop, lure_poll_t *h, int fd) {
   lure__handle_init(loop, (lure_handle_t *) h, LURE_POLL);
   h->poll_cb = NULL;
   lure__io_init(&h->io_watcher, lure__poll_io, fd);
+  /* A socket that owns a port or a name (it listens, or takes datagrams):
+   * no request of the wait point may hold it, so that when the process
+   * dies the port is free at once, as with libuv (src/stream.c says more
+   * for listeners).  Decided here, once: a socket that starts listening
+   * after lure_poll_init() is watched like any other. */
+  if (S_ISSOCK(st.st_mode) && lure__sock_owns_port(fd))
+    h->io_watcher.flags |= LURE__IO_NOHOLD;
   return 0;
 }
 

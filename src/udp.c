@@ -52,7 +52,12 @@ LURE_EXTERN int lure_udp_init_ex(lure_loop_t *loop, lure_udp_t *h,
   h->exec_ops = 0;
   h->exec_data = NULL;
   lure__io_init(&h->io_watcher, lure__sock_ready.udp_io, -1);
-  h->io_watcher.flags = LURE__IO_PARKABLE;
+  /* A UDP socket owns its port: no request of the wait point may hold it,
+   * or a killed server's port stays bound until the kernel tears its ring
+   * down, some milliseconds after waitpid(), and a server restarted at
+   * once fails to bind (EADDRINUSE), where libuv's port is free (the ring
+   * watches it through an epoll instance, backends/uring-nest.c). */
+  h->io_watcher.flags = LURE__IO_PARKABLE | LURE__IO_NOHOLD;
   lure__queue_init(&h->write_queue);
   lure__queue_init(&h->write_done_queue);
   lure__queue_init(&h->write_pending.queue);

@@ -12,7 +12,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <linux/io_uring.h>
 #include <sys/stat.h>
@@ -336,4 +338,28 @@ int lt_count_fds(void) {
       n++;
   closedir(d);
   return n - 1; /* the DIR's own */
+}
+
+int lt_killed_child_port(void (*child)(int wfd)) {
+  int pfd[2];
+  int port = 0;
+  int status;
+  pid_t pid;
+
+  ck_assert_int_eq(pipe(pfd), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(pfd[0]);
+    child(pfd[1]);
+    _exit(4);
+  }
+  close(pfd[1]);
+  ck_assert_msg(read(pfd[0], &port, sizeof(port)) == (ssize_t) sizeof(port),
+                "the child server did not start");
+  close(pfd[0]);
+  ck_assert_int_eq(kill(pid, SIGKILL), 0);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFSIGNALED(status));
+  return port;
 }

@@ -154,5 +154,11 @@ int lt_asan(void);
 long lt_raise_nofile(long want);
 /* Number of open descriptors of this process. */
 int lt_count_fds(void);
+/* A server that dies: child(wfd) runs in a forked process, sets up what it
+ * serves, writes an int (its port) to wfd and runs until killed (it
+ * _exit()s with a code >= 2 when it fails first).  The parent reads the
+ * int, SIGKILLs the child, reaps it with waitpid() and returns the int, so
+ * that the caller looks at the port right after its server died. */
+int lt_killed_child_port(void (*child)(int wfd));
 
 #endif /* LURE_HARNESS_H */

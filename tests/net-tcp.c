@@ -1174,43 +1174,30 @@ static void tl_conn_cb(lure_stream_t *server, int status) {
   (void) server;
   (void) status;
 }
+static void tl_server(int wfd) {
+  lure_loop_t loop;
+  lure_tcp_t srv;
+  struct sockaddr_storage ss;
+  int port;
+
+  lt_net_loopback(AF_INET, 0, &ss);
+  if (lure_loop_init(&loop) != 0 || lure_tcp_init(&loop, &srv) != 0 ||
+      lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0) != 0 ||
+      lure_listen((lure_stream_t *) &srv, 128, tl_conn_cb) != 0)
+    _exit(2);
+  (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  port = lt_net_tcp_port(&srv);
+  if (write(wfd, &port, sizeof(port)) != (ssize_t) sizeof(port))
+    _exit(3);
+  (void) lure_run(&loop, LURE_RUN_DEFAULT);
+}
 START_TEST(tcp_listener_gone_with_process) {
   struct sockaddr_in sin;
-  int pfd[2];
-  int port = 0;
   int one = 1;
-  int status;
+  int port;
   int fd;
-  pid_t pid;
 
-  ck_assert_int_eq(pipe(pfd), 0);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
-    lure_loop_t loop;
-    lure_tcp_t srv;
-    struct sockaddr_storage ss;
-
-    close(pfd[0]);
-    lt_net_loopback(AF_INET, 0, &ss);
-    if (lure_loop_init(&loop) != 0 || lure_tcp_init(&loop, &srv) != 0 ||
-        lure_tcp_bind(&srv, (struct sockaddr *) &ss, 0) != 0 ||
-        lure_listen((lure_stream_t *) &srv, 128, tl_conn_cb) != 0)
-      _exit(2);
-    (void) lure_run(&loop, LURE_RUN_NOWAIT);
-    port = lt_net_tcp_port(&srv);
-    if (write(pfd[1], &port, sizeof(port)) != (ssize_t) sizeof(port))
-      _exit(3);
-    (void) lure_run(&loop, LURE_RUN_DEFAULT);
-    _exit(4);
-  }
-  close(pfd[1]);
-  ck_assert_int_eq(read(pfd[0], &port, sizeof(port)), (ssize_t) sizeof(port));
-  close(pfd[0]);
-  ck_assert_int_eq(kill(pid, SIGKILL), 0);
-  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-  ck_assert(WIFSIGNALED(status));
-
+  port = lt_killed_child_port(tl_server);
   memset(&sin, 0, sizeof(sin));
   sin.sin_family = AF_INET;
   sin.sin_port = htons((uint16_t) port);

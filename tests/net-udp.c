@@ -2907,6 +2907,64 @@ static void scy_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
     ut_close_open(h);
 }
 
+/* A UDP server killed while it receives lets its port go with it, as a
+ * libuv server does: right after waitpid() another socket binds the port.
+ * On the ring, the receive's readiness was a POLL_ADD that held the socket
+ * until the kernel tore the ring down, some milliseconds after the process
+ * was gone: the bind failed with EADDRINUSE in 9 or 10 of 10 tries (a
+ * server restarted at once by its supervisor could not start).  The
+ * child's loop has run a tick, so its requests are in the kernel. */
+static void ug_alloc(lure_handle_t *h, size_t size, lure_buf_t *buf) {
+  static char space[2048];
+
+  (void) h;
+  (void) size;
+  buf->base = space;
+  buf->len = sizeof(space);
+}
+static void ug_recv(lure_udp_t *h, ssize_t nread, const lure_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  (void) h;
+  (void) nread;
+  (void) buf;
+  (void) addr;
+  (void) flags;
+}
+static void ug_server(int wfd) {
+  lure_loop_t loop;
+  lure_udp_t u;
+  struct sockaddr_storage ss;
+  int port;
+
+  lt_net_loopback(AF_INET, 0, &ss);
+  if (lure_loop_init(&loop) != 0 || lure_udp_init(&loop, &u) != 0 ||
+      lure_udp_bind(&u, (struct sockaddr *) &ss, 0) != 0 ||
+      lure_udp_recv_start(&u, ug_alloc, ug_recv) != 0)
+    _exit(2);
+  (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  port = lt_net_udp_port(&u);
+  if (write(wfd, &port, sizeof(port)) != (ssize_t) sizeof(port))
+    _exit(3);
+  (void) lure_run(&loop, LURE_RUN_DEFAULT);
+}
+START_TEST(udp_port_gone_with_process) {
+  struct sockaddr_in sin;
+  int port = lt_killed_child_port(ug_server);
+  int fd;
+
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons((uint16_t) port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_msg(bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0,
+                "set %s: UDP port %d still in use after its server died: %s",
+                lt_set() ? lt_set() : "(none)", port, strerror(errno));
+  close(fd);
+}
+END_TEST
+
 START_TEST(udp_send_cb_chain_yields) {
   struct scy *u = calloc(1, sizeof(*u));
   struct sockaddr_storage ss;
@@ -2963,6 +3021,7 @@ LT_SUITE(udp) {
   tcase_add_test(tc2, udp_try_send_while_queued);
   tcase_add_test(tc2, udp_recv_sender_address);
   tcase_add_test(tc2, udp_send_cb_chain_yields);
+  tcase_add_test(tc2, udp_port_gone_with_process);
   suite_add_tcase(s, tc2);
   return s;
 }

@@ -648,6 +648,76 @@ START_TEST(poll_prioritized_ignores_data) {
 }
 END_TEST
 
+/* A poll handle on a socket that owns a port (_i 0: a TCP listener, 1: a
+ * UDP socket) lets it go with its process, as with libuv: right after
+ * waitpid() another socket binds the port.  On the ring the poll was a
+ * POLL_ADD that held the socket until the kernel tore the ring down, some
+ * milliseconds after the process was gone: the bind failed (EADDRINUSE)
+ * 10 of 10 times.  Such watchers go through an epoll instance the ring
+ * watches (backends/uring-nest.c). */
+static int pg_kind;
+
+static void pg_cb(lure_poll_t *h, int status, int events) {
+  (void) h;
+  (void) status;
+  (void) events;
+}
+
+static int pg_socket(int port) {
+  struct sockaddr_in sa;
+  int one = 1;
+  int fd;
+
+  fd = socket(AF_INET, pg_kind == 0 ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0)
+    return -1;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t) port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if ((pg_kind == 0 &&
+       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) ||
+      bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
+      (pg_kind == 0 && listen(fd, 8) != 0)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void pg_server(int wfd) {
+  lure_loop_t loop;
+  lure_poll_t p;
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  int fd = pg_socket(0);
+  int port;
+
+  if (fd < 0 || getsockname(fd, (struct sockaddr *) &sa, &len) != 0 ||
+      lure_loop_init(&loop) != 0 || lure_poll_init(&loop, &p, fd) != 0 ||
+      lure_poll_start(&p, LURE_READABLE, pg_cb) != 0)
+    _exit(2);
+  (void) lure_run(&loop, LURE_RUN_NOWAIT);
+  port = ntohs(sa.sin_port);
+  if (write(wfd, &port, sizeof(port)) != (ssize_t) sizeof(port))
+    _exit(3);
+  (void) lure_run(&loop, LURE_RUN_DEFAULT);
+}
+
+START_TEST(poll_port_gone_with_process) {
+  int port;
+  int fd;
+
+  pg_kind = _i;
+  port = lt_killed_child_port(pg_server);
+  fd = pg_socket(port);
+  ck_assert_msg(fd >= 0, "set %s, %s: port %d still in use after its "
+                "server died: %s", lt_set(), _i == 0 ? "tcp" : "udp", port,
+                strerror(errno));
+  close(fd);
+}
+END_TEST
+
 LT_SUITE(poll) {
   Suite *s = suite_create("poll");
   TCase *tc = lt_tcase("poll", 30);
@@ -665,6 +735,7 @@ LT_SUITE(poll) {
   tcase_add_test(tc, poll_error_condition);
   tcase_add_test(tc, poll_prioritized);
   tcase_add_loop_test(tc, poll_prioritized_ignores_data, 0, 2);
+  tcase_add_loop_test(tc, poll_port_gone_with_process, 0, 2);
   tcase_add_test(tc, poll_close_and_reuse_fd);
   tcase_add_loop_test(tc, poll_many, 0, 3);
   tcase_add_test(tc, poll_bad_fds);
