@@ -3,9 +3,9 @@
  * sockets that own a port, i.e. listening sockets, UDP handles, and poll
  * handles on a socket that listens or takes datagrams.  They are
  * registered with an epoll instance of the loop's own, and the ring
- * watches that instance (one POLL_ADD, armed
- * again after each event); when it is readable, one epoll_wait(2) with a
- * zero timeout says which watchers are ready.
+ * watches that instance (one POLL_ADD, armed again after each event); when
+ * it is readable, one epoll_wait(2) with a zero timeout says which
+ * watchers are ready.
  *
  * Field notes:
  * - Every ring request holds the file it names until its CQE, and when a

@@ -6,12 +6,12 @@
  *   LURE__IO_NOHOLD (src/udp.c), so the ring watches it through the loop's
  *   epoll instance (uring-nest.c; a multishot POLL_ADD on the socket held
  *   it, and its port, 6-12 ms after a killed process was gone), and on
- *   POLLIN the core's
- *   recvmsg(2) loop straight into the alloc_cb buffer (backends/ready.c),
- *   up to 32 datagrams a turn, as libuv does.  Until stop 23 they were one
- *   multishot RECVMSG per handle into a shared buffer ring of 64 buffers of
- *   68 KiB (a datagram takes a whole buffer): with more receiving handles
- *   than buffers the ring ran dry every turn, receives ended with ENOBUFS
+ *   POLLIN the core's recvmsg(2) loop straight into the alloc_cb buffer
+ *   (backends/ready.c), up to 32 datagrams a turn, as libuv does.  Until
+ *   stop 23 they were one multishot RECVMSG per handle into a shared
+ *   buffer ring of 64 buffers of 68 KiB (a datagram takes a whole
+ *   buffer): with more receiving handles than buffers the ring ran dry
+ *   every turn, receives ended with ENOBUFS
  *   and waited to be armed again while the sockets overflowed (libuv's
  *   udp_pummel_100v100 received 7 % of what libuv did, 0.08-0.12x), and a
  *   handle that sends to itself paid a failed retry and a re-arm per

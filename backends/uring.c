@@ -471,7 +471,8 @@ static void lure__uring_poll(lure_loop_t *loop, int timeout) {
      * clock do.  A failure the next tick must see ends the wait. */
     if (timeout == 0 || (rc < 0 && rc != -EINTR && rc != -ETIME))
       break;
-    if (io_uring_cq_ready(&st->ring) > 0 && lure__uring_reap_ends_tick(loop, st))
+    if (io_uring_cq_ready(&st->ring) > 0 &&
+        lure__uring_reap_ends_tick(loop, st))
       break;
     left = lure__wait_left(start, timeout);
     if (left == 0)

@@ -52,7 +52,7 @@ static int lure__sock_owns_port(int fd) {
   socklen_t len = sizeof(v);
 
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 &&
-      (v == SOCK_DGRAM || v == SOCK_RAW))
+      v == SOCK_DGRAM)
     return 1;
   v = 0;
   len = sizeof(v);
