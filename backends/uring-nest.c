@@ -49,25 +49,31 @@ static void lure__nest_cb(lure_loop_t *loop, struct lure__io *io,
   struct lure__unest *n = lure__container_of(io, struct lure__unest, io);
   struct lure__io *w;
   unsigned ev;
+  int ran = 0;
 
   (void) revents;
   do {
     n->nready = epoll_wait(n->epfd, n->events, LURE__NEST_BATCH, 0);
-    if (n->nready <= 0) {
-      n->nready = 0;
-      return;
-    }
+    if (n->nready <= 0)
+      break;
     for (n->cursor = 0; n->cursor < n->nready; n->cursor++) {
       w = n->events[n->cursor].data.ptr;
       if (w == NULL)
         continue; /* stopped by an earlier callback of this batch */
       ev = n->events[n->cursor].events &
            (w->events | POLLERR | POLLHUP | POLLNVAL);
-      if (ev != 0)
+      if (ev != 0) {
+        ran = 1;
         w->cb(loop, w, ev);
+      }
     }
   } while (n->nready == LURE__NEST_BATCH);
   n->nready = 0;
+  /* Readable, but nothing for a watcher any more (the one it was for was
+   * stopped before this CQE was reaped): a CQE nobody sees, which does not
+   * end the wait (epoll would have said nothing). */
+  if (!ran)
+    ((struct lure__uring *) loop->priv->backend_data)->quiet++;
 }
 
 static struct lure__unest *lure__nest_get(lure_loop_t *loop,

@@ -2965,6 +2965,62 @@ START_TEST(udp_port_gone_with_process) {
 }
 END_TEST
 
+/* A datagram arrives, then the handle stops receiving before the loop
+ * looks: one LURE_RUN_ONCE then waits for its timer, as libuv's does
+ * (epoll forgets a deleted descriptor).  On the ring the readiness had
+ * already completed the poll of the loop's epoll instance, which found
+ * nothing when it asked; that CQE ended the tick with nothing run, in 20
+ * of 20 rounds, until such a CQE counted as one nobody sees. */
+static int uo_fired;
+
+static void uo_timer_cb(lure_timer_t *t) {
+  (void) t;
+  uo_fired++;
+}
+
+START_TEST(udp_once_after_recv_stop) {
+  lure_loop_t loop;
+  lure_udp_t u;
+  lure_timer_t timer;
+  struct sockaddr_storage ss;
+  char buf[64];
+  uint64_t start;
+  int len = (int) sizeof(ss);
+  int round;
+  int sfd;
+  int rc;
+  lure_os_fd_t ufd;
+
+  lt_loop_init(&loop);
+  ck_assert_int_eq(lure_udp_init(&loop, &u), 0);
+  ck_assert_int_eq(lure_timer_init(&loop, &timer), 0);
+  lt_net_loopback(AF_INET, 0, &ss);
+  ck_assert_int_eq(lure_udp_bind(&u, (struct sockaddr *) &ss, 0), 0);
+  ck_assert_int_eq(lure_udp_getsockname(&u, (struct sockaddr *) &ss, &len), 0);
+  ck_assert_int_eq(lure_fileno((lure_handle_t *) &u, &ufd), 0);
+  sfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sfd, 0);
+  for (round = 0; round < 10; round++) {
+    ck_assert_int_eq(lure_udp_recv_start(&u, ug_alloc, ug_recv), 0);
+    ck_assert_int_ge(lure_run(&loop, LURE_RUN_NOWAIT), 0);
+    ck_assert_int_eq(sendto(sfd, "x", 1, 0, (struct sockaddr *) &ss,
+                            (socklen_t) len), 1);
+    ck_assert_int_eq(lure_udp_recv_stop(&u), 0);
+    uo_fired = 0;
+    start = lure_hrtime();
+    ck_assert_int_eq(lure_timer_start(&timer, uo_timer_cb, 20, 0), 0);
+    rc = lure_run(&loop, LURE_RUN_ONCE);
+    ck_assert_msg(uo_fired == 1, "set %s, round %d: RUN_ONCE returned after "
+                  "%llu ms without its timer", lt_set(), round,
+                  (unsigned long long) lt_ms_since(start));
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(recv(ufd, buf, sizeof(buf), MSG_DONTWAIT), 1);
+  }
+  close(sfd);
+  lt_loop_finish(&loop);
+}
+END_TEST
+
 START_TEST(udp_send_cb_chain_yields) {
   struct scy *u = calloc(1, sizeof(*u));
   struct sockaddr_storage ss;
@@ -3022,6 +3078,7 @@ LT_SUITE(udp) {
   tcase_add_test(tc2, udp_recv_sender_address);
   tcase_add_test(tc2, udp_send_cb_chain_yields);
   tcase_add_test(tc2, udp_port_gone_with_process);
+  tcase_add_test(tc2, udp_once_after_recv_stop);
   suite_add_tcase(s, tc2);
   return s;
 }
