@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,4 +363,31 @@ int lt_killed_child_port(void (*child)(int wfd)) {
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert(WIFSIGNALED(status));
   return port;
+}
+
+static int lt_once_fired;
+
+static void lt_once_timer_cb(lure_timer_t *t) {
+  (void) t;
+  lt_once_fired++;
+}
+
+int lt_once_runs_timer(lure_loop_t *loop, lure_timer_t *t, uint64_t ms,
+                       const char *fmt, ...) {
+  char what[160];
+  va_list ap;
+  uint64_t start;
+  int rc;
+
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  lt_once_fired = 0;
+  start = lure_hrtime();
+  ck_assert_int_eq(lure_timer_start(t, lt_once_timer_cb, ms, 0), 0);
+  rc = lure_run(loop, LURE_RUN_ONCE);
+  ck_assert_msg(lt_once_fired == 1, "set %s, %s: RUN_ONCE returned after "
+                "%llu ms without its timer", lt_set() ? lt_set() : "(none)",
+                what, (unsigned long long) lt_ms_since(start));
+  return rc;
 }

@@ -124,6 +124,14 @@ void lt_watchdog(lure_loop_t *loop, lure_timer_t *t, uint64_t ms,
 void lt_run(lure_loop_t *loop);
 /* Run the loop for about ms milliseconds (a referenced timer stops it). */
 void lt_run_for(lure_loop_t *loop, unsigned ms);
+/* One LURE_RUN_ONCE tick with t (initialised) started for ms milliseconds:
+ * the test fails unless the timer ran in that tick, with the message
+ * "set S, <fmt...>: RUN_ONCE returned after N ms without its timer".  For
+ * the tests of CQEs nobody sees: such a CQE must not end the tick.
+ * Returns lure_run()'s value. */
+int lt_once_runs_timer(lure_loop_t *loop, lure_timer_t *t, uint64_t ms,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -2971,24 +2971,15 @@ END_TEST
  * already completed the poll of the loop's epoll instance, which found
  * nothing when it asked; that CQE ended the tick with nothing run, in 20
  * of 20 rounds, until such a CQE counted as one nobody sees. */
-static int uo_fired;
-
-static void uo_timer_cb(lure_timer_t *t) {
-  (void) t;
-  uo_fired++;
-}
-
 START_TEST(udp_once_after_recv_stop) {
   lure_loop_t loop;
   lure_udp_t u;
   lure_timer_t timer;
   struct sockaddr_storage ss;
   char buf[64];
-  uint64_t start;
   int len = (int) sizeof(ss);
   int round;
   int sfd;
-  int rc;
   lure_os_fd_t ufd;
 
   lt_loop_init(&loop);
@@ -3006,14 +2997,8 @@ START_TEST(udp_once_after_recv_stop) {
     ck_assert_int_eq(sendto(sfd, "x", 1, 0, (struct sockaddr *) &ss,
                             (socklen_t) len), 1);
     ck_assert_int_eq(lure_udp_recv_stop(&u), 0);
-    uo_fired = 0;
-    start = lure_hrtime();
-    ck_assert_int_eq(lure_timer_start(&timer, uo_timer_cb, 20, 0), 0);
-    rc = lure_run(&loop, LURE_RUN_ONCE);
-    ck_assert_msg(uo_fired == 1, "set %s, round %d: RUN_ONCE returned after "
-                  "%llu ms without its timer", lt_set(), round,
-                  (unsigned long long) lt_ms_since(start));
-    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(lt_once_runs_timer(&loop, &timer, 20, "round %d",
+                                        round), 0);
     ck_assert_int_eq(recv(ufd, buf, sizeof(buf), MSG_DONTWAIT), 1);
   }
   close(sfd);
